@@ -1,0 +1,138 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Condition types shared by every Wuxiao resource. Ready is the summary;
+// Reconciling and Stalled follow kstatus so that generic tools (kubectl wait,
+// Flux, Argo CD) understand progress and failure without knowing our kinds.
+const (
+	ConditionReady       = "Ready"
+	ConditionReconciling = "Reconciling"
+	ConditionStalled     = "Stalled"
+)
+
+// Condition reasons. They are predeclared so that alerts and tests can match
+// on them; messages carry the detail a person needs to act.
+const (
+	ReasonReconciled       = "Reconciled"
+	ReasonProgressing      = "Progressing"
+	ReasonPaused           = "Paused"
+	ReasonInvalidSpec      = "InvalidSpec"
+	ReasonDistrictNotFound = "DistrictNotFound"
+	ReasonDistrictNotReady = "DistrictNotReady"
+	ReasonCatalogNotFound  = "CatalogNotFound"
+	ReasonCatalogInvalid   = "CatalogInvalid"
+	ReasonSecretNotFound   = "SecretNotFound"
+	ReasonTownNotFound     = "TownNotFound"
+	ReasonCodeMismatch     = "CodeMismatch"
+	ReasonDuplicateCode    = "DuplicateCode"
+	ReasonServicesNotReady = "ServicesNotReady"
+	ReasonWaitingForWave   = "WaitingForWave"
+	ReasonNamespaceTaken   = "NamespaceTaken"
+	ReasonArchiving        = "Archiving"
+	ReasonApplyFailed      = "ApplyFailed"
+)
+
+// Well-known annotations, labels and finalizers.
+const (
+	// PausedAnnotation, set to "true" on a District, Town, Village or
+	// PowerCatalog, stops the operator from changing anything it manages for
+	// that object until it is removed. Status then reports reason Paused.
+	PausedAnnotation = "wuxiao.io/paused"
+
+	// TownLabel marks a town's namespace and everything generated for a town.
+	TownLabel = "wuxiao.io/town"
+	// VillageLabel marks objects generated for one village.
+	VillageLabel = "wuxiao.io/village"
+	// ServiceLabel names the Wuxiao service an object belongs to.
+	ServiceLabel = "wuxiao.io/service"
+	// ManagedByLabel value on everything the operator creates.
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	ManagedByValue = "wuxiao-operator"
+
+	// ArchiveFinalizer keeps a Village until its records are archived.
+	ArchiveFinalizer = "wuxiao.io/archive"
+)
+
+// ServiceName is one of the four per-town microservices.
+// +kubebuilder:validation:Enum=workflow;disclosure;complaint;inspection
+type ServiceName string
+
+const (
+	ServiceWorkflow   ServiceName = "workflow"
+	ServiceDisclosure ServiceName = "disclosure"
+	ServiceComplaint  ServiceName = "complaint"
+	ServiceInspection ServiceName = "inspection"
+)
+
+// AllServices lists the per-town services in a stable order.
+var AllServices = []ServiceName{ServiceWorkflow, ServiceDisclosure, ServiceComplaint, ServiceInspection}
+
+// IsPublic reports whether the service serves pages to villagers and so accepts
+// ingress from outside the town's namespace.
+func (s ServiceName) IsPublic() bool {
+	return s == ServiceDisclosure || s == ServiceComplaint
+}
+
+// ObjectMetaTemplate adds labels and annotations to a generated object.
+type ObjectMetaTemplate struct {
+	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	Labels map[string]string `json:"labels,omitempty"`
+	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// PodPlacement says where a service's pods may run.
+type PodPlacement struct {
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+	// +optional
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	PriorityClassName string `json:"priorityClassName,omitempty"`
+}
+
+// ServiceTemplate overrides what the operator generates for one service of a
+// town, in the manner of Strimzi's templates: the operator's own labels,
+// selectors and ports always win.
+type ServiceTemplate struct {
+	// Replicas of the service's Deployment. Defaults to 2 so that a node
+	// drain never takes a village's portal offline (the PDB keeps one up).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=50
+	Replicas *int32 `json:"replicas,omitempty"`
+	// Resources of the service container.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+	// Metadata added to the Deployment, its pods, the Service, the PDB and
+	// the NetworkPolicy.
+	// +optional
+	Metadata *ObjectMetaTemplate `json:"metadata,omitempty"`
+	// Placement of the pods.
+	// +optional
+	Placement *PodPlacement `json:"placement,omitempty"`
+}
+
+// SecretKeyRef points at one key of a Secret in a named namespace.
+type SecretKeyRef struct {
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace"`
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// Key in the Secret's data. Defaults to "password".
+	// +optional
+	// +kubebuilder:default=password
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key,omitempty"`
+}

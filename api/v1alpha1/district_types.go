@@ -1,0 +1,210 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// DistrictSpec describes the shared infrastructure of one district (区) and
+// the defaults its towns inherit.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.code) || self.code == oldSelf.code",message="spec.code is immutable: the district's administrative division code cannot change; create a new District instead"
+type DistrictSpec struct {
+	// Code is the district's 12-digit administrative division code
+	// (统计用区划代码), for Fenghua 330213000000. Every town's code starts
+	// with its first 6 digits.
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{12}$')",message="code must be a 12-digit administrative division code, e.g. 330213000000"
+	// +kubebuilder:validation:XValidation:rule="self.endsWith('000000')",message="a district's code ends in 000000 (only its first 6 digits are significant), e.g. 330213000000"
+	// +kubebuilder:validation:MaxLength=12
+	Code string `json:"code"`
+
+	// DisplayName is the district's name as people know it, e.g. 奉化区.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	DisplayName string `json:"displayName"`
+
+	// Kafka is the event bus every town's services share.
+	Kafka KafkaSpec `json:"kafka"`
+
+	// Kratos is the district's identity server (one per district).
+	Kratos KratosSpec `json:"kratos"`
+
+	// Postgres is the district's database server; the operator creates one
+	// database and role per town with the admin credentials.
+	Postgres PostgresSpec `json:"postgres"`
+
+	// Telemetry says where services send traces and metrics.
+	// +optional
+	Telemetry TelemetrySpec `json:"telemetry,omitempty"`
+
+	// Services says which build of the four services towns run.
+	Services ServicesSpec `json:"services"`
+
+	// CatalogRef names the PowerCatalog towns use unless they override it.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	CatalogRef string `json:"catalogRef"`
+
+	// PortalBaseURL is the public address villagers reach the portal at;
+	// a village's portal is <portalBaseURL>/v/<village code>, and its QR
+	// code encodes that address.
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && (self.startsWith('https://') || self.startsWith('http://'))",message="portalBaseURL must be an absolute http(s) URL, e.g. https://jiandu.fenghua.gov.cn"
+	// +kubebuilder:validation:MaxLength=2048
+	PortalBaseURL string `json:"portalBaseURL"`
+
+	// Rollout controls how a change of service version reaches the towns.
+	// +optional
+	Rollout RolloutSpec `json:"rollout,omitempty"`
+}
+
+// KafkaSpec locates the Kafka cluster and sets topic defaults.
+type KafkaSpec struct {
+	// BootstrapServers as host:port.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.all(s, s.matches('^[A-Za-z0-9.-]+:[0-9]{1,5}$') || s.matches('^\\\\[[0-9a-fA-F:]+\\\\]:[0-9]{1,5}$'))",message="each bootstrap server must be host:port, e.g. kafka.wuxiao-system.svc:9092"
+	BootstrapServers []string `json:"bootstrapServers"`
+	// Partitions of each town topic.
+	// +optional
+	// +kubebuilder:default=3
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=256
+	Partitions int32 `json:"partitions,omitempty"`
+	// ReplicationFactor of each town topic.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=7
+	ReplicationFactor int32 `json:"replicationFactor,omitempty"`
+}
+
+// KratosSpec locates the Ory Kratos identity server.
+type KratosSpec struct {
+	// PublicURL is Kratos's public API (sessions, login flows).
+	// +kubebuilder:validation:XValidation:rule="isURL(self)",message="kratos.publicURL must be an absolute URL, e.g. http://kratos.wuxiao-system.svc:4433"
+	// +kubebuilder:validation:MaxLength=2048
+	PublicURL string `json:"publicURL"`
+	// AdminURL is Kratos's admin API (identities). Keep it inside the cluster.
+	// +kubebuilder:validation:XValidation:rule="isURL(self)",message="kratos.adminURL must be an absolute URL, e.g. http://kratos-admin.wuxiao-system.svc:4434"
+	// +kubebuilder:validation:MaxLength=2048
+	AdminURL string `json:"adminURL"`
+}
+
+// PostgresSpec locates the PostgreSQL server and its admin credentials.
+type PostgresSpec struct {
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Host string `json:"host"`
+	// +optional
+	// +kubebuilder:default=5432
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port,omitempty"`
+	// AdminUser that may create databases and roles.
+	// +optional
+	// +kubebuilder:default=postgres
+	// +kubebuilder:validation:MaxLength=63
+	AdminUser string `json:"adminUser,omitempty"`
+	// AdminPasswordSecret holds the admin user's password.
+	AdminPasswordSecret SecretKeyRef `json:"adminPasswordSecret"`
+	// SSLMode for every connection.
+	// +optional
+	// +kubebuilder:default=prefer
+	// +kubebuilder:validation:Enum=disable;allow;prefer;require;verify-ca;verify-full
+	SSLMode string `json:"sslMode,omitempty"`
+}
+
+// TelemetrySpec configures OpenTelemetry export for the services.
+type TelemetrySpec struct {
+	// OTLPEndpoint receives traces and metrics over OTLP/HTTP. Empty turns
+	// export off.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == '' || isURL(self)",message="telemetry.otlpEndpoint must be an absolute URL, e.g. http://otel-collector.monitoring.svc:4318"
+	// +kubebuilder:validation:MaxLength=2048
+	OTLPEndpoint string `json:"otlpEndpoint,omitempty"`
+	// SamplingRatio of traces, 0 to 1, as a decimal string. Defaults to "1".
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0(\\\\.[0-9]+)?|1(\\\\.0+)?)$')",message="telemetry.samplingRatio must be a decimal between 0 and 1, e.g. \"0.25\""
+	// +kubebuilder:validation:MaxLength=12
+	SamplingRatio string `json:"samplingRatio,omitempty"`
+}
+
+// ServicesSpec names the container images of the four services.
+type ServicesSpec struct {
+	// ImageRepository is the prefix of the images; the workflow service runs
+	// <imageRepository>/workflow:<version>.
+	// +optional
+	// +kubebuilder:default="localhost/wuxiao"
+	// +kubebuilder:validation:MaxLength=200
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]+([._/:-][a-z0-9]+)*$')",message="imageRepository must look like registry.example.org/wuxiao (lower case, no tag)"
+	ImageRepository string `json:"imageRepository,omitempty"`
+	// Version is the image tag every town runs, subject to the rollout.
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9_][A-Za-z0-9_.-]*$')",message="services.version must be a valid image tag, e.g. v0.1.0"
+	Version string `json:"version"`
+	// ImagePullPolicy of the service containers.
+	// +optional
+	// +kubebuilder:default=IfNotPresent
+	// +kubebuilder:validation:Enum=Always;IfNotPresent;Never
+	ImagePullPolicy string `json:"imagePullPolicy,omitempty"`
+}
+
+// RolloutSpec makes a new service version reach the district town by town:
+// towns in wave N move only after every town in a lower wave runs the new
+// version and is Ready, so one bad release cannot take all towns down at once.
+type RolloutSpec struct {
+	// Paused stops every town from moving to a new version; towns already
+	// on it stay there.
+	// +optional
+	Paused bool `json:"paused,omitempty"`
+}
+
+// DistrictStatus is the observed state of a District.
+type DistrictStatus struct {
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// Towns that name this district.
+	// +optional
+	Towns int32 `json:"towns"`
+	// ReadyTowns among them.
+	// +optional
+	ReadyTowns int32 `json:"readyTowns"`
+	// TownsOnVersion counts towns whose services all run spec.services.version.
+	// +optional
+	TownsOnVersion int32 `json:"townsOnVersion"`
+}
+
+// District is one district (区) and the infrastructure its towns share.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=dist,categories=wuxiao
+// +kubebuilder:printcolumn:name="Code",type=string,JSONPath=`.spec.code`
+// +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.spec.services.version`
+// +kubebuilder:printcolumn:name="Towns",type=integer,JSONPath=`.status.towns`
+// +kubebuilder:printcolumn:name="Ready Towns",type=integer,JSONPath=`.status.readyTowns`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type District struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   DistrictSpec   `json:"spec"`
+	Status DistrictStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// DistrictList is a list of Districts.
+type DistrictList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []District `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&District{}, &DistrictList{})
+}

@@ -1,0 +1,202 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// TownKind distinguishes towns (镇) from subdistricts (街道); both are town
+// tenants with the same services.
+// +kubebuilder:validation:Enum=town;subdistrict
+type TownKind string
+
+const (
+	TownKindTown        TownKind = "town"
+	TownKindSubdistrict TownKind = "subdistrict"
+)
+
+// TownSpec describes one town tenant: a namespace of its own, the four
+// services, and the people who may onboard its villages.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.code) || self.code == oldSelf.code",message="spec.code is immutable: a town's administrative division code cannot change; create a new Town instead"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.district) || self.district == oldSelf.district",message="spec.district is immutable: a town cannot move to another district"
+type TownSpec struct {
+	// District names the District this town belongs to.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	District string `json:"district"`
+
+	// Code is the town's 12-digit administrative division code: the
+	// district's 6 digits, 3 for the town, then 000, e.g. 330213100000.
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{12}$')",message="code must be a 12-digit administrative division code, e.g. 330213100000"
+	// +kubebuilder:validation:XValidation:rule="self.endsWith('000') && !self.endsWith('000000')",message="a town's code has 9 significant digits followed by 000 (e.g. 330213100000); digits 7-9 name the town and cannot be 000"
+	// +kubebuilder:validation:MaxLength=12
+	Code string `json:"code"`
+
+	// Kind is town (镇) or subdistrict (街道).
+	Kind TownKind `json:"kind"`
+
+	// DisplayName is the town's name, e.g. 溪口镇.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	DisplayName string `json:"displayName"`
+
+	// Admins may create, change and delete Village objects in the town's
+	// namespace, and nowhere else (town IT staff).
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	Admins []TownAdmin `json:"admins,omitempty"`
+
+	// Services overrides what the operator generates per service.
+	// +optional
+	Services TownServices `json:"services,omitempty"`
+
+	// CatalogRef overrides the district's PowerCatalog for this town.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	CatalogRef string `json:"catalogRef,omitempty"`
+
+	// RolloutWave orders the town in a district-wide upgrade: wave 0 first.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	RolloutWave int32 `json:"rolloutWave,omitempty"`
+
+	// PreventDeletion refuses deletion of the Town (and so of its namespace
+	// and villages) while true. It defaults to true: a town holds citizens'
+	// records, and losing them must take two deliberate steps.
+	// +optional
+	// +kubebuilder:default=true
+	PreventDeletion *bool `json:"preventDeletion,omitempty"`
+}
+
+// TownAdmin is a subject of a RoleBinding.
+// +kubebuilder:validation:XValidation:rule="self.kind != 'ServiceAccount' || (has(self.namespace) && self.namespace != '')",message="a ServiceAccount admin needs its namespace"
+type TownAdmin struct {
+	// +kubebuilder:validation:Enum=User;Group;ServiceAccount
+	Kind string `json:"kind"`
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// TownServices holds one override template per service.
+type TownServices struct {
+	// +optional
+	Workflow ServiceTemplate `json:"workflow,omitempty"`
+	// +optional
+	Disclosure ServiceTemplate `json:"disclosure,omitempty"`
+	// +optional
+	Complaint ServiceTemplate `json:"complaint,omitempty"`
+	// +optional
+	Inspection ServiceTemplate `json:"inspection,omitempty"`
+}
+
+// For returns the override template of one service.
+func (s *TownServices) For(name ServiceName) ServiceTemplate {
+	switch name {
+	case ServiceWorkflow:
+		return s.Workflow
+	case ServiceDisclosure:
+		return s.Disclosure
+	case ServiceComplaint:
+		return s.Complaint
+	case ServiceInspection:
+		return s.Inspection
+	}
+	return ServiceTemplate{}
+}
+
+// ServiceStatus is the observed state of one service of a town.
+type ServiceStatus struct {
+	Name ServiceName `json:"name"`
+	// Ready is true when every replica runs the desired version and is available.
+	Ready bool `json:"ready"`
+	// Version the Deployment is set to run.
+	// +optional
+	Version string `json:"version,omitempty"`
+	// +optional
+	Replicas int32 `json:"replicas"`
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas"`
+	// +optional
+	UpdatedReplicas int32 `json:"updatedReplicas"`
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// TownStatus is the observed state of a Town.
+type TownStatus struct {
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// Namespace the town's services and villages live in.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// Catalog is the PowerCatalog in force, as name@version.
+	// +optional
+	Catalog string `json:"catalog,omitempty"`
+	// Version of the services the town is moving to or runs.
+	// +optional
+	Version string `json:"version,omitempty"`
+	// Services, one entry per service.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Services []ServiceStatus `json:"services,omitempty"`
+	// Villages in the town's namespace.
+	// +optional
+	Villages int32 `json:"villages"`
+	// ReadyVillages among them.
+	// +optional
+	ReadyVillages int32 `json:"readyVillages"`
+}
+
+// Town is one town (镇) or subdistrict (街道) tenant.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,categories=wuxiao
+// +kubebuilder:printcolumn:name="Code",type=string,JSONPath=`.spec.code`
+// +kubebuilder:printcolumn:name="Kind",type=string,JSONPath=`.spec.kind`
+// +kubebuilder:printcolumn:name="Name",type=string,JSONPath=`.spec.displayName`
+// +kubebuilder:printcolumn:name="Villages",type=integer,JSONPath=`.status.villages`
+// +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.status.version`,priority=1
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 58 && self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="a Town's name must be a DNS label of at most 58 characters: its namespace is town-<name>"
+type Town struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   TownSpec   `json:"spec"`
+	Status TownStatus `json:"status,omitempty"`
+}
+
+// NamespaceName is the namespace the operator creates for a town.
+func (t *Town) NamespaceName() string { return TownNamespace(t.Name) }
+
+// TownNamespace is the namespace of the town with the given name.
+func TownNamespace(town string) string { return "town-" + town }
+
+// DeletionPrevented reports whether deletion of the town must be refused.
+func (t *Town) DeletionPrevented() bool {
+	return t.Spec.PreventDeletion == nil || *t.Spec.PreventDeletion
+}
+
+// +kubebuilder:object:root=true
+
+// TownList is a list of Towns.
+type TownList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Town `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Town{}, &TownList{})
+}

@@ -1,0 +1,21 @@
+# Shared helpers for hack/ scripts. Source it; do not run it.
+# Everything expensive is cached outside the checkout so that a fresh clone on
+# the same machine (CI does exactly that) reuses it.
+
+WUXIAO_CACHE="${WUXIAO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wuxiao}"
+mkdir -p "$WUXIAO_CACHE"
+
+# Versions are pinned here, in one place. KUBE_VERSION must match the
+# k8s.io/client-go minor in go.mod (v0.37.x <-> v1.37.x).
+KUBE_VERSION="${KUBE_VERSION:-v1.37.2}"
+ETCD_VERSION="${ETCD_VERSION:-v3.7.3}"
+
+log()  { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die()  { log "ERROR: $*"; exit 1; }
+
+# with_lock FILE CMD...: serialise concurrent builds of the same cache entry.
+with_lock() { local f=$1; shift; mkdir -p "$(dirname "$f")"; ( flock 9; "$@" ) 9>"$f"; }
+
+# Elapsed time helper: start=$(now); ...; log "took $(since "$start")".
+now()   { date +%s; }
+since() { local s=$(( $(date +%s) - $1 )); printf '%dm%02ds' $((s/60)) $((s%60)); }
