@@ -76,7 +76,7 @@ type VillageSpec struct {
 }
 
 // Official is one village cadre or liaison officer.
-// +kubebuilder:validation:XValidation:rule="(has(self.phone) && self.phone != '') || (has(self.email) && self.email != '')",message="an official needs a phone or an email so that their account can be handed over"
+// +kubebuilder:validation:XValidation:rule="(has(self.phone) && self.phone != ”) || (has(self.email) && self.email != ”)",message="an official needs a phone or an email so that their account can be handed over"
 type Official struct {
 	// ID is a stable key for the official within the village (letters,
 	// digits, dashes); renaming a person keeps their identity.
