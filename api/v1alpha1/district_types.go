@@ -118,7 +118,7 @@ type TelemetrySpec struct {
 	// OTLPEndpoint receives traces and metrics over OTLP/HTTP. Empty turns
 	// export off.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="self == '' || isURL(self)",message="telemetry.otlpEndpoint must be an absolute URL, e.g. http://otel-collector.monitoring.svc:4318"
+	// +kubebuilder:validation:XValidation:rule="size(self) == 0 || isURL(self)",message="telemetry.otlpEndpoint must be an absolute URL, e.g. http://otel-collector.monitoring.svc:4318"
 	// +kubebuilder:validation:MaxLength=2048
 	OTLPEndpoint string `json:"otlpEndpoint,omitempty"`
 	// SamplingRatio of traces, 0 to 1, as a decimal string. Defaults to "1".

@@ -69,7 +69,7 @@ type TownSpec struct {
 }
 
 // TownAdmin is a subject of a RoleBinding.
-// +kubebuilder:validation:XValidation:rule="self.kind != 'ServiceAccount' || (has(self.namespace) && self.namespace != ”)",message="a ServiceAccount admin needs its namespace"
+// +kubebuilder:validation:XValidation:rule="self.kind != 'ServiceAccount' || (has(self.namespace) && size(self.namespace) > 0)",message="a ServiceAccount admin needs its namespace"
 type TownAdmin struct {
 	// +kubebuilder:validation:Enum=User;Group;ServiceAccount
 	Kind string `json:"kind"`

@@ -76,7 +76,7 @@ type VillageSpec struct {
 }
 
 // Official is one village cadre or liaison officer.
-// +kubebuilder:validation:XValidation:rule="(has(self.phone) && self.phone != ”) || (has(self.email) && self.email != ”)",message="an official needs a phone or an email so that their account can be handed over"
+// +kubebuilder:validation:XValidation:rule="(has(self.phone) && size(self.phone) > 0) || (has(self.email) && size(self.email) > 0)",message="an official needs a phone or an email so that their account can be handed over"
 type Official struct {
 	// ID is a stable key for the official within the village (letters,
 	// digits, dashes); renaming a person keeps their identity.
@@ -91,11 +91,11 @@ type Official struct {
 	Role OfficialRole `json:"role"`
 	// Phone is a mainland mobile number, 11 digits.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="self == '' || self.matches('^1[3-9][0-9]{9}$')",message="phone must be an 11-digit mainland mobile number, e.g. 13800000000"
+	// +kubebuilder:validation:XValidation:rule="size(self) == 0 || self.matches('^1[3-9][0-9]{9}$')",message="phone must be an 11-digit mainland mobile number, e.g. 13800000000"
 	// +kubebuilder:validation:MaxLength=11
 	Phone string `json:"phone,omitempty"`
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="self == '' || self.matches('^[^@\\\\s]+@[^@\\\\s]+\\\\.[^@\\\\s]+$')",message="email must look like name@example.org"
+	// +kubebuilder:validation:XValidation:rule="size(self) == 0 || self.matches('^[^@\\\\s]+@[^@\\\\s]+\\\\.[^@\\\\s]+$')",message="email must look like name@example.org"
 	// +kubebuilder:validation:MaxLength=254
 	Email string `json:"email,omitempty"`
 }
@@ -126,7 +126,7 @@ type PortalSpec struct {
 	// ContactPhone shown to villagers (the liaison station's number).
 	// +optional
 	// +kubebuilder:validation:MaxLength=20
-	// +kubebuilder:validation:XValidation:rule="self == '' || self.matches('^[0-9+-]{5,20}$')",message="portal.contactPhone must be digits, + and - only, e.g. 0574-88000000"
+	// +kubebuilder:validation:XValidation:rule="size(self) == 0 || self.matches('^[0-9+-]{5,20}$')",message="portal.contactPhone must be digits, + and - only, e.g. 0574-88000000"
 	ContactPhone string `json:"contactPhone,omitempty"`
 	// Announcement shown at the top of the portal.
 	// +optional
