@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . hack/lib.sh
-paths=(api config/crd config/rbac charts/wuxiao-operator/templates/crds charts/wuxiao-operator/files)
+paths=(api config/crd config/rbac charts/wuxiao-operator/templates/crds charts/wuxiao-operator/templates/admission charts/wuxiao-operator/files)
 snapshot() { find "${paths[@]}" -type f 2>/dev/null | sort | xargs -r sha256sum; }
 before=$(snapshot)
 log "verify-generated: regenerating"

@@ -104,6 +104,8 @@ type PodPlacement struct {
 // town, in the manner of Strimzi's templates: the operator's own labels,
 // selectors and ports always win.
 type ServiceTemplate struct {
+	// Name of the service the template applies to.
+	Name ServiceName `json:"name"`
 	// Replicas of the service's Deployment. Defaults to 2 so that a node
 	// drain never takes a village's portal offline (the PDB keeps one up).
 	// +optional

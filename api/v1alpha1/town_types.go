@@ -45,9 +45,13 @@ type TownSpec struct {
 	// +kubebuilder:validation:MaxItems=64
 	Admins []TownAdmin `json:"admins,omitempty"`
 
-	// Services overrides what the operator generates per service.
+	// Services overrides what the operator generates per service, one entry
+	// per service name; services without an entry get the defaults.
 	// +optional
-	Services TownServices `json:"services,omitempty"`
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=4
+	Services []ServiceTemplate `json:"services,omitempty"`
 
 	// CatalogRef overrides the district's PowerCatalog for this town.
 	// +optional
@@ -81,31 +85,14 @@ type TownAdmin struct {
 	Namespace string `json:"namespace,omitempty"`
 }
 
-// TownServices holds one override template per service.
-type TownServices struct {
-	// +optional
-	Workflow ServiceTemplate `json:"workflow,omitempty"`
-	// +optional
-	Disclosure ServiceTemplate `json:"disclosure,omitempty"`
-	// +optional
-	Complaint ServiceTemplate `json:"complaint,omitempty"`
-	// +optional
-	Inspection ServiceTemplate `json:"inspection,omitempty"`
-}
-
-// For returns the override template of one service.
-func (s *TownServices) For(name ServiceName) ServiceTemplate {
-	switch name {
-	case ServiceWorkflow:
-		return s.Workflow
-	case ServiceDisclosure:
-		return s.Disclosure
-	case ServiceComplaint:
-		return s.Complaint
-	case ServiceInspection:
-		return s.Inspection
+// ServiceFor returns the override template of one service (empty if none).
+func (s *TownSpec) ServiceFor(name ServiceName) ServiceTemplate {
+	for _, t := range s.Services {
+		if t.Name == name {
+			return t
+		}
 	}
-	return ServiceTemplate{}
+	return ServiceTemplate{Name: name}
 }
 
 // ServiceStatus is the observed state of one service of a town.

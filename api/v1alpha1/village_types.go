@@ -154,6 +154,10 @@ type VillageStatus struct {
 	// Officials counts the officials with an identity to hand over.
 	// +optional
 	Officials int32 `json:"officials"`
+	// MissingRoles are roles that steps of the town's catalog need and no
+	// official of the village holds: processes needing them cannot advance.
+	// +optional
+	MissingRoles []OfficialRole `json:"missingRoles,omitempty"`
 }
 
 // Village is one village (村) or community (社区) tenant. It lives in its

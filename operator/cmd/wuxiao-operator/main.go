@@ -1,0 +1,76 @@
+// Command wuxiao-operator runs the Wuxiao controllers: it turns District, Town,
+// Village and PowerCatalog resources into each town's namespace and services.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/wuxiao/wuxiao/operator/internal/controller"
+)
+
+func main() {
+	var (
+		metricsAddr      string
+		probeAddr        string
+		leaderElect      bool
+		leaderElectionNS string
+		archiveNamespace string
+	)
+	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints; 0 disables them")
+	flag.BoolVar(&leaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles at a time")
+	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "", "namespace of the leader election lease (default: the pod's namespace)")
+	flag.StringVar(&archiveNamespace, "archive-namespace", os.Getenv("POD_NAMESPACE"), "namespace that keeps the archive records of deleted villages (default: $POD_NAMESPACE)")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	setupLog := ctrl.Log.WithName("setup")
+
+	if archiveNamespace == "" {
+		fail(setupLog.Error, fmt.Errorf("--archive-namespace (or POD_NAMESPACE) is required: deleted villages are archived there"))
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		fail(setupLog.Error, fmt.Errorf("no Kubernetes configuration (in-cluster, --kubeconfig or KUBECONFIG): %w", err))
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  controller.NewScheme(),
+		Cache:                   controller.CacheOptions(),
+		Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress:  probeAddr,
+		LeaderElection:          leaderElect,
+		LeaderElectionID:        "wuxiao-operator.wuxiao.io",
+		LeaderElectionNamespace: leaderElectionNS,
+		// A new leader starts at once when the old one shuts down cleanly.
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		fail(setupLog.Error, fmt.Errorf("creating the manager: %w", err))
+	}
+	if err := controller.Setup(mgr, controller.Options{ArchiveNamespace: archiveNamespace}); err != nil {
+		fail(setupLog.Error, fmt.Errorf("setting up controllers: %w", err))
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		fail(setupLog.Error, err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		fail(setupLog.Error, err)
+	}
+	setupLog.Info("starting manager", "archiveNamespace", archiveNamespace, "leaderElection", leaderElect)
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		fail(setupLog.Error, fmt.Errorf("manager stopped: %w", err))
+	}
+}
+
+func fail(logErr func(error, string, ...any), err error) {
+	logErr(err, "cannot run")
+	os.Exit(1)
+}

@@ -1,0 +1,156 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+)
+
+// DistrictReconciler checks a District's references and counts its towns.
+type DistrictReconciler struct {
+	client.Client
+	// APIReader reads Secrets straight from the API server: the operator
+	// does not cache (or watch) every Secret of the cluster.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Name      string
+}
+
+// +kubebuilder:rbac:groups=wuxiao.io,resources=districts,verbs=get;list;watch
+// +kubebuilder:rbac:groups=wuxiao.io,resources=districts/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+
+// Reconcile validates one District and summarises its towns.
+func (r *DistrictReconciler) Reconcile(ctx context.Context, req reconcile.Request) (ctrl.Result, error) {
+	d := &wuxiaov1.District{}
+	if err := r.Get(ctx, req.NamespacedName, d); err != nil {
+		if apierrors.IsNotFound(err) {
+			forgetConditionMetrics("District", req.Name)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	before := d.DeepCopy()
+	result := ctrl.Result{}
+	if isPaused(d) {
+		markPaused(&d.Status.Conditions, d.Generation)
+	} else {
+		if err := r.countTowns(ctx, d); err != nil {
+			return ctrl.Result{}, err
+		}
+		if err := r.validate(ctx, d); err != nil {
+			s, ok := err.(*stalled)
+			if !ok {
+				return ctrl.Result{}, err
+			}
+			if !readyReasonIs(before.Status.Conditions, s.reason) {
+				r.Recorder.Eventf(d, nil, corev1.EventTypeWarning, s.reason, "Validate", s.msg)
+			}
+			markStalled(&d.Status.Conditions, d.Generation, s.reason, s.msg)
+			// Secrets are not watched: look again in a while.
+			result.RequeueAfter = time.Minute
+		} else {
+			markReady(&d.Status.Conditions, d.Generation, fmt.Sprintf("references valid; %d of %d towns ready, %d on %s",
+				d.Status.ReadyTowns, d.Status.Towns, d.Status.TownsOnVersion, d.Spec.Services.Version))
+		}
+	}
+	d.Status.ObservedGeneration = d.Generation
+	recordConditionMetrics("District", d.Name, d.Status.Conditions)
+	return result, patchStatus(ctx, r.Client, before, d, &before.Status, &d.Status)
+}
+
+func (r *DistrictReconciler) validate(ctx context.Context, d *wuxiaov1.District) error {
+	cat := &wuxiaov1.PowerCatalog{}
+	if err := r.Get(ctx, types.NamespacedName{Name: d.Spec.CatalogRef}, cat); err != nil {
+		if apierrors.IsNotFound(err) {
+			return stall(wuxiaov1.ReasonCatalogNotFound, "PowerCatalog %q named by spec.catalogRef does not exist", d.Spec.CatalogRef)
+		}
+		return err
+	}
+	if cat.Status.ObservedGeneration == cat.Generation && !isReady(cat.Status.Conditions) {
+		return stall(wuxiaov1.ReasonCatalogInvalid, "PowerCatalog %q named by spec.catalogRef is not valid; see its status.problems", d.Spec.CatalogRef)
+	}
+	ref := d.Spec.Postgres.AdminPasswordSecret
+	secret := &corev1.Secret{}
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return stall(wuxiaov1.ReasonSecretNotFound, "Secret %s/%s named by spec.postgres.adminPasswordSecret does not exist", ref.Namespace, ref.Name)
+		}
+		return err
+	}
+	key := ref.Key
+	if key == "" {
+		key = "password"
+	}
+	if len(secret.Data[key]) == 0 {
+		return stall(wuxiaov1.ReasonSecretNotFound, "Secret %s/%s has no key %q (spec.postgres.adminPasswordSecret.key)", ref.Namespace, ref.Name, key)
+	}
+	return nil
+}
+
+func (r *DistrictReconciler) countTowns(ctx context.Context, d *wuxiaov1.District) error {
+	towns := &wuxiaov1.TownList{}
+	if err := r.List(ctx, towns, client.MatchingFields{townDistrictIndex: d.Name}); err != nil {
+		return err
+	}
+	var ready, onVersion int32
+	for i := range towns.Items {
+		t := &towns.Items[i]
+		if isReady(t.Status.Conditions) {
+			ready++
+			if t.Status.Version == d.Spec.Services.Version {
+				onVersion++
+			}
+		}
+	}
+	d.Status.Towns, d.Status.ReadyTowns, d.Status.TownsOnVersion = int32(len(towns.Items)), ready, onVersion
+	return nil
+}
+
+// SetupWithManager registers the controller. It relies on the Town index that
+// the Town controller registers.
+func (r *DistrictReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	name := r.Name
+	if name == "" {
+		name = "district"
+	}
+	// Only what the District's summary shows: a town's readiness or version.
+	townSummaryChanged := predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		o, n := e.ObjectOld.(*wuxiaov1.Town), e.ObjectNew.(*wuxiaov1.Town)
+		return isReady(o.Status.Conditions) != isReady(n.Status.Conditions) || o.Status.Version != n.Status.Version
+	}}
+	return ctrl.NewControllerManagedBy(mgr).Named(name).
+		For(&wuxiaov1.District{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&wuxiaov1.Town{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.(*wuxiaov1.Town).Spec.District}}}
+		}), builder.WithPredicates(townSummaryChanged)).
+		Watches(&wuxiaov1.PowerCatalog{}, handler.EnqueueRequestsFromMapFunc(r.referencing)).
+		Complete(r)
+}
+
+func (r *DistrictReconciler) referencing(ctx context.Context, o client.Object) []reconcile.Request {
+	list := &wuxiaov1.DistrictList{}
+	if err := r.List(ctx, list); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if list.Items[i].Spec.CatalogRef == o.GetName() {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: list.Items[i].Name}})
+		}
+	}
+	return reqs
+}

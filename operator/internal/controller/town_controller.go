@@ -1,0 +1,440 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+	"github.com/wuxiao/wuxiao/operator/internal/resources"
+)
+
+// TownReconciler gives each Town its namespace, admin rights, catalog and the
+// four services, and reports how they are doing.
+type TownReconciler struct {
+	client.Client
+	Scheme   *runtime.Scheme
+	Recorder events.EventRecorder
+	// Name of the controller; tests running several managers in one
+	// process set distinct names.
+	Name string
+}
+
+// +kubebuilder:rbac:groups=wuxiao.io,resources=towns,verbs=get;list;watch
+// +kubebuilder:rbac:groups=wuxiao.io,resources=towns/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=wuxiao.io,resources=towns/finalizers,verbs=update
+// +kubebuilder:rbac:groups=wuxiao.io,resources=districts;powercatalogs;villages,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces;configmaps;services,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings one Town to its spec.
+func (r *TownReconciler) Reconcile(ctx context.Context, req reconcile.Request) (ctrl.Result, error) {
+	town := &wuxiaov1.Town{}
+	if err := r.Get(ctx, req.NamespacedName, town); err != nil {
+		if apierrors.IsNotFound(err) {
+			forgetTownMetrics(req.Name)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !town.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // the garbage collector removes what the Town owns
+	}
+	before := town.DeepCopy()
+	var result ctrl.Result
+	var err error
+	if isPaused(town) {
+		markPaused(&town.Status.Conditions, town.Generation)
+	} else {
+		result, err = r.reconcile(ctx, town)
+	}
+	town.Status.ObservedGeneration = town.Generation
+	recordConditionMetrics("Town", town.Name, town.Status.Conditions)
+	if perr := patchStatus(ctx, r.Client, before, town, &before.Status, &town.Status); perr != nil {
+		return ctrl.Result{}, errors.Join(err, perr)
+	}
+	return result, err
+}
+
+// stalled is an error a person has to fix; it ends a reconcile with a
+// Stalled condition instead of a retry loop.
+type stalled struct{ reason, msg string }
+
+func (s *stalled) Error() string { return s.reason + ": " + s.msg }
+
+func stall(reason, format string, args ...any) error {
+	return &stalled{reason: reason, msg: fmt.Sprintf(format, args...)}
+}
+
+func (r *TownReconciler) reconcile(ctx context.Context, town *wuxiaov1.Town) (ctrl.Result, error) {
+	err := r.reconcileChildren(ctx, town)
+	var s *stalled
+	switch {
+	case errors.As(err, &s):
+		markStalled(&town.Status.Conditions, town.Generation, s.reason, s.msg)
+		r.Recorder.Eventf(town, nil, corev1.EventTypeWarning, s.reason, "Validate", s.msg)
+		// Some causes (a foreign namespace, a missing Secret) are not
+		// watched: look again later.
+		return ctrl.Result{RequeueAfter: time.Minute}, nil
+	case err != nil:
+		markProgressing(&town.Status.Conditions, town.Generation, wuxiaov1.ReasonApplyFailed, err.Error())
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{}, nil
+}
+
+func (r *TownReconciler) reconcileChildren(ctx context.Context, town *wuxiaov1.Town) error {
+	// The namespace and the admins' rights come first: they need nothing else,
+	// and town IT staff can start preparing villages while the rest waits.
+	if err := r.ensureNamespace(ctx, town); err != nil {
+		return err
+	}
+	town.Status.Namespace = town.NamespaceName()
+	if _, err := applyChild(ctx, r, town, resources.VillageAdminRole(town), func(have, want *rbacv1.Role) { derive(&have.Rules, want.Rules) }); err != nil {
+		return err
+	}
+	if _, err := applyChild(ctx, r, town, resources.TownAdminBinding(town), func(have, want *rbacv1.RoleBinding) {
+		derive(&have.Subjects, want.Subjects)
+		if len(want.Subjects) == 0 {
+			have.Subjects = nil
+		}
+	}); err != nil {
+		return err
+	}
+	if err := r.countVillages(ctx, town); err != nil {
+		return err
+	}
+
+	district := &wuxiaov1.District{}
+	if err := r.Get(ctx, types.NamespacedName{Name: town.Spec.District}, district); err != nil {
+		if apierrors.IsNotFound(err) {
+			return stall(wuxiaov1.ReasonDistrictNotFound, "District %q does not exist: create it, or correct spec.district", town.Spec.District)
+		}
+		return err
+	}
+	if !strings.HasPrefix(town.Spec.Code, district.Spec.Code[:6]) {
+		return stall(wuxiaov1.ReasonCodeMismatch, "code %s does not start with the 6 digits of District %s (%s): a town's code begins with its district's",
+			town.Spec.Code, district.Name, district.Spec.Code[:6])
+	}
+	catalog, err := r.resolveCatalog(ctx, town, district)
+	if err != nil {
+		town.Status.Catalog = ""
+		return err
+	}
+	town.Status.Catalog = catalog.Name + "@" + catalog.Spec.Version
+
+	version, holdReason, err := r.rolloutVersion(ctx, town, district)
+	if err != nil {
+		return err
+	}
+	town.Status.Version = version
+	in := resources.TownInput{Town: town, District: district, Catalog: catalog, Version: version}
+	cm, hash, err := resources.CatalogConfigMap(in)
+	if err != nil {
+		return err
+	}
+	if _, err := applyChild(ctx, r, town, cm, func(have, want *corev1.ConfigMap) { derive(&have.Data, want.Data) }); err != nil {
+		return err
+	}
+
+	var statuses []wuxiaov1.ServiceStatus
+	for _, svc := range wuxiaov1.AllServices {
+		dep := resources.Deployment(in, svc, hash)
+		live, err := applyChild(ctx, r, town, dep, func(have, want *appsv1.Deployment) { derive(&have.Spec, want.Spec) })
+		if err != nil {
+			return err
+		}
+		statuses = append(statuses, serviceStatus(svc, version, live))
+		if _, err := applyChild(ctx, r, town, resources.Service(town, svc), syncService); err != nil {
+			return err
+		}
+		if _, err := applyChild(ctx, r, town, resources.PodDisruptionBudget(town, svc), func(have, want *policyv1.PodDisruptionBudget) { derive(&have.Spec, want.Spec) }); err != nil {
+			return err
+		}
+		if _, err := applyChild(ctx, r, town, resources.NetworkPolicy(town, svc), func(have, want *networkingv1.NetworkPolicy) { derive(&have.Spec, want.Spec) }); err != nil {
+			return err
+		}
+	}
+	town.Status.Services = statuses
+
+	var notReady []string
+	for _, s := range statuses {
+		if !s.Ready {
+			notReady = append(notReady, fmt.Sprintf("%s %d/%d", s.Name, s.ReadyReplicas, s.Replicas))
+		}
+	}
+	switch {
+	case len(notReady) > 0:
+		markProgressing(&town.Status.Conditions, town.Generation, wuxiaov1.ReasonServicesNotReady,
+			"waiting for services to become ready (ready/desired replicas): "+strings.Join(notReady, ", "))
+	case holdReason != "":
+		markProgressing(&town.Status.Conditions, town.Generation, wuxiaov1.ReasonWaitingForWave, holdReason)
+	default:
+		markReady(&town.Status.Conditions, town.Generation, fmt.Sprintf("all %d services are ready at %s", len(statuses), version))
+	}
+	recordVillageMetrics(town.Name, town.Status.Villages, town.Status.ReadyVillages)
+	return nil
+}
+
+func (r *TownReconciler) ensureNamespace(ctx context.Context, town *wuxiaov1.Town) error {
+	want := resources.Namespace(town)
+	_, err := applyChild(ctx, r, town, want, func(have, want *corev1.Namespace) {
+		if _, ok := want.Labels[resources.DeletableLabel]; !ok {
+			delete(have.Labels, resources.DeletableLabel)
+		}
+	})
+	if apierrors.IsAlreadyExists(err) {
+		// The cache only holds namespaces the operator manages: this one is
+		// someone else's, and the operator will not take it over.
+		return stall(wuxiaov1.ReasonNamespaceTaken, "namespace %s already exists and is not managed by Wuxiao: delete or rename it, or rename the Town", want.Name)
+	}
+	return err
+}
+
+// resolveCatalog returns the Town's PowerCatalog if it exists and is valid.
+func (r *TownReconciler) resolveCatalog(ctx context.Context, town *wuxiaov1.Town, district *wuxiaov1.District) (*wuxiaov1.PowerCatalog, error) {
+	name, from := district.Spec.CatalogRef, "District "+district.Name+" spec.catalogRef"
+	if town.Spec.CatalogRef != "" {
+		name, from = town.Spec.CatalogRef, "spec.catalogRef"
+	}
+	cat := &wuxiaov1.PowerCatalog{}
+	if err := r.Get(ctx, types.NamespacedName{Name: name}, cat); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, stall(wuxiaov1.ReasonCatalogNotFound, "PowerCatalog %q (named by %s) does not exist", name, from)
+		}
+		return nil, err
+	}
+	if cat.Status.ObservedGeneration != cat.Generation {
+		return nil, fmt.Errorf("PowerCatalog %q is still being validated", name)
+	}
+	if !isReady(cat.Status.Conditions) {
+		return nil, stall(wuxiaov1.ReasonCatalogInvalid, "PowerCatalog %q is not valid; see its status.problems", name)
+	}
+	return cat, nil
+}
+
+// rolloutVersion decides which service version the town runs. A new town
+// starts at the district's version; an existing one moves to it only when the
+// rollout is not paused and every town of a lower wave already runs it and is
+// Ready. The version in force is read back from the Deployments.
+func (r *TownReconciler) rolloutVersion(ctx context.Context, town *wuxiaov1.Town, district *wuxiaov1.District) (string, string, error) {
+	target := district.Spec.Services.Version
+	dep := &appsv1.Deployment{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: town.NamespaceName(), Name: resources.ObjectName(wuxiaov1.ServiceWorkflow)}, dep)
+	if apierrors.IsNotFound(err) {
+		return target, "", nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	current := dep.Labels[resources.VersionLabel]
+	if current == "" || current == target {
+		return target, "", nil
+	}
+	if district.Spec.Rollout.Paused {
+		return current, fmt.Sprintf("holding at %s: the rollout of %s is paused on District %s", current, target, district.Name), nil
+	}
+	towns := &wuxiaov1.TownList{}
+	if err := r.List(ctx, towns, client.MatchingFields{townDistrictIndex: district.Name}); err != nil {
+		return "", "", err
+	}
+	var waiting []string
+	for i := range towns.Items {
+		o := &towns.Items[i]
+		if o.Name == town.Name || o.Spec.RolloutWave >= town.Spec.RolloutWave {
+			continue
+		}
+		if o.Status.Version != target || !isReady(o.Status.Conditions) || o.Status.ObservedGeneration != o.Generation {
+			waiting = append(waiting, o.Name)
+		}
+	}
+	if len(waiting) > 0 {
+		slices.Sort(waiting)
+		return current, fmt.Sprintf("holding at %s until the towns of earlier waves run %s and are Ready: %s",
+			current, target, strings.Join(waiting, ", ")), nil
+	}
+	return target, "", nil
+}
+
+func (r *TownReconciler) countVillages(ctx context.Context, town *wuxiaov1.Town) error {
+	villages := &wuxiaov1.VillageList{}
+	// Read-only: skip the cache's deep copy, which dominates at 20,000 villages.
+	if err := r.List(ctx, villages, client.InNamespace(town.NamespaceName()), client.UnsafeDisableDeepCopy); err != nil {
+		return err
+	}
+	var ready int32
+	for i := range villages.Items {
+		if isReady(villages.Items[i].Status.Conditions) {
+			ready++
+		}
+	}
+	town.Status.Villages, town.Status.ReadyVillages = int32(len(villages.Items)), ready
+	return nil
+}
+
+func serviceStatus(svc wuxiaov1.ServiceName, version string, d *appsv1.Deployment) wuxiaov1.ServiceStatus {
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	s := wuxiaov1.ServiceStatus{Name: svc, Version: version, Replicas: want,
+		ReadyReplicas: d.Status.ReadyReplicas, UpdatedReplicas: d.Status.UpdatedReplicas}
+	current := d.Status.ObservedGeneration >= d.Generation
+	s.Ready = current && d.Status.UpdatedReplicas >= want && d.Status.AvailableReplicas >= want && d.Status.ReadyReplicas >= want
+	switch {
+	case !current:
+		s.Message = "the Deployment's controller has not seen the latest spec yet"
+	case !s.Ready:
+		s.Message = fmt.Sprintf("%d of %d replicas updated, %d available", d.Status.UpdatedReplicas, want, d.Status.AvailableReplicas)
+	}
+	return s
+}
+
+// syncService copies only the fields the operator sets: the cluster IPs and
+// other allocated fields are immutable and belong to the API server.
+func syncService(have, want *corev1.Service) {
+	derive(&have.Spec.Ports, want.Spec.Ports)
+	derive(&have.Spec.Selector, want.Spec.Selector)
+	if len(have.Spec.Selector) != len(want.Spec.Selector) {
+		have.Spec.Selector = want.Spec.Selector
+	}
+	have.Spec.Type = want.Spec.Type
+}
+
+// applyChild ensures one child object of a town, records an event when it
+// was written, and returns the live object.
+func applyChild[T client.Object](ctx context.Context, r *TownReconciler, town *wuxiaov1.Town, desired T, sync func(have, want T)) (T, error) {
+	live, op, err := ensure(ctx, r.Client, r.Scheme, town, desired, sync)
+	r.recordOp(ctx, town, desired, op, err)
+	return live, err
+}
+
+func (r *TownReconciler) recordOp(ctx context.Context, town *wuxiaov1.Town, obj client.Object, op controllerutil.OperationResult, err error) {
+	kind := strings.TrimPrefix(fmt.Sprintf("%T", obj), "*")
+	kind = kind[strings.LastIndex(kind, ".")+1:]
+	switch {
+	case err != nil && !apierrors.IsAlreadyExists(err):
+		r.Recorder.Eventf(town, obj, corev1.EventTypeWarning, wuxiaov1.ReasonApplyFailed, "Apply", "%s %s: %v", kind, obj.GetName(), err)
+	case op == controllerutil.OperationResultCreated:
+		r.Recorder.Eventf(town, obj, corev1.EventTypeNormal, "Created", "Create", "created %s %s", kind, obj.GetName())
+	case op == controllerutil.OperationResultUpdated:
+		// Either the spec changed or someone edited a generated object: both
+		// are worth a line in `kubectl describe town`.
+		r.Recorder.Eventf(town, obj, corev1.EventTypeNormal, "Updated", "Update", "brought %s %s back to the desired state", kind, obj.GetName())
+		log.FromContext(ctx).Info("updated generated object", "kind", kind, "name", obj.GetName())
+	}
+}
+
+// patchStatus writes status only when it changed, as a merge patch so that
+// it never conflicts with spec edits.
+func patchStatus[S any](ctx context.Context, c client.Client, before, after client.Object, old, new *S) error {
+	if equality.Semantic.DeepEqual(old, new) {
+		return nil
+	}
+	return c.Status().Patch(ctx, after, client.MergeFrom(before))
+}
+
+const townDistrictIndex = "spec.district"
+
+// SetupWithManager registers the controller and its watches.
+func (r *TownReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	ctx := context.Background()
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &wuxiaov1.Town{}, townDistrictIndex, func(o client.Object) []string {
+		return []string{o.(*wuxiaov1.Town).Spec.District}
+	}); err != nil {
+		return err
+	}
+	name := r.Name
+	if name == "" {
+		name = "town"
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named(name).
+		For(&wuxiaov1.Town{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Owns(&corev1.Namespace{}).
+		Owns(&rbacv1.Role{}).
+		Owns(&rbacv1.RoleBinding{}).
+		Owns(&corev1.ConfigMap{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
+		Owns(&networkingv1.NetworkPolicy{}).
+		// A town in a later wave waits for the towns of earlier waves.
+		Watches(&wuxiaov1.Town{}, handler.EnqueueRequestsFromMapFunc(r.laterWaves)).
+		Watches(&wuxiaov1.District{}, handler.EnqueueRequestsFromMapFunc(r.townsOfDistrict)).
+		Watches(&wuxiaov1.PowerCatalog{}, handler.EnqueueRequestsFromMapFunc(r.allTowns)).
+		Watches(&wuxiaov1.Village{}, handler.EnqueueRequestsFromMapFunc(townOfVillage)).
+		Complete(r)
+}
+
+func (r *TownReconciler) laterWaves(ctx context.Context, o client.Object) []reconcile.Request {
+	t := o.(*wuxiaov1.Town)
+	towns := &wuxiaov1.TownList{}
+	if err := r.List(ctx, towns, client.MatchingFields{townDistrictIndex: t.Spec.District}); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range towns.Items {
+		if towns.Items[i].Spec.RolloutWave > t.Spec.RolloutWave {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: towns.Items[i].Name}})
+		}
+	}
+	return reqs
+}
+
+func (r *TownReconciler) townsOfDistrict(ctx context.Context, o client.Object) []reconcile.Request {
+	towns := &wuxiaov1.TownList{}
+	if err := r.List(ctx, towns, client.MatchingFields{townDistrictIndex: o.GetName()}); err != nil {
+		return nil
+	}
+	return townRequests(towns)
+}
+
+func (r *TownReconciler) allTowns(ctx context.Context, _ client.Object) []reconcile.Request {
+	towns := &wuxiaov1.TownList{}
+	if err := r.List(ctx, towns); err != nil {
+		return nil
+	}
+	return townRequests(towns)
+}
+
+func townRequests(towns *wuxiaov1.TownList) []reconcile.Request {
+	reqs := make([]reconcile.Request, 0, len(towns.Items))
+	for i := range towns.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: towns.Items[i].Name}})
+	}
+	return reqs
+}
+
+// townOfVillage maps a Village to the Town whose namespace it lives in.
+func townOfVillage(_ context.Context, o client.Object) []reconcile.Request {
+	if name, ok := strings.CutPrefix(o.GetNamespace(), "town-"); ok {
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: name}}}
+	}
+	return nil
+}

@@ -1,0 +1,302 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+)
+
+// VillageReconciler validates each Village against its Town and catalog, and
+// archives it when it is deleted: a village's records are citizens' data and
+// are never simply dropped.
+type VillageReconciler struct {
+	client.Client
+	Recorder events.EventRecorder
+	// ArchiveNamespace receives the archive record of every deleted village.
+	ArchiveNamespace string
+	Name             string
+}
+
+// +kubebuilder:rbac:groups=wuxiao.io,resources=villages,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=wuxiao.io,resources=villages/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=wuxiao.io,resources=villages/finalizers,verbs=update
+// +kubebuilder:rbac:groups=wuxiao.io,resources=towns;districts;powercatalogs,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create
+
+// ArchivedLabel marks a deleted village's archive record.
+const ArchivedLabel = "wuxiao.io/archived"
+
+const villageCodeIndex = "spec.code"
+
+// Reconcile validates or archives one Village.
+func (r *VillageReconciler) Reconcile(ctx context.Context, req reconcile.Request) (ctrl.Result, error) {
+	v := &wuxiaov1.Village{}
+	if err := r.Get(ctx, req.NamespacedName, v); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	before := v.DeepCopy()
+	if isPaused(v) {
+		// Paused means no change at all, including archiving on delete.
+		markPaused(&v.Status.Conditions, v.Generation)
+		return ctrl.Result{}, patchStatus(ctx, r.Client, before, v, &before.Status, &v.Status)
+	}
+	if !v.DeletionTimestamp.IsZero() {
+		return r.archive(ctx, v)
+	}
+	if controllerutil.AddFinalizer(v, wuxiaov1.ArchiveFinalizer) {
+		if err := r.Update(ctx, v); err != nil {
+			return ctrl.Result{}, err
+		}
+		before = v.DeepCopy()
+	}
+
+	result := ctrl.Result{}
+	if err := r.validate(ctx, v); err != nil {
+		if s, ok := err.(*stalled); ok {
+			markStalled(&v.Status.Conditions, v.Generation, s.reason, s.msg)
+			if !readyReasonIs(before.Status.Conditions, s.reason) {
+				r.Recorder.Eventf(v, nil, corev1.EventTypeWarning, s.reason, "Validate", s.msg)
+			}
+		} else if p, ok := err.(*waiting); ok {
+			markProgressing(&v.Status.Conditions, v.Generation, p.reason, p.msg)
+			result.RequeueAfter = 30 * time.Second
+		} else {
+			return ctrl.Result{}, err
+		}
+	} else {
+		msg := "validated against town " + v.Status.Town + " and catalog " + v.Status.Catalog
+		if len(v.Status.MissingRoles) > 0 {
+			msg += fmt.Sprintf("; no official holds %v, which some catalog steps need", v.Status.MissingRoles)
+		}
+		markReady(&v.Status.Conditions, v.Generation, msg)
+	}
+	v.Status.ObservedGeneration = v.Generation
+	return result, patchStatus(ctx, r.Client, before, v, &before.Status, &v.Status)
+}
+
+// readyReasonIs reports whether the Ready condition already carries reason, so that a
+// repeated failure does not emit an event (a write) on every resync.
+func readyReasonIs(conds []metav1.Condition, reason string) bool {
+	for _, c := range conds {
+		if c.Type == wuxiaov1.ConditionReady {
+			return c.Reason == reason
+		}
+	}
+	return false
+}
+
+// waiting is a condition that resolves by itself (the Town is still starting).
+type waiting struct{ reason, msg string }
+
+func (w *waiting) Error() string { return w.msg }
+
+func (r *VillageReconciler) validate(ctx context.Context, v *wuxiaov1.Village) error {
+	townName, ok := strings.CutPrefix(v.Namespace, "town-")
+	if !ok {
+		return stall(wuxiaov1.ReasonTownNotFound, "namespace %s is not a town's namespace (town-<name>): create Villages in the namespace of their Town", v.Namespace)
+	}
+	town := &wuxiaov1.Town{}
+	if err := r.Get(ctx, types.NamespacedName{Name: townName}, town); err != nil {
+		if apierrors.IsNotFound(err) {
+			return stall(wuxiaov1.ReasonTownNotFound, "Town %q does not exist", townName)
+		}
+		return err
+	}
+	v.Status.Town = town.Name
+	if v.Spec.Code[:9] != town.Spec.Code[:9] {
+		return stall(wuxiaov1.ReasonCodeMismatch, "code %s does not start with %s, the first 9 digits of Town %s (%s)",
+			v.Spec.Code, town.Spec.Code[:9], town.Name, town.Spec.Code)
+	}
+	same := &wuxiaov1.VillageList{}
+	if err := r.List(ctx, same, client.InNamespace(v.Namespace), client.MatchingFields{villageCodeIndex: v.Spec.Code}); err != nil {
+		return err
+	}
+	for i := range same.Items {
+		// The first Village to claim a code keeps it.
+		if o := &same.Items[i]; o.UID != v.UID && o.DeletionTimestamp.IsZero() && olderThan(o, v) {
+			return stall(wuxiaov1.ReasonDuplicateCode, "code %s is already used by Village %s", v.Spec.Code, o.Name)
+		}
+	}
+	v.Status.Officials = int32(len(v.Spec.Officials))
+
+	district := &wuxiaov1.District{}
+	if err := r.Get(ctx, types.NamespacedName{Name: town.Spec.District}, district); err != nil {
+		if apierrors.IsNotFound(err) {
+			return &waiting{wuxiaov1.ReasonDistrictNotFound, fmt.Sprintf("waiting for District %q of Town %s", town.Spec.District, town.Name)}
+		}
+		return err
+	}
+	if town.Status.Catalog == "" {
+		return &waiting{wuxiaov1.ReasonCatalogNotFound, fmt.Sprintf("Town %s has no valid power catalog yet; see its status", town.Name)}
+	}
+	v.Status.Catalog = town.Status.Catalog
+	v.Status.PortalURL = strings.TrimSuffix(district.Spec.PortalBaseURL, "/") + "/v/" + v.Spec.Code
+
+	catName, _, _ := strings.Cut(town.Status.Catalog, "@")
+	cat := &wuxiaov1.PowerCatalog{}
+	if err := r.Get(ctx, types.NamespacedName{Name: catName}, cat); err != nil {
+		if apierrors.IsNotFound(err) {
+			return &waiting{wuxiaov1.ReasonCatalogNotFound, fmt.Sprintf("PowerCatalog %q is gone; Town %s will report it", catName, town.Name)}
+		}
+		return err
+	}
+	v.Status.MissingRoles = missingRoles(v, cat)
+	return nil
+}
+
+func olderThan(a, b *wuxiaov1.Village) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	return a.Name < b.Name
+}
+
+// missingRoles lists the village roles the catalog's steps need that no
+// official holds. Town roles and villagers are not the village's to provide.
+func missingRoles(v *wuxiaov1.Village, cat *wuxiaov1.PowerCatalog) []wuxiaov1.OfficialRole {
+	held := map[wuxiaov1.OfficialRole]bool{}
+	for _, o := range v.Spec.Officials {
+		held[o.Role] = true
+	}
+	var missing []wuxiaov1.OfficialRole
+	for i := range cat.Spec.Items {
+		for _, s := range cat.Spec.Items[i].Steps {
+			role := wuxiaov1.OfficialRole(s.Role)
+			if isVillageRole(role) && !held[role] && !slices.Contains(missing, role) {
+				missing = append(missing, role)
+			}
+		}
+	}
+	slices.Sort(missing)
+	return missing
+}
+
+func isVillageRole(r wuxiaov1.OfficialRole) bool {
+	switch r {
+	case wuxiaov1.RoleSecretary, wuxiaov1.RoleDirector, wuxiaov1.RoleCommitteeMember, wuxiaov1.RoleAccountant,
+		wuxiaov1.RoleCashier, wuxiaov1.RoleSupervisionChair, wuxiaov1.RoleLiaisonOfficer:
+		return true
+	}
+	return false
+}
+
+// ArchiveRecord is what remains in the archive namespace of a deleted Village.
+type ArchiveRecord struct {
+	ArchivedAt time.Time         `json:"archivedAt"`
+	Village    *wuxiaov1.Village `json:"village"`
+}
+
+// ArchiveName is the name of a village's archive ConfigMap; the UID keeps a
+// later village of the same name from overwriting it.
+func ArchiveName(v *wuxiaov1.Village) string {
+	return fmt.Sprintf("village-%s-%s-%s", v.Namespace, v.Name, string(v.UID)[:8])
+}
+
+func (r *VillageReconciler) archive(ctx context.Context, v *wuxiaov1.Village) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(v, wuxiaov1.ArchiveFinalizer) {
+		return ctrl.Result{}, nil
+	}
+	snapshot := v.DeepCopy()
+	snapshot.ManagedFields = nil
+	doc, err := json.MarshalIndent(ArchiveRecord{ArchivedAt: time.Now().UTC(), Village: snapshot}, "", "  ")
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: ArchiveName(v), Namespace: r.ArchiveNamespace,
+			Labels: map[string]string{
+				ArchivedLabel: "true", wuxiaov1.ManagedByLabel: wuxiaov1.ManagedByValue,
+				wuxiaov1.TownLabel: strings.TrimPrefix(v.Namespace, "town-"), wuxiaov1.VillageLabel: v.Spec.Code,
+			},
+		},
+		Data: map[string]string{"village.json": string(doc)},
+	}
+	if err := r.Create(ctx, cm); err != nil && !apierrors.IsAlreadyExists(err) {
+		before := v.DeepCopy()
+		msg := fmt.Sprintf("cannot archive into namespace %s: %v; the Village stays until it can be archived", r.ArchiveNamespace, err)
+		markProgressing(&v.Status.Conditions, v.Generation, wuxiaov1.ReasonArchiving, msg)
+		r.Recorder.Eventf(v, nil, corev1.EventTypeWarning, wuxiaov1.ReasonArchiving, "Archive", msg)
+		_ = patchStatus(ctx, r.Client, before, v, &before.Status, &v.Status)
+		return ctrl.Result{}, err
+	}
+	r.Recorder.Eventf(v, nil, corev1.EventTypeNormal, "Archived", "Archive", "archived as ConfigMap %s/%s", cm.Namespace, cm.Name)
+	controllerutil.RemoveFinalizer(v, wuxiaov1.ArchiveFinalizer)
+	return ctrl.Result{}, r.Update(ctx, v)
+}
+
+// SetupWithManager registers the controller, its index and watches.
+func (r *VillageReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &wuxiaov1.Village{}, villageCodeIndex, func(o client.Object) []string {
+		return []string{o.(*wuxiaov1.Village).Spec.Code}
+	}); err != nil {
+		return err
+	}
+	name := r.Name
+	if name == "" {
+		name = "village"
+	}
+	// A Town matters to its villages when it appears, goes, changes spec or
+	// resolves another catalog, not on every status write.
+	townChanged := predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		o, n := e.ObjectOld.(*wuxiaov1.Town), e.ObjectNew.(*wuxiaov1.Town)
+		return o.Generation != n.Generation || o.Status.Catalog != n.Status.Catalog
+	}}
+	return ctrl.NewControllerManagedBy(mgr).Named(name).
+		For(&wuxiaov1.Village{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&wuxiaov1.Town{}, handler.EnqueueRequestsFromMapFunc(r.villagesOfTown), builder.WithPredicates(townChanged)).
+		Watches(&wuxiaov1.District{}, handler.EnqueueRequestsFromMapFunc(r.villagesOfDistrict), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&wuxiaov1.PowerCatalog{}, handler.EnqueueRequestsFromMapFunc(r.allVillages), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Complete(r)
+}
+
+func (r *VillageReconciler) villagesOfTown(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.villageRequests(ctx, client.InNamespace(wuxiaov1.TownNamespace(o.GetName())))
+}
+
+func (r *VillageReconciler) villagesOfDistrict(ctx context.Context, o client.Object) []reconcile.Request {
+	towns := &wuxiaov1.TownList{}
+	if err := r.List(ctx, towns, client.MatchingFields{townDistrictIndex: o.GetName()}); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range towns.Items {
+		reqs = append(reqs, r.villageRequests(ctx, client.InNamespace(towns.Items[i].NamespaceName()))...)
+	}
+	return reqs
+}
+
+func (r *VillageReconciler) allVillages(ctx context.Context, _ client.Object) []reconcile.Request {
+	return r.villageRequests(ctx)
+}
+
+func (r *VillageReconciler) villageRequests(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
+	villages := &wuxiaov1.VillageList{}
+	if err := r.List(ctx, villages, append(opts, client.UnsafeDisableDeepCopy)...); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(villages.Items))
+	for i := range villages.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: villages.Items[i].Namespace, Name: villages.Items[i].Name}})
+	}
+	return reqs
+}

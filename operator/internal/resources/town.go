@@ -1,0 +1,354 @@
+// Package resources builds the Kubernetes objects the operator generates for
+// a town. The builders are pure: they take the Town, its District and the
+// resolved catalog and return desired objects; the controllers decide whether
+// anything needs writing.
+package resources
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+)
+
+// Names of generated objects.
+const (
+	CatalogConfigMapName  = "power-catalog"
+	CatalogFileKey        = "catalog.json"
+	CatalogMountPath      = "/etc/wuxiao/catalog"
+	VillageAdminRoleName  = "wuxiao-village-admin"
+	TownAdminBindingName  = "wuxiao-town-admins"
+	DeletableLabel        = "wuxiao.io/deletable"
+	CatalogHashAnnotation = "wuxiao.io/catalog-hash"
+	// VersionLabel on a Deployment records the service version it runs; the
+	// rollout reads it back, so it survives a lost status.
+	VersionLabel    = "app.kubernetes.io/version"
+	HTTPPort        = 8080
+	DefaultReplicas = int32(2)
+	// RunAsUser is the non-root uid of the service images (distroless "nonroot").
+	RunAsUser = int64(65532)
+)
+
+// TownInput is everything the builders need about one town.
+type TownInput struct {
+	Town     *wuxiaov1.Town
+	District *wuxiaov1.District
+	Catalog  *wuxiaov1.PowerCatalog
+	// Version of the services to run: the district's, unless a rollout wave
+	// holds the town back.
+	Version string
+}
+
+// Labels common to every object generated for a town.
+func TownLabels(town string) map[string]string {
+	return map[string]string{
+		wuxiaov1.TownLabel:          town,
+		wuxiaov1.ManagedByLabel:     wuxiaov1.ManagedByValue,
+		"app.kubernetes.io/part-of": "wuxiao",
+	}
+}
+
+// SelectorLabels select one service's pods; they never change.
+func SelectorLabels(town string, svc wuxiaov1.ServiceName) map[string]string {
+	return map[string]string{wuxiaov1.TownLabel: town, wuxiaov1.ServiceLabel: string(svc)}
+}
+
+func serviceLabels(town string, svc wuxiaov1.ServiceName) map[string]string {
+	l := TownLabels(town)
+	l[wuxiaov1.ServiceLabel] = string(svc)
+	l["app.kubernetes.io/name"] = string(svc)
+	l["app.kubernetes.io/instance"] = town + "-" + string(svc)
+	return l
+}
+
+// Namespace is the town's namespace. It carries DeletableLabel only while the
+// Town allows deletion; an admission policy refuses deleting it otherwise.
+func Namespace(t *wuxiaov1.Town) *corev1.Namespace {
+	l := TownLabels(t.Name)
+	if !t.DeletionPrevented() {
+		l[DeletableLabel] = "true"
+	}
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: t.NamespaceName(), Labels: l}}
+}
+
+// VillageAdminRole lets its subjects manage Village objects in the town's
+// namespace and read what the operator publishes there for them.
+func VillageAdminRole(t *wuxiaov1.Town) *rbacv1.Role {
+	return &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: VillageAdminRoleName, Namespace: t.NamespaceName(), Labels: TownLabels(t.Name)},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{wuxiaov1.GroupVersion.Group}, Resources: []string{"villages"},
+				Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+			{APIGroups: []string{wuxiaov1.GroupVersion.Group}, Resources: []string{"villages/status"},
+				Verbs: []string{"get"}},
+			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch"}},
+			{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"get", "list", "watch"}},
+		},
+	}
+}
+
+// TownAdminBinding binds the Town's admins to VillageAdminRole.
+func TownAdminBinding(t *wuxiaov1.Town) *rbacv1.RoleBinding {
+	subjects := make([]rbacv1.Subject, 0, len(t.Spec.Admins))
+	for _, a := range t.Spec.Admins {
+		s := rbacv1.Subject{Kind: a.Kind, Name: a.Name, Namespace: a.Namespace}
+		if a.Kind != rbacv1.ServiceAccountKind {
+			s.APIGroup = rbacv1.GroupName
+			s.Namespace = ""
+		}
+		subjects = append(subjects, s)
+	}
+	return &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: TownAdminBindingName, Namespace: t.NamespaceName(), Labels: TownLabels(t.Name)},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: VillageAdminRoleName},
+		Subjects:   subjects,
+	}
+}
+
+// ResolvedCatalog is the document the services read from the catalog
+// ConfigMap: the PowerCatalog's spec, named and versioned.
+type ResolvedCatalog struct {
+	Name                      string `json:"name"`
+	wuxiaov1.PowerCatalogSpec `json:",inline"`
+}
+
+// CatalogConfigMap holds the town's resolved catalog as JSON, and returns its
+// hash so that a catalog change rolls the services.
+func CatalogConfigMap(in TownInput) (*corev1.ConfigMap, string, error) {
+	doc, err := json.MarshalIndent(ResolvedCatalog{Name: in.Catalog.Name, PowerCatalogSpec: in.Catalog.Spec}, "", "  ")
+	if err != nil {
+		return nil, "", fmt.Errorf("encoding catalog %s: %w", in.Catalog.Name, err)
+	}
+	sum := sha256.Sum256(doc)
+	hash := hex.EncodeToString(sum[:8])
+	labels := TownLabels(in.Town.Name)
+	return &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: CatalogConfigMapName, Namespace: in.Town.NamespaceName(), Labels: labels,
+			Annotations: map[string]string{CatalogHashAnnotation: hash, "wuxiao.io/catalog": in.Catalog.Name + "@" + in.Catalog.Spec.Version},
+		},
+		Data: map[string]string{CatalogFileKey: string(doc)},
+	}, hash, nil
+}
+
+// ObjectName is the name of every object generated for one service.
+func ObjectName(svc wuxiaov1.ServiceName) string { return string(svc) }
+
+// Image of a service at a version.
+func Image(d *wuxiaov1.District, svc wuxiaov1.ServiceName, version string) string {
+	repo := d.Spec.Services.ImageRepository
+	if repo == "" {
+		repo = "localhost/wuxiao"
+	}
+	return strings.TrimSuffix(repo, "/") + "/" + string(svc) + ":" + version
+}
+
+func withTemplateMeta(base map[string]string, extra map[string]string) map[string]string {
+	out := map[string]string{}
+	maps.Copy(out, extra)
+	maps.Copy(out, base) // the operator's own labels win
+	return out
+}
+
+// Deployment of one service of a town. Every field the API server would
+// default is set explicitly, so that comparing desired with actual detects
+// drift without false positives (no write in steady state).
+func Deployment(in TownInput, svc wuxiaov1.ServiceName, catalogHash string) *appsv1.Deployment {
+	t, d := in.Town, in.District
+	tmpl := t.Spec.ServiceFor(svc)
+	meta := tmpl.Metadata
+	if meta == nil {
+		meta = &wuxiaov1.ObjectMetaTemplate{}
+	}
+	labels := withTemplateMeta(serviceLabels(t.Name, svc), meta.Labels)
+	labels[VersionLabel] = in.Version
+	podAnnotations := withTemplateMeta(map[string]string{CatalogHashAnnotation: catalogHash}, meta.Annotations)
+	replicas := DefaultReplicas
+	if tmpl.Replicas != nil {
+		replicas = *tmpl.Replicas
+	}
+	resources := corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
+	}
+	if tmpl.Resources != nil {
+		resources = *tmpl.Resources
+	}
+	pullPolicy := corev1.PullPolicy(d.Spec.Services.ImagePullPolicy)
+	if pullPolicy == "" {
+		pullPolicy = corev1.PullIfNotPresent
+	}
+	probe := func(path string, failures int32) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+				Path: path, Port: intstr.FromString("http"), Scheme: corev1.URISchemeHTTP}},
+			TimeoutSeconds: 2, PeriodSeconds: 10, SuccessThreshold: 1, FailureThreshold: failures,
+		}
+	}
+	pod := corev1.PodSpec{
+		Containers: []corev1.Container{{
+			Name:            "service",
+			Image:           Image(d, svc, in.Version),
+			ImagePullPolicy: pullPolicy,
+			Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: HTTPPort, Protocol: corev1.ProtocolTCP}},
+			Env:             serviceEnv(in, svc),
+			Resources:       resources,
+			ReadinessProbe:  probe("/readyz", 3),
+			LivenessProbe:   probe("/healthz", 6),
+			VolumeMounts:    []corev1.VolumeMount{{Name: "catalog", MountPath: CatalogMountPath, ReadOnly: true}},
+			SecurityContext: &corev1.SecurityContext{
+				AllowPrivilegeEscalation: ptr.To(false),
+				ReadOnlyRootFilesystem:   ptr.To(true),
+				RunAsNonRoot:             ptr.To(true),
+				RunAsUser:                ptr.To(RunAsUser),
+				Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+				SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
+			TerminationMessagePath:   corev1.TerminationMessagePathDefault,
+			TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+		}},
+		Volumes: []corev1.Volume{{Name: "catalog", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: CatalogConfigMapName},
+			DefaultMode:          ptr.To(corev1.ConfigMapVolumeSourceDefaultMode),
+		}}}},
+		RestartPolicy:                 corev1.RestartPolicyAlways,
+		TerminationGracePeriodSeconds: ptr.To(int64(30)),
+		DNSPolicy:                     corev1.DNSClusterFirst,
+		SchedulerName:                 corev1.DefaultSchedulerName,
+		SecurityContext:               &corev1.PodSecurityContext{},
+		// The services talk to Kafka, PostgreSQL and Kratos, never to the API server.
+		AutomountServiceAccountToken: ptr.To(false),
+	}
+	if p := tmpl.Placement; p != nil {
+		pod.NodeSelector = p.NodeSelector
+		pod.Tolerations = p.Tolerations
+		pod.Affinity = p.Affinity
+		pod.PriorityClassName = p.PriorityClassName
+	}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: ObjectName(svc), Namespace: t.NamespaceName(), Labels: labels, Annotations: meta.Annotations},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: SelectorLabels(t.Name, svc)},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: podAnnotations},
+				Spec:       pod,
+			},
+			Strategy: appsv1.DeploymentStrategy{
+				Type: appsv1.RollingUpdateDeploymentStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDeployment{
+					MaxUnavailable: ptr.To(intstr.FromInt32(0)),
+					MaxSurge:       ptr.To(intstr.FromInt32(1)),
+				},
+			},
+			RevisionHistoryLimit:    ptr.To(int32(10)),
+			ProgressDeadlineSeconds: ptr.To(int32(600)),
+		},
+	}
+}
+
+func serviceEnv(in TownInput, svc wuxiaov1.ServiceName) []corev1.EnvVar {
+	t, d := in.Town, in.District
+	env := []corev1.EnvVar{
+		{Name: "WUXIAO_SERVICE", Value: string(svc)},
+		{Name: "WUXIAO_DISTRICT", Value: d.Name},
+		{Name: "WUXIAO_TOWN", Value: t.Name},
+		{Name: "WUXIAO_TOWN_CODE", Value: t.Spec.Code},
+		{Name: "WUXIAO_CATALOG_FILE", Value: CatalogMountPath + "/" + CatalogFileKey},
+		{Name: "WUXIAO_PORTAL_BASE_URL", Value: d.Spec.PortalBaseURL},
+		{Name: "KAFKA_BROKERS", Value: strings.Join(d.Spec.Kafka.BootstrapServers, ",")},
+		{Name: "KRATOS_PUBLIC_URL", Value: d.Spec.Kratos.PublicURL},
+		{Name: "KRATOS_ADMIN_URL", Value: d.Spec.Kratos.AdminURL},
+		{Name: "OTEL_SERVICE_NAME", Value: "wuxiao-" + string(svc)},
+		{Name: "OTEL_RESOURCE_ATTRIBUTES", Value: "wuxiao.town=" + t.Name + ",wuxiao.district=" + d.Name},
+	}
+	if ep := d.Spec.Telemetry.OTLPEndpoint; ep != "" {
+		env = append(env, corev1.EnvVar{Name: "OTEL_EXPORTER_OTLP_ENDPOINT", Value: ep})
+	}
+	if r := d.Spec.Telemetry.SamplingRatio; r != "" {
+		env = append(env,
+			corev1.EnvVar{Name: "OTEL_TRACES_SAMPLER", Value: "parentbased_traceidratio"},
+			corev1.EnvVar{Name: "OTEL_TRACES_SAMPLER_ARG", Value: r})
+	}
+	return env
+}
+
+// Service exposes one service's HTTP port inside the cluster.
+func Service(t *wuxiaov1.Town, svc wuxiaov1.ServiceName) *corev1.Service {
+	meta := metaTemplate(t, svc)
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: ObjectName(svc), Namespace: t.NamespaceName(),
+			Labels: withTemplateMeta(serviceLabels(t.Name, svc), meta.Labels), Annotations: meta.Annotations},
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: SelectorLabels(t.Name, svc),
+			Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http"),
+				Protocol: corev1.ProtocolTCP}},
+		},
+	}
+}
+
+// PodDisruptionBudget keeps at least one replica up during voluntary
+// disruptions (node drains), so a village's portal never goes dark.
+func PodDisruptionBudget(t *wuxiaov1.Town, svc wuxiaov1.ServiceName) *policyv1.PodDisruptionBudget {
+	meta := metaTemplate(t, svc)
+	return &policyv1.PodDisruptionBudget{
+		ObjectMeta: metav1.ObjectMeta{Name: ObjectName(svc), Namespace: t.NamespaceName(),
+			Labels: withTemplateMeta(serviceLabels(t.Name, svc), meta.Labels), Annotations: meta.Annotations},
+		Spec: policyv1.PodDisruptionBudgetSpec{
+			MaxUnavailable: ptr.To(intstr.FromInt32(1)),
+			Selector:       &metav1.LabelSelector{MatchLabels: SelectorLabels(t.Name, svc)},
+		},
+	}
+}
+
+// StaffGatewayLabel marks namespaces whose pods (a staff ingress gateway) may
+// reach the staff-only services of every town.
+const StaffGatewayLabel = "wuxiao.io/staff-gateway"
+
+// NetworkPolicy admits traffic to a service: from anywhere for the public
+// portals (disclosure, complaint), otherwise only from the town's own
+// namespace and from namespaces labelled as the staff gateway.
+func NetworkPolicy(t *wuxiaov1.Town, svc wuxiaov1.ServiceName) *networkingv1.NetworkPolicy {
+	meta := metaTemplate(t, svc)
+	port := intstr.FromInt32(HTTPPort)
+	rule := networkingv1.NetworkPolicyIngressRule{
+		Ports: []networkingv1.NetworkPolicyPort{{Protocol: ptr.To(corev1.ProtocolTCP), Port: &port}},
+	}
+	if !svc.IsPublic() {
+		rule.From = []networkingv1.NetworkPolicyPeer{
+			{PodSelector: &metav1.LabelSelector{}},
+			{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{StaffGatewayLabel: "true"}}},
+		}
+	}
+	return &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: ObjectName(svc), Namespace: t.NamespaceName(),
+			Labels: withTemplateMeta(serviceLabels(t.Name, svc), meta.Labels), Annotations: meta.Annotations},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: SelectorLabels(t.Name, svc)},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+			Ingress:     []networkingv1.NetworkPolicyIngressRule{rule},
+		},
+	}
+}
+
+func metaTemplate(t *wuxiaov1.Town, svc wuxiaov1.ServiceName) wuxiaov1.ObjectMetaTemplate {
+	if m := t.Spec.ServiceFor(svc).Metadata; m != nil {
+		return *m
+	}
+	return wuxiaov1.ObjectMetaTemplate{}
+}
