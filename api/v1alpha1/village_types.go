@@ -109,12 +109,12 @@ type VillageThresholds struct {
 	// +optional
 	// +kubebuilder:default=50000
 	// +kubebuilder:validation:Minimum=0
-	RepresentativesResolutionAboveYuan int64 `json:"representativesResolutionAboveYuan"`
+	RepresentativesResolutionAboveYuan *int64 `json:"representativesResolutionAboveYuan,omitempty"`
 	// TownApprovalAboveYuan: spending above it also needs the town's approval.
 	// +optional
 	// +kubebuilder:default=200000
 	// +kubebuilder:validation:Minimum=0
-	TownApprovalAboveYuan int64 `json:"townApprovalAboveYuan"`
+	TownApprovalAboveYuan *int64 `json:"townApprovalAboveYuan,omitempty"`
 }
 
 // PortalSpec configures the village's public portal.

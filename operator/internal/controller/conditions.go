@@ -57,3 +57,9 @@ func isPaused(o metav1.Object) bool {
 func isReady(conds []metav1.Condition) bool {
 	return meta.IsStatusConditionTrue(conds, wuxiaov1.ConditionReady)
 }
+
+// waiting is a condition that resolves by itself (a Town still starting, a catalog not yet validated); the object reports
+// Reconciling instead of Stalled, and a watch brings the next reconcile.
+type waiting struct{ reason, msg string }
+
+func (w *waiting) Error() string { return w.msg }

@@ -94,7 +94,11 @@ func stall(reason, format string, args ...any) error {
 func (r *TownReconciler) reconcile(ctx context.Context, town *wuxiaov1.Town) (ctrl.Result, error) {
 	err := r.reconcileChildren(ctx, town)
 	var s *stalled
+	var w *waiting
 	switch {
+	case errors.As(err, &w):
+		markProgressing(&town.Status.Conditions, town.Generation, w.reason, w.msg)
+		return ctrl.Result{}, nil
 	case errors.As(err, &s):
 		markStalled(&town.Status.Conditions, town.Generation, s.reason, s.msg)
 		r.Recorder.Eventf(town, nil, corev1.EventTypeWarning, s.reason, "Validate", s.msg)
@@ -230,7 +234,7 @@ func (r *TownReconciler) resolveCatalog(ctx context.Context, town *wuxiaov1.Town
 		return nil, err
 	}
 	if cat.Status.ObservedGeneration != cat.Generation {
-		return nil, fmt.Errorf("PowerCatalog %q is still being validated", name)
+		return nil, &waiting{wuxiaov1.ReasonProgressing, fmt.Sprintf("PowerCatalog %q is still being validated", name)}
 	}
 	if !isReady(cat.Status.Conditions) {
 		return nil, stall(wuxiaov1.ReasonCatalogInvalid, "PowerCatalog %q is not valid; see its status.problems", name)

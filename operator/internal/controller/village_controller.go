@@ -104,11 +104,6 @@ func readyReasonIs(conds []metav1.Condition, reason string) bool {
 	return false
 }
 
-// waiting is a condition that resolves by itself (the Town is still starting).
-type waiting struct{ reason, msg string }
-
-func (w *waiting) Error() string { return w.msg }
-
 func (r *VillageReconciler) validate(ctx context.Context, v *wuxiaov1.Village) error {
 	townName, ok := strings.CutPrefix(v.Namespace, "town-")
 	if !ok {
@@ -170,14 +165,19 @@ func olderThan(a, b *wuxiaov1.Village) bool {
 	return a.Name < b.Name
 }
 
-// missingRoles lists the village roles the catalog's steps need that no
-// official holds. Town roles and villagers are not the village's to provide.
+// missingRoles lists the village roles the catalog's steps need, and the
+// liaison officer every village needs, that no official holds. Town roles and villagers are not the village's to provide.
 func missingRoles(v *wuxiaov1.Village, cat *wuxiaov1.PowerCatalog) []wuxiaov1.OfficialRole {
 	held := map[wuxiaov1.OfficialRole]bool{}
 	for _, o := range v.Spec.Officials {
 		held[o.Role] = true
 	}
 	var missing []wuxiaov1.OfficialRole
+	// Every village has a supervision liaison officer (监察联络员), whatever
+	// the catalog says: complaints are routed to them.
+	if !held[wuxiaov1.RoleLiaisonOfficer] {
+		missing = append(missing, wuxiaov1.RoleLiaisonOfficer)
+	}
 	for i := range cat.Spec.Items {
 		for _, s := range cat.Spec.Items[i].Steps {
 			role := wuxiaov1.OfficialRole(s.Role)

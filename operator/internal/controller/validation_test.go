@@ -1,0 +1,151 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+	"github.com/wuxiao/wuxiao/operator/testenv"
+)
+
+// Updates the schema refuses, with the message a person would act on.
+func TestImmutableFieldsAndUpdateRules(t *testing.T) {
+	ctx := context.Background()
+	d := fixture(t)
+	town := newTown(d)
+	must(t, k8s.Create(ctx, town))
+	v := newVillage(town, "imm", "601")
+	must(t, k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: town.NamespaceName()}}))
+	must(t, k8s.Create(ctx, v))
+
+	cases := []struct {
+		name   string
+		obj    client.Object
+		change func()
+		msg    string
+	}{
+		{"district code", d, func() { d.Spec.Code = "330281000000" }, "spec.code is immutable"},
+		{"town code", town, func() { town.Spec.Code = town.Spec.Code[:8] + "9000" }, "spec.code is immutable"},
+		{"town district", town, func() { town.Spec.District = "elsewhere" }, "spec.district is immutable"},
+		{"village code", v, func() { v.Spec.Code = v.Spec.Code[:9] + "602" }, "spec.code is immutable"},
+		{"two directors", v, func() {
+			v.Spec.Officials = append(v.Spec.Officials, wuxiaov1.Official{ID: "dup", Name: "赵六", Role: wuxiaov1.RoleDirector, Phone: "13800000009"})
+		}, "at most one director"},
+		{"official with no contact", v, func() {
+			v.Spec.Officials = append(v.Spec.Officials, wuxiaov1.Official{ID: "mute", Name: "钱七", Role: wuxiaov1.RoleCashier})
+		}, "needs a phone or an email"},
+		{"threshold order", v, func() {
+			v.Spec.Thresholds.RepresentativesResolutionAboveYuan = new(int64(900000))
+		}, "must not exceed thresholds.townApprovalAboveYuan"},
+		{"bad portal URL", d, func() { d.Spec.PortalBaseURL = "jiandu.example.cn" }, "portalBaseURL must be an absolute http(s) URL"},
+		{"bad broker", d, func() { d.Spec.Kafka.BootstrapServers = []string{"kafka"} }, "each bootstrap server must be host:port"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			must(t, k8s.Get(ctx, client.ObjectKeyFromObject(tc.obj), tc.obj))
+			tc.change()
+			err := k8s.Update(ctx, tc.obj)
+			if !apierrors.IsInvalid(err) || !contains(err.Error(), tc.msg) {
+				t.Fatalf("got %v, want Invalid with %q", err, tc.msg)
+			}
+		})
+	}
+	// A name that would make an over-long namespace is refused at creation.
+	long := newTown(d)
+	long.Name = fmt.Sprintf("%059d", 0)
+	if err := k8s.Create(ctx, long); !apierrors.IsInvalid(err) || !contains(err.Error(), "at most 58 characters") {
+		t.Fatalf("long town name: %v", err)
+	}
+}
+
+// The shipped samples converge: the catalog validates with 46 items, all 12
+// towns become Ready, and every sample village is validated.
+func TestSamplesConverge(t *testing.T) {
+	startManager(t)
+	ctx := context.Background()
+	must(t, k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: archiveNS, Name: "wuxiao-postgres-admin"},
+		Data: map[string][]byte{"password": []byte("x")}}))
+	dir := filepath.Join(testenv.RepoRoot(), "config", "samples")
+	var villages []client.Object
+	for _, f := range []string{"powercatalog.yaml", "district.yaml", "towns.yaml", "villages.yaml"} {
+		objs, err := testenv.ReadObjects(filepath.Join(dir, f))
+		must(t, err)
+		for _, o := range objs {
+			if o.GetKind() == "Village" {
+				villages = append(villages, o)
+				continue // their namespaces come from the operator
+			}
+			must(t, k8s.Create(ctx, o))
+		}
+	}
+	eventually(t, 2*wait, func() error {
+		towns := &wuxiaov1.TownList{}
+		must(t, k8s.List(ctx, towns))
+		ready := 0
+		for i := range towns.Items {
+			tw := &towns.Items[i]
+			if tw.Spec.District != "fenghua" {
+				continue
+			}
+			if tw.Status.Namespace != "" {
+				kubelet(t, tw.Status.Namespace)
+			}
+			if isReady(tw.Status.Conditions) {
+				ready++
+			}
+		}
+		if ready != 12 {
+			return fmt.Errorf("%d of 12 sample towns ready", ready)
+		}
+		return nil
+	})
+	for _, v := range villages {
+		must(t, k8s.Create(ctx, v))
+	}
+	eventually(t, 2*wait, func() error {
+		ready := 0
+		for _, o := range villages {
+			v := &wuxiaov1.Village{}
+			must(t, k8s.Get(ctx, client.ObjectKeyFromObject(o), v))
+			if isReady(v.Status.Conditions) && v.Status.PortalURL != "" {
+				ready++
+			}
+		}
+		if ready < len(villages) {
+			return fmt.Errorf("%d of %d sample villages ready", ready, len(villages))
+		}
+		return nil
+	})
+	cat := &wuxiaov1.PowerCatalog{}
+	must(t, k8s.Get(ctx, client.ObjectKey{Name: "fenghua-2020"}, cat))
+	if cat.Status.Items != 46 || !isReady(cat.Status.Conditions) {
+		t.Errorf("sample catalog: %d items, conditions %+v", cat.Status.Items, cat.Status.Conditions)
+	}
+	for _, c := range cat.Status.Categories {
+		if c.Items == 0 {
+			t.Errorf("category %s is empty", c.Category)
+		}
+	}
+	d := &wuxiaov1.District{}
+	must(t, k8s.Get(ctx, client.ObjectKey{Name: "fenghua"}, d))
+	eventually(t, wait, func() error {
+		must(t, k8s.Get(ctx, client.ObjectKey{Name: "fenghua"}, d))
+		if d.Status.Towns != 12 || d.Status.ReadyTowns != 12 {
+			return fmt.Errorf("district counts %+v", d.Status)
+		}
+		return nil
+	})
+	deps := &appsv1.DeploymentList{}
+	must(t, k8s.List(ctx, deps, client.InNamespace("town-xikou")))
+	if len(deps.Items) != 4 {
+		t.Errorf("town-xikou runs %d deployments", len(deps.Items))
+	}
+}
