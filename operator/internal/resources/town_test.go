@@ -1,0 +1,126 @@
+package resources
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+)
+
+func input(mutate func(*wuxiaov1.Town, *wuxiaov1.District)) TownInput {
+	t := &wuxiaov1.Town{ObjectMeta: metav1.ObjectMeta{Name: "xikou"},
+		Spec: wuxiaov1.TownSpec{Code: "330213100000", District: "fenghua"}}
+	d := &wuxiaov1.District{ObjectMeta: metav1.ObjectMeta{Name: "fenghua"},
+		Spec: wuxiaov1.DistrictSpec{
+			Kafka:    wuxiaov1.KafkaSpec{BootstrapServers: []string{"k1:9092", "k2:9092"}},
+			Services: wuxiaov1.ServicesSpec{ImageRepository: "registry.example.org/wuxiao/", Version: "v1"},
+		}}
+	if mutate != nil {
+		mutate(t, d)
+	}
+	return TownInput{Town: t, District: d, Catalog: &wuxiaov1.PowerCatalog{ObjectMeta: metav1.ObjectMeta{Name: "c"}}, Version: "v1"}
+}
+
+func env(c corev1.Container, name string) string {
+	for _, e := range c.Env {
+		if e.Name == name {
+			return e.Value
+		}
+	}
+	return ""
+}
+
+func TestDeployment(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(*wuxiaov1.Town, *wuxiaov1.District)
+		check  func(t *testing.T, in TownInput, c corev1.Container, spec corev1.PodSpec, labels map[string]string, replicas int32)
+	}{
+		{"defaults", nil, func(t *testing.T, in TownInput, c corev1.Container, spec corev1.PodSpec, labels map[string]string, replicas int32) {
+			if c.Image != "registry.example.org/wuxiao/workflow:v1" {
+				t.Errorf("image %s", c.Image)
+			}
+			if replicas != DefaultReplicas || c.ImagePullPolicy != corev1.PullIfNotPresent {
+				t.Errorf("replicas %d pull %s", replicas, c.ImagePullPolicy)
+			}
+			if env(c, "KAFKA_BROKERS") != "k1:9092,k2:9092" || env(c, "WUXIAO_TOWN_CODE") != "330213100000" || env(c, "OTEL_EXPORTER_OTLP_ENDPOINT") != "" {
+				t.Errorf("env %v", c.Env)
+			}
+			if *c.SecurityContext.RunAsNonRoot != true || *c.SecurityContext.ReadOnlyRootFilesystem != true || *spec.AutomountServiceAccountToken {
+				t.Errorf("not locked down: %+v", c.SecurityContext)
+			}
+		}},
+		{"template overrides, operator labels win", func(tw *wuxiaov1.Town, _ *wuxiaov1.District) {
+			tw.Spec.Services = []wuxiaov1.ServiceTemplate{{
+				Name: wuxiaov1.ServiceWorkflow, Replicas: ptr.To(int32(0)),
+				Resources: &corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}},
+				Metadata:  &wuxiaov1.ObjectMetaTemplate{Labels: map[string]string{"team": "a", wuxiaov1.TownLabel: "hijack"}},
+				Placement: &wuxiaov1.PodPlacement{PriorityClassName: "high"},
+			}, {Name: wuxiaov1.ServiceDisclosure, Replicas: ptr.To(int32(9))}}
+		}, func(t *testing.T, in TownInput, c corev1.Container, spec corev1.PodSpec, labels map[string]string, replicas int32) {
+			if replicas != 0 || c.Resources.Limits.Memory().String() != "1Gi" || spec.PriorityClassName != "high" {
+				t.Errorf("override lost: replicas %d resources %v priority %q", replicas, c.Resources, spec.PriorityClassName)
+			}
+			if labels["team"] != "a" || labels[wuxiaov1.TownLabel] != "xikou" {
+				t.Errorf("labels %v", labels)
+			}
+		}},
+		{"telemetry from the district", func(_ *wuxiaov1.Town, d *wuxiaov1.District) {
+			d.Spec.Telemetry = wuxiaov1.TelemetrySpec{OTLPEndpoint: "http://otel:4318", SamplingRatio: "0.25"}
+			d.Spec.Services.ImagePullPolicy = "Never"
+		}, func(t *testing.T, in TownInput, c corev1.Container, spec corev1.PodSpec, labels map[string]string, replicas int32) {
+			if env(c, "OTEL_EXPORTER_OTLP_ENDPOINT") != "http://otel:4318" || env(c, "OTEL_TRACES_SAMPLER_ARG") != "0.25" || c.ImagePullPolicy != corev1.PullNever {
+				t.Errorf("env %v pull %s", c.Env, c.ImagePullPolicy)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input(tc.mutate)
+			d := Deployment(in, wuxiaov1.ServiceWorkflow, "hash")
+			if d.Spec.Selector.MatchLabels[wuxiaov1.ServiceLabel] != "workflow" || d.Spec.Template.Annotations[CatalogHashAnnotation] != "hash" {
+				t.Errorf("selector %v annotations %v", d.Spec.Selector.MatchLabels, d.Spec.Template.Annotations)
+			}
+			tc.check(t, in, d.Spec.Template.Spec.Containers[0], d.Spec.Template.Spec, d.Labels, *d.Spec.Replicas)
+		})
+	}
+}
+
+func TestNetworkPolicyExposure(t *testing.T) {
+	in := input(nil)
+	for _, svc := range wuxiaov1.AllServices {
+		np := NetworkPolicy(in.Town, svc)
+		from := np.Spec.Ingress[0].From
+		if svc.IsPublic() != (len(from) == 0) {
+			t.Errorf("%s: public=%v but from=%v", svc, svc.IsPublic(), from)
+		}
+		if !svc.IsPublic() && from[1].NamespaceSelector.MatchLabels[StaffGatewayLabel] != "true" {
+			t.Errorf("%s: staff gateway not admitted: %v", svc, from)
+		}
+	}
+}
+
+func TestNamespaceDeletableOnlyWhenAllowed(t *testing.T) {
+	in := input(nil)
+	if _, ok := Namespace(in.Town).Labels[DeletableLabel]; ok {
+		t.Error("a town with the default preventDeletion must not be deletable")
+	}
+	in.Town.Spec.PreventDeletion = ptr.To(false)
+	if Namespace(in.Town).Labels[DeletableLabel] != "true" {
+		t.Error("preventDeletion=false must label the namespace deletable")
+	}
+}
+
+func TestTownAdminBindingSubjects(t *testing.T) {
+	in := input(func(tw *wuxiaov1.Town, _ *wuxiaov1.District) {
+		tw.Spec.Admins = []wuxiaov1.TownAdmin{{Kind: "User", Name: "li", Namespace: "ignored"}, {Kind: "ServiceAccount", Name: "bot", Namespace: "it"}}
+	})
+	s := TownAdminBinding(in.Town).Subjects
+	if s[0].Namespace != "" || s[0].APIGroup != "rbac.authorization.k8s.io" || s[1].Namespace != "it" || s[1].APIGroup != "" {
+		t.Errorf("subjects %+v", s)
+	}
+}
