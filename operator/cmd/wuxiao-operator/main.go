@@ -22,12 +22,16 @@ func main() {
 		leaderElect      bool
 		leaderElectionNS string
 		archiveNamespace string
+		qps              float64
+		burst            int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints; 0 disables them")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles at a time")
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "", "namespace of the leader election lease (default: the pod's namespace)")
 	flag.StringVar(&archiveNamespace, "archive-namespace", os.Getenv("POD_NAMESPACE"), "namespace that keeps the archive records of deleted villages (default: $POD_NAMESPACE)")
+	flag.Float64Var(&qps, "kube-api-qps", controller.DefaultQPS, "requests per second to the API server (client-side limit)")
+	flag.IntVar(&burst, "kube-api-burst", controller.DefaultBurst, "burst of requests to the API server above --kube-api-qps")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -41,6 +45,7 @@ func main() {
 	if err != nil {
 		fail(setupLog.Error, fmt.Errorf("no Kubernetes configuration (in-cluster, --kubeconfig or KUBECONFIG): %w", err))
 	}
+	cfg.QPS, cfg.Burst = float32(qps), burst
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  controller.NewScheme(),
 		Cache:                   controller.CacheOptions(),

@@ -46,6 +46,14 @@ func CacheOptions() cache.Options {
 	return cache.Options{ByObject: by}
 }
 
+// Client-side rate limits of the operator's API requests. client-go's
+// default (5/s) would make onboarding hundreds of villages crawl and delay
+// events; these stay well inside the API server's own priority and fairness.
+const (
+	DefaultQPS   = 50
+	DefaultBurst = 100
+)
+
 // Options configures the controllers.
 type Options struct {
 	ArchiveNamespace string

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,12 +15,14 @@ import (
 	"go.uber.org/zap/zapcore"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -33,7 +36,36 @@ import (
 var (
 	env *testenv.Env
 	k8s client.Client // the test's own client (admin), never the manager's
+	// operatorConfig authenticates as a user bound to exactly the generated
+	// ClusterRole (config/rbac/role.yaml), so a missing RBAC marker fails
+	// the tests as it would fail in a cluster.
+	operatorConfig *rest.Config
 )
+
+func leastPrivilege() (*rest.Config, error) {
+	ctx := context.Background()
+	objs, err := testenv.ReadObjects(filepath.Join(testenv.RepoRoot(), "config", "rbac", "role.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	role := objs[0]
+	if err := k8s.Create(ctx, role); err != nil {
+		return nil, err
+	}
+	user, err := env.AddUser(envtest.User{Name: "wuxiao-operator"}, nil)
+	if err != nil {
+		return nil, err
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "wuxiao-operator-test"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.GetName()},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "User", Name: "wuxiao-operator"}},
+	}
+	if err := k8s.Create(ctx, binding); err != nil {
+		return nil, err
+	}
+	return user.Config(), nil
+}
 
 const archiveNS = "wuxiao-system"
 
@@ -48,6 +80,9 @@ func TestMain(m *testing.M) {
 	k8s, err = client.New(env.Config, client.Options{Scheme: NewScheme()})
 	if err == nil {
 		err = k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: archiveNS}})
+	}
+	if err == nil {
+		operatorConfig, err = leastPrivilege()
 	}
 	code := 1
 	if err == nil {
@@ -96,6 +131,22 @@ func (c *requestCounter) Writes() []string {
 	return append([]string(nil), c.writes...)
 }
 
+// waitQuiet waits until no write has been made for the given time: events
+// are sent asynchronously, after the reconcile that caused them.
+func (c *requestCounter) waitQuiet(t *testing.T, quiet time.Duration) {
+	t.Helper()
+	last, since := len(c.Writes()), time.Now()
+	eventually(t, wait, func() error {
+		if n := len(c.Writes()); n != last {
+			last, since = n, time.Now()
+		}
+		if time.Since(since) < quiet {
+			return fmt.Errorf("still writing (%d writes)", last)
+		}
+		return nil
+	})
+}
+
 func (c *requestCounter) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -111,7 +162,8 @@ func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { r
 func startManager(t *testing.T) *requestCounter {
 	t.Helper()
 	counter := &requestCounter{counts: map[string]int{}}
-	cfg := rest.CopyConfig(env.Config)
+	cfg := rest.CopyConfig(operatorConfig)
+	cfg.QPS, cfg.Burst = DefaultQPS, DefaultBurst
 	cfg.WrapTransport = counter.wrap
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:     NewScheme(),

@@ -45,7 +45,13 @@ type TownReconciler struct {
 // +kubebuilder:rbac:groups=wuxiao.io,resources=towns,verbs=get;list;watch
 // +kubebuilder:rbac:groups=wuxiao.io,resources=towns/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=wuxiao.io,resources=towns/finalizers,verbs=update
-// +kubebuilder:rbac:groups=wuxiao.io,resources=districts;powercatalogs;villages,verbs=get;list;watch
+// +kubebuilder:rbac:groups=wuxiao.io,resources=districts;powercatalogs,verbs=get;list;watch
+// The operator must hold every permission it grants town admins in their
+// namespace (RBAC escalation prevention), hence create and delete on villages
+// and read access to events.
+// +kubebuilder:rbac:groups=wuxiao.io,resources=villages,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=wuxiao.io,resources=villages/status,verbs=get
+// +kubebuilder:rbac:groups="";events.k8s.io,resources=events,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces;configmaps;services,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch

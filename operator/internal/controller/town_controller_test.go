@@ -203,8 +203,9 @@ func TestSteadyStateWritesNothing(t *testing.T) {
 
 	// A second manager starting now reconciles every object once (a full
 	// resync, as after an operator restart or upgrade): it must write nothing.
-	second := startManager(t)
+	first.waitQuiet(t, 2*time.Second)
 	first.Reset()
+	second := startManager(t)
 	time.Sleep(3 * time.Second)
 	second.mu.Lock()
 	gets := second.counts["GET"]
