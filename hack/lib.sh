@@ -2,6 +2,9 @@
 # Everything expensive is cached outside the checkout so that a fresh clone on
 # the same machine (CI does exactly that) reuses it.
 
+# A failure inside $(...) must stop the script too (bash ignores set -e there).
+shopt -s inherit_errexit
+
 WUXIAO_CACHE="${WUXIAO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wuxiao}"
 mkdir -p "$WUXIAO_CACHE"
 

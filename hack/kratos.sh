@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# Ory Kratos for tests and local runs, built from source through the Go module
+# proxy (no release downloads are reachable on these machines).
+#
+#   hack/kratos.sh build   # build (or reuse) $WUXIAO_CACHE/kratos/<version>/bin/kratos; prints its path
+#   hack/kratos.sh start   # build if needed, stop any running one, migrate, serve, wait for /health/ready
+#   hack/kratos.sh stop    # stop it (safe when nothing runs)
+#   hack/kratos.sh status  # exit 0 when it runs and both ports are ready
+#   hack/kratos.sh env     # print WUXIAO_TEST_KRATOS_PUBLIC_URL=... and WUXIAO_TEST_KRATOS_ADMIN_URL=...
+#
+# Config: hack/kratos/kratos.yml and hack/kratos/identity.schema.json.
+# DSN: $WUXIAO_KRATOS_DSN, default "memory" (an in-memory SQLite database that
+# is migrated at start-up by `serve` itself: fresh for every start, no files).
+# Set it to e.g. "sqlite://$WUXIAO_RUN/kratos/kratos.db?_fk=true" or a postgres
+# URL to keep data; those are migrated with `kratos migrate sql` before serving.
+set -euo pipefail
+shopt -s inherit_errexit
+cd "$(dirname "$0")/.."
+. hack/lib.sh
+
+KRATOS_VERSION="${KRATOS_VERSION:-v1.3.1}"
+# Default ports sit below the kernel's ephemeral range (32768-60999), where an
+# outgoing connection of any process could be holding them.
+PUBLIC_PORT="${WUXIAO_KRATOS_PUBLIC_PORT:-24433}"
+ADMIN_PORT="${WUXIAO_KRATOS_ADMIN_PORT:-24434}"
+RUN="${WUXIAO_RUN:-$WUXIAO_CACHE/run}/kratos"
+DSN="${WUXIAO_KRATOS_DSN:-memory}"
+CONFIG="$PWD/hack/kratos/kratos.yml"
+SCHEMA="$PWD/hack/kratos/identity.schema.json"
+BIN="$WUXIAO_CACHE/kratos/$KRATOS_VERSION/bin/kratos"
+PIDFILE="$RUN/kratos.pid"
+LOGFILE="$RUN/kratos.log"
+
+# port_busy PORT: something already listens on 127.0.0.1:PORT.
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# apt_install PKG...: install Debian packages; serialised between our scripts
+# (infra.sh starts them in parallel) and waiting for any other dpkg user.
+apt_install() { with_lock "$WUXIAO_CACHE/.lock-apt" apt_install_locked "$@"; }
+apt_install_locked() {
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq "$@" >&2
+}
+
+# The wrapper module lives in the cache, not the checkout. `go install` of
+# Kratos is refused because its go.mod has replace directives, so the wrapper
+# repeats the four that matter (its ./internal/client-go replace is not needed).
+kratos_wrapper() {
+  local dir="$WUXIAO_CACHE/kratos/$KRATOS_VERSION/wrapper"
+  if [ -f "$dir/.ready" ]; then echo "$dir"; return; fi
+  log "kratos: preparing wrapper module for github.com/ory/kratos@$KRATOS_VERSION"
+  rm -rf "$dir"; mkdir -p "$dir"
+  cat > "$dir/go.mod" <<GOMOD
+module wuxiao.local/kratos-wrapper
+
+go 1.26
+
+tool github.com/ory/kratos
+
+require github.com/ory/kratos $KRATOS_VERSION
+
+replace (
+	github.com/go-swagger/go-swagger => github.com/aeneasr/go-swagger v0.19.1-0.20241013070044-bccef3a12e26
+	github.com/gobuffalo/pop/v6 => github.com/ory/pop/v6 v6.2.0
+	github.com/gorilla/sessions => github.com/ory/sessions v1.2.2-0.20220110165800-b09c17334dc2
+	github.com/mattn/go-sqlite3 => github.com/mattn/go-sqlite3 v1.14.22
+)
+GOMOD
+  # Start from Kratos' own go.sum: it carries the checksums of its replaced
+  # forks, which the checksum database does not serve.
+  local src
+  src=$(cd "$dir" && GOFLAGS= go mod download -json "github.com/ory/kratos@$KRATOS_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [ -f "$src/go.sum" ] || die "kratos: could not download github.com/ory/kratos@$KRATOS_VERSION"
+  cp "$src/go.sum" "$dir/go.sum"; chmod u+w "$dir/go.sum"
+  log "kratos: resolving dependencies (go mod tidy)"
+  (cd "$dir" && go mod tidy) >&2 || die "kratos: go mod tidy failed in $dir"
+  touch "$dir/.ready"
+  echo "$dir"
+}
+
+ensure_cc() {
+  command -v gcc >/dev/null && [ -f /usr/include/stdio.h ] && return
+  log "kratos: installing gcc and libc6-dev (cgo is needed for SQLite)"
+  apt_install gcc libc6-dev
+}
+
+build_kratos() {
+  if [ -x "$BIN" ]; then log "kratos: cached ($BIN)"; return; fi
+  ensure_cc
+  local start w; start=$(now)
+  w=$(kratos_wrapper)
+  mkdir -p "$(dirname "$BIN")"
+  log "kratos: building $KRATOS_VERSION with -tags sqlite (about 8 min on a cold 2-core machine)"
+  (cd "$w" && GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=1 go build -tags sqlite -trimpath \
+      -ldflags "-s -w -X github.com/ory/kratos/driver/config.Version=$KRATOS_VERSION" \
+      -o "$BIN.tmp" github.com/ory/kratos) >&2
+  mv "$BIN.tmp" "$BIN"
+  log "kratos: built in $(since "$start") -> $BIN"
+}
+
+build() { with_lock "$WUXIAO_CACHE/kratos/.lock-$KRATOS_VERSION" build_kratos; }
+
+# redact URL: hide a password in a DSN before logging it.
+redact() { sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#' <<<"$1"; }
+
+# running_pid: the recorded pid, if that process is still this Kratos binary serving
+# (a pid file left by a killed run may name an unrelated process by now).
+running_pid() {
+  local pid cmd
+  pid=$(cat "$PIDFILE" 2>/dev/null) || return 1
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null) || return 1
+  [[ "$cmd" == *"$BIN serve"* ]] || return 1
+  echo "$pid"
+}
+
+ready() {
+  curl -fs -o /dev/null --max-time 2 "http://127.0.0.1:$PUBLIC_PORT/health/ready" &&
+    curl -fs -o /dev/null --max-time 2 "http://127.0.0.1:$ADMIN_PORT/health/ready"
+}
+
+ensure_curl() {
+  command -v curl >/dev/null && return
+  log "kratos: installing curl"
+  apt_install curl
+}
+
+# Environment the config file does not carry: ports and DSN are per run.
+kratos_env() {
+  export DSN="$DSN" LOG_LEVEL="${WUXIAO_KRATOS_LOG_LEVEL:-warning}" LOG_FORMAT=text
+  export SERVE_PUBLIC_HOST=127.0.0.1 SERVE_PUBLIC_PORT="$PUBLIC_PORT"
+  export SERVE_PUBLIC_BASE_URL="http://127.0.0.1:$PUBLIC_PORT/"
+  export SELFSERVICE_METHODS_LINK_CONFIG_BASE_URL="http://127.0.0.1:$PUBLIC_PORT/"
+  export SERVE_ADMIN_HOST=127.0.0.1 SERVE_ADMIN_PORT="$ADMIN_PORT"
+  export SERVE_ADMIN_BASE_URL="http://127.0.0.1:$ADMIN_PORT/"
+  export IDENTITY_DEFAULT_SCHEMA_ID=default IDENTITY_SCHEMAS='[{"id":"default","url":"file://'"$SCHEMA"'"}]'
+}
+
+start() {
+  ensure_curl
+  stop
+  local p
+  for p in "$PUBLIC_PORT" "$ADMIN_PORT"; do
+    if port_busy "$p"; then die "kratos: 127.0.0.1:$p is already in use by another process (set WUXIAO_KRATOS_PUBLIC_PORT / WUXIAO_KRATOS_ADMIN_PORT to use others)"; fi
+  done
+  build
+  local start; start=$(now)
+  mkdir -p "$RUN"; : > "$LOGFILE"
+  kratos_env
+  if [ "$DSN" != memory ]; then
+    log "kratos: migrating $(redact "$DSN")"
+    "$BIN" migrate sql -e --yes -c "$CONFIG" >>"$LOGFILE" 2>&1 ||
+      die "kratos: migration failed, see $LOGFILE"
+  fi
+  log "kratos: starting on 127.0.0.1:$PUBLIC_PORT (public) and :$ADMIN_PORT (admin), DSN=$(redact "$DSN")"
+  setsid "$BIN" serve --dev --sqa-opt-out -c "$CONFIG" >>"$LOGFILE" 2>&1 < /dev/null &
+  echo $! > "$PIDFILE"
+  local i
+  for i in $(seq 1 300); do
+    ready && { log "kratos: ready in $(since "$start") (log: $LOGFILE)"; return; }
+    running_pid >/dev/null || { tail -n 20 "$LOGFILE" >&2; die "kratos: exited during start-up, see $LOGFILE"; }
+    sleep 0.2
+  done
+  tail -n 20 "$LOGFILE" >&2
+  stop
+  die "kratos: not ready after 60 s, see $LOGFILE"
+}
+
+stop() {
+  local pid i
+  pid=$(running_pid) || { rm -f "$PIDFILE"; return 0; }
+  log "kratos: stopping pid $pid"
+  kill "$pid" 2>/dev/null || true
+  for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$PIDFILE"
+}
+
+status() { running_pid >/dev/null && ready; }
+
+env_() {
+  echo "WUXIAO_TEST_KRATOS_PUBLIC_URL=http://127.0.0.1:$PUBLIC_PORT"
+  echo "WUXIAO_TEST_KRATOS_ADMIN_URL=http://127.0.0.1:$ADMIN_PORT"
+}
+
+case "${1:-}" in
+  build) build; echo "$BIN" ;;
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  env) env_ ;;
+  *) echo "usage: $0 build|start|stop|status|env" >&2; exit 2 ;;
+esac
