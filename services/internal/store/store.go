@@ -1,0 +1,99 @@
+// Package store opens the service's PostgreSQL pool and applies its
+// versioned migrations. Every service owns one schema in the town's database;
+// migrations run at start-up under an advisory lock, so replicas starting
+// together never race.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"regexp"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+var identPattern = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// Open connects to url with search_path set to schema (created if missing)
+// and checks the connection.
+func Open(ctx context.Context, url, schema string) (*pgxpool.Pool, error) {
+	if !identPattern.MatchString(schema) {
+		return nil, fmt.Errorf("schema %q: use lower-case letters, digits and _", schema)
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	cfg.ConnConfig.RuntimeParams["application_name"] = "wuxiao-" + schema
+	if cfg.MaxConnIdleTime == 0 {
+		cfg.MaxConnIdleTime = 5 * time.Minute
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := pool.Exec(pingCtx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		// Another replica creating it at the same moment is fine.
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
+			pool.Close()
+			return nil, fmt.Errorf("connecting to PostgreSQL %s: %w", cfg.ConnConfig.Host, err)
+		}
+	}
+	return pool, nil
+}
+
+// Migrate applies the migrations of one set (e.g. "workflow", "events")
+// found at the root of fsys (files NNNNN_name.sql in goose format). Each set
+// keeps its own version table, goose_<set>, in the pool's schema.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, set string, fsys fs.FS) error {
+	if !identPattern.MatchString(set) {
+		return fmt.Errorf("migration set %q: use lower-case letters, digits and _", set)
+	}
+	schema := pool.Config().ConnConfig.RuntimeParams["search_path"]
+	h := fnv.New64a()
+	_, _ = h.Write([]byte("wuxiao/" + schema + "/" + set))
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64() >> 1)))
+	if err != nil {
+		return err
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
+		goose.WithTableName("goose_"+set), goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("migrations %s: %w", set, err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("applying migrations %s to schema %s: %w", set, schema, err)
+	}
+	return nil
+}
+
+// InTx runs fn in a transaction, committing when it returns nil. A
+// serialization failure or deadlock is retried a few times: both mean
+// "try again", not "you did something wrong".
+func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		err = pgx.BeginFunc(ctx, pool, fn)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || (pgErr.Code != "40001" && pgErr.Code != "40P01") {
+			return err
+		}
+		time.Sleep(time.Duration(attempt+1) * 10 * time.Millisecond)
+	}
+	return err
+}
