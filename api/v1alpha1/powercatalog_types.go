@@ -170,6 +170,14 @@ type Control struct {
 	// +kubebuilder:validation:XValidation:rule="size(self) > 0",message="every control names a norm (每个控制有规范): set norm to the id of one of the item's norms"
 	// +kubebuilder:validation:MaxLength=63
 	Norm string `json:"norm"`
+	// Threshold, for amount-threshold controls, names the village threshold
+	// checked (Village spec.thresholds) and what satisfies the control when
+	// the amount is above it: evidence of that kind attached to the
+	// instance, or a completed step with that id. Defaults to
+	// representatives-resolution.
+	// +optional
+	// +kubebuilder:validation:Enum=representatives-resolution;town-approval
+	Threshold string `json:"threshold,omitempty"`
 	// MinDays for posting-duration controls.
 	// +optional
 	// +kubebuilder:validation:Minimum=1

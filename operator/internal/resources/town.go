@@ -119,17 +119,10 @@ func TownAdminBinding(t *wuxiaov1.Town) *rbacv1.RoleBinding {
 	}
 }
 
-// ResolvedCatalog is the document the services read from the catalog
-// ConfigMap: the PowerCatalog's spec, named and versioned.
-type ResolvedCatalog struct {
-	Name                      string `json:"name"`
-	wuxiaov1.PowerCatalogSpec `json:",inline"`
-}
-
 // CatalogConfigMap holds the town's resolved catalog as JSON, and returns its
 // hash so that a catalog change rolls the services.
 func CatalogConfigMap(in TownInput) (*corev1.ConfigMap, string, error) {
-	doc, err := json.MarshalIndent(ResolvedCatalog{Name: in.Catalog.Name, PowerCatalogSpec: in.Catalog.Spec}, "", "  ")
+	doc, err := json.MarshalIndent(wuxiaov1.ResolvedCatalog{Name: in.Catalog.Name, PowerCatalogSpec: in.Catalog.Spec}, "", "  ")
 	if err != nil {
 		return nil, "", fmt.Errorf("encoding catalog %s: %w", in.Catalog.Name, err)
 	}
