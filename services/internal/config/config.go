@@ -1,0 +1,283 @@
+// Package config holds the settings every Wuxiao service shares, read from
+// flags that default from the environment the operator sets (see
+// operator/internal/resources/town.go, serviceEnv), and validated at once so
+// that a misconfigured pod fails with one message listing every problem.
+//
+// A service's main is a few lines:
+//
+//	func main() {
+//		var base config.Base
+//		cmd := config.NewRootCommand("workflow", "Runs listed powers as supervised processes", &base,
+//			func(ctx context.Context) error { return run(ctx, &base) })
+//		os.Exit(config.Execute(cmd))
+//	}
+//
+// Service-specific flags are bound through base.Env() after NewRootCommand,
+// and checked with base.AddCheck, so that their problems appear in the same
+// error.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Environment variable names. The first group is set by the operator.
+const (
+	EnvService         = "WUXIAO_SERVICE"
+	EnvDistrict        = "WUXIAO_DISTRICT"
+	EnvTown            = "WUXIAO_TOWN"
+	EnvTownCode        = "WUXIAO_TOWN_CODE"
+	EnvCatalogFile     = "WUXIAO_CATALOG_FILE"
+	EnvPortalBaseURL   = "WUXIAO_PORTAL_BASE_URL"
+	EnvDatabaseURL     = "DATABASE_URL"
+	EnvKafkaBrokers    = "KAFKA_BROKERS"
+	EnvKratosPublicURL = "KRATOS_PUBLIC_URL"
+	EnvKratosAdminURL  = "KRATOS_ADMIN_URL"
+	EnvOTLPEndpoint    = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	EnvSamplerArg      = "OTEL_TRACES_SAMPLER_ARG"
+
+	EnvHTTPAddr        = "HTTP_ADDR"
+	EnvShutdownTimeout = "SHUTDOWN_TIMEOUT"
+	EnvMaxBodyBytes    = "MAX_BODY_BYTES"
+	EnvLogLevel        = "LOG_LEVEL"
+)
+
+// Defaults of the settings the operator does not set.
+const (
+	DefaultHTTPAddr        = ":8080"
+	DefaultShutdownTimeout = 20 * time.Second
+	DefaultMaxBodyBytes    = 1 << 20
+	DefaultLogLevel        = "info"
+	DefaultSamplingRatio   = 1.0
+)
+
+// Base is the configuration every service shares.
+type Base struct {
+	Service         string   // workflow, disclosure, complaint or inspection
+	District        string   // District object name
+	Town            string   // Town object name
+	TownCode        string   // 12-digit administrative division code
+	CatalogFile     string   // resolved power catalog (JSON)
+	PortalBaseURL   string   // public portal address
+	DatabaseURL     string   // PostgreSQL URL of the town's database
+	KafkaBrokers    []string // host:port
+	KratosPublicURL string
+	KratosAdminURL  string
+	HTTPAddr        string
+	ShutdownTimeout time.Duration // how long in-flight requests get to finish
+	MaxBodyBytes    int64         // request body limit
+	OTLPEndpoint    string        // OTLP/HTTP base URL; empty exports no traces
+	SamplingRatio   float64       // share of new traces sampled, 0 to 1
+	LogLevel        string        // debug, info, warn or error
+
+	env    *Env
+	checks []func(*Problems)
+}
+
+// BindFlags registers every setting on fs, each defaulting from its
+// environment variable read through lookup (os.LookupEnv when nil).
+func (b *Base) BindFlags(fs *pflag.FlagSet, lookup func(string) (string, bool)) {
+	e := NewEnv(fs, lookup)
+	b.env = e
+	e.String(&b.Service, "service", EnvService, b.Service, "service name: workflow, disclosure, complaint or inspection")
+	e.String(&b.District, "district", EnvDistrict, "", "District this instance serves")
+	e.String(&b.Town, "town", EnvTown, "", "Town this instance serves")
+	e.String(&b.TownCode, "town-code", EnvTownCode, "", "the town's 12-digit administrative division code")
+	e.String(&b.CatalogFile, "catalog-file", EnvCatalogFile, "", "path of the resolved power catalog (JSON)")
+	e.String(&b.PortalBaseURL, "portal-base-url", EnvPortalBaseURL, "", "public portal address")
+	e.String(&b.DatabaseURL, "database-url", EnvDatabaseURL, "", "PostgreSQL URL of the town's database")
+	e.StringSlice(&b.KafkaBrokers, "kafka-brokers", EnvKafkaBrokers, nil, "Kafka bootstrap servers, host:port,...")
+	e.String(&b.KratosPublicURL, "kratos-public-url", EnvKratosPublicURL, "", "Ory Kratos public API URL")
+	e.String(&b.KratosAdminURL, "kratos-admin-url", EnvKratosAdminURL, "", "Ory Kratos admin API URL")
+	e.String(&b.HTTPAddr, "http-addr", EnvHTTPAddr, DefaultHTTPAddr, "HTTP listen address")
+	e.Duration(&b.ShutdownTimeout, "shutdown-timeout", EnvShutdownTimeout, DefaultShutdownTimeout, "time in-flight requests get to finish on shutdown")
+	e.Int64(&b.MaxBodyBytes, "max-body-bytes", EnvMaxBodyBytes, DefaultMaxBodyBytes, "largest request body accepted, in bytes")
+	e.String(&b.OTLPEndpoint, "otlp-endpoint", EnvOTLPEndpoint, "", "OTLP/HTTP endpoint for traces, e.g. http://collector:4318 (empty: no export)")
+	e.Float64(&b.SamplingRatio, "trace-sampling-ratio", EnvSamplerArg, DefaultSamplingRatio, "share of new traces sampled, 0 to 1")
+	e.String(&b.LogLevel, "log-level", EnvLogLevel, DefaultLogLevel, "log level: debug, info, warn or error")
+}
+
+// Env is the binder BindFlags used; services bind their own flags with it so
+// that unparsable environment values are reported by Validate.
+func (b *Base) Env() *Env { return b.env }
+
+// AddCheck registers a service-specific validation run by Validate.
+func (b *Base) AddCheck(check func(*Problems)) { b.checks = append(b.checks, check) }
+
+// ServiceName is the OpenTelemetry service name, as the operator sets
+// OTEL_SERVICE_NAME: "wuxiao-" + Service.
+func (b *Base) ServiceName() string { return "wuxiao-" + b.Service }
+
+// SlogLevel is LogLevel parsed (info when it does not parse; Validate
+// reports that).
+func (b *Base) SlogLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(b.LogLevel)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+// Logger returns the JSON logger services log with, on standard output,
+// every line carrying the service and town.
+func (b *Base) Logger() *slog.Logger {
+	h := slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: b.SlogLevel()})
+	return slog.New(h).With("service", b.Service, "town", b.Town)
+}
+
+// Problems collects configuration problems, each naming the flag and the
+// environment variable and saying what a valid value looks like.
+type Problems []string
+
+// Addf records a problem with the setting bound to flag and env.
+func (p *Problems) Addf(flag, env, format string, args ...any) {
+	*p = append(*p, fmt.Sprintf("--%s / %s: ", flag, env)+fmt.Sprintf(format, args...))
+}
+
+// ValidationError lists every configuration problem found.
+type ValidationError struct{ Problems []string }
+
+func (e *ValidationError) Error() string {
+	noun := "problems"
+	if len(e.Problems) == 1 {
+		noun = "problem"
+	}
+	return fmt.Sprintf("invalid configuration (%d %s):\n  %s", len(e.Problems), noun, strings.Join(e.Problems, "\n  "))
+}
+
+var (
+	// RFC 1123 label, as Kubernetes object names of Towns and Districts are.
+	namePattern     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	townCodePattern = regexp.MustCompile(`^[0-9]{12}$`)
+)
+
+// Validate checks every setting and returns a *ValidationError listing all
+// problems, or nil.
+func (b *Base) Validate() error {
+	var p Problems
+	if b.env != nil {
+		p = append(p, b.env.Problems()...)
+	}
+	b.validate(&p)
+	for _, check := range b.checks {
+		check(&p)
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	return &ValidationError{Problems: p}
+}
+
+func (b *Base) validate(p *Problems) {
+	checkName(p, "service", EnvService, b.Service, "workflow")
+	checkName(p, "district", EnvDistrict, b.District, "fenghua")
+	checkName(p, "town", EnvTown, b.Town, "xikou")
+
+	switch code := b.TownCode; {
+	case code == "":
+		p.Addf("town-code", EnvTownCode, "required: the town's 12-digit code, e.g. 330213100000")
+	case !townCodePattern.MatchString(code):
+		p.Addf("town-code", EnvTownCode, "%q is not a 12-digit code, e.g. 330213100000", code)
+	case !strings.HasSuffix(code, "000") || strings.HasSuffix(code, "000000"):
+		p.Addf("town-code", EnvTownCode, "%q is not a town's code: a town has 9 significant digits followed by 000, e.g. 330213100000", code)
+	}
+
+	if b.CatalogFile == "" {
+		p.Addf("catalog-file", EnvCatalogFile, "required: path of the power catalog JSON, e.g. /etc/wuxiao/catalog/catalog.json")
+	} else if fi, err := os.Stat(b.CatalogFile); err != nil {
+		p.Addf("catalog-file", EnvCatalogFile, "%q cannot be read (%v); give the path of the power catalog JSON", b.CatalogFile, pathErr(err))
+	} else if fi.IsDir() {
+		p.Addf("catalog-file", EnvCatalogFile, "%q is a directory; give the path of the power catalog JSON file", b.CatalogFile)
+	}
+
+	checkHTTPURL(p, "portal-base-url", EnvPortalBaseURL, b.PortalBaseURL, true, "https://portal.fenghua.example.cn")
+	checkHTTPURL(p, "kratos-public-url", EnvKratosPublicURL, b.KratosPublicURL, true, "http://kratos-public.wuxiao-system:4433")
+	checkHTTPURL(p, "kratos-admin-url", EnvKratosAdminURL, b.KratosAdminURL, true, "http://kratos-admin.wuxiao-system:4434")
+	checkHTTPURL(p, "otlp-endpoint", EnvOTLPEndpoint, b.OTLPEndpoint, false, "http://otel-collector.observability:4318")
+
+	const dbExample = "postgres://user:password@host:5432/town?sslmode=require"
+	if b.DatabaseURL == "" {
+		p.Addf("database-url", EnvDatabaseURL, "required: a PostgreSQL URL, e.g. %s", dbExample)
+	} else if u, err := url.Parse(b.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") ||
+		(u.Host == "" && u.Query().Get("host") == "") { // ?host= names a Unix socket directory
+		// Never echo the value: it usually holds a password.
+		p.Addf("database-url", EnvDatabaseURL, "is not a postgres:// URL with a host, e.g. %s", dbExample)
+	}
+
+	if len(b.KafkaBrokers) == 0 {
+		p.Addf("kafka-brokers", EnvKafkaBrokers, "required: comma-separated host:port, e.g. kafka-0.kafka:9092,kafka-1.kafka:9092")
+	}
+	for _, br := range b.KafkaBrokers {
+		if !validHostPort(br, false) {
+			p.Addf("kafka-brokers", EnvKafkaBrokers, "%q is not host:port, e.g. kafka-0.kafka:9092", br)
+		}
+	}
+
+	if !validHostPort(b.HTTPAddr, true) {
+		p.Addf("http-addr", EnvHTTPAddr, "%q is not a listen address [host]:port, e.g. :8080 or 127.0.0.1:8080", b.HTTPAddr)
+	}
+	if b.ShutdownTimeout <= 0 {
+		p.Addf("shutdown-timeout", EnvShutdownTimeout, "%s is not a positive duration, e.g. 20s", b.ShutdownTimeout)
+	}
+	if b.MaxBodyBytes <= 0 {
+		p.Addf("max-body-bytes", EnvMaxBodyBytes, "%d is not a positive number of bytes, e.g. 1048576", b.MaxBodyBytes)
+	}
+	if b.SamplingRatio < 0 || b.SamplingRatio > 1 {
+		p.Addf("trace-sampling-ratio", EnvSamplerArg, "%v is not between 0 and 1, e.g. 0.25", b.SamplingRatio)
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(b.LogLevel)); err != nil {
+		p.Addf("log-level", EnvLogLevel, "%q is not a log level: debug, info, warn or error", b.LogLevel)
+	}
+}
+
+func checkName(p *Problems, flag, env, v, example string) {
+	switch {
+	case v == "":
+		p.Addf(flag, env, "required, e.g. %s", example)
+	case len(v) > 63 || !namePattern.MatchString(v):
+		p.Addf(flag, env, "%q is not a name of lower-case letters, digits and '-' (at most 63), e.g. %s", v, example)
+	}
+}
+
+func checkHTTPURL(p *Problems, flag, env, v string, required bool, example string) {
+	if v == "" {
+		if required {
+			p.Addf(flag, env, "required: an http(s) URL, e.g. %s", example)
+		}
+		return
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.Addf(flag, env, "%q is not an http(s) URL with a host, e.g. %s", v, example)
+	}
+}
+
+// validHostPort accepts host:port with a port from 1 to 65535; emptyHost
+// allows ":8080" (all interfaces).
+func validHostPort(v string, emptyHost bool) bool {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil || (host == "" && !emptyHost) {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535
+}
+
+// pathErr drops the path os.Stat repeats, keeping "no such file or directory".
+func pathErr(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}

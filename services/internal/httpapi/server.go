@@ -1,0 +1,249 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/wuxiao/wuxiao/services/internal/config"
+	"github.com/wuxiao/wuxiao/services/internal/telemetry"
+)
+
+// Defaults of the Server's tunables.
+const (
+	DefaultDrainDelay       = 2 * time.Second
+	DefaultReadinessTimeout = time.Second // the operator's probes time out after 2 s
+)
+
+// Paths of the operational endpoints every server has.
+const (
+	HealthzPath = "/healthz"
+	ReadyzPath  = "/readyz"
+	MetricsPath = "/metrics"
+)
+
+// quietPaths are polled by the kubelet and Prometheus: no spans, no HTTP
+// metrics and debug-level access logs for them.
+var quietPaths = map[string]bool{HealthzPath: true, ReadyzPath: true, MetricsPath: true}
+
+// Server is the HTTP server of a service. Register routes with Handle
+// before calling Run.
+type Server struct {
+	base    config.Base
+	log     *slog.Logger
+	tel     *telemetry.Telemetry
+	mux     *http.ServeMux
+	handler http.Handler
+
+	mu             sync.Mutex
+	routes         map[string]bool
+	auth           func(http.Handler) http.Handler
+	privateRoutes  []string
+	checks         []readinessCheck
+	lastCheckState map[string]string
+	drainDelay     time.Duration
+	readyTimeout   time.Duration
+
+	stopping        atomic.Bool
+	shutdownStarted chan struct{} // closed when Serve begins shutting down
+}
+
+// New returns a server listening on base.HTTPAddr with base.MaxBodyBytes as
+// the request body limit. logger may be nil (slog.Default()); tel may be
+// nil, in which case spans and metrics go to the OpenTelemetry globals and
+// /metrics serves an empty registry.
+func New(base config.Base, logger *slog.Logger, tel *telemetry.Telemetry) *Server {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if base.HTTPAddr == "" {
+		base.HTTPAddr = config.DefaultHTTPAddr
+	}
+	if base.ShutdownTimeout <= 0 {
+		base.ShutdownTimeout = config.DefaultShutdownTimeout
+	}
+	if base.MaxBodyBytes <= 0 {
+		base.MaxBodyBytes = config.DefaultMaxBodyBytes
+	}
+	s := &Server{
+		base:            base,
+		log:             logger,
+		tel:             tel,
+		mux:             http.NewServeMux(),
+		routes:          map[string]bool{},
+		lastCheckState:  map[string]string{},
+		drainDelay:      DefaultDrainDelay,
+		readyTimeout:    DefaultReadinessTimeout,
+		shutdownStarted: make(chan struct{}),
+	}
+
+	// A fixed server name: otherwise server.address comes from the Host
+	// header, and any client could mint new metric series.
+	serverName := base.Service
+	if serverName == "" {
+		serverName = "wuxiao"
+	}
+	otelOpts := []otelhttp.Option{
+		otelhttp.WithFilter(func(r *http.Request) bool { return !quietPaths[r.URL.Path] }),
+		otelhttp.WithServerName(serverName),
+	}
+	metrics := promhttp.HandlerFor(prometheus.NewRegistry(), promhttp.HandlerOpts{})
+	if tel != nil {
+		otelOpts = append(otelOpts,
+			otelhttp.WithTracerProvider(tel.TracerProvider),
+			otelhttp.WithMeterProvider(tel.MeterProvider),
+			otelhttp.WithPropagators(tel.Propagator))
+		metrics = tel.MetricsHandler()
+	}
+	s.handler = s.outer(otelhttp.NewHandler(s.inner(http.HandlerFunc(s.route)), "http.server", otelOpts...))
+
+	s.Handle("GET "+HealthzPath, Public(http.HandlerFunc(s.healthz)))
+	s.Handle("GET "+ReadyzPath, Public(http.HandlerFunc(s.readyz)))
+	s.Handle("GET "+MetricsPath, Public(metrics))
+	return s
+}
+
+type publicHandler struct{ http.Handler }
+
+// Public marks a route as open to anyone: the authenticator is not applied.
+// Every other route requires the authenticator set by WithAuthenticator.
+func Public(h http.Handler) http.Handler { return publicHandler{h} }
+
+// WithAuthenticator sets the middleware applied to every route not wrapped
+// in Public (identity's Authenticator.Require). Call it before registering
+// such routes; registering one without an authenticator panics, so that no
+// route is served unauthenticated by mistake.
+func (s *Server) WithAuthenticator(auth func(http.Handler) http.Handler) *Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.privateRoutes) > 0 {
+		panic(fmt.Sprintf("httpapi: WithAuthenticator called after authenticated routes were registered (%s)",
+			strings.Join(s.privateRoutes, ", ")))
+	}
+	s.auth = auth
+	return s
+}
+
+// SetDrainDelay sets how long Run keeps serving after it stops reporting
+// ready, so load balancers stop sending traffic first (default 2 s).
+func (s *Server) SetDrainDelay(d time.Duration) { s.drainDelay = d }
+
+// SetReadinessTimeout bounds how long /readyz waits for its checks
+// (default 1 s).
+func (s *Server) SetReadinessTimeout(d time.Duration) { s.readyTimeout = d }
+
+// Handle registers h for a Go 1.22 ServeMux pattern such as
+// "POST /v1/instances/{id}/steps/{step}". The pattern is the route's name in
+// logs, spans (the span name and http.route) and metrics (http_route, which
+// per OpenTelemetry conventions omits the method: it is a separate label).
+// Conflicting patterns panic, as with http.ServeMux.
+func (s *Server) Handle(pattern string, h http.Handler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := h.(publicHandler); ok {
+		h = p.Handler
+	} else {
+		if s.auth == nil {
+			panic(fmt.Sprintf("httpapi: route %q is not Public and no authenticator is set; call WithAuthenticator first", pattern))
+		}
+		h = s.auth(h)
+		s.privateRoutes = append(s.privateRoutes, pattern)
+	}
+	limit := s.base.MaxBodyBytes
+	httpRoute := pattern
+	if i := strings.IndexByte(pattern, '/'); i >= 0 {
+		httpRoute = pattern[i:]
+	}
+	routeAttr := attribute.String("http.route", httpRoute)
+	s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if st := stateFrom(r.Context()); st != nil {
+			st.route = pattern
+		}
+		trace.SpanFromContext(r.Context()).SetAttributes(routeAttr)
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		}
+		h.ServeHTTP(w, r)
+	}))
+	s.routes[pattern] = true // mux.Handler reports patterns as registered
+}
+
+// HandleFunc registers an authenticated handler function.
+func (s *Server) HandleFunc(pattern string, f func(http.ResponseWriter, *http.Request)) {
+	s.Handle(pattern, http.HandlerFunc(f))
+}
+
+func (s *Server) isRoute(pattern string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.routes[pattern]
+}
+
+// Handler is the server's complete handler (for httptest).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run listens on base.HTTPAddr and serves until ctx is cancelled, then shuts
+// down gracefully (see Serve).
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.base.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", s.base.HTTPAddr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx is cancelled. Then /readyz and /healthz
+// answer 503, the server keeps serving for the drain delay (so the
+// endpoint is removed from Services before connections are refused), and
+// in-flight requests get base.ShutdownTimeout to finish. It returns nil
+// after a clean shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("serving HTTP", "addr", ln.Addr().String())
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving HTTP on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	if s.stopping.CompareAndSwap(false, true) {
+		close(s.shutdownStarted)
+	}
+	s.log.Info("shutting down: reporting not ready, draining",
+		"drain_delay", s.drainDelay.String(), "shutdown_timeout", s.base.ShutdownTimeout.String())
+	if s.drainDelay > 0 {
+		time.Sleep(s.drainDelay)
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.base.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("in-flight requests did not finish within %s: %w", s.base.ShutdownTimeout, err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	s.log.Info("HTTP server stopped")
+	return nil
+}
