@@ -27,11 +27,15 @@ import (
 
 // Names of generated objects.
 const (
-	CatalogConfigMapName  = "power-catalog"
-	CatalogFileKey        = "catalog.json"
-	CatalogMountPath      = "/etc/wuxiao/catalog"
-	VillageAdminRoleName  = "wuxiao-village-admin"
-	TownAdminBindingName  = "wuxiao-town-admins"
+	CatalogConfigMapName = "power-catalog"
+	CatalogFileKey       = "catalog.json"
+	CatalogMountPath     = "/etc/wuxiao/catalog"
+	VillageAdminRoleName = "wuxiao-village-admin"
+	TownAdminBindingName = "wuxiao-town-admins"
+	// DatabaseSecretName holds the town's database URL (key "url"); the
+	// operator provisions it per town (a database and a role each).
+	DatabaseSecretName    = "wuxiao-database"
+	DatabaseSecretKey     = "url"
 	DeletableLabel        = "wuxiao.io/deletable"
 	CatalogHashAnnotation = "wuxiao.io/catalog-hash"
 	// VersionLabel on a Deployment records the service version it runs; the
@@ -263,6 +267,8 @@ func serviceEnv(in TownInput, svc wuxiaov1.ServiceName) []corev1.EnvVar {
 		{Name: "WUXIAO_TOWN_CODE", Value: t.Spec.Code},
 		{Name: "WUXIAO_CATALOG_FILE", Value: CatalogMountPath + "/" + CatalogFileKey},
 		{Name: "WUXIAO_PORTAL_BASE_URL", Value: d.Spec.PortalBaseURL},
+		{Name: "DATABASE_URL", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: DatabaseSecretName}, Key: DatabaseSecretKey}}},
 		{Name: "KAFKA_BROKERS", Value: strings.Join(d.Spec.Kafka.BootstrapServers, ",")},
 		{Name: "KRATOS_PUBLIC_URL", Value: d.Spec.Kratos.PublicURL},
 		{Name: "KRATOS_ADMIN_URL", Value: d.Spec.Kratos.AdminURL},

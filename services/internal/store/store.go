@@ -23,9 +23,17 @@ import (
 
 var identPattern = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
+// Option adjusts the pool's configuration.
+type Option func(*pgxpool.Config)
+
+// WithTracer traces every query (e.g. telemetry.PgxTracer()).
+func WithTracer(t pgx.QueryTracer) Option {
+	return func(c *pgxpool.Config) { c.ConnConfig.Tracer = t }
+}
+
 // Open connects to url with search_path set to schema (created if missing)
 // and checks the connection.
-func Open(ctx context.Context, url, schema string) (*pgxpool.Pool, error) {
+func Open(ctx context.Context, url, schema string, opts ...Option) (*pgxpool.Pool, error) {
 	if !identPattern.MatchString(schema) {
 		return nil, fmt.Errorf("schema %q: use lower-case letters, digits and _", schema)
 	}
@@ -37,6 +45,9 @@ func Open(ctx context.Context, url, schema string) (*pgxpool.Pool, error) {
 	cfg.ConnConfig.RuntimeParams["application_name"] = "wuxiao-" + schema
 	if cfg.MaxConnIdleTime == 0 {
 		cfg.MaxConnIdleTime = 5 * time.Minute
+	}
+	for _, o := range opts {
+		o(cfg)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
