@@ -1,0 +1,388 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/store"
+)
+
+// Handler applies one event inside the consumer's transaction: whatever it
+// writes through tx commits together with the inbox row that marks the
+// event as processed. Returning an error rolls both back and the event is
+// retried; wrap it with Permanent to dead-letter the event at once.
+type Handler func(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) error
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent marks a handler error that retrying cannot fix (the event is
+// invalid for this consumer): the event goes to the dead-letter topic
+// without further attempts.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// ConsumerOptions tune a Consumer; zero values take the defaults in brackets.
+type ConsumerOptions struct {
+	Telemetry
+	// MaxAttempts is how many times the handler is tried before the event
+	// is dead-lettered [5].
+	MaxAttempts int
+	// BackoffMin and BackoffMax bound the capped exponential wait between
+	// attempts, and between retries of database or dead-letter failures
+	// [200ms, 10s].
+	BackoffMin, BackoffMax time.Duration
+	// MaxWait is the Kafka fetch long-poll; kafka-go also uses it as the
+	// socket deadline, so keep it at 1s or more [2s].
+	MaxWait time.Duration
+	// SessionTimeout is how long the group coordinator waits for a silent
+	// member. After a broker outage kafka-go rejoins under a new member id,
+	// and the restored group waits this long for the old one, so it is also
+	// how long consumption stays stalled after a broker restart [10s; the
+	// broker accepts 6s to 5m].
+	SessionTimeout time.Duration
+	// CommitInterval, when positive, commits offsets in the background at
+	// this interval instead of once per message. Still only offsets of
+	// messages whose transaction committed, so nothing is skipped; a crash
+	// redelivers up to one interval's messages, which the inbox skips [0].
+	CommitInterval time.Duration
+	// StartOffset is where a new group starts: kafka.FirstOffset or
+	// kafka.LastOffset [kafka.FirstOffset].
+	StartOffset int64
+}
+
+// Consumer applies the events of some topics to the service's database,
+// each once, as member of a Kafka consumer group.
+type Consumer struct {
+	pool    *pgxpool.Pool
+	brokers []string
+	group   string
+	topics  []string
+	handler Handler
+	opts    ConsumerOptions
+	log     *slog.Logger
+	tracer  trace.Tracer
+
+	consumed metric.Int64Counter
+	retries  metric.Int64Counter
+	latency  metric.Float64Histogram
+}
+
+// NewConsumer returns a consumer of topics in group groupID; groupID also
+// names the consumer in the inbox and in dead-lettered messages.
+func NewConsumer(pool *pgxpool.Pool, brokers []string, groupID string, topics []string, handler Handler, opts ConsumerOptions) *Consumer {
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 5
+	}
+	if opts.BackoffMin <= 0 {
+		opts.BackoffMin = 200 * time.Millisecond
+	}
+	if opts.BackoffMax <= 0 {
+		opts.BackoffMax = 10 * time.Second
+	}
+	if opts.MaxWait <= 0 {
+		opts.MaxWait = 2 * time.Second
+	}
+	if opts.SessionTimeout <= 0 {
+		opts.SessionTimeout = 10 * time.Second
+	}
+	if opts.StartOffset == 0 {
+		opts.StartOffset = kafka.FirstOffset
+	}
+	c := &Consumer{pool: pool, brokers: brokers, group: groupID, topics: topics, handler: handler, opts: opts,
+		tracer: opts.tracer(), log: opts.logger().With("component", "event-consumer", "consumer", groupID)}
+	m := opts.meter()
+	var errs [3]error
+	c.consumed, errs[0] = m.Int64Counter("wuxiao.events.consumed",
+		metric.WithDescription("Events a consumer finished with, by outcome (applied, duplicate, dead-lettered)"), metric.WithUnit("{event}"))
+	c.retries, errs[1] = m.Int64Counter("wuxiao.events.consumer.retries",
+		metric.WithDescription("Failed attempts to apply an event"), metric.WithUnit("{attempt}"))
+	c.latency, errs[2] = m.Float64Histogram("wuxiao.events.delivery.latency",
+		metric.WithDescription("Time from an event's ce_time to its processing by a consumer"), metric.WithUnit("s"))
+	if err := errors.Join(errs[:]...); err != nil {
+		c.log.Warn("creating consumer metrics", "err", err)
+	}
+	return c
+}
+
+// Run consumes until ctx ends, then returns nil. It returns an error only
+// for a misconfiguration or when the Kafka reader fails for good.
+func (c *Consumer) Run(ctx context.Context) error {
+	switch {
+	case len(c.brokers) == 0:
+		return errors.New("event consumer: no Kafka brokers")
+	case c.group == "":
+		return errors.New("event consumer: no group id")
+	case len(c.topics) == 0:
+		return errors.New("event consumer: no topics")
+	case c.handler == nil:
+		return errors.New("event consumer: no handler")
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:     c.brokers,
+		GroupID:     c.group,
+		GroupTopics: c.topics,
+		MinBytes:    1,
+		MaxBytes:    10 << 20,
+		MaxWait:     c.opts.MaxWait,
+		StartOffset: c.opts.StartOffset,
+		// Heartbeats run in the background, independent of handler time.
+		SessionTimeout:    c.opts.SessionTimeout,
+		HeartbeatInterval: c.opts.SessionTimeout / 5,
+		// Zero: CommitMessages is synchronous, so an offset is on the
+		// broker before the next message is handled.
+		CommitInterval: c.opts.CommitInterval,
+		// The lag statistic costs a request per interval; nobody reads it.
+		ReadLagInterval: -1,
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			c.log.Debug("kafka reader: " + fmt.Sprintf(msg, args...))
+		}),
+	})
+	defer r.Close()
+	transport := &kafka.Transport{DialTimeout: 5 * time.Second}
+	defer transport.CloseIdleConnections()
+	dlq := &kafka.Writer{
+		Addr:         kafka.TCP(c.brokers...),
+		Transport:    transport,
+		Balancer:     &kafka.Murmur2Balancer{},
+		RequiredAcks: kafka.RequireAll,
+		BatchTimeout: time.Millisecond,
+	}
+	defer dlq.Close()
+
+	fetchFailures := 0
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, io.EOF) {
+				return fmt.Errorf("event consumer %s: reader closed: %w", c.group, err)
+			}
+			// kafka-go reports a broker outage here but keeps retrying
+			// in the background: wait and fetch again.
+			fetchFailures++
+			d := backoff(fetchFailures, c.opts.BackoffMin, c.opts.BackoffMax)
+			c.log.Warn("fetching events failed, retrying", "retry_in", d, "err", err)
+			if !sleep(ctx, d) {
+				return nil
+			}
+			continue
+		}
+		fetchFailures = 0
+		if err := c.process(ctx, dlq, m); err != nil {
+			return nil // only ctx ends processing
+		}
+		// The database already holds the outcome: a failed commit means a
+		// redelivery, which the inbox turns into a no-op.
+		if err := r.CommitMessages(ctx, m); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			c.log.Warn("committing offset failed; the message will be redelivered and skipped",
+				"topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+		}
+	}
+}
+
+// outcome of one message.
+const (
+	outcomeApplied      = "applied"
+	outcomeDuplicate    = "duplicate"
+	outcomeDeadLettered = "dead-lettered"
+)
+
+// process finishes with m (applied, skipped or dead-lettered); it returns
+// an error only when ctx ended first.
+func (c *Consumer) process(ctx context.Context, dlq *kafka.Writer, m kafka.Message) error {
+	pctx := Extract(ctx, m)
+	attrs := append(messagingAttrs(m.Topic, string(m.Key), "process"),
+		attribute.String("messaging.consumer.group.name", c.group),
+		attribute.String("messaging.destination.partition.id", strconv.Itoa(m.Partition)),
+		attribute.Int64("messaging.kafka.offset", m.Offset),
+	)
+	pctx, span := c.tracer.Start(pctx, "process "+m.Topic, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attrs...))
+	defer span.End()
+	log := c.log.With("topic", m.Topic, "partition", m.Partition, "offset", m.Offset)
+
+	ev, derr := Decode(m)
+	if derr != nil {
+		span.RecordError(derr)
+		span.SetStatus(codes.Error, "malformed event")
+		log.Error("malformed event, dead-lettering it", "err", derr)
+		// No trustworthy id: the inbox remembers the message's position.
+		id := fmt.Sprintf("malformed:%s/%d/%d", m.Topic, m.Partition, m.Offset)
+		var done bool
+		if err := c.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM inbox WHERE consumer = $1 AND event_id = $2)`,
+			c.group, id).Scan(&done); err == nil && done {
+			return nil // dead-lettered before a crash kept the offset from moving
+		}
+		return c.deadLetter(pctx, dlq, m, id, derr, 0, log)
+	}
+	span.SetAttributes(attribute.String("messaging.message.id", ev.ID), attribute.String("cloudevents.event_type", ev.Type))
+	log = log.With("event_id", ev.ID, "event_type", ev.Type)
+
+	var lastErr error
+	attempt := 0
+	infra := 0
+	for {
+		outcome, herr, err := c.apply(pctx, ev)
+		if err == nil && herr == nil {
+			c.consumed.Add(ctx, 1, metric.WithAttributes(attribute.String("messaging.destination.name", m.Topic), attribute.String("outcome", outcome)))
+			if outcome == outcomeApplied {
+				c.latency.Record(ctx, time.Since(ev.Time).Seconds(), metric.WithAttributes(attribute.String("messaging.destination.name", m.Topic)))
+			}
+			span.SetAttributes(attribute.String("wuxiao.outcome", outcome))
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var wait time.Duration
+		if herr != nil && (errors.As(herr, new(permanentError)) || c.databaseUp(ctx)) {
+			// The handler failed while the database works: the event's
+			// fault (or the handler's), so it counts towards MaxAttempts.
+			attempt++
+			lastErr = herr
+			c.retries.Add(ctx, 1, metric.WithAttributes(attribute.String("messaging.destination.name", m.Topic)))
+			span.AddEvent("handler failed", trace.WithAttributes(attribute.Int("attempt", attempt), attribute.String("error", herr.Error())))
+			if attempt >= c.opts.MaxAttempts || errors.As(herr, new(permanentError)) {
+				span.RecordError(herr)
+				span.SetStatus(codes.Error, "dead-lettered")
+				log.Error("handler failed, dead-lettering the event", "attempts", attempt, "err", herr)
+				return c.deadLetter(pctx, dlq, m, ev.ID, lastErr, attempt, log)
+			}
+			wait = backoff(attempt, c.opts.BackoffMin, c.opts.BackoffMax)
+			log.Warn("handler failed, retrying", "attempt", attempt, "retry_in", wait, "err", herr)
+		} else {
+			// The database is unreachable: not the event's fault, so retry
+			// without counting, for as long as it takes.
+			if err == nil {
+				err = herr
+			}
+			infra++
+			wait = backoff(infra, c.opts.BackoffMin, c.opts.BackoffMax)
+			log.Warn("database unavailable, retrying the event", "retry_in", wait, "err", err)
+		}
+		if !sleep(ctx, wait) {
+			return ctx.Err()
+		}
+	}
+}
+
+// apply runs the handler and records the inbox row in one transaction. herr
+// is the handler's failure, err any other.
+func (c *Consumer) apply(ctx context.Context, ev eventsv1.Event) (outcome string, herr, err error) {
+	err = store.InTx(ctx, c.pool, func(tx pgx.Tx) error {
+		herr = nil
+		tag, err := tx.Exec(ctx, `INSERT INTO inbox (consumer, event_id, outcome) VALUES ($1, $2, 'applied')
+			ON CONFLICT DO NOTHING`, c.group, ev.ID)
+		if err != nil {
+			return fmt.Errorf("recording event in the inbox: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			outcome = outcomeDuplicate
+			return nil
+		}
+		outcome = outcomeApplied
+		if herr = c.callHandler(ctx, tx, ev); herr != nil {
+			return herr
+		}
+		return nil
+	})
+	if herr != nil {
+		return "", herr, nil
+	}
+	return outcome, nil, err
+}
+
+func (c *Consumer) callHandler(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("handler panicked: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return c.handler(ctx, tx, ev)
+}
+
+// databaseUp tells a handler's own failure from a database outage.
+func (c *Consumer) databaseUp(ctx context.Context) bool {
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return c.pool.Ping(pctx) == nil
+}
+
+// deadLetter publishes m to its topic's dead-letter topic, then records the
+// event as dead-lettered; both retried until they succeed or ctx ends (the
+// offset must not move past a message that is neither applied nor parked).
+func (c *Consumer) deadLetter(ctx context.Context, dlq *kafka.Writer, m kafka.Message, id string, cause error, attempts int, log *slog.Logger) error {
+	headers := make([]kafka.Header, 0, len(m.Headers)+4)
+	for _, h := range m.Headers {
+		switch h.Key {
+		case HeaderError, HeaderAttempts, HeaderConsumer, HeaderOrigin:
+			// A message dead-lettered again carries only the latest reason.
+		default:
+			headers = append(headers, h)
+		}
+	}
+	headers = append(headers,
+		kafka.Header{Key: HeaderError, Value: []byte(truncate(cause.Error(), 4000))},
+		kafka.Header{Key: HeaderAttempts, Value: []byte(strconv.Itoa(attempts))},
+		kafka.Header{Key: HeaderConsumer, Value: []byte(c.group)},
+		kafka.Header{Key: HeaderOrigin, Value: []byte(fmt.Sprintf("%s/%d/%d", m.Topic, m.Partition, m.Offset))},
+	)
+	out := kafka.Message{Topic: eventsv1.DeadLetterTopic(m.Topic), Key: m.Key, Value: m.Value, Headers: headers}
+	for failures := 1; ; failures++ {
+		err := dlq.WriteMessages(ctx, out)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		d := backoff(failures, c.opts.BackoffMin, c.opts.BackoffMax)
+		log.Error("writing to the dead-letter topic failed, retrying", "dlq", out.Topic, "retry_in", d, "err", err)
+		if !sleep(ctx, d) {
+			return ctx.Err()
+		}
+	}
+	for failures := 1; ; failures++ {
+		_, err := c.pool.Exec(ctx, `INSERT INTO inbox (consumer, event_id, outcome) VALUES ($1, $2, 'dead-lettered')
+			ON CONFLICT DO NOTHING`, c.group, id)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		d := backoff(failures, c.opts.BackoffMin, c.opts.BackoffMax)
+		log.Warn("recording a dead-lettered event failed, retrying", "retry_in", d, "err", err)
+		if !sleep(ctx, d) {
+			return ctx.Err()
+		}
+	}
+	c.consumed.Add(ctx, 1, metric.WithAttributes(attribute.String("messaging.destination.name", m.Topic), attribute.String("outcome", outcomeDeadLettered)))
+	return nil
+}

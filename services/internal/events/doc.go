@@ -1,0 +1,62 @@
+// Package events moves the services' events (eventsv1.Event) through Kafka
+// reliably, although kafka-go has neither an idempotent producer nor
+// transactions.
+//
+// Producing. A service writes an event with Enqueue inside the transaction
+// that makes the change the event announces: the row lands in the outbox
+// table of the service's schema, so the event exists if and only if the
+// change commits. Each row stores exactly what goes on the wire: topic, key
+// (village code, else town code), the CloudEvents binary-mode headers
+// (ce_*, content-type) plus the W3C traceparent of a "create" span started
+// from the caller's context, and the JSON data. A Relay (one active per
+// schema, chosen by a PostgreSQL advisory lock; other replicas wait and take
+// over when its session ends) publishes unpublished rows in seq order with
+// acks from all in-sync replicas, then stamps published_at. It wakes on
+// LISTEN/NOTIFY, polls as a fallback, and on Kafka errors backs off and
+// records attempts and last_error on the rows, which stay until Kafka
+// acknowledges them. Published rows are deleted after a retention period.
+//
+// Consuming. A Consumer reads its topics in a consumer group. For each
+// message it continues the producer's trace (a consumer span whose parent is
+// the producer's span) and, in one transaction, inserts (consumer, ce_id)
+// into the inbox table and calls the Handler: a row already there means the
+// event was processed before, and it is skipped. Only after that transaction
+// commits is the Kafka offset committed. Handler errors are retried with
+// backoff; after MaxAttempts (or at once for Permanent errors, or for a
+// message that is not a valid event) the message goes to the topic's
+// dead-letter topic (eventsv1.DeadLetterTopic) with x-wuxiao-error,
+// x-wuxiao-attempts, x-wuxiao-consumer and x-wuxiao-origin headers, and the
+// inbox records it as dead-lettered. While the database is unreachable,
+// attempts are not counted.
+//
+// Guarantees.
+//   - At least once: a committed event reaches Kafka eventually (a crash
+//     between publishing and stamping publishes it again), and a consumer
+//     applies it or dead-letters it before moving its offset past it (a
+//     crash between the two delivers it again).
+//   - Effectively once for the consumer's database: the inbox row commits
+//     with the handler's writes, so a redelivered event changes nothing.
+//     Effects outside that transaction (HTTP calls, mails) may repeat.
+//   - Per-key order: one relay at a time sends rows in seq order; a key
+//     always maps to the same partition (murmur2, as Java clients), and all
+//     rows of one partition in a produce call share one request, so a later
+//     event is never on the topic while an earlier one of its key failed.
+//     Duplicates only repeat an earlier prefix, which the inbox skips. seq
+//     follows insertion, so two concurrent transactions about one village
+//     are ordered by their inserts: serialise them (e.g. lock the village
+//     row) when their order matters.
+//   - A dead-lettered event is parked, not lost: replay it from the DLQ.
+//
+// Topics are created with EnsureTopics (the brokers do not auto-create
+// them), dead-letter topics included, before anything is enqueued for
+// them: a row for a missing topic fails its whole batch, so it holds up
+// the schema's outbox (the lag gauge shows it) until the topic exists. The
+// inbox is never pruned here: its rows are what makes redeliveries harmless.
+//
+// Telemetry (OTel, through Telemetry or the global providers): spans
+// "create <topic>" (Enqueue), "send" (relay, linked to the create spans) and
+// "process <topic>" (consumer, child of the create span); metrics
+// wuxiao.events.outbox.published, .publish_failures, .pending, .lag,
+// wuxiao.events.relay.active, wuxiao.events.consumed{outcome},
+// wuxiao.events.consumer.retries and wuxiao.events.delivery.latency.
+package events

@@ -1,0 +1,431 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// RelayOptions tune a Relay; zero values take the defaults in brackets.
+type RelayOptions struct {
+	Telemetry
+	// Name identifies this replica in logs [host name].
+	Name string
+	// BatchSize is the most rows sent in one produce call [100].
+	BatchSize int
+	// PollInterval bounds the wait for a notification, in case one is
+	// missed (e.g. rows committed while the relay was reconnecting) [1s].
+	PollInterval time.Duration
+	// BackoffMin and BackoffMax bound the capped exponential wait after a
+	// failed publish or a lost database session [100ms, 30s].
+	BackoffMin, BackoffMax time.Duration
+	// WriteTimeout bounds one produce request [10s].
+	WriteTimeout time.Duration
+	// Retention is how long published rows are kept (for inspection and
+	// replays) before being deleted; negative keeps them forever [24h].
+	Retention time.Duration
+}
+
+// Relay publishes the outbox of one schema to Kafka. Run it in every
+// replica: an advisory lock lets one publish while the others wait.
+type Relay struct {
+	pool    *pgxpool.Pool
+	brokers []string
+	opts    RelayOptions
+	log     *slog.Logger
+	tracer  trace.Tracer
+
+	active    atomic.Bool
+	published metric.Int64Counter
+	failed    metric.Int64Counter
+	pending   metric.Int64ObservableGauge
+	lag       metric.Float64ObservableGauge
+	holder    metric.Int64ObservableGauge
+}
+
+// batchBytes is both the writer's batch limit and the relay's budget per
+// produce call: with every row of a call fitting one batch per partition,
+// a partition's rows succeed or fail together (see publish).
+const batchBytes = 1 << 20
+
+// NewRelay returns a relay for the outbox in pool's schema.
+func NewRelay(pool *pgxpool.Pool, brokers []string, opts RelayOptions) *Relay {
+	if opts.Name == "" {
+		opts.Name, _ = os.Hostname()
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 100
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
+	}
+	if opts.BackoffMin <= 0 {
+		opts.BackoffMin = 100 * time.Millisecond
+	}
+	if opts.BackoffMax <= 0 {
+		opts.BackoffMax = 30 * time.Second
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 10 * time.Second
+	}
+	if opts.Retention == 0 {
+		opts.Retention = 24 * time.Hour
+	}
+	r := &Relay{pool: pool, brokers: brokers, opts: opts, tracer: opts.tracer(),
+		log: opts.logger().With("component", "outbox-relay", "relay", opts.Name)}
+	m := opts.meter()
+	var errs [5]error
+	r.published, errs[0] = m.Int64Counter("wuxiao.events.outbox.published",
+		metric.WithDescription("Outbox events published to Kafka"), metric.WithUnit("{event}"))
+	r.failed, errs[1] = m.Int64Counter("wuxiao.events.outbox.publish_failures",
+		metric.WithDescription("Outbox events whose publication failed (they are retried)"), metric.WithUnit("{event}"))
+	r.pending, errs[2] = m.Int64ObservableGauge("wuxiao.events.outbox.pending",
+		metric.WithDescription("Outbox events not yet published (reported by the active relay)"), metric.WithUnit("{event}"))
+	r.lag, errs[3] = m.Float64ObservableGauge("wuxiao.events.outbox.lag",
+		metric.WithDescription("Age of the oldest unpublished outbox event (reported by the active relay)"), metric.WithUnit("s"))
+	r.holder, errs[4] = m.Int64ObservableGauge("wuxiao.events.relay.active",
+		metric.WithDescription("1 while this replica holds the relay lock"))
+	if err := errors.Join(errs[:]...); err != nil {
+		r.log.Warn("creating relay metrics", "err", err)
+	}
+	return r
+}
+
+// Active reports whether this relay currently holds the lock.
+func (r *Relay) Active() bool { return r.active.Load() }
+
+// Run publishes until ctx ends, then returns nil. Database and Kafka
+// failures are retried with backoff, never returned: rows stay in the
+// outbox until Kafka acknowledged them.
+func (r *Relay) Run(ctx context.Context) error {
+	if len(r.brokers) == 0 {
+		return errors.New("outbox relay: no Kafka brokers")
+	}
+	reg, err := r.opts.meter().RegisterCallback(r.observe, r.pending, r.lag, r.holder)
+	if err != nil {
+		r.log.Warn("registering relay gauges", "err", err)
+	} else {
+		defer func() { _ = reg.Unregister() }()
+	}
+	failures := 0
+	for {
+		start := time.Now()
+		held, err := r.session(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if held && time.Since(start) > r.opts.BackoffMax {
+			failures = 0 // it worked for a while: start backing off afresh
+		}
+		failures++
+		d := backoff(failures, r.opts.BackoffMin, r.opts.BackoffMax)
+		r.log.Warn("outbox relay: database session ended, starting another", "err", err, "retry_in", d)
+		if !sleep(ctx, d) {
+			return nil
+		}
+	}
+}
+
+func (r *Relay) observe(ctx context.Context, o metric.Observer) error {
+	if !r.active.Load() {
+		o.ObserveInt64(r.holder, 0)
+		return nil
+	}
+	o.ObserveInt64(r.holder, 1)
+	var n int64
+	var age float64
+	err := r.pool.QueryRow(ctx, `SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
+		FROM outbox WHERE published_at IS NULL`).Scan(&n, &age)
+	if err != nil {
+		return err
+	}
+	o.ObserveInt64(r.pending, n)
+	o.ObserveFloat64(r.lag, age)
+	return nil
+}
+
+// lockKey is the advisory lock of a schema's relay.
+func lockKey(schema string) int64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte("wuxiao/events/relay/" + schema))
+	return int64(h.Sum64() >> 1)
+}
+
+// session connects, waits for the relay lock and publishes while it holds
+// it. Every query runs on the connection that holds the lock: if that
+// connection dies, the lock is gone and so is this session, so two relays
+// never publish at once (which could reorder a key's events).
+func (r *Relay) session(ctx context.Context) (held bool, err error) {
+	conn, err := pgx.ConnectConfig(ctx, r.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return false, fmt.Errorf("connecting: %w", err)
+	}
+	defer func() {
+		// Closing the session releases the lock and the LISTEN.
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
+	var schema string
+	if err := conn.QueryRow(ctx, "SELECT coalesce(current_schema(), '')").Scan(&schema); err != nil {
+		return false, err
+	}
+	if schema == "" {
+		return false, errors.New("the pool's schema does not exist (run the migrations)")
+	}
+	r.log.Debug("waiting for the relay lock", "schema", schema)
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockKey(schema)); err != nil {
+		return false, fmt.Errorf("taking the relay lock: %w", err)
+	}
+	r.active.Store(true)
+	defer r.active.Store(false)
+	r.log.Info("outbox relay active", "schema", schema)
+	// LISTEN only now: a waiting replica would hold back the server's
+	// notification queue.
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel(schema)}.Sanitize()); err != nil {
+		return true, err
+	}
+
+	transport := &kafka.Transport{DialTimeout: 5 * time.Second}
+	defer transport.CloseIdleConnections()
+	w := &kafka.Writer{
+		Addr:         kafka.TCP(r.brokers...),
+		Transport:    transport,
+		Balancer:     &kafka.Murmur2Balancer{}, // the Java client's partitioner: same key, same partition
+		RequiredAcks: kafka.RequireAll,
+		BatchSize:    r.opts.BatchSize,
+		BatchBytes:   batchBytes,
+		// WriteMessages is synchronous and given the whole batch at once:
+		// waiting for more messages would only add latency.
+		BatchTimeout:    time.Millisecond,
+		MaxAttempts:     3,
+		WriteBackoffMin: 50 * time.Millisecond,
+		WriteBackoffMax: 500 * time.Millisecond,
+		WriteTimeout:    r.opts.WriteTimeout,
+		ReadTimeout:     r.opts.WriteTimeout,
+	}
+	// Close waits for batches in flight, so the next holder of the lock
+	// cannot overtake them.
+	defer w.Close()
+
+	failures := 0
+	nextCleanup := time.Now()
+	for {
+		more, kerr, err := r.publish(ctx, conn, w)
+		if err != nil {
+			return true, err
+		}
+		if kerr != nil {
+			failures++
+			d := backoff(failures, r.opts.BackoffMin, r.opts.BackoffMax)
+			r.log.Warn("publishing outbox events failed; they stay in the outbox", "err", summarize(kerr), "attempt", failures, "retry_in", d)
+			if !sleep(ctx, d) {
+				return true, ctx.Err()
+			}
+			continue
+		}
+		if failures > 0 {
+			r.log.Info("publishing outbox events again", "after_failures", failures)
+			failures = 0
+		}
+		if more {
+			continue
+		}
+		if r.opts.Retention > 0 && time.Now().After(nextCleanup) {
+			if _, err := conn.Exec(ctx, `DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)`,
+				r.opts.Retention.Seconds()); err != nil {
+				return true, fmt.Errorf("deleting old outbox rows: %w", err)
+			}
+			nextCleanup = time.Now().Add(time.Minute)
+		}
+		if err := r.wait(ctx, conn); err != nil {
+			return true, err
+		}
+	}
+}
+
+// wait returns on a notification or after PollInterval.
+func (r *Relay) wait(ctx context.Context, conn *pgx.Conn) error {
+	wctx, cancel := context.WithTimeout(ctx, r.opts.PollInterval)
+	_, err := conn.WaitForNotification(wctx)
+	cancel()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil && !pgconn.Timeout(err) {
+		return fmt.Errorf("waiting for notifications: %w", err)
+	}
+	// Drop notifications already buffered: the next query sees their rows.
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	for {
+		if n, _ := conn.WaitForNotification(done); n == nil {
+			return nil
+		}
+	}
+}
+
+type outboxRow struct {
+	seq int64
+	msg kafka.Message
+}
+
+// publish sends the oldest unpublished rows. It returns whether more rows
+// may be waiting, a Kafka error (rows stay, with attempts and last_error
+// recorded) or a database error (the session must end).
+func (r *Relay) publish(ctx context.Context, conn *pgx.Conn, w *kafka.Writer) (more bool, kerr, err error) {
+	rows, err := conn.Query(ctx, `SELECT seq, topic, key, headers, payload FROM outbox
+		WHERE published_at IS NULL ORDER BY seq LIMIT $1`, r.opts.BatchSize)
+	if err != nil {
+		return false, nil, fmt.Errorf("reading the outbox: %w", err)
+	}
+	var batch []outboxRow
+	size := 0
+	for rows.Next() {
+		var (
+			row     outboxRow
+			key     string
+			headers []byte
+			hm      map[string]string
+		)
+		if err := rows.Scan(&row.seq, &row.msg.Topic, &key, &headers, &row.msg.Value); err != nil {
+			rows.Close()
+			return false, nil, err
+		}
+		if err := json.Unmarshal(headers, &hm); err != nil {
+			rows.Close()
+			return false, nil, fmt.Errorf("outbox row %d: headers: %w", row.seq, err)
+		}
+		row.msg.Key = []byte(key)
+		row.msg.Headers = headerList(hm)
+		// Stay well inside one writer batch (see batchBytes).
+		n := messageSize(row.msg)
+		if len(batch) > 0 && size+n > batchBytes*3/4 {
+			more = true
+			break
+		}
+		size += n
+		batch = append(batch, row)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return false, nil, fmt.Errorf("reading the outbox: %w", err)
+	}
+	if len(batch) == 0 {
+		return false, nil, nil
+	}
+	more = more || len(batch) == r.opts.BatchSize
+
+	msgs := make([]kafka.Message, len(batch))
+	links := make([]trace.Link, 0, len(batch))
+	for i, row := range batch {
+		msgs[i] = row.msg
+		if sc := trace.SpanContextFromContext(Extract(context.Background(), row.msg)); sc.IsValid() {
+			links = append(links, trace.Link{SpanContext: sc})
+		}
+	}
+	sctx, span := r.tracer.Start(ctx, "send", trace.WithSpanKind(trace.SpanKindProducer), trace.WithLinks(links...),
+		trace.WithAttributes(attribute.String("messaging.system", "kafka"), attribute.String("messaging.operation.type", "send"),
+			attribute.Int("messaging.batch.message_count", len(msgs))))
+	// Bounded, as kafka-go waits on ctx for cluster metadata.
+	wctx, cancel := context.WithTimeout(sctx, 3*r.opts.WriteTimeout+time.Second)
+	werr := w.WriteMessages(wctx, msgs...)
+	cancel()
+	if werr != nil {
+		span.RecordError(werr)
+		span.SetStatus(codes.Error, summarize(werr))
+	}
+	span.End()
+
+	// Which rows made it? Only the failed ones of a partial failure stay.
+	// All rows of one partition share one produce request (batchBytes), so
+	// a key's later event never gets through while an earlier one failed.
+	var ok, failed []int64
+	var okRows []outboxRow
+	var werrs kafka.WriteErrors
+	partial := errors.As(werr, &werrs) && len(werrs) == len(batch)
+	for i, row := range batch {
+		if werr == nil || (partial && werrs[i] == nil) {
+			ok = append(ok, row.seq)
+			okRows = append(okRows, row)
+		} else {
+			failed = append(failed, row.seq)
+		}
+	}
+	// Record what Kafka acknowledged even when shutting down: fewer
+	// duplicates after a restart.
+	dbctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if len(ok) > 0 {
+		if _, err := conn.Exec(dbctx, `UPDATE outbox SET published_at = now() WHERE seq = ANY($1)`, ok); err != nil {
+			// Published but not marked: they will be published again, which
+			// consumers tolerate (at least once).
+			return false, nil, fmt.Errorf("marking %d outbox rows published: %w", len(ok), err)
+		}
+		byTopic := map[string]int64{}
+		for _, row := range okRows {
+			byTopic[row.msg.Topic]++
+		}
+		for topic, n := range byTopic {
+			r.published.Add(ctx, n, metric.WithAttributes(attribute.String("messaging.destination.name", topic)))
+		}
+	}
+	if ctx.Err() != nil {
+		return false, nil, ctx.Err() // not a Kafka failure: we were stopped
+	}
+	if len(failed) > 0 {
+		msg := summarize(werr)
+		r.failed.Add(ctx, int64(len(failed)))
+		if _, err := conn.Exec(dbctx, `UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = ANY($1)`,
+			failed, truncate(msg, 2000)); err != nil {
+			return false, werr, fmt.Errorf("recording failed publication: %w", err)
+		}
+		return more, werr, nil
+	}
+	return more, nil, nil
+}
+
+// messageSize over-estimates a message's share of a produce request.
+func messageSize(m kafka.Message) int {
+	n := 64 + len(m.Key) + len(m.Value)
+	for _, h := range m.Headers {
+		n += 16 + len(h.Key) + len(h.Value)
+	}
+	return n
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// summarize shortens kafka.WriteErrors, which repeat one error per message.
+func summarize(err error) string {
+	var werrs kafka.WriteErrors
+	if !errors.As(err, &werrs) {
+		return err.Error()
+	}
+	for _, e := range werrs {
+		if e != nil {
+			return fmt.Sprintf("%d of %d messages failed, first: %v", werrs.Count(), len(werrs), e)
+		}
+	}
+	return err.Error()
+}

@@ -1,0 +1,161 @@
+package workflow
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wuxiao/wuxiao/services/internal/config"
+	"github.com/wuxiao/wuxiao/services/internal/httpapi"
+	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/testinfra"
+)
+
+// api runs the workflow's HTTP API on the real PostgreSQL and Kratos.
+func api(t *testing.T) (*httptest.Server, *Service) {
+	t.Helper()
+	clk := &clock{}
+	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, Shanghai))
+	s := replica(t, testinfra.Postgres(t), clk)
+	auth := identity.New(testinfra.Require(t, testinfra.EnvKratosPublicURL), identity.WithCacheTTL(0),
+		identity.WithErrorWriter(httpapi.WriteStatusProblem))
+	srv := httpapi.New(config.Base{Town: town, MaxBodyBytes: 64 << 10}, slog.New(slog.DiscardHandler), nil).WithAuthenticator(auth.Require)
+	s.Routes(srv)
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return ts, s
+}
+
+type response struct {
+	status int
+	body   map[string]any
+	raw    string
+}
+
+func call(t *testing.T, ts *httptest.Server, method, path, token, contentType, body string) response {
+	t.Helper()
+	req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	r := response{status: res.StatusCode, raw: string(raw)}
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
+func jsonCall(t *testing.T, ts *httptest.Server, method, path, token string, body any) response {
+	b, _ := json.Marshal(body)
+	return call(t, ts, method, path, token, "application/json", string(b))
+}
+
+func TestAPIIsolationAndProblems(t *testing.T) {
+	ts, _ := api(t)
+	secA, _ := testinfra.KratosUser(t, "secretary", town, village)
+	secB, _ := testinfra.KratosUser(t, "secretary", town, "330213100202")
+	villager, _ := testinfra.KratosUser(t, "villager", town, village)
+	otherTown, _ := testinfra.KratosUser(t, "town-official", "jinping", "")
+
+	started := jsonCall(t, ts, "POST", "/v1/villages/"+village+"/instances", secA, StartRequest{ItemID: "decision-major-matters", Title: "村道硬化"})
+	if started.status != 201 {
+		t.Fatalf("start: %d %s", started.status, started.raw)
+	}
+	id, number := started.body["id"].(string), started.body["trackingNumber"].(string)
+
+	cases := []struct {
+		name   string
+		token  string
+		method string
+		path   string
+		body   any
+		status int
+		typ    string
+	}{
+		{"no session", "", "GET", "/v1/instances/" + id, nil, 401, "unauthenticated"},
+		{"other village reads", secB, "GET", "/v1/instances/" + id, nil, 404, "not-found"},
+		{"other village advances", secB, "POST", "/v1/instances/" + id + "/steps/propose/complete", CompleteRequest{}, 404, "not-found"},
+		{"other village lists", secB, "GET", "/v1/villages/" + village + "/instances", nil, 403, "forbidden"},
+		{"other village starts here", secB, "POST", "/v1/villages/" + village + "/instances", StartRequest{ItemID: "decision-major-matters", Title: "x"}, 403, "forbidden"},
+		{"other town reads", otherTown, "GET", "/v1/instances/" + id, nil, 404, "not-found"},
+		// Villagers see processes only through the public tracker.
+		{"villager advances", villager, "POST", "/v1/instances/" + id + "/steps/propose/complete", CompleteRequest{}, 404, "not-found"},
+		{"villager reads", villager, "GET", "/v1/instances/" + id, nil, 404, "not-found"},
+		{"villager starts", villager, "POST", "/v1/villages/" + village + "/instances", StartRequest{ItemID: "decision-major-matters", Title: "x"}, 403, "forbidden"},
+		{"off the list", secA, "POST", "/v1/villages/" + village + "/instances", StartRequest{ItemID: "sell-the-pond", Title: "x"}, 422, "workflow/not-on-the-list"},
+		{"skipping a step", secA, "POST", "/v1/instances/" + id + "/steps/members-review/complete", CompleteRequest{}, 409, "workflow/out-of-order"},
+		{"relatives are discipline's", secA, "POST", "/v1/villages/" + village + "/relatives", map[string]string{"cadreId": "x", "idNumber": "330283199001011234", "relation": "配偶"}, 403, "forbidden"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var r response
+			if tc.body == nil {
+				r = call(t, ts, tc.method, tc.path, tc.token, "", "")
+			} else {
+				r = jsonCall(t, ts, tc.method, tc.path, tc.token, tc.body)
+			}
+			if r.status != tc.status || !strings.HasSuffix(r.body["type"].(string), "/"+tc.typ) {
+				t.Fatalf("got %d %s, want %d %s", r.status, r.raw, tc.status, tc.typ)
+			}
+		})
+	}
+
+	// Malformed and oversized requests get problem details, and change nothing.
+	malformed := []struct {
+		name, contentType, body string
+		status                  int
+		typ                     string
+	}{
+		{"not JSON", "application/json", "{", 400, "malformed-json"},
+		{"unknown field", "application/json", `{"itemId":"decision-major-matters","title":"x","owner":"me"}`, 400, "unknown-field"},
+		{"wrong type", "application/json", `{"itemId":"decision-major-matters","title":"x","amountFen":"a lot"}`, 400, "invalid-field-type"},
+		{"wrong content type", "text/plain", `{"itemId":"x"}`, 415, "unsupported-media-type"},
+		{"oversized", "application/json", `{"itemId":"decision-major-matters","title":"` + strings.Repeat("长", 40000) + `"}`, 413, "body-too-large"},
+	}
+	for _, tc := range malformed {
+		t.Run(tc.name, func(t *testing.T) {
+			r := call(t, ts, "POST", "/v1/villages/"+village+"/instances", secA, tc.contentType, tc.body)
+			if r.status != tc.status || !strings.HasSuffix(r.body["type"].(string), "/"+tc.typ) {
+				t.Fatalf("got %d %s", r.status, r.raw)
+			}
+		})
+	}
+	list := call(t, ts, "GET", "/v1/villages/"+village+"/instances", secA, "", "")
+	if items := list.body["items"].([]any); len(items) != 1 {
+		t.Fatalf("the village has %d processes, want 1", len(items))
+	}
+
+	// The owner advances; the public tracker shows where it stands, without people.
+	if r := jsonCall(t, ts, "POST", "/v1/instances/"+id+"/steps/propose/complete", secA, CompleteRequest{Note: "支部会议提议"}); r.status != 200 {
+		t.Fatalf("complete: %d %s", r.status, r.raw)
+	}
+	pub := call(t, ts, "GET", "/v1/public/track/"+number, "", "", "")
+	if pub.status != 200 || pub.body["current"] != "joint-meeting" || strings.Contains(pub.raw, "actorId") || strings.Contains(pub.raw, "支部会议提议") {
+		t.Fatalf("public view: %d %s", pub.status, pub.raw)
+	}
+	svg := call(t, ts, "GET", "/v1/public/track/"+number+"/flowchart.svg", "", "", "")
+	if svg.status != 200 || !strings.Contains(svg.raw, `class="step current" data-step="joint-meeting"`) {
+		t.Fatalf("public flowchart: %d %.300s", svg.status, svg.raw)
+	}
+	audit := call(t, ts, "GET", "/v1/instances/"+id+"/audit", secA, "", "")
+	if v := audit.body["verification"].(map[string]any); v["valid"] != true || v["entries"].(float64) != 2 {
+		t.Fatalf("audit: %s", audit.raw)
+	}
+	doc := call(t, ts, "GET", "/openapi.yaml", "", "", "")
+	if doc.status != 200 || !bytes.Contains([]byte(doc.raw), []byte("/v1/instances/{id}/steps/{step}/complete")) {
+		t.Fatalf("openapi: %d", doc.status)
+	}
+}
