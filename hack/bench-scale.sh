@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Scale benchmark of the operator (not a timed test; it reports figures).
+# Builds the operator and the benchmark, then, for each scenario, measures the
+# operator taking N towns and M villages from nothing to Ready on a real
+# kube-apiserver + etcd, next to a raw client-go program creating the same
+# objects. See hack/bench/README.md.
+#
+#   make bench-scale                       # 12 towns/347 villages, then 21 towns/20,000 villages
+#   BENCH_SCENARIOS=12x347 make bench-scale
+#   BENCH_ARGS="-mode operator -steady 30s" make bench-scale
+#   BENCH_OPERATOR_ARGS="--kube-api-qps=-1" make bench-scale   # flags for the operator
+#
+# Results: $WUXIAO_CACHE/bench/scale-<date>.json; the operator's logs next to
+# it in logs-<date>/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. hack/lib.sh
+export GOTOOLCHAIN=local
+
+scenarios="${BENCH_SCENARIOS:-12x347,21x20000}"
+timeout="${BENCH_TIMEOUT:-30m}"
+stamp="$(date +%Y%m%d-%H%M%S)"
+outdir="$WUXIAO_CACHE/bench"
+out="$outdir/scale-$stamp.json"
+logdir="$outdir/logs-$stamp"
+mkdir -p "$logdir"
+
+start=$(now)
+log "bench-scale: kube-apiserver and etcd"
+KUBEBUILDER_ASSETS="$(hack/kube-binaries.sh)"
+export KUBEBUILDER_ASSETS
+
+log "bench-scale: building the operator"
+go build -o "$logdir/wuxiao-operator" ./operator/cmd/wuxiao-operator
+log "bench-scale: building the benchmark"
+go build -o "$logdir/bench-scale" ./hack/bench/scale
+
+log "bench-scale: scenarios $scenarios (timeout $timeout each run); results -> $out"
+rc=0
+# shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
+"$logdir/bench-scale" \
+  -scenarios "$scenarios" \
+  -operator-bin "$logdir/wuxiao-operator" \
+  -timeout "$timeout" \
+  -logdir "$logdir" \
+  -out "$out" \
+  -operator-args "${BENCH_OPERATOR_ARGS:-}" \
+  ${BENCH_ARGS:-} || rc=$?
+
+log "bench-scale: done in $(since "$start"); results in $out; operator logs in $logdir"
+[ "$rc" -eq 0 ] || log "bench-scale: some run did not converge or failed (exit $rc); see above"
+exit "$rc"
