@@ -46,12 +46,19 @@ func CacheOptions() cache.Options {
 	return cache.Options{ByObject: by}
 }
 
-// Client-side rate limits of the operator's API requests. client-go's
-// default (5/s) would make onboarding hundreds of villages crawl and delay
-// events; these stay well inside the API server's own priority and fairness.
+// Client-side rate limits of the operator's API requests, per resource kind
+// (client-go keeps one limiter per REST client). A village costs two writes
+// (finalizer, status), so the limit caps onboarding at QPS/2 villages per
+// second; the API server's priority and fairness still protects itself.
 const (
-	DefaultQPS   = 50
-	DefaultBurst = 100
+	DefaultQPS   = 100
+	DefaultBurst = 200
+)
+
+// Concurrent reconciles: villages and towns are independent of each other.
+const (
+	VillageWorkers = 4
+	TownWorkers    = 2
 )
 
 // Options configures the controllers.

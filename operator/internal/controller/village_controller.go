@@ -16,6 +16,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -262,6 +263,9 @@ func (r *VillageReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return o.Generation != n.Generation || o.Status.Catalog != n.Status.Catalog
 	}}
 	return ctrl.NewControllerManagedBy(mgr).Named(name).
+		// Villages are independent of each other: onboarding hundreds at
+		// once should not wait on one round trip at a time.
+		WithOptions(controller.Options{MaxConcurrentReconciles: VillageWorkers}).
 		For(&wuxiaov1.Village{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&wuxiaov1.Town{}, handler.EnqueueRequestsFromMapFunc(r.villagesOfTown), builder.WithPredicates(townChanged)).
 		Watches(&wuxiaov1.District{}, handler.EnqueueRequestsFromMapFunc(r.villagesOfDistrict), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
