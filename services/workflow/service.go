@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -414,11 +415,15 @@ func (s *Service) SetVillage(ctx context.Context, code, name string, t Threshold
 func (s *Service) FireTimers(ctx context.Context, limit int) (int, error) {
 	fired := 0
 	err := store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
+		fired = 0 // InTx retries this function after a deadlock
 		now := s.now()
 		due, err := claimDueTimers(ctx, tx, now, limit)
 		if err != nil {
 			return err
 		}
+		// Lock instances in one global order, so that replicas firing
+		// different timers of the same instances cannot deadlock.
+		slices.SortStableFunc(due, func(a, b timerRow) int { return strings.Compare(a.InstanceID, b.InstanceID) })
 		for _, t := range due {
 			inst, err := loadInstance(ctx, tx, "id = $1", t.InstanceID, true)
 			if err != nil {
