@@ -26,7 +26,7 @@ func (c *clock) Set(t time.Time)         { c.ns.Store(t.UnixNano()) }
 func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // replica opens a Service as one replica of the workflow would, on its own pool.
-func replica(t *testing.T, url string, clk *clock) *Service {
+func replica(t testing.TB, url string, clk *clock) *Service {
 	t.Helper()
 	ctx := context.Background()
 	pool, err := store.Open(ctx, url, "workflow")
