@@ -1,0 +1,329 @@
+package disclosure
+
+import (
+	"cmp"
+	"crypto/hmac"
+	"crypto/subtle"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Payment is one subsidy payment to a household (补贴去哪了), as stored.
+// The household's ID number itself is never kept: only its keyed hash (to
+// let a villager find their own payments) and the parts shown in the
+// masked form, the region code and the last four characters.
+type Payment struct {
+	ID      string `json:"id"`
+	Village string `json:"village"`
+	// Programme is the subsidy programme, e.g. 耕地地力保护补贴.
+	Programme string `json:"programme"`
+	// HouseholdName is the recipient's name in full (normalised, see
+	// NormalizeName); public output only ever shows it masked.
+	HouseholdName string `json:"householdName"`
+	IDHash        string `json:"idHash"`
+	IDPrefix      string `json:"idPrefix"` // first 6 characters (region code)
+	IDLast4       string `json:"idLast4"`  // last 4 characters
+	AmountFen     int64  `json:"amountFen"`
+	PaidOn        string `json:"paidOn"` // YYYY-MM-DD in Shanghai
+	// Reverses is the id of the payment record this one cancels; Reason
+	// says why.
+	Reverses   string    `json:"reverses,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+	RecordedBy string    `json:"recordedBy"`
+	RecordedAt time.Time `json:"recordedAt"`
+}
+
+// IsReversal reports whether the record cancels another one.
+func (p Payment) IsReversal() bool { return p.Reverses != "" }
+
+// NetFen is the amount, negative for a reversal.
+func (p Payment) NetFen() int64 {
+	if p.IsReversal() {
+		return -p.AmountFen
+	}
+	return p.AmountFen
+}
+
+// MaskedIDNumber is the public form of the recipient's ID number,
+// 330283********1234.
+func (p Payment) MaskedIDNumber() string {
+	return p.IDPrefix + strings.Repeat(string(maskRune), 8) + p.IDLast4
+}
+
+// PaymentInput is what town finance staff enter for a payment; the ID
+// number is consumed by NewPayment and goes no further.
+type PaymentInput struct {
+	ID            string
+	Village       string
+	Programme     string
+	HouseholdName string
+	IDNumber      string
+	AmountFen     int64
+	PaidOn        string
+	RecordedBy    string
+	RecordedAt    time.Time
+}
+
+// NewPayment turns staff input into a storable payment: the ID number must
+// be a valid resident ID number (a typo would make the payment impossible
+// for its recipient to find) and is replaced by its keyed hash, region code
+// and last four characters; the name is normalised. The caller validates
+// the result with ValidatePayment against the village's payments.
+func NewPayment(key []byte, in PaymentInput) (Payment, error) {
+	if !ValidIDNumber(in.IDNumber) {
+		return Payment{}, FieldErrors{{Field: "idNumber", Message: "is not a valid 18-character resident ID number (GB 11643)"}}
+	}
+	id := normalizeIDNumber(in.IDNumber)
+	return Payment{
+		ID:            in.ID,
+		Village:       in.Village,
+		Programme:     strings.TrimSpace(in.Programme),
+		HouseholdName: NormalizeName(in.HouseholdName),
+		IDHash:        HashID(key, id),
+		IDPrefix:      id[:6],
+		IDLast4:       id[14:],
+		AmountFen:     in.AmountFen,
+		PaidOn:        in.PaidOn,
+		RecordedBy:    in.RecordedBy,
+		RecordedAt:    in.RecordedAt,
+	}, nil
+}
+
+var (
+	hexHash  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	idPrefix = regexp.MustCompile(`^[1-9][0-9]{5}$`)
+	idLast4  = regexp.MustCompile(`^[0-9]{3}[0-9X]$`)
+)
+
+// MaxProgramme and MaxName bound the payment's text fields, in characters.
+const (
+	MaxProgramme = 64
+	MaxName      = 50
+)
+
+// ValidatePayment checks a new payment record against the records already
+// stored (those of its village at least). It returns FieldErrors naming
+// every faulty field, or nil.
+func ValidatePayment(p Payment, existing []Payment) error {
+	var fe FieldErrors
+	if p.ID == "" {
+		fe.add("id", "is required")
+	} else if slices.ContainsFunc(existing, func(x Payment) bool { return x.ID == p.ID }) {
+		fe.add("id", "payment %s already exists: payments are never edited", p.ID)
+	}
+	if !villageCode.MatchString(p.Village) {
+		fe.add("village", "must be a 12-digit village code")
+	}
+	checkText(&fe, "programme", p.Programme, true, MaxProgramme)
+	checkText(&fe, "householdName", p.HouseholdName, true, MaxName)
+	if p.HouseholdName != NormalizeName(p.HouseholdName) {
+		fe.add("householdName", "must be normalised (see NormalizeName)")
+	}
+	if !hexHash.MatchString(p.IDHash) {
+		fe.add("idHash", "must be a hex HMAC-SHA256")
+	}
+	if !idPrefix.MatchString(p.IDPrefix) {
+		fe.add("idPrefix", "must be the 6-digit region code")
+	}
+	if !idLast4.MatchString(p.IDLast4) {
+		fe.add("idLast4", "must be the last 4 characters of the ID number")
+	}
+	switch {
+	case p.AmountFen <= 0:
+		fe.add("amountFen", "must be positive; a correction is a reversing record, not a negative amount")
+	case p.AmountFen > MaxAmountFen:
+		fe.add("amountFen", "must not exceed %d fen", MaxAmountFen)
+	}
+	if p.RecordedAt.IsZero() {
+		fe.add("recordedAt", "is required")
+	}
+	if !validDate(p.PaidOn) {
+		fe.add("paidOn", "must be a date as YYYY-MM-DD")
+	} else if !p.RecordedAt.IsZero() && p.PaidOn > DateOf(p.RecordedAt) {
+		fe.add("paidOn", "%s is after the day it was recorded (%s)", p.PaidOn, DateOf(p.RecordedAt))
+	}
+	checkText(&fe, "recordedBy", p.RecordedBy, true, 200)
+	if p.IsReversal() {
+		checkText(&fe, "reason", p.Reason, true, MaxReason)
+		checkPaymentReversal(&fe, p, existing)
+	} else if p.Reason != "" {
+		fe.add("reason", "only a reversing record carries a reason")
+	}
+	return fe.err()
+}
+
+func checkPaymentReversal(fe *FieldErrors, p Payment, existing []Payment) {
+	i := slices.IndexFunc(existing, func(x Payment) bool { return x.ID == p.Reverses })
+	if i < 0 {
+		fe.add("reverses", "no payment %s to reverse", p.Reverses)
+		return
+	}
+	orig := existing[i]
+	switch {
+	case orig.Village != p.Village:
+		fe.add("reverses", "payment %s belongs to another village", orig.ID)
+		return
+	case orig.IsReversal():
+		fe.add("reverses", "payment %s is itself a reversal; record a new payment instead", orig.ID)
+		return
+	}
+	if j := slices.IndexFunc(existing, func(x Payment) bool { return x.Reverses == orig.ID }); j >= 0 {
+		fe.add("reverses", "payment %s was already reversed by %s", orig.ID, existing[j].ID)
+		return
+	}
+	for _, c := range []struct {
+		field string
+		same  bool
+	}{
+		{"programme", p.Programme == orig.Programme},
+		{"householdName", p.HouseholdName == orig.HouseholdName},
+		{"idHash", p.IDHash == orig.IDHash && p.IDPrefix == orig.IDPrefix && p.IDLast4 == orig.IDLast4},
+		{"amountFen", p.AmountFen == orig.AmountFen},
+		{"paidOn", p.PaidOn == orig.PaidOn},
+	} {
+		if !c.same {
+			fe.add(c.field, "a reversal must repeat its original's %s", c.field)
+		}
+	}
+}
+
+// ReversePayment builds the record that cancels original, with a mandatory
+// reason; its id is derived from the original's. The caller validates it
+// with ValidatePayment, which also refuses reversing a payment twice.
+func ReversePayment(original Payment, reason, by string, now time.Time) (Payment, error) {
+	var fe FieldErrors
+	if original.ID == "" {
+		fe.add("reverses", "the original payment has no id")
+	}
+	if original.IsReversal() {
+		fe.add("reverses", "payment %s is itself a reversal; record a new payment instead", original.ID)
+	}
+	checkText(&fe, "reason", reason, true, MaxReason)
+	checkText(&fe, "recordedBy", by, true, 200)
+	if err := fe.err(); err != nil {
+		return Payment{}, err
+	}
+	r := original
+	r.ID = derivedID("subsidy", "reversal", original.ID)
+	r.Reverses = original.ID
+	r.Reason = strings.TrimSpace(reason)
+	r.RecordedBy = by
+	r.RecordedAt = now
+	return r, nil
+}
+
+// PublicPayment is a payment as the portal shows it: name and ID number
+// masked, no hash.
+type PublicPayment struct {
+	ID        string `json:"id"`
+	Village   string `json:"village"`
+	Programme string `json:"programme"`
+	Name      string `json:"name"`      // 张*明
+	IDNumber  string `json:"idNumber"`  // 330283********1234
+	AmountFen int64  `json:"amountFen"` // as recorded: positive, also on a reversal
+	Amount    string `json:"amount"`    // yuan, two decimals; negative for a reversal
+	PaidOn    string `json:"paidOn"`
+	Reverses  string `json:"reverses,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	// Reversed is set on a payment cancelled by ReversedBy.
+	Reversed   bool   `json:"reversed,omitempty"`
+	ReversedBy string `json:"reversedBy,omitempty"`
+}
+
+// PublicPayments masks payments for the portal, ordered by payment date and
+// programme (then as given), originals and reversals alike, flagged.
+func PublicPayments(payments []Payment) []PublicPayment {
+	reversedBy := make(map[string]string)
+	for _, p := range payments {
+		if p.IsReversal() {
+			reversedBy[p.Reverses] = p.ID
+		}
+	}
+	out := make([]PublicPayment, 0, len(payments))
+	for _, p := range payments {
+		pp := PublicPayment{
+			ID: p.ID, Village: p.Village, Programme: p.Programme,
+			Name: MaskName(p.HouseholdName), IDNumber: p.MaskedIDNumber(),
+			AmountFen: p.AmountFen, Amount: FormatYuan(p.NetFen()), PaidOn: p.PaidOn,
+			Reverses: p.Reverses, Reason: p.Reason,
+		}
+		if r, ok := reversedBy[p.ID]; ok {
+			pp.Reversed, pp.ReversedBy = true, r
+		}
+		out = append(out, pp)
+	}
+	slices.SortStableFunc(out, func(a, b PublicPayment) int {
+		return cmp.Or(strings.Compare(a.PaidOn, b.PaidOn), strings.Compare(a.Programme, b.Programme))
+	})
+	return out
+}
+
+// ProgrammeTotals are one programme's figures for a year.
+type ProgrammeTotals struct {
+	Programme string `json:"programme"`
+	// Payments and Households count payments not reversed, and the distinct
+	// households that received them.
+	Payments   int   `json:"payments"`
+	Households int   `json:"households"`
+	AmountFen  int64 `json:"amountFen"`
+}
+
+// SummarizePayments totals the payments made in year per programme,
+// reversals netted out, ordered by programme.
+func SummarizePayments(payments []Payment, year int) []ProgrammeTotals {
+	reversed := make(map[string]bool)
+	for _, p := range payments {
+		if p.IsReversal() {
+			reversed[p.Reverses] = true
+		}
+	}
+	byProgramme := make(map[string]*ProgrammeTotals)
+	households := make(map[string]map[string]bool)
+	for _, p := range payments {
+		if !validDate(p.PaidOn) || yearOf(p.PaidOn) != year {
+			continue
+		}
+		t := byProgramme[p.Programme]
+		if t == nil {
+			t = &ProgrammeTotals{Programme: p.Programme}
+			byProgramme[p.Programme] = t
+			households[p.Programme] = make(map[string]bool)
+		}
+		t.AmountFen += p.NetFen()
+		if !p.IsReversal() && !reversed[p.ID] {
+			t.Payments++
+			households[p.Programme][p.IDHash] = true
+		}
+	}
+	out := make([]ProgrammeTotals, 0, len(byProgramme))
+	for prog, t := range byProgramme {
+		t.Households = len(households[prog])
+		out = append(out, *t)
+	}
+	slices.SortFunc(out, func(a, b ProgrammeTotals) int { return strings.Compare(a.Programme, b.Programme) })
+	return out
+}
+
+// LookupOwn finds a villager's own payments (reversals included): those
+// whose ID hash matches idNumber under key AND whose recipient name is
+// exactly name (after NormalizeName; Latin letters compared without case).
+// A wrong name, a wrong ID number and an unknown person all give the same
+// answer, nil, so the lookup cannot be used to learn whether someone
+// received anything. Every record is compared in full (constant-time
+// comparisons, no early exit), so the time taken does not tell either.
+func LookupOwn(payments []Payment, key []byte, idNumber, name string) []Payment {
+	hash := []byte(HashID(key, idNumber))
+	want := []byte(strings.ToUpper(NormalizeName(name)))
+	valid := ValidIDNumber(idNumber) && len(want) > 0
+	var found []Payment
+	for _, p := range payments {
+		hashOK := hmac.Equal([]byte(p.IDHash), hash)
+		nameOK := subtle.ConstantTimeCompare([]byte(strings.ToUpper(p.HouseholdName)), want) == 1
+		if hashOK && nameOK && valid {
+			found = append(found, p)
+		}
+	}
+	return found
+}
