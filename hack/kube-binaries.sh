@@ -103,7 +103,7 @@ build_one() {
       (cd "$w" && go build -trimpath -ldflags "-s -w" -o "$out.tmp" go.etcd.io/etcd/server/v3) ;;
     kube-apiserver|kube-controller-manager|kube-scheduler|kubelet)
       local w; w=$(kube_wrapper)
-      log "$c: building $KUBE_VERSION (kube-apiserver takes ~20 min on a cold 2-core machine)"
+      log "$c: building $KUBE_VERSION (kube-apiserver: about 6 min on a cold 2-core machine)"
       (cd "$w" && go build -trimpath -ldflags "$(ldflags_for_kube)" -o "$out.tmp" "k8s.io/kubernetes/cmd/$c") ;;
     *) die "unknown component $c (known: kube-apiserver etcd kube-controller-manager kube-scheduler kubelet)" ;;
   esac
