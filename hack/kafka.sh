@@ -31,18 +31,6 @@ PIDFILE="$RUN/kafka.pid"
 OUTFILE="$RUN/kafka.out"
 LOGFILE="$RUN/server.log"
 
-# port_busy PORT: something already listens on 127.0.0.1:PORT.
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# apt_install PKG...: install Debian packages; serialised between our scripts
-# (infra.sh starts them in parallel) and waiting for any other dpkg user.
-apt_install() { with_lock "$WUXIAO_CACHE/.lock-apt" apt_install_locked "$@"; }
-apt_install_locked() {
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
-  apt-get -o DPkg::Lock::Timeout=600 install -y -qq "$@" >&2
-}
-
 ensure_java() {
   local v
   v=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1) || true

@@ -31,18 +31,6 @@ BIN="$WUXIAO_CACHE/kratos/$KRATOS_VERSION/bin/kratos"
 PIDFILE="$RUN/kratos.pid"
 LOGFILE="$RUN/kratos.log"
 
-# port_busy PORT: something already listens on 127.0.0.1:PORT.
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# apt_install PKG...: install Debian packages; serialised between our scripts
-# (infra.sh starts them in parallel) and waiting for any other dpkg user.
-apt_install() { with_lock "$WUXIAO_CACHE/.lock-apt" apt_install_locked "$@"; }
-apt_install_locked() {
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
-  apt-get -o DPkg::Lock::Timeout=600 install -y -qq "$@" >&2
-}
-
 # The wrapper module lives in the cache, not the checkout. `go install` of
 # Kratos is refused because its go.mod has replace directives, so the wrapper
 # repeats the four that matter (its ./internal/client-go replace is not needed).

@@ -22,3 +22,15 @@ with_lock() { local f=$1; shift; mkdir -p "$(dirname "$f")"; ( flock 9; "$@" ) 9
 # Elapsed time helper: start=$(now); ...; log "took $(since "$start")".
 now()   { date +%s; }
 since() { local s=$(( $(date +%s) - $1 )); printf '%dm%02ds' $((s/60)) $((s%60)); }
+
+# port_busy PORT: something already listens on 127.0.0.1:PORT.
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# apt_install PKG...: install Debian packages; serialised between our scripts
+# (infra.sh starts them in parallel) and waiting for any other dpkg user.
+apt_install() { with_lock "$WUXIAO_CACHE/.lock-apt" apt_install_locked "$@"; }
+apt_install_locked() {
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq "$@" >&2
+}

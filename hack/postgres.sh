@@ -24,9 +24,6 @@ PG_BIN="/usr/lib/postgresql/$PG_MAJOR/bin"
 LOGFILE="$RUN/postgres.log"
 DATADIR_FILE="$RUN/datadir" # where the running cluster's data directory is
 
-# port_busy PORT: something already listens on 127.0.0.1:PORT.
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
 ensure_postgres() {
   [ -x "$PG_BIN/initdb" ] && [ -x "$PG_BIN/pg_ctl" ] && return
   log "postgres: installing Debian's postgresql-$PG_MAJOR"
