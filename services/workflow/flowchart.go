@@ -34,44 +34,51 @@ func StatesOf(inst *Instance) map[string]StepState {
 	return st
 }
 
-// layers places steps in rows by their distance from the first step.
-func layers(item *wuxiaov1.PowerItem) (rows [][]string, row map[string]int) {
-	row = map[string]int{item.Steps[0].ID: 0}
-	queue := []string{item.Steps[0].ID}
-	for len(queue) > 0 {
-		id := queue[0]
-		queue = queue[1:]
+// layers places steps in rows by the longest path from the first step,
+// ignoring the edges that close a loop (rework), so that every forward edge
+// points down. back reports those loop-closing edges.
+func layers(item *wuxiaov1.PowerItem) (rows [][]string, row map[string]int, back map[[2]string]bool) {
+	back = map[[2]string]bool{}
+	state := map[string]int{} // 1 on the DFS stack, 2 done
+	var order []string        // reverse post-order = a topological order without back edges
+	var dfs func(id string)
+	dfs = func(id string) {
+		state[id] = 1
 		for _, n := range item.Step(id).Next {
-			if _, seen := row[n]; !seen {
-				row[n] = row[id] + 1
-				queue = append(queue, n)
+			switch state[n] {
+			case 0:
+				dfs(n)
+			case 1:
+				back[[2]string{id, n}] = true
 			}
 		}
+		state[id] = 2
+		order = append(order, id)
 	}
-	for _, s := range item.Steps { // unreachable steps (the operator flags them) go last
-		if _, ok := row[s.ID]; !ok {
-			row[s.ID] = len(item.Steps)
+	dfs(item.Steps[0].ID)
+	for _, s := range item.Steps { // unreachable steps (the operator flags them)
+		if state[s.ID] == 0 {
+			dfs(s.ID)
+		}
+	}
+	row = map[string]int{}
+	for i := len(order) - 1; i >= 0; i-- {
+		id := order[i]
+		for _, n := range item.Step(id).Next {
+			if !back[[2]string{id, n}] && row[n] < row[id]+1 {
+				row[n] = row[id] + 1
+			}
 		}
 	}
 	max := 0
 	for _, r := range row {
 		max = maxInt(max, r)
 	}
-	byRow := map[int][]string{}
+	byRow := make([][]string, max+1)
 	for _, s := range item.Steps {
 		byRow[row[s.ID]] = append(byRow[row[s.ID]], s.ID)
 	}
-	for r := 0; r <= max; r++ {
-		if len(byRow[r]) > 0 {
-			rows = append(rows, byRow[r])
-		}
-	}
-	for i, ids := range rows { // compact rows after dropping empty ones
-		for _, id := range ids {
-			row[id] = i
-		}
-	}
-	return rows, row
+	return byRow, row, back
 }
 
 func maxInt(a, b int) int {
@@ -92,7 +99,10 @@ func timeLimitText(s *wuxiaov1.Step) string {
 }
 
 const (
-	boxW, boxH = 240, 72
+	boxW, boxH = 260, 84
+	// maxHandler runes fit one line of a box at 12px; longer names are
+	// shortened (the full text is in the box's tooltip).
+	maxHandler = 19
 	gapX, gapY = 40, 56
 	margin     = 24
 )
@@ -100,17 +110,17 @@ const (
 // SVG draws an item's flowchart; states marks steps of an instance (nil for
 // the bare process).
 func SVG(item *wuxiaov1.PowerItem, states map[string]StepState) string {
-	rows, row := layers(item)
+	rows, row, back := layers(item)
 	widest := 0
 	for _, r := range rows {
 		widest = maxInt(widest, len(r))
 	}
-	width := 2*margin + widest*boxW + (widest-1)*gapX + 80 // room for back edges
+	width := 2*margin + widest*boxW + (widest-1)*gapX + 120 // room for routed edges
 	height := 2*margin + 40 + len(rows)*boxH + (len(rows)-1)*gapY
 	pos := map[string][2]int{}
 	for r, ids := range rows {
 		rowW := len(ids)*boxW + (len(ids)-1)*gapX
-		x0 := margin + (widest*boxW+(widest-1)*gapX-rowW)/2
+		x0 := margin + 60 + (widest*boxW+(widest-1)*gapX-rowW)/2
 		for i, id := range ids {
 			pos[id] = [2]int{x0 + i*(boxW+gapX), margin + 40 + r*(boxH+gapY)}
 		}
@@ -126,12 +136,17 @@ func SVG(item *wuxiaov1.PowerItem, states map[string]StepState) string {
 		p := pos[s.ID]
 		for _, n := range s.Next {
 			q := pos[n]
-			if row[n] > row[s.ID] {
-				fmt.Fprintf(&b, `<path class="edge" d="M%d,%d L%d,%d" marker-end="url(#arrow)"/>`, p[0]+boxW/2, p[1]+boxH, q[0]+boxW/2, q[1])
-			} else { // back edge (rework): around the right side
+			switch {
+			case back[[2]string{s.ID, n}]: // rework loop: up the right side
 				x := width - margin - 20
 				fmt.Fprintf(&b, `<path class="edge" d="M%d,%d C%d,%d %d,%d %d,%d" stroke-dasharray="5 4" marker-end="url(#arrow)"/>`,
 					p[0]+boxW, p[1]+boxH/2, x, p[1]+boxH/2, x, q[1]+boxH/2, q[0]+boxW, q[1]+boxH/2)
+			case row[n] == row[s.ID]+1:
+				fmt.Fprintf(&b, `<path class="edge" d="M%d,%d L%d,%d" marker-end="url(#arrow)"/>`, p[0]+boxW/2, p[1]+boxH, q[0]+boxW/2, q[1])
+			default: // skips rows: down the left side, clear of the boxes between
+				x := margin + 10
+				fmt.Fprintf(&b, `<path class="edge" d="M%d,%d C%d,%d %d,%d %d,%d" marker-end="url(#arrow)"/>`,
+					p[0], p[1]+boxH/2, x, p[1]+boxH/2, x, q[1]+boxH/2, q[0], q[1]+boxH/2)
 			}
 		}
 	}
@@ -143,12 +158,14 @@ func SVG(item *wuxiaov1.PowerItem, states map[string]StepState) string {
 		}
 		fmt.Fprintf(&b, `<g class="step %s" data-step="%s"><rect x="%d" y="%d" width="%d" height="%d" rx="8"/>`, state, esc(s.ID), p[0], p[1], boxW, boxH)
 		fmt.Fprintf(&b, `<text x="%d" y="%d" class="name">%s</text>`, p[0]+12, p[1]+24, esc(s.Name))
-		fmt.Fprintf(&b, `<text x="%d" y="%d" class="meta">%s · %s</text>`, p[0]+12, p[1]+44, esc(s.Handler), timeLimitText(&s))
+		fmt.Fprintf(&b, `<title>%s：%s，%s</title>`, esc(s.Name), esc(s.Handler), esc(s.Method))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" class="meta">%s</text>`, p[0]+12, p[1]+44, esc(shorten(s.Handler, maxHandler)))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" class="meta">时限：%s</text>`, p[0]+12, p[1]+62, timeLimitText(&s))
 		if n := len(item.ControlsOn(s.ID)); n > 0 {
-			fmt.Fprintf(&b, `<text x="%d" y="%d" class="warn">⚠ %d项控制</text>`, p[0]+12, p[1]+62, n)
+			fmt.Fprintf(&b, `<text x="%d" y="%d" class="warn">⚠ %d项控制</text>`, p[0]+12, p[1]+78, n)
 		}
 		if state == StateCurrent {
-			fmt.Fprintf(&b, `<text x="%d" y="%d" class="warn">● 当前步骤</text>`, p[0]+boxW-84, p[1]+62)
+			fmt.Fprintf(&b, `<text x="%d" y="%d" class="warn">● 当前步骤</text>`, p[0]+boxW-84, p[1]+78)
 		}
 		b.WriteString(`</g>`)
 	}
@@ -157,6 +174,14 @@ func SVG(item *wuxiaov1.PowerItem, states map[string]StepState) string {
 }
 
 func esc(s string) string { return html.EscapeString(s) }
+
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
 
 // Mermaid returns the flowchart as Mermaid text, for documents and tools
 // that render it themselves.
