@@ -32,6 +32,14 @@ lint: ## go vet and a gofmt check.
 build: ## Build the operator binary into bin/.
 	go build -o bin/wuxiao-operator ./operator/cmd/wuxiao-operator
 
+.PHONY: dev
+dev: ## Run the workflow service locally on PostgreSQL, Kafka and Kratos, with the sample catalog and a signed-in cadre.
+	hack/dev.sh
+
+.PHONY: dev-down
+dev-down: ## Stop what make dev started.
+	hack/infra.sh down
+
 ##@ Tests
 
 .PHONY: test
