@@ -1,0 +1,195 @@
+package inspection
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/events"
+)
+
+// Service keeps the town's village ratings: every fact it learns (an event
+// it consumed) is applied in the transaction that records it, which also
+// stores the new rating, the change of grade and the notice it brings, and
+// enqueues their events, so that none of them can exist without the others.
+type Service struct {
+	Rules   Rules
+	Notices NoticeConfig
+	Pool    *pgxpool.Pool
+	// Town is the town's code, TownName its name (溪口镇), which signs
+	// notices unless Notices.TownIssuer is set.
+	Town     string
+	TownName string
+	// VillageNames maps village codes to names (岩头村), to address
+	// notices; a village missing here is addressed by its code.
+	VillageNames map[string]string
+	Log          *slog.Logger
+	Now          func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+func (s *Service) topic() string { return eventsv1.Topic(s.Town, eventsv1.StreamInspection) }
+
+// Applied is what applying a fact did.
+type Applied struct {
+	// New is false when the fact was known already: nothing changed.
+	New    bool
+	Rating Rating
+	// Change is the change of grade, if any; Notice the notice it brought.
+	Change *GradeChange
+	Notice *Notice
+}
+
+// ApplyFact records a fact and rerates its village for the fact's period,
+// all in tx: a fact already recorded (same id) changes nothing. When the
+// grade changes, the change is recorded and announced
+// (eventsv1.TypeRatingChanged), and a fall to C or D issues a notice,
+// numbered from the notice_numbers table, stored with its HTML and announced
+// (eventsv1.TypeNoticeIssued).
+func (s *Service) ApplyFact(ctx context.Context, tx pgx.Tx, f Fact) (Applied, error) {
+	switch {
+	case f.ID == "":
+		return Applied{}, errors.New("fact has no id")
+	case f.Village == "":
+		return Applied{}, fmt.Errorf("fact %s has no village", f.ID)
+	case f.Kind == "":
+		return Applied{}, fmt.Errorf("fact %s has no kind", f.ID)
+	case f.At.IsZero():
+		return Applied{}, fmt.Errorf("fact %s has no time", f.ID)
+	}
+	if err := lockVillage(ctx, tx, f.Village); err != nil {
+		return Applied{}, err
+	}
+	fresh, err := insertFact(ctx, tx, s.Town, f)
+	if err != nil || !fresh {
+		return Applied{}, err
+	}
+	now := s.now()
+	period := s.Rules.PeriodOf(f.At)
+	facts, err := loadFacts(ctx, tx, f.Village, period)
+	if err != nil {
+		return Applied{}, err
+	}
+	next := Rate(s.Rules, f.Village, period, facts)
+	previous, _, err := loadRating(ctx, tx, f.Village, period)
+	if err != nil {
+		return Applied{}, err
+	}
+	out := Applied{New: true, Rating: next, Change: Diff(previous, next)}
+	if err := saveRating(ctx, tx, next, now); err != nil {
+		return Applied{}, err
+	}
+	if out.Change == nil {
+		return out, nil
+	}
+	ch := out.Change
+	changeID := uuid.NewString()
+	if err := insertGradeChange(ctx, tx, changeID, ch, now); err != nil {
+		return Applied{}, err
+	}
+	because := make([]eventsv1.RatingFactRef, len(ch.Because))
+	for i, c := range ch.Because {
+		because[i] = eventsv1.RatingFactRef{FactID: c.Fact.ID, Kind: string(c.Fact.Kind), Subkind: c.Fact.Subkind, Points: c.Points, Ref: c.Fact.Ref}
+	}
+	if err := s.publish(ctx, tx, changeID, eventsv1.TypeRatingChanged, ch.Village, period.String(), eventsv1.RatingChanged{
+		Village: ch.Village, Period: period.String(), From: string(ch.From), To: string(ch.To),
+		FromPoints: ch.FromPoints, Points: ch.ToPoints, At: ch.At, Because: because}); err != nil {
+		return Applied{}, err
+	}
+	if _, ok := NoticeFor(ch); !ok {
+		return out, nil
+	}
+	name := s.VillageNames[f.Village]
+	if name == "" {
+		name = f.Village
+	}
+	n, err := IssueNotice(s.Notices, txNumbers{ctx, tx}, ch, next,
+		Addressee{Village: f.Village, VillageName: name, Town: s.Town, TownName: s.TownName}, now)
+	if err != nil {
+		return Applied{}, err
+	}
+	html, err := n.HTML()
+	if err != nil {
+		return Applied{}, err
+	}
+	if err := insertNotice(ctx, tx, n, changeID, html); err != nil {
+		return Applied{}, err
+	}
+	if err := s.publish(ctx, tx, uuid.NewString(), eventsv1.TypeNoticeIssued, n.Village, n.Number, eventsv1.NoticeIssued{
+		Number: n.Number, Kind: string(n.Kind), Village: n.Village, Period: n.Period.String(), Grade: string(n.Grade),
+		Points: n.Points, IssuedAt: n.IssuedAt, Deadline: n.Deadline}); err != nil {
+		return Applied{}, err
+	}
+	out.Notice = n
+	s.log().Info("notice issued", "number", n.Number, "kind", n.Kind, "village", n.Village, "grade", n.Grade, "points", n.Points)
+	return out, nil
+}
+
+func (s *Service) publish(ctx context.Context, tx pgx.Tx, id, typ, village, subject string, data any) error {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	return events.Enqueue(ctx, tx, s.topic(), eventsv1.Event{
+		ID: id, Source: "/towns/" + s.Town + "/inspection", Type: typ, Subject: subject,
+		Time: s.now().UTC(), Town: s.Town, Village: village, Data: raw,
+	})
+}
+
+// HandleWorkflowEvent is the events.Handler of the workflow stream: a
+// violation warning becomes a fact of its village's rating; other events
+// are ignored.
+func (s *Service) HandleWorkflowEvent(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) error {
+	if ev.Type != eventsv1.TypeWarningRaised {
+		return nil
+	}
+	var w eventsv1.WarningRaised
+	if err := ev.Decode(&w); err != nil {
+		return events.Permanent(err)
+	}
+	if ev.Village == "" {
+		return events.Permanent(fmt.Errorf("warning %s has no village", ev.ID))
+	}
+	if w.RaisedAt.IsZero() {
+		w.RaisedAt = ev.Time
+	}
+	_, err := s.ApplyFact(ctx, tx, WarningFact(ev.ID, ev.Village, w))
+	return err
+}
+
+// HandleWorkflowEvent is an events.Handler.
+var _ events.Handler = (*Service)(nil).HandleWorkflowEvent
+
+// RatingOf returns the stored rating of a village for a period; a village
+// without facts has the initial rating.
+func (s *Service) RatingOf(ctx context.Context, village string, p Period) (Rating, error) {
+	r, ok, err := loadRating(ctx, s.Pool, village, p)
+	if err != nil {
+		return Rating{}, err
+	}
+	if !ok {
+		return s.Rules.Initial(village, p), nil
+	}
+	return r, nil
+}
