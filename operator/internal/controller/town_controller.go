@@ -109,8 +109,11 @@ func (r *TownReconciler) reconcile(ctx context.Context, town *wuxiaov1.Town) (ct
 		markProgressing(&town.Status.Conditions, town.Generation, w.reason, w.msg)
 		return ctrl.Result{}, nil
 	case errors.As(err, &s):
+		// One event when the town stalls, not one per periodic retry.
+		if !readyReasonIs(town.Status.Conditions, s.reason) {
+			r.Recorder.Eventf(town, nil, corev1.EventTypeWarning, s.reason, "Validate", s.msg)
+		}
 		markStalled(&town.Status.Conditions, town.Generation, s.reason, s.msg)
-		r.Recorder.Eventf(town, nil, corev1.EventTypeWarning, s.reason, "Validate", s.msg)
 		// Some causes (a foreign namespace, a missing Secret) are not
 		// watched: look again later.
 		return ctrl.Result{RequeueAfter: time.Minute}, nil

@@ -197,6 +197,15 @@ func TestSteadyStateWritesNothing(t *testing.T) {
 		must(t, k8s.Get(ctx, client.ObjectKeyFromObject(d), dist))
 		return expectReady(dist.Status.Conditions, dist.Generation, dist.Status.ObservedGeneration, metav1.ConditionTrue, "")
 	})
+	// A stalled town (its District is missing) must not write on retries either.
+	stalledTown := newTown(d)
+	stalledTown.Spec.District = "missing-district"
+	must(t, k8s.Create(ctx, stalledTown))
+	eventually(t, wait, func() error {
+		got := &wuxiaov1.Town{}
+		must(t, k8s.Get(ctx, client.ObjectKeyFromObject(stalledTown), got))
+		return expectReady(got.Status.Conditions, got.Generation, got.Status.ObservedGeneration, metav1.ConditionFalse, wuxiaov1.ReasonDistrictNotFound)
+	})
 	if len(first.Writes()) == 0 {
 		t.Fatal("the first manager wrote nothing: the counter does not work")
 	}
