@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/segmentio/kafka-go"
+
+	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/inspection"
+	"github.com/wuxiao/wuxiao/services/internal/config"
+	"github.com/wuxiao/wuxiao/services/internal/events"
+	"github.com/wuxiao/wuxiao/services/internal/testinfra"
+)
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// warning is a conflict-of-interest warning as the workflow service
+// publishes it, encoded for the workflow topic.
+func warning(t *testing.T, town, village string, at time.Time) kafka.Message {
+	t.Helper()
+	data, err := json.Marshal(eventsv1.WarningRaised{
+		InstanceRef: eventsv1.InstanceRef{InstanceID: uuid.NewString(), TrackingNumber: village + "-" + at.Format("20060102") + "-ABCDE",
+			ItemID: "decision-major-matters", ItemName: "重大事项决策"},
+		WarningID: uuid.NewString(), StepID: "joint-meeting", Rule: "conflict-of-interest", Message: "利益相关人未回避", Public: true, RaisedAt: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic := eventsv1.Topic(town, eventsv1.StreamWorkflow)
+	m, err := events.Encode(context.Background(), topic, eventsv1.Event{ID: uuid.NewString(), Source: "/towns/" + town + "/workflow",
+		Type: eventsv1.TypeWarningRaised, Time: at.UTC(), Town: town, Village: village, Data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Topic = ""
+	return m
+}
+
+// The binary's wiring, end to end: configuration, migrations, topics, the
+// consumer of the workflow topic, the HTTP API behind Kratos, the outbox
+// relay to the real Kafka, and a clean shutdown.
+func TestServiceRunsEndToEnd(t *testing.T) {
+	town := testinfra.UniqueName("t")
+	village := "330213100201"
+	brokers := testinfra.KafkaBrokers(t)
+	base := config.Base{
+		Service: "inspection", District: "fenghua", Town: town, TownCode: "330213100000",
+		PortalBaseURL: "https://jiandu.example.cn",
+		DatabaseURL:   testinfra.Postgres(t), KafkaBrokers: brokers,
+		KratosPublicURL: testinfra.Require(t, testinfra.EnvKratosPublicURL), KratosAdminURL: testinfra.Require(t, testinfra.EnvKratosAdminURL),
+		HTTPAddr: freeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, &base, "溪口镇") }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	baseURL := "http://" + base.HTTPAddr
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		res, err := http.Get(baseURL + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the service never became ready: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// Three conflicts of interest: 100 → 90 (A) → 80 (B) → 70 (C).
+	now := time.Now()
+	msgs := []kafka.Message{warning(t, town, village, now.Add(-3*time.Minute)), warning(t, town, village, now.Add(-2*time.Minute)),
+		warning(t, town, village, now.Add(-time.Minute))}
+	tr := &kafka.Transport{}
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: eventsv1.Topic(town, eventsv1.StreamWorkflow), Transport: tr,
+		Balancer: &kafka.Murmur2Balancer{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	defer tr.CloseIdleConnections()
+	defer w.Close()
+	wctx, wcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer wcancel()
+	for {
+		err := w.WriteMessages(wctx, msgs...)
+		if err == nil {
+			break
+		}
+		if wctx.Err() != nil {
+			t.Fatalf("writing the workflow events: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	token, _ := testinfra.KratosUser(t, "town-discipline", town, "")
+	get := func(path string) (int, string, []byte) {
+		req, _ := http.NewRequest("GET", baseURL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		raw, _ := io.ReadAll(res.Body)
+		return res.StatusCode, res.Header.Get("Content-Type"), raw
+	}
+	var rating struct {
+		Points int    `json:"points"`
+		Grade  string `json:"grade"`
+	}
+	deadline = time.Now().Add(2 * time.Minute)
+	for {
+		status, _, raw := get("/v1/villages/" + village + "/rating")
+		if status != 200 {
+			t.Fatalf("rating: %d %s", status, raw)
+		}
+		if err := json.Unmarshal(raw, &rating); err != nil {
+			t.Fatal(err)
+		}
+		if rating.Grade == "C" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the village never reached C: %s", raw)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if rating.Points != 70 {
+		t.Errorf("rating %d points, want 70", rating.Points)
+	}
+
+	// The fall to C brought a warning notice, served as HTML.
+	status, _, raw := get("/v1/villages/" + village + "/grade-changes")
+	var changes struct {
+		Items []struct {
+			To     string `json:"to"`
+			Notice string `json:"notice"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(raw, &changes); err != nil || status != 200 || len(changes.Items) != 2 || changes.Items[0].To != "C" {
+		t.Fatalf("grade changes: %d %s", status, raw)
+	}
+	number := changes.Items[0].Notice
+	if want := "奉纪预〔" + now.In(inspection.Shanghai).Format("2006") + "〕1号"; number != want {
+		t.Fatalf("notice %q, want %q", number, want)
+	}
+	status, contentType, raw := get("/v1/notices/" + url.PathEscape(number) + "/html")
+	if status != 200 || contentType != "text/html; charset=utf-8" || !strings.Contains(string(raw), number) || !strings.Contains(string(raw), "溪口镇纪委") {
+		t.Fatalf("notice html: %d %s %.300s", status, contentType, raw)
+	}
+
+	// The relay published the notice on the inspection topic.
+	readCtx, stop := context.WithTimeout(context.Background(), 60*time.Second)
+	defer stop()
+	topic := eventsv1.Topic(town, eventsv1.StreamInspection)
+	for {
+		msgs, err := readAll(readCtx, brokers, topic)
+		if err != nil {
+			t.Fatalf("reading %s: %v", topic, err)
+		}
+		var types []string
+		found := false
+		for _, m := range msgs {
+			ev, err := events.Decode(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			types = append(types, ev.Type)
+			if ev.Type == eventsv1.TypeNoticeIssued {
+				var n eventsv1.NoticeIssued
+				if err := ev.Decode(&n); err != nil || n.Number != number || n.Village != village || n.Grade != "C" || string(m.Key) != village {
+					t.Fatalf("notice event %+v keyed %q (%v)", n, m.Key, err)
+				}
+				found = true
+			}
+		}
+		if found {
+			break
+		}
+		if readCtx.Err() != nil {
+			t.Fatalf("no %s on %s (got %v)", eventsv1.TypeNoticeIssued, topic, types)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// readAll reads every message of every partition of topic.
+func readAll(ctx context.Context, brokers []string, topic string) ([]kafka.Message, error) {
+	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
+	if err != nil {
+		return nil, err
+	}
+	parts, err := conn.ReadPartitions(topic)
+	conn.Close()
+	if err != nil {
+		return nil, err
+	}
+	var out []kafka.Message
+	for _, p := range parts {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID, MaxWait: time.Second})
+		for {
+			lag, err := r.ReadLag(ctx)
+			if err != nil || lag == 0 {
+				break
+			}
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				break
+			}
+			out = append(out, m)
+		}
+		r.Close()
+	}
+	return out, nil
+}
