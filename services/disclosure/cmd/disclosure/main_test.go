@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/segmentio/kafka-go"
+	"sigs.k8s.io/yaml"
+
+	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+	"github.com/wuxiao/wuxiao/services/disclosure"
+	"github.com/wuxiao/wuxiao/services/internal/config"
+	"github.com/wuxiao/wuxiao/services/internal/events"
+	"github.com/wuxiao/wuxiao/services/internal/testinfra"
+)
+
+// catalogFile writes the sample catalog as the operator's ConfigMap would
+// (the base configuration requires one).
+func catalogFile(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(testinfra.RepoRoot(), "config", "samples", "powercatalog.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pc wuxiaov1.PowerCatalog
+	if err := yaml.Unmarshal(data, &pc); err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := json.Marshal(wuxiaov1.ResolvedCatalog{Name: pc.Name, PowerCatalogSpec: pc.Spec})
+	path := filepath.Join(t.TempDir(), "catalog.json")
+	if err := os.WriteFile(path, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// The binary's wiring, end to end: configuration, migrations, topics, the
+// workflow consumer booking a completed process, the public API, the outbox
+// relay to the real Kafka, and a clean shutdown.
+func TestServiceRunsEndToEnd(t *testing.T) {
+	town := testinfra.UniqueName("t")
+	village := "330213100201"
+	brokers := testinfra.KafkaBrokers(t)
+	base := config.Base{
+		Service: "disclosure", District: "fenghua", Town: town, TownCode: "330213100000",
+		CatalogFile: catalogFile(t), PortalBaseURL: "https://jiandu.example.cn",
+		DatabaseURL: testinfra.Postgres(t), KafkaBrokers: brokers,
+		KratosPublicURL: testinfra.Require(t, testinfra.EnvKratosPublicURL), KratosAdminURL: testinfra.Require(t, testinfra.EnvKratosAdminURL),
+		HTTPAddr: freeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, &base, strings.Repeat("k", 32)) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	url := "http://" + base.HTTPAddr
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		res, err := http.Get(url + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the service never became ready: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// The workflow service completes a funds-expenditure process.
+	completedAt := time.Now()
+	data, _ := json.Marshal(eventsv1.InstanceCompleted{
+		InstanceRef: eventsv1.InstanceRef{InstanceID: uuid.NewString(), TrackingNumber: "XK-E2E-0001", ItemID: "funds-expenditure",
+			ItemName: "资金支出", Category: "funds", CatalogVersion: "1"},
+		Title: "购买办公用品", AmountFen: 88_800, PayeeName: "李小四", CompletedAt: completedAt,
+	})
+	workflowTopic := eventsv1.Topic(town, eventsv1.StreamWorkflow)
+	msg, err := events.Encode(ctx, workflowTopic, eventsv1.Event{ID: uuid.NewString(), Source: "/towns/" + town + "/workflow",
+		Type: eventsv1.TypeInstanceCompleted, Subject: "XK-E2E-0001", Time: completedAt.UTC(), Town: town, Village: village, Data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll}
+	defer w.Close()
+	if err := w.WriteMessages(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+
+	// The entry appears in the public wallet, payee masked.
+	year := completedAt.In(disclosure.Shanghai).Year()
+	var wallet disclosure.PublicWallet
+	deadline = time.Now().Add(60 * time.Second)
+	for len(wallet.Entries) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the completed process never reached the wallet")
+		}
+		time.Sleep(200 * time.Millisecond)
+		res, err := http.Get(url + "/v1/public/villages/" + village + "/wallet?year=" + strconv.Itoa(year))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("wallet: %d %s", res.StatusCode, raw)
+		}
+		if err := json.Unmarshal(raw, &wallet); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := wallet.Entries[0]
+	if len(wallet.Entries) != 1 || e.TrackingNumber != "XK-E2E-0001" || e.AmountFen != 88_800 || e.Counterparty != "李*四" || wallet.SpendingFen != 88_800 {
+		t.Fatalf("wallet: %+v", wallet)
+	}
+
+	// Its announcement reaches the disclosure topic.
+	readCtx, stop := context.WithTimeout(context.Background(), 60*time.Second)
+	defer stop()
+	msgs, err := readAll(readCtx, brokers, eventsv1.Topic(town, eventsv1.StreamDisclosure))
+	if err != nil {
+		t.Fatalf("reading the disclosure topic: %v", err)
+	}
+	if len(msgs) != 1 {
+		t.Fatalf("%d events on the disclosure topic, want 1", len(msgs))
+	}
+	ev, err := events.Decode(msgs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var le eventsv1.EntryPublished
+	if err := ev.Decode(&le); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Type != eventsv1.TypeEntryPublished || ev.Village != village || string(msgs[0].Key) != village ||
+		le.EntryID != e.ID || le.TrackingNumber != "XK-E2E-0001" || le.AmountFen != 88_800 {
+		t.Fatalf("event %s keyed %q: %+v", ev.Type, msgs[0].Key, le)
+	}
+}
+
+// readAll reads every message of every partition of topic, polling until at
+// least one arrives or ctx ends.
+func readAll(ctx context.Context, brokers []string, topic string) ([]kafka.Message, error) {
+	for {
+		conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
+		if err != nil {
+			return nil, err
+		}
+		parts, err := conn.ReadPartitions(topic)
+		conn.Close()
+		if err != nil {
+			return nil, err
+		}
+		var out []kafka.Message
+		for _, p := range parts {
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID, MaxWait: time.Second})
+			for {
+				lag, err := r.ReadLag(ctx)
+				if err != nil || lag == 0 {
+					break
+				}
+				m, err := r.ReadMessage(ctx)
+				if err != nil {
+					break
+				}
+				out = append(out, m)
+			}
+			r.Close()
+		}
+		if len(out) >= 1 || ctx.Err() != nil {
+			return out, ctx.Err()
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
