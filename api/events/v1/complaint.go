@@ -1,0 +1,58 @@
+package eventsv1
+
+import "time"
+
+// Event types published by the complaint service on the town's complaint
+// stream. No complaint event ever carries the reporter's identity.
+const (
+	TypeComplaintFiled     = "cn.wuxiao.complaint.filed.v1"
+	TypeComplaintAccepted  = "cn.wuxiao.complaint.accepted.v1"
+	TypeComplaintRejected  = "cn.wuxiao.complaint.rejected.v1"
+	TypeComplaintResolved  = "cn.wuxiao.complaint.resolved.v1"
+	TypeComplaintEscalated = "cn.wuxiao.complaint.escalated.v1"
+	TypeComplaintReopened  = "cn.wuxiao.complaint.reopened.v1"
+)
+
+// ComplaintRef identifies a complaint in every complaint event.
+type ComplaintRef struct {
+	ComplaintID  string `json:"complaintId"`
+	TrackingCode string `json:"trackingCode"`
+	Category     string `json:"category"` // funds, project, subsidy, cadre-conduct, service
+}
+
+// ComplaintFiled: a complaint was received. It names neither the reporter
+// nor whether they signed in, and carries no description: consumers that
+// need more read it from the complaint service under its access rules.
+type ComplaintFiled struct {
+	ComplaintRef
+	FiledAt time.Time `json:"filedAt"`
+	DueAt   time.Time `json:"dueAt"` // of acceptance
+}
+
+// ComplaintDecided: a complaint was accepted, rejected (Reason) or resolved
+// (Reason holds the summary) by staff.
+type ComplaintDecided struct {
+	ComplaintRef
+	ActorID   string     `json:"actorId"`
+	ActorRole string     `json:"actorRole"`
+	Reason    string     `json:"reason,omitempty"`
+	At        time.Time  `json:"at"`
+	DueAt     *time.Time `json:"dueAt,omitempty"` // of the next stage
+}
+
+// ComplaintEscalated: a stage's deadline passed.
+type ComplaintEscalated struct {
+	ComplaintRef
+	Stage string    `json:"stage"` // received, accepted, investigating
+	Round int       `json:"round"` // 0, or 1 after a reopening
+	DueAt time.Time `json:"dueAt"`
+	At    time.Time `json:"at"`
+}
+
+// ComplaintReopened: the reporter was not satisfied with the resolution;
+// the investigation reopens (once).
+type ComplaintReopened struct {
+	ComplaintRef
+	At    time.Time `json:"at"`
+	DueAt time.Time `json:"dueAt"`
+}

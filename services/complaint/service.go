@@ -1,0 +1,325 @@
+package complaint
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/events"
+	"github.com/wuxiao/wuxiao/services/internal/store"
+)
+
+// Service keeps a town's complaints: every action is one transaction that
+// changes the complaint, records the transition and enqueues its event.
+type Service struct {
+	Pool *pgxpool.Pool
+	Town string
+	Log  *slog.Logger
+	Now  func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) topic() string { return eventsv1.Topic(s.Town, eventsv1.StreamComplaint) }
+
+// Receipt is what the reporter gets back once: the tracking code for the
+// public status page and the secret for feedback. The secret is not stored.
+type Receipt struct {
+	ID           string `json:"id"`
+	TrackingCode string `json:"trackingCode"`
+	Secret       string `json:"secret"`
+}
+
+// File takes a complaint from the QR page; reporter is nil when anonymous.
+func (s *Service) File(ctx context.Context, in Intake, reporter *Reporter) (Receipt, error) {
+	now := s.now()
+	if reporter != nil && reporter.ID == "" {
+		reporter = nil
+	}
+	c, err := New(s.Town, in, reporter, now)
+	if err != nil {
+		return Receipt{}, err
+	}
+	secret, hash := NewSecret()
+	c.ID, c.SecretHash, c.Version = uuid.NewString(), hash, 1
+	for attempt := 0; ; attempt++ {
+		c.TrackingCode = NewTrackingCode()
+		err = store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
+			if err := insertComplaint(ctx, tx, c); err != nil {
+				return err
+			}
+			return s.publish(ctx, tx, c, eventsv1.TypeComplaintFiled, eventsv1.ComplaintFiled{
+				ComplaintRef: ref(c), FiledAt: now, DueAt: *c.DueAt})
+		})
+		if err == nil || attempt >= 3 || !strings.Contains(err.Error(), "tracking_code") {
+			break // retry only a (very unlikely) tracking code collision
+		}
+	}
+	if err != nil {
+		return Receipt{}, fmtErr("filing complaint", err)
+	}
+	return Receipt{ID: c.ID, TrackingCode: c.TrackingCode, Secret: secret}, nil
+}
+
+// Act applies a staff action. The actor must see the complaint (ViewFor)
+// and may act on it (Apply). It returns the actor's view.
+func (s *Service) Act(ctx context.Context, actor Actor, id string, act Action) (*Complaint, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, ErrNotFound
+	}
+	if actor.Role == RoleReporter {
+		return nil, refuse(403, "forbidden", "Not allowed", "the reporter gives feedback with the tracking code and secret")
+	}
+	var view *Complaint
+	err := s.change(ctx, "id = $1", id, func(tx pgx.Tx, c *Complaint) error {
+		if _, ok := ViewFor(actor, c); !ok {
+			return ErrNotFound
+		}
+		if err := s.apply(ctx, tx, c, act, actor); err != nil {
+			return err
+		}
+		view, _ = ViewFor(actor, c)
+		return nil
+	})
+	return view, fmtErr("acting on complaint", err)
+}
+
+// Feedback is the reporter's verdict on a resolution, proven by the secret.
+// A wrong code or secret is refused alike (404), revealing nothing.
+func (s *Service) Feedback(ctx context.Context, code, secret string, satisfied bool, comment string) (PublicView, error) {
+	code = strings.ToUpper(strings.TrimSpace(code))
+	var pv PublicView
+	if !ValidTrackingCode(code) {
+		return pv, ErrNotFound
+	}
+	act := Action{Type: ActionFeedbackUnsatisfied, Reason: comment}
+	if satisfied {
+		act.Type = ActionFeedbackSatisfied
+	}
+	err := s.change(ctx, "tracking_code = $1", code, func(tx pgx.Tx, c *Complaint) error {
+		if !CheckSecret(c.SecretHash, secret) {
+			return ErrNotFound
+		}
+		if err := s.apply(ctx, tx, c, act, Actor{Role: RoleReporter}); err != nil {
+			return err
+		}
+		pv = PublicViewOf(c)
+		return nil
+	})
+	return pv, fmtErr("recording feedback", err)
+}
+
+// AddNote adds a status note; public ones show on the tracking page.
+func (s *Service) AddNote(ctx context.Context, actor Actor, id, body string, public bool) error {
+	body = strings.TrimSpace(body)
+	if body == "" || len([]rune(body)) > 2000 {
+		return refuse(400, "invalid-request", "Invalid note", "a note needs 1 to 2000 characters")
+	}
+	if _, err := uuid.Parse(id); err != nil {
+		return ErrNotFound
+	}
+	return fmtErr("adding note", s.change(ctx, "id = $1", id, func(tx pgx.Tx, c *Complaint) error {
+		if _, ok := ViewFor(actor, c); !ok {
+			return ErrNotFound
+		}
+		if !staffMayAct(actor, c) && !actor.IsDiscipline() {
+			return refuse(403, "forbidden", "Not allowed", "only the staff handling the complaint add notes")
+		}
+		n := StatusNote{At: s.now(), Role: actor.Role, Body: body, Public: public}
+		c.Notes = append(c.Notes, n)
+		return insertNote(ctx, tx, c.ID, len(c.Notes), actor.ID, n)
+	}))
+}
+
+// change loads a complaint under lock, lets fn change it and saves it.
+func (s *Service) change(ctx context.Context, where string, arg any, fn func(pgx.Tx, *Complaint) error) error {
+	err := store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
+		c, err := loadComplaint(ctx, tx, where, arg, true)
+		if err != nil {
+			return err
+		}
+		if err := fn(tx, c); err != nil {
+			return err
+		}
+		return saveComplaint(ctx, tx, c, s.now())
+	})
+	if errors.Is(err, errConflict) {
+		err = refuse(409, "conflict", "Changed meanwhile", "the complaint changed meanwhile; reload and try again")
+	}
+	return err
+}
+
+func (s *Service) apply(ctx context.Context, tx pgx.Tx, c *Complaint, act Action, actor Actor) error {
+	now := s.now()
+	tr, err := Apply(c, act, actor, now)
+	if err != nil {
+		return err
+	}
+	if err := insertTransition(ctx, tx, c.ID, len(c.History), tr); err != nil {
+		return err
+	}
+	decided := eventsv1.ComplaintDecided{ComplaintRef: ref(c), ActorID: tr.ActorID, ActorRole: tr.Role, Reason: tr.Reason, At: now, DueAt: c.DueAt}
+	switch {
+	case act.Type == ActionAccept:
+		return s.publish(ctx, tx, c, eventsv1.TypeComplaintAccepted, decided)
+	case act.Type == ActionReject:
+		return s.publish(ctx, tx, c, eventsv1.TypeComplaintRejected, decided)
+	case act.Type == ActionResolve:
+		return s.publish(ctx, tx, c, eventsv1.TypeComplaintResolved, decided)
+	case tr.To == StatusInvestigating && tr.From == StatusResolved:
+		return s.publish(ctx, tx, c, eventsv1.TypeComplaintReopened, eventsv1.ComplaintReopened{ComplaintRef: ref(c), At: now, DueAt: *c.DueAt})
+	}
+	return nil
+}
+
+// Escalate publishes an escalation for every complaint whose stage is past
+// its deadline, once per stage and round. Safe to run on every replica.
+func (s *Service) Escalate(ctx context.Context, limit int) (int, error) {
+	n := 0
+	err := store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
+		n = 0
+		now := s.now()
+		rows, err := tx.Query(ctx, `SELECT `+complaintColumns+` FROM complaints
+			WHERE status IN ('received', 'accepted', 'investigating') AND due_at < $1
+			ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`, now, limit)
+		if err != nil {
+			return err
+		}
+		due, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Complaint, error) { return scanComplaint(r) })
+		if err != nil {
+			return err
+		}
+		for _, c := range due {
+			e, ok := Overdue(c, now)
+			if !ok {
+				continue
+			}
+			c.Escalated = append(c.Escalated, e)
+			if err := saveComplaint(ctx, tx, c, c.UpdatedAt); err != nil {
+				return err
+			}
+			if err := s.publish(ctx, tx, c, eventsv1.TypeComplaintEscalated, eventsv1.ComplaintEscalated{ComplaintRef: ref(c),
+				Stage: string(e.Stage), Round: e.Round, DueAt: e.DueAt, At: now}); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, fmtErr("escalating", err)
+}
+
+// Get returns viewer's view of a complaint (ErrNotFound when hidden).
+func (s *Service) Get(ctx context.Context, viewer Actor, id string) (*Complaint, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, ErrNotFound
+	}
+	cs, err := queryComplaints(ctx, s.Pool, `SELECT `+complaintColumns+` FROM complaints WHERE id = $1`, id)
+	if err != nil {
+		return nil, fmtErr("reading complaint", err)
+	}
+	if len(cs) == 0 {
+		return nil, ErrNotFound
+	}
+	v, ok := ViewFor(viewer, cs[0])
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return v, nil
+}
+
+// Track is the public view by tracking code.
+func (s *Service) Track(ctx context.Context, code string) (PublicView, error) {
+	code = strings.ToUpper(strings.TrimSpace(code))
+	if !ValidTrackingCode(code) {
+		return PublicView{}, ErrNotFound
+	}
+	cs, err := queryComplaints(ctx, s.Pool, `SELECT `+complaintColumns+` FROM complaints WHERE tracking_code = $1`, code)
+	if err != nil {
+		return PublicView{}, fmtErr("reading complaint", err)
+	}
+	if len(cs) == 0 {
+		return PublicView{}, ErrNotFound
+	}
+	return PublicViewOf(cs[0]), nil
+}
+
+// List returns viewer's views of a village's complaints (all villages of
+// the town when village is empty), newest first, leaving out what the
+// viewer may not see.
+func (s *Service) List(ctx context.Context, viewer Actor, village string, limit int) ([]*Complaint, error) {
+	// Village officials never even load their village's cadre-conduct
+	// complaints; ViewFor below is the rule, this only narrows the query.
+	excludeCadre := !viewer.IsDiscipline() && viewer.Role != RoleLiaisonOfficer && viewer.Village != ""
+	cs, err := queryComplaints(ctx, s.Pool, `SELECT `+complaintColumns+` FROM complaints
+		WHERE town = $1 AND ($2 = '' OR village = $2) AND NOT ($3 AND category = 'cadre-conduct')
+		ORDER BY filed_at DESC LIMIT $4`, s.Town, village, excludeCadre, limit)
+	if err != nil {
+		return nil, fmtErr("listing complaints", err)
+	}
+	out := []*Complaint{}
+	for _, c := range cs {
+		if v, ok := ViewFor(viewer, c); ok {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) publish(ctx context.Context, tx pgx.Tx, c *Complaint, typ string, data any) error {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	return events.Enqueue(ctx, tx, s.topic(), eventsv1.Event{
+		ID: uuid.NewString(), Source: "/towns/" + s.Town + "/complaint", Type: typ, Subject: c.TrackingCode,
+		Time: s.now().UTC(), Town: c.Town, Village: c.Village, Data: raw,
+	})
+}
+
+func ref(c *Complaint) eventsv1.ComplaintRef {
+	return eventsv1.ComplaintRef{ComplaintID: c.ID, TrackingCode: c.TrackingCode, Category: string(c.Category)}
+}
+
+// Report is the statistics of the complaints a viewer may see, filed in
+// [From, To), with the recurring issues among them.
+type Report struct {
+	From      time.Time    `json:"from"`
+	To        time.Time    `json:"to"`
+	Stats     Statistics   `json:"stats"`
+	Recurring []Recurrence `json:"recurring"`
+}
+
+// Statistics counts the complaints viewer may see filed in [from, to) and
+// finds villages×categories with at least threshold complaints within window.
+func (s *Service) Statistics(ctx context.Context, viewer Actor, from, to time.Time, window time.Duration, threshold int) (Report, error) {
+	cs, err := queryComplaints(ctx, s.Pool, `SELECT `+complaintColumns+` FROM complaints
+		WHERE town = $1 AND filed_at >= $2 AND filed_at < $3`, s.Town, from, to)
+	if err != nil {
+		return Report{}, fmtErr("counting complaints", err)
+	}
+	visible := cs[:0]
+	for _, c := range cs {
+		if _, ok := ViewFor(viewer, c); ok {
+			visible = append(visible, c)
+		}
+	}
+	rec := Recurring(visible, window, threshold)
+	if rec == nil {
+		rec = []Recurrence{}
+	}
+	return Report{From: from, To: to, Stats: Stats(visible), Recurring: rec}, nil
+}

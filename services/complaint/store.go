@@ -1,0 +1,150 @@
+package complaint
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wuxiao/wuxiao/services/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrate applies the complaint schema's migrations.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return err
+	}
+	return store.Migrate(ctx, pool, "complaint", sub)
+}
+
+// ErrNotFound: no such complaint, or not visible to the caller.
+var ErrNotFound = errors.New("not found")
+
+var errConflict = errors.New("complaint changed concurrently")
+
+// document is what the doc column holds: the complaint without its
+// reporter (kept in separate columns) and without the secret hash.
+func document(c *Complaint) ([]byte, error) {
+	d := *c
+	d.Reporter = nil
+	return json.Marshal(&d)
+}
+
+func reporterColumns(c *Complaint) (id, name, phone *string) {
+	if c.Reporter == nil {
+		return nil, nil, nil
+	}
+	return &c.Reporter.ID, &c.Reporter.Name, &c.Reporter.Phone
+}
+
+func insertComplaint(ctx context.Context, tx pgx.Tx, c *Complaint) error {
+	doc, err := document(c)
+	if err != nil {
+		return err
+	}
+	rid, rname, rphone := reporterColumns(c)
+	_, err = tx.Exec(ctx, `INSERT INTO complaints (id, tracking_code, town, village, category, status, filed_at, updated_at, due_at,
+		version, secret_hash, reporter_id, reporter_name, reporter_phone, doc)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$7,$8,$9,$10,$11,$12,$13,$14)`,
+		c.ID, c.TrackingCode, c.Town, c.Village, c.Category, c.Status, c.FiledAt, c.DueAt, c.Version, c.SecretHash,
+		rid, rname, rphone, doc)
+	return err
+}
+
+const complaintColumns = `doc, secret_hash, reporter_id, reporter_name, reporter_phone`
+
+func scanComplaint(row pgx.Row) (*Complaint, error) {
+	var doc []byte
+	var hash string
+	var rid, rname, rphone *string
+	if err := row.Scan(&doc, &hash, &rid, &rname, &rphone); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, ErrNotFound
+		}
+		return nil, err
+	}
+	c := &Complaint{}
+	if err := json.Unmarshal(doc, c); err != nil {
+		return nil, err
+	}
+	c.SecretHash = hash
+	if rid != nil {
+		c.Reporter = &Reporter{ID: *rid}
+		if rname != nil {
+			c.Reporter.Name = *rname
+		}
+		if rphone != nil {
+			c.Reporter.Phone = *rphone
+		}
+	}
+	return c, nil
+}
+
+// loadComplaint reads one complaint; forUpdate locks its row for the rest
+// of the transaction, which serialises every change to one complaint.
+func loadComplaint(ctx context.Context, q pgx.Tx, where string, arg any, forUpdate bool) (*Complaint, error) {
+	sql := `SELECT ` + complaintColumns + ` FROM complaints WHERE ` + where
+	if forUpdate {
+		sql += ` FOR UPDATE`
+	}
+	return scanComplaint(q.QueryRow(ctx, sql, arg))
+}
+
+func saveComplaint(ctx context.Context, tx pgx.Tx, c *Complaint, now time.Time) error {
+	prev := c.Version
+	c.Version++
+	doc, err := document(c)
+	if err != nil {
+		return err
+	}
+	tag, err := tx.Exec(ctx, `UPDATE complaints SET status = $3, updated_at = $4, due_at = $5, version = $6, doc = $7
+		WHERE id = $1 AND version = $2`, c.ID, prev, c.Status, now, c.DueAt, c.Version, doc)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() != 1 {
+		return errConflict
+	}
+	return nil
+}
+
+func insertTransition(ctx context.Context, tx pgx.Tx, id string, seq int, t Transition) error {
+	_, err := tx.Exec(ctx, `INSERT INTO transitions (complaint_id, seq, at, actor_id, actor_role, action, from_status, to_status, reason)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`, id, seq, t.At, t.ActorID, t.Role, t.Action, t.From, t.To, t.Reason)
+	return err
+}
+
+func insertNote(ctx context.Context, tx pgx.Tx, id string, seq int, authorID string, n StatusNote) error {
+	_, err := tx.Exec(ctx, `INSERT INTO status_notes (complaint_id, seq, at, author_id, author_role, body, public)
+		VALUES ($1,$2,$3,$4,$5,$6,$7)`, id, seq, n.At, authorID, n.Role, n.Body, n.Public)
+	return err
+}
+
+func queryComplaints(ctx context.Context, pool *pgxpool.Pool, sql string, args ...any) ([]*Complaint, error) {
+	rows, err := pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Complaint, error) { return scanComplaint(r) })
+}
+
+func fmtErr(op string, err error) error {
+	if err == nil || errors.Is(err, ErrNotFound) {
+		return err
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
