@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"sigs.k8s.io/yaml"
+
+	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+	"github.com/wuxiao/wuxiao/services/complaint"
+	"github.com/wuxiao/wuxiao/services/internal/config"
+	"github.com/wuxiao/wuxiao/services/internal/events"
+	"github.com/wuxiao/wuxiao/services/internal/store"
+	"github.com/wuxiao/wuxiao/services/internal/testinfra"
+)
+
+// catalogFile writes the sample catalog as the operator's ConfigMap would
+// (the base configuration requires one).
+func catalogFile(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(testinfra.RepoRoot(), "config", "samples", "powercatalog.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pc wuxiaov1.PowerCatalog
+	if err := yaml.Unmarshal(data, &pc); err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := json.Marshal(wuxiaov1.ResolvedCatalog{Name: pc.Name, PowerCatalogSpec: pc.Spec})
+	path := filepath.Join(t.TempDir(), "catalog.json")
+	if err := os.WriteFile(path, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// The binary's wiring, end to end: configuration, migrations, topics, the
+// public intake with a signed-in villager, the outbox relay to the real
+// Kafka, the escalation loop and a clean shutdown.
+func TestServiceRunsEndToEnd(t *testing.T) {
+	town := testinfra.UniqueName("t")
+	village := "330213100201"
+	brokers := testinfra.KafkaBrokers(t)
+	base := config.Base{
+		Service: "complaint", District: "fenghua", Town: town, TownCode: "330213100000",
+		CatalogFile: catalogFile(t), PortalBaseURL: "https://jiandu.example.cn",
+		DatabaseURL: testinfra.Postgres(t), KafkaBrokers: brokers,
+		KratosPublicURL: testinfra.Require(t, testinfra.EnvKratosPublicURL), KratosAdminURL: testinfra.Require(t, testinfra.EnvKratosAdminURL),
+		HTTPAddr: freeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
+	}
+	villager, who := testinfra.KratosUser(t, "villager", town, village)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, &base, options{ChallengeKey: strings.Repeat("k", 32), EscalationInterval: 50 * time.Millisecond})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	url := "http://" + base.HTTPAddr
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		res, err := http.Get(url + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the service never became ready: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// A signed-in villager files over HTTP.
+	req, _ := http.NewRequest("POST", url+"/v1/public/villages/"+village+"/complaints",
+		strings.NewReader(`{"category":"funds","description":"村里修路的钱去向不明，请核查"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+villager)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	var receipt struct{ TrackingCode, Secret string }
+	if res.StatusCode != 201 || json.Unmarshal(raw, &receipt) != nil || receipt.TrackingCode == "" {
+		t.Fatalf("intake: %d %s", res.StatusCode, raw)
+	}
+	if res, err := http.Get(url + "/v1/public/complaints/" + receipt.TrackingCode); err != nil || res.StatusCode != 200 {
+		t.Fatalf("tracking page: %v %v", res, err)
+	}
+
+	// The filed event reaches the complaint topic, without the reporter.
+	readCtx, stop := context.WithTimeout(context.Background(), 60*time.Second)
+	defer stop()
+	msgs, err := readAll(readCtx, brokers, eventsv1.Topic(town, eventsv1.StreamComplaint), 1)
+	if err != nil {
+		t.Fatalf("reading the complaint topic: %v", err)
+	}
+	if len(msgs) != 1 {
+		t.Fatalf("%d events on the complaint topic, want 1", len(msgs))
+	}
+	ev, err := events.Decode(msgs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var filed eventsv1.ComplaintFiled
+	if err := ev.Decode(&filed); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Type != eventsv1.TypeComplaintFiled || ev.Village != village || ev.Subject != receipt.TrackingCode ||
+		filed.TrackingCode != receipt.TrackingCode || filed.Category != "funds" {
+		t.Fatalf("event %s: %+v", ev.Type, filed)
+	}
+	all := string(msgs[0].Value)
+	for _, h := range msgs[0].Headers {
+		all += string(h.Value)
+	}
+	for _, secret := range []string{who.ID, who.Email, who.Name, receipt.Secret} {
+		if secret != "" && strings.Contains(all, secret) {
+			t.Errorf("the event carries %q: %s", secret, all)
+		}
+	}
+}
+
+// The escalation loop escalates a complaint whose acceptance is overdue,
+// once however often it ticks, enqueueing the escalated event.
+func TestEscalationLoop(t *testing.T) {
+	town := testinfra.UniqueName("t")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pool, err := store.Open(ctx, testinfra.Postgres(t), "complaint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := events.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if err := complaint.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	var later time.Duration
+	svc := &complaint.Service{Pool: pool, Town: town, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return time.Now().Add(later) }}
+	rc, err := svc.File(ctx, complaint.Intake{Village: "330213100201", Category: complaint.CategoryProject, Description: "村道硬化工程偷工减料"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later = complaint.AcceptWithin + time.Hour
+	loopCtx, stopLoop := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() { escalate(loopCtx, svc, 20*time.Millisecond); close(stopped) }()
+	time.Sleep(300 * time.Millisecond) // several ticks: still one escalation
+	stopLoop()
+	<-stopped
+	var types []string
+	rows, err := pool.Query(ctx, `SELECT headers->>'ce_type' FROM outbox ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var typ string
+		if err := rows.Scan(&typ); err != nil {
+			t.Fatal(err)
+		}
+		types = append(types, typ)
+	}
+	if len(types) != 2 || types[0] != eventsv1.TypeComplaintFiled || types[1] != eventsv1.TypeComplaintEscalated {
+		t.Fatalf("outbox of %s: %v", rc.TrackingCode, types)
+	}
+}
+
+// readAll reads every message of every partition of topic, polling until at
+// least want arrive or ctx ends.
+func readAll(ctx context.Context, brokers []string, topic string, want int) ([]kafka.Message, error) {
+	for {
+		conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
+		if err != nil {
+			return nil, err
+		}
+		parts, err := conn.ReadPartitions(topic)
+		conn.Close()
+		if err != nil {
+			return nil, err
+		}
+		var out []kafka.Message
+		for _, p := range parts {
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID, MaxWait: time.Second})
+			for {
+				lag, err := r.ReadLag(ctx)
+				if err != nil || lag == 0 {
+					break
+				}
+				m, err := r.ReadMessage(ctx)
+				if err != nil {
+					break
+				}
+				out = append(out, m)
+			}
+			r.Close()
+		}
+		if len(out) >= want || ctx.Err() != nil {
+			return out, ctx.Err()
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

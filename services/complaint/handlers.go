@@ -1,0 +1,405 @@
+package complaint
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wuxiao/wuxiao/services/internal/httpapi"
+	"github.com/wuxiao/wuxiao/services/internal/identity"
+)
+
+//go:embed openapi.yaml
+var openAPIDocument []byte
+
+// Headers a client retries a flooded intake with, after solving the
+// challenge of the 428 answer (see SolvePoW).
+const (
+	HeaderChallenge = "X-Wuxiao-Challenge"
+	HeaderNonce     = "X-Wuxiao-Nonce"
+)
+
+// API is the HTTP face of a Service: the public intake (QR page and
+// Open311), the public tracking page and the staff routes.
+type API struct {
+	Service *Service
+	// Limiter and Challenger guard the anonymous intake; NewAPI makes them.
+	Limiter    *RateLimiter
+	Challenger *Challenger
+	// Optional, when set (identity's Authenticator.Optional), lets a
+	// signed-in villager file with their identity; without it every intake
+	// is anonymous.
+	Optional func(http.Handler) http.Handler
+}
+
+// NewAPI returns an API with default rate limits and a challenger signing
+// with key (random per process when empty; share it between replicas).
+func NewAPI(s *Service, key []byte) *API {
+	return &API{Service: s, Limiter: NewRateLimiter(RateLimitConfig{}), Challenger: NewChallenger(ChallengerConfig{Key: key})}
+}
+
+// Routes registers the complaint API and the Open311 GeoReport v2 endpoint.
+func (a *API) Routes(srv *httpapi.Server) {
+	srv.Handle("GET /openapi.yaml", httpapi.Public(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(openAPIDocument)
+	})))
+	var intake http.Handler = http.HandlerFunc(a.intake)
+	if a.Optional != nil {
+		intake = a.Optional(intake)
+	}
+	srv.Handle("POST /v1/public/villages/{village}/complaints", httpapi.Public(intake))
+	srv.Handle("GET /v1/public/complaints/{code}", httpapi.Public(http.HandlerFunc(a.track)))
+	srv.Handle("POST /v1/public/complaints/{code}/feedback", httpapi.Public(http.HandlerFunc(a.feedback)))
+
+	srv.HandleFunc("GET /v1/villages/{village}/complaints", a.list)
+	srv.HandleFunc("GET /v1/complaints/{id}", a.get)
+	srv.HandleFunc("POST /v1/complaints/{id}/actions", a.act)
+	srv.HandleFunc("POST /v1/complaints/{id}/notes", a.note)
+	srv.HandleFunc("GET /v1/statistics", a.statistics)
+
+	a.open311Routes(srv)
+}
+
+// writeErr turns the domain's refusals, field errors and not-found into
+// problem details.
+func writeErr(w http.ResponseWriter, r *http.Request, err error) {
+	var fe FieldErrors
+	var ce *Error
+	var one *FieldError
+	switch {
+	case errors.As(err, &fe):
+		httpapi.WriteProblem(w, r, httpapi.ValidationFailed(fieldErrors(fe)...))
+	case errors.As(err, &one):
+		httpapi.WriteProblem(w, r, httpapi.ValidationFailed(fieldErrors(FieldErrors{one})...))
+	case errors.Is(err, ErrNotFound):
+		httpapi.WriteProblem(w, r, httpapi.NotFound("no such complaint"))
+	case errors.As(err, &ce):
+		httpapi.WriteProblem(w, r, &httpapi.Problem{Type: httpapi.ProblemBase + ce.Type, Title: ce.Title, Status: ce.Status, Detail: ce.Detail})
+	default:
+		httpapi.WriteError(w, r, err)
+	}
+}
+
+func fieldErrors(fe FieldErrors) []httpapi.FieldError {
+	out := make([]httpapi.FieldError, len(fe))
+	for i, e := range fe {
+		out[i] = httpapi.FieldError{Field: e.Field, Detail: e.Message}
+	}
+	return out
+}
+
+// checkIntake validates an intake field by field (Intake.Validate only
+// says what is wrong in one sentence).
+func checkIntake(in Intake) FieldErrors {
+	var errs FieldErrors
+	if !identity.ValidVillage(in.Village) {
+		errs = append(errs, &FieldError{"village", "village_invalid", "村代码应为12位数字"})
+	}
+	if !in.Category.Valid() {
+		errs = append(errs, &FieldError{"category", "category_invalid", fmt.Sprintf("举报类别应为 %v 之一", Categories)})
+	}
+	if e := ValidateIntakeDescription(in.Description); e != nil {
+		errs = append(errs, e)
+	}
+	if len(in.Attachments) > MaxAttachments {
+		errs = append(errs, &FieldError{"attachments", "too_many_attachments", fmt.Sprintf("最多只能上传%d个附件", MaxAttachments)})
+	}
+	if len(errs) == 0 {
+		if err := in.Validate(); err != nil { // the attachments' details
+			errs = append(errs, &FieldError{"attachments", "attachment_invalid", err.(*Error).Detail})
+		}
+	}
+	return errs
+}
+
+// refusal is why the intake guard turned a submission away.
+type refusal struct {
+	status     int
+	code       string
+	message    string
+	retryAfter time.Duration
+	challenge  *Challenge
+}
+
+// admit runs the abuse guard of abuse.go for one submission to village.
+func (a *API) admit(r *http.Request, village string) *refusal {
+	now := a.Service.now()
+	addr := r.RemoteAddr
+	d := a.Limiter.Allow(addr, village, now)
+	token, nonce := r.Header.Get(HeaderChallenge), r.Header.Get(HeaderNonce)
+	if !d.Allowed && d.ChallengeRequired && token != "" {
+		if err := a.Challenger.VerifyPoWForVillage(token, nonce, village, now); err != nil {
+			var fe *FieldError
+			if errors.As(err, &fe) {
+				return &refusal{status: http.StatusForbidden, code: fe.Code, message: fe.Message}
+			}
+			return &refusal{status: http.StatusForbidden, code: "challenge_failed", message: err.Error()}
+		}
+		d = a.Limiter.AllowWithProof(addr, village, now)
+	}
+	if d.Allowed {
+		return nil
+	}
+	if d.ChallengeRequired {
+		ch := a.Challenger.IssueChallenge(village, d.Difficulty, now)
+		return &refusal{status: http.StatusPreconditionRequired, code: "challenge_required", message: d.Message, challenge: &ch}
+	}
+	return &refusal{status: http.StatusTooManyRequests, code: "rate_limited", message: d.Message, retryAfter: d.RetryAfter}
+}
+
+func (f *refusal) problem() *httpapi.Problem {
+	p := &httpapi.Problem{Type: httpapi.ProblemBase + strings.ReplaceAll(f.code, "_", "-"), Status: f.status, Detail: f.message}
+	switch f.status {
+	case http.StatusTooManyRequests:
+		p.Title = "Too many requests"
+	case http.StatusPreconditionRequired:
+		p.Title = "Proof of work required"
+		p = p.With("challenge", f.challenge).With("retryHeaders", []string{HeaderChallenge, HeaderNonce})
+	default:
+		p.Title = "Challenge not accepted"
+		p = p.With("code", f.code)
+	}
+	return p
+}
+
+func (f *refusal) setRetryAfter(w http.ResponseWriter) {
+	if f.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((f.retryAfter+time.Second-1)/time.Second)))
+	}
+}
+
+// reporterOf is the signed-in caller filing, or nil (anonymous).
+func reporterOf(r *http.Request) *Reporter {
+	p, ok := identity.FromContext(r.Context())
+	if !ok || p.IdentityID == "" {
+		return nil
+	}
+	return &Reporter{ID: p.IdentityID, Name: p.Name}
+}
+
+type intakeRequest struct {
+	Category    Category     `json:"category"`
+	Description string       `json:"description"`
+	Attachments []Attachment `json:"attachments,omitempty"`
+}
+
+func (a *API) intake(w http.ResponseWriter, r *http.Request) {
+	village, ok := publicVillage(w, r)
+	if !ok {
+		return
+	}
+	var req intakeRequest
+	if !httpapi.DecodeJSON(w, r, &req) {
+		return
+	}
+	if f := a.admit(r, village); f != nil {
+		f.setRetryAfter(w)
+		httpapi.WriteProblem(w, r, f.problem())
+		return
+	}
+	in := Intake{Village: village, Category: req.Category, Description: req.Description, Attachments: req.Attachments}
+	if errs := checkIntake(in); len(errs) > 0 {
+		writeErr(w, r, errs)
+		return
+	}
+	rc, err := a.Service.File(r.Context(), in, reporterOf(r))
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Location", "/v1/public/complaints/"+rc.TrackingCode)
+	_ = httpapi.WriteJSON(w, http.StatusCreated, map[string]string{"trackingCode": rc.TrackingCode, "secret": rc.Secret})
+}
+
+// publicVillage reads the village of a public route; a malformed code is 404.
+func publicVillage(w http.ResponseWriter, r *http.Request) (string, bool) {
+	v := r.PathValue("village")
+	if !identity.ValidVillage(v) {
+		httpapi.WriteProblem(w, r, httpapi.NotFound("no such village: village codes have 12 digits"))
+		return "", false
+	}
+	return v, true
+}
+
+func (a *API) track(w http.ResponseWriter, r *http.Request) {
+	pv, err := a.Service.Track(r.Context(), r.PathValue("code"))
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	_ = httpapi.WriteJSON(w, http.StatusOK, pv)
+}
+
+type feedbackRequest struct {
+	Secret    string `json:"secret"`
+	Satisfied bool   `json:"satisfied"`
+	Comment   string `json:"comment,omitempty"`
+}
+
+func (a *API) feedback(w http.ResponseWriter, r *http.Request) {
+	var req feedbackRequest
+	if !httpapi.DecodeJSON(w, r, &req) {
+		return
+	}
+	pv, err := a.Service.Feedback(r.Context(), r.PathValue("code"), req.Secret, req.Satisfied, req.Comment)
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	_ = httpapi.WriteJSON(w, http.StatusOK, pv)
+}
+
+// staffRoles may read complaints at all (ViewFor narrows further).
+var staffRoles = []string{RoleSecretary, RoleDirector, RoleCommitteeMember, RoleAccountant, RoleCashier, RoleSupervisionChair,
+	RoleLiaisonOfficer, RoleTownOfficial, RoleTownFinance, RoleTownDiscipline, RoleDistrictDiscipline, RoleDistrictAdmin}
+
+// actor returns the caller as an Actor if they are staff who may read
+// complaints; anyone else gets 403 (or 401 without a session).
+func actor(w http.ResponseWriter, r *http.Request) (Actor, bool) {
+	p, ok := identity.FromContext(r.Context())
+	if !ok {
+		httpapi.WriteProblem(w, r, httpapi.Unauthenticated("sign in first"))
+		return Actor{}, false
+	}
+	if !slices.Contains(staffRoles, string(p.Role)) {
+		httpapi.WriteProblem(w, r, httpapi.Forbidden("only village officials and town and district staff read complaints"))
+		return Actor{}, false
+	}
+	return Actor{ID: p.IdentityID, Role: string(p.Role), Town: p.Town, Village: p.Village}, true
+}
+
+func (a *API) list(w http.ResponseWriter, r *http.Request) {
+	act, ok := actor(w, r)
+	if !ok {
+		return
+	}
+	village, ok := publicVillage(w, r)
+	if !ok {
+		return
+	}
+	limit := 100
+	if raw := r.URL.Query().Get("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > 1000 {
+			httpapi.WriteProblem(w, r, httpapi.ValidationFailed(httpapi.FieldError{Field: "limit", Detail: "must be 1 to 1000"}))
+			return
+		}
+		limit = n
+	}
+	cs, err := a.Service.List(r.Context(), act, village, limit)
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	_ = httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": cs})
+}
+
+func (a *API) get(w http.ResponseWriter, r *http.Request) {
+	act, ok := actor(w, r)
+	if !ok {
+		return
+	}
+	c, err := a.Service.Get(r.Context(), act, r.PathValue("id"))
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	_ = httpapi.WriteJSON(w, http.StatusOK, c)
+}
+
+type actionRequest struct {
+	Action  string `json:"action"`
+	Reason  string `json:"reason,omitempty"`
+	Summary string `json:"summary,omitempty"`
+}
+
+func (a *API) act(w http.ResponseWriter, r *http.Request) {
+	act, ok := actor(w, r)
+	if !ok {
+		return
+	}
+	var req actionRequest
+	if !httpapi.DecodeJSON(w, r, &req) {
+		return
+	}
+	if req.Action == ActionFeedbackSatisfied || req.Action == ActionFeedbackUnsatisfied {
+		httpapi.WriteProblem(w, r, httpapi.ValidationFailed(httpapi.FieldError{Field: "action", Detail: "feedback is the reporter's, with the tracking code and secret"}))
+		return
+	}
+	reason := req.Reason
+	if req.Summary != "" {
+		reason = req.Summary
+	}
+	c, err := a.Service.Act(r.Context(), act, r.PathValue("id"), Action{Type: req.Action, Reason: reason})
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	_ = httpapi.WriteJSON(w, http.StatusOK, c)
+}
+
+type noteRequest struct {
+	Body   string `json:"body"`
+	Public bool   `json:"public"`
+}
+
+func (a *API) note(w http.ResponseWriter, r *http.Request) {
+	act, ok := actor(w, r)
+	if !ok {
+		return
+	}
+	var req noteRequest
+	if !httpapi.DecodeJSON(w, r, &req) {
+		return
+	}
+	id := r.PathValue("id")
+	if err := a.Service.AddNote(r.Context(), act, id, req.Body, req.Public); err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	c, err := a.Service.Get(r.Context(), act, id)
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	_ = httpapi.WriteJSON(w, http.StatusCreated, c)
+}
+
+// Recurrence detection of the statistics route: three complaints about one
+// village and category within 30 days.
+const (
+	recurrenceWindow    = 30 * 24 * time.Hour
+	recurrenceThreshold = 3
+)
+
+func (a *API) statistics(w http.ResponseWriter, r *http.Request) {
+	act, ok := actor(w, r)
+	if !ok {
+		return
+	}
+	year := a.Service.now().In(Shanghai).Year()
+	if raw := r.URL.Query().Get("year"); raw != "" {
+		y, err := strconv.Atoi(raw)
+		if err != nil || len(raw) != 4 || y < 1949 {
+			httpapi.WriteProblem(w, r, httpapi.ValidationFailed(httpapi.FieldError{Field: "year", Detail: "must be a four-digit year"}))
+			return
+		}
+		year = y
+	}
+	from := time.Date(year, 1, 1, 0, 0, 0, 0, Shanghai)
+	rep, err := a.Service.Statistics(r.Context(), act, from, from.AddDate(1, 0, 0), recurrenceWindow, recurrenceThreshold)
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	_ = httpapi.WriteJSON(w, http.StatusOK, rep)
+}
