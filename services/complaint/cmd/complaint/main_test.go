@@ -5,54 +5,18 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-	"sigs.k8s.io/yaml"
-
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
-	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 	"github.com/wuxiao/wuxiao/services/complaint"
 	"github.com/wuxiao/wuxiao/services/internal/config"
 	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/store"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
-
-// catalogFile writes the sample catalog as the operator's ConfigMap would
-// (the base configuration requires one).
-func catalogFile(t *testing.T) string {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(testinfra.RepoRoot(), "config", "samples", "powercatalog.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pc wuxiaov1.PowerCatalog
-	if err := yaml.Unmarshal(data, &pc); err != nil {
-		t.Fatal(err)
-	}
-	doc, _ := json.Marshal(wuxiaov1.ResolvedCatalog{Name: pc.Name, PowerCatalogSpec: pc.Spec})
-	path := filepath.Join(t.TempDir(), "catalog.json")
-	if err := os.WriteFile(path, doc, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // The binary's wiring, end to end: configuration, migrations, topics, the
 // public intake with a signed-in villager, the outbox relay to the real
@@ -63,10 +27,10 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 	brokers := testinfra.KafkaBrokers(t)
 	base := config.Base{
 		Service: "complaint", District: "fenghua", Town: town, TownCode: "330213100000",
-		CatalogFile: catalogFile(t), PortalBaseURL: "https://jiandu.example.cn",
+		CatalogFile: testinfra.CatalogFile(t), PortalBaseURL: "https://jiandu.example.cn",
 		DatabaseURL: testinfra.Postgres(t), KafkaBrokers: brokers,
 		KratosPublicURL: testinfra.Require(t, testinfra.EnvKratosPublicURL), KratosAdminURL: testinfra.Require(t, testinfra.EnvKratosAdminURL),
-		HTTPAddr: freeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
+		HTTPAddr: testinfra.FreeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
 	}
 	villager, who := testinfra.KratosUser(t, "villager", town, village)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -118,7 +82,7 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 	// The filed event reaches the complaint topic, without the reporter.
 	readCtx, stop := context.WithTimeout(context.Background(), 60*time.Second)
 	defer stop()
-	msgs, err := readAll(readCtx, brokers, eventsv1.Topic(town, eventsv1.StreamComplaint), 1)
+	msgs, err := testinfra.ReadTopic(readCtx, brokers, eventsv1.Topic(town, eventsv1.StreamComplaint), 1)
 	if err != nil {
 		t.Fatalf("reading the complaint topic: %v", err)
 	}
@@ -192,41 +156,5 @@ func TestEscalationLoop(t *testing.T) {
 	}
 	if len(types) != 2 || types[0] != eventsv1.TypeComplaintFiled || types[1] != eventsv1.TypeComplaintEscalated {
 		t.Fatalf("outbox of %s: %v", rc.TrackingCode, types)
-	}
-}
-
-// readAll reads every message of every partition of topic, polling until at
-// least want arrive or ctx ends.
-func readAll(ctx context.Context, brokers []string, topic string, want int) ([]kafka.Message, error) {
-	for {
-		conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
-		if err != nil {
-			return nil, err
-		}
-		parts, err := conn.ReadPartitions(topic)
-		conn.Close()
-		if err != nil {
-			return nil, err
-		}
-		var out []kafka.Message
-		for _, p := range parts {
-			r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID, MaxWait: time.Second})
-			for {
-				lag, err := r.ReadLag(ctx)
-				if err != nil || lag == 0 {
-					break
-				}
-				m, err := r.ReadMessage(ctx)
-				if err != nil {
-					break
-				}
-				out = append(out, m)
-			}
-			r.Close()
-		}
-		if len(out) >= want || ctx.Err() != nil {
-			return out, ctx.Err()
-		}
-		time.Sleep(200 * time.Millisecond)
 	}
 }

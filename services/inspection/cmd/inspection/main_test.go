@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -20,15 +19,6 @@ import (
 	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // warning is a conflict-of-interest warning as the workflow service
 // publishes it, encoded for the workflow topic.
@@ -63,7 +53,7 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 		PortalBaseURL: "https://jiandu.example.cn",
 		DatabaseURL:   testinfra.Postgres(t), KafkaBrokers: brokers,
 		KratosPublicURL: testinfra.Require(t, testinfra.EnvKratosPublicURL), KratosAdminURL: testinfra.Require(t, testinfra.EnvKratosAdminURL),
-		HTTPAddr: freeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
+		HTTPAddr: testinfra.FreeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -174,7 +164,7 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 	defer stop()
 	topic := eventsv1.Topic(town, eventsv1.StreamInspection)
 	for {
-		msgs, err := readAll(readCtx, brokers, topic)
+		msgs, err := testinfra.ReadTopic(readCtx, brokers, topic, 0)
 		if err != nil {
 			t.Fatalf("reading %s: %v", topic, err)
 		}
@@ -202,34 +192,4 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// readAll reads every message of every partition of topic.
-func readAll(ctx context.Context, brokers []string, topic string) ([]kafka.Message, error) {
-	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
-	if err != nil {
-		return nil, err
-	}
-	parts, err := conn.ReadPartitions(topic)
-	conn.Close()
-	if err != nil {
-		return nil, err
-	}
-	var out []kafka.Message
-	for _, p := range parts {
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID, MaxWait: time.Second})
-		for {
-			lag, err := r.ReadLag(ctx)
-			if err != nil || lag == 0 {
-				break
-			}
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				break
-			}
-			out = append(out, m)
-		}
-		r.Close()
-	}
-	return out, nil
 }

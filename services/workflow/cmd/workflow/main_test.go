@@ -6,52 +6,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	"github.com/wuxiao/wuxiao/services/internal/config"
 	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
-	"sigs.k8s.io/yaml"
-
-	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 )
-
-// catalogFile writes the sample catalog as the operator's ConfigMap would.
-func catalogFile(t *testing.T) string {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(testinfra.RepoRoot(), "config", "samples", "powercatalog.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pc wuxiaov1.PowerCatalog
-	if err := yaml.Unmarshal(data, &pc); err != nil {
-		t.Fatal(err)
-	}
-	doc, _ := json.Marshal(wuxiaov1.ResolvedCatalog{Name: pc.Name, PowerCatalogSpec: pc.Spec})
-	path := filepath.Join(t.TempDir(), "catalog.json")
-	if err := os.WriteFile(path, doc, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // The binary's wiring, end to end: configuration, migrations, topics, the
 // HTTP API behind Kratos, the outbox relay to the real Kafka, and a clean
@@ -62,10 +26,10 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 	brokers := testinfra.KafkaBrokers(t)
 	base := config.Base{
 		Service: "workflow", District: "fenghua", Town: town, TownCode: "330213100000",
-		CatalogFile: catalogFile(t), PortalBaseURL: "https://jiandu.example.cn",
+		CatalogFile: testinfra.CatalogFile(t), PortalBaseURL: "https://jiandu.example.cn",
 		DatabaseURL: testinfra.Postgres(t), KafkaBrokers: brokers,
 		KratosPublicURL: testinfra.Require(t, testinfra.EnvKratosPublicURL), KratosAdminURL: testinfra.Require(t, testinfra.EnvKratosAdminURL),
-		HTTPAddr: freeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
+		HTTPAddr: testinfra.FreeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -123,7 +87,7 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 	defer stop()
 	for len(types) < 3 {
 		// The village's events are on one partition; find it by reading all.
-		m, err := readAll(readCtx, brokers, topic)
+		m, err := testinfra.ReadTopic(readCtx, brokers, topic, 3)
 		if err != nil {
 			t.Fatalf("reading %s: %v (got %v)", topic, err, types)
 		}
@@ -152,41 +116,5 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 	want := fmt.Sprintf(`wuxiao_town="%s"`, town)
 	if !bytes.Contains(metrics, []byte(want)) || !bytes.Contains(metrics, []byte(`http_route="/v1/instances/{id}/steps/{step}/complete"`)) {
 		t.Errorf("metrics lack the town or the route label")
-	}
-}
-
-// readAll reads every message of every partition of topic, polling until at
-// least one arrives or ctx ends.
-func readAll(ctx context.Context, brokers []string, topic string) ([]kafka.Message, error) {
-	for {
-		conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
-		if err != nil {
-			return nil, err
-		}
-		parts, err := conn.ReadPartitions(topic)
-		conn.Close()
-		if err != nil {
-			return nil, err
-		}
-		var out []kafka.Message
-		for _, p := range parts {
-			r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID, MaxWait: time.Second})
-			for {
-				lag, err := r.ReadLag(ctx)
-				if err != nil || lag == 0 {
-					break
-				}
-				m, err := r.ReadMessage(ctx)
-				if err != nil {
-					break
-				}
-				out = append(out, m)
-			}
-			r.Close()
-		}
-		if len(out) >= 3 || ctx.Err() != nil {
-			return out, ctx.Err()
-		}
-		time.Sleep(200 * time.Millisecond)
 	}
 }
