@@ -7,21 +7,14 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 
 	"github.com/wuxiao/wuxiao/services/complaint"
 	"github.com/wuxiao/wuxiao/services/internal/config"
-	"github.com/wuxiao/wuxiao/services/internal/events"
-	"github.com/wuxiao/wuxiao/services/internal/httpapi"
-	"github.com/wuxiao/wuxiao/services/internal/identity"
-	"github.com/wuxiao/wuxiao/services/internal/store"
-	"github.com/wuxiao/wuxiao/services/internal/telemetry"
+	"github.com/wuxiao/wuxiao/services/internal/platform"
 )
 
 // options are the complaint service's own settings.
@@ -58,50 +51,19 @@ func main() {
 const escalationBatch = 100
 
 func run(ctx context.Context, base *config.Base, opts options) error {
-	log := base.Logger()
-	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: base.ServiceName(), Town: base.Town, District: base.District,
-		OTLPEndpoint: base.OTLPEndpoint, SamplingRatio: base.SamplingRatio, Logger: log})
+	p, err := platform.Open(ctx, base, "complaint", complaint.Migrate)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = tel.Shutdown(context.WithoutCancel(ctx)) }()
-
-	pool, err := store.Open(ctx, base.DatabaseURL, "complaint", store.WithTracer(tel.PgxTracer()))
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	_ = tel.RecordPoolStats(pool)
-	if err := events.Migrate(ctx, pool); err != nil {
-		return err
-	}
-	if err := complaint.Migrate(ctx, pool); err != nil {
-		return err
-	}
-	svc := &complaint.Service{Pool: pool, Town: base.Town, Log: log}
-
-	auth := identity.New(base.KratosPublicURL, identity.WithLogger(log), identity.WithErrorWriter(httpapi.WriteStatusProblem))
-	srv := httpapi.New(*base, log, tel).WithAuthenticator(auth.Require)
-	srv.AddReadinessCheck("postgres", pool.Ping)
+	defer p.Close(ctx)
+	svc := &complaint.Service{Pool: p.Pool, Town: base.Town, Log: p.Log}
 	api := complaint.NewAPI(svc, []byte(opts.ChallengeKey))
-	api.Optional = auth.Optional
-	api.Routes(srv)
-
-	topic := eventsv1.Topic(base.Town, eventsv1.StreamComplaint)
-	if err := events.EnsureTopics(ctx, base.KafkaBrokers, 3, 1, topic, eventsv1.DeadLetterTopic(topic)); err != nil {
-		return fmt.Errorf("kafka topics: %w", err)
-	}
-	relay := events.NewRelay(pool, base.KafkaBrokers, events.RelayOptions{Telemetry: events.Telemetry{Logger: log}})
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Run(ctx) })
-	g.Go(func() error {
-		if err := relay.Run(ctx); err != nil && ctx.Err() == nil {
-			return fmt.Errorf("event relay: %w", err)
-		}
+	api.Optional = p.Auth.Optional
+	api.Routes(p.Server)
+	return p.Run(ctx, eventsv1.StreamComplaint, nil, func(ctx context.Context) error {
+		escalate(ctx, svc, opts.EscalationInterval)
 		return nil
 	})
-	g.Go(func() error { escalate(ctx, svc, opts.EscalationInterval); return nil })
-	return g.Wait()
 }
 
 // escalate runs Escalate every interval until ctx ends; failures are

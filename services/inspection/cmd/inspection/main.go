@@ -8,20 +8,13 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
-
-	"golang.org/x/sync/errgroup"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 
 	"github.com/wuxiao/wuxiao/services/inspection"
 	"github.com/wuxiao/wuxiao/services/internal/config"
-	"github.com/wuxiao/wuxiao/services/internal/events"
-	"github.com/wuxiao/wuxiao/services/internal/httpapi"
-	"github.com/wuxiao/wuxiao/services/internal/identity"
-	"github.com/wuxiao/wuxiao/services/internal/store"
-	"github.com/wuxiao/wuxiao/services/internal/telemetry"
+	"github.com/wuxiao/wuxiao/services/internal/platform"
 )
 
 func main() {
@@ -37,64 +30,17 @@ func main() {
 }
 
 func run(ctx context.Context, base *config.Base, townName string) error {
-	log := base.Logger()
 	if townName == "" {
 		townName = base.Town
 	}
-	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: base.ServiceName(), Town: base.Town, District: base.District,
-		OTLPEndpoint: base.OTLPEndpoint, SamplingRatio: base.SamplingRatio, Logger: log})
+	p, err := platform.Open(ctx, base, "inspection", inspection.Migrate)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = tel.Shutdown(context.WithoutCancel(ctx)) }()
-
-	pool, err := store.Open(ctx, base.DatabaseURL, "inspection", store.WithTracer(tel.PgxTracer()))
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	_ = tel.RecordPoolStats(pool)
-	if err := events.Migrate(ctx, pool); err != nil {
-		return err
-	}
-	if err := inspection.Migrate(ctx, pool); err != nil {
-		return err
-	}
-	svc := &inspection.Service{Rules: inspection.DefaultRules(), Notices: inspection.DefaultNoticeConfig(), Pool: pool,
-		Town: base.Town, TownName: townName, VillageNames: map[string]string{}, Log: log}
-
-	auth := identity.New(base.KratosPublicURL, identity.WithLogger(log), identity.WithErrorWriter(httpapi.WriteStatusProblem))
-	srv := httpapi.New(*base, log, tel).WithAuthenticator(auth.Require)
-	srv.AddReadinessCheck("postgres", pool.Ping)
-	svc.Routes(srv)
-
-	// A missing topic would hold up the outbox or the consumer: create ours
-	// (and its dead-letter topic), the workflow's dead-letter topic, where
-	// warnings we cannot apply go, and the workflow topic itself, so that
-	// the consumer can join its group even before the workflow service has
-	// published anything. Existing topics are left as they are.
-	topic := eventsv1.Topic(base.Town, eventsv1.StreamInspection)
-	workflowTopic := eventsv1.Topic(base.Town, eventsv1.StreamWorkflow)
-	if err := events.EnsureTopics(ctx, base.KafkaBrokers, 3, 1, topic, eventsv1.DeadLetterTopic(topic),
-		workflowTopic, eventsv1.DeadLetterTopic(workflowTopic)); err != nil {
-		return fmt.Errorf("kafka topics: %w", err)
-	}
-	relay := events.NewRelay(pool, base.KafkaBrokers, events.RelayOptions{Telemetry: events.Telemetry{Logger: log}})
-	consumer := events.NewConsumer(pool, base.KafkaBrokers, "wuxiao-inspection-"+base.Town, []string{workflowTopic},
-		svc.HandleWorkflowEvent, events.ConsumerOptions{Telemetry: events.Telemetry{Logger: log}})
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Run(ctx) })
-	g.Go(func() error {
-		if err := relay.Run(ctx); err != nil && ctx.Err() == nil {
-			return fmt.Errorf("event relay: %w", err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		if err := consumer.Run(ctx); err != nil && ctx.Err() == nil {
-			return fmt.Errorf("workflow consumer: %w", err)
-		}
-		return nil
-	})
-	return g.Wait()
+	defer p.Close(ctx)
+	svc := &inspection.Service{Rules: inspection.DefaultRules(), Notices: inspection.DefaultNoticeConfig(), Pool: p.Pool,
+		Town: base.Town, TownName: townName, VillageNames: map[string]string{}, Log: p.Log}
+	svc.Routes(p.Server)
+	// Violation warnings become rating facts.
+	return p.Run(ctx, eventsv1.StreamInspection, []platform.Consume{{Stream: eventsv1.StreamWorkflow, Handler: svc.HandleWorkflowEvent}})
 }

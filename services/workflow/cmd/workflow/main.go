@@ -6,20 +6,13 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 
 	"github.com/wuxiao/wuxiao/services/internal/config"
-	"github.com/wuxiao/wuxiao/services/internal/events"
-	"github.com/wuxiao/wuxiao/services/internal/httpapi"
-	"github.com/wuxiao/wuxiao/services/internal/identity"
-	"github.com/wuxiao/wuxiao/services/internal/store"
-	"github.com/wuxiao/wuxiao/services/internal/telemetry"
+	"github.com/wuxiao/wuxiao/services/internal/platform"
 	"github.com/wuxiao/wuxiao/services/workflow"
 )
 
@@ -48,7 +41,6 @@ func main() {
 }
 
 func run(ctx context.Context, base *config.Base, idHashKey, calendarFile string, timerInterval time.Duration) error {
-	log := base.Logger()
 	catalog, err := workflow.LoadCatalog(base.CatalogFile)
 	if err != nil {
 		return err
@@ -57,51 +49,14 @@ func run(ctx context.Context, base *config.Base, idHashKey, calendarFile string,
 	if err != nil {
 		return err
 	}
-	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: base.ServiceName(), Town: base.Town, District: base.District,
-		OTLPEndpoint: base.OTLPEndpoint, SamplingRatio: base.SamplingRatio, Logger: log})
+	p, err := platform.Open(ctx, base, "workflow", workflow.Migrate)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = tel.Shutdown(context.WithoutCancel(ctx)) }()
-
-	pool, err := store.Open(ctx, base.DatabaseURL, "workflow", store.WithTracer(tel.PgxTracer()))
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	_ = tel.RecordPoolStats(pool)
-	if err := events.Migrate(ctx, pool); err != nil {
-		return err
-	}
-	if err := workflow.Migrate(ctx, pool); err != nil {
-		return err
-	}
-	svc := &workflow.Service{Engine: &workflow.Engine{Catalog: catalog, Calendar: calendar}, Pool: pool,
-		Town: base.Town, IDHashKey: []byte(idHashKey), Log: log}
-	log.Info("power list loaded", "catalog", catalog.Name, "version", catalog.Version, "items", len(catalog.Items))
-
-	auth := identity.New(base.KratosPublicURL, identity.WithLogger(log), identity.WithErrorWriter(httpapi.WriteStatusProblem))
-	srv := httpapi.New(*base, log, tel).WithAuthenticator(auth.Require)
-	srv.AddReadinessCheck("postgres", pool.Ping)
-	svc.Routes(srv)
-
-	// A missing topic would hold up the whole outbox: create ours (and its
-	// dead-letter topic) before publishing. Partitions and replication
-	// follow the District's Kafka settings when the operator provisions
-	// them; these are the defaults of a one-broker development district.
-	topic := eventsv1.Topic(base.Town, eventsv1.StreamWorkflow)
-	if err := events.EnsureTopics(ctx, base.KafkaBrokers, 3, 1, topic, eventsv1.DeadLetterTopic(topic)); err != nil {
-		return fmt.Errorf("kafka topics: %w", err)
-	}
-	relay := events.NewRelay(pool, base.KafkaBrokers, events.RelayOptions{Telemetry: events.Telemetry{Logger: log}})
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Run(ctx) })
-	g.Go(func() error {
-		if err := relay.Run(ctx); err != nil && ctx.Err() == nil {
-			return fmt.Errorf("event relay: %w", err)
-		}
-		return nil
-	})
-	g.Go(func() error { return svc.RunTimers(ctx, timerInterval) })
-	return g.Wait()
+	defer p.Close(ctx)
+	svc := &workflow.Service{Engine: &workflow.Engine{Catalog: catalog, Calendar: calendar}, Pool: p.Pool,
+		Town: base.Town, IDHashKey: []byte(idHashKey), Log: p.Log}
+	p.Log.Info("power list loaded", "catalog", catalog.Name, "version", catalog.Version, "items", len(catalog.Items))
+	svc.Routes(p.Server)
+	return p.Run(ctx, eventsv1.StreamWorkflow, nil, func(ctx context.Context) error { return svc.RunTimers(ctx, timerInterval) })
 }

@@ -1,0 +1,126 @@
+// Package platform starts what every Wuxiao service runs, so that each
+// service's main only adds its own domain: telemetry, the database pool with
+// its migrations, the Kratos authenticator, the HTTP server, the Kafka
+// topics, the outbox relay and the consumers.
+package platform
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
+
+	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/config"
+	"github.com/wuxiao/wuxiao/services/internal/events"
+	"github.com/wuxiao/wuxiao/services/internal/httpapi"
+	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/store"
+	"github.com/wuxiao/wuxiao/services/internal/telemetry"
+)
+
+// Platform is a service's running infrastructure.
+type Platform struct {
+	Base   *config.Base
+	Log    *slog.Logger
+	Tel    *telemetry.Telemetry
+	Pool   *pgxpool.Pool
+	Auth   *identity.Authenticator
+	Server *httpapi.Server
+}
+
+// Open sets up telemetry, opens the service's schema (traced, with pool
+// metrics), applies the events migrations and the service's own, and builds
+// the authenticator and the HTTP server with a database readiness check.
+// Close releases it.
+func Open(ctx context.Context, base *config.Base, schema string, migrate func(context.Context, *pgxpool.Pool) error) (*Platform, error) {
+	p := &Platform{Base: base, Log: base.Logger()}
+	var err error
+	p.Tel, err = telemetry.Setup(ctx, telemetry.Options{ServiceName: base.ServiceName(), Town: base.Town, District: base.District,
+		OTLPEndpoint: base.OTLPEndpoint, SamplingRatio: base.SamplingRatio, Logger: p.Log})
+	if err != nil {
+		return nil, err
+	}
+	if p.Pool, err = store.Open(ctx, base.DatabaseURL, schema, store.WithTracer(p.Tel.PgxTracer())); err != nil {
+		p.Close(ctx)
+		return nil, err
+	}
+	_ = p.Tel.RecordPoolStats(p.Pool)
+	for _, m := range []func(context.Context, *pgxpool.Pool) error{events.Migrate, migrate} {
+		if err := m(ctx, p.Pool); err != nil {
+			p.Close(ctx)
+			return nil, err
+		}
+	}
+	p.Auth = identity.New(base.KratosPublicURL, identity.WithLogger(p.Log), identity.WithErrorWriter(httpapi.WriteStatusProblem))
+	p.Server = httpapi.New(*base, p.Log, p.Tel).WithAuthenticator(p.Auth.Require)
+	p.Server.AddReadinessCheck("postgres", p.Pool.Ping)
+	return p, nil
+}
+
+// Close closes the pool and flushes telemetry.
+func (p *Platform) Close(ctx context.Context) {
+	if p.Pool != nil {
+		p.Pool.Close()
+	}
+	if p.Tel != nil {
+		_ = p.Tel.Shutdown(context.WithoutCancel(ctx))
+	}
+}
+
+// Consume names a town stream the service consumes, with its handler.
+type Consume struct {
+	Stream  string
+	Handler events.Handler
+}
+
+// Run creates the topics (the service's stream, the streams it consumes, and
+// their dead-letter topics: a missing topic would hold up the outbox or keep
+// a consumer from joining, and starting order between services must not
+// matter), then runs the HTTP server, the outbox relay, one consumer per
+// Consume (group wuxiao-<service>-<town>) and the extra loops, until ctx ends
+// or one of them fails. Partitions and replication are those of a one-broker
+// development district until the operator provisions topics from the District.
+func (p *Platform) Run(ctx context.Context, stream string, consume []Consume, loops ...func(context.Context) error) error {
+	town, brokers := p.Base.Town, p.Base.KafkaBrokers
+	var topics []string
+	for _, s := range append([]string{stream}, streams(consume)...) {
+		t := eventsv1.Topic(town, s)
+		topics = append(topics, t, eventsv1.DeadLetterTopic(t))
+	}
+	if err := events.EnsureTopics(ctx, brokers, 3, 1, topics...); err != nil {
+		return fmt.Errorf("kafka topics: %w", err)
+	}
+	tel := events.Telemetry{Logger: p.Log}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return p.Server.Run(ctx) })
+	relay := events.NewRelay(p.Pool, brokers, events.RelayOptions{Telemetry: tel})
+	g.Go(func() error { return quiet(ctx, "event relay", relay.Run(ctx)) })
+	for _, c := range consume {
+		consumer := events.NewConsumer(p.Pool, brokers, "wuxiao-"+p.Base.Service+"-"+town, []string{eventsv1.Topic(town, c.Stream)},
+			c.Handler, events.ConsumerOptions{Telemetry: tel})
+		g.Go(func() error { return quiet(ctx, c.Stream+" consumer", consumer.Run(ctx)) })
+	}
+	for _, loop := range loops {
+		g.Go(func() error { return loop(ctx) })
+	}
+	return g.Wait()
+}
+
+func streams(cs []Consume) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.Stream
+	}
+	return out
+}
+
+// quiet drops the error a component returns because it was told to stop.
+func quiet(ctx context.Context, what string, err error) error {
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
