@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -82,5 +83,25 @@ func ReadTopic(ctx context.Context, brokers []string, topic string, want int) ([
 			return out, ctx.Err()
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// WaitReady polls url's /readyz until it answers 200, failing the test after
+// a minute (a cold start migrates the schema and creates topics).
+func WaitReady(t testing.TB, url string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		res, err := http.Get(url + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never became ready: %v", url, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

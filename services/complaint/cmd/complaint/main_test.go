@@ -45,20 +45,7 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 		}
 	})
 	url := "http://" + base.HTTPAddr
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		res, err := http.Get(url + "/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the service never became ready: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testinfra.WaitReady(t, url)
 
 	// A signed-in villager files over HTTP.
 	req, _ := http.NewRequest("POST", url+"/v1/public/villages/"+village+"/complaints",

@@ -44,20 +44,7 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 		}
 	})
 	url := "http://" + base.HTTPAddr
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		res, err := http.Get(url + "/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the service never became ready: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testinfra.WaitReady(t, url)
 
 	// The workflow service completes a funds-expenditure process.
 	completedAt := time.Now()
@@ -81,7 +68,7 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 	// The entry appears in the public wallet, payee masked.
 	year := completedAt.In(disclosure.Shanghai).Year()
 	var wallet disclosure.PublicWallet
-	deadline = time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for len(wallet.Entries) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the completed process never reached the wallet")

@@ -65,20 +65,7 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 		}
 	})
 	baseURL := "http://" + base.HTTPAddr
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		res, err := http.Get(baseURL + "/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the service never became ready: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testinfra.WaitReady(t, baseURL)
 
 	// Three conflicts of interest: 100 → 90 (A) → 80 (B) → 70 (C).
 	now := time.Now()
@@ -118,7 +105,7 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 		Points int    `json:"points"`
 		Grade  string `json:"grade"`
 	}
-	deadline = time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		status, _, raw := get("/v1/villages/" + village + "/rating")
 		if status != 200 {

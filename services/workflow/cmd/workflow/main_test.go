@@ -41,20 +41,7 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 		}
 	})
 	url := "http://" + base.HTTPAddr
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		res, err := http.Get(url + "/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the service never became ready: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testinfra.WaitReady(t, url)
 
 	token, _ := testinfra.KratosUser(t, "secretary", town, village)
 	post := func(path string, body any) map[string]any {
