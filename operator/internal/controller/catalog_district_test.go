@@ -26,8 +26,9 @@ func TestPowerCatalogStatusAndFlowChecks(t *testing.T) {
 
 	// A step nobody can reach passes the schema but not the operator; the
 	// towns using the catalog stop (and keep running what they had).
-	cat.Spec.Items[0].Steps = append(cat.Spec.Items[0].Steps, wuxiaov1.Step{ID: "orphan", Name: "孤立步骤", Handler: "村委会", Role: "director", Method: "无"})
-	must(t, k8s.Update(ctx, cat))
+	update(t, cat, func() {
+		cat.Spec.Items[0].Steps = append(cat.Spec.Items[0].Steps, wuxiaov1.Step{ID: "orphan", Name: "孤立步骤", Handler: "村委会", Role: "director", Method: "无"})
+	})
 	eventually(t, wait, func() error {
 		got := &wuxiaov1.PowerCatalog{}
 		must(t, k8s.Get(ctx, client.ObjectKeyFromObject(cat), got))
@@ -51,9 +52,7 @@ func TestPowerCatalogStatusAndFlowChecks(t *testing.T) {
 	})
 
 	// Fixing it brings everything back.
-	must(t, k8s.Get(ctx, client.ObjectKeyFromObject(cat), cat))
-	cat.Spec.Items[0].Steps[1].Next = []string{"orphan"}
-	must(t, k8s.Update(ctx, cat))
+	update(t, cat, func() { cat.Spec.Items[0].Steps[1].Next = []string{"orphan"} })
 	waitTownReady(t, town)
 }
 
@@ -73,9 +72,7 @@ func TestDistrictStatus(t *testing.T) {
 	})
 
 	// A missing admin Secret stalls the District with a message that names it.
-	must(t, k8s.Get(ctx, client.ObjectKeyFromObject(d), d))
-	d.Spec.Postgres.AdminPasswordSecret.Name = "missing"
-	must(t, k8s.Update(ctx, d))
+	update(t, d, func() { d.Spec.Postgres.AdminPasswordSecret.Name = "missing" })
 	eventually(t, wait, func() error {
 		got := &wuxiaov1.District{}
 		must(t, k8s.Get(ctx, client.ObjectKeyFromObject(d), got))

@@ -18,6 +18,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -325,3 +326,17 @@ func expectReady(conds []metav1.Condition, gen, observed int64, want metav1.Cond
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// update re-reads obj, applies change and writes it, retrying when the
+// operator wrote the object (its status) in between, as a person re-running
+// kubectl edit would.
+func update(t *testing.T, obj client.Object, change func()) {
+	t.Helper()
+	must(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		change()
+		return k8s.Update(context.Background(), obj)
+	}))
+}

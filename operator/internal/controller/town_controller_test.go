@@ -155,11 +155,11 @@ func TestTownCorrectsDrift(t *testing.T) {
 	ns := town.NamespaceName()
 
 	// Someone edits a generated Deployment by hand...
-	dep := &appsv1.Deployment{}
-	must(t, k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: "workflow"}, dep))
-	dep.Spec.Template.Spec.Containers[0].Image = "evil/workflow:latest"
-	dep.Spec.Replicas = ptr.To(int32(0))
-	must(t, k8s.Update(ctx, dep))
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "workflow"}}
+	update(t, dep, func() {
+		dep.Spec.Template.Spec.Containers[0].Image = "evil/workflow:latest"
+		dep.Spec.Replicas = ptr.To(int32(0))
+	})
 	// ...and deletes a Service and the admins' RoleBinding.
 	must(t, k8s.Delete(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "complaint"}}))
 	must(t, k8s.Delete(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.TownAdminBindingName}}))
@@ -243,10 +243,8 @@ func TestTownPauseStopsChanges(t *testing.T) {
 		must(t, k8s.Get(ctx, client.ObjectKeyFromObject(town), got))
 		return expectReady(got.Status.Conditions, got.Generation, got.Status.ObservedGeneration, metav1.ConditionUnknown, wuxiaov1.ReasonPaused)
 	})
-	dep := &appsv1.Deployment{}
-	must(t, k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: "inspection"}, dep))
-	dep.Spec.Replicas = ptr.To(int32(5))
-	must(t, k8s.Update(ctx, dep))
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "inspection"}}
+	update(t, dep, func() { dep.Spec.Replicas = ptr.To(int32(5)) })
 	time.Sleep(2 * time.Second) // the watch event has long arrived; nothing may happen
 	must(t, k8s.Get(ctx, client.ObjectKeyFromObject(dep), dep))
 	if *dep.Spec.Replicas != 5 {
@@ -303,8 +301,7 @@ func TestTownPreventDeletion(t *testing.T) {
 	}
 
 	// Lifting the protection labels the namespace deletable, and deletion works.
-	got.Spec.PreventDeletion = ptr.To(false)
-	must(t, k8s.Update(ctx, got))
+	update(t, got, func() { got.Spec.PreventDeletion = ptr.To(false) })
 	eventually(t, wait, func() error {
 		must(t, k8s.Get(ctx, client.ObjectKeyFromObject(ns), ns))
 		if ns.Labels[resources.DeletableLabel] != "true" {
@@ -390,9 +387,7 @@ func TestRolloutWaves(t *testing.T) {
 	later := readyTown(t, d, func(town *wuxiaov1.Town) { town.Spec.RolloutWave = 1 })
 
 	// A new version reaches the pilot (wave 0) first; wave 1 holds.
-	must(t, k8s.Get(ctx, client.ObjectKeyFromObject(d), d))
-	d.Spec.Services.Version = "v0.2.0"
-	must(t, k8s.Update(ctx, d))
+	update(t, d, func() { d.Spec.Services.Version = "v0.2.0" })
 	image := func(town *wuxiaov1.Town) string {
 		dep := &appsv1.Deployment{}
 		must(t, k8s.Get(ctx, types.NamespacedName{Namespace: town.NamespaceName(), Name: "workflow"}, dep))

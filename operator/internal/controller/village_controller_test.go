@@ -65,8 +65,9 @@ func TestVillageLifecycle(t *testing.T) {
 	}
 
 	// Update: adding a liaison officer clears the warning.
-	got.Spec.Officials = append(got.Spec.Officials, wuxiaov1.Official{ID: "wang-fang", Name: "王芳", Role: wuxiaov1.RoleLiaisonOfficer, Email: "wf@example.cn"})
-	must(t, k8s.Update(ctx, got))
+	update(t, got, func() {
+		got.Spec.Officials = append(got.Spec.Officials, wuxiaov1.Official{ID: "wang-fang", Name: "王芳", Role: wuxiaov1.RoleLiaisonOfficer, Email: "wf@example.cn"})
+	})
 	eventually(t, wait, func() error {
 		g := getVillage(t, v)
 		if g.Status.Officials != 3 || len(g.Status.MissingRoles) != 0 || g.Status.ObservedGeneration != g.Generation {
