@@ -30,6 +30,11 @@ log "bench-scale: kube-apiserver and etcd"
 KUBEBUILDER_ASSETS="$(hack/kube-binaries.sh)"
 export KUBEBUILDER_ASSETS
 
+log "bench-scale: PostgreSQL, Kafka and Kratos (the operator provisions towns on them)"
+hack/infra.sh up
+# shellcheck disable=SC1091
+. "${WUXIAO_RUN:-$WUXIAO_CACHE/run}/infra.env"
+
 log "bench-scale: building the operator"
 go build -o "$logdir/wuxiao-operator" ./operator/cmd/wuxiao-operator
 log "bench-scale: building the benchmark"

@@ -33,6 +33,15 @@ const (
 	ReasonNamespaceTaken   = "NamespaceTaken"
 	ReasonArchiving        = "Archiving"
 	ReasonApplyFailed      = "ApplyFailed"
+	// ReasonDatabaseUnavailable: the district's PostgreSQL cannot be reached,
+	// or refuses the admin, so the town's database cannot be provisioned.
+	ReasonDatabaseUnavailable = "DatabaseUnavailable"
+	// ReasonKafkaUnavailable: the town's topics cannot be created or are not
+	// ready on the district's Kafka.
+	ReasonKafkaUnavailable = "KafkaUnavailable"
+	// ReasonIdentityUnavailable: the district's Kratos admin API refused or
+	// could not be reached while provisioning officials' identities.
+	ReasonIdentityUnavailable = "IdentityUnavailable"
 )
 
 // Well-known annotations, labels and finalizers.

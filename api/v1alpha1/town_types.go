@@ -141,6 +141,14 @@ type TownStatus struct {
 	// ReadyVillages among them.
 	// +optional
 	ReadyVillages int32 `json:"readyVillages"`
+	// Database is the town's PostgreSQL database (and role); its URL is in
+	// the Secret wuxiao-database of the town's namespace.
+	// +optional
+	Database string `json:"database,omitempty"`
+	// Topics are the town's Kafka topics found ready, sorted.
+	// +optional
+	// +listType=set
+	Topics []string `json:"topics,omitempty"`
 }
 
 // Town is one town (镇) or subdistrict (街道) tenant.

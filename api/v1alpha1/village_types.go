@@ -158,6 +158,43 @@ type VillageStatus struct {
 	// official of the village holds: processes needing them cannot advance.
 	// +optional
 	MissingRoles []OfficialRole `json:"missingRoles,omitempty"`
+	// Identities are the Kratos identities of the officials, current and
+	// former (a former official's identity is deactivated, never deleted).
+	// No credentials: first-login recovery codes are in the Secret named by
+	// recoverySecret.
+	// +optional
+	// +listType=map
+	// +listMapKey=official
+	Identities []OfficialIdentity `json:"identities,omitempty"`
+	// RecoverySecret names the Secret in the town's namespace holding each
+	// new official's first-login recovery code and link.
+	// +optional
+	RecoverySecret string `json:"recoverySecret,omitempty"`
+	// QRConfigMap names the ConfigMap in the town's namespace holding the
+	// portal's QR code (binaryData qr.png, data qr.svg).
+	// +optional
+	QRConfigMap string `json:"qrConfigMap,omitempty"`
+	// RegisteredGeneration is the generation last announced to the town's
+	// services on the tenant stream.
+	// +optional
+	RegisteredGeneration int64 `json:"registeredGeneration,omitempty"`
+}
+
+// OfficialIdentity links an official of spec.officials to their identity.
+type OfficialIdentity struct {
+	// Official is the official's id in spec.officials.
+	Official string `json:"official"`
+	// IdentityID is the Kratos identity's id.
+	IdentityID string `json:"identityID"`
+	// Role the identity's metadata grants.
+	Role OfficialRole `json:"role"`
+	// Active is false once the official left spec.officials.
+	Active bool `json:"active"`
+	// Digest of the traits and metadata last written to the identity: a
+	// change of the official's entry rewrites the identity, an unchanged
+	// one costs no call to Kratos.
+	// +optional
+	Digest string `json:"digest,omitempty"`
 }
 
 // Village is one village (村) or community (社区) tenant. It lives in its

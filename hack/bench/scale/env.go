@@ -51,9 +51,14 @@ func startEnv(ctx context.Context) (*benchEnv, error) {
 		e.stop()
 		return nil, err
 	}
+	district, err := newDistrict()
+	if err != nil {
+		e.stop()
+		return nil, err
+	}
 	for _, o := range []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: systemNamespace}},
-		newSecret(), newCatalog(), newDistrict(),
+		newSecret(), newCatalog(), district,
 	} {
 		if err := c.Create(ctx, o); err != nil {
 			e.stop()

@@ -3,6 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -105,26 +109,47 @@ func newCatalog() *wx.PowerCatalog {
 	}
 }
 
-func newDistrict() *wx.District {
+// newDistrict points the district at the real PostgreSQL, Kafka and Kratos
+// hack/infra.sh runs (the operator provisions a database and topics per
+// town and publishes every village's registration), read from the
+// environment bench-scale.sh exports.
+func newDistrict() (*wx.District, error) {
+	env := map[string]string{}
+	for _, k := range []string{"WUXIAO_TEST_POSTGRES_URL", "WUXIAO_TEST_KAFKA_BROKERS", "WUXIAO_TEST_KRATOS_PUBLIC_URL", "WUXIAO_TEST_KRATOS_ADMIN_URL"} {
+		if env[k] = os.Getenv(k); env[k] == "" {
+			return nil, fmt.Errorf("%s is not set: run through hack/bench-scale.sh (it starts hack/infra.sh)", k)
+		}
+	}
+	pg, err := url.Parse(env["WUXIAO_TEST_POSTGRES_URL"])
+	if err != nil {
+		return nil, fmt.Errorf("WUXIAO_TEST_POSTGRES_URL: %w", err)
+	}
+	port, err := strconv.Atoi(pg.Port())
+	if err != nil {
+		return nil, fmt.Errorf("WUXIAO_TEST_POSTGRES_URL port: %w", err)
+	}
 	return &wx.District{
 		ObjectMeta: metav1.ObjectMeta{Name: districtName},
 		Spec: wx.DistrictSpec{
 			Code:        districtCode,
 			DisplayName: "奉化区",
-			Kafka:       wx.KafkaSpec{BootstrapServers: []string{"kafka.wuxiao-system.svc:9092"}},
+			Kafka:       wx.KafkaSpec{BootstrapServers: strings.Split(env["WUXIAO_TEST_KAFKA_BROKERS"], ","), Partitions: 1, ReplicationFactor: 1},
 			Kratos: wx.KratosSpec{
-				PublicURL: "http://kratos.wuxiao-system.svc:4433",
-				AdminURL:  "http://kratos-admin.wuxiao-system.svc:4434",
+				PublicURL: env["WUXIAO_TEST_KRATOS_PUBLIC_URL"],
+				AdminURL:  env["WUXIAO_TEST_KRATOS_ADMIN_URL"],
 			},
 			Postgres: wx.PostgresSpec{
-				Host:                "postgres.wuxiao-system.svc",
+				Host:                pg.Hostname(),
+				Port:                int32(port),
+				AdminUser:           pg.User.Username(),
+				SSLMode:             "disable",
 				AdminPasswordSecret: wx.SecretKeyRef{Namespace: systemNamespace, Name: secretName, Key: "password"},
 			},
 			Services:      wx.ServicesSpec{Version: serviceVersion},
 			CatalogRef:    catalogName,
 			PortalBaseURL: portalBaseURL,
 		},
-	}
+	}, nil
 }
 
 func newTown(i int) *wx.Town {

@@ -38,7 +38,7 @@ func CacheOptions() cache.Options {
 	managed := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{wuxiaov1.ManagedByLabel: wuxiaov1.ManagedByValue})}
 	by := map[client.Object]cache.ByObject{}
 	for _, o := range []client.Object{
-		&corev1.Namespace{}, &corev1.ConfigMap{}, &corev1.Service{}, &appsv1.Deployment{},
+		&corev1.Namespace{}, &corev1.ConfigMap{}, &corev1.Secret{}, &corev1.Service{}, &appsv1.Deployment{},
 		&policyv1.PodDisruptionBudget{}, &networkingv1.NetworkPolicy{}, &rbacv1.Role{}, &rbacv1.RoleBinding{},
 	} {
 		by[o] = managed
@@ -73,10 +73,10 @@ type Options struct {
 func Setup(mgr ctrl.Manager, opts Options) error {
 	rec := mgr.GetEventRecorder("wuxiao-operator")
 	c, s := mgr.GetClient(), mgr.GetScheme()
-	if err := (&TownReconciler{Client: c, Scheme: s, Recorder: rec, Name: "town" + opts.NameSuffix}).SetupWithManager(mgr); err != nil {
+	if err := (&TownReconciler{Client: c, Scheme: s, Recorder: rec, APIReader: mgr.GetAPIReader(), Name: "town" + opts.NameSuffix}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	if err := (&VillageReconciler{Client: c, Recorder: rec, ArchiveNamespace: opts.ArchiveNamespace, Name: "village" + opts.NameSuffix}).SetupWithManager(mgr); err != nil {
+	if err := (&VillageReconciler{Client: c, Scheme: s, Recorder: rec, ArchiveNamespace: opts.ArchiveNamespace, Name: "village" + opts.NameSuffix}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	if err := (&DistrictReconciler{Client: c, APIReader: mgr.GetAPIReader(), Recorder: rec, Name: "district" + opts.NameSuffix}).SetupWithManager(mgr); err != nil {

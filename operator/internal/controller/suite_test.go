@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +31,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+	"github.com/wuxiao/wuxiao/operator/internal/provision"
 	"github.com/wuxiao/wuxiao/operator/testenv"
 )
 
@@ -206,6 +209,9 @@ func eventually(t *testing.T, timeout time.Duration, f func() error) {
 
 const wait = 20 * time.Second
 
+// runID makes test data that outlives the run (Kratos identities) unique to it.
+var runID = provision.RandomHex(4)
+
 var seq atomic.Int32
 
 // fixture creates a District, a valid PowerCatalog and the admin Secret under
@@ -220,13 +226,16 @@ func fixture(t *testing.T) *wuxiaov1.District {
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: archiveNS, Name: "pg-" + name},
 		Data: map[string][]byte{"password": []byte("s3cret")}}
 	must(t, k8s.Create(ctx, secret))
+	// The operator provisions on the real PostgreSQL, Kafka and Kratos.
+	pg := infraPostgres(t)
 	d := &wuxiaov1.District{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: wuxiaov1.DistrictSpec{
 			Code: "330213000000", DisplayName: "奉化区",
-			Kafka:         wuxiaov1.KafkaSpec{BootstrapServers: []string{"kafka:9092"}},
-			Kratos:        wuxiaov1.KratosSpec{PublicURL: "http://kratos:4433", AdminURL: "http://kratos:4434"},
-			Postgres:      wuxiaov1.PostgresSpec{Host: "pg", AdminPasswordSecret: wuxiaov1.SecretKeyRef{Namespace: archiveNS, Name: secret.Name}},
+			Kafka:  wuxiaov1.KafkaSpec{BootstrapServers: strings.Split(requireEnv(t, "WUXIAO_TEST_KAFKA_BROKERS"), ","), Partitions: 3, ReplicationFactor: 1},
+			Kratos: wuxiaov1.KratosSpec{PublicURL: requireEnv(t, "WUXIAO_TEST_KRATOS_PUBLIC_URL"), AdminURL: requireEnv(t, "WUXIAO_TEST_KRATOS_ADMIN_URL")},
+			Postgres: wuxiaov1.PostgresSpec{Host: pg.Hostname(), Port: int32(atoi(t, pg.Port())), AdminUser: pg.User.Username(),
+				SSLMode: pg.Query().Get("sslmode"), AdminPasswordSecret: wuxiaov1.SecretKeyRef{Namespace: archiveNS, Name: secret.Name}},
 			Services:      wuxiaov1.ServicesSpec{Version: "v0.1.0"},
 			CatalogRef:    cat.Name,
 			PortalBaseURL: "https://jiandu.example.cn",
@@ -234,6 +243,30 @@ func fixture(t *testing.T) *wuxiaov1.District {
 	}
 	must(t, k8s.Create(ctx, d))
 	return d
+}
+
+// requireEnv returns a variable of ~/.cache/wuxiao/run/infra.env (hack/infra.sh).
+func requireEnv(t *testing.T, key string) string {
+	t.Helper()
+	v := os.Getenv(key)
+	if v == "" {
+		t.Fatalf("%s is not set: the operator tests provision on the real PostgreSQL, Kafka and Kratos; run `make test`, or `hack/infra.sh up` and source its env file", key)
+	}
+	return v
+}
+
+func infraPostgres(t *testing.T) *url.URL {
+	t.Helper()
+	u, err := url.Parse(requireEnv(t, "WUXIAO_TEST_POSTGRES_URL"))
+	must(t, err)
+	return u
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	must(t, err)
+	return n
 }
 
 func validCatalog(name string) *wuxiaov1.PowerCatalog {

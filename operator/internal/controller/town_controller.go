@@ -40,6 +40,9 @@ type TownReconciler struct {
 	client.Client
 	Scheme   *runtime.Scheme
 	Recorder events.EventRecorder
+	// APIReader reads Secrets the cache does not hold: the district's admin
+	// password, and a town Secret the cache may not have seen yet.
+	APIReader client.Reader
 	// Name of the controller; tests running several managers in one
 	// process set distinct names.
 	Name string
@@ -61,6 +64,7 @@ type TownReconciler struct {
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
 
 // Reconcile brings one Town to its spec.
 func (r *TownReconciler) Reconcile(ctx context.Context, req reconcile.Request) (ctrl.Result, error) {
@@ -108,6 +112,14 @@ func (r *TownReconciler) reconcile(ctx context.Context, town *wuxiaov1.Town) (ct
 	case errors.As(err, &w):
 		markProgressing(&town.Status.Conditions, town.Generation, w.reason, w.msg)
 		return ctrl.Result{}, nil
+	case errors.As(err, new(*unavailable)):
+		u, _ := isUnavailable(err)
+		if !readyReasonIs(town.Status.Conditions, u.reason) {
+			r.Recorder.Eventf(town, nil, corev1.EventTypeWarning, u.reason, "Provision", u.msg)
+		}
+		markStalled(&town.Status.Conditions, town.Generation, u.reason, u.msg)
+		// Returned, so that the work queue retries with exponential backoff.
+		return ctrl.Result{}, err
 	case errors.As(err, &s):
 		// One event when the town stalls, not one per periodic retry.
 		if !readyReasonIs(town.Status.Conditions, s.reason) {
@@ -156,6 +168,17 @@ func (r *TownReconciler) reconcileChildren(ctx context.Context, town *wuxiaov1.T
 	if !strings.HasPrefix(town.Spec.Code, district.Spec.Code[:6]) {
 		return stall(wuxiaov1.ReasonCodeMismatch, "code %s does not start with the 6 digits of District %s (%s): a town's code begins with its district's",
 			town.Spec.Code, district.Name, district.Spec.Code[:6])
+	}
+	// What the services need before they can start: their keys, the
+	// database, the topics.
+	if err := r.ensureKeys(ctx, town); err != nil {
+		return err
+	}
+	if err := r.ensureDatabase(ctx, town, district); err != nil {
+		return err
+	}
+	if err := r.ensureTopics(ctx, town, district); err != nil {
+		return err
 	}
 	catalog, err := r.resolveCatalog(ctx, town, district)
 	if err != nil {
@@ -397,6 +420,7 @@ func (r *TownReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&rbacv1.Role{}).
 		Owns(&rbacv1.RoleBinding{}).
 		Owns(&corev1.ConfigMap{}).
+		Owns(&corev1.Secret{}).
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).
 		Owns(&policyv1.PodDisruptionBudget{}).

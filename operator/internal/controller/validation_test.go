@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
@@ -83,6 +84,9 @@ func TestSamplesConverge(t *testing.T) {
 				villages = append(villages, o)
 				continue // their namespaces come from the operator
 			}
+			if o.GetKind() == "District" {
+				pointAtTestInfra(t, o)
+			}
 			must(t, k8s.Create(ctx, o))
 		}
 	}
@@ -148,6 +152,27 @@ func TestSamplesConverge(t *testing.T) {
 	if len(deps.Items) != 4 {
 		t.Errorf("town-xikou runs %d deployments", len(deps.Items))
 	}
+}
+
+// pointAtTestInfra points a sample District at the test's PostgreSQL,
+// Kafka and Kratos instead of the in-cluster services it names.
+func pointAtTestInfra(t *testing.T, o client.Object) {
+	t.Helper()
+	u, ok := o.(*unstructured.Unstructured)
+	if !ok {
+		t.Fatalf("sample %T is not unstructured", o)
+	}
+	pg := infraPostgres(t)
+	set := func(v any, path ...string) {
+		must(t, unstructured.SetNestedField(u.Object, v, append([]string{"spec"}, path...)...))
+	}
+	set([]any{requireEnv(t, "WUXIAO_TEST_KAFKA_BROKERS")}, "kafka", "bootstrapServers")
+	set(requireEnv(t, "WUXIAO_TEST_KRATOS_PUBLIC_URL"), "kratos", "publicURL")
+	set(requireEnv(t, "WUXIAO_TEST_KRATOS_ADMIN_URL"), "kratos", "adminURL")
+	set(pg.Hostname(), "postgres", "host")
+	set(int64(atoi(t, pg.Port())), "postgres", "port")
+	set(pg.User.Username(), "postgres", "adminUser")
+	set(pg.Query().Get("sslmode"), "postgres", "sslMode")
 }
 
 // otherDigit returns code with the digit at i changed, so that a test's

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -31,6 +33,7 @@ import (
 // are never simply dropped.
 type VillageReconciler struct {
 	client.Client
+	Scheme   *runtime.Scheme
 	Recorder events.EventRecorder
 	// ArchiveNamespace receives the archive record of every deleted village.
 	ArchiveNamespace string
@@ -41,7 +44,8 @@ type VillageReconciler struct {
 // +kubebuilder:rbac:groups=wuxiao.io,resources=villages/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=wuxiao.io,resources=villages/finalizers,verbs=update
 // +kubebuilder:rbac:groups=wuxiao.io,resources=towns;districts;powercatalogs,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
 
 // ArchivedLabel marks a deleted village's archive record.
 const ArchivedLabel = "wuxiao.io/archived"
@@ -71,27 +75,52 @@ func (r *VillageReconciler) Reconcile(ctx context.Context, req reconcile.Request
 	}
 
 	result := ctrl.Result{}
-	if err := r.validate(ctx, v); err != nil {
-		if s, ok := err.(*stalled); ok {
-			markStalled(&v.Status.Conditions, v.Generation, s.reason, s.msg)
-			if !readyReasonIs(before.Status.Conditions, s.reason) {
-				r.Recorder.Eventf(v, nil, corev1.EventTypeWarning, s.reason, "Validate", s.msg)
-			}
-		} else if p, ok := err.(*waiting); ok {
-			markProgressing(&v.Status.Conditions, v.Generation, p.reason, p.msg)
-			result.RequeueAfter = 30 * time.Second
-		} else {
-			return ctrl.Result{}, err
+	var retErr error
+	town, district, err := r.validate(ctx, v)
+	if err == nil {
+		err = r.provision(ctx, v, town, district)
+	}
+	var u *unavailable
+	if s, ok := err.(*stalled); ok {
+		markStalled(&v.Status.Conditions, v.Generation, s.reason, s.msg)
+		if !readyReasonIs(before.Status.Conditions, s.reason) {
+			r.Recorder.Eventf(v, nil, corev1.EventTypeWarning, s.reason, "Validate", s.msg)
 		}
+	} else if p, ok := err.(*waiting); ok {
+		markProgressing(&v.Status.Conditions, v.Generation, p.reason, p.msg)
+		result.RequeueAfter = 30 * time.Second
+	} else if errors.As(err, &u) {
+		if !readyReasonIs(before.Status.Conditions, u.reason) {
+			r.Recorder.Eventf(v, nil, corev1.EventTypeWarning, u.reason, "Provision", u.msg)
+		}
+		markStalled(&v.Status.Conditions, v.Generation, u.reason, u.msg)
+		retErr = err // retried with exponential backoff
+	} else if err != nil {
+		retErr = err // the API server: retried; what was provisioned is still recorded below
 	} else {
 		msg := "validated against town " + v.Status.Town + " and catalog " + v.Status.Catalog
 		if len(v.Status.MissingRoles) > 0 {
 			msg += fmt.Sprintf("; no official holds %v, which some catalog steps need", v.Status.MissingRoles)
 		}
 		markReady(&v.Status.Conditions, v.Generation, msg)
+		// Ready, so the town's services may learn of it; a failure is
+		// retried and does not take readiness away.
+		retErr = r.register(ctx, v, town, district)
 	}
 	v.Status.ObservedGeneration = v.Generation
-	return result, patchStatus(ctx, r.Client, before, v, &before.Status, &v.Status)
+	if perr := patchStatus(ctx, r.Client, before, v, &before.Status, &v.Status); perr != nil {
+		return ctrl.Result{}, errors.Join(retErr, perr)
+	}
+	return result, retErr
+}
+
+// provision gives a valid village what it needs outside its own object:
+// the QR code of its portal and its officials' identities.
+func (r *VillageReconciler) provision(ctx context.Context, v *wuxiaov1.Village, town *wuxiaov1.Town, district *wuxiaov1.District) error {
+	if err := r.ensureQR(ctx, v, town); err != nil {
+		return err
+	}
+	return r.ensureIdentities(ctx, v, town, district)
 }
 
 // readyReasonIs reports whether the Ready condition already carries reason, so that a
@@ -105,31 +134,31 @@ func readyReasonIs(conds []metav1.Condition, reason string) bool {
 	return false
 }
 
-func (r *VillageReconciler) validate(ctx context.Context, v *wuxiaov1.Village) error {
+func (r *VillageReconciler) validate(ctx context.Context, v *wuxiaov1.Village) (*wuxiaov1.Town, *wuxiaov1.District, error) {
 	townName, ok := strings.CutPrefix(v.Namespace, "town-")
 	if !ok {
-		return stall(wuxiaov1.ReasonTownNotFound, "namespace %s is not a town's namespace (town-<name>): create Villages in the namespace of their Town", v.Namespace)
+		return nil, nil, stall(wuxiaov1.ReasonTownNotFound, "namespace %s is not a town's namespace (town-<name>): create Villages in the namespace of their Town", v.Namespace)
 	}
 	town := &wuxiaov1.Town{}
 	if err := r.Get(ctx, types.NamespacedName{Name: townName}, town); err != nil {
 		if apierrors.IsNotFound(err) {
-			return stall(wuxiaov1.ReasonTownNotFound, "Town %q does not exist", townName)
+			return nil, nil, stall(wuxiaov1.ReasonTownNotFound, "Town %q does not exist", townName)
 		}
-		return err
+		return nil, nil, err
 	}
 	v.Status.Town = town.Name
 	if v.Spec.Code[:9] != town.Spec.Code[:9] {
-		return stall(wuxiaov1.ReasonCodeMismatch, "code %s does not start with %s, the first 9 digits of Town %s (%s)",
+		return nil, nil, stall(wuxiaov1.ReasonCodeMismatch, "code %s does not start with %s, the first 9 digits of Town %s (%s)",
 			v.Spec.Code, town.Spec.Code[:9], town.Name, town.Spec.Code)
 	}
 	same := &wuxiaov1.VillageList{}
 	if err := r.List(ctx, same, client.InNamespace(v.Namespace), client.MatchingFields{villageCodeIndex: v.Spec.Code}); err != nil {
-		return err
+		return nil, nil, err
 	}
 	for i := range same.Items {
 		// The first Village to claim a code keeps it.
 		if o := &same.Items[i]; o.UID != v.UID && o.DeletionTimestamp.IsZero() && olderThan(o, v) {
-			return stall(wuxiaov1.ReasonDuplicateCode, "code %s is already used by Village %s", v.Spec.Code, o.Name)
+			return nil, nil, stall(wuxiaov1.ReasonDuplicateCode, "code %s is already used by Village %s", v.Spec.Code, o.Name)
 		}
 	}
 	v.Status.Officials = int32(len(v.Spec.Officials))
@@ -137,12 +166,12 @@ func (r *VillageReconciler) validate(ctx context.Context, v *wuxiaov1.Village) e
 	district := &wuxiaov1.District{}
 	if err := r.Get(ctx, types.NamespacedName{Name: town.Spec.District}, district); err != nil {
 		if apierrors.IsNotFound(err) {
-			return &waiting{wuxiaov1.ReasonDistrictNotFound, fmt.Sprintf("waiting for District %q of Town %s", town.Spec.District, town.Name)}
+			return nil, nil, &waiting{wuxiaov1.ReasonDistrictNotFound, fmt.Sprintf("waiting for District %q of Town %s", town.Spec.District, town.Name)}
 		}
-		return err
+		return nil, nil, err
 	}
 	if town.Status.Catalog == "" {
-		return &waiting{wuxiaov1.ReasonCatalogNotFound, fmt.Sprintf("Town %s has no valid power catalog yet; see its status", town.Name)}
+		return nil, nil, &waiting{wuxiaov1.ReasonCatalogNotFound, fmt.Sprintf("Town %s has no valid power catalog yet; see its status", town.Name)}
 	}
 	v.Status.Catalog = town.Status.Catalog
 	v.Status.PortalURL = strings.TrimSuffix(district.Spec.PortalBaseURL, "/") + "/v/" + v.Spec.Code
@@ -151,12 +180,12 @@ func (r *VillageReconciler) validate(ctx context.Context, v *wuxiaov1.Village) e
 	cat := &wuxiaov1.PowerCatalog{}
 	if err := r.Get(ctx, types.NamespacedName{Name: catName}, cat); err != nil {
 		if apierrors.IsNotFound(err) {
-			return &waiting{wuxiaov1.ReasonCatalogNotFound, fmt.Sprintf("PowerCatalog %q is gone; Town %s will report it", catName, town.Name)}
+			return nil, nil, &waiting{wuxiaov1.ReasonCatalogNotFound, fmt.Sprintf("PowerCatalog %q is gone; Town %s will report it", catName, town.Name)}
 		}
-		return err
+		return nil, nil, err
 	}
 	v.Status.MissingRoles = missingRoles(v, cat)
-	return nil
+	return town, district, nil
 }
 
 func olderThan(a, b *wuxiaov1.Village) bool {
@@ -216,6 +245,14 @@ func (r *VillageReconciler) archive(ctx context.Context, v *wuxiaov1.Village) (c
 	if !controllerutil.ContainsFinalizer(v, wuxiaov1.ArchiveFinalizer) {
 		return ctrl.Result{}, nil
 	}
+	// The officials of an archived village lose their access.
+	if err := r.deactivateAll(ctx, v); err != nil {
+		before := v.DeepCopy()
+		msg := fmt.Sprintf("cannot deactivate the officials' identities: %v; the Village stays until they are", err)
+		markProgressing(&v.Status.Conditions, v.Generation, wuxiaov1.ReasonArchiving, msg)
+		_ = patchStatus(ctx, r.Client, before, v, &before.Status, &v.Status)
+		return ctrl.Result{}, err
+	}
 	snapshot := v.DeepCopy()
 	snapshot.ManagedFields = nil
 	doc, err := json.MarshalIndent(ArchiveRecord{ArchivedAt: time.Now().UTC(), Village: snapshot}, "", "  ")
@@ -260,13 +297,14 @@ func (r *VillageReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	// resolves another catalog, not on every status write.
 	townChanged := predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		o, n := e.ObjectOld.(*wuxiaov1.Town), e.ObjectNew.(*wuxiaov1.Town)
-		return o.Generation != n.Generation || o.Status.Catalog != n.Status.Catalog
+		return o.Generation != n.Generation || o.Status.Catalog != n.Status.Catalog || len(o.Status.Topics) != len(n.Status.Topics)
 	}}
 	return ctrl.NewControllerManagedBy(mgr).Named(name).
 		// Villages are independent of each other: onboarding hundreds at
 		// once should not wait on one round trip at a time.
 		WithOptions(controller.Options{MaxConcurrentReconciles: VillageWorkers}).
 		For(&wuxiaov1.Village{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Owns(&corev1.ConfigMap{}).
 		Watches(&wuxiaov1.Town{}, handler.EnqueueRequestsFromMapFunc(r.villagesOfTown), builder.WithPredicates(townChanged)).
 		Watches(&wuxiaov1.District{}, handler.EnqueueRequestsFromMapFunc(r.villagesOfDistrict), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&wuxiaov1.PowerCatalog{}, handler.EnqueueRequestsFromMapFunc(r.allVillages), builder.WithPredicates(predicate.GenerationChangedPredicate{})).

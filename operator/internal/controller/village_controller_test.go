@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+	"github.com/wuxiao/wuxiao/operator/internal/provision"
 )
 
 func getVillage(t *testing.T, v *wuxiaov1.Village) *wuxiaov1.Village {
@@ -66,7 +67,7 @@ func TestVillageLifecycle(t *testing.T) {
 
 	// Update: adding a liaison officer clears the warning.
 	update(t, got, func() {
-		got.Spec.Officials = append(got.Spec.Officials, wuxiaov1.Official{ID: "wang-fang", Name: "王芳", Role: wuxiaov1.RoleLiaisonOfficer, Email: "wf@example.cn"})
+		got.Spec.Officials = append(got.Spec.Officials, wuxiaov1.Official{ID: "wang-fang", Name: "王芳", Role: wuxiaov1.RoleLiaisonOfficer, Email: "wf-" + provision.RandomHex(4) + "@example.cn"})
 	})
 	eventually(t, wait, func() error {
 		g := getVillage(t, v)

@@ -34,8 +34,21 @@ const (
 	TownAdminBindingName = "wuxiao-town-admins"
 	// DatabaseSecretName holds the town's database URL (key "url"); the
 	// operator provisions it per town (a database and a role each).
-	DatabaseSecretName    = "wuxiao-database"
-	DatabaseSecretKey     = "url"
+	DatabaseSecretName  = "wuxiao-database"
+	DatabaseSecretKey   = "url"
+	DatabasePasswordKey = "password"
+	// IDHashKeySecretName keys the hashes of ID numbers (workflow,
+	// disclosure, inspection: WUXIAO_ID_HASH_KEY); ChallengeKeySecretName signs the
+	// complaint intake's proof-of-work challenges (WUXIAO_CHALLENGE_KEY).
+	// Both are generated once per town and never rotated by the operator:
+	// a new hash key would make every stored hash unmatchable.
+	IDHashKeySecretName    = "wuxiao-id-hash-key"
+	ChallengeKeySecretName = "wuxiao-challenge-key"
+	SecretKeyKey           = "key"
+	// RecoverySecretName holds the first-login recovery codes of the town's
+	// new officials, for town IT staff to hand over (they may read this
+	// Secret and no other).
+	RecoverySecretName    = "wuxiao-official-recovery"
 	DeletableLabel        = "wuxiao.io/deletable"
 	CatalogHashAnnotation = "wuxiao.io/catalog-hash"
 	// VersionLabel on a Deployment records the service version it runs; the
@@ -101,6 +114,7 @@ func VillageAdminRole(t *wuxiaov1.Town) *rbacv1.Role {
 				Verbs: []string{"get"}},
 			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch"}},
 			{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"get", "list", "watch"}},
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{RecoverySecretName}, Verbs: []string{"get"}},
 		},
 	}
 }
@@ -275,6 +289,16 @@ func serviceEnv(in TownInput, svc wuxiaov1.ServiceName) []corev1.EnvVar {
 		{Name: "OTEL_SERVICE_NAME", Value: "wuxiao-" + string(svc)},
 		{Name: "OTEL_RESOURCE_ATTRIBUTES", Value: "wuxiao.town=" + t.Name + ",wuxiao.district=" + d.Name},
 	}
+	secretEnv := func(name, secret string) corev1.EnvVar {
+		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: SecretKeyKey}}}
+	}
+	switch svc {
+	case wuxiaov1.ServiceWorkflow, wuxiaov1.ServiceDisclosure, wuxiaov1.ServiceInspection:
+		env = append(env, secretEnv("WUXIAO_ID_HASH_KEY", IDHashKeySecretName))
+	case wuxiaov1.ServiceComplaint:
+		env = append(env, secretEnv("WUXIAO_CHALLENGE_KEY", ChallengeKeySecretName))
+	}
 	if ep := d.Spec.Telemetry.OTLPEndpoint; ep != "" {
 		env = append(env, corev1.EnvVar{Name: "OTEL_EXPORTER_OTLP_ENDPOINT", Value: ep})
 	}
@@ -350,4 +374,35 @@ func metaTemplate(t *wuxiaov1.Town, svc wuxiaov1.ServiceName) wuxiaov1.ObjectMet
 		return *m
 	}
 	return wuxiaov1.ObjectMetaTemplate{}
+}
+
+// Secret is an Opaque Secret of the town with the given data.
+func Secret(t *wuxiaov1.Town, name string, data map[string][]byte) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: t.NamespaceName(), Labels: TownLabels(t.Name)},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       data,
+	}
+}
+
+// QRConfigMapName is the ConfigMap of a village's QR code.
+func QRConfigMapName(village string) string { return "qr-" + village }
+
+// QR ConfigMap keys.
+const (
+	QRPNGKey            = "qr.png"
+	QRSVGKey            = "qr.svg"
+	PortalURLAnnotation = "wuxiao.io/portal-url"
+)
+
+// QRConfigMap holds a village's QR code as PNG (binaryData) and SVG (data).
+func QRConfigMap(v *wuxiaov1.Village, town string, png []byte, svg string) *corev1.ConfigMap {
+	l := TownLabels(town)
+	l[wuxiaov1.VillageLabel] = v.Spec.Code
+	return &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: QRConfigMapName(v.Name), Namespace: v.Namespace, Labels: l,
+			Annotations: map[string]string{PortalURLAnnotation: v.Status.PortalURL}},
+		Data:       map[string]string{QRSVGKey: svg},
+		BinaryData: map[string][]byte{QRPNGKey: png},
+	}
 }

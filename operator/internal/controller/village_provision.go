@@ -1,0 +1,317 @@
+package controller
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+	"github.com/wuxiao/wuxiao/operator/internal/provision"
+	"github.com/wuxiao/wuxiao/operator/internal/resources"
+)
+
+// kratosClients keeps one client (and its connection pool) per admin URL.
+var kratosClients sync.Map
+
+func kratosFor(adminURL string) *provision.Kratos {
+	if k, ok := kratosClients.Load(adminURL); ok {
+		return k.(*provision.Kratos)
+	}
+	k, _ := kratosClients.LoadOrStore(adminURL, provision.NewKratos(adminURL))
+	return k.(*provision.Kratos)
+}
+
+// OfficialLogin is the login identifier (Kratos' e-mail trait) of an
+// official: their e-mail, or for an official known only by phone an address
+// under the reserved .invalid domain, unique per village (Kratos' identity
+// schema needs an e-mail identifier; the phone is kept as a trait).
+func OfficialLogin(v *wuxiaov1.Village, o wuxiaov1.Official) string {
+	if o.Email != "" {
+		return strings.ToLower(strings.TrimSpace(o.Email))
+	}
+	return o.Phone + "@" + v.Spec.Code + ".officials.wuxiao.invalid"
+}
+
+// RecoveryEntry is what the recovery Secret holds per new official (key
+// <village code>.<official id>): what town IT staff hand over for the first
+// sign-in. It never appears in status.
+type RecoveryEntry struct {
+	Login     string    `json:"login"`
+	Code      string    `json:"code"`
+	Link      string    `json:"link"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+func recoveryKey(v *wuxiaov1.Village, official string) string { return v.Spec.Code + "." + official }
+
+// ensureIdentities gives every official of the spec an active identity
+// whose metadata_public carries {role, town, village}, and deactivates the
+// identities of officials no longer listed. Kratos is called only for an
+// official whose entry changed since it was last written (status digest).
+func (r *VillageReconciler) ensureIdentities(ctx context.Context, v *wuxiaov1.Village, town *wuxiaov1.Town, district *wuxiaov1.District) error {
+	k := kratosFor(district.Spec.Kratos.AdminURL)
+	known := map[string]wuxiaov1.OfficialIdentity{}
+	for _, id := range v.Status.Identities {
+		known[id.Official] = id
+	}
+	recovery := map[string]*RecoveryEntry{} // nil value: remove the key
+	var out []wuxiaov1.OfficialIdentity
+	// record keeps what was done, so the next attempt does not redo it. New
+	// identities count as done only once their recovery code is stored;
+	// otherwise the next attempt adopts them again and makes a new code.
+	record := func(done []wuxiaov1.OfficialIdentity) error {
+		err := r.writeRecovery(ctx, town, recovery)
+		if err != nil {
+			done = slices.DeleteFunc(done, func(id wuxiaov1.OfficialIdentity) bool {
+				e, ok := recovery[recoveryKey(v, id.Official)]
+				return ok && e != nil
+			})
+		}
+		v.Status.Identities = mergeIdentities(done, known)
+		return err
+	}
+	fail := func(err error) error {
+		_ = record(out) // the Kratos error is the one to report
+		return &unavailable{wuxiaov1.ReasonIdentityUnavailable, err.Error()}
+	}
+	for _, o := range v.Spec.Officials {
+		traits := provision.OfficialTraits{Email: OfficialLogin(v, o), Name: o.Name, Phone: o.Phone}
+		meta := provision.OfficialMetadata{Role: string(o.Role), Town: town.Name, Village: v.Spec.Code}
+		digest := identityDigest(traits, meta)
+		cur, ok := known[o.ID]
+		if ok && cur.Active && cur.Digest == digest {
+			out = append(out, cur)
+			delete(known, o.ID)
+			continue
+		}
+		id := ""
+		if ok {
+			err := k.Update(ctx, cur.IdentityID, traits, meta)
+			switch {
+			case err == nil:
+				id = cur.IdentityID
+			case !isNotFound(err):
+				return fail(err)
+			}
+		}
+		fresh := false
+		if id == "" {
+			found, exists, err := k.FindByEmail(ctx, traits.Email)
+			if err != nil {
+				return fail(err)
+			}
+			if exists {
+				// Adopt an identity this village made before its status was
+				// written (or in an earlier life), never another tenant's.
+				if m := found.Metadata; m.Role != "" && (m.Town != town.Name || m.Village != v.Spec.Code) {
+					if err := record(out); err != nil {
+						return err
+					}
+					return stall(wuxiaov1.ReasonInvalidSpec, "official %s: login %s already belongs to an identity of town %s village %s; give the official another e-mail",
+						o.ID, traits.Email, m.Town, m.Village)
+				}
+				if err := k.Update(ctx, found.ID, traits, meta); err != nil {
+					return fail(err)
+				}
+				id = found.ID
+			} else {
+				if id, err = k.Create(ctx, traits, meta); err != nil {
+					return fail(err)
+				}
+			}
+			fresh = true
+		}
+		if fresh {
+			code, link, expires, err := k.RecoveryCode(ctx, id)
+			if err != nil {
+				return fail(err)
+			}
+			recovery[recoveryKey(v, o.ID)] = &RecoveryEntry{Login: traits.Email, Code: code, Link: link, ExpiresAt: expires.UTC()}
+		}
+		out = append(out, wuxiaov1.OfficialIdentity{Official: o.ID, IdentityID: id, Role: o.Role, Active: true, Digest: digest})
+		delete(known, o.ID)
+	}
+	// Officials no longer listed: deactivated, kept (the audit trail names them).
+	for off, cur := range known {
+		if cur.Active {
+			if err := k.Deactivate(ctx, cur.IdentityID); err != nil {
+				return fail(err)
+			}
+			cur.Active, cur.Digest = false, ""
+			recovery[recoveryKey(v, off)] = nil
+		}
+		out = append(out, cur)
+		delete(known, off)
+	}
+	if err := record(out); err != nil {
+		return err
+	}
+	if len(v.Spec.Officials) > 0 {
+		v.Status.RecoverySecret = resources.RecoverySecretName
+	}
+	return nil
+}
+
+func mergeIdentities(done []wuxiaov1.OfficialIdentity, rest map[string]wuxiaov1.OfficialIdentity) []wuxiaov1.OfficialIdentity {
+	out := slices.Clone(done)
+	for _, id := range rest {
+		out = append(out, id)
+	}
+	slices.SortFunc(out, func(a, b wuxiaov1.OfficialIdentity) int { return strings.Compare(a.Official, b.Official) })
+	return out
+}
+
+func identityDigest(t provision.OfficialTraits, m provision.OfficialMetadata) string {
+	b, _ := json.Marshal([]any{t, m})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+func isNotFound(err error) bool { return errors.Is(err, provision.ErrIdentityNotFound) }
+
+// writeRecovery adds and removes entries of the town's recovery Secret.
+func (r *VillageReconciler) writeRecovery(ctx context.Context, town *wuxiaov1.Town, entries map[string]*RecoveryEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	data := map[string][]byte{}
+	for key, e := range entries {
+		if e != nil {
+			b, err := json.Marshal(e)
+			if err != nil {
+				return err
+			}
+			data[key] = b
+		}
+	}
+	_, _, err := ensure(ctx, r.Client, r.Scheme, town, resources.Secret(town, resources.RecoverySecretName, data), func(have, want *corev1.Secret) {
+		if have.Data == nil {
+			have.Data = map[string][]byte{}
+		}
+		for key, e := range entries {
+			if e == nil {
+				delete(have.Data, key)
+			} else {
+				have.Data[key] = want.Data[key]
+			}
+		}
+	})
+	return err
+}
+
+// ensureQR stores the QR code of the village's portal address, or removes
+// it while the portal is disabled.
+func (r *VillageReconciler) ensureQR(ctx context.Context, v *wuxiaov1.Village, town *wuxiaov1.Town) error {
+	if v.Spec.Portal.Enabled != nil && !*v.Spec.Portal.Enabled {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: v.Namespace, Name: resources.QRConfigMapName(v.Name)}}
+		if err := r.Get(ctx, client.ObjectKeyFromObject(cm), cm); err == nil && metav1.IsControlledBy(cm, v) {
+			if err := r.Delete(ctx, cm); client.IgnoreNotFound(err) != nil {
+				return err
+			}
+		}
+		v.Status.QRConfigMap = ""
+		return nil
+	}
+	png, svg, err := provision.QR(v.Status.PortalURL)
+	if err != nil {
+		return err
+	}
+	want := resources.QRConfigMap(v, town.Name, png, svg)
+	_, op, err := ensure(ctx, r.Client, r.Scheme, v, want, func(have, want *corev1.ConfigMap) {
+		have.Data, have.BinaryData = want.Data, want.BinaryData
+	})
+	if err != nil {
+		return err
+	}
+	if op == controllerutil.OperationResultCreated || op == controllerutil.OperationResultUpdated {
+		r.Recorder.Eventf(v, want, corev1.EventTypeNormal, "QRCode", "Render", "QR code of %s written to ConfigMap %s", v.Status.PortalURL, want.Name)
+	}
+	v.Status.QRConfigMap = want.Name
+	return nil
+}
+
+// register announces the village to the town's services on the tenant
+// stream, once per generation, when the town's tenant topic is ready.
+func (r *VillageReconciler) register(ctx context.Context, v *wuxiaov1.Village, town *wuxiaov1.Town, district *wuxiaov1.District) error {
+	topic := eventsv1.Topic(town.Name, eventsv1.StreamTenant)
+	if v.Status.RegisteredGeneration == v.Generation || !slices.Contains(town.Status.Topics, topic) {
+		return nil // a change of the town's topics brings the village back
+	}
+	var roles []string
+	for _, o := range v.Spec.Officials {
+		if !slices.Contains(roles, string(o.Role)) {
+			roles = append(roles, string(o.Role))
+		}
+	}
+	slices.Sort(roles)
+	data, err := json.Marshal(eventsv1.VillageRegistered{Code: v.Spec.Code, Name: v.Spec.DisplayName, Kind: string(v.Spec.Kind),
+		Town: town.Name, Roles: roles, PortalURL: v.Status.PortalURL, Generation: v.Generation})
+	if err != nil {
+		return err
+	}
+	ev := eventsv1.Event{
+		ID:     VillageEventID(v),
+		Source: "/towns/" + town.Name + "/operator", Type: eventsv1.TypeVillageRegistered,
+		Subject: v.Spec.Code, Time: time.Now().UTC(), Town: town.Name, Village: v.Spec.Code, Data: data,
+	}
+	if err := provision.Publish(ctx, district.Spec.Kafka.BootstrapServers, topic, ev); err != nil {
+		return &unavailable{wuxiaov1.ReasonKafkaUnavailable, fmt.Sprintf("cannot announce the village on Kafka %s: %v",
+			strings.Join(district.Spec.Kafka.BootstrapServers, ","), err)}
+	}
+	v.Status.RegisteredGeneration = v.Generation
+	return nil
+}
+
+// villageEventNamespace scopes the ids of the operator's village events.
+var villageEventNamespace = uuid.MustParse("5b0f3c1e-9a51-4d0e-9f57-6a1f0d7c2b11")
+
+// VillageEventID is the registration event's id for the Village's uid and
+// generation: publishing the same generation again yields the same id, which
+// consumers deduplicate.
+func VillageEventID(v *wuxiaov1.Village) string {
+	return uuid.NewSHA1(villageEventNamespace, []byte(string(v.UID)+"/"+strconv.FormatInt(v.Generation, 10))).String()
+}
+
+// deactivateAll ends every official's access when their village is
+// archived; it returns nil when there is nothing to do or nowhere to do it.
+func (r *VillageReconciler) deactivateAll(ctx context.Context, v *wuxiaov1.Village) error {
+	var active []wuxiaov1.OfficialIdentity
+	for _, id := range v.Status.Identities {
+		if id.Active {
+			active = append(active, id)
+		}
+	}
+	if len(active) == 0 {
+		return nil
+	}
+	town := &wuxiaov1.Town{}
+	if err := r.Get(ctx, client.ObjectKey{Name: v.Status.Town}, town); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	district := &wuxiaov1.District{}
+	if err := r.Get(ctx, client.ObjectKey{Name: town.Spec.District}, district); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	k := kratosFor(district.Spec.Kratos.AdminURL)
+	for _, id := range active {
+		if err := k.Deactivate(ctx, id.IdentityID); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,139 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+)
+
+// TownTopics lists every topic of a town: each stream's and its dead-letter
+// topic, sorted.
+func TownTopics(town string) []string {
+	var topics []string
+	for _, s := range eventsv1.Streams {
+		t := eventsv1.Topic(town, s)
+		topics = append(topics, t, eventsv1.DeadLetterTopic(t))
+	}
+	slices.Sort(topics)
+	return topics
+}
+
+// A fresh transport each time: kafka-go's transports answer metadata
+// requests from a cache, which would hide a topic created a moment ago.
+func kafkaClient(brokers []string) (*kafka.Client, func()) {
+	t := &kafka.Transport{DialTimeout: 5 * time.Second}
+	return &kafka.Client{Addr: kafka.TCP(brokers...), Transport: t, Timeout: 10 * time.Second}, t.CloseIdleConnections
+}
+
+// EnsureTopics creates the topics that do not exist (brokers never
+// auto-create them) with the given partitions and replication factor, and
+// returns those whose every partition has a leader. Existing topics are left
+// as they are. It creates nothing when all topics exist: the steady state
+// costs one metadata request.
+func EnsureTopics(ctx context.Context, brokers []string, partitions, replicationFactor int, topics []string) (ready []string, err error) {
+	if len(brokers) == 0 {
+		return nil, errors.New("no Kafka bootstrap servers")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	c, done := kafkaClient(brokers)
+	defer done()
+	ready, missing, err := topicsReady(ctx, c, topics)
+	if err != nil || len(missing) == 0 {
+		return ready, err
+	}
+	configs := make([]kafka.TopicConfig, len(missing))
+	for i, t := range missing {
+		configs[i] = kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: replicationFactor}
+	}
+	res, err := c.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: configs})
+	if err != nil {
+		return ready, fmt.Errorf("creating topics on %v: %w", brokers, err)
+	}
+	var errs []error
+	for topic, err := range res.Errors {
+		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+			errs = append(errs, fmt.Errorf("creating topic %s: %w", topic, err))
+		}
+	}
+	if len(errs) > 0 {
+		return ready, errors.Join(errs...)
+	}
+	// New topics take a moment to get leaders.
+	for {
+		ready, missing, err = topicsReady(ctx, c, topics)
+		if err != nil || len(missing) == 0 {
+			return ready, err
+		}
+		select {
+		case <-ctx.Done():
+			return ready, fmt.Errorf("topics %v not ready: %w", missing, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func topicsReady(ctx context.Context, c *kafka.Client, topics []string) (ready, missing []string, err error) {
+	res, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading topic metadata: %w", err)
+	}
+	found := map[string]kafka.Topic{}
+	for _, t := range res.Topics {
+		found[t.Name] = t
+	}
+	for _, name := range topics {
+		t, ok := found[name]
+		ok = ok && t.Error == nil && len(t.Partitions) > 0
+		for _, p := range t.Partitions {
+			ok = ok && p.Error == nil && p.Leader.Host != ""
+		}
+		if ok {
+			ready = append(ready, name)
+		} else {
+			missing = append(missing, name)
+		}
+	}
+	return ready, missing, nil
+}
+
+// Publish writes one event to topic in CloudEvents binary mode (see
+// api/events/v1): consumers deduplicate by its id, so publishing it again
+// after a failure is harmless.
+func Publish(ctx context.Context, brokers []string, topic string, ev eventsv1.Event) error {
+	if err := ev.Validate(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	t := &kafka.Transport{DialTimeout: 5 * time.Second}
+	defer t.CloseIdleConnections()
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Transport: t,
+		Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchSize: 1}
+	defer w.Close()
+	h := func(k, v string) kafka.Header { return kafka.Header{Key: k, Value: []byte(v)} }
+	headers := []kafka.Header{
+		h("ce_specversion", eventsv1.SpecVersion), h("ce_id", ev.ID), h("ce_source", ev.Source),
+		h("ce_type", ev.Type), h("ce_time", ev.Time.UTC().Format(time.RFC3339Nano)),
+		h("ce_town", ev.Town), h("content-type", eventsv1.ContentType),
+	}
+	if ev.Subject != "" {
+		headers = append(headers, h("ce_subject", ev.Subject))
+	}
+	if ev.DataSchema != "" {
+		headers = append(headers, h("ce_dataschema", ev.DataSchema))
+	}
+	if ev.Village != "" {
+		headers = append(headers, h("ce_village", ev.Village))
+	}
+	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte(ev.Key()), Value: ev.Data, Headers: headers}); err != nil {
+		return fmt.Errorf("publishing %s to %s: %w", ev.Type, topic, err)
+	}
+	return nil
+}
