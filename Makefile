@@ -40,6 +40,24 @@ dev: ## Run the workflow service locally on PostgreSQL, Kafka and Kratos, with t
 dev-down: ## Stop what make dev started.
 	hack/infra.sh down
 
+##@ Cluster
+
+IMAGE_TAG ?= dev
+
+.PHONY: cluster-up
+cluster-up: ## Start a one-node Kubernetes cluster built from source (etcd, control plane, kubelet on containerd); needs root.
+	hack/cluster.sh up
+
+.PHONY: cluster-down
+cluster-down: ## Stop that cluster and restore the host state the kubelet changed.
+	hack/cluster.sh down
+
+.PHONY: images
+images: ## Build OCI image archives (no Docker) of the operator and the four services into bin/images.
+	go run ./hack/images -out bin/images -tag $(IMAGE_TAG) ./operator/cmd/wuxiao-operator \
+	  ./services/workflow/cmd/workflow ./services/disclosure/cmd/disclosure \
+	  ./services/complaint/cmd/complaint ./services/inspection/cmd/inspection
+
 ##@ Tests
 
 .PHONY: test

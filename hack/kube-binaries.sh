@@ -6,7 +6,7 @@
 # KUBEBUILDER_ASSETS for envtest).
 #
 #   hack/kube-binaries.sh                      # kube-apiserver + etcd (envtest)
-#   hack/kube-binaries.sh kubelet kube-scheduler ...
+#   hack/kube-binaries.sh kubelet kube-scheduler kubectl ...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . hack/lib.sh
@@ -49,6 +49,7 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubectl"
 	_ "k8s.io/kubernetes/cmd/kubelet"
 )
 GO
@@ -101,11 +102,11 @@ build_one() {
       local w; w=$(etcd_wrapper)
       log "etcd: building $ETCD_VERSION (about 1.5 min cold)"
       (cd "$w" && go build -trimpath -ldflags "-s -w" -o "$out.tmp" go.etcd.io/etcd/server/v3) ;;
-    kube-apiserver|kube-controller-manager|kube-scheduler|kubelet)
+    kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kubectl)
       local w; w=$(kube_wrapper)
       log "$c: building $KUBE_VERSION (kube-apiserver: about 6 min on a cold 2-core machine)"
       (cd "$w" && go build -trimpath -ldflags "$(ldflags_for_kube)" -o "$out.tmp" "k8s.io/kubernetes/cmd/$c") ;;
-    *) die "unknown component $c (known: kube-apiserver etcd kube-controller-manager kube-scheduler kubelet)" ;;
+    *) die "unknown component $c (known: kube-apiserver etcd kube-controller-manager kube-scheduler kubelet kubectl)" ;;
   esac
   mv "$out.tmp" "$out"
   log "$c: built in $(since "$start") -> $out"
