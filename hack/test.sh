@@ -33,6 +33,10 @@ if [ -x hack/infra.sh ]; then
   log "infrastructure up in $(since "$t")"
 fi
 
+step "CJK TrueType font for PDF notices"
+WUXIAO_NOTICE_FONT=$(hack/fonts.sh)
+export WUXIAO_NOTICE_FONT
+
 step "go test"
 t=$(now)
 # Packages run in parallel (one per core); each envtest package starts its own

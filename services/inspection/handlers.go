@@ -33,6 +33,8 @@ func (s *Service) Routes(srv *httpapi.Server) {
 	srv.HandleFunc("GET /v1/notices/{number}", s.notice)
 	srv.HandleFunc("GET /v1/notices/{number}/html", s.noticeHTML)
 	srv.HandleFunc("GET /v1/district/ratings", s.districtRatings)
+	s.tourRoutes(srv)
+	s.integrityRoutes(srv)
 }
 
 // principal returns the authenticated caller, answering 401 when there is none.

@@ -288,11 +288,14 @@ type SubkindRule struct {
 //	  substantiated         属实              −5
 //	  partly-substantiated  部分属实          −3
 //	  unsubstantiated       不属实            0
+//	  accepted              已受理            0 (on record, proves nothing yet)
 //	inspection findings (巡察发现问题), by severity:
 //	  minor −3, major −8, serious −15
 //	rectification (整改):
 //	  overdue               逾期未整改        −5
 //	  on-time               按期整改到位      +2, at most +10 a period
+//	cross-checks (交叉比对预警), see crossCheckKindRule:
+//	  payee-relative −5, payee-deceased −8
 //	supervision orders (督查令), by colour:
 //	  blue −5, yellow −10, red −20
 //
@@ -317,6 +320,7 @@ func DefaultRules() Rules {
 				ComplaintSubstantiated:   {Label: "经查属实", Points: -5},
 				ComplaintPartly:          {Label: "经查部分属实", Points: -3},
 				ComplaintUnsubstantiated: {Label: "经查不属实", Points: 0},
+				ComplaintAccepted:        {Label: "已受理", Points: 0},
 			}},
 			FactFinding: {Label: "巡察发现问题", Subkinds: map[string]SubkindRule{
 				SeverityMinor:   {Label: "一般", Points: -3},
@@ -327,6 +331,7 @@ func DefaultRules() Rules {
 				RectificationOverdue: {Label: "逾期未整改", Points: -5},
 				RectificationOnTime:  {Label: "按期整改到位", Points: 2, Cap: 10},
 			}},
+			FactCrossCheck: crossCheckKindRule(), // crosscheck.go
 			FactOrder: {Label: "三色督查令", Subkinds: map[string]SubkindRule{
 				string(Blue):   {Label: "蓝色", Points: -5},
 				string(Yellow): {Label: "黄色", Points: -10},

@@ -50,10 +50,11 @@ func TestDefaultRules(t *testing.T) {
 	want := map[string]int{
 		"warning/conflict-of-interest": -10, "warning/amount-threshold": -8, "warning/posting-duration": -5,
 		"warning/order": -3, "warning/deadline": -2, "warning/evidence-required": -2,
-		"complaint/substantiated": -5, "complaint/partly-substantiated": -3, "complaint/unsubstantiated": 0,
+		"complaint/substantiated": -5, "complaint/partly-substantiated": -3, "complaint/unsubstantiated": 0, "complaint/accepted": 0,
 		"finding/minor": -3, "finding/major": -8, "finding/serious": -15,
 		"rectification/overdue": -5, "rectification/on-time": 2,
 		"order/blue": -5, "order/yellow": -10, "order/red": -20,
+		"crosscheck/payee-relative": -5, "crosscheck/payee-deceased": -8,
 	}
 	got := map[string]int{}
 	for k, kr := range r.Kinds {

@@ -31,8 +31,16 @@ type Service struct {
 	// VillageNames maps village codes to names (岩头村), to address
 	// notices; a village missing here is addressed by its code.
 	VillageNames map[string]string
-	Log          *slog.Logger
-	Now          func() time.Time
+	// Orders and Situations configure supervision orders (defaults when
+	// zero: DefaultOrderConfig, DefaultSituations).
+	Orders     OrderConfig
+	Situations Situations
+	Log        *slog.Logger
+	Now        func() time.Time
+
+	// Integrity configures integrity files, selection checks, cross-checks
+	// and PDF notices (integrity.go).
+	Integrity IntegrityConfig
 }
 
 func (s *Service) now() time.Time {

@@ -54,3 +54,61 @@ type NoticeIssued struct {
 	// Deadline to answer (warning) or rectify: midnight ending the last day.
 	Deadline time.Time `json:"deadline"`
 }
+
+// Event types of inspection tours (巡察) and supervision orders (督查令).
+const (
+	TypeFindingRaised        = "cn.wuxiao.inspection.finding.raised.v1"
+	TypeRectificationOverdue = "cn.wuxiao.inspection.rectification.overdue.v1"
+	TypeOrderIssued          = "cn.wuxiao.inspection.order.issued.v1"
+	TypeOrderEscalated       = "cn.wuxiao.inspection.order.escalated.v1"
+)
+
+// FindingRaised: an inspection tour raised a finding (问题) on a village.
+// It carries no description: consumers read it under the service's rules.
+type FindingRaised struct {
+	FindingID string    `json:"findingId"`
+	TourID    string    `json:"tourId"`
+	Village   string    `json:"village"`
+	Category  string    `json:"category"`
+	Severity  string    `json:"severity"` // minor, major, serious
+	Tasks     int       `json:"tasks"`    // rectification tasks set
+	RaisedAt  time.Time `json:"raisedAt"`
+}
+
+// RectificationOverdue: a rectification task of a finding was not
+// submitted (or was returned and not resubmitted) by its deadline.
+type RectificationOverdue struct {
+	TaskID    string    `json:"taskId"`
+	FindingID string    `json:"findingId"`
+	Village   string    `json:"village"`
+	Deadline  time.Time `json:"deadline"`
+	At        time.Time `json:"at"`
+}
+
+// OrderIssued: a three-colour supervision order (三色督查令) was issued to
+// a village or one of its cadres (named by id only).
+type OrderIssued struct {
+	Number    string    `json:"number"`
+	Colour    string    `json:"colour"` // blue, yellow, red
+	Situation string    `json:"situation"`
+	Village   string    `json:"village"`
+	ToCadre   bool      `json:"toCadre"`
+	IssuedAt  time.Time `json:"issuedAt"`
+	Deadline  time.Time `json:"deadline"`
+	// EscalatedFrom is the overdue order this one replaces, if any.
+	EscalatedFrom string `json:"escalatedFrom,omitempty"`
+}
+
+// OrderEscalated: an order went unanswered past its deadline. To is the
+// order of the next colour replacing it; a red order has none and is
+// Referred for disciplinary handling instead.
+type OrderEscalated struct {
+	Number   string    `json:"number"`
+	Colour   string    `json:"colour"`
+	Village  string    `json:"village"`
+	Deadline time.Time `json:"deadline"`
+	To       string    `json:"to,omitempty"`
+	ToColour string    `json:"toColour,omitempty"`
+	Referred bool      `json:"referred,omitempty"`
+	At       time.Time `json:"at"`
+}

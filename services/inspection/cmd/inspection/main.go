@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"os"
+	"time"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 
@@ -26,6 +27,7 @@ func main() {
 		func(ctx context.Context) error { return run(ctx, &base, townName) })
 	env := base.Env()
 	env.String(&townName, "town-name", "WUXIAO_TOWN_NAME", "", "the town's name as notices are signed, e.g. 溪口镇 (default: the town's object name)")
+	integrity.register(&base)
 	os.Exit(config.Execute(cmd))
 }
 
@@ -40,7 +42,15 @@ func run(ctx context.Context, base *config.Base, townName string) error {
 	defer p.Close(ctx)
 	svc := &inspection.Service{Rules: inspection.DefaultRules(), Notices: inspection.DefaultNoticeConfig(), Pool: p.Pool,
 		Town: base.Town, TownName: townName, VillageNames: map[string]string{}, Log: p.Log}
+	if svc.Integrity, err = integrity.config(p.Log); err != nil {
+		return err
+	}
 	svc.Routes(p.Server)
 	// Violation warnings become rating facts.
-	return p.Run(ctx, eventsv1.StreamInspection, []platform.Consume{{Stream: eventsv1.StreamWorkflow, Handler: svc.HandleWorkflowEvent}})
+	// Accepted and resolved complaints become rating facts too; overdue
+	// rectifications and supervision orders escalate every minute.
+	return p.Run(ctx, eventsv1.StreamInspection, []platform.Consume{{Stream: eventsv1.StreamWorkflow, Handler: svc.HandleWorkflowEvent},
+		{Stream: eventsv1.StreamComplaint, Handler: svc.HandleComplaintEvent},
+		// Subsidy payments are cross-checked against relatives and deaths.
+		{Stream: eventsv1.StreamDisclosure, Handler: svc.HandleDisclosureEvent}}, svc.EscalationLoop(time.Minute))
 }

@@ -1,0 +1,105 @@
+package inspection
+
+// Complaint facts: the complaint service's stream feeds villages' ratings.
+//
+// ComplaintDecided carries no structured outcome (属实/不属实): a resolution
+// carries only the investigator's summary in Reason. The mapping is:
+//
+//	complaint.accepted  → fact complaint/accepted (受理), 0 points: the
+//	                      complaint is on the village's record, but taking it
+//	                      up proves nothing yet.
+//	complaint.resolved  → fact complaint/<outcome>, the outcome read from the
+//	                      summary: "部分属实" → partly-substantiated (−3),
+//	                      "不属实"/"查无实据" → unsubstantiated (0), "属实" →
+//	                      substantiated (−5); a summary naming none of them →
+//	                      complaint/resolved, which the rules do not rate
+//	                      (0 points, marked unrated), so that nobody loses
+//	                      points on a guess.
+//	filed, rejected, escalated, reopened → ignored.
+//
+// Fact ids are "complaint:<complaintId>:accepted" and
+// "complaint:<complaintId>:resolved": a redelivered event, or the same
+// decision published twice, counts once. A complaint reopened and resolved
+// again keeps its first resolution's outcome (a known limit until the
+// complaint service publishes a structured outcome).
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/events"
+)
+
+// Complaint subkinds beyond the rated outcomes.
+const (
+	ComplaintAccepted = "accepted" // 已受理: recorded, 0 points
+	ComplaintResolved = "resolved" // resolved, outcome not stated: unrated
+)
+
+// ComplaintOutcome reads the outcome of an investigation from its summary.
+func ComplaintOutcome(summary string) string {
+	switch {
+	case strings.Contains(summary, "部分属实"):
+		return ComplaintPartly
+	case strings.Contains(summary, "不属实"), strings.Contains(summary, "查无实据"), strings.Contains(summary, "失实"):
+		return ComplaintUnsubstantiated
+	case strings.Contains(summary, "属实"):
+		return ComplaintSubstantiated
+	}
+	return ComplaintResolved
+}
+
+// ComplaintFact turns a complaint decision into a fact; ok is false for
+// events that do not count.
+func ComplaintFact(ev eventsv1.Event) (Fact, bool, error) {
+	var stage string
+	switch ev.Type {
+	case eventsv1.TypeComplaintAccepted:
+		stage = "accepted"
+	case eventsv1.TypeComplaintResolved:
+		stage = "resolved"
+	default:
+		return Fact{}, false, nil
+	}
+	var d eventsv1.ComplaintDecided
+	if err := ev.Decode(&d); err != nil {
+		return Fact{}, false, err
+	}
+	if d.ComplaintID == "" {
+		return Fact{}, false, fmt.Errorf("complaint event %s has no complaint id", ev.ID)
+	}
+	if ev.Village == "" {
+		return Fact{}, false, fmt.Errorf("complaint event %s has no village", ev.ID)
+	}
+	at := d.At
+	if at.IsZero() {
+		at = ev.Time
+	}
+	sub := ComplaintAccepted
+	if stage == "resolved" {
+		sub = ComplaintOutcome(d.Reason)
+	}
+	// The note names the category only: the summary may identify people
+	// and stays in the complaint service, under its access rules.
+	return Fact{ID: "complaint:" + d.ComplaintID + ":" + stage, Village: ev.Village, Kind: FactComplaint, Subkind: sub,
+		At: at, Ref: d.TrackingCode, Note: "举报类别：" + d.Category}, true, nil
+}
+
+// HandleComplaintEvent is the events.Handler of the complaint stream.
+func (s *Service) HandleComplaintEvent(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) error {
+	f, ok, err := ComplaintFact(ev)
+	if err != nil {
+		return events.Permanent(err)
+	}
+	if !ok {
+		return nil
+	}
+	_, err = s.ApplyFact(ctx, tx, f)
+	return err
+}
+
+var _ events.Handler = (*Service)(nil).HandleComplaintEvent

@@ -1,0 +1,538 @@
+package inspection
+
+// Supervision orders (三色督查令) persisted, and interviews (约谈). Orders are
+// issued by the town's discipline office to a village or one of its cadres,
+// numbered from notice_numbers, answered, closed, and escalated when left
+// unanswered past their deadline (blue → yellow → red; an overdue red order
+// is referred for disciplinary handling). Each issued order, escalations
+// included, applies its fact (orders.go Order.Fact) to the village's rating
+// in the transaction that records it, and is announced.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/httpapi"
+	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/store"
+)
+
+// StoredOrder is an order with what only the store knows.
+type StoredOrder struct {
+	Order
+	Response   string     `json:"response,omitempty"`
+	IssuedBy   string     `json:"issuedBy"`
+	ReferredAt *time.Time `json:"referredAt,omitempty"`
+}
+
+// OrderRequest asks to issue an order, over HTTP.
+type OrderRequest struct {
+	Village   string `json:"village"`
+	CadreID   string `json:"cadreId,omitempty"`
+	Situation string `json:"situation"`
+	Colour    string `json:"colour,omitempty"`   // default: the situation's
+	Deadline  string `json:"deadline,omitempty"` // last day; default: by colour
+	Detail    string `json:"detail,omitempty"`
+}
+
+func (s *Service) orderConfig() OrderConfig {
+	if s.Orders.Prefix == "" {
+		return DefaultOrderConfig()
+	}
+	return s.Orders
+}
+
+func (s *Service) situations() Situations {
+	if len(s.Situations.Situations) == 0 {
+		return DefaultSituations()
+	}
+	return s.Situations
+}
+
+func (s *Service) desk(ctx context.Context, tx pgx.Tx) *OrderDesk {
+	return &OrderDesk{Config: s.orderConfig(), Situations: s.situations(), Numbers: txNumbers{ctx, tx}}
+}
+
+// fieldProblem turns the domain's joined FieldErrors into a 422.
+func fieldProblem(err error) error {
+	var fes []httpapi.FieldError
+	var walk func(error)
+	walk = func(e error) {
+		if fe, ok := e.(*FieldError); ok {
+			fes = append(fes, httpapi.FieldError{Field: fe.Field, Detail: fe.Problem})
+			return
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() []error }:
+			for _, x := range u.Unwrap() {
+				walk(x)
+			}
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		}
+	}
+	walk(err)
+	if len(fes) == 0 {
+		return err
+	}
+	return httpapi.ValidationFailed(fes...)
+}
+
+// IssueOrder issues, records, rates and announces an order.
+func (s *Service) IssueOrder(ctx context.Context, by identity.Principal, in OrderRequest) (*StoredOrder, error) {
+	now := s.now()
+	var errs []httpapi.FieldError
+	if !identity.ValidVillage(in.Village) {
+		errs = append(errs, httpapi.FieldError{Field: "village", Detail: "is not a 12-digit village code"})
+	}
+	var deadline time.Time
+	if in.Deadline != "" {
+		day, prob := parseDay("deadline", in.Deadline)
+		switch {
+		case prob != nil:
+			errs = append(errs, httpapi.FieldError{Field: "deadline", Detail: fmt.Sprintf("%q is not a date (2006-01-02)", in.Deadline)})
+		case !endOfDay(day, 0).After(now):
+			errs = append(errs, httpapi.FieldError{Field: "deadline", Detail: "must not be in the past"})
+		default:
+			deadline = endOfDay(day, 0)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, httpapi.ValidationFailed(errs...)
+	}
+	var out *StoredOrder
+	err := store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
+		o, err := s.desk(ctx, tx).NewOrder(OrderInput{Situation: in.Situation, Colour: Colour(in.Colour), Town: s.Town, Village: in.Village,
+			CadreID: strings.TrimSpace(in.CadreID), Detail: strings.TrimSpace(in.Detail), Now: now})
+		if err != nil {
+			return fieldProblem(err)
+		}
+		if !deadline.IsZero() {
+			o.Deadline = deadline
+		}
+		out = &StoredOrder{Order: *o, IssuedBy: by.IdentityID}
+		return s.recordIssued(ctx, tx, out)
+	})
+	return out, err
+}
+
+// recordIssued inserts a new order, applies its fact and announces it.
+func (s *Service) recordIssued(ctx context.Context, tx pgx.Tx, o *StoredOrder) error {
+	doc, err := json.Marshal(o.Order)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO orders (number, town, year, seq, colour, village, cadre_id, status, issued_at, deadline, issued_by, doc)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, o.Number, s.Town, o.Year, o.Seq, string(o.Colour), o.Village, o.CadreID,
+		string(o.Status), o.IssuedAt, o.Deadline, o.IssuedBy, doc); err != nil {
+		return err
+	}
+	if _, err := s.ApplyFact(ctx, tx, o.Fact()); err != nil {
+		return err
+	}
+	return s.publish(ctx, tx, uuid.NewString(), eventsv1.TypeOrderIssued, o.Village, o.Number, eventsv1.OrderIssued{
+		Number: o.Number, Colour: string(o.Colour), Situation: o.Situation, Village: o.Village, ToCadre: o.CadreID != "",
+		IssuedAt: o.IssuedAt, Deadline: o.Deadline, EscalatedFrom: o.EscalatedFrom})
+}
+
+func saveOrder(ctx context.Context, tx pgx.Tx, o *StoredOrder) error {
+	doc, err := json.Marshal(o.Order)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `UPDATE orders SET status = $2, escalated_to = $3, referred_at = $4, response = $5, doc = $6 WHERE number = $1`,
+		o.Number, string(o.Status), o.EscalatedTo, o.ReferredAt, o.Response, doc)
+	return err
+}
+
+type rowsQuerier interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}
+
+// queryOrders reads the town's orders matching where ($1 is the town).
+func (s *Service) queryOrders(ctx context.Context, q rowsQuerier, where string, args ...any) ([]StoredOrder, error) {
+	rows, err := q.Query(ctx, `SELECT doc, response, issued_by, referred_at FROM orders WHERE town = $1 AND `+where,
+		append([]any{s.Town}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (StoredOrder, error) {
+		var o StoredOrder
+		var doc []byte
+		if err := r.Scan(&doc, &o.Response, &o.IssuedBy, &o.ReferredAt); err != nil {
+			return o, err
+		}
+		return o, json.Unmarshal(doc, &o.Order)
+	})
+}
+
+// OrderByNumber returns one of the town's orders.
+func (s *Service) OrderByNumber(ctx context.Context, number string) (*StoredOrder, error) {
+	list, err := s.queryOrders(ctx, s.Pool, `number = $2`, number)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, ErrNotFound
+	}
+	return &list[0], nil
+}
+
+// ActOnOrder records the answer to an order (respond) or accepts it (close).
+func (s *Service) ActOnOrder(ctx context.Context, number, action, text string) (*StoredOrder, error) {
+	var out *StoredOrder
+	err := store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
+		list, err := s.queryOrders(ctx, tx, `number = $2 FOR UPDATE`, number)
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			return ErrNotFound
+		}
+		o := &list[0]
+		now := s.now()
+		switch action {
+		case "respond":
+			if strings.TrimSpace(text) == "" {
+				return httpapi.ValidationFailed(httpapi.FieldError{Field: "response", Detail: "is required"})
+			}
+			if o.ReferredAt != nil {
+				return httpapi.Conflict("order " + o.Number + " was referred for disciplinary handling")
+			}
+			if err := o.Respond(now); err != nil {
+				return httpapi.Conflict(err.Error())
+			}
+			o.Response = strings.TrimSpace(text)
+		case "close":
+			if err := o.Close(now); err != nil {
+				return httpapi.Conflict(err.Error())
+			}
+		default:
+			return ErrNotFound
+		}
+		out = o
+		return saveOrder(ctx, tx, o)
+	})
+	return out, err
+}
+
+// EscalateOrders escalates every unanswered order past its deadline:
+// blue and yellow are replaced by an order of the next colour (issued,
+// rated, announced), red is marked overdue and referred. Each is announced
+// as escalated, once. Safe to run on every replica.
+func (s *Service) EscalateOrders(ctx context.Context, limit int) (int, error) {
+	n := 0
+	err := store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
+		n = 0
+		now := s.now()
+		due, err := s.queryOrders(ctx, tx, `(status = 'issued' OR (status = 'overdue' AND escalated_to = '' AND referred_at IS NULL))
+			AND deadline <= $2 ORDER BY deadline, number LIMIT $3 FOR UPDATE SKIP LOCKED`, now, limit)
+		if err != nil {
+			return err
+		}
+		for i := range due {
+			o := &due[i]
+			ev := eventsv1.OrderEscalated{Number: o.Number, Colour: string(o.Colour), Village: o.Village, Deadline: o.Deadline, At: now}
+			if _, ok := o.Colour.Next(); ok {
+				next, _, err := s.desk(ctx, tx).Escalate(&o.Order, now)
+				if err != nil {
+					return err
+				}
+				if err := s.recordIssued(ctx, tx, &StoredOrder{Order: *next, IssuedBy: "system:escalation"}); err != nil {
+					return err
+				}
+				ev.To, ev.ToColour = next.Number, string(next.Colour)
+			} else {
+				o.MarkOverdue(now)
+				o.Status, o.ReferredAt = OrderOverdue, &now
+				ev.Referred = true
+			}
+			if err := saveOrder(ctx, tx, o); err != nil {
+				return err
+			}
+			if err := s.publish(ctx, tx, uuid.NewString(), eventsv1.TypeOrderEscalated, o.Village, o.Number, ev); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Interview is a talk (约谈) the discipline office held with a cadre.
+type Interview struct {
+	ID        string    `json:"id"`
+	Village   string    `json:"village"`
+	CadreID   string    `json:"cadreId,omitempty"`
+	CadreName string    `json:"cadreName"`
+	CadrePost string    `json:"cadrePost,omitempty"` // e.g. 村党组织书记
+	HeldAt    time.Time `json:"heldAt"`
+	// Interviewers: who held it.
+	Interviewers []string `json:"interviewers"`
+	Reason       string   `json:"reason"`
+	Outcome      string   `json:"outcome"`
+	// OrderNumber, when the interview followed a supervision order.
+	OrderNumber string    `json:"orderNumber,omitempty"`
+	RecordedBy  string    `json:"recordedBy"`
+	RecordedAt  time.Time `json:"recordedAt"`
+}
+
+// RecordInterview validates and stores an interview.
+func (s *Service) RecordInterview(ctx context.Context, by identity.Principal, in Interview) (*Interview, error) {
+	now := s.now()
+	var errs []httpapi.FieldError
+	if !identity.ValidVillage(in.Village) {
+		errs = append(errs, httpapi.FieldError{Field: "village", Detail: "is not a 12-digit village code"})
+	}
+	if strings.TrimSpace(in.CadreName) == "" {
+		errs = append(errs, httpapi.FieldError{Field: "cadreName", Detail: "is required: who was interviewed"})
+	}
+	if in.HeldAt.IsZero() || in.HeldAt.After(now) {
+		errs = append(errs, httpapi.FieldError{Field: "heldAt", Detail: "is required and cannot be in the future"})
+	}
+	if len(in.Interviewers) == 0 {
+		errs = append(errs, httpapi.FieldError{Field: "interviewers", Detail: "name at least one interviewer"})
+	}
+	if strings.TrimSpace(in.Reason) == "" {
+		errs = append(errs, httpapi.FieldError{Field: "reason", Detail: "is required"})
+	}
+	if strings.TrimSpace(in.Outcome) == "" {
+		errs = append(errs, httpapi.FieldError{Field: "outcome", Detail: "is required"})
+	}
+	if in.OrderNumber != "" {
+		if _, err := s.OrderByNumber(ctx, in.OrderNumber); errors.Is(err, ErrNotFound) {
+			errs = append(errs, httpapi.FieldError{Field: "orderNumber", Detail: "no such order of this town"})
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	if len(errs) > 0 {
+		return nil, httpapi.ValidationFailed(errs...)
+	}
+	iv := in
+	iv.ID, iv.RecordedBy, iv.RecordedAt = uuid.NewString(), by.IdentityID, now
+	iv.CadreName, iv.Reason, iv.Outcome = strings.TrimSpace(iv.CadreName), strings.TrimSpace(iv.Reason), strings.TrimSpace(iv.Outcome)
+	who, err := json.Marshal(iv.Interviewers)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.Pool.Exec(ctx, `INSERT INTO interviews (id, town, village, cadre_id, cadre_name, cadre_post, held_at, interviewers, reason, outcome,
+		order_number, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		iv.ID, s.Town, iv.Village, iv.CadreID, iv.CadreName, iv.CadrePost, iv.HeldAt, who, iv.Reason, iv.Outcome, iv.OrderNumber, iv.RecordedBy, iv.RecordedAt)
+	if err != nil {
+		return nil, err
+	}
+	return &iv, nil
+}
+
+// Interviews lists the town's interviews matching where ($1 is the town).
+func (s *Service) Interviews(ctx context.Context, where string, args ...any) ([]Interview, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT id::text, village, cadre_id, cadre_name, cadre_post, held_at, interviewers, reason, outcome,
+		order_number, recorded_by, recorded_at FROM interviews WHERE town = $1 AND `+where+` ORDER BY held_at DESC, id LIMIT 500`,
+		append([]any{s.Town}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Interview, error) {
+		var iv Interview
+		var who []byte
+		if err := r.Scan(&iv.ID, &iv.Village, &iv.CadreID, &iv.CadreName, &iv.CadrePost, &iv.HeldAt, &who, &iv.Reason, &iv.Outcome,
+			&iv.OrderNumber, &iv.RecordedBy, &iv.RecordedAt); err != nil {
+			return iv, err
+		}
+		return iv, json.Unmarshal(who, &iv.Interviewers)
+	})
+}
+
+// ---- handlers ----
+
+func (s *Service) orderRoutes(srv *httpapi.Server) {
+	srv.HandleFunc("GET /v1/order-situations", s.getSituations)
+	srv.HandleFunc("POST /v1/orders", s.postOrder)
+	srv.HandleFunc("GET /v1/orders", s.getOrders)
+	srv.HandleFunc("GET /v1/orders/{number}", s.getOrder)
+	srv.HandleFunc("POST /v1/orders/{number}/{action}", s.postOrderAction)
+	srv.HandleFunc("POST /v1/interviews", s.postInterview)
+	srv.HandleFunc("GET /v1/interviews", s.getInterviews)
+	srv.HandleFunc("GET /v1/interviews/{id}", s.getInterview)
+}
+
+func (s *Service) getSituations(w http.ResponseWriter, r *http.Request) {
+	if _, ok := need(w, r, s.canReadInspection, whyRead); !ok {
+		return
+	}
+	_ = httpapi.WriteJSON(w, http.StatusOK, map[string]any{"situations": s.situations(), "config": s.orderConfig()})
+}
+
+func (s *Service) postOrder(w http.ResponseWriter, r *http.Request) {
+	p, ok := need(w, r, s.isTownDiscipline, whyWrite)
+	if !ok {
+		return
+	}
+	var in OrderRequest
+	if !httpapi.DecodeJSON(w, r, &in) {
+		return
+	}
+	o, err := s.IssueOrder(r.Context(), p, in)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	_ = httpapi.WriteJSON(w, http.StatusCreated, o)
+}
+
+// listFilter builds where/args from ?village= and ?year= for a table whose
+// time column is col.
+func listFilter(r *http.Request, col string) (string, []any, *httpapi.Problem) {
+	where, args := "true", []any{}
+	if v := r.URL.Query().Get("village"); v != "" {
+		args = append(args, v)
+		where += fmt.Sprintf(" AND village = $%d", len(args)+1)
+	}
+	year, prob := yearParam(r)
+	if prob != nil {
+		return "", nil, prob
+	}
+	if year > 0 {
+		args = append(args, year)
+		where += fmt.Sprintf(" AND extract(year FROM %s AT TIME ZONE 'Asia/Shanghai') = $%d", col, len(args)+1)
+	}
+	return where, args, nil
+}
+
+func (s *Service) getOrders(w http.ResponseWriter, r *http.Request) {
+	if _, ok := need(w, r, s.canReadInspection, whyRead); !ok {
+		return
+	}
+	where, args, prob := listFilter(r, "issued_at")
+	if prob != nil {
+		httpapi.WriteProblem(w, r, prob)
+		return
+	}
+	if st := r.URL.Query().Get("status"); st != "" {
+		args = append(args, st)
+		where += fmt.Sprintf(" AND status = $%d", len(args)+1)
+	}
+	list, err := s.queryOrders(r.Context(), s.Pool, where+" ORDER BY issued_at DESC, number LIMIT 500", args...)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	_ = httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": list})
+}
+
+func (s *Service) getOrder(w http.ResponseWriter, r *http.Request) {
+	p, ok := principal(w, r)
+	if !ok {
+		return
+	}
+	o, err := s.OrderByNumber(r.Context(), r.PathValue("number"))
+	if err == nil && !s.canReadInspection(p) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		writeNotFound(w, r, "order", err)
+		return
+	}
+	_ = httpapi.WriteJSON(w, http.StatusOK, o)
+}
+
+func (s *Service) postOrderAction(w http.ResponseWriter, r *http.Request) {
+	p, ok := principal(w, r)
+	if !ok {
+		return
+	}
+	action := r.PathValue("action")
+	if !s.isTownDiscipline(p) || (action != "respond" && action != "close") {
+		writeNotFound(w, r, "order", ErrNotFound)
+		return
+	}
+	var in struct {
+		Response string `json:"response,omitempty"`
+	}
+	if !httpapi.DecodeJSON(w, r, &in) {
+		return
+	}
+	o, err := s.ActOnOrder(r.Context(), r.PathValue("number"), action, in.Response)
+	if err != nil {
+		writeNotFound(w, r, "order", err)
+		return
+	}
+	_ = httpapi.WriteJSON(w, http.StatusOK, o)
+}
+
+func (s *Service) postInterview(w http.ResponseWriter, r *http.Request) {
+	p, ok := need(w, r, s.isTownDiscipline, whyWrite)
+	if !ok {
+		return
+	}
+	var in struct {
+		Village      string    `json:"village"`
+		CadreID      string    `json:"cadreId,omitempty"`
+		CadreName    string    `json:"cadreName"`
+		CadrePost    string    `json:"cadrePost,omitempty"`
+		HeldAt       time.Time `json:"heldAt"`
+		Interviewers []string  `json:"interviewers"`
+		Reason       string    `json:"reason"`
+		Outcome      string    `json:"outcome"`
+		OrderNumber  string    `json:"orderNumber,omitempty"`
+	}
+	if !httpapi.DecodeJSON(w, r, &in) {
+		return
+	}
+	iv, err := s.RecordInterview(r.Context(), p, Interview{Village: in.Village, CadreID: in.CadreID, CadreName: in.CadreName, CadrePost: in.CadrePost,
+		HeldAt: in.HeldAt, Interviewers: in.Interviewers, Reason: in.Reason, Outcome: in.Outcome, OrderNumber: in.OrderNumber})
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/interviews/"+iv.ID)
+	_ = httpapi.WriteJSON(w, http.StatusCreated, iv)
+}
+
+func (s *Service) getInterviews(w http.ResponseWriter, r *http.Request) {
+	if _, ok := need(w, r, s.canReadInspection, whyRead); !ok {
+		return
+	}
+	where, args, prob := listFilter(r, "held_at")
+	if prob != nil {
+		httpapi.WriteProblem(w, r, prob)
+		return
+	}
+	list, err := s.Interviews(r.Context(), where, args...)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	_ = httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": list})
+}
+
+func (s *Service) getInterview(w http.ResponseWriter, r *http.Request) {
+	p, ok := principal(w, r)
+	if !ok {
+		return
+	}
+	var list []Interview
+	err := ErrNotFound
+	if _, perr := uuid.Parse(r.PathValue("id")); perr == nil && s.canReadInspection(p) {
+		list, err = s.Interviews(r.Context(), "id = $2", r.PathValue("id"))
+		if err == nil && len(list) == 0 {
+			err = ErrNotFound
+		}
+	}
+	if err != nil {
+		writeNotFound(w, r, "interview", err)
+		return
+	}
+	_ = httpapi.WriteJSON(w, http.StatusOK, list[0])
+}
