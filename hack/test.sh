@@ -33,6 +33,10 @@ if [ -x hack/infra.sh ]; then
   log "infrastructure up in $(since "$t")"
 fi
 
+step "Chromium for the browser tests"
+WUXIAO_TEST_CHROMIUM=$(hack/chromium.sh)
+export WUXIAO_TEST_CHROMIUM
+
 step "CJK TrueType font for PDF notices"
 WUXIAO_NOTICE_FONT=$(hack/fonts.sh)
 export WUXIAO_NOTICE_FONT

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wuxiao/wuxiao/services/internal/flowchart"
 )
 
 // wellFormed parses the SVG as XML and returns the class of each step group.
@@ -36,30 +38,6 @@ func wellFormed(t *testing.T, svg string) map[string]string {
 	}
 }
 
-func TestFlowchartsOfEveryItem(t *testing.T) {
-	cat := sampleCatalog(t)
-	for i := range cat.Items {
-		it := &cat.Items[i]
-		svg := SVG(it, nil)
-		classes := wellFormed(t, svg)
-		if len(classes) != len(it.Steps) {
-			t.Errorf("%s: %d step boxes, want %d", it.ID, len(classes), len(it.Steps))
-		}
-		m := Mermaid(it, nil)
-		for _, s := range it.Steps {
-			if !strings.Contains(svg, esc(s.Name)) || !strings.Contains(m, strings.ReplaceAll(s.ID, "-", "_")+"[") {
-				t.Errorf("%s: step %s missing from a drawing", it.ID, s.ID)
-			}
-			for _, n := range s.Next {
-				edge := strings.ReplaceAll(s.ID, "-", "_") + " --> " + strings.ReplaceAll(n, "-", "_")
-				if !strings.Contains(m, edge) {
-					t.Errorf("%s: Mermaid lacks %q", it.ID, edge)
-				}
-			}
-		}
-	}
-}
-
 func TestFlowchartMarksTheInstance(t *testing.T) {
 	e := newEngine(t)
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, Shanghai)
@@ -68,25 +46,12 @@ func TestFlowchartMarksTheInstance(t *testing.T) {
 		t.Fatal(err)
 	}
 	item := e.Catalog.Item("decision-major-matters")
-	classes := wellFormed(t, SVG(item, StatesOf(inst)))
+	classes := wellFormed(t, flowchart.SVG(item, StatesOf(inst)))
 	if classes["propose"] != "step done" || classes["joint-meeting"] != "step current" || classes["plan-posting"] != "step todo" {
 		t.Fatalf("classes %v", classes)
 	}
-	m := Mermaid(item, StatesOf(inst))
+	m := flowchart.Mermaid(item, StatesOf(inst))
 	if !strings.Contains(m, "class joint_meeting current") || !strings.Contains(m, "class propose done") {
 		t.Fatalf("mermaid marks:\n%s", m)
-	}
-}
-
-func TestFlowchartEscapesText(t *testing.T) {
-	it := sampleCatalog(t).Items[0]
-	it.Steps[0].Name = `<script>alert("x")</script>`
-	svg := SVG(&it, nil)
-	if strings.Contains(svg, "<script>") {
-		t.Fatal("step name not escaped in SVG")
-	}
-	wellFormed(t, svg)
-	if strings.Contains(Mermaid(&it, nil), "<script>") {
-		t.Fatal("step name not escaped in Mermaid")
 	}
 }

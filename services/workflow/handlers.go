@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/wuxiao/wuxiao/services/internal/flowchart"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
 )
@@ -92,7 +93,7 @@ func (s *Service) itemFlowchart(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, httpapi.NotFound("no such item on the power list"))
 		return
 	}
-	writeChart(w, r, SVG(item, nil), Mermaid(item, nil))
+	writeChart(w, r, flowchart.SVG(item, nil), flowchart.Mermaid(item, nil))
 }
 
 func writeChart(w http.ResponseWriter, r *http.Request, svg, mermaid string) {
@@ -183,7 +184,7 @@ func (s *Service) trackFlowchart(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, httpapi.NotFound("the item is no longer on the power list"))
 		return
 	}
-	writeChart(w, r, SVG(item, StatesOf(inst)), Mermaid(item, StatesOf(inst)))
+	writeChart(w, r, flowchart.SVG(item, StatesOf(inst)), flowchart.Mermaid(item, StatesOf(inst)))
 }
 
 func (s *Service) start(w http.ResponseWriter, r *http.Request) {
@@ -382,5 +383,5 @@ func (s *Service) instanceFlowchart(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, httpapi.NotFound("the item is no longer on the power list"))
 		return
 	}
-	writeChart(w, r, SVG(item, StatesOf(inst)), Mermaid(item, StatesOf(inst)))
+	writeChart(w, r, flowchart.SVG(item, StatesOf(inst)), flowchart.Mermaid(item, StatesOf(inst)))
 }

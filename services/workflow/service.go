@@ -2,7 +2,6 @@ package workflow
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,6 +19,7 @@ import (
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	"github.com/wuxiao/wuxiao/services/internal/events"
+	"github.com/wuxiao/wuxiao/services/internal/personal"
 	"github.com/wuxiao/wuxiao/services/internal/store"
 )
 
@@ -46,11 +46,11 @@ func (s *Service) now() time.Time {
 
 func (s *Service) topic() string { return eventsv1.Topic(s.Town, eventsv1.StreamWorkflow) }
 
-// HashID returns the keyed hash under which an ID number is stored.
+// HashID returns the keyed hash under which an ID number is stored: the
+// district-wide personal.HashID, so that it compares equal to the hashes of
+// the disclosure and inspection services.
 func (s *Service) HashID(idNumber string) string {
-	m := hmac.New(sha256.New, s.IDHashKey)
-	m.Write([]byte(strings.ToUpper(strings.TrimSpace(idNumber))))
-	return hex.EncodeToString(m.Sum(nil))
+	return personal.HashID(s.IDHashKey, idNumber)
 }
 
 // StartRequest is the API's request to start a process.

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -50,6 +51,7 @@ const (
 	EnvShutdownTimeout = "SHUTDOWN_TIMEOUT"
 	EnvMaxBodyBytes    = "MAX_BODY_BYTES"
 	EnvLogLevel        = "LOG_LEVEL"
+	EnvTrustedProxies  = "WUXIAO_TRUSTED_PROXIES"
 )
 
 // Defaults of the settings the operator does not set.
@@ -79,6 +81,10 @@ type Base struct {
 	OTLPEndpoint    string        // OTLP/HTTP base URL; empty exports no traces
 	SamplingRatio   float64       // share of new traces sampled, 0 to 1
 	LogLevel        string        // debug, info, warn or error
+	// TrustedProxies are the CIDRs of the reverse proxies (the ingress)
+	// whose X-Forwarded-For is believed (see httpapi.ClientIP); none by
+	// default, so a client cannot claim another address.
+	TrustedProxies []string
 
 	env    *Env
 	checks []func(*Problems)
@@ -105,6 +111,8 @@ func (b *Base) BindFlags(fs *pflag.FlagSet, lookup func(string) (string, bool)) 
 	e.String(&b.OTLPEndpoint, "otlp-endpoint", EnvOTLPEndpoint, "", "OTLP/HTTP endpoint for traces, e.g. http://collector:4318 (empty: no export)")
 	e.Float64(&b.SamplingRatio, "trace-sampling-ratio", EnvSamplerArg, DefaultSamplingRatio, "share of new traces sampled, 0 to 1")
 	e.String(&b.LogLevel, "log-level", EnvLogLevel, DefaultLogLevel, "log level: debug, info, warn or error")
+	e.StringSlice(&b.TrustedProxies, "trusted-proxies", EnvTrustedProxies, nil,
+		"comma-separated CIDRs of the reverse proxies whose X-Forwarded-For is believed, e.g. 10.0.0.0/8 (default: none)")
 }
 
 // Env is the binder BindFlags used; services bind their own flags with it so
@@ -239,6 +247,48 @@ func (b *Base) validate(p *Problems) {
 	if err := l.UnmarshalText([]byte(b.LogLevel)); err != nil {
 		p.Addf("log-level", EnvLogLevel, "%q is not a log level: debug, info, warn or error", b.LogLevel)
 	}
+	for _, c := range b.TrustedProxies {
+		if _, err := ParseProxyCIDR(c); err != nil {
+			p.Addf("trusted-proxies", EnvTrustedProxies, "%v", err)
+		}
+	}
+}
+
+// ParseProxyCIDR parses one entry of TrustedProxies: a CIDR such as
+// 10.0.0.0/8 or fd00::/8, or a single address (a /32 or /128). A CIDR with
+// host bits set (10.1.2.3/8) is refused rather than widened silently.
+func ParseProxyCIDR(s string) (netip.Prefix, error) {
+	if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not a CIDR, e.g. 10.0.0.0/8 or fd00::/8", s)
+	}
+	if p.Masked() != p {
+		return netip.Prefix{}, fmt.Errorf("%q has bits set after the prefix length; did you mean %s?", s, p.Masked())
+	}
+	if p.Addr().Is4In6() {
+		// 4-in-6 peers are unmapped before matching: match their IPv4 form.
+		if p.Bits() < 96 {
+			return netip.Prefix{}, fmt.Errorf("%q mixes IPv4-mapped and other IPv6 addresses; list IPv4 ranges as IPv4", s)
+		}
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p, nil
+}
+
+// TrustedProxyPrefixes is TrustedProxies parsed; entries that do not parse
+// (Validate reports them) are left out, so they trust nothing.
+func (b *Base) TrustedProxyPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, c := range b.TrustedProxies {
+		if p, err := ParseProxyCIDR(c); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func checkName(p *Problems, flag, env, v, example string) {

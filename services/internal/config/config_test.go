@@ -179,6 +179,12 @@ func TestValidate(t *testing.T) {
 			[]string{"--trace-sampling-ratio / OTEL_TRACES_SAMPLER_ARG: 1.5 is not between 0 and 1, e.g. 0.25"}},
 		{"log level", map[string]string{EnvLogLevel: "verbose"},
 			[]string{`--log-level / LOG_LEVEL: "verbose" is not a log level: debug, info, warn or error`}},
+		{"trusted proxies are CIDRs", map[string]string{EnvTrustedProxies: "10.0.0.0/8, ingress, 10.1.2.3/8,192.168.1.1/33"},
+			[]string{
+				`--trusted-proxies / WUXIAO_TRUSTED_PROXIES: "ingress" is not a CIDR, e.g. 10.0.0.0/8 or fd00::/8`,
+				`--trusted-proxies / WUXIAO_TRUSTED_PROXIES: "10.1.2.3/8" has bits set after the prefix length; did you mean 10.0.0.0/8?`,
+				`--trusted-proxies / WUXIAO_TRUSTED_PROXIES: "192.168.1.1/33" is not a CIDR, e.g. 10.0.0.0/8 or fd00::/8`,
+			}},
 		{"every problem at once", map[string]string{EnvTown: "", EnvTownCode: "1", EnvLogLevel: "loud"},
 			[]string{
 				"--town / WUXIAO_TOWN: required, e.g. xikou",
@@ -204,6 +210,25 @@ func TestValidate(t *testing.T) {
 				t.Errorf("error leaks a database password: %v", err)
 			}
 		})
+	}
+}
+
+func TestTrustedProxyPrefixes(t *testing.T) {
+	env := validEnv(t)
+	env[EnvTrustedProxies] = "10.0.0.0/8, fd00::/8,192.0.2.7,::ffff:172.16.0.0/108"
+	b := load(t, env)
+	if err := b.Validate(); err != nil {
+		t.Fatalf("valid proxies rejected: %v", err)
+	}
+	var got []string
+	for _, p := range b.TrustedProxyPrefixes() {
+		got = append(got, p.String())
+	}
+	if want := []string{"10.0.0.0/8", "fd00::/8", "192.0.2.7/32", "172.16.0.0/12"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("TrustedProxyPrefixes = %v, want %v", got, want)
+	}
+	if b := load(t, validEnv(t)); len(b.TrustedProxyPrefixes()) != 0 {
+		t.Errorf("default trusts %v, want none", b.TrustedProxyPrefixes())
 	}
 }
 

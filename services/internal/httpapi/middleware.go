@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -29,6 +30,8 @@ type reqState struct {
 	quiet   bool
 	log     *slog.Logger
 	rec     *recorder
+	// trustedProxies are the server's (see ClientIP).
+	trustedProxies []netip.Prefix
 }
 
 type stateKey struct{}
@@ -95,7 +98,8 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		}
 		w.Header().Set(RequestIDHeader, id)
 		rec := &recorder{ResponseWriter: w}
-		st := &reqState{id: id, rec: rec, log: s.log.With("request_id", id), quiet: quietPaths[r.URL.Path]}
+		st := &reqState{id: id, rec: rec, log: s.log.With("request_id", id), quiet: quietPaths[r.URL.Path],
+			trustedProxies: s.trustedProxies}
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
 
 		status := rec.status

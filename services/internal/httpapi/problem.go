@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // ProblemBase is the prefix of every problem type URI this package issues.
@@ -27,6 +29,7 @@ const (
 	TypeNotFound             = ProblemBase + "not-found"
 	TypeMethodNotAllowed     = ProblemBase + "method-not-allowed"
 	TypeConflict             = ProblemBase + "conflict"
+	TypeTooManyRequests      = ProblemBase + "too-many-requests"
 	TypeInternal             = ProblemBase + "internal"
 	TypeNotReady             = ProblemBase + "not-ready"
 	TypeShuttingDown         = ProblemBase + "shutting-down"
@@ -190,6 +193,8 @@ func typeForStatus(status int) string {
 		return TypeValidation
 	case http.StatusServiceUnavailable:
 		return TypeNotReady
+	case http.StatusTooManyRequests:
+		return TypeTooManyRequests
 	}
 	if status >= 500 {
 		return TypeInternal
@@ -278,6 +283,26 @@ func UnsupportedMediaType(got string) *Problem {
 func BodyTooLarge(limit int64) *Problem {
 	return (&Problem{Type: TypeBodyTooLarge, Title: "Request body too large", Status: http.StatusRequestEntityTooLarge,
 		Detail: fmt.Sprintf("the request body exceeds the limit of %d bytes", limit)}).With("limit_bytes", limit)
+}
+
+// TooManyRequests is a 429: the caller must wait retryAfter (rounded up to
+// whole seconds, at least one) before trying again. Write it with
+// WriteTooManyRequests, which also sets the Retry-After header.
+func TooManyRequests(detail string, retryAfter time.Duration) *Problem {
+	return (&Problem{Type: TypeTooManyRequests, Title: "Too many requests", Status: http.StatusTooManyRequests,
+		Detail: detail}).With("retry_after_seconds", RetryAfterSeconds(retryAfter))
+}
+
+// RetryAfterSeconds is d as the Retry-After header's whole seconds,
+// rounded up, at least 1.
+func RetryAfterSeconds(d time.Duration) int64 {
+	return max(1, int64((d+time.Second-1)/time.Second))
+}
+
+// WriteTooManyRequests writes TooManyRequests with its Retry-After header.
+func WriteTooManyRequests(w http.ResponseWriter, r *http.Request, detail string, retryAfter time.Duration) {
+	w.Header().Set("Retry-After", strconv.FormatInt(RetryAfterSeconds(retryAfter), 10))
+	WriteProblem(w, r, TooManyRequests(detail, retryAfter))
 }
 
 // Internal is a 500 that says nothing about the cause (it is in the log).

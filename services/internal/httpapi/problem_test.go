@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestProblemJSON(t *testing.T) {
@@ -69,6 +70,7 @@ func TestConstructors(t *testing.T) {
 		{Conflict("x"), 409, TypeConflict},
 		{BodyTooLarge(10), 413, TypeBodyTooLarge},
 		{UnsupportedMediaType("text/xml"), 415, TypeUnsupportedMediaType},
+		{TooManyRequests("x", time.Second), 429, TypeTooManyRequests},
 		{Internal(), 500, TypeInternal},
 	}
 	for _, tt := range tests {
@@ -93,6 +95,23 @@ func TestWriteStatusProblem(t *testing.T) {
 	p := decodeProblemBody(t, rec)
 	if rec.Code != 403 || p.Type != TypeForbidden || p.Detail != "another village" || p.Instance != "/v1/x" {
 		t.Errorf("%d %+v", rec.Code, p)
+	}
+}
+
+func TestWriteTooManyRequests(t *testing.T) {
+	for _, tc := range []struct {
+		wait time.Duration
+		want string
+	}{
+		{0, "1"}, {time.Millisecond, "1"}, {time.Second, "1"}, {1500 * time.Millisecond, "2"}, {90 * time.Second, "90"},
+	} {
+		rec := httptest.NewRecorder()
+		WriteTooManyRequests(rec, httptest.NewRequest("POST", "/v1/x", nil), "slow down", tc.wait)
+		p := decodeProblemBody(t, rec)
+		if rec.Code != 429 || p.Type != TypeTooManyRequests || rec.Header().Get("Retry-After") != tc.want ||
+			fmt.Sprint(p.Extensions["retry_after_seconds"]) != tc.want {
+			t.Errorf("wait %s: %d Retry-After %q %+v", tc.wait, rec.Code, rec.Header().Get("Retry-After"), p)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,6 +58,8 @@ type Server struct {
 	drainDelay     time.Duration
 	readyTimeout   time.Duration
 
+	trustedProxies []netip.Prefix // see ClientIP
+
 	stopping        atomic.Bool
 	shutdownStarted chan struct{} // closed when Serve begins shutting down
 }
@@ -88,6 +91,7 @@ func New(base config.Base, logger *slog.Logger, tel *telemetry.Telemetry) *Serve
 		drainDelay:      DefaultDrainDelay,
 		readyTimeout:    DefaultReadinessTimeout,
 		shutdownStarted: make(chan struct{}),
+		trustedProxies:  base.TrustedProxyPrefixes(),
 	}
 
 	// A fixed server name: otherwise server.address comes from the Host
