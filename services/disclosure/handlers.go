@@ -33,6 +33,9 @@ func (s *Service) Routes(srv *httpapi.Server) {
 	// The data package's CSV resource, at the relative path its descriptor names.
 	srv.Handle("GET /v1/public/villages/{village}/export/{year}/{file}", httpapi.Public(http.HandlerFunc(s.exportFDPCSV)))
 
+	// The HTML portal the villages' QR codes point to (portal.go).
+	s.portalRoutes(srv)
+
 	srv.HandleFunc("POST /v1/villages/{village}/ledger", s.recordEntry)
 	srv.HandleFunc("POST /v1/ledger/{id}/reverse", s.reverseEntry)
 	srv.HandleFunc("POST /v1/villages/{village}/subsidies", s.recordPayment)
@@ -300,6 +303,10 @@ func (s *Service) publicSubsidies(w http.ResponseWriter, r *http.Request) {
 func (s *Service) lookup(w http.ResponseWriter, r *http.Request) {
 	village, ok := publicVillage(w, r)
 	if !ok {
+		return
+	}
+	if ok, wait := s.allowLookup(r, village); !ok {
+		httpapi.WriteTooManyRequests(w, r, "too many lookups from this client or for this village; try again later", wait)
 		return
 	}
 	var req struct {

@@ -25,6 +25,8 @@ import (
 	"github.com/google/uuid"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+
+	"github.com/wuxiao/wuxiao/services/internal/personal"
 )
 
 // Shanghai is the time zone in which dates are counted: a payment made at
@@ -281,7 +283,7 @@ func Validate(e Entry, existing []Entry) error {
 	checkText(&fe, "description", e.Description, true, MaxDescription)
 	checkText(&fe, "counterparty", e.Counterparty, false, MaxCounterparty)
 	if LooksLikePersonName(e.Counterparty) {
-		fe.add("counterparty", "a person's name must be stored masked (%s)", MaskName(e.Counterparty))
+		fe.add("counterparty", "a person's name must be stored masked (%s)", personal.MaskName(e.Counterparty))
 	}
 	checkText(&fe, "recordedBy", e.RecordedBy, true, 200)
 	if e.IsReversal() {

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,7 +17,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 	"github.com/wuxiao/wuxiao/services/internal/events"
+	"github.com/wuxiao/wuxiao/services/internal/httpapi"
+	"github.com/wuxiao/wuxiao/services/internal/personal"
 	"github.com/wuxiao/wuxiao/services/internal/store"
 )
 
@@ -31,6 +36,32 @@ type Service struct {
 	IDHashKey []byte
 	Log       *slog.Logger
 	Now       func() time.Time
+
+	// TownCode is the town's 12-digit division code: the portal knows every
+	// village code under it (its first 9 digits), even before anything is
+	// published for the village. Empty: only villages with records.
+	TownCode string
+	// Catalog is the town's power list (权力清单) the portal shows; nil
+	// shows an empty list.
+	Catalog *wuxiaov1.ResolvedCatalog
+	// PortalBaseURL is the public address the villages' QR codes point to
+	// (<PortalBaseURL>/v/<village>); empty uses the request's host.
+	PortalBaseURL string
+	// LookupLimits bound the own-payments lookup per client and per
+	// village (see lookup_limit.go); zero values are the defaults.
+	LookupLimits LookupLimits
+
+	portalOnce sync.Once
+	portal     *portalState
+	limitOnce  sync.Once
+	limiter    *lookupLimiter
+}
+
+// allowLookup spends a lookup attempt of r's client (httpapi.ClientIP) in
+// village, or says how long to wait.
+func (s *Service) allowLookup(r *http.Request, village string) (bool, time.Duration) {
+	s.limitOnce.Do(func() { s.limiter = newLookupLimiter(s.LookupLimits) })
+	return s.limiter.allow(httpapi.ClientIP(r), village, s.now())
 }
 
 func (s *Service) now() time.Time {
@@ -122,6 +153,9 @@ func (s *Service) append(ctx context.Context, tx pgx.Tx, e Entry, town string) (
 	if inserted, err = insertEntry(ctx, tx, stored); err != nil || !inserted {
 		return stored, inserted, err
 	}
+	if err := touchVillage(ctx, tx, stored.Village); err != nil {
+		return Entry{}, false, err
+	}
 	typ, data := eventsv1.TypeEntryPublished, any(eventsv1.EntryPublished{LedgerEntry: publicEntry(stored)})
 	if stored.IsReversal() {
 		typ, data = eventsv1.TypeEntryCorrected, eventsv1.EntryCorrected{LedgerEntry: publicEntry(stored)}
@@ -146,18 +180,25 @@ func (s *Service) publish(ctx context.Context, tx pgx.Tx, town, village, subject
 }
 
 // HandleWorkflowEvent is the consumer handler of the town's workflow
-// stream: a completed process that moves money becomes a wallet entry
-// (see FromInstanceCompleted), in the consumer's transaction. Its id is
-// derived from the instance, so the same completion delivered again, even
-// under another event id, adds nothing and publishes nothing. Other event
-// types are ignored; an event that can never be booked (another town's,
-// undecodable, refused by the domain) is a Permanent error.
+// stream, in the consumer's transaction. Every process event of a village
+// updates the 流程到哪了 projection (see projectProcess); a completed process
+// that moves money also becomes a wallet entry (see FromInstanceCompleted)
+// whose id is derived from the instance, so the same completion delivered
+// again, even under another event id, adds nothing and publishes nothing.
+// Other event types are ignored; an event that can never be applied
+// (another town's, undecodable, refused by the domain) is a Permanent error.
 func (s *Service) HandleWorkflowEvent(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) error {
-	if ev.Type != eventsv1.TypeInstanceCompleted {
+	if !projectedTypes[ev.Type] {
 		return nil
 	}
 	if s.Town != "" && ev.Town != s.Town {
 		return events.Permanent(fmt.Errorf("event %s is about town %q, not %q", ev.ID, ev.Town, s.Town))
+	}
+	if err := s.projectProcess(ctx, tx, ev); err != nil {
+		return err
+	}
+	if ev.Type != eventsv1.TypeInstanceCompleted {
+		return nil
 	}
 	var data eventsv1.InstanceCompleted
 	if err := ev.Decode(&data); err != nil {
@@ -216,12 +257,32 @@ func (s *Service) RecordPayment(ctx context.Context, recordedBy string, req Paym
 		return Payment{}, ValidatePayment(p, nil)
 	}
 	err = store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
-		return s.storePayment(ctx, tx, p)
+		if err := s.storePayment(ctx, tx, p); err != nil {
+			return err
+		}
+		return s.publishPayment(ctx, tx, p)
 	})
 	if err != nil {
 		return Payment{}, fmtErr("recording payment", err)
 	}
 	return p, nil
+}
+
+// publishPayment announces a new payment to the inspection service's
+// cross-checks, in the transaction that stores it. The event carries the
+// masked name and the keyed ID hash only; its id is derived from the
+// payment's, so the announcement of one payment is one event wherever it is
+// replayed from.
+func (s *Service) publishPayment(ctx context.Context, tx pgx.Tx, p Payment) error {
+	raw, err := json.Marshal(eventsv1.PaymentRecorded{PaymentID: p.ID, Village: p.Village, Programme: p.Programme,
+		PayeeNameMasked: personal.MaskName(p.HouseholdName), PayeeIDHash: p.IDHash, AmountFen: p.AmountFen, Date: p.PaidOn})
+	if err != nil {
+		return err
+	}
+	return events.Enqueue(ctx, tx, s.topic(), eventsv1.Event{
+		ID: derivedID("event", eventsv1.TypePaymentRecorded, p.ID), Source: "/towns/" + s.Town + "/disclosure",
+		Type: eventsv1.TypePaymentRecorded, Subject: p.ID, Time: s.now().UTC(), Town: s.Town, Village: p.Village, Data: raw,
+	})
 }
 
 // ReversePayment records the reversal of payment id with a reason.
@@ -254,7 +315,10 @@ func (s *Service) storePayment(ctx context.Context, tx pgx.Tx, p Payment) error 
 	if err := ValidatePayment(p, existing); err != nil {
 		return err
 	}
-	return insertPayment(ctx, tx, p)
+	if err := insertPayment(ctx, tx, p); err != nil {
+		return err
+	}
+	return touchVillage(ctx, tx, p.Village)
 }
 
 // Payments lists a village's payments, reversals included (the public

@@ -18,6 +18,7 @@ import (
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	"github.com/wuxiao/wuxiao/services/internal/events"
+	"github.com/wuxiao/wuxiao/services/internal/personal"
 	"github.com/wuxiao/wuxiao/services/internal/store"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
@@ -100,7 +101,7 @@ func TestServiceRecordReverseSummarize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if income.Seq != 1 || income.Counterparty != MaskName("张三丰") {
+	if income.Seq != 1 || income.Counterparty != personal.MaskName("张三丰") {
 		t.Errorf("income entry %+v: want seq 1 and a masked counterparty", income)
 	}
 	spending, err := s.RecordEntry(ctx, "finance-1", EntryInput{Village: village, Kind: KindSpending, Category: CategoryManagementExpenses,
@@ -364,7 +365,7 @@ func TestServiceConsumesWorkflowEvents(t *testing.T) {
 	e := entries[0]
 	if e.TrackingNumber != tracking || e.InstanceID != instanceID || e.Seq != 1 || e.Kind != KindSpending ||
 		e.Category != CategoryOtherExpenses || e.AmountFen != 88_000 || e.Date != "2026-03-14" ||
-		e.Counterparty != MaskName("王五") || e.RecordedBy != WorkflowRecorder {
+		e.Counterparty != personal.MaskName("王五") || e.RecordedBy != WorkflowRecorder {
 		t.Errorf("entry %+v", e)
 	}
 	types, evData := outboxEvents(t, s.Pool)

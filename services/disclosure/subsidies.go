@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/wuxiao/wuxiao/services/internal/personal"
 )
 
 // Payment is one subsidy payment to a household (补贴去哪了), as stored.
@@ -49,7 +51,7 @@ func (p Payment) NetFen() int64 {
 // MaskedIDNumber is the public form of the recipient's ID number,
 // 330283********1234.
 func (p Payment) MaskedIDNumber() string {
-	return p.IDPrefix + strings.Repeat(string(maskRune), 8) + p.IDLast4
+	return p.IDPrefix + strings.Repeat(string(personal.MaskRune), 8) + p.IDLast4
 }
 
 // PaymentInput is what town finance staff enter for a payment; the ID
@@ -72,16 +74,16 @@ type PaymentInput struct {
 // and last four characters; the name is normalised. The caller validates
 // the result with ValidatePayment against the village's payments.
 func NewPayment(key []byte, in PaymentInput) (Payment, error) {
-	if !ValidIDNumber(in.IDNumber) {
+	if !personal.ValidIDNumber(in.IDNumber) {
 		return Payment{}, FieldErrors{{Field: "idNumber", Message: "is not a valid 18-character resident ID number (GB 11643)"}}
 	}
-	id := normalizeIDNumber(in.IDNumber)
+	id := personal.NormalizeIDNumber(in.IDNumber)
 	return Payment{
 		ID:            in.ID,
 		Village:       in.Village,
 		Programme:     strings.TrimSpace(in.Programme),
-		HouseholdName: NormalizeName(in.HouseholdName),
-		IDHash:        HashID(key, id),
+		HouseholdName: personal.NormalizeName(in.HouseholdName),
+		IDHash:        personal.HashID(key, id),
 		IDPrefix:      id[:6],
 		IDLast4:       id[14:],
 		AmountFen:     in.AmountFen,
@@ -118,7 +120,7 @@ func ValidatePayment(p Payment, existing []Payment) error {
 	}
 	checkText(&fe, "programme", p.Programme, true, MaxProgramme)
 	checkText(&fe, "householdName", p.HouseholdName, true, MaxName)
-	if p.HouseholdName != NormalizeName(p.HouseholdName) {
+	if p.HouseholdName != personal.NormalizeName(p.HouseholdName) {
 		fe.add("householdName", "must be normalised (see NormalizeName)")
 	}
 	if !hexHash.MatchString(p.IDHash) {
@@ -245,7 +247,7 @@ func PublicPayments(payments []Payment) []PublicPayment {
 	for _, p := range payments {
 		pp := PublicPayment{
 			ID: p.ID, Village: p.Village, Programme: p.Programme,
-			Name: MaskName(p.HouseholdName), IDNumber: p.MaskedIDNumber(),
+			Name: personal.MaskName(p.HouseholdName), IDNumber: p.MaskedIDNumber(),
 			AmountFen: p.AmountFen, Amount: FormatYuan(p.NetFen()), PaidOn: p.PaidOn,
 			Reverses: p.Reverses, Reason: p.Reason,
 		}
@@ -314,9 +316,9 @@ func SummarizePayments(payments []Payment, year int) []ProgrammeTotals {
 // received anything. Every record is compared in full (constant-time
 // comparisons, no early exit), so the time taken does not tell either.
 func LookupOwn(payments []Payment, key []byte, idNumber, name string) []Payment {
-	hash := []byte(HashID(key, idNumber))
-	want := []byte(strings.ToUpper(NormalizeName(name)))
-	valid := ValidIDNumber(idNumber) && len(want) > 0
+	hash := []byte(personal.HashID(key, idNumber))
+	want := []byte(strings.ToUpper(personal.NormalizeName(name)))
+	valid := personal.ValidIDNumber(idNumber) && len(want) > 0
 	var found []Payment
 	for _, p := range payments {
 		hashOK := hmac.Equal([]byte(p.IDHash), hash)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wuxiao/wuxiao/services/internal/personal"
 )
 
 var testKey = []byte("disclosure-test-key")
@@ -55,7 +57,7 @@ func samplePayments(t *testing.T) []Payment {
 
 func TestNewPaymentKeepsNoIDNumber(t *testing.T) {
 	p := payment(t, "p1", "耕地地力保护补贴", " 张 小明 ", "３３０２８３ 19900101123８", 52_300, "2024-05-20")
-	if p.IDPrefix != "330283" || p.IDLast4 != "1238" || p.IDHash != HashID(testKey, idZhang) || p.HouseholdName != "张小明" {
+	if p.IDPrefix != "330283" || p.IDLast4 != "1238" || p.IDHash != personal.HashID(testKey, idZhang) || p.HouseholdName != "张小明" {
 		t.Errorf("payment = %+v", p)
 	}
 	data, err := json.Marshal(p)
@@ -205,7 +207,7 @@ func TestPublicPayments(t *testing.T) {
 		t.Errorf("reversal links: %+v / %+v", pub[3], pub[4])
 	}
 	data, _ := json.Marshal(pub)
-	for _, secret := range []string{"张小明", "欧阳小锋", "买买提", "19900101", idZhang, HashID(testKey, idZhang)} {
+	for _, secret := range []string{"张小明", "欧阳小锋", "买买提", "19900101", idZhang, personal.HashID(testKey, idZhang)} {
 		if strings.Contains(string(data), secret) {
 			t.Errorf("public output contains %q", secret)
 		}

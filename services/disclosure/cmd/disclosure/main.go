@@ -34,13 +34,22 @@ func main() {
 }
 
 func run(ctx context.Context, base *config.Base, idHashKey string) error {
+	catalog, err := disclosure.LoadCatalog(base.CatalogFile)
+	if err != nil {
+		return err
+	}
 	p, err := platform.Open(ctx, base, "disclosure", disclosure.Migrate)
 	if err != nil {
 		return err
 	}
 	defer p.Close(ctx)
-	svc := &disclosure.Service{Pool: p.Pool, Town: base.Town, IDHashKey: []byte(idHashKey), Log: p.Log}
+	svc := &disclosure.Service{Pool: p.Pool, Town: base.Town, IDHashKey: []byte(idHashKey), Log: p.Log,
+		TownCode: base.TownCode, Catalog: catalog, PortalBaseURL: base.PortalBaseURL}
 	svc.Routes(p.Server)
-	// Completed processes become ledger entries.
-	return p.Run(ctx, eventsv1.StreamDisclosure, []platform.Consume{{Stream: eventsv1.StreamWorkflow, Handler: svc.HandleWorkflowEvent}})
+	// Completed processes become ledger entries; villages the operator
+	// registers get their portal and name.
+	return p.Run(ctx, eventsv1.StreamDisclosure, []platform.Consume{
+		{Stream: eventsv1.StreamWorkflow, Handler: svc.HandleWorkflowEvent},
+		{Stream: eventsv1.StreamTenant, Handler: svc.HandleTenantEvent},
+	})
 }

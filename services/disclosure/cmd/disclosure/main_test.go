@@ -92,6 +92,25 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 		t.Fatalf("wallet: %+v", wallet)
 	}
 
+	// The portal shows it, with the power list and a QR code of the
+	// configured portal address.
+	for _, tc := range []struct{ path, want string }{
+		{"/v/" + village + "?year=" + strconv.Itoa(year), "XK-E2E-0001"},
+		{"/v/" + village + "/processes/XK-E2E-0001", "资金支出"},
+		{"/v/" + village + "/powers", "村级财务支出审批"},
+		{"/v/" + village + "/qr.svg", "<svg"},
+	} {
+		res, err := http.Get(url + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.Contains(string(raw), tc.want) || strings.Contains(string(raw), "李小四") {
+			t.Fatalf("portal %s: %d %.300s", tc.path, res.StatusCode, raw)
+		}
+	}
+
 	// Its announcement reaches the disclosure topic.
 	readCtx, stop := context.WithTimeout(context.Background(), 60*time.Second)
 	defer stop()
@@ -113,5 +132,32 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 	if ev.Type != eventsv1.TypeEntryPublished || ev.Village != village || string(msgs[0].Key) != village ||
 		le.EntryID != e.ID || le.TrackingNumber != "XK-E2E-0001" || le.AmountFen != 88_800 {
 		t.Fatalf("event %s keyed %q: %+v", ev.Type, msgs[0].Key, le)
+	}
+
+	// The operator registers the village on the tenant stream: the portal
+	// names it.
+	vdata, _ := json.Marshal(eventsv1.VillageRegistered{Code: village, Name: "岩头村", Kind: "village", Town: town, Generation: 1})
+	vmsg, err := events.Encode(ctx, eventsv1.Topic(town, eventsv1.StreamTenant), eventsv1.Event{ID: uuid.NewString(),
+		Source: "/towns/" + town + "/operator", Type: eventsv1.TypeVillageRegistered, Subject: village, Time: time.Now().UTC(),
+		Town: town, Village: village, Data: vdata})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteMessages(ctx, vmsg); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the village's name never reached the portal")
+		}
+		res, err := http.Get(url + "/v/" + village + "/powers")
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if strings.Contains(string(raw), "村务公开 · 岩头村") {
+			break
+		}
 	}
 }

@@ -1,0 +1,325 @@
+package disclosure
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wuxiao/wuxiao/services/internal/httpapi"
+	"github.com/wuxiao/wuxiao/services/internal/personal"
+)
+
+// The public portal each village's QR code points to
+// (<PortalBaseURL>/v/<village>): four sections in Simplified Chinese,
+// rendered on the server (no scripts, no external resources: it must work
+// on any phone, offline once loaded), cached per village version (see
+// portal_cache.go).
+
+// PortalMaxAge is how long browsers and proxies may reuse a public page
+// without asking again; after it, a conditional GET costs one version read.
+const PortalMaxAge = 60 * time.Second
+
+func (s *Service) portalRoutes(srv *httpapi.Server) {
+	pub := func(pattern string, h http.HandlerFunc) { srv.Handle(pattern, httpapi.Public(h)) }
+	pub("GET /v/{village}", s.portalWallet)
+	pub("GET /v/{village}/subsidies", s.portalSubsidies)
+	pub("POST /v/{village}/subsidies/lookup", s.portalLookup)
+	pub("GET /v/{village}/processes", s.portalProcessForm)
+	pub("GET /v/{village}/processes/{tracking}", s.portalProcess)
+	pub("GET /v/{village}/powers", s.portalPowers)
+	pub("GET /v/{village}/powers/{item}", s.portalPower)
+	pub("GET /v/{village}/qr.png", s.portalQR)
+	pub("GET /v/{village}/qr.svg", s.portalQR)
+	pub("GET /v/{village}/{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/v/"+url.PathEscape(r.PathValue("village")), http.StatusMovedPermanently)
+	})
+	// Anything else under a village is a page that does not exist: answered
+	// in Chinese HTML, not the API's JSON problem.
+	pub("GET /v/{village}/{rest...}", func(w http.ResponseWriter, r *http.Request) {
+		if village, ok := s.knownVillage(w, r); ok {
+			s.writeNotFound(w, village, "没有这个页面", "您要找的页面不存在。")
+		}
+	})
+}
+
+// portalHeaders hardens every portal response: no scripts or external
+// resources can run or load, and the page cannot be framed.
+func portalHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+}
+
+func (s *Service) cache() *portalState {
+	s.portalOnce.Do(func() {
+		tag := buildTag
+		if c := s.Catalog; c != nil {
+			tag += "\x00" + c.Name + "\x00" + c.Version
+		}
+		s.portal = &portalState{pages: newPageCache(), contentTag: tag}
+	})
+	return s.portal
+}
+
+// portalState is a Service's portal cache.
+type portalState struct {
+	pages *pageCache
+	// contentTag names everything besides the village's data that a page
+	// depends on: the templates and the power list.
+	contentTag string
+}
+
+func (p *portalState) etag(k pageKey, version int64) string { return etagOf(p.contentTag, k, version) }
+
+// errBadRequest carries a message shown to the villager with status 400.
+type errBadRequest string
+
+func (e errBadRequest) Error() string { return string(e) }
+
+// portalYear reads ?year=; empty is the current year in Shanghai.
+func (s *Service) portalYear(r *http.Request) (int, error) {
+	now := s.now().In(Shanghai).Year()
+	raw := r.URL.Query().Get("year")
+	if raw == "" {
+		return now, nil
+	}
+	y, err := strconv.Atoi(raw)
+	if err != nil || len(raw) != 4 || y < 1949 || y > now+1 {
+		return 0, errBadRequest(fmt.Sprintf("年份“%s”无效，请输入 1949 至 %d 之间的四位年份。", raw, now+1))
+	}
+	return y, nil
+}
+
+// yearKey is the cache key of a page of year; it includes the current
+// year, which decides the links to the next year.
+func (s *Service) yearKey(page string, year int) string {
+	return fmt.Sprintf("%s?year=%d&now=%d", page, year, s.now().In(Shanghai).Year())
+}
+
+func (s *Service) portalWallet(w http.ResponseWriter, r *http.Request) {
+	year, err := s.portalYear(r)
+	s.servePage(w, r, s.yearKey("wallet", year), err, func(ctx context.Context, village string) (view, error) {
+		return s.walletView(ctx, village, year)
+	})
+}
+
+func (s *Service) portalSubsidies(w http.ResponseWriter, r *http.Request) {
+	year, err := s.portalYear(r)
+	s.servePage(w, r, s.yearKey("subsidies", year), err, func(ctx context.Context, village string) (view, error) {
+		return s.subsidiesView(ctx, village, year)
+	})
+}
+
+// portalProcessForm is the lookup form; ?tracking= (what the form submits)
+// redirects to the process's own page.
+func (s *Service) portalProcessForm(w http.ResponseWriter, r *http.Request) {
+	if t := strings.TrimSpace(r.URL.Query().Get("tracking")); t != "" {
+		village := r.PathValue("village")
+		if villageCode.MatchString(village) {
+			http.Redirect(w, r, "/v/"+village+"/processes/"+url.PathEscape(t), http.StatusSeeOther)
+			return
+		}
+	}
+	s.servePage(w, r, "processes", nil, func(context.Context, string) (view, error) {
+		return view{Template: "processes", Title: "流程到哪了", Tab: tabProcesses}, nil
+	})
+}
+
+func (s *Service) portalProcess(w http.ResponseWriter, r *http.Request) {
+	tracking := r.PathValue("tracking")
+	s.servePage(w, r, "process/"+tracking, nil, func(ctx context.Context, village string) (view, error) {
+		return s.processView(ctx, village, tracking)
+	})
+}
+
+func (s *Service) portalPowers(w http.ResponseWriter, r *http.Request) {
+	s.servePage(w, r, "powers", nil, func(context.Context, string) (view, error) { return s.powersView(), nil })
+}
+
+func (s *Service) portalPower(w http.ResponseWriter, r *http.Request) {
+	item := r.PathValue("item")
+	s.servePage(w, r, "power/"+item, nil, func(context.Context, string) (view, error) { return s.powerView(item) })
+}
+
+// portalLookup answers the own-payments form. The answer is about the
+// person who asked: never cached, and it repeats neither the ID number nor
+// the name typed in.
+func (s *Service) portalLookup(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	village, ok := s.knownVillage(w, r)
+	if !ok {
+		return
+	}
+	if ok, wait := s.allowLookup(r, village); !ok {
+		secs := httpapi.RetryAfterSeconds(wait)
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+		s.writeMessage(w, village, http.StatusTooManyRequests, "查询太频繁",
+			fmt.Sprintf("为保护大家的个人信息，补贴查询的次数有限制。请在%s后再查询。", waitText(secs)))
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		s.writeMessage(w, village, http.StatusBadRequest, "无法读取表单", "请返回重新填写身份证号和姓名后再查询。")
+		return
+	}
+	idNumber, name := strings.TrimSpace(r.PostForm.Get("idNumber")), strings.TrimSpace(r.PostForm.Get("name"))
+	lv := lookupView{Asked: true}
+	status := http.StatusOK
+	if idNumber == "" || name == "" {
+		lv.Problem, status = "请同时填写身份证号和姓名。", http.StatusBadRequest
+	} else if !personal.ValidIDNumber(idNumber) {
+		lv.Problem, status = "身份证号格式不正确，请核对 18 位身份证号（最后一位可能是 X）。", http.StatusBadRequest
+	} else {
+		found, err := s.LookupOwn(r.Context(), village, idNumber, name)
+		if err != nil {
+			s.writeError(w, r, village, err)
+			return
+		}
+		lv.Items = PublicPayments(found)
+		for _, p := range found {
+			lv.TotalFen += p.NetFen()
+		}
+	}
+	s.writeView(w, village, status, view{Template: "lookup", Title: "我的补贴查询结果", Tab: tabSubsidies, Data: lv})
+}
+
+// knownVillage reads the route's village; an unknown one gets the 404 page.
+func (s *Service) knownVillage(w http.ResponseWriter, r *http.Request) (string, bool) {
+	village, _, ok := s.portalVillage(w, r)
+	return village, ok
+}
+
+// portalVillage reads the route's village and its version; a malformed or
+// unknown village gets the 404 page.
+func (s *Service) portalVillage(w http.ResponseWriter, r *http.Request) (string, villageVersion, bool) {
+	village := r.PathValue("village")
+	if !villageCode.MatchString(village) {
+		s.writeNotFound(w, "", "没有这个村", "村代码应为 12 位数字，请重新扫描村务公开二维码。")
+		return "", villageVersion{}, false
+	}
+	v, err := s.villageVersion(r.Context(), village)
+	if err != nil {
+		s.writeError(w, r, village, err)
+		return "", v, false
+	}
+	if !v.Known {
+		s.writeNotFound(w, "", "没有这个村", "没有找到村代码为 "+village+" 的村，请重新扫描村务公开二维码。")
+		return "", v, false
+	}
+	return village, v, true
+}
+
+// servePage serves a cached public page: the village's version is read
+// first (never after the data: a page is never labelled newer than what it
+// shows), a conditional GET is answered from it without rendering, and
+// otherwise the page for that version is rendered once and kept.
+func (s *Service) servePage(w http.ResponseWriter, r *http.Request, key string, inputErr error,
+	build func(ctx context.Context, village string) (view, error)) {
+	village, v, ok := s.portalVillage(w, r)
+	if !ok {
+		return
+	}
+	if inputErr != nil {
+		s.writeError(w, r, village, inputErr)
+		return
+	}
+	k := pageKey{village: village, page: key}
+	etag := s.cache().etag(k, v.Version)
+	h := w.Header()
+	portalHeaders(h)
+	h.Set("ETag", etag)
+	if !v.ChangedAt.IsZero() {
+		h.Set("Last-Modified", v.ChangedAt.UTC().Format(http.TimeFormat))
+	}
+	h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(PortalMaxAge.Seconds())))
+	if notModified(r, etag, v.ChangedAt) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	// Rendering outlives a cancelled request: others may wait on it.
+	ctx := context.WithoutCancel(r.Context())
+	p, err := s.cache().pages.load(k, v, etag, func() ([]byte, error) {
+		vw, err := build(ctx, village)
+		if err != nil {
+			return nil, err
+		}
+		return s.render(village, v.Name, vw)
+	})
+	if err != nil {
+		for _, k := range []string{"ETag", "Last-Modified", "Cache-Control"} {
+			h.Del(k)
+		}
+		s.writeError(w, r, village, err)
+		return
+	}
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(p.body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(p.body)
+	}
+}
+
+// writeError shows an error as a page: bad input 400, a missing record 404,
+// anything else 500 (logged; the page says nothing of the cause).
+func (s *Service) writeError(w http.ResponseWriter, r *http.Request, village string, err error) {
+	var bad errBadRequest
+	var nf notFoundError
+	switch {
+	case errors.As(err, &bad):
+		s.writeMessage(w, village, http.StatusBadRequest, "请求有误", string(bad))
+	case errors.As(err, &nf):
+		s.writeNotFound(w, village, nf.title, nf.detail)
+	case errors.Is(err, ErrNotFound):
+		s.writeNotFound(w, village, "没有找到", "没有找到您要的内容。")
+	default:
+		if s.Log != nil {
+			s.Log.ErrorContext(r.Context(), "portal page failed", "path", r.URL.Path, "error", err)
+		}
+		s.writeMessage(w, village, http.StatusInternalServerError, "系统繁忙", "页面暂时无法显示，请稍后再试。")
+	}
+}
+
+// notFoundError is a missing record with the message the villager sees.
+type notFoundError struct{ title, detail string }
+
+func (e notFoundError) Error() string { return e.title }
+
+func (s *Service) writeNotFound(w http.ResponseWriter, village, title, detail string) {
+	s.writeMessage(w, village, http.StatusNotFound, title, detail)
+}
+
+func (s *Service) writeMessage(w http.ResponseWriter, village string, status int, title, detail string) {
+	if w.Header().Get("Cache-Control") == "" {
+		w.Header().Set("Cache-Control", "no-cache")
+	}
+	s.writeView(w, village, status, view{Template: "message", Title: title, Data: detail})
+}
+
+func (s *Service) writeView(w http.ResponseWriter, village string, status int, v view) {
+	body, err := s.render(village, s.villageName(context.Background(), village), v)
+	if err != nil {
+		if s.Log != nil {
+			s.Log.Error("portal template failed", "template", v.Template, "error", err)
+		}
+		http.Error(w, "页面暂时无法显示，请稍后再试。", http.StatusInternalServerError)
+		return
+	}
+	portalHeaders(w.Header())
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// waitText says a wait of secs seconds in Chinese, in minutes when longer
+// than one (rounded up).
+func waitText(secs int64) string {
+	if secs <= 60 {
+		return fmt.Sprintf("%d秒", secs)
+	}
+	return fmt.Sprintf("%d分钟", (secs+59)/60)
+}
