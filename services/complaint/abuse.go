@@ -678,20 +678,28 @@ func ValidateIntake(in IntakeLimitsInput) error {
 	if e := ValidateIntakeDescription(in.Description); e != nil {
 		errs = append(errs, e)
 	}
-	if len(in.Files) > IntakeMaxFiles {
-		errs = append(errs, &FieldError{"attachments", "too_many_attachments",
-			fmt.Sprintf("最多只能上传%d个附件（当前%d个）", IntakeMaxFiles, len(in.Files))})
+	errs = append(errs, ValidateIntakeFiles(in.Files)...)
+	if len(errs) == 0 {
+		return nil
 	}
-	for i, a := range in.Files {
+	return errs
+}
+
+// ValidateIntakeFiles checks the number of files and each of the first
+// IntakeMaxFiles; nil when all is well.
+func ValidateIntakeFiles(files []IntakeFile) FieldErrors {
+	var errs FieldErrors
+	if len(files) > IntakeMaxFiles {
+		errs = append(errs, &FieldError{"attachments", "too_many_attachments",
+			fmt.Sprintf("最多只能上传%d个附件（当前%d个）", IntakeMaxFiles, len(files))})
+	}
+	for i, a := range files {
 		if i >= IntakeMaxFiles {
 			break
 		}
 		if e := ValidateIntakeFile(i, a); e != nil {
 			errs = append(errs, e)
 		}
-	}
-	if len(errs) == 0 {
-		return nil
 	}
 	return errs
 }

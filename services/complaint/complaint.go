@@ -145,13 +145,33 @@ type Reporter struct {
 	Phone string `json:"phone,omitempty"`
 }
 
-// Attachment is a file sent with a complaint, by hash and link.
+// Attachment is a file sent with a complaint. Files uploaded through the
+// report page carry their bytes in Content: they are stored with the
+// complaint (table attachments) and URL is then the staff route reading
+// them back. The JSON intake only links files (an https URL and the hash).
 type Attachment struct {
 	Name        string `json:"name"`
 	ContentType string `json:"contentType"`
 	Size        int64  `json:"size"`
 	SHA256      string `json:"sha256"`
 	URL         string `json:"url"`
+	// Stored marks an uploaded file kept in the database.
+	Stored bool `json:"stored,omitempty"`
+	// Content is the uploaded file; never part of the JSON document.
+	Content []byte `json:"-"`
+}
+
+// NewStoredAttachment describes an uploaded file by its sniffed type and
+// hash. The caller has checked it with ValidateIntakeFile.
+func NewStoredAttachment(name string, content []byte) Attachment {
+	sum := sha256.Sum256(content)
+	return Attachment{Name: name, ContentType: sniffIntakeType(content), Size: int64(len(content)),
+		SHA256: hex.EncodeToString(sum[:]), Stored: true, Content: content}
+}
+
+// AttachmentURL is the staff route of the n-th (1-based) stored attachment.
+func AttachmentURL(id string, n int) string {
+	return fmt.Sprintf("/v1/complaints/%s/attachments/%d", id, n)
 }
 
 // StatusNote is a note on a complaint's progress; public ones show on the
@@ -261,7 +281,13 @@ func (in Intake) Validate() error {
 		if b, err := hex.DecodeString(a.SHA256); err != nil || len(b) != sha256.Size {
 			problems = append(problems, fmt.Sprintf("attachment %d: sha256 must be 64 hexadecimal characters", i+1))
 		}
-		if !strings.HasPrefix(a.URL, "https://") {
+		if a.Stored {
+			// Uploaded bytes: what is recorded must be what was received.
+			sum := sha256.Sum256(a.Content)
+			if int64(len(a.Content)) != a.Size || hex.EncodeToString(sum[:]) != a.SHA256 || sniffIntakeType(a.Content) != a.ContentType {
+				problems = append(problems, fmt.Sprintf("attachment %d: size, hash or type do not match the content", i+1))
+			}
+		} else if !strings.HasPrefix(a.URL, "https://") {
 			problems = append(problems, fmt.Sprintf("attachment %d: url must be an https link", i+1))
 		}
 		if a.Name == "" || len(a.Name) > 200 {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wuxiao/wuxiao/services/internal/config"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
 )
@@ -35,6 +36,25 @@ type API struct {
 	// signed-in villager file with their identity; without it every intake
 	// is anonymous.
 	Optional func(http.Handler) http.Handler
+	// BodyLimit caps request bodies of every route but the report page's
+	// upload (default config.DefaultMaxBodyBytes). The server's own limit
+	// (MAX_BODY_BYTES) must be at least IntakeMaxBodyBytes for the uploads;
+	// the command raises it.
+	BodyLimit int64
+}
+
+// limit applies BodyLimit.
+func (a *API) limit(h http.Handler) http.Handler {
+	n := a.BodyLimit
+	if n <= 0 {
+		n = config.DefaultMaxBodyBytes
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, n)
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // NewAPI returns an API with default rate limits and a challenger signing
@@ -49,19 +69,32 @@ func (a *API) Routes(srv *httpapi.Server) {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(openAPIDocument)
 	})))
-	var intake http.Handler = http.HandlerFunc(a.intake)
-	if a.Optional != nil {
-		intake = a.Optional(intake)
+	optional := func(h http.HandlerFunc) http.Handler {
+		if a.Optional != nil {
+			return a.Optional(h)
+		}
+		return h
 	}
-	srv.Handle("POST /v1/public/villages/{village}/complaints", httpapi.Public(intake))
-	srv.Handle("GET /v1/public/complaints/{code}", httpapi.Public(http.HandlerFunc(a.track)))
-	srv.Handle("POST /v1/public/complaints/{code}/feedback", httpapi.Public(http.HandlerFunc(a.feedback)))
+	public := func(pattern string, h http.Handler) { srv.Handle(pattern, httpapi.Public(a.limit(h))) }
+	staff := func(pattern string, h http.HandlerFunc) { srv.Handle(pattern, a.limit(h)) }
 
-	srv.HandleFunc("GET /v1/villages/{village}/complaints", a.list)
-	srv.HandleFunc("GET /v1/complaints/{id}", a.get)
-	srv.HandleFunc("POST /v1/complaints/{id}/actions", a.act)
-	srv.HandleFunc("POST /v1/complaints/{id}/notes", a.note)
-	srv.HandleFunc("GET /v1/statistics", a.statistics)
+	public("POST /v1/public/villages/{village}/complaints", optional(a.intake))
+	public("GET /v1/public/complaints/{code}", http.HandlerFunc(a.track))
+	public("POST /v1/public/complaints/{code}/feedback", http.HandlerFunc(a.feedback))
+
+	// The report page (page.go); its upload has its own limit, IntakeMaxBodyBytes.
+	public("GET /r/{village}", optional(a.reportForm))
+	srv.Handle("POST /r/{village}", httpapi.Public(optional(a.reportSubmit)))
+	public("GET /r/track", http.HandlerFunc(a.trackForm))
+	public("GET /r/track/{code}", http.HandlerFunc(a.trackStatus))
+	public("POST /r/track/{code}", http.HandlerFunc(a.trackFeedback))
+
+	staff("GET /v1/villages/{village}/complaints", a.list)
+	staff("GET /v1/complaints/{id}", a.get)
+	staff("POST /v1/complaints/{id}/actions", a.act)
+	staff("POST /v1/complaints/{id}/notes", a.note)
+	staff("GET /v1/complaints/{id}/attachments/{n}", a.attachment)
+	staff("GET /v1/statistics", a.statistics)
 
 	a.open311Routes(srv)
 }
@@ -127,12 +160,17 @@ type refusal struct {
 	challenge  *Challenge
 }
 
-// admit runs the abuse guard of abuse.go for one submission to village.
+// admit runs the abuse guard of abuse.go for one submission to village,
+// with the proof of work of the request's headers.
 func (a *API) admit(r *http.Request, village string) *refusal {
+	return a.admitWith(httpapi.ClientIP(r), village, r.Header.Get(HeaderChallenge), r.Header.Get(HeaderNonce))
+}
+
+// admitWith is admit for a client address and a proof of work (token and
+// nonce, empty when none) however they came (headers or form fields).
+func (a *API) admitWith(addr, village, token, nonce string) *refusal {
 	now := a.Service.now()
-	addr := r.RemoteAddr
 	d := a.Limiter.Allow(addr, village, now)
-	token, nonce := r.Header.Get(HeaderChallenge), r.Header.Get(HeaderNonce)
 	if !d.Allowed && d.ChallengeRequired && token != "" {
 		if err := a.Challenger.VerifyPoWForVillage(token, nonce, village, now); err != nil {
 			var fe *FieldError
@@ -202,6 +240,9 @@ func (a *API) intake(w http.ResponseWriter, r *http.Request) {
 		f.setRetryAfter(w)
 		httpapi.WriteProblem(w, r, f.problem())
 		return
+	}
+	for i := range req.Attachments {
+		req.Attachments[i].Stored = false // JSON only links files; uploads go through the report page
 	}
 	in := Intake{Village: village, Category: req.Category, Description: req.Description, Attachments: req.Attachments}
 	if errs := checkIntake(in); len(errs) > 0 {

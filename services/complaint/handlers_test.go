@@ -2,6 +2,7 @@ package complaint
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,13 +26,21 @@ var generous = RateLimitConfig{ClientBurst: 1000, VillageBurst: 1000, FloodThres
 // with the given intake limits and an easy proof of work.
 func apiServer(t *testing.T, limits RateLimitConfig) (*httptest.Server, *API) {
 	t.Helper()
+	return apiServerBehind(t, limits, nil)
+}
+
+// apiServerBehind is apiServer configured to trust X-Forwarded-For from
+// the reverse proxies in trustedProxies (CIDRs).
+func apiServerBehind(t *testing.T, limits RateLimitConfig, trustedProxies []string) (*httptest.Server, *API) {
+	t.Helper()
 	s, _ := newService(t)
 	auth := identity.New(testinfra.Require(t, testinfra.EnvKratosPublicURL), identity.WithCacheTTL(0),
 		identity.WithErrorWriter(httpapi.WriteStatusProblem))
 	limits.MinDifficulty, limits.MaxDifficulty = 8, 8
 	a := &API{Service: s, Limiter: NewRateLimiter(limits),
 		Challenger: NewChallenger(ChallengerConfig{MinDifficulty: 8, MaxDifficulty: 8}), Optional: auth.Optional}
-	srv := httpapi.New(config.Base{Town: testTown, MaxBodyBytes: 64 << 10}, slog.New(slog.DiscardHandler), nil).WithAuthenticator(auth.Require)
+	srv := httpapi.New(config.Base{Town: testTown, MaxBodyBytes: 64 << 10, TrustedProxies: trustedProxies},
+		slog.New(slog.DiscardHandler), nil).WithAuthenticator(auth.Require)
 	a.Routes(srv)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
@@ -227,7 +236,7 @@ func TestAPIIntakeTrackAndStaff(t *testing.T) {
 		OpenAPI string         `json:"openapi"`
 		Paths   map[string]any `json:"paths"`
 	}
-	if err := yaml.Unmarshal([]byte(doc.raw), &spec); err != nil || spec.OpenAPI != "3.1.0" || len(spec.Paths) != 13 {
+	if err := yaml.Unmarshal([]byte(doc.raw), &spec); err != nil || spec.OpenAPI != "3.1.0" || len(spec.Paths) != 14 {
 		t.Fatalf("openapi: %v %q %d paths", err, spec.OpenAPI, len(spec.Paths))
 	}
 }
@@ -267,6 +276,43 @@ func TestAPIRateLimit(t *testing.T) {
 	r := file(t, ts, "", CategoryService)
 	if r.status != 429 || r.header.Get("Retry-After") == "" || !strings.HasPrefix(r.header.Get("Content-Type"), "application/problem+json") {
 		t.Fatalf("after the burst: %d %v %s", r.status, r.header, r.raw)
+	}
+}
+
+// TestAPIRateLimitBehindProxy: behind a trusted ingress (the test client
+// at 127.0.0.1 plays it) each villager has their own budget, keyed on the
+// address the ingress saw; without trusted proxies a client cannot escape
+// its budget by inventing X-Forwarded-For addresses.
+func TestAPIRateLimitBehindProxy(t *testing.T) {
+	limits := RateLimitConfig{ClientBurst: 1, VillageBurst: 100, FloodThreshold: 100}
+	body := `{"category":"service","description":"村里修路的钱去向不明，请核查"}`
+	path := "/v1/public/villages/" + testVillage + "/complaints"
+	from := func(ts *httptest.Server, xff string) int {
+		h := http.Header{}
+		h.Set("X-Forwarded-For", xff)
+		return apiCall(t, ts, "POST", path, "", h, "application/json", body).status
+	}
+	behind, _ := apiServerBehind(t, limits, []string{"127.0.0.0/8", "::1/128"})
+	for _, step := range []struct {
+		xff  string
+		want int
+	}{
+		{"203.0.113.1", 201},
+		{"203.0.113.1", 429},               // same villager: over budget
+		{"203.0.113.2", 201},               // another villager behind the same ingress
+		{"198.51.100.9, 203.0.113.1", 429}, // a forged left-most entry does not help
+		{"203.0.113.1, 127.0.0.1", 429},    // nor a trusted hop appended by the client
+		{"203.0.113.3, 127.0.0.5", 201},    // two trusted hops: the client is left of them
+	} {
+		if got := from(behind, step.xff); got != step.want {
+			t.Errorf("behind the ingress, X-Forwarded-For %q: %d, want %d", step.xff, got, step.want)
+		}
+	}
+	direct, _ := apiServer(t, limits)
+	for i, want := range []int{201, 429, 429} {
+		if got := from(direct, fmt.Sprintf("203.0.113.%d", 10+i)); got != want {
+			t.Errorf("untrusted peer, forged address %d: %d, want %d", i, got, want)
+		}
 	}
 }
 

@@ -79,7 +79,7 @@ type Open311Request struct {
 func (a *API) open311Routes(srv *httpapi.Server) {
 	srv.Handle("GET /open311/v2/services.json", httpapi.Public(http.HandlerFunc(a.o311Services)))
 	srv.Handle("GET /open311/v2/services/{file}", httpapi.Public(http.HandlerFunc(a.o311Definition)))
-	srv.Handle("POST /open311/v2/requests.json", httpapi.Public(http.HandlerFunc(a.o311Create)))
+	srv.Handle("POST /open311/v2/requests.json", httpapi.Public(a.limit(http.HandlerFunc(a.o311Create))))
 	srv.Handle("GET /open311/v2/requests.json", httpapi.Public(http.HandlerFunc(a.o311Query)))
 	srv.Handle("GET /open311/v2/requests/{file}", httpapi.Public(http.HandlerFunc(a.o311Get)))
 }

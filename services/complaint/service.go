@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,10 +56,19 @@ func (s *Service) File(ctx context.Context, in Intake, reporter *Reporter) (Rece
 	}
 	secret, hash := NewSecret()
 	c.ID, c.SecretHash, c.Version = uuid.NewString(), hash, 1
+	c.Attachments = slices.Clone(c.Attachments) // the URLs below are this complaint's
+	for i := range c.Attachments {
+		if c.Attachments[i].Stored {
+			c.Attachments[i].URL = AttachmentURL(c.ID, i+1)
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		c.TrackingCode = NewTrackingCode()
 		err = store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
 			if err := insertComplaint(ctx, tx, c); err != nil {
+				return err
+			}
+			if err := insertAttachments(ctx, tx, c); err != nil {
 				return err
 			}
 			return s.publish(ctx, tx, c, eventsv1.TypeComplaintFiled, eventsv1.ComplaintFiled{
@@ -239,6 +249,21 @@ func (s *Service) Get(ctx context.Context, viewer Actor, id string) (*Complaint,
 		return nil, ErrNotFound
 	}
 	return v, nil
+}
+
+// Attachment returns the n-th (1-based) stored file of a complaint to a
+// viewer who may see the complaint (ViewFor); the read is audited. Hidden
+// complaints and missing files are ErrNotFound alike.
+func (s *Service) Attachment(ctx context.Context, viewer Actor, id string, n int) (Attachment, error) {
+	c, err := s.Get(ctx, viewer, id)
+	if err != nil {
+		return Attachment{}, err
+	}
+	if n < 1 || n > len(c.Attachments) || !c.Attachments[n-1].Stored {
+		return Attachment{}, ErrNotFound
+	}
+	a, err := readAttachment(ctx, s.Pool, c.ID, n, viewer, s.now())
+	return a, fmtErr("reading attachment", err)
 }
 
 // Track is the public view by tracking code.

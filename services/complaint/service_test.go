@@ -20,7 +20,7 @@ func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()).In(S
 func (c *clock) Set(t time.Time)         { c.ns.Store(t.UnixNano()) }
 func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
-func newService(t *testing.T) (*Service, *clock) {
+func newService(t testing.TB) (*Service, *clock) {
 	t.Helper()
 	ctx := context.Background()
 	pool, err := store.Open(ctx, testinfra.Postgres(t), "complaint")

@@ -118,6 +118,42 @@ func saveComplaint(ctx context.Context, tx pgx.Tx, c *Complaint, now time.Time) 
 	return nil
 }
 
+// insertAttachments stores the uploaded files of a new complaint, numbered
+// by their position (1-based) in c.Attachments.
+func insertAttachments(ctx context.Context, tx pgx.Tx, c *Complaint) error {
+	for i, a := range c.Attachments {
+		if !a.Stored {
+			continue
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO attachments (complaint_id, seq, name, content_type, size, sha256, content)
+			VALUES ($1,$2,$3,$4,$5,$6,$7)`, c.ID, i+1, a.Name, a.ContentType, a.Size, a.SHA256, a.Content); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readAttachment reads a stored file and records who read it, in one
+// transaction: no read goes unaudited.
+func readAttachment(ctx context.Context, pool *pgxpool.Pool, id string, seq int, reader Actor, now time.Time) (Attachment, error) {
+	var a Attachment
+	err := store.InTx(ctx, pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT name, content_type, size, sha256, content FROM attachments WHERE complaint_id = $1 AND seq = $2`,
+			id, seq).Scan(&a.Name, &a.ContentType, &a.Size, &a.SHA256, &a.Content)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO attachment_reads (complaint_id, seq, at, actor_id, actor_role) VALUES ($1,$2,$3,$4,$5)`,
+			id, seq, now, reader.ID, reader.Role)
+		return err
+	})
+	a.Stored = true
+	return a, err
+}
+
 func insertTransition(ctx context.Context, tx pgx.Tx, id string, seq int, t Transition) error {
 	_, err := tx.Exec(ctx, `INSERT INTO transitions (complaint_id, seq, at, actor_id, actor_role, action, from_status, to_status, reason)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`, id, seq, t.At, t.ActorID, t.Role, t.Action, t.From, t.To, t.Reason)

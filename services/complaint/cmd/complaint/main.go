@@ -51,6 +51,10 @@ func main() {
 const escalationBatch = 100
 
 func run(ctx context.Context, base *config.Base, opts options) error {
+	// MAX_BODY_BYTES stays the limit of the JSON routes; the server itself
+	// must let the report page's uploads (3 × 5 MiB) through.
+	bodyLimit := base.MaxBodyBytes
+	base.MaxBodyBytes = max(base.MaxBodyBytes, complaint.IntakeMaxBodyBytes)
 	p, err := platform.Open(ctx, base, "complaint", complaint.Migrate)
 	if err != nil {
 		return err
@@ -59,8 +63,11 @@ func run(ctx context.Context, base *config.Base, opts options) error {
 	svc := &complaint.Service{Pool: p.Pool, Town: base.Town, Log: p.Log}
 	api := complaint.NewAPI(svc, []byte(opts.ChallengeKey))
 	api.Optional = p.Auth.Optional
+	api.BodyLimit = bodyLimit
 	api.Routes(p.Server)
-	return p.Run(ctx, eventsv1.StreamComplaint, nil, func(ctx context.Context) error {
+	// The report page names the village the operator registered.
+	consume := []platform.Consume{{Stream: eventsv1.StreamTenant, Handler: svc.HandleTenantEvent}}
+	return p.Run(ctx, eventsv1.StreamComplaint, consume, func(ctx context.Context) error {
 		escalate(ctx, svc, opts.EscalationInterval)
 		return nil
 	})

@@ -7,8 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/segmentio/kafka-go"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	"github.com/wuxiao/wuxiao/services/complaint"
@@ -97,6 +101,35 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 			t.Errorf("the event carries %q: %s", secret, all)
 		}
 	}
+
+	// The operator registers the village on the tenant stream: the report
+	// page names it.
+	vdata, _ := json.Marshal(eventsv1.VillageRegistered{Code: village, Name: "岩头村", Kind: "village", Town: town, Generation: 1})
+	vmsg, err := events.Encode(ctx, eventsv1.Topic(town, eventsv1.StreamTenant), eventsv1.Event{ID: "tenant-e2e-1",
+		Source: "/towns/" + town + "/operator", Type: eventsv1.TypeVillageRegistered, Subject: village, Time: time.Now().UTC(),
+		Town: town, Village: village, Data: vdata})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll}
+	defer w.Close()
+	if err := w.WriteMessages(ctx, vmsg); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the village's name never reached the report page")
+		}
+		res, err := http.Get(url + "/r/" + village)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if strings.Contains(string(raw), "举报村：岩头村") {
+			break
+		}
+	}
 }
 
 // The escalation loop escalates a complaint whose acceptance is overdue,
@@ -116,17 +149,30 @@ func TestEscalationLoop(t *testing.T) {
 	if err := complaint.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	var later time.Duration
-	svc := &complaint.Service{Pool: pool, Town: town, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return time.Now().Add(later) }}
+	var later atomic.Int64
+	var clockReads atomic.Int64 // each tick of the loop reads the clock
+	svc := &complaint.Service{Pool: pool, Town: town, Log: slog.New(slog.DiscardHandler), Now: func() time.Time {
+		clockReads.Add(1)
+		return time.Now().Add(time.Duration(later.Load()))
+	}}
 	rc, err := svc.File(ctx, complaint.Intake{Village: "330213100201", Category: complaint.CategoryProject, Description: "村道硬化工程偷工减料"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	later = complaint.AcceptWithin + time.Hour
+	later.Store(int64(complaint.AcceptWithin + time.Hour))
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	stopped := make(chan struct{})
 	go func() { escalate(loopCtx, svc, 20*time.Millisecond); close(stopped) }()
-	time.Sleep(300 * time.Millisecond) // several ticks: still one escalation
+	// Wait for the escalation, then for several more ticks (however slow the
+	// machine), which must not escalate again.
+	deadline := time.Now().Add(30 * time.Second)
+	for outboxCount(ctx, t, pool) < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	seen := clockReads.Load()
+	for clockReads.Load() < seen+5 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	stopLoop()
 	<-stopped
 	var types []string
@@ -144,4 +190,13 @@ func TestEscalationLoop(t *testing.T) {
 	if len(types) != 2 || types[0] != eventsv1.TypeComplaintFiled || types[1] != eventsv1.TypeComplaintEscalated {
 		t.Fatalf("outbox of %s: %v", rc.TrackingCode, types)
 	}
+}
+
+func outboxCount(ctx context.Context, t *testing.T, pool *pgxpool.Pool) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

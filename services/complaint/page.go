@@ -1,0 +1,539 @@
+package complaint
+
+// The report page (码上举报) that every village's QR code and disclosure
+// page link to: /r/{village} on the complaint service's host. Plain HTML
+// forms, no external assets, mobile-first, in Simplified Chinese. The
+// submission goes through the same abuse guard (admitWith) and validation
+// (checkIntake, ValidateIntakeFiles) as the JSON intake, and its uploads are
+// stored with the complaint in one transaction (Service.File).
+
+import (
+	"bytes"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wuxiao/wuxiao/services/internal/httpapi"
+	"github.com/wuxiao/wuxiao/services/internal/identity"
+)
+
+var (
+	//go:embed web/pages.html
+	pagesHTML string
+	//go:embed web/page.css
+	pageCSS string
+	//go:embed web/report.js
+	reportJS string
+)
+
+var statusLabels = map[Status]string{
+	StatusReceived:      "已收到，等待受理",
+	StatusAccepted:      "已受理",
+	StatusRejected:      "不予受理",
+	StatusInvestigating: "调查核实中",
+	StatusResolved:      "已办结，等待您的评价",
+	StatusClosed:        "已办结",
+}
+
+// fieldMessages is what the "fielderror" template shows under one field.
+type fieldMessages struct {
+	ID       string
+	Messages []string
+}
+
+var pages = template.Must(template.New("pages").Funcs(template.FuncMap{
+	"css":  func() template.CSS { return template.CSS(pageCSS) },
+	"js":   func() template.JS { return template.JS(reportJS) },
+	"ferr": func(errs map[string][]string, field string) fieldMessages { return fieldMessages{field, errs[field]} },
+	"date": func(t time.Time) string { return t.In(Shanghai).Format("2006年1月2日 15:04") },
+	"statusLabel": func(s Status) string {
+		if l, ok := statusLabels[s]; ok {
+			return l
+		}
+		return string(s)
+	},
+}).Parse(pagesHTML))
+
+// pageCSP allows exactly the page's own inline style and script (by hash,
+// which stays valid when the script writes the next page into the
+// document), same-origin form posts and fetches, and nothing else.
+var pageCSP = fmt.Sprintf("default-src 'none'; style-src '%s'; script-src '%s'; img-src data:; connect-src 'self'; "+
+	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'", cspHash(pageCSS), cspHash(reportJS))
+
+func cspHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// renderPage writes an HTML page. Every page is no-store: the form may
+// hold what the reporter typed, the receipt the secret.
+func renderPage(w http.ResponseWriter, status int, name string, data any) {
+	var buf bytes.Buffer
+	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
+		http.Error(w, "页面生成失败，请稍后再试", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer") // tracking codes are in URLs
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+type errorPage struct{ Title, Message string }
+
+func pageError(w http.ResponseWriter, status int, title, message string) {
+	renderPage(w, status, "error", errorPage{title, message})
+}
+
+type categoryChoice struct {
+	Value   Category
+	Label   string
+	Checked bool
+}
+
+type reportPage struct {
+	Title, Village string
+	// VillageName is the name the operator registered for Village ("" if
+	// none yet: the page shows the code).
+	VillageName string
+	Categories  []categoryChoice
+	Description string
+	Errors      map[string][]string
+	General     []string
+	Challenge   *Challenge
+	HadFiles    bool
+	SignedIn    bool
+	Name        string
+	Identified  bool
+
+	MinDescription, MaxDescription, MaxFiles, MaxFileMB int
+}
+
+func (a *API) newReportPage(r *http.Request, village string, sub *reportSubmission) *reportPage {
+	p := &reportPage{Title: "码上举报", Village: village, Errors: map[string][]string{},
+		MinDescription: IntakeMinDescriptionRunes, MaxDescription: IntakeMaxDescriptionRunes,
+		MaxFiles: IntakeMaxFiles, MaxFileMB: IntakeMaxFileBytes >> 20}
+	if name, err := a.Service.VillageName(r.Context(), village); err != nil {
+		a.Service.logError(r, "reading the village's name", err) // the page shows the code instead
+	} else {
+		p.VillageName = name
+	}
+	if pr, ok := identity.FromContext(r.Context()); ok && pr.IdentityID != "" {
+		p.SignedIn, p.Name = true, pr.Name
+		if p.Name == "" {
+			p.Name = "已登录用户"
+		}
+	}
+	if sub != nil {
+		p.Description, p.Identified, p.HadFiles = sub.Description, sub.Identified, sub.FileCount > 0
+	}
+	for _, c := range Categories {
+		p.Categories = append(p.Categories, categoryChoice{c, c.Label(), sub != nil && string(c) == sub.Category})
+	}
+	return p
+}
+
+func (p *reportPage) addErrors(errs FieldErrors) {
+	for _, e := range errs {
+		field := e.Field
+		if strings.HasPrefix(field, "attachments") {
+			field = "attachments" // attachments[i] are shown together, each naming its file
+		}
+		p.Errors[field] = append(p.Errors[field], e.Message)
+	}
+}
+
+// reportForm is GET /r/{village}.
+func (a *API) reportForm(w http.ResponseWriter, r *http.Request) {
+	village := r.PathValue("village")
+	if !identity.ValidVillage(village) {
+		pageError(w, http.StatusNotFound, "找不到该村", "链接中的村代码不正确，请重新扫描村务公开栏上的二维码。")
+		return
+	}
+	renderPage(w, http.StatusOK, "report", a.newReportPage(r, village, nil))
+}
+
+// upload is one file of the form, read with its size limit: Content is
+// nil when the file was larger than IntakeMaxFileBytes (Size still counts
+// every byte, Head keeps the start for the type check).
+type upload struct {
+	Name    string
+	Size    int64
+	Head    []byte
+	Content []byte
+}
+
+// reportSubmission is what the form sent.
+type reportSubmission struct {
+	Category, Description string
+	Identified            bool
+	PowToken, PowNonce    string
+	Files                 []upload // at most IntakeMaxFiles
+	FileCount             int      // every file part, for the "too many" message
+}
+
+// Limits of the form's parts besides the files.
+const (
+	formMaxFieldBytes = 16 << 10 // a description of 2000 characters is at most 8 KiB
+	formMaxParts      = 32
+)
+
+var (
+	errFormTooLarge  = errors.New("the form is larger than the intake allows")
+	errFormMalformed = errors.New("malformed form")
+)
+
+// readReport reads a multipart (or urlencoded) form part by part, keeping
+// every field's value for the page to show again. The body is already
+// capped by http.MaxBytesReader; errFormTooLarge says it went over.
+func readReport(r *http.Request) (*reportSubmission, error) {
+	sub := &reportSubmission{}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct == "application/x-www-form-urlencoded" {
+		if err := r.ParseForm(); err != nil {
+			return sub, formErr(err)
+		}
+		for k := range r.PostForm {
+			sub.set(k, r.PostForm.Get(k))
+		}
+		return sub, nil
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return sub, errFormMalformed
+	}
+	for parts := 0; ; parts++ {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return sub, nil
+		}
+		if err != nil {
+			return sub, formErr(err)
+		}
+		if parts >= formMaxParts {
+			return sub, errFormMalformed
+		}
+		if part.FormName() == "attachments" && part.FileName() != "" {
+			if err := sub.readFile(part); err != nil {
+				return sub, err
+			}
+			continue
+		}
+		v, err := io.ReadAll(io.LimitReader(part, formMaxFieldBytes))
+		if err != nil {
+			return sub, formErr(err)
+		}
+		if _, err := io.Copy(io.Discard, part); err != nil {
+			return sub, formErr(err)
+		}
+		sub.set(part.FormName(), string(v))
+	}
+}
+
+func (sub *reportSubmission) set(name, v string) {
+	switch name {
+	case "category":
+		sub.Category = v
+	case "description":
+		sub.Description = strings.ReplaceAll(v, "\r\n", "\n")
+	case "identified":
+		sub.Identified = v == "1"
+	case "pow_token":
+		sub.PowToken = v
+	case "pow_nonce":
+		sub.PowNonce = v
+	}
+}
+
+func (sub *reportSubmission) readFile(part *multipart.Part) error {
+	sub.FileCount++
+	// One byte over the limit is enough to know the file is too large.
+	content, err := io.ReadAll(io.LimitReader(part, IntakeMaxFileBytes+1))
+	if err != nil {
+		return formErr(err)
+	}
+	rest, err := io.Copy(io.Discard, part)
+	if err != nil {
+		return formErr(err)
+	}
+	if sub.FileCount > IntakeMaxFiles {
+		return nil // counted, not kept
+	}
+	u := upload{Name: uploadName(part.FileName(), sub.FileCount), Size: int64(len(content)) + rest, Head: content[:min(len(content), 512)]}
+	if u.Size <= IntakeMaxFileBytes {
+		u.Content = content
+	}
+	sub.Files = append(sub.Files, u)
+	return nil
+}
+
+// uploadName is the file's base name, trimmed to 100 characters, or a
+// generic name when the browser sent none usable.
+func uploadName(name string, n int) string {
+	name = strings.TrimSpace(path.Base(strings.ReplaceAll(name, `\`, "/")))
+	if !utf8.ValidString(name) || name == "" || name == "." || name == "/" {
+		return fmt.Sprintf("附件%d", n)
+	}
+	if r := []rune(name); len(r) > 100 {
+		name = string(r[len(r)-100:])
+	}
+	return name
+}
+
+func formErr(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return errFormTooLarge
+	}
+	return errFormMalformed
+}
+
+// crossSite: a form posted from another site (CSRF) must not file in a
+// signed-in villager's name, nor flood the intake from someone else's page.
+func crossSite(r *http.Request) bool {
+	return r.Header.Get("Sec-Fetch-Site") == "cross-site"
+}
+
+// reportSubmit is POST /r/{village}.
+func (a *API) reportSubmit(w http.ResponseWriter, r *http.Request) {
+	village := r.PathValue("village")
+	if !identity.ValidVillage(village) {
+		pageError(w, http.StatusNotFound, "找不到该村", "链接中的村代码不正确，请重新扫描村务公开栏上的二维码。")
+		return
+	}
+	if crossSite(r) {
+		pageError(w, http.StatusForbidden, "无法提交", "请直接在本页面填写并提交举报。")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, IntakeMaxBodyBytes)
+	sub, err := readReport(r)
+	if err != nil {
+		page := a.newReportPage(r, village, sub)
+		status := http.StatusBadRequest
+		msg := "提交的内容格式不正确，请刷新页面后重新填写。"
+		if errors.Is(err, errFormTooLarge) {
+			status = http.StatusRequestEntityTooLarge
+			msg = fmt.Sprintf("提交的内容过大：最多%d个附件，每个不超过%dMB。", IntakeMaxFiles, IntakeMaxFileBytes>>20)
+			page.Errors["attachments"] = append(page.Errors["attachments"], msg)
+		}
+		page.General = append(page.General, msg)
+		renderPage(w, status, "report", page)
+		return
+	}
+	page := a.newReportPage(r, village, sub)
+	in := Intake{Village: village, Category: Category(sub.Category), Description: sub.Description}
+	files := make([]IntakeFile, len(sub.Files))
+	for i, u := range sub.Files {
+		files[i] = IntakeFile{Name: u.Name, Size: u.Size, Head: u.Head}
+	}
+	fileErrs := ValidateIntakeFiles(files)
+	if len(sub.Files) < sub.FileCount { // the extra files were only counted
+		fileErrs = ValidateIntakeFiles(append(files, make([]IntakeFile, sub.FileCount-len(sub.Files))...))
+	}
+	if len(fileErrs) == 0 {
+		for _, u := range sub.Files {
+			in.Attachments = append(in.Attachments, NewStoredAttachment(u.Name, u.Content))
+		}
+	}
+	errs := checkIntake(in)
+	for _, e := range errs {
+		if e.Field == "category" {
+			e.Message = "请选择举报类别"
+		}
+	}
+	if errs = append(errs, fileErrs...); len(errs) > 0 {
+		page.General = append(page.General, "提交未成功，请按下面标出的提示修改后重新提交。")
+		page.addErrors(errs)
+		renderPage(w, http.StatusUnprocessableEntity, "report", page)
+		return
+	}
+	// The guard comes after validation, unlike the JSON intake's: a villager
+	// correcting a typo must not use up their submissions or meet a
+	// challenge before the form is right.
+	if f := a.admitWith(httpapi.ClientIP(r), village, sub.PowToken, sub.PowNonce); f != nil {
+		f.setRetryAfter(w)
+		msg := f.message
+		if f.retryAfter > 0 {
+			msg += fmt.Sprintf("（约%d分钟后可再提交）", int((f.retryAfter+time.Minute-1)/time.Minute))
+		}
+		page.General, page.Challenge = append(page.General, msg), f.challenge
+		renderPage(w, f.status, "report", page)
+		return
+	}
+
+	var reporter *Reporter
+	if sub.Identified {
+		reporter = reporterOf(r)
+	}
+	rc, err := a.Service.File(r.Context(), in, reporter)
+	if err != nil {
+		var ce *Error
+		if errors.As(err, &ce) && ce.Status < 500 {
+			page.General = append(page.General, "提交的内容有误，请检查后重新提交。")
+			renderPage(w, http.StatusUnprocessableEntity, "report", page)
+			return
+		}
+		a.Service.logError(r, "filing a complaint from the report page", err)
+		page.General = append(page.General, "系统暂时无法保存您的举报，请稍后再试。您填写的内容仍在下方。")
+		renderPage(w, http.StatusServiceUnavailable, "report", page)
+		return
+	}
+	renderPage(w, http.StatusCreated, "receipt", receiptPage{Title: "举报已提交", TrackingCode: rc.TrackingCode, Secret: rc.Secret,
+		Files: len(in.Attachments), AcceptDays: int(AcceptWithin / (24 * time.Hour))})
+}
+
+type receiptPage struct {
+	Title, TrackingCode, Secret string
+	Files, AcceptDays           int
+}
+
+type trackPage struct {
+	Title                    string
+	Code                     string
+	View                     *PublicView
+	CanFeedback              bool
+	Satisfied, Comment, Done string
+	Errors                   map[string][]string
+	General                  []string
+}
+
+// trackForm is GET /r/track: the form asking for a tracking code, which it
+// sends (GET ?code=) back here to be redirected to the status page.
+func (a *API) trackForm(w http.ResponseWriter, r *http.Request) {
+	p := &trackPage{Title: "查询办理进度", Errors: map[string][]string{}}
+	if code, ok := r.URL.Query()["code"]; ok {
+		c := strings.ToUpper(strings.TrimSpace(code[0]))
+		if ValidTrackingCode(c) {
+			http.Redirect(w, r, "/r/track/"+c, http.StatusSeeOther)
+			return
+		}
+		p.Code = code[0]
+		p.Errors["code"] = []string{"查询码格式应为TS-XXXX-XXXX，请核对后重新输入"}
+		renderPage(w, http.StatusUnprocessableEntity, "trackform", p)
+		return
+	}
+	renderPage(w, http.StatusOK, "trackform", p)
+}
+
+// trackStatus is GET /r/track/{code}.
+func (a *API) trackStatus(w http.ResponseWriter, r *http.Request) {
+	p := &trackPage{Title: "办理进度", Errors: map[string][]string{}}
+	a.renderTrack(w, r, p, http.StatusOK)
+}
+
+func (a *API) renderTrack(w http.ResponseWriter, r *http.Request, p *trackPage, status int) {
+	pv, err := a.Service.Track(r.Context(), r.PathValue("code"))
+	if errors.Is(err, ErrNotFound) {
+		p.Title, p.Code = "查询办理进度", r.PathValue("code")
+		p.Errors["code"] = []string{"没有找到这个查询码，请核对后重新输入"}
+		renderPage(w, http.StatusNotFound, "trackform", p)
+		return
+	}
+	if err != nil {
+		a.Service.logError(r, "tracking a complaint", err)
+		pageError(w, http.StatusServiceUnavailable, "暂时无法查询", "系统暂时无法查询，请稍后再试。")
+		return
+	}
+	p.View = &pv
+	p.CanFeedback = pv.Status == StatusResolved
+	renderPage(w, status, "track", p)
+}
+
+// trackFeedback is POST /r/track/{code}: the reporter's verdict, with the
+// secret.
+func (a *API) trackFeedback(w http.ResponseWriter, r *http.Request) {
+	if crossSite(r) {
+		pageError(w, http.StatusForbidden, "无法提交", "请直接在本页面提交评价。")
+		return
+	}
+	p := &trackPage{Title: "办理进度", Errors: map[string][]string{}}
+	if err := r.ParseForm(); err != nil {
+		p.General = append(p.General, "提交的内容格式不正确，请重新填写。")
+		a.renderTrack(w, r, p, http.StatusBadRequest)
+		return
+	}
+	p.Satisfied, p.Comment = r.PostForm.Get("satisfied"), r.PostForm.Get("comment")
+	secret := strings.TrimSpace(r.PostForm.Get("secret"))
+	if p.Satisfied != "yes" && p.Satisfied != "no" {
+		p.Errors["satisfied"] = []string{"请选择满意或不满意"}
+	}
+	if secret == "" {
+		p.Errors["secret"] = []string{"请填写提交举报时显示的密码"}
+	}
+	if utf8.RuneCountInString(p.Comment) > 2000 {
+		p.Errors["comment"] = []string{"意见最多2000字"}
+	}
+	if len(p.Errors) > 0 {
+		a.renderTrack(w, r, p, http.StatusUnprocessableEntity)
+		return
+	}
+	_, err := a.Service.Feedback(r.Context(), r.PathValue("code"), secret, p.Satisfied == "yes", strings.TrimSpace(p.Comment))
+	var ce *Error
+	switch {
+	case err == nil:
+		p.Done, p.Satisfied, p.Comment = "感谢您的评价，已记录。", "", ""
+		a.renderTrack(w, r, p, http.StatusOK)
+	case errors.Is(err, ErrNotFound):
+		// A wrong secret and an unknown code look alike (as in the API).
+		p.Errors["secret"] = []string{"查询码或密码不正确"}
+		a.renderTrack(w, r, p, http.StatusUnprocessableEntity)
+	case errors.As(err, &ce) && ce.Type == "feedback-closed":
+		p.General = append(p.General, "评价期限已过，无法再评价。")
+		a.renderTrack(w, r, p, http.StatusConflict)
+	case errors.As(err, &ce) && ce.Status < 500:
+		p.General = append(p.General, "当前状态下不能评价。")
+		a.renderTrack(w, r, p, ce.Status)
+	default:
+		a.Service.logError(r, "recording feedback from the tracking page", err)
+		pageError(w, http.StatusServiceUnavailable, "暂时无法提交", "系统暂时无法记录您的评价，请稍后再试。")
+	}
+}
+
+// attachment is GET /v1/complaints/{id}/attachments/{n}: a stored file,
+// for staff who may see the complaint (ViewFor), audited.
+func (a *API) attachment(w http.ResponseWriter, r *http.Request) {
+	act, ok := actor(w, r)
+	if !ok {
+		return
+	}
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil {
+		writeErr(w, r, ErrNotFound)
+		return
+	}
+	att, err := a.Service.Attachment(r.Context(), act, r.PathValue("id"), n)
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", att.ContentType)
+	h.Set("Content-Length", strconv.FormatInt(att.Size, 10))
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": att.Name}))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	h.Set("Cache-Control", "private, no-store")
+	h.Set("ETag", `"`+att.SHA256+`"`)
+	_, _ = w.Write(att.Content)
+}
+
+func (s *Service) logError(r *http.Request, msg string, err error) {
+	httpapi.Logger(r.Context()).ErrorContext(r.Context(), msg, "error", err.Error())
+}
