@@ -30,6 +30,7 @@ import (
 	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/personal"
 	"github.com/wuxiao/wuxiao/services/internal/store"
 )
 
@@ -239,8 +240,8 @@ type deceasedRow struct {
 // parseDeceased validates one entry; field names the entry ("" or "row 3: ").
 func (s *Service) parseDeceased(field, idNumber, name, diedOn string) (deceasedRow, []httpapi.FieldError) {
 	var errs []httpapi.FieldError
-	n := normalizeIDNumber(idNumber)
-	if !validIDNumber(n) {
+	n := personal.NormalizeIDNumber(idNumber)
+	if !personal.ValidIDNumber(n) {
 		errs = append(errs, httpapi.FieldError{Field: field + "idNumber", Detail: "is not a valid resident ID number"})
 	}
 	if strings.TrimSpace(name) == "" || tooLong(name, 50) {
@@ -252,7 +253,7 @@ func (s *Service) parseDeceased(field, idNumber, name, diedOn string) (deceasedR
 	} else if d.After(s.now()) {
 		errs = append(errs, httpapi.FieldError{Field: field + "diedOn", Detail: "is in the future"})
 	}
-	return deceasedRow{hash: HashIDNumber(s.Integrity.IDHashKey, n), idMasked: maskIDNumber(n), nameMasked: maskName(name), diedOn: d}, errs
+	return deceasedRow{hash: personal.HashID(s.Integrity.IDHashKey, n), idMasked: personal.MaskIDNumber(n), nameMasked: personal.MaskName(name), diedOn: d}, errs
 }
 
 // saveDeceased records entries (a later entry for the same person corrects

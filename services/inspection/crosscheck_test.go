@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/personal"
 	"github.com/wuxiao/wuxiao/services/internal/store"
 )
 
@@ -17,7 +18,7 @@ import (
 func paymentEvent(t *testing.T, village, paymentID, idNumber, date string) eventsv1.Event {
 	t.Helper()
 	data, err := json.Marshal(eventsv1.PaymentRecorded{PaymentID: paymentID, Village: village, Programme: "耕地地力保护补贴",
-		PayeeNameMasked: "王*明", PayeeIDHash: HashIDNumber(testHashKey, idNumber), AmountFen: 123456, Date: date})
+		PayeeNameMasked: "王*明", PayeeIDHash: personal.HashID(testHashKey, idNumber), AmountFen: 123456, Date: date})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,17 +4,22 @@ package inspection
 // town, and orders and interviews counted by town and year, as JSON and as
 // a staff HTML page (a heat map by grade).
 //
-// Scope: each town runs its own inspection instance with its own database,
-// so one instance's district view covers what it knows — its own town. A
-// district-wide view across towns needs an aggregation over every town's
-// instance (or their event streams), which does not exist yet.
+// Scope: each town runs its own inspection instance with its own database.
+// An instance running the district projection (district_feed.go, with
+// Service.DistrictWide set) shows district staff every town: its own town
+// from its own tables (the source of the events, no lag), the other towns
+// from the projection of their streams. A town's discipline office sees its
+// own town only. Without the projection the view is the instance's town
+// only, for everyone.
 
 import (
 	"bytes"
 	"context"
 	"html/template"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,64 +61,210 @@ type DistrictTown struct {
 
 // DistrictView is the district overview as this instance knows it.
 type DistrictView struct {
-	Period string         `json:"period"`
-	AsOf   time.Time      `json:"asOf"`
-	Scope  string         `json:"scope"`
-	Towns  []DistrictTown `json:"towns"`
+	Period string `json:"period"`
+	// Year the visits were counted in; 0 counts every visit.
+	Year int       `json:"year,omitempty"`
+	AsOf time.Time `json:"asOf"`
+	// DistrictWide is true when Towns holds every town the projection
+	// knows, false when only this instance's town.
+	DistrictWide bool   `json:"districtWide"`
+	Scope        string `json:"scope"`
+	// Grades and Coverage add up the towns listed (e.g. 295 of 347
+	// villages covered: 85.0%).
+	Grades   map[string]int `json:"grades"`
+	Coverage Coverage       `json:"coverage"`
+	Towns    []DistrictTown `json:"towns"`
 }
 
-const districtScope = "this instance's town only: each town runs its own inspection service and database; a district-wide aggregation is not built yet"
+const (
+	districtScope     = "this instance's town only: each town runs its own inspection service and database, and this instance does not run the district projection"
+	districtWideScope = "the whole district: this town from its own records, the other towns from their inspection and tenant streams (their points are those of their latest change of grade)"
+	districtTownScope = "this town only: a town's discipline office sees its own town"
+)
 
-// District builds the overview for the current period.
-func (s *Service) District(ctx context.Context) (DistrictView, error) {
+// District builds the overview for the current period, counting visits of
+// year (every visit when 0): every town when wide (district staff on an
+// instance running the projection), else this town only.
+func (s *Service) District(ctx context.Context, wide bool, year int) (DistrictView, error) {
 	period := s.Rules.PeriodOf(s.now())
-	ratings, err := s.ratingsOf(ctx, period)
+	own, err := s.ownDistrictTown(ctx, period, year)
 	if err != nil {
 		return DistrictView{}, err
 	}
-	known, err := s.KnownVillages(ctx)
-	if err != nil {
-		return DistrictView{}, err
+	v := DistrictView{Period: period.String(), Year: year, AsOf: s.now(), Scope: districtScope, Towns: []DistrictTown{own}}
+	switch {
+	case wide && s.DistrictWide:
+		others, err := s.projectedTowns(ctx, period, year)
+		if err != nil {
+			return DistrictView{}, err
+		}
+		v.Towns = append(v.Towns, others...)
+		slices.SortFunc(v.Towns, func(a, b DistrictTown) int { return strings.Compare(a.Town, b.Town) })
+		v.DistrictWide, v.Scope = true, districtWideScope
+	case s.DistrictWide:
+		v.Scope = districtTownScope
 	}
-	visited, err := s.visitedVillages(ctx, 0)
-	if err != nil {
-		return DistrictView{}, err
+	v.Grades, v.Coverage = sumTowns(v.Towns)
+	return v, nil
+}
+
+// sumTowns adds up the towns' grades and coverage (percent rounded down
+// like CoverageOf; uncovered villages in town order).
+func sumTowns(towns []DistrictTown) (map[string]int, Coverage) {
+	grades := map[string]int{"A": 0, "B": 0, "C": 0, "D": 0}
+	c := Coverage{Uncovered: []string{}}
+	for _, t := range towns {
+		for g, n := range t.Grades {
+			grades[g] += n
+		}
+		c.Total += t.Coverage.Total
+		c.Covered += t.Coverage.Covered
+		c.Uncovered = append(c.Uncovered, t.Coverage.Uncovered...)
 	}
-	byVillage := map[string]Rating{}
-	for _, r := range ratings {
-		byVillage[r.Village] = r
+	if c.Total > 0 {
+		c.Percent = math.Floor(float64(c.Covered)*1000/float64(c.Total)) / 10
+	}
+	return grades, c
+}
+
+// townGrade is a village's grade and points.
+type townGrade struct {
+	grade  Grade
+	points int
+}
+
+// buildTown lays out a town: every known village (unrated ones at the
+// initial grade) and every rated one; coverage counts the known ones only
+// (visits to villages outside the universe do not count).
+func (s *Service) buildTown(town, townName string, period Period, known map[string]string, rated map[string]townGrade, visited map[string]string) DistrictTown {
+	t := DistrictTown{Town: town, TownName: townName, Grades: map[string]int{"A": 0, "B": 0, "C": 0, "D": 0},
+		Villages: []DistrictVillage{}, Orders: []YearCount{}, Interviews: []YearCount{}}
+	all := map[string]townGrade{}
+	for v, g := range rated {
+		all[v] = g
 	}
 	for v := range known {
-		if _, ok := byVillage[v]; !ok {
-			byVillage[v] = s.Rules.Initial(v, period)
+		if _, ok := all[v]; !ok {
+			r := s.Rules.Initial(v, period)
+			all[v] = townGrade{r.Grade, r.Points}
 		}
 	}
-	t := DistrictTown{Town: s.Town, TownName: s.TownName, Grades: map[string]int{"A": 0, "B": 0, "C": 0, "D": 0}, Villages: []DistrictVillage{}}
 	universe := make([]string, 0, len(known))
 	seen := map[string]bool{}
-	for v, r := range byVillage {
-		name := known[v]
-		if name == "" {
-			name = s.VillageNames[v]
-		}
-		_, isKnown := known[v]
-		if isKnown {
+	for v, g := range all {
+		if _, ok := known[v]; ok {
 			universe = append(universe, v)
 		}
 		seen[v] = visited[v] != ""
-		t.Villages = append(t.Villages, DistrictVillage{Village: v, Name: name, Grade: r.Grade, Points: r.Points, Covered: visited[v] != "", LastVisit: visited[v]})
-		t.Grades[string(r.Grade)]++
+		t.Villages = append(t.Villages, DistrictVillage{Village: v, Name: known[v], Grade: g.grade, Points: g.points,
+			Covered: visited[v] != "", LastVisit: visited[v]})
+		t.Grades[string(g.grade)]++
 	}
 	slices.SortFunc(t.Villages, func(a, b DistrictVillage) int { return strings.Compare(a.Village, b.Village) })
 	t.Coverage = CoverageOf(universe, seen)
+	return t
+}
+
+// ownDistrictTown is this town's part, from its own tables.
+func (s *Service) ownDistrictTown(ctx context.Context, period Period, year int) (DistrictTown, error) {
+	ratings, err := s.ratingsOf(ctx, period)
+	if err != nil {
+		return DistrictTown{}, err
+	}
+	known, err := s.KnownVillages(ctx)
+	if err != nil {
+		return DistrictTown{}, err
+	}
+	visited, err := s.visitedVillages(ctx, year)
+	if err != nil {
+		return DistrictTown{}, err
+	}
+	rated := make(map[string]townGrade, len(ratings))
+	for _, r := range ratings {
+		rated[r.Village] = townGrade{r.Grade, r.Points}
+	}
+	named := make(map[string]string, len(known))
+	for v, n := range known {
+		if n == "" {
+			n = s.VillageNames[v]
+		}
+		named[v] = n
+	}
+	t := s.buildTown(s.Town, s.TownName, period, named, rated, visited)
+	for i, v := range t.Villages {
+		if v.Name == "" {
+			t.Villages[i].Name = s.VillageNames[v.Village]
+		}
+	}
 	if t.Orders, err = s.countByYear(ctx, `SELECT year, colour, count(*) FROM orders WHERE town = $1 GROUP BY year, colour`); err != nil {
-		return DistrictView{}, err
+		return DistrictTown{}, err
 	}
 	if t.Interviews, err = s.countByYear(ctx, `SELECT extract(year FROM held_at AT TIME ZONE 'Asia/Shanghai')::int, '', count(*)
 		FROM interviews WHERE town = $1 GROUP BY 1`); err != nil {
-		return DistrictView{}, err
+		return DistrictTown{}, err
 	}
-	return DistrictView{Period: period.String(), AsOf: s.now(), Scope: districtScope, Towns: []DistrictTown{t}}, nil
+	return t, nil
+}
+
+// projectedTown collects one other town's rows of the projection.
+type projectedTown struct {
+	known      map[string]string
+	rated      map[string]townGrade
+	visited    map[string]string
+	orders     map[int]*YearCount
+	interviews map[int]*YearCount
+}
+
+// projectedTowns builds every town of the projection but this one (read
+// from its own tables instead), sorted by town.
+func (s *Service) projectedTowns(ctx context.Context, period Period, year int) ([]DistrictTown, error) {
+	towns := map[string]*projectedTown{}
+	get := func(town string) *projectedTown {
+		t := towns[town]
+		if t == nil {
+			t = &projectedTown{known: map[string]string{}, rated: map[string]townGrade{}, visited: map[string]string{},
+				orders: map[int]*YearCount{}, interviews: map[int]*YearCount{}}
+			towns[town] = t
+		}
+		return t
+	}
+	var town, village, text string
+	var n, y int
+	queries := []struct {
+		sql  string
+		args []any
+		scan []any
+		fold func()
+	}{
+		{`SELECT town, code, name FROM district_villages WHERE town <> $1`, nil, []any{&town, &village, &text},
+			func() { get(town).known[village] = text }},
+		{`SELECT town, village, grade, points FROM district_grades WHERE town <> $1 AND period = $2`, []any{period.String()},
+			[]any{&town, &village, &text, &n}, func() { get(town).rated[village] = townGrade{Grade(text), n} }},
+		{`SELECT town, village, to_char(max(visited_on), 'YYYY-MM-DD') FROM district_visits
+			WHERE town <> $1 AND ($2 = 0 OR extract(year FROM visited_on) = $2) GROUP BY town, village`, []any{year},
+			[]any{&town, &village, &text}, func() { get(town).visited[village] = text }},
+		{`SELECT town, colour, year, count(*) FROM district_orders WHERE town <> $1 GROUP BY town, year, colour`, nil,
+			[]any{&town, &text, &y, &n}, func() { foldYear(get(town).orders, y, text, n) }},
+		{`SELECT town, '', extract(year FROM held_at AT TIME ZONE 'Asia/Shanghai')::int, count(*) FROM district_interviews
+			WHERE town <> $1 GROUP BY 1, 3`, nil, []any{&town, &text, &y, &n}, func() { foldYear(get(town).interviews, y, "", n) }},
+	}
+	for _, q := range queries {
+		rows, err := s.Pool.Query(ctx, q.sql, append([]any{s.Town}, q.args...)...)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := pgx.ForEachRow(rows, q.scan, func() error { q.fold(); return nil }); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]DistrictTown, 0, len(towns))
+	for code, p := range towns {
+		t := s.buildTown(code, "", period, p.known, p.rated, p.visited)
+		t.Orders, t.Interviews = sortedYears(p.orders), sortedYears(p.interviews)
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b DistrictTown) int { return strings.Compare(a.Town, b.Town) })
+	return out, nil
 }
 
 // countByYear runs a (year, colour, count) query and folds it by year.
@@ -126,30 +277,38 @@ func (s *Service) countByYear(ctx context.Context, sql string) ([]YearCount, err
 	var year, n int
 	var colour string
 	if _, err := pgx.ForEachRow(rows, []any{&year, &colour, &n}, func() error {
-		c := by[year]
-		if c == nil {
-			c = &YearCount{Year: year}
-			by[year] = c
-		}
-		c.Total += n
-		switch Colour(colour) {
-		case Blue:
-			c.Blue += n
-		case Yellow:
-			c.Yellow += n
-		case Red:
-			c.Red += n
-		}
+		foldYear(by, year, colour, n)
 		return nil
 	}); err != nil {
 		return nil, err
 	}
+	return sortedYears(by), nil
+}
+
+func foldYear(by map[int]*YearCount, year int, colour string, n int) {
+	c := by[year]
+	if c == nil {
+		c = &YearCount{Year: year}
+		by[year] = c
+	}
+	c.Total += n
+	switch Colour(colour) {
+	case Blue:
+		c.Blue += n
+	case Yellow:
+		c.Yellow += n
+	case Red:
+		c.Red += n
+	}
+}
+
+func sortedYears(by map[int]*YearCount) []YearCount {
 	out := make([]YearCount, 0, len(by))
 	for _, c := range by {
 		out = append(out, *c)
 	}
 	slices.SortFunc(out, func(a, b YearCount) int { return b.Year - a.Year })
-	return out, nil
+	return out
 }
 
 func (s *Service) districtRoutes(srv *httpapi.Server) {
@@ -159,25 +318,36 @@ func (s *Service) districtRoutes(srv *httpapi.Server) {
 
 const whyDistrict = "only district staff and the town's discipline office read the district overview"
 
-func (s *Service) districtOverview(w http.ResponseWriter, r *http.Request) {
-	if _, ok := need(w, r, s.canReadDistrict, whyDistrict); !ok {
-		return
+// districtView answers the overview for the principal: district staff see
+// every town, the town's discipline office its own (canReadDistrict lets
+// no other town's staff in).
+func (s *Service) districtView(w http.ResponseWriter, r *http.Request) (DistrictView, bool) {
+	p, ok := need(w, r, s.canReadDistrict, whyDistrict)
+	if !ok {
+		return DistrictView{}, false
 	}
-	v, err := s.District(r.Context())
+	year, prob := yearParam(r)
+	if prob != nil {
+		httpapi.WriteProblem(w, r, prob)
+		return DistrictView{}, false
+	}
+	v, err := s.District(r.Context(), p.Role.IsDistrictRole(), year)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
-		return
+		return DistrictView{}, false
 	}
-	_ = httpapi.WriteJSON(w, http.StatusOK, v)
+	return v, true
+}
+
+func (s *Service) districtOverview(w http.ResponseWriter, r *http.Request) {
+	if v, ok := s.districtView(w, r); ok {
+		_ = httpapi.WriteJSON(w, http.StatusOK, v)
+	}
 }
 
 func (s *Service) districtOverviewHTML(w http.ResponseWriter, r *http.Request) {
-	if _, ok := need(w, r, s.canReadDistrict, whyDistrict); !ok {
-		return
-	}
-	v, err := s.District(r.Context())
-	if err != nil {
-		httpapi.WriteError(w, r, err)
+	v, ok := s.districtView(w, r)
+	if !ok {
 		return
 	}
 	var buf bytes.Buffer
@@ -191,7 +361,8 @@ func (s *Service) districtOverviewHTML(w http.ResponseWriter, r *http.Request) {
 }
 
 var districtPage = template.Must(template.New("district").Funcs(template.FuncMap{
-	"date": func(t time.Time) string { return t.In(Shanghai).Format("2006年1月2日 15:04") },
+	"date":    func(t time.Time) string { return t.In(Shanghai).Format("2006年1月2日 15:04") },
+	"percent": func(p float64) string { return strconv.FormatFloat(p, 'f', 1, 64) },
 }).Parse(`<!DOCTYPE html>
 <html lang="zh-CN">
 <head>
@@ -211,12 +382,17 @@ th { background: #eee; }
 </head>
 <body>
 <h1>全区村级评级与巡察覆盖概览</h1>
-<p class="note">考核期：{{.Period}}；数据截至：{{date .AsOf}}。</p>
-<p class="note">说明：各镇（街道）的监督评级服务各自独立运行、各有数据库，本页仅包含本实例所属镇（街道）的数据；跨镇汇总的全区视图尚待建设。</p>
-<p class="legend">评级：<span class="A">A 档</span><span class="B">B 档</span><span class="C">C 档</span><span class="D">D 档</span></p>
+<p class="note">考核期：{{.Period}}；巡察统计：{{if .Year}}{{.Year}}年{{else}}历年{{end}}；数据截至：{{date .AsOf}}。</p>
+{{if .DistrictWide}}<p class="note">说明：本页汇总全区各镇（街道）的数据。本镇（街道）数据取自本服务记录；其他镇（街道）数据取自其监督评级服务发布的事件，可能有数秒延迟，其积分为最近一次评级变动时的积分。</p>
+<p id="district-total">全区巡察覆盖：{{.Coverage.Covered}} / {{.Coverage.Total}} 个村（社区），覆盖率 {{percent .Coverage.Percent}}%；共 {{len .Towns}} 个镇（街道）。
+评级分布：A 档 {{index .Grades "A"}} 个，B 档 {{index .Grades "B"}} 个，C 档 {{index .Grades "C"}} 个，D 档 {{index .Grades "D"}} 个。</p>
+{{else if eq .Scope "this town only: a town's discipline office sees its own town"}}<p class="note">说明：镇（街道）纪委仅可查看本镇（街道）的数据；全区数据由区纪委监委查看。</p>
+{{else}}<p class="note">说明：各镇（街道）的监督评级服务各自独立运行、各有数据库，本实例未启用全区汇总，本页仅包含本实例所属镇（街道）的数据；跨镇汇总请启用全区汇总。</p>
+{{end}}<p class="legend">评级：<span class="A">A 档</span><span class="B">B 档</span><span class="C">C 档</span><span class="D">D 档</span></p>
 {{range .Towns}}
+<section class="town" data-town="{{.Town}}">
 <h2>{{if .TownName}}{{.TownName}}{{else}}{{.Town}}{{end}}</h2>
-<p>巡察覆盖：{{.Coverage.Covered}} / {{.Coverage.Total}} 个村（社区），覆盖率 {{.Coverage.Percent}}%{{if .Coverage.Uncovered}}；尚未覆盖 {{len .Coverage.Uncovered}} 个{{end}}。
+<p>巡察覆盖：{{.Coverage.Covered}} / {{.Coverage.Total}} 个村（社区），覆盖率 {{percent .Coverage.Percent}}%{{if .Coverage.Uncovered}}；尚未覆盖 {{len .Coverage.Uncovered}} 个{{end}}。
 评级分布：A 档 {{index .Grades "A"}} 个，B 档 {{index .Grades "B"}} 个，C 档 {{index .Grades "C"}} 个，D 档 {{index .Grades "D"}} 个。</p>
 <table>
 <thead><tr><th>村（社区）</th><th>代码</th><th>评级</th><th>积分</th><th>巡察</th></tr></thead>
@@ -241,6 +417,7 @@ th { background: #eee; }
 {{else}}<tr><td colspan="2">暂无约谈记录</td></tr>
 {{end}}</tbody>
 </table>
+</section>
 {{end}}
 </body>
 </html>

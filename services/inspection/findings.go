@@ -170,6 +170,11 @@ func (s *Service) RaiseFinding(ctx context.Context, by identity.Principal, tourI
 	if len(errs) == 0 && !tourCovers(tour, in.Village) {
 		errs = append(errs, httpapi.FieldError{Field: "village", Detail: "the tour does not cover village " + in.Village})
 	}
+	if len(errs) == 0 {
+		if errs, err = s.unregistered(ctx, s.Pool, "village", in.Village); err != nil {
+			return nil, Applied{}, err
+		}
+	}
 	if len(errs) > 0 {
 		return nil, Applied{}, httpapi.ValidationFailed(errs...)
 	}

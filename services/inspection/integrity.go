@@ -22,9 +22,6 @@ package inspection
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,7 +31,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -43,6 +39,7 @@ import (
 
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/personal"
 	"github.com/wuxiao/wuxiao/services/internal/store"
 )
 
@@ -59,87 +56,6 @@ type IntegrityConfig struct {
 	NegativeList *NegativeList
 	// NoticeFont renders PDF notices; nil means PDFs are unavailable (503).
 	NoticeFont *NoticeFont
-}
-
-// HashIDNumber returns the keyed hash (HMAC-SHA256, lower-case hex) of a
-// resident ID number after normalisation (full-width characters folded,
-// spaces and invisible characters dropped, x upper-cased).
-//
-// Dependency: this must stay identical to services/disclosure HashID, which
-// hashes payees' numbers in the payment events; the two are compared as
-// strings. Until the function moves to a shared package, the test
-// TestHashIDNumberMatchesDisclosure pins a vector computed with disclosure's.
-func HashIDNumber(key []byte, idNumber string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(normalizeIDNumber(idNumber)))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-func normalizeIDNumber(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r >= 0xFF01 && r <= 0xFF5E: // full-width ASCII
-			r -= 0xFEE0
-		case r == 0x3000 || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r):
-			continue
-		}
-		b.WriteRune(unicode.ToUpper(r))
-	}
-	return b.String()
-}
-
-var idWeights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-
-// validIDNumber reports whether a normalised number is a resident ID
-// number: 18 characters with a correct GB 11643 check character, or a
-// first-generation 15-digit number.
-func validIDNumber(s string) bool {
-	digits := func(t string) bool {
-		for i := 0; i < len(t); i++ {
-			if t[i] < '0' || t[i] > '9' {
-				return false
-			}
-		}
-		return true
-	}
-	switch len(s) {
-	case 15:
-		return digits(s)
-	case 18:
-		if !digits(s[:17]) {
-			return false
-		}
-		sum := 0
-		for i := range 17 {
-			sum += int(s[i]-'0') * idWeights[i]
-		}
-		return s[17] == "10X98765432"[sum%11]
-	}
-	return false
-}
-
-// maskIDNumber keeps an ID number's region (first 6) and last 4 characters.
-func maskIDNumber(s string) string {
-	if len(s) < 10 {
-		return strings.Repeat("*", utf8.RuneCountInString(s))
-	}
-	return s[:6] + strings.Repeat("*", len(s)-10) + s[len(s)-4:]
-}
-
-// maskName keeps the first and (for three characters or more) the last
-// character of a name: 张*, 张*明, 欧**锋.
-func maskName(name string) string {
-	r := []rune(strings.TrimSpace(name))
-	switch len(r) {
-	case 0:
-		return ""
-	case 1:
-		return "*"
-	case 2:
-		return string(r[0]) + "*"
-	}
-	return string(r[0]) + strings.Repeat("*", len(r)-2) + string(r[len(r)-1])
 }
 
 // Section is one part of an integrity file.
@@ -558,13 +474,18 @@ func (s *Service) createIntegrityFile(w http.ResponseWriter, r *http.Request) {
 		if !s.hashReady(w, r) {
 			return
 		}
-		n := normalizeIDNumber(req.IDNumber)
-		if !validIDNumber(n) {
+		n := personal.NormalizeIDNumber(req.IDNumber)
+		if !personal.ValidIDNumber(n) {
 			errs = append(errs, httpapi.FieldError{Field: "idNumber", Detail: "is not a valid resident ID number"})
 		}
-		hash, masked = HashIDNumber(s.Integrity.IDHashKey, n), maskIDNumber(n)
+		hash, masked = personal.HashID(s.Integrity.IDHashKey, n), personal.MaskIDNumber(n)
 	}
-	if len(errs) > 0 {
+	unknown, rerr := s.unregistered(r.Context(), s.Pool, "village", req.Village)
+	if rerr != nil {
+		httpapi.WriteError(w, r, rerr)
+		return
+	}
+	if errs = append(errs, unknown...); len(errs) > 0 {
 		httpapi.WriteProblem(w, r, httpapi.ValidationFailed(errs...))
 		return
 	}
@@ -774,16 +695,16 @@ func (s *Service) addRelative(w http.ResponseWriter, r *http.Request) {
 	if req.Relation == "" || tooLong(req.Relation, 20) {
 		errs = append(errs, httpapi.FieldError{Field: "relation", Detail: "is required (配偶, 子女, 父母, 兄弟姐妹 …), at most 20 characters"})
 	}
-	n := normalizeIDNumber(req.IDNumber)
-	if !validIDNumber(n) {
+	n := personal.NormalizeIDNumber(req.IDNumber)
+	if !personal.ValidIDNumber(n) {
 		errs = append(errs, httpapi.FieldError{Field: "idNumber", Detail: "is not a valid resident ID number"})
 	}
 	if len(errs) > 0 {
 		httpapi.WriteProblem(w, r, httpapi.ValidationFailed(errs...))
 		return
 	}
-	rel := Relative{ID: uuid.NewString(), Name: req.Name, Relation: req.Relation, IDMasked: maskIDNumber(n), RecordedAt: s.now(), RecordedBy: p.IdentityID}
-	hash := HashIDNumber(s.Integrity.IDHashKey, n)
+	rel := Relative{ID: uuid.NewString(), Name: req.Name, Relation: req.Relation, IDMasked: personal.MaskIDNumber(n), RecordedAt: s.now(), RecordedBy: p.IdentityID}
+	hash := personal.HashID(s.Integrity.IDHashKey, n)
 	var flagged int
 	err := store.InTx(r.Context(), s.Pool, func(tx pgx.Tx) error {
 		f, err := s.loadIntegrityFile(r.Context(), tx, r.PathValue("id"), true)

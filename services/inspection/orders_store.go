@@ -106,11 +106,15 @@ func (s *Service) IssueOrder(ctx context.Context, by identity.Principal, in Orde
 			deadline = endOfDay(day, 0)
 		}
 	}
-	if len(errs) > 0 {
+	unknown, err := s.unregistered(ctx, s.Pool, "village", in.Village)
+	if err != nil {
+		return nil, err
+	}
+	if errs = append(errs, unknown...); len(errs) > 0 {
 		return nil, httpapi.ValidationFailed(errs...)
 	}
 	var out *StoredOrder
-	err := store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
+	err = store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
 		o, err := s.desk(ctx, tx).NewOrder(OrderInput{Situation: in.Situation, Colour: Colour(in.Colour), Town: s.Town, Village: in.Village,
 			CadreID: strings.TrimSpace(in.CadreID), Detail: strings.TrimSpace(in.Detail), Now: now})
 		if err != nil {
@@ -316,7 +320,11 @@ func (s *Service) RecordInterview(ctx context.Context, by identity.Principal, in
 			return nil, err
 		}
 	}
-	if len(errs) > 0 {
+	unknown, err := s.unregistered(ctx, s.Pool, "village", in.Village)
+	if err != nil {
+		return nil, err
+	}
+	if errs = append(errs, unknown...); len(errs) > 0 {
 		return nil, httpapi.ValidationFailed(errs...)
 	}
 	iv := in
@@ -326,9 +334,15 @@ func (s *Service) RecordInterview(ctx context.Context, by identity.Principal, in
 	if err != nil {
 		return nil, err
 	}
-	_, err = s.Pool.Exec(ctx, `INSERT INTO interviews (id, town, village, cadre_id, cadre_name, cadre_post, held_at, interviewers, reason, outcome,
+	err = store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO interviews (id, town, village, cadre_id, cadre_name, cadre_post, held_at, interviewers, reason, outcome,
 		order_number, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-		iv.ID, s.Town, iv.Village, iv.CadreID, iv.CadreName, iv.CadrePost, iv.HeldAt, who, iv.Reason, iv.Outcome, iv.OrderNumber, iv.RecordedBy, iv.RecordedAt)
+			iv.ID, s.Town, iv.Village, iv.CadreID, iv.CadreName, iv.CadrePost, iv.HeldAt, who, iv.Reason, iv.Outcome, iv.OrderNumber, iv.RecordedBy, iv.RecordedAt); err != nil {
+			return err
+		}
+		return s.publish(ctx, tx, uuid.NewString(), eventsv1.TypeInterviewRecorded, iv.Village, iv.ID, eventsv1.InterviewRecorded{
+			InterviewID: iv.ID, Village: iv.Village, HeldAt: iv.HeldAt, OrderNumber: iv.OrderNumber})
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -28,8 +28,9 @@ type Service struct {
 	// notices unless Notices.TownIssuer is set.
 	Town     string
 	TownName string
-	// VillageNames maps village codes to names (岩头村), to address
-	// notices; a village missing here is addressed by its code.
+	// VillageNames maps village codes to names (岩头村), for villages the
+	// registry (registry.go) does not name; notices are addressed by the
+	// registry's name, else this one, else the code.
 	VillageNames map[string]string
 	// Orders and Situations configure supervision orders (defaults when
 	// zero: DefaultOrderConfig, DefaultSituations).
@@ -41,6 +42,11 @@ type Service struct {
 	// Integrity configures integrity files, selection checks, cross-checks
 	// and PDF notices (integrity.go).
 	Integrity IntegrityConfig
+
+	// DistrictWide is set when the instance runs the district projection
+	// (DistrictFeed): the district overview then shows every town to
+	// district staff. Unset, it shows this town only.
+	DistrictWide bool
 }
 
 func (s *Service) now() time.Time {
@@ -128,9 +134,9 @@ func (s *Service) ApplyFact(ctx context.Context, tx pgx.Tx, f Fact) (Applied, er
 	if _, ok := NoticeFor(ch); !ok {
 		return out, nil
 	}
-	name := s.VillageNames[f.Village]
-	if name == "" {
-		name = f.Village
+	name, err := s.villageName(ctx, tx, f.Village)
+	if err != nil {
+		return Applied{}, err
 	}
 	n, err := IssueNotice(s.Notices, txNumbers{ctx, tx}, ch, next,
 		Addressee{Village: f.Village, VillageName: name, Town: s.Town, TownName: s.TownName}, now)

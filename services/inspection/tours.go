@@ -22,6 +22,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
 	"github.com/wuxiao/wuxiao/services/internal/store"
@@ -163,9 +164,14 @@ func (s *Service) registerVillages(ctx context.Context, tx pgx.Tx, codes []strin
 }
 
 // KnownVillages returns the town's villages, by code, with their names:
-// those registered and those configured in VillageNames.
+// those registered and those configured in VillageNames. Once the operator
+// has announced villages (registry.go), only the announced ones.
 func (s *Service) KnownVillages(ctx context.Context) (map[string]string, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT code, name FROM villages WHERE town = $1`, s.Town)
+	closed, err := s.registryClosed(ctx, s.Pool)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT code, name FROM villages WHERE town = $1 AND (generation IS NOT NULL OR NOT $2)`, s.Town, closed)
 	if err != nil {
 		return nil, err
 	}
@@ -178,15 +184,20 @@ func (s *Service) KnownVillages(ctx context.Context) (map[string]string, error) 
 		return nil, err
 	}
 	for v, n := range s.VillageNames {
-		if out[v] == "" {
+		if name, ok := out[v]; (!closed || ok) && name == "" {
 			out[v] = n
 		}
 	}
 	return out, nil
 }
 
-// RegisterVillage records a village of the town (and its name).
+// RegisterVillage records a village of the town (and its name); once the
+// operator announces the town's villages, only an announced one (renamed
+// until its next announcement).
 func (s *Service) RegisterVillage(ctx context.Context, code, name string) error {
+	if err := s.requireRegistered(ctx, s.Pool, "village", code); err != nil {
+		return err
+	}
 	_, err := s.Pool.Exec(ctx, `INSERT INTO villages (code, town, name) VALUES ($1, $2, $3)
 		ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name`, code, s.Town, name)
 	return err
@@ -204,6 +215,9 @@ func (s *Service) PlanTour(ctx context.Context, by identity.Principal, in TourIn
 		return nil, err
 	}
 	err = store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
+		if err := s.requireRegistered(ctx, tx, "villages", in.Villages...); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO tours (id, town, name, period, team, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			id, s.Town, strings.TrimSpace(in.Name), p.String(), team, by.IdentityID, s.now()); err != nil {
 			return err
@@ -281,20 +295,26 @@ func (s *Service) tours(ctx context.Context, where string, arg any) ([]Tour, err
 	})
 }
 
-// RecordVisit records the day a tour visited one of its villages.
+// RecordVisit records the day a tour visited one of its villages and
+// announces it (eventsv1.TypeVisitRecorded, for the district's coverage).
 func (s *Service) RecordVisit(ctx context.Context, by identity.Principal, tourID, village string, day time.Time) error {
-	if _, err := s.TourByID(ctx, tourID); err != nil {
-		return err
-	}
-	tag, err := s.Pool.Exec(ctx, `UPDATE tour_villages SET visited_on = $3, visited_by = $4 WHERE tour_id = $1 AND village = $2`,
-		tourID, village, day.Format(time.DateOnly), by.IdentityID)
+	tour, err := s.TourByID(ctx, tourID)
 	if err != nil {
 		return err
 	}
-	if tag.RowsAffected() == 0 {
-		return httpapi.ValidationFailed(httpapi.FieldError{Field: "village", Detail: "the tour does not cover village " + village})
-	}
-	return nil
+	date := day.Format(time.DateOnly)
+	return store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE tour_villages SET visited_on = $3, visited_by = $4 WHERE tour_id = $1 AND village = $2`,
+			tourID, village, date, by.IdentityID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return httpapi.ValidationFailed(httpapi.FieldError{Field: "village", Detail: "the tour does not cover village " + village})
+		}
+		return s.publish(ctx, tx, uuid.NewString(), eventsv1.TypeVisitRecorded, village, tourID, eventsv1.VisitRecorded{
+			TourID: tourID, Village: village, Date: date, Period: tour.Period})
+	})
 }
 
 // CoverageReport is the town's coverage, with the villages' names.

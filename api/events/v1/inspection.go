@@ -112,3 +112,32 @@ type OrderEscalated struct {
 	Referred bool      `json:"referred,omitempty"`
 	At       time.Time `json:"at"`
 }
+
+// Event types of inspection coverage and interviews, which the district
+// view counts across towns.
+const (
+	TypeVisitRecorded     = "cn.wuxiao.inspection.visit.recorded.v1"
+	TypeInterviewRecorded = "cn.wuxiao.inspection.interview.recorded.v1"
+)
+
+// VisitRecorded: a tour's visit to one of its villages was recorded (or
+// its day corrected: the latest event per tour and village wins).
+type VisitRecorded struct {
+	TourID  string `json:"tourId"`
+	Village string `json:"village"`
+	// Date of the visit, 2026-04-12 (Shanghai).
+	Date string `json:"date"`
+	// Period of the tour, 2026 or 2026Q2.
+	Period string `json:"period"`
+}
+
+// InterviewRecorded: an interview (约谈) of a village's cadre was recorded.
+// It names nobody: consumers count interviews, and read them under the
+// service's rules.
+type InterviewRecorded struct {
+	InterviewID string    `json:"interviewId"`
+	Village     string    `json:"village"`
+	HeldAt      time.Time `json:"heldAt"`
+	// OrderNumber is the supervision order the interview followed, if any.
+	OrderNumber string `json:"orderNumber,omitempty"`
+}

@@ -9,9 +9,9 @@ const TypePaymentRecorded = "cn.wuxiao.disclosure.payment.recorded.v1"
 
 // PaymentRecorded is the data of TypePaymentRecorded. It never carries the
 // payee's name or ID number in clear: only the masked name and the keyed
-// hash of the ID number, which every service computes with the district's
-// shared key (HMAC-SHA256, hex, of the normalised number; see
-// services/disclosure HashID).
+// hash of the ID number, which every service computes with the town's
+// key, Secret wuxiao-id-hash-key (HMAC-SHA256, hex, of the normalised number; see
+// services/internal/personal HashID).
 type PaymentRecorded struct {
 	// PaymentID identifies the payment in the disclosure service; a payment
 	// announced twice (under two event ids) is the same payment.

@@ -20,6 +20,7 @@ import (
 	"github.com/wuxiao/wuxiao/services/inspection"
 	"github.com/wuxiao/wuxiao/services/internal/config"
 	"github.com/wuxiao/wuxiao/services/internal/events"
+	"github.com/wuxiao/wuxiao/services/internal/personal"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
 
@@ -90,7 +91,7 @@ func TestDisclosureStreamCrossChecked(t *testing.T) {
 	}
 
 	data, _ := json.Marshal(eventsv1.PaymentRecorded{PaymentID: "PAY-1", Village: village, Programme: "低保金", PayeeNameMasked: "李*英",
-		PayeeIDHash: inspection.HashIDNumber([]byte(key), wife), AmountFen: 78000, Date: time.Now().In(inspection.Shanghai).Format(time.DateOnly)})
+		PayeeIDHash: personal.HashID([]byte(key), wife), AmountFen: 78000, Date: time.Now().In(inspection.Shanghai).Format(time.DateOnly)})
 	topic := eventsv1.Topic(town, eventsv1.StreamDisclosure)
 	m, err := events.Encode(context.Background(), topic, eventsv1.Event{ID: uuid.NewString(), Source: "/towns/" + town + "/disclosure",
 		Type: eventsv1.TypePaymentRecorded, Time: time.Now().UTC(), Town: town, Village: village, Data: data})
