@@ -33,8 +33,8 @@ build: ## Build the operator binary into bin/.
 	go build -o bin/wuxiao-operator ./operator/cmd/wuxiao-operator
 
 .PHONY: dev
-dev: ## Run the workflow service locally on PostgreSQL, Kafka and Kratos, with the sample catalog and a signed-in cadre.
-	hack/dev.sh
+dev: ## Run one town's four services locally behind a gateway on 127.0.0.1:8080, with sample users and data (ARGS=... for hack/dev.sh).
+	hack/dev.sh $(ARGS)
 
 .PHONY: dev-down
 dev-down: ## Stop what make dev started.

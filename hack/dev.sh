@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# `make dev`: the local development setup on embedded defaults. Brings up
-# PostgreSQL, Kafka and Kratos (hack/infra.sh), builds the workflow service,
-# creates a database, the sample power catalog and a signed-in village
-# secretary, and runs the service in the foreground on 127.0.0.1:8080.
-# (The whole local district on a one-node cluster comes with the end-to-end
-# issue and will replace this.)
+# `make dev`: one town's four services locally on embedded defaults. Brings
+# up PostgreSQL, Kafka and Kratos (hack/infra.sh), builds workflow,
+# disclosure, complaint and inspection, and runs them in the foreground
+# behind a gateway on 127.0.0.1:8080 (the services on 8081-8084), with the
+# sample power catalog, signed-in sample users and some sample data
+# (services/internal/dev). Extra arguments go to that program, e.g.
+# `make dev ARGS=-addr=127.0.0.1:9090`. The whole district on a one-node
+# cluster is hack/cluster.sh's job.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . hack/lib.sh
@@ -13,7 +15,12 @@ hack/infra.sh up
 # shellcheck disable=SC1091
 . "${WUXIAO_RUN:-$WUXIAO_CACHE/run}/infra.env"
 dev="$WUXIAO_CACHE/dev"
-mkdir -p "$dev"
-log "dev: building the workflow service"
-go build -o "$dev/workflow" ./services/workflow/cmd/workflow
-exec go run ./services/internal/dev -workdir "$dev" -workflow-bin "$dev/workflow" "$@"
+mkdir -p "$dev/bin"
+t=$(now)
+log "dev: building workflow, disclosure, complaint and inspection"
+for s in workflow disclosure complaint inspection; do
+  go build -o "$dev/bin/$s" "./services/$s/cmd/$s"
+done
+go build -o "$dev/bin/dev" ./services/internal/dev
+log "dev: built in $(since "$t")"
+exec "$dev/bin/dev" -workdir "$dev" -bin-dir "$dev/bin" "$@"

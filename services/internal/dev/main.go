@@ -1,46 +1,62 @@
-// Command dev (run by hack/dev.sh, `make dev`) prepares the local workflow service for `make dev`: a database,
-// the sample power catalog as the operator would mount it, and a signed-in
-// village secretary, then runs the service in the foreground. hack/dev.sh
-// starts PostgreSQL, Kafka and Kratos first and passes their addresses.
+// Command dev (run by hack/dev.sh, `make dev`) runs one town's four services
+// locally on embedded defaults: it prepares a database, the sample power
+// catalog as the operator would mount it, secrets and signed-in sample
+// users, starts workflow, disclosure, complaint and inspection, puts a
+// gateway in front of them the way a town's ingress would (the village
+// portal and the report page on one host), books some sample data and
+// prints where to look. hack/dev.sh starts PostgreSQL, Kafka and Kratos
+// first and passes their addresses.
 package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	kratos "github.com/ory/kratos-client-go"
 	"sigs.k8s.io/yaml"
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
-	"github.com/wuxiao/wuxiao/services/internal/identity"
 )
 
+// devVillage is the sample village (岩头村 of 溪口镇 in the samples).
+var devVillage = "330213100201"
+
 func main() {
-	var (
-		town, townCode, village, addr, workdir, bin string
-	)
-	flag.StringVar(&town, "town", "xikou", "town the service serves")
-	flag.StringVar(&townCode, "town-code", "330213100000", "the town's code")
-	flag.StringVar(&village, "village", "330213100201", "the village of the sample cadre")
-	flag.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
-	flag.StringVar(&workdir, "workdir", "", "directory for generated files")
-	flag.StringVar(&bin, "workflow-bin", "", "the workflow binary")
+	var o options
+	flag.StringVar(&o.town, "town", "xikou", "town the services serve")
+	flag.StringVar(&o.townName, "town-name", "溪口镇", "the town's name")
+	flag.StringVar(&o.townCode, "town-code", "330213100000", "the town's code")
+	flag.StringVar(&devVillage, "village", devVillage, "the sample village")
+	flag.StringVar(&o.addr, "addr", "127.0.0.1:8080", "the gateway's listen address; the services take the next four ports")
+	flag.StringVar(&o.workdir, "workdir", "", "directory for generated files")
+	flag.StringVar(&o.bindir, "bin-dir", "", "directory holding the four service binaries")
+	flag.BoolVar(&o.noSeed, "no-seed", false, "do not book sample data")
 	flag.Parse()
-	if err := run(town, townCode, village, addr, workdir, bin); err != nil {
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "dev:", err)
 		os.Exit(1)
 	}
+}
+
+type options struct {
+	town, townName, townCode, addr, workdir, bindir string
+	noSeed                                          bool
 }
 
 func need(key string) (string, error) {
@@ -50,75 +66,151 @@ func need(key string) (string, error) {
 	return "", fmt.Errorf("%s is not set: run this through `make dev` (hack/dev.sh)", key)
 }
 
-func run(town, townCode, village, addr, workdir, bin string) error {
+func run(o options) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	pgAdmin, err := need("WUXIAO_TEST_POSTGRES_URL")
+	env := map[string]string{}
+	for _, k := range []string{"WUXIAO_TEST_POSTGRES_URL", "WUXIAO_TEST_KAFKA_BROKERS", "WUXIAO_TEST_KRATOS_PUBLIC_URL", "WUXIAO_TEST_KRATOS_ADMIN_URL"} {
+		v, err := need(k)
+		if err != nil {
+			return err
+		}
+		env[k] = v
+	}
+	host, portText, err := net.SplitHostPort(o.addr)
+	if err != nil {
+		return fmt.Errorf("-addr %q: %w", o.addr, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return fmt.Errorf("-addr %q: port: %w", o.addr, err)
+	}
+
+	// One database per town, as the operator provisions it; each service
+	// keeps its tables in its own schema. Kept between runs.
+	dbURL, err := ensureDatabase(ctx, env["WUXIAO_TEST_POSTGRES_URL"], "wuxiao_dev_"+o.town)
 	if err != nil {
 		return err
 	}
-	brokers, err := need("WUXIAO_TEST_KAFKA_BROKERS")
+	catalog, err := writeCatalog(o.workdir)
 	if err != nil {
 		return err
 	}
-	kratosPublic, err := need("WUXIAO_TEST_KRATOS_PUBLIC_URL")
+	idKey, err := secret(o.workdir, "id-hash-key")
 	if err != nil {
 		return err
 	}
-	kratosAdmin, err := need("WUXIAO_TEST_KRATOS_ADMIN_URL")
+	challengeKey, err := secret(o.workdir, "challenge-key")
+	if err != nil {
+		return err
+	}
+	users, err := signInSampleUsers(ctx, env["WUXIAO_TEST_KRATOS_PUBLIC_URL"], env["WUXIAO_TEST_KRATOS_ADMIN_URL"], o.town)
 	if err != nil {
 		return err
 	}
 
-	// A database of its own, kept between runs.
-	dbURL, err := ensureDatabase(ctx, pgAdmin, "wuxiao_dev_"+town)
-	if err != nil {
-		return err
+	public := "http://" + o.addr
+	common := append(os.Environ(),
+		"WUXIAO_DISTRICT=fenghua", "WUXIAO_TOWN="+o.town, "WUXIAO_TOWN_CODE="+o.townCode, "WUXIAO_TOWN_NAME="+o.townName,
+		"WUXIAO_CATALOG_FILE="+catalog, "WUXIAO_PORTAL_BASE_URL="+public, "DATABASE_URL="+dbURL,
+		"KAFKA_BROKERS="+env["WUXIAO_TEST_KAFKA_BROKERS"], "KRATOS_PUBLIC_URL="+env["WUXIAO_TEST_KRATOS_PUBLIC_URL"],
+		"KRATOS_ADMIN_URL="+env["WUXIAO_TEST_KRATOS_ADMIN_URL"], "WUXIAO_ID_HASH_KEY="+idKey, "WUXIAO_CHALLENGE_KEY="+challengeKey)
+
+	backends := map[string]*url.URL{}
+	done := make(chan error, len(devServices))
+	var cmds []*exec.Cmd
+	for _, s := range devServices {
+		addr := net.JoinHostPort(host, strconv.Itoa(port+s.Offset))
+		backends[s.Name] = &url.URL{Scheme: "http", Host: addr}
+		cmd := exec.Command(filepath.Join(o.bindir, s.Name))
+		cmd.Stdout, cmd.Stderr = prefixed(s.Name, os.Stdout), prefixed(s.Name, os.Stderr)
+		cmd.Env = append(common, "WUXIAO_SERVICE="+s.Name, "HTTP_ADDR="+addr)
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("starting %s: %w", s.Name, err)
+		}
+		cmds = append(cmds, cmd)
+		go func(name string) { done <- namedErr(name, cmd.Wait()) }(s.Name)
 	}
-	catalog, err := writeCatalog(workdir)
-	if err != nil {
-		return err
-	}
-	email := "secretary@" + village + ".dev.wuxiao"
-	token, err := signIn(ctx, kratosPublic, kratosAdmin, email, town, village)
-	if err != nil {
-		return err
-	}
-	keyFile := filepath.Join(workdir, "id-hash-key")
-	key, err := os.ReadFile(keyFile)
-	if err != nil {
-		key = []byte(fmt.Sprintf("dev-only-key-%d-0123456789abcdefghij", time.Now().UnixNano()))
-		if err := os.WriteFile(keyFile, key, 0o600); err != nil {
-			return err
+	defer func() {
+		for _, c := range cmds {
+			_ = c.Process.Signal(syscall.SIGTERM)
+		}
+		for range cmds {
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+			}
+		}
+	}()
+	for _, s := range devServices {
+		if err := waitReady(ctx, backends[s.Name].String()+"/readyz", done); err != nil {
+			return fmt.Errorf("%s did not become ready: %w", s.Name, err)
 		}
 	}
 
-	fmt.Printf(`
-Wuxiao workflow service for town %[1]s on http://%[2]s
-  OpenAPI            http://%[2]s/openapi.yaml
-  power list         http://%[2]s/v1/catalog
-  a flowchart        http://%[2]s/v1/catalog/items/decision-major-matters/flowchart.svg
-  metrics            http://%[2]s/metrics
-Signed in as the secretary of village %[3]s (%[4]s):
-  export TOKEN=%[5]s
-  curl -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-       -d '{"itemId":"decision-major-matters","title":"村道硬化"}' http://%[2]s/v1/villages/%[3]s/instances
-Stop with Ctrl-C; hack/infra.sh down stops PostgreSQL, Kafka and Kratos.
-
-`, town, addr, village, email, token)
-
-	cmd := exec.CommandContext(ctx, bin)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(),
-		"WUXIAO_SERVICE=workflow", "WUXIAO_DISTRICT=fenghua", "WUXIAO_TOWN="+town, "WUXIAO_TOWN_CODE="+townCode,
-		"WUXIAO_CATALOG_FILE="+catalog, "WUXIAO_PORTAL_BASE_URL=http://"+addr, "DATABASE_URL="+dbURL,
-		"KAFKA_BROKERS="+brokers, "KRATOS_PUBLIC_URL="+kratosPublic, "KRATOS_ADMIN_URL="+kratosAdmin,
-		"HTTP_ADDR="+addr, "WUXIAO_ID_HASH_KEY="+string(key))
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	if err := cmd.Run(); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("workflow: %w", err)
+	srv := &http.Server{Addr: o.addr, Handler: gateway(backends), ReadHeaderTimeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
 	}
-	return nil
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	if !o.noSeed {
+		if err := seed(ctx, backends, users); err != nil {
+			fmt.Fprintln(os.Stderr, "dev: sample data:", err)
+		}
+	}
+	printWelcome(o, public, backends, users)
+
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-done:
+		return err
+	}
+}
+
+func namedErr(name string, err error) error {
+	if err == nil {
+		return fmt.Errorf("%s exited", name)
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}
+
+func waitReady(ctx context.Context, u string, exited <-chan error) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case err := <-exited:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// secret returns a random key kept in the work directory between runs.
+func secret(dir, name string) (string, error) {
+	path := filepath.Join(dir, name)
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	key := hex.EncodeToString(b)
+	return key, os.WriteFile(path, []byte(key), 0o600)
 }
 
 func ensureDatabase(ctx context.Context, adminURL, name string) (string, error) {
@@ -163,26 +255,29 @@ func writeCatalog(dir string) (string, error) {
 	return path, os.WriteFile(path, doc, 0o644)
 }
 
-// signIn makes sure the sample secretary exists (role and scope in
-// metadata_public, as the operator will set them) and returns a session token.
-func signIn(ctx context.Context, publicURL, adminURL, email, town, village string) (string, error) {
-	const password = "wuxiao-dev-password-2026"
-	admin := identity.NewAdmin(adminURL, nil)
-	meta := identity.Metadata{Role: identity.Role("secretary"), Town: town, Village: village}
-	if _, err := admin.CreateOfficial(ctx, email, "示例书记", meta, password); err != nil && !errors.Is(err, identity.ErrExists) {
-		return "", fmt.Errorf("creating the sample cadre: %w", err)
-	}
-	cfg := kratos.NewConfiguration()
-	cfg.Servers = kratos.ServerConfigurations{{URL: publicURL}}
-	pub := kratos.NewAPIClient(cfg)
-	flow, _, err := pub.FrontendAPI.CreateNativeLoginFlow(ctx).Execute()
-	if err != nil {
-		return "", fmt.Errorf("login flow: %w", err)
-	}
-	body := kratos.UpdateLoginFlowWithPasswordMethodAsUpdateLoginFlowBody(kratos.NewUpdateLoginFlowWithPasswordMethod(email, "password", password))
-	done, _, err := pub.FrontendAPI.UpdateLoginFlow(ctx).Flow(flow.Id).UpdateLoginFlowBody(body).Execute()
-	if err != nil || done.SessionToken == nil {
-		return "", fmt.Errorf("signing in %s: %v", email, err)
-	}
-	return *done.SessionToken, nil
+// prefixed writes a service's output line by line with its name in front.
+type prefixWriter struct {
+	prefix string
+	out    *os.File
+	buf    []byte
 }
+
+func prefixed(name string, out *os.File) *prefixWriter {
+	return &prefixWriter{prefix: fmt.Sprintf("%-10s| ", name), out: out}
+}
+
+func (w *prefixWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	for {
+		i := strings.IndexByte(string(w.buf), '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		if _, err := w.out.WriteString(w.prefix + string(w.buf[:i+1])); err != nil {
+			return 0, err
+		}
+		w.buf = w.buf[i+1:]
+	}
+}
+
+var errNoToken = errors.New("no session token")
