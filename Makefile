@@ -52,6 +52,14 @@ cluster-up: ## Start a one-node Kubernetes cluster built from source (etcd, cont
 cluster-down: ## Stop that cluster and restore the host state the kubelet changed.
 	hack/cluster.sh down
 
+.PHONY: district-up
+district-up: ## Run the sample district on that cluster: operator on the host, towns' services as pods (ARGS=--all for all 12 towns).
+	hack/district.sh up $(ARGS)
+
+.PHONY: district-down
+district-down: ## Stop the district's operator and forwarders, then the cluster (infra keeps running).
+	hack/district.sh down
+
 .PHONY: images
 images: ## Build OCI image archives (no Docker) of the operator and the four services into bin/images.
 	go run ./hack/images -out bin/images -tag $(IMAGE_TAG) ./operator/cmd/wuxiao-operator \
@@ -64,6 +72,11 @@ images: ## Build OCI image archives (no Docker) of the operator and the four ser
 test: ## Everything CI runs: generated-file check, lint, and all tests on real components.
 	hack/test.sh
 
+.PHONY: test-e2e
+test-e2e: ## End-to-end tests on a real cluster: hack/district.sh up, then go test -tags e2e ./hack/e2e/.
+	hack/district.sh up $(ARGS)
+	eval "$$(hack/district.sh env)" && go test -tags e2e -count=1 -v ./hack/e2e/
+
 .PHONY: kube-binaries
 kube-binaries: ## Build (or reuse) kube-apiserver and etcd for envtest.
 	hack/kube-binaries.sh
@@ -74,4 +87,4 @@ bench-scale: ## Scale benchmark: 12 towns / 347 villages, then 20,000 villages.
 
 .PHONY: help
 help: ## Show this help.
-	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  %-18s %s\n", $$1, $$2} /^##@/ {printf "\n%s\n", substr($$0, 5)}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z0-9_-]+:.*##/ {printf "  %-18s %s\n", $$1, $$2} /^##@/ {printf "\n%s\n", substr($$0, 5)}' $(MAKEFILE_LIST)
