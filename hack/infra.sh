@@ -57,9 +57,13 @@ up() {
   local c pids=() failed=() start; start=$(now)
   mkdir -p "$RUN/.infra"; rm -f "$RUN/.infra"/*.rc "$RUN/.infra"/*.took "$ENVFILE"
   log "infra: bringing up ${COMPONENTS[*]} (cache: $WUXIAO_CACHE, run dir: $RUN)"
-  for c in "${COMPONENTS[@]}"; do
-    up_one "$c" & pids+=($!)
-  done
+  # Kratos keeps its data in PostgreSQL: it starts once PostgreSQL is up,
+  # Kafka meanwhile.
+  local pg
+  up_one postgres & pg=$!
+  up_one kafka & pids+=($!)
+  wait "$pg" || true
+  up_one kratos & pids+=($!)
   wait "${pids[@]}" || true
   for c in "${COMPONENTS[@]}"; do
     local rc; rc=$(cat "$RUN/.infra/$c.rc" 2>/dev/null || echo 1)

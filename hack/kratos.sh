@@ -9,10 +9,14 @@
 #   hack/kratos.sh env     # print WUXIAO_TEST_KRATOS_PUBLIC_URL=... and WUXIAO_TEST_KRATOS_ADMIN_URL=...
 #
 # Config: hack/kratos/kratos.yml and hack/kratos/identity.schema.json.
-# DSN: $WUXIAO_KRATOS_DSN, default "memory" (an in-memory SQLite database that
-# is migrated at start-up by `serve` itself: fresh for every start, no files).
-# Set it to e.g. "sqlite://$WUXIAO_RUN/kratos/kratos.db?_fk=true" or a postgres
-# URL to keep data; those are migrated with `kratos migrate sql` before serving.
+# DSN: $WUXIAO_KRATOS_DSN, default "postgres": a database wuxiao_kratos on
+# hack/postgres.sh's server (which must be running), dropped and recreated at
+# every start, so each start is fresh like an in-memory one; PostgreSQL, not
+# SQLite, because many test packages create identities and sessions at once
+# and SQLite then fails them ("database table is locked", "could not
+# serialize access"). "memory" is an in-memory SQLite database migrated by
+# `serve` itself; any other value is a DSN kept as it is and migrated with
+# `kratos migrate sql` before serving.
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
@@ -24,7 +28,7 @@ KRATOS_VERSION="${KRATOS_VERSION:-v1.3.1}"
 PUBLIC_PORT="${WUXIAO_KRATOS_PUBLIC_PORT:-24433}"
 ADMIN_PORT="${WUXIAO_KRATOS_ADMIN_PORT:-24434}"
 RUN="${WUXIAO_RUN:-$WUXIAO_CACHE/run}/kratos"
-DSN="${WUXIAO_KRATOS_DSN:-memory}"
+DSN="${WUXIAO_KRATOS_DSN:-postgres}"
 CONFIG="$PWD/hack/kratos/kratos.yml"
 SCHEMA="$PWD/hack/kratos/identity.schema.json"
 BIN="$WUXIAO_CACHE/kratos/$KRATOS_VERSION/bin/kratos"
@@ -114,6 +118,20 @@ ensure_curl() {
   apt_install curl
 }
 
+# fresh_postgres_db points DSN at a newly created database wuxiao_kratos on
+# hack/postgres.sh's server.
+fresh_postgres_db() {
+  hack/postgres.sh status >/dev/null 2>&1 || die "kratos: its database server is not running: start hack/postgres.sh first (hack/infra.sh up does)"
+  local admin
+  admin=$(hack/postgres.sh env | sed -n 's/^WUXIAO_TEST_POSTGRES_URL=//p')
+  [ -n "$admin" ] || die "kratos: hack/postgres.sh env printed no WUXIAO_TEST_POSTGRES_URL"
+  log "kratos: creating a fresh database wuxiao_kratos"
+  PGOPTIONS='--client-min-messages=warning' psql -q -v ON_ERROR_STOP=1 "$admin" -c 'DROP DATABASE IF EXISTS wuxiao_kratos WITH (FORCE)' -c 'CREATE DATABASE wuxiao_kratos' >/dev/null ||
+    die "kratos: could not create database wuxiao_kratos on $(redact "$admin")"
+  DSN="${admin%%\?*}"
+  DSN="${DSN%/*}/wuxiao_kratos?sslmode=disable&max_conns=20"
+}
+
 # Environment the config file does not carry: ports and DSN are per run.
 kratos_env() {
   export DSN="$DSN" LOG_LEVEL="${WUXIAO_KRATOS_LOG_LEVEL:-warning}" LOG_FORMAT=text
@@ -135,6 +153,7 @@ start() {
   build
   local start; start=$(now)
   mkdir -p "$RUN"; : > "$LOGFILE"
+  if [ "$DSN" = postgres ]; then fresh_postgres_db; fi
   kratos_env
   if [ "$DSN" != memory ]; then
     log "kratos: migrating $(redact "$DSN")"

@@ -114,7 +114,10 @@ func TestSamplesConverge(t *testing.T) {
 	for _, v := range villages {
 		must(t, k8s.Create(ctx, v))
 	}
-	eventually(t, 2*wait, func() error {
+	// Each village is provisioned for real (Kratos identities for its
+	// officials, a QR code, a registration event on Kafka): generous on a
+	// loaded 2-core machine.
+	eventually(t, 6*wait, func() error {
 		ready := 0
 		for _, o := range villages {
 			v := &wuxiaov1.Village{}
