@@ -21,7 +21,8 @@ import (
 // portal_cache.go).
 
 // PortalMaxAge is how long browsers and proxies may reuse a public page
-// without asking again; after it, a conditional GET costs one version read.
+// without asking again; after it, a conditional GET costs a version lookup
+// (in memory while the replica's listener runs, see portal_listen.go).
 const PortalMaxAge = 60 * time.Second
 
 func (s *Service) portalRoutes(srv *httpapi.Server) {
@@ -61,7 +62,7 @@ func (s *Service) cache() *portalState {
 		if c := s.Catalog; c != nil {
 			tag += "\x00" + c.Name + "\x00" + c.Version
 		}
-		s.portal = &portalState{pages: newPageCache(), contentTag: tag}
+		s.portal = &portalState{pages: newPageCache(), versions: newVersionBook(), contentTag: tag}
 	})
 	return s.portal
 }
@@ -69,6 +70,8 @@ func (s *Service) cache() *portalState {
 // portalState is a Service's portal cache.
 type portalState struct {
 	pages *pageCache
+	// versions is the villages' versions as notified (see portal_listen.go).
+	versions *versionBook
 	// contentTag names everything besides the village's data that a page
 	// depends on: the templates and the power list.
 	contentTag string
@@ -201,7 +204,7 @@ func (s *Service) portalVillage(w http.ResponseWriter, r *http.Request) (string,
 		s.writeNotFound(w, "", "没有这个村", "村代码应为 12 位数字，请重新扫描村务公开二维码。")
 		return "", villageVersion{}, false
 	}
-	v, err := s.villageVersion(r.Context(), village)
+	v, err := s.currentVersion(r.Context(), village)
 	if err != nil {
 		s.writeError(w, r, village, err)
 		return "", v, false

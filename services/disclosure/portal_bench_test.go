@@ -21,9 +21,11 @@ const benchClients = 64
 
 // BenchmarkPortalWallet measures the wallet page with a warm cache under
 // concurrent load, through the service's real HTTP stack on a loopback port
-// with the real PostgreSQL (each request still reads the village version),
-// side by side with http.FileServer serving the same bytes from a file.
-// It reports requests per second and the 99th percentile latency.
+// with the real PostgreSQL, side by side with http.FileServer serving the
+// same bytes from a file: with the portal listener running (versions from
+// memory), then without it (portal-dbread: each request reads the village
+// version from PostgreSQL). It reports requests per second and the 99th
+// percentile latency.
 func BenchmarkPortalWallet(b *testing.B) {
 	ctx := context.Background()
 	s := portalService(b, newService(b, testTown))
@@ -38,6 +40,11 @@ func BenchmarkPortalWallet(b *testing.B) {
 		}
 	}
 	ts := serve(b, s)
+	listenCtx, stopListening := context.WithCancel(ctx)
+	listened := make(chan error, 1)
+	go func() { listened <- s.ListenPortal(listenCtx) }()
+	defer func() { stopListening(); <-listened }()
+	awaitBook(b, s, "listening", func(v *versionBook) bool { return v.listening })
 	path := "/v/" + village + "?year=2026"
 	warm := get(b, ts, path)
 	if warm.status != http.StatusOK {
@@ -52,6 +59,12 @@ func BenchmarkPortalWallet(b *testing.B) {
 
 	b.Run("portal", func(b *testing.B) { loadTest(b, ts.URL+path, "", len(warm.body)) })
 	b.Run("portal-304", func(b *testing.B) { loadTest(b, ts.URL+path, warm.header.Get("ETag"), 0) })
+	stopListening()
+	if err := <-listened; err != nil {
+		b.Fatal(err)
+	}
+	listened <- nil // for the deferred stop
+	b.Run("portal-dbread", func(b *testing.B) { loadTest(b, ts.URL+path, "", len(warm.body)) })
 	b.Run("fileserver", func(b *testing.B) { loadTest(b, files.URL+"/wallet.html", "", len(warm.body)) })
 }
 

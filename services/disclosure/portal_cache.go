@@ -19,21 +19,30 @@ import (
 // Portal pages are rendered once per village version and served from memory
 // until the village changes. The version lives in the database (villages.
 // version, bumped by touchVillage in the transaction of every write that
-// changes what the village's pages show), so every replica sees a change
-// made through any other one on its next request: the cache needs no
-// cross-replica messages and is never stale. Each request costs one primary
-// key read.
+// changes what the village's pages show). touchVillage also notifies the
+// new version (channel wuxiao_portal, delivered on commit), from which each
+// replica's listener keeps a map village → version (portal_listen.go): a
+// warm request reads nothing from the database. Without a trusted listener
+// a request reads the version by primary key, as before.
 
 // touchVillage bumps the village's version; the caller holds its lock
 // (lockVillage). changed_at advances by at least a second so that
 // Last-Modified, which has one-second resolution, differs between versions.
+// The notification carries all a page's validators need (see
+// parseVersionNotice); PostgreSQL sends it only if the transaction commits.
 func touchVillage(ctx context.Context, tx pgx.Tx, village string) error {
-	_, err := tx.Exec(ctx, `UPDATE villages SET version = version + 1,
-		changed_at = greatest(date_trunc('second', now()), changed_at + interval '1 second') WHERE code = $1`, village)
+	_, err := tx.Exec(ctx, `WITH v AS (
+		UPDATE villages SET version = version + 1,
+			changed_at = greatest(date_trunc('second', now()), changed_at + interval '1 second')
+		WHERE code = $1 RETURNING code, version, changed_at, name)
+	SELECT pg_notify('`+portalChannel+`', concat_ws('|', code, version,
+		(extract(epoch FROM changed_at) * 1000000)::bigint, current_schema(), name)) FROM v`, village)
 	return err
 }
 
 // villageVersion is what a page's cache entry and validators depend on.
+// A field added here must also be carried by touchVillage's notification
+// (parseVersionNotice), or replicas that listen would not see it.
 type villageVersion struct {
 	Known     bool // the village has records (or belongs to the town)
 	Version   int64
