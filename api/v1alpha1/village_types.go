@@ -178,6 +178,34 @@ type VillageStatus struct {
 	// services on the tenant stream.
 	// +optional
 	RegisteredGeneration int64 `json:"registeredGeneration,omitempty"`
+	// Services reports what each of the town's services acknowledged of
+	// the village on the tenant-acks stream.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Services []ServiceAck `json:"services,omitempty"`
+	// Live counts the town's services where the village is live, e.g. 4/4.
+	// +optional
+	Live string `json:"live,omitempty"`
+	// ArchiveAnnouncedAt is when the village's archival was published to
+	// the town's services; its deletion waits (bounded) for their acks.
+	// +optional
+	ArchiveAnnouncedAt *metav1.Time `json:"archiveAnnouncedAt,omitempty"`
+}
+
+// ServiceAck is one service's latest acknowledgement of the village.
+type ServiceAck struct {
+	// Name of the service: workflow, disclosure, complaint or inspection.
+	Name string `json:"name"`
+	// Live: the service applied the village's registration and it is not
+	// archived there.
+	Live bool `json:"live"`
+	// State is live or archived.
+	State string `json:"state"`
+	// Generation of the Village the service acknowledged.
+	Generation int64 `json:"generation"`
+	// LastAckTime is when the service applied it.
+	LastAckTime metav1.Time `json:"lastAckTime"`
 }
 
 // OfficialIdentity links an official of spec.officials to their identity.
@@ -208,6 +236,7 @@ type OfficialIdentity struct {
 // +kubebuilder:printcolumn:name="Portal",type=string,JSONPath=`.status.portalURL`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Live",type=string,JSONPath=`.status.live`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Village struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -65,6 +65,9 @@ func (s *Service) File(ctx context.Context, in Intake, reporter *Reporter) (Rece
 	for attempt := 0; ; attempt++ {
 		c.TrackingCode = NewTrackingCode()
 		err = store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
+			if err := refuseArchived(ctx, tx, c.Village); err != nil {
+				return err
+			}
 			if err := insertComplaint(ctx, tx, c); err != nil {
 				return err
 			}

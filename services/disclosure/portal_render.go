@@ -44,10 +44,13 @@ type layoutData struct {
 	// VillageName is the name the operator registered ("" before): shown
 	// instead of the code.
 	VillageName string
-	Title       string
-	Tab         string
-	CSS         template.CSS
-	Data        any
+	// Archived: the village was archived (撤并); its records stay visible
+	// under a notice, and complaints go to the town.
+	Archived bool
+	Title    string
+	Tab      string
+	CSS      template.CSS
+	Data     any
 }
 
 var portalCSS = func() template.CSS {
@@ -95,7 +98,7 @@ func (s *Service) render(village, villageName string, v view) ([]byte, error) {
 		return nil, fmt.Errorf("no portal template %q", v.Template)
 	}
 	var b bytes.Buffer
-	err := t.ExecuteTemplate(&b, "layout.html", layoutData{Village: village, VillageName: villageName, Title: v.Title, Tab: v.Tab, CSS: portalCSS, Data: v.Data})
+	err := t.ExecuteTemplate(&b, "layout.html", layoutData{Village: village, VillageName: villageName, Archived: s.villageArchived(village), Title: v.Title, Tab: v.Tab, CSS: portalCSS, Data: v.Data})
 	return b.Bytes(), err
 }
 

@@ -24,8 +24,17 @@ const MaxVillageName = 64
 // bumps the village's version, so every cached portal page is re-rendered.
 // Other event types are ignored; another town's village or a malformed
 // event is a Permanent error.
+//
+// Each registration applied, and each archival, is acknowledged on the
+// tenant-acks stream in the same transaction (outbox), once per village
+// generation: a replay or an older generation applies nothing and sends
+// nothing.
 func (s *Service) HandleTenantEvent(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) error {
-	if ev.Type != eventsv1.TypeVillageRegistered {
+	switch ev.Type {
+	case eventsv1.TypeVillageRegistered:
+	case eventsv1.TypeVillageArchived:
+		return s.archiveVillage(ctx, tx, ev)
+	default:
 		return nil
 	}
 	var v eventsv1.VillageRegistered
@@ -38,22 +47,94 @@ func (s *Service) HandleTenantEvent(ctx context.Context, tx pgx.Tx, ev eventsv1.
 	if err := lockVillage(ctx, tx, v.Code, s.Town); err != nil {
 		return err
 	}
-	var name string
+	var name, uid string
 	var generation int64
-	if err := tx.QueryRow(ctx, `SELECT name, name_generation FROM villages WHERE code = $1`, v.Code).Scan(&name, &generation); err != nil {
+	var archived bool
+	if err := tx.QueryRow(ctx, `SELECT name, name_generation, uid, archived_at IS NOT NULL FROM villages WHERE code = $1`, v.Code).
+		Scan(&name, &generation, &uid, &archived); err != nil {
 		return err
 	}
-	if v.Generation <= generation {
+	// A new uid is a recreated village: it replaces the row whatever its
+	// generation, and is live again.
+	recreated := uid != "" && v.UID != "" && uid != v.UID
+	if v.Generation <= generation && !recreated {
 		return nil // seen already, or older than what is stored
 	}
 	newName := strings.TrimSpace(v.Name)
-	if _, err := tx.Exec(ctx, `UPDATE villages SET name = $2, name_generation = $3 WHERE code = $1`, v.Code, newName, v.Generation); err != nil {
+	if recreated {
+		archived = false
+	}
+	if _, err := tx.Exec(ctx, `UPDATE villages SET name = $2, name_generation = $3, uid = $4,
+		archived_at = CASE WHEN $5 THEN archived_at END, archived_generation = CASE WHEN $5 THEN archived_generation END
+		WHERE code = $1`, v.Code, newName, v.Generation, v.UID, archived); err != nil {
 		return err
 	}
-	if newName == name {
-		return nil
+	if newName != name || recreated {
+		if err := touchVillage(ctx, tx, v.Code); err != nil {
+			return err
+		}
 	}
-	return touchVillage(ctx, tx, v.Code)
+	state := eventsv1.StateLive
+	if archived {
+		state = eventsv1.StateArchived
+	}
+	return s.ackVillage(ctx, tx, ev.Town, v.Code, v.UID, v.Generation, state)
+}
+
+// archiveVillage marks a village archived, once per generation of the
+// Village, and acknowledges it. Its records stay public; touching it
+// re-renders every cached page with the archive notice.
+func (s *Service) archiveVillage(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) error {
+	var v eventsv1.VillageArchived
+	if err := ev.Decode(&v); err != nil {
+		return events.Permanent(err)
+	}
+	switch {
+	case s.Town != "" && (ev.Town != s.Town || v.Town != s.Town):
+		return events.Permanent(fmt.Errorf("event %s is about town %q/%q, not %q", ev.ID, ev.Town, v.Town, s.Town))
+	case !villageCode.MatchString(v.Code) || (ev.Village != "" && ev.Village != v.Code):
+		return events.Permanent(fmt.Errorf("event %s: village %q (envelope %q) is not one 12-digit code", ev.ID, v.Code, ev.Village))
+	case v.Generation <= 0:
+		return events.Permanent(fmt.Errorf("event %s: generation %d is not positive", ev.ID, v.Generation))
+	}
+	if err := lockVillage(ctx, tx, v.Code, s.Town); err != nil {
+		return err
+	}
+	// An archival of another uid than the stored one (a predecessor of a
+	// recreated village) changes nothing.
+	tag, err := tx.Exec(ctx, `UPDATE villages SET archived_at = $2, archived_generation = $3,
+			uid = CASE WHEN uid = '' THEN $4 ELSE uid END
+		WHERE code = $1 AND (uid = '' OR $4 = '' OR uid = $4) AND (archived_generation IS NULL OR archived_generation < $3)`,
+		v.Code, ev.Time, v.Generation, v.UID)
+	if err != nil || tag.RowsAffected() == 0 {
+		return err
+	}
+	if err := touchVillage(ctx, tx, v.Code); err != nil {
+		return err
+	}
+	return s.ackVillage(ctx, tx, ev.Town, v.Code, v.UID, v.Generation, eventsv1.StateArchived)
+}
+
+// ackVillage enqueues the service's acknowledgement on the tenant-acks stream.
+func (s *Service) ackVillage(ctx context.Context, tx pgx.Tx, town, code, uid string, generation int64, state string) error {
+	ev, err := eventsv1.NewVillageAck("disclosure", town, code, uid, generation, state, time.Now())
+	if err != nil {
+		return events.Permanent(err)
+	}
+	return events.Enqueue(ctx, tx, eventsv1.Topic(town, eventsv1.StreamTenantAcks), ev)
+}
+
+// villageArchived reports whether village is archived (false when it
+// cannot be read: the notice is then missing, the records are not).
+func (s *Service) villageArchived(village string) bool {
+	if village == "" || s.Pool == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var archived bool
+	_ = s.Pool.QueryRow(ctx, `SELECT archived_at IS NOT NULL FROM villages WHERE code = $1`, village).Scan(&archived)
+	return archived
 }
 
 // checkVillageRegistered refuses an event that can never be applied.

@@ -123,3 +123,91 @@ func TestHandleTenantEventStoresNames(t *testing.T) {
 		t.Errorf("unnamed village: %.400s", p.body)
 	}
 }
+
+// archivedEvent is the operator's archival of a village.
+func archivedEvent(town, code, uid string, generation int64) eventsv1.Event {
+	data, _ := json.Marshal(eventsv1.VillageArchived{Code: code, Name: "岩头村", Town: town, UID: uid, Generation: generation})
+	return eventsv1.Event{ID: uuid.NewString(), Source: "/towns/" + town + "/operator", Type: eventsv1.TypeVillageArchived,
+		Subject: code, Time: serviceNow.UTC(), Town: town, Village: code, Data: data}
+}
+
+// withUID sets the Village uid of a registration.
+func withUID(ev eventsv1.Event, uid string) eventsv1.Event {
+	var v eventsv1.VillageRegistered
+	_ = json.Unmarshal(ev.Data, &v)
+	v.UID = uid
+	ev.Data, _ = json.Marshal(v)
+	return ev
+}
+
+// TestTenantAcksAndArchivedPortal: registrations and archivals are
+// acknowledged once per generation in the handler's transaction; an
+// archived village's portal keeps its records under a clear notice and no
+// longer offers the complaint form.
+func TestTenantAcksAndArchivedPortal(t *testing.T) {
+	s := portalService(t, newService(t, testTown))
+	ts := serve(t, s)
+	ctx := context.Background()
+	const code = "330213100277"
+	if _, err := s.RecordEntry(ctx, "finance-1", EntryInput{Village: code, Kind: KindIncome, Category: CategoryOtherIncome,
+		AmountFen: 100, Date: "2026-03-01", Description: "村集体房屋出租收入"}); err != nil {
+		t.Fatal(err)
+	}
+	acks := func() []string {
+		rows, err := s.Pool.Query(ctx, `SELECT payload FROM outbox WHERE topic = $1 ORDER BY seq`, eventsv1.Topic(testTown, eventsv1.StreamTenantAcks))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var a eventsv1.VillageAcknowledged
+			var b []byte
+			if err := rows.Scan(&b); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(b, &a); err != nil {
+				t.Fatal(err)
+			}
+			if a.Service != "disclosure" || a.Code != code || a.Live != (a.State == eventsv1.StateLive) {
+				t.Errorf("ack %+v", a)
+			}
+			out = append(out, fmt.Sprintf("%s/%d/%s", a.UID, a.Generation, a.State))
+		}
+		return out
+	}
+	for i, step := range []struct {
+		name     string
+		ev       eventsv1.Event
+		want     string
+		archived bool
+	}{
+		{"registered", withUID(villageEvent(testTown, code, "岩头村", 1), "u1"), "[u1/1/live]", false},
+		{"again", withUID(villageEvent(testTown, code, "岩头村", 1), "u1"), "[u1/1/live]", false},
+		{"older late", withUID(villageEvent(testTown, code, "岩头村", 0+1), "u1"), "[u1/1/live]", false},
+		{"archived", archivedEvent(testTown, code, "u1", 2), "[u1/1/live u1/2/archived]", true},
+		{"archived again", archivedEvent(testTown, code, "u1", 2), "[u1/1/live u1/2/archived]", true},
+		{"a predecessor's archival", archivedEvent(testTown, code, "u0", 5), "[u1/1/live u1/2/archived]", true},
+		{"recreated", withUID(villageEvent(testTown, code, "岩头村", 1), "u2"), "[u1/1/live u1/2/archived u2/1/live]", false},
+	} {
+		if err := applyTenantEvent(t, s, step.ev); err != nil {
+			t.Fatalf("step %d (%s): %v", i, step.name, err)
+		}
+		if got := fmt.Sprint(acks()); got != step.want {
+			t.Errorf("step %d (%s): acks %s, want %s", i, step.name, got, step.want)
+		}
+		p := get(t, ts, "/v/"+code+"?year=2026")
+		if p.status != 200 || !strings.Contains(p.body, "村集体房屋出租收入") {
+			t.Fatalf("step %d (%s): the records must stay visible: %d", i, step.name, p.status)
+		}
+		checkHTML(t, p.body)
+		notice := strings.Contains(p.body, "该村已撤并/归档")
+		report := strings.Contains(p.body, `href="/r/`+code+`"`)
+		if notice != step.archived || report == step.archived {
+			t.Errorf("step %d (%s): notice %v, complaint link %v, want archived %v", i, step.name, notice, report, step.archived)
+		}
+	}
+	if err := applyTenantEvent(t, s, archivedEvent("other", code, "u2", 9)); !isPermanent(err) {
+		t.Errorf("another town's archival: %v", err)
+	}
+}

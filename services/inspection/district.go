@@ -236,7 +236,7 @@ func (s *Service) projectedTowns(ctx context.Context, period Period, year int) (
 		scan []any
 		fold func()
 	}{
-		{`SELECT town, code, name FROM district_villages WHERE town <> $1`, nil, []any{&town, &village, &text},
+		{`SELECT town, code, name FROM district_villages WHERE town <> $1 AND archived_at IS NULL`, nil, []any{&town, &village, &text},
 			func() { get(town).known[village] = text }},
 		{`SELECT town, village, grade, points FROM district_grades WHERE town <> $1 AND period = $2`, []any{period.String()},
 			[]any{&town, &village, &text, &n}, func() { get(town).rated[village] = townGrade{Grade(text), n} }},

@@ -52,6 +52,18 @@ func (s *Service) HandleDistrictEvent(ctx context.Context, tx pgx.Tx, ev eventsv
 			ON CONFLICT (town, code) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, generation = EXCLUDED.generation
 			WHERE district_villages.generation < EXCLUDED.generation`, town, v.Code, v.Name, v.Kind, v.Generation)
 		return err
+	case eventsv1.TypeVillageArchived:
+		// An archived village leaves the district's coverage; its rows stay.
+		var v eventsv1.VillageArchived
+		if err := ev.Decode(&v); err != nil {
+			return events.Permanent(err)
+		}
+		if err := village(v.Code); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE district_villages SET archived_at = $3 WHERE town = $1 AND code = $2 AND archived_at IS NULL`,
+			town, v.Code, ev.Time)
+		return err
 	case eventsv1.TypeRatingChanged:
 		var d eventsv1.RatingChanged
 		if err := ev.Decode(&d); err != nil {

@@ -75,7 +75,8 @@ func TestDistrictOverviewAcrossTowns(t *testing.T) {
 	// One partition per topic: a sentinel event written last is projected
 	// last, which tells when the events before it were.
 	topic := func(town, stream string) string { return eventsv1.Topic(town, stream) }
-	testinfra.CreateTopics(t, brokers, 1, topic(townA, eventsv1.StreamInspection), topic(townA, eventsv1.StreamTenant))
+	testinfra.CreateTopics(t, brokers, 1, topic(townA, eventsv1.StreamInspection), topic(townA, eventsv1.StreamTenant),
+		topic(townA, eventsv1.StreamTenantAcks)) // where the town acknowledges registrations
 
 	// Town A: two announced villages, one visited, run with the projection.
 	sA := newService(t, testinfra.Postgres(t), townA, clk)
@@ -108,7 +109,8 @@ func TestDistrictOverviewAcrossTowns(t *testing.T) {
 
 	// Town B appears later: its topics, villages, and its instance's
 	// records published by its relay.
-	testinfra.CreateTopics(t, brokers, 1, topic(townB, eventsv1.StreamInspection), topic(townB, eventsv1.StreamTenant))
+	testinfra.CreateTopics(t, brokers, 1, topic(townB, eventsv1.StreamInspection), topic(townB, eventsv1.StreamTenant),
+		topic(townB, eventsv1.StreamTenantAcks))
 	sB := newService(t, testinfra.Postgres(t), townB, clk)
 	sB.VillageNames = nil
 	tenantB := []eventsv1.Event{tenantEvent(t, townB, b1, "乙一村", 1), tenantEvent(t, townB, b2, "乙二村", 1), tenantEvent(t, townB, b3, "乙三村", 1)}

@@ -35,8 +35,16 @@ const maxVillageName = 64
 // replaced only by a later generation of the Village (so redelivery,
 // replays and reordering change nothing). Other types are ignored; an event
 // of another town or a malformed one is Permanent.
+//
+// Each registration applied, and each archival, is acknowledged on the
+// tenant-acks stream in the same transaction (outbox), once per village
+// generation. An archived village keeps its records and leaves coverage.
 func (s *Service) HandleTenantEvent(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) error {
-	if ev.Type != eventsv1.TypeVillageRegistered {
+	switch ev.Type {
+	case eventsv1.TypeVillageRegistered:
+	case eventsv1.TypeVillageArchived:
+		return s.archiveVillage(ctx, tx, ev)
+	default:
 		return nil
 	}
 	v, err := decodeVillageRegistered(ev)
@@ -48,12 +56,74 @@ func (s *Service) HandleTenantEvent(ctx context.Context, tx pgx.Tx, ev eventsv1.
 	}
 	// A row of another town with the same code (a misconfigured shared
 	// database) is left alone: the WHERE keeps the upsert to this town.
-	_, err = tx.Exec(ctx, `INSERT INTO villages (code, town, name, kind, generation, announced_at) VALUES ($1, $2, $3, $4, $5, $6)
+	// A new uid is a recreated village: it replaces the row whatever its
+	// generation, and is live again.
+	var live bool
+	err = tx.QueryRow(ctx, `INSERT INTO villages (code, town, name, kind, generation, announced_at, uid) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, generation = EXCLUDED.generation,
-			announced_at = EXCLUDED.announced_at
-		WHERE villages.town = EXCLUDED.town AND (villages.generation IS NULL OR villages.generation < EXCLUDED.generation)`,
-		v.Code, s.Town, v.Name, v.Kind, v.Generation, ev.Time)
-	return err
+			announced_at = EXCLUDED.announced_at, uid = EXCLUDED.uid,
+			archived_at = CASE WHEN villages.uid <> EXCLUDED.uid THEN NULL ELSE villages.archived_at END,
+			archived_generation = CASE WHEN villages.uid <> EXCLUDED.uid THEN NULL ELSE villages.archived_generation END
+		WHERE villages.town = EXCLUDED.town AND (villages.generation IS NULL OR villages.generation < EXCLUDED.generation
+			OR (villages.uid <> '' AND EXCLUDED.uid <> '' AND villages.uid <> EXCLUDED.uid))
+		RETURNING archived_at IS NULL`,
+		v.Code, s.Town, v.Name, v.Kind, v.Generation, ev.Time, v.UID).Scan(&live)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // not newer (acknowledged when applied), or another town's row
+	}
+	if err != nil {
+		return err
+	}
+	state := eventsv1.StateLive
+	if !live {
+		state = eventsv1.StateArchived
+	}
+	return s.ackVillage(ctx, tx, v.Code, v.UID, v.Generation, state)
+}
+
+// archiveVillage marks a village archived, once per generation of the
+// Village, and acknowledges it.
+func (s *Service) archiveVillage(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) error {
+	var v eventsv1.VillageArchived
+	if err := ev.Decode(&v); err != nil {
+		return events.Permanent(err)
+	}
+	switch {
+	case v.Town != s.Town || ev.Town != s.Town:
+		return events.Permanent(fmt.Errorf("event %s archives a village of town %q/%q on town %q's stream", ev.ID, ev.Town, v.Town, s.Town))
+	case !identity.ValidVillage(v.Code) || (ev.Village != "" && ev.Village != v.Code):
+		return events.Permanent(fmt.Errorf("event %s: village %q (envelope %q) is not one 12-digit code", ev.ID, v.Code, ev.Village))
+	case v.Generation <= 0:
+		return events.Permanent(fmt.Errorf("event %s: generation %d is not positive", ev.ID, v.Generation))
+	}
+	name := strings.TrimSpace(v.Name)
+	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > maxVillageName {
+		name = ""
+	}
+	// An archival of another uid than the stored one (a predecessor of a
+	// recreated village) changes nothing.
+	err := tx.QueryRow(ctx, `INSERT INTO villages (code, town, name, generation, announced_at, uid, archived_at, archived_generation)
+		VALUES ($1, $2, $3, $4, $5, $6, $5, $4)
+		ON CONFLICT (code) DO UPDATE SET archived_at = EXCLUDED.archived_at, archived_generation = EXCLUDED.archived_generation
+		WHERE villages.town = EXCLUDED.town AND (villages.uid = '' OR EXCLUDED.uid = '' OR villages.uid = EXCLUDED.uid)
+			AND (villages.archived_generation IS NULL OR villages.archived_generation < EXCLUDED.archived_generation)
+		RETURNING true`, v.Code, s.Town, name, v.Generation, ev.Time, v.UID).Scan(new(bool))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.ackVillage(ctx, tx, v.Code, v.UID, v.Generation, eventsv1.StateArchived)
+}
+
+// ackVillage enqueues the service's acknowledgement on the tenant-acks stream.
+func (s *Service) ackVillage(ctx context.Context, tx pgx.Tx, code, uid string, generation int64, state string) error {
+	ev, err := eventsv1.NewVillageAck("inspection", s.Town, code, uid, generation, state, s.now())
+	if err != nil {
+		return events.Permanent(err)
+	}
+	return events.Enqueue(ctx, tx, eventsv1.Topic(s.Town, eventsv1.StreamTenantAcks), ev)
 }
 
 var _ events.Handler = (*Service)(nil).HandleTenantEvent

@@ -180,3 +180,89 @@ func TestVillageRegistryFromTenantEvents(t *testing.T) {
 		t.Fatalf("the notice is not addressed to 岩头新村: %.600s", html)
 	}
 }
+
+// An archival and a registration of a Village, with its uid.
+func archivedTenantEvent(town, code, uid string, generation int64) eventsv1.Event {
+	data, _ := json.Marshal(eventsv1.VillageArchived{Code: code, Name: "岩头村", Town: town, UID: uid, Generation: generation})
+	return eventsv1.Event{ID: uuid.NewString(), Source: "/operator", Type: eventsv1.TypeVillageArchived, Subject: code,
+		Time: time.Now().UTC(), Town: town, Village: code, Data: data}
+}
+
+func withVillageUID(t testing.TB, ev eventsv1.Event, uid string) eventsv1.Event {
+	var v eventsv1.VillageRegistered
+	if err := json.Unmarshal(ev.Data, &v); err != nil {
+		t.Fatal(err)
+	}
+	v.UID = uid
+	ev.Data, _ = json.Marshal(v)
+	return ev
+}
+
+// TestTenantAcksAndArchivedCoverage: registrations and archivals are
+// acknowledged once per generation, in the handler's transaction; an
+// archived village leaves the coverage universe and keeps its records.
+func TestTenantAcksAndArchivedCoverage(t *testing.T) {
+	ctx := context.Background()
+	clk := &testClock{}
+	clk.Set(time.Date(2026, 4, 10, 9, 0, 0, 0, Shanghai))
+	s := newService(t, testinfra.Postgres(t), svcTown, clk)
+	s.VillageNames = nil
+	const villageA, villageB = svcVillage, "330283100203"
+	acks := func() string {
+		rows, err := s.Pool.Query(ctx, `SELECT payload FROM outbox WHERE topic = $1 ORDER BY seq`, eventsv1.Topic(svcTown, eventsv1.StreamTenantAcks))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var b []byte
+			var a eventsv1.VillageAcknowledged
+			if err := rows.Scan(&b); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(b, &a); err != nil {
+				t.Fatal(err)
+			}
+			if a.Service != "inspection" || a.Town != svcTown || a.Live != (a.State == eventsv1.StateLive) {
+				t.Errorf("ack %+v", a)
+			}
+			out = append(out, a.Code[9:]+"/"+a.UID+"/"+a.State+"/"+string(rune('0'+a.Generation)))
+		}
+		return strings.Join(out, " ")
+	}
+	for i, step := range []struct {
+		name     string
+		ev       eventsv1.Event
+		wantAcks string
+		universe string
+	}{
+		{"A registered", withVillageUID(t, tenantEvent(t, svcTown, villageA, "岩头村", 1), "ua"), "201/ua/live/1", "201"},
+		{"B registered", withVillageUID(t, tenantEvent(t, svcTown, villageB, "溪口村", 1), "ub"), "201/ua/live/1 203/ub/live/1", "201 203"},
+		{"A again", withVillageUID(t, tenantEvent(t, svcTown, villageA, "岩头村", 1), "ua"), "201/ua/live/1 203/ub/live/1", "201 203"},
+		{"A archived", archivedTenantEvent(svcTown, villageA, "ua", 2), "201/ua/live/1 203/ub/live/1 201/ua/archived/2", "203"},
+		{"A archived again", archivedTenantEvent(svcTown, villageA, "ua", 2), "201/ua/live/1 203/ub/live/1 201/ua/archived/2", "203"},
+		{"A recreated", withVillageUID(t, tenantEvent(t, svcTown, villageA, "岩头村", 1), "ua2"), "201/ua/live/1 203/ub/live/1 201/ua/archived/2 201/ua2/live/1", "201 203"},
+	} {
+		if err := apply(s, s.HandleTenantEvent, step.ev); err != nil {
+			t.Fatalf("step %d (%s): %v", i, step.name, err)
+		}
+		if got := acks(); got != step.wantAcks {
+			t.Errorf("step %d (%s): acks %s, want %s", i, step.name, got, step.wantAcks)
+		}
+		rep, err := s.CoverageFor(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var universe []string
+		for _, v := range rep.Uncovered {
+			universe = append(universe, v[9:])
+		}
+		if got := strings.Join(universe, " "); got != step.universe || rep.Total != len(universe) {
+			t.Errorf("step %d (%s): coverage universe %q (total %d), want %q", i, step.name, got, rep.Total, step.universe)
+		}
+	}
+	if err := apply(s, s.HandleTenantEvent, archivedTenantEvent("jinping", villageB, "ub", 2)); err == nil {
+		t.Error("another town's archival was applied")
+	}
+}

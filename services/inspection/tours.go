@@ -165,13 +165,14 @@ func (s *Service) registerVillages(ctx context.Context, tx pgx.Tx, codes []strin
 
 // KnownVillages returns the town's villages, by code, with their names:
 // those registered and those configured in VillageNames. Once the operator
-// has announced villages (registry.go), only the announced ones.
+// has announced villages (registry.go), only the announced ones; never the
+// archived ones.
 func (s *Service) KnownVillages(ctx context.Context) (map[string]string, error) {
 	closed, err := s.registryClosed(ctx, s.Pool)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT code, name FROM villages WHERE town = $1 AND (generation IS NOT NULL OR NOT $2)`, s.Town, closed)
+	rows, err := s.Pool.Query(ctx, `SELECT code, name FROM villages WHERE town = $1 AND (generation IS NOT NULL OR NOT $2) AND archived_at IS NULL`, s.Town, closed)
 	if err != nil {
 		return nil, err
 	}
@@ -183,8 +184,21 @@ func (s *Service) KnownVillages(ctx context.Context) (map[string]string, error) 
 	}); err != nil {
 		return nil, err
 	}
+	// An archived village leaves the universe (its records stay), even when
+	// configured in VillageNames.
+	archived := map[string]bool{}
+	rows, err = s.Pool.Query(ctx, `SELECT code FROM villages WHERE town = $1 AND archived_at IS NOT NULL`, s.Town)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := pgx.ForEachRow(rows, []any{&code}, func() error {
+		archived[code] = true
+		return nil
+	}); err != nil {
+		return nil, err
+	}
 	for v, n := range s.VillageNames {
-		if name, ok := out[v]; (!closed || ok) && name == "" {
+		if name, ok := out[v]; (!closed || ok) && name == "" && (ok || !archived[v]) {
 			out[v] = n
 		}
 	}

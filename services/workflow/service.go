@@ -82,6 +82,9 @@ func (s *Service) Start(ctx context.Context, actor Actor, village string, req St
 	inst.TrackingNumber = trackingNumber(village, now)
 	inst.Version = 1
 	err = store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
+		if err := refuseArchived(ctx, tx, village); err != nil {
+			return err
+		}
 		if err := insertInstance(ctx, tx, inst); err != nil {
 			return err
 		}

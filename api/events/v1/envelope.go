@@ -88,4 +88,6 @@ const (
 )
 
 // Streams lists every stream of a town.
-var Streams = []string{StreamWorkflow, StreamDisclosure, StreamComplaint, StreamInspection, StreamTenant}
+// (tenant-acks, StreamTenantAcks, is written by every service and read by
+// the operator).
+var Streams = []string{StreamWorkflow, StreamDisclosure, StreamComplaint, StreamInspection, StreamTenant, StreamTenantAcks}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -24,6 +25,7 @@ func main() {
 		archiveNamespace string
 		qps              float64
 		burst            int
+		ackTimeout       time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints; 0 disables them")
@@ -32,6 +34,7 @@ func main() {
 	flag.StringVar(&archiveNamespace, "archive-namespace", os.Getenv("POD_NAMESPACE"), "namespace that keeps the archive records of deleted villages (default: $POD_NAMESPACE)")
 	flag.Float64Var(&qps, "kube-api-qps", controller.DefaultQPS, "requests per second to the API server (client-side limit)")
 	flag.IntVar(&burst, "kube-api-burst", controller.DefaultBurst, "burst of requests to the API server above --kube-api-qps")
+	flag.DurationVar(&ackTimeout, "archive-ack-timeout", controller.DefaultArchiveAckTimeout, "how long a deleted village waits for the town's services to acknowledge its archival before it is archived anyway")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -60,7 +63,7 @@ func main() {
 	if err != nil {
 		fail(setupLog.Error, fmt.Errorf("creating the manager: %w", err))
 	}
-	if err := controller.Setup(mgr, controller.Options{ArchiveNamespace: archiveNamespace}); err != nil {
+	if err := controller.Setup(mgr, controller.Options{ArchiveNamespace: archiveNamespace, ArchiveAckTimeout: ackTimeout}); err != nil {
 		fail(setupLog.Error, fmt.Errorf("setting up controllers: %w", err))
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

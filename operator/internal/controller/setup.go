@@ -4,6 +4,8 @@
 package controller
 
 import (
+	"time"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -67,16 +69,52 @@ type Options struct {
 	// NameSuffix makes controller names unique when tests start several
 	// managers in one process.
 	NameSuffix string
+	// AckGroup is the Kafka consumer group reading the services' acks
+	// [DefaultAckGroup]; AckResync how often the towns are listed for new
+	// acks topics [30s].
+	AckGroup  string
+	AckResync time.Duration
+	// ArchiveAckTimeout bounds how long a deleted Village waits for the
+	// services to acknowledge its archival [DefaultArchiveAckTimeout];
+	// AckPoll is how often it looks [5s].
+	ArchiveAckTimeout time.Duration
+	AckPoll           time.Duration
+}
+
+// DefaultArchiveAckTimeout: past it, a deleted village is archived even if
+// some service has not acknowledged (it applies the archival from the
+// tenant stream when it catches up).
+const DefaultArchiveAckTimeout = 10 * time.Minute
+
+func (o *Options) defaults() {
+	if o.AckGroup == "" {
+		o.AckGroup = DefaultAckGroup
+	}
+	if o.AckResync <= 0 {
+		o.AckResync = 30 * time.Second
+	}
+	if o.ArchiveAckTimeout <= 0 {
+		o.ArchiveAckTimeout = DefaultArchiveAckTimeout
+	}
+	if o.AckPoll <= 0 {
+		o.AckPoll = 5 * time.Second
+	}
 }
 
 // Setup registers every controller with the manager.
 func Setup(mgr ctrl.Manager, opts Options) error {
+	opts.defaults()
 	rec := mgr.GetEventRecorder("wuxiao-operator")
 	c, s := mgr.GetClient(), mgr.GetScheme()
 	if err := (&TownReconciler{Client: c, Scheme: s, Recorder: rec, APIReader: mgr.GetAPIReader(), Name: "town" + opts.NameSuffix}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	if err := (&VillageReconciler{Client: c, Scheme: s, Recorder: rec, ArchiveNamespace: opts.ArchiveNamespace, Name: "village" + opts.NameSuffix}).SetupWithManager(mgr); err != nil {
+	if err := (&VillageReconciler{Client: c, Scheme: s, Recorder: rec, ArchiveNamespace: opts.ArchiveNamespace, Name: "village" + opts.NameSuffix,
+		Services: TownServices, ArchiveAckTimeout: opts.ArchiveAckTimeout, AckPoll: opts.AckPoll}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := mgr.Add(&AckConsumer{Client: c, APIReader: mgr.GetAPIReader(), Group: opts.AckGroup, Resync: opts.AckResync,
+		Services: TownServices, Log: mgr.GetLogger().WithName("acks")}); err != nil {
 		return err
 	}
 	if err := (&DistrictReconciler{Client: c, APIReader: mgr.GetAPIReader(), Recorder: rec, Name: "district" + opts.NameSuffix}).SetupWithManager(mgr); err != nil {

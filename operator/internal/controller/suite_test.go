@@ -165,6 +165,24 @@ func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { r
 // until the test ends, and returns a counter of its requests.
 func startManager(t *testing.T) *requestCounter {
 	t.Helper()
+	// No town services run in these tests: a deleted village waits for
+	// their acks only briefly. Each manager reads acks in a group of its own.
+	return startManagerWith(t, Options{ArchiveNamespace: archiveNS, ArchiveAckTimeout: 2 * time.Second})
+}
+
+// startManagerWith is startManager with opts (the ack settings default to
+// fast ones).
+func startManagerWith(t *testing.T, opts Options) *requestCounter {
+	t.Helper()
+	if opts.AckGroup == "" {
+		opts.AckGroup = "operator-test-" + provision.RandomHex(6)
+	}
+	if opts.AckResync == 0 {
+		opts.AckResync = 500 * time.Millisecond
+	}
+	if opts.AckPoll == 0 {
+		opts.AckPoll = 200 * time.Millisecond
+	}
 	counter := &requestCounter{counts: map[string]int{}}
 	cfg := rest.CopyConfig(operatorConfig)
 	cfg.QPS, cfg.Burst = DefaultQPS, DefaultBurst
@@ -178,7 +196,7 @@ func startManager(t *testing.T) *requestCounter {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Setup(mgr, Options{ArchiveNamespace: archiveNS}); err != nil {
+	if err := Setup(mgr, opts); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

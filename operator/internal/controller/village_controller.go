@@ -38,6 +38,11 @@ type VillageReconciler struct {
 	// ArchiveNamespace receives the archive record of every deleted village.
 	ArchiveNamespace string
 	Name             string
+	// Services must acknowledge a deleted village's archival before it is
+	// let go, for at most ArchiveAckTimeout, looking every AckPoll.
+	Services          []string
+	ArchiveAckTimeout time.Duration
+	AckPoll           time.Duration
 }
 
 // +kubebuilder:rbac:groups=wuxiao.io,resources=villages,verbs=get;list;watch;update;patch
@@ -244,6 +249,10 @@ func ArchiveName(v *wuxiaov1.Village) string {
 func (r *VillageReconciler) archive(ctx context.Context, v *wuxiaov1.Village) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(v, wuxiaov1.ArchiveFinalizer) {
 		return ctrl.Result{}, nil
+	}
+	// The town's services archive it first (they keep its records).
+	if wait, err := r.announceArchive(ctx, v); wait > 0 || err != nil {
+		return ctrl.Result{RequeueAfter: wait}, err
 	}
 	// The officials of an archived village lose their access.
 	if err := r.deactivateAll(ctx, v); err != nil {

@@ -260,7 +260,7 @@ func (r *VillageReconciler) register(ctx context.Context, v *wuxiaov1.Village, t
 	}
 	slices.Sort(roles)
 	data, err := json.Marshal(eventsv1.VillageRegistered{Code: v.Spec.Code, Name: v.Spec.DisplayName, Kind: string(v.Spec.Kind),
-		Town: town.Name, Roles: roles, PortalURL: v.Status.PortalURL, Generation: v.Generation})
+		Town: town.Name, Roles: roles, PortalURL: v.Status.PortalURL, Generation: v.Generation, UID: string(v.UID)})
 	if err != nil {
 		return err
 	}
@@ -314,4 +314,76 @@ func (r *VillageReconciler) deactivateAll(ctx context.Context, v *wuxiaov1.Villa
 		}
 	}
 	return nil
+}
+
+// archiveEventID is the archival event's id for the Village's uid: every
+// publication of it deduplicates.
+func archiveEventID(v *wuxiaov1.Village) string {
+	return uuid.NewSHA1(villageEventNamespace, []byte(string(v.UID)+"/archived")).String()
+}
+
+// announceArchive publishes the village's archival on the tenant stream
+// and waits, at most ArchiveAckTimeout from the publication, until every
+// service acknowledged it. It returns how long to wait before looking
+// again, 0 when the archive may proceed. Nothing is announced for a
+// village never registered, or whose Town or District is gone (no service
+// knows it); a Kafka that cannot be reached keeps the Village Terminating,
+// with a warning event, until it can.
+func (r *VillageReconciler) announceArchive(ctx context.Context, v *wuxiaov1.Village) (time.Duration, error) {
+	if v.Status.RegisteredGeneration == 0 || len(r.Services) == 0 {
+		return 0, nil
+	}
+	before := v.DeepCopy()
+	if v.Status.ArchiveAnnouncedAt == nil {
+		town := &wuxiaov1.Town{}
+		if err := r.Get(ctx, client.ObjectKey{Name: v.Status.Town}, town); err != nil {
+			return 0, client.IgnoreNotFound(err)
+		}
+		district := &wuxiaov1.District{}
+		if err := r.Get(ctx, client.ObjectKey{Name: town.Spec.District}, district); err != nil {
+			return 0, client.IgnoreNotFound(err)
+		}
+		data, err := json.Marshal(eventsv1.VillageArchived{Code: v.Spec.Code, Name: v.Spec.DisplayName, Town: town.Name,
+			UID: string(v.UID), Generation: v.Generation})
+		if err != nil {
+			return 0, err
+		}
+		ev := eventsv1.Event{ID: archiveEventID(v), Source: "/towns/" + town.Name + "/operator", Type: eventsv1.TypeVillageArchived,
+			Subject: v.Spec.Code, Time: time.Now().UTC(), Town: town.Name, Village: v.Spec.Code, Data: data}
+		topic := eventsv1.Topic(town.Name, eventsv1.StreamTenant)
+		if err := provision.Publish(ctx, district.Spec.Kafka.BootstrapServers, topic, ev); err != nil {
+			msg := fmt.Sprintf("cannot announce the archival to the town's services on Kafka %s: %v; the Village stays (Terminating, nothing archived or lost) until it can",
+				strings.Join(district.Spec.Kafka.BootstrapServers, ","), err)
+			if !readyReasonIs(before.Status.Conditions, wuxiaov1.ReasonKafkaUnavailable) {
+				r.Recorder.Eventf(v, nil, corev1.EventTypeWarning, wuxiaov1.ReasonKafkaUnavailable, "Archive", msg)
+			}
+			markStalled(&v.Status.Conditions, v.Generation, wuxiaov1.ReasonKafkaUnavailable, msg)
+			_ = patchStatus(ctx, r.Client, before, v, &before.Status, &v.Status)
+			return 0, &unavailable{wuxiaov1.ReasonKafkaUnavailable, msg}
+		}
+		now := metav1.Now()
+		v.Status.ArchiveAnnouncedAt = &now
+		r.Recorder.Eventf(v, nil, corev1.EventTypeNormal, "ArchiveAnnounced", "Archive", "archival published on %s; waiting up to %s for %v to acknowledge",
+			topic, r.ArchiveAckTimeout, r.Services)
+	}
+	pending := pendingArchive(&v.Status, r.Services)
+	if len(pending) == 0 {
+		return 0, nil
+	}
+	waited := time.Since(v.Status.ArchiveAnnouncedAt.Time)
+	if waited >= r.ArchiveAckTimeout {
+		// The archival stays on the tenant stream: a service that was down
+		// applies it when it catches up; its records are kept either way.
+		r.Recorder.Eventf(v, nil, corev1.EventTypeWarning, "ArchiveUnacknowledged", "Archive",
+			"%v did not acknowledge the archival within %s; archiving anyway (they apply it from the tenant stream when they catch up)",
+			pending, r.ArchiveAckTimeout)
+		return 0, nil
+	}
+	markProgressing(&v.Status.Conditions, v.Generation, wuxiaov1.ReasonArchiving,
+		fmt.Sprintf("waiting for %s to acknowledge the archival (at most %s more)", strings.Join(pending, ", "),
+			(r.ArchiveAckTimeout-waited).Round(time.Minute)))
+	if err := patchStatus(ctx, r.Client, before, v, &before.Status, &v.Status); err != nil {
+		return 0, err
+	}
+	return min(r.AckPoll, r.ArchiveAckTimeout-waited), nil
 }
