@@ -33,12 +33,16 @@ build: ## Build the operator binary into bin/.
 	go build -o bin/wuxiao-operator ./operator/cmd/wuxiao-operator
 
 .PHONY: dev
-dev: ## Run one town's four services locally behind a gateway on 127.0.0.1:8080, with sample users and data (ARGS=... for hack/dev.sh).
+dev: ## The whole sample district (12 towns, 347 villages) on a local one-node cluster, portals on 127.0.0.1:8080; needs root (ARGS=... for hack/district.sh up).
 	hack/dev.sh $(ARGS)
 
+.PHONY: dev-local
+dev-local: ## One town's four services as local processes behind a gateway on 127.0.0.1:8080, with sample users and data; no cluster.
+	hack/dev-local.sh $(ARGS)
+
 .PHONY: dev-down
-dev-down: ## Stop what make dev started.
-	hack/infra.sh down
+dev-down: ## Stop what make dev or make dev-local started: the district, the cluster, PostgreSQL, Kafka and Kratos.
+	hack/dev.sh down
 
 ##@ Cluster
 

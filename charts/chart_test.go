@@ -240,6 +240,9 @@ func TestRender(t *testing.T) {
 					sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
 					t.Errorf("container securityContext is not locked down: %+v", sc)
 				}
+				if len(c.Env) != 1 || c.Env[0].Name != "POD_NAMESPACE" {
+					t.Errorf("env = %+v, want only POD_NAMESPACE by default", c.Env)
+				}
 				if psc := spec.SecurityContext; psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot {
 					t.Errorf("pod securityContext lacks runAsNonRoot: %+v", psc)
 				}
@@ -418,6 +421,30 @@ func TestRender(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "extra environment after POD_NAMESPACE",
+			set: []string{
+				"extraEnv[0].name=KUBERNETES_SERVICE_HOST", "extraEnv[0].value=198.18.0.1",
+				"extraEnv[1].name=GODEBUG", "extraEnv[1].value=http2client=0",
+			},
+			check: func(t *testing.T, r rendered) {
+				_, _, c := managerContainer(t, r)
+				var names []string
+				for _, e := range c.Env {
+					names = append(names, e.Name)
+				}
+				if want := []string{"POD_NAMESPACE", "KUBERNETES_SERVICE_HOST", "GODEBUG"}; !slices.Equal(names, want) {
+					t.Fatalf("env names = %v, want %v", names, want)
+				}
+				if c.Env[1].Value != "198.18.0.1" || c.Env[2].Value != "http2client=0" {
+					t.Errorf("env = %+v", c.Env)
+				}
+			},
+		},
+		{name: "extraEnv entry without a name", set: []string{"extraEnv[0].value=x"}, wantErr: []string{"extraEnv", "name"}},
+		// The API server would refuse a number; the schema says so first.
+		{name: "extraEnv value not a string", set: []string{"extraEnv[0].name=PORT", "extraEnv[0].value=26443"}, wantErr: []string{"/extraEnv/0/value", "want string"}},
+		{name: "extraEnv entry with an unknown field", set: []string{"extraEnv[0].name=A", "extraEnv[0].valu=x"}, wantErr: []string{"extraEnv", "valu"}},
 		{name: "replicaCount 0", set: []string{"replicaCount=0"}, wantErr: []string{"replicaCount", "minimum"}},
 		{name: "unknown top-level key", set: []string{"replicas=2"}, wantErr: []string{"replicas", "additional"}},
 		{name: "unknown pull policy", set: []string{"image.pullPolicy=Sometimes"}, wantErr: []string{"/image/pullPolicy", "IfNotPresent"}},
@@ -955,6 +982,7 @@ func TestApply(t *testing.T) {
 				"affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator=In",
 				"affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values[0]=linux",
 				"resources.limits.cpu=1", "resources.requests.memory=256Mi",
+				"extraEnv[0].name=KUBERNETES_SERVICE_HOST", "extraEnv[0].value=198.18.0.1",
 			},
 			wantKinds: 9,
 		},

@@ -149,8 +149,13 @@ ensure_pki() {
   fi
   cert etcd-server etcd "" "IP:127.0.0.1,DNS:localhost" serverAuth,clientAuth
   cert apiserver-etcd-client kube-apiserver-etcd-client
+  # The pod gateway's address: pods reach the API server through a forwarder
+  # there (hack/district.sh). A certificate made before it was added is renewed.
+  if [ -f "$PKI/apiserver.crt" ] && ! openssl x509 -in "$PKI/apiserver.crt" -noout -ext subjectAltName 2>/dev/null | grep -qF "IP Address:$POD_GATEWAY"; then
+    rm -f "$PKI/apiserver.crt" "$PKI/apiserver.key"
+  fi
   cert apiserver kube-apiserver "" \
-    "IP:127.0.0.1,IP:$SERVICE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local" serverAuth
+    "IP:127.0.0.1,IP:$POD_GATEWAY,IP:$SERVICE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local" serverAuth
   cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters
   cert admin admin system:masters
   cert controller-manager system:kube-controller-manager
@@ -274,7 +279,8 @@ cgroupDriver: cgroupfs
 failCgroupV1: false
 failSwapOn: false
 podLogsDir: "$ST/kubelet/pod-logs"
-maxPods: 50
+# 12 towns x 4 services, the operator and headroom for rolling updates.
+maxPods: 80
 evictionHard: {memory.available: "100Mi", nodefs.available: "2%", imagefs.available: "2%", nodefs.inodesFree: "2%"}
 imageGCHighThresholdPercent: 99
 imageGCLowThresholdPercent: 98

@@ -1,26 +1,102 @@
 #!/usr/bin/env bash
-# `make dev`: one town's four services locally on embedded defaults. Brings
-# up PostgreSQL, Kafka and Kratos (hack/infra.sh), builds workflow,
-# disclosure, complaint and inspection, and runs them in the foreground
-# behind a gateway on 127.0.0.1:8080 (the services on 8081-8084), with the
-# sample power catalog, signed-in sample users and some sample data
-# (services/internal/dev). Extra arguments go to that program, e.g.
-# `make dev ARGS=-addr=127.0.0.1:9090`. The whole district on a one-node
-# cluster is hack/cluster.sh's job.
+# `make dev`: the whole sample district on a one-node Kubernetes cluster on
+# this machine (needs root). On a fresh machine it builds and starts the
+# cluster (hack/cluster.sh), PostgreSQL, Kafka and Kratos (hack/infra.sh),
+# installs charts/wuxiao-operator with the Helm SDK, applies the sample
+# district (12 towns; 347 villages: the 36 samples plus generated ones,
+# hack/villages), waits with progress until everything is Ready, then
+# prints where to look: village portals through a gateway on 127.0.0.1:8080
+# (hack/dev-gateway), a village secretary's first sign-in, the traces
+# (hack/otlp-sink). Everything is hack/district.sh's; a second run reuses
+# what runs and only rebuilds what changed.
+#
+#   hack/dev.sh [district.sh up options]   # e.g. --towns xikou,jinping --villages 100
+#   hack/dev.sh down                       # `make dev-down`: district, cluster and infra down
+#
+# WUXIAO_DEV_GATEWAY (127.0.0.1:8080) and WUXIAO_DEV_VILLAGES (347) change
+# the defaults. One town's services as plain processes, no cluster: `make
+# dev-local` (hack/dev-local.sh).
 set -euo pipefail
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 . hack/lib.sh
 export GOTOOLCHAIN=local
-hack/infra.sh up
-# shellcheck disable=SC1091
-. "${WUXIAO_RUN:-$WUXIAO_CACHE/run}/infra.env"
-dev="$WUXIAO_CACHE/dev"
-mkdir -p "$dev/bin"
-t=$(now)
-log "dev: building workflow, disclosure, complaint and inspection"
-for s in workflow disclosure complaint inspection; do
-  go build -o "$dev/bin/$s" "./services/$s/cmd/$s"
+GATEWAY=${WUXIAO_DEV_GATEWAY:-127.0.0.1:8080}
+VILLAGES=${WUXIAO_DEV_VILLAGES:-347}
+RUN="${WUXIAO_RUN:-$WUXIAO_CACHE/run}"
+# 347 villages mean 1388 Kratos identities and recovery codes: allow more
+# than district.sh's default 15 minutes.
+export WUXIAO_DISTRICT_TIMEOUT="${WUXIAO_DISTRICT_TIMEOUT:-3600}"
+
+if [ "${1:-}" = down ]; then
+  hack/district.sh down
+  hack/infra.sh down
+  exit 0
+fi
+
+t0=$(now)
+hack/district.sh up --all --operator chart --villages "$VILLAGES" --gateway "$GATEWAY" "$@"
+eval "$(hack/district.sh env)"
+
+# Three villages of different towns: a sample of the pilot town, a sample
+# community, a generated village.
+mapfile -t picks < <(kubectl get villages -A \
+  -o 'jsonpath={range .items[*]}{.metadata.namespace} {.spec.code} {.spec.displayName}{"\n"}{end}' | sort -k2 |
+  awk '$1 == "town-xikou" && !x++ {print; next} $1 == "town-jinping" && !j++ {print; next} $1 == "town-shangtian" {s = $0} END {if (s) print s}')
+
+portals=""
+for p in "${picks[@]}"; do
+  read -r ns code name <<< "$p"
+  st=$(curl -s -o /dev/null -w '%{http_code}' "http://$GATEWAY/v/$code" || true)
+  portals+=$(printf '  %-14s %-8s http://%s/v/%s  (HTTP %s; report page /r/%s)' "${ns#town-}" "$name" "$GATEWAY" "$code" "$st" "$code")$'\n'
 done
-go build -o "$dev/bin/dev" ./services/internal/dev
-log "dev: built in $(since "$t")"
-exec "$dev/bin/dev" -workdir "$dev" -bin-dir "$dev/bin" "$@"
+
+# A village secretary's first sign-in: the one-time recovery code the
+# operator left for town IT staff in the town's Secret (as hack/e2e uses it).
+first=${picks[0]:-}
+login_info="  (no village found)"
+if [ -n "$first" ]; then
+  read -r ns code _ <<< "$first"
+  sid=$(kubectl -n "$ns" get villages -o "jsonpath={.items[?(@.spec.code==\"$code\")].spec.officials[?(@.role==\"secretary\")].id}")
+  raw=$(kubectl -n "$ns" get secret wuxiao-official-recovery -o "go-template={{index .data \"$code.$sid\" | base64decode}}" 2>/dev/null || true)
+  field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" <<< "$raw"; }
+  if [ -n "$raw" ] && [ "$raw" != "<no value>" ]; then
+    link=$(field link)
+    login_info="  secretary of $code ($ns): login $(field login), one-time code $(field code) (expires $(field expiresAt))
+  link: $link
+  redeem it for a session: curl -si -X POST '$WUXIAO_TEST_KRATOS_PUBLIC_URL/self-service/recovery?flow=${link##*flow=}' \\
+      -H 'Content-Type: application/json' -H 'Accept: application/json' -d '{\"method\":\"code\",\"code\":\"$(field code)\"}'
+  (Kratos answers 422 with the next step, choosing a password, and sets the wuxiao_session cookie:
+  the secretary's session. A used code is gone: set a password with the Kratos admin API instead)"
+  else
+    login_info="  the recovery code of $code.$sid was already used or handed over (kubectl -n $ns get secret wuxiao-official-recovery)"
+  fi
+fi
+
+# Measurements: pods and resident memory (RSS of the processes on this host).
+pods=$(kubectl get pods -A -l app.kubernetes.io/part-of=wuxiao --no-headers 2>/dev/null | grep -c '^town-' || true)
+mem=$(ps -eo rss=,comm= | awk '
+  $2 == "wuxiao-operator" {op += $1}
+  $2 ~ /^(workflow|disclosure|complaint|inspection)$/ {n[$2]++; m[$2] += $1}
+  END {
+    printf "operator %.0f MB", op / 1024
+    for (s in n) printf "; %s %d × %.0f MB avg (%.0f MB)", s, n[s], m[s] / n[s] / 1024, m[s] / 1024
+  }')
+hp=${WUXIAO_E2E_TRACES#http://}
+
+cat >&2 <<EOF
+
+== make dev: the sample district is up ($(since "$t0")) ==
+$(hack/district.sh status | tail -n 1); $pods service pods and the operator's; resident memory: $mem
+
+Village portals (gateway on $GATEWAY, any village: /v/<code>, /r/<code>):
+${portals%$'\n'}
+
+A cadre's first sign-in:
+$login_info
+
+Traces: http://$hp/traces (recent traces; one: /traces/<id>), every span in $RUN/district/spans.jsonl
+Cluster: eval "\$(hack/district.sh env)"; kubectl get towns; kubectl get villages -A
+Operator log: $(ls -t "$RUN"/cluster/kubelet/pod-logs/wuxiao-system_wuxiao-operator-*/manager/*.log 2>/dev/null | head -n 1)
+Stop everything: make dev-down
+EOF

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # One district end to end on the real one-node cluster (hack/cluster.sh): the
 # sample Fenghua district with its towns' four services running as pods, the
-# operator running on the host (the API server listens on loopback only, so it
-# cannot run in a pod), and the shared infrastructure of hack/infra.sh made
-# reachable from pods at the pod bridge's gateway.
+# operator on the host (the default; what the e2e test uses) or in the cluster
+# from the chart (`make dev`), and the shared infrastructure of hack/infra.sh
+# made reachable from pods at the pod bridge's gateway.
 #
-#   hack/district.sh up [--towns a,b|--all]   # everything below; default towns: xikou,jinping
+#   hack/district.sh up [--towns a,b|--all] [--operator host|chart] [--villages N] [--gateway ADDR]
+#                                             # everything below; default towns: xikou,jinping
 #   hack/district.sh down                     # stop the operator and the forwarders, then hack/cluster.sh down
 #   hack/district.sh status                   # towns/villages/pods ready, and the env below
 #   hack/district.sh env                      # KUBECONFIG, PATH with kubectl, infra and pod-side addresses
@@ -13,24 +14,35 @@
 # What `up` does, each step reused when already done:
 #  1. hack/cluster.sh up, and makes sure the pod bridge owns 198.18.0.1 (the
 #     CNI plugin creates it only with the first pod; listeners need it first);
+#     hack/otlp-sink on 198.18.0.1:24318 receives the pods' traces (spans as
+#     JSON lines in <state>/spans.jsonl; recent traces at /traces);
 #  2. hack/infra.sh up with Kafka's second listener at 198.18.0.1:29094
 #     (WUXIAO_KAFKA_POD_ADDR; a running Kafka without it is restarted, which
 #     empties it), and socat forwarders 198.18.0.1:{25432,24433,24434} to
-#     PostgreSQL and Kratos on loopback. Every listener stays on loopback or
+#     PostgreSQL and Kratos on loopback, and 198.18.0.1:26443 to the API
+#     server (for the operator's pod). Every listener stays on loopback or
 #     on the cluster's own bridge;
 #  3. images of the four services built (go run ./hack/images) and loaded;
 #  4. CRDs and the admission policies applied;
-#  5. the operator built into the cache and started on the host (log:
-#     <state>/operator.log);
+#  5. --operator host (the default): the operator built into the cache and
+#     started on the host (log: <state>/logs/operator.log);
+#     --operator chart: its image built and loaded, and charts/wuxiao-operator
+#     installed or upgraded with the Helm SDK (go run ./hack/helm-install),
+#     the pod reaching the API server at 198.18.0.1:26443 (no kube-proxy
+#     here); a host operator of an earlier run is stopped (and in host mode
+#     the chart's Deployment scaled to 0: one operator at a time);
 #  6. the samples applied through a generated kustomization (<state>/manifests):
 #     the District points at the 198.18.0.1 addresses, runs wuxiao.local/*:dev
 #     with imagePullPolicy Never and sends traces to $WUXIAO_E2E_OTLP (default
-#     http://198.18.0.1:24318, where the e2e test listens); every Town runs one
-#     replica per service with small requests;
-#  7. waits until the chosen towns, their villages and pods are Ready.
+#     http://198.18.0.1:24318, the otlp-sink); every Town runs one
+#     replica per service with small requests; --villages N adds generated
+#     illustrative villages (go run ./hack/villages) up to N in the district;
+#  7. waits until the chosen towns, their villages and pods are Ready;
+#  8. --gateway ADDR: hack/dev-gateway on ADDR (loopback) routes /v/<code>
+#     and /r/<code> to the village's town's disclosure and complaint pods.
 #
-# 12 towns × 4 services is 48 pods, near the kubelet's maxPods (50) and heavy
-# for 2 cores: the default is two towns; --all brings up all twelve.
+# 12 towns × 4 services is 48 pods (the kubelet allows 80), heavy for 2
+# cores: the default is two towns; --all brings up all twelve.
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
@@ -41,12 +53,14 @@ RUN="${WUXIAO_RUN:-$WUXIAO_CACHE/run}"
 ST="$RUN/district"
 POD_GW=198.18.0.1 BRIDGE=wuxiao0 POD_CIDR_LEN=24
 P_PG=25432 P_KAFKA=29094 P_KRATOS_PUBLIC=24433 P_KRATOS_ADMIN=24434
-P_OP_METRICS=28080 P_OP_PROBE=28081
+P_OP_METRICS=28080 P_OP_PROBE=28081 P_API=26443
 OTLP="${WUXIAO_E2E_OTLP:-http://$POD_GW:24318}"
+OP_NS=wuxiao-system OP_RELEASE=wuxiao-operator
 DEFAULT_TOWNS=xikou,jinping
 TAG=dev
 SERVICES=(workflow disclosure complaint inspection)
 TIMEOUT="${WUXIAO_DISTRICT_TIMEOUT:-900}"
+OPERATOR=host VILLAGES=
 
 kenv() { hack/cluster.sh env; }
 kubectl() {
@@ -68,7 +82,14 @@ start_proc() {
   mkdir -p "$ST/pids" "$ST/logs"
   printf -- '--- %s %s\n' "$(date -Is)" "$bin $*" >> "$ST/logs/$name.log"
   setsid "$bin" "$@" >> "$ST/logs/$name.log" 2>&1 < /dev/null &
-  echo "$! $(readlink -f "$bin")" > "$ST/pids/$name.pid"
+  local pid=$! exe i; exe=$(readlink -f "$bin")
+  echo "$pid $exe" > "$ST/pids/$name.pid"
+  # Until setsid has exec'd the daemon, /proc/PID/exe is setsid's and
+  # pid_of would take the pid file for stale and delete it.
+  for ((i = 0; i < 50; i++)); do
+    [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ] || [ ! -e "/proc/$pid" ] && break
+    sleep 0.1
+  done
 }
 pid_of() {
   local f="$ST/pids/$1.pid" pid exe
@@ -83,6 +104,19 @@ stop_proc() {
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < 150; i++)); do pid_of "$name" >/dev/null || { log "district: $name stopped"; return 0; }; sleep 0.1; done
   kill -KILL "$pid" 2>/dev/null || true; sleep 0.2; rm -f "$ST/pids/$name.pid"
+}
+
+# ensure_daemon NAME PKG ARGS...: build the Go command PKG into the cache and
+# run it, reusing a running one whose binary did not change.
+ensure_daemon() {
+  local name=$1 pkg=$2 bin="$WUXIAO_CACHE/bin/$1"; shift 2
+  mkdir -p "$(dirname "$bin")"
+  go build -o "$bin.new" "$pkg"
+  if pid_of "$name" >/dev/null && cmp -s "$bin" "$bin.new"; then rm -f "$bin.new"; return 0; fi
+  stop_proc "$name"
+  mv "$bin.new" "$bin"
+  start_proc "$name" "$bin" "$@"
+  log "district: $name started, pid $(pid_of "$name"), log $ST/logs/$name.log"
 }
 
 # tcp_open HOST PORT: something accepts connections there.
@@ -111,18 +145,27 @@ ensure_infra() {
     kafka_pod_ok || die "district: Kafka still does not serve $POD_GW:$P_KAFKA; see $RUN/kafka/server.log"
   fi
   local p
-  for p in $P_PG $P_KRATOS_PUBLIC $P_KRATOS_ADMIN; do
+  for p in $P_PG $P_KRATOS_PUBLIC $P_KRATOS_ADMIN $P_API; do
     pid_of "fwd-$p" >/dev/null && continue
     tcp_open "$POD_GW" "$p" && die "district: $POD_GW:$p is taken by a process this script did not start"
     # Pods see the host's loopback services through the bridge address only.
     start_proc "fwd-$p" /usr/bin/socat "TCP-LISTEN:$p,bind=$POD_GW,fork,reuseaddr" "TCP:127.0.0.1:$p"
   done
-  for p in $P_PG $P_KRATOS_PUBLIC $P_KRATOS_ADMIN; do
+  for p in $P_PG $P_KRATOS_PUBLIC $P_KRATOS_ADMIN $P_API; do
     local i
     for ((i = 0; i < 50; i++)); do tcp_open "$POD_GW" "$p" && break; sleep 0.1; done
     tcp_open "$POD_GW" "$p" || die "district: forwarder $POD_GW:$p does not accept; see $ST/logs/fwd-$p.log"
   done
   log "district: infrastructure reachable from pods at $POD_GW ($(took "$t"))"
+}
+
+# ensure_sink: the OTLP receiver where the District sends traces.
+ensure_sink() {
+  local hp=${OTLP#http://}; hp=${hp%%/*}
+  ensure_daemon otlp-sink ./hack/otlp-sink -listen "$hp" -out "$ST/spans.jsonl"
+  local i
+  for ((i = 0; i < 50; i++)); do curl -sf "http://$hp/healthz" >/dev/null 2>&1 && return; sleep 0.1; done
+  die "district: otlp-sink does not answer on $hp; see $ST/logs/otlp-sink.log"
 }
 
 # kafka_pod_ok: the broker's pod listener is configured and accepts.
@@ -133,9 +176,11 @@ kafka_pod_ok() {
 build_images() {
   local t s args=(); t=$(tstart)
   for s in "${SERVICES[@]}"; do args+=("./services/$s/cmd/$s"); done
+  [ "$OPERATOR" = host ] || args+=(./operator/cmd/wuxiao-operator)
   go run ./hack/images -out "$ST/images" -tag "$TAG" "${args[@]}"
   local tars=()
   for s in "${SERVICES[@]}"; do tars+=("$ST/images/$s.tar"); done
+  [ "$OPERATOR" = host ] || tars+=("$ST/images/wuxiao-operator.tar")
   hack/cluster.sh load "${tars[@]}" 2>/dev/null
   log "district: images wuxiao.local/{${SERVICES[*]}}:$TAG built and loaded ($(took "$t"))"
   # The tag stays :dev, so running pods would keep an old build: restart
@@ -163,6 +208,16 @@ apply_crds() {
 
 start_operator() {
   local t bin="$WUXIAO_CACHE/bin/wuxiao-operator" kc; t=$(tstart)
+  # One operator at a time: the chart's, from an earlier --operator chart, stops.
+  if kubectl -n "$OP_NS" get deployment "$OP_RELEASE" >/dev/null 2>&1; then
+    kubectl -n "$OP_NS" scale deployment "$OP_RELEASE" --replicas=0 >/dev/null
+    local i
+    for ((i = 0; i < 150; i++)); do
+      [ "$(kubectl -n "$OP_NS" get deployment "$OP_RELEASE" -o 'jsonpath={.status.replicas}')" -gt 0 ] 2>/dev/null || break
+      sleep 0.2
+    done
+    log "district: scaled the chart's operator Deployment to 0 (the operator runs on the host)"
+  fi
   mkdir -p "$(dirname "$bin")"
   go build -o "$bin.new" ./operator/cmd/wuxiao-operator
   kc=$(kenv | sed -n "s/^export KUBECONFIG='\(.*\)'$/\1/p")
@@ -183,12 +238,66 @@ start_operator() {
   log "district: operator running on the host, pid $(pid_of operator), log $ST/logs/operator.log ($(took "$t"))"
 }
 
+# install_operator: the operator in the cluster from the chart, with the
+# Helm SDK. The image keeps the tag :dev, so its digest goes into a pod
+# annotation: a new build rolls the pod, an unchanged one does not.
+install_operator() {
+  local t kc sum; t=$(tstart)
+  stop_proc operator
+  kc=$(kenv | sed -n "s/^export KUBECONFIG='\(.*\)'$/\1/p")
+  sum=$(sha256sum < "$ST/images/wuxiao-operator.tar" | cut -c1-16)
+  cat > "$ST/operator-values.yaml" <<EOF
+# Generated by hack/district.sh for the local cluster.
+image: {repository: wuxiao.local/wuxiao-operator, tag: $TAG, pullPolicy: Never}
+podAnnotations: {wuxiao.io/image-sum: "$sum"}
+resources:
+  requests: {cpu: 20m, memory: 64Mi}
+  limits: {memory: 512Mi}
+# No kube-proxy: the kubernetes Service does not route; the API server is
+# forwarded on the pod gateway (its certificate names that address).
+extraEnv:
+  - {name: KUBERNETES_SERVICE_HOST, value: "$POD_GW"}
+  - {name: KUBERNETES_SERVICE_PORT, value: "$P_API"}
+EOF
+  mkdir -p "$WUXIAO_CACHE/bin"
+  go build -o "$WUXIAO_CACHE/bin/helm-install" ./hack/helm-install
+  "$WUXIAO_CACHE/bin/helm-install" -kubeconfig "$kc" -namespace "$OP_NS" -release "$OP_RELEASE" \
+    -chart charts/wuxiao-operator -f "$ST/operator-values.yaml"
+  kubectl -n "$OP_NS" scale deployment "$OP_RELEASE" --replicas=1 >/dev/null # after a host-mode run
+  kubectl wait --for condition=Established --timeout=60s crd/districts.wuxiao.io crd/towns.wuxiao.io \
+    crd/villages.wuxiao.io crd/powercatalogs.wuxiao.io >/dev/null
+  if ! kubectl -n "$OP_NS" rollout status "deployment/$OP_RELEASE" --timeout=180s >&2; then
+    kubectl -n "$OP_NS" get pods -o wide >&2 || true
+    die "district: the operator's pod is not Ready; its log: $(op_log)"
+  fi
+  log "district: operator running in the cluster (chart charts/wuxiao-operator, release $OP_NS/$OP_RELEASE), log $(op_log) ($(took "$t"))"
+}
+
+# op_log: the operator's log file (for its pod, the kubelet's file: no
+# `kubectl logs` here, the kubelet listens on loopback only).
+op_log() {
+  if [ "$(cat "$ST/operator-mode" 2>/dev/null)" = chart ]; then
+    ls -t "$RUN"/cluster/kubelet/pod-logs/"${OP_NS}_${OP_RELEASE}"-*/manager/*.log 2>/dev/null | head -n 1 || true
+  else
+    echo "$ST/logs/operator.log"
+  fi
+}
+
+# operator_alive: false when the operator is known to be gone.
+operator_alive() {
+  if [ "$OPERATOR" = host ]; then pid_of operator >/dev/null; else kubectl -n "$OP_NS" get deployment "$OP_RELEASE" >/dev/null 2>&1; fi
+}
+
 # manifests TOWNS: the samples, patched for this machine, as two files:
 # base.yaml (catalog, District, Towns, the admin password Secret) and
 # villages.yaml (Villages of the chosen towns).
 manifests() {
-  local towns=$1 dir="$ST/manifests"
+  local towns=$1 dir="$ST/manifests" extra=""
   rm -rf "$dir"; mkdir -p "$dir"
+  if [ -n "$VILLAGES" ]; then
+    go run ./hack/villages -samples config/samples -total "$VILLAGES" > "$dir/extra-villages.yaml"
+    extra="  - extra-villages.yaml"
+  fi
   cat > "$dir/kustomization.yaml" <<EOF
 # Generated by hack/district.sh: config/samples for the local cluster.
 apiVersion: kustomize.config.k8s.io/v1beta1
@@ -196,6 +305,7 @@ kind: Kustomization
 resources:
   - $(realpath --relative-to="$dir" "$ROOT/config/samples")
   - postgres-admin.yaml
+$extra
 patches:
   - target: {kind: District, name: fenghua}
     patch: |-
@@ -254,8 +364,9 @@ apply_samples() {
   local t i
   for t in ${towns//,/ }; do
     for ((i = 0; i < 300; i++)); do kubectl get namespace "town-$t" >/dev/null 2>&1 && break; sleep 0.2; done
-    kubectl get namespace "town-$t" >/dev/null 2>&1 || die "district: the operator did not create namespace town-$t; see $ST/logs/operator.log"
+    kubectl get namespace "town-$t" >/dev/null 2>&1 || die "district: the operator did not create namespace town-$t; see $(op_log)"
   done
+  date +%s > "$ST/villages-applied-at"
   kubectl apply --server-side --force-conflicts -f "$dir/villages.yaml" >/dev/null
   log "district: samples applied ($(grep -c '^kind: Town' "$dir/base.yaml") towns, $(grep -c '^kind: Village' "$dir/villages.yaml") villages; manifests in $dir)"
 }
@@ -287,24 +398,25 @@ wait_ready() {
   while :; do
     local c; c=$(counts "$towns")
     set -- $c
-    local msg="towns $1/$2 Ready, villages $3/$want_v Ready, pods $5/$want_p Ready"
+    # Villages of an earlier, larger run (--villages) stay and count too.
+    local msg="towns $1/$2 Ready, villages $3/$(( $4 > want_v ? $4 : want_v )) Ready, pods $5/$want_p Ready"
     [ "$msg" = "$last" ] || { log "district: $msg"; last=$msg; }
-    if [ "$1" = "$2" ] && [ "$3" = "$want_v" ] && [ "$4" = "$want_v" ] && [ "$5" = "$want_p" ] && [ "$6" = "$want_p" ]; then break; fi
-    pid_of operator >/dev/null || die "district: the operator exited; see $ST/logs/operator.log"
+    if [ "$1" = "$2" ] && [ "$3" = "$4" ] && [ "$4" -ge "$want_v" ] && [ "$5" = "$want_p" ] && [ "$6" = "$want_p" ]; then break; fi
+    operator_alive || die "district: the operator is gone; see $(op_log)"
     if [ $(( $(date +%s) - t0 )) -ge "$TIMEOUT" ]; then
       kubectl get towns >&2 || true; kubectl get pods -A -o wide >&2 || true
-      die "district: not Ready after ${TIMEOUT}s; see $ST/logs/operator.log and kubectl describe"
+      die "district: not Ready after ${TIMEOUT}s; see $(op_log) and kubectl describe"
     fi
     sleep 3
   done
-  log "district: all Ready in $(took "$t0")"
+  log "district: all Ready in $(took "$t0") ($(counts "$towns" | cut -d' ' -f4) villages live $(( $(date +%s) - $(cat "$ST/villages-applied-at") ))s after they were applied)"
 }
 
 report() {
   local towns=$1 first code pods rss
   first=${towns%%,*}
   code=$(kubectl -n "town-$first" get villages -o 'jsonpath={.items[0].spec.code}' 2>/dev/null || true)
-  pods=$(kubectl get pods -A -l app.kubernetes.io/part-of=wuxiao --no-headers 2>/dev/null | wc -l)
+  pods=$(kubectl get pods -A -l app.kubernetes.io/part-of=wuxiao --no-headers 2>/dev/null | grep -c "^town-" || true)
   rss=$(ps -eo rss=,comm= | awk '$2 ~ /^(workflow|disclosure|complaint|inspection)$/ {s += $1} END {printf "%d", s / 1024}')
   cat >&2 <<EOF
 
@@ -315,39 +427,60 @@ The district runs: $pods service pods, ${rss} MB resident in the services. Reach
 or a local proxy (loopback only):
   kubectl proxy --address 127.0.0.1 --port 28001 &
   open http://127.0.0.1:28001/api/v1/namespaces/town-$first/services/disclosure:http/proxy/v/$code
-The operator's log: $ST/logs/operator.log. Tests: make test-e2e.
+The operator's log: $(op_log). Traces: http://${OTLP#http://}/traces (hack/otlp-sink, all spans in $ST/spans.jsonl). Tests: make test-e2e.
 EOF
 }
 
 up() {
-  local towns=$DEFAULT_TOWNS t0; t0=$(tstart)
+  local towns=$DEFAULT_TOWNS t0 gateway=""; t0=$(tstart)
   while [ $# -gt 0 ]; do
     case "$1" in
       --all) towns=jinping,yuelin,jiangkou,xiwu,xiaowangmiao,fangqiao,shangtian,chunhu,xikou,qiucun,dayan,songao ;;
       --towns) towns=$2; shift ;;
       --towns=*) towns=${1#--towns=} ;;
-      *) die "usage: $0 up [--towns a,b|--all]" ;;
+      --operator) OPERATOR=$2; shift ;;
+      --operator=*) OPERATOR=${1#--operator=} ;;
+      --villages) VILLAGES=$2; shift ;;
+      --villages=*) VILLAGES=${1#--villages=} ;;
+      --gateway) gateway=$2; shift ;;
+      --gateway=*) gateway=${1#--gateway=} ;;
+      *) die "usage: $0 up [--towns a,b|--all] [--operator host|chart] [--villages N] [--gateway ADDR]" ;;
     esac
     shift
   done
-  mkdir -p "$ST"; echo "$towns" > "$ST/towns"
+  case "$OPERATOR" in host | chart) ;; *) die "district: --operator is host or chart, not '$OPERATOR'" ;; esac
+  [[ -z $VILLAGES || $VILLAGES =~ ^[0-9]+$ ]] || die "district: --villages takes a number"
+  mkdir -p "$ST"; echo "$towns" > "$ST/towns"; echo "$OPERATOR" > "$ST/operator-mode"
   command -v socat >/dev/null || apt_install socat
   hack/cluster.sh up
   ensure_bridge
+  ensure_sink
   ensure_infra
   build_images
-  apply_crds
-  start_operator
+  if [ "$OPERATOR" = host ]; then
+    apply_crds
+    start_operator
+  else
+    install_operator
+  fi
   apply_samples "$towns"
   wait_ready "$towns"
+  if [ -n "$gateway" ]; then
+    local kc i; kc=$(kenv | sed -n "s/^export KUBECONFIG='\(.*\)'$/\1/p")
+    ensure_daemon dev-gateway ./hack/dev-gateway -kubeconfig "$kc" -listen "$gateway"
+    for ((i = 0; i < 100; i++)); do curl -sf "http://$gateway/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+    curl -sf "http://$gateway/healthz" >/dev/null 2>&1 || die "district: dev-gateway does not answer on $gateway; see $ST/logs/dev-gateway.log"
+  fi
   log "district: up in $(took "$t0")"
   report "$towns"
 }
 
 down() {
+  stop_proc dev-gateway
   stop_proc operator
+  stop_proc otlp-sink
   local p
-  for p in $P_PG $P_KRATOS_PUBLIC $P_KRATOS_ADMIN; do stop_proc "fwd-$p"; done
+  for p in $P_PG $P_KRATOS_PUBLIC $P_KRATOS_ADMIN $P_API; do stop_proc "fwd-$p"; done
   hack/cluster.sh down
   log "district: down (hack/infra.sh keeps running; Kafka keeps its listener at $POD_GW until its next restart)"
 }
@@ -355,7 +488,11 @@ down() {
 status() {
   local towns; towns=$(cat "$ST/towns" 2>/dev/null || echo "$DEFAULT_TOWNS")
   hack/cluster.sh status >/dev/null || { echo "cluster: not running"; return 1; }
-  pid_of operator >/dev/null && echo "operator: running" || { echo "operator: not running"; return 1; }
+  if [ "$(cat "$ST/operator-mode" 2>/dev/null)" = chart ]; then
+    echo "operator: in the cluster, $(kubectl -n "$OP_NS" get deployment "$OP_RELEASE" -o 'jsonpath={.status.readyReplicas}' 2>/dev/null || echo 0) ready"
+  else
+    pid_of operator >/dev/null && echo "operator: running on the host" || { echo "operator: not running"; return 1; }
+  fi
   set -- $(counts "$towns")
   echo "towns $1/$2 Ready, villages $3/$4 Ready, pods $5/$6 Ready"
   [ "$1" = "$2" ] && [ "$3" = "$4" ] && [ "$5" = "$6" ] && [ "$6" -gt 0 ]
@@ -368,6 +505,7 @@ env_() {
 export WUXIAO_E2E_TOWNS='$(cat "$ST/towns" 2>/dev/null || echo "$DEFAULT_TOWNS")'
 export WUXIAO_E2E_POD_GATEWAY='$POD_GW'
 export WUXIAO_E2E_OTLP='$OTLP'
+export WUXIAO_E2E_TRACES='http://${OTLP#http://}'
 EOF
 }
 
@@ -378,5 +516,5 @@ case "${1:-}" in
   down) down ;;
   status) status ;;
   env) env_ ;;
-  *) echo "usage: $0 up [--towns a,b|--all]|down|status|env" >&2; exit 2 ;;
+  *) echo "usage: $0 up [--towns a,b|--all] [--operator host|chart] [--villages N] [--gateway ADDR]|down|status|env" >&2; exit 2 ;;
 esac

@@ -223,7 +223,7 @@ func tarDir(dir, file string) (err error) {
 	return tw.Close()
 }
 
-// layerTarball holds the binary plus a world-writable /tmp, owned by root so
+// layerTarball holds the binary (and a /NAME symlink to it) plus a world-writable /tmp, owned by root so
 // the non-root user cannot replace the binary.
 func layerTarball(binName string, bin []byte) ([]byte, error) {
 	var buf bytes.Buffer
@@ -243,6 +243,12 @@ func layerTarball(binName string, bin []byte) ([]byte, error) {
 		return nil, err
 	}
 	if _, err := tw.Write(bin); err != nil {
+		return nil, err
+	}
+	// /NAME as well, where Kubebuilder-style manifests (and this project's
+	// chart: command /wuxiao-operator) expect the binary.
+	link := &tar.Header{Typeflag: tar.TypeSymlink, Name: binName, Linkname: binDir + "/" + binName, Mode: 0o777, ModTime: mt, Format: tar.FormatPAX}
+	if err := tw.WriteHeader(link); err != nil {
 		return nil, err
 	}
 	if err := tw.Close(); err != nil {

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// The services `make dev` runs, in start order, with the port offset each
+// The services `make dev-local` runs, in start order, with the port offset each
 // listens on (the gateway takes the base port).
 var devServices = []struct {
 	Name   string

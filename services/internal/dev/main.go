@@ -1,10 +1,10 @@
-// Command dev (run by hack/dev.sh, `make dev`) runs one town's four services
+// Command dev (run by hack/dev-local.sh, `make dev-local`) runs one town's four services
 // locally on embedded defaults: it prepares a database, the sample power
 // catalog as the operator would mount it, secrets and signed-in sample
 // users, starts workflow, disclosure, complaint and inspection, puts a
 // gateway in front of them the way a town's ingress would (the village
 // portal and the report page on one host), books some sample data and
-// prints where to look. hack/dev.sh starts PostgreSQL, Kafka and Kratos
+// prints where to look. hack/dev-local.sh starts PostgreSQL, Kafka and Kratos
 // first and passes their addresses.
 package main
 
@@ -63,7 +63,7 @@ func need(key string) (string, error) {
 	if v := os.Getenv(key); v != "" {
 		return v, nil
 	}
-	return "", fmt.Errorf("%s is not set: run this through `make dev` (hack/dev.sh)", key)
+	return "", fmt.Errorf("%s is not set: run this through `make dev-local` (hack/dev-local.sh)", key)
 }
 
 func run(o options) error {

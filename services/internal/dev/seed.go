@@ -164,7 +164,7 @@ Wuxiao: town %[1]s (%[2]s) on %[3]s
 	fmt.Printf(`For example:
   curl -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
        -d '{"itemId":"decision-major-matters","title":"村道硬化"}' %s/workflow/v1/villages/%s/instances
-Services listen directly on %s … %s too. Stop with Ctrl-C; `+"`make dev-down`"+` stops PostgreSQL, Kafka and Kratos.
+Services listen directly on %s … %s too. Stop with Ctrl-C; `+"`hack/infra.sh down`"+` stops PostgreSQL, Kafka and Kratos.
 
 `, public, devVillage, backends["workflow"].Host, backends["inspection"].Host)
 }

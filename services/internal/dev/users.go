@@ -10,7 +10,7 @@ import (
 	"github.com/wuxiao/wuxiao/services/internal/identity"
 )
 
-// devUser is a sample user of `make dev`, signed in.
+// devUser is a sample user of `make dev-local`, signed in.
 type devUser struct {
 	Role, Name, Email, Village string
 	Token                      string
