@@ -16,8 +16,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -25,10 +23,8 @@ import (
 	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/tenant"
 )
-
-// maxVillageName bounds an announced village name, in characters.
-const maxVillageName = 64
 
 // HandleTenantEvent is the events.Handler of the town's tenant stream: a
 // registered village is upserted into the registry, its name and kind
@@ -40,19 +36,16 @@ const maxVillageName = 64
 // tenant-acks stream in the same transaction (outbox), once per village
 // generation. An archived village keeps its records and leaves coverage.
 func (s *Service) HandleTenantEvent(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) error {
-	switch ev.Type {
-	case eventsv1.TypeVillageRegistered:
-	case eventsv1.TypeVillageArchived:
-		return s.archiveVillage(ctx, tx, ev)
+	v, err := tenant.Decode(ev, s.Town)
+	if err != nil {
+		return err
+	}
+	switch v.Op {
+	case tenant.Register:
+	case tenant.Archive:
+		return s.archiveVillage(ctx, tx, v)
 	default:
 		return nil
-	}
-	v, err := decodeVillageRegistered(ev)
-	if err != nil {
-		return events.Permanent(err)
-	}
-	if v.Town != s.Town {
-		return events.Permanent(fmt.Errorf("event %s registers a village of town %q on town %q's stream", ev.ID, v.Town, s.Town))
 	}
 	// A row of another town with the same code (a misconfigured shared
 	// database) is left alone: the WHERE keeps the upsert to this town.
@@ -64,91 +57,45 @@ func (s *Service) HandleTenantEvent(ctx context.Context, tx pgx.Tx, ev eventsv1.
 			announced_at = EXCLUDED.announced_at, uid = EXCLUDED.uid,
 			archived_at = CASE WHEN villages.uid <> EXCLUDED.uid THEN NULL ELSE villages.archived_at END,
 			archived_generation = CASE WHEN villages.uid <> EXCLUDED.uid THEN NULL ELSE villages.archived_generation END
-		WHERE villages.town = EXCLUDED.town AND (villages.generation IS NULL OR villages.generation < EXCLUDED.generation
-			OR (villages.uid <> '' AND EXCLUDED.uid <> '' AND villages.uid <> EXCLUDED.uid))
+		WHERE villages.town = EXCLUDED.town AND `+tenant.RegisterGuard+`
 		RETURNING archived_at IS NULL`,
-		v.Code, s.Town, v.Name, v.Kind, v.Generation, ev.Time, v.UID).Scan(&live)
+		v.Code, s.Town, v.Name, v.Kind, v.Generation, v.At, v.UID).Scan(&live)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil // not newer (acknowledged when applied), or another town's row
 	}
 	if err != nil {
 		return err
 	}
-	state := eventsv1.StateLive
-	if !live {
-		state = eventsv1.StateArchived
-	}
-	return s.ackVillage(ctx, tx, v.Code, v.UID, v.Generation, state)
+	return tenant.Ack(ctx, tx, "inspection", v, tenant.State(live), s.now())
 }
 
 // archiveVillage marks a village archived, once per generation of the
 // Village, and acknowledges it.
-func (s *Service) archiveVillage(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) error {
-	var v eventsv1.VillageArchived
-	if err := ev.Decode(&v); err != nil {
-		return events.Permanent(err)
-	}
-	switch {
-	case v.Town != s.Town || ev.Town != s.Town:
-		return events.Permanent(fmt.Errorf("event %s archives a village of town %q/%q on town %q's stream", ev.ID, ev.Town, v.Town, s.Town))
-	case !identity.ValidVillage(v.Code) || (ev.Village != "" && ev.Village != v.Code):
-		return events.Permanent(fmt.Errorf("event %s: village %q (envelope %q) is not one 12-digit code", ev.ID, v.Code, ev.Village))
-	case v.Generation <= 0:
-		return events.Permanent(fmt.Errorf("event %s: generation %d is not positive", ev.ID, v.Generation))
-	}
-	name := strings.TrimSpace(v.Name)
-	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > maxVillageName {
-		name = ""
-	}
-	// An archival of another uid than the stored one (a predecessor of a
-	// recreated village) changes nothing.
+func (s *Service) archiveVillage(ctx context.Context, tx pgx.Tx, v tenant.Village) error {
 	err := tx.QueryRow(ctx, `INSERT INTO villages (code, town, name, generation, announced_at, uid, archived_at, archived_generation)
 		VALUES ($1, $2, $3, $4, $5, $6, $5, $4)
 		ON CONFLICT (code) DO UPDATE SET archived_at = EXCLUDED.archived_at, archived_generation = EXCLUDED.archived_generation
-		WHERE villages.town = EXCLUDED.town AND (villages.uid = '' OR EXCLUDED.uid = '' OR villages.uid = EXCLUDED.uid)
-			AND (villages.archived_generation IS NULL OR villages.archived_generation < EXCLUDED.archived_generation)
-		RETURNING true`, v.Code, s.Town, name, v.Generation, ev.Time, v.UID).Scan(new(bool))
+		WHERE villages.town = EXCLUDED.town AND `+tenant.ArchiveGuard+`
+		RETURNING true`, v.Code, s.Town, v.Name, v.Generation, v.At, v.UID).Scan(new(bool))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	return s.ackVillage(ctx, tx, v.Code, v.UID, v.Generation, eventsv1.StateArchived)
-}
-
-// ackVillage enqueues the service's acknowledgement on the tenant-acks stream.
-func (s *Service) ackVillage(ctx context.Context, tx pgx.Tx, code, uid string, generation int64, state string) error {
-	ev, err := eventsv1.NewVillageAck("inspection", s.Town, code, uid, generation, state, s.now())
-	if err != nil {
-		return events.Permanent(err)
-	}
-	return events.Enqueue(ctx, tx, eventsv1.Topic(s.Town, eventsv1.StreamTenantAcks), ev)
+	return tenant.Ack(ctx, tx, "inspection", v, eventsv1.StateArchived, s.now())
 }
 
 var _ events.Handler = (*Service)(nil).HandleTenantEvent
 
-// decodeVillageRegistered reads and checks a registration: the envelope and
-// the data must agree on town and village.
-func decodeVillageRegistered(ev eventsv1.Event) (eventsv1.VillageRegistered, error) {
-	var v eventsv1.VillageRegistered
-	if err := ev.Decode(&v); err != nil {
-		return v, err
+// decodeVillageRegistered reads and checks a registration of any town (the
+// district feed's): the envelope and the data must agree on town and
+// village. Its errors are Permanent.
+func decodeVillageRegistered(ev eventsv1.Event) (tenant.Village, error) {
+	if ev.Town == "" {
+		return tenant.Village{}, events.Permanent(fmt.Errorf("event %s: registration without a town", ev.ID))
 	}
-	v.Name = strings.TrimSpace(v.Name)
-	switch {
-	case v.Town == "" || v.Town != ev.Town:
-		return v, fmt.Errorf("event %s: village town %q differs from the envelope's %q", ev.ID, v.Town, ev.Town)
-	case !identity.ValidVillage(v.Code):
-		return v, fmt.Errorf("event %s: village %q is not a 12-digit code", ev.ID, v.Code)
-	case ev.Village != "" && ev.Village != v.Code:
-		return v, fmt.Errorf("event %s: envelope village %q differs from %q", ev.ID, ev.Village, v.Code)
-	case v.Name == "" || !utf8.ValidString(v.Name) || utf8.RuneCountInString(v.Name) > maxVillageName:
-		return v, fmt.Errorf("event %s: village name %q is empty or longer than %d characters", ev.ID, v.Name, maxVillageName)
-	case v.Generation <= 0:
-		return v, fmt.Errorf("event %s: generation %d is not positive", ev.ID, v.Generation)
-	}
-	return v, nil
+	return tenant.Decode(ev, ev.Town)
 }
 
 // rowQuerier is a pool or a transaction.
