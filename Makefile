@@ -23,8 +23,10 @@ verify-generated: ## Fail if generated files are stale (regenerates and compares
 	hack/verify-generated.sh
 
 .PHONY: lint
-lint: ## go vet and a gofmt check.
+lint: ## go vet, a gofmt check, and go.mod/go.sum tidy.
 	go vet ./...
+	go vet -tags e2e ./hack/e2e/
+	@go mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run go mod tidy"; go mod tidy -diff; exit 1; }
 	@out=$$(gofmt -l api operator services hack charts config 2>/dev/null); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
