@@ -10,7 +10,7 @@
 // Each town gets the share of the total in townTotals (sample villages
 // included); codes continue the town's sample codes in the 2xx (village)
 // range; names are made of common place-name syllables, not real villages;
-// each village has the four officials of the samples with placeholder
+// each village has the four officials of the samples, with illustrative
 // 139xxxxxxxx phone numbers (the samples use 1380000xxxx).
 package main
 

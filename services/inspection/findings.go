@@ -537,19 +537,7 @@ func (s *Service) getFindings(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) getFinding(w http.ResponseWriter, r *http.Request) {
-	p, ok := principal(w, r)
-	if !ok {
-		return
-	}
-	f, err := s.FindingByID(r.Context(), r.PathValue("id"))
-	if err == nil && !s.canReadInspection(p) {
-		err = ErrNotFound
-	}
-	if err != nil {
-		writeNotFound(w, r, "finding", err)
-		return
-	}
-	_ = httpapi.WriteJSON(w, http.StatusOK, f)
+	serveReadable(s, w, r, "finding", s.FindingByID, "id")
 }
 
 // getTasks lists rectification tasks: inspection readers any village's

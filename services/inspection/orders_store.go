@@ -446,19 +446,7 @@ func (s *Service) getOrders(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) getOrder(w http.ResponseWriter, r *http.Request) {
-	p, ok := principal(w, r)
-	if !ok {
-		return
-	}
-	o, err := s.OrderByNumber(r.Context(), r.PathValue("number"))
-	if err == nil && !s.canReadInspection(p) {
-		err = ErrNotFound
-	}
-	if err != nil {
-		writeNotFound(w, r, "order", err)
-		return
-	}
-	_ = httpapi.WriteJSON(w, http.StatusOK, o)
+	serveReadable(s, w, r, "order", s.OrderByNumber, "number")
 }
 
 func (s *Service) postOrderAction(w http.ResponseWriter, r *http.Request) {

@@ -420,6 +420,26 @@ const (
 )
 
 // writeNotFound answers errors, naming what was not found.
+// serveReadable answers GET of one tour, finding or order: 404 to anyone
+// who may not read this town's inspection records, so that another town's
+// staff cannot even confirm one exists.
+func serveReadable[T any](s *Service, w http.ResponseWriter, r *http.Request, what string,
+	get func(context.Context, string) (T, error), key string) {
+	p, ok := principal(w, r)
+	if !ok {
+		return
+	}
+	v, err := get(r.Context(), r.PathValue(key))
+	if err == nil && !s.canReadInspection(p) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		writeNotFound(w, r, what, err)
+		return
+	}
+	_ = httpapi.WriteJSON(w, http.StatusOK, v)
+}
+
 func writeNotFound(w http.ResponseWriter, r *http.Request, what string, err error) {
 	if errors.Is(err, ErrNotFound) {
 		httpapi.WriteProblem(w, r, httpapi.NotFound("no such "+what))
@@ -527,22 +547,8 @@ func (s *Service) getTours(w http.ResponseWriter, r *http.Request) {
 	_ = httpapi.WriteJSON(w, http.StatusOK, map[string]any{"town": s.Town, "items": list})
 }
 
-// getTour answers 404 to anyone who may not read tours of this town, so
-// that another town's staff cannot even confirm a tour exists.
 func (s *Service) getTour(w http.ResponseWriter, r *http.Request) {
-	p, ok := principal(w, r)
-	if !ok {
-		return
-	}
-	t, err := s.TourByID(r.Context(), r.PathValue("id"))
-	if err == nil && !s.canReadInspection(p) {
-		err = ErrNotFound
-	}
-	if err != nil {
-		writeNotFound(w, r, "tour", err)
-		return
-	}
-	_ = httpapi.WriteJSON(w, http.StatusOK, t)
+	serveReadable(s, w, r, "tour", s.TourByID, "id")
 }
 
 func (s *Service) postVisit(w http.ResponseWriter, r *http.Request) {
