@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
@@ -76,8 +77,9 @@ type Consume struct {
 	Handler events.Handler
 }
 
-// Run creates the topics (the service's stream, the streams it consumes, and
-// their dead-letter topics: a missing topic would hold up the outbox or keep
+// Run creates the topics (the service's stream, the streams it consumes, the
+// tenant-acks stream when it consumes the tenant one, and their dead-letter
+// topics: a missing topic would hold up the outbox or keep
 // a consumer from joining, and starting order between services must not
 // matter), then runs the HTTP server, the outbox relay, one consumer per
 // Consume (group wuxiao-<service>-<town>) and the extra loops, until ctx ends
@@ -86,7 +88,13 @@ type Consume struct {
 func (p *Platform) Run(ctx context.Context, stream string, consume []Consume, loops ...func(context.Context) error) error {
 	town, brokers := p.Base.Town, p.Base.KafkaBrokers
 	var topics []string
-	for _, s := range append([]string{stream}, streams(consume)...) {
+	produced := append([]string{stream}, streams(consume)...)
+	if slices.Contains(produced, eventsv1.StreamTenant) {
+		// A service that applies the operator's tenant events acknowledges
+		// them (services/internal/tenant) on the tenant-acks stream.
+		produced = append(produced, eventsv1.StreamTenantAcks)
+	}
+	for _, s := range produced {
 		t := eventsv1.Topic(town, s)
 		topics = append(topics, t, eventsv1.DeadLetterTopic(t))
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/wuxiao/wuxiao/services/complaint"
 	"github.com/wuxiao/wuxiao/services/internal/config"
-	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/platform"
 )
 
@@ -68,11 +67,6 @@ func run(ctx context.Context, base *config.Base, opts options) error {
 	api.Routes(p.Server)
 	// The report page names the village the operator registered.
 	consume := []platform.Consume{{Stream: eventsv1.StreamTenant, Handler: svc.HandleTenantEvent}}
-	// The tenant events are acknowledged on the tenant-acks stream.
-	acks := eventsv1.Topic(base.Town, eventsv1.StreamTenantAcks)
-	if err := events.EnsureTopics(ctx, base.KafkaBrokers, 3, 1, acks, eventsv1.DeadLetterTopic(acks)); err != nil {
-		return err
-	}
 	return p.Run(ctx, eventsv1.StreamComplaint, consume, func(ctx context.Context) error {
 		escalate(ctx, svc, opts.EscalationInterval)
 		return nil

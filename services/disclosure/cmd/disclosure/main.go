@@ -13,7 +13,6 @@ import (
 
 	"github.com/wuxiao/wuxiao/services/disclosure"
 	"github.com/wuxiao/wuxiao/services/internal/config"
-	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/platform"
 )
 
@@ -49,11 +48,6 @@ func run(ctx context.Context, base *config.Base, idHashKey string) error {
 	svc.Routes(p.Server)
 	// Completed processes become ledger entries; villages the operator
 	// registers get their portal and name.
-	// The tenant events are acknowledged on the tenant-acks stream.
-	acks := eventsv1.Topic(base.Town, eventsv1.StreamTenantAcks)
-	if err := events.EnsureTopics(ctx, base.KafkaBrokers, 3, 1, acks, eventsv1.DeadLetterTopic(acks)); err != nil {
-		return err
-	}
 	// The portal listener spares warm page requests their version read
 	// (they fall back to it while it is not listening).
 	return p.Run(ctx, eventsv1.StreamDisclosure, []platform.Consume{

@@ -68,11 +68,6 @@ func run(ctx context.Context, base *config.Base, townName string) error {
 	feed := &inspection.DistrictFeed{Service: svc, Brokers: base.KafkaBrokers, Group: inspection.DistrictGroup(base.Town),
 		Towns: district.towns, Refresh: district.refresh,
 		Options: events.ConsumerOptions{Telemetry: events.Telemetry{Logger: p.Log}, CommitInterval: time.Second}}
-	// The tenant events are acknowledged on the tenant-acks stream.
-	acks := eventsv1.Topic(base.Town, eventsv1.StreamTenantAcks)
-	if err := events.EnsureTopics(ctx, base.KafkaBrokers, 3, 1, acks, eventsv1.DeadLetterTopic(acks)); err != nil {
-		return err
-	}
 	return p.Run(ctx, eventsv1.StreamInspection, []platform.Consume{{Stream: eventsv1.StreamWorkflow, Handler: svc.HandleWorkflowEvent},
 		{Stream: eventsv1.StreamComplaint, Handler: svc.HandleComplaintEvent},
 		// Subsidy payments are cross-checked against relatives and deaths.

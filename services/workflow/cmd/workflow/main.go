@@ -12,7 +12,6 @@ import (
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 
 	"github.com/wuxiao/wuxiao/services/internal/config"
-	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/platform"
 	"github.com/wuxiao/wuxiao/services/workflow"
 )
@@ -59,11 +58,6 @@ func run(ctx context.Context, base *config.Base, idHashKey, calendarFile string,
 		Town: base.Town, IDHashKey: []byte(idHashKey), Log: p.Log}
 	p.Log.Info("power list loaded", "catalog", catalog.Name, "version", catalog.Version, "items", len(catalog.Items))
 	svc.Routes(p.Server)
-	// The operator's villages: learned, archived, acknowledged on tenant-acks.
-	acks := eventsv1.Topic(base.Town, eventsv1.StreamTenantAcks)
-	if err := events.EnsureTopics(ctx, base.KafkaBrokers, 3, 1, acks, eventsv1.DeadLetterTopic(acks)); err != nil {
-		return err
-	}
 	return p.Run(ctx, eventsv1.StreamWorkflow, []platform.Consume{{Stream: eventsv1.StreamTenant, Handler: svc.HandleTenantEvent}},
 		func(ctx context.Context) error { return svc.RunTimers(ctx, timerInterval) })
 }
