@@ -5,6 +5,7 @@
 //	/v/<village code>...                         to the village's town's disclosure pods (一码当先)
 //	/r/<village code>...                         to its complaint pods (码上举报)
 //	/v1/public/villages/<code>/complaints...     to complaint, other /v1/public/villages/<code>/... to disclosure
+//	/r/track, /r/track/<tracking code>           to the town whose complaint service knows the code
 //
 // The town is found from the code's first 9 digits (each Town's spec.code
 // prefix); the pods from the town namespace's EndpointSlices, watched with
@@ -16,11 +17,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -185,14 +189,20 @@ func main() {
 			http.Error(w, "网关无法连接该镇的服务，请稍后再试。", http.StatusBadGateway)
 		},
 	}
+	tracker := &http.Client{Timeout: 15 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" {
 			_, _ = w.Write([]byte("ok\n"))
 			return
 		}
+		if r.URL.Path == "/r/track" || strings.HasPrefix(r.URL.Path, "/r/track/") {
+			serveTracking(w, r, st.allBackends("complaint"), tracker)
+			return
+		}
 		service, code, ok := routeOf(r.URL.Path)
 		if !ok {
-			http.Error(w, "本地网关只转发 /v/<村代码>、/r/<村代码> 和 /v1/public/villages/<村代码>/…", http.StatusNotFound)
+			http.Error(w, "本地网关只转发 /v/<村代码>、/r/<村代码>、/r/track 和 /v1/public/villages/<村代码>/…", http.StatusNotFound)
 			return
 		}
 		_, addr, err := st.backend(service, code)
@@ -219,6 +229,66 @@ func main() {
 	if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
 		log.Fatal(err)
 	}
+}
+
+// allBackends returns one ready address of service per town, by namespace.
+func (s *state) allBackends(service string) []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []string
+	for _, ns := range slices.Sorted(maps.Values(s.prefixes)) {
+		if addrs := s.endpoints[ns+"/"+service]; len(addrs) > 0 {
+			out = append(out, addrs[s.next.Add(1)%uint64(len(addrs))])
+		}
+	}
+	return out
+}
+
+// serveTracking answers /r/track and /r/track/<code>. A tracking code does
+// not name its town, so the request goes to each town's complaint service in
+// turn and the first answer that is not 404 is relayed (the form at /r/track
+// is the same in every town). A district ingress needs the same rule, or
+// sticky routing by the reporter's village.
+func serveTracking(w http.ResponseWriter, r *http.Request, backends []string, c *http.Client) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err != nil {
+		http.Error(w, "请求过大。", http.StatusRequestEntityTooLarge)
+		return
+	}
+	for _, addr := range backends {
+		req, err := http.NewRequestWithContext(r.Context(), r.Method, "http://"+addr+r.URL.RequestURI(), bytes.NewReader(body))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		for _, k := range []string{"Content-Type", "Accept", "Accept-Language", "Cookie", "Traceparent", "Tracestate"} {
+			if v := r.Header.Get(k); v != "" {
+				req.Header.Set(k, v)
+			}
+		}
+		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			req.Header.Set("X-Forwarded-For", host)
+		}
+		req.Header.Set("X-Forwarded-Host", r.Host)
+		req.Header.Set("X-Forwarded-Proto", "http")
+		resp, err := c.Do(req)
+		if err != nil {
+			log.Printf("%s %s via %s: %v", r.Method, r.URL.Path, addr, err)
+			continue
+		}
+		if resp.StatusCode == http.StatusNotFound {
+			resp.Body.Close()
+			continue
+		}
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+		resp.Body.Close()
+		return
+	}
+	http.Error(w, "没有找到这个查询码的举报，请核对后再试。", http.StatusNotFound)
 }
 
 // slicePort is the slice's port named http, else its only port.

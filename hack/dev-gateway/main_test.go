@@ -1,6 +1,9 @@
 package main
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -55,6 +58,44 @@ func TestBackend(t *testing.T) {
 	} {
 		if _, _, err := st.backend(tc.service, tc.code); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 			t.Errorf("backend(%s, %s) error = %v, want %q", tc.service, tc.code, err, tc.wantErr)
+		}
+	}
+}
+
+// A tracking code names no town: the gateway asks the towns in turn and
+// relays the first answer that is not 404, form posts included.
+func TestServeTracking(t *testing.T) {
+	town := func(code string) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/r/track/"+code {
+				http.NotFound(w, r)
+				return
+			}
+			b, _ := io.ReadAll(r.Body)
+			w.Header().Set("X-Town", code)
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte(r.Method + " " + string(b)))
+		}))
+	}
+	a, b := town("TS-AAAA-AAAA"), town("TS-BBBB-BBBB")
+	defer a.Close()
+	defer b.Close()
+	backends := []string{strings.TrimPrefix(a.URL, "http://"), strings.TrimPrefix(b.URL, "http://")}
+	for _, tc := range []struct {
+		method, path, body string
+		status             int
+		want               string
+	}{
+		{http.MethodGet, "/r/track/TS-BBBB-BBBB", "", 200, "GET "},
+		{http.MethodPost, "/r/track/TS-BBBB-BBBB", "verdict=satisfied", 200, "POST verdict=satisfied"},
+		{http.MethodGet, "/r/track/TS-AAAA-AAAA", "", 200, "GET "},
+		{http.MethodGet, "/r/track/TS-CCCC-CCCC", "", 404, "没有找到"},
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+		serveTracking(rec, req, backends, http.DefaultClient)
+		if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.want) {
+			t.Errorf("%s %s: %d %q, want %d %q", tc.method, tc.path, rec.Code, rec.Body.String(), tc.status, tc.want)
 		}
 	}
 }
