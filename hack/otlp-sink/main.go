@@ -6,8 +6,11 @@
 // memory for:
 //
 //	GET /traces                 recent traces, newest first (text: start, duration, spans, services, root)
-//	GET /traces/<trace id>      one trace's spans, indented under their parents (text)
-//	GET /api/spans?trace=<id>   one trace's spans as JSON (what hack/e2e reads)
+//	GET /traces/<trace id>      one trace's spans, indented under their parents, with their
+//	                            events and links (text)
+//	GET /api/spans?trace=<id>   one trace's spans as JSON (what hack/e2e reads): ids, name,
+//	                            service, kind, times, error, attributes, events (name, time,
+//	                            attributes) and links (trace and span id, attributes)
 //	GET /healthz
 //
 // Nothing is sampled or dropped on the way in; only the in-memory copy is
@@ -35,20 +38,75 @@ import (
 	"time"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	"google.golang.org/protobuf/proto"
 )
 
 // Span is what the sink keeps of an exported span.
 type Span struct {
-	TraceID string    `json:"traceId"`
-	SpanID  string    `json:"spanId"`
-	Parent  string    `json:"parentSpanId,omitempty"`
-	Name    string    `json:"name"`
-	Service string    `json:"service"`
-	Kind    string    `json:"kind,omitempty"`
-	Start   time.Time `json:"start"`
-	End     time.Time `json:"end"`
-	Error   string    `json:"error,omitempty"`
+	TraceID    string         `json:"traceId"`
+	SpanID     string         `json:"spanId"`
+	Parent     string         `json:"parentSpanId,omitempty"`
+	Name       string         `json:"name"`
+	Service    string         `json:"service"`
+	Kind       string         `json:"kind,omitempty"`
+	Start      time.Time      `json:"start"`
+	End        time.Time      `json:"end"`
+	Error      string         `json:"error,omitempty"`
+	Attributes map[string]any `json:"attributes,omitempty"`
+	Events     []Event        `json:"events,omitempty"`
+	Links      []Link         `json:"links,omitempty"`
+}
+
+// Event is a span event (e.g. inspection's "rating.changed").
+type Event struct {
+	Name       string         `json:"name"`
+	Time       time.Time      `json:"time"`
+	Attributes map[string]any `json:"attributes,omitempty"`
+}
+
+// Link is a span link (e.g. a complaint transition's link to its request).
+type Link struct {
+	TraceID    string         `json:"traceId"`
+	SpanID     string         `json:"spanId"`
+	Attributes map[string]any `json:"attributes,omitempty"`
+}
+
+// attributes turns OTLP key-values into JSON values: strings, booleans,
+// int64s, float64s, arrays and maps as such, bytes as hex.
+func attributes(kvs []*commonpb.KeyValue) map[string]any {
+	if len(kvs) == 0 {
+		return nil
+	}
+	out := make(map[string]any, len(kvs))
+	for _, kv := range kvs {
+		out[kv.GetKey()] = value(kv.GetValue())
+	}
+	return out
+}
+
+func value(v *commonpb.AnyValue) any {
+	switch x := v.GetValue().(type) {
+	case *commonpb.AnyValue_StringValue:
+		return x.StringValue
+	case *commonpb.AnyValue_BoolValue:
+		return x.BoolValue
+	case *commonpb.AnyValue_IntValue:
+		return x.IntValue
+	case *commonpb.AnyValue_DoubleValue:
+		return x.DoubleValue
+	case *commonpb.AnyValue_BytesValue:
+		return hex.EncodeToString(x.BytesValue)
+	case *commonpb.AnyValue_ArrayValue:
+		arr := make([]any, 0, len(x.ArrayValue.GetValues()))
+		for _, e := range x.ArrayValue.GetValues() {
+			arr = append(arr, value(e))
+		}
+		return arr
+	case *commonpb.AnyValue_KvlistValue:
+		return attributes(x.KvlistValue.GetValues())
+	}
+	return nil
 }
 
 type sink struct {
@@ -177,12 +235,22 @@ func decode(msg *coltracepb.ExportTraceServiceRequest) []Span {
 				if sp.GetStatus().GetCode() == 2 { // STATUS_CODE_ERROR
 					e = cmp.Or(sp.GetStatus().GetMessage(), "error")
 				}
+				var events []Event
+				for _, ev := range sp.GetEvents() {
+					events = append(events, Event{Name: ev.GetName(), Time: time.Unix(0, int64(ev.GetTimeUnixNano())).UTC(),
+						Attributes: attributes(ev.GetAttributes())})
+				}
+				var links []Link
+				for _, l := range sp.GetLinks() {
+					links = append(links, Link{TraceID: hex.EncodeToString(l.GetTraceId()), SpanID: hex.EncodeToString(l.GetSpanId()),
+						Attributes: attributes(l.GetAttributes())})
+				}
 				got = append(got, Span{
 					TraceID: hex.EncodeToString(sp.GetTraceId()), SpanID: hex.EncodeToString(sp.GetSpanId()),
 					Parent: hex.EncodeToString(sp.GetParentSpanId()), Name: sp.GetName(), Service: service,
 					Kind:  strings.ToLower(strings.TrimPrefix(sp.GetKind().String(), "SPAN_KIND_")),
 					Start: time.Unix(0, int64(sp.GetStartTimeUnixNano())).UTC(), End: time.Unix(0, int64(sp.GetEndTimeUnixNano())).UTC(),
-					Error: e,
+					Error: e, Attributes: attributes(sp.GetAttributes()), Events: events, Links: links,
 				})
 			}
 		}
@@ -202,6 +270,20 @@ func (s *sink) trace(id string) []Span {
 	s.mu.Unlock()
 	slices.SortStableFunc(out, func(a, b Span) int { return a.Start.Compare(b.Start) })
 	return out
+}
+
+// pairs renders attributes as " k=v k=v", sorted by key.
+func pairs(attrs map[string]any) string {
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, " %s=%v", k, attrs[k])
+	}
+	return b.String()
 }
 
 type summary struct {
@@ -290,8 +372,15 @@ func (s *sink) show(w http.ResponseWriter, r *http.Request) {
 		if sp.Error != "" {
 			e = "  ERROR: " + sp.Error
 		}
+		indent := strings.Repeat("  ", depth)
 		fmt.Fprintf(w, "%8s %8s  %s%s: %s (%s)%s\n", sp.Start.Sub(t0).Round(time.Millisecond), sp.End.Sub(sp.Start).Round(time.Millisecond),
-			strings.Repeat("  ", depth), strings.TrimPrefix(sp.Service, "wuxiao-"), sp.Name, sp.Kind, e)
+			indent, strings.TrimPrefix(sp.Service, "wuxiao-"), sp.Name, sp.Kind, e)
+		for _, ev := range sp.Events {
+			fmt.Fprintf(w, "%8s %8s  %s  · %s%s\n", ev.Time.Sub(t0).Round(time.Millisecond), "", indent, ev.Name, pairs(ev.Attributes))
+		}
+		for _, l := range sp.Links {
+			fmt.Fprintf(w, "%8s %8s  %s  → link %s/%s%s\n", "", "", indent, l.TraceID, l.SpanID, pairs(l.Attributes))
+		}
 		for _, c := range children[sp.SpanID] {
 			walk(c, depth+1)
 		}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
@@ -32,6 +34,16 @@ func export(service string, spans ...*tracepb.Span) []byte {
 }
 
 func id(b byte, n int) []byte { return bytes.Repeat([]byte{b}, n) }
+
+func kv(k string, v *commonpb.AnyValue) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: v}
+}
+func str(s string) *commonpb.AnyValue {
+	return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: s}}
+}
+func num(n int64) *commonpb.AnyValue {
+	return &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: n}}
+}
 
 func TestSink(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "spans.jsonl")
@@ -75,7 +87,13 @@ func TestSink(t *testing.T) {
 
 	root := &tracepb.Span{TraceId: id(1, 16), SpanId: id(1, 8), Name: "POST /v1/instances", StartTimeUnixNano: 1e18, EndTimeUnixNano: 1e18 + 5e6}
 	child := &tracepb.Span{TraceId: id(1, 16), SpanId: id(2, 8), ParentSpanId: id(1, 8), Name: "process workflow.step",
-		StartTimeUnixNano: 1e18 + 1e6, EndTimeUnixNano: 1e18 + 2e6, Status: &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: "boom"}}
+		StartTimeUnixNano: 1e18 + 1e6, EndTimeUnixNano: 1e18 + 2e6, Status: &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: "boom"},
+		Attributes: []*commonpb.KeyValue{kv("messaging.destination.name", str("wuxiao.xikou.complaint")), kv("messaging.kafka.offset", num(42)),
+			kv("ok", &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: true}}),
+			kv("list", &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{ArrayValue: &commonpb.ArrayValue{Values: []*commonpb.AnyValue{str("a"), num(2)}}}})},
+		Events: []*tracepb.Span_Event{{Name: "rating.changed", TimeUnixNano: 1e18 + 15e5, Attributes: []*commonpb.KeyValue{
+			kv("grade.before", str("B")), kv("grade.after", str("C")), kv("points.after", num(75)), kv("notice.number", str("溪纪预〔2026〕1号"))}}},
+		Links: []*tracepb.Span_Link{{TraceId: id(9, 16), SpanId: id(9, 8), Attributes: []*commonpb.KeyValue{kv("wuxiao.link", str("request"))}}}}
 	if code := post(export("wuxiao-workflow", root), false); code != http.StatusOK {
 		t.Fatalf("export: status %d", code)
 	}
@@ -94,13 +112,32 @@ func TestSink(t *testing.T) {
 	if spans[1].Service != "wuxiao-disclosure" || spans[1].Parent != strings.Repeat("01", 8) || spans[1].Error != "boom" {
 		t.Errorf("child span = %+v", spans[1])
 	}
+	// Attributes, events and links survive, with their JSON types.
+	c := spans[1]
+	if c.Attributes["messaging.destination.name"] != "wuxiao.xikou.complaint" || c.Attributes["messaging.kafka.offset"] != float64(42) ||
+		c.Attributes["ok"] != true || fmt.Sprint(c.Attributes["list"]) != "[a 2]" {
+		t.Errorf("attributes = %#v", c.Attributes)
+	}
+	if len(c.Events) != 1 || c.Events[0].Name != "rating.changed" || c.Events[0].Attributes["grade.after"] != "C" ||
+		c.Events[0].Attributes["points.after"] != float64(75) || !c.Events[0].Time.Equal(c.Start.Add(500*time.Microsecond)) {
+		t.Errorf("events = %#v", c.Events)
+	}
+	if len(c.Links) != 1 || c.Links[0].TraceID != strings.Repeat("09", 16) || c.Links[0].SpanID != strings.Repeat("09", 8) ||
+		c.Links[0].Attributes["wuxiao.link"] != "request" {
+		t.Errorf("links = %#v", c.Links)
+	}
+	if spans[0].Attributes != nil || spans[0].Events != nil || spans[0].Links != nil || strings.Contains(body, `"events":null`) {
+		t.Errorf("a span without attributes, events or links: %+v in %s", spans[0], body)
+	}
 	if code, _ := get("/api/spans"); code != http.StatusBadRequest {
 		t.Errorf("/api/spans without trace: status %d, want 400", code)
 	}
 	if _, list := get("/traces"); !strings.Contains(list, strings.Repeat("01", 16)) || !strings.Contains(list, "disclosure,workflow / wuxiao-workflow POST /v1/instances") {
 		t.Errorf("/traces:\n%s", list)
 	}
-	if _, tree := get("/traces/" + strings.Repeat("01", 16)); !strings.Contains(tree, "  disclosure: process workflow.step") || !strings.Contains(tree, "ERROR: boom") {
+	if _, tree := get("/traces/" + strings.Repeat("01", 16)); !strings.Contains(tree, "  disclosure: process workflow.step") || !strings.Contains(tree, "ERROR: boom") ||
+		!strings.Contains(tree, "· rating.changed grade.after=C grade.before=B notice.number=溪纪预〔2026〕1号 points.after=75") ||
+		!strings.Contains(tree, "→ link "+strings.Repeat("09", 16)+"/"+strings.Repeat("09", 8)+" wuxiao.link=request") {
 		t.Errorf("/traces/<id>:\n%s", tree)
 	}
 
@@ -115,5 +152,12 @@ func TestSink(t *testing.T) {
 	data, _ := os.ReadFile(out)
 	if n := strings.Count(string(data), "\n"); n != 5 {
 		t.Errorf("file has %d lines, want 5", n)
+	}
+	// The JSON lines keep events and attributes too.
+	lines := strings.Split(string(data), "\n")
+	var line Span
+	if err := json.Unmarshal([]byte(lines[1]), &line); err != nil || len(line.Events) != 1 || line.Events[0].Attributes["notice.number"] != "溪纪预〔2026〕1号" ||
+		line.Attributes["messaging.destination.name"] != "wuxiao.xikou.complaint" || len(line.Links) != 1 {
+		t.Errorf("second JSON line %s: %v", lines[1], err)
 	}
 }

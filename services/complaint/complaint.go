@@ -26,6 +26,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 )
 
 // Shanghai is the time zone of deadlines and statistics.
@@ -86,6 +88,31 @@ const (
 	ActionFeedbackSatisfied   = "feedback-satisfied"
 	ActionFeedbackUnsatisfied = "feedback-unsatisfied"
 )
+
+// Outcome of an investigation, given with a resolution. The values are the
+// wire values of eventsv1.ComplaintDecided.Outcome.
+type Outcome string
+
+const (
+	OutcomeSubstantiated   Outcome = eventsv1.ComplaintOutcomeSubstantiated   // 属实
+	OutcomePartly          Outcome = eventsv1.ComplaintOutcomePartly          // 部分属实
+	OutcomeUnsubstantiated Outcome = eventsv1.ComplaintOutcomeUnsubstantiated // 不属实
+)
+
+// Outcomes in a stable order.
+var Outcomes = []Outcome{OutcomeSubstantiated, OutcomePartly, OutcomeUnsubstantiated}
+
+var outcomeLabels = map[Outcome]string{
+	OutcomeSubstantiated:   "属实",
+	OutcomePartly:          "部分属实",
+	OutcomeUnsubstantiated: "不属实",
+}
+
+// Label is the outcome's Chinese label.
+func (o Outcome) Label() string { return outcomeLabels[o] }
+
+// Valid reports whether o is one of Outcomes.
+func (o Outcome) Valid() bool { return slices.Contains(Outcomes, o) }
 
 // Roles, as services/internal/identity names them.
 const (
@@ -192,6 +219,7 @@ type Transition struct {
 	From    Status    `json:"from"`
 	To      Status    `json:"to"`
 	Reason  string    `json:"reason,omitempty"`
+	Outcome Outcome   `json:"outcome,omitempty"` // of a resolution
 }
 
 // Escalation records that a stage's deadline passed.
@@ -222,6 +250,7 @@ type Complaint struct {
 	DueAt      *time.Time   `json:"dueAt,omitempty"`
 	Reason     string       `json:"reason,omitempty"`  // of a rejection
 	Summary    string       `json:"summary,omitempty"` // of the resolution
+	Outcome    Outcome      `json:"outcome,omitempty"` // of the resolution
 	Reopened   int          `json:"reopened"`
 	Satisfied  *bool        `json:"satisfied,omitempty"`
 	Notes      []StatusNote `json:"notes,omitempty"`
@@ -230,6 +259,9 @@ type Complaint struct {
 	// Illustrative marks generated sample data (SampleYears).
 	Illustrative bool  `json:"illustrative,omitempty"`
 	Version      int64 `json:"version"`
+	// TraceParent is the W3C traceparent of the intake request (column
+	// trace_parent, never shown): later transitions are traced under it.
+	TraceParent string `json:"-"`
 }
 
 // Error is a refusal, rendered as problem+json by the API.
@@ -316,6 +348,8 @@ type Action struct {
 	Type string `json:"type"`
 	// Reason of a rejection, summary of a resolution, comment of feedback.
 	Reason string `json:"reason,omitempty"`
+	// Outcome of a resolution (required then, refused with other actions).
+	Outcome Outcome `json:"outcome,omitempty"`
 }
 
 // staffMayAct: the town's discipline office and the village's liaison officer.
@@ -346,6 +380,9 @@ func Apply(c *Complaint, act Action, actor Actor, now time.Time) (Transition, er
 	} else if !staffMayAct(actor, c) {
 		return Transition{}, refuse(403, "forbidden", "Not allowed", "only the village's liaison officer and the town's discipline office handle complaints")
 	}
+	if act.Outcome != "" && act.Type != ActionResolve {
+		return Transition{}, refuse(400, "outcome-unexpected", "Outcome not expected", "only a resolution has an outcome, not %s", act.Type)
+	}
 	wrong := func() (Transition, error) {
 		return Transition{}, refuse(409, "wrong-status", "Not possible now", "cannot %s a complaint that is %s", act.Type, from)
 	}
@@ -375,6 +412,12 @@ func Apply(c *Complaint, act Action, actor Actor, now time.Time) (Transition, er
 		if reason == "" {
 			return Transition{}, refuse(400, "summary-required", "Summary required", "a resolution needs a summary")
 		}
+		if act.Outcome == "" {
+			return Transition{}, refuse(400, "outcome-required", "Outcome required", "a resolution needs an outcome, one of %s", outcomeList())
+		}
+		if !act.Outcome.Valid() {
+			return Transition{}, refuse(400, "outcome-invalid", "Unknown outcome", "outcome %q is not one of %s", act.Outcome, outcomeList())
+		}
 		to, due = StatusResolved, at(FeedbackWithin)
 	case ActionFeedbackSatisfied, ActionFeedbackUnsatisfied:
 		if from != StatusResolved {
@@ -399,18 +442,27 @@ func Apply(c *Complaint, act Action, actor Actor, now time.Time) (Transition, er
 	case ActionReject:
 		c.Reason = reason
 	case ActionResolve:
-		c.Summary = reason
+		c.Summary, c.Outcome = reason, act.Outcome
+		tr.Outcome = act.Outcome
 	case ActionFeedbackSatisfied, ActionFeedbackUnsatisfied:
 		s := act.Type == ActionFeedbackSatisfied
 		c.Satisfied = &s
 		if to == StatusInvestigating {
 			c.Reopened++
-			c.Summary = ""
+			c.Summary, c.Outcome = "", ""
 		}
 	}
 	c.Status, c.DueAt, c.UpdatedAt = to, due, now
 	c.History = append(c.History, tr)
 	return tr, nil
+}
+
+func outcomeList() string {
+	s := make([]string, len(Outcomes))
+	for i, o := range Outcomes {
+		s[i] = string(o)
+	}
+	return strings.Join(s, ", ")
 }
 
 // Overdue reports the stage whose deadline has passed at now and that has

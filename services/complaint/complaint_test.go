@@ -61,7 +61,11 @@ func TestApplyTransitions(t *testing.T) {
 				c.Status = from
 				due := t0.Add(time.Hour)
 				c.DueAt = &due
-				tr, err := Apply(c, Action{Type: action, Reason: "理由"}, actor, t0)
+				act := Action{Type: action, Reason: "理由"}
+				if action == ActionResolve {
+					act.Outcome = OutcomeUnsubstantiated
+				}
+				tr, err := Apply(c, act, actor, t0)
 				to, ok := edges[from]
 				if !ok {
 					wantRefusal(t, err, 409)
@@ -87,7 +91,12 @@ func TestApplyRefusals(t *testing.T) {
 		want   int
 	}{
 		{"reject without reason", StatusReceived, Action{Type: ActionReject, Reason: "  "}, discipline, 400},
-		{"resolve without summary", StatusInvestigating, Action{Type: ActionResolve}, discipline, 400},
+		{"resolve without summary", StatusInvestigating, Action{Type: ActionResolve, Outcome: OutcomeSubstantiated}, discipline, 400},
+		{"resolve without outcome", StatusInvestigating, Action{Type: ActionResolve, Reason: "经查属实"}, discipline, 400},
+		{"resolve with unknown outcome", StatusInvestigating, Action{Type: ActionResolve, Reason: "经查属实", Outcome: "true"}, discipline, 400},
+		{"outcome with accept", StatusReceived, Action{Type: ActionAccept, Outcome: OutcomeSubstantiated}, discipline, 400},
+		{"liaison of another village resolves", StatusInvestigating, Action{Type: ActionResolve, Reason: "经查属实", Outcome: OutcomeSubstantiated},
+			Actor{ID: "x", Role: RoleLiaisonOfficer, Town: testTown, Village: otherVill}, 403},
 		{"secretary accepts", StatusReceived, Action{Type: ActionAccept}, secretary, 403},
 		{"other village's liaison", StatusReceived, Action{Type: ActionAccept}, Actor{ID: "x", Role: RoleLiaisonOfficer, Town: testTown, Village: otherVill}, 403},
 		{"other town's discipline", StatusReceived, Action{Type: ActionAccept}, Actor{ID: "x", Role: RoleTownDiscipline, Town: "jinping"}, 403},
@@ -102,6 +111,36 @@ func TestApplyRefusals(t *testing.T) {
 			wantRefusal(t, err, tc.want)
 			if c.Status != tc.status {
 				t.Fatal("status changed")
+			}
+		})
+	}
+}
+
+// A resolution's outcome is required and named by the refusal; the
+// refusal leaves the complaint as it was.
+func TestResolveOutcomeRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		name, outcome, typ string
+	}{
+		{"missing", "", "outcome-required"},
+		{"unknown", "属实", "outcome-invalid"},
+		{"wrong case", "Substantiated", "outcome-invalid"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := sample(CategoryFunds)
+			c.Status = StatusInvestigating
+			_, err := Apply(c, Action{Type: ActionResolve, Reason: "经查", Outcome: Outcome(tc.outcome)}, discipline, t0)
+			var e *Error
+			if !errors.As(err, &e) || e.Status != 400 || e.Type != tc.typ {
+				t.Fatalf("got %v, want a 400 %s", err, tc.typ)
+			}
+			for _, o := range Outcomes {
+				if !strings.Contains(e.Detail, string(o)) {
+					t.Errorf("detail %q does not name %s", e.Detail, o)
+				}
+			}
+			if c.Status != StatusInvestigating || c.Outcome != "" || c.Summary != "" || len(c.History) != 0 {
+				t.Fatalf("refusal changed the complaint: %+v", c)
 			}
 		})
 	}
@@ -125,15 +164,21 @@ func TestLifecycleReopensOnceAndDeadlines(t *testing.T) {
 		t.Fatalf("investigation deadline %v", c.DueAt)
 	}
 	step(liaison, Action{Type: ActionInvestigate})
-	step(discipline, Action{Type: ActionResolve, Reason: "已核实并整改"})
+	step(discipline, Action{Type: ActionResolve, Reason: "已核实并整改", Outcome: OutcomePartly})
 	if !c.DueAt.Equal(now.Add(FeedbackWithin)) {
 		t.Fatalf("feedback deadline %v", c.DueAt)
+	}
+	if last := c.History[len(c.History)-1]; c.Outcome != OutcomePartly || last.Outcome != OutcomePartly {
+		t.Fatalf("outcome %q, transition's %q, want %q", c.Outcome, last.Outcome, OutcomePartly)
 	}
 	step(reporter, Action{Type: ActionFeedbackUnsatisfied})
 	if c.Status != StatusInvestigating || c.Reopened != 1 {
 		t.Fatalf("not reopened: %s %d", c.Status, c.Reopened)
 	}
-	step(discipline, Action{Type: ActionResolve, Reason: "再次核查"})
+	if c.Outcome != "" || c.Summary != "" {
+		t.Fatalf("a reopened complaint keeps the outcome %q of its first resolution", c.Outcome)
+	}
+	step(discipline, Action{Type: ActionResolve, Reason: "再次核查", Outcome: OutcomeSubstantiated})
 	step(reporter, Action{Type: ActionFeedbackUnsatisfied})
 	if c.Status != StatusClosed || c.Reopened != 1 || c.Satisfied == nil || *c.Satisfied {
 		t.Fatalf("second dissatisfaction must close, not reopen: %s %d", c.Status, c.Reopened)

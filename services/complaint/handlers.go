@@ -361,6 +361,8 @@ type actionRequest struct {
 	Action  string `json:"action"`
 	Reason  string `json:"reason,omitempty"`
 	Summary string `json:"summary,omitempty"`
+	// Outcome of a resolve: substantiated, partly-substantiated or unsubstantiated.
+	Outcome Outcome `json:"outcome,omitempty"`
 }
 
 func (a *API) act(w http.ResponseWriter, r *http.Request) {
@@ -380,7 +382,7 @@ func (a *API) act(w http.ResponseWriter, r *http.Request) {
 	if req.Summary != "" {
 		reason = req.Summary
 	}
-	c, err := a.Service.Act(r.Context(), act, r.PathValue("id"), Action{Type: req.Action, Reason: reason})
+	c, err := a.Service.Act(r.Context(), act, r.PathValue("id"), Action{Type: req.Action, Reason: reason, Outcome: req.Outcome})
 	if err != nil {
 		writeErr(w, r, err)
 		return

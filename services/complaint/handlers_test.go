@@ -199,7 +199,16 @@ func TestAPIIntakeTrackAndStaff(t *testing.T) {
 	if r := apiJSON(t, ts, "POST", "/v1/complaints/"+id+"/notes", liaison, noteRequest{Body: "内部备注：账目复印件在档案室"}); r.status != 201 {
 		t.Fatalf("internal note: %d %s", r.status, r.raw)
 	}
-	if r := apiJSON(t, ts, "POST", "/v1/complaints/"+id+"/actions", liaison, actionRequest{Action: ActionResolve, Summary: "已退回多收款项"}); r.status != 200 || r.body["status"] != "resolved" {
+	// The outcome is required, and the refusal names the allowed values.
+	for _, bad := range []string{`{"action":"resolve","summary":"已退回多收款项"}`, `{"action":"resolve","summary":"已退回多收款项","outcome":"yes"}`} {
+		r := apiCall(t, ts, "POST", "/v1/complaints/"+id+"/actions", liaison, nil, "application/json", bad)
+		if r.status != 400 || !strings.Contains(r.raw, "substantiated, partly-substantiated, unsubstantiated") ||
+			!strings.HasPrefix(r.header.Get("Content-Type"), "application/problem+json") {
+			t.Fatalf("resolve %s: %d %s", bad, r.status, r.raw)
+		}
+	}
+	if r := apiCall(t, ts, "POST", "/v1/complaints/"+id+"/actions", liaison, nil, "application/json",
+		`{"action":"resolve","summary":"已退回多收款项","outcome":"partly-substantiated"}`); r.status != 200 || r.body["status"] != "resolved" || r.body["outcome"] != "partly-substantiated" {
 		t.Fatalf("resolve: %d %s", r.status, r.raw)
 	}
 	pub = apiCall(t, ts, "GET", "/v1/public/complaints/"+code, "", nil, "", "")

@@ -91,7 +91,7 @@ func TestOpen311(t *testing.T) {
 			cid = c.ID
 		}
 	}
-	for _, act := range []Action{{Type: ActionAccept}, {Type: ActionInvestigate}, {Type: ActionResolve, Reason: "已核实并纠正"}} {
+	for _, act := range []Action{{Type: ActionAccept}, {Type: ActionInvestigate}, {Type: ActionResolve, Reason: "已核实并纠正", Outcome: OutcomeSubstantiated}} {
 		if _, err := a.Service.Act(ctx, liaison, cid, act); err != nil {
 			t.Fatal(err)
 		}

@@ -71,7 +71,7 @@ func TestReportPageBrowserFiles(t *testing.T) {
 
 	// Resolved, the page asks for the reporter's verdict, with the secret.
 	liaison := Actor{ID: "liaison-1", Role: RoleLiaisonOfficer, Town: testTown, Village: testVillage}
-	for _, act := range []Action{{Type: ActionAccept}, {Type: ActionInvestigate}, {Type: ActionResolve, Reason: "路灯已修复"}} {
+	for _, act := range []Action{{Type: ActionAccept}, {Type: ActionInvestigate}, {Type: ActionResolve, Reason: "路灯已修复", Outcome: OutcomeSubstantiated}} {
 		if _, err := a.Service.Act(context.Background(), liaison, id, act); err != nil {
 			t.Fatal(err)
 		}

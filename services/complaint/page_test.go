@@ -572,7 +572,7 @@ func TestTrackPages(t *testing.T) {
 	if err := a.Service.AddNote(ctx, liaison, id, "内部：电工张某电话", false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Service.Act(ctx, liaison, id, Action{Type: ActionResolve, Reason: "路灯已修复"}); err != nil {
+	if _, err := a.Service.Act(ctx, liaison, id, Action{Type: ActionResolve, Reason: "路灯已修复", Outcome: OutcomeSubstantiated}); err != nil {
 		t.Fatal(err)
 	}
 	r = getPage(t, ts, "/r/track/"+code, nil)

@@ -12,6 +12,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	"github.com/wuxiao/wuxiao/services/internal/events"
@@ -56,6 +58,7 @@ func (s *Service) File(ctx context.Context, in Intake, reporter *Reporter) (Rece
 	}
 	secret, hash := NewSecret()
 	c.ID, c.SecretHash, c.Version = uuid.NewString(), hash, 1
+	c.TraceParent = traceParentOf(ctx)          // the lifecycle's trace (trace.go)
 	c.Attachments = slices.Clone(c.Attachments) // the URLs below are this complaint's
 	for i := range c.Attachments {
 		if c.Attachments[i].Stored {
@@ -181,10 +184,26 @@ func (s *Service) apply(ctx context.Context, tx pgx.Tx, c *Complaint, act Action
 	if err != nil {
 		return err
 	}
+	ctx, span := startTransition(ctx, c, act.Type)
+	defer span.End()
+	if tr.Outcome != "" {
+		span.SetAttributes(attribute.String(AttrOutcome, string(tr.Outcome)))
+	}
+	err = s.record(ctx, tx, c, act, tr, now)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	return err
+}
+
+// record stores an applied transition and enqueues its event.
+func (s *Service) record(ctx context.Context, tx pgx.Tx, c *Complaint, act Action, tr Transition, now time.Time) error {
 	if err := insertTransition(ctx, tx, c.ID, len(c.History), tr); err != nil {
 		return err
 	}
-	decided := eventsv1.ComplaintDecided{ComplaintRef: ref(c), ActorID: tr.ActorID, ActorRole: tr.Role, Reason: tr.Reason, At: now, DueAt: c.DueAt}
+	decided := eventsv1.ComplaintDecided{ComplaintRef: ref(c), ActorID: tr.ActorID, ActorRole: tr.Role, Reason: tr.Reason,
+		Outcome: string(tr.Outcome), At: now, DueAt: c.DueAt}
 	switch {
 	case act.Type == ActionAccept:
 		return s.publish(ctx, tx, c, eventsv1.TypeComplaintAccepted, decided)
@@ -224,8 +243,15 @@ func (s *Service) Escalate(ctx context.Context, limit int) (int, error) {
 			if err := saveComplaint(ctx, tx, c, c.UpdatedAt); err != nil {
 				return err
 			}
-			if err := s.publish(ctx, tx, c, eventsv1.TypeComplaintEscalated, eventsv1.ComplaintEscalated{ComplaintRef: ref(c),
-				Stage: string(e.Stage), Round: e.Round, DueAt: e.DueAt, At: now}); err != nil {
+			sctx, span := startTransition(ctx, c, ActionEscalate)
+			err := s.publish(sctx, tx, c, eventsv1.TypeComplaintEscalated, eventsv1.ComplaintEscalated{ComplaintRef: ref(c),
+				Stage: string(e.Stage), Round: e.Round, DueAt: e.DueAt, At: now})
+			if err != nil {
+				span.RecordError(err)
+				span.SetStatus(codes.Error, err.Error())
+			}
+			span.End()
+			if err != nil {
 				return err
 			}
 			n++

@@ -91,7 +91,7 @@ func TestServiceLifecycle(t *testing.T) {
 	}{
 		{liaison, Action{Type: ActionAccept}, StatusAccepted},
 		{discipline, Action{Type: ActionInvestigate}, StatusInvestigating},
-		{discipline, Action{Type: ActionResolve, Reason: "已责令施工方返工"}, StatusResolved},
+		{discipline, Action{Type: ActionResolve, Reason: "已责令施工方返工", Outcome: OutcomeSubstantiated}, StatusResolved},
 	}
 	for _, st := range steps {
 		clk.Advance(24 * time.Hour)
@@ -117,6 +117,15 @@ func TestServiceLifecycle(t *testing.T) {
 	}
 	if got, want := outboxTypes(t, s), "filed accepted resolved"; got != want {
 		t.Fatalf("outbox %q, want %q", got, want)
+	}
+	// The outcome is data: in the event, the complaint's column and the audit trail.
+	if rows := outbox(t, s); !strings.Contains(rows[2].data, `"outcome":"substantiated"`) || strings.Contains(rows[1].data, `"outcome"`) {
+		t.Fatalf("resolved event %s, accepted event %s", rows[2].data, rows[1].data)
+	}
+	var outcome, trOutcome string
+	if err := s.Pool.QueryRow(ctx, `SELECT c.outcome, t.outcome FROM complaints c JOIN transitions t ON t.complaint_id = c.id AND t.action = 'resolve'
+		WHERE c.id = $1`, rc.ID).Scan(&outcome, &trOutcome); err != nil || outcome != "substantiated" || trOutcome != "substantiated" {
+		t.Fatalf("stored outcome %q, transition's %q: %v", outcome, trOutcome, err)
 	}
 	var n int
 	_ = s.Pool.QueryRow(ctx, `SELECT count(*) FROM transitions WHERE complaint_id = $1`, rc.ID).Scan(&n)
@@ -237,7 +246,7 @@ func TestServiceFeedbackSecretAndReopenOnce(t *testing.T) {
 	}
 	resolve := func() {
 		t.Helper()
-		for _, act := range []Action{{Type: ActionAccept}, {Type: ActionInvestigate}, {Type: ActionResolve, Reason: "已补发"}} {
+		for _, act := range []Action{{Type: ActionAccept}, {Type: ActionInvestigate}, {Type: ActionResolve, Reason: "已补发", Outcome: OutcomeSubstantiated}} {
 			c, err := s.Get(ctx, discipline, rc.ID)
 			if err != nil {
 				t.Fatal(err)
@@ -269,7 +278,7 @@ func TestServiceFeedbackSecretAndReopenOnce(t *testing.T) {
 		t.Fatalf("first dissatisfaction: %+v %v", pv, err)
 	}
 	clk.Advance(time.Hour)
-	if _, err := s.Act(ctx, discipline, rc.ID, Action{Type: ActionResolve, Reason: "已全额补发"}); err != nil {
+	if _, err := s.Act(ctx, discipline, rc.ID, Action{Type: ActionResolve, Reason: "已全额补发", Outcome: OutcomeSubstantiated}); err != nil {
 		t.Fatal(err)
 	}
 	pv, err = s.Feedback(ctx, rc.TrackingCode, rc.Secret, false, "仍不满意")

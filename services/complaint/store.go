@@ -54,20 +54,21 @@ func insertComplaint(ctx context.Context, tx pgx.Tx, c *Complaint) error {
 	}
 	rid, rname, rphone := reporterColumns(c)
 	_, err = tx.Exec(ctx, `INSERT INTO complaints (id, tracking_code, town, village, category, status, filed_at, updated_at, due_at,
-		version, secret_hash, reporter_id, reporter_name, reporter_phone, doc)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$7,$8,$9,$10,$11,$12,$13,$14)`,
+		version, secret_hash, reporter_id, reporter_name, reporter_phone, doc, trace_parent)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$7,$8,$9,$10,$11,$12,$13,$14,$15)`,
 		c.ID, c.TrackingCode, c.Town, c.Village, c.Category, c.Status, c.FiledAt, c.DueAt, c.Version, c.SecretHash,
-		rid, rname, rphone, doc)
+		rid, rname, rphone, doc, c.TraceParent)
 	return err
 }
 
-const complaintColumns = `doc, secret_hash, reporter_id, reporter_name, reporter_phone`
+const complaintColumns = `doc, secret_hash, reporter_id, reporter_name, reporter_phone, trace_parent`
 
 func scanComplaint(row pgx.Row) (*Complaint, error) {
 	var doc []byte
 	var hash string
 	var rid, rname, rphone *string
-	if err := row.Scan(&doc, &hash, &rid, &rname, &rphone); err != nil {
+	var traceParent string
+	if err := row.Scan(&doc, &hash, &rid, &rname, &rphone, &traceParent); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, ErrNotFound
 		}
@@ -77,7 +78,7 @@ func scanComplaint(row pgx.Row) (*Complaint, error) {
 	if err := json.Unmarshal(doc, c); err != nil {
 		return nil, err
 	}
-	c.SecretHash = hash
+	c.SecretHash, c.TraceParent = hash, traceParent
 	if rid != nil {
 		c.Reporter = &Reporter{ID: *rid}
 		if rname != nil {
@@ -107,8 +108,8 @@ func saveComplaint(ctx context.Context, tx pgx.Tx, c *Complaint, now time.Time) 
 	if err != nil {
 		return err
 	}
-	tag, err := tx.Exec(ctx, `UPDATE complaints SET status = $3, updated_at = $4, due_at = $5, version = $6, doc = $7
-		WHERE id = $1 AND version = $2`, c.ID, prev, c.Status, now, c.DueAt, c.Version, doc)
+	tag, err := tx.Exec(ctx, `UPDATE complaints SET status = $3, updated_at = $4, due_at = $5, version = $6, doc = $7, outcome = $8
+		WHERE id = $1 AND version = $2`, c.ID, prev, c.Status, now, c.DueAt, c.Version, doc, outcomeColumn(c.Outcome))
 	if err != nil {
 		return err
 	}
@@ -116,6 +117,15 @@ func saveComplaint(ctx context.Context, tx pgx.Tx, c *Complaint, now time.Time) 
 		return errConflict
 	}
 	return nil
+}
+
+// outcomeColumn is NULL for no outcome, as the column's CHECK wants.
+func outcomeColumn(o Outcome) *string {
+	if o == "" {
+		return nil
+	}
+	s := string(o)
+	return &s
 }
 
 // insertAttachments stores the uploaded files of a new complaint, numbered
@@ -155,8 +165,8 @@ func readAttachment(ctx context.Context, pool *pgxpool.Pool, id string, seq int,
 }
 
 func insertTransition(ctx context.Context, tx pgx.Tx, id string, seq int, t Transition) error {
-	_, err := tx.Exec(ctx, `INSERT INTO transitions (complaint_id, seq, at, actor_id, actor_role, action, from_status, to_status, reason)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`, id, seq, t.At, t.ActorID, t.Role, t.Action, t.From, t.To, t.Reason)
+	_, err := tx.Exec(ctx, `INSERT INTO transitions (complaint_id, seq, at, actor_id, actor_role, action, from_status, to_status, reason, outcome)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`, id, seq, t.At, t.ActorID, t.Role, t.Action, t.From, t.To, t.Reason, t.Outcome)
 	return err
 }
 

@@ -2,26 +2,30 @@ package inspection
 
 // Complaint facts: the complaint service's stream feeds villages' ratings.
 //
-// ComplaintDecided carries no structured outcome (属实/不属实): a resolution
-// carries only the investigator's summary in Reason. The mapping is:
+// The mapping is:
 //
 //	complaint.accepted  → fact complaint/accepted (受理), 0 points: the
 //	                      complaint is on the village's record, but taking it
 //	                      up proves nothing yet.
-//	complaint.resolved  → fact complaint/<outcome>, the outcome read from the
-//	                      summary: "部分属实" → partly-substantiated (−3),
-//	                      "不属实"/"查无实据" → unsubstantiated (0), "属实" →
-//	                      substantiated (−5); a summary naming none of them →
-//	                      complaint/resolved, which the rules do not rate
-//	                      (0 points, marked unrated), so that nobody loses
-//	                      points on a guess.
+//	complaint.resolved  → fact complaint/<outcome>, the outcome the
+//	                      investigator gave (ComplaintDecided.Outcome):
+//	                      substantiated (属实, −5), partly-substantiated
+//	                      (部分属实, −3), unsubstantiated (不属实, 0).
+//	                      Events published before the field existed carry
+//	                      only the summary (Reason), read as before:
+//	                      "部分属实" → partly, "不属实"/"查无实据"/"失实" →
+//	                      unsubstantiated, "属实" → substantiated; a summary
+//	                      naming none of them, or an outcome this service
+//	                      does not know, → complaint/resolved, which the
+//	                      rules do not rate (0 points, marked unrated), so
+//	                      that nobody loses points on a guess.
 //	filed, rejected, escalated, reopened → ignored.
 //
 // Fact ids are "complaint:<complaintId>:accepted" and
 // "complaint:<complaintId>:resolved": a redelivered event, or the same
 // decision published twice, counts once. A complaint reopened and resolved
-// again keeps its first resolution's outcome (a known limit until the
-// complaint service publishes a structured outcome).
+// again keeps its first resolution's outcome (known limit: the fact is
+// recorded once per complaint).
 
 import (
 	"context"
@@ -49,6 +53,25 @@ func ComplaintOutcome(summary string) string {
 		return ComplaintUnsubstantiated
 	case strings.Contains(summary, "属实"):
 		return ComplaintSubstantiated
+	}
+	return ComplaintResolved
+}
+
+// complaintOutcomes maps the event's structured outcome to a subkind.
+var complaintOutcomes = map[string]string{
+	eventsv1.ComplaintOutcomeSubstantiated:   ComplaintSubstantiated,
+	eventsv1.ComplaintOutcomePartly:          ComplaintPartly,
+	eventsv1.ComplaintOutcomeUnsubstantiated: ComplaintUnsubstantiated,
+}
+
+// resolvedSubkind is the fact's subkind of a resolution: its structured
+// outcome, else (older events) the outcome read from the summary.
+func resolvedSubkind(d eventsv1.ComplaintDecided) string {
+	if d.Outcome == "" {
+		return ComplaintOutcome(d.Reason)
+	}
+	if sub, ok := complaintOutcomes[d.Outcome]; ok {
+		return sub
 	}
 	return ComplaintResolved
 }
@@ -81,7 +104,7 @@ func ComplaintFact(ev eventsv1.Event) (Fact, bool, error) {
 	}
 	sub := ComplaintAccepted
 	if stage == "resolved" {
-		sub = ComplaintOutcome(d.Reason)
+		sub = resolvedSubkind(d)
 	}
 	// The note names the category only: the summary may identify people
 	// and stays in the complaint service, under its access rules.

@@ -47,6 +47,11 @@ type Service struct {
 	// (DistrictFeed): the district overview then shows every town to
 	// district staff. Unset, it shows this town only.
 	DistrictWide bool
+	// DistrictViewTown, set on an instance without the projection, names
+	// the town whose instance runs it: district staff asking here for the
+	// overview are sent there (a 409 naming it) instead of being shown
+	// this town as if it were the district.
+	DistrictViewTown string
 }
 
 func (s *Service) now() time.Time {
@@ -132,6 +137,7 @@ func (s *Service) ApplyFact(ctx context.Context, tx pgx.Tx, f Fact) (Applied, er
 		return Applied{}, err
 	}
 	if _, ok := NoticeFor(ch); !ok {
+		traceGradeChange(ctx, f, ch, nil)
 		return out, nil
 	}
 	name, err := s.villageName(ctx, tx, f.Village)
@@ -156,6 +162,7 @@ func (s *Service) ApplyFact(ctx context.Context, tx pgx.Tx, f Fact) (Applied, er
 		return Applied{}, err
 	}
 	out.Notice = n
+	traceGradeChange(ctx, f, ch, n)
 	s.log().Info("notice issued", "number", n.Number, "kind", n.Kind, "village", n.Village, "grade", n.Grade, "points", n.Points)
 	return out, nil
 }

@@ -29,15 +29,29 @@ type ComplaintFiled struct {
 	DueAt   time.Time `json:"dueAt"` // of acceptance
 }
 
+// Outcomes of an investigation, carried by complaint.resolved.
+const (
+	ComplaintOutcomeSubstantiated   = "substantiated"        // 属实
+	ComplaintOutcomePartly          = "partly-substantiated" // 部分属实
+	ComplaintOutcomeUnsubstantiated = "unsubstantiated"      // 不属实
+)
+
+// ComplaintOutcomes lists the outcomes in a stable order.
+var ComplaintOutcomes = []string{ComplaintOutcomeSubstantiated, ComplaintOutcomePartly, ComplaintOutcomeUnsubstantiated}
+
 // ComplaintDecided: a complaint was accepted, rejected (Reason) or resolved
-// (Reason holds the summary) by staff.
+// (Reason holds the summary, Outcome the finding) by staff.
 type ComplaintDecided struct {
 	ComplaintRef
-	ActorID   string     `json:"actorId"`
-	ActorRole string     `json:"actorRole"`
-	Reason    string     `json:"reason,omitempty"`
-	At        time.Time  `json:"at"`
-	DueAt     *time.Time `json:"dueAt,omitempty"` // of the next stage
+	ActorID   string `json:"actorId"`
+	ActorRole string `json:"actorRole"`
+	Reason    string `json:"reason,omitempty"`
+	// Outcome is one of ComplaintOutcomes on complaint.resolved; empty on
+	// other decisions and on resolutions published before the field
+	// existed (consumers then read the summary, or leave it unrated).
+	Outcome string     `json:"outcome,omitempty"`
+	At      time.Time  `json:"at"`
+	DueAt   *time.Time `json:"dueAt,omitempty"` // of the next stage
 }
 
 // ComplaintEscalated: a stage's deadline passed.
