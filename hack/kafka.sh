@@ -182,8 +182,16 @@ transaction.state.log.num.partitions=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
-# A small machine shared with other work: few threads.
-num.network.threads=2
+# A small machine shared with other work: few threads. But a whole local
+# district (hack/district.sh --all: 12 towns x 4 services, each reader
+# holding one connection per partition) opens hundreds of connections at
+# once when the pods start; with Kafka's default accept backlog of 50 and two
+# network threads draining it, the kernel dropped SYNs and services flapped
+# in and out of Ready. Hence a deep backlog (KIP-764, Kafka >= 3.2; the
+# kernel caps it at net.core.somaxconn) and Kafka's default 3 network
+# threads, which take accepted connections off the acceptor's queue.
+socket.listen.backlog.size=1024
+num.network.threads=3
 num.io.threads=2
 background.threads=2
 num.recovery.threads.per.data.dir=1

@@ -42,6 +42,13 @@ const (
 	// ReasonIdentityUnavailable: the district's Kratos admin API refused or
 	// could not be reached while provisioning officials' identities.
 	ReasonIdentityUnavailable = "IdentityUnavailable"
+	// ReasonRatingRulesNotFound: the ConfigMap or key named by a rating
+	// rules reference (spec.ratingRulesRef) does not exist.
+	ReasonRatingRulesNotFound = "RatingRulesNotFound"
+	// ReasonRatingRulesInvalid: the rating rules do not load; the message
+	// names every field at fault. The inspection service keeps the rules it
+	// runs with until they are fixed.
+	ReasonRatingRulesInvalid = "RatingRulesInvalid"
 )
 
 // Well-known annotations, labels and finalizers.
@@ -63,6 +70,13 @@ const (
 
 	// ArchiveFinalizer keeps a Village until its records are archived.
 	ArchiveFinalizer = "wuxiao.io/archive"
+
+	// RatingRulesLabel, set to "true" on a ConfigMap that a ratingRulesRef
+	// names, makes the operator see edits of the ConfigMap at once; without
+	// it the operator re-reads the rules every 10 minutes. (The
+	// operator only watches ConfigMaps it is told about, so that its memory
+	// does not grow with every ConfigMap of the cluster.)
+	RatingRulesLabel = "wuxiao.io/rating-rules"
 )
 
 // ServiceName is one of the four per-town microservices.
@@ -146,4 +160,19 @@ type SecretKeyRef struct {
 	// +kubebuilder:default=password
 	// +kubebuilder:validation:MaxLength=253
 	Key string `json:"key,omitempty"`
+}
+
+// ConfigMapKeyRef points at one key of a ConfigMap in a named namespace.
+type ConfigMapKeyRef struct {
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace"`
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// Key in the ConfigMap's data.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key"`
 }

@@ -53,7 +53,61 @@ type DistrictSpec struct {
 	// Rollout controls how a change of service version reaches the towns.
 	// +optional
 	Rollout RolloutSpec `json:"rollout,omitempty"`
+
+	// Network says how clients reach the towns' services.
+	// +optional
+	Network NetworkSpec `json:"network,omitempty"`
+
+	// RatingRulesRef names the rating rules (YAML or JSON, see the
+	// inspection service's README) towns use unless they override them.
+	// Without it, towns use the built-in rules.
+	// +optional
+	RatingRulesRef *ConfigMapKeyRef `json:"ratingRulesRef,omitempty"`
+
+	// DistrictView says which town's inspection service builds the
+	// district overview (every town's grades, coverage, orders).
+	// +optional
+	DistrictView DistrictViewSpec `json:"districtView,omitempty"`
 }
+
+// DistrictViewSpec places the district overview. One town's inspection
+// service consumes every town's inspection and tenant streams into its
+// district projection; the others do not, and answer district staff with
+// the town to ask. Only one consumer of every town's topics: one in each
+// town would open towns x topics x partitions Kafka connections per town.
+type DistrictViewSpec struct {
+	// Town is the name of the Town whose inspection service builds the
+	// district overview, normally the seat of the district's discipline
+	// commission (区纪委监委), e.g. jinping. Empty: the district's first
+	// town by name that is not being deleted, which moves when a town that
+	// sorts earlier is added; the new seat then rebuilds the projection
+	// from the topics, complete only as far as Kafka retains them, so name
+	// the town explicitly in production. A town named here that does not
+	// exist (yet) leaves the district without an overview.
+	// +optional
+	// +kubebuilder:validation:MaxLength=58
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="districtView.town must be the name of a Town (a DNS label of at most 58 characters), e.g. jinping"
+	Town string `json:"town,omitempty"`
+}
+
+// NetworkSpec says how clients reach the towns' services.
+type NetworkSpec struct {
+	// TrustedProxies are the reverse proxies (the ingress controller, a
+	// gateway) in front of the public portals: the services believe the
+	// X-Forwarded-For header only from these addresses, and rate-limit each
+	// client by the address found there. Without them every client looks
+	// like the proxy, and one abusive client throttles a whole village.
+	// List only proxies that overwrite or append to X-Forwarded-For.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	TrustedProxies []TrustedProxy `json:"trustedProxies,omitempty"`
+}
+
+// TrustedProxy is an IP address or a CIDR, e.g. 10.0.0.0/8 or 198.18.0.1/32.
+// +kubebuilder:validation:MaxLength=64
+// +kubebuilder:validation:XValidation:rule="isIP(self) || (isCIDR(self) && cidr(self) == cidr(self).masked())",messageExpression="'trusted proxy ' + self + ' must be an IP address or a CIDR without bits set after the prefix length, e.g. 10.0.0.0/8, 198.18.0.1/32 or fd00::/8 (write 10.1.2.3/8 as 10.0.0.0/8)'"
+type TrustedProxy string
 
 // KafkaSpec locates the Kafka cluster and sets topic defaults.
 type KafkaSpec struct {
@@ -175,6 +229,11 @@ type DistrictStatus struct {
 	// TownsOnVersion counts towns whose services all run spec.services.version.
 	// +optional
 	TownsOnVersion int32 `json:"townsOnVersion"`
+	// DistrictViewTown is the town whose inspection service builds the
+	// district overview (spec.districtView.town or its default); empty
+	// when no town of the district does.
+	// +optional
+	DistrictViewTown string `json:"districtViewTown,omitempty"`
 }
 
 // District is one district (区) and the infrastructure its towns share.

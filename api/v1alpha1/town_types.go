@@ -58,6 +58,14 @@ type TownSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	CatalogRef string `json:"catalogRef,omitempty"`
 
+	// RatingRulesRef overrides the district's rating rules for this town: a
+	// ConfigMap key holding the rules (YAML or JSON) that the inspection
+	// service grades the town's villages by. The operator validates them
+	// first; invalid rules stall the Town (reason RatingRulesInvalid) and
+	// are not rolled out.
+	// +optional
+	RatingRulesRef *ConfigMapKeyRef `json:"ratingRulesRef,omitempty"`
+
 	// RolloutWave orders the town in a district-wide upgrade: wave 0 first.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
@@ -127,6 +135,10 @@ type TownStatus struct {
 	// Catalog is the PowerCatalog in force, as name@version.
 	// +optional
 	Catalog string `json:"catalog,omitempty"`
+	// RatingRules are the rating rules in force, as namespace/name:key of
+	// their ConfigMap; empty when the town uses the built-in rules.
+	// +optional
+	RatingRules string `json:"ratingRules,omitempty"`
 	// Version of the services the town is moving to or runs.
 	// +optional
 	Version string `json:"version,omitempty"`

@@ -263,6 +263,9 @@ func TestTowns(t *testing.T) {
 			t.Errorf("town %s sets preventDeletion; the samples leave it at its default (true)", tw.Name)
 		}
 	}
+	if v := district.Spec.DistrictView.Town; !slices.ContainsFunc(towns, func(tw v1alpha1.Town) bool { return tw.Name == v }) {
+		t.Errorf("spec.districtView.town %q is not a sample town: no town would build the district overview", v)
+	}
 	if kinds[v1alpha1.TownKindTown] != 4 || kinds[v1alpha1.TownKindSubdistrict] != 8 {
 		t.Errorf("kinds = %v, want 4 town and 8 subdistrict", kinds)
 	}
@@ -662,6 +665,14 @@ func TestSamplesOnAPIServer(t *testing.T) {
 					set(t, o, "330213000000", "spec", "code")
 				},
 				want: "a town's code has 9 significant digits followed by 000",
+			},
+			{
+				name: "district view town not a Town name",
+				base: district[0],
+				mutate: func(t *testing.T, o map[string]any) {
+					set(t, o, "Jinping Street", "spec", "districtView", "town")
+				},
+				want: "districtView.town must be the name of a Town",
 			},
 			{
 				name: "control naming a missing norm",

@@ -5,16 +5,20 @@ package inspection
 // a staff HTML page (a heat map by grade).
 //
 // Scope: each town runs its own inspection instance with its own database.
-// An instance running the district projection (district_feed.go, with
-// Service.DistrictWide set) shows district staff every town: its own town
-// from its own tables (the source of the events, no lag), the other towns
-// from the projection of their streams. A town's discipline office sees its
-// own town only. Without the projection the view is the instance's town
-// only, for everyone.
+// One instance per district runs the district projection (district_feed.go,
+// with Service.DistrictWide set; the operator's District names its town) and
+// shows district staff every town: its own town from its own tables (the
+// source of the events, no lag), the other towns from the projection of
+// their streams. The other instances answer district staff with a 409
+// naming that town (Service.DistrictViewTown). A town's discipline office
+// sees its own town only, on its own instance. Without the projection and
+// without a town to point at (tools, tests), the view is the instance's
+// town only, for everyone.
 
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"html/template"
 	"math"
 	"net/http"
@@ -26,6 +30,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
+	"github.com/wuxiao/wuxiao/services/internal/identity"
 )
 
 // DistrictVillage is one village's line in the district view.
@@ -82,10 +87,35 @@ const (
 	districtTownScope = "this town only: a town's discipline office sees its own town"
 )
 
+// TypeDistrictViewElsewhere is the problem type of a district-wide request
+// to an instance that does not run the district projection.
+const TypeDistrictViewElsewhere = httpapi.ProblemBase + "inspection/district-view-elsewhere"
+
+// districtViewElsewhere is the 409 that sends district staff to the town
+// whose instance builds the district overview; the town is also in the
+// member districtViewTown, for clients to follow.
+func (s *Service) districtViewElsewhere() *httpapi.Problem {
+	return (&httpapi.Problem{Type: TypeDistrictViewElsewhere, Title: "The district overview is built by another town's instance",
+		Status: http.StatusConflict,
+		Detail: fmt.Sprintf("this is the inspection service of town %s, which holds its own town only; the district overview of every town is built by the inspection service of town %s: ask that town's instance",
+			s.Town, s.DistrictViewTown)}).With("districtViewTown", s.DistrictViewTown)
+}
+
+// elsewhere tells whether district-wide requests belong to another town's
+// instance.
+func (s *Service) elsewhere() bool {
+	return !s.DistrictWide && s.DistrictViewTown != "" && s.DistrictViewTown != s.Town
+}
+
 // District builds the overview for the current period, counting visits of
 // year (every visit when 0): every town when wide (district staff on an
-// instance running the projection), else this town only.
+// instance running the projection), else this town only. A wide request to
+// an instance that knows the projection runs elsewhere fails with
+// districtViewElsewhere rather than pass this town off as the district.
 func (s *Service) District(ctx context.Context, wide bool, year int) (DistrictView, error) {
+	if wide && s.elsewhere() {
+		return DistrictView{}, s.districtViewElsewhere()
+	}
 	period := s.Rules.PeriodOf(s.now())
 	own, err := s.ownDistrictTown(ctx, period, year)
 	if err != nil {
@@ -101,7 +131,7 @@ func (s *Service) District(ctx context.Context, wide bool, year int) (DistrictVi
 		v.Towns = append(v.Towns, others...)
 		slices.SortFunc(v.Towns, func(a, b DistrictTown) int { return strings.Compare(a.Town, b.Town) })
 		v.DistrictWide, v.Scope = true, districtWideScope
-	case s.DistrictWide:
+	case s.DistrictWide || s.elsewhere():
 		v.Scope = districtTownScope
 	}
 	v.Grades, v.Coverage = sumTowns(v.Towns)
@@ -346,6 +376,20 @@ func (s *Service) districtOverview(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) districtOverviewHTML(w http.ResponseWriter, r *http.Request) {
+	if p, ok := identity.FromContext(r.Context()); ok && p.Role.IsDistrictRole() && s.elsewhere() {
+		// Staff follow a link in a browser: tell them in Chinese where the
+		// overview is, with the same status as the JSON problem.
+		var buf bytes.Buffer
+		if err := elsewherePage.Execute(&buf, s.DistrictViewTown); err != nil {
+			httpapi.WriteError(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "private, no-store")
+		w.WriteHeader(http.StatusConflict)
+		_, _ = w.Write(buf.Bytes())
+		return
+	}
 	v, ok := s.districtView(w, r)
 	if !ok {
 		return
@@ -359,6 +403,20 @@ func (s *Service) districtOverviewHTML(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "private, no-store")
 	_, _ = w.Write(buf.Bytes())
 }
+
+var elsewherePage = template.Must(template.New("elsewhere").Parse(`<!DOCTYPE html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>全区村级评级与巡察覆盖概览</title>
+</head>
+<body>
+<h1>全区村级评级与巡察覆盖概览</h1>
+<p id="district-view-elsewhere" data-town="{{.}}">全区概览由镇（街道）“{{.}}”的监督评级服务统一生成；本服务仅保存本镇（街道）的数据。请前往该镇（街道）的服务查看全区概览。</p>
+</body>
+</html>
+`))
 
 var districtPage = template.Must(template.New("district").Funcs(template.FuncMap{
 	"date":    func(t time.Time) string { return t.In(Shanghai).Format("2006年1月2日 15:04") },

@@ -1,9 +1,9 @@
 package inspection
 
-// District projection: every instance also consumes the tenant and
-// inspection streams of every town of the district into the district_*
-// tables, under its own consumer group, so that each instance can show
-// district staff the whole district.
+// District projection: one instance per district (RunsDistrictView: the
+// town the operator names) consumes the tenant and inspection streams of
+// every town of the district into the district_* tables, under its own
+// consumer group, and shows district staff the whole district.
 //
 // Which towns: the topics wuxiao.<town>.inspection found in the Kafka
 // metadata, looked up again every Refresh (30 s), so a town the operator
@@ -153,6 +153,13 @@ type DistrictFeed struct {
 	Match   func(town string) bool
 	Options events.ConsumerOptions
 }
+
+// RunsDistrictView tells whether town's instance runs the district
+// projection, given the town named to run it (WUXIAO_DISTRICT_VIEW_TOWN):
+// only that town's instance does, so that the district's topics have one
+// consumer, not one per town (each holds a Kafka connection per partition
+// of every town's two topics). Nothing named (a lone instance): it does.
+func RunsDistrictView(viewTown, town string) bool { return viewTown == "" || viewTown == town }
 
 // DistrictGroup is the projection's consumer group of a town's instance.
 func DistrictGroup(town string) string { return "wuxiao-inspection-" + town + "-district" }

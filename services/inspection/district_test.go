@@ -317,3 +317,108 @@ func TestDistrictTopicsDiscovery(t *testing.T) {
 		t.Fatalf("topics %v, want %v", got, want)
 	}
 }
+
+// Only one instance of a district runs the projection (the operator names
+// its town in WUXIAO_DISTRICT_VIEW_TOWN). The others answer district staff
+// with a 409 problem naming that town, and a Chinese page on the HTML
+// route, never this town passed off as the district; the town's discipline
+// office still sees its own town everywhere, and other towns' staff get 403
+// as before. A standalone instance (nothing named) shows its town only.
+func TestDistrictOverviewWithoutTheProjection(t *testing.T) {
+	clk := &testClock{}
+	clk.Set(time.Date(2026, 4, 10, 9, 0, 0, 0, Shanghai))
+	townA, townB := testinfra.UniqueName("dva"), testinfra.UniqueName("dvb")
+	const a1, b1 = "330283100101", "330283200101"
+	s := newService(t, testinfra.Postgres(t), townA, clk)
+	s.VillageNames = nil
+	if err := apply(s, s.HandleTenantEvent, tenantEvent(t, townA, a1, "甲一村", 1)); err != nil {
+		t.Fatal(err)
+	}
+	// A row of town B as the projection would hold it.
+	if _, err := s.Pool.Exec(context.Background(), `INSERT INTO district_villages (town, code, name, kind, generation) VALUES ($1, $2, '乙一村', 'village', 1)`,
+		townB, b1); err != nil {
+		t.Fatal(err)
+	}
+	ts := apiServer(t, s)
+	districtDisc, _ := testinfra.KratosUser(t, "district-discipline", "", "")
+	districtAdmin, _ := testinfra.KratosUser(t, "district-admin", "", "")
+	discA, _ := testinfra.KratosUser(t, "town-discipline", townA, "")
+	discB, _ := testinfra.KratosUser(t, "town-discipline", townB, "")
+
+	type want struct {
+		status int
+		towns  []string
+		scope  string
+	}
+	elsewhere := want{status: 409}
+	for _, cfg := range []struct {
+		name     string
+		wide     bool
+		viewTown string
+		byToken  map[string]want
+	}{
+		{"the view runs in town B", false, townB, map[string]want{
+			districtDisc: elsewhere, districtAdmin: elsewhere,
+			discA: {200, []string{townA}, districtTownScope}, discB: {status: 403}}},
+		{"this instance runs the view", true, townA, map[string]want{
+			districtDisc: {200, []string{townA, townB}, districtWideScope}, districtAdmin: {200, []string{townA, townB}, districtWideScope},
+			discA: {200, []string{townA}, districtTownScope}, discB: {status: 403}}},
+		{"standalone, nothing named", false, "", map[string]want{
+			districtDisc: {200, []string{townA}, districtScope}, discA: {200, []string{townA}, districtScope}, discB: {status: 403}}},
+	} {
+		t.Run(cfg.name, func(t *testing.T) {
+			s.DistrictWide, s.DistrictViewTown = cfg.wide, cfg.viewTown
+			for token, w := range cfg.byToken {
+				r := send(t, ts, "GET", "/v1/district/overview", token, nil)
+				if r.status != w.status {
+					t.Fatalf("got %d %.400s, want %d", r.status, r.raw, w.status)
+				}
+				switch {
+				case w.status == 409:
+					if r.contentType != "application/problem+json" || r.body["type"] != TypeDistrictViewElsewhere ||
+						r.body["districtViewTown"] != townB || !strings.Contains(r.body["detail"].(string), "town "+townB) ||
+						strings.Contains(r.raw, "乙一村") {
+						t.Fatalf("problem %s %.600s", r.contentType, r.raw)
+					}
+					page := send(t, ts, "GET", "/v1/district/overview/html", token, nil)
+					if page.status != 409 || !strings.HasPrefix(page.contentType, "text/html") ||
+						!strings.Contains(page.raw, "全区概览由镇（街道）“"+townB+"”的监督评级服务统一生成") || strings.Contains(page.raw, "甲一村") {
+						t.Fatalf("page %d %s %.600s", page.status, page.contentType, page.raw)
+					}
+				case w.status == 200:
+					var v DistrictView
+					if err := json.Unmarshal([]byte(r.raw), &v); err != nil {
+						t.Fatal(err)
+					}
+					var towns []string
+					for _, tw := range v.Towns {
+						towns = append(towns, tw.Town)
+					}
+					if !slices.Equal(towns, w.towns) || v.Scope != w.scope || v.DistrictWide != (len(w.towns) > 1) {
+						t.Fatalf("towns %v scope %q wide %v, want %v %q", towns, v.Scope, v.DistrictWide, w.towns, w.scope)
+					}
+					page := send(t, ts, "GET", "/v1/district/overview/html", token, nil)
+					if page.status != 200 || !strings.Contains(page.raw, "甲一村") || strings.Contains(page.raw, "全区概览由镇") {
+						t.Fatalf("page %d %.600s", page.status, page.raw)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestRunsDistrictView(t *testing.T) {
+	for _, tc := range []struct {
+		viewTown, town string
+		want           bool
+	}{
+		{"jinping", "jinping", true},
+		{"jinping", "xikou", false},
+		{"", "xikou", true},
+		{"xikou-2", "xikou", false},
+	} {
+		if got := RunsDistrictView(tc.viewTown, tc.town); got != tc.want {
+			t.Errorf("RunsDistrictView(%q, %q) = %v, want %v", tc.viewTown, tc.town, got, tc.want)
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+	"github.com/wuxiao/wuxiao/operator/internal/resources"
 )
 
 // DistrictReconciler checks a District's references and counts its towns.
@@ -63,8 +64,15 @@ func (r *DistrictReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 			// Secrets are not watched: look again in a while.
 			result.RequeueAfter = time.Minute
 		} else {
-			markReady(&d.Status.Conditions, d.Generation, fmt.Sprintf("references valid; %d of %d towns ready, %d on %s",
-				d.Status.ReadyTowns, d.Status.Towns, d.Status.TownsOnVersion, d.Spec.Services.Version))
+			view := "the district overview is built by " + d.Status.DistrictViewTown
+			if d.Status.DistrictViewTown == "" && d.Spec.DistrictView.Town != "" {
+				view = fmt.Sprintf("no town builds the district overview: spec.districtView.town names %q, which is not a town of this district",
+					d.Spec.DistrictView.Town)
+			} else if d.Status.DistrictViewTown == "" {
+				view = "no town builds the district overview yet"
+			}
+			markReady(&d.Status.Conditions, d.Generation, fmt.Sprintf("references valid; %d of %d towns ready, %d on %s; %s",
+				d.Status.ReadyTowns, d.Status.Towns, d.Status.TownsOnVersion, d.Spec.Services.Version, view))
 		}
 	}
 	d.Status.ObservedGeneration = d.Generation
@@ -117,6 +125,14 @@ func (r *DistrictReconciler) countTowns(ctx context.Context, d *wuxiaov1.Distric
 		}
 	}
 	d.Status.Towns, d.Status.ReadyTowns, d.Status.TownsOnVersion = int32(len(towns.Items)), ready, onVersion
+	// Where the district overview runs, if that town exists.
+	view := resources.DistrictViewTown(d, towns.Items)
+	d.Status.DistrictViewTown = ""
+	for i := range towns.Items {
+		if towns.Items[i].Name == view {
+			d.Status.DistrictViewTown = view
+		}
+	}
 	return nil
 }
 

@@ -133,6 +133,10 @@ func (r *TownReconciler) reconcile(ctx context.Context, town *wuxiaov1.Town) (ct
 		markProgressing(&town.Status.Conditions, town.Generation, wuxiaov1.ReasonApplyFailed, err.Error())
 		return ctrl.Result{}, err
 	}
+	if town.Status.RatingRules != "" {
+		// Edits of a rules ConfigMap without the watch label arrive this way.
+		return ctrl.Result{RequeueAfter: RatingRulesResync}, nil
+	}
 	return ctrl.Result{}, nil
 }
 
@@ -186,13 +190,22 @@ func (r *TownReconciler) reconcileChildren(ctx context.Context, town *wuxiaov1.T
 		return err
 	}
 	town.Status.Catalog = catalog.Name + "@" + catalog.Spec.Version
+	ratingRules, err := r.resolveRatingRules(ctx, town, district)
+	if err != nil {
+		return err
+	}
 
 	version, holdReason, err := r.rolloutVersion(ctx, town, district)
 	if err != nil {
 		return err
 	}
 	town.Status.Version = version
-	in := resources.TownInput{Town: town, District: district, Catalog: catalog, Version: version}
+	viewTown, err := r.districtViewTown(ctx, district)
+	if err != nil {
+		return err
+	}
+	in := resources.TownInput{Town: town, District: district, Catalog: catalog, Version: version, DistrictViewTown: viewTown}
+	in.RatingRules = ratingRules
 	cm, hash, err := resources.CatalogConfigMap(in)
 	if err != nil {
 		return err
@@ -398,6 +411,19 @@ func patchStatus[S any](ctx context.Context, c client.Client, before, after clie
 	return c.Status().Patch(ctx, after, client.MergeFrom(before))
 }
 
+// districtViewTown is the town whose inspection service builds the
+// district overview (resources.DistrictViewTown).
+func (r *TownReconciler) districtViewTown(ctx context.Context, district *wuxiaov1.District) (string, error) {
+	if t := district.Spec.DistrictView.Town; t != "" {
+		return t, nil
+	}
+	towns := &wuxiaov1.TownList{}
+	if err := r.List(ctx, towns, client.MatchingFields{townDistrictIndex: district.Name}); err != nil {
+		return "", err
+	}
+	return resources.DistrictViewTown(district, towns.Items), nil
+}
+
 const townDistrictIndex = "spec.district"
 
 // SetupWithManager registers the controller and its watches.
@@ -411,6 +437,10 @@ func (r *TownReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	name := r.Name
 	if name == "" {
 		name = "town"
+	}
+	ratingRules, err := r.ratingRulesSource(mgr)
+	if err != nil {
+		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(name).
@@ -427,8 +457,11 @@ func (r *TownReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&networkingv1.NetworkPolicy{}).
 		// A town in a later wave waits for the towns of earlier waves.
 		Watches(&wuxiaov1.Town{}, handler.EnqueueRequestsFromMapFunc(r.laterWaves)).
+		// A town added or deleted may move the default district view.
+		Watches(&wuxiaov1.Town{}, r.siblingsOnMembershipChange()).
 		Watches(&wuxiaov1.District{}, handler.EnqueueRequestsFromMapFunc(r.townsOfDistrict)).
 		Watches(&wuxiaov1.PowerCatalog{}, handler.EnqueueRequestsFromMapFunc(r.allTowns)).
+		WatchesRawSource(ratingRules).
 		Watches(&wuxiaov1.Village{}, coalescedTownOfVillage(villageCountDelay)).
 		Complete(r)
 }
@@ -454,6 +487,35 @@ func (r *TownReconciler) townsOfDistrict(ctx context.Context, o client.Object) [
 		return nil
 	}
 	return townRequests(towns)
+}
+
+// siblingsOnMembershipChange enqueues every town of a town's district when
+// that town is created, starts being deleted or is deleted: the first town
+// by name, the default district view, may have changed. Other updates
+// (status, spec) cannot move it and enqueue nothing.
+func (r *TownReconciler) siblingsOnMembershipChange() handler.Funcs {
+	siblings := func(ctx context.Context, o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		towns := &wuxiaov1.TownList{}
+		if err := r.List(ctx, towns, client.MatchingFields{townDistrictIndex: o.(*wuxiaov1.Town).Spec.District}); err != nil {
+			return
+		}
+		for _, req := range townRequests(towns) {
+			q.Add(req)
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			siblings(ctx, e.Object, q)
+		},
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			if e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero() {
+				siblings(ctx, e.ObjectNew, q)
+			}
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			siblings(ctx, e.Object, q)
+		},
+	}
 }
 
 func (r *TownReconciler) allTowns(ctx context.Context, _ client.Object) []reconcile.Request {

@@ -48,6 +48,13 @@ func TestImmutableFieldsAndUpdateRules(t *testing.T) {
 		}, "must not exceed thresholds.townApprovalAboveYuan"},
 		{"bad portal URL", d, func() { d.Spec.PortalBaseURL = "jiandu.example.cn" }, "portalBaseURL must be an absolute http(s) URL"},
 		{"bad broker", d, func() { d.Spec.Kafka.BootstrapServers = []string{"kafka"} }, "each bootstrap server must be host:port"},
+		{"trusted proxy with host bits", d, func() {
+			d.Spec.Network.TrustedProxies = []wuxiaov1.TrustedProxy{"198.18.0.1/32", "10.1.2.3/8"}
+		}, "trusted proxy 10.1.2.3/8 must be an IP address or a CIDR without bits set after the prefix length"},
+		{"trusted proxy not an address", d, func() { d.Spec.Network.TrustedProxies = []wuxiaov1.TrustedProxy{"ingress.local"} }, "trusted proxy ingress.local must be"},
+		{"rating rules key", town, func() {
+			town.Spec.RatingRulesRef = &wuxiaov1.ConfigMapKeyRef{Namespace: "wuxiao-system", Name: "rules", Key: "rules/yaml"}
+		}, "spec.ratingRulesRef.key"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -58,6 +58,12 @@ const (
 	DefaultReplicas = int32(2)
 	// RunAsUser is the non-root uid of the service images (distroless "nonroot").
 	RunAsUser = int64(65532)
+	// EnvRatingRules carries the rating rules' content to the inspection
+	// service: content rather than a mounted file, so that a change of the
+	// rules changes the pod template and rolls the pods.
+	EnvRatingRules = "WUXIAO_RATING_RULES"
+	// EnvTrustedProxies lists the proxies whose X-Forwarded-For the services believe.
+	EnvTrustedProxies = "WUXIAO_TRUSTED_PROXIES"
 )
 
 // TownInput is everything the builders need about one town.
@@ -68,6 +74,30 @@ type TownInput struct {
 	// Version of the services to run: the district's, unless a rollout wave
 	// holds the town back.
 	Version string
+	// RatingRules is the content (YAML or JSON) of the town's rating rules,
+	// already validated; empty means the inspection service's built-in ones.
+	RatingRules string
+	// DistrictViewTown is the town whose inspection service builds the
+	// district overview (DistrictViewTown of the town's district).
+	DistrictViewTown string
+}
+
+// DistrictViewTown decides which of a district's towns builds the district
+// overview: spec.districtView.town when set (even if no such town exists:
+// then none does), else the first by name of towns, skipping those being
+// deleted. towns are the district's towns, in any order.
+func DistrictViewTown(d *wuxiaov1.District, towns []wuxiaov1.Town) string {
+	if t := d.Spec.DistrictView.Town; t != "" {
+		return t
+	}
+	first := ""
+	for i := range towns {
+		t := &towns[i]
+		if t.Spec.District == d.Name && t.DeletionTimestamp == nil && (first == "" || t.Name < first) {
+			first = t.Name
+		}
+	}
+	return first
 }
 
 // Labels common to every object generated for a town.
@@ -298,6 +328,22 @@ func serviceEnv(in TownInput, svc wuxiaov1.ServiceName) []corev1.EnvVar {
 		env = append(env, secretEnv("WUXIAO_ID_HASH_KEY", IDHashKeySecretName))
 	case wuxiaov1.ServiceComplaint:
 		env = append(env, secretEnv("WUXIAO_CHALLENGE_KEY", ChallengeKeySecretName))
+	}
+	if svc == wuxiaov1.ServiceInspection {
+		// Only the named town's instance consumes every town's streams
+		// into the district projection; the others name it to district
+		// staff.
+		env = append(env, corev1.EnvVar{Name: "WUXIAO_DISTRICT_VIEW_TOWN", Value: in.DistrictViewTown})
+	}
+	if svc == wuxiaov1.ServiceInspection && in.RatingRules != "" {
+		env = append(env, corev1.EnvVar{Name: EnvRatingRules, Value: in.RatingRules})
+	}
+	if p := d.Spec.Network.TrustedProxies; len(p) > 0 {
+		proxies := make([]string, len(p))
+		for i, c := range p {
+			proxies[i] = string(c)
+		}
+		env = append(env, corev1.EnvVar{Name: EnvTrustedProxies, Value: strings.Join(proxies, ",")})
 	}
 	if ep := d.Spec.Telemetry.OTLPEndpoint; ep != "" {
 		env = append(env, corev1.EnvVar{Name: "OTEL_EXPORTER_OTLP_ENDPOINT", Value: ep})

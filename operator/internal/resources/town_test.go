@@ -124,3 +124,89 @@ func TestTownAdminBindingSubjects(t *testing.T) {
 		t.Errorf("subjects %+v", s)
 	}
 }
+
+func TestDistrictViewTown(t *testing.T) {
+	town := func(name, district string, deleting bool) wuxiaov1.Town {
+		tw := wuxiaov1.Town{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: wuxiaov1.TownSpec{District: district}}
+		if deleting {
+			tw.DeletionTimestamp = ptr.To(metav1.Now())
+		}
+		return tw
+	}
+	cases := []struct {
+		name  string
+		named string
+		towns []wuxiaov1.Town
+		want  string
+	}{
+		{"first by name", "", []wuxiaov1.Town{town("xikou", "fenghua", false), town("jinping", "fenghua", false), town("songao", "fenghua", false)}, "jinping"},
+		{"a town being deleted is skipped", "", []wuxiaov1.Town{town("xikou", "fenghua", false), town("jinping", "fenghua", true)}, "xikou"},
+		{"another district's town is skipped", "", []wuxiaov1.Town{town("xikou", "fenghua", false), town("aaa", "yinzhou", false)}, "xikou"},
+		{"named town wins", "xikou", []wuxiaov1.Town{town("xikou", "fenghua", false), town("jinping", "fenghua", false)}, "xikou"},
+		{"named town kept even when missing", "yuelin", []wuxiaov1.Town{town("xikou", "fenghua", false)}, "yuelin"},
+		{"no towns", "", nil, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input(func(_ *wuxiaov1.Town, d *wuxiaov1.District) { d.Spec.DistrictView.Town = tc.named })
+			if got := DistrictViewTown(in.District, tc.towns); got != tc.want {
+				t.Errorf("DistrictViewTown = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// Only the inspection service learns where the district view runs.
+func TestDistrictViewEnv(t *testing.T) {
+	in := input(nil)
+	in.DistrictViewTown = "jinping"
+	for _, svc := range wuxiaov1.AllServices {
+		c := Deployment(in, svc, "hash").Spec.Template.Spec.Containers[0]
+		var got []string
+		for _, e := range c.Env {
+			if e.Name == "WUXIAO_DISTRICT_VIEW_TOWN" {
+				got = append(got, e.Value)
+			}
+		}
+		want := 0
+		if svc == wuxiaov1.ServiceInspection {
+			want = 1
+		}
+		if len(got) != want || (want == 1 && got[0] != "jinping") {
+			t.Errorf("%s: WUXIAO_DISTRICT_VIEW_TOWN %v", svc, got)
+		}
+	}
+}
+
+// The district's trusted proxies reach every service; rating rules only the
+// inspection service, and only when there are any.
+func TestSettingsEnv(t *testing.T) {
+	cases := []struct {
+		name        string
+		proxies     []wuxiaov1.TrustedProxy
+		rules       string
+		wantProxies string
+	}{
+		{"none", nil, "", ""},
+		{"both", []wuxiaov1.TrustedProxy{"198.18.0.1/32", "fd00::/8"}, "period: quarter\n", "198.18.0.1/32,fd00::/8"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input(func(_ *wuxiaov1.Town, d *wuxiaov1.District) { d.Spec.Network.TrustedProxies = tc.proxies })
+			in.RatingRules = tc.rules
+			for _, svc := range wuxiaov1.AllServices {
+				c := Deployment(in, svc, "hash").Spec.Template.Spec.Containers[0]
+				if got := env(c, EnvTrustedProxies); got != tc.wantProxies {
+					t.Errorf("%s: %s=%q, want %q", svc, EnvTrustedProxies, got, tc.wantProxies)
+				}
+				want := ""
+				if svc == wuxiaov1.ServiceInspection {
+					want = tc.rules
+				}
+				if got := env(c, EnvRatingRules); got != want {
+					t.Errorf("%s: %s=%q, want %q", svc, EnvRatingRules, got, want)
+				}
+			}
+		})
+	}
+}

@@ -32,28 +32,43 @@ func main() {
 		"the district's towns whose inspection and tenant streams feed the district overview (default: discovered from the Kafka topics wuxiao.<town>.inspection)")
 	env.Duration(&district.refresh, "district-refresh", "WUXIAO_DISTRICT_REFRESH", 30*time.Second,
 		"how often the district's towns are discovered again from the Kafka topics")
+	env.String(&district.viewTown, "district-view-town", "WUXIAO_DISTRICT_VIEW_TOWN", "",
+		"the town whose instance builds the district overview from every town's streams; this instance does only when it is that town (default: this instance does, as when it runs alone)")
 	integrity.register(&base)
+	rating.register(&base)
 	os.Exit(config.Execute(cmd))
 }
 
 // district holds the district projection's settings registered in main.
 var district struct {
-	towns   []string
-	refresh time.Duration
+	towns    []string
+	refresh  time.Duration
+	viewTown string
 }
 
 func run(ctx context.Context, base *config.Base, townName string) error {
 	if townName == "" {
 		townName = base.Town
 	}
+	rules, err := rating.load()
+	if err != nil {
+		return err
+	}
 	p, err := platform.Open(ctx, base, "inspection", inspection.Migrate)
 	if err != nil {
 		return err
 	}
 	defer p.Close(ctx)
+	// One instance per district consumes every town's streams (the
+	// operator names it): one in every town would open towns x topics x
+	// partitions Kafka connections each, quadratic in the towns.
+	feedHere := inspection.RunsDistrictView(district.viewTown, base.Town)
 	// Village names come from the registry the tenant stream feeds.
-	svc := &inspection.Service{Rules: inspection.DefaultRules(), Notices: inspection.DefaultNoticeConfig(), Pool: p.Pool,
-		Town: base.Town, TownName: townName, Log: p.Log, DistrictWide: true}
+	svc := &inspection.Service{Rules: rules, Notices: inspection.DefaultNoticeConfig(), Pool: p.Pool,
+		Town: base.Town, TownName: townName, Log: p.Log, DistrictWide: feedHere}
+	if !feedHere {
+		svc.DistrictViewTown = district.viewTown
+	}
 	if svc.Integrity, err = integrity.config(p.Log); err != nil {
 		return err
 	}
@@ -61,17 +76,25 @@ func run(ctx context.Context, base *config.Base, townName string) error {
 	// Violation warnings become rating facts.
 	// Accepted and resolved complaints become rating facts too; overdue
 	// rectifications and supervision orders escalate every minute.
-	// Every town's inspection and tenant streams feed the district
-	// overview, under this instance's own group. Offsets are committed
-	// every second (3x the throughput of one commit per event): a crash
-	// redelivers at most that second's events, which the inbox skips.
-	feed := &inspection.DistrictFeed{Service: svc, Brokers: base.KafkaBrokers, Group: inspection.DistrictGroup(base.Town),
-		Towns: district.towns, Refresh: district.refresh,
-		Options: events.ConsumerOptions{Telemetry: events.Telemetry{Logger: p.Log}, CommitInterval: time.Second}}
+	// On the district view's instance, every town's inspection and tenant
+	// streams feed the district overview, under this instance's own group.
+	// Offsets are committed every second (3x the throughput of one commit
+	// per event): a crash redelivers at most that second's events, which
+	// the inbox skips.
+	loops := []func(context.Context) error{svc.EscalationLoop(time.Minute)}
+	if feedHere {
+		feed := &inspection.DistrictFeed{Service: svc, Brokers: base.KafkaBrokers, Group: inspection.DistrictGroup(base.Town),
+			Towns: district.towns, Refresh: district.refresh,
+			Options: events.ConsumerOptions{Telemetry: events.Telemetry{Logger: p.Log}, CommitInterval: time.Second}}
+		loops = append(loops, feed.Run)
+	} else {
+		p.Log.Info("the district overview is built by another town's instance: not consuming the district's streams",
+			"districtViewTown", district.viewTown)
+	}
 	return p.Run(ctx, eventsv1.StreamInspection, []platform.Consume{{Stream: eventsv1.StreamWorkflow, Handler: svc.HandleWorkflowEvent},
 		{Stream: eventsv1.StreamComplaint, Handler: svc.HandleComplaintEvent},
 		// Subsidy payments are cross-checked against relatives and deaths.
 		{Stream: eventsv1.StreamDisclosure, Handler: svc.HandleDisclosureEvent},
 		// The operator's villages make the town's registry.
-		{Stream: eventsv1.StreamTenant, Handler: svc.HandleTenantEvent}}, svc.EscalationLoop(time.Minute), feed.Run)
+		{Stream: eventsv1.StreamTenant, Handler: svc.HandleTenantEvent}}, loops...)
 }
