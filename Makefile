@@ -79,7 +79,7 @@ test: ## Everything CI runs: generated-file check, lint, and all tests on real c
 	hack/test.sh
 
 .PHONY: test-e2e
-test-e2e: ## End-to-end tests on a real cluster: hack/district.sh up, then go test -tags e2e ./hack/e2e/.
+test-e2e: ## Only the end-to-end tests (make test runs them too): hack/district.sh up, then go test -tags e2e ./hack/e2e/.
 	hack/district.sh up $(ARGS)
 	eval "$$(hack/district.sh env)" && go test -tags e2e -count=1 -v ./hack/e2e/
 

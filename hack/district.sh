@@ -34,7 +34,9 @@
 #  6. the samples applied through a generated kustomization (<state>/manifests):
 #     the District points at the 198.18.0.1 addresses, runs wuxiao.local/*:dev
 #     with imagePullPolicy Never and sends traces to $WUXIAO_E2E_OTLP (default
-#     http://198.18.0.1:24318, the otlp-sink); every Town runs one
+#     http://198.18.0.1:24318, the otlp-sink) and trusts X-Forwarded-For from
+#     198.18.0.1/32 (the dev gateway's and the API server proxy's source
+#     address, so rate limits count each client); every Town runs one
 #     replica per service with small requests; --villages N adds generated
 #     illustrative villages (go run ./hack/villages) up to N in the district;
 #  7. waits until the chosen towns, their villages and pods are Ready;
@@ -317,6 +319,10 @@ patches:
       - {op: replace, path: /spec/postgres/sslMode, value: disable}
       - {op: replace, path: /spec/telemetry/otlpEndpoint, value: "$OTLP"}
       - {op: replace, path: /spec/services, value: {imageRepository: wuxiao.local, version: $TAG, imagePullPolicy: Never}}
+      - {op: add, path: /spec/network, value: {trustedProxies: ["$POD_GW/32"]}}
+      # The district overview runs in the first chosen town (the sample names
+      # jinping, which a one-town district may leave out).
+      - {op: add, path: /spec/districtView, value: {town: "${towns%%,*}"}}
   - target: {kind: Town}
     patch: |-
       - op: add

@@ -2,7 +2,12 @@
 # The README's test command (`make test`) and CI's (.ci/run): on a fresh
 # machine it builds or fetches everything the tests need (cached under
 # ~/.cache/wuxiao), then checks generated files, lints, and runs every test
-# against real components. Extra arguments go to `go test` (e.g. -run Town).
+# against real components: the packages' tests, then the end-to-end test on
+# a real one-node cluster (hack/district.sh with one sample town; needs
+# root). Extra arguments go to the packages' `go test` (e.g. -run Town).
+#
+# WUXIAO_SKIP_E2E=1 leaves the end-to-end test out, loudly (for a machine
+# without root); CI never sets it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . hack/lib.sh
@@ -46,4 +51,21 @@ t=$(now)
 # Packages run in parallel (one per core); each envtest package starts its own
 # API server, so they never share state.
 go test -count=1 -timeout 30m "$@" ./...
-log "go test took $(since "$t"); make test took $(since "$total")"
+log "go test took $(since "$t")"
+
+step "end to end: one district on a local one-node cluster"
+if [ -n "${WUXIAO_SKIP_E2E:-}" ]; then
+  log "WUXIAO_SKIP_E2E is set: the end-to-end test did NOT run"
+  log "make test took $(since "$total") (without the end-to-end test)"
+  exit 0
+fi
+[ "$(id -u)" -eq 0 ] || die "the end-to-end test needs root (it runs a kubelet); run as root, or set WUXIAO_SKIP_E2E=1 to leave it out"
+t=$(now)
+trap 'hack/district.sh down || true; hack/infra.sh down || true' EXIT
+# One sample town (three villages) beside the town the test applies itself.
+hack/district.sh up --towns xikou
+log "district up in $(since "$t")"
+t=$(now)
+eval "$(hack/district.sh env)"
+go test -tags e2e -count=1 -timeout 20m -v ./hack/e2e/ || die "the end-to-end test failed (the district's logs: hack/district.sh status)"
+log "end-to-end test took $(since "$t"); make test took $(since "$total")"

@@ -294,7 +294,12 @@ func TestWarningChangesTheRating(t *testing.T) {
 // meet the per-client limit).
 func submitReport(t *testing.T, villageCode string, form url.Values) []byte {
 	t.Helper()
-	u := svcURL("complaint", "/r/"+villageCode)
+	return submitReportURL(t, svcURL("complaint", "/r/"+villageCode), form)
+}
+
+// submitReportURL is submitReport for the report page at u.
+func submitReportURL(t *testing.T, u string, form url.Values) []byte {
+	t.Helper()
 	for attempt := 0; attempt < 4; attempt++ {
 		code, hdr, page := do(t, http.MethodPost, u, "", form)
 		switch code {
@@ -316,10 +321,10 @@ func submitReport(t *testing.T, villageCode string, form url.Values) []byte {
 			t.Logf("report page: 429, retrying after %ds", secs)
 			time.Sleep(time.Duration(secs) * time.Second)
 		default:
-			t.Fatalf("POST /r/%s: status %d: %s", villageCode, code, page)
+			t.Fatalf("POST %s: status %d: %s", u, code, page)
 		}
 	}
-	t.Fatalf("POST /r/%s: not accepted after 4 attempts", villageCode)
+	t.Fatalf("POST %s: not accepted after 4 attempts", u)
 	return nil
 }
 

@@ -128,6 +128,7 @@ func newKratosAdmin(publicURL, adminURL string) kratosAdmin {
 type village struct {
 	name, code string
 	tokens     map[string]string // role -> session token
+	logins     map[string]string // role -> login, of the officials the operator created
 }
 
 // villageOf reads the i-th village (by name) of the test town and signs in
@@ -155,15 +156,21 @@ func villageOf(t *testing.T, i int, extraRoles ...string) village {
 			}
 		}
 	}
-	v := items[i]
+	return signInVillage(t, ctx, env.town, items[i], extraRoles...)
+}
+
+// signInVillage signs in the officials of v, a Village of town, one session
+// per role (see villageOf).
+func signInVillage(t *testing.T, ctx context.Context, town string, v wuxiaov1.Village, extraRoles ...string) village {
+	t.Helper()
 	if !ready(v.Status.Conditions) {
 		t.Fatalf("village %s is not Ready", v.Name)
 	}
 	var sec corev1.Secret
-	if err := env.kube.Get(ctx, client.ObjectKey{Namespace: "town-" + env.town, Name: "wuxiao-official-recovery"}, &sec); err != nil {
+	if err := env.kube.Get(ctx, client.ObjectKey{Namespace: "town-" + town, Name: "wuxiao-official-recovery"}, &sec); err != nil {
 		t.Fatal(err)
 	}
-	out := village{name: v.Name, code: v.Spec.Code, tokens: map[string]string{}}
+	out := village{name: v.Name, code: v.Spec.Code, tokens: map[string]string{}, logins: map[string]string{}}
 	for _, o := range v.Spec.Officials {
 		raw, ok := sec.Data[v.Spec.Code+"."+o.ID]
 		if !ok {
@@ -181,9 +188,10 @@ func villageOf(t *testing.T, i int, extraRoles ...string) village {
 			continue
 		}
 		out.tokens[string(o.Role)] = env.kratos.signInOfficial(t, ctx, rec.Login, rec.Code, rec.Link)
+		out.logins[string(o.Role)] = rec.Login
 	}
 	for _, role := range extraRoles {
-		out.tokens[role] = env.kratos.signInNew(t, ctx, role, env.town, v.Spec.Code)
+		out.tokens[role] = env.kratos.signInNew(t, ctx, role, town, v.Spec.Code)
 	}
 	return out
 }

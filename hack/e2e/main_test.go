@@ -4,9 +4,14 @@
 // that hack/district.sh brings up: the operator on the host, each town's four
 // services as pods, PostgreSQL, Kafka and Kratos shared. Every request goes
 // through the API server's service proxy, as an administrator's would, and
-// people act with the Kratos identities the operator created for the sample
+// people act with the Kratos identities the operator created for the
 // villages' officials.
 //
+// TestDistrictStory walks the whole story on a Town and a Village it applies
+// itself (story_test.go); the other tests use the sample villages of the
+// first town that is up.
+//
+//	make test                       # CI: the packages' tests, then hack/district.sh up --towns xikou and this package
 //	make test-e2e                   # hack/district.sh up, then this package
 //	go test -tags e2e ./hack/e2e/   # against a district that is already up
 //
@@ -109,10 +114,13 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-// svcURL is the address of a town service's path through the API server's
-// service proxy.
-func svcURL(svc, path string) string {
-	return fmt.Sprintf("%s/api/v1/namespaces/town-%s/services/%s:http/proxy%s", env.apiHost, env.town, svc, path)
+// svcURL is the address of a path of a service of the test town through the
+// API server's service proxy.
+func svcURL(svc, path string) string { return townSvcURL(env.town, svc, path) }
+
+// townSvcURL is svcURL for any town.
+func townSvcURL(town, svc, path string) string {
+	return fmt.Sprintf("%s/api/v1/namespaces/town-%s/services/%s:http/proxy%s", env.apiHost, town, svc, path)
 }
 
 func randomSuffix() string {

@@ -17,6 +17,13 @@ type span struct {
 	Parent  string `json:"parentSpanId"`
 	Name    string `json:"name"`
 	Service string `json:"service"`
+	// Events recorded on the span (e.g. rating.changed), with attributes.
+	Events []spanEvent `json:"events"`
+}
+
+type spanEvent struct {
+	Name       string         `json:"name"`
+	Attributes map[string]any `json:"attributes"`
 }
 
 // traceSink reads spans from hack/otlp-sink, which hack/district.sh runs
