@@ -255,16 +255,18 @@ func serveTracking(w http.ResponseWriter, r *http.Request, backends []string, c 
 		http.Error(w, "请求过大。", http.StatusRequestEntityTooLarge)
 		return
 	}
+	failed := 0
 	for _, addr := range backends {
 		req, err := http.NewRequestWithContext(r.Context(), r.Method, "http://"+addr+r.URL.RequestURI(), bytes.NewReader(body))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		for _, k := range []string{"Content-Type", "Accept", "Accept-Language", "Cookie", "Traceparent", "Tracestate"} {
-			if v := r.Header.Get(k); v != "" {
-				req.Header.Set(k, v)
-			}
+		// Every end-to-end header goes on (the complaint service checks
+		// Sec-Fetch-Site, Origin and cookies on its forms).
+		req.Header = r.Header.Clone()
+		for _, h := range hopByHop {
+			req.Header.Del(h)
 		}
 		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 			req.Header.Set("X-Forwarded-For", host)
@@ -273,7 +275,9 @@ func serveTracking(w http.ResponseWriter, r *http.Request, backends []string, c 
 		req.Header.Set("X-Forwarded-Proto", "http")
 		resp, err := c.Do(req)
 		if err != nil {
-			log.Printf("%s %s via %s: %v", r.Method, r.URL.Path, addr, err)
+			// The path holds the reporter's tracking code: not logged.
+			log.Printf("%s /r/track/… via %s: %v", r.Method, addr, err)
+			failed++
 			continue
 		}
 		if resp.StatusCode == http.StatusNotFound {
@@ -288,8 +292,16 @@ func serveTracking(w http.ResponseWriter, r *http.Request, backends []string, c 
 		resp.Body.Close()
 		return
 	}
+	if failed > 0 {
+		// The town that knows the code may be the one that did not answer.
+		http.Error(w, "部分镇的服务暂时无法连接，无法确认这个查询码，请稍后再试。", http.StatusBadGateway)
+		return
+	}
 	http.Error(w, "没有找到这个查询码的举报，请核对后再试。", http.StatusNotFound)
 }
+
+// hopByHop are the headers a proxy must not forward (RFC 9110 7.6.1).
+var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
 // slicePort is the slice's port named http, else its only port.
 func slicePort(es *discoveryv1.EndpointSlice) int32 {

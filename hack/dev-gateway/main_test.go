@@ -73,6 +73,7 @@ func TestServeTracking(t *testing.T) {
 			}
 			b, _ := io.ReadAll(r.Body)
 			w.Header().Set("X-Town", code)
+			w.Header().Set("X-Saw-Fetch-Site", r.Header.Get("Sec-Fetch-Site"))
 			w.WriteHeader(http.StatusOK)
 			_, _ = w.Write([]byte(r.Method + " " + string(b)))
 		}))
@@ -93,9 +94,24 @@ func TestServeTracking(t *testing.T) {
 	} {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
 		serveTracking(rec, req, backends, http.DefaultClient)
 		if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.want) {
 			t.Errorf("%s %s: %d %q, want %d %q", tc.method, tc.path, rec.Code, rec.Body.String(), tc.status, tc.want)
 		}
+		if rec.Code == http.StatusOK && rec.Header().Get("X-Saw-Fetch-Site") != "same-origin" {
+			t.Errorf("%s %s: Sec-Fetch-Site not forwarded", tc.method, tc.path)
+		}
+	}
+
+	// A town that does not answer may be the one that knows the code: 502,
+	// not "no such code".
+	down := httptest.NewServer(http.NotFoundHandler())
+	downAddr := strings.TrimPrefix(down.URL, "http://")
+	down.Close()
+	rec := httptest.NewRecorder()
+	serveTracking(rec, httptest.NewRequest(http.MethodGet, "/r/track/TS-CCCC-CCCC", nil), []string{backends[0], downAddr}, http.DefaultClient)
+	if rec.Code != http.StatusBadGateway {
+		t.Errorf("with a town down: %d %q, want 502", rec.Code, rec.Body.String())
 	}
 }

@@ -122,18 +122,22 @@ func (st *story) applyTownAndVillage(t *testing.T) {
 	if err := env.kube.Get(ctx, client.ObjectKey{Name: towns.Items[0].Spec.District}, &district); err != nil {
 		t.Fatal(err)
 	}
-	// A town code of the district nobody uses: 9xx, after the sample towns.
+	// A town code of the district no Town uses (9xx, after the sample
+	// towns) and a name never used before: a Town's database, topics and
+	// identities outlive it, and this run must start from nothing.
 	used := map[string]bool{}
 	for _, tw := range towns.Items {
 		used[tw.Spec.Code] = true
 	}
 	prefix := towns.Items[0].Spec.Code[:6]
-	for n := 900 + int(time.Now().Unix()%90); ; n++ {
-		code := fmt.Sprintf("%s%03d000", prefix, n)
-		if !used[code] {
-			st.townCode, st.town = code, fmt.Sprintf("e2e%03d", n)
-			break
+	first := int(time.Now().UnixNano() % 100)
+	for i := 0; i < 100 && st.town == ""; i++ {
+		if code := fmt.Sprintf("%s%03d000", prefix, 900+(first+i)%100); !used[code] {
+			st.townCode, st.town = code, "e2e"+randomSuffix()
 		}
+	}
+	if st.town == "" {
+		t.Fatalf("every town code %s900000-%s999000 is taken: delete old e2e Towns", prefix, prefix)
 	}
 	t.Logf("town %s (%s)", st.town, st.townCode)
 
@@ -468,8 +472,10 @@ func (st *story) complaintDropsGrade(t *testing.T) {
 	desc := "端到端测试举报：" + st.inst.TrackingNumber + " 误餐费开支不实，请核查。" + randomSuffix()
 	st.intakeTrace = newTraceID()
 	tracedHeader.Store(st.intakeTrace)
-	receipt := submitReportURL(t, report, url.Values{"category": {"funds"}, "description": {desc}})
-	tracedHeader.Store("")
+	receipt := func() []byte {
+		defer tracedHeader.Store("")
+		return submitReportURL(t, report, url.Values{"category": {"funds"}, "description": {desc}})
+	}()
 	if !strings.Contains(string(receipt), "举报已提交") {
 		t.Fatalf("receipt page lacks 举报已提交")
 	}
@@ -562,11 +568,6 @@ func (st *story) complaintDropsGrade(t *testing.T) {
 	mustJSON(t, http.StatusOK, http.MethodGet, st.url("inspection", "/v1/notices/"+st.notice), st.discipline, nil, &n)
 	if n.Kind != "warning" || n.Grade != "C" || !strings.Contains(n.Text, "预警通知书") || !strings.Contains(n.Text, "测试村") {
 		t.Fatalf("notice %s: kind %s grade %s text %q", st.notice, n.Kind, n.Grade, n.Text)
-	}
-	// The village's secretary reads their own notice; the reporter stays
-	// unnamed to them.
-	if code, body := call(t, http.MethodGet, st.url("complaint", "/v1/complaints/"+st.complaintID), st.cadres.tokens["secretary"], nil); code == http.StatusOK && strings.Contains(string(body), "reporter") {
-		t.Errorf("the village's secretary sees reporter details: %s", body)
 	}
 }
 
