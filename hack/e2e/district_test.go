@@ -207,21 +207,8 @@ func TestComplaintIsVisibleToDisciplineNotToCadres(t *testing.T) {
 func TestWarningChangesTheRating(t *testing.T) {
 	v := villageOf(t, 2)
 	discipline := env.kratos.signInNew(t, t.Context(), "town-discipline", env.town, "")
-	type rating struct {
-		Points        int    `json:"points"`
-		Grade         string `json:"grade"`
-		Contributions []struct {
-			Fact struct {
-				Kind    string `json:"kind"`
-				Subkind string `json:"subkind"`
-				Ref     string `json:"ref"`
-			} `json:"fact"`
-			Points int  `json:"points"`
-			Capped bool `json:"capped"`
-		} `json:"contributions"`
-	}
 	ratingURL := svcURL("inspection", "/v1/villages/"+v.code+"/rating")
-	var before rating
+	var before ratingView
 	mustJSON(t, http.StatusOK, http.MethodGet, ratingURL, discipline, nil, &before)
 
 	var inst instance
@@ -242,7 +229,7 @@ func TestWarningChangesTheRating(t *testing.T) {
 		t.Fatalf("no order warning raised: %+v", res.Warnings)
 	}
 	eventually(t, "rating of "+v.code+" reflecting the warning", wait, func() error {
-		var now rating
+		var now ratingView
 		code, body := call(t, http.MethodGet, ratingURL, discipline, nil)
 		if code != http.StatusOK {
 			return fmt.Errorf("status %d: %s", code, body)

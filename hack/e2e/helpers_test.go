@@ -345,3 +345,18 @@ func kratosErr(resp *http.Response, err error) error {
 	}
 	return err
 }
+
+// ratingView is a village's rating as the inspection service answers it.
+type ratingView struct {
+	Points        int    `json:"points"`
+	Grade         string `json:"grade"`
+	Contributions []struct {
+		Fact struct {
+			Kind    string `json:"kind"`
+			Subkind string `json:"subkind"`
+			Ref     string `json:"ref"`
+		} `json:"fact"`
+		Points int  `json:"points"`
+		Capped bool `json:"capped"`
+	} `json:"contributions"`
+}

@@ -287,19 +287,6 @@ func (st *story) cadresSignIn(t *testing.T) {
 	st.discipline = env.kratos.signInNew(t, ctx, "town-discipline", st.town, "")
 }
 
-type ratingView struct {
-	Points        int    `json:"points"`
-	Grade         string `json:"grade"`
-	Contributions []struct {
-		Fact struct {
-			Kind    string `json:"kind"`
-			Subkind string `json:"subkind"`
-			Ref     string `json:"ref"`
-		} `json:"fact"`
-		Points int `json:"points"`
-	} `json:"contributions"`
-}
-
 func (st *story) rating(t *testing.T) (ratingView, error) {
 	var r ratingView
 	code, body := call(t, http.MethodGet, st.url("inspection", "/v1/villages/"+st.village.Spec.Code+"/rating"), st.discipline, nil)
