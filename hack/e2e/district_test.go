@@ -161,29 +161,7 @@ func TestComplaintIsVisibleToDisciplineNotToCadres(t *testing.T) {
 		t.Fatalf("receipt page lacks 举报已提交")
 	}
 	list := svcURL("complaint", "/v1/villages/"+v.code+"/complaints")
-	var id string
-	eventually(t, "complaint in the discipline office's list", wait, func() error {
-		var out struct {
-			Items []struct {
-				ID          string `json:"id"`
-				Description string `json:"description"`
-			} `json:"items"`
-		}
-		code, body := call(t, http.MethodGet, list, discipline, nil)
-		if code != http.StatusOK {
-			return fmt.Errorf("status %d: %s", code, body)
-		}
-		if err := json.Unmarshal(body, &out); err != nil {
-			return err
-		}
-		for _, c := range out.Items {
-			if c.Description == desc {
-				id = c.ID
-				return nil
-			}
-		}
-		return fmt.Errorf("not among %d listed", len(out.Items))
-	})
+	id := findComplaint(t, list, discipline, desc)
 	for _, role := range []string{"secretary", "director", "accountant"} {
 		code, body := call(t, http.MethodGet, list, v.tokens[role], nil)
 		if code != http.StatusOK && code != http.StatusForbidden {
@@ -351,4 +329,34 @@ func newTraceID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// findComplaint waits until the complaint with description desc is in the
+// list at u as token sees it, and returns its id.
+func findComplaint(t *testing.T, u, token, desc string) string {
+	t.Helper()
+	var id string
+	eventually(t, "the complaint in the list of "+u, wait, func() error {
+		var out struct {
+			Items []struct {
+				ID          string `json:"id"`
+				Description string `json:"description"`
+			} `json:"items"`
+		}
+		code, body := call(t, http.MethodGet, u, token, nil)
+		if code != http.StatusOK {
+			return fmt.Errorf("status %d: %s", code, body)
+		}
+		if err := json.Unmarshal(body, &out); err != nil {
+			return err
+		}
+		for _, c := range out.Items {
+			if c.Description == desc {
+				id = c.ID
+				return nil
+			}
+		}
+		return fmt.Errorf("not among %d listed", len(out.Items))
+	})
+	return id
 }

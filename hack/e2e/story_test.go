@@ -91,7 +91,6 @@ type story struct {
 	inst           instance
 	amountFen      int64
 	complaintID    string
-	complaintNo    string
 	intakeTrace    string
 	notice         string
 	// records read before the deletion, compared after it
@@ -469,30 +468,7 @@ func (st *story) complaintDropsGrade(t *testing.T) {
 
 	// The town's discipline office finds it, accepts, investigates and
 	// finds it substantiated.
-	list := st.url("complaint", "/v1/villages/"+vc+"/complaints")
-	eventually(t, "the complaint in the discipline office's list", wait, func() error {
-		var out struct {
-			Items []struct {
-				ID          string `json:"id"`
-				Number      string `json:"number"`
-				Description string `json:"description"`
-			} `json:"items"`
-		}
-		code, body := call(t, http.MethodGet, list, st.discipline, nil)
-		if code != http.StatusOK {
-			return fmt.Errorf("status %d: %s", code, body)
-		}
-		if err := json.Unmarshal(body, &out); err != nil {
-			return err
-		}
-		for _, c := range out.Items {
-			if c.Description == desc {
-				st.complaintID, st.complaintNo = c.ID, c.Number
-				return nil
-			}
-		}
-		return fmt.Errorf("not among %d listed", len(out.Items))
-	})
+	st.complaintID = findComplaint(t, st.url("complaint", "/v1/villages/"+vc+"/complaints"), st.discipline, desc)
 	act := st.url("complaint", "/v1/complaints/"+st.complaintID+"/actions")
 	for _, a := range []map[string]any{
 		{"action": "accept"},
