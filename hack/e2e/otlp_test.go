@@ -18,7 +18,12 @@ type span struct {
 	Name    string `json:"name"`
 	Service string `json:"service"`
 	// Events recorded on the span (e.g. rating.changed), with attributes.
-	Events []spanEvent `json:"events"`
+	Events     []spanEvent    `json:"events"`
+	Attributes map[string]any `json:"attributes"`
+	Links      []struct {
+		TraceID string `json:"traceId"`
+		SpanID  string `json:"spanId"`
+	} `json:"links"`
 }
 
 type spanEvent struct {
@@ -49,8 +54,14 @@ func newTraceSink(base string) (*traceSink, error) {
 
 // trace returns the spans of one trace received so far (none on error: the
 // callers poll).
-func (s *traceSink) trace(id string) []span {
-	resp, err := s.http.Get(s.base + "/api/spans?trace=" + url.QueryEscape(id))
+func (s *traceSink) trace(id string) []span { return s.spans("trace=" + url.QueryEscape(id)) }
+
+// linkedTo returns the spans, of any trace, that link to trace id: a public
+// endpoint starts a trace of its own, linked to the one the client sent.
+func (s *traceSink) linkedTo(id string) []span { return s.spans("linked=" + url.QueryEscape(id)) }
+
+func (s *traceSink) spans(query string) []span {
+	resp, err := s.http.Get(s.base + "/api/spans?" + query)
 	if err != nil {
 		return nil
 	}

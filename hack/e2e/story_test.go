@@ -535,25 +535,36 @@ func (st *story) complaintDropsGrade(t *testing.T) {
 }
 
 func (st *story) oneTraceIntakeToGrade(t *testing.T) {
-	eventually(t, "trace "+st.intakeTrace+" from the complaint's intake to the grade change", wait, func() error {
-		spans := env.traces.trace(st.intakeTrace)
+	// The report page is public: its server span starts a trace of its own
+	// (a villager's browser does not choose the complaint's trace), linked
+	// to the traceparent this test sent. That trace is the complaint's.
+	var intake span
+	eventually(t, "the intake span linked to the test's trace "+st.intakeTrace, wait, func() error {
+		for _, s := range env.traces.linkedTo(st.intakeTrace) {
+			status, _ := s.Attributes["http.response.status_code"].(float64)
+			if s.Service == "wuxiao-complaint" && s.Name == "POST /r/{village}" && s.Parent == "" && status == http.StatusCreated {
+				intake = s
+				return nil
+			}
+		}
+		return errors.New("no accepted POST /r/{village} span of wuxiao-complaint links to it")
+	})
+	if intake.TraceID == st.intakeTrace {
+		t.Fatalf("the public intake continued the client's trace %s", st.intakeTrace)
+	}
+	eventually(t, "trace "+intake.TraceID+" from the complaint's intake to the grade change", wait, func() error {
+		spans := env.traces.trace(intake.TraceID)
 		byID := map[string]span{}
 		for _, s := range spans {
 			byID[s.SpanID] = s
 		}
-		var intake, grade *span
+		var grade *span
 		for i, s := range spans {
-			if s.Service == "wuxiao-complaint" && s.Parent != "" && strings.Contains(s.Name, "/r/") && byID[s.Parent].SpanID == "" {
-				intake = &spans[i] // the intake request: its parent is the test's (remote) span
-			}
 			if s.Service == "wuxiao-inspection" && slices.ContainsFunc(s.Events, func(e spanEvent) bool {
 				return e.Name == "rating.changed" && e.Attributes["grade.after"] == "C"
 			}) {
 				grade = &spans[i]
 			}
-		}
-		if intake == nil {
-			return fmt.Errorf("%d spans, no intake span of wuxiao-complaint", len(spans))
 		}
 		if grade == nil {
 			return fmt.Errorf("%d spans, no wuxiao-inspection span with a rating.changed event to C", len(spans))
@@ -573,13 +584,21 @@ func (st *story) oneTraceIntakeToGrade(t *testing.T) {
 				if !crossed {
 					return fmt.Errorf("chain does not cross from complaint to inspection: %v", chain)
 				}
-				t.Logf("trace %s: %d spans; grade change -> intake: %s", st.intakeTrace, len(spans), strings.Join(append(chain, p.Service+" "+p.Name), " <- "))
+				t.Logf("trace %s: %d spans; grade change -> intake: %s", intake.TraceID, len(spans), strings.Join(append(chain, p.Service+" "+p.Name), " <- "))
 				return nil
 			}
 			s = p
 		}
 		return errors.New("no chain from the grade change to the intake")
 	})
+	// No span of the trace names the reporter's address or browser.
+	for _, s := range env.traces.trace(intake.TraceID) {
+		for k := range s.Attributes {
+			if strings.HasPrefix(k, "client.") || strings.HasPrefix(k, "network.peer.") || strings.HasPrefix(k, "user_agent.") {
+				t.Errorf("span %s %q records %s", s.Service, s.Name, k)
+			}
+		}
+	}
 }
 
 func (st *story) paymentOnThePortal(t *testing.T) {

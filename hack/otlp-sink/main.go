@@ -11,6 +11,10 @@
 //	GET /api/spans?trace=<id>   one trace's spans as JSON (what hack/e2e reads): ids, name,
 //	                            service, kind, times, error, attributes, events (name, time,
 //	                            attributes) and links (trace and span id, attributes)
+//	GET /api/spans?linked=<id>  the spans, of any trace, with a link to trace <id>: a public
+//	                            route's server span starts a trace of its own linked to the
+//	                            client's traceparent, so a client finds its request's trace
+//	                            this way (both parameters: the spans of trace that link to linked)
 //	GET /healthz
 //
 // Nothing is sampled or dropped on the way in; only the in-memory copy is
@@ -168,13 +172,13 @@ func (s *sink) routes() http.Handler {
 	mux.HandleFunc("POST /v1/traces", s.receive)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /api/spans", func(w http.ResponseWriter, r *http.Request) {
-		id := r.URL.Query().Get("trace")
-		if id == "" {
-			http.Error(w, "query parameter trace is required", http.StatusBadRequest)
+		id, linked := strings.ToLower(r.URL.Query().Get("trace")), strings.ToLower(r.URL.Query().Get("linked"))
+		if id == "" && linked == "" {
+			http.Error(w, "query parameter trace or linked is required", http.StatusBadRequest)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(s.trace(id))
+		_ = json.NewEncoder(w).Encode(s.find(id, linked))
 	})
 	mux.HandleFunc("GET /traces", s.list)
 	mux.HandleFunc("GET /traces/{id}", s.show)
@@ -259,11 +263,16 @@ func decode(msg *coltracepb.ExportTraceServiceRequest) []Span {
 }
 
 // trace returns the spans of one trace, in start order.
-func (s *sink) trace(id string) []Span {
+func (s *sink) trace(id string) []Span { return s.find(id, "") }
+
+// find returns the spans of trace id ("": any) that have a link to trace
+// linked ("": linked or not), in start order.
+func (s *sink) find(id, linked string) []Span {
 	s.mu.Lock()
 	var out []Span
 	for _, sp := range s.spans {
-		if sp.TraceID == id {
+		if (id == "" || sp.TraceID == id) &&
+			(linked == "" || slices.ContainsFunc(sp.Links, func(l Link) bool { return l.TraceID == linked })) {
 			out = append(out, sp)
 		}
 	}

@@ -161,3 +161,75 @@ func TestSink(t *testing.T) {
 		t.Errorf("second JSON line %s: %v", lines[1], err)
 	}
 }
+
+// A public route's server span is a new root linked to the client's
+// traceparent: the client finds its request's trace by that link.
+func TestLinked(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "spans.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &sink{keep: 100, out: bufio.NewWriter(f), file: f}
+	srv := httptest.NewServer(s.routes())
+	defer srv.Close()
+
+	client := id(0xc1, 16)
+	link := func(trace []byte, label string) []*tracepb.Span_Link {
+		l := &tracepb.Span_Link{TraceId: trace, SpanId: id(0xc2, 8)}
+		if label != "" {
+			l.Attributes = []*commonpb.KeyValue{kv("wuxiao.link", str(label))}
+		}
+		return []*tracepb.Span_Link{l}
+	}
+	intake := &tracepb.Span{TraceId: id(0xa, 16), SpanId: id(1, 8), Name: "POST /r/{village}", StartTimeUnixNano: 1e18 + 1e6, Links: link(client, "")}
+	accept := &tracepb.Span{TraceId: id(0xa, 16), SpanId: id(2, 8), ParentSpanId: id(1, 8), Name: "complaint accept",
+		StartTimeUnixNano: 1e18 + 2e6, Links: link(id(0x5, 16), "request")}
+	other := &tracepb.Span{TraceId: id(0xb, 16), SpanId: id(3, 8), Name: "GET /r/track/{code}", StartTimeUnixNano: 1e18, Links: link(client, "")}
+	unlinked := &tracepb.Span{TraceId: id(0xc1, 16), SpanId: id(4, 8), Name: "in the client's trace itself", StartTimeUnixNano: 1e18}
+	body := export("wuxiao-complaint", intake, accept, other, unlinked)
+	resp, err := http.Post(srv.URL+"/v1/traces", "application/x-protobuf", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	hex := func(b []byte) string { return fmt.Sprintf("%x", b) }
+	tests := []struct {
+		query string
+		code  int
+		names []string
+	}{
+		{"linked=" + hex(client), 200, []string{"GET /r/track/{code}", "POST /r/{village}"}},
+		{"linked=" + strings.ToUpper(hex(client)), 200, []string{"GET /r/track/{code}", "POST /r/{village}"}},
+		{"linked=" + hex(client) + "&trace=" + hex(id(0xa, 16)), 200, []string{"POST /r/{village}"}},
+		{"linked=" + hex(id(0x5, 16)), 200, []string{"complaint accept"}},
+		{"linked=" + hex(id(0x7, 16)), 200, nil},
+		{"linked=", 400, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			resp, err := http.Get(srv.URL + "/api/spans?" + tt.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != tt.code {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.code)
+			}
+			if tt.code != 200 {
+				return
+			}
+			var spans []Span
+			if err := json.NewDecoder(resp.Body).Decode(&spans); err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, sp := range spans {
+				names = append(names, sp.Name)
+			}
+			if fmt.Sprint(names) != fmt.Sprint(tt.names) {
+				t.Errorf("spans %v, want %v", names, tt.names)
+			}
+		})
+	}
+}

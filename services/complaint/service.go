@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	"github.com/wuxiao/wuxiao/services/internal/events"
@@ -100,11 +101,11 @@ func (s *Service) Act(ctx context.Context, actor Actor, id string, act Action) (
 		return nil, refuse(403, "forbidden", "Not allowed", "the reporter gives feedback with the tracking code and secret")
 	}
 	var view *Complaint
-	err := s.change(ctx, "id = $1", id, func(tx pgx.Tx, c *Complaint) error {
+	err := s.change(ctx, "id = $1", id, func(spans *txSpans, tx pgx.Tx, c *Complaint) error {
 		if _, ok := ViewFor(actor, c); !ok {
 			return ErrNotFound
 		}
-		if err := s.apply(ctx, tx, c, act, actor); err != nil {
+		if err := s.apply(ctx, spans, tx, c, act, actor); err != nil {
 			return err
 		}
 		view, _ = ViewFor(actor, c)
@@ -125,11 +126,11 @@ func (s *Service) Feedback(ctx context.Context, code, secret string, satisfied b
 	if satisfied {
 		act.Type = ActionFeedbackSatisfied
 	}
-	err := s.change(ctx, "tracking_code = $1", code, func(tx pgx.Tx, c *Complaint) error {
+	err := s.change(ctx, "tracking_code = $1", code, func(spans *txSpans, tx pgx.Tx, c *Complaint) error {
 		if !CheckSecret(c.SecretHash, secret) {
 			return ErrNotFound
 		}
-		if err := s.apply(ctx, tx, c, act, Actor{Role: RoleReporter}); err != nil {
+		if err := s.apply(ctx, spans, tx, c, act, Actor{Role: RoleReporter}); err != nil {
 			return err
 		}
 		pv = PublicViewOf(c)
@@ -147,7 +148,7 @@ func (s *Service) AddNote(ctx context.Context, actor Actor, id, body string, pub
 	if _, err := uuid.Parse(id); err != nil {
 		return ErrNotFound
 	}
-	return fmtErr("adding note", s.change(ctx, "id = $1", id, func(tx pgx.Tx, c *Complaint) error {
+	return fmtErr("adding note", s.change(ctx, "id = $1", id, func(_ *txSpans, tx pgx.Tx, c *Complaint) error {
 		if _, ok := ViewFor(actor, c); !ok {
 			return ErrNotFound
 		}
@@ -160,14 +161,18 @@ func (s *Service) AddNote(ctx context.Context, actor Actor, id, body string, pub
 	}))
 }
 
-// change loads a complaint under lock, lets fn change it and saves it.
-func (s *Service) change(ctx context.Context, where string, arg any, fn func(pgx.Tx, *Complaint) error) error {
+// change loads a complaint under lock, lets fn change it and saves it. The
+// spans fn starts (spans.add) end once the transaction has committed, or
+// with its error.
+func (s *Service) change(ctx context.Context, where string, arg any, fn func(*txSpans, pgx.Tx, *Complaint) error) error {
+	var spans txSpans
 	err := store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
+		spans.end(errRetried) // a previous attempt's, rolled back
 		c, err := loadComplaint(ctx, tx, where, arg, true)
 		if err != nil {
 			return err
 		}
-		if err := fn(tx, c); err != nil {
+		if err := fn(&spans, tx, c); err != nil {
 			return err
 		}
 		return saveComplaint(ctx, tx, c, s.now())
@@ -175,26 +180,43 @@ func (s *Service) change(ctx context.Context, where string, arg any, fn func(pgx
 	if errors.Is(err, errConflict) {
 		err = refuse(409, "conflict", "Changed meanwhile", "the complaint changed meanwhile; reload and try again")
 	}
+	spans.end(err)
 	return err
 }
 
-func (s *Service) apply(ctx context.Context, tx pgx.Tx, c *Complaint, act Action, actor Actor) error {
+// txSpans are the transition spans of a transaction: they end after it
+// commits (or fails), so no span reports a transition that was rolled back
+// as done.
+type txSpans []trace.Span
+
+var errRetried = errors.New("transaction rolled back and retried")
+
+func (p *txSpans) add(s trace.Span) { *p = append(*p, s) }
+
+// end ends the spans, as failed when err is not nil.
+func (p *txSpans) end(err error) {
+	for _, s := range *p {
+		if err != nil {
+			s.RecordError(err)
+			s.SetStatus(codes.Error, err.Error())
+		}
+		s.End()
+	}
+	*p = (*p)[:0]
+}
+
+func (s *Service) apply(ctx context.Context, spans *txSpans, tx pgx.Tx, c *Complaint, act Action, actor Actor) error {
 	now := s.now()
 	tr, err := Apply(c, act, actor, now)
 	if err != nil {
 		return err
 	}
 	ctx, span := startTransition(ctx, c, act.Type)
-	defer span.End()
+	spans.add(span)
 	if tr.Outcome != "" {
 		span.SetAttributes(attribute.String(AttrOutcome, string(tr.Outcome)))
 	}
-	err = s.record(ctx, tx, c, act, tr, now)
-	if err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
-	}
-	return err
+	return s.record(ctx, tx, c, act, tr, now)
 }
 
 // record stores an applied transition and enqueues its event.
@@ -221,8 +243,10 @@ func (s *Service) record(ctx context.Context, tx pgx.Tx, c *Complaint, act Actio
 // its deadline, once per stage and round. Safe to run on every replica.
 func (s *Service) Escalate(ctx context.Context, limit int) (int, error) {
 	n := 0
+	var spans txSpans
 	err := store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
 		n = 0
+		spans.end(errRetried)
 		now := s.now()
 		rows, err := tx.Query(ctx, `SELECT `+complaintColumns+` FROM complaints
 			WHERE status IN ('received', 'accepted', 'investigating') AND due_at < $1
@@ -244,20 +268,16 @@ func (s *Service) Escalate(ctx context.Context, limit int) (int, error) {
 				return err
 			}
 			sctx, span := startTransition(ctx, c, ActionEscalate)
-			err := s.publish(sctx, tx, c, eventsv1.TypeComplaintEscalated, eventsv1.ComplaintEscalated{ComplaintRef: ref(c),
-				Stage: string(e.Stage), Round: e.Round, DueAt: e.DueAt, At: now})
-			if err != nil {
-				span.RecordError(err)
-				span.SetStatus(codes.Error, err.Error())
-			}
-			span.End()
-			if err != nil {
+			spans.add(span)
+			if err := s.publish(sctx, tx, c, eventsv1.TypeComplaintEscalated, eventsv1.ComplaintEscalated{ComplaintRef: ref(c),
+				Stage: string(e.Stage), Round: e.Round, DueAt: e.DueAt, At: now}); err != nil {
 				return err
 			}
 			n++
 		}
 		return nil
 	})
+	spans.end(err)
 	return n, fmtErr("escalating", err)
 }
 

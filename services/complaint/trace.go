@@ -7,15 +7,16 @@ package complaint
 // a link to the span of the request (or job) that made the transition. The
 // outbox stores the trace context of that span with the event, so the
 // consumers' spans (inspection's rating of the complaint) join the intake's
-// trace too.
+// trace too. Transition spans end when their transaction does
+// (Service.change), so a rolled-back transition shows as failed.
 
 import (
 	"context"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/wuxiao/wuxiao/services/internal/telemetry"
 )
 
 // scope names this package as the instrumentation library of its spans.
@@ -41,51 +42,27 @@ const (
 const ActionEscalate = "escalate"
 
 // traceParentOf is the W3C traceparent of the span in ctx, "" when ctx has
-// none. Only the trace context proper: baggage and tracestate, which may
-// carry anything a client sent, are not kept.
-func traceParentOf(ctx context.Context) string {
-	if !trace.SpanContextFromContext(ctx).IsValid() {
-		return ""
-	}
-	carrier := propagation.MapCarrier{}
-	propagation.TraceContext{}.Inject(ctx, carrier)
-	return carrier.Get("traceparent")
-}
+// none (telemetry.TraceParent).
+func traceParentOf(ctx context.Context) string { return telemetry.TraceParent(ctx) }
 
-// intakeContext is the span context stored as traceparent (invalid when
-// empty or malformed).
-func intakeContext(traceParent string) trace.SpanContext {
-	if traceParent == "" {
-		return trace.SpanContext{}
-	}
-	ctx := propagation.TraceContext{}.Extract(context.Background(), propagation.MapCarrier{"traceparent": traceParent})
-	return trace.SpanContextFromContext(ctx)
-}
-
-// startTransition starts the span of action on c: a child of the intake's
-// trace context, linked to the span of ctx (the request or job acting).
-// Without a stored intake context (complaints filed before it was kept) it
-// is simply a child of ctx's span. Spans go to the TracerProvider of ctx's
-// span, else the global one, as events.Enqueue does.
+// startTransition starts the span of action on c with
+// telemetry.StartContinued: a child of the intake's trace context, linked
+// to the span of ctx (the request or job acting). When the intake was not
+// sampled it is a child of ctx's span linked to the intake instead, and
+// without a stored intake context (complaints filed before it was kept)
+// simply a child of ctx's span.
+//
+// The intake's context is the server's own root span of the public intake
+// request (httpapi starts public routes as new roots, linked to what the
+// client sent), so no client chooses the complaint's trace or turns its
+// recording off.
 func startTransition(ctx context.Context, c *Complaint, action string) (context.Context, trace.Span) {
-	current := trace.SpanFromContext(ctx)
-	tp := otel.GetTracerProvider()
-	if current.IsRecording() {
-		tp = current.TracerProvider()
-	}
-	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(
-		attribute.String(AttrComplaintID, c.ID),
-		attribute.String(AttrAction, action),
-		attribute.String(AttrCategory, string(c.Category)),
-		attribute.String(AttrTown, c.Town),
-		attribute.String(AttrVillage, c.Village),
-	)}
-	if intake := intakeContext(c.TraceParent); intake.IsValid() {
-		if request := current.SpanContext(); request.IsValid() {
-			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: request,
-				Attributes: []attribute.KeyValue{attribute.String("wuxiao.link", "request")}}))
-		}
-		ctx = trace.ContextWithRemoteSpanContext(ctx, intake)
-	}
-	return tp.Tracer(scope).Start(ctx, SpanName(action), opts...)
+	return telemetry.StartContinued(ctx, scope, telemetry.ParseTraceParent(c.TraceParent), SpanName(action),
+		trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(
+			attribute.String(AttrComplaintID, c.ID),
+			attribute.String(AttrAction, action),
+			attribute.String(AttrCategory, string(c.Category)),
+			attribute.String(AttrTown, c.Town),
+			attribute.String(AttrVillage, c.Village),
+		))
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/wuxiao/wuxiao/services/internal/telemetry"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -46,14 +47,9 @@ func (t Telemetry) logger() *slog.Logger {
 	return t.Logger
 }
 
-// tracerFor is the tracer of Enqueue, which takes no options: the provider
-// of the span already in ctx (the request being served), else the global one.
-func tracerFor(ctx context.Context) trace.Tracer {
-	if span := trace.SpanFromContext(ctx); span.IsRecording() {
-		return span.TracerProvider().Tracer(scope)
-	}
-	return otel.GetTracerProvider().Tracer(scope)
-}
+// tracerFor is the tracer of the provider that made ctx's span, else the
+// global one (see telemetry.TracerFor).
+func tracerFor(ctx context.Context) trace.Tracer { return telemetry.TracerFor(ctx, scope) }
 
 // Attributes of the OTel messaging semantic conventions.
 func messagingAttrs(topic, key, op string) []attribute.KeyValue {

@@ -50,6 +50,13 @@
 // no route get a 404 problem, a known path with the wrong method a 405
 // problem with an Allow header.
 //
+// Public routes and unrouted paths are the Internet's: their server span is
+// a new trace root linked to the caller's traceparent (otelhttp's public
+// endpoint), so no client picks the trace the services' work joins or
+// switches its recording off; authenticated routes continue the caller's
+// trace. Exported spans carry no client address, peer address, user agent
+// or raw path (telemetry.RedactExporter).
+//
 // A handler reads its body with DecodeJSON, answers with WriteJSON, and
 // reports failures with WriteProblem or WriteError (a *Problem is an error,
 // so domain code can return one). Logger(ctx) gives a logger carrying the
@@ -89,8 +96,10 @@
 // # Logs
 //
 // One JSON line per request, message "request", with method, route, path,
-// status, duration_ms, bytes, request_id and trace_id. Client addresses,
-// query strings and bodies are never logged: people who report a cadre must
-// not be identifiable from the logs. A panic logs its stack at error level;
+// status, duration_ms, bytes, request_id and trace_id. The path is the
+// route's pattern ("/r/track/{code}"), or only the first segment of an
+// unrouted path ("/v1/…"). Client addresses, raw paths (a reporter's
+// tracking code is one), query strings and bodies are never logged: people
+// who report a cadre must not be identifiable from the logs. A panic logs its stack at error level;
 // the client only gets an internal problem with the request id.
 package httpapi

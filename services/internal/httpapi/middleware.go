@@ -113,12 +113,13 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		case st.quiet:
 			level = slog.LevelDebug // probes and scrapes every few seconds
 		}
-		// No client address, query string or body: villagers who report a
-		// cadre must not be traceable through the logs.
+		// No client address, query string, body or raw path (a tracking
+		// code on the reporter's status page is one): villagers who report
+		// a cadre must not be traceable through the logs.
 		s.log.LogAttrs(r.Context(), level, "request",
 			slog.String("method", r.Method),
 			slog.String("route", st.route),
-			slog.String("path", r.URL.Path),
+			slog.String("path", loggedPath(st.route, r.URL.Path)),
 			slog.Int("status", status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.Int64("bytes", rec.bytes),
@@ -126,6 +127,26 @@ func (s *Server) outer(next http.Handler) http.Handler {
 			slog.String("trace_id", st.traceID),
 		)
 	})
+}
+
+// loggedPath is what the access log says of a request's path: the path
+// pattern of its route, or, when no route matched, only the first segment
+// (enough to see which prefix a stray client or gateway asked for).
+func loggedPath(route, path string) string {
+	if route != "" {
+		if i := strings.IndexByte(route, '/'); i >= 0 {
+			return route[i:]
+		}
+		return route
+	}
+	seg, _, more := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	if len(seg) > 32 {
+		seg, more = strings.ToValidUTF8(seg[:32], ""), true
+	}
+	if more {
+		return "/" + seg + "/…"
+	}
+	return "/" + seg
 }
 
 // inner runs inside the server span: it records the trace id for the access

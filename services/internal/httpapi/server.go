@@ -53,6 +53,7 @@ type Server struct {
 	routes         map[string]bool
 	auth           func(http.Handler) http.Handler
 	privateRoutes  []string
+	private        map[string]bool // privateRoutes, for publicEndpoint
 	checks         []readinessCheck
 	lastCheckState map[string]string
 	drainDelay     time.Duration
@@ -87,6 +88,7 @@ func New(base config.Base, logger *slog.Logger, tel *telemetry.Telemetry) *Serve
 		tel:             tel,
 		mux:             http.NewServeMux(),
 		routes:          map[string]bool{},
+		private:         map[string]bool{},
 		lastCheckState:  map[string]string{},
 		drainDelay:      DefaultDrainDelay,
 		readyTimeout:    DefaultReadinessTimeout,
@@ -103,6 +105,7 @@ func New(base config.Base, logger *slog.Logger, tel *telemetry.Telemetry) *Serve
 	otelOpts := []otelhttp.Option{
 		otelhttp.WithFilter(func(r *http.Request) bool { return !quietPaths[r.URL.Path] }),
 		otelhttp.WithServerName(serverName),
+		otelhttp.WithPublicEndpointFn(s.publicEndpoint),
 	}
 	metrics := promhttp.HandlerFor(prometheus.NewRegistry(), promhttp.HandlerOpts{})
 	if tel != nil {
@@ -122,8 +125,24 @@ func New(base config.Base, logger *slog.Logger, tel *telemetry.Telemetry) *Serve
 
 type publicHandler struct{ http.Handler }
 
+// publicEndpoint reports whether r is for anything but an authenticated
+// route: a public route or no route at all. Its server span then starts a
+// trace of its own, linked to the context the client sent but not its
+// child, so that nobody on the Internet picks a trace id the services' work
+// joins (a complaint's whole lifecycle continues its intake's trace) or
+// turns its recording off with an unsampled traceparent. Authenticated
+// callers (staff, services) keep their trace.
+func (s *Server) publicEndpoint(r *http.Request) bool {
+	_, pattern := s.mux.Handler(r)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.private[pattern]
+}
+
 // Public marks a route as open to anyone: the authenticator is not applied.
 // Every other route requires the authenticator set by WithAuthenticator.
+// A public route's span is a new trace root linked to the caller's
+// traceparent (see publicEndpoint).
 func Public(h http.Handler) http.Handler { return publicHandler{h} }
 
 // WithAuthenticator sets the middleware applied to every route not wrapped
@@ -165,6 +184,7 @@ func (s *Server) Handle(pattern string, h http.Handler) {
 		}
 		h = s.auth(h)
 		s.privateRoutes = append(s.privateRoutes, pattern)
+		s.private[pattern] = true
 	}
 	limit := s.base.MaxBodyBytes
 	httpRoute := pattern

@@ -323,11 +323,19 @@ func TestRequestID(t *testing.T) {
 
 func TestAccessLog(t *testing.T) {
 	f := newFixture(t)
-	rec := f.do(t, "GET", "/v1/things/42?token=secret", "", "", "traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	// The id stands for a reporter's tracking code: the log names the route.
+	rec := f.do(t, "GET", "/v1/things/TRK7Q2XPLM?token=secret", "", "", "traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
 	if rec.Code != 200 {
 		t.Fatalf("status %d", rec.Code)
 	}
 	f.do(t, "GET", "/healthz", "", "") // debug level: not in an info log
+	if err := f.tel.TracerProvider.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	spans := f.spans.GetSpans()
+	if len(spans) != 1 {
+		t.Fatalf("%d spans", len(spans))
+	}
 	lines := f.logs.lines(t)
 	var access []map[string]any
 	for _, l := range lines {
@@ -340,9 +348,10 @@ func TestAccessLog(t *testing.T) {
 	}
 	l := access[0]
 	want := map[string]any{
-		"level": "INFO", "method": "GET", "route": "GET /v1/things/{id}", "path": "/v1/things/42",
+		"level": "INFO", "method": "GET", "route": "GET /v1/things/{id}", "path": "/v1/things/{id}",
 		"status": float64(200), "bytes": float64(len(rec.Body.Bytes())),
-		"request_id": rec.Header().Get(RequestIDHeader), "trace_id": "0af7651916cd43dd8448eb211c80319c",
+		// A public route: the server's own trace, not the caller's.
+		"request_id": rec.Header().Get(RequestIDHeader), "trace_id": spans[0].SpanContext.TraceID().String(),
 	}
 	for k, v := range want {
 		if l[k] != v {
@@ -352,14 +361,18 @@ func TestAccessLog(t *testing.T) {
 	if d, ok := l["duration_ms"].(float64); !ok || d < 0 {
 		t.Errorf("duration_ms = %v", l["duration_ms"])
 	}
-	if strings.Contains(f.logs.String(), "secret") || strings.Contains(f.logs.String(), "192.0.2.1") {
-		t.Errorf("log leaks the query string or the client address:\n%s", f.logs)
+	if strings.Contains(f.logs.String(), "secret") || strings.Contains(f.logs.String(), "192.0.2.1") ||
+		strings.Contains(f.logs.String(), "TRK7Q2XPLM") {
+		t.Errorf("log leaks the query string, the client address or the path:\n%s", f.logs)
 	}
 }
 
 func TestSpans(t *testing.T) {
 	f := newFixture(t)
-	rec := f.do(t, "GET", "/v1/things/42", "", "", "traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	// An authenticated route continues the caller's trace (public ones
+	// do not: see TestPublicRoutesStartTheirOwnTrace).
+	rec := f.do(t, "PUT", "/v1/things/42", "", "", "Authorization", "Bearer ok",
+		"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
 	f.do(t, "GET", "/readyz", "", "")
 	if err := f.tel.TracerProvider.ForceFlush(context.Background()); err != nil {
 		t.Fatal(err)
@@ -369,14 +382,15 @@ func TestSpans(t *testing.T) {
 		t.Fatalf("want exactly one span (probes are not traced), got %d", len(spans))
 	}
 	s := spans[0]
-	if s.Name != "GET /v1/things/{id}" || s.SpanContext.TraceID().String() != "0af7651916cd43dd8448eb211c80319c" {
-		t.Errorf("span %q in trace %s", s.Name, s.SpanContext.TraceID())
+	if s.Name != "PUT /v1/things/{id}" || s.SpanContext.TraceID().String() != "0af7651916cd43dd8448eb211c80319c" ||
+		s.Parent.SpanID().String() != "b7ad6b7169203331" {
+		t.Errorf("span %q in trace %s, parent %s", s.Name, s.SpanContext.TraceID(), s.Parent.SpanID())
 	}
 	attrs := map[attribute.Key]string{}
 	for _, kv := range s.Attributes {
 		attrs[kv.Key] = kv.Value.Emit()
 	}
-	if attrs["http.route"] != "/v1/things/{id}" || attrs["http.response.status_code"] != "200" ||
+	if attrs["http.route"] != "/v1/things/{id}" || attrs["http.response.status_code"] != "204" ||
 		attrs["wuxiao.request_id"] != rec.Header().Get(RequestIDHeader) {
 		t.Errorf("span attributes %v", attrs)
 	}

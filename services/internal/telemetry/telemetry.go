@@ -6,6 +6,9 @@
 // every series (wuxiao_town, wuxiao_district), so RED dashboards can be cut
 // per route and per town without joining on target_info.
 //
+// Exported spans never carry the caller's address, port or user agent, nor
+// a raw request path (see RedactExporter): reporters stay unidentifiable.
+//
 // Setup also installs its providers and the W3C TraceContext + Baggage
 // propagator as the process-wide OpenTelemetry globals, so libraries that use
 // the globals (Kafka header propagation, otelhttp clients) join the same
@@ -58,7 +61,7 @@ type Options struct {
 	// requests that arrive with a sampled parent are always recorded.
 	SamplingRatio float64
 	// SpanExporter receives spans in addition to OTLP (tests use an
-	// in-memory exporter).
+	// in-memory exporter). Both get spans through RedactExporter.
 	SpanExporter sdktrace.SpanExporter
 	// Registry receives the metrics; nil creates a private one holding the Go
 	// runtime and process collectors too.
@@ -128,10 +131,10 @@ func Setup(ctx context.Context, opts Options) (*Telemetry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("telemetry: OTLP exporter: %w", err)
 		}
-		tpOpts = append(tpOpts, sdktrace.WithBatcher(exp))
+		tpOpts = append(tpOpts, sdktrace.WithBatcher(RedactExporter(exp)))
 	}
 	if opts.SpanExporter != nil {
-		tpOpts = append(tpOpts, sdktrace.WithBatcher(opts.SpanExporter))
+		tpOpts = append(tpOpts, sdktrace.WithBatcher(RedactExporter(opts.SpanExporter)))
 	}
 	tp := sdktrace.NewTracerProvider(tpOpts...)
 
