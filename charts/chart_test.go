@@ -36,7 +36,7 @@ const (
 	releaseName      = "wuxiao-operator"
 	releaseNamespace = "wuxiao-system"
 	keepAnnotation   = "helm.sh/resource-policy"
-	minKubeVersion   = "v1.30.0"
+	minKubeVersion   = "v1.31.0"
 )
 
 var (
@@ -488,13 +488,13 @@ func TestRenderRejectsOldKubernetes(t *testing.T) {
 	install.DryRunStrategy = action.DryRunClient
 	install.ReleaseName = releaseName
 	install.Namespace = releaseNamespace
-	kv, err := chartcommon.ParseKubeVersion("v1.29.9")
+	kv, err := chartcommon.ParseKubeVersion("v1.30.9")
 	if err != nil {
 		t.Fatal(err)
 	}
 	install.KubeVersion = kv
 	if _, err := install.Run(ch, map[string]any{}); err == nil || !strings.Contains(err.Error(), "kubeVersion") {
-		t.Fatalf("installing on Kubernetes 1.29 (no ValidatingAdmissionPolicy v1): err = %v, want a kubeVersion error", err)
+		t.Fatalf("installing on Kubernetes 1.30 (no CEL IP/CIDR library for CRD rules): err = %v, want a kubeVersion error", err)
 	}
 }
 

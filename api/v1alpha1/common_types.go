@@ -11,6 +11,15 @@ const (
 	ConditionReady       = "Ready"
 	ConditionReconciling = "Reconciling"
 	ConditionStalled     = "Stalled"
+	// ConditionRatingRulesValid, on a Town, says whether the rating rules
+	// named by its spec.ratingRulesRef (or its District's) load; without a
+	// reference it is True for the built-in rules. False (reason
+	// RatingRulesNotFound or RatingRulesInvalid, the message naming every
+	// field at fault) leaves Ready as it is: the inspection service keeps the
+	// last good rules, and everything else of the town (a version rollout,
+	// the other services) is still reconciled, so a typo in one ConfigMap
+	// never freezes the district's towns. Alert on this condition.
+	ConditionRatingRulesValid = "RatingRulesValid"
 )
 
 // Condition reasons. They are predeclared so that alerts and tests can match
@@ -42,12 +51,16 @@ const (
 	// ReasonIdentityUnavailable: the district's Kratos admin API refused or
 	// could not be reached while provisioning officials' identities.
 	ReasonIdentityUnavailable = "IdentityUnavailable"
-	// ReasonRatingRulesNotFound: the ConfigMap or key named by a rating
-	// rules reference (spec.ratingRulesRef) does not exist.
+	// ReasonRatingRulesLoaded (RatingRulesValid True): the named rating
+	// rules load, or the town uses the built-in ones.
+	ReasonRatingRulesLoaded = "RatingRulesLoaded"
+	// ReasonRatingRulesNotFound (RatingRulesValid False): the ConfigMap or
+	// key named by a rating rules reference (spec.ratingRulesRef) does not
+	// exist.
 	ReasonRatingRulesNotFound = "RatingRulesNotFound"
-	// ReasonRatingRulesInvalid: the rating rules do not load; the message
-	// names every field at fault. The inspection service keeps the rules it
-	// runs with until they are fixed.
+	// ReasonRatingRulesInvalid (RatingRulesValid False): the rating rules do
+	// not load; the message names every field at fault. The inspection
+	// service keeps the last good rules until they are fixed.
 	ReasonRatingRulesInvalid = "RatingRulesInvalid"
 )
 

@@ -60,7 +60,9 @@ type DistrictSpec struct {
 
 	// RatingRulesRef names the rating rules (YAML or JSON, see the
 	// inspection service's README) towns use unless they override them.
-	// Without it, towns use the built-in rules.
+	// Without it, towns use the built-in rules. Missing or invalid rules
+	// are not rolled out: each Town keeps its last good rules and reports
+	// the problem in its condition RatingRulesValid, nothing else stops.
 	// +optional
 	RatingRulesRef *ConfigMapKeyRef `json:"ratingRulesRef,omitempty"`
 
@@ -105,8 +107,12 @@ type NetworkSpec struct {
 }
 
 // TrustedProxy is an IP address or a CIDR, e.g. 10.0.0.0/8 or 198.18.0.1/32.
+// A prefix of length 0 (0.0.0.0/0, ::/0) is refused: trusting every address
+// would let any client choose, in X-Forwarded-For, the address it is
+// rate-limited by. The CEL IP and CIDR library needs Kubernetes 1.31.
 // +kubebuilder:validation:MaxLength=64
 // +kubebuilder:validation:XValidation:rule="isIP(self) || (isCIDR(self) && cidr(self) == cidr(self).masked())",messageExpression="'trusted proxy ' + self + ' must be an IP address or a CIDR without bits set after the prefix length, e.g. 10.0.0.0/8, 198.18.0.1/32 or fd00::/8 (write 10.1.2.3/8 as 10.0.0.0/8)'"
+// +kubebuilder:validation:XValidation:rule="!isCIDR(self) || cidr(self).prefixLength() > 0",messageExpression="'trusted proxy ' + self + ' trusts every address: any client could then choose the address it is rate-limited by (X-Forwarded-For); list the addresses or subnets of the proxies themselves, e.g. 10.0.0.0/8'"
 type TrustedProxy string
 
 // KafkaSpec locates the Kafka cluster and sets topic defaults.

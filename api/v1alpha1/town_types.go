@@ -61,8 +61,11 @@ type TownSpec struct {
 	// RatingRulesRef overrides the district's rating rules for this town: a
 	// ConfigMap key holding the rules (YAML or JSON) that the inspection
 	// service grades the town's villages by. The operator validates them
-	// first; invalid rules stall the Town (reason RatingRulesInvalid) and
-	// are not rolled out.
+	// first; missing or invalid rules are not rolled out: the inspection
+	// service keeps the last good rules, the rest of the town is reconciled
+	// as usual (Ready is unaffected), and the condition RatingRulesValid
+	// turns False (reason RatingRulesNotFound or RatingRulesInvalid) with a
+	// Warning event.
 	// +optional
 	RatingRulesRef *ConfigMapKeyRef `json:"ratingRulesRef,omitempty"`
 
@@ -136,7 +139,9 @@ type TownStatus struct {
 	// +optional
 	Catalog string `json:"catalog,omitempty"`
 	// RatingRules are the rating rules in force, as namespace/name:key of
-	// their ConfigMap; empty when the town uses the built-in rules.
+	// their ConfigMap; empty when the town uses the built-in rules. While
+	// the rules named are missing or invalid (condition RatingRulesValid
+	// False) it keeps naming the last good rules.
 	// +optional
 	RatingRules string `json:"ratingRules,omitempty"`
 	// Version of the services the town is moving to or runs.

@@ -10,7 +10,8 @@ package inspection
 // shows district staff every town: its own town from its own tables (the
 // source of the events, no lag), the other towns from the projection of
 // their streams. The other instances answer district staff with a 409
-// naming that town (Service.DistrictViewTown). A town's discipline office
+// naming that town (Service.DistrictViewTown), or saying that no town does
+// (NoDistrictView). A town's discipline office
 // sees its own town only, on its own instance. Without the projection and
 // without a town to point at (tools, tests), the view is the instance's
 // town only, for everyone.
@@ -95,6 +96,14 @@ const TypeDistrictViewElsewhere = httpapi.ProblemBase + "inspection/district-vie
 // whose instance builds the district overview; the town is also in the
 // member districtViewTown, for clients to follow.
 func (s *Service) districtViewElsewhere() *httpapi.Problem {
+	if s.DistrictViewTown == NoDistrictView {
+		// Sending staff to a town that does not exist would waste their
+		// time: the platform team has to name an existing town.
+		return &httpapi.Problem{Type: TypeDistrictViewElsewhere, Title: "No town's instance builds the district overview",
+			Status: http.StatusConflict,
+			Detail: fmt.Sprintf("this is the inspection service of town %s, which holds its own town only; no town's inspection service builds the district overview at the moment (the District names no existing town in spec.districtView.town): ask the platform team to name one",
+				s.Town)}
+	}
 	return (&httpapi.Problem{Type: TypeDistrictViewElsewhere, Title: "The district overview is built by another town's instance",
 		Status: http.StatusConflict,
 		Detail: fmt.Sprintf("this is the inspection service of town %s, which holds its own town only; the district overview of every town is built by the inspection service of town %s: ask that town's instance",
@@ -380,7 +389,11 @@ func (s *Service) districtOverviewHTML(w http.ResponseWriter, r *http.Request) {
 		// Staff follow a link in a browser: tell them in Chinese where the
 		// overview is, with the same status as the JSON problem.
 		var buf bytes.Buffer
-		if err := elsewherePage.Execute(&buf, s.DistrictViewTown); err != nil {
+		page := elsewherePage
+		if s.DistrictViewTown == NoDistrictView {
+			page = nowherePage
+		}
+		if err := page.Execute(&buf, s.DistrictViewTown); err != nil {
 			httpapi.WriteError(w, r, err)
 			return
 		}
@@ -414,6 +427,20 @@ var elsewherePage = template.Must(template.New("elsewhere").Parse(`<!DOCTYPE htm
 <body>
 <h1>全区村级评级与巡察覆盖概览</h1>
 <p id="district-view-elsewhere" data-town="{{.}}">全区概览由镇（街道）“{{.}}”的监督评级服务统一生成；本服务仅保存本镇（街道）的数据。请前往该镇（街道）的服务查看全区概览。</p>
+</body>
+</html>
+`))
+
+var nowherePage = template.Must(template.New("nowhere").Parse(`<!DOCTYPE html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>全区村级评级与巡察覆盖概览</title>
+</head>
+<body>
+<h1>全区村级评级与巡察覆盖概览</h1>
+<p id="district-view-nowhere">目前没有任何镇（街道）的监督评级服务生成全区概览；本服务仅保存本镇（街道）的数据。请联系平台运维团队指定生成全区概览的镇（街道）。</p>
 </body>
 </html>
 `))

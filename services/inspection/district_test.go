@@ -323,7 +323,9 @@ func TestDistrictTopicsDiscovery(t *testing.T) {
 // with a 409 problem naming that town, and a Chinese page on the HTML
 // route, never this town passed off as the district; the town's discipline
 // office still sees its own town everywhere, and other towns' staff get 403
-// as before. A standalone instance (nothing named) shows its town only.
+// as before. With NoDistrictView the 409 says that no town builds it and
+// to ask the platform team. A standalone instance (nothing named) shows its
+// town only.
 func TestDistrictOverviewWithoutTheProjection(t *testing.T) {
 	clk := &testClock{}
 	clk.Set(time.Date(2026, 4, 10, 9, 0, 0, 0, Shanghai))
@@ -363,6 +365,9 @@ func TestDistrictOverviewWithoutTheProjection(t *testing.T) {
 		{"this instance runs the view", true, townA, map[string]want{
 			districtDisc: {200, []string{townA, townB}, districtWideScope}, districtAdmin: {200, []string{townA, townB}, districtWideScope},
 			discA: {200, []string{townA}, districtTownScope}, discB: {status: 403}}},
+		{"no town builds the view", false, NoDistrictView, map[string]want{
+			districtDisc: elsewhere, districtAdmin: elsewhere,
+			discA: {200, []string{townA}, districtTownScope}, discB: {status: 403}}},
 		{"standalone, nothing named", false, "", map[string]want{
 			districtDisc: {200, []string{townA}, districtScope}, discA: {200, []string{townA}, districtScope}, discB: {status: 403}}},
 	} {
@@ -374,6 +379,18 @@ func TestDistrictOverviewWithoutTheProjection(t *testing.T) {
 					t.Fatalf("got %d %.400s, want %d", r.status, r.raw, w.status)
 				}
 				switch {
+				case w.status == 409 && cfg.viewTown == NoDistrictView:
+					// No town to send staff to: say so, and whom to ask.
+					if _, named := r.body["districtViewTown"]; r.body["type"] != TypeDistrictViewElsewhere || named ||
+						!strings.Contains(r.body["detail"].(string), "no town's inspection service builds the district overview") ||
+						!strings.Contains(r.body["detail"].(string), "platform team") || strings.Contains(r.raw, "乙一村") {
+						t.Fatalf("problem %s %.600s", r.contentType, r.raw)
+					}
+					page := send(t, ts, "GET", "/v1/district/overview/html", token, nil)
+					if page.status != 409 || !strings.Contains(page.raw, "目前没有任何镇（街道）的监督评级服务生成全区概览") ||
+						!strings.Contains(page.raw, "请联系平台运维团队") || strings.Contains(page.raw, "“-”") || strings.Contains(page.raw, "甲一村") {
+						t.Fatalf("page %d %s %.600s", page.status, page.contentType, page.raw)
+					}
 				case w.status == 409:
 					if r.contentType != "application/problem+json" || r.body["type"] != TypeDistrictViewElsewhere ||
 						r.body["districtViewTown"] != townB || !strings.Contains(r.body["detail"].(string), "town "+townB) ||
@@ -416,6 +433,9 @@ func TestRunsDistrictView(t *testing.T) {
 		{"jinping", "xikou", false},
 		{"", "xikou", true},
 		{"xikou-2", "xikou", false},
+		// The operator's "nobody": never every instance, unlike unset.
+		{NoDistrictView, "xikou", false},
+		{NoDistrictView, NoDistrictView, false},
 	} {
 		if got := RunsDistrictView(tc.viewTown, tc.town); got != tc.want {
 			t.Errorf("RunsDistrictView(%q, %q) = %v, want %v", tc.viewTown, tc.town, got, tc.want)

@@ -15,10 +15,14 @@ package inspection
 //	                      only the summary (Reason), read as before:
 //	                      "部分属实" → partly, "不属实"/"查无实据"/"失实" →
 //	                      unsubstantiated, "属实" → substantiated; a summary
-//	                      naming none of them, or an outcome this service
-//	                      does not know, → complaint/resolved, which the
-//	                      rules do not rate (0 points, marked unrated), so
-//	                      that nobody loses points on a guess.
+//	                      naming none of them → complaint/resolved, which
+//	                      the rules do not rate (0 points, marked unrated),
+//	                      so that nobody loses points on a guess. An outcome
+//	                      this service does not know (a newer complaint
+//	                      service) is an error, and the event goes to the
+//	                      dead-letter topic: recorded unrated, its fact id
+//	                      would be taken, and a version that knows the
+//	                      outcome could never rate it.
 //	filed, rejected, escalated, reopened → ignored.
 //
 // Fact ids are "complaint:<complaintId>:accepted" and
@@ -65,15 +69,18 @@ var complaintOutcomes = map[string]string{
 }
 
 // resolvedSubkind is the fact's subkind of a resolution: its structured
-// outcome, else (older events) the outcome read from the summary.
-func resolvedSubkind(d eventsv1.ComplaintDecided) string {
+// outcome, else (older events) the outcome read from the summary. An
+// outcome it does not know is an error rather than an unrated fact, which
+// would keep the complaint unrated for good (fact ids are deduplicated).
+func resolvedSubkind(d eventsv1.ComplaintDecided) (string, error) {
 	if d.Outcome == "" {
-		return ComplaintOutcome(d.Reason)
+		return ComplaintOutcome(d.Reason), nil
 	}
 	if sub, ok := complaintOutcomes[d.Outcome]; ok {
-		return sub
+		return sub, nil
 	}
-	return ComplaintResolved
+	return "", fmt.Errorf("complaint %s: unknown outcome %q (this inspection service knows %s, %s and %s): not rated; replay the event from the dead-letter topic once the inspection service knows the outcome",
+		d.ComplaintID, d.Outcome, eventsv1.ComplaintOutcomeSubstantiated, eventsv1.ComplaintOutcomePartly, eventsv1.ComplaintOutcomeUnsubstantiated)
 }
 
 // ComplaintFact turns a complaint decision into a fact; ok is false for
@@ -104,7 +111,10 @@ func ComplaintFact(ev eventsv1.Event) (Fact, bool, error) {
 	}
 	sub := ComplaintAccepted
 	if stage == "resolved" {
-		sub = resolvedSubkind(d)
+		var err error
+		if sub, err = resolvedSubkind(d); err != nil {
+			return Fact{}, false, err
+		}
 	}
 	// The note names the category only: the summary may identify people
 	// and stays in the complaint service, under its access rules.
@@ -116,6 +126,8 @@ func ComplaintFact(ev eventsv1.Event) (Fact, bool, error) {
 func (s *Service) HandleComplaintEvent(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) error {
 	f, ok, err := ComplaintFact(ev)
 	if err != nil {
+		// Retrying cannot fix a malformed event or an outcome this version
+		// does not know: straight to the dead-letter topic, unrecorded.
 		return events.Permanent(err)
 	}
 	if !ok {

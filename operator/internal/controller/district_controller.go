@@ -143,10 +143,13 @@ func (r *DistrictReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if name == "" {
 		name = "district"
 	}
-	// Only what the District's summary shows: a town's readiness or version.
+	// Only what the District's summary shows: a town's readiness or
+	// version, and a town starting deletion (the default district view
+	// skips it).
 	townSummaryChanged := predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		o, n := e.ObjectOld.(*wuxiaov1.Town), e.ObjectNew.(*wuxiaov1.Town)
-		return isReady(o.Status.Conditions) != isReady(n.Status.Conditions) || o.Status.Version != n.Status.Version
+		return isReady(o.Status.Conditions) != isReady(n.Status.Conditions) || o.Status.Version != n.Status.Version ||
+			o.DeletionTimestamp.IsZero() != n.DeletionTimestamp.IsZero()
 	}}
 	return ctrl.NewControllerManagedBy(mgr).Named(name).
 		For(&wuxiaov1.District{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).

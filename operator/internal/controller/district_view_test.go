@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -10,15 +11,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+	"github.com/wuxiao/wuxiao/services/inspection"
 )
 
 // Exactly one town's inspection service builds the district overview: every
 // inspection Deployment of the district names the same town
 // (WUXIAO_DISTRICT_VIEW_TOWN), and that town's own instance is the only one
 // whose value is itself. The default is the first town by name and moves
-// when an earlier one is added; spec.districtView.town overrides it; a named
-// town that does not exist leaves no town building it, which the District
-// says. The other services never get the setting.
+// when an earlier one is added, or when the seat starts being deleted;
+// spec.districtView.town overrides it; a named town that does not exist
+// leaves no town building it, which the District and every inspection
+// service are told. The other services never get the setting.
 func TestDistrictViewRunsInOneTown(t *testing.T) {
 	startManager(t)
 	ctx := context.Background()
@@ -98,9 +101,29 @@ func TestDistrictViewRunsInOneTown(t *testing.T) {
 	update(t, d, func() { d.Spec.DistrictView.Town = c })
 	expect(c, 1, c, "the district overview is built by "+c)
 
-	// A named town that does not exist: no town builds it, and the
-	// District says so.
+	// A named town that does not exist: no town builds it, every
+	// inspection service is told so explicitly (never an empty value, which
+	// would make each run the projection), and the District says so.
 	missing := d.Name + "-z"
 	update(t, d, func() { d.Spec.DistrictView.Town = missing })
-	expect(missing, 0, "", fmt.Sprintf("spec.districtView.town names %q, which is not a town of this district", missing))
+	expect(inspection.NoDistrictView, 0, "", fmt.Sprintf("spec.districtView.town names %q, which is not a town of this district", missing))
+
+	// Back to the default; then the seat starts being deleted (a
+	// finalizer holds it): the District and the other towns move on to the
+	// next town at once, without waiting for the town to be gone.
+	update(t, d, func() { d.Spec.DistrictView.Town = "" })
+	expect(a, 1, a, "the district overview is built by "+a)
+	seat := &wuxiaov1.Town{}
+	must(t, k8s.Get(ctx, types.NamespacedName{Name: a}, seat))
+	update(t, seat, func() { seat.Finalizers = append(seat.Finalizers, "test.wuxiao.io/hold") })
+	t.Cleanup(func() {
+		held := &wuxiaov1.Town{}
+		if err := k8s.Get(ctx, types.NamespacedName{Name: a}, held); err == nil {
+			held.Finalizers = nil
+			_ = k8s.Update(ctx, held)
+		}
+	})
+	must(t, k8s.Delete(ctx, seat))
+	towns = slices.DeleteFunc(towns, func(tw *wuxiaov1.Town) bool { return tw.Name == a })
+	expect(b, 1, b, "the district overview is built by "+b)
 }

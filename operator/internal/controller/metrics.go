@@ -28,7 +28,12 @@ func init() {
 }
 
 func recordConditionMetrics(kind, name string, conds []metav1.Condition) {
-	for _, t := range []string{wuxiaov1.ConditionReady, wuxiaov1.ConditionReconciling, wuxiaov1.ConditionStalled} {
+	types := []string{wuxiaov1.ConditionReady, wuxiaov1.ConditionReconciling, wuxiaov1.ConditionStalled}
+	if kind == "Town" {
+		// Bad rating rules leave a town Ready: alerts need this one too.
+		types = append(types, wuxiaov1.ConditionRatingRulesValid)
+	}
+	for _, t := range types {
 		v := -1.0
 		for _, c := range conds {
 			if c.Type == t {

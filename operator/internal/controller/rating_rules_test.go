@@ -7,6 +7,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -64,9 +65,12 @@ func waitInspectionRules(t *testing.T, town *wuxiaov1.Town, content string) {
 
 // The district's settings reach the towns' Deployments: the trusted proxies
 // every service, the rating rules (validated) the inspection service. A
-// change of the labelled ConfigMap rolls the rules out at once; invalid
-// rules stall the town, name every bad field, and leave the Deployment as
-// it was; a town may name rules of its own.
+// change of the labelled ConfigMap rolls the rules out at once; invalid or
+// missing rules are reported in the condition RatingRulesValid (every bad
+// field named) and a Warning event, are not rolled out (the last good rules
+// stay), and hold nothing else back: the town stays Ready, a new version
+// still rolls out, a new town is still provisioned; a town may name rules of
+// its own.
 func TestDistrictSettingsReachTheServices(t *testing.T) {
 	startManager(t)
 	ctx := context.Background()
@@ -97,30 +101,68 @@ func TestDistrictSettingsReachTheServices(t *testing.T) {
 	update(t, cm, func() { cm.Data[rulesKey] = quarterly })
 	waitInspectionRules(t, town, quarterly)
 
-	// Broken rules: the town stalls, saying what to fix, and the
-	// inspection service keeps the rules it has.
+	// Broken rules: the town stays Ready, its condition RatingRulesValid
+	// says what to fix (every bad field), a Warning event says it once, and
+	// the inspection service keeps the last good rules.
 	before := deployment(t, town, wuxiaov1.ServiceInspection)
 	update(t, cm, func() { cm.Data[rulesKey] = brokenGrades })
 	eventually(t, wait, func() error {
-		got := &wuxiaov1.Town{}
-		must(t, k8s.Get(ctx, client.ObjectKeyFromObject(town), got))
-		if err := expectReady(got.Status.Conditions, got.Generation, got.Status.ObservedGeneration, metav1.ConditionFalse, wuxiaov1.ReasonRatingRulesInvalid); err != nil {
+		got := getTown(t, town)
+		c, err := expectRulesValid(got, metav1.ConditionFalse, wuxiaov1.ReasonRatingRulesInvalid)
+		if err != nil {
 			return err
 		}
-		_, _, msg := readyOf(got.Status.Conditions)
 		for _, field := range []string{"start: must be positive", "grades.a: must be at most start", "grades.b: must be below grades.a", cm.Name} {
-			if !contains(msg, field) {
-				return fmt.Errorf("message %q does not name %q", msg, field)
+			if !contains(c.Message, field) {
+				return fmt.Errorf("message %q does not name %q", c.Message, field)
 			}
-		}
-		if !isStalled(got.Status.Conditions) {
-			return fmt.Errorf("not Stalled: %+v", got.Status.Conditions)
 		}
 		return nil
 	})
+	waitTownReady(t, town)
+	if isStalled(town.Status.Conditions) {
+		t.Errorf("bad rating rules stalled the town: %+v", town.Status.Conditions)
+	}
+	if want := cm.Namespace + "/" + cm.Name + ":" + rulesKey; town.Status.RatingRules != want {
+		t.Errorf("status.ratingRules %q, want the last good %q", town.Status.RatingRules, want)
+	}
+	waitWarning(t, town, wuxiaov1.ReasonRatingRulesInvalid, "grades.b: must be below grades.a")
 	after := deployment(t, town, wuxiaov1.ServiceInspection)
 	if rules, _ := envOf(after, resources.EnvRatingRules); rules != quarterly || after.Generation != before.Generation {
 		t.Errorf("broken rules were rolled out: generation %d -> %d, rules %q", before.Generation, after.Generation, rules)
+	}
+
+	// Everything else still reaches the town: a new version rolls out,
+	// with the last good rules.
+	update(t, d, func() { d.Spec.Services.Version = "v0.2.0" })
+	eventually(t, wait, func() error {
+		kubelet(t, town.NamespaceName())
+		for _, svc := range wuxiaov1.AllServices {
+			if v := deployment(t, town, svc).Labels[resources.VersionLabel]; v != "v0.2.0" {
+				return fmt.Errorf("%s runs %q while the rules are broken", svc, v)
+			}
+		}
+		return nil
+	})
+	if rules, _ := envOf(deployment(t, town, wuxiaov1.ServiceInspection), resources.EnvRatingRules); rules != quarterly {
+		t.Errorf("after the rollout the inspection service runs rules %q, want the last good ones", rules)
+	}
+	waitTownReady(t, town)
+	if town.Status.Version != "v0.2.0" {
+		t.Errorf("status.version %q", town.Status.Version)
+	}
+
+	// A new town under the broken rules is provisioned all the same, with
+	// the built-in rules (it has no last good ones).
+	fresh := readyTown(t, d)
+	if rules, set := envOf(deployment(t, fresh, wuxiaov1.ServiceInspection), resources.EnvRatingRules); set {
+		t.Errorf("a new town under broken rules runs %q", rules)
+	}
+	if _, err := expectRulesValid(fresh, metav1.ConditionFalse, wuxiaov1.ReasonRatingRulesInvalid); err != nil {
+		t.Error(err)
+	}
+	if fresh.Status.RatingRules != "" {
+		t.Errorf("new town's status.ratingRules %q, want empty (built-in)", fresh.Status.RatingRules)
 	}
 
 	// The town names rules of its own: missing at first, then created.
@@ -129,12 +171,19 @@ func TestDistrictSettingsReachTheServices(t *testing.T) {
 		town.Spec.RatingRulesRef = &wuxiaov1.ConfigMapKeyRef{Namespace: own.Namespace, Name: own.Name, Key: rulesKey}
 	})
 	eventually(t, wait, func() error {
-		got := &wuxiaov1.Town{}
-		must(t, k8s.Get(ctx, client.ObjectKeyFromObject(town), got))
-		return expectReady(got.Status.Conditions, got.Generation, got.Status.ObservedGeneration, metav1.ConditionFalse, wuxiaov1.ReasonRatingRulesNotFound)
+		_, err := expectRulesValid(getTown(t, town), metav1.ConditionFalse, wuxiaov1.ReasonRatingRulesNotFound)
+		return err
 	})
+	waitTownReady(t, town)
+	if rules, _ := envOf(deployment(t, town, wuxiaov1.ServiceInspection), resources.EnvRatingRules); rules != quarterly {
+		t.Errorf("with its own rules missing the inspection service runs %q, want the last good ones", rules)
+	}
+	waitWarning(t, town, wuxiaov1.ReasonRatingRulesNotFound, own.Name)
 	must(t, k8s.Create(ctx, own))
 	waitInspectionRules(t, town, severeConflicts)
+	if _, err := expectRulesValid(town, metav1.ConditionTrue, wuxiaov1.ReasonRatingRulesLoaded); err != nil {
+		t.Error(err)
+	}
 	if want := own.Namespace + "/" + own.Name + ":" + rulesKey; town.Status.RatingRules != want {
 		t.Errorf("status.ratingRules %q, want %q", town.Status.RatingRules, want)
 	}
@@ -152,6 +201,45 @@ func TestDistrictSettingsReachTheServices(t *testing.T) {
 	if town.Status.RatingRules != "" {
 		t.Errorf("status.ratingRules %q, want empty", town.Status.RatingRules)
 	}
+	if _, err := expectRulesValid(town, metav1.ConditionTrue, wuxiaov1.ReasonRatingRulesLoaded); err != nil {
+		t.Error(err)
+	}
+}
+
+func getTown(t *testing.T, town *wuxiaov1.Town) *wuxiaov1.Town {
+	t.Helper()
+	got := &wuxiaov1.Town{}
+	must(t, k8s.Get(context.Background(), client.ObjectKeyFromObject(town), got))
+	return got
+}
+
+// expectRulesValid checks the town's condition RatingRulesValid, for the
+// town's current generation.
+func expectRulesValid(town *wuxiaov1.Town, status metav1.ConditionStatus, reason string) (*metav1.Condition, error) {
+	c := meta.FindStatusCondition(town.Status.Conditions, wuxiaov1.ConditionRatingRulesValid)
+	if c == nil || c.Status != status || c.Reason != reason || c.ObservedGeneration != town.Generation {
+		return c, fmt.Errorf("town %s: RatingRulesValid %+v, want %s %s at generation %d", town.Name, c, status, reason, town.Generation)
+	}
+	return c, nil
+}
+
+// waitWarning waits for a Warning event about the town with the reason and
+// a note containing text.
+func waitWarning(t *testing.T, town *wuxiaov1.Town, reason, text string) {
+	t.Helper()
+	eventually(t, wait, func() error {
+		evs := &corev1.EventList{}
+		if err := k8s.List(context.Background(), evs); err != nil {
+			return err
+		}
+		for _, e := range evs.Items {
+			if e.InvolvedObject.Kind == "Town" && e.InvolvedObject.Name == town.Name && e.Type == corev1.EventTypeWarning &&
+				e.Reason == reason && contains(e.Message, text) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no Warning event %s about town %s saying %q", reason, town.Name, text)
+	})
 }
 
 func isStalled(conds []metav1.Condition) bool {

@@ -15,6 +15,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -32,6 +33,7 @@ import (
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 	"github.com/wuxiao/wuxiao/operator/internal/resources"
+	"github.com/wuxiao/wuxiao/services/inspection"
 )
 
 // TownReconciler gives each Town its namespace, admin rights, catalog and the
@@ -133,6 +135,11 @@ func (r *TownReconciler) reconcile(ctx context.Context, town *wuxiaov1.Town) (ct
 		markProgressing(&town.Status.Conditions, town.Generation, wuxiaov1.ReasonApplyFailed, err.Error())
 		return ctrl.Result{}, err
 	}
+	if meta.IsStatusConditionFalse(town.Status.Conditions, wuxiaov1.ConditionRatingRulesValid) {
+		// A person fixes the rules, maybe in a ConfigMap the operator does
+		// not watch: look again soon.
+		return ctrl.Result{RequeueAfter: time.Minute}, nil
+	}
 	if town.Status.RatingRules != "" {
 		// Edits of a rules ConfigMap without the watch label arrive this way.
 		return ctrl.Result{RequeueAfter: RatingRulesResync}, nil
@@ -190,7 +197,7 @@ func (r *TownReconciler) reconcileChildren(ctx context.Context, town *wuxiaov1.T
 		return err
 	}
 	town.Status.Catalog = catalog.Name + "@" + catalog.Spec.Version
-	ratingRules, err := r.resolveRatingRules(ctx, town, district)
+	ratingRules, err := r.ratingRules(ctx, town, district)
 	if err != nil {
 		return err
 	}
@@ -412,16 +419,23 @@ func patchStatus[S any](ctx context.Context, c client.Client, before, after clie
 }
 
 // districtViewTown is the town whose inspection service builds the
-// district overview (resources.DistrictViewTown).
+// district overview (resources.DistrictViewTown), or
+// inspection.NoDistrictView when that town does not exist: the services
+// then tell district staff that no town builds it, rather than send them to
+// a missing town. Towns are created and deleted under watch
+// (siblingsOnMembershipChange), so this follows them.
 func (r *TownReconciler) districtViewTown(ctx context.Context, district *wuxiaov1.District) (string, error) {
-	if t := district.Spec.DistrictView.Town; t != "" {
-		return t, nil
-	}
 	towns := &wuxiaov1.TownList{}
 	if err := r.List(ctx, towns, client.MatchingFields{townDistrictIndex: district.Name}); err != nil {
 		return "", err
 	}
-	return resources.DistrictViewTown(district, towns.Items), nil
+	view := resources.DistrictViewTown(district, towns.Items)
+	for i := range towns.Items {
+		if view != "" && towns.Items[i].Name == view {
+			return view, nil
+		}
+	}
+	return inspection.NoDistrictView, nil
 }
 
 const townDistrictIndex = "spec.district"

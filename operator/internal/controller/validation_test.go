@@ -52,6 +52,11 @@ func TestImmutableFieldsAndUpdateRules(t *testing.T) {
 			d.Spec.Network.TrustedProxies = []wuxiaov1.TrustedProxy{"198.18.0.1/32", "10.1.2.3/8"}
 		}, "trusted proxy 10.1.2.3/8 must be an IP address or a CIDR without bits set after the prefix length"},
 		{"trusted proxy not an address", d, func() { d.Spec.Network.TrustedProxies = []wuxiaov1.TrustedProxy{"ingress.local"} }, "trusted proxy ingress.local must be"},
+		// Trusting everyone lets any client pick its rate-limit identity.
+		{"trusted proxies every IPv4 address", d, func() {
+			d.Spec.Network.TrustedProxies = []wuxiaov1.TrustedProxy{"10.0.0.0/8", "0.0.0.0/0"}
+		}, "trusted proxy 0.0.0.0/0 trusts every address"},
+		{"trusted proxies every IPv6 address", d, func() { d.Spec.Network.TrustedProxies = []wuxiaov1.TrustedProxy{"::/0"} }, "trusted proxy ::/0 trusts every address"},
 		{"rating rules key", town, func() {
 			town.Spec.RatingRulesRef = &wuxiaov1.ConfigMapKeyRef{Namespace: "wuxiao-system", Name: "rules", Key: "rules/yaml"}
 		}, "spec.ratingRulesRef.key"},

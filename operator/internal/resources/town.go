@@ -23,6 +23,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+	"github.com/wuxiao/wuxiao/services/inspection"
 )
 
 // Names of generated objects.
@@ -62,6 +63,9 @@ const (
 	// service: content rather than a mounted file, so that a change of the
 	// rules changes the pod template and rolls the pods.
 	EnvRatingRules = "WUXIAO_RATING_RULES"
+	// EnvDistrictViewTown names, to the inspection service, the town whose
+	// instance builds the district overview, or inspection.NoDistrictView.
+	EnvDistrictViewTown = "WUXIAO_DISTRICT_VIEW_TOWN"
 	// EnvTrustedProxies lists the proxies whose X-Forwarded-For the services believe.
 	EnvTrustedProxies = "WUXIAO_TRUSTED_PROXIES"
 )
@@ -78,7 +82,8 @@ type TownInput struct {
 	// already validated; empty means the inspection service's built-in ones.
 	RatingRules string
 	// DistrictViewTown is the town whose inspection service builds the
-	// district overview (DistrictViewTown of the town's district).
+	// district overview (DistrictViewTown of the town's district, if that
+	// town exists); empty or inspection.NoDistrictView when no town does.
 	DistrictViewTown string
 }
 
@@ -332,8 +337,14 @@ func serviceEnv(in TownInput, svc wuxiaov1.ServiceName) []corev1.EnvVar {
 	if svc == wuxiaov1.ServiceInspection {
 		// Only the named town's instance consumes every town's streams
 		// into the district projection; the others name it to district
-		// staff.
-		env = append(env, corev1.EnvVar{Name: "WUXIAO_DISTRICT_VIEW_TOWN", Value: in.DistrictViewTown})
+		// staff. Always set: unset would make every instance run the
+		// projection (a lone instance's default), so "no town" is said
+		// explicitly.
+		view := in.DistrictViewTown
+		if view == "" {
+			view = inspection.NoDistrictView
+		}
+		env = append(env, corev1.EnvVar{Name: EnvDistrictViewTown, Value: view})
 	}
 	if svc == wuxiaov1.ServiceInspection && in.RatingRules != "" {
 		env = append(env, corev1.EnvVar{Name: EnvRatingRules, Value: in.RatingRules})

@@ -9,6 +9,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+	"github.com/wuxiao/wuxiao/services/inspection"
 )
 
 func input(mutate func(*wuxiaov1.Town, *wuxiaov1.District)) TownInput {
@@ -156,24 +157,35 @@ func TestDistrictViewTown(t *testing.T) {
 	}
 }
 
-// Only the inspection service learns where the district view runs.
+// Only the inspection service learns where the district view runs, and it
+// always does: without a town it is told "nobody", never left unset (which
+// would make every instance run the projection).
 func TestDistrictViewEnv(t *testing.T) {
-	in := input(nil)
-	in.DistrictViewTown = "jinping"
-	for _, svc := range wuxiaov1.AllServices {
-		c := Deployment(in, svc, "hash").Spec.Template.Spec.Containers[0]
-		var got []string
-		for _, e := range c.Env {
-			if e.Name == "WUXIAO_DISTRICT_VIEW_TOWN" {
-				got = append(got, e.Value)
+	for _, tc := range []struct{ view, want string }{
+		{"jinping", "jinping"},
+		{"", inspection.NoDistrictView},
+		{inspection.NoDistrictView, inspection.NoDistrictView},
+	} {
+		in := input(nil)
+		in.DistrictViewTown = tc.view
+		for _, svc := range wuxiaov1.AllServices {
+			c := Deployment(in, svc, "hash").Spec.Template.Spec.Containers[0]
+			var got []string
+			for _, e := range c.Env {
+				if e.Name == EnvDistrictViewTown {
+					got = append(got, e.Value)
+				}
 			}
-		}
-		want := 0
-		if svc == wuxiaov1.ServiceInspection {
-			want = 1
-		}
-		if len(got) != want || (want == 1 && got[0] != "jinping") {
-			t.Errorf("%s: WUXIAO_DISTRICT_VIEW_TOWN %v", svc, got)
+			want := 0
+			if svc == wuxiaov1.ServiceInspection {
+				want = 1
+			}
+			if len(got) != want || (want == 1 && got[0] != tc.want) {
+				t.Errorf("view %q, %s: WUXIAO_DISTRICT_VIEW_TOWN %v, want %q", tc.view, svc, got, tc.want)
+			}
+			if want == 1 && inspection.RunsDistrictView(got[0], "jinping") != (tc.want == "jinping") {
+				t.Errorf("view %q: town jinping's instance runs the projection: %v", tc.view, !(tc.want == "jinping"))
+			}
 		}
 	}
 }

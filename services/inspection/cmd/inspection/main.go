@@ -33,7 +33,7 @@ func main() {
 	env.Duration(&district.refresh, "district-refresh", "WUXIAO_DISTRICT_REFRESH", 30*time.Second,
 		"how often the district's towns are discovered again from the Kafka topics")
 	env.String(&district.viewTown, "district-view-town", "WUXIAO_DISTRICT_VIEW_TOWN", "",
-		"the town whose instance builds the district overview from every town's streams; this instance does only when it is that town (default: this instance does, as when it runs alone)")
+		"the town whose instance builds the district overview from every town's streams; this instance does only when it is that town; "+inspection.NoDistrictView+": no town's instance does (default: this instance does, as when it runs alone)")
 	integrity.register(&base)
 	rating.register(&base)
 	os.Exit(config.Execute(cmd))
@@ -87,6 +87,8 @@ func run(ctx context.Context, base *config.Base, townName string) error {
 			Towns: district.towns, Refresh: district.refresh,
 			Options: events.ConsumerOptions{Telemetry: events.Telemetry{Logger: p.Log}, CommitInterval: time.Second}}
 		loops = append(loops, feed.Run)
+	} else if district.viewTown == inspection.NoDistrictView {
+		p.Log.Warn("no town's instance builds the district overview (the District names no existing town): not consuming the district's streams")
 	} else {
 		p.Log.Info("the district overview is built by another town's instance: not consuming the district's streams",
 			"districtViewTown", district.viewTown)
