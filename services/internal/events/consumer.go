@@ -248,7 +248,7 @@ func (c *Consumer) process(ctx context.Context, dlq *kafka.Writer, m kafka.Messa
 	attempt := 0
 	infra := 0
 	for {
-		outcome, herr, err := c.apply(pctx, ev)
+		outcome, herr, err := c.apply(pctx, ev, position(m))
 		if err == nil && herr == nil {
 			c.consumed.Add(ctx, 1, metric.WithAttributes(attribute.String("messaging.destination.name", m.Topic), attribute.String("outcome", outcome)))
 			if outcome == outcomeApplied {
@@ -293,12 +293,15 @@ func (c *Consumer) process(ctx context.Context, dlq *kafka.Writer, m kafka.Messa
 }
 
 // apply runs the handler and records the inbox row in one transaction. herr
-// is the handler's failure, err any other.
-func (c *Consumer) apply(ctx context.Context, ev eventsv1.Event) (outcome string, herr, err error) {
+// is the handler's failure, err any other. An event dead-lettered before is
+// applied when it comes again from another position (replayed from the
+// dead-letter topic), and skipped when it is the same message redelivered.
+func (c *Consumer) apply(ctx context.Context, ev eventsv1.Event, pos string) (outcome string, herr, err error) {
 	err = store.InTx(ctx, c.pool, func(tx pgx.Tx) error {
 		herr = nil
 		tag, err := tx.Exec(ctx, `INSERT INTO inbox (consumer, event_id, outcome) VALUES ($1, $2, 'applied')
-			ON CONFLICT DO NOTHING`, c.group, ev.ID)
+			ON CONFLICT (consumer, event_id) DO UPDATE SET outcome = 'applied', processed_at = now(), position = ''
+			WHERE inbox.outcome = 'dead-lettered' AND inbox.position <> $3`, c.group, ev.ID, pos)
 		if err != nil {
 			return fmt.Errorf("recording event in the inbox: %w", err)
 		}
@@ -351,7 +354,7 @@ func (c *Consumer) deadLetter(ctx context.Context, dlq *kafka.Writer, m kafka.Me
 		kafka.Header{Key: HeaderError, Value: []byte(truncate(cause.Error(), 4000))},
 		kafka.Header{Key: HeaderAttempts, Value: []byte(strconv.Itoa(attempts))},
 		kafka.Header{Key: HeaderConsumer, Value: []byte(c.group)},
-		kafka.Header{Key: HeaderOrigin, Value: []byte(fmt.Sprintf("%s/%d/%d", m.Topic, m.Partition, m.Offset))},
+		kafka.Header{Key: HeaderOrigin, Value: []byte(position(m))},
 	)
 	out := kafka.Message{Topic: eventsv1.DeadLetterTopic(m.Topic), Key: m.Key, Value: m.Value, Headers: headers}
 	for failures := 1; ; failures++ {
@@ -369,8 +372,10 @@ func (c *Consumer) deadLetter(ctx context.Context, dlq *kafka.Writer, m kafka.Me
 		}
 	}
 	for failures := 1; ; failures++ {
-		_, err := c.pool.Exec(ctx, `INSERT INTO inbox (consumer, event_id, outcome) VALUES ($1, $2, 'dead-lettered')
-			ON CONFLICT DO NOTHING`, c.group, id)
+		// A replay dead-lettered again moves the row to its new position.
+		_, err := c.pool.Exec(ctx, `INSERT INTO inbox (consumer, event_id, outcome, position) VALUES ($1, $2, 'dead-lettered', $3)
+			ON CONFLICT (consumer, event_id) DO UPDATE SET position = EXCLUDED.position, processed_at = now()
+			WHERE inbox.outcome = 'dead-lettered'`, c.group, id, position(m))
 		if err == nil {
 			break
 		}
@@ -386,3 +391,6 @@ func (c *Consumer) deadLetter(ctx context.Context, dlq *kafka.Writer, m kafka.Me
 	c.consumed.Add(ctx, 1, metric.WithAttributes(attribute.String("messaging.destination.name", m.Topic), attribute.String("outcome", outcomeDeadLettered)))
 	return nil
 }
+
+// position is where a message was read: topic/partition/offset.
+func position(m kafka.Message) string { return fmt.Sprintf("%s/%d/%d", m.Topic, m.Partition, m.Offset) }

@@ -332,18 +332,21 @@ func TestDeadLetter(t *testing.T) {
 
 	var mu sync.Mutex
 	calls := map[string]int{}
+	fixed := false // the poison event's cause fixed, for the replay
 	handler := func(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) error {
 		mu.Lock()
 		calls[ev.ID]++
+		ok := fixed
 		mu.Unlock()
 		// Whatever a failing handler wrote is rolled back.
 		if err := recordHandler(ctx, tx, ev); err != nil {
 			return err
 		}
-		switch ev.ID {
-		case poison.ID:
+		switch {
+		case ev.ID == poison.ID && ok:
+		case ev.ID == poison.ID:
 			return errors.New("village 330283101201 is archived")
-		case permanent.ID:
+		case ev.ID == permanent.ID:
 			return Permanent(errors.New("unknown process definition"))
 		}
 		return nil
@@ -396,6 +399,27 @@ func TestDeadLetter(t *testing.T) {
 	if header(dead[2], "traceparent") == "" {
 		t.Errorf("the malformed message's headers were not kept")
 	}
+
+	// Once its cause is fixed, the dead letter replayed into the topic (as
+	// it is, headers included) is applied; the other one stays parked.
+	mu.Lock()
+	fixed = true
+	mu.Unlock()
+	replay := kafka.Message{Topic: topic, Key: dead[0].Key, Value: dead[0].Value, Headers: dead[0].Headers}
+	if err := w.WriteMessages(ctx, replay); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the replayed event applied", func() (bool, string) {
+		return count(t, pool, `SELECT count(*) FROM received WHERE event_id = $1`, poison.ID) == 1, "not yet"
+	})
+	if n := count(t, pool, `SELECT count(*) FROM inbox WHERE consumer = $1 AND event_id = $2 AND outcome = 'applied'`, group, poison.ID); n != 1 {
+		t.Errorf("the replayed event's inbox row is not applied (%d)", n)
+	}
+	mu.Lock()
+	if calls[poison.ID] != 4 || calls[permanent.ID] != 1 {
+		t.Errorf("handler calls %v after the replay, want poison 4, permanent 1", calls)
+	}
+	mu.Unlock()
 }
 
 // Two replicas run a relay on the same schema: one publishes, the other
