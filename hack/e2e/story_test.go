@@ -91,6 +91,7 @@ type story struct {
 	inst           instance
 	amountFen      int64
 	complaintID    string
+	trackingCode   string // the reporter's key: never shown to the village
 	intakeTrace    string
 	notice         string
 	// records read before the deletion, compared after it
@@ -438,6 +439,8 @@ func (st *story) portalShowsCurrentStep(t *testing.T) {
 // The link is /r/<code>; the API server's proxy rewrites it to its own
 // path of the disclosure service, where an ingress would route it to the
 // complaint service: the test follows it to the complaint service.
+var trackingCodeRe = regexp.MustCompile(`id="tracking-code">(TS-[0-9A-Z]{4}-[0-9A-Z]{4})<`)
+
 var reportLinkRe = regexp.MustCompile(`<a class="report" href="([^"]*/r/[0-9]{12})">码上举报</a>`)
 
 func (st *story) complaintDropsGrade(t *testing.T) {
@@ -465,6 +468,11 @@ func (st *story) complaintDropsGrade(t *testing.T) {
 	if !strings.Contains(string(receipt), "举报已提交") {
 		t.Fatalf("receipt page lacks 举报已提交")
 	}
+	tc := trackingCodeRe.FindSubmatch(receipt)
+	if tc == nil {
+		t.Fatalf("receipt page shows no tracking code")
+	}
+	st.trackingCode = string(tc[1])
 
 	// The town's discipline office finds it, accepts, investigates and
 	// finds it substantiated.
@@ -531,6 +539,20 @@ func (st *story) complaintDropsGrade(t *testing.T) {
 	mustJSON(t, http.StatusOK, http.MethodGet, st.url("inspection", "/v1/notices/"+st.notice), st.discipline, nil, &n)
 	if n.Kind != "warning" || n.Grade != "C" || !strings.Contains(n.Text, "预警通知书") || !strings.Contains(n.Text, "测试村") {
 		t.Fatalf("notice %s: kind %s grade %s text %q", st.notice, n.Kind, n.Grade, n.Text)
+	}
+	// The notice goes to the village, and the village's cadres read their
+	// rating: neither names the reporter's tracking code.
+	for name, u := range map[string]string{
+		"notice": st.url("inspection", "/v1/notices/"+st.notice),
+		"rating": st.url("inspection", "/v1/villages/"+vc+"/rating"),
+	} {
+		code, body := call(t, http.MethodGet, u, st.cadres.tokens["secretary"], nil)
+		if code != http.StatusOK {
+			t.Fatalf("the village's secretary reading the %s: status %d: %s", name, code, body)
+		}
+		if strings.Contains(string(body), st.trackingCode) {
+			t.Errorf("the %s the village reads carries the reporter's tracking code %s", name, st.trackingCode)
+		}
 	}
 }
 

@@ -359,13 +359,13 @@ func (s *Service) publish(ctx context.Context, tx pgx.Tx, c *Complaint, typ stri
 		return err
 	}
 	return events.Enqueue(ctx, tx, s.topic(), eventsv1.Event{
-		ID: uuid.NewString(), Source: "/towns/" + s.Town + "/complaint", Type: typ, Subject: c.TrackingCode,
+		ID: uuid.NewString(), Source: "/towns/" + s.Town + "/complaint", Type: typ, Subject: c.ID,
 		Time: s.now().UTC(), Town: c.Town, Village: c.Village, Data: raw,
 	})
 }
 
 func ref(c *Complaint) eventsv1.ComplaintRef {
-	return eventsv1.ComplaintRef{ComplaintID: c.ID, TrackingCode: c.TrackingCode, Category: string(c.Category)}
+	return eventsv1.ComplaintRef{ComplaintID: c.ID, Category: string(c.Category)}
 }
 
 // Report is the statistics of the complaints a viewer may see, filed in

@@ -118,6 +118,13 @@ func TestServiceLifecycle(t *testing.T) {
 	if got, want := outboxTypes(t, s), "filed accepted resolved"; got != want {
 		t.Fatalf("outbox %q, want %q", got, want)
 	}
+	// The reporter's tracking code is in no event, payload or headers: what
+	// consumers derive (a notice sent to the village) must not carry it.
+	var leaked int
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE convert_from(payload, 'UTF8') LIKE '%'||$1||'%' OR headers::text LIKE '%'||$1||'%'`,
+		rc.TrackingCode).Scan(&leaked); err != nil || leaked != 0 {
+		t.Fatalf("%d events carry the tracking code (%v)", leaked, err)
+	}
 	// The outcome is data: in the event, the complaint's column and the audit trail.
 	if rows := outbox(t, s); !strings.Contains(rows[2].data, `"outcome":"substantiated"`) || strings.Contains(rows[1].data, `"outcome"`) {
 		t.Fatalf("resolved event %s, accepted event %s", rows[2].data, rows[1].data)
@@ -213,7 +220,7 @@ func TestServiceConfidentiality(t *testing.T) {
 		t.Fatalf("outbox %+v", rows)
 	}
 	for _, r := range rows {
-		if !strings.Contains(r.data, `"trackingCode":"TS-`) || !strings.Contains(r.data, `"category":"`) {
+		if !strings.Contains(r.data, `"complaintId":"`) || !strings.Contains(r.data, `"category":"`) || strings.Contains(r.data, "TS-") {
 			t.Fatalf("%s event payload not readable as JSON: %s", r.typ, r.data)
 		}
 		for _, secret := range []string{villager.ID, villager.Name, villager.Phone, "reporter\":{"} {

@@ -218,7 +218,7 @@ func handleComplaint(s *Service, ev eventsv1.Event) error {
 
 func complaintEvent(t *testing.T, typ, complaintID, village, reason string, at time.Time) eventsv1.Event {
 	t.Helper()
-	data, err := json.Marshal(eventsv1.ComplaintDecided{ComplaintRef: eventsv1.ComplaintRef{ComplaintID: complaintID, TrackingCode: "JB7K2M9Q",
+	data, err := json.Marshal(eventsv1.ComplaintDecided{ComplaintRef: eventsv1.ComplaintRef{ComplaintID: complaintID,
 		Category: "funds"}, ActorID: "liaison-1", ActorRole: "liaison-officer", Reason: reason, At: at})
 	if err != nil {
 		t.Fatal(err)

@@ -159,12 +159,12 @@ func writeEvents(ctx context.Context, t *testing.T, brokers []string, topic stri
 
 func decisionEvent(t testing.TB, typ, complaintID, village, reason, outcome string, at time.Time) eventsv1.Event {
 	t.Helper()
-	data, err := json.Marshal(eventsv1.ComplaintDecided{ComplaintRef: eventsv1.ComplaintRef{ComplaintID: complaintID, TrackingCode: "TS-ABCD-EFGH",
+	data, err := json.Marshal(eventsv1.ComplaintDecided{ComplaintRef: eventsv1.ComplaintRef{ComplaintID: complaintID,
 		Category: "funds"}, ActorID: "discipline-1", ActorRole: "town-discipline", Reason: reason, Outcome: outcome, At: at})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return eventsv1.Event{ID: uuid.NewString(), Source: "/towns/" + svcTown + "/complaint", Type: typ, Subject: "TS-ABCD-EFGH",
+	return eventsv1.Event{ID: uuid.NewString(), Source: "/towns/" + svcTown + "/complaint", Type: typ, Subject: complaintID,
 		Time: at.UTC(), Town: svcTown, Village: village, Data: data}
 }
 

@@ -13,11 +13,13 @@ const (
 	TypeComplaintReopened  = "cn.wuxiao.complaint.reopened.v1"
 )
 
-// ComplaintRef identifies a complaint in every complaint event.
+// ComplaintRef identifies a complaint in every complaint event. The
+// reporter's tracking code is never in an event: it is the reporter's key to
+// the case, and what consumers derive from events (a rating's reasons, a
+// notice sent to the village) must not hand it to the people complained about.
 type ComplaintRef struct {
-	ComplaintID  string `json:"complaintId"`
-	TrackingCode string `json:"trackingCode"`
-	Category     string `json:"category"` // funds, project, subsidy, cadre-conduct, service
+	ComplaintID string `json:"complaintId"`
+	Category    string `json:"category"` // funds, project, subsidy, cadre-conduct, service
 }
 
 // ComplaintFiled: a complaint was received. It names neither the reporter

@@ -21,7 +21,7 @@ import (
 // publishes it, encoded for the complaint topic.
 func complaintDecision(t *testing.T, town, village, typ, complaintID, reason string, at time.Time) kafka.Message {
 	t.Helper()
-	data, err := json.Marshal(eventsv1.ComplaintDecided{ComplaintRef: eventsv1.ComplaintRef{ComplaintID: complaintID, TrackingCode: "JB7K2M9Q", Category: "funds"},
+	data, err := json.Marshal(eventsv1.ComplaintDecided{ComplaintRef: eventsv1.ComplaintRef{ComplaintID: complaintID, Category: "funds"},
 		ActorID: "liaison-1", ActorRole: "liaison-officer", Reason: reason, At: at})
 	if err != nil {
 		t.Fatal(err)
