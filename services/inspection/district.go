@@ -389,11 +389,11 @@ func (s *Service) districtOverviewHTML(w http.ResponseWriter, r *http.Request) {
 		// Staff follow a link in a browser: tell them in Chinese where the
 		// overview is, with the same status as the JSON problem.
 		var buf bytes.Buffer
-		page := elsewherePage
-		if s.DistrictViewTown == NoDistrictView {
-			page = nowherePage
+		seat := s.DistrictViewTown
+		if seat == NoDistrictView {
+			seat = ""
 		}
-		if err := page.Execute(&buf, s.DistrictViewTown); err != nil {
+		if err := elsewherePage.Execute(&buf, seat); err != nil {
 			httpapi.WriteError(w, r, err)
 			return
 		}
@@ -417,6 +417,8 @@ func (s *Service) districtOverviewHTML(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(buf.Bytes())
 }
 
+// elsewherePage answers district staff on an instance without the overview:
+// where it is built ({{.}}, a town), or that no town builds it ("").
 var elsewherePage = template.Must(template.New("elsewhere").Parse(`<!DOCTYPE html>
 <html lang="zh-CN">
 <head>
@@ -426,22 +428,9 @@ var elsewherePage = template.Must(template.New("elsewhere").Parse(`<!DOCTYPE htm
 </head>
 <body>
 <h1>全区村级评级与巡察覆盖概览</h1>
-<p id="district-view-elsewhere" data-town="{{.}}">全区概览由镇（街道）“{{.}}”的监督评级服务统一生成；本服务仅保存本镇（街道）的数据。请前往该镇（街道）的服务查看全区概览。</p>
-</body>
-</html>
-`))
-
-var nowherePage = template.Must(template.New("nowhere").Parse(`<!DOCTYPE html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>全区村级评级与巡察覆盖概览</title>
-</head>
-<body>
-<h1>全区村级评级与巡察覆盖概览</h1>
-<p id="district-view-nowhere">目前没有任何镇（街道）的监督评级服务生成全区概览；本服务仅保存本镇（街道）的数据。请联系平台运维团队指定生成全区概览的镇（街道）。</p>
-</body>
+{{if .}}<p id="district-view-elsewhere" data-town="{{.}}">全区概览由镇（街道）“{{.}}”的监督评级服务统一生成；本服务仅保存本镇（街道）的数据。请前往该镇（街道）的服务查看全区概览。</p>
+{{else}}<p id="district-view-nowhere">目前没有任何镇（街道）的监督评级服务生成全区概览；本服务仅保存本镇（街道）的数据。请联系平台运维团队指定生成全区概览的镇（街道）。</p>
+{{end}}</body>
 </html>
 `))
 

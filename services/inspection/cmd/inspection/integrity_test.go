@@ -18,7 +18,6 @@ import (
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	"github.com/wuxiao/wuxiao/services/inspection"
-	"github.com/wuxiao/wuxiao/services/internal/config"
 	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/personal"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
@@ -40,27 +39,8 @@ func TestDisclosureStreamCrossChecked(t *testing.T) {
 	integrity = integrityFlags{idHashKey: key, noticeFont: font}
 	t.Cleanup(func() { integrity = integrityFlags{} })
 
-	town := testinfra.UniqueName("t")
+	town, brokers, baseURL := startService(t)
 	village := "330213100201"
-	brokers := testinfra.KafkaBrokers(t)
-	base := config.Base{
-		Service: "inspection", District: "fenghua", Town: town, TownCode: "330213100000",
-		PortalBaseURL: "https://jiandu.example.cn",
-		DatabaseURL:   testinfra.Postgres(t), KafkaBrokers: brokers,
-		KratosPublicURL: testinfra.Require(t, testinfra.EnvKratosPublicURL), KratosAdminURL: testinfra.Require(t, testinfra.EnvKratosAdminURL),
-		HTTPAddr: testinfra.FreeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, &base, "溪口镇") }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	baseURL := "http://" + base.HTTPAddr
-	testinfra.WaitReady(t, baseURL)
 	token, _ := testinfra.KratosUser(t, "town-discipline", town, "")
 	send := func(method, path string, body any) (int, []byte) {
 		raw, _ := json.Marshal(body)

@@ -45,27 +45,8 @@ func warning(t *testing.T, town, village string, at time.Time) kafka.Message {
 // consumer of the workflow topic, the HTTP API behind Kratos, the outbox
 // relay to the real Kafka, and a clean shutdown.
 func TestServiceRunsEndToEnd(t *testing.T) {
-	town := testinfra.UniqueName("t")
+	town, brokers, baseURL := startService(t)
 	village := "330213100201"
-	brokers := testinfra.KafkaBrokers(t)
-	base := config.Base{
-		Service: "inspection", District: "fenghua", Town: town, TownCode: "330213100000",
-		PortalBaseURL: "https://jiandu.example.cn",
-		DatabaseURL:   testinfra.Postgres(t), KafkaBrokers: brokers,
-		KratosPublicURL: testinfra.Require(t, testinfra.EnvKratosPublicURL), KratosAdminURL: testinfra.Require(t, testinfra.EnvKratosAdminURL),
-		HTTPAddr: testinfra.FreeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, &base, "溪口镇") }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	baseURL := "http://" + base.HTTPAddr
-	testinfra.WaitReady(t, baseURL)
 
 	// Three conflicts of interest: 100 → 90 (A) → 80 (B) → 70 (C).
 	now := time.Now()
@@ -179,4 +160,32 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// startService runs the binary (run, as main does) for a new town against
+// the real PostgreSQL, Kafka and Kratos until the test ends, and returns the
+// town, the brokers and the HTTP address once it is ready.
+func startService(t *testing.T) (town string, brokers []string, baseURL string) {
+	t.Helper()
+	town = testinfra.UniqueName("t")
+	brokers = testinfra.KafkaBrokers(t)
+	base := config.Base{
+		Service: "inspection", District: "fenghua", Town: town, TownCode: "330213100000",
+		PortalBaseURL: "https://jiandu.example.cn",
+		DatabaseURL:   testinfra.Postgres(t), KafkaBrokers: brokers,
+		KratosPublicURL: testinfra.Require(t, testinfra.EnvKratosPublicURL), KratosAdminURL: testinfra.Require(t, testinfra.EnvKratosAdminURL),
+		HTTPAddr: testinfra.FreeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, &base, "溪口镇") }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	baseURL = "http://" + base.HTTPAddr
+	testinfra.WaitReady(t, baseURL)
+	return town, brokers, baseURL
 }

@@ -111,27 +111,8 @@ func TestRatingRulesSettings(t *testing.T) {
 func TestRatingRulesChangeTheGrade(t *testing.T) {
 	rating = ratingFlags{rules: severeConflicts}
 	t.Cleanup(func() { rating = ratingFlags{} })
-	town := testinfra.UniqueName("t")
+	town, brokers, baseURL := startService(t)
 	village := "330213100202"
-	brokers := testinfra.KafkaBrokers(t)
-	base := config.Base{
-		Service: "inspection", District: "fenghua", Town: town, TownCode: "330213100000",
-		PortalBaseURL: "https://jiandu.example.cn",
-		DatabaseURL:   testinfra.Postgres(t), KafkaBrokers: brokers,
-		KratosPublicURL: testinfra.Require(t, testinfra.EnvKratosPublicURL), KratosAdminURL: testinfra.Require(t, testinfra.EnvKratosAdminURL),
-		HTTPAddr: testinfra.FreeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, &base, "溪口镇") }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	baseURL := "http://" + base.HTTPAddr
-	testinfra.WaitReady(t, baseURL)
 
 	tr := &kafka.Transport{}
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: eventsv1.Topic(town, eventsv1.StreamWorkflow), Transport: tr,

@@ -12,7 +12,6 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
-	"github.com/wuxiao/wuxiao/services/internal/config"
 	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
@@ -41,27 +40,8 @@ func complaintDecision(t *testing.T, town, village, typ, complaintID, reason str
 // once. A later complaint of the same village (same key, so same
 // partition, consumed after the duplicates) shows when they were all read.
 func TestComplaintStreamBecomesFacts(t *testing.T) {
-	town := testinfra.UniqueName("t")
+	town, brokers, baseURL := startService(t)
 	village := "330213100201"
-	brokers := testinfra.KafkaBrokers(t)
-	base := config.Base{
-		Service: "inspection", District: "fenghua", Town: town, TownCode: "330213100000",
-		PortalBaseURL: "https://jiandu.example.cn",
-		DatabaseURL:   testinfra.Postgres(t), KafkaBrokers: brokers,
-		KratosPublicURL: testinfra.Require(t, testinfra.EnvKratosPublicURL), KratosAdminURL: testinfra.Require(t, testinfra.EnvKratosAdminURL),
-		HTTPAddr: testinfra.FreeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, &base, "溪口镇") }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	baseURL := "http://" + base.HTTPAddr
-	testinfra.WaitReady(t, baseURL)
 
 	now := time.Now()
 	id := uuid.NewString()
