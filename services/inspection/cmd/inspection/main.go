@@ -72,6 +72,14 @@ func run(ctx context.Context, base *config.Base, townName string) error {
 	if svc.Integrity, err = integrity.config(p.Log); err != nil {
 		return err
 	}
+	// Rules other than those the stored ratings were made with (the
+	// district or town changed them) re-grade the period's villages now,
+	// before any event is rated.
+	if n, err := svc.ApplyRules(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		p.Log.Info("rating rules changed: villages re-graded", "villages", n, "rules", svc.Rules.Hash()[:12])
+	}
 	svc.Routes(p.Server)
 	// Violation warnings become rating facts.
 	// Accepted and resolved complaints become rating facts too; overdue
