@@ -341,7 +341,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, r, err)
 		return
 	}
-	_ = httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": cs})
+	_ = httpapi.WriteItems(w, cs)
 }
 
 func (a *API) get(w http.ResponseWriter, r *http.Request) {

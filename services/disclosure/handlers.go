@@ -323,7 +323,7 @@ func (s *Service) lookup(w http.ResponseWriter, r *http.Request) {
 	}
 	// Never cached: the answer is about the person who asked.
 	w.Header().Set("Cache-Control", "no-store")
-	_ = httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": PublicPayments(found)})
+	_ = httpapi.WriteItems(w, PublicPayments(found))
 }
 
 // exportEntries reads the village and year of an export route and the

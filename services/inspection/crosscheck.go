@@ -407,10 +407,7 @@ func (s *Service) listDeceased(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	if list == nil {
-		list = []DeceasedPerson{}
-	}
-	_ = httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": list})
+	_ = httpapi.WriteItems(w, list)
 }
 
 // CrossCheckFlag is a flag as listed.
@@ -464,8 +461,5 @@ func (s *Service) listCrossCheckFlags(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	if list == nil {
-		list = []CrossCheckFlag{}
-	}
-	_ = httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": list})
+	_ = httpapi.WriteItems(w, list)
 }

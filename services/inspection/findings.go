@@ -533,7 +533,7 @@ func (s *Service) getFindings(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	_ = httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": list})
+	_ = httpapi.WriteItems(w, list)
 }
 
 func (s *Service) getFinding(w http.ResponseWriter, r *http.Request) {
@@ -569,7 +569,7 @@ func (s *Service) getTasks(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	_ = httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": list})
+	_ = httpapi.WriteItems(w, list)
 }
 
 func (s *Service) getTask(w http.ResponseWriter, r *http.Request) {

@@ -158,7 +158,7 @@ func (s *Service) villageGradeChanges(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, r, err)
 		return
 	}
-	_ = httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": list})
+	_ = httpapi.WriteItems(w, list)
 }
 
 // storedNotice loads a notice with its HTML.

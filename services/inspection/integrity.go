@@ -536,10 +536,7 @@ func (s *Service) listIntegrityFiles(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	if list == nil {
-		list = []IntegrityFile{}
-	}
-	_ = httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": list})
+	_ = httpapi.WriteItems(w, list)
 }
 
 func (s *Service) readIntegrityFile(w http.ResponseWriter, r *http.Request) {
@@ -664,11 +661,8 @@ func (s *Service) sectionHistory(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	if list == nil {
-		list = []SectionVersion{}
-	}
 	w.Header().Set("Cache-Control", "private, no-store")
-	_ = httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": list})
+	_ = httpapi.WriteItems(w, list)
 }
 
 // AddRelativeRequest records a relative of the cadre.
@@ -813,8 +807,5 @@ func (s *Service) readAudit(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	if list == nil {
-		list = []AuditEntry{}
-	}
-	_ = httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": list})
+	_ = httpapi.WriteItems(w, list)
 }

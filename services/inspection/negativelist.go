@@ -366,8 +366,5 @@ func (s *Service) listSelectionChecks(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	if list == nil {
-		list = []SelectionCheck{}
-	}
-	_ = httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": list})
+	_ = httpapi.WriteItems(w, list)
 }

@@ -442,7 +442,7 @@ func (s *Service) getOrders(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	_ = httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": list})
+	_ = httpapi.WriteItems(w, list)
 }
 
 func (s *Service) getOrder(w http.ResponseWriter, r *http.Request) {
@@ -516,7 +516,7 @@ func (s *Service) getInterviews(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	_ = httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": list})
+	_ = httpapi.WriteItems(w, list)
 }
 
 func (s *Service) getInterview(w http.ResponseWriter, r *http.Request) {

@@ -232,7 +232,7 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, r, err)
 		return
 	}
-	_ = httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": list})
+	_ = httpapi.WriteItems(w, list)
 }
 
 func (s *Service) villageWarnings(w http.ResponseWriter, r *http.Request) {
@@ -248,7 +248,7 @@ func (s *Service) villageWarnings(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, r, err)
 		return
 	}
-	_ = httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": ws})
+	_ = httpapi.WriteItems(w, ws)
 }
 
 func (s *Service) recordRelative(w http.ResponseWriter, r *http.Request) {

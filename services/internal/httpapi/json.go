@@ -115,6 +115,15 @@ func jsonKind(t reflect.Type) string {
 	return t.String()
 }
 
+// WriteItems answers 200 with a list as {"items": [...]}, the shape of every
+// list the services serve; a nil list is written as [] (never null).
+func WriteItems[T any](w http.ResponseWriter, list []T) error {
+	if list == nil {
+		list = []T{}
+	}
+	return WriteJSON(w, http.StatusOK, map[string]any{"items": list})
+}
+
 // WriteJSON writes v as JSON with the given status. A value that does not
 // marshal is a programming error: the client gets a bare 500 and the error
 // is returned for the caller to log.

@@ -622,3 +622,25 @@ func TestRunReportsListenError(t *testing.T) {
 		t.Errorf("Run() = %v", err)
 	}
 }
+
+func TestWriteItems(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		list []string
+		want string
+	}{
+		{"nil is an empty list", nil, `{"items":[]}`},
+		{"empty", []string{}, `{"items":[]}`},
+		{"values", []string{"a", "b"}, `{"items":["a","b"]}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			if err := WriteItems(rec, tc.list); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.TrimSpace(rec.Body.String()); rec.Code != http.StatusOK || got != tc.want || rec.Header().Get("Content-Type") != "application/json" {
+				t.Errorf("%d %s %q, want 200 %s", rec.Code, rec.Header().Get("Content-Type"), got, tc.want)
+			}
+		})
+	}
+}
