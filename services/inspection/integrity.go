@@ -511,9 +511,9 @@ func (s *Service) listIntegrityFiles(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	village := r.URL.Query().Get("village")
-	if village != "" && !identity.ValidVillage(village) {
-		httpapi.WriteProblem(w, r, httpapi.ValidationFailed(httpapi.FieldError{Field: "village", Detail: "must be a 12-digit village code"}))
+	village, prob := villageParam(r)
+	if prob != nil {
+		httpapi.WriteProblem(w, r, prob)
 		return
 	}
 	var list []IntegrityFile

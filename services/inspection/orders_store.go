@@ -409,7 +409,11 @@ func (s *Service) postOrder(w http.ResponseWriter, r *http.Request) {
 // time column is col.
 func listFilter(r *http.Request, col string) (string, []any, *httpapi.Problem) {
 	where, args := "true", []any{}
-	if v := r.URL.Query().Get("village"); v != "" {
+	v, prob := villageParam(r)
+	if prob != nil {
+		return "", nil, prob
+	}
+	if v != "" {
 		args = append(args, v)
 		where += fmt.Sprintf(" AND village = $%d", len(args)+1)
 	}

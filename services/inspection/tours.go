@@ -470,6 +470,16 @@ func yearParam(r *http.Request) (int, *httpapi.Problem) {
 	return y, nil
 }
 
+// villageParam reads the optional ?village= filter: "" when absent, a
+// problem when it is not a village code.
+func villageParam(r *http.Request) (string, *httpapi.Problem) {
+	v := r.URL.Query().Get("village")
+	if v != "" && !identity.ValidVillage(v) {
+		return "", httpapi.ValidationFailed(httpapi.FieldError{Field: "village", Detail: "must be a 12-digit village code"})
+	}
+	return v, nil
+}
+
 // ---- handlers ----
 
 // tourRoutes registers tours, findings, rectifications, orders, interviews

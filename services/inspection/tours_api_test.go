@@ -167,6 +167,7 @@ func TestToursAPIScopes(t *testing.T) {
 		{"district admin orders", "GET", "/v1/orders", admin, nil, 403},
 		{"secretary orders", "GET", "/v1/orders", secA, nil, 403},
 		{"bad year", "GET", "/v1/orders?year=20x6", disc, nil, 400},
+		{"bad village filter", "GET", "/v1/orders?village=33021310020x", disc, nil, 422},
 		{"discipline order", "GET", order, disc, nil, 200},
 		{"other town's discipline order", "GET", order, otherDisc, nil, 404},
 		{"secretary order", "GET", order, secA, nil, 404},
