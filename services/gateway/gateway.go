@@ -1,0 +1,91 @@
+package gateway
+
+import (
+	"errors"
+	"log/slog"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/wuxiao/wuxiao/services/internal/httpapi"
+	"github.com/wuxiao/wuxiao/services/internal/identity"
+)
+
+// Config is what the gateway needs to know besides where the towns are.
+type Config struct {
+	// District is the District object's name.
+	District string
+	// DistrictName is the district's name as people know it, e.g. 奉化区.
+	DistrictName string
+	// KratosPublicURL is where the gateway reaches Kratos' public API
+	// (inside the cluster). Browsers never see it: they reach Kratos
+	// through the gateway at KratosPathPrefix.
+	KratosPublicURL string
+	// PublicHosts and StaffHosts, when set, restrict which Host headers
+	// the public pages and the staff pages (/auth, /console) answer on; a
+	// request for the other kind on a host that is not its own gets 404.
+	// Empty: every host serves both (a single-host district, `make dev`).
+	PublicHosts []string
+	StaffHosts  []string
+}
+
+// KratosPathPrefix is where browsers reach Kratos' public API through the
+// gateway (Kratos' serve.public.base_url must be <gateway origin>/.ory/kratos/).
+const KratosPathPrefix = "/.ory/kratos/"
+
+// Gateway serves the district's public routing, sign-in and console.
+type Gateway struct {
+	cfg      Config
+	backends Backends
+	auth     *identity.Authenticator
+	kratos   *url.URL
+	log      *slog.Logger
+}
+
+// New returns a gateway. log may be nil.
+func New(cfg Config, backends Backends, log *slog.Logger) (*Gateway, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if backends == nil {
+		return nil, errors.New("gateway: no backends")
+	}
+	k, err := url.Parse(strings.TrimRight(cfg.KratosPublicURL, "/") + "/")
+	if err != nil || k.Scheme == "" || k.Host == "" {
+		return nil, errors.New("gateway: the Kratos public URL must be an absolute http(s) URL")
+	}
+	g := &Gateway{cfg: cfg, backends: backends, kratos: k, log: log,
+		auth: identity.New(cfg.KratosPublicURL, identity.WithLogger(log))}
+	return g, nil
+}
+
+// Register adds every route of the gateway to srv. The gateway's routes are
+// all Public for srv: the console authenticates itself (redirecting a
+// browser to the sign-in page instead of answering 401), and the town
+// services authorise every call it makes.
+func (g *Gateway) Register(srv *httpapi.Server) {
+	g.publicRoutes(srv)
+	g.authRoutes(srv)
+	g.consoleRoutes(srv)
+}
+
+// hostAllowed reports whether host (a request's Host, maybe with a port)
+// is one of hosts; an empty list allows every host.
+func hostAllowed(hosts []string, host string) bool {
+	if len(hosts) == 0 {
+		return true
+	}
+	if h, _, ok := strings.Cut(host, ":"); ok {
+		host = h
+	}
+	return slices.Contains(hosts, strings.ToLower(host))
+}
+
+func sortedTowns(m map[string]Town) []Town {
+	out := make([]Town, 0, len(m))
+	for _, t := range m {
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b Town) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
