@@ -1,0 +1,43 @@
+// Package gateway is the contract between the operator, which deploys the
+// district gateway once per District, and the gateway binary
+// (services/gateway): the settings the operator passes as environment
+// variables, and what the gateway expects to find in the cluster.
+package gateway
+
+// Environment variables the operator sets on the gateway's container.
+const (
+	// EnvDistrict is the District object's name.
+	EnvDistrict = "WUXIAO_DISTRICT"
+	// EnvDistrictName is the district's display name (e.g. 奉化区).
+	EnvDistrictName = "WUXIAO_DISTRICT_NAME"
+	// EnvKratosPublicURL is Kratos' public API as the gateway reaches it.
+	EnvKratosPublicURL = "KRATOS_PUBLIC_URL"
+	// EnvPublicHosts and EnvStaffHosts are comma-separated host names the
+	// public pages and the staff pages (/auth, /console) answer on; empty:
+	// every host serves both.
+	EnvPublicHosts = "WUXIAO_GATEWAY_PUBLIC_HOSTS"
+	EnvStaffHosts  = "WUXIAO_GATEWAY_STAFF_HOSTS"
+	// EnvTrustedProxies are the CIDRs whose X-Forwarded-For is believed.
+	EnvTrustedProxies = "WUXIAO_TRUSTED_PROXIES"
+	// EnvHTTPAddr is the listen address (default ":8080").
+	EnvHTTPAddr = "HTTP_ADDR"
+	// EnvOTLPEndpoint is the OTLP/HTTP endpoint for traces (optional).
+	EnvOTLPEndpoint = "OTEL_EXPORTER_OTLP_ENDPOINT"
+)
+
+// HTTPPort is the gateway container's port (named "http").
+const HTTPPort = 8080
+
+// ImageName is the gateway image's name under the District's image
+// repository, like the towns' services (<repository>/<name>:<version>).
+const ImageName = "gateway"
+
+// StaffGatewayLabel, set to "true" on the gateway's namespace, is what the
+// towns' staff services' NetworkPolicies admit.
+const StaffGatewayLabel = "wuxiao.io/staff-gateway"
+
+// The gateway finds towns from the cluster-scoped Town objects and each
+// town's pods from the EndpointSlices of namespace "town-<name>" labelled
+// kubernetes.io/service-name=<service> (workflow, disclosure, complaint,
+// inspection), so its ServiceAccount needs get/list/watch on
+// towns.wuxiao.io and discovery.k8s.io endpointslices, and nothing else.
