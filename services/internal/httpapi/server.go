@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -176,6 +177,10 @@ func (s *Server) SetReadinessTimeout(d time.Duration) { s.readyTimeout = d }
 func (s *Server) Handle(pattern string, h http.Handler) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	limit := s.base.MaxBodyBytes
+	if b, ok := h.(bodyLimitHandler); ok {
+		h, limit = b.Handler, b.limit
+	}
 	if p, ok := h.(publicHandler); ok {
 		h = p.Handler
 	} else {
@@ -186,7 +191,6 @@ func (s *Server) Handle(pattern string, h http.Handler) {
 		s.privateRoutes = append(s.privateRoutes, pattern)
 		s.private[pattern] = true
 	}
-	limit := s.base.MaxBodyBytes
 	httpRoute := pattern
 	if i := strings.IndexByte(pattern, '/'); i >= 0 {
 		httpRoute = pattern[i:]
@@ -208,6 +212,27 @@ func (s *Server) Handle(pattern string, h http.Handler) {
 // HandleFunc registers an authenticated handler function.
 func (s *Server) HandleFunc(pattern string, f func(http.ResponseWriter, *http.Request)) {
 	s.Handle(pattern, http.HandlerFunc(f))
+}
+
+// RouteInfo is a registered route: its ServeMux pattern and whether it is
+// Public (served without the authenticator).
+type RouteInfo struct {
+	Pattern string
+	Public  bool
+}
+
+// Routes lists the registered routes, sorted by pattern, the operational
+// ones (/healthz, /readyz, /metrics) included. Tests build tables from it
+// that a new route cannot slip past (services/internal/isolation).
+func (s *Server) Routes() []RouteInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]RouteInfo, 0, len(s.routes))
+	for p := range s.routes {
+		out = append(out, RouteInfo{Pattern: p, Public: !s.private[p]})
+	}
+	slices.SortFunc(out, func(a, b RouteInfo) int { return strings.Compare(a.Pattern, b.Pattern) })
+	return out
 }
 
 func (s *Server) isRoute(pattern string) bool {

@@ -644,3 +644,45 @@ func TestWriteItems(t *testing.T) {
 		})
 	}
 }
+
+func TestRoutesListsPatternsAndPublicness(t *testing.T) {
+	srv := New(config.Base{}, slog.New(slog.DiscardHandler), nil).WithAuthenticator(requireToken)
+	nop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	srv.Handle("POST /v1/things/{id}", nop)
+	srv.Handle("GET /v1/public/things", Public(nop))
+	srv.HandleFunc("DELETE /v1/things/{id}", func(http.ResponseWriter, *http.Request) {})
+
+	want := []RouteInfo{
+		{Pattern: "DELETE /v1/things/{id}", Public: false},
+		{Pattern: "GET /healthz", Public: true},
+		{Pattern: "GET /metrics", Public: true},
+		{Pattern: "GET /readyz", Public: true},
+		{Pattern: "GET /v1/public/things", Public: true},
+		{Pattern: "POST /v1/things/{id}", Public: false},
+	}
+	got := srv.Routes()
+	if len(got) != len(want) {
+		t.Fatalf("Routes() = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("Routes()[%d] = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	// What Routes calls private is what the server authenticates.
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	for _, r := range got {
+		method, path, _ := strings.Cut(r.Pattern, " ")
+		path = strings.ReplaceAll(path, "{id}", "1")
+		req, _ := http.NewRequest(method, ts.URL+path, nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if unauth := res.StatusCode == http.StatusUnauthorized; unauth == r.Public {
+			t.Errorf("%s without credentials: status %d, but Public is %v", r.Pattern, res.StatusCode, r.Public)
+		}
+	}
+}
