@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -70,6 +71,103 @@ type DistrictSpec struct {
 	// district overview (every town's grades, coverage, orders).
 	// +optional
 	DistrictView DistrictViewSpec `json:"districtView,omitempty"`
+
+	// Gateway configures the district gateway, the one way in for the
+	// public (portals, reports, Open311) and for staff (sign-in, console).
+	// The operator runs it once per District; every field has a default,
+	// so an empty section (or none) gives a working gateway reachable
+	// inside the cluster.
+	// +optional
+	// +kubebuilder:default={}
+	Gateway GatewaySpec `json:"gateway,omitempty"`
+}
+
+// GatewaySpec configures the district gateway. Trusted proxies in front of
+// it are spec.network.trustedProxies, the same list the towns' services
+// use; its version and images are spec.services'.
+// +kubebuilder:validation:XValidation:rule="!has(self.ingress) || !has(self.ingress.tlsSecretName) || (has(self.publicHosts) && size(self.publicHosts) > 0) || (has(self.staffHosts) && size(self.staffHosts) > 0)",message="gateway.ingress.tlsSecretName needs host names to serve the certificate for: list them in gateway.publicHosts and/or gateway.staffHosts, e.g. publicHosts: [jiandu.fenghua.gov.cn]"
+type GatewaySpec struct {
+	// Namespace the gateway runs in. The operator creates it and labels
+	// it wuxiao.io/staff-gateway=true, which the towns' staff services'
+	// NetworkPolicies admit. One District per namespace: a second District
+	// naming the same namespace reports GatewayReady=False
+	// (GatewayNamespaceTaken). Changing it moves the gateway: the old
+	// namespace, and everything in it, is deleted.
+	// +optional
+	// +kubebuilder:default=wuxiao-gateway
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="gateway.namespace must be a namespace name (a DNS label: lower case letters, digits and '-'), e.g. wuxiao-gateway"
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('town-') && !(self in ['default', 'kube-system', 'kube-public', 'kube-node-lease'])",messageExpression="'gateway.namespace ' + self + ' belongs to a town (town-*) or to Kubernetes itself; the gateway needs a namespace of its own, e.g. wuxiao-gateway'"
+	Namespace string `json:"namespace,omitempty"`
+
+	// PublicHosts are the host names the public pages (village portals,
+	// reports, complaint tracking, Open311) answer on, e.g.
+	// jiandu.fenghua.gov.cn; normally the host of spec.portalBaseURL.
+	// Empty: every host serves them.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=16
+	PublicHosts []GatewayHost `json:"publicHosts,omitempty"`
+
+	// StaffHosts are the host names sign-in (/auth) and the staff console
+	// (/console) answer on, e.g. ganbu.fenghua.gov.cn. Empty: every host
+	// serves them.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=16
+	StaffHosts []GatewayHost `json:"staffHosts,omitempty"`
+
+	// Replicas of the gateway's Deployment. Defaults to 2, so that a node
+	// drain never closes the district's only door (the PDB keeps one up).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=50
+	Replicas *int32 `json:"replicas,omitempty"`
+	// Resources of the gateway container.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+	// Metadata added to the Deployment, its pods, the Service, the PDB,
+	// the NetworkPolicy and the Ingress.
+	// +optional
+	Metadata *ObjectMetaTemplate `json:"metadata,omitempty"`
+	// Placement of the pods.
+	// +optional
+	Placement *PodPlacement `json:"placement,omitempty"`
+
+	// Ingress exposes the gateway through an Ingress of the gateway's
+	// namespace, with one rule per host (or one rule for every host when
+	// none is listed). Without it the gateway is a ClusterIP Service,
+	// for a load balancer or Gateway API route set up by hand.
+	// +optional
+	Ingress *GatewayIngressSpec `json:"ingress,omitempty"`
+}
+
+// GatewayHost is a host name the gateway answers on: lower case, no
+// scheme, port, path or wildcard.
+// +kubebuilder:validation:MaxLength=253
+// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",messageExpression="'gateway host ' + self + ' must be a lower-case host name without scheme, port, path or wildcard, e.g. jiandu.fenghua.gov.cn'"
+type GatewayHost string
+
+// GatewayIngressSpec is the Ingress in front of the gateway.
+type GatewayIngressSpec struct {
+	// IngressClassName names the ingress controller; empty: the cluster's
+	// default IngressClass.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')",message="gateway.ingress.ingressClassName must name an IngressClass (lower case letters, digits, '-' and '.'), e.g. nginx"
+	IngressClassName string `json:"ingressClassName,omitempty"`
+	// TLSSecretName is a kubernetes.io/tls Secret in the gateway's
+	// namespace whose certificate covers every public and staff host;
+	// empty: plain HTTP (terminate TLS in front of the ingress instead).
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')",message="gateway.ingress.tlsSecretName must name a Secret (lower case letters, digits, '-' and '.'), e.g. jiandu-tls"
+	TLSSecretName string `json:"tlsSecretName,omitempty"`
+	// Annotations of the Ingress, for the ingress controller or
+	// cert-manager (e.g. cert-manager.io/cluster-issuer).
+	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // DistrictViewSpec places the district overview. One town's inspection
@@ -240,7 +338,53 @@ type DistrictStatus struct {
 	// when no town of the district does.
 	// +optional
 	DistrictViewTown string `json:"districtViewTown,omitempty"`
+	// Gateway is the district gateway as last seen.
+	// +optional
+	Gateway *GatewayStatus `json:"gateway,omitempty"`
 }
+
+// GatewayStatus is the observed state of the district gateway.
+type GatewayStatus struct {
+	// Namespace the gateway runs in.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// Version of the gateway image the Deployment is set to run.
+	// +optional
+	Version string `json:"version,omitempty"`
+	// Replicas wanted, and ReadyReplicas among them.
+	// +optional
+	Replicas int32 `json:"replicas"`
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas"`
+	// Address is the gateway's Service inside the cluster, e.g.
+	// http://gateway.wuxiao-gateway.svc.
+	// +optional
+	Address string `json:"address,omitempty"`
+	// URL is where people reach the gateway through the Ingress: its
+	// first public host (else its first staff host), else the address the
+	// ingress controller published; empty without an Ingress, or until the
+	// controller publishes one.
+	// +optional
+	URL string `json:"url,omitempty"`
+}
+
+// The condition GatewayReady, on a District, says whether the district
+// gateway runs its desired version with every replica ready. It does not
+// change Ready (which is about the District's references and towns): towns
+// keep working inside the cluster without it. Alert on it: while it is
+// False, nobody outside the cluster gets in.
+const (
+	ConditionGatewayReady = "GatewayReady"
+	// ReasonGatewayAvailable (True): every replica is updated and ready.
+	ReasonGatewayAvailable = "GatewayAvailable"
+	// ReasonGatewayNotReady (False): the Deployment is rolling out or
+	// some replica is not ready; the message counts them.
+	ReasonGatewayNotReady = "GatewayNotReady"
+	// ReasonGatewayNamespaceTaken (False): spec.gateway.namespace exists
+	// and is not this District's gateway namespace (another District's,
+	// or created by hand); the message names its owner.
+	ReasonGatewayNamespaceTaken = "GatewayNamespaceTaken"
+)
 
 // District is one district (区) and the infrastructure its towns share.
 // +kubebuilder:object:root=true
@@ -252,6 +396,8 @@ type DistrictStatus struct {
 // +kubebuilder:printcolumn:name="Ready Towns",type=integer,JSONPath=`.status.readyTowns`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Gateway",type=string,JSONPath=`.status.conditions[?(@.type=="GatewayReady")].status`,priority=1
+// +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.gateway.url`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type District struct {
 	metav1.TypeMeta   `json:",inline"`
