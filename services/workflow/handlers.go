@@ -40,6 +40,8 @@ func (s *Service) Routes(srv *httpapi.Server) {
 	srv.HandleFunc("POST /v1/instances/{id}/withdraw", s.withdraw)
 	srv.HandleFunc("GET /v1/instances/{id}/audit", s.audit)
 	srv.HandleFunc("GET /v1/instances/{id}/flowchart.svg", s.instanceFlowchart)
+	s.evidenceFileRoutes(srv) // evidence_files.go
+	s.worklistRoutes(srv)     // handlers_worklist.go
 }
 
 // actor maps the authenticated principal to the engine's actor.
@@ -73,7 +75,9 @@ func (s *Service) readable(w http.ResponseWriter, r *http.Request) (*Instance, A
 		return nil, a, false
 	}
 	inst, err := s.Get(r.Context(), r.PathValue("id"))
-	if err == nil && !p.CanReadVillage(inst.Town, inst.Village) {
+	// The scope is checked against this service's town, never the caller's
+	// own: a principal of another town covers nothing here.
+	if err == nil && (inst.Town != s.Town || !p.CanReadVillage(s.Town, inst.Village)) {
 		err = ErrNotFound
 	}
 	if err != nil {
@@ -190,7 +194,9 @@ func (s *Service) trackFlowchart(w http.ResponseWriter, r *http.Request) {
 func (s *Service) start(w http.ResponseWriter, r *http.Request) {
 	a, p, _ := actor(r)
 	village := r.PathValue("village")
-	if !p.CanActInVillage(p.Town, village) {
+	// This service's town, not the caller's: an official of another town
+	// must not start processes here (and lower this town's ratings).
+	if !p.CanActInVillage(s.Town, village) {
 		httpapi.WriteProblem(w, r, httpapi.Forbidden("you cannot start processes in village "+village))
 		return
 	}

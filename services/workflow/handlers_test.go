@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -11,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/wuxiao/wuxiao/services/internal/config"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/store"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
 
@@ -157,5 +161,54 @@ func TestAPIIsolationAndProblems(t *testing.T) {
 	doc := call(t, ts, "GET", "/openapi.yaml", "", "", "")
 	if doc.status != 200 || !bytes.Contains([]byte(doc.raw), []byte("/v1/instances/{id}/steps/{step}/complete")) {
 		t.Fatalf("openapi: %d", doc.status)
+	}
+}
+
+// TestOtherTownCannotActHere: scope is checked against this service's own
+// town. A town official of another town once started processes here (the
+// handler checked the caller's own town), and their warnings then lowered
+// this town's ratings; once the operator has announced the town's villages,
+// an official of this town cannot start one in another town's village
+// either.
+func TestOtherTownCannotActHere(t *testing.T) {
+	ts, s := api(t)
+	ctx := context.Background()
+	foreign, _ := testinfra.KratosUser(t, "town-official", "jinping", "")
+	official, _ := testinfra.KratosUser(t, "town-official", town, "")
+	const otherTownsVillage = "330283100101"                                   // a village of jinping
+	handover := StartRequest{ItemID: "duty-departure-handover", Title: "离任交接"} // its first step is the town official's
+
+	if r := jsonCall(t, ts, "POST", "/v1/villages/"+village+"/instances", foreign, handover); r.status != 403 {
+		t.Fatalf("another town's official starts here: %d %s", r.status, r.raw)
+	}
+	if _, err := s.Start(ctx, Actor{ID: "j-off", Role: "town-official", Town: "jinping"}, village, StartRequest(handover)); err == nil {
+		t.Fatal("Service.Start filed a process under another town")
+	}
+	if err := store.InTx(ctx, s.Pool, func(tx pgx.Tx) error { return s.HandleTenantEvent(ctx, tx, registered(village, "uid-1", 1)) }); err != nil {
+		t.Fatal(err)
+	}
+	if r := jsonCall(t, ts, "POST", "/v1/villages/"+otherTownsVillage+"/instances", official, handover); r.status != 404 ||
+		!strings.HasSuffix(r.body["type"].(string), "/workflow/unknown-village") {
+		t.Fatalf("this town's official starts in another town's village: %d %s", r.status, r.raw)
+	}
+	var n int
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM instances`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("refused starts left %d instances (%v)", n, err)
+	}
+
+	// This town's official starts one in the town's village; the other
+	// town's official can neither read nor act on it.
+	r := jsonCall(t, ts, "POST", "/v1/villages/"+village+"/instances", official, handover)
+	if r.status != 201 {
+		t.Fatalf("this town's official starts: %d %s", r.status, r.raw)
+	}
+	id := r.body["id"].(string)
+	for _, path := range []string{"/v1/instances/" + id, "/v1/instances/" + id + "/audit"} {
+		if r := call(t, ts, "GET", path, foreign, "", ""); r.status != 404 {
+			t.Errorf("another town's official reads %s: %d %s", path, r.status, r.raw)
+		}
+	}
+	if r := jsonCall(t, ts, "POST", "/v1/instances/"+id+"/withdraw", foreign, map[string]string{"reason": "x"}); r.status != 404 {
+		t.Errorf("another town's official withdraws: %d %s", r.status, r.raw)
 	}
 }

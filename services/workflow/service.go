@@ -65,6 +65,10 @@ type StartRequest struct {
 
 // Start opens a process in the actor's village (village is the path's).
 func (s *Service) Start(ctx context.Context, actor Actor, village string, req StartRequest) (*Instance, error) {
+	if actor.Town != s.Town {
+		// The engine files the instance under the actor's town.
+		return nil, refuse(403, "other-town", "Other town", "this service runs the processes of town %s only", s.Town)
+	}
 	now := s.now()
 	var payee *Payee
 	if req.PayeeName != "" || req.PayeeIDNumber != "" {

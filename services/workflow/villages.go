@@ -60,17 +60,26 @@ func (s *Service) HandleTenantEvent(ctx context.Context, tx pgx.Tx, ev eventsv1.
 
 var _ events.Handler = (*Service)(nil).HandleTenantEvent
 
-// refuseArchived refuses to start a process in an archived village; its
-// processes under way are left as they are.
+// refuseArchived refuses to start a process in an archived village, and,
+// once the operator has announced any village of the town (a registration
+// with a generation), in a village the town's registry does not hold: a
+// code of another town's village is unknown here (404). Before any
+// announcement (a town set up by hand) every code is accepted. Processes
+// under way in an archived village are left as they are.
 func refuseArchived(ctx context.Context, tx pgx.Tx, code string) error {
-	var archived bool
-	err := tx.QueryRow(ctx, `SELECT archived_at IS NOT NULL FROM villages WHERE code = $1`, code).Scan(&archived)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !archived) {
-		return nil
-	}
-	if err != nil {
+	var known, archived, closed bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM villages WHERE code = $1),
+			EXISTS (SELECT FROM villages WHERE code = $1 AND archived_at IS NOT NULL),
+			EXISTS (SELECT FROM villages WHERE generation > 0)`, code).Scan(&known, &archived, &closed)
+	switch {
+	case err != nil:
 		return err
+	case archived:
+		return refuse(409, "village-archived", "Village archived",
+			"village %s is archived (该村已撤并/归档): no new process can be started there; its records are kept", code)
+	case closed && !known:
+		return refuse(404, "unknown-village", "Unknown village",
+			"village %s is not a village of this town", code)
 	}
-	return refuse(409, "village-archived", "Village archived",
-		"village %s is archived (该村已撤并/归档): no new process can be started there; its records are kept", code)
+	return nil
 }
