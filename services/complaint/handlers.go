@@ -76,7 +76,7 @@ func (a *API) Routes(srv *httpapi.Server) {
 		return h
 	}
 	public := func(pattern string, h http.Handler) { srv.Handle(pattern, httpapi.Public(a.limit(h))) }
-	staff := func(pattern string, h http.HandlerFunc) { srv.Handle(pattern, a.limit(h)) }
+	staff := func(pattern string, h http.HandlerFunc) { srv.Handle(pattern, a.limit(a.ownTown(h))) }
 
 	public("POST /v1/public/villages/{village}/complaints", optional(a.intake))
 	public("GET /v1/public/complaints/{code}", http.HandlerFunc(a.track))
@@ -97,6 +97,22 @@ func (a *API) Routes(srv *httpapi.Server) {
 	staff("GET /v1/statistics", a.statistics)
 
 	a.open311Routes(srv)
+}
+
+// ownTown refuses, before any staff handler, a principal whose scope does
+// not cover this service's town (staff and cadres of another town; district
+// roles cover every town). The handlers' own checks compare the caller's
+// claimed town with the complaint's, which is this town's: without this an
+// official of another town got empty lists and statistics (200) instead of
+// a refusal.
+func (a *API) ownTown(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p, ok := identity.FromContext(r.Context()); ok && !p.InTown(a.Service.Town) {
+			httpapi.WriteProblem(w, r, httpapi.Forbidden("this service holds the complaints of town "+a.Service.Town+" only"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // writeErr turns the domain's refusals, field errors and not-found into

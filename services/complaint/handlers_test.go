@@ -352,3 +352,49 @@ func TestAPIFloodChallenge(t *testing.T) {
 		t.Fatalf("bad nonce: %d %s", r.status, r.raw)
 	}
 }
+
+// TestAPIOtherTownIsRefused: staff and cadres of another town are refused
+// on every staff route (403), where they used to get this town's empty
+// lists and statistics (200); district staff still read.
+func TestAPIOtherTownIsRefused(t *testing.T) {
+	ts, _ := apiServer(t, generous)
+	filed := file(t, ts, "", CategoryFunds)
+	if filed.status != 201 {
+		t.Fatalf("intake: %d %s", filed.status, filed.raw)
+	}
+	discipline, _ := testinfra.KratosUser(t, "town-discipline", testTown, "")
+	list := apiCall(t, ts, "GET", "/v1/villages/"+testVillage+"/complaints", discipline, nil, "", "")
+	items, _ := list.body["items"].([]any)
+	if list.status != 200 || len(items) != 1 {
+		t.Fatalf("this town's discipline office lists: %d %s", list.status, list.raw)
+	}
+	id := items[0].(map[string]any)["id"].(string)
+
+	for _, role := range []string{"town-discipline", "town-official", "town-finance", "secretary", "liaison-officer"} {
+		village := ""
+		if role == "secretary" || role == "liaison-officer" {
+			village = testVillage // the same code, claimed in another town
+		}
+		token, _ := testinfra.KratosUser(t, role, "jinping", village)
+		for _, c := range []struct{ method, path, body string }{
+			{"GET", "/v1/villages/" + testVillage + "/complaints", ""},
+			{"GET", "/v1/statistics", ""},
+			{"GET", "/v1/complaints/" + id, ""},
+			{"POST", "/v1/complaints/" + id + "/actions", `{"action":"accept"}`},
+			{"POST", "/v1/complaints/" + id + "/notes", `{"body":"看看"}`},
+			{"GET", "/v1/complaints/" + id + "/attachments/0", ""},
+		} {
+			ct := ""
+			if c.body != "" {
+				ct = "application/json"
+			}
+			if r := apiCall(t, ts, c.method, c.path, token, nil, ct, c.body); r.status != 403 {
+				t.Errorf("%s of jinping: %s %s: %d %s", role, c.method, c.path, r.status, r.raw)
+			}
+		}
+	}
+	district, _ := testinfra.KratosUser(t, "district-discipline", "", "")
+	if r := apiCall(t, ts, "GET", "/v1/complaints/"+id, district, nil, "", ""); r.status != 200 || r.body["status"] != "received" {
+		t.Errorf("district discipline reads: %d %s", r.status, r.raw)
+	}
+}
