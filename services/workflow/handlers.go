@@ -42,6 +42,8 @@ func (s *Service) Routes(srv *httpapi.Server) {
 	srv.HandleFunc("GET /v1/instances/{id}/flowchart.svg", s.instanceFlowchart)
 	s.evidenceFileRoutes(srv) // evidence_files.go
 	s.worklistRoutes(srv)     // handlers_worklist.go
+	s.evidenceFileRoutes(srv) // evidence_files.go
+	s.worklistRoutes(srv)     // handlers_worklist.go
 }
 
 // actor maps the authenticated principal to the engine's actor.
