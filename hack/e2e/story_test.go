@@ -439,7 +439,7 @@ func (st *story) portalShowsCurrentStep(t *testing.T) {
 // The link is /r/<code>; the API server's proxy rewrites it to its own
 // path of the disclosure service, where an ingress would route it to the
 // complaint service: the test follows it to the complaint service.
-var trackingCodeRe = regexp.MustCompile(`id="tracking-code">(TS-[0-9A-Z]{4}-[0-9A-Z]{4})<`)
+var trackingCodeRe = regexp.MustCompile(`id="tracking-code">(TS-[0-9]{3}-[0-9A-Z]{4}-[0-9A-Z]{4})<`)
 
 var reportLinkRe = regexp.MustCompile(`<a class="report" href="([^"]*/r/[0-9]{12})">码上举报</a>`)
 

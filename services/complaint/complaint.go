@@ -556,24 +556,6 @@ func PublicViewOf(c *Complaint) PublicView {
 	return p
 }
 
-// codeAlphabet has no characters that are easily confused (0/O, 1/I).
-const codeAlphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ" // 32: a byte mod 32 is unbiased
-
-var trackingCodePattern = regexp.MustCompile(`^TS-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}$`)
-
-// NewTrackingCode returns a readable code, TS-XXXX-XXXX.
-func NewTrackingCode() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = codeAlphabet[int(b[i])%len(codeAlphabet)]
-	}
-	return "TS-" + string(b[:4]) + "-" + string(b[4:])
-}
-
-// ValidTrackingCode reports whether s has the form of a tracking code.
-func ValidTrackingCode(s string) bool { return trackingCodePattern.MatchString(s) }
-
 // NewSecret returns a follow-up secret (shown once to the reporter) and its
 // hash (the only thing stored).
 func NewSecret() (secret, hash string) {

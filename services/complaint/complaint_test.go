@@ -29,7 +29,7 @@ func sample(cat Category) *Complaint {
 	if err != nil {
 		panic(err)
 	}
-	c.ID, c.TrackingCode = "c1", NewTrackingCode()
+	c.ID, c.TrackingCode = "c1", NewTrackingCode(testVillage)
 	return c
 }
 
@@ -281,7 +281,7 @@ func TestPublicView(t *testing.T) {
 func TestTrackingCodeAndSecret(t *testing.T) {
 	seen := map[string]bool{}
 	for i := 0; i < 200; i++ {
-		code := NewTrackingCode()
+		code := NewTrackingCode(testVillage)
 		if !ValidTrackingCode(code) || seen[code] {
 			t.Fatalf("bad or repeated code %q", code)
 		}

@@ -425,7 +425,7 @@ func (a *API) trackForm(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.Code = code[0]
-		p.Errors["code"] = []string{"查询码格式应为TS-XXXX-XXXX，请核对后重新输入"}
+		p.Errors["code"] = []string{"查询码格式应为TS-XXX-XXXX-XXXX（较早的查询码为TS-XXXX-XXXX），请核对后重新输入"}
 		renderPage(w, http.StatusUnprocessableEntity, "trackform", p)
 		return
 	}

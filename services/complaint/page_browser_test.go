@@ -16,7 +16,7 @@ import (
 // errors, passes the accessibility checks, files a complaint with a photo,
 // shows field errors, and gets through a flood's proof of work by itself.
 
-var browserCodeRE = regexp.MustCompile(`^TS-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}$`)
+var browserCodeRE = regexp.MustCompile(`^TS-[0-9]{3}-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}$`)
 
 func TestReportPageBrowserFiles(t *testing.T) {
 	ts, a := pageServer(t, generous)

@@ -164,7 +164,7 @@ func validForm(category string, files ...formFile) form {
 }
 
 var (
-	trackingCodeRE = regexp.MustCompile(`id="tracking-code">(TS-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4})<`)
+	trackingCodeRE = regexp.MustCompile(`id="tracking-code">(TS-[0-9]{3}-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4})<`)
 	secretRE       = regexp.MustCompile(`id="secret">([A-Z2-7]{32})<`)
 )
 

@@ -67,7 +67,7 @@ func (s *Service) File(ctx context.Context, in Intake, reporter *Reporter) (Rece
 		}
 	}
 	for attempt := 0; ; attempt++ {
-		c.TrackingCode = NewTrackingCode()
+		c.TrackingCode = NewTrackingCode(c.Village)
 		err = store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
 			if err := refuseArchived(ctx, tx, c.Village); err != nil {
 				return err

@@ -1,0 +1,58 @@
+package complaint
+
+import (
+	"crypto/rand"
+	"regexp"
+)
+
+// A tracking code is the reporter's key to the public status page:
+//
+//	TS-NNN-XXXX-XXXX
+//
+// NNN are digits 7-9 of the complaint's village code, which name the town
+// within its district (a village's code starts with its town's 9 digits),
+// so that the district gateway sends a follow-up (/r/track/<code>,
+// /v1/public/complaints/<code>, Open311 requests/<code>.json) straight to the
+// town that holds the complaint. XXXX-XXXX are 8 random characters (40 bits)
+// of an alphabet without look-alikes. Codes issued before the town part
+// existed (TS-XXXX-XXXX) stay valid; the gateway asks every town for those.
+// services/gateway/tracking.go reads this format: change both together.
+
+// codeAlphabet has no characters that are easily confused (0/O, 1/I).
+const codeAlphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ" // 32: a byte mod 32 is unbiased
+
+var trackingCodePattern = regexp.MustCompile(`^TS-(?:[0-9]{3}-)?[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}$`)
+
+// NewTrackingCode returns a readable code for a complaint about village,
+// TS-NNN-XXXX-XXXX with NNN its town's part of the village code. A village
+// that is not a 12-digit code (refused before a complaint is filed) gets a
+// code without the town part.
+func NewTrackingCode(village string) string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = codeAlphabet[int(b[i])%len(codeAlphabet)]
+	}
+	random := string(b[:4]) + "-" + string(b[4:])
+	if town, ok := townPart(village); ok {
+		return "TS-" + town + "-" + random
+	}
+	return "TS-" + random
+}
+
+// townPart returns digits 7-9 of a 12-digit village code.
+func townPart(village string) (string, bool) {
+	if len(village) != 12 {
+		return "", false
+	}
+	for i := range len(village) {
+		if village[i] < '0' || village[i] > '9' {
+			return "", false
+		}
+	}
+	return village[6:9], true
+}
+
+// ValidTrackingCode reports whether s has the form of a tracking code, with
+// or without the town part.
+func ValidTrackingCode(s string) bool { return trackingCodePattern.MatchString(s) }
