@@ -2,6 +2,7 @@ package disclosure
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -72,6 +73,17 @@ func (s *Service) finance(w http.ResponseWriter, r *http.Request, village string
 	if village != "" {
 		allowed = allowed && p.CanActInVillage(s.Town, village)
 	}
+	if allowed && village != "" {
+		here, err := s.villageHere(r.Context(), village)
+		if err != nil {
+			httpapi.WriteError(w, r, err)
+			return p, false
+		}
+		if !here {
+			httpapi.WriteProblem(w, r, httpapi.NotFound("village "+village+" is not a village of this town"))
+			return p, false
+		}
+	}
 	if !allowed {
 		what := "the town's records"
 		if village != "" {
@@ -81,6 +93,17 @@ func (s *Service) finance(w http.ResponseWriter, r *http.Request, village string
 		return p, false
 	}
 	return p, true
+}
+
+// villageHere reports whether village may be written to here: once the
+// operator has announced any village of the town (a name generation), only
+// the announced ones, so that a code of another town's village is refused;
+// before any announcement (a town set up by hand) every code.
+func (s *Service) villageHere(ctx context.Context, village string) (bool, error) {
+	var closed, known bool
+	err := s.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM villages WHERE name_generation > 0),
+		EXISTS (SELECT FROM villages WHERE code = $1 AND name_generation > 0)`, village).Scan(&closed, &known)
+	return known || !closed, err
 }
 
 func (s *Service) recordEntry(w http.ResponseWriter, r *http.Request) {

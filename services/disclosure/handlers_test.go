@@ -1,6 +1,7 @@
 package disclosure
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -251,5 +252,37 @@ func TestAPIStaffRecordsAndPublicSees(t *testing.T) {
 	doc := apiCall(t, ts, "GET", "/openapi.yaml", "", "", "")
 	if doc.status != 200 || !strings.Contains(doc.raw, "/v1/public/villages/{village}/subsidies/lookup:") {
 		t.Fatalf("openapi: %d", doc.status)
+	}
+}
+
+// TestAPIAnotherTownsVillageIsNotWrittenHere: once the operator has
+// announced the town's villages, this town's finance staff cannot record
+// money for a village code the town does not hold (another town's), which
+// used to be accepted (201) because only the staff's town was checked.
+func TestAPIAnotherTownsVillageIsNotWrittenHere(t *testing.T) {
+	ts, s := apiServer(t)
+	finance, _ := testinfra.KratosUser(t, "town-finance", testTown, "")
+	const jinpingVillage = "330283100101"
+	entryIn := EntryInput{Kind: KindSpending, Category: CategoryPublicWelfareExpenses, AmountFen: 100,
+		Date: "2026-03-02", Description: "路灯维修"}
+	payIn := PaymentRequest{Programme: "耕地地力保护补贴", HouseholdName: "张小明", IDNumber: idZhang, AmountFen: 100, PaidOn: "2026-03-01"}
+	if err := applyTenantEvent(t, s, villageEvent(testTown, village, "岩头村", 1)); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/v1/villages/" + jinpingVillage + "/ledger", "/v1/villages/" + jinpingVillage + "/subsidies"} {
+		body := any(entryIn)
+		if strings.HasSuffix(path, "subsidies") {
+			body = payIn
+		}
+		if r := apiJSON(t, ts, "POST", path, finance, body); r.status != 404 {
+			t.Errorf("POST %s: %d %s, want 404", path, r.status, r.raw)
+		}
+	}
+	var n int
+	if err := s.Pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM ledger_entries) + (SELECT count(*) FROM subsidy_payments)`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("refused writes left %d rows (%v)", n, err)
+	}
+	if r := apiJSON(t, ts, "POST", "/v1/villages/"+village+"/ledger", finance, entryIn); r.status != 201 {
+		t.Fatalf("the announced village: %d %s", r.status, r.raw)
 	}
 }
