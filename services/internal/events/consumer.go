@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -244,6 +246,22 @@ func (c *Consumer) process(ctx context.Context, dlq *kafka.Writer, m kafka.Messa
 	span.SetAttributes(attribute.String("messaging.message.id", ev.ID), attribute.String("cloudevents.event_type", ev.Type))
 	log = log.With("event_id", ev.ID, "event_type", ev.Type)
 
+	if town, ok := TopicTown(m.Topic); ok && ev.Town != town {
+		// A town's stream carries that town's events only: one naming
+		// another town (a misrouted or forged event) never reaches the
+		// handler, which would file it under this topic's town.
+		err := Permanent(fmt.Errorf("event %s is about town %q but was read from %s, a topic of town %q", ev.ID, ev.Town, m.Topic, town))
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "dead-lettered")
+		log.Error("event of another town, dead-lettering it", "event_town", ev.Town, "topic_town", town)
+		var done bool
+		if qerr := c.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM inbox WHERE consumer = $1 AND event_id = $2 AND position = $3)`,
+			c.group, ev.ID, position(m)).Scan(&done); qerr == nil && done {
+			return nil // dead-lettered before a crash kept the offset from moving
+		}
+		return c.deadLetter(pctx, dlq, m, ev.ID, err, 0, log)
+	}
+
 	var lastErr error
 	attempt := 0
 	infra := 0
@@ -390,6 +408,17 @@ func (c *Consumer) deadLetter(ctx context.Context, dlq *kafka.Writer, m kafka.Me
 	}
 	c.consumed.Add(ctx, 1, metric.WithAttributes(attribute.String("messaging.destination.name", m.Topic), attribute.String("outcome", outcomeDeadLettered)))
 	return nil
+}
+
+// TopicTown returns the town of a town stream's topic (eventsv1.Topic:
+// wuxiao.<town>.<stream>, or its dead-letter topic), and false for any other
+// topic name (those of tests, say), whose events are not held to a town.
+func TopicTown(topic string) (string, bool) {
+	parts := strings.Split(strings.TrimSuffix(topic, ".dlq"), ".")
+	if len(parts) != 3 || parts[0] != "wuxiao" || parts[1] == "" || !slices.Contains(eventsv1.Streams, parts[2]) {
+		return "", false
+	}
+	return parts[1], true
 }
 
 // position is where a message was read: topic/partition/offset.
