@@ -42,8 +42,6 @@ func (s *Service) Routes(srv *httpapi.Server) {
 	srv.HandleFunc("GET /v1/instances/{id}/flowchart.svg", s.instanceFlowchart)
 	s.evidenceFileRoutes(srv) // evidence_files.go
 	s.worklistRoutes(srv)     // handlers_worklist.go
-	s.evidenceFileRoutes(srv) // evidence_files.go
-	s.worklistRoutes(srv)     // handlers_worklist.go
 }
 
 // actor maps the authenticated principal to the engine's actor.
@@ -264,6 +262,13 @@ func (s *Service) recordRelative(w http.ResponseWriter, r *http.Request) {
 	village := r.PathValue("village")
 	if !p.IsDiscipline() || !p.CanReadVillage(s.Town, village) {
 		httpapi.WriteProblem(w, r, httpapi.Forbidden("only the discipline office of this town records cadres' relatives"))
+		return
+	}
+	if here, err := s.villageHere(r.Context(), village); err != nil || !here {
+		if err == nil {
+			err = refuse(404, "unknown-village", "Unknown village", "village %s is not a village of this town", village)
+		}
+		writeErr(w, r, err)
 		return
 	}
 	var req struct {

@@ -191,9 +191,14 @@ func TestOtherTownCannotActHere(t *testing.T) {
 		!strings.HasSuffix(r.body["type"].(string), "/workflow/unknown-village") {
 		t.Fatalf("this town's official starts in another town's village: %d %s", r.status, r.raw)
 	}
+	discipline, _ := testinfra.KratosUser(t, "town-discipline", town, "")
+	if r := jsonCall(t, ts, "POST", "/v1/villages/"+otherTownsVillage+"/relatives", discipline,
+		map[string]string{"cadreId": "x", "idNumber": "330283199001011234", "relation": "配偶"}); r.status != 404 {
+		t.Fatalf("this town's discipline office records a relative in another town's village: %d %s", r.status, r.raw)
+	}
 	var n int
-	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM instances`).Scan(&n); err != nil || n != 0 {
-		t.Fatalf("refused starts left %d instances (%v)", n, err)
+	if err := s.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM instances) + (SELECT count(*) FROM relatives)`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("refused writes left %d rows (%v)", n, err)
 	}
 
 	// This town's official starts one in the town's village; the other

@@ -60,6 +60,16 @@ func (s *Service) HandleTenantEvent(ctx context.Context, tx pgx.Tx, ev eventsv1.
 
 var _ events.Handler = (*Service)(nil).HandleTenantEvent
 
+// villageHere reports whether code is a village of this town: once the
+// operator has announced any village, only those it announced; before, any
+// code (a town set up by hand).
+func (s *Service) villageHere(ctx context.Context, code string) (bool, error) {
+	var known, closed bool
+	err := s.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM villages WHERE code = $1),
+		EXISTS (SELECT FROM villages WHERE generation > 0)`, code).Scan(&known, &closed)
+	return known || !closed, err
+}
+
 // refuseArchived refuses to start a process in an archived village, and,
 // once the operator has announced any village of the town (a registration
 // with a generation), in a village the town's registry does not hold: a
