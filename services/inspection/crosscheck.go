@@ -65,6 +65,9 @@ func (s *Service) HandleDisclosureEvent(ctx context.Context, tx pgx.Tx, ev event
 	if ev.Type != eventsv1.TypePaymentRecorded {
 		return nil
 	}
+	if err := s.ownTown(ev); err != nil {
+		return err
+	}
 	var p eventsv1.PaymentRecorded
 	if err := ev.Decode(&p); err != nil {
 		return events.Permanent(err)

@@ -125,6 +125,9 @@ func ComplaintFact(ev eventsv1.Event) (Fact, bool, error) {
 // HandleComplaintEvent is the events.Handler of the complaint stream.
 func (s *Service) HandleComplaintEvent(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) error {
 	f, ok, err := ComplaintFact(ev)
+	if err == nil && ok {
+		err = s.ownTown(ev)
+	}
 	if err != nil {
 		// Retrying cannot fix a malformed event or an outcome this version
 		// does not know: straight to the dead-letter topic, unrecorded.

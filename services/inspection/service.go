@@ -185,6 +185,9 @@ func (s *Service) HandleWorkflowEvent(ctx context.Context, tx pgx.Tx, ev eventsv
 	if ev.Type != eventsv1.TypeWarningRaised {
 		return nil
 	}
+	if err := s.ownTown(ev); err != nil {
+		return err
+	}
 	var w eventsv1.WarningRaised
 	if err := ev.Decode(&w); err != nil {
 		return events.Permanent(err)
@@ -197,6 +200,16 @@ func (s *Service) HandleWorkflowEvent(ctx context.Context, tx pgx.Tx, ev eventsv
 	}
 	_, err := s.ApplyFact(ctx, tx, WarningFact(ev.ID, ev.Village, w))
 	return err
+}
+
+// ownTown refuses (Permanent: dead-lettered) an event about another town:
+// a town's facts come from its own streams only, and one naming another
+// town would otherwise move this town's ratings.
+func (s *Service) ownTown(ev eventsv1.Event) error {
+	if ev.Town != s.Town {
+		return events.Permanent(fmt.Errorf("event %s (%s) is about town %q, not %q", ev.ID, ev.Type, ev.Town, s.Town))
+	}
+	return nil
 }
 
 // HandleWorkflowEvent is an events.Handler.
