@@ -17,6 +17,25 @@
 # serialize access"). "memory" is an in-memory SQLite database migrated by
 # `serve` itself; any other value is a DSN kept as it is and migrated with
 # `kratos migrate sql` before serving.
+#
+# Browser flows: Kratos' public API is meant to be reached through the district
+# gateway (services/gateway), which serves it at <gateway>/.ory/kratos/ and the
+# sign-in pages at <gateway>/auth/*, so that Kratos' cookies and CSRF tokens
+# belong to the gateway's origin.
+#   WUXIAO_KRATOS_UI_URL           the gateway's origin (default
+#                                  http://127.0.0.1:8080): selfservice ui_urls
+#                                  (<origin>/auth/login|recovery|settings|error),
+#                                  the allowed return URLs (<origin>/), the
+#                                  default return (<origin>/console) and the
+#                                  page after logout (<origin>/auth/login).
+#                                  Recovery links created through the admin API
+#                                  point at <origin>/auth/recovery?flow=...
+#   WUXIAO_KRATOS_PUBLIC_BASE_URL  serve.public.base_url (default
+#                                  http://127.0.0.1:$WUXIAO_KRATOS_PUBLIC_PORT/);
+#                                  with the gateway in front it must be
+#                                  <gateway origin>/.ory/kratos/ (the form
+#                                  actions Kratos renders use it).
+# Native (API) flows and the admin API do not depend on either.
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
@@ -32,6 +51,9 @@ DSN="${WUXIAO_KRATOS_DSN:-postgres}"
 CONFIG="$PWD/hack/kratos/kratos.yml"
 SCHEMA="$PWD/hack/kratos/identity.schema.json"
 BIN="$WUXIAO_CACHE/kratos/$KRATOS_VERSION/bin/kratos"
+UI_URL="${WUXIAO_KRATOS_UI_URL:-http://127.0.0.1:8080}"
+UI_URL="${UI_URL%/}"
+PUBLIC_BASE_URL="${WUXIAO_KRATOS_PUBLIC_BASE_URL:-http://127.0.0.1:$PUBLIC_PORT/}"
 PIDFILE="$RUN/kratos.pid"
 LOGFILE="$RUN/kratos.log"
 
@@ -136,10 +158,21 @@ fresh_postgres_db() {
 kratos_env() {
   export DSN="$DSN" LOG_LEVEL="${WUXIAO_KRATOS_LOG_LEVEL:-warning}" LOG_FORMAT=text
   export SERVE_PUBLIC_HOST=127.0.0.1 SERVE_PUBLIC_PORT="$PUBLIC_PORT"
-  export SERVE_PUBLIC_BASE_URL="http://127.0.0.1:$PUBLIC_PORT/"
-  export SELFSERVICE_METHODS_LINK_CONFIG_BASE_URL="http://127.0.0.1:$PUBLIC_PORT/"
+  export SERVE_PUBLIC_BASE_URL="$PUBLIC_BASE_URL"
+  export SELFSERVICE_METHODS_LINK_CONFIG_BASE_URL="$PUBLIC_BASE_URL"
   export SERVE_ADMIN_HOST=127.0.0.1 SERVE_ADMIN_PORT="$ADMIN_PORT"
   export SERVE_ADMIN_BASE_URL="http://127.0.0.1:$ADMIN_PORT/"
+  # Where browsers are sent: the gateway's pages (see the header).
+  export SELFSERVICE_DEFAULT_BROWSER_RETURN_URL="$UI_URL/console"
+  export SELFSERVICE_ALLOWED_RETURN_URLS='["'"$UI_URL"'/"]'
+  export SELFSERVICE_FLOWS_ERROR_UI_URL="$UI_URL/auth/error"
+  export SELFSERVICE_FLOWS_LOGIN_UI_URL="$UI_URL/auth/login"
+  export SELFSERVICE_FLOWS_LOGOUT_AFTER_DEFAULT_BROWSER_RETURN_URL="$UI_URL/auth/login"
+  export SELFSERVICE_FLOWS_REGISTRATION_UI_URL="$UI_URL/auth/registration"
+  export SELFSERVICE_FLOWS_SETTINGS_UI_URL="$UI_URL/auth/settings"
+  export SELFSERVICE_FLOWS_SETTINGS_AFTER_PASSWORD_DEFAULT_BROWSER_RETURN_URL="$UI_URL/console"
+  export SELFSERVICE_FLOWS_RECOVERY_UI_URL="$UI_URL/auth/recovery"
+  export SELFSERVICE_FLOWS_VERIFICATION_UI_URL="$UI_URL/auth/verification"
   export IDENTITY_DEFAULT_SCHEMA_ID=default IDENTITY_SCHEMAS='[{"id":"default","url":"file://'"$SCHEMA"'"}]'
 }
 
@@ -160,7 +193,7 @@ start() {
     "$BIN" migrate sql -e --yes -c "$CONFIG" >>"$LOGFILE" 2>&1 ||
       die "kratos: migration failed, see $LOGFILE"
   fi
-  log "kratos: starting on 127.0.0.1:$PUBLIC_PORT (public) and :$ADMIN_PORT (admin), DSN=$(redact "$DSN")"
+  log "kratos: starting on 127.0.0.1:$PUBLIC_PORT (public, base URL $PUBLIC_BASE_URL) and :$ADMIN_PORT (admin), sign-in pages at $UI_URL/auth/, DSN=$(redact "$DSN")"
   setsid "$BIN" serve --dev --sqa-opt-out -c "$CONFIG" >>"$LOGFILE" 2>&1 < /dev/null &
   echo $! > "$PIDFILE"
   local i

@@ -2,11 +2,18 @@ package testinfra
 
 import (
 	"context"
+	"net"
 	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
 	kratos "github.com/ory/kratos-client-go"
 )
 
@@ -133,3 +140,111 @@ func kratosErrBody(resp *http.Response, err error) error {
 type kratosErr struct{ s string }
 
 func (e *kratosErr) Error() string { return e.s }
+
+// PrivateKratos starts a Kratos of the test's own, with the binary and
+// configuration of hack/kratos.sh, whose browser flows belong to the
+// gateway at gatewayURL (an origin such as http://127.0.0.1:41234): its
+// public base URL is <gatewayURL>/.ory/kratos/, its flows' pages are
+// <gatewayURL>/auth/*, it accepts return URLs on that origin and sends
+// browsers to <gatewayURL>/console by default. Browser tests of the
+// gateway need it because the shared test Kratos' URLs cannot name a
+// gateway that listens on a port chosen at run time: choose the port
+// first (listen on 127.0.0.1:0), start this Kratos, then serve the gateway
+// on that listener. Its database is a fresh one from Postgres. It returns
+// the public and admin API URLs; Kratos is stopped when the test ends.
+func PrivateKratos(t testing.TB, gatewayURL string) (publicURL, adminURL string) {
+	t.Helper()
+	gatewayURL = strings.TrimRight(gatewayURL, "/")
+	u, err := url.Parse(gatewayURL)
+	if err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		t.Fatalf("PrivateKratos: %q is not an origin such as http://127.0.0.1:8080", gatewayURL)
+	}
+	dsn := Postgres(t)
+	run := t.TempDir()
+	_, publicPort, _ := net.SplitHostPort(FreeAddr(t))
+	_, adminPort, _ := net.SplitHostPort(FreeAddr(t))
+	env := append(os.Environ(),
+		"WUXIAO_RUN="+run,
+		"WUXIAO_KRATOS_PUBLIC_PORT="+publicPort,
+		"WUXIAO_KRATOS_ADMIN_PORT="+adminPort,
+		"WUXIAO_KRATOS_DSN="+dsn,
+		"WUXIAO_KRATOS_PUBLIC_BASE_URL="+gatewayURL+"/.ory/kratos/",
+		"WUXIAO_KRATOS_UI_URL="+gatewayURL,
+	)
+	script := filepath.Join(RepoRoot(), "hack", "kratos.sh")
+	kratosSh := func(arg string) ([]byte, error) {
+		cmd := exec.Command(script, arg)
+		cmd.Env = env
+		return cmd.CombinedOutput()
+	}
+	logFile := filepath.Join(run, "kratos", "kratos.log")
+	t.Cleanup(func() {
+		if t.Failed() {
+			if b, err := os.ReadFile(logFile); err == nil {
+				t.Logf("private Kratos log (%s), last lines:\n%s", logFile, tail(string(b), 40))
+			}
+		}
+		if out, err := kratosSh("stop"); err != nil {
+			t.Errorf("stopping the private Kratos: %v\n%s", err, out)
+		}
+	})
+	start := time.Now()
+	if out, err := kratosSh("start"); err != nil {
+		t.Fatalf("starting a private Kratos for %s: %v\n%s", gatewayURL, err, out)
+	}
+	t.Logf("private Kratos for %s ready in %s (public :%s, admin :%s)", gatewayURL, time.Since(start).Round(time.Millisecond), publicPort, adminPort)
+	return "http://127.0.0.1:" + publicPort, "http://127.0.0.1:" + adminPort
+}
+
+func tail(s string, lines int) string {
+	parts := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(parts) > lines {
+		parts = parts[len(parts)-lines:]
+	}
+	return strings.Join(parts, "\n")
+}
+
+// KratosClient is a client of a Kratos API at url (e.g. PrivateKratos').
+func KratosClient(url string) *kratos.APIClient { return kratosClient(url) }
+
+// SignInBrowser signs email in with password through the gateway's
+// sign-in page at gatewayURL, as a person would in the browser: it opens
+// /auth/login, fills in the login name and password and submits. It fails
+// the test unless the browser then holds a Kratos session cookie for the
+// gateway's origin and has left the sign-in pages (Kratos sends it to the
+// login's return URL, /console by default; that page's own status is the
+// caller's business: its errors are in p.FailedRequests).
+func SignInBrowser(t testing.TB, p *Page, gatewayURL, email, password string) {
+	t.Helper()
+	gatewayURL = strings.TrimRight(gatewayURL, "/")
+	p.Navigate(gatewayURL + "/auth/login")
+	p.WaitFor(`input[name="identifier"]`)
+	p.SetValue(`input[name="identifier"]`, email)
+	p.SetValue(`input[name="password"]`, password)
+	p.ClickAndWait(`button[name="method"][value="password"]`)
+	if path := Eval[string](p, "location.pathname"); strings.HasPrefix(path, "/auth/") {
+		t.Fatalf("signing in %s through %s: the browser is still on %s: %s", email, gatewayURL, path, p.Text("main"))
+	}
+	if !HasSessionCookie(t, p, gatewayURL) {
+		t.Fatalf("signing in %s through %s: no session cookie for the gateway's origin", email, gatewayURL)
+	}
+}
+
+// HasSessionCookie reports whether the browser holds a Kratos session
+// cookie (wuxiao_session) for url's origin. The cookie is HttpOnly: it is
+// read through the DevTools protocol, not the page.
+func HasSessionCookie(t testing.TB, p *Page, url string) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(p.Context(), browserTimeout)
+	defer cancel()
+	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{url}})
+	if err != nil {
+		t.Fatalf("browser: reading cookies of %s: %v", url, err)
+	}
+	for _, c := range res.Cookies {
+		if c.Name == "wuxiao_session" && c.Value != "" {
+			return true
+		}
+	}
+	return false
+}
