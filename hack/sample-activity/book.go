@@ -40,6 +40,8 @@ type Result struct {
 	Done bool
 	// Counts of what this run booked.
 	Entries, Reversals, Payments, Started, Steps, Evidence, Complaints int
+	// ProofsOfWork counts complaints the intake let in only with one.
+	ProofsOfWork int
 	// Completed and Open count the plan's processes as they stand.
 	Completed, Open int
 	// Deferred lists what could not be booked now and a rerun books
@@ -319,7 +321,10 @@ func (b *Booker) bookComplaints(ctx context.Context, u urls, plan Plan, res *Res
 		}) {
 			continue
 		}
-		err := b.file(ctx, u, v, c)
+		solved, err := b.file(ctx, u, v, c)
+		if solved {
+			res.ProofsOfWork++
+		}
 		var ae *apiError
 		if errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests {
 			res.Deferred = append(res.Deferred, fmt.Sprintf("complaint (%s) refused by the intake's rate limit (retry after %ss): a rerun files it", c.Category, ae.Header.Get("Retry-After")))
@@ -337,24 +342,25 @@ func (b *Booker) bookComplaints(ctx context.Context, u urls, plan Plan, res *Res
 // does: anonymously, and, when the intake answers 428 (a flooded village),
 // once more with the proof of work it asked for, solved with the
 // complaint service's own SolvePoW.
-func (b *Booker) file(ctx context.Context, u urls, v Village, c Complaint) error {
+// It reports whether it had to solve one.
+func (b *Booker) file(ctx context.Context, u urls, v Village, c Complaint) (bool, error) {
 	endpoint := fmt.Sprintf("%s/v1/public/villages/%s/complaints", u.complaint, v.Code)
 	body := map[string]any{"category": c.Category, "description": c.Description}
 	hdr := map[string]string{"X-Forwarded-For": c.ClientAddr}
 	err := b.Client.call(ctx, http.MethodPost, endpoint, "", hdr, body, nil)
 	var ae *apiError
 	if !errors.As(err, &ae) || ae.Status != http.StatusPreconditionRequired {
-		return err
+		return false, err
 	}
 	var problem struct {
 		Challenge complaint.Challenge `json:"challenge"`
 	}
 	if err := jsonUnmarshal(ae.Body, &problem); err != nil || problem.Challenge.Token == "" {
-		return fmt.Errorf("428 without a challenge: %s", ae.Body)
+		return false, fmt.Errorf("428 without a challenge: %s", ae.Body)
 	}
 	hdr[complaint.HeaderChallenge] = problem.Challenge.Token
 	hdr[complaint.HeaderNonce] = complaint.SolvePoW(problem.Challenge.Seed, problem.Challenge.Difficulty)
-	return b.Client.call(ctx, http.MethodPost, endpoint, "", hdr, body, nil)
+	return true, b.Client.call(ctx, http.MethodPost, endpoint, "", hdr, body, nil)
 }
 
 // ---------------------------------------------------------------- wallet

@@ -393,6 +393,27 @@ func TestBookingAgainstRealServices(t *testing.T) {
 		t.Errorf("resumed run: %+v", rest)
 	}
 	t.Logf("one village booked in %s, resumed village in %s", progressTook(progress.String()), rest.Took)
+
+	// A flooded village: the intake lets a burst through, then asks for
+	// proof of work, which the client solves (each report from its own
+	// illustrative address, so only the village's limit applies).
+	flooded := Village{Code: vs[2].Code, Name: vs[2].Name, Town: town}
+	solved := 0
+	for i := 0; i < 24; i++ {
+		c := Complaint{Category: plan.Complaints[0].Category, ClientAddr: fmt.Sprintf("198.51.100.%d", 1+i),
+			Description: fmt.Sprintf("第%d条测试举报：%s村务公开栏没有更新。", i+1, flooded.Name)}
+		pow, err := b.file(ctx, u, flooded, c)
+		if err != nil {
+			t.Fatalf("report %d: %v", i+1, err)
+		}
+		if pow {
+			solved++
+		}
+	}
+	if solved == 0 {
+		t.Error("24 reports to one village in a row, none asked for proof of work: the flood path is untested")
+	}
+	t.Logf("%d of 24 reports needed proof of work", solved)
 }
 
 func token(t *testing.T, p *People, role string, v Village) string {
