@@ -75,7 +75,9 @@ func (g *Gateway) publicRoutes(srv *httpapi.Server) {
 		})))
 	}
 	village := func(service string) func(http.ResponseWriter, *http.Request, kind) {
-		return func(w http.ResponseWriter, r *http.Request, k kind) { p.byVillage(w, r, k, service, r.PathValue("village")) }
+		return func(w http.ResponseWriter, r *http.Request, k kind) {
+			p.byVillage(w, r, k, service, r.PathValue("village"))
+		}
 	}
 
 	// 一码当先: the village portal, and disclosure's public APIs.

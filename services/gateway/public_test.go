@@ -89,7 +89,7 @@ const (
 	xikouVillage   = "330213100201"
 	jinpingVillage = "330213001007"
 	xikouCode      = "TS-100-ABCD-EFGH" // a complaint in xikou
-	jinpingOldCode = "TS-WXYZ-2345"      // issued before codes named their town, in jinping
+	jinpingOldCode = "TS-WXYZ-2345"     // issued before codes named their town, in jinping
 )
 
 type lockedBuilder struct {
