@@ -200,6 +200,18 @@ func TestSignInBrowser(t *testing.T) {
 		checkPage(t, p, "error")
 	}
 
+	step(t, "the shared first-sign-in helper, for a second official")
+	{
+		p.Navigate(env.URL + LogoutPath)
+		id2, email2 := env.official(t, "")
+		code2, link2 := env.recoveryLink(t, id2, "24h")
+		testinfra.FirstSignInBrowser(t, p, link2, code2, "second-official-pw")
+		p.ResetProblems()
+		p.Navigate(env.URL + LogoutPath)
+		testinfra.SignInBrowser(t, p, env.URL, email2, "second-official-pw")
+		p.ResetProblems()
+	}
+
 	// The session the browser got is the official's, with their role.
 	step(t, "the changed password signs in; the session is the official's")
 	{
