@@ -67,10 +67,11 @@ district-down: ## Stop the district's operator and forwarders, then the cluster 
 	hack/district.sh down
 
 .PHONY: images
-images: ## Build OCI image archives (no Docker) of the operator and the four services into bin/images.
+images: ## Build OCI image archives (no Docker) of the operator, the four services and the district gateway into bin/images.
 	go run ./hack/images -out bin/images -tag $(IMAGE_TAG) ./operator/cmd/wuxiao-operator \
 	  ./services/workflow/cmd/workflow ./services/disclosure/cmd/disclosure \
-	  ./services/complaint/cmd/complaint ./services/inspection/cmd/inspection
+	  ./services/complaint/cmd/complaint ./services/inspection/cmd/inspection \
+	  ./services/gateway/cmd/gateway
 
 ##@ Tests
 

@@ -5,8 +5,9 @@
 # installs charts/wuxiao-operator with the Helm SDK, applies the sample
 # district (12 towns; 347 villages: the 36 samples plus generated ones,
 # hack/villages), waits with progress until everything is Ready, then
-# prints where to look: village portals through a gateway on 127.0.0.1:8080
-# (hack/dev-gateway), a village secretary's first sign-in, the traces
+# prints where to look: village portals through the district gateway on
+# 127.0.0.1:8080 (services/gateway, run on the host by hack/district.sh
+# --gateway), a village secretary's first sign-in, the traces
 # (hack/otlp-sink). Everything is hack/district.sh's; a second run reuses
 # what runs and only rebuilds what changed.
 #
@@ -99,7 +100,7 @@ cat >&2 <<EOF
 == make dev: the sample district is up ($(since "$t0")) ==
 $(hack/district.sh status | tail -n 1); $pods service pods and the operator's; resident memory: $mem
 
-Village portals (gateway on $GATEWAY, any village: /v/<code>, /r/<code>):
+Village portals (district gateway on http://$GATEWAY, log $RUN/district/logs/gateway.log; any village: /v/<code>, /r/<code>, follow-ups /r/track):
 ${portals%$'\n'}
 
 Sample data: ${activity#sample activity: }

@@ -35,13 +35,16 @@
 #     the District points at the 198.18.0.1 addresses, runs wuxiao.local/*:dev
 #     with imagePullPolicy Never and sends traces to $WUXIAO_E2E_OTLP (default
 #     http://198.18.0.1:24318, the otlp-sink) and trusts X-Forwarded-For from
-#     198.18.0.1/32 (the dev gateway's and the API server proxy's source
+#     198.18.0.1/32 (the host gateway's and the API server proxy's source
 #     address, so rate limits count each client); every Town runs one
 #     replica per service with small requests; --villages N adds generated
 #     illustrative villages (go run ./hack/villages) up to N in the district;
 #  7. waits until the chosen towns, their villages and pods are Ready;
-#  8. --gateway ADDR: hack/dev-gateway on ADDR (loopback) routes /v/<code>
-#     and /r/<code> to the village's town's disclosure and complaint pods.
+#  8. --gateway ADDR: the district gateway (services/gateway) on the host,
+#     listening on ADDR (keep it on loopback), watching the cluster with the
+#     kubeconfig: village portals, report pages, follow-ups and Open311 go to
+#     the right town's pods, sign-in (/auth) and the console (/console) use
+#     Kratos on loopback. Its log: <state>/logs/gateway.log.
 #
 # 12 towns × 4 services is 48 pods (the kubelet allows 80), heavy for 2
 # cores: the default is two towns; --all brings up all twelve.
@@ -418,6 +421,23 @@ wait_ready() {
   log "district: all Ready in $(took "$t0") ($(counts "$towns" | cut -d' ' -f4) villages live $(( $(date +%s) - $(cat "$ST/villages-applied-at") ))s after they were applied)"
 }
 
+# start_gateway ADDR: the district gateway on the host (the binary the
+# operator would run in the cluster), serving the sample District's towns on
+# ADDR. It reaches the pods at their addresses on the bridge (no kube-proxy
+# here) and Kratos on loopback; /readyz answers once it has read the towns
+# and their endpoints.
+start_gateway() {
+  local addr=$1 kc kratos name i; kc=$(kenv | sed -n "s/^export KUBECONFIG='\(.*\)'$/\1/p")
+  kratos=$(hack/infra.sh env | sed -n "s/^export WUXIAO_TEST_KRATOS_PUBLIC_URL='\(.*\)'$/\1/p")
+  name=$(kubectl get district fenghua -o 'jsonpath={.spec.displayName}' 2>/dev/null || true)
+  stop_proc dev-gateway # the tool the gateway replaced, left running by an older checkout
+  ensure_daemon gateway ./services/gateway/cmd/gateway --kubeconfig "$kc" --http-addr "$addr" \
+    --district fenghua --district-name "${name:-fenghua}" --kratos-public-url "$kratos"
+  for ((i = 0; i < 300; i++)); do curl -sf "http://$addr/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+  curl -sf "http://$addr/readyz" >/dev/null 2>&1 || die "district: the gateway is not ready on $addr; see $ST/logs/gateway.log"
+  log "district: gateway on http://$addr (log $ST/logs/gateway.log)"
+}
+
 report() {
   local towns=$1 first code pods rss
   first=${towns%%,*}
@@ -471,18 +491,14 @@ up() {
   fi
   apply_samples "$towns"
   wait_ready "$towns"
-  if [ -n "$gateway" ]; then
-    local kc i; kc=$(kenv | sed -n "s/^export KUBECONFIG='\(.*\)'$/\1/p")
-    ensure_daemon dev-gateway ./hack/dev-gateway -kubeconfig "$kc" -listen "$gateway"
-    for ((i = 0; i < 100; i++)); do curl -sf "http://$gateway/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-    curl -sf "http://$gateway/healthz" >/dev/null 2>&1 || die "district: dev-gateway does not answer on $gateway; see $ST/logs/dev-gateway.log"
-  fi
+  [ -z "$gateway" ] || start_gateway "$gateway"
   log "district: up in $(took "$t0")"
   report "$towns"
 }
 
 down() {
-  stop_proc dev-gateway
+  stop_proc gateway
+  stop_proc dev-gateway # the tool the gateway replaced, left running by an older checkout
   stop_proc operator
   stop_proc otlp-sink
   local p
