@@ -50,14 +50,15 @@ func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return 
 
 // startAuthGateway listens on a free port first, starts a Kratos whose
 // browser URLs name that port, then serves the gateway on the listener.
-func startAuthGateway(t *testing.T) authEnv {
+// kratosSettings are passed to testinfra.PrivateKratos.
+func startAuthGateway(t *testing.T, kratosSettings ...string) authEnv {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	env := authEnv{URL: "http://" + ln.Addr().String(), log: &syncBuffer{}}
-	env.KratosPub, env.KratosAdmin = testinfra.PrivateKratos(t, env.URL)
+	env.KratosPub, env.KratosAdmin = testinfra.PrivateKratos(t, env.URL, kratosSettings...)
 	env.Admin = identity.NewAdmin(env.KratosAdmin, nil)
 	log := slog.New(slog.NewTextHandler(env.log, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	g, err := New(Config{District: "fenghua", DistrictName: "奉化区", KratosPublicURL: env.KratosPub}, NewStaticBackends(), log)
@@ -515,6 +516,54 @@ func TestAuthPagesThroughGateway(t *testing.T) {
 			}
 		}
 	})
+}
+
+// An expired login flow: opening it starts a new one that keeps where the
+// user was going; posting its form gets Kratos' new flow with the expiry
+// said in Chinese.
+func TestExpiredLoginFlow(t *testing.T) {
+	env := startAuthGateway(t, "SELFSERVICE_FLOWS_LOGIN_LIFESPAN=3s")
+	_, email := env.official(t, "correct-horse-4")
+	c := newClient(t, env.URL)
+	page := last(c.follow(http.MethodGet, LoginPath+"?return_to=%2Fconsole%2Fprocesses", nil))
+	old, err := url.Parse(page.URL)
+	if err != nil || page.Status != http.StatusOK || old.Query().Get("flow") == "" {
+		t.Fatalf("login page: %d %s", page.Status, page.URL)
+	}
+	action, form := pageForm(t, page.Body)
+	time.Sleep(3500 * time.Millisecond)
+
+	hops := c.follow(http.MethodGet, page.URL, nil)
+	want := KratosPathPrefix + "self-service/login/browser?return_to="
+	if hops[0].Status != http.StatusSeeOther || !strings.HasPrefix(hops[0].Location, want) || !strings.Contains(hops[0].Location, "console%2Fprocesses") {
+		t.Fatalf("expired flow: %d %q, want a new flow returning to /console/processes", hops[0].Status, hops[0].Location)
+	}
+	fresh := last(hops)
+	nu, _ := url.Parse(fresh.URL)
+	if fresh.Status != http.StatusOK || nu.Path != LoginPath || nu.Query().Get("flow") == old.Query().Get("flow") {
+		t.Fatalf("after the expired flow: %v", hopURLs(hops))
+	}
+
+	// The old form posted after expiry.
+	form.Set("identifier", email)
+	form.Set("password", "correct-horse-4")
+	form.Set("method", "password")
+	end := last(c.follow(http.MethodPost, action, form))
+	if pathOf(t, end.URL) != LoginPath || !strings.Contains(end.Body, "登录页面已过期，请重新登录。") {
+		t.Fatalf("posting an expired flow: %d %s\n%s", end.Status, end.URL, end.Body)
+	}
+	if c.cookie("wuxiao_session") != nil {
+		t.Fatal("an expired flow signed in")
+	}
+	// Its new form works (within the short lifespan) and keeps the way on.
+	action, form = pageForm(t, end.Body)
+	form.Set("identifier", email)
+	form.Set("password", "correct-horse-4")
+	form.Set("method", "password")
+	hops = c.follow(http.MethodPost, action, form)
+	if got := pathOf(t, last(hops).URL); got != ConsolePath+"/processes" {
+		t.Fatalf("signed in after the expiry, landed on %s (%v)", got, hopURLs(hops))
+	}
 }
 
 func hopURLs(hops []hop) []string {

@@ -152,7 +152,10 @@ func (e *kratosErr) Error() string { return e.s }
 // first (listen on 127.0.0.1:0), start this Kratos, then serve the gateway
 // on that listener. Its database is a fresh one from Postgres. It returns
 // the public and admin API URLs; Kratos is stopped when the test ends.
-func PrivateKratos(t testing.TB, gatewayURL string) (publicURL, adminURL string) {
+// settings are more of Kratos' configuration as its environment variables
+// ("SELFSERVICE_FLOWS_LOGIN_LIFESPAN=2s"), for settings hack/kratos.sh does
+// not set itself.
+func PrivateKratos(t testing.TB, gatewayURL string, settings ...string) (publicURL, adminURL string) {
 	t.Helper()
 	gatewayURL = strings.TrimRight(gatewayURL, "/")
 	u, err := url.Parse(gatewayURL)
@@ -171,6 +174,7 @@ func PrivateKratos(t testing.TB, gatewayURL string) (publicURL, adminURL string)
 		"WUXIAO_KRATOS_PUBLIC_BASE_URL="+gatewayURL+"/.ory/kratos/",
 		"WUXIAO_KRATOS_UI_URL="+gatewayURL,
 	)
+	env = append(env, settings...)
 	script := filepath.Join(RepoRoot(), "hack", "kratos.sh")
 	kratosSh := func(arg string) ([]byte, error) {
 		cmd := exec.Command(script, arg)
