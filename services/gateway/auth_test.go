@@ -566,6 +566,36 @@ func TestExpiredLoginFlow(t *testing.T) {
 	}
 }
 
+// A Kratos whose serve.public.base_url still names Kratos itself (not
+// <gateway>/.ory/kratos/): the pages still post through the gateway (form
+// actions and logout URLs are rewritten onto it), so signing in and out
+// works; only the URLs Kratos writes into e-mails would be wrong.
+func TestSignInWithKratosOwnBaseURL(t *testing.T) {
+	env := startAuthGateway(t, "WUXIAO_KRATOS_PUBLIC_BASE_URL=http://kratos-public.wuxiao-system.svc:4433/")
+	_, email := env.official(t, "correct-horse-5")
+	c := newClient(t, env.URL)
+	// (Kratos does name itself in the flows it makes.)
+	req, _ := http.NewRequest(http.MethodGet, env.URL+KratosPathPrefix+"self-service/login/browser", nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"action":"http://kratos-public.wuxiao-system.svc:4433/self-service/login?flow=`) {
+		t.Fatalf("Kratos' flow does not name its own base URL: %s", b)
+	}
+	hops := c.login(email, "correct-horse-5")
+	if pathOf(t, last(hops).URL) != ConsolePath || c.cookie("wuxiao_session") == nil {
+		t.Fatalf("sign-in: %v", hopURLs(hops))
+	}
+	hops = c.follow(http.MethodGet, LogoutPath, nil)
+	if !strings.HasPrefix(hops[0].Location, KratosPathPrefix+"self-service/logout?token=") || c.cookie("wuxiao_session") != nil {
+		t.Fatalf("logout: %v", hopURLs(hops))
+	}
+}
+
 func hopURLs(hops []hop) []string {
 	var out []string
 	for _, h := range hops {
