@@ -1,0 +1,28 @@
+// Package isolation holds the isolation matrix of the four town services
+// (matrix_test.go): every route each service registers, crossed with every
+// role of two towns sharing one Kratos, against one instance of each service
+// for town X on the real PostgreSQL and Kratos.
+//
+// The matrix is generated from the services' own route tables
+// (httpapi.Server.Routes): a route without a row in the matrix, or a row
+// whose route is gone, fails the test, so that no staff route reaches the
+// district gateway without someone stating who may use it. For each
+// authenticated route:
+//
+//   - every principal of town Y (each village role, town role and a
+//     villager) is refused, 403 or 404, never anything else, and changes
+//     nothing in any service's database;
+//   - town X's principals and the district's (who hold no town: one Kratos
+//     per district) get what the row says: the roles it lists get through
+//     (neither 401, 403, 404 nor a server error), the others are refused
+//     like town Y;
+//   - a write naming a village of town Y, by a role of town X the row lets
+//     in, is refused too (403, 404 or 422);
+//   - a request without credentials is 401.
+//
+// Public routes are listed and marked public; the test checks that the
+// server serves them without the authenticator, and nothing more.
+//
+// The package has no code of its own besides this comment: it exists for
+// its test.
+package isolation
