@@ -13,10 +13,12 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 )
@@ -119,11 +121,8 @@ func newPublicProxy(g *Gateway) *publicProxy {
 		ResponseHeaderTimeout: time.Minute,
 		ExpectContinueTimeout: time.Second,
 	}
-	// Client spans join the request's trace (the global providers, which
-	// telemetry.Setup installs).
-	transport := otelhttp.NewTransport(base)
 	p := &publicProxy{g: g,
-		client: &http.Client{Transport: transport,
+		client: &http.Client{Transport: base,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	p.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -131,11 +130,24 @@ func newPublicProxy(g *Gateway) *publicProxy {
 			pr.SetXForwarded()
 			setForwarded(pr.Out, pr.In)
 		},
-		Transport:    transport,
+		Transport:    base,
 		ErrorHandler: p.proxyError,
+		BufferPool:   &bufferPool{},
 	}
 	return p
 }
+
+// bufferPool reuses the proxy's copy buffers (32 KiB each) across requests.
+type bufferPool struct{ pool sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if p, ok := b.pool.Get().(*[]byte); ok {
+		return *p
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.pool.Put(&buf) }
 
 func targetOf(r *http.Request) *target {
 	t, _ := r.Context().Value(targetKey{}).(*target)
@@ -370,6 +382,13 @@ func setForwarded(out, in *http.Request) {
 	out.Header.Set("X-Forwarded-Host", host)
 	out.Header.Del("Forwarded")
 	out.Host = in.Host
+	// The town's span continues the gateway's trace (the gateway's own
+	// server span: a public route starts a new trace, see httpapi.Public).
+	// The server span is enough; a client span per request would double
+	// the spans of every page view.
+	out.Header.Del("Traceparent")
+	out.Header.Del("Tracestate")
+	otel.GetTextMapPropagator().Inject(in.Context(), propagation.HeaderCarrier(out.Header))
 }
 
 // hopByHop are the headers a proxy must not forward (RFC 9110 7.6.1).

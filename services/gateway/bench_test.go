@@ -1,0 +1,174 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wuxiao/wuxiao/services/disclosure"
+	"github.com/wuxiao/wuxiao/services/internal/config"
+	"github.com/wuxiao/wuxiao/services/internal/events"
+	"github.com/wuxiao/wuxiao/services/internal/httpapi"
+	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/store"
+	"github.com/wuxiao/wuxiao/services/internal/testinfra"
+)
+
+// benchClients is the number of concurrent clients: a village meeting
+// scanning the QR code at once (as the disclosure service's benchmark).
+const benchClients = 64
+
+// BenchmarkPortalThroughGateway measures a cached village portal page (the
+// wallet, 60 ledger entries) of a real disclosure service (its HTTP stack,
+// PostgreSQL, the portal cache kept fresh by its listener) asked directly
+// and through the gateway, in the same run: b.N requests from 64 concurrent
+// clients each way, in 5 alternating rounds; it reports the median
+// throughputs and the median ratio (gateway/direct). Both servers and the
+// clients share this process and the machine's cores.
+//
+//	go test ./services/gateway -run '^$' -bench PortalThroughGateway -benchtime 5000x
+func BenchmarkPortalThroughGateway(b *testing.B) {
+	ctx := context.Background()
+	pool, err := store.Open(ctx, testinfra.Postgres(b), "disclosure")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(pool.Close)
+	for _, m := range []func(context.Context, *pgxpool.Pool) error{events.Migrate, disclosure.Migrate} {
+		if err := m(ctx, pool); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cat, err := disclosure.LoadCatalog(testinfra.CatalogFile(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &disclosure.Service{Pool: pool, Town: "xikou", IDHashKey: []byte("bench-id-hash-key-0123456789abcdef"),
+		Log: slog.New(slog.DiscardHandler), TownCode: "330213100000", Catalog: cat}
+	for i := range 60 {
+		kind, category := disclosure.KindIncome, disclosure.CategoryOtherIncome
+		if i%3 == 0 {
+			kind, category = disclosure.KindSpending, disclosure.CategoryManagementExpenses
+		}
+		if _, err := s.RecordEntry(ctx, "finance-1", disclosure.EntryInput{Village: xikouVillage, Kind: kind, Category: category,
+			AmountFen: int64(1000 + 37*i), Date: fmt.Sprintf("2026-%02d-%02d", 1+i%2, 1+i%28), Description: fmt.Sprintf("第%d笔收支", i+1)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	listenCtx, stopListening := context.WithCancel(ctx)
+	listened := make(chan error, 1)
+	go func() { listened <- s.ListenPortal(listenCtx) }()
+	defer func() {
+		stopListening()
+		if err := <-listened; err != nil {
+			b.Error(err)
+		}
+	}()
+	auth := identity.New(testinfra.Require(b, testinfra.EnvKratosPublicURL), identity.WithErrorWriter(httpapi.WriteStatusProblem))
+	dsrv := httpapi.New(config.Base{Service: "disclosure", Town: "xikou", MaxBodyBytes: 64 << 10}, slog.New(slog.DiscardHandler), nil).
+		WithAuthenticator(auth.Require)
+	s.Routes(dsrv)
+	direct := httptest.NewServer(dsrv.Handler())
+	defer direct.Close()
+
+	backends := NewStaticBackends()
+	if err := backends.AddTown(Town{Name: "xikou", Code: "330213100000"}, map[string]string{ServiceDisclosure: direct.URL}); err != nil {
+		b.Fatal(err)
+	}
+	g, err := New(Config{District: "fenghua", DistrictName: "奉化区", KratosPublicURL: "http://127.0.0.1:1"}, backends, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	gsrv := httpapi.New(config.Base{Service: "gateway", MaxBodyBytes: ProxyMaxBodyBytes}, slog.New(slog.DiscardHandler), nil)
+	g.Register(gsrv)
+	gw := httptest.NewServer(gsrv.Handler())
+	defer gw.Close()
+
+	path := "/v/" + xikouVillage + "?year=2026"
+	time.Sleep(500 * time.Millisecond) // the portal listener starts
+	want := benchGet(b, direct.URL+path)
+	if through := benchGet(b, gw.URL+path); through != want {
+		b.Fatalf("the page through the gateway differs from the page asked directly")
+	}
+
+	// The machine is shared: rounds alternate between the two, and the
+	// median of the rounds' ratios is the figure.
+	const rounds = 5
+	var directRates, gatewayRates, ratios []float64
+	b.ResetTimer()
+	for range rounds {
+		d := loadTest(b, direct.URL+path, len(want))
+		g := loadTest(b, gw.URL+path, len(want))
+		directRates, gatewayRates, ratios = append(directRates, d), append(gatewayRates, g), append(ratios, g/d)
+	}
+	b.StopTimer()
+	b.ReportMetric(median(directRates), "direct-req/s")
+	b.ReportMetric(median(gatewayRates), "gateway-req/s")
+	b.ReportMetric(median(ratios), "gateway/direct")
+	b.ReportMetric(0, "ns/op") // b.N is the requests of each round, not of the whole run
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func benchGet(b *testing.B, url string) string {
+	b.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		b.Fatalf("GET %s: %d %s", url, res.StatusCode, body)
+	}
+	return string(body)
+}
+
+// loadTest sends b.N GETs from benchClients concurrent clients and returns
+// the throughput.
+func loadTest(b *testing.B, url string, wantLen int) float64 {
+	tr := &http.Transport{MaxIdleConns: benchClients, MaxIdleConnsPerHost: benchClients, MaxConnsPerHost: benchClients}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	var next atomic.Int64
+	var failure atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range benchClients {
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				res, err := client.Get(url)
+				if err != nil {
+					failure.Store(err.Error())
+					return
+				}
+				n, _ := io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if int(n) != wantLen || res.StatusCode != http.StatusOK {
+					failure.Store(fmt.Sprintf("status %d, %d bytes", res.StatusCode, n))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if f := failure.Load(); f != nil {
+		b.Fatal(f)
+	}
+	return float64(b.N) / elapsed.Seconds()
+}
