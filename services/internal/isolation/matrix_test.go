@@ -75,9 +75,10 @@ var (
 	anyAnswers     = inspection.SelectionCheckRequest{Answers: map[string]bool{}}
 	deceasedCSV    = rawBody{"text/csv", "身份证号,姓名,死亡日期\n" + idNumber("33028319400202003") + ",李大爷,2026-01-15\n"}
 	newTour        = inspection.TourInput{Name: "第二轮巡察", Period: fmt.Sprint(time.Now().Year()), Team: []inspection.TeamMember{{Name: "李巡察", Role: "组长"}}, Villages: []string{"{village}"}}
-	newFinding     = inspection.FindingInput{Village: "{village}", Category: "财务管理", Description: "票据不全", Severity: inspection.SeverityMinor}
-	newOrder       = inspection.OrderRequest{Village: "{village}", Situation: "duty-02"}
-	newInterview   = map[string]any{"village": "{village}", "cadreName": "李某", "heldAt": time.Now().Add(-2 * time.Hour),
+	newFinding     = inspection.FindingInput{Village: "{village}", Category: "财务管理", Description: "票据不全", Severity: inspection.SeverityMinor,
+		Tasks: []inspection.TaskInput{{Owner: "村会计", Action: "补齐票据", Deadline: time.Now().AddDate(0, 1, 0).Format(time.DateOnly)}}}
+	newOrder     = inspection.OrderRequest{Village: "{village}", Situation: "duty-02"}
+	newInterview = map[string]any{"village": "{village}", "cadreName": "李某", "heldAt": time.Now().Add(-2 * time.Hour),
 		"interviewers": []string{"镇纪委书记"}, "reason": "公开不及时", "outcome": "提醒谈话"}
 )
 
