@@ -211,7 +211,14 @@ func (d *Discovery) rebuild(ctx context.Context) {
 // endpoints of their services.
 func buildTable(district string, towns []wuxiaov1.Town, eps []discoveryv1.EndpointSlice, log *slog.Logger) *routingTable {
 	t := &routingTable{towns: map[string]Town{}, byPrefix: map[string]Town{}, pools: map[string]*pool{}}
-	slices.SortFunc(towns, func(a, b wuxiaov1.Town) int { return strings.Compare(a.Name, b.Name) })
+	// Two towns with one code (the operator stalls the second): the older
+	// one keeps the villages.
+	slices.SortFunc(towns, func(a, b wuxiaov1.Town) int {
+		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
 	for _, tw := range towns {
 		if district != "" && tw.Spec.District != district {
 			continue
@@ -221,7 +228,7 @@ func buildTable(district string, towns []wuxiaov1.Town, eps []discoveryv1.Endpoi
 		}
 		town := Town{Name: tw.Name, Code: tw.Spec.Code, DisplayName: tw.Spec.DisplayName}
 		if other, dup := t.byPrefix[town.Code[:9]]; dup {
-			log.Warn("gateway: two towns have the same code; villages go to the first", "code", town.Code,
+			log.Warn("gateway: two towns have the same code; villages go to the older", "code", town.Code,
 				"town", other.Name, "ignored", town.Name)
 			continue
 		}
@@ -229,6 +236,7 @@ func buildTable(district string, towns []wuxiaov1.Town, eps []discoveryv1.Endpoi
 		t.byPrefix[town.Code[:9]] = town
 		t.sorted = append(t.sorted, town)
 	}
+	slices.SortFunc(t.sorted, func(a, b Town) int { return strings.Compare(a.Name, b.Name) })
 	addrs := map[string][]string{}
 	for i := range eps {
 		es := &eps[i]

@@ -60,12 +60,13 @@ type settings struct {
 }
 
 func main() {
-	os.Exit(config.Execute(newCommand(nil)))
+	cmd, _ := newCommand(nil)
+	os.Exit(config.Execute(cmd))
 }
 
-// newCommand returns the gateway's command, reading the environment through
-// lookup (os.LookupEnv when nil).
-func newCommand(lookup func(string) (string, bool)) *cobra.Command {
+// newCommand returns the gateway's command and the settings it fills,
+// reading the environment through lookup (os.LookupEnv when nil).
+func newCommand(lookup func(string) (string, bool)) (*cobra.Command, *settings) {
 	s := &settings{inCluster: func() bool { return os.Getenv("KUBERNETES_SERVICE_HOST") != "" }}
 	cmd := &cobra.Command{
 		Use:           "gateway",
@@ -91,7 +92,7 @@ func newCommand(lookup func(string) (string, bool)) *cobra.Command {
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &config.UsageError{Err: err} })
 	s.bind(config.NewEnv(cmd.Flags(), lookup))
 	cmd.Flags().SortFlags = false
-	return cmd
+	return cmd, s
 }
 
 func (s *settings) bind(e *config.Env) {
