@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -255,15 +256,41 @@ func (c *consoleReq) catalog(ctx context.Context) (*wuxiaov1.ResolvedCatalog, er
 	return &cat, nil
 }
 
-// villageNames maps the town's village codes to names (empty on failure:
-// pages then show codes).
+// villages lists the town's villages this user may see (names for codes;
+// empty on failure: pages then show codes). The list is kept a minute per
+// session: it changes when town IT onboards a village, not per page.
 func (c *consoleReq) villages(ctx context.Context) []wfVillage {
+	key := sha256.Sum256([]byte(c.town.Name + "\x00" + c.cookie))
+	villagesMu.Lock()
+	e, ok := villagesCache[key]
+	villagesMu.Unlock()
+	if ok && time.Since(e.fetched) < villagesTTL {
+		return e.list
+	}
 	var out items[wfVillage]
 	if err := c.svc(ServiceWorkflow).get(ctx, "/v1/villages", &out); err != nil {
 		return nil
 	}
+	villagesMu.Lock()
+	if len(villagesCache) >= 10000 {
+		clear(villagesCache) // bounded; refetched on the next page
+	}
+	villagesCache[key] = cachedVillages{out.Items, time.Now()}
+	villagesMu.Unlock()
 	return out.Items
 }
+
+type cachedVillages struct {
+	list    []wfVillage
+	fetched time.Time
+}
+
+var (
+	villagesMu    sync.Mutex
+	villagesCache = map[[32]byte]cachedVillages{}
+)
+
+const villagesTTL = time.Minute
 
 // explain turns a service's answer into a status and a sentence in Chinese.
 func explain(err error) (int, string) {

@@ -308,6 +308,10 @@ func (g *Gateway) itemFlowchart(c *consoleReq) {
 	}
 }
 
+// processesShown is how many processes the 流程 page lists (the newest);
+// the per-village figures count up to 200.
+const processesShown = 50
+
 // processesPage (流程): the processes of my village, or of my town by
 // village and state.
 func (g *Gateway) processesPage(c *consoleReq) {
@@ -347,6 +351,7 @@ func (g *Gateway) processesPage(c *consoleReq) {
 	}
 	rows := map[string]*villageRow{}
 	var tasks []task
+	more := 0
 	for _, inst := range all.Items {
 		t := c.task(inst, cat, names, now)
 		row := rows[inst.Village]
@@ -365,8 +370,10 @@ func (g *Gateway) processesPage(c *consoleReq) {
 		case "withdrawn":
 			row.Withdrawn++
 		}
-		if status == "" || inst.Status == status {
+		if (status == "" || inst.Status == status) && len(tasks) < processesShown {
 			tasks = append(tasks, t)
+		} else if status == "" || inst.Status == status {
+			more++
 		}
 	}
 	var summary []villageRow
@@ -375,13 +382,14 @@ func (g *Gateway) processesPage(c *consoleReq) {
 	}
 	sort.Slice(summary, func(i, j int) bool { return summary[i].Code < summary[j].Code })
 	c.page(http.StatusOK, "console_processes", "流程", "processes", "", struct {
+		More     int
 		Tasks    []task
 		Summary  []villageRow
 		Status   string
 		Village  string
 		Villages []wfVillage
 		Statuses []struct{ ID, Name string }
-	}{tasks, summary, status, village, vs, []struct{ ID, Name string }{
+	}{more, tasks, summary, status, village, vs, []struct{ ID, Name string }{
 		{"", "全部"}, {"running", "办理中"}, {"completed", "已办结"}, {"withdrawn", "已撤回"}}})
 }
 
@@ -725,9 +733,7 @@ func (g *Gateway) villagePage(c *consoleReq) {
 		Warnings    []warningView
 		Wallet      *dsWallet
 		Subsidies   *dsSubsidies
-		Running     int
-		Completed   int
-		Withdrawn   int
+		Recent      []task // the latest processes
 	}
 	d := data{Village: village, Villages: vs, Year: consoleNow().In(shanghai).Year()}
 	d.VillageName = villageNames(vs)[village]
@@ -759,7 +765,7 @@ func (g *Gateway) villagePage(c *consoleReq) {
 			errSubs = c.svc(ServiceDisclosure).get(ctx, "/v1/public/villages/"+village+"/subsidies"+year, &subs)
 		},
 		func() {
-			errProcs = c.svc(ServiceWorkflow).get(ctx, "/v1/instances?limit=200&village="+village, &procs)
+			errProcs = c.svc(ServiceWorkflow).get(ctx, "/v1/instances?limit=5&village="+village, &procs)
 		},
 	)
 	// Each part shows what its service allows this user; a refusal of one
@@ -786,15 +792,14 @@ func (g *Gateway) villagePage(c *consoleReq) {
 		d.Subsidies = &subs
 	}
 	if errProcs == nil {
+		now := consoleNow()
 		for _, p := range procs.Items {
-			switch p.Status {
-			case "running":
-				d.Running++
-			case "completed":
-				d.Completed++
-			case "withdrawn":
-				d.Withdrawn++
-			}
+			d.Recent = append(d.Recent, task{Inst: p, Status: label(statusNames, p.Status), Deadline: func() deadline {
+				if rec := p.open(); rec != nil && p.Status == "running" {
+					return deadlineOf(rec.DueAt, now)
+				}
+				return deadline{}
+			}()})
 		}
 	}
 	title := "我的村"
