@@ -47,6 +47,11 @@ type Discovery struct {
 	cache    crcache.Cache
 	log      *slog.Logger
 
+	// dialHost, when set, replaces every pod's address (keeping its port):
+	// the API server refuses loopback endpoint addresses, so tests publish
+	// made-up pod addresses for servers listening on 127.0.0.1.
+	dialHost string
+
 	table  atomic.Pointer[routingTable]
 	kick   chan struct{} // an informer saw a change (buffered 1: coalesces bursts)
 	synced chan struct{} // closed after the first table built from synced caches
@@ -199,7 +204,7 @@ func (d *Discovery) rebuild(ctx context.Context) {
 		d.log.Error("gateway: listing cached endpoint slices", "error", err.Error())
 		return
 	}
-	t := buildTable(d.district, towns.Items, eps.Items, d.log)
+	t := buildTable(d.district, towns.Items, eps.Items, d.dialHost, d.log)
 	old := d.table.Swap(t)
 	if len(old.towns) != len(t.towns) || len(old.pools) != len(t.pools) {
 		d.log.Info("gateway: routing table changed", "towns", len(t.towns), "services_with_ready_pods", len(t.pools),
@@ -209,7 +214,7 @@ func (d *Discovery) rebuild(ctx context.Context) {
 
 // buildTable is the routing table of district's towns and the ready
 // endpoints of their services.
-func buildTable(district string, towns []wuxiaov1.Town, eps []discoveryv1.EndpointSlice, log *slog.Logger) *routingTable {
+func buildTable(district string, towns []wuxiaov1.Town, eps []discoveryv1.EndpointSlice, dialHost string, log *slog.Logger) *routingTable {
 	t := &routingTable{towns: map[string]Town{}, byPrefix: map[string]Town{}, pools: map[string]*pool{}}
 	// Two towns with one code (the operator stalls the second): the older
 	// one keeps the villages.
@@ -257,6 +262,9 @@ func buildTable(district string, towns []wuxiaov1.Town, eps []discoveryv1.Endpoi
 				continue
 			}
 			for _, a := range ep.Addresses {
+				if dialHost != "" {
+					a = dialHost
+				}
 				addrs[key] = append(addrs[key], net.JoinHostPort(a, strconv.Itoa(int(port))))
 			}
 		}

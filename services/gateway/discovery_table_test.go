@@ -56,7 +56,7 @@ func TestBuildTable(t *testing.T) {
 		tableSlice("default", ServiceDisclosure, map[string]int32{"http": 8080}, tableEndpoint{"10.0.1.2", &yes}),    // not a town's namespace
 		tableSlice("town-xikou", ServiceInspection, map[string]int32{"http": 8080}, tableEndpoint{"fd00::1", &yes}),  // IPv6
 	}
-	tb := buildTable("fenghua", towns, slices, slog.New(slog.DiscardHandler))
+	tb := buildTable("fenghua", towns, slices, "", slog.New(slog.DiscardHandler))
 	if len(tb.sorted) != 2 || tb.sorted[0].Name != "jinping" || tb.sorted[1].Name != "xikou" {
 		t.Fatalf("towns %+v, want jinping and xikou", tb.sorted)
 	}
