@@ -309,3 +309,82 @@ func TestConsoleCadresAndTown(t *testing.T) {
 		t.Fatalf("the town's village page:\n%.4000s", fv.body)
 	}
 }
+
+// TestConsoleCommentWithdrawAndReadOnly: a cadre comments and withdraws
+// with a reason from the console; supervisors (the liaison officer) and
+// district staff see the process and its warnings without action forms;
+// district staff switch between towns and see what is overdue.
+func TestConsoleCommentWithdrawAndReadOnly(t *testing.T) {
+	env := startConsole(t)
+	member := signIn(t, env.URL, "committee-member", conTown, conVillage)
+	chair := signIn(t, env.URL, "supervision-chair", conTown, conVillage)
+	liaison := signIn(t, env.URL, "liaison-officer", conTown, conVillage)
+	district := signIn(t, env.URL, "district-discipline", "", "")
+
+	item := member.get("/console/start/funds-non-productive-spending")
+	started := member.post("/console/start/funds-non-productive-spending", url.Values{"csrf": {csrfOf(t, item.body)},
+		"title": {"村民代表会议误餐费"}, "amount": {"860"}})
+	m := processPath.FindStringSubmatch(started.location)
+	if m == nil {
+		t.Fatalf("start: %d %q %.500s", started.status, started.location, started.body)
+	}
+	id := m[1]
+	token := csrfOf(t, member.get("/console/processes/"+id).body)
+	if p := member.post("/console/processes/"+id+"/comment", url.Values{"csrf": {token}, "body": {"人数 12 人，标准 70 元"}}); p.status != http.StatusSeeOther ||
+		!strings.HasSuffix(p.location, "?ok=comment") {
+		t.Fatalf("comment: %d %q %.500s", p.status, p.location, p.body)
+	}
+	// An empty reason is the service's refusal, shown on the page with the form kept.
+	if p := member.post("/console/processes/"+id+"/withdraw", url.Values{"csrf": {token}, "reason": {""}}); p.status != http.StatusBadRequest ||
+		!strings.Contains(p.body, `class="error"`) {
+		t.Fatalf("withdraw without a reason: %d %.500s", p.status, p.body)
+	}
+
+	// The supervisors: the process and its trail, no forms (the chair
+	// records only the review steps the power list gives him); the
+	// liaison officer starts what the list gives his role (petitions).
+	for _, s := range []*staff{chair, liaison} {
+		lp := s.get("/console/processes/" + id)
+		if lp.status != 200 || !strings.Contains(lp.body, "人数 12 人，标准 70 元") || strings.Contains(lp.body, `method="post"`) {
+			t.Fatalf("the %s's process page: %d\n%.3000s", s.role, lp.status, lp.body)
+		}
+	}
+	if p := chair.get("/console/start"); !strings.Contains(p.body, "没有可以发起的事项") {
+		t.Fatalf("the chair's start page: %.1000s", p.body)
+	}
+	if p := liaison.get("/console/start"); !strings.Contains(p.body, `href="/console/start/duty-petition-handling"`) {
+		t.Fatalf("the liaison officer's start page: %.1000s", p.body)
+	}
+
+	if p := member.post("/console/processes/"+id+"/withdraw", url.Values{"csrf": {token}, "reason": {"会议取消"}}); p.status != http.StatusSeeOther ||
+		!strings.HasSuffix(p.location, "?ok=withdrawn") {
+		t.Fatalf("withdraw: %d %q %.500s", p.status, p.location, p.body)
+	}
+	wp := member.get("/console/processes/" + id)
+	if !strings.Contains(wp.body, "已撤回") || !strings.Contains(wp.body, "会议取消") || strings.Contains(wp.body, `action="/console/processes/`+id+`/complete"`) {
+		t.Fatalf("the withdrawn process:\n%.3000s", wp.body)
+	}
+
+	// District staff: the town switcher, overdue steps, no forms.
+	second := signIn(t, env.URL, "committee-member", conTown, conVillage)
+	st := second.get("/console/start/funds-expenditure")
+	late := second.post("/console/start/funds-expenditure", url.Values{"csrf": {csrfOf(t, st.body)}, "title": {"修缮会议室"}, "amount": {"1200"}})
+	lm := processPath.FindStringSubmatch(late.location)
+	if lm == nil {
+		t.Fatalf("start: %d %.300s", late.status, late.body)
+	}
+	consoleNow = func() time.Time { return time.Now().Add(20 * 24 * time.Hour) }
+	defer func() { consoleNow = time.Now }()
+	dt := district.get("/console")
+	if dt.status != 200 || !strings.Contains(dt.body, `name="town"`) || !strings.Contains(dt.body, "溪口镇超期未办的步骤") ||
+		!strings.Contains(dt.body, `href="/console/processes/`+lm[1]+`"`) || strings.Contains(dt.body, `href="/console/processes/`+id+`"`) {
+		t.Fatalf("the district's work list:\n%.3000s", dt.body)
+	}
+	if p := district.get("/console/town?town=" + conTown); p.status != http.StatusSeeOther || !strings.Contains(p.header.Get("Set-Cookie"), consoleTownCookie+"="+conTown) {
+		t.Fatalf("choosing a town: %d %v", p.status, p.header)
+	}
+	dp := district.get("/console/processes/" + lm[1])
+	if dp.status != 200 || strings.Contains(dp.body, `method="post"`) {
+		t.Fatalf("the district's process page: %d\n%.2000s", dp.status, dp.body)
+	}
+}
