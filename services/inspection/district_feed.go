@@ -40,6 +40,11 @@ func (s *Service) HandleDistrictEvent(ctx context.Context, tx pgx.Tx, ev eventsv
 		if !identity.ValidVillage(code) {
 			return events.Permanent(fmt.Errorf("event %s (%s): village %q is not a 12-digit code", ev.ID, ev.Type, code))
 		}
+		// The envelope's village is the one the topic's town published
+		// the event for: data naming another is not trusted.
+		if ev.Village != "" && ev.Village != code {
+			return events.Permanent(fmt.Errorf("event %s (%s): data names village %q, the envelope %q", ev.ID, ev.Type, code, ev.Village))
+		}
 		return nil
 	}
 	switch ev.Type {

@@ -2,6 +2,7 @@ package inspection
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -47,5 +48,32 @@ func TestEventsOfAnotherTownAreRefused(t *testing.T) {
 	handle(t, s, warningEvent(t, svcTown, svcVillage, "conflict-of-interest", day))
 	if n := count(t, s.Pool, `SELECT count(*) FROM facts`); n != 1 {
 		t.Fatalf("this town's warning: %d facts", n)
+	}
+}
+
+// TestDistrictEventDataMustMatchEnvelope: the district projection files an
+// event under its envelope's town (the consumer holds that to the topic's
+// town); data naming another village than the envelope is dead-lettered
+// rather than counted for a village the publishing town did not name.
+func TestDistrictEventDataMustMatchEnvelope(t *testing.T) {
+	clk := &testClock{}
+	clk.Set(time.Date(2026, 4, 10, 9, 0, 0, 0, Shanghai))
+	s := newService(t, testinfra.Postgres(t), svcTown, clk)
+	interview := func(envelope, data string) eventsv1.Event {
+		raw, _ := json.Marshal(eventsv1.InterviewRecorded{InterviewID: uuid.NewString(), Village: data, HeldAt: clk.Now().Add(-time.Minute)})
+		return eventsv1.Event{ID: uuid.NewString(), Source: "/towns/jinping/inspection", Type: eventsv1.TypeInterviewRecorded,
+			Time: clk.Now().UTC(), Town: "jinping", Village: envelope, Data: raw}
+	}
+	apply := func(ev eventsv1.Event) error {
+		return store.InTx(context.Background(), s.Pool, func(tx pgx.Tx) error { return s.HandleDistrictEvent(context.Background(), tx, ev) })
+	}
+	if err := apply(interview("330283200101", svcVillage)); err == nil || fmt.Sprintf("%T", err) != "events.permanentError" {
+		t.Fatalf("mismatched villages: %v, want a Permanent error", err)
+	}
+	if err := apply(interview("330283200101", "330283200101")); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, s.Pool, `SELECT count(*) FROM district_interviews WHERE village = $1`, svcVillage); n != 0 {
+		t.Fatalf("the mismatched interview was projected (%d)", n)
 	}
 }
