@@ -151,8 +151,12 @@ func bookAll(ctx context.Context, b *Booker, villages []Village, today time.Time
 				fmt.Fprintln(progress, head, "its year is booked already")
 			default:
 				results = append(results, res)
-				fmt.Fprintf(progress, "%s booked %d wallet entries (+%d reversal), %d subsidy payments, %d processes started and %d steps recorded (%d completed, %d open), %d complaints in %.1fs\n",
-					head, res.Entries, res.Reversals, res.Payments, res.Started, res.Steps, res.Completed, res.Open, res.Complaints, res.Took.Seconds())
+				pow := ""
+				if res.ProofsOfWork > 0 {
+					pow = fmt.Sprintf(" (%d with proof of work)", res.ProofsOfWork)
+				}
+				fmt.Fprintf(progress, "%s booked %d wallet entries (+%d reversal), %d subsidy payments, %d processes started and %d steps recorded (%d completed, %d open), %d complaints%s in %.1fs\n",
+					head, res.Entries, res.Reversals, res.Payments, res.Started, res.Steps, res.Completed, res.Open, res.Complaints, pow, res.Took.Seconds())
 				for _, d := range res.Deferred {
 					fmt.Fprintln(progress, "    note:", d)
 				}
@@ -174,12 +178,16 @@ func bookAll(ctx context.Context, b *Booker, villages []Village, today time.Time
 		total.Started += r.Started
 		total.Steps += r.Steps
 		total.Complaints += r.Complaints
+		total.Deferred = append(total.Deferred, r.Deferred...)
 	}
 	summary := fmt.Sprintf("sample activity: %d of %d sample villages booked now (%d wallet entries, %d reversals, %d subsidy payments, %d processes, %d steps, %d complaints; %d sample-data identities created), %d had their year already",
 		booked, len(villages), total.Entries, total.Reversals, total.Payments, total.Started, total.Steps, total.Complaints, created(), done)
 	if len(skipped) > 0 {
 		slices.Sort(skipped)
 		summary += fmt.Sprintf(", %d skipped (towns not up: %s)", len(villages)-booked-done-len(errs), strings.Join(slices.Compact(skipped), ","))
+	}
+	if len(total.Deferred) > 0 {
+		summary += fmt.Sprintf(", %d notes (see above)", len(total.Deferred))
 	}
 	if len(errs) > 0 {
 		summary += fmt.Sprintf(", %d FAILED", len(errs))
