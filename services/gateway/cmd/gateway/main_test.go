@@ -1,12 +1,26 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	crclient "sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 	"github.com/wuxiao/wuxiao/services/internal/config"
 )
 
@@ -65,5 +79,108 @@ func TestSettings(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The binary's wiring against a real API server: not ready until the
+// towns are read, then routes by them (an unknown village is 404, a town
+// without pods 503), and stops cleanly on cancel.
+func TestRunAgainstAPIServer(t *testing.T) {
+	dir := os.Getenv("KUBEBUILDER_ASSETS")
+	if dir == "" {
+		_, file, _, _ := runtime.Caller(0)
+		cmd := exec.Command(filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "hack", "kube-binaries.sh"))
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("hack/kube-binaries.sh: %v", err)
+		}
+		dir = strings.TrimSpace(string(out))
+	}
+	_, file, _, _ := runtime.Caller(0)
+	env := &envtest.Environment{BinaryAssetsDirectory: dir, ErrorIfCRDPathMissing: true,
+		CRDDirectoryPaths:        []string{filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "config", "crd", "bases")},
+		ControlPlaneStartTimeout: 3 * time.Minute}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	// A kubeconfig file, as --kubeconfig takes it.
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
+	kc.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "admin"}
+	kc.CurrentContext = "envtest"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	scheme := k8sruntime.NewScheme()
+	if err := wuxiaov1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	c, err := crclient.New(cfg, crclient.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(context.Background(), &wuxiaov1.Town{ObjectMeta: metav1.ObjectMeta{Name: "xikou"},
+		Spec: wuxiaov1.TownSpec{District: "fenghua", Code: "330213100000", Kind: "town", DisplayName: "溪口镇"}}); err != nil {
+		t.Fatal(err)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd, s := newCommand(func(string) (string, bool) { return "", false })
+	if err := cmd.ParseFlags([]string{"--district", "fenghua", "--district-name", "奉化区", "--kratos-public-url", "http://127.0.0.1:1",
+		"--kubeconfig", path, "--http-addr", addr, "--log-level", "warn", "--shutdown-timeout", "5s"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, s) }()
+	base := "http://" + addr
+	deadline := time.Now().Add(time.Minute)
+	for {
+		res, err := http.Get(base + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready within a minute (last: %v)", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, tc := range []struct {
+		path   string
+		status int
+	}{{"/v/330299999001", 404}, {"/v/330213100201", 503}, {"/healthz", 200}, {"/metrics", 200}} {
+		res, err := http.Get(base + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != tc.status {
+			t.Errorf("GET %s: %d, want %d", tc.path, res.StatusCode, tc.status)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not stop within 30 s of cancel")
 	}
 }
