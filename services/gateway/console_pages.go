@@ -459,22 +459,29 @@ func (g *Gateway) loadProcess(c *consoleReq, errMsg string) (*processView, bool)
 	var inst wfInstance
 	var audit wfAudit
 	var cat *wuxiaov1.ResolvedCatalog
+	var ws items[wfWarning]
+	var vs []wfVillage
 	var errInst, errAudit, errCat error
-	parallel(
+	warnings := func(village string) { _ = wf.get(ctx, "/v1/villages/"+village+"/warnings?limit=200", &ws) }
+	calls := []func(){
 		func() { errInst = wf.get(ctx, "/v1/instances/"+id, &inst) },
 		func() { errAudit = wf.get(ctx, "/v1/instances/"+id+"/audit", &audit) },
 		func() { cat, errCat = c.catalog(ctx) },
-	)
+		func() { vs = c.villages(ctx) },
+	}
+	// A cadre reads only their own village's processes: its warnings can
+	// be asked for at once; town staff learn the village from the process.
+	if c.p.Role.IsVillageRole() {
+		calls = append(calls, func() { warnings(c.p.Village) })
+	}
+	parallel(calls...)
 	if err := errors.Join(errInst, errAudit, errCat); err != nil {
 		c.failAPI(err)
 		return nil, false
 	}
-	var ws items[wfWarning]
-	var vs []wfVillage
-	parallel(
-		func() { _ = wf.get(ctx, "/v1/villages/"+inst.Village+"/warnings?limit=200", &ws) },
-		func() { vs = c.villages(ctx) },
-	)
+	if !c.p.Role.IsVillageRole() {
+		warnings(inst.Village)
+	}
 	now := consoleNow()
 	v := &processView{Inst: &inst, Item: cat.Item(inst.ItemID), VillageName: villageNames(vs)[inst.Village],
 		Status: label(statusNames, inst.Status), AuditValid: audit.Verification.Valid, AuditReason: audit.Verification.Reason,
