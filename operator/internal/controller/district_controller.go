@@ -2,11 +2,17 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -21,7 +27,8 @@ import (
 	"github.com/wuxiao/wuxiao/operator/internal/resources"
 )
 
-// DistrictReconciler checks a District's references and counts its towns.
+// DistrictReconciler checks a District's references, counts its towns and
+// runs its gateway (district_gateway.go).
 type DistrictReconciler struct {
 	client.Client
 	// APIReader reads Secrets straight from the API server: the operator
@@ -46,16 +53,24 @@ func (r *DistrictReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	}
 	before := d.DeepCopy()
 	result := ctrl.Result{}
+	var gatewayErr error
 	if isPaused(d) {
 		markPaused(&d.Status.Conditions, d.Generation)
 	} else {
+		// The gateway needs nothing the validation below checks: it runs
+		// even while a reference is broken.
+		gatewayErr = r.reconcileGateway(ctx, d)
+		if c := meta.FindStatusCondition(d.Status.Conditions, wuxiaov1.ConditionGatewayReady); c != nil && c.Reason == wuxiaov1.ReasonGatewayNamespaceTaken {
+			// Namespaces the operator does not manage are not watched.
+			result.RequeueAfter = time.Minute
+		}
 		if err := r.countTowns(ctx, d); err != nil {
-			return ctrl.Result{}, err
+			return ctrl.Result{}, errors.Join(gatewayErr, err)
 		}
 		if err := r.validate(ctx, d); err != nil {
 			s, ok := err.(*stalled)
 			if !ok {
-				return ctrl.Result{}, err
+				return ctrl.Result{}, errors.Join(gatewayErr, err)
 			}
 			if !readyReasonIs(before.Status.Conditions, s.reason) {
 				r.Recorder.Eventf(d, nil, corev1.EventTypeWarning, s.reason, "Validate", s.msg)
@@ -77,7 +92,10 @@ func (r *DistrictReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	}
 	d.Status.ObservedGeneration = d.Generation
 	recordConditionMetrics("District", d.Name, d.Status.Conditions)
-	return result, patchStatus(ctx, r.Client, before, d, &before.Status, &d.Status)
+	if err := patchStatus(ctx, r.Client, before, d, &before.Status, &d.Status); err != nil || gatewayErr != nil {
+		return ctrl.Result{}, errors.Join(gatewayErr, err)
+	}
+	return result, nil
 }
 
 func (r *DistrictReconciler) validate(ctx context.Context, d *wuxiaov1.District) error {
@@ -157,6 +175,16 @@ func (r *DistrictReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.(*wuxiaov1.Town).Spec.District}}}
 		}), builder.WithPredicates(townSummaryChanged)).
 		Watches(&wuxiaov1.PowerCatalog{}, handler.EnqueueRequestsFromMapFunc(r.referencing)).
+		// The gateway's objects: drift, and the Deployment's and Ingress's status.
+		Owns(&corev1.Namespace{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&rbacv1.ClusterRole{}).
+		Owns(&rbacv1.ClusterRoleBinding{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
+		Owns(&networkingv1.NetworkPolicy{}).
+		Owns(&networkingv1.Ingress{}).
 		Complete(r)
 }
 

@@ -33,6 +33,10 @@ func recordConditionMetrics(kind, name string, conds []metav1.Condition) {
 		// Bad rating rules leave a town Ready: alerts need this one too.
 		types = append(types, wuxiaov1.ConditionRatingRulesValid)
 	}
+	if kind == "District" {
+		// Nor does a gateway that is down change a District's Ready.
+		types = append(types, wuxiaov1.ConditionGatewayReady)
+	}
 	for _, t := range types {
 		v := -1.0
 		for _, c := range conds {

@@ -42,6 +42,8 @@ func CacheOptions() cache.Options {
 	for _, o := range []client.Object{
 		&corev1.Namespace{}, &corev1.ConfigMap{}, &corev1.Secret{}, &corev1.Service{}, &appsv1.Deployment{},
 		&policyv1.PodDisruptionBudget{}, &networkingv1.NetworkPolicy{}, &rbacv1.Role{}, &rbacv1.RoleBinding{},
+		// The district gateway's.
+		&corev1.ServiceAccount{}, &rbacv1.ClusterRole{}, &rbacv1.ClusterRoleBinding{}, &networkingv1.Ingress{},
 	} {
 		by[o] = managed
 	}
