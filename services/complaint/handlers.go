@@ -101,13 +101,20 @@ func (a *API) Routes(srv *httpapi.Server) {
 
 // ownTown refuses, before any staff handler, a principal whose scope does
 // not cover this service's town (staff and cadres of another town; district
-// roles cover every town). The handlers' own checks compare the caller's
+// roles cover every town): 403, or 404 on a route naming a complaint, as
+// for a complaint hidden from the caller. The handlers' own checks compare the caller's
 // claimed town with the complaint's, which is this town's: without this an
 // official of another town got empty lists and statistics (200) instead of
 // a refusal.
 func (a *API) ownTown(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p, ok := identity.FromContext(r.Context()); ok && !p.InTown(a.Service.Town) {
+			if r.PathValue("id") != "" {
+				// As for a complaint hidden from the caller: its id is not
+				// even confirmed.
+				writeErr(w, r, ErrNotFound)
+				return
+			}
 			httpapi.WriteProblem(w, r, httpapi.Forbidden("this service holds the complaints of town "+a.Service.Town+" only"))
 			return
 		}
