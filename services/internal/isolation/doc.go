@@ -21,7 +21,14 @@
 //   - a request without credentials is 401.
 //
 // Public routes are listed and marked public; the test checks that the
-// server serves them without the authenticator, and nothing more.
+// server registered them as public (without the authenticator), and
+// nothing more. The village roles of town X are of one village (v1), and
+// the requests name it: isolation between villages of one town is left to
+// the services' own tests.
+//
+// consumers_test.go extends the matrix to the event consumers: every
+// stream each service consumes refuses an event naming town Y, and the
+// Kafka consumer dead-letters one read from town X's topic.
 //
 // The package has no code of its own besides this comment: it exists for
 // its test.
