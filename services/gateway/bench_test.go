@@ -33,8 +33,10 @@ const benchClients = 64
 // PostgreSQL, the portal cache kept fresh by its listener) asked directly
 // and through the gateway, in the same run: b.N requests from 64 concurrent
 // clients each way, in 5 alternating rounds; it reports the median
-// throughputs and the median ratio (gateway/direct). Both servers and the
-// clients share this process and the machine's cores.
+// throughputs and ratios: gateway/direct as villagers get it (the gateway's
+// one-second page cache included) and proxy/direct with that cache
+// bypassed. Both servers and the clients share this process and the
+// machine's cores.
 //
 //	go test ./services/gateway -run '^$' -bench PortalThroughGateway -benchtime 5000x
 func BenchmarkPortalThroughGateway(b *testing.B) {
@@ -103,18 +105,25 @@ func BenchmarkPortalThroughGateway(b *testing.B) {
 
 	// The machine is shared: rounds alternate between the two, and the
 	// median of the rounds' ratios is the figure.
+	// "proxy" asks the gateway with Cache-Control: no-cache, which
+	// bypasses its one-second page cache (public_cache.go): every request
+	// is passed on to the town, the cost of the extra hop alone.
 	const rounds = 5
-	var directRates, gatewayRates, ratios []float64
+	var directRates, gatewayRates, proxyRates, ratios, proxyRatios []float64
 	b.ResetTimer()
 	for range rounds {
-		d := loadTest(b, direct.URL+path, len(want))
-		g := loadTest(b, gw.URL+path, len(want))
-		directRates, gatewayRates, ratios = append(directRates, d), append(gatewayRates, g), append(ratios, g/d)
+		d := loadTest(b, direct.URL+path, len(want), "")
+		g := loadTest(b, gw.URL+path, len(want), "")
+		p := loadTest(b, gw.URL+path, len(want), "no-cache")
+		directRates, gatewayRates, proxyRates = append(directRates, d), append(gatewayRates, g), append(proxyRates, p)
+		ratios, proxyRatios = append(ratios, g/d), append(proxyRatios, p/d)
 	}
 	b.StopTimer()
 	b.ReportMetric(median(directRates), "direct-req/s")
 	b.ReportMetric(median(gatewayRates), "gateway-req/s")
+	b.ReportMetric(median(proxyRates), "proxy-req/s")
 	b.ReportMetric(median(ratios), "gateway/direct")
+	b.ReportMetric(median(proxyRatios), "proxy/direct")
 	b.ReportMetric(0, "ns/op") // b.N is the requests of each round, not of the whole run
 }
 
@@ -140,7 +149,7 @@ func benchGet(b *testing.B, url string) string {
 
 // loadTest sends b.N GETs from benchClients concurrent clients and returns
 // the throughput.
-func loadTest(b *testing.B, url string, wantLen int) float64 {
+func loadTest(b *testing.B, url string, wantLen int, cacheControl string) float64 {
 	tr := &http.Transport{MaxIdleConns: benchClients, MaxIdleConnsPerHost: benchClients, MaxConnsPerHost: benchClients}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
@@ -151,7 +160,11 @@ func loadTest(b *testing.B, url string, wantLen int) float64 {
 	for range benchClients {
 		wg.Go(func() {
 			for next.Add(1) <= int64(b.N) {
-				res, err := client.Get(url)
+				req, _ := http.NewRequest(http.MethodGet, url, nil)
+				if cacheControl != "" {
+					req.Header.Set("Cache-Control", cacheControl)
+				}
+				res, err := client.Do(req)
 				if err != nil {
 					failure.Store(err.Error())
 					return

@@ -51,6 +51,8 @@ type target struct {
 	kind    kind
 	town    string
 	service string
+	// cacheKey, when set, keeps a public answer in the page cache.
+	cacheKey string
 }
 
 type targetKey struct{}
@@ -61,6 +63,7 @@ type publicProxy struct {
 	proxy  *httputil.ReverseProxy
 	client *http.Client // fanned-out requests
 	next   atomic.Uint64
+	cache  *pageCache
 }
 
 // publicRoutes registers the villagers' routes: portals, report pages,
@@ -81,12 +84,20 @@ func (g *Gateway) publicRoutes(srv *httpapi.Server) {
 			p.byVillage(w, r, k, service, r.PathValue("village"))
 		}
 	}
+	// The portal's pages and public data, kept for a second when the
+	// town marks them public (public_cache.go).
+	portal := func(w http.ResponseWriter, r *http.Request, k kind) {
+		if cacheableRequest(r) && p.cache.get(w, r) {
+			return
+		}
+		p.byVillage(w, r, k, ServiceDisclosure, r.PathValue("village"))
+	}
 
 	// 一码当先: the village portal, and disclosure's public APIs.
-	for _, pattern := range []string{"GET /v/{village}", "GET /v/{village}/{rest...}", "POST /v/{village}/{rest...}"} {
-		route(pattern, kindPage, village(ServiceDisclosure))
-	}
-	route("GET /v1/public/villages/{village}/{rest...}", kindAPI, village(ServiceDisclosure))
+	route("GET /v/{village}", kindPage, portal)
+	route("GET /v/{village}/{rest...}", kindPage, portal)
+	route("POST /v/{village}/{rest...}", kindPage, village(ServiceDisclosure))
+	route("GET /v1/public/villages/{village}/{rest...}", kindAPI, portal)
 	route("POST /v1/public/villages/{village}/{rest...}", kindAPI, village(ServiceDisclosure))
 	// 流程到哪了: a process's tracking number starts with its village's code.
 	route("GET /v1/public/track/{number}", kindAPI, p.byProcessNumber)
@@ -121,7 +132,7 @@ func newPublicProxy(g *Gateway) *publicProxy {
 		ResponseHeaderTimeout: time.Minute,
 		ExpectContinueTimeout: time.Second,
 	}
-	p := &publicProxy{g: g,
+	p := &publicProxy{g: g, cache: newPageCache(),
 		client: &http.Client{Transport: base,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	p.proxy = &httputil.ReverseProxy{
@@ -132,7 +143,16 @@ func newPublicProxy(g *Gateway) *publicProxy {
 		},
 		Transport:    base,
 		ErrorHandler: p.proxyError,
-		BufferPool:   &bufferPool{},
+		ModifyResponse: func(resp *http.Response) error {
+			// The gateway's request id is the one the client sees (the
+			// town logged the same, see setForwarded).
+			resp.Header.Del(httpapi.RequestIDHeader)
+			if t := targetOf(resp.Request); t != nil && t.cacheKey != "" {
+				return p.cache.store(t.cacheKey, resp)
+			}
+			return nil
+		},
+		BufferPool: &bufferPool{},
 	}
 	return p
 }
@@ -162,6 +182,9 @@ func (p *publicProxy) forward(w http.ResponseWriter, r *http.Request, k kind, to
 		return
 	}
 	t := &target{url: u, kind: k, town: town, service: service}
+	if service == ServiceDisclosure && r.Method == http.MethodGet && cacheableRequest(r) {
+		t.cacheKey = cacheKey(r)
+	}
 	p.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, t)))
 }
 
@@ -376,6 +399,9 @@ func setForwarded(out, in *http.Request) {
 		if h := in.Header.Get("X-Forwarded-Host"); h != "" {
 			host = h
 		}
+	}
+	if id := httpapi.RequestID(in.Context()); id != "" {
+		out.Header.Set(httpapi.RequestIDHeader, id)
 	}
 	out.Header.Set("X-Forwarded-For", client)
 	out.Header.Set("X-Forwarded-Proto", proto)
