@@ -138,43 +138,34 @@ func (r *DistrictReconciler) applyGateway(ctx context.Context, d *wuxiaov1.Distr
 // that another District, or someone else, holds.
 func (r *DistrictReconciler) gatewayNamespace(ctx context.Context, d *wuxiaov1.District) error {
 	want := resources.GatewayNamespace(d)
-	// The cache holds the namespaces Wuxiao manages, and no other.
-	if err := r.checkGatewayNamespace(ctx, r.Client, d, want.Name); err != nil {
+	key := types.NamespacedName{Name: want.Name}
+	have := &corev1.Namespace{}
+	// The cache holds the namespaces Wuxiao manages, and no other: on a
+	// miss, ask the API server, so that a namespace someone else holds
+	// costs a read on every retry rather than a refused create.
+	err := r.Get(ctx, key, have)
+	if apierrors.IsNotFound(err) {
+		err = r.APIReader.Get(ctx, key, have)
+	}
+	switch {
+	case err == nil:
+		if owner := metav1.GetControllerOf(have); owner == nil || owner.Kind != "District" || owner.UID != d.UID {
+			return namespaceTaken(d, want.Name, owner)
+		}
+	case !apierrors.IsNotFound(err):
 		return err
 	}
-	_, err := applyGatewayChild(ctx, r, d, want, nil)
-	if apierrors.IsAlreadyExists(err) {
-		// Not in the cache: someone else's, or created a moment ago by
-		// another District.
-		if err := r.checkGatewayNamespace(ctx, r.APIReader, d, want.Name); err != nil {
-			return err
-		}
-		return &errGatewayNamespaceTaken{fmt.Sprintf("namespace %s (spec.gateway.namespace) already exists and is not managed by Wuxiao: delete it, or name another namespace in spec.gateway.namespace, e.g. wuxiao-gateway-%s",
-			want.Name, d.Name)}
-	}
+	_, err = applyGatewayChild(ctx, r, d, want, nil)
 	return err
 }
 
-// checkGatewayNamespace refuses a namespace that exists under the control
-// of something other than this District.
-func (r *DistrictReconciler) checkGatewayNamespace(ctx context.Context, c client.Reader, d *wuxiaov1.District, name string) error {
-	have := &corev1.Namespace{}
-	if err := c.Get(ctx, types.NamespacedName{Name: name}, have); err != nil {
-		return client.IgnoreNotFound(err)
+func namespaceTaken(d *wuxiaov1.District, ns string, owner *metav1.OwnerReference) error {
+	if owner == nil {
+		return &errGatewayNamespaceTaken{fmt.Sprintf("namespace %s (spec.gateway.namespace) already exists and was not created by Wuxiao for this District: delete it, or name another namespace in spec.gateway.namespace, e.g. wuxiao-gateway-%s",
+			ns, d.Name)}
 	}
-	owner := metav1.GetControllerOf(have)
-	if owner != nil && owner.Kind == "District" && owner.UID == d.UID {
-		return nil
-	}
-	if owner == nil && have.Labels[wuxiaov1.ManagedByLabel] != wuxiaov1.ManagedByValue {
-		return nil // someone else's: the caller says so
-	}
-	holder := "something else Wuxiao manages"
-	if owner != nil {
-		holder = owner.Kind + " " + owner.Name
-	}
-	return &errGatewayNamespaceTaken{fmt.Sprintf("namespace %s (spec.gateway.namespace) belongs to %s: name another namespace in spec.gateway.namespace, e.g. wuxiao-gateway-%s",
-		name, holder, d.Name)}
+	return &errGatewayNamespaceTaken{fmt.Sprintf("namespace %s (spec.gateway.namespace) belongs to %s %s: name another namespace in spec.gateway.namespace, e.g. wuxiao-gateway-%s",
+		ns, owner.Kind, owner.Name, d.Name)}
 }
 
 // deleteOldGatewayNamespaces removes the gateway namespaces this District

@@ -372,10 +372,17 @@ func TestGatewaySteadyStateWritesNothing(t *testing.T) {
 		d.Spec.Telemetry = wuxiaov1.TelemetrySpec{OTLPEndpoint: "http://otel:4318", SamplingRatio: "1"}
 	})
 	waitGatewayReady(t, d)
-	// A District whose namespace is taken retries without writing either.
+	// Districts whose namespace is taken, by another District or by
+	// someone else, retry without writing either.
 	taken := gatewayDistrict(t, func(o *wuxiaov1.District) { o.Spec.Gateway.Namespace = d.Spec.Gateway.Namespace })
+	handMade := fmt.Sprintf("hand-made-%d", seq.Add(1))
+	must(t, k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: handMade}}))
+	foreign := gatewayDistrict(t, func(o *wuxiaov1.District) { o.Spec.Gateway.Namespace = handMade })
 	eventually(t, wait, func() error {
-		return expectGateway(t, taken, metav1.ConditionFalse, wuxiaov1.ReasonGatewayNamespaceTaken, "")
+		if err := expectGateway(t, foreign, metav1.ConditionFalse, wuxiaov1.ReasonGatewayNamespaceTaken, "not created by Wuxiao"); err != nil {
+			return err
+		}
+		return expectGateway(t, taken, metav1.ConditionFalse, wuxiaov1.ReasonGatewayNamespaceTaken, "belongs to District "+d.Name)
 	})
 	if len(first.Writes()) == 0 {
 		t.Fatal("the first manager wrote nothing: the counter does not work")
@@ -414,7 +421,7 @@ func TestGatewayNamespaceTaken(t *testing.T) {
 	must(t, k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: handMade}}))
 	foreign := gatewayDistrict(t, func(d *wuxiaov1.District) { d.Spec.Gateway.Namespace = handMade })
 	eventually(t, wait, func() error {
-		return expectGateway(t, foreign, metav1.ConditionFalse, wuxiaov1.ReasonGatewayNamespaceTaken, "not managed by Wuxiao")
+		return expectGateway(t, foreign, metav1.ConditionFalse, wuxiaov1.ReasonGatewayNamespaceTaken, "already exists and was not created by Wuxiao for this District")
 	})
 	deps := &appsv1.DeploymentList{}
 	must(t, k8s.List(ctx, deps, client.InNamespace(foreign.Spec.Gateway.Namespace)))
