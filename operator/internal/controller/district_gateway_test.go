@@ -196,6 +196,19 @@ func TestGatewayDeployedForDistrict(t *testing.T) {
 	if dep.Spec.Template.Spec.ServiceAccountName != resources.GatewayName || *dep.Spec.Replicas != 2 {
 		t.Errorf("service account %q replicas %d", dep.Spec.Template.Spec.ServiceAccountName, *dep.Spec.Replicas)
 	}
+	// The namespace enforces Pod Security "restricted": the gateway's pod
+	// is admitted, a privileged one is not (dry runs pass admission).
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: "gateway-psa",
+		Labels: dep.Spec.Template.Labels}, Spec: dep.Spec.Template.Spec}
+	if err := k8s.Create(ctx, pod, client.DryRunAll); err != nil {
+		t.Errorf("the gateway's pod is refused in its namespace: %v", err)
+	}
+	bad := pod.DeepCopy()
+	bad.Spec.Containers[0].SecurityContext.Privileged = ptr.To(true)
+	bad.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = nil
+	if err := k8s.Create(ctx, bad, client.DryRunAll); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "restricted") {
+		t.Errorf("a privileged pod in the gateway's namespace: %v, want refused by Pod Security restricted", err)
+	}
 	svc := &corev1.Service{}
 	must(t, k8s.Get(ctx, key, svc))
 	if svc.Spec.Ports[0].Port != 80 || svc.Spec.Selector[wuxiaov1.ServiceLabel] != resources.GatewayName {

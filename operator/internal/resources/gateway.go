@@ -92,11 +92,14 @@ func gatewayObjectMeta(d *wuxiaov1.District) metav1.ObjectMeta {
 }
 
 // GatewayNamespace is the gateway's namespace, labelled so that the towns'
-// staff services admit its pods.
+// staff services admit its pods. Pod Security "restricted" is enforced: the
+// label makes the namespace a door to the staff services, so nothing in it
+// may run with more than the gateway needs.
 func GatewayNamespace(d *wuxiaov1.District) *corev1.Namespace {
 	l := GatewayLabels(d)
 	delete(l, "app.kubernetes.io/instance")
 	l[gwapi.StaffGatewayLabel] = "true"
+	l["pod-security.kubernetes.io/enforce"] = "restricted"
 	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: GatewayNamespaceName(d), Labels: l}}
 }
 

@@ -159,7 +159,7 @@ func TestGatewayNamespaceAndRBAC(t *testing.T) {
 					admitted = true
 				}
 			}
-			if ns.Name != tc.want || ns.Labels[gwapi.StaffGatewayLabel] != "true" || !admitted {
+			if ns.Name != tc.want || ns.Labels[gwapi.StaffGatewayLabel] != "true" || !admitted || ns.Labels["pod-security.kubernetes.io/enforce"] != "restricted" {
 				t.Errorf("namespace %s labels %v; admitted by the towns' staff policy: %v", ns.Name, ns.Labels, admitted)
 			}
 			for _, o := range []metav1.Object{GatewayServiceAccount(d), GatewayDeployment(GatewayInput{District: d, Version: "v1"}),
