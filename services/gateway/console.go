@@ -261,6 +261,13 @@ func (c *consoleReq) fail(status int, msg string) {
 
 // failAPI renders a service's refusal or failure.
 func (c *consoleReq) failAPI(err error) {
+	// The service no longer accepts the session (revoked since the
+	// gateway's cache resolved it): sign in again.
+	var e *apiError
+	if errors.As(err, &e) && e.Status == http.StatusUnauthorized {
+		http.Redirect(c.w, c.r, loginRedirect(c.r), http.StatusSeeOther)
+		return
+	}
 	status, msg := explain(err)
 	c.fail(status, msg)
 }

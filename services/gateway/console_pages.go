@@ -611,6 +611,11 @@ func (g *Gateway) processPage(c *consoleReq) {
 
 // processError shows the process again with a refusal above the forms.
 func (g *Gateway) processError(c *consoleReq, err error, form func(v *processView)) {
+	var e *apiError
+	if errors.As(err, &e) && e.Status == http.StatusUnauthorized {
+		c.failAPI(err) // sign in again
+		return
+	}
 	status, msg := explain(err)
 	v, ok := g.loadProcess(c, msg)
 	if !ok {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -386,5 +387,24 @@ func TestConsoleCommentWithdrawAndReadOnly(t *testing.T) {
 	dp := district.get("/console/processes/" + lm[1])
 	if dp.status != 200 || strings.Contains(dp.body, `method="post"`) {
 		t.Fatalf("the district's process page: %d\n%.2000s", dp.status, dp.body)
+	}
+}
+
+// A service that no longer accepts the session sends the browser to sign in
+// again, back to the page it was on.
+func TestConsoleServiceRefusesTheSession(t *testing.T) {
+	for _, tc := range []struct {
+		method, target, want string
+	}{
+		{"GET", "/console/village?village=" + conVillage, "/auth/login?return_to=%2Fconsole%2Fvillage%3Fvillage%3D" + conVillage},
+		{"POST", "/console/processes/0b7d2a1c-1111-4222-8333-944455556666/complete", "/auth/login?return_to=%2Fconsole%2Fprocesses%2F0b7d2a1c-1111-4222-8333-944455556666"},
+	} {
+		r := httptest.NewRequest(tc.method, tc.target, nil)
+		r.SetPathValue("id", "0b7d2a1c-1111-4222-8333-944455556666")
+		w := httptest.NewRecorder()
+		(&consoleReq{w: w, r: r}).failAPI(&apiError{Status: http.StatusUnauthorized, Title: "Authentication required"})
+		if w.Code != http.StatusSeeOther || w.Header().Get("Location") != tc.want {
+			t.Errorf("%s %s: %d %q", tc.method, tc.target, w.Code, w.Header().Get("Location"))
+		}
 	}
 }
