@@ -91,7 +91,7 @@ func BenchmarkPortalThroughGateway(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	gsrv := httpapi.New(config.Base{Service: "gateway", MaxBodyBytes: ProxyMaxBodyBytes}, slog.New(slog.DiscardHandler), nil)
+	gsrv := httpapi.New(config.Base{Service: "gateway"}, slog.New(slog.DiscardHandler), nil)
 	g.Register(gsrv)
 	gw := httptest.NewServer(gsrv.Handler())
 	defer gw.Close()

@@ -158,7 +158,7 @@ func startDiscoveryGateway(t *testing.T, cfg *rest.Config, district string) (*Di
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httpapi.New(config.Base{Service: "gateway", MaxBodyBytes: ProxyMaxBodyBytes}, log, nil)
+	srv := httpapi.New(config.Base{Service: "gateway"}, log, nil)
 	srv.AddReadinessCheck("towns", d.Ready)
 	g.Register(srv)
 	ts := httptest.NewServer(srv.Handler())

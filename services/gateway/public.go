@@ -25,8 +25,8 @@ import (
 
 // ProxyMaxBodyBytes is the largest request body the gateway passes on to a
 // town: a report with its photos (3 × 5 MiB and the form) is the largest.
-// Each town service enforces its own, smaller limits; the gateway's
-// server must allow at least this much (the binary raises its limit).
+// Each town service enforces its own, smaller limits. Only the proxied
+// routes take this much; the gateway's own pages keep the server's limit.
 const ProxyMaxBodyBytes = 16 << 20
 
 // retryAfter is what a client is told to wait when a town has no ready pod
@@ -71,13 +71,15 @@ type publicProxy struct {
 func (g *Gateway) publicRoutes(srv *httpapi.Server) {
 	p := newPublicProxy(g)
 	route := func(pattern string, k kind, h func(http.ResponseWriter, *http.Request, kind)) {
-		srv.Handle(pattern, httpapi.Public(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Report uploads pass through (the complaint service applies its
+		// own limit); the gateway's own pages keep the server's limit.
+		srv.Handle(pattern, httpapi.WithBodyLimit(ProxyMaxBodyBytes, httpapi.Public(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !hostAllowed(g.cfg.PublicHosts, r.Host) {
 				p.fail(w, r, k, errWrongHost)
 				return
 			}
 			h(w, r, k)
-		})))
+		}))))
 	}
 	village := func(service string) func(http.ResponseWriter, *http.Request, kind) {
 		return func(w http.ResponseWriter, r *http.Request, k kind) {

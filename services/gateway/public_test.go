@@ -132,7 +132,7 @@ func startPubGateway(t testing.TB, cfg Config, pods map[string]*pubPod) *pubEnv 
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httpapi.New(config.Base{Service: "gateway", MaxBodyBytes: ProxyMaxBodyBytes}, log, nil)
+	srv := httpapi.New(config.Base{Service: "gateway"}, log, nil)
 	g.Register(srv)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

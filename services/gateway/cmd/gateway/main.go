@@ -240,7 +240,7 @@ func run(ctx context.Context, s *settings) error {
 		return err
 	}
 	srv := httpapi.New(config.Base{Service: "gateway", District: s.District, HTTPAddr: s.HTTPAddr,
-		ShutdownTimeout: s.ShutdownTimeout, MaxBodyBytes: max(s.MaxBodyBytes, gateway.ProxyMaxBodyBytes),
+		ShutdownTimeout: s.ShutdownTimeout, MaxBodyBytes: s.MaxBodyBytes,
 		TrustedProxies: s.TrustedProxies}, log, tel)
 	srv.AddReadinessCheck("towns", disc.Ready)
 	gw.Register(srv)
