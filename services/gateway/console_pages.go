@@ -421,10 +421,14 @@ type processView struct {
 
 type processStep struct {
 	stepView
-	State    string // done, current, todo
-	Records  []wfStepRecord
-	Deadline deadline
-	Next     []wuxiaov1.Step // choices when the step has several next steps
+	State string // done, current, todo
+	// OutOfOrder: the user may record this step although it is not the
+	// current one (done on paper, say), with a reason; the service raises
+	// an order warning.
+	OutOfOrder bool
+	Records    []wfStepRecord
+	Deadline   deadline
+	Next       []wuxiaov1.Step // choices when the step has several next steps
 }
 
 type evidenceView struct {
@@ -553,6 +557,10 @@ func (g *Gateway) loadProcess(c *consoleReq, errMsg string) (*processView, bool)
 	running := inst.Status == "running"
 	actsHere := c.p.CanActInVillage(inst.Town, inst.Village) || (c.p.Role.IsTownRole() && c.p.Role != identity.RoleTownIT && c.p.Town == inst.Town)
 	mine := v.Current != nil && string(v.Current.Step.Role) == string(c.p.Role)
+	for i := range v.Steps {
+		st := &v.Steps[i]
+		st.OutOfOrder = running && actsHere && !readOnlyRole(c.p.Role) && st.State == "todo" && string(st.Step.Role) == string(c.p.Role)
+	}
 	v.MayComplete = running && actsHere && mine
 	v.MayAttach = running && actsHere && (!readOnlyRole(c.p.Role) || mine)
 	v.MayComment = running && actsHere && !readOnlyRole(c.p.Role)
@@ -643,6 +651,11 @@ func (g *Gateway) completeStep(c *consoleReq) {
 	}
 	if next := c.r.PostForm.Get("next"); next != "" {
 		req["next"] = next
+	}
+	if c.r.PostForm.Get("outOfOrder") == "1" {
+		// The service insists on a reason and raises the order warning.
+		req["outOfOrder"] = true
+		req["reason"] = strings.TrimSpace(c.r.PostForm.Get("reason"))
 	}
 	var res struct {
 		Instance wfInstance  `json:"instance"`

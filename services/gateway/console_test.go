@@ -217,7 +217,7 @@ func TestConsoleCadresAndTown(t *testing.T) {
 
 	// Not mine to complete: the form is not shown, and the service refuses
 	// a hand-made submission.
-	if p := director.get("/console/processes/" + id); strings.Contains(p.body, "/complete\"") {
+	if p := director.get("/console/processes/" + id); strings.Contains(p.body, `name="step" value="apply"`) {
 		t.Fatal("the director sees the committee member's step form")
 	}
 	dtoken := csrfOf(t, director.get("/console/processes/"+id).body)
@@ -335,6 +335,25 @@ func TestConsoleCommentWithdrawAndReadOnly(t *testing.T) {
 		!strings.HasSuffix(p.location, "?ok=comment") {
 		t.Fatalf("comment: %d %q %.500s", p.status, p.location, p.body)
 	}
+	// The accountant records the reimbursement out of order (done on
+	// paper), with a reason: the service raises an order warning.
+	accountant := signIn(t, env.URL, "accountant", conTown, conVillage)
+	ap := accountant.get("/console/processes/" + id)
+	if !strings.Contains(ap.body, `name="step" value="reimburse"`) || !strings.Contains(ap.body, `name="outOfOrder" value="1"`) {
+		t.Fatalf("no out-of-order form for the accountant:\n%.3000s", ap.body)
+	}
+	atoken := csrfOf(t, ap.body)
+	if p := accountant.post("/console/processes/"+id+"/complete", url.Values{"csrf": {atoken}, "step": {"reimburse"}, "outOfOrder": {"1"}, "reason": {""}}); p.status != http.StatusConflict {
+		t.Fatalf("out of order without a reason: %d %.500s", p.status, p.body)
+	}
+	if p := accountant.post("/console/processes/"+id+"/complete", url.Values{"csrf": {atoken}, "step": {"reimburse"}, "outOfOrder": {"1"},
+		"reason": {"纸质报销单已于上周办理"}}); p.status != http.StatusSeeOther || !strings.HasSuffix(p.location, "?ok=warned") {
+		t.Fatalf("out of order: %d %q %.500s", p.status, p.location, p.body)
+	}
+	if p := member.get("/console/processes/" + id); !strings.Contains(p.body, "未按顺序办理") || !strings.Contains(p.body, "纸质报销单已于上周办理") {
+		t.Fatalf("the order warning is not shown:\n%.4000s", p.body)
+	}
+
 	// An empty reason is the service's refusal, shown on the page with the form kept.
 	if p := member.post("/console/processes/"+id+"/withdraw", url.Values{"csrf": {token}, "reason": {""}}); p.status != http.StatusBadRequest ||
 		!strings.Contains(p.body, `class="error"`) {
