@@ -45,6 +45,14 @@ func derive[V any](have *V, want V) {
 	}
 }
 
+// setIfDifferent sets *have to want unless they are semantically equal:
+// for fields the operator owns entirely (nothing the API server defaults).
+func setIfDifferent[V any](have *V, want V) {
+	if !equality.Semantic.DeepEqual(*have, want) {
+		*have = want
+	}
+}
+
 // mergeMeta sets desired's labels and annotations on existing, keeping keys
 // that others added.
 func mergeMeta(existing, desired metav1.Object) {

@@ -11,7 +11,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -252,14 +251,6 @@ func syncGatewayDeployment(have, want *appsv1.Deployment) {
 	}
 	derive(&have.Spec, want.Spec)
 	setIfDifferent(&have.Spec.Template.Spec.Containers[0].Env, want.Spec.Template.Spec.Containers[0].Env)
-}
-
-// setIfDifferent sets *have to want unless they are semantically equal:
-// for fields the operator owns entirely (nothing the API server defaults).
-func setIfDifferent[V any](have *V, want V) {
-	if !equality.Semantic.DeepEqual(*have, want) {
-		*have = want
-	}
 }
 
 // applyGatewayChild ensures one object of the District's gateway, owned by

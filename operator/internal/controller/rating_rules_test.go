@@ -250,3 +250,38 @@ func isStalled(conds []metav1.Condition) bool {
 	}
 	return false
 }
+
+// TestRemovedSettingLeavesTheServices: a District setting removed again
+// (trusted proxies, the last variable when no telemetry is set) leaves every
+// town service's environment, and a variable added by hand is removed.
+func TestRemovedSettingLeavesTheServices(t *testing.T) {
+	startManager(t)
+	d := fixture(t)
+	update(t, d, func() { d.Spec.Network.TrustedProxies = []wuxiaov1.TrustedProxy{"198.18.0.1/32"} })
+	town := readyTown(t, d)
+	eventually(t, wait, func() error {
+		for _, svc := range wuxiaov1.AllServices {
+			if got, _ := envOf(deployment(t, town, svc), resources.EnvTrustedProxies); got != "198.18.0.1/32" {
+				return fmt.Errorf("%s: %s=%q", svc, resources.EnvTrustedProxies, got)
+			}
+		}
+		return nil
+	})
+	update(t, d, func() { d.Spec.Network.TrustedProxies = nil })
+	dep := deployment(t, town, wuxiaov1.ServiceWorkflow)
+	update(t, dep, func() {
+		c := &dep.Spec.Template.Spec.Containers[0]
+		c.Env = append(c.Env, corev1.EnvVar{Name: "HAND_ADDED", Value: "1"})
+	})
+	eventually(t, wait, func() error {
+		for _, svc := range wuxiaov1.AllServices {
+			dep := deployment(t, town, svc)
+			for _, name := range []string{resources.EnvTrustedProxies, "HAND_ADDED"} {
+				if got, set := envOf(dep, name); set {
+					return fmt.Errorf("%s still has %s=%q", svc, name, got)
+				}
+			}
+		}
+		return nil
+	})
+}

@@ -224,7 +224,13 @@ func (r *TownReconciler) reconcileChildren(ctx context.Context, town *wuxiaov1.T
 	var statuses []wuxiaov1.ServiceStatus
 	for _, svc := range wuxiaov1.AllServices {
 		dep := resources.Deployment(in, svc, hash)
-		live, err := applyChild(ctx, r, town, dep, func(have, want *appsv1.Deployment) { derive(&have.Spec, want.Spec) })
+		live, err := applyChild(ctx, r, town, dep, func(have, want *appsv1.Deployment) {
+			derive(&have.Spec, want.Spec)
+			// DeepDerivative accepts a longer live list: a setting removed
+			// from the District (the last in the list) would stay. The
+			// environment is the operator's alone, so it must match exactly.
+			setIfDifferent(&have.Spec.Template.Spec.Containers[0].Env, want.Spec.Template.Spec.Containers[0].Env)
+		})
 		if err != nil {
 			return err
 		}
