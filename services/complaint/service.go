@@ -241,16 +241,37 @@ func (s *Service) record(ctx context.Context, tx pgx.Tx, c *Complaint, act Actio
 
 // Escalate publishes an escalation for every complaint whose stage is past
 // its deadline, once per stage and round. Safe to run on every replica.
+// It walks all overdue complaints in pages of limit (a cursor on id, one
+// transaction per page): a page of complaints that were escalated already
+// must not hide the ones after it, which it did while every run read only
+// the first limit overdue complaints by id.
 func (s *Service) Escalate(ctx context.Context, limit int) (int, error) {
-	n := 0
+	if limit <= 0 {
+		limit = 100
+	}
+	total, after := 0, ""
+	for {
+		n, last, rows, err := s.escalatePage(ctx, after, limit)
+		total += n
+		if err != nil || rows < limit {
+			return total, err
+		}
+		after = last
+	}
+}
+
+// escalatePage escalates the overdue complaints among the first limit
+// (by id) after the id after; it returns how many it escalated, the last id
+// it read and how many rows it read.
+func (s *Service) escalatePage(ctx context.Context, after string, limit int) (n int, last string, read int, _ error) {
 	var spans txSpans
 	err := store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
-		n = 0
+		n, last, read = 0, after, 0
 		spans.end(errRetried)
 		now := s.now()
 		rows, err := tx.Query(ctx, `SELECT `+complaintColumns+` FROM complaints
-			WHERE status IN ('received', 'accepted', 'investigating') AND due_at < $1
-			ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`, now, limit)
+			WHERE status IN ('received', 'accepted', 'investigating') AND due_at < $1 AND ($3 = '' OR id > $3::uuid)
+			ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`, now, limit, after)
 		if err != nil {
 			return err
 		}
@@ -258,7 +279,9 @@ func (s *Service) Escalate(ctx context.Context, limit int) (int, error) {
 		if err != nil {
 			return err
 		}
+		read = len(due)
 		for _, c := range due {
+			last = c.ID
 			e, ok := Overdue(c, now)
 			if !ok {
 				continue
@@ -278,7 +301,7 @@ func (s *Service) Escalate(ctx context.Context, limit int) (int, error) {
 		return nil
 	})
 	spans.end(err)
-	return n, fmtErr("escalating", err)
+	return n, last, read, fmtErr("escalating", err)
 }
 
 // Get returns viewer's view of a complaint (ErrNotFound when hidden).

@@ -3,6 +3,7 @@ package complaint
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -365,5 +366,49 @@ func TestServiceStatistics(t *testing.T) {
 	}
 	if r.Stats.Total != 3 || r.Stats.ByCategory[CategoryCadreConduct] != 0 || len(r.Recurring) != 1 {
 		t.Fatalf("secretary's statistics %+v", r)
+	}
+}
+
+// TestServiceEscalationBeyondOnePage: with more overdue complaints than one
+// batch, a run of the escalation job (as cmd/complaint runs it: Escalate
+// with a batch of 100, again while a whole batch was escalated) escalates
+// every one of them. It read the first 100 by id on every call, so the 100
+// already escalated hid the rest for good.
+func TestServiceEscalationBeyondOnePage(t *testing.T) {
+	ctx := context.Background()
+	s, clk := newService(t)
+	const total, batch = 250, 100
+	for i := range total {
+		if _, err := s.File(ctx, Intake{Village: testVillage, Category: CategoryFunds,
+			Description: fmt.Sprintf("村集体账目不清楚，无人公开（第%d件）", i)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(AcceptWithin + time.Minute)
+	run := func() int { // one tick of the job
+		sum := 0
+		for {
+			n, err := s.Escalate(ctx, batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum += n
+			if n < batch {
+				return sum
+			}
+		}
+	}
+	if got := run(); got != total {
+		t.Fatalf("one run escalated %d of %d overdue complaints", got, total)
+	}
+	if got := run(); got != 0 {
+		t.Fatalf("a second run escalated %d again", got)
+	}
+	var escalated int
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM complaints WHERE jsonb_array_length(doc->'escalated') = 1`).Scan(&escalated); err != nil {
+		t.Fatal(err)
+	}
+	if escalated != total {
+		t.Fatalf("%d complaints carry their escalation, want %d", escalated, total)
 	}
 }

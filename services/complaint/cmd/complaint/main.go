@@ -84,20 +84,14 @@ func escalate(ctx context.Context, svc *complaint.Service, interval time.Duratio
 			return
 		case <-t.C:
 		}
-		for {
-			n, err := svc.Escalate(ctx, escalationBatch)
-			if err != nil {
-				if ctx.Err() == nil {
-					svc.Log.ErrorContext(ctx, "escalating overdue complaints", "error", err.Error())
-				}
-				break
-			}
-			if n > 0 {
-				svc.Log.InfoContext(ctx, "escalated overdue complaints", "count", n)
-			}
-			if n < escalationBatch {
-				break
-			}
+		// One call walks every overdue complaint, escalationBatch per
+		// transaction.
+		n, err := svc.Escalate(ctx, escalationBatch)
+		if err != nil && ctx.Err() == nil {
+			svc.Log.ErrorContext(ctx, "escalating overdue complaints", "error", err.Error())
+		}
+		if n > 0 {
+			svc.Log.InfoContext(ctx, "escalated overdue complaints", "count", n)
 		}
 	}
 }
