@@ -119,7 +119,7 @@ func ComplaintFact(ev eventsv1.Event) (Fact, bool, error) {
 	// The note names the category only: the summary may identify people
 	// and stays in the complaint service, under its access rules.
 	return Fact{ID: "complaint:" + d.ComplaintID + ":" + stage, Village: ev.Village, Kind: FactComplaint, Subkind: sub,
-		At: at, Ref: d.ComplaintID, Note: "举报类别：" + d.Category}, true, nil
+		At: at, Ref: d.ComplaintID, Note: complaintCategoryNote(d.Category)}, true, nil
 }
 
 // HandleComplaintEvent is the events.Handler of the complaint stream.

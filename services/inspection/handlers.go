@@ -102,7 +102,7 @@ func (s *Service) villageRating(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, r, err)
 		return
 	}
-	_ = httpapi.WriteJSON(w, http.StatusOK, rating)
+	_ = httpapi.WriteJSON(w, http.StatusOK, RatingFor(p, rating))
 }
 
 // GradeChangeView is a recorded change of grade, with the facts that explain
@@ -158,7 +158,7 @@ func (s *Service) villageGradeChanges(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, r, err)
 		return
 	}
-	_ = httpapi.WriteItems(w, list)
+	_ = httpapi.WriteItems(w, GradeChangesFor(p, list))
 }
 
 // storedNotice loads a notice with its HTML.
