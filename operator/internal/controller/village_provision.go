@@ -57,6 +57,10 @@ type RecoveryEntry struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
+// ReasonIdentityConflict (Stalled): an official's login belongs to a
+// Kratos identity the operator may not adopt (see ensureIdentities).
+const ReasonIdentityConflict = "IdentityConflict"
+
 func recoveryKey(v *wuxiaov1.Village, official string) string { return v.Spec.Code + "." + official }
 
 // ensureIdentities gives every official of the spec an active identity
@@ -124,6 +128,18 @@ func (r *VillageReconciler) ensureIdentities(ctx context.Context, v *wuxiaov1.Vi
 					}
 					return stall(wuxiaov1.ReasonInvalidSpec, "official %s: login %s already belongs to an identity of town %s village %s; give the official another e-mail",
 						o.ID, traits.Email, m.Town, m.Village)
+				}
+				// Users can set their own e-mail trait, so a matching address
+				// proves nothing: adopt only an identity the operator made (its
+				// admin-only marker) or one that verified the address, or a
+				// villager's account could be given an official's role.
+				if !found.Managed() && !found.EmailVerified(traits.Email) {
+					if err := record(out); err != nil {
+						return err
+					}
+					return stall(ReasonIdentityConflict, "official %s: login %s is taken by Kratos identity %s, which the operator did not create and which has not verified the address, so it is not trusted with the role %s; "+
+						"check who owns it: delete that identity (the operator then creates the official's own), have the official verify the address on it, or give the official another e-mail",
+						o.ID, traits.Email, found.ID, o.Role)
 				}
 				if err := k.Update(ctx, found.ID, traits, meta); err != nil {
 					return fail(err)

@@ -33,12 +33,43 @@ type OfficialTraits struct {
 	Phone string `json:"phone,omitempty"`
 }
 
+// ManagedBy is the marker the operator puts in metadata_admin of the
+// identities it creates (or adopts): metadata_admin is readable and
+// writable only through the admin API, so, unlike traits, a user cannot
+// forge it on an identity of their own.
+const ManagedBy = "wuxiao-operator"
+
+// AdminMetadata is the operator's metadata_admin of an identity.
+type AdminMetadata struct {
+	ManagedBy string `json:"managedBy"`
+	Town      string `json:"town,omitempty"`
+	Village   string `json:"village,omitempty"`
+}
+
 // Identity is an identity as the operator needs to see it.
 type Identity struct {
 	ID       string
 	Active   bool
 	Traits   OfficialTraits
 	Metadata OfficialMetadata
+	Admin    AdminMetadata
+	// Verified are the identity's verified addresses (lower case).
+	Verified []string
+}
+
+// Managed reports whether the operator created or adopted the identity.
+func (i Identity) Managed() bool { return i.Admin.ManagedBy == ManagedBy }
+
+// EmailVerified reports whether the identity proved it receives mail at
+// email (users can set their e-mail trait to anything; only verification
+// shows the address is theirs).
+func (i Identity) EmailVerified(email string) bool {
+	for _, a := range i.Verified {
+		if strings.EqualFold(a, email) {
+			return true
+		}
+	}
+	return false
 }
 
 // Kratos is a client of one Kratos admin API.
@@ -76,7 +107,9 @@ func (k *Kratos) FindByEmail(ctx context.Context, email string) (Identity, bool,
 	}
 	for i := range ids {
 		if got := toIdentity(&ids[i]); strings.EqualFold(got.Traits.Email, email) {
-			return got, true, nil
+			// Read it whole: the list may leave out the verifiable addresses.
+			got, err := k.Get(ctx, got.ID)
+			return got, err == nil, err
 		}
 	}
 	return Identity{}, false, nil
@@ -87,6 +120,7 @@ func (k *Kratos) FindByEmail(ctx context.Context, email string) (Identity, bool,
 func (k *Kratos) Create(ctx context.Context, traits OfficialTraits, meta OfficialMetadata) (string, error) {
 	body := kratos.NewCreateIdentityBody("default", traitsMap(traits))
 	body.SetMetadataPublic(meta)
+	body.SetMetadataAdmin(AdminMetadata{ManagedBy: ManagedBy, Town: meta.Town, Village: meta.Village})
 	body.SetState("active")
 	id, resp, err := k.api.IdentityAPI.CreateIdentity(ctx).CreateIdentityBody(*body).Execute()
 	if err != nil {
@@ -100,6 +134,7 @@ func (k *Kratos) Update(ctx context.Context, id string, traits OfficialTraits, m
 	return k.patch(ctx, id, "updating",
 		kratos.JsonPatch{Op: "replace", Path: "/traits", Value: traitsMap(traits)},
 		kratos.JsonPatch{Op: "add", Path: "/metadata_public", Value: meta},
+		kratos.JsonPatch{Op: "add", Path: "/metadata_admin", Value: AdminMetadata{ManagedBy: ManagedBy, Town: meta.Town, Village: meta.Village}},
 		kratos.JsonPatch{Op: "replace", Path: "/state", Value: "active"})
 }
 
@@ -162,6 +197,16 @@ func toIdentity(id *kratos.Identity) Identity {
 		out.Metadata.Role, _ = m["role"].(string)
 		out.Metadata.Town, _ = m["town"].(string)
 		out.Metadata.Village, _ = m["village"].(string)
+	}
+	if m, ok := id.MetadataAdmin.(map[string]any); ok {
+		out.Admin.ManagedBy, _ = m["managedBy"].(string)
+		out.Admin.Town, _ = m["town"].(string)
+		out.Admin.Village, _ = m["village"].(string)
+	}
+	for _, a := range id.VerifiableAddresses {
+		if a.Verified {
+			out.Verified = append(out.Verified, strings.ToLower(a.Value))
+		}
 	}
 	return out
 }

@@ -1,0 +1,81 @@
+package controller
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	kratos "github.com/ory/kratos-client-go"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+	"github.com/wuxiao/wuxiao/operator/internal/provision"
+)
+
+// An identity whose e-mail matches an official's is adopted only when the
+// operator made it or it verified the address: anyone can register, or
+// change their own e-mail to, an official's address, and must not be given
+// the official's role by it.
+func TestVillageAdoptsOnlyTrustedIdentities(t *testing.T) {
+	startManager(t)
+	ctx := context.Background()
+	d := fixture(t)
+	town := readyTown(t, d)
+	admin := kratosAdmin(t)
+
+	// Someone else's account (as a villager's self-registration makes it:
+	// no metadata, address not verified) carrying the official's e-mail.
+	taken := "chen.jing-" + provision.RandomHex(4) + "@example.cn"
+	body := kratos.NewCreateIdentityBody("default", map[string]any{"email": taken, "name": "村民"})
+	body.SetState("active")
+	foreign, _, err := admin.IdentityAPI.CreateIdentity(ctx).CreateIdentityBody(*body).Execute()
+	must(t, err)
+
+	v := newVillage(town, "adopt-foreign", "211")
+	v.Spec.Officials = append(v.Spec.Officials, wuxiaov1.Official{ID: "chen-jing", Name: "陈静", Role: wuxiaov1.RoleDirector, Email: taken})
+	v.Spec.Officials = v.Spec.Officials[1:] // chen-jing is the director
+	must(t, k8s.Create(ctx, v))
+	got := waitVillage(t, v, metav1.ConditionFalse, ReasonIdentityConflict, foreign.Id)
+	_, _, msg := readyOf(got.Status.Conditions)
+	for _, want := range []string{"chen-jing", taken, "delete that identity", "verify the address"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("condition message %q does not say %q", msg, want)
+		}
+	}
+	for _, id := range got.Status.Identities {
+		if id.IdentityID == foreign.Id {
+			t.Errorf("the foreign identity was adopted: %+v", id)
+		}
+	}
+	after := identityOf(t, foreign.Id)
+	if meta, _ := after.MetadataPublic.(map[string]any); meta["role"] != nil || meta["village"] != nil {
+		t.Errorf("the foreign identity was given metadata %v", meta)
+	}
+	if traits, _ := after.Traits.(map[string]any); traits["name"] != "村民" {
+		t.Errorf("the foreign identity's traits were rewritten: %v", traits)
+	}
+
+	// The operator's own identity, made before the Village's status recorded
+	// it (a crash in between): adopted again, same id, role granted.
+	own := "zhou.min-" + provision.RandomHex(4) + "@example.cn"
+	k := provision.NewKratos(requireEnv(t, "WUXIAO_TEST_KRATOS_ADMIN_URL"))
+	w := newVillage(town, "adopt-own", "212")
+	ownID, err := k.Create(ctx, provision.OfficialTraits{Email: own, Name: "周敏"},
+		provision.OfficialMetadata{Role: string(wuxiaov1.RoleLiaisonOfficer), Town: town.Name, Village: w.Spec.Code})
+	must(t, err)
+	w.Spec.Officials = append(w.Spec.Officials, wuxiaov1.Official{ID: "zhou-min", Name: "周敏", Role: wuxiaov1.RoleLiaisonOfficer, Email: own})
+	must(t, k8s.Create(ctx, w))
+	gotW := waitVillage(t, w, metav1.ConditionTrue, wuxiaov1.ReasonReconciled, "")
+	adopted := false
+	for _, id := range gotW.Status.Identities {
+		if id.Official == "zhou-min" {
+			adopted = id.IdentityID == ownID && id.Active
+		}
+	}
+	if !adopted {
+		t.Errorf("the operator's own identity %s was not adopted: %+v", ownID, gotW.Status.Identities)
+	}
+	if meta, _ := identityOf(t, ownID).MetadataPublic.(map[string]any); meta["role"] != string(wuxiaov1.RoleLiaisonOfficer) || meta["village"] != w.Spec.Code {
+		t.Errorf("the adopted identity's metadata %v", meta)
+	}
+}
