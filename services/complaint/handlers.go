@@ -252,7 +252,7 @@ type intakeRequest struct {
 
 func (a *API) intake(w http.ResponseWriter, r *http.Request) {
 	village, ok := publicVillage(w, r)
-	if !ok {
+	if !ok || !a.villageOpen(w, r, village) {
 		return
 	}
 	var req intakeRequest
@@ -280,6 +280,25 @@ func (a *API) intake(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Location", "/v1/public/complaints/"+rc.TrackingCode)
 	_ = httpapi.WriteJSON(w, http.StatusCreated, map[string]string{"trackingCode": rc.TrackingCode, "secret": rc.Secret})
+}
+
+// villageOpen refuses, with a 404 problem, a village this town's registry
+// does not hold (Service.VillageOpen), before the body is read and before
+// the abuse guard sees the village.
+func (a *API) villageOpen(w http.ResponseWriter, r *http.Request, village string) bool {
+	open, err := a.Service.VillageOpen(r.Context(), village)
+	if err != nil {
+		a.Service.logError(r, "checking the village registry", err)
+		httpapi.WriteProblem(w, r, &httpapi.Problem{Type: httpapi.TypeInternal, Title: "Service unavailable",
+			Status: http.StatusServiceUnavailable, Detail: "the village registry cannot be read; try again later"})
+		return false
+	}
+	if !open {
+		httpapi.WriteProblem(w, r, &httpapi.Problem{Type: httpapi.ProblemBase + "unknown-village", Title: "Unknown village",
+			Status: http.StatusNotFound, Detail: unknownVillageDetail + " (" + unknownVillageMessage + ")"})
+		return false
+	}
+	return true
 }
 
 // publicVillage reads the village of a public route; a malformed code is 404.

@@ -211,6 +211,16 @@ func (a *API) o311Create(w http.ResponseWriter, r *http.Request) {
 		o311Write(w, http.StatusBadRequest, list)
 		return
 	}
+	if open, err := a.Service.VillageOpen(r.Context(), village); err != nil || !open {
+		if err != nil {
+			a.Service.logError(r, "checking the village registry", err)
+			o311Fail(w, http.StatusServiceUnavailable, "the village registry cannot be read; try again later")
+			return
+		}
+		o311Write(w, http.StatusNotFound, []Open311Error{{Code: http.StatusNotFound,
+			Description: "attribute[village]: " + unknownVillageMessage}})
+		return
+	}
 	if rf := a.admit(r, village); rf != nil {
 		rf.setRetryAfter(w)
 		body := map[string]any{"code": rf.status, "description": rf.message}

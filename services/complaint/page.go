@@ -167,6 +167,9 @@ func (a *API) reportForm(w http.ResponseWriter, r *http.Request) {
 		pageError(w, http.StatusNotFound, "找不到该村", "链接中的村代码不正确，请重新扫描村务公开栏上的二维码。")
 		return
 	}
+	if !a.pageVillageOpen(w, r, village) {
+		return
+	}
 	renderPage(w, http.StatusOK, "report", a.newReportPage(r, village, nil))
 }
 
@@ -305,6 +308,33 @@ func formErr(err error) error {
 	return errFormMalformed
 }
 
+// pageVillageOpen is villageOpen for the report page: a Chinese page.
+func (a *API) pageVillageOpen(w http.ResponseWriter, r *http.Request, village string) bool {
+	open, err := a.Service.VillageOpen(r.Context(), village)
+	if err != nil {
+		a.Service.logError(r, "checking the village registry", err)
+		pageError(w, http.StatusServiceUnavailable, "暂时无法举报", "系统暂时无法打开举报页面，请稍后再试。")
+		return false
+	}
+	if !open {
+		pageError(w, http.StatusNotFound, unknownVillageTitle, unknownVillageMessage)
+		return false
+	}
+	return true
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
 // crossSite: a form posted from another site (CSRF) must not file in a
 // signed-in villager's name, nor flood the intake from someone else's page.
 func crossSite(r *http.Request) bool {
@@ -322,7 +352,27 @@ func (a *API) reportSubmit(w http.ResponseWriter, r *http.Request) {
 		pageError(w, http.StatusForbidden, "无法提交", "请直接在本页面填写并提交举报。")
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, IntakeMaxBodyBytes)
+	if !a.pageVillageOpen(w, r, village) {
+		return
+	}
+	// The client's daily upload budget is taken before the body is read
+	// (its Content-Length, or the most the body may be) and what the body
+	// did not use is given back once it is read.
+	client, reserved := httpapi.ClientIP(r), int64(IntakeMaxBodyBytes)
+	if r.ContentLength >= 0 && r.ContentLength < reserved {
+		reserved = r.ContentLength
+	}
+	if d := a.Limiter.ReserveBytes(client, reserved, a.Service.now()); !d.Allowed {
+		w.Header().Set("Retry-After", strconv.FormatInt(httpapi.RetryAfterSeconds(d.RetryAfter), 10))
+		pageError(w, http.StatusTooManyRequests, "今日上传已达上限", d.Message+"。")
+		return
+	}
+	body := &countingReader{r: r.Body}
+	defer func() { a.Limiter.SettleBytes(client, reserved, body.n, a.Service.now()) }()
+	r.Body = http.MaxBytesReader(w, struct {
+		io.Reader
+		io.Closer
+	}{body, r.Body}, reserved)
 	sub, err := readReport(r)
 	if err != nil {
 		page := a.newReportPage(r, village, sub)

@@ -114,3 +114,28 @@ func (s *Service) VillageName(ctx context.Context, village string) (string, erro
 	}
 	return name, err
 }
+
+// VillageOpen reports whether complaints may be filed for village: it is in
+// the registry of villages the operator registered (table villages; an
+// archived one is open here, File refuses it with its own message), or the
+// registry is empty. An empty registry is a town set up by hand (or one
+// whose tenant stream has not arrived yet): it has nothing to check against,
+// so every well-formed code is taken, as before the registry existed. Once
+// one village is registered, an unknown code is refused before the abuse
+// guard, so invented villages neither escape the village flood guard nor
+// push real villages out of its bounded table.
+func (s *Service) VillageOpen(ctx context.Context, village string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var open bool
+	err := s.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM villages WHERE code = $1)
+		OR NOT EXISTS (SELECT 1 FROM villages)`, village).Scan(&open)
+	return open, err
+}
+
+// Messages for a village that is not (or no longer) in the registry.
+const (
+	unknownVillageTitle   = "找不到该村"
+	unknownVillageMessage = "该村尚未开通码上举报，或链接中的村代码不正确。请重新扫描村务公开栏上的二维码；如仍无法打开，请直接向镇纪委反映。"
+	unknownVillageDetail  = "no such village in this town: the operator has not registered it"
+)
