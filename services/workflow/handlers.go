@@ -344,7 +344,7 @@ func (s *Service) comment(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Body string `json:"body"`
 	}
-	if !httpapi.DecodeJSON(w, r, &req) {
+	if !httpapi.DecodeJSON(w, r, &req) || !httpapi.CheckText(w, r, httpapi.Limit("body", req.Body, 2000)) {
 		return
 	}
 	if err := s.Comment(r.Context(), a, r.PathValue("id"), req.Body); err != nil {
@@ -362,7 +362,7 @@ func (s *Service) withdraw(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Reason string `json:"reason"`
 	}
-	if !httpapi.DecodeJSON(w, r, &req) {
+	if !httpapi.DecodeJSON(w, r, &req) || !httpapi.CheckText(w, r, httpapi.Limit("reason", req.Reason, httpapi.MaxLongText)) {
 		return
 	}
 	inst, err := s.Withdraw(r.Context(), a, r.PathValue("id"), req.Reason)

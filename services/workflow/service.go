@@ -19,6 +19,7 @@ import (
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	"github.com/wuxiao/wuxiao/services/internal/events"
+	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/personal"
 	"github.com/wuxiao/wuxiao/services/internal/store"
 )
@@ -104,6 +105,17 @@ func (s *Service) Start(ctx context.Context, actor Actor, village string, req St
 	return inst, fmtErr("starting process", err)
 }
 
+// TextLimits bounds the start request's free text (httpapi.DecodeJSON
+// answers 422 beyond): it ends up in events, pages and exports.
+func (r StartRequest) TextLimits() []httpapi.TextLimit {
+	return []httpapi.TextLimit{
+		httpapi.Limit("itemId", r.ItemID, 128),
+		httpapi.Limit("title", r.Title, httpapi.MaxShortText),
+		httpapi.Limit("payeeName", r.PayeeName, httpapi.MaxShortText),
+		httpapi.Limit("payeeIdNumber", r.PayeeIDNumber, 64),
+	}
+}
+
 // redacted is what the audit trail keeps of a start request.
 func (r StartRequest) redacted() StartRequest {
 	if r.PayeeIDNumber != "" {
@@ -118,6 +130,15 @@ type CompleteRequest struct {
 	Note       string `json:"note,omitempty"`
 	OutOfOrder bool   `json:"outOfOrder,omitempty"`
 	Reason     string `json:"reason,omitempty"`
+}
+
+// TextLimits bounds the step's free text (see StartRequest.TextLimits).
+func (r CompleteRequest) TextLimits() []httpapi.TextLimit {
+	return []httpapi.TextLimit{
+		httpapi.Limit("next", r.Next, 128),
+		httpapi.Limit("note", r.Note, httpapi.MaxLongText),
+		httpapi.Limit("reason", r.Reason, httpapi.MaxLongText),
+	}
 }
 
 // Complete records a step of an instance.

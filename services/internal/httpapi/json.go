@@ -15,7 +15,8 @@ import (
 // DecodeJSON reads the request body into v, strictly: the Content-Type must
 // be application/json (or a +json type such as application/merge-patch+json),
 // the body must hold exactly one JSON value, and every member must be a
-// field of v. On failure it writes the problem response and returns false;
+// field of v; if v is TextLimited, its free-text fields must fit their
+// limits (else 422 naming each field and its limit). On failure it writes the problem response and returns false;
 // the handler then just returns.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	if p := decodeJSON(r, v); p != nil {
@@ -24,6 +25,9 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 		}
 		WriteProblem(w, r, p)
 		return false
+	}
+	if tl, ok := v.(TextLimited); ok {
+		return CheckText(w, r, tl.TextLimits()...)
 	}
 	return true
 }

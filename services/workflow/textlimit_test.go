@@ -1,0 +1,52 @@
+package workflow
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/wuxiao/wuxiao/services/internal/testinfra"
+)
+
+// Free text is bounded at the API (it ends up in events: 200 KiB of "<"
+// made a >1 MiB event that stopped the town's outbox): too long is a 422
+// naming the field and the limit, and changes nothing; at the limit is fine.
+func TestFreeTextLimits(t *testing.T) {
+	ts, _ := api(t)
+	sec, _ := testinfra.KratosUser(t, "secretary", town, village)
+	started := jsonCall(t, ts, "POST", "/v1/villages/"+village+"/instances", sec,
+		StartRequest{ItemID: "decision-major-matters", Title: strings.Repeat("村", 200)})
+	if started.status != 201 {
+		t.Fatalf("start with a 200-character title: %d %s", started.status, started.raw)
+	}
+	id := started.body["id"].(string)
+	long := strings.Repeat("<", 4001)
+	for _, tc := range []struct {
+		name, path, field, limit string
+		body                     any
+	}{
+		{"start title", "/v1/villages/" + village + "/instances", "title", "200",
+			StartRequest{ItemID: "decision-major-matters", Title: strings.Repeat("<", 201)}},
+		{"start payee", "/v1/villages/" + village + "/instances", "payeeName", "200",
+			StartRequest{ItemID: "decision-major-matters", Title: "x", PayeeName: strings.Repeat("王", 201)}},
+		{"complete note", "/v1/instances/" + id + "/steps/propose/complete", "note", "4000", CompleteRequest{Note: long}},
+		{"complete reason", "/v1/instances/" + id + "/steps/propose/complete", "reason", "4000", CompleteRequest{Reason: long}},
+		{"comment", "/v1/instances/" + id + "/comments", "body", "2000", map[string]string{"body": strings.Repeat("<", 2001)}},
+		{"withdraw", "/v1/instances/" + id + "/withdraw", "reason", "4000", map[string]string{"reason": long}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := jsonCall(t, ts, "POST", tc.path, sec, tc.body)
+			if r.status != 422 || !strings.HasSuffix(r.body["type"].(string), "/validation") ||
+				!strings.Contains(r.raw, `"field":"`+tc.field+`"`) || !strings.Contains(r.raw, "at most "+tc.limit+" characters") {
+				t.Fatalf("got %d %s, want 422 naming %s and %s", r.status, r.raw, tc.field, tc.limit)
+			}
+		})
+	}
+	// Nothing was changed by the refused requests.
+	got := call(t, ts, "GET", "/v1/instances/"+id, sec, "", "")
+	if got.status != 200 || got.body["status"] != "running" || got.body["version"] != float64(1) {
+		t.Errorf("instance after refused requests: %d %s", got.status, got.raw)
+	}
+	if r := jsonCall(t, ts, "POST", "/v1/instances/"+id+"/comments", sec, map[string]string{"body": strings.Repeat("评", 2000)}); r.status != 201 {
+		t.Errorf("a 2000-character comment: %d %s", r.status, r.raw)
+	}
+}
