@@ -6,10 +6,12 @@
 # district (12 towns; 347 villages: the 36 samples plus generated ones,
 # hack/villages), waits with progress until everything is Ready, then
 # prints where to look: village portals through the district gateway on
-# 127.0.0.1:8080 (services/gateway, run on the host by hack/district.sh
-# --gateway), a village secretary's first sign-in, the traces
-# (hack/otlp-sink). Everything is hack/district.sh's; a second run reuses
-# what runs and only rebuilds what changed.
+# 127.0.0.1:8080 (services/gateway: the operator runs it in the cluster from
+# the District's spec.gateway; hack/district.sh forwards that address to its
+# pod and makes Kratos' browser URLs name it), a village secretary's first
+# sign-in in the browser, the traces (hack/otlp-sink). Everything is
+# hack/district.sh's; a second run reuses what runs and only rebuilds what
+# changed.
 #
 #   hack/dev.sh [district.sh up options]   # e.g. --towns xikou,jinping --villages 100
 #   hack/dev.sh down                       # `make dev-down`: district, cluster and infra down
@@ -59,11 +61,18 @@ portals=""
 for p in "${picks[@]}"; do
   read -r ns code name <<< "$p"
   st=$(curl -s -o /dev/null -w '%{http_code}' "http://$GATEWAY/v/$code" || true)
-  portals+=$(printf '  %-14s %-8s http://%s/v/%s  (HTTP %s; report page /r/%s)' "${ns#town-}" "$name" "$GATEWAY" "$code" "$st" "$code")$'\n'
+  rst=$(curl -s -o /dev/null -w '%{http_code}' "http://$GATEWAY/r/$code" || true)
+  portals+=$(printf '  %-14s %-8s http://%s/v/%s  (HTTP %s; report page /r/%s: HTTP %s)' "${ns#town-}" "$name" "$GATEWAY" "$code" "$st" "$code" "$rst")$'\n'
+done
+# Sign-in and the console (which sends a browser without a session to sign in).
+staff=""
+for p in /auth/login /console; do
+  staff+="$p HTTP $(curl -s -o /dev/null -w '%{http_code}' "http://$GATEWAY$p" || true); "
 done
 
-# A village secretary's first sign-in: the one-time recovery code the
-# operator left for town IT staff in the town's Secret (as hack/e2e uses it).
+# A village secretary's first sign-in: the link and one-time code the
+# operator left for town IT staff in the town's Secret (as hack/e2e uses
+# them, in a browser through the gateway).
 first=${picks[0]:-}
 login_info="  (no village found)"
 if [ -n "$first" ]; then
@@ -74,11 +83,10 @@ if [ -n "$first" ]; then
   if [ -n "$raw" ] && [ "$raw" != "<no value>" ]; then
     link=$(field link)
     login_info="  secretary of $code ($ns): login $(field login), one-time code $(field code) (expires $(field expiresAt))
-  link: $link
-  redeem it for a session: curl -si -X POST '$WUXIAO_TEST_KRATOS_PUBLIC_URL/self-service/recovery?flow=${link##*flow=}' \\
-      -H 'Content-Type: application/json' -H 'Accept: application/json' -d '{\"method\":\"code\",\"code\":\"$(field code)\"}'
-  (Kratos answers 422 with the next step, choosing a password, and sets the wuxiao_session cookie:
-  the secretary's session. A used code is gone: set a password with the Kratos admin API instead)"
+  open $link
+  in a browser, enter the code, choose a password: you land on the console (http://$GATEWAY/console);
+  next time sign in at http://$GATEWAY/auth/login. A used code is gone: town IT makes a new one
+  (the Kratos admin API: createRecoveryCodeForIdentity)"
   else
     login_info="  the recovery code of $code.$sid was already used or handed over (kubectl -n $ns get secret wuxiao-official-recovery)"
   fi
@@ -100,8 +108,10 @@ cat >&2 <<EOF
 == make dev: the sample district is up ($(since "$t0")) ==
 $(hack/district.sh status | tail -n 1); $pods service pods and the operator's; resident memory: $mem
 
-Village portals (district gateway on http://$GATEWAY, log $RUN/district/logs/gateway.log; any village: /v/<code>, /r/<code>, follow-ups /r/track):
+Village portals (district gateway on http://$GATEWAY, its pod in namespace wuxiao-gateway, log under
+$RUN/cluster/kubelet/pod-logs/wuxiao-gateway_gateway-*; any village: /v/<code>, /r/<code>, follow-ups /r/track):
 ${portals%$'\n'}
+Staff: http://$GATEWAY/auth/login, http://$GATEWAY/console (${staff%; })
 
 Sample data: ${activity#sample activity: }
 

@@ -6,7 +6,8 @@
 # made reachable from pods at the pod bridge's gateway.
 #
 #   hack/district.sh up [--towns a,b|--all] [--operator host|chart] [--villages N] [--gateway ADDR]
-#                                             # everything below; default towns: xikou,jinping
+#                                             # everything below; default towns: xikou,jinping;
+#                                             # default gateway address 127.0.0.1:8080
 #   hack/district.sh down                     # stop the operator and the forwarders, then hack/cluster.sh down
 #   hack/district.sh status                   # towns/villages/pods ready, and the env below
 #   hack/district.sh env                      # KUBECONFIG, PATH with kubectl, infra and pod-side addresses
@@ -20,9 +21,16 @@
 #     (WUXIAO_KAFKA_POD_ADDR; a running Kafka without it is restarted, which
 #     empties it), and socat forwarders 198.18.0.1:{25432,24433,24434} to
 #     PostgreSQL and Kratos on loopback, and 198.18.0.1:26443 to the API
-#     server (for the operator's pod). Every listener stays on loopback or
-#     on the cluster's own bridge;
-#  3. images of the four services built (go run ./hack/images) and loaded;
+#     server (for the operator's pod). The kubernetes Service's address
+#     (198.19.0.1:443, what in-cluster clients such as the gateway dial) is
+#     put on the bridge too, forwarded to the API server: no kube-proxy here,
+#     so that is how a pod reaches it (like kube-proxy's IPVS mode, which
+#     binds Service addresses on the node). Every listener stays on loopback
+#     or on the cluster's own bridge. Kratos' browser URLs are made to name
+#     the gateway (ensure_kratos_gateway: a Kratos started otherwise is
+#     restarted);
+#  3. images of the four services and the district gateway built (go run
+#     ./hack/images) and loaded;
 #  4. CRDs and the admission policies applied;
 #  5. --operator host (the default): the operator built into the cache and
 #     started on the host (log: <state>/logs/operator.log);
@@ -39,12 +47,20 @@
 #     address, so rate limits count each client); every Town runs one
 #     replica per service with small requests; --villages N adds generated
 #     illustrative villages (go run ./hack/villages) up to N in the district;
+#     the district gateway runs as one replica with small requests;
 #  7. waits until the chosen towns, their villages and pods are Ready;
-#  8. --gateway ADDR: the district gateway (services/gateway) on the host,
-#     listening on ADDR (keep it on loopback), watching the cluster with the
-#     kubeconfig: village portals, report pages, follow-ups and Open311 go to
-#     the right town's pods, sign-in (/auth) and the console (/console) use
-#     Kratos on loopback. Its log: <state>/logs/gateway.log.
+#  8. waits until the district gateway the operator runs in the cluster
+#     (namespace wuxiao-gateway, from the District's spec.gateway) is Ready,
+#     and forwards ADDR on the host (--gateway, default 127.0.0.1:8080; keep
+#     it on loopback) to its pod with socat (fwd-gateway): no kube-proxy, so
+#     the Service's address does not route from the host. Every `up`
+#     re-points the forwarder at the current pod (a rollout after a District
+#     edit needs another `up`). Village portals, report pages, follow-ups and
+#     Open311 go to the right town's pods, sign-in (/auth) and the console
+#     (/console) use Kratos through the pod-side forwarder. Kratos' browser
+#     URLs must name ADDR (hack/kratos.sh: WUXIAO_KRATOS_UI_URL and
+#     WUXIAO_KRATOS_PUBLIC_BASE_URL; the defaults name 127.0.0.1:8080 for the
+#     sign-in pages only).
 #
 # 12 towns × 4 services is 48 pods (the kubelet allows 80), heavy for 2
 # cores: the default is two towns; --all brings up all twelve.
@@ -59,6 +75,10 @@ ST="$RUN/district"
 POD_GW=198.18.0.1 BRIDGE=wuxiao0 POD_CIDR_LEN=24
 P_PG=25432 P_KAFKA=29094 P_KRATOS_PUBLIC=24433 P_KRATOS_ADMIN=24434
 P_OP_METRICS=28080 P_OP_PROBE=28081 P_API=26443
+# The kubernetes Service (hack/cluster.sh's SERVICE_IP), which in-cluster
+# clients dial; GW_NS is the District's default spec.gateway.namespace.
+API_SVC_IP=198.19.0.1 API_SVC_PORT=443
+GW_NS=wuxiao-gateway GW_PORT=8080 GW_SELECTOR=wuxiao.io/district=fenghua,wuxiao.io/service=gateway
 OTLP="${WUXIAO_E2E_OTLP:-http://$POD_GW:24318}"
 OP_NS=wuxiao-system OP_RELEASE=wuxiao-operator
 DEFAULT_TOWNS=xikou,jinping
@@ -136,6 +156,9 @@ ensure_bridge() {
     ip link add "$BRIDGE" type bridge
   fi
   ip -o -4 addr show dev "$BRIDGE" | grep -qF " $POD_GW/" || ip addr add "$POD_GW/$POD_CIDR_LEN" dev "$BRIDGE"
+  # The kubernetes Service's address, local on the node: pods send it to
+  # their gateway (this host), which accepts it (see ensure_infra).
+  ip -o -4 addr show dev "$BRIDGE" | grep -qF " $API_SVC_IP/" || ip addr add "$API_SVC_IP/32" dev "$BRIDGE"
   ip link set "$BRIDGE" up
 }
 
@@ -161,7 +184,14 @@ ensure_infra() {
     for ((i = 0; i < 50; i++)); do tcp_open "$POD_GW" "$p" && break; sleep 0.1; done
     tcp_open "$POD_GW" "$p" || die "district: forwarder $POD_GW:$p does not accept; see $ST/logs/fwd-$p.log"
   done
-  log "district: infrastructure reachable from pods at $POD_GW ($(took "$t"))"
+  # In-cluster clients (the district gateway) dial the kubernetes Service.
+  if ! pid_of fwd-api-svc >/dev/null; then
+    tcp_open "$API_SVC_IP" "$API_SVC_PORT" && die "district: $API_SVC_IP:$API_SVC_PORT is taken by a process this script did not start"
+    start_proc fwd-api-svc /usr/bin/socat "TCP-LISTEN:$API_SVC_PORT,bind=$API_SVC_IP,fork,reuseaddr" "TCP:127.0.0.1:$P_API"
+    for ((i = 0; i < 50; i++)); do tcp_open "$API_SVC_IP" "$API_SVC_PORT" && break; sleep 0.1; done
+    tcp_open "$API_SVC_IP" "$API_SVC_PORT" || die "district: forwarder $API_SVC_IP:$API_SVC_PORT does not accept; see $ST/logs/fwd-api-svc.log"
+  fi
+  log "district: infrastructure reachable from pods at $POD_GW, the API server at $API_SVC_IP:$API_SVC_PORT ($(took "$t"))"
 }
 
 # ensure_sink: the OTLP receiver where the District sends traces.
@@ -173,6 +203,27 @@ ensure_sink() {
   die "district: otlp-sink does not answer on $hp; see $ST/logs/otlp-sink.log"
 }
 
+# ensure_kratos_gateway ADDR: Kratos' browser URLs name the gateway on ADDR
+# (its forms post to http://ADDR/.ory/kratos/, its links and pages are
+# http://ADDR/auth/*), so that its cookies belong to the gateway's origin.
+# A Kratos started otherwise (hack/infra.sh's defaults post to Kratos itself,
+# as the packages' tests need) is restarted with them: a fresh Kratos, its
+# identities gone, so this runs before the operator creates any.
+# WUXIAO_DISTRICT_KEEP_KRATOS=1 keeps a running Kratos as it is (a machine
+# whose Kratos others are using; sign-in then posts to Kratos directly).
+ensure_kratos_gateway() {
+  local addr=$1 want="http://$1/.ory/kratos/" action
+  action=$(curl -sf -H 'Accept: application/json' "http://127.0.0.1:$P_KRATOS_PUBLIC/self-service/login/api" |
+    sed -n 's/.*"action":"\([^"]*\)".*/\1/p') || true
+  case "$action" in "$want"*) return 0 ;; esac
+  if [ -n "${WUXIAO_DISTRICT_KEEP_KRATOS:-}" ]; then
+    log "district: WARNING: Kratos' forms post to ${action%%self-service*}, not through the gateway ($want); kept as it is (WUXIAO_DISTRICT_KEEP_KRATOS)"
+    return 0
+  fi
+  log "district: Kratos' forms post to ${action%%self-service*}: restarting it for the gateway on http://$addr (a fresh Kratos)"
+  WUXIAO_KRATOS_UI_URL="http://$addr" WUXIAO_KRATOS_PUBLIC_BASE_URL="$want" hack/kratos.sh start
+}
+
 # kafka_pod_ok: the broker's pod listener is configured and accepts.
 kafka_pod_ok() {
   grep -q "POD://$POD_GW:$P_KAFKA" "$RUN/kafka/server.properties" 2>/dev/null && tcp_open "$POD_GW" "$P_KAFKA"
@@ -181,16 +232,17 @@ kafka_pod_ok() {
 build_images() {
   local t s args=(); t=$(tstart)
   for s in "${SERVICES[@]}"; do args+=("./services/$s/cmd/$s"); done
+  args+=(./services/gateway/cmd/gateway)
   [ "$OPERATOR" = host ] || args+=(./operator/cmd/wuxiao-operator)
   go run ./hack/images -out "$ST/images" -tag "$TAG" "${args[@]}"
   local tars=()
-  for s in "${SERVICES[@]}"; do tars+=("$ST/images/$s.tar"); done
+  for s in "${SERVICES[@]}" gateway; do tars+=("$ST/images/$s.tar"); done
   [ "$OPERATOR" = host ] || tars+=("$ST/images/wuxiao-operator.tar")
   hack/cluster.sh load "${tars[@]}" 2>/dev/null
-  log "district: images wuxiao.local/{${SERVICES[*]}}:$TAG built and loaded ($(took "$t"))"
+  log "district: images wuxiao.local/{${SERVICES[*]} gateway}:$TAG built and loaded ($(took "$t"))"
   # The tag stays :dev, so running pods would keep an old build: restart
   # the Deployments of services whose image changed since the last `up`.
-  local sums; sums=$(cd "$ST/images" && sha256sum "${SERVICES[@]/%/.tar}")
+  local sums; sums=$(cd "$ST/images" && sha256sum "${SERVICES[@]/%/.tar}" gateway.tar)
   if [ -f "$ST/images.sum" ] && [ "$sums" != "$(cat "$ST/images.sum")" ]; then
     for s in "${SERVICES[@]}"; do
       grep -qxF "$(grep " $s.tar\$" <<< "$sums")" "$ST/images.sum" && continue
@@ -199,6 +251,12 @@ build_images() {
         kubectl -n "$ns" rollout restart "deployment/$s" >/dev/null && log "district: restarting $ns/$s (new image)"
       done
     done
+    # The gateway's Deployment is the operator's, pod template included (a
+    # restart annotation would be undone): its pods are replaced instead.
+    if ! grep -qxF "$(grep ' gateway.tar$' <<< "$sums")" "$ST/images.sum"; then
+      kubectl -n "$GW_NS" delete pods -l "$GW_SELECTOR" --wait=false >/dev/null 2>&1 &&
+        log "district: replacing the gateway's pods (new image)"
+    fi
   fi
   echo "$sums" > "$ST/images.sum"
 }
@@ -323,6 +381,14 @@ patches:
       - {op: replace, path: /spec/telemetry/otlpEndpoint, value: "$OTLP"}
       - {op: replace, path: /spec/services, value: {imageRepository: wuxiao.local, version: $TAG, imagePullPolicy: Never}}
       - {op: add, path: /spec/network, value: {trustedProxies: ["$POD_GW/32"]}}
+      # One gateway pod (the host forwards to it; see forward_gateway).
+      - op: add
+        path: /spec/gateway
+        value:
+          replicas: 1
+          resources:
+            requests: {cpu: 10m, memory: 32Mi}
+            limits: {memory: 256Mi}
       # The district overview runs in the first chosen town (the sample names
       # jinping, which a one-town district may leave out).
       - {op: add, path: /spec/districtView, value: {town: "${towns%%,*}"}}
@@ -421,21 +487,37 @@ wait_ready() {
   log "district: all Ready in $(took "$t0") ($(counts "$towns" | cut -d' ' -f4) villages live $(( $(date +%s) - $(cat "$ST/villages-applied-at") ))s after they were applied)"
 }
 
-# start_gateway ADDR: the district gateway on the host (the binary the
-# operator would run in the cluster), serving the sample District's towns on
-# ADDR. It reaches the pods at their addresses on the bridge (no kube-proxy
-# here) and Kratos on loopback; /readyz answers once it has read the towns
-# and their endpoints.
-start_gateway() {
-  local addr=$1 kc kratos name i; kc=$(kenv | sed -n "s/^export KUBECONFIG='\(.*\)'$/\1/p")
-  kratos=$(hack/infra.sh env | sed -n "s/^export WUXIAO_TEST_KRATOS_PUBLIC_URL='\(.*\)'$/\1/p")
-  name=$(kubectl get district fenghua -o 'jsonpath={.spec.displayName}' 2>/dev/null || true)
-  stop_proc dev-gateway # the tool the gateway replaced, left running by an older checkout
-  ensure_daemon gateway ./services/gateway/cmd/gateway --kubeconfig "$kc" --http-addr "$addr" \
-    --district fenghua --district-name "${name:-fenghua}" --kratos-public-url "$kratos"
+# forward_gateway ADDR: waits for the district gateway the operator runs in
+# the cluster, then forwards ADDR on the host to its ready pod (socat,
+# restarted when the pod changed). /readyz answers once the gateway has read
+# the towns and their endpoints.
+forward_gateway() {
+  local addr=$1 t0 ip="" want i; t0=$(tstart)
+  stop_proc gateway     # the host-run gateway of an older checkout
+  stop_proc dev-gateway # the tool the gateway replaced
+  while :; do
+    ip=$(kubectl -n "$GW_NS" get pods -l "$GW_SELECTOR" \
+      -o 'jsonpath={range .items[*]}{.status.podIP}{" "}{.status.conditions[?(@.type=="Ready")].status}{" "}{.metadata.deletionTimestamp}{"\n"}{end}' 2>/dev/null |
+      awk '$2 == "True" && NF == 2 {print $1; exit}') || true # ready, not terminating
+    [ -n "$ip" ] && break
+    if [ $(( $(date +%s) - t0 )) -ge "$TIMEOUT" ]; then
+      kubectl get district fenghua -o 'jsonpath={range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\n"}{end}' >&2 || true
+      kubectl -n "$GW_NS" get pods -o wide >&2 || true
+      die "district: the district gateway has no Ready pod in $GW_NS after ${TIMEOUT}s; see $(op_log) and its pod log under $RUN/cluster/kubelet/pod-logs/"
+    fi
+    sleep 1
+  done
+  want="$ip:$GW_PORT"
+  if ! pid_of fwd-gateway >/dev/null || [ "$(cat "$ST/gateway-target" 2>/dev/null)" != "$addr $want" ]; then
+    stop_proc fwd-gateway
+    tcp_open "${addr%:*}" "${addr##*:}" && die "district: $addr is taken by a process this script did not start"
+    start_proc fwd-gateway /usr/bin/socat "TCP-LISTEN:${addr##*:},bind=${addr%:*},fork,reuseaddr" "TCP:$want"
+    echo "$addr $want" > "$ST/gateway-target"
+  fi
   for ((i = 0; i < 300; i++)); do curl -sf "http://$addr/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-  curl -sf "http://$addr/readyz" >/dev/null 2>&1 || die "district: the gateway is not ready on $addr; see $ST/logs/gateway.log"
-  log "district: gateway on http://$addr (log $ST/logs/gateway.log)"
+  curl -sf "http://$addr/readyz" >/dev/null 2>&1 || die "district: the gateway does not answer on $addr (pod $want); see $ST/logs/fwd-gateway.log"
+  echo "http://$addr" > "$ST/gateway-url"
+  log "district: gateway pod $want (namespace $GW_NS) answers on http://$addr ($(took "$t0"))"
 }
 
 report() {
@@ -446,19 +528,18 @@ report() {
   rss=$(ps -eo rss=,comm= | awk '$2 ~ /^(workflow|disclosure|complaint|inspection)$/ {s += $1} END {printf "%d", s / 1024}')
   cat >&2 <<EOF
 
-The district runs: $pods service pods, ${rss} MB resident in the services. Reach it through the API server:
+The district runs: $pods service pods, ${rss} MB resident in the services. Its way in, the district
+gateway (pod in namespace $GW_NS, forwarded from the host): $(cat "$ST/gateway-url" 2>/dev/null)
+  village portal $(cat "$ST/gateway-url" 2>/dev/null)/v/$code, report page /r/$code, sign-in /auth/login, console /console
+The cluster:
   eval "\$(hack/district.sh env)"
   kubectl get towns; kubectl get villages -A
-  kubectl get --raw /api/v1/namespaces/town-$first/services/disclosure:http/proxy/v/$code
-or a local proxy (loopback only):
-  kubectl proxy --address 127.0.0.1 --port 28001 &
-  open http://127.0.0.1:28001/api/v1/namespaces/town-$first/services/disclosure:http/proxy/v/$code
 The operator's log: $(op_log). Traces: http://${OTLP#http://}/traces (hack/otlp-sink, all spans in $ST/spans.jsonl). Tests: make test-e2e.
 EOF
 }
 
 up() {
-  local towns=$DEFAULT_TOWNS t0 gateway=""; t0=$(tstart)
+  local towns=$DEFAULT_TOWNS t0 gateway=127.0.0.1:8080; t0=$(tstart)
   while [ $# -gt 0 ]; do
     case "$1" in
       --all) towns=jinping,yuelin,jiangkou,xiwu,xiaowangmiao,fangqiao,shangtian,chunhu,xikou,qiucun,dayan,songao ;;
@@ -482,6 +563,7 @@ up() {
   ensure_bridge
   ensure_sink
   ensure_infra
+  ensure_kratos_gateway "$gateway"
   build_images
   if [ "$OPERATOR" = host ]; then
     apply_crds
@@ -491,15 +573,18 @@ up() {
   fi
   apply_samples "$towns"
   wait_ready "$towns"
-  [ -z "$gateway" ] || start_gateway "$gateway"
+  forward_gateway "$gateway"
   log "district: up in $(took "$t0")"
   report "$towns"
 }
 
 down() {
-  stop_proc gateway
+  stop_proc fwd-gateway
+  stop_proc gateway     # the host-run gateway of an older checkout
   stop_proc dev-gateway # the tool the gateway replaced, left running by an older checkout
+  rm -f "$ST/gateway-target" "$ST/gateway-url"
   stop_proc operator
+  stop_proc fwd-api-svc
   stop_proc otlp-sink
   local p
   for p in $P_PG $P_KRATOS_PUBLIC $P_KRATOS_ADMIN $P_API; do stop_proc "fwd-$p"; done
@@ -528,6 +613,7 @@ export WUXIAO_E2E_TOWNS='$(cat "$ST/towns" 2>/dev/null || echo "$DEFAULT_TOWNS")
 export WUXIAO_E2E_POD_GATEWAY='$POD_GW'
 export WUXIAO_E2E_OTLP='$OTLP'
 export WUXIAO_E2E_TRACES='http://${OTLP#http://}'
+export WUXIAO_E2E_GATEWAY='$(cat "$ST/gateway-url" 2>/dev/null || echo http://127.0.0.1:8080)'
 EOF
 }
 

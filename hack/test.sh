@@ -3,8 +3,10 @@
 # machine it builds or fetches everything the tests need (cached under
 # ~/.cache/wuxiao), then checks generated files, lints, and runs every test
 # against real components: the packages' tests, then the end-to-end test on
-# a real one-node cluster (hack/district.sh with one sample town; needs
-# root). Extra arguments go to the packages' `go test` (e.g. -run Town).
+# a real one-node cluster (hack/district.sh with one sample town and the
+# district gateway in the cluster, on 127.0.0.1:8080; needs root): the story's
+# cadres sign in through the gateway in Chromium. Extra arguments go to the
+# packages' `go test` (e.g. -run Town).
 #
 # WUXIAO_SKIP_E2E=1 leaves the end-to-end test out, loudly (for a machine
 # without root); CI never sets it.
@@ -62,8 +64,12 @@ fi
 [ "$(id -u)" -eq 0 ] || die "the end-to-end test needs root (it runs a kubelet); run as root, or set WUXIAO_SKIP_E2E=1 to leave it out"
 t=$(now)
 trap 'hack/district.sh down || true; hack/infra.sh down || true' EXIT
-# One sample town (three villages) beside the town the test applies itself.
-hack/district.sh up --towns xikou
+# One sample town (three villages) beside the town the test applies itself,
+# and the district gateway the operator runs, forwarded to 127.0.0.1:8080;
+# district.sh restarts Kratos (fresh, before the operator creates any
+# identity) so that its browser URLs name the gateway: the packages' tests
+# above needed them pointing at Kratos itself.
+hack/district.sh up --towns xikou --gateway 127.0.0.1:8080
 log "district up in $(since "$t")"
 t=$(now)
 eval "$(hack/district.sh env)"
