@@ -15,6 +15,16 @@
 // LISTEN/NOTIFY, polls as a fallback, and on Kafka errors backs off and
 // records attempts and last_error on the rows, which stay until Kafka
 // acknowledges them. Published rows are deleted after a retention period.
+// An event Kafka refuses as too large (kafka-go's writer above 1 MiB, or the
+// broker's MESSAGE_TOO_LARGE above the topic's max.message.bytes) would
+// block every later event forever, so it is quarantined instead: the relay
+// sends the refused batch's rows one at a time to find it, puts its envelope
+// (headers), the reason and a digest of its data (size, SHA-256, first
+// 4 KiB) on the topic's dead-letter topic, stamps quarantined_at and
+// last_error on the row (kept, never deleted by retention), logs an error,
+// counts wuxiao.events.outbox.quarantined (alert on any), and goes on with
+// the rows after it, in seq order. The quarantined event is then missing
+// from its key's sequence; nothing else is reordered.
 //
 // Consuming. A Consumer reads its topics in a consumer group. For each
 // message it continues the producer's trace (a consumer span whose parent is
@@ -56,7 +66,7 @@
 // Telemetry (OTel, through Telemetry or the global providers): spans
 // "create <topic>" (Enqueue), "send" (relay, linked to the create spans) and
 // "process <topic>" (consumer, child of the create span); metrics
-// wuxiao.events.outbox.published, .publish_failures, .pending, .lag,
+// wuxiao.events.outbox.published, .publish_failures, .quarantined, .pending, .lag,
 // wuxiao.events.relay.active, wuxiao.events.consumed{outcome},
 // wuxiao.events.consumer.retries and wuxiao.events.delivery.latency.
 package events

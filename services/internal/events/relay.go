@@ -2,6 +2,8 @@ package events
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +21,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+
+	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 )
 
 // RelayOptions tune a Relay; zero values take the defaults in brackets.
@@ -50,12 +54,19 @@ type Relay struct {
 	log     *slog.Logger
 	tracer  trace.Tracer
 
-	active    atomic.Bool
-	published metric.Int64Counter
-	failed    metric.Int64Counter
-	pending   metric.Int64ObservableGauge
-	lag       metric.Float64ObservableGauge
-	holder    metric.Int64ObservableGauge
+	active      atomic.Bool
+	published   metric.Int64Counter
+	failed      metric.Int64Counter
+	quarantined metric.Int64Counter
+	pending     metric.Int64ObservableGauge
+	lag         metric.Float64ObservableGauge
+	holder      metric.Int64ObservableGauge
+
+	// isolate is how many more rows to send one per produce call, after a
+	// call failed as too large: that way the broker's refusal names the one
+	// row to quarantine, and the others still go in seq order. Used only
+	// by the session holding the lock.
+	isolate int
 }
 
 // batchBytes is both the writer's batch limit and the relay's budget per
@@ -89,7 +100,7 @@ func NewRelay(pool *pgxpool.Pool, brokers []string, opts RelayOptions) *Relay {
 	r := &Relay{pool: pool, brokers: brokers, opts: opts, tracer: opts.tracer(),
 		log: opts.logger().With("component", "outbox-relay", "relay", opts.Name)}
 	m := opts.meter()
-	var errs [5]error
+	var errs [6]error
 	r.published, errs[0] = m.Int64Counter("wuxiao.events.outbox.published",
 		metric.WithDescription("Outbox events published to Kafka"), metric.WithUnit("{event}"))
 	r.failed, errs[1] = m.Int64Counter("wuxiao.events.outbox.publish_failures",
@@ -100,6 +111,8 @@ func NewRelay(pool *pgxpool.Pool, brokers []string, opts RelayOptions) *Relay {
 		metric.WithDescription("Age of the oldest unpublished outbox event (reported by the active relay)"), metric.WithUnit("s"))
 	r.holder, errs[4] = m.Int64ObservableGauge("wuxiao.events.relay.active",
 		metric.WithDescription("1 while this replica holds the relay lock"))
+	r.quarantined, errs[5] = m.Int64Counter("wuxiao.events.outbox.quarantined",
+		metric.WithDescription("Outbox events Kafka refused as too large, set aside on the dead-letter topic (alert on any)"), metric.WithUnit("{event}"))
 	if err := errors.Join(errs[:]...); err != nil {
 		r.log.Warn("creating relay metrics", "err", err)
 	}
@@ -150,7 +163,7 @@ func (r *Relay) observe(ctx context.Context, o metric.Observer) error {
 	var n int64
 	var age float64
 	err := r.pool.QueryRow(ctx, `SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
-		FROM outbox WHERE published_at IS NULL`).Scan(&n, &age)
+		FROM outbox WHERE published_at IS NULL AND quarantined_at IS NULL`).Scan(&n, &age)
 	if err != nil {
 		return err
 	}
@@ -224,6 +237,7 @@ func (r *Relay) session(ctx context.Context) (held bool, err error) {
 	defer w.Close()
 
 	failures := 0
+	r.isolate = 0
 	nextCleanup := time.Now()
 	for {
 		more, kerr, err := r.publish(ctx, conn, w)
@@ -289,8 +303,12 @@ type outboxRow struct {
 // may be waiting, a Kafka error (rows stay, with attempts and last_error
 // recorded) or a database error (the session must end).
 func (r *Relay) publish(ctx context.Context, conn *pgx.Conn, w *kafka.Writer) (more bool, kerr, err error) {
+	limit := r.opts.BatchSize
+	if r.isolate > 0 {
+		limit = 1
+	}
 	rows, err := conn.Query(ctx, `SELECT seq, topic, key, headers, payload FROM outbox
-		WHERE published_at IS NULL ORDER BY seq LIMIT $1`, r.opts.BatchSize)
+		WHERE published_at IS NULL AND quarantined_at IS NULL ORDER BY seq LIMIT $1`, limit)
 	if err != nil {
 		return false, nil, fmt.Errorf("reading the outbox: %w", err)
 	}
@@ -329,7 +347,10 @@ func (r *Relay) publish(ctx context.Context, conn *pgx.Conn, w *kafka.Writer) (m
 	if len(batch) == 0 {
 		return false, nil, nil
 	}
-	more = more || len(batch) == r.opts.BatchSize
+	more = more || len(batch) == limit || r.isolate > 0
+	if r.isolate > 0 {
+		r.isolate--
+	}
 
 	msgs := make([]kafka.Message, len(batch))
 	links := make([]trace.Link, 0, len(batch))
@@ -388,6 +409,15 @@ func (r *Relay) publish(ctx context.Context, conn *pgx.Conn, w *kafka.Writer) (m
 	if ctx.Err() != nil {
 		return false, nil, ctx.Err() // not a Kafka failure: we were stopped
 	}
+	if len(failed) > 0 && tooLarge(werr) {
+		if len(batch) > 1 {
+			// Which one? Send the failed rows one by one to find out.
+			r.isolate = len(failed)
+			r.log.Warn("Kafka refused outbox events as too large; sending them one by one", "rows", len(failed), "err", summarize(werr))
+			return true, nil, nil
+		}
+		return r.quarantine(ctx, dbctx, conn, w, batch[0], werr)
+	}
 	if len(failed) > 0 {
 		msg := summarize(werr)
 		r.failed.Add(ctx, int64(len(failed)))
@@ -398,6 +428,94 @@ func (r *Relay) publish(ctx context.Context, conn *pgx.Conn, w *kafka.Writer) (m
 		return more, werr, nil
 	}
 	return more, nil, nil
+}
+
+// tooLarge reports whether Kafka refused (some of) a write as too large:
+// the writer's own check (kafka.MessageTooLargeError) or the broker's
+// MESSAGE_TOO_LARGE (above message.max.bytes or the topic's
+// max.message.bytes). Retrying never helps.
+func tooLarge(err error) bool {
+	var werrs kafka.WriteErrors
+	if errors.As(err, &werrs) {
+		for _, e := range werrs {
+			if e != nil && errors.Is(e, kafka.MessageSizeTooLarge) {
+				return true
+			}
+		}
+		return false
+	}
+	return errors.Is(err, kafka.MessageSizeTooLarge)
+}
+
+// quarantineHead is how much of a quarantined event's data its dead-letter
+// message keeps: enough to see what it was, far below any broker limit.
+const quarantineHead = 4 << 10
+
+// quarantine sets aside a row Kafka refused as too large, so that the
+// events after it are published: the envelope (the row's headers), the
+// reason and a digest of the data (size, SHA-256, the first bytes) go to
+// the topic's dead-letter topic, and the row is stamped quarantined_at. The
+// event itself stays in the outbox for someone to deal with (shorten it and
+// enqueue it anew). Per-key order holds for every other event; the
+// quarantined one is simply missing from its key's sequence.
+func (r *Relay) quarantine(ctx, dbctx context.Context, conn *pgx.Conn, w *kafka.Writer, row outboxRow, cause error) (more bool, kerr, err error) {
+	reason := fmt.Sprintf("quarantined: Kafka refused the event as too large (%d bytes of data, message %d bytes): %s",
+		len(row.msg.Value), messageSize(row.msg), summarize(cause))
+	sum := sha256.Sum256(row.msg.Value)
+	digest, err := json.Marshal(quarantinedData{Quarantined: reason, Size: len(row.msg.Value),
+		SHA256: hex.EncodeToString(sum[:]), Head: string(row.msg.Value[:min(len(row.msg.Value), quarantineHead)])})
+	if err != nil {
+		return false, nil, err
+	}
+	headers := make([]kafka.Header, 0, len(row.msg.Headers)+2)
+	for _, h := range row.msg.Headers {
+		headers = append(headers, kafka.Header{Key: h.Key, Value: []byte(truncate(string(h.Value), quarantineHead))})
+	}
+	headers = append(headers,
+		kafka.Header{Key: HeaderError, Value: []byte(truncate(reason, 2000))},
+		kafka.Header{Key: HeaderOrigin, Value: []byte(fmt.Sprintf("%s/outbox/%d", row.msg.Topic, row.seq))})
+	dlq := kafka.Message{Topic: eventsv1.DeadLetterTopic(row.msg.Topic), Key: row.msg.Key, Value: digest, Headers: headers}
+	wctx, cancel := context.WithTimeout(ctx, 3*r.opts.WriteTimeout+time.Second)
+	werr := w.WriteMessages(wctx, dlq)
+	cancel()
+	if werr != nil {
+		// The row stays (and blocks) until the dead-letter topic takes it:
+		// it is never dropped without a trace.
+		r.failed.Add(ctx, 1)
+		if _, err := conn.Exec(dbctx, `UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = $1`,
+			row.seq, truncate("too large, and dead-lettering it failed: "+summarize(werr), 2000)); err != nil {
+			return false, werr, fmt.Errorf("recording failed publication: %w", err)
+		}
+		r.isolate = max(r.isolate, 1) // try it alone again
+		return true, fmt.Errorf("dead-lettering too large outbox row %d: %w", row.seq, werr), nil
+	}
+	if _, err := conn.Exec(dbctx, `UPDATE outbox SET quarantined_at = now(), attempts = attempts + 1, last_error = $2 WHERE seq = $1`,
+		row.seq, truncate(reason, 2000)); err != nil {
+		// Dead-lettered but not marked: dead-lettered again next time.
+		return false, nil, fmt.Errorf("marking outbox row %d quarantined: %w", row.seq, err)
+	}
+	r.quarantined.Add(ctx, 1, metric.WithAttributes(attribute.String("messaging.destination.name", row.msg.Topic)))
+	r.log.Error("outbox event quarantined: Kafka refused it as too large; it is on the dead-letter topic (digest only) and in the outbox, the events after it go on",
+		"seq", row.seq, "event_id", headerValue(row.msg, HeaderID), "type", headerValue(row.msg, HeaderType), "topic", row.msg.Topic,
+		"dlq", dlq.Topic, "bytes", len(row.msg.Value), "err", summarize(cause))
+	return true, nil, nil
+}
+
+func headerValue(m kafka.Message, key string) string {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// quarantinedData is the value of a quarantined event's dead-letter message.
+type quarantinedData struct {
+	Quarantined string `json:"quarantined"`
+	Size        int    `json:"size"`
+	SHA256      string `json:"sha256"`
+	Head        string `json:"head"`
 }
 
 // messageSize over-estimates a message's share of a produce request.
