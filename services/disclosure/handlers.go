@@ -151,7 +151,8 @@ func (s *Service) reverseEntry(w http.ResponseWriter, r *http.Request) {
 }
 
 // staffPayment is a payment as staff see it after recording: the name in
-// full, the ID number masked, no hash.
+// full, the ID number masked, no hash, and the household's lookup code to
+// print on the payment notice (see LookupCode).
 type staffPayment struct {
 	ID            string    `json:"id"`
 	Village       string    `json:"village"`
@@ -164,12 +165,13 @@ type staffPayment struct {
 	Reason        string    `json:"reason,omitempty"`
 	RecordedBy    string    `json:"recordedBy"`
 	RecordedAt    time.Time `json:"recordedAt"`
+	LookupCode    string    `json:"lookupCode"`
 }
 
-func toStaffPayment(p Payment) staffPayment {
+func (s *Service) toStaffPayment(p Payment) staffPayment {
 	return staffPayment{ID: p.ID, Village: p.Village, Programme: p.Programme, HouseholdName: p.HouseholdName,
 		IDNumber: p.MaskedIDNumber(), AmountFen: p.AmountFen, PaidOn: p.PaidOn, Reverses: p.Reverses, Reason: p.Reason,
-		RecordedBy: p.RecordedBy, RecordedAt: p.RecordedAt}
+		RecordedBy: p.RecordedBy, RecordedAt: p.RecordedAt, LookupCode: LookupCode(s.IDHashKey, p.Village, p.IDHash)}
 }
 
 func (s *Service) recordPayment(w http.ResponseWriter, r *http.Request) {
@@ -192,7 +194,7 @@ func (s *Service) recordPayment(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, r, err)
 		return
 	}
-	_ = httpapi.WriteJSON(w, http.StatusCreated, toStaffPayment(pay))
+	_ = httpapi.WriteJSON(w, http.StatusCreated, s.toStaffPayment(pay))
 }
 
 func (s *Service) reversePayment(w http.ResponseWriter, r *http.Request) {
@@ -209,7 +211,7 @@ func (s *Service) reversePayment(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, r, err)
 		return
 	}
-	_ = httpapi.WriteJSON(w, http.StatusCreated, toStaffPayment(pay))
+	_ = httpapi.WriteJSON(w, http.StatusCreated, s.toStaffPayment(pay))
 }
 
 // publicVillage reads the village of a public route; a malformed code is 404.
@@ -328,24 +330,25 @@ func (s *Service) lookup(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if ok, wait := s.allowLookup(r, village); !ok {
-		httpapi.WriteTooManyRequests(w, r, "too many lookups from this client or for this village; try again later", wait)
-		return
-	}
 	var req struct {
-		IDNumber string `json:"idNumber"`
-		Name     string `json:"name"`
+		IDNumber   string `json:"idNumber"`
+		Name       string `json:"name"`
+		LookupCode string `json:"lookupCode"`
 	}
 	if !httpapi.DecodeJSON(w, r, &req) {
 		return
 	}
-	found, err := s.LookupOwn(r.Context(), village, req.IDNumber, req.Name)
+	w.Header().Set("Cache-Control", "no-store")
+	if ok, wait := s.allowLookup(r, village, req.IDNumber); !ok {
+		httpapi.WriteTooManyRequests(w, r, "too many lookups from this client, for this village or for this household; try again later", wait)
+		return
+	}
+	found, err := s.LookupOwn(r.Context(), village, req.IDNumber, req.Name, req.LookupCode)
 	if err != nil {
 		writeErr(w, r, err)
 		return
 	}
-	// Never cached: the answer is about the person who asked.
-	w.Header().Set("Cache-Control", "no-store")
+	// Never cached (set above): the answer is about the person who asked.
 	_ = httpapi.WriteItems(w, PublicPayments(found))
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/wuxiao/wuxiao/services/internal/config"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/personal"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
 
@@ -68,7 +69,7 @@ func problemType(r apiResponse) string {
 }
 
 func TestAPIStaffRecordsAndPublicSees(t *testing.T) {
-	ts, _ := apiServer(t)
+	ts, s := apiServer(t)
 	finance, _ := testinfra.KratosUser(t, "town-finance", testTown, "")
 	otherFinance, _ := testinfra.KratosUser(t, "town-finance", "jinping", "")
 	secretary, _ := testinfra.KratosUser(t, "secretary", testTown, village)
@@ -232,18 +233,24 @@ func TestAPIStaffRecordsAndPublicSees(t *testing.T) {
 		t.Fatalf("another year: %d %s", empty.status, empty.raw)
 	}
 
-	// The lookup answers only the right ID number with the right name, and
-	// the same way for a wrong name and an unknown person.
-	lookup := func(idNumber, name string) apiResponse {
-		return apiJSON(t, ts, "POST", "/v1/public/villages/"+village+"/subsidies/lookup", "", map[string]string{"idNumber": idNumber, "name": name})
+	// The lookup answers only the right ID number with the right name and
+	// the household's lookup code (given to finance staff with every
+	// payment), and the same way for a wrong name, a wrong or missing code
+	// and an unknown person.
+	code, _ := pay.body["lookupCode"].(string)
+	if code == "" || code != LookupCode(s.IDHashKey, village, personal.HashID(s.IDHashKey, idZhang)) {
+		t.Fatalf("the payment's lookup code: %s", pay.raw)
 	}
-	own := lookup(idZhang, "张小明")
+	lookup := func(idNumber, name, code string) apiResponse {
+		return apiJSON(t, ts, "POST", "/v1/public/villages/"+village+"/subsidies/lookup", "", map[string]string{"idNumber": idNumber, "name": name, "lookupCode": code})
+	}
+	own := lookup(idZhang, "张小明", code)
 	if own.status != 200 || len(own.body["items"].([]any)) != 1 || own.header.Get("Cache-Control") != "no-store" || strings.Contains(own.raw, idZhang) {
 		t.Fatalf("own lookup: %d %s", own.status, own.raw)
 	}
-	wrongName, unknown, wrongVillage := lookup(idZhang, "张小名"), lookup(idAyi, "阿依古丽"), apiJSON(t, ts, "POST",
-		"/v1/public/villages/"+otherVillage+"/subsidies/lookup", "", map[string]string{"idNumber": idZhang, "name": "张小明"})
-	for _, r := range []apiResponse{wrongName, unknown, wrongVillage} {
+	wrongName, unknown, wrongVillage := lookup(idZhang, "张小名", code), lookup(idAyi, "阿依古丽", code), apiJSON(t, ts, "POST",
+		"/v1/public/villages/"+otherVillage+"/subsidies/lookup", "", map[string]string{"idNumber": idZhang, "name": "张小明", "lookupCode": code})
+	for _, r := range []apiResponse{wrongName, unknown, wrongVillage, lookup(idZhang, "张小明", ""), lookup(idZhang, "张小明", "0000-0000")} {
 		if r.status != 200 || r.raw != wrongName.raw || len(r.body["items"].([]any)) != 0 {
 			t.Errorf("miss: %d %s (wrong name: %s)", r.status, r.raw, wrongName.raw)
 		}

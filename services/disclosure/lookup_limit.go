@@ -2,18 +2,23 @@ package disclosure
 
 import (
 	"container/list"
+	"net/netip"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
-// The own-payments lookup answers "did the holder of this ID number and
-// name receive anything?". Its answer needs both, and a miss tells nothing
-// (see LookupOwn), but guessing ID numbers for a known name must still be
-// slow: every attempt costs a token of the client's bucket and of the
-// village's, so one client cannot try more than a handful an hour and many
-// clients together cannot try more than the village allows.
+// The own-payments lookup answers "did the holder of this ID number, name
+// and lookup code receive anything?". Its answer needs all three, and a
+// miss tells nothing (see LookupOwn), but guessing must still be slow:
+// every attempt costs a token of the client's bucket (an IPv6 client
+// counted by its /64, which one subscriber usually holds whole), of the
+// village's and of the household's whose ID number was typed, so one client
+// cannot try more than a handful an hour, many clients together cannot try
+// more than the village allows, and nobody can try more than a few codes
+// for one household. (A household's bucket can be emptied by someone else:
+// its holder then waits an hour, which the lookup page says.)
 
 // LookupLimits configures the lookup's rate limits; zero values take the
 // defaults.
@@ -22,7 +27,11 @@ type LookupLimits struct {
 	ClientBurst  int           // default 10
 	VillageEvery time.Duration // one village token per VillageEvery (default 5s = 720 an hour)
 	VillageBurst int           // default 120
-	MaxKeys      int           // clients (and villages) remembered, least recently used forgotten first (default 100000)
+	// HouseholdEvery and HouseholdBurst bound the attempts at one
+	// household (one ID number in one village), whoever makes them.
+	HouseholdEvery time.Duration // default 1h
+	HouseholdBurst int           // default 5
+	MaxKeys        int           // clients (and villages) remembered, least recently used forgotten first (default 100000)
 }
 
 func (l LookupLimits) withDefaults() LookupLimits {
@@ -38,28 +47,49 @@ func (l LookupLimits) withDefaults() LookupLimits {
 	if l.VillageBurst <= 0 {
 		l.VillageBurst = 120
 	}
+	if l.HouseholdEvery <= 0 {
+		l.HouseholdEvery = time.Hour
+	}
+	if l.HouseholdBurst <= 0 {
+		l.HouseholdBurst = 5
+	}
 	if l.MaxKeys <= 0 {
 		l.MaxKeys = 100_000
 	}
 	return l
 }
 
-// lookupLimiter holds the client and village buckets of the lookup.
+// lookupLimiter holds the client, village and household buckets of the
+// lookup.
 type lookupLimiter struct {
-	clients, villages *keyedLimiter
+	clients, villages, households *keyedLimiter
 }
 
 func newLookupLimiter(l LookupLimits) *lookupLimiter {
 	l = l.withDefaults()
 	return &lookupLimiter{
-		clients:  newKeyedLimiter(rate.Every(l.ClientEvery), l.ClientBurst, l.MaxKeys),
-		villages: newKeyedLimiter(rate.Every(l.VillageEvery), l.VillageBurst, l.MaxKeys),
+		clients:    newKeyedLimiter(rate.Every(l.ClientEvery), l.ClientBurst, l.MaxKeys),
+		villages:   newKeyedLimiter(rate.Every(l.VillageEvery), l.VillageBurst, l.MaxKeys),
+		households: newKeyedLimiter(rate.Every(l.HouseholdEvery), l.HouseholdBurst, l.MaxKeys),
 	}
 }
 
-// allow takes a token from the client's bucket and the village's, or
-// neither; when refused it says how long to wait.
-func (l *lookupLimiter) allow(client, village string, now time.Time) (bool, time.Duration) {
+// clientKey is the key of a client's bucket: its address, an IPv6 address
+// (not an IPv4-mapped one) aggregated to its /64, so that a client cannot
+// get a fresh bucket per address of its subnet.
+func clientKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return ip
+	}
+	p, _ := a.WithZone("").Prefix(64)
+	return p.String()
+}
+
+// allow takes a token from the client's bucket, the village's and (unless
+// household is empty) the household's, or from none; when refused it says
+// how long to wait.
+func (l *lookupLimiter) allow(client, village, household string, now time.Time) (bool, time.Duration) {
 	c := l.clients.reserve(client, now)
 	if wait := c.DelayFrom(now); wait > 0 {
 		c.CancelAt(now)
@@ -70,6 +100,15 @@ func (l *lookupLimiter) allow(client, village string, now time.Time) (bool, time
 		v.CancelAt(now)
 		c.CancelAt(now) // the client's attempt did not happen
 		return false, wait
+	}
+	if household != "" {
+		h := l.households.reserve(household, now)
+		if wait := h.DelayFrom(now); wait > 0 {
+			h.CancelAt(now)
+			v.CancelAt(now)
+			c.CancelAt(now)
+			return false, wait
+		}
 	}
 	return true, 0
 }

@@ -38,11 +38,11 @@ func TestLookupRateLimit(t *testing.T) {
 		t.Helper()
 		var req *http.Request
 		if kind == "json" {
-			b, _ := json.Marshal(map[string]string{"idNumber": id, "name": "张小明"})
+			b, _ := json.Marshal(map[string]string{"idNumber": id, "name": "张小明", "lookupCode": "AAAA-0000"})
 			req, _ = http.NewRequest("POST", ts.URL+"/v1/public/villages/"+village+"/subsidies/lookup", strings.NewReader(string(b)))
 			req.Header.Set("Content-Type", "application/json")
 		} else {
-			form := url.Values{"idNumber": {id}, "name": {"张小明"}}
+			form := url.Values{"idNumber": {id}, "name": {"张小明"}, "lookupCode": {"AAAA-0000"}}
 			req, _ = http.NewRequest("POST", ts.URL+"/v/"+village+"/subsidies/lookup", strings.NewReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		}
@@ -108,7 +108,7 @@ func TestLookupBruteForceIsSlow(t *testing.T) {
 	now := serviceNow
 	allowed := 0
 	for range 1000 {
-		if ok, wait := l.allow("203.0.113.1", village, now); ok {
+		if ok, wait := l.allow("203.0.113.1", village, "", now); ok {
 			allowed++
 		} else if wait <= 0 || wait > time.Minute {
 			t.Fatalf("refusal with wait %s", wait)
@@ -120,7 +120,7 @@ func TestLookupBruteForceIsSlow(t *testing.T) {
 	// An hour later, 60 more at most.
 	allowed = 0
 	for i := range 3600 {
-		if ok, _ := l.allow("203.0.113.1", village, now.Add(time.Duration(i+1)*time.Second)); ok {
+		if ok, _ := l.allow("203.0.113.1", village, "", now.Add(time.Duration(i+1)*time.Second)); ok {
 			allowed++
 		}
 	}
@@ -130,7 +130,7 @@ func TestLookupBruteForceIsSlow(t *testing.T) {
 	// Many clients together are held by the village's bucket.
 	allowed = 0
 	for i := range 1000 {
-		if ok, _ := l.allow("client-"+string(rune('a'+i%26))+string(rune('a'+i/26)), otherVillage, now); ok {
+		if ok, _ := l.allow("client-"+string(rune('a'+i%26))+string(rune('a'+i/26)), otherVillage, "", now); ok {
 			allowed++
 		}
 	}

@@ -149,35 +149,39 @@ func (s *Service) portalPower(w http.ResponseWriter, r *http.Request) {
 	s.servePage(w, r, "power/"+item, nil, func(context.Context, string) (view, error) { return s.powerView(item) })
 }
 
-// portalLookup answers the own-payments form. The answer is about the
-// person who asked: never cached, and it repeats neither the ID number nor
-// the name typed in.
+// portalLookup answers the own-payments form (ID number, name and the
+// lookup code printed on the household's payment notice). The answer is
+// about the person who asked: never cached, and it repeats nothing typed in.
 func (s *Service) portalLookup(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	village, ok := s.knownVillage(w, r)
 	if !ok {
 		return
 	}
-	if ok, wait := s.allowLookup(r, village); !ok {
+	if err := r.ParseForm(); err != nil {
+		s.writeMessage(w, village, http.StatusBadRequest, "无法读取表单", "请返回重新填写身份证号、姓名和查询码后再查询。")
+		return
+	}
+	idNumber, name := strings.TrimSpace(r.PostForm.Get("idNumber")), strings.TrimSpace(r.PostForm.Get("name"))
+	code := strings.TrimSpace(r.PostForm.Get("lookupCode"))
+	if ok, wait := s.allowLookup(r, village, idNumber); !ok {
 		secs := httpapi.RetryAfterSeconds(wait)
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 		s.writeMessage(w, village, http.StatusTooManyRequests, "查询太频繁",
 			fmt.Sprintf("为保护大家的个人信息，补贴查询的次数有限制。请在%s后再查询。", waitText(secs)))
 		return
 	}
-	if err := r.ParseForm(); err != nil {
-		s.writeMessage(w, village, http.StatusBadRequest, "无法读取表单", "请返回重新填写身份证号和姓名后再查询。")
-		return
-	}
-	idNumber, name := strings.TrimSpace(r.PostForm.Get("idNumber")), strings.TrimSpace(r.PostForm.Get("name"))
 	lv := lookupView{Asked: true}
 	status := http.StatusOK
-	if idNumber == "" || name == "" {
-		lv.Problem, status = "请同时填写身份证号和姓名。", http.StatusBadRequest
+	if idNumber == "" || name == "" || code == "" {
+		lv.Problem, status = "请同时填写身份证号、姓名和查询码。", http.StatusBadRequest
 	} else if !personal.ValidIDNumber(idNumber) {
+		// Says nothing about any household: the check character is public
+		// arithmetic (GB 11643).
 		lv.Problem, status = "身份证号格式不正确，请核对 18 位身份证号（最后一位可能是 X）。", http.StatusBadRequest
 	} else {
-		found, err := s.LookupOwn(r.Context(), village, idNumber, name)
+		// A wrong code answers like a wrong name or an unknown person.
+		found, err := s.LookupOwn(r.Context(), village, idNumber, name, code)
 		if err != nil {
 			s.writeError(w, r, village, err)
 			return

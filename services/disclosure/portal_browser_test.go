@@ -350,9 +350,9 @@ func TestPortalBrowserSubsidies(t *testing.T) {
 		{name: "reversal included, lower-case x", id: strings.ToLower(hhOuyang.id), who: hhOuyang.name, status: 200,
 			amounts: []string{"-80.00", "610.00", "80.00"}, total: "610.00"},
 		{name: "right ID, wrong name", id: hhZhang.id, who: hhZhangDa.name, status: 200,
-			message: "没有找到与您填写的身份证号和姓名相符的发放记录"},
+			message: "没有找到与您填写的身份证号、姓名和查询码相符的发放记录"},
 		{name: "name of the ID's holder misspelt", id: hhLi.id, who: "李那", status: 200,
-			message: "没有找到与您填写的身份证号和姓名相符的发放记录"},
+			message: "没有找到与您填写的身份证号、姓名和查询码相符的发放记录"},
 		{name: "malformed ID", id: "33028319900101123", who: hhZhang.name, status: 400,
 			message: "身份证号格式不正确", problems: []string{"HTTP 400"}},
 	} {
@@ -360,6 +360,7 @@ func TestPortalBrowserSubsidies(t *testing.T) {
 		p.Navigate(ts.URL + bv.base + "/subsidies")
 		p.SetValue("#idNumber", tc.id)
 		p.SetValue("#name", tc.who)
+		p.SetValue("#lookupCode", strings.ToLower(codeOf(tc.id))) // as typed from the payment notice
 		if st := p.ClickAndWait(`form[action$="/subsidies/lookup"] button[type=submit]`); st != tc.status {
 			t.Errorf("%s: HTTP %d, want %d", tc.name, st, tc.status)
 		}
@@ -387,7 +388,7 @@ func TestPortalBrowserSubsidies(t *testing.T) {
 			t.Errorf("%s: summary missing in %q", tc.name, body)
 		}
 		// What was typed is not written back into the page.
-		if v := testinfra.Eval[[]string](p, `[document.getElementById("idNumber").value, document.getElementById("name").value]`); v[0] != "" || v[1] != "" {
+		if v := testinfra.Eval[[]string](p, `[document.getElementById("idNumber").value, document.getElementById("name").value, document.getElementById("lookupCode").value]`); v[0] != "" || v[1] != "" || v[2] != "" {
 			t.Errorf("%s: the form is refilled with %q", tc.name, v)
 		}
 		expectMasked(t, p)

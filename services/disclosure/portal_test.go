@@ -274,18 +274,20 @@ func TestPortalPagesAreMaskedAndValid(t *testing.T) {
 
 	t.Run("own lookup", func(t *testing.T) {
 		for _, tc := range []struct {
-			name, id, who string
-			status        int
-			want          []string
-			wantNot       []string
+			name, id, who, code string
+			status              int
+			want                []string
+			wantNot             []string
 		}{
-			{"own", idZhang, "张小明", 200, []string{"共找到 1 条记录", "523.00", "330283********1238"}, []string{"611.00"}},
-			{"name does not match", idZhang, "张大明", 200, []string{"没有找到"}, []string{"523.00"}},
-			{"malformed ID", "12345", "张小明", 400, []string{"身份证号格式不正确"}, nil},
-			{"empty", "", "", 400, []string{"请同时填写"}, nil},
+			{"own", idZhang, "张小明", codeOf(idZhang), 200, []string{"共找到 1 条记录", "523.00", "330283********1238"}, []string{"611.00"}},
+			{"name does not match", idZhang, "张大明", codeOf(idZhang), 200, []string{"没有找到"}, []string{"523.00"}},
+			{"code does not match", idZhang, "张小明", codeOf(idOuyang), 200, []string{"没有找到"}, []string{"523.00"}},
+			{"malformed ID", "12345", "张小明", codeOf(idZhang), 400, []string{"身份证号格式不正确"}, nil},
+			{"no code", idZhang, "张小明", "", 400, []string{"请同时填写"}, []string{"523.00"}},
+			{"empty", "", "", "", 400, []string{"请同时填写"}, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				p := postForm(t, ts, base+"/subsidies/lookup", url.Values{"idNumber": {tc.id}, "name": {tc.who}})
+				p := postForm(t, ts, base+"/subsidies/lookup", url.Values{"idNumber": {tc.id}, "name": {tc.who}, "lookupCode": {tc.code}})
 				if p.status != tc.status || p.header.Get("Cache-Control") != "no-store" {
 					t.Fatalf("%d, Cache-Control %q; want %d, no-store", p.status, p.header.Get("Cache-Control"), tc.status)
 				}

@@ -57,11 +57,17 @@ type Service struct {
 	limiter    *lookupLimiter
 }
 
-// allowLookup spends a lookup attempt of r's client (httpapi.ClientIP) in
-// village, or says how long to wait.
-func (s *Service) allowLookup(r *http.Request, village string) (bool, time.Duration) {
+// allowLookup spends a lookup attempt of r's client (httpapi.ClientIP, an
+// IPv6 address counted as its /64), of village and of the household whose
+// ID number was typed, or says how long to wait.
+func (s *Service) allowLookup(r *http.Request, village, idNumber string) (bool, time.Duration) {
 	s.limitOnce.Do(func() { s.limiter = newLookupLimiter(s.LookupLimits) })
-	return s.limiter.allow(httpapi.ClientIP(r), village, s.now())
+	household := ""
+	if personal.ValidIDNumber(idNumber) {
+		// Keyed hash: the limiter's memory holds no ID number.
+		household = village + "/" + personal.HashID(s.IDHashKey, idNumber)
+	}
+	return s.limiter.allow(clientKey(httpapi.ClientIP(r)), village, household, s.now())
 }
 
 func (s *Service) now() time.Time {
@@ -329,11 +335,12 @@ func (s *Service) Payments(ctx context.Context, village string) ([]Payment, erro
 }
 
 // LookupOwn finds a villager's own payments in village by ID number and
-// name; see the domain's LookupOwn for why a miss tells nothing.
-func (s *Service) LookupOwn(ctx context.Context, village, idNumber, name string) ([]Payment, error) {
+// name and the household's lookup code; see the domain's LookupOwn for
+// why a miss tells nothing.
+func (s *Service) LookupOwn(ctx context.Context, village, idNumber, name, code string) ([]Payment, error) {
 	ps, err := s.Payments(ctx, village)
 	if err != nil {
 		return nil, err
 	}
-	return LookupOwn(ps, s.IDHashKey, idNumber, name), nil
+	return LookupOwn(ps, s.IDHashKey, idNumber, name, code), nil
 }

@@ -255,11 +255,12 @@ func TestServicePayments(t *testing.T) {
 		t.Errorf("UPDATE accepted (%v)", err)
 	}
 
-	own, err := s.LookupOwn(ctx, village, idZhang, "张三")
+	code := LookupCode(s.IDHashKey, village, p.IDHash)
+	own, err := s.LookupOwn(ctx, village, idZhang, "张三", code)
 	if err != nil || len(own) != 1 || own[0].ID != p.ID {
 		t.Fatalf("own payments %+v, %v", own, err)
 	}
-	if wrong, err := s.LookupOwn(ctx, village, idZhang, "张四"); err != nil || len(wrong) != 0 {
+	if wrong, err := s.LookupOwn(ctx, village, idZhang, "张四", code); err != nil || len(wrong) != 0 {
 		t.Errorf("a wrong name found %+v (%v)", wrong, err)
 	}
 
@@ -269,7 +270,10 @@ func TestServicePayments(t *testing.T) {
 	}
 	_, err = s.ReversePayment(ctx, p.ID, "again", "finance-2")
 	wantFieldError(t, err, "reverses")
-	own, err = s.LookupOwn(ctx, village, idZhang, "张三")
+	if wrong, err := s.LookupOwn(ctx, village, idZhang, "张三", ""); err != nil || len(wrong) != 0 {
+		t.Errorf("a lookup without the code found %+v (%v)", wrong, err)
+	}
+	own, err = s.LookupOwn(ctx, village, idZhang, "张三", code)
 	if err != nil || len(own) != 2 {
 		t.Fatalf("own payments after reversal %+v, %v", own, err)
 	}

@@ -3,11 +3,14 @@ package disclosure
 import (
 	"cmp"
 	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/subtle"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/wuxiao/wuxiao/services/internal/personal"
 )
@@ -308,22 +311,91 @@ func SummarizePayments(payments []Payment, year int) []ProgrammeTotals {
 	return out
 }
 
+// The own-payments lookup needs a second factor the public does not know.
+// The masked ID number published for every payment (330283********1008)
+// leaves only the birth date unknown, about 33 candidates once the birth
+// year is guessed, and the name is published masked too; a lookup with the
+// ID number and the name alone would confirm a guessed ID number within a
+// few attempts. So each household also has a lookup code (查询码), printed
+// on the payment notice (补贴发放通知单) it receives: finance staff get it
+// back in the answer to every payment they record for the household (see
+// staffPayment). The code is derived, not stored: the keyed hash
+// (HMAC-SHA256 under the ID-hash key, which never leaves the services) of
+// the village and the household's ID hash, its first 40 bits written as 8
+// characters of Crockford's base32 in two groups (K7M2-9QXD). A household
+// has the same code for every payment in its village; whoever does not hold
+// the key cannot compute it, and 2^40 codes cannot be guessed under the
+// lookup's rate limits.
+
+// lookupCodeAlphabet is Crockford's base32: no I, L, O or U.
+const lookupCodeAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// LookupCode is the lookup code of the household with ID hash idHash in
+// village, formatted XXXX-XXXX.
+func LookupCode(key []byte, village, idHash string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("wuxiao/disclosure/lookup-code/v1\x00" + village + "\x00" + idHash))
+	sum := m.Sum(nil)
+	var bits uint64
+	for _, b := range sum[:5] {
+		bits = bits<<8 | uint64(b)
+	}
+	var out [9]byte
+	for j := 7; j >= 0; j-- {
+		out[j+j/4] = lookupCodeAlphabet[bits&31]
+		bits >>= 5
+	}
+	out[4] = '-'
+	return string(out[:])
+}
+
+// NormalizeLookupCode is the canonical form of a typed lookup code:
+// full-width folded, separators and spaces dropped, upper case, and the
+// letters Crockford's base32 reads as digits (O as 0, I and L as 1) mapped,
+// then grouped as LookupCode writes it. Anything that cannot be a code
+// gives "".
+func NormalizeLookupCode(s string) string {
+	var b strings.Builder
+	for _, r := range personal.Fold(s) {
+		switch r = unicode.ToUpper(r); {
+		case r == ' ' || r == '-' || r == '_' || r == '.' || unicode.IsSpace(r):
+		case r == 'O':
+			b.WriteByte('0')
+		case r == 'I' || r == 'L':
+			b.WriteByte('1')
+		case r < utf8.RuneSelf && strings.ContainsRune(lookupCodeAlphabet, r):
+			b.WriteRune(r)
+		default:
+			return ""
+		}
+	}
+	c := b.String()
+	if len(c) != 8 {
+		return ""
+	}
+	return c[:4] + "-" + c[4:]
+}
+
 // LookupOwn finds a villager's own payments (reversals included): those
-// whose ID hash matches idNumber under key AND whose recipient name is
-// exactly name (after NormalizeName; Latin letters compared without case).
-// A wrong name, a wrong ID number and an unknown person all give the same
-// answer, nil, so the lookup cannot be used to learn whether someone
-// received anything. Every record is compared in full (constant-time
-// comparisons, no early exit), so the time taken does not tell either.
-func LookupOwn(payments []Payment, key []byte, idNumber, name string) []Payment {
-	hash := []byte(personal.HashID(key, idNumber))
+// whose ID hash matches idNumber under key, whose recipient name is
+// exactly name (after NormalizeName; Latin letters compared without case)
+// AND whose household's lookup code (see LookupCode) is code. A wrong
+// code, a wrong name, a wrong ID number and an unknown person all give the
+// same answer, nil, so the lookup can be used neither to learn whether
+// someone received anything nor to confirm a guessed ID number. Every
+// record is compared in full (constant-time comparisons, no early exit),
+// so the time taken does not tell either.
+func LookupOwn(payments []Payment, key []byte, idNumber, name, code string) []Payment {
+	hash := personal.HashID(key, idNumber)
 	want := []byte(strings.ToUpper(personal.NormalizeName(name)))
-	valid := personal.ValidIDNumber(idNumber) && len(want) > 0
+	typed := []byte(NormalizeLookupCode(code))
+	valid := personal.ValidIDNumber(idNumber) && len(want) > 0 && len(typed) > 0
 	var found []Payment
 	for _, p := range payments {
-		hashOK := hmac.Equal([]byte(p.IDHash), hash)
+		hashOK := hmac.Equal([]byte(p.IDHash), []byte(hash))
 		nameOK := subtle.ConstantTimeCompare([]byte(strings.ToUpper(p.HouseholdName)), want) == 1
-		if hashOK && nameOK && valid {
+		codeOK := subtle.ConstantTimeCompare([]byte(LookupCode(key, p.Village, p.IDHash)), typed) == 1
+		if hashOK && nameOK && codeOK && valid {
 			found = append(found, p)
 		}
 	}

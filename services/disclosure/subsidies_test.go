@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -228,6 +229,9 @@ func TestSummarizePayments(t *testing.T) {
 	}
 }
 
+// codeOf is the lookup code of the household with ID number id in village.
+func codeOf(id string) string { return LookupCode(testKey, village, personal.HashID(testKey, id)) }
+
 func TestLookupOwn(t *testing.T) {
 	ps := samplePayments(t)
 	ids := func(found []Payment) []string {
@@ -238,30 +242,35 @@ func TestLookupOwn(t *testing.T) {
 		return out
 	}
 	reversalID := ps[4].ID
+	zhang := codeOf(idZhang)
 	for _, tc := range []struct {
-		name, idNumber, householdName string
-		key                           []byte
-		want                          []string
+		name, idNumber, householdName, code string
+		key                                 []byte
+		want                                []string
 	}{
-		{"own payments, reversal included", idZhang, "张小明", testKey, []string{"p1", "p3", reversalID}},
-		{"another household", idOuyang, "欧阳小锋", testKey, []string{"p2"}},
-		{"middle dot typed differently", idAyi, "阿依古丽・买买提", testKey, []string{"p4"}},
-		{"lower-case x and spaces", "110105 19491231 002x", " 欧阳 小锋 ", testKey, []string{"p2"}},
-		{"full-width digits", "３３０２８３１９９００１０１１２３８", "张小明", testKey, []string{"p1", "p3", reversalID}},
+		{"own payments, reversal included", idZhang, "张小明", zhang, testKey, []string{"p1", "p3", reversalID}},
+		{"another household", idOuyang, "欧阳小锋", codeOf(idOuyang), testKey, []string{"p2"}},
+		{"middle dot typed differently", idAyi, "阿依古丽・买买提", codeOf(idAyi), testKey, []string{"p4"}},
+		{"lower-case x and spaces", "110105 19491231 002x", " 欧阳 小锋 ", codeOf(idOuyang), testKey, []string{"p2"}},
+		{"full-width digits", "３３０２８３１９９００１０１１２３８", "张小明", zhang, testKey, []string{"p1", "p3", reversalID}},
+		{"code in lower case without dash", idZhang, "张小明", strings.ToLower(strings.ReplaceAll(zhang, "-", " ")), testKey, []string{"p1", "p3", reversalID}},
 
-		{"wrong name", idZhang, "张小红", testKey, nil},
-		{"masked name", idZhang, "张*明", testKey, nil},
-		{"surname only", idZhang, "张", testKey, nil},
-		{"right name, wrong ID", "330283199001021234", "张小明", testKey, nil},
-		{"someone else's ID with own name", idOuyang, "张小明", testKey, nil},
-		{"no such person", "330283200002294562", "王五", testKey, nil},
-		{"invalid ID", "330283199001011237", "张小明", testKey, nil},
-		{"empty ID", "", "张小明", testKey, nil},
-		{"empty name", idZhang, "", testKey, nil},
-		{"other key", idZhang, "张小明", []byte("other"), nil},
+		{"wrong name", idZhang, "张小红", zhang, testKey, nil},
+		{"masked name", idZhang, "张*明", zhang, testKey, nil},
+		{"surname only", idZhang, "张", zhang, testKey, nil},
+		{"right name, wrong ID", "330283199001021234", "张小明", zhang, testKey, nil},
+		{"someone else's ID with own name", idOuyang, "张小明", zhang, testKey, nil},
+		{"no such person", "330283200002294562", "王五", zhang, testKey, nil},
+		{"invalid ID", "330283199001011237", "张小明", zhang, testKey, nil},
+		{"empty ID", "", "张小明", zhang, testKey, nil},
+		{"empty name", idZhang, "", zhang, testKey, nil},
+		{"other key", idZhang, "张小明", zhang, []byte("other"), nil},
+		{"no code", idZhang, "张小明", "", testKey, nil},
+		{"another household's code", idZhang, "张小明", codeOf(idOuyang), testKey, nil},
+		{"a code guessed", idZhang, "张小明", "0000-0000", testKey, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := LookupOwn(ps, tc.key, tc.idNumber, tc.householdName)
+			got := LookupOwn(ps, tc.key, tc.idNumber, tc.householdName, tc.code)
 			if !reflect.DeepEqual(ids(got), tc.want) {
 				t.Errorf("LookupOwn = %v, want %v", ids(got), tc.want)
 			}
@@ -271,17 +280,40 @@ func TestLookupOwn(t *testing.T) {
 		})
 	}
 
-	// No oracle: a wrong name for a real recipient answers exactly like a
-	// person who does not exist.
-	wrongName := LookupOwn(ps, testKey, idZhang, "张小红")
-	nobody := LookupOwn(ps, testKey, "330283200002294562", "王五")
-	if !reflect.DeepEqual(wrongName, nobody) || wrongName != nil {
-		t.Errorf("wrong name %#v vs nobody %#v", wrongName, nobody)
+	// No oracle: a wrong name or a wrong code for a real recipient answers
+	// exactly like a person who does not exist.
+	wrongName := LookupOwn(ps, testKey, idZhang, "张小红", zhang)
+	wrongCode := LookupOwn(ps, testKey, idZhang, "张小明", codeOf(idAyi))
+	nobody := LookupOwn(ps, testKey, "330283200002294562", "王五", codeOf("330283200002294562"))
+	if !reflect.DeepEqual(wrongName, nobody) || wrongName != nil || wrongCode != nil {
+		t.Errorf("wrong name %#v, wrong code %#v vs nobody %#v", wrongName, wrongCode, nobody)
 	}
 
 	// Latin names match without regard to case.
 	latin := payment(t, "p20", "高龄津贴", "John Smith", "330283200002294562", 10_000, "2024-06-01")
-	if got := LookupOwn([]Payment{latin}, testKey, "330283200002294562", "JOHN  smith"); len(got) != 1 {
+	if got := LookupOwn([]Payment{latin}, testKey, "330283200002294562", "JOHN  smith", codeOf("330283200002294562")); len(got) != 1 {
 		t.Errorf("Latin lookup = %v", got)
+	}
+}
+
+func TestLookupCode(t *testing.T) {
+	a, b := codeOf(idZhang), codeOf(idOuyang)
+	shape := regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$`)
+	if !shape.MatchString(a) || !shape.MatchString(b) || a == b {
+		t.Fatalf("codes %q %q", a, b)
+	}
+	if c := LookupCode(testKey, otherVillage, personal.HashID(testKey, idZhang)); c == a {
+		t.Errorf("the same code in another village: %q", c)
+	}
+	if c := LookupCode([]byte("other"), village, personal.HashID(testKey, idZhang)); c == a {
+		t.Errorf("the same code under another key: %q", c)
+	}
+	for in, want := range map[string]string{
+		a: a, strings.ToLower(a): a, strings.ReplaceAll(a, "-", ""): a, " " + a[:4] + " " + a[5:] + " ": a,
+		"O1IL-0000": "0111-0000", "ＡＢＣＤ－１２３４": "ABCD-1234", "ABCD-123": "", "ABCD-12345": "", "ABCU-1234": "", "": "",
+	} {
+		if got := NormalizeLookupCode(in); got != want {
+			t.Errorf("NormalizeLookupCode(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
