@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -54,9 +55,24 @@ func New(cfg Config, backends Backends, log *slog.Logger) (*Gateway, error) {
 	if err != nil || k.Scheme == "" || k.Host == "" {
 		return nil, errors.New("gateway: the Kratos public URL must be an absolute http(s) URL")
 	}
-	g := &Gateway{cfg: cfg, backends: backends, kratos: k, log: log,
-		auth: identity.New(cfg.KratosPublicURL, identity.WithLogger(log))}
+	g := &Gateway{cfg: cfg, backends: backends, kratos: k, log: log}
+	g.auth = identity.New(cfg.KratosPublicURL, identity.WithLogger(log), identity.WithErrorWriter(g.identityErrorPage))
 	return g, nil
+}
+
+// identityErrorPage answers a browser whose session could not be resolved
+// with a page in Chinese instead of the services' problem JSON: Kratos
+// unreachable (503) or an account without a valid role or scope (403).
+func (g *Gateway) identityErrorPage(w http.ResponseWriter, _ *http.Request, status int, _, _ string) {
+	msg := "登录状态无法确认，请重新登录。"
+	switch status {
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "5")
+		msg = "登录服务暂时无法连接，请稍后刷新重试。"
+	case http.StatusForbidden:
+		msg = "此账号尚未设置好角色或所属村镇，请联系镇（街道）信息员。"
+	}
+	g.render(w, status, page{Template: "console_error", Title: "无法完成", Data: consoleData{D: msg}})
 }
 
 // Register adds every route of the gateway to srv. The gateway's routes are
