@@ -2,9 +2,12 @@
 
 // Package e2e tests one district end to end on the real one-node cluster
 // that hack/district.sh brings up: the operator on the host, each town's four
-// services as pods, PostgreSQL, Kafka and Kratos shared. Every request goes
-// through the API server's service proxy, as an administrator's would, and
-// people act with the Kratos identities the operator created for the
+// services as pods, the district gateway, PostgreSQL, Kafka and Kratos
+// shared. The village's cadres sign in through the gateway in a headless
+// Chromium, as a person would with what town IT hands over; the public's
+// pages are checked through the gateway too. The services' APIs are called
+// through the API server's service proxy, as an administrator's would be,
+// with the sessions of the Kratos identities the operator created for the
 // villages' officials.
 //
 // TestDistrictStory walks the whole story on a Town and a Village it applies
@@ -18,7 +21,9 @@
 // Environment (hack/district.sh env prints it): KUBECONFIG,
 // WUXIAO_TEST_KRATOS_PUBLIC_URL / _ADMIN_URL (loopback), WUXIAO_E2E_TOWNS
 // (the towns that are up; the first is used), WUXIAO_E2E_TRACES (the
-// hack/otlp-sink that receives the District's traces).
+// hack/otlp-sink that receives the District's traces), WUXIAO_E2E_GATEWAY
+// (the district gateway's origin; Kratos' browser URLs must name it) and
+// WUXIAO_TEST_CHROMIUM (the browser; hack/chromium.sh when unset).
 package e2e
 
 import (
@@ -47,6 +52,7 @@ var env struct {
 	town    string
 	traces  *traceSink
 	kratos  kratosAdmin
+	gateway string // the district gateway's origin, e.g. http://127.0.0.1:8080
 }
 
 func TestMain(m *testing.M) {
@@ -86,6 +92,9 @@ func run(m *testing.M) int {
 		return fail("WUXIAO_TEST_KRATOS_PUBLIC_URL and WUXIAO_TEST_KRATOS_ADMIN_URL are not set")
 	}
 	env.kratos = newKratosAdmin(pub, adm)
+	if env.gateway = strings.TrimRight(os.Getenv("WUXIAO_E2E_GATEWAY"), "/"); env.gateway == "" {
+		return fail("WUXIAO_E2E_GATEWAY (the district gateway, e.g. http://127.0.0.1:8080) is not set: bring the district up with its gateway")
+	}
 	sinkURL := os.Getenv("WUXIAO_E2E_TRACES")
 	if sinkURL == "" {
 		sinkURL = "http://198.18.0.1:24318"
