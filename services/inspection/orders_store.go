@@ -209,6 +209,9 @@ func (s *Service) ActOnOrder(ctx context.Context, number, action, text string) (
 			if strings.TrimSpace(text) == "" {
 				return httpapi.ValidationFailed(httpapi.FieldError{Field: "response", Detail: "is required"})
 			}
+			if errs := httpapi.TooLong(httpapi.Limit("response", text, maxNote)); len(errs) > 0 {
+				return httpapi.ValidationFailed(errs...)
+			}
 			if o.ReferredAt != nil {
 				return httpapi.Conflict("order " + o.Number + " was referred for disciplinary handling")
 			}
@@ -310,6 +313,7 @@ func (s *Service) RecordInterview(ctx context.Context, by identity.Principal, in
 	if strings.TrimSpace(in.Reason) == "" {
 		errs = append(errs, httpapi.FieldError{Field: "reason", Detail: "is required"})
 	}
+	errs = append(errs, interviewTooLong(in)...)
 	if strings.TrimSpace(in.Outcome) == "" {
 		errs = append(errs, httpapi.FieldError{Field: "outcome", Detail: "is required"})
 	}
