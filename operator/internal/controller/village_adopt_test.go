@@ -55,6 +55,24 @@ func TestVillageAdoptsOnlyTrustedIdentities(t *testing.T) {
 		t.Errorf("the foreign identity's traits were rewritten: %v", traits)
 	}
 
+	// An identity that verified the address is the address' owner's: adopted.
+	verified := "sun.li-" + provision.RandomHex(4) + "@example.cn"
+	vbody := kratos.NewCreateIdentityBody("default", map[string]any{"email": verified, "name": "孙丽"})
+	vbody.SetState("active")
+	vbody.SetVerifiableAddresses([]kratos.VerifiableIdentityAddress{*kratos.NewVerifiableIdentityAddress("completed", verified, true, "email")})
+	owned, _, err := admin.IdentityAPI.CreateIdentity(ctx).CreateIdentityBody(*vbody).Execute()
+	must(t, err)
+	u := newVillage(town, "adopt-verified", "213")
+	u.Spec.Officials = append(u.Spec.Officials, wuxiaov1.Official{ID: "sun-li", Name: "孙丽", Role: wuxiaov1.RoleLiaisonOfficer, Email: verified})
+	must(t, k8s.Create(ctx, u))
+	gotU := waitVillage(t, u, metav1.ConditionTrue, wuxiaov1.ReasonReconciled, "")
+	if !hasIdentity(gotU, "sun-li", owned.Id) {
+		t.Errorf("the verified identity %s was not adopted: %+v", owned.Id, gotU.Status.Identities)
+	}
+	if m, _ := identityOf(t, owned.Id).MetadataAdmin.(map[string]any); m["managedBy"] != provision.ManagedBy {
+		t.Errorf("the adopted identity carries no operator marker: %v", m)
+	}
+
 	// The operator's own identity, made before the Village's status recorded
 	// it (a crash in between): adopted again, same id, role granted.
 	own := "zhou.min-" + provision.RandomHex(4) + "@example.cn"
@@ -66,16 +84,19 @@ func TestVillageAdoptsOnlyTrustedIdentities(t *testing.T) {
 	w.Spec.Officials = append(w.Spec.Officials, wuxiaov1.Official{ID: "zhou-min", Name: "周敏", Role: wuxiaov1.RoleLiaisonOfficer, Email: own})
 	must(t, k8s.Create(ctx, w))
 	gotW := waitVillage(t, w, metav1.ConditionTrue, wuxiaov1.ReasonReconciled, "")
-	adopted := false
-	for _, id := range gotW.Status.Identities {
-		if id.Official == "zhou-min" {
-			adopted = id.IdentityID == ownID && id.Active
-		}
-	}
-	if !adopted {
+	if !hasIdentity(gotW, "zhou-min", ownID) {
 		t.Errorf("the operator's own identity %s was not adopted: %+v", ownID, gotW.Status.Identities)
 	}
 	if meta, _ := identityOf(t, ownID).MetadataPublic.(map[string]any); meta["role"] != string(wuxiaov1.RoleLiaisonOfficer) || meta["village"] != w.Spec.Code {
 		t.Errorf("the adopted identity's metadata %v", meta)
 	}
+}
+
+func hasIdentity(v *wuxiaov1.Village, official, id string) bool {
+	for _, st := range v.Status.Identities {
+		if st.Official == official {
+			return st.IdentityID == id && st.Active
+		}
+	}
+	return false
 }
