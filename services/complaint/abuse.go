@@ -392,6 +392,22 @@ func (r *RateLimiter) Allow(clientAddr, village string, now time.Time) Decision 
 	return r.allow(clientAddr, village, now, false)
 }
 
+// PeekClient reports whether the client has a submission left, consuming
+// nothing and counting no attempt: the report page asks before reading a
+// body, so that a client over its limit is refused before it uploads.
+func (r *RateLimiter) PeekClient(clientAddr string, now time.Time) Decision {
+	ck := r.ClientKey(clientAddr)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.clients.get(ck, now, func() any { return &abuseBucket{} }).(*abuseBucket)
+	c.refill(now, r.cfg.ClientEvery, r.cfg.ClientBurst)
+	if c.tokens < 1 {
+		return Decision{Reason: LimitReasonClient, RetryAfter: c.wait(r.cfg.ClientEvery),
+			Message: "您提交得太频繁，请稍后再试"}
+	}
+	return Decision{Allowed: true}
+}
+
 // AllowWithProof is Allow for a request that carried a verified proof of work
 // (see Challenger.VerifyPoWForVillage): the per-client limit still applies,
 // the village limit and flood check do not.

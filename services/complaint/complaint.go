@@ -186,6 +186,9 @@ type Attachment struct {
 	Stored bool `json:"stored,omitempty"`
 	// Content is the uploaded file; never part of the JSON document.
 	Content []byte `json:"-"`
+	// staged is the upload_chunks id of a file the report page streamed
+	// to the database (instead of Content).
+	staged string
 }
 
 // NewStoredAttachment describes an uploaded file by its sniffed type and
@@ -313,7 +316,11 @@ func (in Intake) Validate() error {
 		if b, err := hex.DecodeString(a.SHA256); err != nil || len(b) != sha256.Size {
 			problems = append(problems, fmt.Sprintf("attachment %d: sha256 must be 64 hexadecimal characters", i+1))
 		}
-		if a.Stored {
+		if a.Stored && a.staged != "" {
+			// Streamed to the database: size, hash and type were taken from
+			// the bytes as they were staged, and the database checks size
+			// and hash again when it moves them (insertAttachments).
+		} else if a.Stored {
 			// Uploaded bytes: what is recorded must be what was received.
 			sum := sha256.Sum256(a.Content)
 			if int64(len(a.Content)) != a.Size || hex.EncodeToString(sum[:]) != a.SHA256 || sniffIntakeType(a.Content) != a.ContentType {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wuxiao/wuxiao/services/internal/config"
@@ -41,6 +42,38 @@ type API struct {
 	// (MAX_BODY_BYTES) must be at least IntakeMaxBodyBytes for the uploads;
 	// the command raises it.
 	BodyLimit int64
+	// MaxUploads bounds the report-page submissions read at once (default
+	// DefaultMaxUploads); one more is a 503 with Retry-After before its
+	// body is read. Their files are streamed to the database, so each
+	// holds about one chunk (uploadChunkBytes) in memory.
+	MaxUploads int
+
+	uploadsOnce sync.Once
+	uploads     chan struct{}
+}
+
+// DefaultMaxUploads is API.MaxUploads when unset.
+const DefaultMaxUploads = 8
+
+// uploadRetryAfter is the Retry-After (seconds) of a submission refused
+// because MaxUploads are being read.
+const uploadRetryAfter = 10
+
+// acquireUpload takes one of the MaxUploads slots without waiting.
+func (a *API) acquireUpload() (release func(), ok bool) {
+	a.uploadsOnce.Do(func() {
+		n := a.MaxUploads
+		if n <= 0 {
+			n = DefaultMaxUploads
+		}
+		a.uploads = make(chan struct{}, n)
+	})
+	select {
+	case a.uploads <- struct{}{}:
+		return func() { <-a.uploads }, true
+	default:
+		return nil, false
+	}
 }
 
 // limit applies BodyLimit.

@@ -9,6 +9,7 @@ package complaint
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
@@ -173,14 +174,15 @@ func (a *API) reportForm(w http.ResponseWriter, r *http.Request) {
 	renderPage(w, http.StatusOK, "report", a.newReportPage(r, village, nil))
 }
 
-// upload is one file of the form, read with its size limit: Content is
-// nil when the file was larger than IntakeMaxFileBytes (Size still counts
-// every byte, Head keeps the start for the type check).
+// upload is one file of the form, streamed to the database with its size
+// limit: Staged.ID is empty when nothing was kept (a file larger than
+// IntakeMaxFileBytes: Size still counts every byte, Head keeps the start
+// for the type check).
 type upload struct {
-	Name    string
-	Size    int64
-	Head    []byte
-	Content []byte
+	Name   string
+	Size   int64
+	Head   []byte
+	Staged stagedUpload
 }
 
 // reportSubmission is what the form sent.
@@ -204,9 +206,11 @@ var (
 )
 
 // readReport reads a multipart (or urlencoded) form part by part, keeping
-// every field's value for the page to show again. The body is already
-// capped by http.MaxBytesReader; errFormTooLarge says it went over.
-func readReport(r *http.Request) (*reportSubmission, error) {
+// every field's value for the page to show again and streaming each file
+// to the database (Service.stageUpload; the caller drops sub.staged() when
+// no complaint takes them). The body is already capped by
+// http.MaxBytesReader; errFormTooLarge says it went over.
+func (a *API) readReport(r *http.Request) (*reportSubmission, error) {
 	sub := &reportSubmission{}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct == "application/x-www-form-urlencoded" {
@@ -234,7 +238,7 @@ func readReport(r *http.Request) (*reportSubmission, error) {
 			return sub, errFormMalformed
 		}
 		if part.FormName() == "attachments" && part.FileName() != "" {
-			if err := sub.readFile(part); err != nil {
+			if err := a.readFile(r.Context(), sub, part); err != nil {
 				return sub, err
 			}
 			continue
@@ -265,26 +269,35 @@ func (sub *reportSubmission) set(name, v string) {
 	}
 }
 
-func (sub *reportSubmission) readFile(part *multipart.Part) error {
+func (a *API) readFile(ctx context.Context, sub *reportSubmission, part *multipart.Part) error {
 	sub.FileCount++
-	// One byte over the limit is enough to know the file is too large.
-	content, err := io.ReadAll(io.LimitReader(part, IntakeMaxFileBytes+1))
-	if err != nil {
-		return formErr(err)
-	}
-	rest, err := io.Copy(io.Discard, part)
-	if err != nil {
-		return formErr(err)
-	}
 	if sub.FileCount > IntakeMaxFiles {
-		return nil // counted, not kept
+		if _, err := io.Copy(io.Discard, part); err != nil { // counted, not kept
+			return formErr(err)
+		}
+		return nil
 	}
-	u := upload{Name: uploadName(part.FileName(), sub.FileCount), Size: int64(len(content)) + rest, Head: content[:min(len(content), 512)]}
-	if u.Size <= IntakeMaxFileBytes {
-		u.Content = content
+	st, err := a.Service.stageUpload(ctx, part, IntakeMaxFileBytes)
+	if err != nil {
+		var se errStaging
+		if errors.As(err, &se) {
+			return err
+		}
+		return formErr(err)
 	}
-	sub.Files = append(sub.Files, u)
+	sub.Files = append(sub.Files, upload{Name: uploadName(part.FileName(), sub.FileCount), Size: st.Size, Head: st.Head, Staged: st})
 	return nil
+}
+
+// staged are the ids of the files streamed to the database.
+func (sub *reportSubmission) staged() []string {
+	var ids []string
+	for _, u := range sub.Files {
+		if u.Staged.ID != "" {
+			ids = append(ids, u.Staged.ID)
+		}
+	}
+	return ids
 }
 
 // uploadName is the file's base name, trimmed to 100 characters, or a
@@ -355,6 +368,31 @@ func (a *API) reportSubmit(w http.ResponseWriter, r *http.Request) {
 	if !a.pageVillageOpen(w, r, village) {
 		return
 	}
+	// Everything that can be decided without the body is decided before it
+	// is read: its declared size, the client's rate limit, the bound on
+	// concurrent uploads and the client's byte budget.
+	if r.ContentLength > IntakeMaxBodyBytes {
+		page := a.newReportPage(r, village, nil)
+		msg := fmt.Sprintf("提交的内容过大：最多%d个附件，每个不超过%dMB。", IntakeMaxFiles, IntakeMaxFileBytes>>20)
+		page.General, page.Errors["attachments"] = append(page.General, msg), []string{msg}
+		page.HadFiles = true // only files make a form this large
+		renderPage(w, http.StatusRequestEntityTooLarge, "report", page)
+		return
+	}
+	if d := a.Limiter.PeekClient(httpapi.ClientIP(r), a.Service.now()); !d.Allowed {
+		f := &refusal{status: http.StatusTooManyRequests, code: "rate_limited", message: d.Message, retryAfter: d.RetryAfter}
+		a.refusePage(w, r, village, nil, f)
+		return
+	}
+	release, ok := a.acquireUpload()
+	if !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(uploadRetryAfter))
+		page := a.newReportPage(r, village, nil)
+		page.General = append(page.General, "系统繁忙，正在处理其他举报，请稍等片刻后重新提交。")
+		renderPage(w, http.StatusServiceUnavailable, "report", page)
+		return
+	}
+	defer release()
 	// The client's daily upload budget is taken before the body is read
 	// (its Content-Length, or the most the body may be) and what the body
 	// did not use is given back once it is read.
@@ -373,7 +411,18 @@ func (a *API) reportSubmit(w http.ResponseWriter, r *http.Request) {
 		io.Reader
 		io.Closer
 	}{body, r.Body}, reserved)
-	sub, err := readReport(r)
+	sub, err := a.readReport(r)
+	// The files the complaint does not take (it deleted its own) are
+	// deleted whatever happens below.
+	defer func() { a.Service.dropUploads(r.Context(), sub.staged()...) }()
+	var se errStaging
+	if errors.As(err, &se) {
+		a.Service.logError(r, "staging an upload", err)
+		page := a.newReportPage(r, village, sub)
+		page.General = append(page.General, "系统暂时无法保存您的举报，请稍后再试。您填写的内容仍在下方。")
+		renderPage(w, http.StatusServiceUnavailable, "report", page)
+		return
+	}
 	if err != nil {
 		page := a.newReportPage(r, village, sub)
 		status := http.StatusBadRequest
@@ -399,7 +448,7 @@ func (a *API) reportSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(fileErrs) == 0 {
 		for _, u := range sub.Files {
-			in.Attachments = append(in.Attachments, NewStoredAttachment(u.Name, u.Content))
+			in.Attachments = append(in.Attachments, NewStagedAttachment(u.Name, u.Staged))
 		}
 	}
 	errs := checkIntake(in)
@@ -418,13 +467,7 @@ func (a *API) reportSubmit(w http.ResponseWriter, r *http.Request) {
 	// correcting a typo must not use up their submissions or meet a
 	// challenge before the form is right.
 	if f := a.admitWith(httpapi.ClientIP(r), village, sub.PowToken, sub.PowNonce); f != nil {
-		f.setRetryAfter(w)
-		msg := f.message
-		if f.retryAfter > 0 {
-			msg += fmt.Sprintf("（约%d分钟后可再提交）", int((f.retryAfter+time.Minute-1)/time.Minute))
-		}
-		page.General, page.Challenge = append(page.General, msg), f.challenge
-		renderPage(w, f.status, "report", page)
+		a.refusePage(w, r, village, sub, f)
 		return
 	}
 
@@ -447,6 +490,19 @@ func (a *API) reportSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	renderPage(w, http.StatusCreated, "receipt", receiptPage{Title: "举报已提交", TrackingCode: rc.TrackingCode, Secret: rc.Secret,
 		Files: len(in.Attachments), AcceptDays: int(AcceptWithin / (24 * time.Hour))})
+}
+
+// refusePage shows the abuse guard's refusal on the report page, with what
+// was read of the form (nothing when it was refused before the body).
+func (a *API) refusePage(w http.ResponseWriter, r *http.Request, village string, sub *reportSubmission, f *refusal) {
+	f.setRetryAfter(w)
+	msg := f.message
+	if f.retryAfter > 0 {
+		msg += fmt.Sprintf("（约%d分钟后可再提交）", int((f.retryAfter+time.Minute-1)/time.Minute))
+	}
+	page := a.newReportPage(r, village, sub)
+	page.General, page.Challenge = append(page.General, msg), f.challenge
+	renderPage(w, f.status, "report", page)
 }
 
 type receiptPage struct {

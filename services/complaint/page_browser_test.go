@@ -173,3 +173,38 @@ func TestReportPageBrowserSolvesChallenge(t *testing.T) {
 		t.Errorf("%d challenges spent", n)
 	}
 }
+
+// TestReportPageBrowserRefusedBeforeUpload: a villager over the client
+// limit is refused before the upload is read (429); the page's script puts
+// what they typed back into the form of the refusal page, with the message
+// saying when to retry.
+func TestReportPageBrowserRefusedBeforeUpload(t *testing.T) {
+	ts, a := pageServer(t, RateLimitConfig{ClientBurst: 1, VillageBurst: 100, FloodThreshold: 100})
+	receiptOf(t, report(t, ts, validForm("project"), nil)) // this client's only token
+	photo := filepath.Join(t.TempDir(), "工地.jpg")
+	if err := os.WriteFile(photo, sampleJPEG(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := testinfra.Browser(t)
+	p.Navigate(ts.URL + "/r/" + testVillage)
+	p.Click(`input[name=category][value=project]`)
+	p.SetValue("#description", "工程款拨付了，但是路一直没有修")
+	p.Upload("#attachments", photo)
+	p.Click("#submit")
+	p.WaitFor(".alert")
+	if body := p.Text("body"); !strings.Contains(body, "您提交得太频繁，请稍后再试") {
+		t.Fatalf("refusal page: %s", body)
+	}
+	if got := testinfra.Eval[string](p, `document.getElementById("description").value`); got != "工程款拨付了，但是路一直没有修" {
+		t.Errorf("description after the refusal: %q", got)
+	}
+	if !testinfra.Eval[bool](p, `document.querySelector("input[name=category][value=project]").checked`) {
+		t.Error("the category was not kept")
+	}
+	if errs := p.ConsoleErrors(); len(errs) != 0 {
+		t.Errorf("console: %v", errs)
+	}
+	if n := count(t, a.Service, `SELECT count(*) FROM upload_chunks`) + count(t, a.Service, `SELECT count(*) FROM attachments`); n != 0 {
+		t.Errorf("%d rows of the refused upload kept", n)
+	}
+}

@@ -82,6 +82,21 @@
     document.write(html);
     document.close();
   }
+  // restore puts what the reporter typed back into a page the service
+  // answered without reading the form (refused before the upload: too
+  // frequent, busy, too large); files must be chosen again.
+  function restore(data) {
+    var d = document.getElementById("description"), text = data.get("description");
+    if (d && !d.value && typeof text === "string" && text) {
+      d.value = text;
+      d.dispatchEvent(new Event("input"));
+    }
+    var radios = document.getElementsByName("category"), cat = data.get("category"), checked = false, i;
+    for (i = 0; i < radios.length; i++) checked = checked || radios[i].checked;
+    for (i = 0; i < radios.length && !checked; i++) if (radios[i].value === cat) radios[i].checked = true;
+    var ident = document.querySelector("input[name=identified]");
+    if (ident && data.get("identified") === "1") ident.checked = true;
+  }
   var sending = false;
   function send(data, attempt) {
     return fetch(form.action, { method: "POST", body: data, credentials: "same-origin" }).then(function (res) {
@@ -100,6 +115,7 @@
           }
         }
         show(html);
+        restore(data);
       });
     });
   }

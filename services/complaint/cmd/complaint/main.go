@@ -93,5 +93,9 @@ func escalate(ctx context.Context, svc *complaint.Service, interval time.Duratio
 		if n > 0 {
 			svc.Log.InfoContext(ctx, "escalated overdue complaints", "count", n)
 		}
+		// Uploads a crashed process left staged (a request deletes its own).
+		if _, err := svc.SweepUploads(ctx, time.Hour); err != nil && ctx.Err() == nil {
+			svc.Log.ErrorContext(ctx, "sweeping staged uploads", "error", err.Error())
+		}
 	}
 }

@@ -1,0 +1,171 @@
+package complaint
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// podMemoryLimit is the operator's default memory limit of a town service's
+// container (operator/internal/resources/town.go: limits.memory 256Mi).
+const podMemoryLimit = 256 << 20
+
+// zeros is an endless reader of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// streamedReport writes a report with three maximum-size PNG files to w
+// without holding any file in memory.
+func streamedReport(t testing.TB, w io.Writer) (contentType string, err error) {
+	mw := multipart.NewWriter(w)
+	if err := mw.SetBoundary("wuxiao-report-boundary"); err != nil { // the same length every time
+		return "", err
+	}
+	if err := mw.WriteField("category", "funds"); err != nil {
+		return "", err
+	}
+	if err := mw.WriteField("description", goodDescription); err != nil {
+		return "", err
+	}
+	png := samplePNG(t)
+	for i := range IntakeMaxFiles {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="attachments"; filename="%d.png"`, i+1))
+		h.Set("Content-Type", "image/png")
+		pw, err := mw.CreatePart(h)
+		if err != nil {
+			return "", err
+		}
+		if _, err := io.Copy(pw, io.MultiReader(bytes.NewReader(png), io.LimitReader(zeros{}, IntakeMaxFileBytes-int64(len(png))))); err != nil {
+			return "", err
+		}
+	}
+	return mw.FormDataContentType(), mw.Close()
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// TestReportPageConcurrentUploadsMemory sends ten concurrent reports of
+// maximum size (three 5 MiB files each, streamed by the client, with their
+// Content-Length) to the report page on the real PostgreSQL, samples the
+// process's memory while they run, and requires the growth to stay far
+// below the pod's memory limit. Each answer is a receipt, or a refusal
+// with Retry-After (the upload bound, 503) made before the body was read;
+// every receipt's files are stored whole. The page read every file into
+// memory before the rate limiter ran: ten uploads took ~150 MiB of file
+// content plus copies.
+func TestReportPageConcurrentUploadsMemory(t *testing.T) {
+	srv, a := pageServer(t, RateLimitConfig{ClientBurst: 1000, VillageBurst: 1000, FloodThreshold: 1000, ClientDailyBytes: 1 << 30})
+	var size countWriter
+	ct, err := streamedReport(t, &size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func() (int, http.Header, error) {
+		pr, pw := io.Pipe()
+		go func() { _, err := streamedReport(t, pw); pw.CloseWithError(err) }()
+		req, _ := http.NewRequest("POST", srv.URL+"/r/"+testVillage, pr)
+		req.Header.Set("Content-Type", ct)
+		req.ContentLength = size.n
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer res.Body.Close()
+		_, _ = io.Copy(io.Discard, res.Body)
+		return res.StatusCode, res.Header, nil
+	}
+	if status, _, err := post(); err != nil || status != http.StatusCreated { // warm up: pools, templates
+		t.Fatalf("warm-up report: %d %v", status, err)
+	}
+
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	baseHeap, baseSys := ms.HeapInuse, ms.Sys
+	var peakHeap, peakSys atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peakHeap.Load() {
+				peakHeap.Store(m.HeapInuse)
+			}
+			if m.Sys > peakSys.Load() {
+				peakSys.Store(m.Sys)
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+
+	const uploads = 10
+	var wg sync.WaitGroup
+	statuses := make([]int, uploads)
+	errs := make([]error, uploads)
+	retry := make([]string, uploads)
+	for i := range uploads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var h http.Header
+			statuses[i], h, errs[i] = post()
+			if h != nil {
+				retry[i] = h.Get("Retry-After")
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-sampled
+
+	heapGrowth := int64(peakHeap.Load()) - int64(baseHeap)
+	sysGrowth := int64(peakSys.Load()) - int64(baseSys)
+	t.Logf("%d concurrent uploads of %.1f MiB: statuses %v; heap in use grew by %.1f MiB (peak %.1f MiB), memory from the OS by %.1f MiB; pod limit %d MiB",
+		uploads, float64(size.n)/(1<<20), statuses, float64(heapGrowth)/(1<<20), float64(peakHeap.Load())/(1<<20),
+		float64(sysGrowth)/(1<<20), podMemoryLimit>>20)
+
+	created := 0
+	for i, st := range statuses {
+		switch {
+		case errs[i] != nil:
+			t.Errorf("upload %d: %v", i, errs[i])
+		case st == http.StatusCreated:
+			created++
+		case (st == http.StatusServiceUnavailable || st == http.StatusTooManyRequests) && retry[i] != "":
+		default:
+			t.Errorf("upload %d: %d (Retry-After %q)", i, st, retry[i])
+		}
+	}
+	if created == 0 {
+		t.Error("no upload was taken")
+	}
+	// The whole process (the test's client and PostgreSQL driver included)
+	// must stay well inside the pod's limit: an eighth of it for ten uploads.
+	if heapGrowth > podMemoryLimit/8 || sysGrowth > podMemoryLimit/4 {
+		t.Errorf("memory grew by %d MiB heap, %d MiB from the OS for %d uploads; the pod's limit is %d MiB",
+			heapGrowth>>20, sysGrowth>>20, uploads, podMemoryLimit>>20)
+	}
+	if n := count(t, a.Service, `SELECT count(*) FROM attachments WHERE size = $1`, IntakeMaxFileBytes); n != 3*(created+1) {
+		t.Errorf("%d stored files of full size, want %d", n, 3*(created+1))
+	}
+}
