@@ -25,8 +25,6 @@ import (
 	"github.com/google/uuid"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
-
-	"github.com/wuxiao/wuxiao/services/internal/personal"
 )
 
 // Shanghai is the time zone in which dates are counted: a payment made at
@@ -282,8 +280,8 @@ func Validate(e Entry, existing []Entry) error {
 	}
 	checkText(&fe, "description", e.Description, true, MaxDescription)
 	checkText(&fe, "counterparty", e.Counterparty, false, MaxCounterparty)
-	if LooksLikePersonName(e.Counterparty) {
-		fe.add("counterparty", "a person's name must be stored masked (%s)", personal.MaskName(e.Counterparty))
+	if masked := MaskCounterparty(e.Counterparty); masked != e.Counterparty {
+		fe.add("counterparty", "must be stored masked unless an organisation (%s)", masked)
 	}
 	checkText(&fe, "recordedBy", e.RecordedBy, true, 200)
 	if e.IsReversal() {
@@ -533,7 +531,8 @@ func yearOf(date string) int {
 }
 
 // yearLines returns the entries dated in year, sorted by date and sequence,
-// with reversal links resolved among all entries given.
+// with reversal links resolved among all entries given, as the public sees
+// them (publicText): every caller is a public output.
 func yearLines(entries []Entry, year int) []Line {
 	byID := make(map[string]Entry, len(entries))
 	reversal := make(map[string]Entry)
@@ -548,7 +547,7 @@ func yearLines(entries []Entry, year int) []Line {
 		if !validDate(e.Date) || yearOf(e.Date) != year {
 			continue
 		}
-		l := Line{Entry: e}
+		l := Line{Entry: publicText(e)}
 		if r, ok := reversal[e.ID]; ok {
 			l.Reversed, l.ReversedBy, l.ReversedBySeq = true, r.ID, r.Seq
 		}

@@ -8,7 +8,6 @@ import (
 	"html/template"
 	"io/fs"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -102,20 +101,10 @@ func (s *Service) render(village, villageName string, v view) ([]byte, error) {
 	return b.Bytes(), err
 }
 
-// Free text written by cadres (titles, descriptions, reasons, warnings)
-// might carry an ID or mobile number; the portal masks any it finds,
-// full-width digits included (the mask functions normalise them), and
-// leaves the rest of the text as written.
-var (
-	idInText    = regexp.MustCompile(`[1-9１-９][0-9０-９]{16}[0-9０-９XxＸｘ]|[1-9１-９][0-9０-９]{14}`)
-	phoneInText = regexp.MustCompile(`[1１][3-9３-９][0-9０-９]{9}`)
-)
-
-// scrub masks ID and mobile numbers in free text shown on the portal.
-func scrub(s string) string {
-	s = idInText.ReplaceAllStringFunc(s, personal.MaskIDNumber)
-	return phoneInText.ReplaceAllStringFunc(s, personal.MaskPhone)
-}
+// scrub masks ID and phone numbers in free text written by cadres (titles,
+// descriptions, reasons, warnings) shown on the portal: personal.ScrubText,
+// the one masking path of every public output.
+func scrub(s string) string { return personal.ScrubText(s) }
 
 // —— 我们的钱包 ——
 
@@ -166,7 +155,7 @@ func (s *Service) walletView(ctx context.Context, village string, year int) (vie
 	}
 	for _, l := range sum.Lines {
 		e := walletEntry{Seq: l.Seq, Date: l.Date, Kind: l.Kind.Label(), Category: l.Category.Name(), Amount: FormatYuan(l.NetFen()),
-			Description: scrub(l.Description), Counterparty: scrub(l.Counterparty), Tracking: l.TrackingNumber,
+			Description: scrub(l.Description), Counterparty: personal.MaskCounterparty(l.Counterparty), Tracking: l.TrackingNumber,
 			Reversal: l.IsReversal(), ReversesSeq: l.ReversesSeq, Reason: scrub(l.Reason), Reversed: l.Reversed, ReversedBySeq: l.ReversedBySeq}
 		if l.TrackingNumber != "" {
 			e.ProcessURL = "/v/" + village + "/processes/" + url.PathEscape(l.TrackingNumber)

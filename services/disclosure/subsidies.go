@@ -249,10 +249,10 @@ func PublicPayments(payments []Payment) []PublicPayment {
 	out := make([]PublicPayment, 0, len(payments))
 	for _, p := range payments {
 		pp := PublicPayment{
-			ID: p.ID, Village: p.Village, Programme: p.Programme,
+			ID: p.ID, Village: p.Village, Programme: personal.ScrubText(p.Programme),
 			Name: personal.MaskName(p.HouseholdName), IDNumber: p.MaskedIDNumber(),
 			AmountFen: p.AmountFen, Amount: FormatYuan(p.NetFen()), PaidOn: p.PaidOn,
-			Reverses: p.Reverses, Reason: p.Reason,
+			Reverses: p.Reverses, Reason: personal.ScrubText(p.Reason),
 		}
 		if r, ok := reversedBy[p.ID]; ok {
 			pp.Reversed, pp.ReversedBy = true, r

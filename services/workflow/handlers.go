@@ -10,6 +10,7 @@ import (
 	"github.com/wuxiao/wuxiao/services/internal/flowchart"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/personal"
 )
 
 //go:embed openapi.yaml
@@ -159,9 +160,11 @@ func (s *Service) track(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	item := s.Engine.Catalog.Item(inst.ItemID)
+	// Free text cadres wrote may hold ID and phone numbers: the public sees
+	// it through personal.ScrubText, the masking every public output uses.
 	v := PublicView{TrackingNumber: inst.TrackingNumber, Village: inst.Village, ItemID: inst.ItemID, ItemName: inst.ItemName,
-		Title: inst.Title, AmountFen: inst.AmountFen, Status: inst.Status, Current: inst.Current, StartedAt: inst.StartedAt,
-		EndedAt: inst.EndedAt, WithdrawReason: inst.WithdrawReason, Steps: []PublicStep{}, Warnings: []PublicWarning{}}
+		Title: personal.ScrubText(inst.Title), AmountFen: inst.AmountFen, Status: inst.Status, Current: inst.Current, StartedAt: inst.StartedAt,
+		EndedAt: inst.EndedAt, WithdrawReason: personal.ScrubText(inst.WithdrawReason), Steps: []PublicStep{}, Warnings: []PublicWarning{}}
 	for _, st := range inst.Steps {
 		ps := PublicStep{StepID: st.StepID, EnteredAt: st.EnteredAt, DueAt: st.DueAt, CompletedAt: st.CompletedAt, OutOfOrder: st.OutOfOrder}
 		if item != nil {
@@ -172,7 +175,8 @@ func (s *Service) track(w http.ResponseWriter, r *http.Request) {
 		v.Steps = append(v.Steps, ps)
 	}
 	for _, x := range ws {
-		v.Warnings = append(v.Warnings, PublicWarning{StepID: x.StepID, Rule: x.Rule, Message: x.Message, Basis: x.Basis, RaisedAt: x.RaisedAt})
+		v.Warnings = append(v.Warnings, PublicWarning{StepID: x.StepID, Rule: x.Rule, Message: personal.ScrubText(x.Message),
+			Basis: personal.ScrubText(x.Basis), RaisedAt: x.RaisedAt})
 	}
 	_ = httpapi.WriteJSON(w, http.StatusOK, v)
 }

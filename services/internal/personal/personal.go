@@ -3,7 +3,9 @@
 // they are stored and compared across services) and the masking (脱敏) of
 // names, ID numbers and phone numbers shown publicly. Every service that
 // hashes an ID number must use HashID, so that hashes made with the
-// district's key compare equal across services.
+// district's key compare equal across services. Every public output masks
+// through this package: ScrubText for free text (ID and phone numbers
+// however written), MaskCounterparty for ledger counterparties.
 package personal
 
 import (
