@@ -1,6 +1,8 @@
 package inspection
 
 import (
+	"cmp"
+	"slices"
 	"time"
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
@@ -105,6 +107,14 @@ func GradeChangesFor(p identity.Principal, changes []GradeChangeView) []GradeCha
 			at = period.Start()
 		}
 		ch.Because = redactContributions(ch.Because, ch.Village, at)
+		// Still largest first, the 其他扣分 line among the others by its points.
+		worse := ch.ToPoints < ch.FromPoints
+		slices.SortStableFunc(ch.Because, func(a, b Contribution) int {
+			if worse {
+				return cmp.Compare(a.Points, b.Points)
+			}
+			return cmp.Compare(b.Points, a.Points)
+		})
 		out[i] = ch
 	}
 	return out

@@ -2,6 +2,7 @@ package inspection
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -148,6 +149,10 @@ func TestCadresDoNotSeeHiddenFacts(t *testing.T) {
 		}
 		if got != want || seenChanges.Items[i].To != ch.To {
 			t.Errorf("change %d: secretary's 其他扣分 %d, hidden %d", i, got, want)
+		}
+		// Every change here is a fall: deductions largest first.
+		if !slices.IsSortedFunc(seenChanges.Items[i].Because, func(a, b contribution) int { return a.Points - b.Points }) {
+			t.Errorf("change %d: not largest first: %+v", i, seenChanges.Items[i].Because)
 		}
 	}
 }
