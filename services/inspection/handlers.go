@@ -194,6 +194,16 @@ func (s *Service) readableNotice(w http.ResponseWriter, r *http.Request) (*Notic
 		writeErr(w, r, err)
 		return nil, "", false
 	}
+	if p, _ := identity.FromContext(r.Context()); !seesEverything(p) {
+		c, chtml, ok, err := n.ForCadres()
+		if err != nil {
+			writeErr(w, r, err)
+			return nil, "", false
+		}
+		if ok {
+			n, html = c, chtml
+		}
+	}
 	return n, html, true
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -198,6 +199,11 @@ type Notice struct {
 	Points   int       `json:"points"`
 	// Reasons are the period's deductions, with their dates, in order.
 	Reasons []string `json:"reasons"`
+	// CadreReasons are the reasons as the village's cadres read them: the
+	// deductions kept from them (see redact.go) summed into one 其他扣分
+	// line. Set when it differs from Reasons; notices issued before it
+	// existed lack it.
+	CadreReasons []string `json:"cadreReasons,omitempty"`
 	// Deadline to answer (C) or rectify (D): midnight ending the last day.
 	Deadline time.Time `json:"deadline"`
 	// Text is the whole notice as plain text.
@@ -257,6 +263,9 @@ func IssueNotice(cfg NoticeConfig, numbers Numbers, ch *GradeChange, r Rating, t
 		From: ch.From, Grade: r.Grade, Points: r.Points, Reasons: reasons(r),
 		Deadline: endOfDay(now, days),
 	}
+	if cadre := reasons(cadreRating(r)); !slices.Equal(cadre, n.Reasons) {
+		n.CadreReasons = cadre
+	}
 	n.Text = n.plainText()
 	return n, nil
 }
@@ -269,8 +278,10 @@ func reasons(r Rating) []string {
 			continue
 		}
 		var b strings.Builder
-		b.WriteString(dateCN(c.Fact.At))
-		b.WriteString("，")
+		if c.Fact.Kind != FactOther { // the 其他扣分 line has no date
+			b.WriteString(dateCN(c.Fact.At))
+			b.WriteString("，")
+		}
 		b.WriteString(c.Label)
 		if c.Fact.Note != "" {
 			b.WriteString("：")
@@ -411,6 +422,21 @@ ol { margin: 0.3em 0 0.3em 2em; padding: 0; }
 </body>
 </html>
 `))
+
+// ForCadres is the notice as the addressed village's cadres read it: with
+// CadreReasons as its reasons, text and HTML rendered again. ok is false
+// for a notice issued before CadreReasons existed that may name facts kept
+// from cadres; it is then shown as issued.
+func (n *Notice) ForCadres() (out *Notice, html string, ok bool, err error) {
+	if n.CadreReasons == nil {
+		return n, "", false, nil
+	}
+	c := *n
+	c.Reasons, c.CadreReasons = slices.Clone(n.CadreReasons), nil
+	c.Text = c.plainText()
+	html, err = c.HTML()
+	return &c, html, true, err
+}
 
 // HTML renders the notice as a printable document (A4, official layout).
 // Every text is escaped: notes come from events and can hold anything.

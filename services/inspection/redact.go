@@ -23,10 +23,14 @@ import (
 // all. AsOf becomes the time of the latest contribution left. Discipline,
 // district staff and the liaison officer see every contribution.
 //
+// The notices a grade change brings are read the same way: the cadres get
+// the notice with CadreReasons (the same 其他扣分 line, undated) as its
+// reasons, text and HTML rendered again (Notice.ForCadres); discipline
+// staff get it as issued, cadreReasons included.
+//
 // Known limits: the time of a grade change the hidden facts caused stays
-// visible (the village receives the notice anyway), and the notices
-// themselves, formal documents addressed to the village, are not changed
-// here.
+// visible, and notices issued before CadreReasons existed are shown to
+// cadres as issued.
 
 // FactOther is the kind of the aggregated line cadres see instead of the
 // contributions hidden from them.
@@ -83,6 +87,11 @@ func RatingFor(p identity.Principal, r Rating) Rating {
 	if seesEverything(p) {
 		return r
 	}
+	return cadreRating(r)
+}
+
+// cadreRating is the rating as the village's cadres see it.
+func cadreRating(r Rating) Rating {
 	start := r.Period.Start()
 	r.Contributions = redactContributions(r.Contributions, r.Village, start)
 	r.AsOf = start

@@ -2,6 +2,7 @@ package inspection
 
 import (
 	"encoding/json"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -122,6 +123,7 @@ func TestCadresDoNotSeeHiddenFacts(t *testing.T) {
 		Items []struct {
 			To      string         `json:"to"`
 			Because []contribution `json:"because"`
+			Notice  string         `json:"notice"`
 		} `json:"items"`
 	}
 	read(disc, changes, &fullChanges)
@@ -149,6 +151,25 @@ func TestCadresDoNotSeeHiddenFacts(t *testing.T) {
 		}
 		if got != want || seenChanges.Items[i].To != ch.To {
 			t.Errorf("change %d: secretary's 其他扣分 %d, hidden %d", i, got, want)
+		}
+		// The notice the change brought: as issued for discipline, without
+		// the hidden facts for the secretary (JSON, text and HTML).
+		if ch.Notice != "" {
+			path := "/v1/notices/" + url.PathEscape(ch.Notice)
+			for _, suffix := range []string{"", "/html"} {
+				full, seen := get(t, ts, path+suffix, disc), get(t, ts, path+suffix, sec)
+				if full.status != 200 || seen.status != 200 || !strings.Contains(full.raw, "利益冲突") {
+					t.Fatalf("notice %s%s: discipline %d, secretary %d: %.300s", ch.Notice, suffix, full.status, seen.status, full.raw)
+				}
+				for _, w := range append(tells, "举报类别") {
+					if strings.Contains(seen.raw, w) {
+						t.Errorf("the secretary's notice %s%s tells %q: %.2000s", ch.Notice, suffix, w, seen.raw)
+					}
+				}
+				if !strings.Contains(seen.raw, OtherLabel) || !strings.Contains(seen.raw, ch.Notice) {
+					t.Errorf("the secretary's notice %s%s lacks the 其他扣分 line: %.2000s", ch.Notice, suffix, seen.raw)
+				}
+			}
 		}
 		// Every change here is a fall: deductions largest first.
 		if !slices.IsSortedFunc(seenChanges.Items[i].Because, func(a, b contribution) int { return a.Points - b.Points }) {
