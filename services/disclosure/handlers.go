@@ -13,6 +13,7 @@ import (
 
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/personal"
 )
 
 //go:embed openapi.yaml
@@ -41,6 +42,30 @@ func (s *Service) Routes(srv *httpapi.Server) {
 	srv.HandleFunc("POST /v1/ledger/{id}/reverse", s.reverseEntry)
 	srv.HandleFunc("POST /v1/villages/{village}/subsidies", s.recordPayment)
 	srv.HandleFunc("POST /v1/subsidies/{id}/reverse", s.reversePayment)
+	srv.HandleFunc("POST /v1/villages/{village}/subsidies/lookup-code", s.lookupCode)
+}
+
+// lookupCode gives town finance staff a household's lookup code again (a
+// payment notice reprinted, or one printed before codes existed). The ID
+// number comes in the body, never in a URL, and is not kept.
+func (s *Service) lookupCode(w http.ResponseWriter, r *http.Request) {
+	village := r.PathValue("village")
+	if _, ok := s.finance(w, r, village); !ok {
+		return
+	}
+	var req struct {
+		IDNumber string `json:"idNumber"`
+	}
+	if !httpapi.DecodeJSON(w, r, &req) {
+		return
+	}
+	if !personal.ValidIDNumber(req.IDNumber) {
+		httpapi.WriteProblem(w, r, httpapi.ValidationFailed(httpapi.FieldError{Field: "idNumber", Detail: "is not a valid 18-character resident ID number (GB 11643)"}))
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	_ = httpapi.WriteJSON(w, http.StatusOK, map[string]string{"village": village,
+		"lookupCode": LookupCode(s.IDHashKey, village, personal.HashID(s.IDHashKey, req.IDNumber))})
 }
 
 // writeErr turns the domain's field errors and not-found into problem details.

@@ -106,8 +106,19 @@ func TestLookupGuessingDoesNotConfirm(t *testing.T) {
 		t.Fatalf("a miss answers %s, want no payments", first)
 	}
 
-	// The household itself, with the code from its payment notice.
+	// The household itself, with the code from its payment notice; finance
+	// staff (only they) can give the code again.
 	code, _ := pay.body["lookupCode"].(string)
+	secretary, _ := testinfra.KratosUser(t, "secretary", testTown, village)
+	again := apiJSON(t, ts, "POST", "/v1/villages/"+village+"/subsidies/lookup-code", finance, map[string]string{"idNumber": victim})
+	if again.status != 200 || again.body["lookupCode"] != code || code == "" {
+		t.Fatalf("the code again: %d %s, want %q", again.status, again.raw, code)
+	}
+	for token, want := range map[string]int{secretary: 403, "": 401} {
+		if r := apiJSON(t, ts, "POST", "/v1/villages/"+village+"/subsidies/lookup-code", token, map[string]string{"idNumber": victim}); r.status != want {
+			t.Fatalf("the code for someone else than finance staff: %d %s, want %d", r.status, r.raw, want)
+		}
+	}
 	own := lookupAs(t, ts, "198.51.100.1", map[string]string{"idNumber": victim, "name": name, "lookupCode": code})
 	if own.status != 200 || !strings.Contains(own.body, "523.00") {
 		t.Fatalf("own lookup with code %q: %d %s", code, own.status, own.body)

@@ -169,6 +169,8 @@ func matrix() []row {
 			body: map[string]any{"programme": "耕地地力保护补贴", "householdName": "李四", "idNumber": idNumber("33028319850505123"), "amountFen": 100, "paidOn": today}},
 		{service: svcDisclosure, pattern: "POST /v1/subsidies/{id}/reverse", path: "/v1/subsidies/<payment>/reverse", allow: finance,
 			body: map[string]string{"reason": "录入错误"}},
+		{service: svcDisclosure, pattern: "POST /v1/villages/{village}/subsidies/lookup-code", path: "/v1/villages/{village}/subsidies/lookup-code",
+			allow: finance, body: map[string]string{"idNumber": idNumber("33028319850505123")}},
 
 		// complaint
 		pub(svcComplaint, "GET /openapi.yaml"),
