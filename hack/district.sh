@@ -155,10 +155,13 @@ ensure_bridge() {
   if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
     ip link add "$BRIDGE" type bridge
   fi
-  ip -o -4 addr show dev "$BRIDGE" | grep -qF " $POD_GW/" || ip addr add "$POD_GW/$POD_CIDR_LEN" dev "$BRIDGE"
+  # Read once, then matched: `ip | grep -q` fails under pipefail when grep
+  # exits before ip has written everything (SIGPIPE).
+  local addrs; addrs=$(ip -o -4 addr show dev "$BRIDGE")
+  grep -qF " $POD_GW/" <<< "$addrs" || ip addr add "$POD_GW/$POD_CIDR_LEN" dev "$BRIDGE"
   # The kubernetes Service's address, local on the node: pods send it to
   # their gateway (this host), which accepts it (see ensure_infra).
-  ip -o -4 addr show dev "$BRIDGE" | grep -qF " $API_SVC_IP/" || ip addr add "$API_SVC_IP/32" dev "$BRIDGE"
+  grep -qF " $API_SVC_IP/" <<< "$addrs" || ip addr add "$API_SVC_IP/32" dev "$BRIDGE"
   ip link set "$BRIDGE" up
 }
 
