@@ -66,6 +66,10 @@ func TestMaskCounterparty(t *testing.T) {
 	}
 }
 
+// maxFuzzText bounds the fuzzed texts: the APIs take free text of at most a
+// few hundred characters, and megabyte inputs only slow the fuzzer down.
+const maxFuzzText = 4096
+
 // scrubProperties are what every scrubbed text promises.
 func scrubProperties(t *testing.T, in, out string) {
 	t.Helper()
@@ -97,6 +101,9 @@ func FuzzScrubText(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > maxFuzzText {
+			return
+		}
 		scrubProperties(t, s, ScrubText(s))
 	})
 }
@@ -108,6 +115,9 @@ func FuzzScrubTextEmbedded(f *testing.F) {
 	f.Add("户主", "，电话", "。", uint32(19900101), uint16(123), uint32(1234), uint8(0))
 	f.Add("5 ", " 86 ", "X", uint32(19491231), uint16(2), uint32(5678), uint8(3))
 	f.Fuzz(func(t *testing.T, before, middle, after string, birth uint32, seq uint16, last4 uint32, style uint8) {
+		if len(before)+len(middle)+len(after) > maxFuzzText {
+			return
+		}
 		date := birth%1_0000_0000 + 0
 		b := []byte(strings.Repeat("0", 8))
 		for i, d := 7, date; i >= 0; i, d = i-1, d/10 {
@@ -166,6 +176,9 @@ func FuzzMaskCounterparty(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > maxFuzzText {
+			return
+		}
 		out := MaskCounterparty(s)
 		if again := MaskCounterparty(out); again != out {
 			t.Fatalf("not idempotent: %q → %q → %q", s, out, again)
