@@ -408,6 +408,17 @@ func (r *RateLimiter) PeekClient(clientAddr string, now time.Time) Decision {
 	return Decision{Allowed: true}
 }
 
+// VillageFlooded reports whether a submission to village would need a
+// proof of work now, consuming nothing and counting no attempt (the report
+// page asks before reading a body).
+func (r *RateLimiter) VillageFlooded(village string, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v := r.villages.get(village, now, func() any { return &abuseVillage{} }).(*abuseVillage)
+	v.refill(now, r.cfg.VillageEvery, r.cfg.VillageBurst)
+	return v.tokens < 1 || v.attempts(now, r.cfg.FloodWindow) > float64(r.cfg.FloodThreshold)
+}
+
 // AllowWithProof is Allow for a request that carried a verified proof of work
 // (see Challenger.VerifyPoWForVillage): the per-client limit still applies,
 // the village limit and flood check do not.
@@ -560,7 +571,32 @@ func (c *Challenger) VerifyPoWForVillage(token, nonce, village string, now time.
 	return err
 }
 
+// CheckPoWForVillage is VerifyPoWForVillage without spending the challenge:
+// the report page checks a proof sent in headers before it reads the body,
+// and spends it (VerifyPoWForVillage) once the form is valid.
+func (c *Challenger) CheckPoWForVillage(token, nonce, village string, now time.Time) error {
+	cl, err := c.check(token, nonce, village, true, now)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, used := c.spent[cl.ID]; used {
+		return ErrChallengeReused
+	}
+	return nil
+}
+
 func (c *Challenger) verify(token, nonce, village string, checkVillage bool, now time.Time) (*powClaims, error) {
+	cl, err := c.check(token, nonce, village, checkVillage, now)
+	if err != nil {
+		return nil, err
+	}
+	return c.spend(cl, now)
+}
+
+// check verifies a proof of work without looking at the spent set.
+func (c *Challenger) check(token, nonce, village string, checkVillage bool, now time.Time) (*powClaims, error) {
 	if len(token) > 1024 {
 		return nil, ErrChallengeMalformed
 	}
@@ -593,6 +629,12 @@ func (c *Challenger) verify(token, nonce, village string, checkVillage bool, now
 	if nonce == "" || len(nonce) > powMaxNonceLen || powLeadingZeroBits(powHash(cl.Seed, nonce)) < cl.Difficulty {
 		return nil, ErrPoWInsufficientWork
 	}
+	return &cl, nil
+}
+
+// spend marks a checked challenge spent (once only).
+func (c *Challenger) spend(cl *powClaims, now time.Time) (*powClaims, error) {
+	exp := time.Unix(cl.Expires, 0)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, used := c.spent[cl.ID]; used {
@@ -606,7 +648,7 @@ func (c *Challenger) verify(token, nonce, village string, checkVillage bool, now
 		return nil, ErrChallengeCapacity
 	}
 	c.spent[cl.ID] = exp
-	return &cl, nil
+	return cl, nil
 }
 
 func (c *Challenger) sweep(now time.Time) {

@@ -384,6 +384,28 @@ func (a *API) reportSubmit(w http.ResponseWriter, r *http.Request) {
 		a.refusePage(w, r, village, nil, f)
 		return
 	}
+	// During a flood the proof of work comes in headers (the page's script
+	// sends it so): without one the guard issues the challenge, with a
+	// wrong one it refuses, both before the upload.
+	admitted := false
+	if a.Limiter.VillageFlooded(village, a.Service.now()) {
+		if token := r.Header.Get(HeaderChallenge); token == "" {
+			f := a.admitWith(httpapi.ClientIP(r), village, "", "")
+			if f != nil {
+				a.refusePage(w, r, village, nil, f)
+				return
+			}
+			admitted = true // the flood ended meanwhile: this took the tokens
+		} else if err := a.Challenger.CheckPoWForVillage(token, r.Header.Get(HeaderNonce), village, a.Service.now()); err != nil {
+			f := &refusal{status: http.StatusForbidden, code: "challenge_failed", message: err.Error()}
+			var fe *FieldError
+			if errors.As(err, &fe) {
+				f.code, f.message = fe.Code, fe.Message
+			}
+			a.refusePage(w, r, village, nil, f)
+			return
+		}
+	}
 	release, ok := a.acquireUpload()
 	if !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(uploadRetryAfter))
@@ -466,9 +488,15 @@ func (a *API) reportSubmit(w http.ResponseWriter, r *http.Request) {
 	// The guard comes after validation, unlike the JSON intake's: a villager
 	// correcting a typo must not use up their submissions or meet a
 	// challenge before the form is right.
-	if f := a.admitWith(httpapi.ClientIP(r), village, sub.PowToken, sub.PowNonce); f != nil {
-		a.refusePage(w, r, village, sub, f)
-		return
+	token, nonce := sub.PowToken, sub.PowNonce
+	if h := r.Header.Get(HeaderChallenge); h != "" {
+		token, nonce = h, r.Header.Get(HeaderNonce)
+	}
+	if !admitted {
+		if f := a.admitWith(httpapi.ClientIP(r), village, token, nonce); f != nil {
+			a.refusePage(w, r, village, sub, f)
+			return
+		}
 	}
 
 	var reporter *Reporter

@@ -408,16 +408,22 @@ func TestReportPageRateLimitAndChallenge(t *testing.T) {
 		if r.status != 428 || m == nil || !strings.Contains(r.body, "请完成页面上的自动验证") || !strings.Contains(r.body, "<noscript>") {
 			t.Fatalf("challenge: %d %s", r.status, r.body)
 		}
-		token := html.UnescapeString(m[1])
+		token, nonce := html.UnescapeString(m[1]), SolvePoW(m[2], 8)
+		// As the page's script sends it: in the form and in headers, which
+		// the service checks before it reads the upload.
+		proof := func(nonce string) http.Header { return http.Header{HeaderChallenge: {token}, HeaderNonce: {nonce}} }
 		solved := validForm("project", formFile{"p.png", "image/png", samplePNG(t)})
-		solved.fields = append(solved.fields, [2]string{"pow_token", token}, [2]string{"pow_nonce", SolvePoW(m[2], 8)})
-		receiptOf(t, report(t, ts, solved, nil))
-		if r := report(t, ts, solved, nil); r.status != 403 || !strings.Contains(r.body, "该验证已使用过") {
+		solved.fields = append(solved.fields, [2]string{"pow_token", token}, [2]string{"pow_nonce", nonce})
+		if r := report(t, ts, solved, nil); r.status != 428 {
+			t.Fatalf("proof in the form only: %d, want a new challenge", r.status)
+		}
+		receiptOf(t, report(t, ts, solved, proof(nonce)))
+		if r := report(t, ts, solved, proof(nonce)); r.status != 403 || !strings.Contains(r.body, "该验证已使用过") {
 			t.Fatalf("reused proof: %d %s", r.status, r.body)
 		}
 		bad := validForm("project")
 		bad.fields = append(bad.fields, [2]string{"pow_token", token}, [2]string{"pow_nonce", "1"})
-		if r := report(t, ts, bad, nil); r.status != 403 {
+		if r := report(t, ts, bad, proof("1")); r.status != 403 || !strings.Contains(r.body, "验证计算未完成或结果错误") {
 			t.Fatalf("wrong nonce: %d", r.status)
 		}
 		if n := count(t, a.Service, `SELECT count(*) FROM attachments`); n != 1 {

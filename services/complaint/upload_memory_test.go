@@ -169,3 +169,99 @@ func TestReportPageConcurrentUploadsMemory(t *testing.T) {
 		t.Errorf("%d stored files of full size, want %d", n, 3*(created+1))
 	}
 }
+
+// TestReportPageRefusesBeforeReading sends report-page posts whose body
+// never arrives (a declared Content-Length, nothing sent): each refusal
+// that needs no body must come at once, without waiting for the upload.
+// The page used to read the whole body before any of these checks.
+func TestReportPageRefusesBeforeReading(t *testing.T) {
+	const ct = "multipart/form-data; boundary=wuxiao-report-boundary"
+	// hanging posts a body of n bytes that never comes; stop ends it.
+	hanging := func(t *testing.T, url string, n int64, header http.Header) (status int, retryAfter string, stop func()) {
+		pr, pw := io.Pipe()
+		req, _ := http.NewRequest("POST", url, pr)
+		req.Header.Set("Content-Type", ct)
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		req.ContentLength = n
+		stop = func() { pw.CloseWithError(io.ErrUnexpectedEOF) }
+		// Give up after 5 s by ending the body (the client waits for its
+		// body's writer before it returns).
+		timer := time.AfterFunc(5*time.Second, stop)
+		res, err := http.DefaultClient.Do(req)
+		if !timer.Stop() {
+			if err == nil {
+				res.Body.Close()
+			}
+			t.Fatalf("no answer within 5 s while the body did not come (%v)", err)
+		}
+		if err != nil {
+			stop()
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode, res.Header.Get("Retry-After"), stop
+	}
+	tests := []struct {
+		name   string
+		limits RateLimitConfig
+		before func(t *testing.T, srv string, a *API) // sets the scene
+		size   int64
+		header http.Header
+		status int
+	}{
+		{"declared too large", generous, nil, IntakeMaxBodyBytes + 1, nil, http.StatusRequestEntityTooLarge},
+		{"client over its limit", RateLimitConfig{ClientBurst: 1, VillageBurst: 100, FloodThreshold: 100},
+			func(t *testing.T, srv string, _ *API) {
+				if st, _ := do(t, "POST", srv+"/v1/public/villages/"+testVillage+"/complaints", "application/json",
+					`{"category":"funds","description":"`+goodDescription+`"}`); st != 201 {
+					t.Fatalf("first report: %d", st)
+				}
+			}, 1 << 20, nil, http.StatusTooManyRequests},
+		{"village flooded, no proof", RateLimitConfig{ClientBurst: 100, VillageBurst: 1, FloodThreshold: 100},
+			func(t *testing.T, srv string, _ *API) {
+				if st, _ := do(t, "POST", srv+"/v1/public/villages/"+testVillage+"/complaints", "application/json",
+					`{"category":"funds","description":"`+goodDescription+`"}`); st != 201 {
+					t.Fatalf("first report: %d", st)
+				}
+			}, 1 << 20, nil, http.StatusPreconditionRequired},
+		{"village flooded, wrong proof", RateLimitConfig{ClientBurst: 100, VillageBurst: 1, FloodThreshold: 100},
+			func(t *testing.T, srv string, _ *API) {
+				if st, _ := do(t, "POST", srv+"/v1/public/villages/"+testVillage+"/complaints", "application/json",
+					`{"category":"funds","description":"`+goodDescription+`"}`); st != 201 {
+					t.Fatalf("first report: %d", st)
+				}
+			}, 1 << 20, http.Header{HeaderChallenge: {"bm90.YXRva2Vu"}, HeaderNonce: {"1"}}, http.StatusForbidden},
+		{"over the daily bytes", RateLimitConfig{ClientBurst: 100, VillageBurst: 100, FloodThreshold: 100, ClientDailyBytes: 1 << 20},
+			nil, 2 << 20, nil, http.StatusTooManyRequests},
+		{"uploads busy", generous, func(t *testing.T, srv string, a *API) {
+			// Another upload being read holds the only slot.
+			release, ok := a.acquireUpload()
+			if !ok {
+				t.Fatal("no slot")
+			}
+			t.Cleanup(release)
+		}, 1 << 20, nil, http.StatusServiceUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, a := pageServer(t, tt.limits)
+			a.MaxUploads = 1
+			if tt.before != nil {
+				tt.before(t, srv.URL, a)
+			}
+			start := time.Now()
+			status, retry, stop := hanging(t, srv.URL+"/r/"+testVillage, tt.size, tt.header)
+			defer stop()
+			if status != tt.status {
+				t.Fatalf("status %d, want %d", status, tt.status)
+			}
+			if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && retry == "" {
+				t.Error("no Retry-After")
+			}
+			t.Logf("%d after %v", status, time.Since(start).Round(time.Millisecond))
+		})
+	}
+}

@@ -99,7 +99,14 @@
   }
   var sending = false;
   function send(data, attempt) {
-    return fetch(form.action, { method: "POST", body: data, credentials: "same-origin" }).then(function (res) {
+    // The proof of work also goes in headers: the service checks it before
+    // it reads the upload.
+    var headers = {};
+    if (data.get("pow_token")) {
+      headers["X-Wuxiao-Challenge"] = data.get("pow_token");
+      headers["X-Wuxiao-Nonce"] = data.get("pow_nonce");
+    }
+    return fetch(form.action, { method: "POST", body: data, headers: headers, credentials: "same-origin" }).then(function (res) {
       return res.text().then(function (html) {
         if (res.status === 428 && attempt < 2) {
           var pow = new DOMParser().parseFromString(html, "text/html").getElementById("pow");
