@@ -298,18 +298,9 @@ func (s *Service) AddEvidenceFile(ctx context.Context, actor Actor, id string, i
 	name := cleanFileName(in.Name)
 	var f *EvidenceFile
 	err := store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
-		inst, err := loadInstance(ctx, tx, "id = $1", id, true)
+		inst, err := s.evidenceTarget(ctx, tx, actor, id, in.StepID)
 		if err != nil {
 			return err
-		}
-		if err := mayActOn(actor, inst); err != nil {
-			return err
-		}
-		if inst.Status != StatusRunning {
-			return refuse(409, "not-running", "Process not running", "evidence can only be added while the process runs")
-		}
-		if s.Engine.Catalog.Item(inst.ItemID).Step(in.StepID) == nil {
-			return refuse(400, "unknown-step", "Unknown step", "item %s has no step %q", inst.ItemID, in.StepID)
 		}
 		now := s.now()
 		fid := uuid.NewString()

@@ -239,18 +239,9 @@ func (s *Service) AddEvidence(ctx context.Context, actor Actor, id string, req E
 	}
 	var ev *Evidence
 	err := store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
-		inst, err := loadInstance(ctx, tx, "id = $1", id, true)
+		inst, err := s.evidenceTarget(ctx, tx, actor, id, req.StepID)
 		if err != nil {
 			return err
-		}
-		if err := mayActOn(actor, inst); err != nil {
-			return err
-		}
-		if inst.Status != StatusRunning {
-			return refuse(409, "not-running", "Process not running", "evidence can only be added while the process runs")
-		}
-		if s.Engine.Catalog.Item(inst.ItemID).Step(req.StepID) == nil {
-			return refuse(400, "unknown-step", "Unknown step", "item %s has no step %q", inst.ItemID, req.StepID)
 		}
 		now := s.now()
 		ev = &Evidence{ID: uuid.NewString(), StepID: req.StepID, Kind: req.Kind, Name: req.Name, URL: req.URL,
@@ -550,4 +541,24 @@ func trackingNumber(village string, now time.Time) string {
 		suffix[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return fmt.Sprintf("%s-%s-%s", village, now.In(Shanghai).Format("20060102"), suffix)
+}
+
+// evidenceTarget locks the running process id that actor may act on and
+// checks that its item has stepID: what attaching evidence, as a link or
+// as a file, needs.
+func (s *Service) evidenceTarget(ctx context.Context, tx pgx.Tx, actor Actor, id, stepID string) (*Instance, error) {
+	inst, err := loadInstance(ctx, tx, "id = $1", id, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := mayActOn(actor, inst); err != nil {
+		return nil, err
+	}
+	if inst.Status != StatusRunning {
+		return nil, refuse(409, "not-running", "Process not running", "evidence can only be added while the process runs")
+	}
+	if s.Engine.Catalog.Item(inst.ItemID).Step(stepID) == nil {
+		return nil, refuse(400, "unknown-step", "Unknown step", "item %s has no step %q", inst.ItemID, stepID)
+	}
+	return inst, nil
 }

@@ -154,17 +154,6 @@ func GatewayDeployment(in GatewayInput) *appsv1.Deployment {
 	if spec.Resources != nil {
 		resources = *spec.Resources
 	}
-	pullPolicy := corev1.PullPolicy(d.Spec.Services.ImagePullPolicy)
-	if pullPolicy == "" {
-		pullPolicy = corev1.PullIfNotPresent
-	}
-	probe := func(path string, failures int32) *corev1.Probe {
-		return &corev1.Probe{
-			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-				Path: path, Port: intstr.FromString("http"), Scheme: corev1.URISchemeHTTP}},
-			TimeoutSeconds: 2, PeriodSeconds: 10, SuccessThreshold: 1, FailureThreshold: failures,
-		}
-	}
 	pod := corev1.PodSpec{
 		ServiceAccountName: GatewayName,
 		// The gateway watches Towns and EndpointSlices: it needs its token.
@@ -172,12 +161,12 @@ func GatewayDeployment(in GatewayInput) *appsv1.Deployment {
 		Containers: []corev1.Container{{
 			Name:            GatewayName,
 			Image:           GatewayImage(d, in.Version),
-			ImagePullPolicy: pullPolicy,
+			ImagePullPolicy: pullPolicy(d),
 			Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: gwapi.HTTPPort, Protocol: corev1.ProtocolTCP}},
 			Env:             GatewayEnv(d),
 			Resources:       resources,
-			ReadinessProbe:  probe("/readyz", 3),
-			LivenessProbe:   probe("/healthz", 6),
+			ReadinessProbe:  httpProbe("/readyz", 3),
+			LivenessProbe:   httpProbe("/healthz", 6),
 			VolumeMounts:    []corev1.VolumeMount{{Name: "tmp", MountPath: GatewayTmpDir}},
 			SecurityContext: &corev1.SecurityContext{
 				AllowPrivilegeEscalation: ptr.To(false),

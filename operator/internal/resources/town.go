@@ -234,27 +234,16 @@ func Deployment(in TownInput, svc wuxiaov1.ServiceName, catalogHash string) *app
 	if tmpl.Resources != nil {
 		resources = *tmpl.Resources
 	}
-	pullPolicy := corev1.PullPolicy(d.Spec.Services.ImagePullPolicy)
-	if pullPolicy == "" {
-		pullPolicy = corev1.PullIfNotPresent
-	}
-	probe := func(path string, failures int32) *corev1.Probe {
-		return &corev1.Probe{
-			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-				Path: path, Port: intstr.FromString("http"), Scheme: corev1.URISchemeHTTP}},
-			TimeoutSeconds: 2, PeriodSeconds: 10, SuccessThreshold: 1, FailureThreshold: failures,
-		}
-	}
 	pod := corev1.PodSpec{
 		Containers: []corev1.Container{{
 			Name:            "service",
 			Image:           Image(d, svc, in.Version),
-			ImagePullPolicy: pullPolicy,
+			ImagePullPolicy: pullPolicy(d),
 			Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: HTTPPort, Protocol: corev1.ProtocolTCP}},
 			Env:             serviceEnv(in, svc),
 			Resources:       resources,
-			ReadinessProbe:  probe("/readyz", 3),
-			LivenessProbe:   probe("/healthz", 6),
+			ReadinessProbe:  httpProbe("/readyz", 3),
+			LivenessProbe:   httpProbe("/healthz", 6),
 			VolumeMounts:    []corev1.VolumeMount{{Name: "catalog", MountPath: CatalogMountPath, ReadOnly: true}},
 			SecurityContext: &corev1.SecurityContext{
 				AllowPrivilegeEscalation: ptr.To(false),
@@ -462,4 +451,22 @@ func QRConfigMap(v *wuxiaov1.Village, town string, png []byte, svg string) *core
 		Data:       map[string]string{QRSVGKey: svg},
 		BinaryData: map[string][]byte{QRPNGKey: png},
 	}
+}
+
+// httpProbe checks path on the container's "http" port: every Wuxiao
+// binary serves /readyz and /healthz there.
+func httpProbe(path string, failures int32) *corev1.Probe {
+	return &corev1.Probe{
+		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+			Path: path, Port: intstr.FromString("http"), Scheme: corev1.URISchemeHTTP}},
+		TimeoutSeconds: 2, PeriodSeconds: 10, SuccessThreshold: 1, FailureThreshold: failures,
+	}
+}
+
+// pullPolicy is the District's image pull policy, IfNotPresent by default.
+func pullPolicy(d *wuxiaov1.District) corev1.PullPolicy {
+	if p := corev1.PullPolicy(d.Spec.Services.ImagePullPolicy); p != "" {
+		return p
+	}
+	return corev1.PullIfNotPresent
 }
