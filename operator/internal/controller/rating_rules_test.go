@@ -147,10 +147,7 @@ func TestDistrictSettingsReachTheServices(t *testing.T) {
 	if rules, _ := envOf(deployment(t, town, wuxiaov1.ServiceInspection), resources.EnvRatingRules); rules != quarterly {
 		t.Errorf("after the rollout the inspection service runs rules %q, want the last good ones", rules)
 	}
-	waitTownReady(t, town)
-	if town.Status.Version != "v0.2.0" {
-		t.Errorf("status.version %q", town.Status.Version)
-	}
+	waitTownReadyAt(t, town, "v0.2.0")
 
 	// A new town under the broken rules is provisioned all the same, with
 	// the built-in rules (it has no last good ones).

@@ -35,6 +35,14 @@ func readyTown(t *testing.T, d *wuxiaov1.District, mutate ...func(*wuxiaov1.Town
 
 func waitTownReady(t *testing.T, town *wuxiaov1.Town) {
 	t.Helper()
+	waitTownReadyAt(t, town, "")
+}
+
+// waitTownReadyAt waits until the Town is Ready at version (any if empty). After
+// a District change the Town's last status may still say Ready at the old
+// version: only a status naming the new version proves a reconcile applied it.
+func waitTownReadyAt(t *testing.T, town *wuxiaov1.Town, version string) {
+	t.Helper()
 	eventually(t, wait, func() error {
 		kubelet(t, town.NamespaceName())
 		got := &wuxiaov1.Town{}
@@ -42,6 +50,9 @@ func waitTownReady(t *testing.T, town *wuxiaov1.Town) {
 			return err
 		}
 		*town = *got
+		if version != "" && got.Status.Version != version {
+			return fmt.Errorf("town %s is at %q, want %q", got.Name, got.Status.Version, version)
+		}
 		return expectReady(got.Status.Conditions, got.Generation, got.Status.ObservedGeneration, metav1.ConditionTrue, wuxiaov1.ReasonReconciled)
 	})
 }
@@ -405,12 +416,12 @@ func TestRolloutWaves(t *testing.T) {
 		t.Fatalf("wave 1 moved before wave 0 was ready: %s", img)
 	}
 	// Once the pilot's new pods are ready, wave 1 follows.
-	waitTownReady(t, pilot)
+	waitTownReadyAt(t, pilot, "v0.2.0")
 	eventually(t, wait, func() error {
 		if img := image(later); img != "localhost/wuxiao/workflow:v0.2.0" {
 			return fmt.Errorf("wave 1 still runs %s", img)
 		}
 		return nil
 	})
-	waitTownReady(t, later)
+	waitTownReadyAt(t, later, "v0.2.0")
 }
