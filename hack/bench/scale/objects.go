@@ -254,7 +254,6 @@ func baselineDeployment(i int, svc wx.ServiceName) *appsv1.Deployment {
 							{Name: "WUXIAO_TOWN_CODE", Value: townCode(i)},
 							{Name: "WUXIAO_KAFKA_BROKERS", Value: "kafka.wuxiao-system.svc:9092"},
 							{Name: "WUXIAO_KRATOS_PUBLIC_URL", Value: "http://kratos.wuxiao-system.svc:4433"},
-							{Name: "WUXIAO_KRATOS_ADMIN_URL", Value: "http://kratos-admin.wuxiao-system.svc:4434"},
 							{Name: "WUXIAO_PORTAL_BASE_URL", Value: portalBaseURL},
 						},
 						ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromString("http")}}},

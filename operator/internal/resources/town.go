@@ -309,7 +309,6 @@ func serviceEnv(in TownInput, svc wuxiaov1.ServiceName) []corev1.EnvVar {
 			LocalObjectReference: corev1.LocalObjectReference{Name: DatabaseSecretName}, Key: DatabaseSecretKey}}},
 		{Name: "KAFKA_BROKERS", Value: strings.Join(d.Spec.Kafka.BootstrapServers, ",")},
 		{Name: "KRATOS_PUBLIC_URL", Value: d.Spec.Kratos.PublicURL},
-		{Name: "KRATOS_ADMIN_URL", Value: d.Spec.Kratos.AdminURL},
 		{Name: "OTEL_SERVICE_NAME", Value: "wuxiao-" + string(svc)},
 		{Name: "OTEL_RESOURCE_ATTRIBUTES", Value: "wuxiao.town=" + t.Name + ",wuxiao.district=" + d.Name},
 	}

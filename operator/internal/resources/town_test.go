@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -18,6 +19,7 @@ func input(mutate func(*wuxiaov1.Town, *wuxiaov1.District)) TownInput {
 	d := &wuxiaov1.District{ObjectMeta: metav1.ObjectMeta{Name: "fenghua"},
 		Spec: wuxiaov1.DistrictSpec{
 			Kafka:    wuxiaov1.KafkaSpec{BootstrapServers: []string{"k1:9092", "k2:9092"}},
+			Kratos:   wuxiaov1.KratosSpec{PublicURL: "http://kratos:4433", AdminURL: "http://kratos-admin:4434"},
 			Services: wuxiaov1.ServicesSpec{ImageRepository: "registry.example.org/wuxiao/", Version: "v1"},
 		}}
 	if mutate != nil {
@@ -50,6 +52,13 @@ func TestDeployment(t *testing.T) {
 			}
 			if env(c, "KAFKA_BROKERS") != "k1:9092,k2:9092" || env(c, "WUXIAO_TOWN_CODE") != "330213100000" || env(c, "OTEL_EXPORTER_OTLP_ENDPOINT") != "" {
 				t.Errorf("env %v", c.Env)
+			}
+			// No service talks to Kratos' admin API: a compromised portal must
+			// not learn where to mint identities.
+			for _, e := range c.Env {
+				if strings.Contains(e.Value, "4434") || strings.Contains(e.Name, "ADMIN") {
+					t.Errorf("service gets the Kratos admin API: %s=%s", e.Name, e.Value)
+				}
 			}
 			if *c.SecurityContext.RunAsNonRoot != true || *c.SecurityContext.ReadOnlyRootFilesystem != true || *spec.AutomountServiceAccountToken {
 				t.Errorf("not locked down: %+v", c.SecurityContext)

@@ -43,7 +43,6 @@ const (
 	EnvDatabaseURL     = "DATABASE_URL"
 	EnvKafkaBrokers    = "KAFKA_BROKERS"
 	EnvKratosPublicURL = "KRATOS_PUBLIC_URL"
-	EnvKratosAdminURL  = "KRATOS_ADMIN_URL"
 	EnvOTLPEndpoint    = "OTEL_EXPORTER_OTLP_ENDPOINT"
 	EnvSamplerArg      = "OTEL_TRACES_SAMPLER_ARG"
 
@@ -74,7 +73,6 @@ type Base struct {
 	DatabaseURL     string   // PostgreSQL URL of the town's database
 	KafkaBrokers    []string // host:port
 	KratosPublicURL string
-	KratosAdminURL  string
 	HTTPAddr        string
 	ShutdownTimeout time.Duration // how long in-flight requests get to finish
 	MaxBodyBytes    int64         // request body limit
@@ -104,7 +102,6 @@ func (b *Base) BindFlags(fs *pflag.FlagSet, lookup func(string) (string, bool)) 
 	e.String(&b.DatabaseURL, "database-url", EnvDatabaseURL, "", "PostgreSQL URL of the town's database")
 	e.StringSlice(&b.KafkaBrokers, "kafka-brokers", EnvKafkaBrokers, nil, "Kafka bootstrap servers, host:port,...")
 	e.String(&b.KratosPublicURL, "kratos-public-url", EnvKratosPublicURL, "", "Ory Kratos public API URL")
-	e.String(&b.KratosAdminURL, "kratos-admin-url", EnvKratosAdminURL, "", "Ory Kratos admin API URL")
 	e.String(&b.HTTPAddr, "http-addr", EnvHTTPAddr, DefaultHTTPAddr, "HTTP listen address")
 	e.Duration(&b.ShutdownTimeout, "shutdown-timeout", EnvShutdownTimeout, DefaultShutdownTimeout, "time in-flight requests get to finish on shutdown")
 	e.Int64(&b.MaxBodyBytes, "max-body-bytes", EnvMaxBodyBytes, DefaultMaxBodyBytes, "largest request body accepted, in bytes")
@@ -210,7 +207,6 @@ func (b *Base) validate(p *Problems) {
 
 	checkHTTPURL(p, "portal-base-url", EnvPortalBaseURL, b.PortalBaseURL, true, "https://portal.fenghua.example.cn")
 	checkHTTPURL(p, "kratos-public-url", EnvKratosPublicURL, b.KratosPublicURL, true, "http://kratos-public.wuxiao-system:4433")
-	checkHTTPURL(p, "kratos-admin-url", EnvKratosAdminURL, b.KratosAdminURL, true, "http://kratos-admin.wuxiao-system:4434")
 	checkHTTPURL(p, "otlp-endpoint", EnvOTLPEndpoint, b.OTLPEndpoint, false, "http://otel-collector.observability:4318")
 
 	const dbExample = "postgres://user:password@host:5432/town?sslmode=require"

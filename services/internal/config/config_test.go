@@ -45,7 +45,6 @@ func validEnv(t *testing.T) map[string]string {
 		EnvDatabaseURL:     "postgres://wuxiao:secret@db.example:5432/xikou?sslmode=disable",
 		EnvKafkaBrokers:    "kafka-0:9092, kafka-1:9092,",
 		EnvKratosPublicURL: "http://kratos:4433",
-		EnvKratosAdminURL:  "http://kratos:4434",
 	}
 }
 
@@ -153,8 +152,6 @@ func TestValidate(t *testing.T) {
 			[]string{"--portal-base-url / WUXIAO_PORTAL_BASE_URL: required: an http(s) URL, e.g. https://portal.fenghua.example.cn"}},
 		{"kratos public URL does not parse", map[string]string{EnvKratosPublicURL: "http://kratos:44 33"},
 			[]string{`--kratos-public-url / KRATOS_PUBLIC_URL: "http://kratos:44 33" is not an http(s) URL with a host, e.g. http://kratos-public.wuxiao-system:4433`}},
-		{"kratos admin URL required", map[string]string{EnvKratosAdminURL: ""},
-			[]string{"--kratos-admin-url / KRATOS_ADMIN_URL: required: an http(s) URL, e.g. http://kratos-admin.wuxiao-system:4434"}},
 		{"OTLP endpoint without host", map[string]string{EnvOTLPEndpoint: "http:///v1/traces"},
 			[]string{`--otlp-endpoint / OTEL_EXPORTER_OTLP_ENDPOINT: "http:///v1/traces" is not an http(s) URL with a host, e.g. http://otel-collector.observability:4318`}},
 		{"database URL required", map[string]string{EnvDatabaseURL: ""},

@@ -114,7 +114,7 @@ func run(o options) error {
 		"WUXIAO_DISTRICT=fenghua", "WUXIAO_TOWN="+o.town, "WUXIAO_TOWN_CODE="+o.townCode, "WUXIAO_TOWN_NAME="+o.townName,
 		"WUXIAO_CATALOG_FILE="+catalog, "WUXIAO_PORTAL_BASE_URL="+public, "DATABASE_URL="+dbURL,
 		"KAFKA_BROKERS="+env["WUXIAO_TEST_KAFKA_BROKERS"], "KRATOS_PUBLIC_URL="+env["WUXIAO_TEST_KRATOS_PUBLIC_URL"],
-		"KRATOS_ADMIN_URL="+env["WUXIAO_TEST_KRATOS_ADMIN_URL"], "WUXIAO_ID_HASH_KEY="+idKey, "WUXIAO_CHALLENGE_KEY="+challengeKey)
+		"WUXIAO_ID_HASH_KEY="+idKey, "WUXIAO_CHALLENGE_KEY="+challengeKey)
 
 	backends := map[string]*url.URL{}
 	done := make(chan error, len(devServices))

@@ -33,8 +33,8 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 		Service: "complaint", District: "fenghua", Town: town, TownCode: "330213100000",
 		CatalogFile: testinfra.CatalogFile(t), PortalBaseURL: "https://jiandu.example.cn",
 		DatabaseURL: testinfra.Postgres(t), KafkaBrokers: brokers,
-		KratosPublicURL: testinfra.Require(t, testinfra.EnvKratosPublicURL), KratosAdminURL: testinfra.Require(t, testinfra.EnvKratosAdminURL),
-		HTTPAddr: testinfra.FreeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
+		KratosPublicURL: testinfra.Require(t, testinfra.EnvKratosPublicURL),
+		HTTPAddr:        testinfra.FreeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
 	}
 	villager, who := testinfra.KratosUser(t, "villager", town, village)
 	ctx, cancel := context.WithCancel(context.Background())

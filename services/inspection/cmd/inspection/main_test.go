@@ -173,8 +173,8 @@ func startService(t *testing.T) (town string, brokers []string, baseURL string) 
 		Service: "inspection", District: "fenghua", Town: town, TownCode: "330213100000",
 		PortalBaseURL: "https://jiandu.example.cn",
 		DatabaseURL:   testinfra.Postgres(t), KafkaBrokers: brokers,
-		KratosPublicURL: testinfra.Require(t, testinfra.EnvKratosPublicURL), KratosAdminURL: testinfra.Require(t, testinfra.EnvKratosAdminURL),
-		HTTPAddr: testinfra.FreeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
+		KratosPublicURL: testinfra.Require(t, testinfra.EnvKratosPublicURL),
+		HTTPAddr:        testinfra.FreeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

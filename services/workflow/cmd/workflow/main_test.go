@@ -28,8 +28,8 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 		Service: "workflow", District: "fenghua", Town: town, TownCode: "330213100000",
 		CatalogFile: testinfra.CatalogFile(t), PortalBaseURL: "https://jiandu.example.cn",
 		DatabaseURL: testinfra.Postgres(t), KafkaBrokers: brokers,
-		KratosPublicURL: testinfra.Require(t, testinfra.EnvKratosPublicURL), KratosAdminURL: testinfra.Require(t, testinfra.EnvKratosAdminURL),
-		HTTPAddr: testinfra.FreeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
+		KratosPublicURL: testinfra.Require(t, testinfra.EnvKratosPublicURL),
+		HTTPAddr:        testinfra.FreeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
