@@ -300,22 +300,6 @@ func GatewayPodDisruptionBudget(d *wuxiaov1.District) *policyv1.PodDisruptionBud
 	}
 }
 
-// GatewayNetworkPolicy admits anyone to the gateway's HTTP port: it is the
-// front door. Egress is not restricted (yet).
-func GatewayNetworkPolicy(d *wuxiaov1.District) *networkingv1.NetworkPolicy {
-	port := intstr.FromInt32(gwapi.HTTPPort)
-	return &networkingv1.NetworkPolicy{
-		ObjectMeta: gatewayObjectMeta(d),
-		Spec: networkingv1.NetworkPolicySpec{
-			PodSelector: metav1.LabelSelector{MatchLabels: GatewaySelectorLabels(d)},
-			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
-			Ingress: []networkingv1.NetworkPolicyIngressRule{{
-				Ports: []networkingv1.NetworkPolicyPort{{Protocol: ptr.To(corev1.ProtocolTCP), Port: &port}},
-			}},
-		},
-	}
-}
-
 // GatewayIngress routes the gateway's hosts (every host when none is
 // listed) to its Service; nil when spec.gateway.ingress is not set.
 func GatewayIngress(d *wuxiaov1.District) *networkingv1.Ingress {

@@ -14,7 +14,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -387,32 +386,6 @@ func PodDisruptionBudget(t *wuxiaov1.Town, svc wuxiaov1.ServiceName) *policyv1.P
 // StaffGatewayLabel marks namespaces whose pods (a staff ingress gateway) may
 // reach the staff-only services of every town.
 const StaffGatewayLabel = "wuxiao.io/staff-gateway"
-
-// NetworkPolicy admits traffic to a service: from anywhere for the public
-// portals (disclosure, complaint), otherwise only from the town's own
-// namespace and from namespaces labelled as the staff gateway.
-func NetworkPolicy(t *wuxiaov1.Town, svc wuxiaov1.ServiceName) *networkingv1.NetworkPolicy {
-	meta := metaTemplate(t, svc)
-	port := intstr.FromInt32(HTTPPort)
-	rule := networkingv1.NetworkPolicyIngressRule{
-		Ports: []networkingv1.NetworkPolicyPort{{Protocol: ptr.To(corev1.ProtocolTCP), Port: &port}},
-	}
-	if !svc.IsPublic() {
-		rule.From = []networkingv1.NetworkPolicyPeer{
-			{PodSelector: &metav1.LabelSelector{}},
-			{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{StaffGatewayLabel: "true"}}},
-		}
-	}
-	return &networkingv1.NetworkPolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: ObjectName(svc), Namespace: t.NamespaceName(),
-			Labels: withTemplateMeta(serviceLabels(t.Name, svc), meta.Labels), Annotations: meta.Annotations},
-		Spec: networkingv1.NetworkPolicySpec{
-			PodSelector: metav1.LabelSelector{MatchLabels: SelectorLabels(t.Name, svc)},
-			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
-			Ingress:     []networkingv1.NetworkPolicyIngressRule{rule},
-		},
-	}
-}
 
 func metaTemplate(t *wuxiaov1.Town, svc wuxiaov1.ServiceName) wuxiaov1.ObjectMetaTemplate {
 	if m := t.Spec.ServiceFor(svc).Metadata; m != nil {
