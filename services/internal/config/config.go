@@ -47,6 +47,7 @@ const (
 	EnvSamplerArg      = "OTEL_TRACES_SAMPLER_ARG"
 
 	EnvHTTPAddr        = "HTTP_ADDR"
+	EnvMetricsAddr     = "METRICS_ADDR"
 	EnvShutdownTimeout = "SHUTDOWN_TIMEOUT"
 	EnvMaxBodyBytes    = "MAX_BODY_BYTES"
 	EnvLogLevel        = "LOG_LEVEL"
@@ -56,6 +57,7 @@ const (
 // Defaults of the settings the operator does not set.
 const (
 	DefaultHTTPAddr        = ":8080"
+	DefaultMetricsAddr     = ":9090"
 	DefaultShutdownTimeout = 20 * time.Second
 	DefaultMaxBodyBytes    = 1 << 20
 	DefaultLogLevel        = "info"
@@ -74,6 +76,10 @@ type Base struct {
 	KafkaBrokers    []string // host:port
 	KratosPublicURL string
 	HTTPAddr        string
+	// MetricsAddr is the listener of /metrics alone, kept off HTTPAddr so
+	// that neither the gateway nor the Internet reaches it (the
+	// NetworkPolicy opens it to the monitoring namespace only).
+	MetricsAddr     string
 	ShutdownTimeout time.Duration // how long in-flight requests get to finish
 	MaxBodyBytes    int64         // request body limit
 	OTLPEndpoint    string        // OTLP/HTTP base URL; empty exports no traces
@@ -103,6 +109,7 @@ func (b *Base) BindFlags(fs *pflag.FlagSet, lookup func(string) (string, bool)) 
 	e.StringSlice(&b.KafkaBrokers, "kafka-brokers", EnvKafkaBrokers, nil, "Kafka bootstrap servers, host:port,...")
 	e.String(&b.KratosPublicURL, "kratos-public-url", EnvKratosPublicURL, "", "Ory Kratos public API URL")
 	e.String(&b.HTTPAddr, "http-addr", EnvHTTPAddr, DefaultHTTPAddr, "HTTP listen address")
+	e.String(&b.MetricsAddr, "metrics-addr", EnvMetricsAddr, DefaultMetricsAddr, "listen address of /metrics (Prometheus only, not the public listener)")
 	e.Duration(&b.ShutdownTimeout, "shutdown-timeout", EnvShutdownTimeout, DefaultShutdownTimeout, "time in-flight requests get to finish on shutdown")
 	e.Int64(&b.MaxBodyBytes, "max-body-bytes", EnvMaxBodyBytes, DefaultMaxBodyBytes, "largest request body accepted, in bytes")
 	e.String(&b.OTLPEndpoint, "otlp-endpoint", EnvOTLPEndpoint, "", "OTLP/HTTP endpoint for traces, e.g. http://collector:4318 (empty: no export)")
@@ -229,6 +236,11 @@ func (b *Base) validate(p *Problems) {
 
 	if !validHostPort(b.HTTPAddr, true) {
 		p.Addf("http-addr", EnvHTTPAddr, "%q is not a listen address [host]:port, e.g. :8080 or 127.0.0.1:8080", b.HTTPAddr)
+	}
+	if !validHostPort(b.MetricsAddr, true) {
+		p.Addf("metrics-addr", EnvMetricsAddr, "%q is not a listen address [host]:port, e.g. :9090", b.MetricsAddr)
+	} else if b.MetricsAddr == b.HTTPAddr {
+		p.Addf("metrics-addr", EnvMetricsAddr, "%q is also the HTTP listen address; /metrics needs a port of its own", b.MetricsAddr)
 	}
 	if b.ShutdownTimeout <= 0 {
 		p.Addf("shutdown-timeout", EnvShutdownTimeout, "%s is not a positive duration, e.g. 20s", b.ShutdownTimeout)
