@@ -6,7 +6,7 @@ package complaint
 //
 //  1. RateLimiter: token buckets per client and per village. The client is
 //     identified only by ClientKey(addr) = HMAC-SHA256(per-process random key,
-//     host part of addr). The raw address is never stored, and the key is lost
+//     host part of addr, an IPv6 address as its /64). The raw address is never stored, and the key is lost
 //     on restart, so the limiter cannot be used to re-identify reporters. Do not
 //     log Decision values together with the raw address.
 //  2. Flood detection + proof of work: when a village sees more intake attempts
@@ -41,13 +41,14 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 )
 
 // ---------------------------------------------------------------------------
@@ -356,15 +357,13 @@ func (r *RateLimiter) SettleBytes(clientAddr string, reserved, used int64, now t
 func (r *RateLimiter) Config() RateLimitConfig { return r.cfg }
 
 // ClientKey is the only form in which a client address is kept: a truncated
-// HMAC-SHA256 under a per-process random key, of the host part of addr
-// (port stripped, so one phone reconnecting is one client).
+// HMAC-SHA256 under a per-process random key, of httpapi.RateLimitKey(addr)
+// (port stripped, so one phone reconnecting is one client; an IPv6 address
+// counted as its /64, so that a client cannot take a fresh bucket per
+// address of its subnet).
 func (r *RateLimiter) ClientKey(addr string) string {
-	host := addr
-	if h, _, err := net.SplitHostPort(addr); err == nil {
-		host = h
-	}
 	m := hmac.New(sha256.New, r.key)
-	m.Write([]byte(host))
+	m.Write([]byte(httpapi.RateLimitKey(addr)))
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 

@@ -312,6 +312,10 @@ func TestAPIRateLimitBehindProxy(t *testing.T) {
 		{"198.51.100.9, 203.0.113.1", 429}, // a forged left-most entry does not help
 		{"203.0.113.1, 127.0.0.1", 429},    // nor a trusted hop appended by the client
 		{"203.0.113.3, 127.0.0.5", 201},    // two trusted hops: the client is left of them
+		{"2001:db8:5:6::1", 201},           // an IPv6 client...
+		{"2001:db8:5:6:a:b:c:d", 429},      // ...is its /64: another address of it is no new client
+		{"[2001:db8:5:6::2]:443", 429},     // nor with a port
+		{"2001:db8:5:7::1", 201},           // the next /64 is another villager
 	} {
 		if got := from(behind, step.xff); got != step.want {
 			t.Errorf("behind the ingress, X-Forwarded-For %q: %d, want %d", step.xff, got, step.want)

@@ -2,7 +2,6 @@ package disclosure
 
 import (
 	"container/list"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -72,18 +71,6 @@ func newLookupLimiter(l LookupLimits) *lookupLimiter {
 		villages:   newKeyedLimiter(rate.Every(l.VillageEvery), l.VillageBurst, l.MaxKeys),
 		households: newKeyedLimiter(rate.Every(l.HouseholdEvery), l.HouseholdBurst, l.MaxKeys),
 	}
-}
-
-// clientKey is the key of a client's bucket: its address, an IPv6 address
-// (not an IPv4-mapped one) aggregated to its /64, so that a client cannot
-// get a fresh bucket per address of its subnet.
-func clientKey(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil || !a.Is6() || a.Is4In6() {
-		return ip
-	}
-	p, _ := a.WithZone("").Prefix(64)
-	return p.String()
 }
 
 // allow takes a token from the client's bucket, the village's and (unless

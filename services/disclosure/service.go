@@ -67,7 +67,7 @@ func (s *Service) allowLookup(r *http.Request, village, idNumber string) (bool, 
 		// Keyed hash: the limiter's memory holds no ID number.
 		household = village + "/" + personal.HashID(s.IDHashKey, idNumber)
 	}
-	return s.limiter.allow(clientKey(httpapi.ClientIP(r)), village, household, s.now())
+	return s.limiter.allow(httpapi.ClientRateKey(r), village, household, s.now())
 }
 
 func (s *Service) now() time.Time {

@@ -79,3 +79,30 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 	}
 	return false
 }
+
+// RateLimitKey is the key under which a client address (ClientIP's result,
+// with or without a port) is counted by every rate limit and abuse guard:
+// an IPv4 address as itself, an IPv6 address as its /64. One subscriber
+// usually holds a whole /64 (SLAAC, privacy addresses), so keying by the
+// full address would give a client a fresh bucket per address it picks.
+// IPv4-mapped IPv6 addresses count as their IPv4 address; zones are
+// dropped. Anything that is not an address is returned unchanged (one key
+// for all such requests, which is the cautious side).
+func RateLimitKey(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		addr = h
+	}
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	a = a.WithZone("").Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
+}
+
+// ClientRateKey is RateLimitKey(ClientIP(r)).
+func ClientRateKey(r *http.Request) string { return RateLimitKey(ClientIP(r)) }
