@@ -52,6 +52,8 @@ const (
 	EnvMaxBodyBytes    = "MAX_BODY_BYTES"
 	EnvLogLevel        = "LOG_LEVEL"
 	EnvTrustedProxies  = "WUXIAO_TRUSTED_PROXIES"
+	EnvMigrateOnly     = "WUXIAO_MIGRATE_ONLY"
+	EnvDatabaseAppRole = "WUXIAO_DATABASE_APP_ROLE"
 )
 
 // Defaults of the settings the operator does not set.
@@ -89,6 +91,14 @@ type Base struct {
 	// whose X-Forwarded-For is believed (see httpapi.ClientIP); none by
 	// default, so a client cannot claim another address.
 	TrustedProxies []string
+	// MigrateOnly is the mode of the Deployments' init container: apply
+	// the migrations with DatabaseURL (the town's migration role, which
+	// owns the schemas), grant DatabaseAppRole the service's privileges
+	// (services/internal/store, Grant) and exit. The serving container then
+	// connects with DatabaseAppRole's URL and runs no DDL. Without it a
+	// service migrates with its one URL at start-up (dev, tests).
+	MigrateOnly     bool
+	DatabaseAppRole string
 
 	env    *Env
 	checks []func(*Problems)
@@ -117,6 +127,10 @@ func (b *Base) BindFlags(fs *pflag.FlagSet, lookup func(string) (string, bool)) 
 	e.String(&b.LogLevel, "log-level", EnvLogLevel, DefaultLogLevel, "log level: debug, info, warn or error")
 	e.StringSlice(&b.TrustedProxies, "trusted-proxies", EnvTrustedProxies, nil,
 		"comma-separated CIDRs of the reverse proxies whose X-Forwarded-For is believed, e.g. 10.0.0.0/8 (default: none)")
+	e.Bool(&b.MigrateOnly, "migrate-only", EnvMigrateOnly, false,
+		"apply the database migrations with --database-url (the migration role), grant --database-app-role its privileges, and exit")
+	e.String(&b.DatabaseAppRole, "database-app-role", EnvDatabaseAppRole, "",
+		"with --migrate-only: the PostgreSQL role the serving container connects as, granted exactly what the service needs")
 }
 
 // Env is the binder BindFlags used; services bind their own flags with it so
@@ -171,6 +185,7 @@ var (
 	// RFC 1123 label, as Kubernetes object names of Towns and Districts are.
 	namePattern     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 	townCodePattern = regexp.MustCompile(`^[0-9]{12}$`)
+	rolePattern     = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,62}$`)
 )
 
 // Validate checks every setting and returns a *ValidationError listing all
@@ -254,6 +269,9 @@ func (b *Base) validate(p *Problems) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(b.LogLevel)); err != nil {
 		p.Addf("log-level", EnvLogLevel, "%q is not a log level: debug, info, warn or error", b.LogLevel)
+	}
+	if b.DatabaseAppRole != "" && (!b.MigrateOnly || !rolePattern.MatchString(b.DatabaseAppRole)) {
+		p.Addf("database-app-role", EnvDatabaseAppRole, "%q: give a role name (lower-case letters, digits, '_' and '-', at most 63) together with --migrate-only", b.DatabaseAppRole)
 	}
 	for _, c := range b.TrustedProxies {
 		if _, err := ParseProxyCIDR(c); err != nil {
