@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/wuxiao/wuxiao/services/internal/keys"
 	"github.com/wuxiao/wuxiao/services/internal/store"
 )
 
@@ -21,6 +22,10 @@ var migrationFiles embed.FS
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	sub, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
+		return err
+	}
+	// The fingerprints of the service's keys (keys.Check) live in its schema.
+	if err := keys.Migrate(ctx, pool); err != nil {
 		return err
 	}
 	return store.Migrate(ctx, pool, "disclosure", sub)
