@@ -34,6 +34,10 @@ lint: ## go vet, a gofmt check, and go.mod/go.sum tidy.
 build: ## Build the operator binary into bin/.
 	go build -o bin/wuxiao-operator ./operator/cmd/wuxiao-operator
 
+.PHONY: kubectl-wuxiao
+kubectl-wuxiao: ## Build the town IT staff's kubectl plugin into bin/ (bin/ on the PATH: kubectl wuxiao --help).
+	go build -o bin/kubectl-wuxiao ./operator/cmd/kubectl-wuxiao
+
 .PHONY: dev
 dev: ## The whole sample district (12 towns, 347 villages) on a local one-node cluster, portals on 127.0.0.1:8080; needs root (ARGS=... for hack/district.sh up).
 	hack/dev.sh $(ARGS)
