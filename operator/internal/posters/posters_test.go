@@ -1,0 +1,97 @@
+package posters
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/wuxiao/wuxiao/operator/internal/posters/posterstest"
+)
+
+func villages(n int) []Poster {
+	var ps []Poster
+	for i := range n {
+		code := fmt.Sprintf("330213100%03d", 201+i)
+		portal := "https://jiandu.example.cn/v/" + code
+		ps = append(ps, Poster{DisplayName: fmt.Sprintf("岩头%d村", i+1), Code: code, PortalURL: portal,
+			ReportURL: ReportURL(portal, code), ContactPhone: "0574-88000000"})
+	}
+	return ps
+}
+
+// TestPosters: one page per village, or six per sheet page; every page
+// names its villages, and every QR code decodes back to its address.
+func TestPosters(t *testing.T) {
+	font := posterstest.Font(t)
+	for _, tc := range []struct {
+		name     string
+		villages int
+		sheet    bool
+		pages    []int // villages per page
+	}{
+		{"one village", 1, false, []int{1}},
+		{"a poster each", 3, false, []int{1, 1, 1}},
+		{"sheet", 7, true, []int{6, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vs := villages(tc.villages)
+			var buf bytes.Buffer
+			if err := Render(&buf, font, vs, tc.sheet); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(buf.Bytes(), []byte("/FontFile2")) {
+				t.Error("the font is not embedded")
+			}
+			pages, err := posterstest.Decode(buf.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(pages) != len(tc.pages) {
+				t.Fatalf("%d pages, want %d", len(pages), len(tc.pages))
+			}
+			next := 0
+			for i, p := range pages {
+				var want []string
+				for _, v := range vs[next : next+tc.pages[i]] {
+					if !strings.Contains(p.Text, v.DisplayName) || !strings.Contains(p.Text, v.PortalURL) {
+						t.Errorf("page %d does not show %s and %s: %q", i+1, v.DisplayName, v.PortalURL, p.Text)
+					}
+					want = append(want, v.PortalURL, v.ReportURL)
+				}
+				if !strings.Contains(p.Text, "码上监督") {
+					t.Errorf("page %d has no 码上监督: %q", i+1, p.Text)
+				}
+				if got := sortedCopy(p.QRs); !reflect.DeepEqual(got, sortedCopy(want)) {
+					t.Errorf("page %d: QR codes decode to %q, want %q", i+1, p.QRs, want)
+				}
+				next += tc.pages[i]
+			}
+		})
+	}
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+func TestReportURL(t *testing.T) {
+	for _, tc := range []struct{ portal, code, want string }{
+		{"https://jiandu.example.cn/v/330213100201", "330213100201", "https://jiandu.example.cn/r/330213100201"},
+		{"http://127.0.0.1:8080/v/330213100201", "330213100201", "http://127.0.0.1:8080/r/330213100201"},
+		{"https://jiandu.example.cn/other", "330213100201", ""},
+	} {
+		if got := ReportURL(tc.portal, tc.code); got != tc.want {
+			t.Errorf("ReportURL(%s) = %s, want %s", tc.portal, got, tc.want)
+		}
+	}
+}
