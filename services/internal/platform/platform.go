@@ -6,9 +6,11 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
@@ -37,6 +39,9 @@ type Platform struct {
 // the authenticator and the HTTP server with a database readiness check.
 // Close releases it.
 func Open(ctx context.Context, base *config.Base, schema string, migrate func(context.Context, *pgxpool.Pool) error) (*Platform, error) {
+	if base.MigrateOnly {
+		return nil, errors.New("platform.Open in migrate-only mode: the service's main must call platform.Migrate instead")
+	}
 	p := &Platform{Base: base, Log: base.Logger()}
 	var err error
 	p.Tel, err = telemetry.Setup(ctx, telemetry.Options{ServiceName: base.ServiceName(), Town: base.Town, District: base.District,
@@ -59,6 +64,52 @@ func Open(ctx context.Context, base *config.Base, schema string, migrate func(co
 	p.Server = httpapi.New(*base, p.Log, p.Tel).WithAuthenticator(p.Auth.Require)
 	p.Server.AddReadinessCheck("postgres", p.Pool.Ping)
 	return p, nil
+}
+
+// grantWait bounds how long Migrate waits for a table another service's
+// migrations create (store.Privileges.Reads): the Deployments' init
+// containers start together.
+var grantWait = 5 * time.Minute
+
+// Migrate is the init container's mode (config.Base.MigrateOnly): it
+// applies the events migrations and the service's own with
+// base.DatabaseURL, the town's migration role, which owns the schemas and
+// tables; then grants base.DatabaseAppRole, the role the serving container
+// connects as, exactly the service's privileges (store.Grant), and returns.
+// It uses one connection.
+func Migrate(ctx context.Context, base *config.Base, schema string, migrate func(context.Context, *pgxpool.Pool) error) error {
+	log := base.Logger()
+	pool, err := store.Open(ctx, base.DatabaseURL, schema, store.WithMaxConns(1))
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	for _, m := range []func(context.Context, *pgxpool.Pool) error{events.Migrate, migrate} {
+		if err := m(ctx, pool); err != nil {
+			return err
+		}
+	}
+	if base.DatabaseAppRole == "" {
+		log.Info("migrations applied; no service role to grant (--database-app-role)", "schema", schema)
+		return nil
+	}
+	deadline := time.Now().Add(grantWait)
+	for {
+		err := store.Grant(ctx, pool, base.DatabaseAppRole)
+		var missing *store.MissingTableError
+		if !errors.As(err, &missing) || time.Now().After(deadline) {
+			if err == nil {
+				log.Info("migrations applied and privileges granted", "schema", schema, "role", base.DatabaseAppRole)
+			}
+			return err
+		}
+		log.Info("waiting for another service's migrations", "table", missing.Table)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
 }
 
 // Close closes the pool and flushes telemetry.

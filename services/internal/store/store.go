@@ -55,15 +55,33 @@ func Open(ctx context.Context, url, schema string, opts ...Option) (*pgxpool.Poo
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := pool.Exec(pingCtx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
-		// Another replica creating it at the same moment is fine.
+	// Only a missing schema is created: a service's own role (see Grant)
+	// may not create anything, and finds its schema made by the migration
+	// role.
+	var exists bool
+	err = pool.QueryRow(pingCtx, "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)", schema).Scan(&exists)
+	if err == nil && !exists {
+		_, err = pool.Exec(pingCtx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize())
 		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
-			pool.Close()
-			return nil, fmt.Errorf("connecting to PostgreSQL %s: %w", cfg.ConnConfig.Host, err)
+		switch {
+		case errors.As(err, &pgErr) && pgErr.Code == "23505":
+			err = nil // another replica created it at the same moment
+		case errors.As(err, &pgErr) && pgErr.Code == "42501":
+			err = fmt.Errorf("schema %s does not exist and %s may not create it: run the migrations as the migration role first (WUXIAO_MIGRATE_ONLY): %w",
+				schema, cfg.ConnConfig.User, err)
 		}
 	}
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connecting to PostgreSQL %s: %w", cfg.ConnConfig.Host, err)
+	}
 	return pool, nil
+}
+
+// WithMaxConns caps the pool (the migration init container needs one
+// connection: goose runs SQL migrations on the connection holding its lock).
+func WithMaxConns(n int32) Option {
+	return func(c *pgxpool.Config) { c.MaxConns = n }
 }
 
 // Migrate applies the migrations of one set (e.g. "workflow", "events")
@@ -86,6 +104,24 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, set string, fsys fs.FS) er
 		goose.WithTableName("goose_"+set), goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		return fmt.Errorf("migrations %s: %w", set, err)
+	}
+	// A role that may not create in the schema (a service's own role, see
+	// Grant) runs no DDL: it only checks that the migration role has
+	// applied everything this binary expects.
+	var canCreate bool
+	if err := pool.QueryRow(ctx, "SELECT coalesce(has_schema_privilege(current_schema(), 'CREATE'), false)").Scan(&canCreate); err != nil {
+		return fmt.Errorf("migrations %s: schema %s: %w", set, schema, err)
+	}
+	if !canCreate {
+		pending, err := p.HasPending(ctx)
+		if err != nil {
+			return fmt.Errorf("checking migrations %s of schema %s: %w", set, schema, err)
+		}
+		if pending {
+			return fmt.Errorf("schema %s lacks migrations %s this version needs, and %s may not apply them: run the migration init container (WUXIAO_MIGRATE_ONLY) first",
+				schema, set, pool.Config().ConnConfig.User)
+		}
+		return nil
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("applying migrations %s to schema %s: %w", set, schema, err)

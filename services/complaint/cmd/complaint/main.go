@@ -51,6 +51,9 @@ func main() {
 const escalationBatch = 100
 
 func run(ctx context.Context, base *config.Base, opts options) error {
+	if base.MigrateOnly { // the init container: migrate as the migration role, grant the service's role
+		return platform.Migrate(ctx, base, "complaint", complaint.Migrate)
+	}
 	// MAX_BODY_BYTES stays the limit of the JSON routes; the server itself
 	// must let the report page's uploads (3 × 5 MiB) through.
 	bodyLimit := base.MaxBodyBytes

@@ -34,6 +34,9 @@ func main() {
 }
 
 func run(ctx context.Context, base *config.Base, idHashKey string) error {
+	if base.MigrateOnly { // the init container: migrate as the migration role, grant the service's role
+		return platform.Migrate(ctx, base, "disclosure", disclosure.Migrate)
+	}
 	catalog, err := disclosure.LoadCatalog(base.CatalogFile)
 	if err != nil {
 		return err

@@ -47,6 +47,9 @@ var district struct {
 }
 
 func run(ctx context.Context, base *config.Base, townName string) error {
+	if base.MigrateOnly { // the init container: migrate as the migration role, grant the service's role
+		return platform.Migrate(ctx, base, "inspection", inspection.Migrate)
+	}
 	if townName == "" {
 		townName = base.Town
 	}

@@ -41,6 +41,9 @@ func main() {
 }
 
 func run(ctx context.Context, base *config.Base, idHashKey, calendarFile string, timerInterval time.Duration) error {
+	if base.MigrateOnly { // the init container: migrate as the migration role, grant the service's role
+		return platform.Migrate(ctx, base, "workflow", workflow.Migrate)
+	}
 	catalog, err := workflow.LoadCatalog(base.CatalogFile)
 	if err != nil {
 		return err
