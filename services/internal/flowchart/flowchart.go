@@ -161,7 +161,18 @@ func SVG(item *wuxiaov1.PowerItem, states map[string]StepState) string {
 	return b.String()
 }
 
-func esc(s string) string { return html.EscapeString(s) }
+// esc escapes text for the SVG, dropping what XML cannot hold at all
+// (control characters, U+FFFE/U+FFFF; invalid UTF-8 becomes U+FFFD): one
+// such character in a catalog's text made the whole drawing malformed,
+// which browsers refuse to show.
+func esc(s string) string {
+	return html.EscapeString(strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF {
+			return r
+		}
+		return -1
+	}, s))
+}
 
 func shorten(s string, n int) string {
 	r := []rune(s)
