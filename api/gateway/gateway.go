@@ -21,12 +21,19 @@ const (
 	EnvTrustedProxies = "WUXIAO_TRUSTED_PROXIES"
 	// EnvHTTPAddr is the listen address (default ":8080").
 	EnvHTTPAddr = "HTTP_ADDR"
+	// EnvMetricsAddr is the listen address of /metrics, which the HTTP
+	// listener does not serve (default ":9090").
+	EnvMetricsAddr = "METRICS_ADDR"
 	// EnvOTLPEndpoint is the OTLP/HTTP endpoint for traces (optional).
 	EnvOTLPEndpoint = "OTEL_EXPORTER_OTLP_ENDPOINT"
 )
 
 // HTTPPort is the gateway container's port (named "http").
 const HTTPPort = 8080
+
+// MetricsPort is the gateway container's /metrics port (named "metrics"),
+// for the monitoring namespace only.
+const MetricsPort = 9090
 
 // ImageName is the gateway image's name under the District's image
 // repository, like the towns' services (<repository>/<name>:<version>).

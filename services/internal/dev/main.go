@@ -124,7 +124,9 @@ func run(o options) error {
 		backends[s.Name] = &url.URL{Scheme: "http", Host: addr}
 		cmd := exec.Command(filepath.Join(o.bindir, s.Name))
 		cmd.Stdout, cmd.Stderr = prefixed(s.Name, os.Stdout), prefixed(s.Name, os.Stderr)
-		cmd.Env = append(common, "WUXIAO_SERVICE="+s.Name, "HTTP_ADDR="+addr)
+		// Each its own metrics port too (the default :9090 is one per host).
+		metrics := net.JoinHostPort(host, strconv.Itoa(port+1000+s.Offset))
+		cmd.Env = append(common, "WUXIAO_SERVICE="+s.Name, "HTTP_ADDR="+addr, "METRICS_ADDR="+metrics)
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("starting %s: %w", s.Name, err)
 		}

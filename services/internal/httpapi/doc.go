@@ -89,9 +89,12 @@
 // GET /healthz is 200 until shutdown begins and checks no dependency. GET
 // /readyz runs every AddReadinessCheck concurrently within a short timeout
 // and is 503 (naming the failing checks; their errors are logged) when one
-// fails or shutdown has begun. GET /metrics serves the telemetry registry in
-// the Prometheus format. The three are public, untraced, unmeasured and
-// logged at debug level.
+// fails or shutdown has begun. The two are public, untraced, unmeasured and
+// logged at debug level. GET /metrics serves the telemetry registry in the
+// Prometheus format on a listener of its own (METRICS_ADDR, default :9090;
+// ServeMetrics), never on the public one: the district gateway proxies
+// paths to the public listener and the portals face the Internet, while
+// the metrics port is opened by the NetworkPolicy to monitoring alone.
 //
 // # Logs
 //

@@ -37,9 +37,10 @@ const (
 	MetricsPath = "/metrics"
 )
 
-// quietPaths are polled by the kubelet and Prometheus: no spans, no HTTP
-// metrics and debug-level access logs for them.
-var quietPaths = map[string]bool{HealthzPath: true, ReadyzPath: true, MetricsPath: true}
+// quietPaths are polled by the kubelet: no spans, no HTTP metrics and
+// debug-level access logs for them. (/metrics is not on this listener at
+// all: see ServeMetrics.)
+var quietPaths = map[string]bool{HealthzPath: true, ReadyzPath: true}
 
 // Server is the HTTP server of a service. Register routes with Handle
 // before calling Run.
@@ -49,6 +50,7 @@ type Server struct {
 	tel     *telemetry.Telemetry
 	mux     *http.ServeMux
 	handler http.Handler
+	metrics http.Handler // served by ServeMetrics only
 
 	mu             sync.Mutex
 	routes         map[string]bool
@@ -67,9 +69,10 @@ type Server struct {
 }
 
 // New returns a server listening on base.HTTPAddr with base.MaxBodyBytes as
-// the request body limit. logger may be nil (slog.Default()); tel may be
-// nil, in which case spans and metrics go to the OpenTelemetry globals and
-// /metrics serves an empty registry.
+// the request body limit, and serving /metrics on base.MetricsAddr alone
+// (none when empty). logger may be nil (slog.Default()); tel may be nil, in
+// which case spans and metrics go to the OpenTelemetry globals and /metrics
+// serves an empty registry.
 func New(base config.Base, logger *slog.Logger, tel *telemetry.Telemetry) *Server {
 	if logger == nil {
 		logger = slog.Default()
@@ -120,7 +123,12 @@ func New(base config.Base, logger *slog.Logger, tel *telemetry.Telemetry) *Serve
 
 	s.Handle("GET "+HealthzPath, Public(http.HandlerFunc(s.healthz)))
 	s.Handle("GET "+ReadyzPath, Public(http.HandlerFunc(s.readyz)))
-	s.Handle("GET "+MetricsPath, Public(metrics))
+	// /metrics is not a route of this listener: the gateway proxies paths
+	// to it and the portals face the Internet. It has a listener of its
+	// own (ServeMetrics) that the NetworkPolicy opens to monitoring only.
+	mm := http.NewServeMux()
+	mm.Handle("GET "+MetricsPath, metrics)
+	s.metrics = mm
 	return s
 }
 
@@ -244,14 +252,76 @@ func (s *Server) isRoute(pattern string) bool {
 // Handler is the server's complete handler (for httptest).
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// MetricsHandler serves GET /metrics and answers 404 to everything else:
+// the handler of the metrics listener (for httptest).
+func (s *Server) MetricsHandler() http.Handler { return s.metrics }
+
 // Run listens on base.HTTPAddr and serves until ctx is cancelled, then shuts
-// down gracefully (see Serve).
+// down gracefully (see Serve); with base.MetricsAddr set it serves /metrics
+// there meanwhile (see ServeMetrics).
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.base.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", s.base.HTTPAddr, err)
 	}
-	return s.Serve(ctx, ln)
+	if s.base.MetricsAddr == "" {
+		return s.Serve(ctx, ln)
+	}
+	mln, err := net.Listen("tcp", s.base.MetricsAddr)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("listening on %s for /metrics: %w", s.base.MetricsAddr, err)
+	}
+	// The metrics listener outlives the main one's drain (the last scrape
+	// sees it) and, should it fail, stops the server like any other
+	// failure.
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	mctx, mstop := context.WithCancel(context.WithoutCancel(ctx))
+	defer mstop()
+	merr := make(chan error, 1)
+	go func() {
+		err := s.ServeMetrics(mctx, mln)
+		if err != nil {
+			stop()
+		}
+		merr <- err
+	}()
+	err = s.Serve(sctx, ln)
+	mstop()
+	if mErr := <-merr; err == nil {
+		err = mErr
+	}
+	return err
+}
+
+// ServeMetrics serves GET /metrics, and nothing else, on ln until ctx is
+// cancelled. It is a listener apart from Serve's so that the public one
+// never answers /metrics (the metrics show routes, towns and traffic) and
+// the NetworkPolicy can open this port to the monitoring namespace alone.
+// It keeps serving through Serve's drain, so the last scrape sees it.
+func (s *Server) ServeMetrics(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.metrics,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("serving metrics", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving metrics on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+	}
+	return nil
 }
 
 // Serve serves on ln until ctx is cancelled. Then /readyz and /healthz

@@ -402,7 +402,11 @@ func TestMetrics(t *testing.T) {
 		f.do(t, "GET", "/v1/things/"+id, "", "")
 	}
 	f.do(t, "GET", "/v1/unknown/path", "", "")
-	rec := f.do(t, "GET", "/metrics", "", "")
+	if rec := f.do(t, "GET", "/metrics", "", ""); rec.Code != http.StatusNotFound {
+		t.Errorf("/metrics on the public listener: status %d, want 404", rec.Code)
+	}
+	rec := httptest.NewRecorder()
+	f.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if rec.Code != 200 {
 		t.Fatalf("/metrics status %d", rec.Code)
 	}
@@ -655,7 +659,6 @@ func TestRoutesListsPatternsAndPublicness(t *testing.T) {
 	want := []RouteInfo{
 		{Pattern: "DELETE /v1/things/{id}", Public: false},
 		{Pattern: "GET /healthz", Public: true},
-		{Pattern: "GET /metrics", Public: true},
 		{Pattern: "GET /readyz", Public: true},
 		{Pattern: "GET /v1/public/things", Public: true},
 		{Pattern: "POST /v1/things/{id}", Public: false},

@@ -63,8 +63,9 @@ func (r row) bodyOf(role identity.Role) any {
 // pub is a public route's row.
 func pub(service, pattern string) row { return row{service: service, pattern: pattern, public: true} }
 
-// operational are the routes every httpapi.Server has.
-var operational = []string{"GET /healthz", "GET /readyz", "GET /metrics"}
+// operational are the routes every httpapi.Server has (/metrics is on a
+// listener of its own, not among them).
+var operational = []string{"GET /healthz", "GET /readyz"}
 
 var (
 	evidence = workflow.EvidenceRequest{StepID: "propose", Kind: workflow.EvidenceResolution, Name: "会议记录.pdf",

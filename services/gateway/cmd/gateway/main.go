@@ -46,6 +46,7 @@ type settings struct {
 	StaffHosts      []string
 	TrustedProxies  []string
 	HTTPAddr        string
+	MetricsAddr     string
 	ShutdownTimeout time.Duration
 	MaxBodyBytes    int64
 	OTLPEndpoint    string
@@ -104,6 +105,7 @@ func (s *settings) bind(e *config.Env) {
 	e.StringSlice(&s.StaffHosts, "staff-hosts", gatewayapi.EnvStaffHosts, nil, "host names sign-in and the console answer on, comma-separated (default: every host)")
 	e.StringSlice(&s.TrustedProxies, "trusted-proxies", gatewayapi.EnvTrustedProxies, nil, "CIDRs of the reverse proxies whose X-Forwarded-For is believed, e.g. 10.0.0.0/8 (default: none)")
 	e.String(&s.HTTPAddr, "http-addr", gatewayapi.EnvHTTPAddr, ":"+strconv.Itoa(gatewayapi.HTTPPort), "HTTP listen address")
+	e.String(&s.MetricsAddr, "metrics-addr", gatewayapi.EnvMetricsAddr, ":"+strconv.Itoa(gatewayapi.MetricsPort), "listen address of /metrics (Prometheus only; the HTTP listener does not serve it)")
 	e.Duration(&s.ShutdownTimeout, "shutdown-timeout", config.EnvShutdownTimeout, config.DefaultShutdownTimeout, "time in-flight requests get to finish on shutdown")
 	e.Int64(&s.MaxBodyBytes, "max-body-bytes", config.EnvMaxBodyBytes, config.DefaultMaxBodyBytes,
 		fmt.Sprintf("largest request body of the gateway's own pages, in bytes (requests passed to a town may be up to %d)", gateway.ProxyMaxBodyBytes))
@@ -155,6 +157,11 @@ func (s *settings) validate() error {
 	}
 	if _, port, err := net.SplitHostPort(s.HTTPAddr); err != nil || !validPort(port) {
 		p.Addf("http-addr", gatewayapi.EnvHTTPAddr, "%q is not a listen address [host]:port, e.g. :8080 or 127.0.0.1:8080", s.HTTPAddr)
+	}
+	if _, port, err := net.SplitHostPort(s.MetricsAddr); err != nil || !validPort(port) {
+		p.Addf("metrics-addr", gatewayapi.EnvMetricsAddr, "%q is not a listen address [host]:port, e.g. :9090", s.MetricsAddr)
+	} else if s.MetricsAddr == s.HTTPAddr {
+		p.Addf("metrics-addr", gatewayapi.EnvMetricsAddr, "%q is also the HTTP listen address; /metrics needs a port of its own", s.MetricsAddr)
 	}
 	if s.ShutdownTimeout <= 0 {
 		p.Addf("shutdown-timeout", config.EnvShutdownTimeout, "%s is not a positive duration, e.g. 20s", s.ShutdownTimeout)
@@ -240,7 +247,7 @@ func run(ctx context.Context, s *settings) error {
 		return err
 	}
 	srv := httpapi.New(config.Base{Service: "gateway", District: s.District, HTTPAddr: s.HTTPAddr,
-		ShutdownTimeout: s.ShutdownTimeout, MaxBodyBytes: s.MaxBodyBytes,
+		MetricsAddr: s.MetricsAddr, ShutdownTimeout: s.ShutdownTimeout, MaxBodyBytes: s.MaxBodyBytes,
 		TrustedProxies: s.TrustedProxies}, log, tel)
 	srv.AddReadinessCheck("towns", disc.Ready)
 	gw.Register(srv)

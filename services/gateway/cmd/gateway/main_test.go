@@ -45,12 +45,12 @@ func TestSettings(t *testing.T) {
 		{"everything wrong", map[string]string{
 			"WUXIAO_DISTRICT": "Fenghua", "KRATOS_PUBLIC_URL": "kratos:4433", "WUXIAO_GATEWAY_PUBLIC_HOSTS": "Jiandu.example.cn,ok.example.cn",
 			"WUXIAO_GATEWAY_STAFF_HOSTS": "ganbu.example.cn:443", "WUXIAO_TRUSTED_PROXIES": "10.1.2.3/8", "HTTP_ADDR": "8080",
-			"SHUTDOWN_TIMEOUT": "soon", "MAX_BODY_BYTES": "0", "OTEL_TRACES_SAMPLER_ARG": "2", "LOG_LEVEL": "loud",
+			"METRICS_ADDR": "9090", "SHUTDOWN_TIMEOUT": "soon", "MAX_BODY_BYTES": "0", "OTEL_TRACES_SAMPLER_ARG": "2", "LOG_LEVEL": "loud",
 			"OTEL_EXPORTER_OTLP_ENDPOINT": "collector", "KUBECONFIG": "/nonexistent/kubeconfig"}, nil, false, []string{
 			"--shutdown-timeout / SHUTDOWN_TIMEOUT", // unparsable environment values first
 			"--district / WUXIAO_DISTRICT", "--kratos-public-url / KRATOS_PUBLIC_URL", "--otlp-endpoint / OTEL_EXPORTER_OTLP_ENDPOINT",
 			"--public-hosts / WUXIAO_GATEWAY_PUBLIC_HOSTS: \"Jiandu.example.cn\"", "--staff-hosts / WUXIAO_GATEWAY_STAFF_HOSTS",
-			"--trusted-proxies / WUXIAO_TRUSTED_PROXIES", "--http-addr / HTTP_ADDR", "--max-body-bytes / MAX_BODY_BYTES",
+			"--trusted-proxies / WUXIAO_TRUSTED_PROXIES", "--http-addr / HTTP_ADDR", "--metrics-addr / METRICS_ADDR", "--max-body-bytes / MAX_BODY_BYTES",
 			"--trace-sampling-ratio / OTEL_TRACES_SAMPLER_ARG", "--log-level / LOG_LEVEL", "--kubeconfig / KUBECONFIG"}},
 		{"nothing set outside a cluster", nil, nil, false, []string{"--district", "--kratos-public-url", "--kubeconfig / KUBECONFIG: required outside a cluster"}},
 	}
@@ -135,9 +135,15 @@ func TestRunAgainstAPIServer(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := mln.Addr().String()
+	mln.Close()
 	cmd, s := newCommand(func(string) (string, bool) { return "", false })
 	if err := cmd.ParseFlags([]string{"--district", "fenghua", "--district-name", "奉化区", "--kratos-public-url", "http://127.0.0.1:1",
-		"--kubeconfig", path, "--http-addr", addr, "--log-level", "warn", "--shutdown-timeout", "5s"}); err != nil {
+		"--kubeconfig", path, "--http-addr", addr, "--metrics-addr", metricsAddr, "--log-level", "warn", "--shutdown-timeout", "5s"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.validate(); err != nil {
@@ -164,8 +170,14 @@ func TestRunAgainstAPIServer(t *testing.T) {
 	for _, tc := range []struct {
 		path   string
 		status int
-	}{{"/v/330299999001", 404}, {"/v/330213100201", 503}, {"/healthz", 200}, {"/metrics", 200}} {
-		res, err := http.Get(base + tc.path)
+	}{{"/v/330299999001", 404}, {"/v/330213100201", 503}, {"/healthz", 200},
+		// /metrics is on its own listener, not the public one.
+		{"/metrics", 404}, {"metrics:/metrics", 200}, {"metrics:/healthz", 404}} {
+		url := base + tc.path
+		if p, ok := strings.CutPrefix(tc.path, "metrics:"); ok {
+			url = "http://" + metricsAddr + p
+		}
+		res, err := http.Get(url)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -29,7 +29,7 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 		CatalogFile: testinfra.CatalogFile(t), PortalBaseURL: "https://jiandu.example.cn",
 		DatabaseURL: testinfra.Postgres(t), KafkaBrokers: brokers,
 		KratosPublicURL: testinfra.Require(t, testinfra.EnvKratosPublicURL),
-		HTTPAddr:        testinfra.FreeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
+		HTTPAddr:        testinfra.FreeAddr(t), MetricsAddr: testinfra.FreeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -93,8 +93,14 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 	if got := strings.Join(types, " "); got != "instance.started.v1 step.completed.v1 step.completed.v1" {
 		t.Fatalf("events %q", got)
 	}
-	// RED metrics carry the route and the town.
-	res, err := http.Get(url + "/metrics")
+	// RED metrics carry the route and the town; they are on the metrics
+	// listener, not the public one.
+	if res, err := http.Get(url + "/metrics"); err != nil || res.StatusCode != http.StatusNotFound {
+		t.Errorf("/metrics on the public listener: %v %v, want 404", res, err)
+	} else {
+		res.Body.Close()
+	}
+	res, err := http.Get("http://" + base.MetricsAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
