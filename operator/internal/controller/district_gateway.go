@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -99,13 +100,14 @@ func (r *DistrictReconciler) applyGateway(ctx context.Context, d *wuxiaov1.Distr
 	}); err != nil {
 		return err
 	}
-	// Exact ingress rules: the gateway is open to all on its port, and
-	// nothing else.
-	if _, err := applyGatewayChild(ctx, r, d, resources.GatewayNetworkPolicy(d), func(have, want *networkingv1.NetworkPolicy) {
-		derive(&have.Spec.PodSelector, want.Spec.PodSelector)
-		setIfDifferent(&have.Spec.PolicyTypes, want.Spec.PolicyTypes)
-		setIfDifferent(&have.Spec.Ingress, want.Spec.Ingress)
-	}); err != nil {
+	// Exact rules: the gateway is open to all on its port, and reaches
+	// only the towns, Kratos' public API, the Kubernetes API, DNS and the
+	// collector.
+	api, err := r.apiServerEndpoints(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := applyGatewayChild(ctx, r, d, resources.GatewayNetworkPolicy(d, api), syncNetworkPolicy); err != nil {
 		return err
 	}
 	ing, err := r.gatewayIngress(ctx, d)
@@ -245,6 +247,15 @@ func (r *DistrictReconciler) gatewayIngress(ctx context.Context, d *wuxiaov1.Dis
 // syncGatewayDeployment brings the Deployment back to desired: what desired
 // sets, and exactly its one container and that container's environment
 // (a variable dropped from the spec, or added by hand, goes).
+// syncNetworkPolicy keeps a town's or the gateway's NetworkPolicy exactly
+// as generated, both directions: the API server defaults nothing in them.
+func syncNetworkPolicy(have, want *networkingv1.NetworkPolicy) {
+	derive(&have.Spec.PodSelector, want.Spec.PodSelector)
+	setIfDifferent(&have.Spec.PolicyTypes, want.Spec.PolicyTypes)
+	setIfDifferent(&have.Spec.Ingress, want.Spec.Ingress)
+	setIfDifferent(&have.Spec.Egress, want.Spec.Egress)
+}
+
 func syncGatewayDeployment(have, want *appsv1.Deployment) {
 	if len(have.Spec.Template.Spec.Containers) != len(want.Spec.Template.Spec.Containers) {
 		have.Spec.Template.Spec.Containers = want.Spec.Template.Spec.Containers
@@ -273,4 +284,41 @@ func applyGatewayChild[T client.Object](ctx context.Context, r *DistrictReconcil
 		log.FromContext(ctx).Info("updated generated object", "kind", kind, "name", name)
 	}
 	return live, err
+}
+
+// apiServerEndpoints are the addresses pods reach the Kubernetes API at: the
+// default/kubernetes Service's cluster IP and the endpoints behind it. Read
+// uncached: the operator watches no Services or EndpointSlices outside its
+// towns.
+func (r *DistrictReconciler) apiServerEndpoints(ctx context.Context) ([]resources.APIServerEndpoint, error) {
+	var out []resources.APIServerEndpoint
+	svc := &corev1.Service{}
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: metav1.NamespaceDefault, Name: "kubernetes"}, svc); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return nil, err
+		}
+	} else {
+		for _, ip := range svc.Spec.ClusterIPs {
+			for _, p := range svc.Spec.Ports {
+				out = append(out, resources.APIServerEndpoint{IP: ip, Port: p.Port})
+			}
+		}
+	}
+	var eps discoveryv1.EndpointSliceList
+	if err := r.APIReader.List(ctx, &eps, client.InNamespace(metav1.NamespaceDefault),
+		client.MatchingLabels{discoveryv1.LabelServiceName: "kubernetes"}); err != nil {
+		return nil, err
+	}
+	for _, s := range eps.Items {
+		for _, e := range s.Endpoints {
+			for _, ip := range e.Addresses {
+				for _, p := range s.Ports {
+					if p.Port != nil {
+						out = append(out, resources.APIServerEndpoint{IP: ip, Port: *p.Port})
+					}
+				}
+			}
+		}
+	}
+	return out, nil
 }

@@ -241,7 +241,9 @@ func (r *TownReconciler) reconcileChildren(ctx context.Context, town *wuxiaov1.T
 		if _, err := applyChild(ctx, r, town, resources.PodDisruptionBudget(town, svc), func(have, want *policyv1.PodDisruptionBudget) { derive(&have.Spec, want.Spec) }); err != nil {
 			return err
 		}
-		if _, err := applyChild(ctx, r, town, resources.NetworkPolicy(town, svc), func(have, want *networkingv1.NetworkPolicy) { derive(&have.Spec, want.Spec) }); err != nil {
+		// Exact rules both ways: a peer added by hand, or one the District no
+		// longer names, would widen what the pods may reach.
+		if _, err := applyChild(ctx, r, town, resources.NetworkPolicy(district, town, svc), syncNetworkPolicy); err != nil {
 			return err
 		}
 	}

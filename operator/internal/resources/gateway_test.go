@@ -152,7 +152,7 @@ func TestGatewayNamespaceAndRBAC(t *testing.T) {
 			d := gatewayDistrict(func(d *wuxiaov1.District) { d.Spec.Gateway.Namespace = tc.ns })
 			ns := GatewayNamespace(d)
 			// The label the towns' staff NetworkPolicies admit.
-			staff := NetworkPolicy(&wuxiaov1.Town{ObjectMeta: metav1.ObjectMeta{Name: "xikou"}}, wuxiaov1.ServiceWorkflow)
+			staff := NetworkPolicy(d, &wuxiaov1.Town{ObjectMeta: metav1.ObjectMeta{Name: "xikou"}}, wuxiaov1.ServiceWorkflow)
 			admitted := false
 			for _, peer := range staff.Spec.Ingress[0].From {
 				if peer.NamespaceSelector != nil && labels.SelectorFromSet(peer.NamespaceSelector.MatchLabels).Matches(labels.Set(ns.Labels)) {
@@ -163,7 +163,7 @@ func TestGatewayNamespaceAndRBAC(t *testing.T) {
 				t.Errorf("namespace %s labels %v; admitted by the towns' staff policy: %v", ns.Name, ns.Labels, admitted)
 			}
 			for _, o := range []metav1.Object{GatewayServiceAccount(d), GatewayDeployment(GatewayInput{District: d, Version: "v1"}),
-				GatewayService(d), GatewayPodDisruptionBudget(d), GatewayNetworkPolicy(d)} {
+				GatewayService(d), GatewayPodDisruptionBudget(d), GatewayNetworkPolicy(d, nil)} {
 				if o.GetNamespace() != tc.want || o.GetLabels()[wuxiaov1.ManagedByLabel] != wuxiaov1.ManagedByValue {
 					t.Errorf("%T in %q labels %v", o, o.GetNamespace(), o.GetLabels())
 				}
@@ -203,13 +203,13 @@ func TestGatewayServicePolicyAndPDB(t *testing.T) {
 	if !labels.SelectorFromSet(pdb.Spec.Selector.MatchLabels).Matches(sel) || pdb.Spec.MaxUnavailable.IntVal != 1 {
 		t.Errorf("pdb %+v", pdb.Spec)
 	}
-	np := GatewayNetworkPolicy(d)
+	np := GatewayNetworkPolicy(d, nil)
 	if !labels.SelectorFromSet(np.Spec.PodSelector.MatchLabels).Matches(sel) {
 		t.Errorf("network policy selects %v", np.Spec.PodSelector)
 	}
 	// The front door: one rule, no source restriction, the HTTP port only.
 	if len(np.Spec.Ingress) != 1 || len(np.Spec.Ingress[0].From) != 0 || len(np.Spec.Ingress[0].Ports) != 1 ||
-		np.Spec.Ingress[0].Ports[0].Port.IntVal != gwapi.HTTPPort || !slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}) {
+		np.Spec.Ingress[0].Ports[0].Port.IntVal != gwapi.HTTPPort || !slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}) {
 		t.Errorf("network policy %+v", np.Spec)
 	}
 }
