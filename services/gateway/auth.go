@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/hmac"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,7 +75,10 @@ func (g *Gateway) authRoutes(srv *httpapi.Server) {
 	srv.Handle("GET "+LoginPath, httpapi.Public(g.authStaffHost(http.HandlerFunc(a.login))))
 	srv.Handle("GET "+RecoveryPath, httpapi.Public(g.authStaffHost(http.HandlerFunc(a.recovery))))
 	srv.Handle("GET "+SettingsPath, httpapi.Public(g.authStaffHost(http.HandlerFunc(a.settings))))
-	srv.Handle("GET "+LogoutPath, httpapi.Public(g.authStaffHost(http.HandlerFunc(a.logout))))
+	// Signing out is a POST with the session's form token: a link on another
+	// site must not be able to sign a cadre out. GET asks for confirmation.
+	srv.Handle("GET "+LogoutPath, httpapi.Public(g.authStaffHost(http.HandlerFunc(a.logoutPage))))
+	srv.Handle("POST "+LogoutPath, httpapi.Public(g.authStaffHost(http.HandlerFunc(a.logout))))
 	srv.Handle("GET "+ErrorPath, httpapi.Public(g.authStaffHost(http.HandlerFunc(a.flowError))))
 }
 
@@ -363,9 +367,33 @@ func recovered(ms []kratos.UiText) bool {
 	return false
 }
 
+// logoutPage asks a signed-in browser to confirm signing out (a bookmark
+// or an old link to /auth/logout); without a session it shows the login page.
+func (a *authPages) logoutPage(w http.ResponseWriter, r *http.Request) {
+	cookie := sessionCookie(r)
+	if cookie == "" {
+		seeOther(w, r, LoginPath)
+		return
+	}
+	a.g.render(w, http.StatusOK, page{Template: "auth_logout", Title: "退出登录", Data: struct{ CSRF string }{csrfToken(cookie)}})
+}
+
 // logout signs the browser out: Kratos makes a logout URL for the
 // session, which clears the cookie and sends the browser to the login page.
+// The form must come from this host and carry the session's token.
 func (a *authPages) logout(w http.ResponseWriter, r *http.Request) {
+	cookie := sessionCookie(r)
+	if cookie == "" {
+		seeOther(w, r, LoginPath)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	if !sameOrigin(r) || r.ParseForm() != nil || !hmac.Equal([]byte(r.PostForm.Get("csrf")), []byte(csrfToken(cookie))) {
+		// Ask again on our own page: the person may really want to leave.
+		a.g.render(w, http.StatusForbidden, page{Template: "auth_logout", Title: "退出登录", Data: struct{ CSRF string }{csrfToken(cookie)},
+			Flash: "退出请求不是从本平台页面发出的，未执行，您仍处于登录状态。如确要退出，请点击下面的按钮。"})
+		return
+	}
 	ctx, cancel := a.ctx(r)
 	defer cancel()
 	f, resp, err := a.api.FrontendAPI.CreateBrowserLogoutFlow(ctx).Cookie(kratosCookies(r)).Execute()

@@ -29,6 +29,14 @@ func location(t *testing.T, p *testinfra.Page) *url.URL {
 // checkPage fails for accessibility problems, console errors and failed
 // requests of the page now shown, and saves its screenshot at the phone
 // viewport.
+// signOut confirms the sign-out page if the browser is signed in.
+func signOut(p *testinfra.Page, base string) {
+	p.Navigate(base + LogoutPath)
+	if p.Exists(`main form[action="/auth/logout"] button`) {
+		p.ClickAndWait(`main form[action="/auth/logout"] button`)
+	}
+}
+
 func checkPage(t *testing.T, p *testinfra.Page, name string) {
 	t.Helper()
 	p.ExpectAccessible()
@@ -116,9 +124,14 @@ func TestSignInBrowser(t *testing.T) {
 		p.ResetProblems()
 	}
 
-	step(t, "logout, then settings asks to sign in")
+	step(t, "logout asks to confirm, then settings asks to sign in")
 	{
 		p.Navigate(env.URL + LogoutPath)
+		if !strings.Contains(p.Text("main"), "确定要退出登录吗") || !testinfra.HasSessionCookie(t, p, env.URL) {
+			t.Fatalf("opening the sign-out address did more than ask: %s", p.Text("main"))
+		}
+		checkPage(t, p, "logout-confirm")
+		p.ClickAndWait(`main form[action="/auth/logout"] button`)
 		if u := location(t, p); u.Path != LoginPath || u.Query().Get("flow") == "" {
 			t.Fatalf("after logout the browser is on %s", u)
 		}
@@ -187,7 +200,7 @@ func TestSignInBrowser(t *testing.T) {
 
 	step(t, "recovery by e-mail and the error page")
 	{
-		p.Navigate(env.URL + LogoutPath)
+		signOut(p, env.URL)
 		p.Navigate(env.URL + RecoveryPath)
 		if u := location(t, p); u.Path != RecoveryPath || !p.Exists(`input[name="email"]`) {
 			t.Fatalf("recovery without a link: %s", location(t, p))
@@ -202,12 +215,12 @@ func TestSignInBrowser(t *testing.T) {
 
 	step(t, "the shared first-sign-in helper, for a second official")
 	{
-		p.Navigate(env.URL + LogoutPath)
+		signOut(p, env.URL)
 		id2, email2 := env.official(t, "")
 		code2, link2 := env.recoveryLink(t, id2, "24h")
 		testinfra.FirstSignInBrowser(t, p, link2, code2, "second-official-pw")
 		p.ResetProblems()
-		p.Navigate(env.URL + LogoutPath)
+		signOut(p, env.URL)
 		testinfra.SignInBrowser(t, p, env.URL, email2, "second-official-pw")
 		p.ResetProblems()
 	}

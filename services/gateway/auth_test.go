@@ -141,8 +141,9 @@ func (c *client) abs(u string) string {
 	return u
 }
 
-// do sends one request and returns the answer without following it.
-func (c *client) do(method, u string, form url.Values) hop {
+// do sends one request and returns the answer without following it;
+// hdr are extra header name, value pairs.
+func (c *client) do(method, u string, form url.Values, hdr ...string) hop {
 	c.t.Helper()
 	var body io.Reader
 	if form != nil {
@@ -156,6 +157,9 @@ func (c *client) do(method, u string, form url.Values) hop {
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
 	resp, err := c.c.Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, u, err)
@@ -167,9 +171,9 @@ func (c *client) do(method, u string, form url.Values) hop {
 
 // follow sends the request and follows redirects (GET) to the final
 // answer; it returns every hop.
-func (c *client) follow(method, u string, form url.Values) []hop {
+func (c *client) follow(method, u string, form url.Values, hdr ...string) []hop {
 	c.t.Helper()
-	hops := []hop{c.do(method, u, form)}
+	hops := []hop{c.do(method, u, form, hdr...)}
 	for len(hops) < 10 {
 		last := hops[len(hops)-1]
 		if last.Status < 300 || last.Status >= 400 || last.Location == "" {
@@ -227,6 +231,27 @@ func pathOf(t *testing.T, raw string) string {
 		t.Fatal(err)
 	}
 	return u.Path
+}
+
+// logoutForm opens the sign-out page (a signed-in browser gets a
+// confirmation form) and returns the form's fields.
+func (c *client) logoutForm() url.Values {
+	c.t.Helper()
+	h := c.do(http.MethodGet, LogoutPath, nil)
+	if h.Status != http.StatusOK || !strings.Contains(h.Body, `action="/auth/logout"`) {
+		c.t.Fatalf("sign-out page: %d %s", h.Status, h.Body)
+	}
+	v := url.Values{}
+	for _, m := range hiddenRe.FindAllStringSubmatch(h.Body, -1) {
+		v.Set(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
+	}
+	return v
+}
+
+// logout confirms the sign-out form as the browser would (same origin).
+func (c *client) logout() []hop {
+	c.t.Helper()
+	return c.follow(http.MethodPost, LogoutPath, c.logoutForm())
 }
 
 // login opens the login page and submits the password form; it returns the hops.
@@ -445,7 +470,28 @@ func TestAuthPagesThroughGateway(t *testing.T) {
 		if c.cookie("wuxiao_session") == nil {
 			t.Fatal("not signed in")
 		}
-		hops := c.follow(http.MethodGet, LogoutPath, nil)
+		// Only a POST from this site with the session's token signs out: a
+		// GET, a foreign page's form and a forged token leave the session.
+		form := c.logoutForm()
+		forged := url.Values{"csrf": {"0000"}}
+		for _, tt := range []struct {
+			name string
+			form url.Values
+			hdr  []string
+		}{
+			{"cross-site form", form, []string{"Origin", "https://evil.example"}},
+			{"cross-site fetch", form, []string{"Sec-Fetch-Site", "cross-site"}},
+			{"forged token", forged, nil},
+			{"no token", url.Values{}, nil},
+		} {
+			if h := c.do(http.MethodPost, LogoutPath, tt.form, tt.hdr...); h.Status != http.StatusForbidden || !strings.Contains(h.Body, "您仍处于登录状态") {
+				t.Fatalf("%s: %d %q", tt.name, h.Status, h.Location)
+			}
+			if w := c.do(http.MethodGet, KratosPathPrefix+"sessions/whoami", nil); w.Status != http.StatusOK {
+				t.Fatalf("%s signed the browser out: whoami %d", tt.name, w.Status)
+			}
+		}
+		hops := c.follow(http.MethodPost, LogoutPath, form, "Origin", env.URL)
 		if hops[0].Status != http.StatusSeeOther || !strings.HasPrefix(hops[0].Location, KratosPathPrefix+"self-service/logout?token=") {
 			t.Fatalf("logout: %d %q", hops[0].Status, hops[0].Location)
 		}
@@ -464,8 +510,10 @@ func TestAuthPagesThroughGateway(t *testing.T) {
 			t.Fatalf("settings without a session: %v", hopURLs(hops))
 		}
 		// Logging out again (no session) just shows the login page.
-		if h := c.do(http.MethodGet, LogoutPath, nil); h.Status != http.StatusSeeOther || h.Location != LoginPath {
-			t.Fatalf("logout without a session: %d %q", h.Status, h.Location)
+		for _, m := range []string{http.MethodGet, http.MethodPost} {
+			if h := c.do(m, LogoutPath, url.Values{}); h.Status != http.StatusSeeOther || h.Location != LoginPath {
+				t.Fatalf("%s logout without a session: %d %q", m, h.Status, h.Location)
+			}
 		}
 	})
 
@@ -590,7 +638,7 @@ func TestSignInWithKratosOwnBaseURL(t *testing.T) {
 	if pathOf(t, last(hops).URL) != ConsolePath || c.cookie("wuxiao_session") == nil {
 		t.Fatalf("sign-in: %v", hopURLs(hops))
 	}
-	hops = c.follow(http.MethodGet, LogoutPath, nil)
+	hops = c.logout()
 	if !strings.HasPrefix(hops[0].Location, KratosPathPrefix+"self-service/logout?token=") || c.cookie("wuxiao_session") != nil {
 		t.Fatalf("logout: %v", hopURLs(hops))
 	}

@@ -193,12 +193,17 @@ func (c *consoleReq) csrfOK(token string) bool {
 }
 
 // checkOrigin refuses cross-site POSTs that browsers label as such.
-func (c *consoleReq) checkOrigin() bool {
-	if o := c.r.Header.Get("Origin"); o != "" && o != "null" {
+func (c *consoleReq) checkOrigin() bool { return sameOrigin(c.r) }
+
+// sameOrigin reports whether a POST comes from a page of this host, as far
+// as the browser says (Origin, else Sec-Fetch-Site; clients that send
+// neither are not browsers and are left to the CSRF token).
+func sameOrigin(r *http.Request) bool {
+	if o := r.Header.Get("Origin"); o != "" && o != "null" {
 		u, err := url.Parse(o)
-		return err == nil && strings.EqualFold(u.Host, c.r.Host)
+		return err == nil && strings.EqualFold(u.Host, r.Host)
 	}
-	switch c.r.Header.Get("Sec-Fetch-Site") {
+	switch r.Header.Get("Sec-Fetch-Site") {
 	case "", "same-origin", "none":
 		return true
 	}
@@ -227,7 +232,7 @@ func (c *consoleReq) form() bool {
 // page renders a console page.
 func (c *consoleReq) page(status int, tmpl, title, nav, flash string, data any) {
 	p := c.p
-	c.g.render(c.w, status, page{Template: tmpl, Title: title, User: &p, Nav: nav, Flash: flash,
+	c.g.render(c.w, status, page{Template: tmpl, Title: title, User: &p, CSRF: c.csrf, Nav: nav, Flash: flash,
 		Data: consoleData{C: c, D: data}})
 }
 

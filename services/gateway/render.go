@@ -75,8 +75,10 @@ type page struct {
 	Title    string // <title> and <h1>
 	District string // the district's name, for the header
 	// User is the signed-in user (nil on sign-in pages): the header shows
-	// their name and role and a sign-out link.
+	// their name and role and a sign-out button.
 	User *identity.Principal
+	// CSRF is the session's form token, for the header's sign-out form.
+	CSRF string
 	// Nav marks the console tab of this page (aria-current).
 	Nav string
 	// Flash is a one-line status message shown above the content
