@@ -91,7 +91,7 @@ func TestCanaryCrawl(t *testing.T) {
 		t.Fatal(err)
 	}
 	ws := &workflow.Service{Engine: &workflow.Engine{Catalog: cat, Calendar: cal}, Pool: pool, Town: testTown, IDHashKey: testKey,
-		Log: slog.New(slog.DiscardHandler), Now: clock}
+		AuditKey: []byte("canary-audit-key-canary-audit-ke"), Log: slog.New(slog.DiscardHandler), Now: clock}
 	wsrv := httpapi.New(config.Base{Town: testTown, MaxBodyBytes: 64 << 10}, slog.New(slog.DiscardHandler), nil).WithAuthenticator(auth.Require)
 	ws.Routes(wsrv)
 	wts := httptest.NewServer(wsrv.Handler())

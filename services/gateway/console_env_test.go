@@ -122,7 +122,7 @@ func startConsole(t testing.TB) *consoleEnv {
 		t.Fatal(err)
 	}
 	env.WF = &workflow.Service{Engine: &workflow.Engine{Catalog: sampleCatalog(t), Calendar: cal}, Pool: wfPool, Town: conTown,
-		IDHashKey: []byte("console-test-key-console-test-key"), Log: slog.New(slog.DiscardHandler)}
+		IDHashKey: []byte("console-test-key-console-test-key"), AuditKey: []byte("console-audit-key-console-audit-"), Log: slog.New(slog.DiscardHandler)}
 	for _, v := range []struct{ code, name string }{{conVillage, "岩头村"}, {conVillageB, "畸山村"}} {
 		if err := env.WF.SetVillage(ctx, v.code, v.name, workflow.Thresholds{RepresentativesResolutionAboveYuan: 5000, TownApprovalAboveYuan: 8000}); err != nil {
 			t.Fatal(err)

@@ -52,6 +52,10 @@ type Service struct {
 	// overview are sent there (a 409 naming it) instead of being shown
 	// this town as if it were the district.
 	DistrictViewTown string
+
+	// AuditKey is the town's audit key (WUXIAO_AUDIT_KEY), with which the
+	// workflow's audit chain is verified (anchors.go).
+	AuditKey []byte
 }
 
 func (s *Service) now() time.Time {
@@ -179,9 +183,12 @@ func (s *Service) publish(ctx context.Context, tx pgx.Tx, id, typ, village, subj
 }
 
 // HandleWorkflowEvent is the events.Handler of the workflow stream: a
-// violation warning becomes a fact of its village's rating; other events
-// are ignored.
+// violation warning becomes a fact of its village's rating, an audit
+// anchor is kept (anchors.go); other events are ignored.
 func (s *Service) HandleWorkflowEvent(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) error {
+	if ev.Type == eventsv1.TypeAuditAnchored {
+		return s.handleAuditAnchor(ctx, tx, ev) // anchors.go
+	}
 	if ev.Type != eventsv1.TypeWarningRaised {
 		return nil
 	}

@@ -6,12 +6,15 @@ import (
 	"time"
 )
 
+// testAuditKey is the audit key of the tests' services (32 bytes).
+var testAuditKey = []byte("0123456789abcdef0123456789abcdef")
+
 func chain(t *testing.T, n int) []AuditEntry {
 	t.Helper()
 	var out []AuditEntry
 	var prev *AuditEntry
 	for i := 0; i < n; i++ {
-		e, err := NewAuditEntry(prev, "inst-1", time.Date(2026, 3, 2, 9, i, 0, 123456789, time.UTC), cadre("secretary"), "step.completed", map[string]any{"step": i, "note": "第" + string(rune('一'+i)) + "步"})
+		e, err := NewAuditEntry(prev, testAuditKey, "inst-1", time.Date(2026, 3, 2, 9, i, 0, 123456789, time.UTC), cadre("secretary"), "step.completed", map[string]any{"step": i, "note": "第" + string(rune('一'+i)) + "步"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,13 +42,13 @@ func TestVerifyChain(t *testing.T) {
 		{"rehashed after a change", func(e []AuditEntry) []AuditEntry {
 			// Someone who recomputes the changed row's hash still breaks the next link.
 			e[1].Action = "step.withdrawn"
-			e[1].Hash = e[1].ComputeHash()
+			e[1].Hash = e[1].ComputeHash(testAuditKey)
 			return e
 		}, 3, "does not follow"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := VerifyChain(tc.tamper(chain(t, 5)))
+			got := VerifyChain(tc.tamper(chain(t, 5)), testAuditKey)
 			if got.Valid != (tc.broken == 0) || got.BrokenAt != tc.broken || !strings.Contains(got.Reason, tc.reason) {
 				t.Fatalf("got %+v, want broken at %d (%s)", got, tc.broken, tc.reason)
 			}

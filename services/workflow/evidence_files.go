@@ -320,7 +320,7 @@ func (s *Service) AddEvidenceFile(ctx context.Context, actor Actor, id string, i
 		}
 		// The same action as linked evidence, with the sniffed type: the
 		// hash in the chain pins the stored bytes.
-		return appendAudit(ctx, tx, inst.ID, now, actor, "evidence.added", struct {
+		return s.appendAudit(ctx, tx, inst, now, actor, "evidence.added", struct {
 			Evidence
 			ContentType string `json:"contentType"`
 		}{ev, ct})

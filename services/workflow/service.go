@@ -34,8 +34,11 @@ type Service struct {
 	// IDHashKey keys the hash of payees' ID numbers: only the hash is stored,
 	// and without the key it cannot be reversed by trying every number.
 	IDHashKey []byte
-	Log       *slog.Logger
-	Now       func() time.Time
+	// AuditKey keys the audit chain (HMAC-SHA256, auditchain.KeySize
+	// bytes, WUXIAO_AUDIT_KEY): without it no entry is written.
+	AuditKey []byte
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 func (s *Service) now() time.Time {
@@ -96,7 +99,7 @@ func (s *Service) Start(ctx context.Context, actor Actor, village string, req St
 		if err := insertTimers(ctx, tx, inst.ID, timers); err != nil {
 			return err
 		}
-		if err := appendAudit(ctx, tx, inst.ID, now, actor, "instance.started", req.redacted()); err != nil {
+		if err := s.appendAudit(ctx, tx, inst, now, actor, "instance.started", req.redacted()); err != nil {
 			return err
 		}
 		return s.publish(ctx, tx, inst, eventsv1.TypeInstanceStarted, eventsv1.InstanceStarted{
@@ -182,7 +185,7 @@ func (s *Service) Complete(ctx context.Context, actor Actor, id, step string, re
 		if err := saveInstance(ctx, tx, inst, now); err != nil {
 			return err
 		}
-		if err := appendAudit(ctx, tx, inst.ID, now, actor, "step.completed", map[string]any{"step": step, "request": req}); err != nil {
+		if err := s.appendAudit(ctx, tx, inst, now, actor, "step.completed", map[string]any{"step": step, "request": req}); err != nil {
 			return err
 		}
 		item := s.Engine.Catalog.Item(inst.ItemID)
@@ -250,7 +253,7 @@ func (s *Service) AddEvidence(ctx context.Context, actor Actor, id string, req E
 		if err := saveInstance(ctx, tx, inst, now); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, inst.ID, now, actor, "evidence.added", ev)
+		return s.appendAudit(ctx, tx, inst, now, actor, "evidence.added", ev)
 	})
 	return ev, fmtErr("adding evidence", err)
 }
@@ -314,7 +317,7 @@ func (s *Service) Comment(ctx context.Context, actor Actor, id, body string) err
 			uuid.NewString(), inst.ID, actor.ID, actor.Role, body, now); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, inst.ID, now, actor, "comment.added", map[string]string{"body": body})
+		return s.appendAudit(ctx, tx, inst, now, actor, "comment.added", map[string]string{"body": body})
 	}))
 }
 
@@ -339,7 +342,7 @@ func (s *Service) Withdraw(ctx context.Context, actor Actor, id, reason string) 
 		if err := saveInstance(ctx, tx, inst, now); err != nil {
 			return err
 		}
-		if err := appendAudit(ctx, tx, inst.ID, now, actor, "instance.withdrawn", map[string]string{"reason": reason}); err != nil {
+		if err := s.appendAudit(ctx, tx, inst, now, actor, "instance.withdrawn", map[string]string{"reason": reason}); err != nil {
 			return err
 		}
 		return s.publish(ctx, tx, inst, eventsv1.TypeInstanceWithdrawn, eventsv1.InstanceWithdrawn{InstanceRef: ref(inst),
@@ -407,7 +410,7 @@ func (s *Service) Audit(ctx context.Context, id string) ([]AuditEntry, ChainChec
 	if err != nil {
 		return nil, ChainCheck{}, err
 	}
-	return entries, VerifyChain(entries), nil
+	return entries, VerifyChain(entries, s.AuditKey), nil
 }
 
 // RecordRelative records that a cadre's relative has the given ID number.
@@ -468,7 +471,7 @@ func (s *Service) FireTimers(ctx context.Context, limit int) (int, error) {
 							return err
 						}
 						if len(fresh) > 0 {
-							if err := appendAudit(ctx, tx, inst.ID, now, Actor{ID: "system", Role: "system"}, "warning.raised", fresh[0]); err != nil {
+							if err := s.appendAudit(ctx, tx, inst, now, Actor{ID: "system", Role: "system"}, "warning.raised", fresh[0]); err != nil {
 								return err
 							}
 						}

@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/keys"
 	"github.com/wuxiao/wuxiao/services/internal/store"
 )
 
@@ -22,6 +24,10 @@ var migrationFiles embed.FS
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	sub, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
+		return err
+	}
+	// The fingerprints of the service's keys (keys.Check) live in its schema.
+	if err := keys.Migrate(ctx, pool); err != nil {
 		return err
 	}
 	return store.Migrate(ctx, pool, "workflow", sub)
@@ -119,36 +125,44 @@ func cancelTimers(ctx context.Context, tx pgx.Tx, instanceID, step string) error
 	return err
 }
 
-// appendAudit chains an entry after the instance's last one. The caller
-// holds the instance's row lock, so no two writers race for a sequence.
-func appendAudit(ctx context.Context, tx pgx.Tx, instanceID string, at time.Time, actor Actor, action string, data any) error {
+// appendAudit chains a keyed entry after the instance's last one and, in
+// the same transaction, enqueues its anchor (eventsv1.AuditAnchored) for
+// the inspection service to keep outside this database. The caller holds
+// the instance's row lock, so no two writers race for a sequence.
+func (s *Service) appendAudit(ctx context.Context, tx pgx.Tx, inst *Instance, at time.Time, actor Actor, action string, data any) error {
+	if len(s.AuditKey) == 0 {
+		return errors.New("workflow: no audit key (set --audit-key / WUXIAO_AUDIT_KEY): refusing to write an unkeyed audit entry")
+	}
 	var prev *AuditEntry
 	var last AuditEntry
-	err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit WHERE instance_id = $1 ORDER BY seq DESC LIMIT 1`, instanceID).Scan(&last.Seq, &last.Hash)
+	err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit WHERE instance_id = $1 ORDER BY seq DESC LIMIT 1`, inst.ID).Scan(&last.Seq, &last.Hash)
 	switch {
 	case err == nil:
 		prev = &last
 	case !errors.Is(err, pgx.ErrNoRows):
 		return err
 	}
-	e, err := NewAuditEntry(prev, instanceID, at, actor, action, data)
+	e, err := NewAuditEntry(prev, s.AuditKey, inst.ID, at, actor, action, data)
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO audit (instance_id, seq, at, actor_id, actor_role, action, data, prev_hash, hash)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`, e.InstanceID, e.Seq, e.At, e.ActorID, e.ActorRole, e.Action, e.Data, e.PrevHash, e.Hash)
-	return err
+	if _, err = tx.Exec(ctx, `INSERT INTO audit (instance_id, seq, at, actor_id, actor_role, action, data, prev_hash, hash, alg)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`, e.InstanceID, e.Seq, e.At, e.ActorID, e.ActorRole, e.Action, e.Data, e.PrevHash, e.Hash, e.Alg); err != nil {
+		return err
+	}
+	return s.publish(ctx, tx, inst, eventsv1.TypeAuditAnchored, eventsv1.AuditAnchored{InstanceID: e.InstanceID,
+		TrackingNumber: inst.TrackingNumber, Seq: e.Seq, Hash: e.Hash, Alg: e.Alg, At: e.At})
 }
 
 func readAudit(ctx context.Context, pool *pgxpool.Pool, instanceID string) ([]AuditEntry, error) {
-	rows, err := pool.Query(ctx, `SELECT instance_id, seq, at, actor_id, actor_role, action, data, prev_hash, hash
+	rows, err := pool.Query(ctx, `SELECT instance_id, seq, at, actor_id, actor_role, action, data, prev_hash, hash, alg
 		FROM audit WHERE instance_id = $1 ORDER BY seq`, instanceID)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) {
 		var e AuditEntry
-		err := r.Scan(&e.InstanceID, &e.Seq, &e.At, &e.ActorID, &e.ActorRole, &e.Action, &e.Data, &e.PrevHash, &e.Hash)
+		err := r.Scan(&e.InstanceID, &e.Seq, &e.At, &e.ActorID, &e.ActorRole, &e.Action, &e.Data, &e.PrevHash, &e.Hash, &e.Alg)
 		return e, err
 	})
 }

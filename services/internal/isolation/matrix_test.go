@@ -243,6 +243,7 @@ func matrix() []row {
 			body: inspection.AddRelativeRequest{Name: "王小红", Relation: "配偶", IDNumber: idNumber("33028319650101124")}, allow: discipline},
 		{service: svcInspection, pattern: "DELETE /v1/integrity-files/{id}/relatives/{relative}", path: "/v1/integrity-files/<file>/relatives/<relative>", allow: discipline},
 		{service: svcInspection, pattern: "GET /v1/integrity-audit", path: "/v1/integrity-audit", allow: inspectors},
+		{service: svcInspection, pattern: "GET /v1/audit/verify", path: "/v1/audit/verify", allow: inspectors},
 		{service: svcInspection, pattern: "GET /v1/negative-list", path: "/v1/negative-list", allow: inspectors},
 		{service: svcInspection, pattern: "POST /v1/integrity-files/{id}/selection-checks", path: "/v1/integrity-files/<file>/selection-checks", body: anyAnswers, allow: discipline},
 		{service: svcInspection, pattern: "GET /v1/integrity-files/{id}/selection-checks", path: "/v1/integrity-files/<file>/selection-checks", allow: inspectors},

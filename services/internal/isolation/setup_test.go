@@ -57,6 +57,9 @@ const (
 
 var idHashKey = []byte("isolation-matrix-id-hash-key-0123456789")
 
+// auditKey keys the workflow's audit chain, which inspection verifies.
+var auditKey = []byte("isolation-matrix-audit-key-01234")
+
 // idNumber completes 17 digits with their check character.
 func idNumber(first17 string) string { return first17 + string(personal.IDCheckChar(first17)) }
 
@@ -174,7 +177,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.wf = &workflow.Service{Engine: &workflow.Engine{Catalog: catalog, Calendar: calendar},
-		Pool: openPool(t, svcWorkflow, workflow.Migrate), Town: w.townX, IDHashKey: idHashKey, Log: log}
+		Pool: openPool(t, svcWorkflow, workflow.Migrate), Town: w.townX, IDHashKey: idHashKey, AuditKey: auditKey, Log: log}
 	serve(t, w, svcWorkflow, w.wf.Pool, auth, w.wf.Routes)
 
 	w.dis = &disclosure.Service{Pool: openPool(t, svcDisclosure, disclosure.Migrate), Town: w.townX, IDHashKey: idHashKey, Log: log}
@@ -186,7 +189,7 @@ func newWorld(t *testing.T) *world {
 	serve(t, w, svcComplaint, w.com.Pool, auth, api.Routes)
 
 	w.ins = &inspection.Service{Rules: steepRules(), Notices: inspection.DefaultNoticeConfig(),
-		Pool: openPool(t, svcInspection, inspection.Migrate), Town: w.townX, TownName: "测试镇", Log: log,
+		Pool: openPool(t, svcInspection, inspection.Migrate), Town: w.townX, TownName: "测试镇", Log: log, AuditKey: auditKey,
 		Integrity: inspection.IntegrityConfig{IDHashKey: idHashKey, NoticeFont: noticeFont(t)}}
 	serve(t, w, svcInspection, w.ins.Pool, auth, w.ins.Routes)
 
