@@ -53,7 +53,7 @@ func checkDecodeRequest(t *testing.T, body []byte, fresh func() any) (any, bool)
 			t.Fatalf("%T: accepted %q with fields over their limits: %v", v, body, errs)
 		}
 	}
-	if p := unlimitedText(reflect.ValueOf(v), fmt.Sprintf("%T", v)); p != "" {
+	if p := unlimitedText(reflect.ValueOf(v), fmt.Sprintf("%T", v)); p != "" && limitedAtDecoding {
 		t.Fatalf("accepted %s of more than %d characters: the field has no limit", p, httpapi.MaxReport)
 	}
 	enc, err := json.Marshal(v)
@@ -152,6 +152,10 @@ func longSeed(v any) []byte {
 	}
 	return b
 }
+
+// limitedAtDecoding: workflow's request types bound their text themselves
+// (httpapi.TextLimited), so DecodeJSON refuses what is too long.
+const limitedAtDecoding = true
 
 // workflowRequests are the request types the workflow API decodes (its
 // handlers' anonymous bodies check their own text after decoding).
