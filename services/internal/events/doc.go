@@ -10,7 +10,10 @@
 // (ce_*, content-type) plus the W3C traceparent of a "create" span started
 // from the caller's context, and the JSON data. A Relay (one active per
 // schema, chosen by a PostgreSQL advisory lock; other replicas wait and take
-// over when its session ends) publishes unpublished rows in seq order with
+// over when its session ends, which a holder that vanished without closing
+// it cannot delay beyond RelayOptions.LockLease (default 30s; lease.go:
+// the server ends a relay session silent that long, TCP keepalive and
+// tcp_user_timeout included, and a live holder pings while busy)) publishes unpublished rows in seq order with
 // acks from all in-sync replicas, then stamps published_at. It wakes on
 // LISTEN/NOTIFY, polls as a fallback, and on Kafka errors backs off and
 // records attempts and last_error on the rows, which stay until Kafka

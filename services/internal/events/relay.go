@@ -43,6 +43,12 @@ type RelayOptions struct {
 	// Retention is how long published rows are kept (for inspection and
 	// replays) before being deleted; negative keeps them forever [24h].
 	Retention time.Duration
+	// LockLease bounds how long the relay lock outlives a holder that
+	// vanished without closing its session (its node died, its network
+	// dropped): the server ends a relay session silent that long, and a
+	// waiting replica takes over (see lease.go). At least 3 × PollInterval
+	// [30s].
+	LockLease time.Duration
 }
 
 // Relay publishes the outbox of one schema to Kafka. Run it in every
@@ -97,6 +103,12 @@ func NewRelay(pool *pgxpool.Pool, brokers []string, opts RelayOptions) *Relay {
 	if opts.Retention == 0 {
 		opts.Retention = 24 * time.Hour
 	}
+	if opts.LockLease <= 0 {
+		opts.LockLease = DefaultLockLease
+	}
+	// A holder waits up to PollInterval for notifications between
+	// queries: the lease must not run out meanwhile.
+	opts.LockLease = max(opts.LockLease, 3*opts.PollInterval)
 	r := &Relay{pool: pool, brokers: brokers, opts: opts, tracer: opts.tracer(),
 		log: opts.logger().With("component", "outbox-relay", "relay", opts.Name)}
 	m := opts.meter()
@@ -182,9 +194,14 @@ func lockKey(schema string) int64 {
 // session connects, waits for the relay lock and publishes while it holds
 // it. Every query runs on the connection that holds the lock: if that
 // connection dies, the lock is gone and so is this session, so two relays
-// never publish at once (which could reorder a key's events).
+// never publish at once (which could reorder a key's events). The session
+// is under the lock's lease (lease.go): the server ends it when this
+// relay is silent longer than LockLease, so a holder that vanished does
+// not keep the lock for hours.
 func (r *Relay) session(ctx context.Context) (held bool, err error) {
-	conn, err := pgx.ConnectConfig(ctx, r.pool.Config().ConnConfig.Copy())
+	cfg := r.pool.Config().ConnConfig.Copy()
+	stall := leaseConfig(cfg, r.opts.LockLease)
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return false, fmt.Errorf("connecting: %w", err)
 	}
@@ -205,9 +222,10 @@ func (r *Relay) session(ctx context.Context) (held bool, err error) {
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockKey(schema)); err != nil {
 		return false, fmt.Errorf("taking the relay lock: %w", err)
 	}
+	stall.arm()
 	r.active.Store(true)
 	defer r.active.Store(false)
-	r.log.Info("outbox relay active", "schema", schema)
+	r.log.Info("outbox relay active", "schema", schema, "lease", r.opts.LockLease.String())
 	// LISTEN only now: a waiting replica would hold back the server's
 	// notification queue.
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel(schema)}.Sanitize()); err != nil {
@@ -248,8 +266,12 @@ func (r *Relay) session(ctx context.Context) (held bool, err error) {
 			failures++
 			d := backoff(failures, r.opts.BackoffMin, r.opts.BackoffMax)
 			r.log.Warn("publishing outbox events failed; they stay in the outbox", "err", summarize(kerr), "attempt", failures, "retry_in", d)
-			if !sleep(ctx, d) {
+			ok, err := sleepAlive(ctx, conn, r.opts.LockLease, d)
+			if !ok {
 				return true, ctx.Err()
+			}
+			if err != nil {
+				return true, fmt.Errorf("keeping the relay session alive: %w", err)
 			}
 			continue
 		}
@@ -365,13 +387,20 @@ func (r *Relay) publish(ctx context.Context, conn *pgx.Conn, w *kafka.Writer) (m
 			attribute.Int("messaging.batch.message_count", len(msgs))))
 	// Bounded, as kafka-go waits on ctx for cluster metadata.
 	wctx, cancel := context.WithTimeout(sctx, 3*r.opts.WriteTimeout+time.Second)
-	werr := w.WriteMessages(wctx, msgs...)
+	var werr error
+	// The session stays alive (within its lease) while Kafka takes its time.
+	perr := whileAlive(context.WithoutCancel(ctx), conn, r.opts.LockLease, func() { werr = w.WriteMessages(wctx, msgs...) })
 	cancel()
 	if werr != nil {
 		span.RecordError(werr)
 		span.SetStatus(codes.Error, summarize(werr))
 	}
 	span.End()
+	if perr != nil {
+		// The lock may be another's by now: mark nothing; the next holder
+		// sends these rows again (at least once, in order).
+		return false, nil, fmt.Errorf("keeping the relay session alive: %w", perr)
+	}
 
 	// Which rows made it? Only the failed ones of a partial failure stay.
 	// All rows of one partition share one produce request (batchBytes), so
@@ -476,8 +505,12 @@ func (r *Relay) quarantine(ctx, dbctx context.Context, conn *pgx.Conn, w *kafka.
 		kafka.Header{Key: HeaderOrigin, Value: []byte(fmt.Sprintf("%s/outbox/%d", row.msg.Topic, row.seq))})
 	dlq := kafka.Message{Topic: eventsv1.DeadLetterTopic(row.msg.Topic), Key: row.msg.Key, Value: digest, Headers: headers}
 	wctx, cancel := context.WithTimeout(ctx, 3*r.opts.WriteTimeout+time.Second)
-	werr := w.WriteMessages(wctx, dlq)
+	var werr error
+	perr := whileAlive(context.WithoutCancel(ctx), conn, r.opts.LockLease, func() { werr = w.WriteMessages(wctx, dlq) })
 	cancel()
+	if perr != nil {
+		return false, nil, fmt.Errorf("keeping the relay session alive: %w", perr)
+	}
 	if werr != nil {
 		// The row stays (and blocks) until the dead-letter topic takes it:
 		// it is never dropped without a trace.

@@ -1,0 +1,245 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wuxiao/wuxiao/services/internal/testinfra"
+)
+
+// freezeProxy forwards TCP connections to target until frozen; from then
+// on it takes every byte from both sides and passes none on, and answers
+// no new connection: to PostgreSQL and to the relay behind it, the peer
+// went silent with nothing closed and no error (a node that died, a
+// network that dropped). Its kernel still acknowledges, so TCP alone
+// would keep the session open far longer than any test runs.
+type freezeProxy struct {
+	ln     net.Listener
+	target string
+	frozen chan struct{}
+	closed chan struct{}
+	once   sync.Once
+	mu     sync.Mutex
+	conns  []net.Conn
+}
+
+func newFreezeProxy(t *testing.T, target string) *freezeProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &freezeProxy{ln: ln, target: target, frozen: make(chan struct{}), closed: make(chan struct{})}
+	go p.accept()
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *freezeProxy) freeze() { p.once.Do(func() { close(p.frozen) }) }
+
+func (p *freezeProxy) isFrozen() bool {
+	select {
+	case <-p.frozen:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *freezeProxy) close() {
+	close(p.closed)
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+}
+
+func (p *freezeProxy) track(c net.Conn) {
+	p.mu.Lock()
+	p.conns = append(p.conns, c)
+	p.mu.Unlock()
+}
+
+func (p *freezeProxy) accept() {
+	for {
+		in, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.track(in)
+		if p.isFrozen() {
+			go p.pipe(io.Discard, in) // swallowed
+			continue
+		}
+		out, err := net.Dial("tcp", p.target)
+		if err != nil {
+			in.Close()
+			continue
+		}
+		p.track(out)
+		go p.pipe(out, in)
+		go p.pipe(in, out)
+	}
+}
+
+// pipe copies src to dst until frozen, then swallows src's bytes.
+func (p *freezeProxy) pipe(dst io.Writer, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !p.isFrozen() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			if c, ok := dst.(net.Conn); ok && !p.isFrozen() {
+				c.Close()
+			}
+			return
+		}
+	}
+}
+
+// The relay lock's holder vanishes without a word (its connection goes
+// through a proxy that freezes): the server ends its session once the
+// lease runs out, the waiting replica takes the lock and publishes what
+// was enqueued since, in order; the vanished holder, cut off, steps down.
+// Before the lease the waiting replica waited until TCP gave up (hours).
+// A healthy holder keeps the lock over many leases of idling.
+func TestRelayLeaseHandsOverFromVanishedHolder(t *testing.T) {
+	pool := openDB(t)
+	brokers := testinfra.KafkaBrokers(t)
+	topic := testinfra.Topic(t, 3)
+	const lease = 2 * time.Second
+
+	// Replica A reaches PostgreSQL through the proxy.
+	pcfg := pool.Config().Copy()
+	proxy := newFreezeProxy(t, net.JoinHostPort(pcfg.ConnConfig.Host, strconv.Itoa(int(pcfg.ConnConfig.Port))))
+	host, port, _ := net.SplitHostPort(proxy.ln.Addr().String())
+	pcfg.ConnConfig.Host = host
+	p, _ := strconv.Atoi(port)
+	pcfg.ConnConfig.Port = uint16(p)
+	pcfg.ConnConfig.Fallbacks = nil
+	poolA, err := pgxpool.NewWithConfig(context.Background(), pcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(poolA.Close)
+
+	opts := func(name string) RelayOptions {
+		o := fastRelay(t)
+		o.Name, o.LockLease, o.PollInterval = name, lease, 200*time.Millisecond
+		return o
+	}
+	a := NewRelay(poolA, brokers, opts("a"))
+	background(t, a.Run)
+	eventually(t, "replica a holding the lock", func() (bool, string) { return a.Active(), "a not active" })
+	b := NewRelay(pool, brokers, opts("b"))
+	background(t, b.Run)
+
+	published := func(want int) func() (bool, string) {
+		return func() (bool, string) {
+			n := count(t, pool, `SELECT count(*) FROM outbox WHERE published_at IS NOT NULL`)
+			return n == want, fmt.Sprintf("%d of %d published", n, want)
+		}
+	}
+	next := 0
+	enqueue := func() {
+		for _, v := range villages {
+			mustEnqueue(t, pool, topic, testEvent(v, next))
+		}
+		next++
+	}
+	enqueue()
+	eventually(t, "a publishing", published(len(villages)))
+	// A healthy holder idles through several leases and keeps the lock.
+	time.Sleep(3 * lease)
+	enqueue()
+	eventually(t, "a publishing after idling", published(2*len(villages)))
+	if !a.Active() || b.Active() {
+		t.Fatalf("after idling for 3 leases: a active %v, b active %v; want a only", a.Active(), b.Active())
+	}
+
+	proxy.freeze()
+	frozenAt := time.Now()
+	enqueue()
+	enqueue()
+	// Bounded by the lease, not by TCP: a generous multiple of it, so a
+	// busy machine does not fail the test, far below TCP's hours.
+	deadline := frozenAt.Add(30 * lease)
+	for !b.Active() || count(t, pool, `SELECT count(*) FROM outbox WHERE published_at IS NULL`) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("replica b did not take over within %s of a vanishing (lease %s): b active %v, %d unpublished",
+				30*lease, lease, b.Active(), count(t, pool, `SELECT count(*) FROM outbox WHERE published_at IS NULL`))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("b took over and published %.1fs after a vanished (lease %s)", time.Since(frozenAt).Seconds(), lease)
+	for time.Now().Before(deadline) && a.Active() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if a.Active() {
+		t.Errorf("the vanished holder still thinks it holds the lock %s after it was cut off", time.Since(frozenAt))
+	}
+
+	// Every event is on the topic, each village's in order (a repeat of an
+	// event is allowed: at least once).
+	last := map[string]int{}
+	for _, m := range readTopic(t, brokers, topic) {
+		var pl payload
+		if err := json.Unmarshal(m.Value, &pl); err != nil {
+			t.Fatal(err)
+		}
+		prev, seen := last[pl.Village]
+		if seen && pl.N < prev {
+			t.Errorf("village %s: event %d after %d", pl.Village, pl.N, prev)
+		}
+		last[pl.Village] = pl.N
+	}
+	for _, v := range villages {
+		if last[v] != next-1 {
+			t.Errorf("village %s: last event %d on the topic, want %d", v, last[v], next-1)
+		}
+	}
+}
+
+// The relay's session carries the lease in its server settings.
+func TestRelaySessionSettings(t *testing.T) {
+	pool := openDB(t)
+	cfg := pool.Config().ConnConfig.Copy()
+	leaseConfig(cfg, 3*time.Second)
+	conn, err := pgxConnect(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for setting, want := range map[string]string{
+		"idle_session_timeout": "3s", "idle_in_transaction_session_timeout": "3s", "tcp_user_timeout": "3000",
+		"tcp_keepalives_idle": "1", "tcp_keepalives_interval": "1", "tcp_keepalives_count": "3",
+	} {
+		var got string
+		if err := conn.QueryRow(context.Background(), "SELECT current_setting($1)", setting).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%s = %q, want %q", setting, got, want)
+		}
+	}
+}
+
+func pgxConnect(cfg *pgx.ConnConfig) (*pgx.Conn, error) {
+	return pgx.ConnectConfig(context.Background(), cfg)
+}
