@@ -260,7 +260,10 @@ start() {
   for p in "$PORT" "$CONTROLLER_PORT"; do
     if port_busy "$p"; then die "kafka: 127.0.0.1:$p is already in use by another process (set WUXIAO_KAFKA_PORT / WUXIAO_KAFKA_CONTROLLER_PORT to use others)"; fi
   done
-  if [ -n "$POD_ADDR" ] && ! ip -o -4 addr show | grep -qF " $POD_ADDR/"; then
+  # Read once, then matched: `ip | grep -q` fails under pipefail when grep
+  # exits before ip has written everything (SIGPIPE).
+  local addrs; addrs=$(ip -o -4 addr show)
+  if [ -n "$POD_ADDR" ] && ! grep -qF " $POD_ADDR/" <<< "$addrs"; then
     die "kafka: WUXIAO_KAFKA_POD_ADDR=$POD_ADDR is not an address of this host (is the pod bridge up?)"
   fi
   fetch
