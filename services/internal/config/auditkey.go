@@ -16,13 +16,16 @@ const AuditKeySize = 32
 // BindAuditKey registers --audit-key / WUXIAO_AUDIT_KEY, required, and
 // returns where Validate leaves the decoded key: a missing key, or one that
 // is not 64 hex digits, is a configuration problem (the service does not
-// start), never an unkeyed audit trail.
+// start), never an unkeyed audit trail. The migrate-only mode needs none.
 func (b *Base) BindAuditKey() *[]byte {
 	var raw string
 	key := new([]byte)
 	b.env.String(&raw, "audit-key", EnvAuditKey, "",
 		"the town's audit key, 64 hex digits (32 bytes, e.g. from `openssl rand -hex 32`), keying the audit chain; the same in workflow and inspection")
 	b.AddCheck(func(p *Problems) {
+		if b.MigrateOnly { // the init container does not use it
+			return
+		}
 		k, err := hex.DecodeString(strings.TrimSpace(raw))
 		switch {
 		case raw == "":

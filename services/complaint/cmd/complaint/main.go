@@ -14,6 +14,7 @@ import (
 
 	"github.com/wuxiao/wuxiao/services/complaint"
 	"github.com/wuxiao/wuxiao/services/internal/config"
+	"github.com/wuxiao/wuxiao/services/internal/keys"
 	"github.com/wuxiao/wuxiao/services/internal/platform"
 )
 
@@ -63,6 +64,9 @@ func run(ctx context.Context, base *config.Base, opts options) error {
 		return err
 	}
 	defer p.Close(ctx)
+	if err := keys.Check(ctx, p.Pool, keys.Challenge.With([]byte(opts.ChallengeKey))); err != nil {
+		return err
+	}
 	svc := &complaint.Service{Pool: p.Pool, Town: base.Town, Log: p.Log}
 	api := complaint.NewAPI(svc, []byte(opts.ChallengeKey))
 	api.Optional = p.Auth.Optional

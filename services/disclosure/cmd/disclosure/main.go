@@ -13,6 +13,7 @@ import (
 
 	"github.com/wuxiao/wuxiao/services/disclosure"
 	"github.com/wuxiao/wuxiao/services/internal/config"
+	"github.com/wuxiao/wuxiao/services/internal/keys"
 	"github.com/wuxiao/wuxiao/services/internal/platform"
 )
 
@@ -46,6 +47,9 @@ func run(ctx context.Context, base *config.Base, idHashKey string) error {
 		return err
 	}
 	defer p.Close(ctx)
+	if err := keys.Check(ctx, p.Pool, keys.IDHash.With([]byte(idHashKey))); err != nil {
+		return err
+	}
 	svc := &disclosure.Service{Pool: p.Pool, Town: base.Town, IDHashKey: []byte(idHashKey), Log: p.Log,
 		TownCode: base.TownCode, Catalog: catalog, PortalBaseURL: base.PortalBaseURL}
 	svc.Routes(p.Server)

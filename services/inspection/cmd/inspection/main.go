@@ -16,6 +16,7 @@ import (
 	"github.com/wuxiao/wuxiao/services/inspection"
 	"github.com/wuxiao/wuxiao/services/internal/config"
 	"github.com/wuxiao/wuxiao/services/internal/events"
+	"github.com/wuxiao/wuxiao/services/internal/keys"
 	"github.com/wuxiao/wuxiao/services/internal/platform"
 )
 
@@ -35,9 +36,15 @@ func main() {
 	env.String(&district.viewTown, "district-view-town", "WUXIAO_DISTRICT_VIEW_TOWN", "",
 		"the town whose instance builds the district overview from every town's streams; this instance does only when it is that town; "+inspection.NoDistrictView+": no town's instance does (default: this instance does, as when it runs alone)")
 	integrity.register(&base)
+	auditKey = base.BindAuditKey()
 	rating.register(&base)
 	os.Exit(config.Execute(cmd))
 }
+
+// auditKey is the town's audit key (WUXIAO_AUDIT_KEY), registered in
+// main; empty in tests calling run (keyed audit entries then verify as
+// no-key).
+var auditKey = new([]byte)
 
 // district holds the district projection's settings registered in main.
 var district struct {
@@ -62,13 +69,16 @@ func run(ctx context.Context, base *config.Base, townName string) error {
 		return err
 	}
 	defer p.Close(ctx)
+	if err := keys.Check(ctx, p.Pool, keys.IDHash.With([]byte(integrity.idHashKey)), keys.Audit.With(*auditKey)); err != nil {
+		return err
+	}
 	// One instance per district consumes every town's streams (the
 	// operator names it): one in every town would open towns x topics x
 	// partitions Kafka connections each, quadratic in the towns.
 	feedHere := inspection.RunsDistrictView(district.viewTown, base.Town)
 	// Village names come from the registry the tenant stream feeds.
 	svc := &inspection.Service{Rules: rules, Notices: inspection.DefaultNoticeConfig(), Pool: p.Pool,
-		Town: base.Town, TownName: townName, Log: p.Log, DistrictWide: feedHere}
+		Town: base.Town, TownName: townName, Log: p.Log, DistrictWide: feedHere, AuditKey: *auditKey}
 	if !feedHere {
 		svc.DistrictViewTown = district.viewTown
 	}
@@ -92,7 +102,9 @@ func run(ctx context.Context, base *config.Base, townName string) error {
 	// Offsets are committed every second (3x the throughput of one commit
 	// per event): a crash redelivers at most that second's events, which
 	// the inbox skips.
-	loops := []func(context.Context) error{svc.EscalationLoop(time.Minute)}
+	// Every audit trail is verified against the anchors hourly; a broken
+	// one is logged as an error (anchors.go).
+	loops := []func(context.Context) error{svc.EscalationLoop(time.Minute), svc.AuditSweepLoop(time.Hour)}
 	if feedHere {
 		feed := &inspection.DistrictFeed{Service: svc, Brokers: base.KafkaBrokers, Group: inspection.DistrictGroup(base.Town),
 			Towns: district.towns, Refresh: district.refresh,

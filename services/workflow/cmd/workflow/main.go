@@ -12,6 +12,7 @@ import (
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 
 	"github.com/wuxiao/wuxiao/services/internal/config"
+	"github.com/wuxiao/wuxiao/services/internal/keys"
 	"github.com/wuxiao/wuxiao/services/internal/platform"
 	"github.com/wuxiao/wuxiao/services/workflow"
 )
@@ -22,10 +23,14 @@ func main() {
 		idHashKey     string
 		calendarFile  string
 		timerInterval time.Duration
+		auditKey      *[]byte
 	)
 	cmd := config.NewRootCommand("workflow", "Runs every listed power as a supervised process", &base,
-		func(ctx context.Context) error { return run(ctx, &base, idHashKey, calendarFile, timerInterval) })
+		func(ctx context.Context) error {
+			return run(ctx, &base, idHashKey, *auditKey, calendarFile, timerInterval)
+		})
 	env := base.Env()
+	auditKey = base.BindAuditKey()
 	env.String(&idHashKey, "id-hash-key", "WUXIAO_ID_HASH_KEY", "", "secret key for hashing ID numbers (payees, relatives); at least 32 characters")
 	env.String(&calendarFile, "calendar-file", "WUXIAO_CALENDAR_FILE", "", "JSON file of holidays and adjusted working days (default: weekends only)")
 	env.Duration(&timerInterval, "timer-interval", "WUXIAO_TIMER_INTERVAL", 15*time.Second, "how often due reminders and escalations are fired")
@@ -40,7 +45,7 @@ func main() {
 	os.Exit(config.Execute(cmd))
 }
 
-func run(ctx context.Context, base *config.Base, idHashKey, calendarFile string, timerInterval time.Duration) error {
+func run(ctx context.Context, base *config.Base, idHashKey string, auditKey []byte, calendarFile string, timerInterval time.Duration) error {
 	if base.MigrateOnly { // the init container: migrate as the migration role, grant the service's role
 		return platform.Migrate(ctx, base, "workflow", workflow.Migrate)
 	}
@@ -57,8 +62,13 @@ func run(ctx context.Context, base *config.Base, idHashKey, calendarFile string,
 		return err
 	}
 	defer p.Close(ctx)
+	// A regenerated key would make the stored hashes unmatchable, the
+	// audit chain unverifiable: refuse to start with one.
+	if err := keys.Check(ctx, p.Pool, keys.IDHash.With([]byte(idHashKey)), keys.Audit.With(auditKey)); err != nil {
+		return err
+	}
 	svc := &workflow.Service{Engine: &workflow.Engine{Catalog: catalog, Calendar: calendar}, Pool: p.Pool,
-		Town: base.Town, IDHashKey: []byte(idHashKey), Log: p.Log}
+		Town: base.Town, IDHashKey: []byte(idHashKey), AuditKey: auditKey, Log: p.Log}
 	p.Log.Info("power list loaded", "catalog", catalog.Name, "version", catalog.Version, "items", len(catalog.Items))
 	svc.Routes(p.Server)
 	return p.Run(ctx, eventsv1.StreamWorkflow, []platform.Consume{{Stream: eventsv1.StreamTenant, Handler: svc.HandleTenantEvent}},

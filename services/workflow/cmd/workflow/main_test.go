@@ -33,7 +33,9 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, &base, strings.Repeat("k", 32), "", time.Second) }()
+	go func() {
+		done <- run(ctx, &base, strings.Repeat("k", 32), []byte(strings.Repeat("a", 32)), "", time.Second)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -70,15 +72,16 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 	// The events reach Kafka, in order, keyed by the village.
 	topic := eventsv1.Topic(town, eventsv1.StreamWorkflow)
 	var types []string
+	anchors := 0 // one per audit entry, beside the events
 	readCtx, stop := context.WithTimeout(context.Background(), 60*time.Second)
 	defer stop()
-	for len(types) < 3 {
+	for len(types) < 3 || anchors < 3 {
 		// The village's events are on one partition; find it by reading all.
-		m, err := testinfra.ReadTopic(readCtx, brokers, topic, 3)
+		m, err := testinfra.ReadTopic(readCtx, brokers, topic, 6)
 		if err != nil {
 			t.Fatalf("reading %s: %v (got %v)", topic, err, types)
 		}
-		types = nil
+		types, anchors = nil, 0
 		for _, msg := range m {
 			ev, err := events.Decode(msg)
 			if err != nil {
@@ -87,11 +90,15 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 			if string(msg.Key) != village || ev.Subject != inst["trackingNumber"] {
 				t.Errorf("event %s keyed %q, subject %q", ev.Type, msg.Key, ev.Subject)
 			}
+			if ev.Type == eventsv1.TypeAuditAnchored {
+				anchors++
+				continue
+			}
 			types = append(types, strings.TrimPrefix(ev.Type, "cn.wuxiao.workflow."))
 		}
 	}
-	if got := strings.Join(types, " "); got != "instance.started.v1 step.completed.v1 step.completed.v1" {
-		t.Fatalf("events %q", got)
+	if got := strings.Join(types, " "); got != "instance.started.v1 step.completed.v1 step.completed.v1" || anchors != 3 {
+		t.Fatalf("events %q, %d audit anchors", got, anchors)
 	}
 	// RED metrics carry the route and the town; they are on the metrics
 	// listener, not the public one.
