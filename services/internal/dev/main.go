@@ -104,6 +104,11 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
+	// 32 random bytes in hex, the audit key's format (WUXIAO_AUDIT_KEY).
+	auditKey, err := secret(o.workdir, "audit-key")
+	if err != nil {
+		return err
+	}
 	users, err := signInSampleUsers(ctx, env["WUXIAO_TEST_KRATOS_PUBLIC_URL"], env["WUXIAO_TEST_KRATOS_ADMIN_URL"], o.town)
 	if err != nil {
 		return err
@@ -114,7 +119,7 @@ func run(o options) error {
 		"WUXIAO_DISTRICT=fenghua", "WUXIAO_TOWN="+o.town, "WUXIAO_TOWN_CODE="+o.townCode, "WUXIAO_TOWN_NAME="+o.townName,
 		"WUXIAO_CATALOG_FILE="+catalog, "WUXIAO_PORTAL_BASE_URL="+public, "DATABASE_URL="+dbURL,
 		"KAFKA_BROKERS="+env["WUXIAO_TEST_KAFKA_BROKERS"], "KRATOS_PUBLIC_URL="+env["WUXIAO_TEST_KRATOS_PUBLIC_URL"],
-		"WUXIAO_ID_HASH_KEY="+idKey, "WUXIAO_CHALLENGE_KEY="+challengeKey)
+		"WUXIAO_ID_HASH_KEY="+idKey, "WUXIAO_CHALLENGE_KEY="+challengeKey, "WUXIAO_AUDIT_KEY="+auditKey)
 
 	backends := map[string]*url.URL{}
 	done := make(chan error, len(devServices))
