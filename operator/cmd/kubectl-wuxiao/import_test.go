@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
@@ -236,7 +237,39 @@ func TestTownITOnboardsVillages(t *testing.T) {
 		}
 	}
 
-	// 9. Another town is out of reach, and the message says why.
+	// 9. Hand-over sheets: a page per official with the one-time code the
+	// operator left in the town's recovery Secret and a QR code of the
+	// sign-in link; no code reaches the terminal.
+	out := filepath.Join(t.TempDir(), "handover.pdf")
+	stdout, stderr, err = kw(t, it.cfg, "officials", "handover", "--town", it.town.Name, "--village", prefix+"201", "-o", out, "--font", posterstest.FontPath(t))
+	if err != nil {
+		t.Fatalf("handover: %v %s", err, stderr)
+	}
+	data, err := os.ReadFile(out)
+	must(t, err)
+	pages, err := posterstest.Decode(data)
+	must(t, err)
+	secret := &corev1.Secret{}
+	must(t, k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: recoverySecret}, secret))
+	v201 := villages(t, ns)[prefix+"201"]
+	if len(pages) != len(v201.Spec.Officials) {
+		t.Fatalf("handover: %d pages for %d officials", len(pages), len(v201.Spec.Officials))
+	}
+	for i, o := range v201.Spec.Officials {
+		var e recoveryEntry
+		must(t, json.Unmarshal(secret.Data[v201.Spec.Code+"."+o.ID], &e))
+		if e.Code == "" || !strings.Contains(pages[i].Text, o.Name) || !strings.Contains(pages[i].Text, e.Code) || !strings.Contains(pages[i].Text, e.Login) {
+			t.Errorf("handover page %d lacks %s, the code or %s: %q", i+1, o.Name, e.Login, pages[i].Text)
+		}
+		if len(pages[i].QRs) != 1 || pages[i].QRs[0] != e.Link {
+			t.Errorf("handover page %d: QR %q, want %s", i+1, pages[i].QRs, e.Link)
+		}
+		if strings.Contains(stdout+stderr, e.Code) {
+			t.Errorf("the one-time code of %s was printed", o.ID)
+		}
+	}
+
+	// 10. Another town is out of reach, and the message says why.
 	_, _, err = kw(t, it.cfg, "villages", "export", "--town", "kw-other", "-o", filepath.Join(t.TempDir(), "x.csv"))
 	if err == nil || !strings.Contains(err.Error(), "没有权限列出村（命名空间 town-kw-other）") || !strings.Contains(err.Error(), "spec.admins") {
 		t.Errorf("another town: %v", err)

@@ -51,7 +51,7 @@ func newRoot(a *app) *cobra.Command {
 	}
 	root.SetOut(a.out)
 	root.SetErr(a.errOut)
-	root.AddCommand(newStatusCmd(a), newVillagesCmd(a), newQRCmd(a))
+	root.AddCommand(newStatusCmd(a), newVillagesCmd(a), newQRCmd(a), newOfficialsCmd(a))
 	return root
 }
 

@@ -175,7 +175,7 @@ func villageStatus(v *wuxiaov1.Village) VillageStatus {
 	var msg string
 	s.Ready, s.Reason, msg = readyOf(v.Status.Conditions)
 	if s.Ready != string(metav1.ConditionTrue) {
-		s.Problems = append(s.Problems, strings.TrimSpace(s.Reason+" "+msg))
+		s.Problems = append(s.Problems, explainReason(s.Reason, msg))
 	}
 	if len(v.Status.MissingRoles) > 0 {
 		var roles []string

@@ -231,6 +231,27 @@ func (a *app) apply(ctx context.Context, c client.Client, ns string, out *outcom
 // Reasons of a Stalled village that waiting does not cure.
 var finalReasons = []string{wuxiaov1.ReasonCodeMismatch, wuxiaov1.ReasonDuplicateCode, wuxiaov1.ReasonTownNotFound, wuxiaov1.ReasonInvalidSpec}
 
+// reasonText says in Chinese what the operator's reasons mean; the
+// operator's message (English, with the details) follows.
+var reasonText = map[string]string{
+	wuxiaov1.ReasonCodeMismatch:        "村代码不属于本镇",
+	wuxiaov1.ReasonDuplicateCode:       "村代码已被本镇另一个村使用",
+	wuxiaov1.ReasonTownNotFound:        "找不到镇",
+	wuxiaov1.ReasonInvalidSpec:         "内容不合规",
+	wuxiaov1.ReasonIdentityUnavailable: "身份服务（Kratos）暂不可用，操作员在重试",
+	"IdentityConflict":                 "干部的登录名已被别的账号占用",
+	wuxiaov1.ReasonDistrictNotFound:    "找不到区（District）",
+	wuxiaov1.ReasonCatalogNotFound:     "镇还没有可用的权力清单",
+	wuxiaov1.ReasonServicesNotReady:    "镇的服务还未就绪",
+}
+
+func explainReason(reason, msg string) string {
+	if t, ok := reasonText[reason]; ok {
+		return t + "（" + reason + "）：" + msg
+	}
+	return strings.TrimSpace(reason + " " + msg)
+}
+
 // state of a village for the progress: done (live), failed or waiting.
 func villageState(v *wuxiaov1.Village) (done, failed bool, detail string) {
 	if v == nil {
@@ -241,10 +262,10 @@ func villageState(v *wuxiaov1.Village) (done, failed bool, detail string) {
 	}
 	st, rsn, msg := readyOf(v.Status.Conditions)
 	if st == string(metav1.ConditionFalse) && slices.Contains(finalReasons, rsn) {
-		return false, true, rsn + " " + msg
+		return false, true, explainReason(rsn, msg)
 	}
 	if st != string(metav1.ConditionTrue) {
-		return false, false, strings.TrimSpace(rsn + " " + msg)
+		return false, false, explainReason(rsn, msg)
 	}
 	if !liveDone(v.Status.Live) {
 		return false, false, "服务上线 " + dash(v.Status.Live)

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wuxiao/wuxiao/operator/internal/posters/posterstest"
 )
@@ -93,5 +94,40 @@ func TestReportURL(t *testing.T) {
 		if got := ReportURL(tc.portal, tc.code); got != tc.want {
 			t.Errorf("ReportURL(%s) = %s, want %s", tc.portal, got, tc.want)
 		}
+	}
+}
+
+// TestHandover: a page per official, the code and login printed, the QR
+// code decoding to the sign-in link; an official without a code gets the
+// reason instead.
+func TestHandover(t *testing.T) {
+	font := posterstest.Font(t)
+	at := time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
+	sheets := []Handover{
+		{Village: "岩头村", VillageCode: "330213100201", Name: "张伟", Role: "党组织书记", Login: "13800000001@330213100201.officials.wuxiao.invalid",
+			Link: "https://auth.example.cn/self-service/recovery?flow=abc", Code: "482913", ExpiresAt: at},
+		{Village: "岩头村", VillageCode: "330213100201", Name: "李娜", Role: "报账员", Login: "ln@example.org", Note: "验证码已过期"},
+	}
+	var buf bytes.Buffer
+	if err := RenderHandover(&buf, font, sheets); err != nil {
+		t.Fatal(err)
+	}
+	pages, err := posterstest.Decode(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pages) != 2 {
+		t.Fatalf("%d pages", len(pages))
+	}
+	for _, want := range []string{"张伟", "482913", "13800000001@330213100201.officials.wuxiao.invalid", "2026年12月7日 10:00"} {
+		if !strings.Contains(pages[0].Text, want) {
+			t.Errorf("page 1 lacks %q: %q", want, pages[0].Text)
+		}
+	}
+	if !reflect.DeepEqual(pages[0].QRs, []string{sheets[0].Link}) {
+		t.Errorf("page 1 QR codes %q", pages[0].QRs)
+	}
+	if !strings.Contains(pages[1].Text, "验证码已过期") || len(pages[1].QRs) != 0 {
+		t.Errorf("page 2: %q %q", pages[1].Text, pages[1].QRs)
 	}
 }
