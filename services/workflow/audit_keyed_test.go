@@ -158,6 +158,21 @@ func TestAuditChainIsKeyed(t *testing.T) {
 
 	// Another key does not verify the keyed entries.
 	id := newTrail(t)
+	// Without bypassing the triggers (as the service's role, which cannot
+	// disable them), an unkeyed entry is refused outright.
+	entries, err := readAudit(ctx, s.Pool, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := entries[len(entries)-1]
+	unkeyed := AuditEntry{InstanceID: id, Seq: last.Seq + 1, At: last.At, ActorID: "x", ActorRole: "secretary", Action: "comment.added",
+		Data: "{}", PrevHash: last.Hash, Alg: auditchain.AlgSHA256}
+	unkeyed.Hash = unkeyed.ComputeHash(nil)
+	if _, err := s.Pool.Exec(ctx, `INSERT INTO audit (instance_id, seq, at, actor_id, actor_role, action, data, prev_hash, hash, alg)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`, unkeyed.InstanceID, unkeyed.Seq, unkeyed.At, unkeyed.ActorID, unkeyed.ActorRole,
+		unkeyed.Action, unkeyed.Data, unkeyed.PrevHash, unkeyed.Hash, unkeyed.Alg); err == nil || !strings.Contains(err.Error(), "must be keyed") {
+		t.Fatalf("an unkeyed entry was inserted: %v", err)
+	}
 	other := *s
 	other.AuditKey = []byte(strings.Repeat("x", 32))
 	if _, check, err := other.Audit(ctx, id); err != nil || check.Valid || check.Status != auditchain.Altered || check.BrokenAt != 1 {
