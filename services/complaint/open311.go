@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -159,15 +161,18 @@ func o311Form(r *http.Request) (url.Values, error) {
 		return nil, errors.New("the body is not a JSON object")
 	}
 	v := url.Values{}
-	for k, x := range m {
-		switch x := x.(type) {
+	// In name order, so that a value spelled twice ("attribute[village]"
+	// and "attribute": {"village": …}) does not depend on a map's
+	// iteration: the flat member sorts last and wins.
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		switch x := m[k].(type) {
 		case string:
 			v.Set(k, x)
 		case float64:
 			v.Set(k, strconv.FormatFloat(x, 'f', -1, 64))
 		case map[string]any: // "attribute": {"village": "…"}
-			for ak, ax := range x {
-				if s, ok := ax.(string); ok {
+			for _, ak := range slices.Sorted(maps.Keys(x)) {
+				if s, ok := x[ak].(string); ok {
 					v.Set(k+"["+ak+"]", s)
 				}
 			}
