@@ -15,6 +15,9 @@
 # What `up` does, each step reused when already done:
 #  1. hack/cluster.sh up, and makes sure the pod bridge owns 198.18.0.1 (the
 #     CNI plugin creates it only with the first pod; listeners need it first);
+#     the NetworkPolicy agent (hack/netpol-agent.sh: kube-network-policies,
+#     built from source) runs on the host and enforces the towns' and the
+#     gateway's policies, both ways (log: <state>/logs/netpol-agent.log);
 #     hack/otlp-sink on 198.18.0.1:24318 receives the pods' traces (spans as
 #     JSON lines in <state>/spans.jsonl; recent traces at /traces);
 #  2. hack/infra.sh up with Kafka's second listener at 198.18.0.1:29094
@@ -73,7 +76,8 @@ RUN="${WUXIAO_RUN:-$WUXIAO_CACHE/run}"
 ST="$RUN/district"
 POD_GW=198.18.0.1 BRIDGE=wuxiao0 POD_CIDR_LEN=24
 P_PG=25432 P_KAFKA=29094 P_KRATOS_PUBLIC=24433 P_KRATOS_ADMIN=24434
-P_OP_METRICS=28080 P_OP_PROBE=28081 P_API=26443
+P_OP_METRICS=28080 P_OP_PROBE=28081 P_API=26443 P_NETPOL_METRICS=28082
+NODE=wuxiao-node # hack/cluster.sh's node: the agent handles the pods scheduled there
 # The kubernetes Service (hack/cluster.sh's SERVICE_IP), which in-cluster
 # clients dial; GW_NS is the District's default spec.gateway.namespace.
 API_SVC_IP=198.19.0.1 API_SVC_PORT=443
@@ -231,17 +235,61 @@ kafka_pod_ok() {
   grep -q "POD://$POD_GW:$P_KAFKA" "$RUN/kafka/server.properties" 2>/dev/null && tcp_open "$POD_GW" "$P_KAFKA"
 }
 
+# ensure_netpol_agent: the NetworkPolicy agent on the host, reused when its
+# binary did not change. It hands each new connection of a pod that a policy
+# selects to its netlink queue and drops what the policies do not allow: a
+# connection refused by policy times out.
+ensure_netpol_agent() {
+  local t bin kc; t=$(tstart)
+  bin=$(hack/netpol-agent.sh)
+  if pid_of netpol-agent >/dev/null && [ "$(readlink -f "/proc/$(pid_of netpol-agent)/exe")" = "$(readlink -f "$bin")" ]; then
+    return 0
+  fi
+  stop_netpol_agent
+  kc=$(kenv | sed -n "s/^export KUBECONFIG='\(.*\)'$/\1/p")
+  # The kernel has the DNS conntrack fix (6.12+); metrics on loopback only.
+  start_proc netpol-agent "$bin" --kubeconfig "$kc" --hostname-override "$NODE" \
+    --metrics-bind-address "127.0.0.1:$P_NETPOL_METRICS" --netfilter-bug-1766-fix=false
+  local i
+  for ((i = 0; i < 100; i++)); do
+    nft list table inet kube-network-policies >/dev/null 2>&1 && break
+    pid_of netpol-agent >/dev/null || { tail -n 20 "$ST/logs/netpol-agent.log" >&2; die "district: the NetworkPolicy agent exited; see $ST/logs/netpol-agent.log"; }
+    sleep 0.2
+  done
+  nft list table inet kube-network-policies >/dev/null 2>&1 ||
+    die "district: the NetworkPolicy agent installed no nftables rules; see $ST/logs/netpol-agent.log"
+  log "district: NetworkPolicy agent running, pid $(pid_of netpol-agent), log $ST/logs/netpol-agent.log ($(took "$t"))"
+}
+
+# stop_netpol_agent: the agent removes its table on SIGINT (SIGTERM kills it
+# at once); a table left behind by a killed agent would queue pods' packets
+# to nobody, so it is removed too.
+stop_netpol_agent() {
+  local pid i
+  if pid=$(pid_of netpol-agent); then
+    kill -INT "$pid" 2>/dev/null || true
+    for ((i = 0; i < 150; i++)); do pid_of netpol-agent >/dev/null || break; sleep 0.1; done
+    pid_of netpol-agent >/dev/null && { kill -KILL "$pid" 2>/dev/null || true; sleep 0.2; rm -f "$ST/pids/netpol-agent.pid"; }
+    log "district: NetworkPolicy agent stopped"
+  fi
+  if nft list table inet kube-network-policies >/dev/null 2>&1; then
+    nft delete table inet kube-network-policies
+  fi
+}
+
 build_images() {
   local t s args=(); t=$(tstart)
   for s in "${SERVICES[@]}"; do args+=("./services/$s/cmd/$s"); done
   args+=(./services/gateway/cmd/gateway)
+  # The e2e network policy test's probe (hack/e2e/netpol_test.go).
+  args+=(./hack/e2e/netprobe)
   [ "$OPERATOR" = host ] || args+=(./operator/cmd/wuxiao-operator)
   go run ./hack/images -out "$ST/images" -tag "$TAG" "${args[@]}"
   local tars=()
-  for s in "${SERVICES[@]}" gateway; do tars+=("$ST/images/$s.tar"); done
+  for s in "${SERVICES[@]}" gateway netprobe; do tars+=("$ST/images/$s.tar"); done
   [ "$OPERATOR" = host ] || tars+=("$ST/images/wuxiao-operator.tar")
   hack/cluster.sh load "${tars[@]}" 2>/dev/null
-  log "district: images wuxiao.local/{${SERVICES[*]} gateway}:$TAG built and loaded ($(took "$t"))"
+  log "district: images wuxiao.local/{${SERVICES[*]} gateway netprobe}:$TAG built and loaded ($(took "$t"))"
   # The tag stays :dev, so running pods would keep an old build: restart
   # the Deployments of services whose image changed since the last `up`.
   local sums; sums=$(cd "$ST/images" && sha256sum "${SERVICES[@]/%/.tar}" gateway.tar)
@@ -585,6 +633,7 @@ up() {
   command -v socat >/dev/null || apt_install socat
   hack/cluster.sh up
   ensure_bridge
+  ensure_netpol_agent
   ensure_sink
   ensure_infra
   ensure_kratos_gateway "$gateway"
@@ -612,6 +661,7 @@ down() {
   stop_proc otlp-sink
   local p
   for p in $P_PG $P_KRATOS_PUBLIC $P_KRATOS_ADMIN $P_API; do stop_proc "fwd-$p"; done
+  stop_netpol_agent
   hack/cluster.sh down
   log "district: down (hack/infra.sh keeps running; Kafka keeps its listener at $POD_GW until its next restart)"
 }
@@ -624,6 +674,7 @@ status() {
   else
     pid_of operator >/dev/null && echo "operator: running on the host" || { echo "operator: not running"; return 1; }
   fi
+  pid_of netpol-agent >/dev/null && echo "NetworkPolicy agent: running on the host" || { echo "NetworkPolicy agent: not running"; return 1; }
   set -- $(counts "$towns")
   echo "towns $1/$2 Ready, villages $3/$4 Ready, pods $5/$6 Ready"
   [ "$1" = "$2" ] && [ "$3" = "$4" ] && [ "$5" = "$6" ] && [ "$6" -gt 0 ]
