@@ -245,6 +245,17 @@ func TestAuditVerifiedAgainstAnchors(t *testing.T) {
 	if _, err := a.ins.Pool.Exec(ctx, `UPDATE audit_anchors SET hash = $1`, strings.Repeat("0", 64)); err == nil {
 		t.Error("an anchor was overwritten")
 	}
+	// An anchor naming another town is dead-lettered, not kept (it could
+	// otherwise plant conflicts in this town's trails).
+	foreign := anchorEvent(t, "jinping", a.entries(t, ids["untouched"])[0])
+	foreign.Data = json.RawMessage(strings.Replace(string(foreign.Data), a.entries(t, ids["untouched"])[0].Hash, strings.Repeat("e", 64), 1))
+	err := store.InTx(ctx, a.ins.Pool, func(tx pgx.Tx) error { return a.ins.HandleWorkflowEvent(ctx, tx, foreign) })
+	if err == nil || fmt.Sprintf("%T", err) != "events.permanentError" {
+		t.Errorf("another town's anchor: %v, want a Permanent error", err)
+	}
+	if n := count(t, a.ins.Pool, `SELECT count(*) FROM audit_anchors WHERE instance_id = $1`, ids["untouched"]); n != 5 {
+		t.Errorf("another town's anchor was kept: %d anchors", n)
+	}
 
 	// Inspectors see the same through the API; nobody else does.
 	auth := identity.New(testinfra.Require(t, testinfra.EnvKratosPublicURL), identity.WithCacheTTL(0),
