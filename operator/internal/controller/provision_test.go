@@ -26,6 +26,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
@@ -62,7 +63,8 @@ func TestTownProvisionsDatabaseTopicsAndKeys(t *testing.T) {
 	other := readyTown(t, d)
 	ns := town.NamespaceName()
 
-	// The database: the services' URL works, and the role owns its database.
+	// The database: the migration role's URL works, and the role owns its
+	// database.
 	db := getSecret(t, ns, resources.DatabaseSecretName)
 	url := string(db.Data[resources.DatabaseSecretKey])
 	if town.Status.Database != provision.TownDatabase(town.Name) || !strings.Contains(url, "/"+town.Status.Database+"?") {
@@ -86,6 +88,34 @@ func TestTownProvisionsDatabaseTopicsAndKeys(t *testing.T) {
 		t.Error("town " + other.Name + "'s role connected to town " + town.Name + "'s database")
 	}
 
+	// Each service's own role: its URL (with its pool size) works, the role
+	// has the connection limit of the budget and may create nothing.
+	for _, svc := range wuxiaov1.AllServices {
+		s := getSecret(t, ns, resources.DatabaseSecretFor(svc))
+		u := string(s.Data[resources.DatabaseSecretKey])
+		if !strings.Contains(u, "pool_max_conns="+fmt.Sprint(resources.PoolMaxConns(svc))) || !strings.Contains(u, "/"+town.Status.Database+"?") {
+			t.Errorf("%s: url %q", svc, u)
+		}
+		limit, err := provision.CheckRole(ctx, u)
+		if err != nil || limit != resources.ServiceConnLimit(town, svc) {
+			t.Errorf("%s: connection limit %d (%v), want %d", svc, limit, err, resources.ServiceConnLimit(town, svc))
+		}
+		c, err := connect(ctx, strings.Split(u, "&pool_max_conns")[0])
+		must(t, err)
+		var role string
+		must(t, c.QueryRow(ctx, "SELECT current_user").Scan(&role))
+		if role != provision.ServiceRole(town.Name, string(svc)) {
+			t.Errorf("%s connects as %s", svc, role)
+		}
+		if _, err := c.Exec(ctx, "CREATE TABLE "+string(svc)+"_own (id int)"); err == nil || !strings.Contains(err.Error(), "42501") {
+			t.Errorf("%s's role can create a table in its town's database: %v", svc, err)
+		}
+		_ = c.Close(ctx)
+	}
+	if limit, err := provision.CheckRole(ctx, url); err != nil || limit != resources.MigrationConnLimit(town) {
+		t.Errorf("migration role: limit %d (%v), want %d", limit, err, resources.MigrationConnLimit(town))
+	}
+
 	// The topics: every stream's and its dead-letter topic, with the
 	// district's partitions, listed in status.
 	want := provision.TownTopics(town.Name)
@@ -103,7 +133,7 @@ func TestTownProvisionsDatabaseTopicsAndKeys(t *testing.T) {
 
 	// The services' keys, wired into the Deployments.
 	keys := map[string]string{}
-	for _, name := range []string{resources.IDHashKeySecretName, resources.ChallengeKeySecretName} {
+	for _, name := range []string{resources.IDHashKeySecretName, resources.ChallengeKeySecretName, resources.AuditKeySecretName} {
 		k := string(getSecret(t, ns, name).Data[resources.SecretKeyKey])
 		if len(k) != 64 {
 			t.Errorf("%s: key of %d characters", name, len(k))
@@ -116,7 +146,11 @@ func TestTownProvisionsDatabaseTopicsAndKeys(t *testing.T) {
 	envFrom := func(svc wuxiaov1.ServiceName, name string) string {
 		dep := &appsv1.Deployment{}
 		must(t, k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: string(svc)}, dep))
-		for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
+		c := dep.Spec.Template.Spec.Containers[0]
+		if strings.HasPrefix(name, "init:") {
+			c, name = dep.Spec.Template.Spec.InitContainers[0], strings.TrimPrefix(name, "init:")
+		}
+		for _, e := range c.Env {
 			if e.Name == name && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
 				return e.ValueFrom.SecretKeyRef.Name
 			}
@@ -131,7 +165,12 @@ func TestTownProvisionsDatabaseTopicsAndKeys(t *testing.T) {
 		{wuxiaov1.ServiceDisclosure, "WUXIAO_ID_HASH_KEY", resources.IDHashKeySecretName},
 		{wuxiaov1.ServiceInspection, "WUXIAO_ID_HASH_KEY", resources.IDHashKeySecretName},
 		{wuxiaov1.ServiceComplaint, "WUXIAO_CHALLENGE_KEY", resources.ChallengeKeySecretName},
-		{wuxiaov1.ServiceInspection, "DATABASE_URL", resources.DatabaseSecretName},
+		{wuxiaov1.ServiceWorkflow, "WUXIAO_AUDIT_KEY", resources.AuditKeySecretName},
+		{wuxiaov1.ServiceInspection, "WUXIAO_AUDIT_KEY", resources.AuditKeySecretName},
+		{wuxiaov1.ServiceDisclosure, "WUXIAO_AUDIT_KEY", ""},
+		{wuxiaov1.ServiceInspection, "DATABASE_URL", resources.DatabaseSecretFor(wuxiaov1.ServiceInspection)},
+		{wuxiaov1.ServiceComplaint, "DATABASE_URL", resources.DatabaseSecretFor(wuxiaov1.ServiceComplaint)},
+		{wuxiaov1.ServiceInspection, "init:DATABASE_URL", resources.DatabaseSecretName},
 	} {
 		if got := envFrom(c.svc, c.env); got != c.secret {
 			t.Errorf("%s: %s from Secret %q, want %q", c.svc, c.env, got, c.secret)
@@ -165,7 +204,41 @@ func TestTownProvisionsDatabaseTopicsAndKeys(t *testing.T) {
 		rolePasswordIs(t, "wuxiao_"+town.Name, string(db.Data[resources.DatabasePasswordKey])) {
 		t.Error("the role's password is not the recreated Secret's")
 	}
-	update(t, town, func() { town.Spec.DisplayName = "溪口镇（新）" })
+	// A lost service Secret likewise, the other roles untouched; and a
+	// change of replicas changes that role's connection limit.
+	lost := getSecret(t, ns, resources.DatabaseSecretFor(wuxiaov1.ServiceComplaint))
+	keep := getSecret(t, ns, resources.DatabaseSecretFor(wuxiaov1.ServiceWorkflow))
+	must(t, k8s.Delete(ctx, lost))
+	update(t, town, func() {
+		town.Spec.DisplayName = "溪口镇（新）"
+		town.Spec.Services = append(town.Spec.Services, wuxiaov1.ServiceTemplate{Name: wuxiaov1.ServiceDisclosure, Replicas: ptr.To(int32(4))})
+	})
+	eventually(t, wait, func() error {
+		s := &corev1.Secret{}
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(lost), s); err != nil {
+			return err
+		}
+		// (It may carry the lost password, read from the cache a moment
+		// before the deletion: the role still has it, so it works.)
+		if s.UID == lost.UID {
+			return errors.New("not recreated yet")
+		}
+		if _, err := provision.CheckRole(ctx, string(s.Data[resources.DatabaseSecretKey])); err != nil {
+			return fmt.Errorf("the recreated complaint URL does not work: %w", err)
+		}
+		d := getSecret(t, ns, resources.DatabaseSecretFor(wuxiaov1.ServiceDisclosure))
+		limit, err := provision.CheckRole(ctx, string(d.Data[resources.DatabaseSecretKey]))
+		if err != nil || limit != resources.ServiceConnLimit(town, wuxiaov1.ServiceDisclosure) || limit != (4+2)*resources.ConnectionsPerReplica(wuxiaov1.ServiceDisclosure)+1 {
+			return fmt.Errorf("disclosure's limit %d (%v) after scaling to 4", limit, err)
+		}
+		return nil
+	})
+	if !rolePasswordIs(t, provision.ServiceRole(town.Name, "complaint"), string(getSecret(t, ns, lost.Name).Data[resources.DatabasePasswordKey])) {
+		t.Error("the complaint role's password is not the recreated Secret's")
+	}
+	if now := getSecret(t, ns, keep.Name); string(now.Data[resources.DatabasePasswordKey]) != string(keep.Data[resources.DatabasePasswordKey]) {
+		t.Error("the workflow role's password changed when another Secret was lost")
+	}
 	waitTownReady(t, town)
 	for name, k := range keys {
 		if got := string(getSecret(t, ns, name).Data[resources.SecretKeyKey]); got != k {
@@ -182,6 +255,9 @@ func dropTown(t *testing.T, d *wuxiaov1.District, town string) {
 		ident := pgx.Identifier{provision.TownDatabase(town)}.Sanitize()
 		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)")
 		_, _ = conn.Exec(ctx, "DROP ROLE IF EXISTS "+ident)
+		for _, svc := range wuxiaov1.AllServices {
+			_, _ = conn.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{provision.ServiceRole(town, string(svc))}.Sanitize())
+		}
 		_ = conn.Close(ctx)
 	}
 	kc := &kafka.Client{Addr: kafka.TCP(d.Spec.Kafka.BootstrapServers...), Timeout: 10 * time.Second}

@@ -230,6 +230,15 @@ func (r *TownReconciler) reconcileChildren(ctx context.Context, town *wuxiaov1.T
 			// from the District (the last in the list) would stay. The
 			// environment is the operator's alone, so it must match exactly.
 			setIfDifferent(&have.Spec.Template.Spec.Containers[0].Env, want.Spec.Template.Spec.Containers[0].Env)
+			// Likewise the init container holding the migration role: no
+			// other may join it, and its environment is exact.
+			hi, wi := &have.Spec.Template.Spec.InitContainers, want.Spec.Template.Spec.InitContainers
+			if len(*hi) != len(wi) {
+				*hi = wi
+			}
+			for i := range wi {
+				setIfDifferent(&(*hi)[i].Env, wi[i].Env)
+			}
 		})
 		if err != nil {
 			return err

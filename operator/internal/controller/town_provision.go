@@ -24,9 +24,10 @@ type unavailable struct{ reason, msg string }
 func (u *unavailable) Error() string { return u.reason + ": " + u.msg }
 
 // ensureKeys creates the town's service keys once. An existing key is never
-// replaced: a new ID hash key would make every stored hash unmatchable.
+// replaced: a new ID hash key would make every stored hash unmatchable, a
+// new audit key every audit entry unverifiable.
 func (r *TownReconciler) ensureKeys(ctx context.Context, town *wuxiaov1.Town) error {
-	for _, name := range []string{resources.IDHashKeySecretName, resources.ChallengeKeySecretName} {
+	for _, name := range []string{resources.IDHashKeySecretName, resources.ChallengeKeySecretName, resources.AuditKeySecretName} {
 		want := resources.Secret(town, name, map[string][]byte{resources.SecretKeyKey: []byte(provision.RandomHex(32))})
 		if _, err := applyChild(ctx, r, town, want, func(have, want *corev1.Secret) {
 			// Only a missing or unusable key is filled in; the services
@@ -44,47 +45,86 @@ func (r *TownReconciler) ensureKeys(ctx context.Context, town *wuxiaov1.Town) er
 	return nil
 }
 
-// ensureDatabase gives the town its own database and role on the district's
-// PostgreSQL and writes their URL to the Secret the services read. In steady
-// state it only connects with that URL; the admin credentials are used when
-// something is missing: the Secret (a new password is set), the role, the
-// database, or a password that no longer matches. Deleting a Town keeps its
-// database: citizens' records are never dropped by the operator.
+// dbRole is one login role of a town's database with the Secret holding
+// its URL and password.
+type dbRole struct {
+	secret string
+	role   provision.Role
+	url    string
+}
+
+// ensureDatabase gives the town its own database on the district's
+// PostgreSQL, with a migration role owning it (Secret wuxiao-database, for
+// the init containers) and a role per service (Secret
+// wuxiao-database-<service>, for its serving container; see
+// resources/database.go), and writes their URLs to those Secrets. In steady
+// state it only connects with each URL; the admin credentials are used when
+// something is missing or differs: a Secret (a new password is set), a
+// role, the database, a password that no longer matches, a connection
+// limit the replicas changed. Deleting a Town keeps its database:
+// citizens' records are never dropped by the operator.
 func (r *TownReconciler) ensureDatabase(ctx context.Context, town *wuxiaov1.Town, district *wuxiaov1.District) error {
 	ps := district.Spec.Postgres
 	pg := provision.Postgres{Host: ps.Host, Port: ps.Port, AdminUser: ps.AdminUser, SSLMode: ps.SSLMode}
-	key := types.NamespacedName{Namespace: town.NamespaceName(), Name: resources.DatabaseSecretName}
-	secret := &corev1.Secret{}
-	err := r.Get(ctx, key, secret)
-	if apierrors.IsNotFound(err) {
-		// The cache may lag behind a Secret written a moment ago; a new
-		// password would needlessly change the role's.
-		err = r.APIReader.Get(ctx, key, secret)
+	roles := []*dbRole{{secret: resources.DatabaseSecretName,
+		role: provision.Role{Name: provision.TownDatabase(town.Name), ConnLimit: resources.MigrationConnLimit(town)}}}
+	for _, svc := range wuxiaov1.AllServices {
+		roles = append(roles, &dbRole{secret: resources.DatabaseSecretFor(svc),
+			role: provision.Role{Name: provision.ServiceRole(town.Name, string(svc)), ConnLimit: resources.ServiceConnLimit(town, svc)}})
 	}
-	if err != nil && !apierrors.IsNotFound(err) {
-		return err
-	}
-	password := string(secret.Data[resources.DatabasePasswordKey])
-	url := pg.TownURL(town.Name, password)
-	if password == "" || string(secret.Data[resources.DatabaseSecretKey]) != url || provision.Ping(ctx, url) != nil {
-		if password == "" {
-			password = provision.NewPassword()
-			url = pg.TownURL(town.Name, password)
+	stale := false
+	for i, dr := range roles {
+		key := types.NamespacedName{Namespace: town.NamespaceName(), Name: dr.secret}
+		secret := &corev1.Secret{}
+		err := r.Get(ctx, key, secret)
+		if apierrors.IsNotFound(err) {
+			// The cache may lag behind a Secret written a moment ago; a new
+			// password would needlessly change the role's.
+			err = r.APIReader.Get(ctx, key, secret)
 		}
+		if err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+		dr.role.Password = string(secret.Data[resources.DatabasePasswordKey])
+		if dr.role.Password == "" {
+			dr.role.Password = provision.NewPassword()
+			stale = true
+		}
+		if i == 0 {
+			dr.url = pg.TownURL(town.Name, dr.role.Password)
+		} else {
+			svc := wuxiaov1.AllServices[i-1]
+			dr.url = pg.ServiceURL(town.Name, string(svc), dr.role.Password, resources.PoolMaxConns(svc))
+		}
+		if !stale && string(secret.Data[resources.DatabaseSecretKey]) != dr.url {
+			stale = true
+		}
+		if !stale {
+			limit, err := provision.CheckRole(ctx, dr.url)
+			stale = err != nil || limit != dr.role.ConnLimit
+		}
+	}
+	if stale {
 		admin, err := r.adminPassword(ctx, district)
 		if err != nil {
 			return err
 		}
 		pg.AdminPassword = admin
-		if err := pg.EnsureTownDatabase(ctx, town.Name, password); err != nil {
+		services := make([]provision.Role, 0, len(roles)-1)
+		for _, dr := range roles[1:] {
+			services = append(services, dr.role)
+		}
+		if err := pg.EnsureTownDatabase(ctx, town.Name, roles[0].role, services...); err != nil {
 			return &unavailable{wuxiaov1.ReasonDatabaseUnavailable, fmt.Sprintf("cannot provision database %s on PostgreSQL %s (District %s spec.postgres): %v",
 				provision.TownDatabase(town.Name), pg.Addr(), district.Name, err)}
 		}
 	}
-	want := resources.Secret(town, resources.DatabaseSecretName, map[string][]byte{
-		resources.DatabaseSecretKey: []byte(url), resources.DatabasePasswordKey: []byte(password)})
-	if _, err := applyChild(ctx, r, town, want, func(have, want *corev1.Secret) { have.Data = want.Data }); err != nil {
-		return err
+	for _, dr := range roles {
+		want := resources.Secret(town, dr.secret, map[string][]byte{
+			resources.DatabaseSecretKey: []byte(dr.url), resources.DatabasePasswordKey: []byte(dr.role.Password)})
+		if _, err := applyChild(ctx, r, town, want, func(have, want *corev1.Secret) { have.Data = want.Data }); err != nil {
+			return err
+		}
 	}
 	town.Status.Database = provision.TownDatabase(town.Name)
 	return nil

@@ -22,6 +22,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+	"github.com/wuxiao/wuxiao/operator/internal/provision"
 	"github.com/wuxiao/wuxiao/services/inspection"
 )
 
@@ -32,8 +33,10 @@ const (
 	CatalogMountPath     = "/etc/wuxiao/catalog"
 	VillageAdminRoleName = "wuxiao-village-admin"
 	TownAdminBindingName = "wuxiao-town-admins"
-	// DatabaseSecretName holds the town's database URL (key "url"); the
-	// operator provisions it per town (a database and a role each).
+	// DatabaseSecretName holds the URL (key "url") of the town's migration
+	// role, which owns the town's database: only the Deployments' init
+	// containers read it. Each service's own URL is in
+	// DatabaseSecretFor(service) (see database.go).
 	DatabaseSecretName  = "wuxiao-database"
 	DatabaseSecretKey   = "url"
 	DatabasePasswordKey = "password"
@@ -44,7 +47,11 @@ const (
 	// a new hash key would make every stored hash unmatchable.
 	IDHashKeySecretName    = "wuxiao-id-hash-key"
 	ChallengeKeySecretName = "wuxiao-challenge-key"
-	SecretKeyKey           = "key"
+	// AuditKeySecretName keys the workflow's audit chain (workflow and
+	// inspection, which verifies it: WUXIAO_AUDIT_KEY); generated once, never
+	// rotated by the operator.
+	AuditKeySecretName = "wuxiao-audit-key"
+	SecretKeyKey       = "key"
 	// RecoverySecretName holds the first-login recovery codes of the town's
 	// new officials, for town IT staff to hand over (they may read this
 	// Secret and no other).
@@ -67,6 +74,14 @@ const (
 	EnvDistrictViewTown = "WUXIAO_DISTRICT_VIEW_TOWN"
 	// EnvTrustedProxies lists the proxies whose X-Forwarded-For the services believe.
 	EnvTrustedProxies = "WUXIAO_TRUSTED_PROXIES"
+	// The database settings (services/internal/config): the URL, and the
+	// init container's mode and the role it grants.
+	EnvDatabaseURL     = "DATABASE_URL"
+	EnvMigrateOnly     = "WUXIAO_MIGRATE_ONLY"
+	EnvDatabaseAppRole = "WUXIAO_DATABASE_APP_ROLE"
+	EnvAuditKey        = "WUXIAO_AUDIT_KEY"
+	// MigrateContainerName is the Deployments' init container.
+	MigrateContainerName = "migrate"
 )
 
 // TownInput is everything the builders need about one town.
@@ -222,10 +237,7 @@ func Deployment(in TownInput, svc wuxiaov1.ServiceName, catalogHash string) *app
 	labels := withTemplateMeta(serviceLabels(t.Name, svc), meta.Labels)
 	labels[VersionLabel] = in.Version
 	podAnnotations := withTemplateMeta(map[string]string{CatalogHashAnnotation: catalogHash}, meta.Annotations)
-	replicas := DefaultReplicas
-	if tmpl.Replicas != nil {
-		replicas = *tmpl.Replicas
-	}
+	replicas := Replicas(t, svc)
 	resources := corev1.ResourceRequirements{
 		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
 		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
@@ -233,25 +245,42 @@ func Deployment(in TownInput, svc wuxiaov1.ServiceName, catalogHash string) *app
 	if tmpl.Resources != nil {
 		resources = *tmpl.Resources
 	}
+	securityContext := &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr.To(false),
+		ReadOnlyRootFilesystem:   ptr.To(true),
+		RunAsNonRoot:             ptr.To(true),
+		RunAsUser:                ptr.To(RunAsUser),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+	catalogMount := []corev1.VolumeMount{{Name: "catalog", MountPath: CatalogMountPath, ReadOnly: true}}
 	pod := corev1.PodSpec{
+		// The init container migrates the service's schema as the town's
+		// migration role and grants the service's own role its privileges
+		// (services/internal/platform, Migrate); the serving container only
+		// ever holds the service's own role.
+		InitContainers: []corev1.Container{{
+			Name:                     MigrateContainerName,
+			Image:                    Image(d, svc, in.Version),
+			ImagePullPolicy:          pullPolicy(d),
+			Env:                      migrateEnv(in, svc),
+			Resources:                resources,
+			VolumeMounts:             catalogMount,
+			SecurityContext:          securityContext,
+			TerminationMessagePath:   corev1.TerminationMessagePathDefault,
+			TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+		}},
 		Containers: []corev1.Container{{
-			Name:            "service",
-			Image:           Image(d, svc, in.Version),
-			ImagePullPolicy: pullPolicy(d),
-			Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: HTTPPort, Protocol: corev1.ProtocolTCP}},
-			Env:             serviceEnv(in, svc),
-			Resources:       resources,
-			ReadinessProbe:  httpProbe("/readyz", 3),
-			LivenessProbe:   httpProbe("/healthz", 6),
-			VolumeMounts:    []corev1.VolumeMount{{Name: "catalog", MountPath: CatalogMountPath, ReadOnly: true}},
-			SecurityContext: &corev1.SecurityContext{
-				AllowPrivilegeEscalation: ptr.To(false),
-				ReadOnlyRootFilesystem:   ptr.To(true),
-				RunAsNonRoot:             ptr.To(true),
-				RunAsUser:                ptr.To(RunAsUser),
-				Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-				SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-			},
+			Name:                     "service",
+			Image:                    Image(d, svc, in.Version),
+			ImagePullPolicy:          pullPolicy(d),
+			Ports:                    []corev1.ContainerPort{{Name: "http", ContainerPort: HTTPPort, Protocol: corev1.ProtocolTCP}},
+			Env:                      serviceEnv(in, svc),
+			Resources:                resources,
+			ReadinessProbe:           httpProbe("/readyz", 3),
+			LivenessProbe:            httpProbe("/healthz", 6),
+			VolumeMounts:             catalogMount,
+			SecurityContext:          securityContext,
 			TerminationMessagePath:   corev1.TerminationMessagePathDefault,
 			TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 		}},
@@ -304,8 +333,9 @@ func serviceEnv(in TownInput, svc wuxiaov1.ServiceName) []corev1.EnvVar {
 		{Name: "WUXIAO_TOWN_CODE", Value: t.Spec.Code},
 		{Name: "WUXIAO_CATALOG_FILE", Value: CatalogMountPath + "/" + CatalogFileKey},
 		{Name: "WUXIAO_PORTAL_BASE_URL", Value: d.Spec.PortalBaseURL},
-		{Name: "DATABASE_URL", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-			LocalObjectReference: corev1.LocalObjectReference{Name: DatabaseSecretName}, Key: DatabaseSecretKey}}},
+		// The service's own role (see database.go), never the migration role.
+		{Name: EnvDatabaseURL, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: DatabaseSecretFor(svc)}, Key: DatabaseSecretKey}}},
 		{Name: "KAFKA_BROKERS", Value: strings.Join(d.Spec.Kafka.BootstrapServers, ",")},
 		{Name: "KRATOS_PUBLIC_URL", Value: d.Spec.Kratos.PublicURL},
 		{Name: "OTEL_SERVICE_NAME", Value: "wuxiao-" + string(svc)},
@@ -320,6 +350,9 @@ func serviceEnv(in TownInput, svc wuxiaov1.ServiceName) []corev1.EnvVar {
 		env = append(env, secretEnv("WUXIAO_ID_HASH_KEY", IDHashKeySecretName))
 	case wuxiaov1.ServiceComplaint:
 		env = append(env, secretEnv("WUXIAO_CHALLENGE_KEY", ChallengeKeySecretName))
+	}
+	if svc == wuxiaov1.ServiceWorkflow || svc == wuxiaov1.ServiceInspection {
+		env = append(env, secretEnv(EnvAuditKey, AuditKeySecretName))
 	}
 	if svc == wuxiaov1.ServiceInspection {
 		// Only the named town's instance consumes every town's streams
@@ -352,6 +385,22 @@ func serviceEnv(in TownInput, svc wuxiaov1.ServiceName) []corev1.EnvVar {
 			corev1.EnvVar{Name: "OTEL_TRACES_SAMPLER_ARG", Value: r})
 	}
 	return env
+}
+
+// migrateEnv is the init container's environment: the service's, so that
+// its configuration validates alike, with the migration role's URL instead
+// of the service's, the migrate-only mode and the role to grant.
+func migrateEnv(in TownInput, svc wuxiaov1.ServiceName) []corev1.EnvVar {
+	env := serviceEnv(in, svc)
+	for i := range env {
+		if env[i].Name == EnvDatabaseURL {
+			env[i].ValueFrom = &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+				LocalObjectReference: corev1.LocalObjectReference{Name: DatabaseSecretName}, Key: DatabaseSecretKey}}
+		}
+	}
+	return append(env,
+		corev1.EnvVar{Name: EnvMigrateOnly, Value: "true"},
+		corev1.EnvVar{Name: EnvDatabaseAppRole, Value: provision.ServiceRole(in.Town.Name, string(svc))})
 }
 
 // Service exposes one service's HTTP port inside the cluster.

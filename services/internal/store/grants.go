@@ -69,6 +69,9 @@ func Grant(ctx context.Context, pool *pgxpool.Pool, role string) error {
 	privs := ServicePrivileges[schema]
 	s, r := pgx.Identifier{schema}.Sanitize(), pgx.Identifier{role}.Sanitize()
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if err := lockGrants(ctx, tx); err != nil {
+			return err
+		}
 		var isSuper, owns bool
 		if err := tx.QueryRow(ctx, `SELECT rolsuper, EXISTS (SELECT FROM pg_namespace n WHERE n.nspowner = r.oid)
 			FROM pg_roles r WHERE rolname = $1`, role).Scan(&isSuper, &owns); err != nil {
@@ -144,18 +147,31 @@ func grantRead(ctx context.Context, pool *pgxpool.Pool, table, r string) error {
 	if !ok || !identPattern.MatchString(schema) || !identPattern.MatchString(name) {
 		return fmt.Errorf("grant: %q is not schema.table", table)
 	}
-	var exists bool
-	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_tables WHERE schemaname = $1 AND tablename = $2)`, schema, name).Scan(&exists); err != nil {
-		return err
-	}
-	if !exists {
-		return &MissingTableError{Table: table}
-	}
-	s, q := pgx.Identifier{schema}.Sanitize(), pgx.Identifier{schema, name}.Sanitize()
-	for _, st := range []string{"GRANT USAGE ON SCHEMA " + s + " TO " + r, "GRANT SELECT ON " + q + " TO " + r} {
-		if _, err := pool.Exec(ctx, st); err != nil {
-			return fmt.Errorf("granting %s: %s: %w", table, st, err)
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if err := lockGrants(ctx, tx); err != nil {
+			return err
 		}
-	}
-	return nil
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_tables WHERE schemaname = $1 AND tablename = $2)`, schema, name).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			return &MissingTableError{Table: table}
+		}
+		s, q := pgx.Identifier{schema}.Sanitize(), pgx.Identifier{schema, name}.Sanitize()
+		for _, st := range []string{"GRANT USAGE ON SCHEMA " + s + " TO " + r, "GRANT SELECT ON " + q + " TO " + r} {
+			if _, err := tx.Exec(ctx, st); err != nil {
+				return fmt.Errorf("granting %s: %s: %w", table, st, err)
+			}
+		}
+		return nil
+	})
+}
+
+// lockGrants serializes the grants of a database's init containers, which
+// start together: two transactions changing one schema's privileges at
+// once fail ("tuple concurrently updated").
+func lockGrants(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('wuxiao/grants/' || current_database(), 0))`)
+	return err
 }
