@@ -83,6 +83,10 @@ images: ## Build OCI image archives (no Docker) of the operator, the four servic
 test: ## Everything CI runs: generated-file check, lint, and all tests on real components.
 	hack/test.sh
 
+.PHONY: fuzz
+fuzz: ## Every Go fuzz target for FUZZTIME each (default 10m; FUZZ_JOBS=N at once, FUZZ_WORKERS=cores each); summary in bin/fuzz/summary.txt, fails on a crasher.
+	hack/fuzz.sh $(ARGS)
+
 .PHONY: test-e2e
 test-e2e: ## Only the end-to-end tests (make test runs them too): hack/district.sh up, then go test -tags e2e ./hack/e2e/.
 	hack/district.sh up $(ARGS)
