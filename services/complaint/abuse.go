@@ -725,6 +725,9 @@ type IntakeFile struct {
 	Name string
 	Size int64
 	Head []byte
+	// Unclean: its metadata (a photo's GPS position, a PDF's author)
+	// could not be removed, so it is not stored (services/internal/media).
+	Unclean bool
 }
 
 // IntakeLimitsInput is the part of an anonymous submission checked here.
@@ -755,6 +758,10 @@ func ValidateIntakeDescription(s string) *FieldError {
 // zero-based position, used in the field name ("attachments[i]").
 func ValidateIntakeFile(i int, a IntakeFile) *FieldError {
 	field := fmt.Sprintf("attachments[%d]", i)
+	if a.Unclean {
+		return &FieldError{field, "attachment_metadata", fmt.Sprintf(
+			"第%d个附件无法处理：无法去除其中的拍摄位置、作者等信息。请换一个文件，例如截图后上传，或将PDF另存为新文件（不加密）后上传", i+1)}
+	}
 	if a.Size <= 0 || len(a.Head) == 0 {
 		return &FieldError{field, "attachment_empty", fmt.Sprintf("第%d个附件是空文件", i+1)}
 	}

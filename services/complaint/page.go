@@ -28,6 +28,7 @@ import (
 
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/media"
 )
 
 var (
@@ -179,10 +180,11 @@ func (a *API) reportForm(w http.ResponseWriter, r *http.Request) {
 // IntakeMaxFileBytes: Size still counts every byte, Head keeps the start
 // for the type check).
 type upload struct {
-	Name   string
-	Size   int64
-	Head   []byte
-	Staged stagedUpload
+	Name    string
+	Size    int64
+	Head    []byte
+	Staged  stagedUpload
+	Unclean bool // its metadata could not be removed: refused, nothing kept
 }
 
 // reportSubmission is what the form sent.
@@ -277,7 +279,18 @@ func (a *API) readFile(ctx context.Context, sub *reportSubmission, part *multipa
 		}
 		return nil
 	}
-	st, err := a.Service.stageUpload(ctx, part, IntakeMaxFileBytes)
+	// What is stored is the file without its metadata (EXIF GPS position,
+	// XMP, PDF document information): a photo must not tell the cadres
+	// where the reporter stood. A file that cannot be cleaned is refused.
+	raw := &countingReader{r: part}
+	clean := media.NewReader(raw, IntakeMaxFileBytes)
+	defer clean.Close()
+	st, err := a.Service.stageUpload(ctx, clean, IntakeMaxFileBytes)
+	if errors.Is(err, media.ErrUnclean) {
+		httpapi.Logger(ctx).InfoContext(ctx, "report upload refused: its metadata cannot be removed", "reason", err.Error())
+		sub.Files = append(sub.Files, upload{Name: uploadName(part.FileName(), sub.FileCount), Unclean: true})
+		return nil
+	}
 	if err != nil {
 		var se errStaging
 		if errors.As(err, &se) {
@@ -285,7 +298,13 @@ func (a *API) readFile(ctx context.Context, sub *reportSubmission, part *multipa
 		}
 		return formErr(err)
 	}
-	sub.Files = append(sub.Files, upload{Name: uploadName(part.FileName(), sub.FileCount), Size: st.Size, Head: st.Head, Staged: st})
+	// The limit is on what was sent (a large file is refused whatever
+	// cleaning would leave of it).
+	if raw.n > IntakeMaxFileBytes && st.ID != "" {
+		a.Service.dropUploads(ctx, st.ID)
+		st.ID = ""
+	}
+	sub.Files = append(sub.Files, upload{Name: uploadName(part.FileName(), sub.FileCount), Size: max(st.Size, raw.n), Head: st.Head, Staged: st})
 	return nil
 }
 
@@ -462,7 +481,7 @@ func (a *API) reportSubmit(w http.ResponseWriter, r *http.Request) {
 	in := Intake{Village: village, Category: Category(sub.Category), Description: sub.Description}
 	files := make([]IntakeFile, len(sub.Files))
 	for i, u := range sub.Files {
-		files[i] = IntakeFile{Name: u.Name, Size: u.Size, Head: u.Head}
+		files[i] = IntakeFile{Name: u.Name, Size: u.Size, Head: u.Head, Unclean: u.Unclean}
 	}
 	fileErrs := ValidateIntakeFiles(files)
 	if len(sub.Files) < sub.FileCount { // the extra files were only counted

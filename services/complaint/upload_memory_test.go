@@ -2,7 +2,9 @@ package complaint
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -37,6 +39,14 @@ func streamedReport(t testing.TB, w io.Writer) (contentType string, err error) {
 		return "", err
 	}
 	png := samplePNG(t)
+	idatLen := IntakeMaxFileBytes - int64(len(png)) - 12
+	var idatHead, idatCRC [4 + 4]byte
+	binary.BigEndian.PutUint32(idatHead[:4], uint32(idatLen))
+	copy(idatHead[4:], "IDAT")
+	crc := crc32.NewIEEE()
+	crc.Write([]byte("IDAT"))
+	_, _ = io.Copy(crc, io.LimitReader(zeros{}, idatLen))
+	binary.BigEndian.PutUint32(idatCRC[:4], crc.Sum32())
 	for i := range IntakeMaxFiles {
 		h := textproto.MIMEHeader{}
 		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="attachments"; filename="%d.png"`, i+1))
@@ -45,7 +55,11 @@ func streamedReport(t testing.TB, w io.Writer) (contentType string, err error) {
 		if err != nil {
 			return "", err
 		}
-		if _, err := io.Copy(pw, io.MultiReader(bytes.NewReader(png), io.LimitReader(zeros{}, IntakeMaxFileBytes-int64(len(png))))); err != nil {
+		// A PNG of exactly the limit whose bulk is image data (an IDAT
+		// chunk of zeros), which metadata removal keeps: bytes after the
+		// end of the image would not be stored.
+		if _, err := io.Copy(pw, io.MultiReader(bytes.NewReader(png[:len(png)-12]), bytes.NewReader(idatHead[:]),
+			io.LimitReader(zeros{}, idatLen), bytes.NewReader(idatCRC[:4]), bytes.NewReader(png[len(png)-12:]))); err != nil {
 			return "", err
 		}
 	}

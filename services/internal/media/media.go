@@ -83,7 +83,7 @@ func Clean(data []byte) ([]byte, error) {
 		}
 		return out.Bytes(), nil
 	case PDF:
-		return cleanPDF(data)
+		return cleanPDF(bytes.Clone(data))
 	}
 	return data, nil
 }
@@ -106,7 +106,13 @@ func clean(w io.Writer, r io.Reader, maxPDF int64) error {
 	head, _ := br.Peek(8)
 	switch k := Sniff(head); k {
 	case JPEG, PNG:
-		return filter(w, br, k)
+		if err := filter(w, br, k); err != nil {
+			return err
+		}
+		// What follows the image's end is not kept but still read, so
+		// that the caller counts the whole upload against its limits.
+		_, err := io.Copy(io.Discard, br)
+		return err
 	case PDF:
 		data, err := io.ReadAll(io.LimitReader(br, maxPDF+1))
 		if err != nil {

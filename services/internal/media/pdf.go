@@ -41,8 +41,8 @@ type pdfObject struct {
 	dataStart, dataEnd int // stream data; dataStart < 0: no stream
 }
 
-func cleanPDF(in []byte) ([]byte, error) {
-	out := bytes.Clone(in)
+// cleanPDF cleans out in place (Clean passes a copy).
+func cleanPDF(out []byte) ([]byte, error) {
 	objs, trailers := scanPDF(out)
 	dicts := trailers
 	for _, o := range objs {
