@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
+	"github.com/wuxiao/wuxiao/services/internal/media"
 	"github.com/wuxiao/wuxiao/services/internal/store"
 )
 
@@ -295,9 +296,23 @@ func (s *Service) AddEvidenceFile(ctx context.Context, actor Actor, id string, i
 		return nil, evidenceProblem(http.StatusUnsupportedMediaType, "unsupported-file-type", "File type not accepted",
 			fmt.Sprintf("evidence files may be %s; this file looks like %s", AllowedEvidenceTypes, looks))
 	}
+	// What is stored (and published on the portal's tracker) is the file
+	// without its metadata: a photo's GPS position and camera, a PDF's
+	// author and XMP (services/internal/media). The hash is the stored
+	// bytes'.
+	clean, err := media.Clean(in.Data)
+	if errors.Is(err, media.ErrUnclean) {
+		return nil, evidenceProblem(http.StatusUnprocessableEntity, "file-metadata", "File metadata cannot be removed",
+			"the file's metadata (location, author) cannot be removed: "+err.Error()+
+				"; upload a copy without it, e.g. a PDF saved again without encryption")
+	}
+	if err != nil {
+		return nil, err
+	}
+	in.Data, sum = clean, sha256.Sum256(clean)
 	name := cleanFileName(in.Name)
 	var f *EvidenceFile
-	err := store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
+	err = store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
 		inst, err := s.evidenceTarget(ctx, tx, actor, id, in.StepID)
 		if err != nil {
 			return err

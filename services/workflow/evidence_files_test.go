@@ -7,6 +7,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"image"
+	_ "image/jpeg"
+	_ "image/png"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -19,6 +22,7 @@ import (
 	"github.com/wuxiao/wuxiao/services/internal/config"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/media/mediatest"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
 
@@ -160,7 +164,8 @@ func TestEvidenceFilesUploadDownloadAndAudit(t *testing.T) {
 	fileURL := up.body["url"].(string)
 
 	// A 5 MiB photo passes although every other route takes at most 64 KiB.
-	photo := append([]byte{0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, 'J', 'F', 'I', 'F', 0}, bytes.Repeat([]byte{7}, 5<<20)...)
+	// (A real JPEG with 5 MiB after its end, which is not stored.)
+	photo := append(mediatest.JPEG(64, 48), bytes.Repeat([]byte{7}, 5<<20)...)
 	if r := upload(t, ts, id, member, "apply", "", "现场照片.jpg", photo); r.status != 201 || r.body["contentType"] != "image/jpeg" || r.body["kind"] != EvidenceFileKind {
 		t.Fatalf("5 MiB photo: %d %.300s", r.status, r.raw)
 	}
@@ -258,5 +263,74 @@ func TestEvidenceFilesUploadDownloadAndAudit(t *testing.T) {
 	}
 	if r := upload(t, ts, id, member, "apply", "", "late.pdf", pdf); r.status != 409 {
 		t.Fatalf("upload after withdrawal: %d %s", r.status, r.raw)
+	}
+}
+
+// Evidence photos and PDFs lose their metadata before they are stored:
+// uploaded through the real route into PostgreSQL and downloaded by a
+// reader of the process, a phone photo has no GPS position, camera serial
+// or owner any more and still decodes; a PDF's author and XMP are gone
+// with its layout intact; the size and hash recorded (and audited) are
+// the stored bytes'. A PDF that cannot be cleaned is refused.
+func TestEvidenceFilesLoseMetadata(t *testing.T) {
+	ts, s := fileAPI(t)
+	member, _ := testinfra.KratosUser(t, "committee-member", town, village)
+	chair, _ := testinfra.KratosUser(t, "supervision-chair", town, village)
+	started := jsonCall(t, ts, "POST", "/v1/villages/"+village+"/instances", member,
+		StartRequest{ItemID: "funds-expenditure", Title: "修缮村道", AmountFen: 86_000, PayeeName: "溪口建材店"})
+	if started.status != 201 {
+		t.Fatalf("start: %d %s", started.status, started.raw)
+	}
+	id := started.body["id"].(string)
+	photo, shot, pdf := mediatest.JPEG(320, 240), mediatest.PNG(120, 80), mediatest.PDF(nil)
+	for _, tc := range []struct {
+		name, file string
+		data       []byte
+		w, h       int
+	}{
+		{"phone photo with GPS", "现场.jpg", photo, 320, 240},
+		{"screenshot with text chunks", "截图.png", shot, 120, 80},
+		{"PDF with author and XMP", "会议记录.pdf", pdf, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := upload(t, ts, id, member, "apply", "", tc.file, tc.data)
+			if up.status != 201 {
+				t.Fatalf("upload: %d %s", up.status, up.raw)
+			}
+			res, got := download(t, ts, up.body["url"].(string), chair)
+			if res.StatusCode != 200 {
+				t.Fatalf("download: %d", res.StatusCode)
+			}
+			if mediatest.HasGPS(got) {
+				t.Error("the stored file still holds the GPS position")
+			}
+			for _, c := range mediatest.Canaries {
+				if bytes.Contains(got, []byte(c)) {
+					t.Errorf("the stored file still holds %q", c)
+				}
+			}
+			if tc.w > 0 {
+				img, _, err := image.Decode(bytes.NewReader(got))
+				if err != nil || img.Bounds().Dx() != tc.w || img.Bounds().Dy() != tc.h {
+					t.Fatalf("the stored image does not decode as %dx%d: %v", tc.w, tc.h, err)
+				}
+			} else if len(got) != len(tc.data) || !bytes.Contains(got, []byte("/Root 1 0 R")) {
+				t.Errorf("the PDF's structure changed: %d bytes, sent %d", len(got), len(tc.data))
+			}
+			sum := sha256.Sum256(got)
+			if up.body["sha256"] != hex.EncodeToString(sum[:]) || up.body["size"].(float64) != float64(len(got)) {
+				t.Errorf("recorded %v bytes, %v; stored %d bytes", up.body["size"], up.body["sha256"], len(got))
+			}
+		})
+	}
+	var n int
+	if err := s.Pool.QueryRow(context.Background(), `SELECT count(*) FROM evidence_files
+		WHERE instance_id = $1 AND size = length(data) AND sha256 = encode(sha256(data), 'hex')`, id).Scan(&n); err != nil || n != 3 {
+		t.Errorf("%d of 3 files with the size and hash of their bytes (%v)", n, err)
+	}
+	encrypted := bytes.Replace(pdf, []byte("/Info 6 0 R"), []byte("/Encrypt 6 0 R"), 1)
+	r := upload(t, ts, id, member, "apply", "", "加密.pdf", encrypted)
+	if r.status != 422 || !strings.HasSuffix(r.body["type"].(string), "/workflow/file-metadata") {
+		t.Fatalf("encrypted PDF: %d %s", r.status, r.raw)
 	}
 }
