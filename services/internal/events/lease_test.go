@@ -243,3 +243,42 @@ func TestRelaySessionSettings(t *testing.T) {
 func pgxConnect(cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 	return pgx.ConnectConfig(context.Background(), cfg)
 }
+
+// A live holder is never silent for its lease: while Kafka is down it
+// backs off longer than the lease, pinging meanwhile, and keeps its
+// session (the same backend holds the lock throughout) instead of being
+// cut off and reconnecting on every retry.
+func TestRelayHeartbeatKeepsLeaseThroughBackoff(t *testing.T) {
+	pool := openDB(t)
+	const lease = time.Second
+	o := fastRelay(t)
+	o.LockLease, o.PollInterval, o.BackoffMin, o.BackoffMax, o.WriteTimeout = lease, 200*time.Millisecond, 3*lease, 3*lease, time.Second
+	r := NewRelay(pool, []string{"127.0.0.1:1"}, o) // nothing listens: every write fails
+	mustEnqueue(t, pool, "wuxiao.test.heartbeat", testEvent(villages[0], 0))
+	background(t, r.Run)
+	holder := func() int {
+		var pid int
+		err := pool.QueryRow(context.Background(), `SELECT coalesce(max(pid), 0) FROM pg_locks
+			WHERE locktype = 'advisory' AND granted AND objid = ($1::bigint & x'ffffffff'::bigint)`, lockKey("svc")).Scan(&pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pid
+	}
+	eventually(t, "the relay holding the lock and failing to publish", func() (bool, string) {
+		n := count(t, pool, `SELECT count(*) FROM outbox WHERE attempts > 0`)
+		return r.Active() && holder() != 0 && n > 0, fmt.Sprintf("active %v, %d rows attempted", r.Active(), n)
+	})
+	first := holder()
+	attempts := count(t, pool, `SELECT max(attempts) FROM outbox`)
+	// Three backoffs of three leases each.
+	for count(t, pool, `SELECT max(attempts) FROM outbox`) < attempts+3 {
+		if pid := holder(); pid != first {
+			t.Fatalf("the lock changed backend (%d, then %d) while the holder was backing off: its session was cut", first, pid)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if pid := holder(); pid != first || !r.Active() {
+		t.Fatalf("holder %d (was %d), active %v", pid, first, r.Active())
+	}
+}
