@@ -44,6 +44,10 @@ func (e *Event) Validate() error {
 		return fmt.Errorf("event %s: type %q is not of the form cn.wuxiao.<service>.<entity>.<action>.v<N>", e.ID, e.Type)
 	case e.Time.IsZero():
 		return fmt.Errorf("event %s has no time", e.ID)
+	case e.Time.UTC().Year() < 0 || e.Time.UTC().Year() > 9999:
+		// ce_time is RFC 3339, whose years have four digits: such a time
+		// would be written but refused by every consumer.
+		return fmt.Errorf("event %s: time %s is not an RFC 3339 time", e.ID, e.Time.UTC())
 	case e.Town == "":
 		return fmt.Errorf("event %s has no town", e.ID)
 	case e.Village != "" && !villagePattern.MatchString(e.Village):
