@@ -1,7 +1,10 @@
 package httpapi
 
 import (
+	"encoding/binary"
+	"net"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 
 	"github.com/wuxiao/wuxiao/services/internal/config"
@@ -47,4 +50,51 @@ func TestClientRateKeyBehindProxy(t *testing.T) {
 	if len(keys) != 1 || !keys["2001:db8:a:b::/64"] {
 		t.Fatalf("keys = %v, want one: 2001:db8:a:b::/64", keys)
 	}
+}
+
+// FuzzRateLimitKey: an IPv4 client (mapped or not) is its own key, an IPv6
+// client's key is the /64 holding it, the same for every address in it,
+// and a port never changes the key.
+func FuzzRateLimitKey(f *testing.F) {
+	for _, s := range []string{"203.0.113.7", "[2001:db8::1]:443", "::ffff:198.51.100.1", "fe80::1%eth0", "x", ""} {
+		f.Add(s, uint64(0))
+	}
+	f.Fuzz(func(t *testing.T, addr string, low uint64) {
+		key := RateLimitKey(addr)
+		a, ok := parseIP(addr)
+		if !ok {
+			if h, _, err := net.SplitHostPort(addr); err == nil {
+				addr = h
+			}
+			if b, err := netip.ParseAddr(addr); err == nil {
+				a, ok = b.WithZone("").Unmap(), true // a zone: still keyed
+			}
+		}
+		if !ok {
+			return
+		}
+		if a.Is4() {
+			if key != a.String() {
+				t.Fatalf("IPv4 %q keyed %q", addr, key)
+			}
+			if RateLimitKey(net.JoinHostPort(a.String(), "1")) != key {
+				t.Fatal("a port changed the key")
+			}
+			return
+		}
+		p, err := netip.ParsePrefix(key)
+		if err != nil || p.Bits() != 64 || !p.Contains(a.WithZone("")) {
+			t.Fatalf("IPv6 %q keyed %q, not its /64", addr, key)
+		}
+		// Another address of the same /64.
+		b := a.WithZone("").As16()
+		binary.BigEndian.PutUint64(b[8:], low)
+		other := netip.AddrFrom16(b)
+		if other.Is4In6() {
+			return
+		}
+		if k := RateLimitKey(net.JoinHostPort(other.String(), "8443")); k != key {
+			t.Fatalf("%s keyed %q, %s of the same /64 keyed %q", a, key, other, k)
+		}
+	})
 }
