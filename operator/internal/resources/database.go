@@ -19,9 +19,10 @@ import (
 //	PoolMaxConns(svc) + SessionsOutsidePool(svc)
 //
 // connections: its pool, plus the outbox relay's lock session (every
-// replica holds one, waiting for or holding the lock) and, for disclosure,
-// the portal's LISTEN session (hijacked from the pool, which may then open
-// another). An init container holds MigrationConnections. So a town at
+// replica holds one, waiting for or holding the lock, outside the pool).
+// Disclosure's portal LISTEN session holds one of its pool's connections
+// for as long as it listens, so its pool has two. An init container holds
+// MigrationConnections. So a town at
 // steady state holds
 //
 //	TownConnections = Σ_svc Replicas(svc) × ConnectionsPerReplica(svc)
@@ -29,7 +30,8 @@ import (
 //
 // and the server holds Σ_towns TownConnections + Kratos' pool (max_conns in
 // its DSN) + the operator's checks (one per concurrent Town reconcile).
-// With the defaults (2 replicas, pools of 1) a town holds 22, and 12 towns
+// With the defaults (2 replicas, pools of 1, disclosure's of 2) a town
+// holds 22, and 12 towns
 // with Kratos (20) and the operator (2) hold 286 of PostgreSQL's 400
 // (hack/postgres.sh): 71.5%, below 80% with room for three towns rolling
 // at once (a rolling update adds one replica per Deployment, 9 per town).
@@ -50,20 +52,21 @@ func DatabaseSecretFor(svc wuxiaov1.ServiceName) string {
 // poolMaxConns is the pool size of each service's replicas (pool_max_conns
 // in its URL). One connection serves a replica's requests, consumers and
 // timers in turn; the budget above does not allow two with 12 towns while
-// every replica also holds a relay session.
+// every replica also holds a relay session. Disclosure's portal listener
+// keeps one of its pool's connections (services/disclosure,
+// portal_listen.go): with a pool of one, nothing else could run.
 var poolMaxConns = map[wuxiaov1.ServiceName]int32{
 	wuxiaov1.ServiceWorkflow:   1,
-	wuxiaov1.ServiceDisclosure: 1,
+	wuxiaov1.ServiceDisclosure: 2,
 	wuxiaov1.ServiceComplaint:  1,
 	wuxiaov1.ServiceInspection: 1,
 }
 
 // sessionsOutsidePool counts the connections a replica opens beside its
-// pool: the outbox relay's lock session (services/internal/events), and
-// disclosure's LISTEN session (services/disclosure, portal_listen.go).
+// pool: the outbox relay's lock session (services/internal/events, relay.go).
 var sessionsOutsidePool = map[wuxiaov1.ServiceName]int32{
 	wuxiaov1.ServiceWorkflow:   1,
-	wuxiaov1.ServiceDisclosure: 2,
+	wuxiaov1.ServiceDisclosure: 1,
 	wuxiaov1.ServiceComplaint:  1,
 	wuxiaov1.ServiceInspection: 1,
 }
