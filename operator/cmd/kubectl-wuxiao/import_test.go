@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -269,7 +272,40 @@ func TestTownITOnboardsVillages(t *testing.T) {
 		}
 	}
 
-	// 10. Another town is out of reach, and the message says why.
+	// 10. Reissue: the operator issues a new code for one official; the old
+	// one no longer works on the real Kratos, the new one does; codes appear
+	// in no output and no event.
+	o := v201.Spec.Officials[0]
+	var prev recoveryEntry
+	must(t, json.Unmarshal(secret.Data[v201.Spec.Code+"."+o.ID], &prev))
+	stdout, stderr, err = kw(t, it.cfg, "officials", "reissue", "--town", it.town.Name, "--village", v201.Spec.Code, "--official", o.ID)
+	if err != nil || !strings.Contains(stdout, "已为 "+o.Name+"（"+o.ID+"） 重新签发") {
+		t.Fatalf("reissue: %v\n%s\n%s", err, stdout, stderr)
+	}
+	must(t, k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: recoverySecret}, secret))
+	var fresh recoveryEntry
+	must(t, json.Unmarshal(secret.Data[v201.Spec.Code+"."+o.ID], &fresh))
+	if fresh.Code == "" || fresh.Link == prev.Link || strings.Contains(stdout+stderr, fresh.Code) {
+		t.Errorf("reissued entry %+v (old link %s) or printed", fresh.Link, prev.Link)
+	}
+	if got := villages(t, ns)[v201.Spec.Code]; got.Annotations["wuxiao.io/recovery-reissued-at"] == "" || got.Annotations["wuxiao.io/reissue-recovery"] != "" {
+		t.Errorf("annotations after reissue: %v", got.Annotations)
+	}
+	if signIn(t, prev) {
+		t.Error("the previous one-time code still signs in after a reissue")
+	}
+	if !signIn(t, fresh) {
+		t.Error("the reissued one-time code does not sign in")
+	}
+	events := &corev1.EventList{}
+	must(t, k8s.List(context.Background(), events, client.InNamespace(ns)))
+	for _, e := range events.Items {
+		if strings.Contains(e.Message, prev.Code) || strings.Contains(e.Message, fresh.Code) || strings.Contains(e.Message, fresh.Link) {
+			t.Errorf("event %s/%s names a code or link: %s", e.Reason, e.Name, e.Message)
+		}
+	}
+
+	// 11. Another town is out of reach, and the message says why.
 	_, _, err = kw(t, it.cfg, "villages", "export", "--town", "kw-other", "-o", filepath.Join(t.TempDir(), "x.csv"))
 	if err == nil || !strings.Contains(err.Error(), "没有权限列出村（命名空间 town-kw-other）") || !strings.Contains(err.Error(), "spec.admins") {
 		t.Errorf("another town: %v", err)
@@ -314,4 +350,24 @@ func TestImportFailsWhenTheOperatorRefusesARow(t *testing.T) {
 	if v.Status.Live != "4/4" {
 		t.Errorf("the good village is %s", v.Status.Live)
 	}
+}
+
+// signIn submits a one-time code to its recovery flow on the real Kratos,
+// as the official's browser does, and reports whether it signed in (Kratos
+// then sends the browser on to the settings page to choose a password).
+func signIn(t *testing.T, e recoveryEntry) bool {
+	t.Helper()
+	u, err := url.Parse(e.Link)
+	must(t, err)
+	target := strings.TrimSuffix(requireEnv(t, "WUXIAO_TEST_KRATOS_PUBLIC_URL"), "/") + "/self-service/recovery?flow=" + u.Query().Get("flow")
+	req, err := http.NewRequest(http.MethodPost, target, strings.NewReader(`{"method":"code","code":"`+e.Code+`"}`))
+	must(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Do(req)
+	must(t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode == http.StatusUnprocessableEntity && strings.Contains(string(body), "/settings")
 }

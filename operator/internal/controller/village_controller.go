@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -26,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+	"github.com/wuxiao/wuxiao/operator/internal/resources"
 )
 
 // VillageReconciler validates each Village against its Town and catalog, and
@@ -111,6 +114,9 @@ func (r *VillageReconciler) Reconcile(ctx context.Context, req reconcile.Request
 		// Ready, so the town's services may learn of it; a failure is
 		// retried and does not take readiness away.
 		retErr = r.register(ctx, v, town, district)
+		if err := r.reissue(ctx, v, town, district); err != nil {
+			retErr = errors.Join(retErr, err)
+		}
 	}
 	v.Status.ObservedGeneration = v.Generation
 	if perr := patchStatus(ctx, r.Client, before, v, &before.Status, &v.Status); perr != nil {
@@ -350,4 +356,116 @@ func (r *VillageReconciler) villageRequests(ctx context.Context, opts ...client.
 		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: villages.Items[i].Namespace, Name: villages.Items[i].Name}})
 	}
 	return reqs
+}
+
+// ReissueAnnotation, set on a Village to a comma-separated list of official
+// ids (kubectl wuxiao officials reissue), asks the operator for a new
+// one-time first sign-in code for each: the previous code stops working,
+// the new one replaces it in the town's recovery Secret, and the operator
+// removes the annotation and records the time in ReissuedAtAnnotation (and
+// a Normal event naming the officials, never a code or link).
+const ReissueAnnotation = "wuxiao.io/reissue-recovery"
+
+// ReissuedAtAnnotation is when the operator last reissued codes (RFC 3339).
+const ReissuedAtAnnotation = "wuxiao.io/recovery-reissued-at"
+
+// reissue serves ReissueAnnotation on a Ready village.
+func (r *VillageReconciler) reissue(ctx context.Context, v *wuxiaov1.Village, town *wuxiaov1.Town, district *wuxiaov1.District) error {
+	req, ok := v.Annotations[ReissueAnnotation]
+	if !ok {
+		return nil
+	}
+	secret := &corev1.Secret{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: town.NamespaceName(), Name: resources.RecoverySecretName}, secret); client.IgnoreNotFound(err) != nil {
+		return err
+	}
+	k := kratosFor(district.Spec.Kratos.AdminURL)
+	var done, refused []string
+	for _, id := range strings.Split(req, ",") {
+		id = strings.TrimSpace(id)
+		if id == "" {
+			continue
+		}
+		o := slices.IndexFunc(v.Spec.Officials, func(o wuxiaov1.Official) bool { return o.ID == id })
+		ident := slices.IndexFunc(v.Status.Identities, func(i wuxiaov1.OfficialIdentity) bool { return i.Official == id && i.Active })
+		if o < 0 || ident < 0 {
+			refused = append(refused, id)
+			continue
+		}
+		key := recoveryKey(v, id)
+		// The previous code first: a failure leaves it as it was, and the
+		// request is retried.
+		var old RecoveryEntry
+		if raw, ok := secret.Data[key]; ok && json.Unmarshal(raw, &old) == nil && old.Link != "" {
+			if err := burnRecoveryFlow(ctx, district.Spec.Kratos.PublicURL, old.Link); err != nil {
+				return &unavailable{wuxiaov1.ReasonIdentityUnavailable, fmt.Sprintf("official %s: invalidating the previous sign-in code: %v", id, err)}
+			}
+		}
+		code, link, expires, err := k.RecoveryCode(ctx, v.Status.Identities[ident].IdentityID)
+		if err != nil {
+			return &unavailable{wuxiaov1.ReasonIdentityUnavailable, err.Error()}
+		}
+		entry := &RecoveryEntry{Login: OfficialLogin(v, v.Spec.Officials[o]), Code: code, Link: link, ExpiresAt: expires.UTC()}
+		if err := r.writeRecovery(ctx, town, map[string]*RecoveryEntry{key: entry}); err != nil {
+			return err
+		}
+		done = append(done, id)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	patched := v.DeepCopy()
+	delete(patched.Annotations, ReissueAnnotation)
+	if len(done) > 0 {
+		patched.Annotations[ReissuedAtAnnotation] = now.Format(time.RFC3339)
+	}
+	if err := r.Patch(ctx, patched, client.MergeFrom(v)); err != nil {
+		return err
+	}
+	if len(done) > 0 {
+		r.Recorder.Eventf(v, nil, corev1.EventTypeNormal, "RecoveryReissued", "Reissue",
+			"new one-time sign-in codes for %s in Secret %s; the previous ones no longer work", strings.Join(done, ", "), resources.RecoverySecretName)
+	}
+	if len(refused) > 0 {
+		r.Recorder.Eventf(v, nil, corev1.EventTypeWarning, "RecoveryNotReissued", "Reissue",
+			"no active official %s in this village: no code issued", strings.Join(refused, ", "))
+	}
+	return nil
+}
+
+// burnRecoveryFlow makes the recovery flow of a sign-in link unusable.
+// Kratos has no API to revoke a code, but refuses every code, the right
+// one too, once a flow had more than 5 submissions (against guessing), so
+// six wrong submissions retire it. A flow that is gone or expired is done.
+func burnRecoveryFlow(ctx context.Context, publicURL, link string) error {
+	u, err := url.Parse(link)
+	if err != nil {
+		return errors.New("the previous link does not parse")
+	}
+	flow := u.Query().Get("flow")
+	if flow == "" {
+		return nil
+	}
+	target := strings.TrimSuffix(publicURL, "/") + "/self-service/recovery?flow=" + url.QueryEscape(flow)
+	hc := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for range 6 {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(`{"method":"code","code":"000000"}`))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json")
+		resp, err := hc.Do(req)
+		if err != nil {
+			return fmt.Errorf("Kratos public API: %w", err)
+		}
+		_ = resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusOK, http.StatusBadRequest:
+			continue // a wrong code counted
+		case http.StatusSeeOther, http.StatusNotFound, http.StatusGone, http.StatusForbidden, http.StatusUnprocessableEntity:
+			return nil // retired, gone, expired, or (000000 was right) used
+		default:
+			return fmt.Errorf("Kratos public API answered %d", resp.StatusCode)
+		}
+	}
+	return nil
 }
