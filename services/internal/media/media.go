@@ -11,9 +11,9 @@
 // that photos are not shown on their side. PDF is cleaned in place (the
 // bytes keep their offsets, so the cross-reference table stays valid) and
 // needs the whole file in memory; a PDF whose metadata this package cannot
-// reach (document information kept in a compressed object stream, an
-// encrypted file, an XMP stream in a filter other than Flate) is refused
-// with an *Error rather than stored as it is.
+// reach (an encrypted file, document information in an object stream that
+// cannot be rewritten in place, an XMP stream in a filter other than
+// Flate) is refused with an *Error rather than stored as it is.
 //
 // Other types pass unchanged: callers decide which types they accept.
 package media

@@ -10,6 +10,7 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"testing/iotest"
 
@@ -114,6 +115,18 @@ func TestClean(t *testing.T) {
 				}
 			}
 		}},
+		{"PDF with Info in an object stream", mediatest.PDFObjectStream(), func(t *testing.T, out []byte) {
+			leaks(t, out)
+			pdfIntact(t, mediatest.PDFObjectStream(), out)
+			text, err := mediatest.ObjectStreamText(out)
+			if err != nil {
+				t.Fatalf("the object stream does not inflate: %v", err)
+			}
+			if !strings.Contains(text, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>") || !strings.HasPrefix(text, "6 0 7 ") ||
+				strings.Contains(text, "Author") || strings.Contains(text, "FEFF") {
+				t.Errorf("object stream after cleaning: %q", text)
+			}
+		}},
 		{"other files unchanged", []byte("PK\x03\x04 a docx"), func(t *testing.T, out []byte) {
 			if string(out) != "PK\x03\x04 a docx" {
 				t.Errorf("changed: %q", out)
@@ -154,7 +167,8 @@ func TestCleanRefuses(t *testing.T) {
 		{"garbage after SOI", []byte{0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0, 0, 0x12, 0x34}},
 		{"truncated PNG", mediatest.PNG(8, 8)[:60]},
 		{"PNG without IHDR first", append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x00IEND"), 0, 0, 0, 0)},
-		{"PDF info in an object stream", bytes.Replace(pdf, []byte("/Info 6 0 R"), []byte("/Info 9 0 R"), 1)},
+		{"PDF info nowhere to be found", bytes.Replace(pdf, []byte("/Info 6 0 R"), []byte("/Info 9 0 R"), 1)},
+		{"PDF info in an object stream of another filter", bytes.Replace(mediatest.PDFObjectStream(), []byte("/Filter /FlateDecode"), []byte("/Filter /LZWDecode  "), 1)},
 		{"encrypted PDF", bytes.Replace(pdf, []byte("/Info 6 0 R"), []byte("/Encrypt 6 0 R"), 1)},
 		{"PDF XMP in another filter", bytes.Replace(pdf, []byte("/Subtype /XML"), []byte("/Filter /LZWDecode"), 1)},
 	} {
@@ -190,6 +204,7 @@ func FuzzClean(f *testing.F) {
 	f.Add(mediatest.PNG(8, 8))
 	f.Add(mediatest.PDF(nil))
 	f.Add(mediatest.PDF(zlibOf(mediatest.XMPPacket())))
+	f.Add(mediatest.PDFObjectStream())
 	f.Add([]byte{0xFF, 0xD8, 0xFF, 0xDA, 0, 2, 0xFF, 0x00, 0xFF, 0xD0, 0xFF, 0xD9})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if len(in) > 1<<20 {

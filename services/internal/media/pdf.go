@@ -2,10 +2,13 @@ package media
 
 import (
 	"bytes"
+	"compress/zlib"
 	"encoding/binary"
 	"hash/adler32"
+	"io"
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 // PDF cleaning in place: every byte keeps its offset, so the file's
@@ -20,9 +23,13 @@ import (
 //   - JPEG images (/DCTDecode) lose their EXIF, XMP, IPTC and comment
 //     segments: the segments stay, their contents become zeros.
 //
+// A document information dictionary inside a compressed object stream is
+// emptied there (blankInObjectStream).
+//
 // Refused: an encrypted file (its strings and streams cannot be read), a
-// document information dictionary in a compressed object stream (it
-// cannot be changed in place), an XMP stream in another filter.
+// document information dictionary in an object stream that cannot be
+// rewritten in place (another filter, or one that would grow), an XMP
+// stream in another filter.
 
 var (
 	reObjHeader = regexp.MustCompile(`(\d+)\s+(\d+)\s+obj\b`)
@@ -82,8 +89,8 @@ func cleanPDF(out []byte) ([]byte, error) {
 		for _, o := range byRef[r] {
 			blank(out[o.dictStart+2 : o.dictEnd-2])
 		}
-		if len(byRef[r]) == 0 {
-			return nil, fail("pdf", "the document information (object %s %s) is in a compressed object stream", r.num, r.gen)
+		if len(byRef[r]) == 0 && (r.gen != "0" || !blankInObjectStream(out, objs, r.num)) {
+			return nil, fail("pdf", "the document information (object %s %s) is in an object stream that cannot be rewritten in place", r.num, r.gen)
 		}
 	}
 	for _, o := range objs {
@@ -110,6 +117,96 @@ func cleanPDF(out []byte) ([]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+var (
+	reObjStm = regexp.MustCompile(`/Type\s*/ObjStm\b`)
+	reFirst  = regexp.MustCompile(`/First\s+(\d+)`)
+)
+
+// blankInObjectStream empties the dictionary of object num where it sits
+// in a Flate-encoded object stream (PDF 1.5), in place: the stream is
+// inflated, the dictionary's contents overwritten with spaces (offsets
+// inside the stream unchanged), and deflated again, which leaves it no
+// longer than before (spaces compress better than text); its /Length,
+// when direct, is rewritten with leading zeros to the same width, and the
+// bytes up to endstream become line feeds. False when it is not found or
+// the result would not fit.
+func blankInObjectStream(out []byte, objs []pdfObject, num string) bool {
+	want, err := strconv.Atoi(num)
+	if err != nil {
+		return false
+	}
+	for _, o := range objs {
+		if o.dictStart < 0 || o.dataStart < 0 {
+			continue
+		}
+		dict := out[o.dictStart:o.dictEnd]
+		if !reObjStm.Match(dict) {
+			continue
+		}
+		if f := pdfFilters(dict); len(f) != 1 || f[0] != "FlateDecode" || bytes.Contains(dict, []byte("/DecodeParms")) {
+			continue
+		}
+		m := reFirst.FindSubmatch(dict)
+		if m == nil {
+			continue
+		}
+		first, _ := strconv.Atoi(string(m[1]))
+		zr, err := zlib.NewReader(bytes.NewReader(out[o.dataStart:o.dataEnd]))
+		if err != nil {
+			continue
+		}
+		// An object stream is small (its objects are dictionaries); a
+		// bound keeps a zip bomb out.
+		data, err := io.ReadAll(io.LimitReader(zr, 16<<20))
+		if err != nil || first > len(data) {
+			continue
+		}
+		header := bytes.Fields(data[:first])
+		at := -1
+		for i := 0; i+1 < len(header); i += 2 {
+			if n, err := strconv.Atoi(string(header[i])); err == nil && n == want {
+				if off, err := strconv.Atoi(string(header[i+1])); err == nil && first+off < len(data) {
+					at = first + off
+				}
+			}
+		}
+		if at < 0 {
+			continue
+		}
+		p := skipSpace(data, at)
+		if p+1 >= len(data) || data[p] != '<' || data[p+1] != '<' {
+			return false
+		}
+		end, ok := skipDict(data, p)
+		if !ok {
+			return false
+		}
+		blank(data[p+2 : end-2])
+		var z bytes.Buffer
+		zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
+		zw.Write(data)
+		zw.Close()
+		room := o.dataEnd - o.dataStart
+		if z.Len() > room {
+			return false
+		}
+		if lm := reLength.FindSubmatchIndex(dict); lm != nil && lm[4] < 0 {
+			width := lm[3] - lm[2]
+			digits := strconv.Itoa(z.Len())
+			if len(digits) > width {
+				return false
+			}
+			copy(out[o.dictStart+lm[2]:o.dictStart+lm[3]], strings.Repeat("0", width-len(digits))+digits)
+		}
+		copy(out[o.dataStart:], z.Bytes())
+		for i := o.dataStart + z.Len(); i < o.dataEnd; i++ {
+			out[i] = '\n'
+		}
+		return true
+	}
+	return false
 }
 
 // isTrailerLike reports whether a dictionary is a trailer or a

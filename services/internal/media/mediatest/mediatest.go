@@ -5,6 +5,7 @@ package mediatest
 
 import (
 	"bytes"
+	"compress/zlib"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -12,6 +13,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"io"
 )
 
 // Canaries found in the files' metadata; none may survive cleaning.
@@ -189,4 +191,52 @@ func HasGPS(b []byte) bool {
 		}
 	}
 	return false
+}
+
+// PDFObjectStream is a PDF 1.5 whose /Info dictionary (object 6) is
+// compressed in an object stream (object 5) beside a font (object 7).
+func PDFObjectStream() []byte {
+	var b bytes.Buffer
+	var offs []int
+	obj := func(body string) {
+		offs = append(offs, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offs), body)
+	}
+	b.WriteString("%PDF-1.5\n%\xe2\xe3\xcf\xd3\n")
+	obj("<< /Type /Catalog /Pages 2 0 R >>")
+	obj("<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
+	obj("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R /Resources << /Font << /F1 7 0 R >> >> >>")
+	content := "BT /F1 12 Tf 20 100 Td (hello) Tj ET"
+	obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content))
+	info := "<< /Author (" + Author + ") /Producer (" + Software + ") /Creator <FEFF738B> >>"
+	font := "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+	objects := info + "\n" + font
+	header := fmt.Sprintf("6 0 7 %d ", len(info)+1)
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write([]byte(header + objects))
+	zw.Close()
+	obj(fmt.Sprintf("<< /Type /ObjStm /N 2 /First %d /Filter /FlateDecode /Length %d >>\nstream\n%s\nendstream", len(header), z.Len(), z.Bytes()))
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offs)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n \n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size 8 /Root 1 0 R /Info 6 0 R >>\nstartxref\n%d\n%%%%EOF\n", xref)
+	return b.Bytes()
+}
+
+// ObjectStreamText inflates the object stream of PDFObjectStream's output.
+func ObjectStreamText(pdf []byte) (string, error) {
+	i := bytes.Index(pdf, []byte("/Type /ObjStm"))
+	if i < 0 {
+		return "", fmt.Errorf("no object stream")
+	}
+	j := bytes.Index(pdf[i:], []byte("stream\n"))
+	zr, err := zlib.NewReader(bytes.NewReader(pdf[i+j+len("stream\n"):]))
+	if err != nil {
+		return "", err
+	}
+	out, err := io.ReadAll(zr)
+	return string(out), err
 }
