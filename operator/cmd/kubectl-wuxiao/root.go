@@ -34,8 +34,10 @@ func (e *silentError) Error() string { return e.msg }
 
 func newRoot(a *app) *cobra.Command {
 	root := &cobra.Command{
-		Use:   "kubectl-wuxiao",
-		Short: "五小监督平台：镇（街道）IT 人员的工具——批量导入村、打印二维码海报、查看状态",
+		Use: "kubectl-wuxiao",
+		// Run as a kubectl plugin, the help says what the user types.
+		Annotations: map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl wuxiao"},
+		Short:       "五小监督平台：镇（街道）IT 人员的工具——批量导入村、打印二维码海报、查看状态",
 		Long: `kubectl wuxiao 帮镇（街道）的 IT 人员：
   · 从 Excel/CSV 表格批量导入、更新村（社区），导入前检查每一行；
   · 导出本镇的村到表格；
