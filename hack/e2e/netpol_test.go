@@ -1,0 +1,318 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+)
+
+// TestNetworkPolicies proves on the real cluster, with its NetworkPolicy
+// agent (hack/netpol-agent.sh), that the operator's policies hold both ways.
+// Probes (hack/e2e/netprobe, built and loaded by hack/district.sh) run as
+// pods carrying the labels of the pod they stand in for and try a TCP
+// connection to each target:
+//   - as a town's complaint service: its database, Kafka, Kratos' public API
+//     and the collector answer; Kratos' admin API, the Kubernetes API (its
+//     Service address and the node's forwarder), another town's staff
+//     service and portal, and the gateway do not (the agent drops the
+//     connection: a timeout);
+//   - as the district gateway: the towns' services, Kratos public and the
+//     Kubernetes API answer; the database, Kafka and Kratos admin do not;
+//   - as a pod in a namespace without policies (the control): Kratos admin,
+//     the API server, the gateway and the town's portal answer, which shows
+//     the targets are up and the refusals above are the policies'; the
+//     town's staff service does not (its ingress admits only the town and
+//     the staff gateway).
+//
+// Another town is needed: one of WUXIAO_E2E_TOWNS when two are up, else a
+// Town the test applies with only its workflow and disclosure services.
+func TestNetworkPolicies(t *testing.T) {
+	ctx := t.Context()
+	var town wuxiaov1.Town
+	if err := env.kube.Get(ctx, client.ObjectKey{Name: env.town}, &town); err != nil {
+		t.Fatal(err)
+	}
+	var d wuxiaov1.District
+	if err := env.kube.Get(ctx, client.ObjectKey{Name: town.Spec.District}, &d); err != nil {
+		t.Fatal(err)
+	}
+	podGW := os.Getenv("WUXIAO_E2E_POD_GATEWAY")
+	if podGW == "" {
+		podGW = "198.18.0.1"
+	}
+	apiURL, err := url.Parse(env.apiHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kubeSvc corev1.Service
+	if err := env.kube.Get(ctx, client.ObjectKey{Namespace: "default", Name: "kubernetes"}, &kubeSvc); err != nil {
+		t.Fatal(err)
+	}
+	other := otherTown(t, d)
+
+	pgPort := d.Spec.Postgres.Port
+	if pgPort == 0 {
+		pgPort = 5432
+	}
+	targets := map[string]string{
+		"database":      net.JoinHostPort(d.Spec.Postgres.Host, fmt.Sprint(pgPort)),
+		"kafka":         d.Spec.Kafka.BootstrapServers[0],
+		"kratos-public": urlHostPort(t, d.Spec.Kratos.PublicURL),
+		"kratos-admin":  urlHostPort(t, d.Spec.Kratos.AdminURL),
+		"collector":     urlHostPort(t, d.Spec.Telemetry.OTLPEndpoint),
+		"api-service":   net.JoinHostPort(kubeSvc.Spec.ClusterIP, fmt.Sprint(kubeSvc.Spec.Ports[0].Port)),
+		"api-node":      net.JoinHostPort(podGW, apiURL.Port()),
+		"town-staff":    podAddr(t, "town-"+env.town, wuxiaov1.ServiceLabel+"=workflow"),
+		"town-portal":   podAddr(t, "town-"+env.town, wuxiaov1.ServiceLabel+"=disclosure"),
+		"other-staff":   podAddr(t, "town-"+other, wuxiaov1.ServiceLabel+"=workflow"),
+		"other-portal":  podAddr(t, "town-"+other, wuxiaov1.ServiceLabel+"=disclosure"),
+		"gateway":       podAddr(t, "wuxiao-gateway", wuxiaov1.ServiceLabel+"=gateway"),
+	}
+	for k, v := range targets {
+		t.Logf("target %s: %s", k, v)
+	}
+
+	controlNS := "e2e-netpol-" + randomSuffix()
+	if err := env.kube.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: controlNS}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = env.kube.Delete(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: controlNS}})
+	})
+
+	type expect map[string]bool // target: connects
+	cases := []struct {
+		name, namespace string
+		labels          map[string]string
+		want            expect
+	}{
+		{"town-service", "town-" + env.town,
+			map[string]string{wuxiaov1.TownLabel: env.town, wuxiaov1.ServiceLabel: string(wuxiaov1.ServiceComplaint)},
+			expect{"database": true, "kafka": true, "kratos-public": true, "collector": true,
+				"kratos-admin": false, "api-service": false, "api-node": false,
+				"other-staff": false, "other-portal": false, "gateway": false}},
+		{"gateway", "wuxiao-gateway",
+			map[string]string{"wuxiao.io/district": d.Name, wuxiaov1.ServiceLabel: "gateway"},
+			expect{"town-staff": true, "other-portal": true, "kratos-public": true, "api-service": true, "collector": true,
+				"database": false, "kafka": false, "kratos-admin": false}},
+		{"control", controlNS, map[string]string{"app": "netprobe"},
+			expect{"kratos-admin": true, "api-node": true, "gateway": true, "town-portal": true, "database": true,
+				"town-staff": false, "other-staff": false}},
+	}
+	// All probes at once: each waits for the agent to learn its address,
+	// then dials with a 3 s timeout.
+	results := make([]chan map[string]string, len(cases))
+	for i, tc := range cases {
+		var args []string
+		for target := range tc.want {
+			args = append(args, target+"="+targets[target])
+		}
+		results[i] = make(chan map[string]string, 1)
+		go func() {
+			results[i] <- runProbe(t, tc.namespace, "netprobe-"+tc.name+"-"+randomSuffix(), tc.labels, args)
+		}()
+	}
+	for i, tc := range cases {
+		got := <-results[i]
+		t.Run(tc.name, func(t *testing.T) {
+			for target, connects := range tc.want {
+				res, ok := got[target]
+				switch {
+				case !ok:
+					t.Errorf("%s: no result", target)
+				case connects && res != "ok":
+					t.Errorf("%s (%s) must be reachable from %s, got: %s", target, targets[target], tc.name, res)
+				case !connects && res == "ok":
+					t.Errorf("%s (%s) must be refused to %s, but it connected", target, targets[target], tc.name)
+				default:
+					t.Logf("%s → %s: %s", tc.name, target, res)
+				}
+			}
+		})
+	}
+}
+
+// otherTown is a town of the district besides env.town with its workflow
+// and disclosure pods running: one that is up, or one applied for the test.
+func otherTown(t *testing.T, d wuxiaov1.District) string {
+	ctx := t.Context()
+	for _, name := range strings.Split(os.Getenv("WUXIAO_E2E_TOWNS"), ",") {
+		if name == "" || name == env.town {
+			continue
+		}
+		_, errW := runningPodIP("town-"+name, wuxiaov1.ServiceLabel+"=workflow")
+		_, errD := runningPodIP("town-"+name, wuxiaov1.ServiceLabel+"=disclosure")
+		if errW == nil && errD == nil {
+			return name
+		}
+	}
+	var towns wuxiaov1.TownList
+	if err := env.kube.List(ctx, &towns); err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	for _, tw := range towns.Items {
+		used[tw.Spec.Code] = true
+	}
+	prefix, code := d.Spec.Code[:6], ""
+	for i := 0; i < 100 && code == ""; i++ {
+		if c := fmt.Sprintf("%s%03d000", prefix, 900+(int(time.Now().UnixNano())+i)%100); !used[c] {
+			code = c
+		}
+	}
+	if code == "" {
+		t.Fatal("no free town code for a second town")
+	}
+	name := "np" + randomSuffix()
+	var services []wuxiaov1.ServiceTemplate
+	for _, s := range wuxiaov1.AllServices {
+		n := int32(0)
+		if s == wuxiaov1.ServiceWorkflow || s == wuxiaov1.ServiceDisclosure {
+			n = 1
+		}
+		services = append(services, wuxiaov1.ServiceTemplate{Name: s, Replicas: ptr.To(n),
+			Resources: &corev1.ResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
+				Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
+			}})
+	}
+	tw := &wuxiaov1.Town{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: wuxiaov1.TownSpec{District: d.Name, Code: code, Kind: wuxiaov1.TownKindTown, DisplayName: "网络策略测试镇",
+			Services: services, PreventDeletion: ptr.To(false)},
+	}
+	t.Logf("a second town for the test: %s (%s)", name, code)
+	if err := env.kube.Create(ctx, tw); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := env.kube.Delete(t.Context(), tw); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("deleting Town %s: %v", name, err)
+		}
+	})
+	eventually(t, "the second town's workflow and disclosure pods running", 5*time.Minute, func() error {
+		for _, s := range []string{"workflow", "disclosure"} {
+			if _, err := runningPodIP("town-"+name, wuxiaov1.ServiceLabel+"="+s); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return name
+}
+
+func urlHostPort(t *testing.T, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil || u.Port() == "" {
+		t.Fatalf("%q: want a URL with a port (%v)", raw, err)
+	}
+	return u.Host
+}
+
+// podAddr is the HTTP address of a running pod with the given labels (one
+// that listens; whether it is Ready is the other tests' business).
+func podAddr(t *testing.T, ns, selector string) string {
+	t.Helper()
+	ip, err := runningPodIP(ns, selector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.JoinHostPort(ip, "8080")
+}
+
+func runningPodIP(ns, selector string) (string, error) {
+	var pods corev1.PodList
+	sel, err := metav1.ParseToLabelSelector(selector)
+	if err != nil {
+		return "", err
+	}
+	ls, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		return "", err
+	}
+	if err := env.kube.List(context.Background(), &pods, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: ls}); err != nil {
+		return "", err
+	}
+	for _, p := range pods.Items {
+		if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil && p.Status.PodIP != "" &&
+			len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].Started != nil && *p.Status.ContainerStatuses[0].Started {
+			return p.Status.PodIP, nil
+		}
+	}
+	return "", fmt.Errorf("no running pod %s in %s", selector, ns)
+}
+
+// runProbe runs netprobe as a pod and returns its report. The pod never
+// becomes Ready (its readiness probe dials a closed port), so it joins no
+// Service's endpoints even with a service's labels.
+func runProbe(t *testing.T, ns, name string, labels map[string]string, args []string) map[string]string {
+	ctx := t.Context()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+		Spec: corev1.PodSpec{
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			AutomountServiceAccountToken:  ptr.To(false),
+			TerminationGracePeriodSeconds: ptr.To(int64(1)),
+			SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true),
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+			Containers: []corev1.Container{{
+				Name: "probe", Image: "wuxiao.local/netprobe:dev", ImagePullPolicy: corev1.PullNever,
+				Args: append([]string{"-wait", "5s", "-timeout", "3s"}, args...),
+				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(false), RunAsUser: ptr.To(int64(65532)),
+					Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
+				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(1)}},
+					PeriodSeconds: 1},
+				Resources: corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("5m"), corev1.ResourceMemory: resource.MustParse("8Mi")},
+					Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("32Mi")}},
+			}},
+		},
+	}
+	if err := env.kube.Create(ctx, pod); err != nil {
+		t.Errorf("probe %s/%s: %v", ns, name, err)
+		return nil
+	}
+	defer func() { _ = env.kube.Delete(context.Background(), pod) }()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		if err := env.kube.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
+			t.Errorf("probe %s/%s: %v", ns, name, err)
+			return nil
+		}
+		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+			var msg string
+			for _, cs := range pod.Status.ContainerStatuses {
+				if cs.State.Terminated != nil {
+					msg = cs.State.Terminated.Message
+				}
+			}
+			got := map[string]string{}
+			if err := json.Unmarshal([]byte(msg), &got); err != nil {
+				t.Errorf("probe %s/%s ended %s with report %q: %v", ns, name, pod.Status.Phase, msg, err)
+			}
+			return got
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Errorf("probe %s/%s did not finish: phase %s, %+v", ns, name, pod.Status.Phase, pod.Status.ContainerStatuses)
+	return nil
+}
