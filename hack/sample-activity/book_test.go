@@ -171,7 +171,8 @@ func startServices(t *testing.T, town, townCode string) fixedTargets {
 	for _, n := range names {
 		addr := freeAddr(t)
 		cmd := exec.Command(filepath.Join(dir, n))
-		cmd.Env = append(common, "WUXIAO_SERVICE="+n, "HTTP_ADDR="+addr)
+		// Each its own metrics port (the default :9090 is one per host).
+		cmd.Env = append(common, "WUXIAO_SERVICE="+n, "HTTP_ADDR="+addr, "METRICS_ADDR="+freeAddr(t))
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
