@@ -357,11 +357,16 @@ func LoadRules(data []byte) (Rules, error) {
 	return r, nil
 }
 
+// MaxRulePoints bounds the points of one fact (and a period's start is at
+// most 1000 times that), so that no number of facts can overflow a score:
+// points near the int limits wrapped a score round to the other end.
+const MaxRulePoints = 1000
+
 // Validate checks the rules and returns every problem, each naming its field.
 func (r Rules) Validate() error {
 	var errs []error
-	if r.Start <= 0 {
-		errs = append(errs, fieldErr("start", "must be positive, got %d", r.Start))
+	if r.Start <= 0 || r.Start > MaxRulePoints*1000 {
+		errs = append(errs, fieldErr("start", "must be positive and at most %d, got %d", MaxRulePoints*1000, r.Start))
 	}
 	if r.Period != PeriodYear && r.Period != PeriodQuarter {
 		errs = append(errs, fieldErr("period", "must be %q or %q, got %q", PeriodYear, PeriodQuarter, r.Period))
@@ -388,6 +393,9 @@ func (r Rules) Validate() error {
 		if k.Cap < 0 {
 			errs = append(errs, fieldErr(path+".cap", "is a number of points in absolute value and must be 0 (no cap) or positive, got %d", k.Cap))
 		}
+		if k.Points < -MaxRulePoints || k.Points > MaxRulePoints {
+			errs = append(errs, fieldErr(path+".points", "must be between -%d and %d, got %d", MaxRulePoints, MaxRulePoints, k.Points))
+		}
 		if len(k.Subkinds) > 0 && k.Points != 0 {
 			errs = append(errs, fieldErr(path+".points", "must not be set on a kind with subkinds: give each subkind its points"))
 		}
@@ -403,6 +411,9 @@ func (r Rules) Validate() error {
 			}
 			if strings.TrimSpace(s.Label) == "" {
 				errs = append(errs, fieldErr(sp+".label", "is required (it names the subkind in notices)"))
+			}
+			if s.Points < -MaxRulePoints || s.Points > MaxRulePoints {
+				errs = append(errs, fieldErr(sp+".points", "must be between -%d and %d, got %d", MaxRulePoints, MaxRulePoints, s.Points))
 			}
 			if s.Cap < 0 {
 				errs = append(errs, fieldErr(sp+".cap", "is a number of points in absolute value and must be 0 (no cap) or positive, got %d", s.Cap))

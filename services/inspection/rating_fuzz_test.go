@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math/big"
 	"slices"
 	"testing"
 	"time"
@@ -31,6 +32,9 @@ func FuzzLoadRules(f *testing.F) {
 	} {
 		f.Add([]byte(s), []byte{0, 1, 2, 3, 17, 200, 33})
 	}
+	// Points near the int limits wrapped the score round: two deductions
+	// made a village's score positive again.
+	f.Add([]byte(`{"kinds":{"a":{"label":"a","points":-9223372036854775807}}}`), []byte{0, 0, 0, 1})
 	f.Fuzz(func(t *testing.T, doc, factBytes []byte) {
 		r, err := LoadRules(doc)
 		if err != nil {
@@ -64,6 +68,15 @@ func FuzzLoadRules(f *testing.F) {
 		}
 		if rating.Points != sum {
 			t.Fatalf("points %d, start plus contributions %d", rating.Points, sum)
+		}
+		// The same sum without int overflow: a bonus that wraps the score
+		// round to the worst grade is no rating.
+		exact := big.NewInt(int64(r.Start))
+		for _, c := range rating.Contributions {
+			exact.Add(exact, big.NewInt(int64(c.Points)))
+		}
+		if !exact.IsInt64() || exact.Int64() != int64(rating.Points) {
+			t.Fatalf("points %d, but start plus contributions is %s", rating.Points, exact)
 		}
 		if rating.Grade != r.GradeOf(rating.Points) {
 			t.Fatalf("grade %s for %d points, want %s", rating.Grade, rating.Points, r.GradeOf(rating.Points))
