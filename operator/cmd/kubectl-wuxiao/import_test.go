@@ -24,9 +24,11 @@ import (
 func writeFile(t *testing.T, name, content string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name)
-	must(t, os.WriteFile(path, []byte(content), 0o600))
+	must(t, writeFileTB(path, content))
 	return path
 }
+
+func writeFileTB(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
 
 // sheet is a town's village list as town IT keeps it: Chinese headers,
 // one column per role.
