@@ -164,7 +164,7 @@ func startServices(t *testing.T, town, townCode string) fixedTargets {
 		"WUXIAO_CATALOG_FILE="+catalog, "WUXIAO_PORTAL_BASE_URL=http://127.0.0.1:1", "DATABASE_URL="+database(t),
 		"KAFKA_BROKERS="+infraEnv(t, "WUXIAO_TEST_KAFKA_BROKERS"),
 		"KRATOS_PUBLIC_URL="+infraEnv(t, "WUXIAO_TEST_KRATOS_PUBLIC_URL"), "KRATOS_ADMIN_URL="+infraEnv(t, "WUXIAO_TEST_KRATOS_ADMIN_URL"),
-		"WUXIAO_ID_HASH_KEY="+randomHex(32), "WUXIAO_CHALLENGE_KEY="+randomHex(32),
+		"WUXIAO_ID_HASH_KEY="+randomHex(32), "WUXIAO_CHALLENGE_KEY="+randomHex(32), "WUXIAO_AUDIT_KEY="+randomHex(32),
 		// As the District trusts the pod gateway (the host) in make dev.
 		"WUXIAO_TRUSTED_PROXIES=127.0.0.1/32", "LOG_LEVEL=warn")
 	targets := fixedTargets{}
