@@ -8,19 +8,15 @@ import (
 	"time"
 )
 
-// auditKnownWeaknesses leaves out two mutations the verifier does not see
-// today (found by this target, reported to the lead; the fix belongs in
-// services/internal/auditchain, whose hash encoding and downgrade rule
-// must change together with the stored chains):
-//
-//   - a line feed and the two characters `\n` hash alike (ComputeHash
-//     escapes LF without escaping the backslash), so either can replace
-//     the other in any field without the key;
-//   - a chain re-hashed from its first entry on as unkeyed sha256 entries
-//     verifies without anchors (the downgrade rule only refuses an unkeyed
-//     entry after a keyed one).
-//
-// Set it to false to reproduce them.
+// auditKnownWeaknesses leaves out the one mutation VerifyChain does not
+// see (found by this target, reported to the lead): a chain re-hashed from
+// its first entry on as unkeyed sha256 entries, which any database role can
+// write, verifies, because the downgrade rule only refuses an unkeyed entry
+// after a keyed one. Only the anchors kept by inspection reveal it
+// (auditchain.VerifyAnchored reports it as rehashed). Set it to false to
+// reproduce it. (A line feed and the two characters \n hashed alike in the
+// first version of the chain; the keyed, length-prefixed encoding fixed
+// that, and the seed for it stays.)
 const auditKnownWeaknesses = true
 
 // FuzzVerifyChain: a chain written with the key verifies; any change to an
@@ -35,7 +31,8 @@ func FuzzVerifyChain(f *testing.F) {
 	f.Add(uint8(4), "withdraw", `{"reason":"重复"}`, uint8(2), uint8(10), "", int64(0), uint8(3))
 	f.Add(uint8(4), "a", `"b"`, uint8(3), uint8(11), "", int64(-1), uint8(4))
 	f.Add(uint8(1), "a\nb", `{"x":"a\nb"}`, uint8(0), uint8(5), "", int64(0), uint8(5))
-	// The two known weaknesses (auditKnownWeaknesses).
+	// A line feed for the characters \n (fixed), and the unkeyed re-hash
+	// of a whole chain (auditKnownWeaknesses).
 	f.Add(uint8(0), "a", "a\nb", uint8(0), uint8(6), "{\"d\":\"a\nb\",\"i\":\"\"}", int64(0), uint8(0))
 	f.Add(uint8(2), "a", "b", uint8(0), uint8(11), "", int64(0), uint8(1))
 	f.Fuzz(func(t *testing.T, n uint8, action, data string, at uint8, field uint8, value string, num int64, mode uint8) {
@@ -118,22 +115,8 @@ func FuzzVerifyChain(f *testing.F) {
 		if reflect.DeepEqual(mutated, chain) {
 			return // no change
 		}
-		if auditKnownWeaknesses && field%12 != 11 && len(mutated) == count && sameButLF(chain[i], mutated[i]) {
-			return
-		}
 		if c := VerifyChain(mutated, key); c.Valid {
 			t.Fatalf("a mutated chain (field %d of entry %d) verifies:\nwas %+v\nnow %+v", field%12, i+1, chain[i], mutated[i])
 		}
 	})
-}
-
-// sameButLF: the entries differ only where one has a line feed and the
-// other the two characters `\n` (see auditKnownWeaknesses).
-func sameButLF(a, b AuditEntry) bool {
-	lf := func(s string) string { return strings.ReplaceAll(s, "\n", `\n`) }
-	a.InstanceID, a.ActorID, a.ActorRole, a.Action, a.Data = lf(a.InstanceID), lf(a.ActorID), lf(a.ActorRole), lf(a.Action), lf(a.Data)
-	b.InstanceID, b.ActorID, b.ActorRole, b.Action, b.Data = lf(b.InstanceID), lf(b.ActorID), lf(b.ActorRole), lf(b.Action), lf(b.Data)
-	a.PrevHash, b.PrevHash = lf(a.PrevHash), lf(b.PrevHash)
-	a.Hash, b.Hash = lf(a.Hash), lf(b.Hash)
-	return reflect.DeepEqual(a, b)
 }
