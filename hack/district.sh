@@ -8,7 +8,8 @@
 #   hack/district.sh up [--towns a,b|--all] [--operator host|chart] [--villages N] [--gateway ADDR]
 #                                             # everything below; default towns: xikou,jinping;
 #                                             # default gateway address 127.0.0.1:8080
-#   hack/district.sh down                     # stop the operator and the forwarders, then hack/cluster.sh down
+#   hack/district.sh down                     # stop the operator, the forwarders and the NetworkPolicy agent,
+#                                             # then hack/cluster.sh down; drops the towns' databases (their keys went with it)
 #   hack/district.sh status                   # towns/villages/pods ready, and the env below
 #   hack/district.sh env                      # KUBECONFIG, PATH with kubectl, infra and pod-side addresses
 #
@@ -651,7 +652,32 @@ up() {
   report "$towns"
 }
 
+# forget_town_data TOWN...: the towns' databases and roles on the shared
+# PostgreSQL go with the cluster. Their key Secrets (ID hash, audit,
+# challenge) lived in it, and a service refuses a database written with
+# another key (services/internal/keys): the next `up`, on a fresh cluster,
+# would find those towns crash-looping. Names as the operator's provisioning
+# makes them (wuxiao_<town>, wuxiao_<town>_<service>; towns of 57 or more
+# characters are hashed and not found here).
+forget_town_data() {
+  local t s sql=""
+  for t in "$@"; do
+    sql+="DROP DATABASE IF EXISTS \"wuxiao_$t\" WITH (FORCE);"$'\n'
+    for s in "${SERVICES[@]}"; do sql+="DROP ROLE IF EXISTS \"wuxiao_${t}_$s\";"$'\n'; done
+    sql+="DROP ROLE IF EXISTS \"wuxiao_$t\";"$'\n'
+  done
+  [ -n "$sql" ] || return 0
+  # One statement at a time (DROP DATABASE refuses a transaction block).
+  if psql -h 127.0.0.1 -p "$P_PG" -U postgres -d postgres -v ON_ERROR_STOP=1 -qAt -f - <<< "$sql" >/dev/null 2>&1; then
+    log "district: the databases and roles of towns $* dropped (their keys went with the cluster)"
+  else
+    log "district: WARNING: could not drop the databases of towns $* (PostgreSQL on 127.0.0.1:$P_PG): a later up may find their services refusing the new keys"
+  fi
+}
+
 down() {
+  local towns=""
+  hack/cluster.sh status >/dev/null 2>&1 && towns=$(kubectl get towns -o 'jsonpath={.items[*].metadata.name}' 2>/dev/null || true)
   stop_proc fwd-gateway
   stop_proc gateway     # the host-run gateway of an older checkout
   stop_proc dev-gateway # the tool the gateway replaced, left running by an older checkout
@@ -663,6 +689,8 @@ down() {
   for p in $P_PG $P_KRATOS_PUBLIC $P_KRATOS_ADMIN $P_API; do stop_proc "fwd-$p"; done
   stop_netpol_agent
   hack/cluster.sh down
+  # shellcheck disable=SC2086 # town names are DNS labels
+  forget_town_data $towns
   log "district: down (hack/infra.sh keeps running; Kafka keeps its listener at $POD_GW until its next restart)"
 }
 
