@@ -89,10 +89,9 @@ start() {
 listen_addresses = '127.0.0.1'
 port = $PORT
 unix_socket_directories = ''
-# make dev's 48 service pods (pgx pools of 4), Kratos (20) and the sample-data
-# booking exhausted 200 (SQLSTATE 53300); the services' pool budget is the real
-# fix (issue: trust, connection budget).
-max_connections = 400
+# The operator's connection budget for 12 towns (operator/internal/resources,
+# database.go; TestConnectionBudget reads this line) stays under 80% of it.
+max_connections = 600
 fsync = off
 synchronous_commit = off
 full_page_writes = off

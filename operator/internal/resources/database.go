@@ -21,7 +21,7 @@ import (
 // connections: its pool, plus the outbox relay's lock session (every
 // replica holds one, waiting for or holding the lock, outside the pool).
 // Disclosure's portal LISTEN session holds one of its pool's connections
-// for as long as it listens, so its pool has two. An init container holds
+// for as long as it listens, so its pool has one more. An init container holds
 // MigrationConnections. So a town at
 // steady state holds
 //
@@ -30,11 +30,11 @@ import (
 //
 // and the server holds Σ_towns TownConnections + Kratos' pool (max_conns in
 // its DSN) + the operator's checks (one per concurrent Town reconcile).
-// With the defaults (2 replicas, pools of 1, disclosure's of 2) a town
-// holds 22, and 12 towns
-// with Kratos (20) and the operator (2) hold 286 of PostgreSQL's 400
-// (hack/postgres.sh): 71.5%, below 80% with room for three towns rolling
-// at once (a rolling update adds one replica per Deployment, 9 per town).
+// With the defaults (2 replicas, pools of 2, disclosure's of 3) a town
+// holds 30, and 12 towns
+// with Kratos (20) and the operator (2) hold 382 of PostgreSQL's 600
+// (hack/postgres.sh): 63.7%, below 80% with room for three towns rolling
+// at once (a rolling update adds one replica per Deployment, 13 per town).
 // TestConnectionBudget recomputes this.
 //
 // The roles' CONNECTION LIMITs are hard caps above this: a service's role
@@ -50,16 +50,16 @@ func DatabaseSecretFor(svc wuxiaov1.ServiceName) string {
 }
 
 // poolMaxConns is the pool size of each service's replicas (pool_max_conns
-// in its URL). One connection serves a replica's requests, consumers and
-// timers in turn; the budget above does not allow two with 12 towns while
-// every replica also holds a relay session. Disclosure's portal listener
-// keeps one of its pool's connections (services/disclosure,
-// portal_listen.go): with a pool of one, nothing else could run.
+// in its URL). Two let a replica's requests go on while a consumer or timer
+// holds one (with one, every request waited behind each batch); more do not
+// fit 12 towns in the budget while every replica also holds a relay
+// session. Disclosure's portal listener keeps one of its pool's connections
+// (services/disclosure, portal_listen.go), so its pool has one more.
 var poolMaxConns = map[wuxiaov1.ServiceName]int32{
-	wuxiaov1.ServiceWorkflow:   1,
-	wuxiaov1.ServiceDisclosure: 2,
-	wuxiaov1.ServiceComplaint:  1,
-	wuxiaov1.ServiceInspection: 1,
+	wuxiaov1.ServiceWorkflow:   2,
+	wuxiaov1.ServiceDisclosure: 3,
+	wuxiaov1.ServiceComplaint:  2,
+	wuxiaov1.ServiceInspection: 2,
 }
 
 // sessionsOutsidePool counts the connections a replica opens beside its
