@@ -95,7 +95,7 @@ func TestNetworkPolicies(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = env.kube.Delete(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: controlNS}})
+		_ = env.kube.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: controlNS}})
 	})
 
 	type expect map[string]bool // target: connects
@@ -158,8 +158,8 @@ func otherTown(t *testing.T, d wuxiaov1.District) string {
 		if name == "" || name == env.town {
 			continue
 		}
-		_, errW := runningPodIP("town-"+name, wuxiaov1.ServiceLabel+"=workflow")
-		_, errD := runningPodIP("town-"+name, wuxiaov1.ServiceLabel+"=disclosure")
+		_, errW := readyPodIP("town-"+name, wuxiaov1.ServiceLabel+"=workflow")
+		_, errD := readyPodIP("town-"+name, wuxiaov1.ServiceLabel+"=disclosure")
 		if errW == nil && errD == nil {
 			return name
 		}
@@ -204,13 +204,13 @@ func otherTown(t *testing.T, d wuxiaov1.District) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := env.kube.Delete(t.Context(), tw); err != nil && !apierrors.IsNotFound(err) {
+		if err := env.kube.Delete(context.Background(), tw); err != nil && !apierrors.IsNotFound(err) {
 			t.Errorf("deleting Town %s: %v", name, err)
 		}
 	})
-	eventually(t, "the second town's workflow and disclosure pods running", 5*time.Minute, func() error {
+	eventually(t, "the second town's workflow and disclosure pods Ready", 5*time.Minute, func() error {
 		for _, s := range []string{"workflow", "disclosure"} {
-			if _, err := runningPodIP("town-"+name, wuxiaov1.ServiceLabel+"="+s); err != nil {
+			if _, err := readyPodIP("town-"+name, wuxiaov1.ServiceLabel+"="+s); err != nil {
 				return err
 			}
 		}
@@ -228,18 +228,19 @@ func urlHostPort(t *testing.T, raw string) string {
 	return u.Host
 }
 
-// podAddr is the HTTP address of a running pod with the given labels (one
-// that listens; whether it is Ready is the other tests' business).
+// podAddr is the HTTP address of a Ready pod with the given labels (a
+// service answers its port only once it is Ready).
 func podAddr(t *testing.T, ns, selector string) string {
 	t.Helper()
-	ip, err := runningPodIP(ns, selector)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var ip string
+	eventually(t, "a Ready pod "+selector+" in "+ns, 2*time.Minute, func() (err error) {
+		ip, err = readyPodIP(ns, selector)
+		return err
+	})
 	return net.JoinHostPort(ip, "8080")
 }
 
-func runningPodIP(ns, selector string) (string, error) {
+func readyPodIP(ns, selector string) (string, error) {
 	var pods corev1.PodList
 	sel, err := metav1.ParseToLabelSelector(selector)
 	if err != nil {
@@ -253,12 +254,13 @@ func runningPodIP(ns, selector string) (string, error) {
 		return "", err
 	}
 	for _, p := range pods.Items {
-		if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil && p.Status.PodIP != "" &&
-			len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].Started != nil && *p.Status.ContainerStatuses[0].Started {
-			return p.Status.PodIP, nil
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue && p.DeletionTimestamp == nil && p.Status.PodIP != "" {
+				return p.Status.PodIP, nil
+			}
 		}
 	}
-	return "", fmt.Errorf("no running pod %s in %s", selector, ns)
+	return "", fmt.Errorf("no Ready pod %s in %s", selector, ns)
 }
 
 // runProbe runs netprobe as a pod and returns its report. The pod never
