@@ -44,7 +44,7 @@ func TestGatewayDeployment(t *testing.T) {
 			name: "defaults", version: "v1", image: "registry.example.org/wuxiao/gateway:v1", replicas: 2,
 			env: map[string]string{
 				gwapi.EnvDistrict: "fenghua", gwapi.EnvDistrictName: "奉化区", gwapi.EnvKratosPublicURL: "http://kratos.wuxiao-system.svc:4433",
-				gwapi.EnvHTTPAddr: ":8080", gwapi.EnvPublicHosts: "", gwapi.EnvStaffHosts: "", gwapi.EnvTrustedProxies: "",
+				gwapi.EnvHTTPAddr: ":8080", gwapi.EnvMetricsAddr: ":9090", gwapi.EnvPublicHosts: "", gwapi.EnvStaffHosts: "", gwapi.EnvTrustedProxies: "",
 				gwapi.EnvOTLPEndpoint: "", "KRATOS_ADMIN_URL": "", "OTEL_SERVICE_NAME": "wuxiao-gateway",
 			},
 		},
@@ -125,7 +125,7 @@ func TestGatewayDeployment(t *testing.T) {
 				t.Errorf("version label %q", dep.Labels[VersionLabel])
 			}
 			if c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.LivenessProbe.HTTPGet.Path != "/healthz" ||
-				c.ReadinessProbe.HTTPGet.Port.StrVal != "http" || c.Ports[0].Name != "http" || c.Ports[0].ContainerPort != gwapi.HTTPPort {
+				c.ReadinessProbe.HTTPGet.Port.StrVal != "http" || c.Ports[0].Name != "http" || c.Ports[0].ContainerPort != gwapi.HTTPPort || len(c.Ports) != 2 || c.Ports[1].ContainerPort != gwapi.MetricsPort {
 				t.Errorf("probes/ports %+v %+v %+v", c.ReadinessProbe, c.LivenessProbe, c.Ports)
 			}
 			sc := c.SecurityContext

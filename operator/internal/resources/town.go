@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	gwapi "github.com/wuxiao/wuxiao/api/gateway"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 	"github.com/wuxiao/wuxiao/operator/internal/provision"
 	"github.com/wuxiao/wuxiao/services/inspection"
@@ -60,8 +62,11 @@ const (
 	CatalogHashAnnotation = "wuxiao.io/catalog-hash"
 	// VersionLabel on a Deployment records the service version it runs; the
 	// rollout reads it back, so it survives a lost status.
-	VersionLabel    = "app.kubernetes.io/version"
-	HTTPPort        = 8080
+	VersionLabel = "app.kubernetes.io/version"
+	HTTPPort     = 8080
+	// MetricsPort serves /metrics apart from the HTTP port, so that neither
+	// the gateway nor the internet reaches it (services/internal/httpapi).
+	MetricsPort     = 9090
 	DefaultReplicas = int32(2)
 	// RunAsUser is the non-root uid of the service images (distroless "nonroot").
 	RunAsUser = int64(65532)
@@ -271,10 +276,11 @@ func Deployment(in TownInput, svc wuxiaov1.ServiceName, catalogHash string) *app
 			TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 		}},
 		Containers: []corev1.Container{{
-			Name:                     "service",
-			Image:                    Image(d, svc, in.Version),
-			ImagePullPolicy:          pullPolicy(d),
-			Ports:                    []corev1.ContainerPort{{Name: "http", ContainerPort: HTTPPort, Protocol: corev1.ProtocolTCP}},
+			Name:            "service",
+			Image:           Image(d, svc, in.Version),
+			ImagePullPolicy: pullPolicy(d),
+			Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: HTTPPort, Protocol: corev1.ProtocolTCP},
+				{Name: "metrics", ContainerPort: MetricsPort, Protocol: corev1.ProtocolTCP}},
 			Env:                      serviceEnv(in, svc),
 			Resources:                resources,
 			ReadinessProbe:           httpProbe("/readyz", 3),
@@ -333,6 +339,7 @@ func serviceEnv(in TownInput, svc wuxiaov1.ServiceName) []corev1.EnvVar {
 		{Name: "WUXIAO_TOWN_CODE", Value: t.Spec.Code},
 		{Name: "WUXIAO_CATALOG_FILE", Value: CatalogMountPath + "/" + CatalogFileKey},
 		{Name: "WUXIAO_PORTAL_BASE_URL", Value: d.Spec.PortalBaseURL},
+		{Name: gwapi.EnvMetricsAddr, Value: ":" + strconv.Itoa(MetricsPort)},
 		// The service's own role (see database.go), never the migration role.
 		{Name: EnvDatabaseURL, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 			LocalObjectReference: corev1.LocalObjectReference{Name: DatabaseSecretFor(svc)}, Key: DatabaseSecretKey}}},

@@ -53,6 +53,10 @@ func TestDeployment(t *testing.T) {
 			if env(c, "KAFKA_BROKERS") != "k1:9092,k2:9092" || env(c, "WUXIAO_TOWN_CODE") != "330213100000" || env(c, "OTEL_EXPORTER_OTLP_ENDPOINT") != "" {
 				t.Errorf("env %v", c.Env)
 			}
+			// /metrics has its own named port (for a PodMonitor), apart from http.
+			if env(c, "METRICS_ADDR") != ":9090" || len(c.Ports) != 2 || c.Ports[1].Name != "metrics" || c.Ports[1].ContainerPort != 9090 {
+				t.Errorf("metrics port: env %q ports %v", env(c, "METRICS_ADDR"), c.Ports)
+			}
 			// No service talks to Kratos' admin API: a compromised portal must
 			// not learn where to mint identities.
 			for _, e := range c.Env {
