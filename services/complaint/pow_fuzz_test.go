@@ -19,8 +19,12 @@ func FuzzPoW(f *testing.F) {
 	f.Add("", uint8(8), uint16(0), byte(0), ".", strings.Repeat("9", 33), "", int64(-1))
 	f.Add("v", uint8(2), uint16(65535), byte('_'), "eyJpIjoiMSIsInMiOiIxIiwiZCI6MCwiZSI6OTk5OTk5OTk5OTl9.AAAA", "1", "v", int64(0))
 	f.Fuzz(func(t *testing.T, village string, difficulty uint8, pos uint16, b byte, extra, nonce, other string, dt int64) {
-		// Callers pass a checked village code; the claims are JSON, which
-		// has no invalid UTF-8 (a village of "\xea" came back as U+FFFD).
+		// Callers pass a checked village code (12 digits): valid text (the
+		// claims are JSON, where a village of "\xea" came back as U+FFFD)
+		// and short (a village of 1000 characters made a token longer than
+		// the 1024 bytes a token may have).
+		village, other = strings.ToValidUTF8(village, "?"), strings.ToValidUTF8(other, "?")
+		village, other = village[:min(len(village), 64)], other[:min(len(other), 64)]
 		village, other = strings.ToValidUTF8(village, "?"), strings.ToValidUTF8(other, "?")
 		now := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 		c := NewChallenger(ChallengerConfig{Key: []byte("fuzz-key-fuzz-key-fuzz-key-32byt"), TTL: 5 * time.Minute, MinDifficulty: 1, MaxDifficulty: 8})
