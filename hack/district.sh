@@ -169,11 +169,18 @@ ensure_bridge() {
   ip link set "$BRIDGE" up
 }
 
-# ensure_infra: hack/infra.sh up (reuses what runs), then Kafka's pod
-# listener and the forwarders.
+# ensure_infra GATEWAY: hack/infra.sh up (reuses what runs), then Kafka's pod
+# listener and the forwarders. Kratos is wanted with its browser URLs naming
+# the gateway (see ensure_kratos_gateway), so a running one started so is
+# reused with its identities, and a fresh one starts so at once.
 ensure_infra() {
-  local t; t=$(tstart)
-  WUXIAO_KAFKA_POD_ADDR=$POD_GW hack/infra.sh up
+  local t gw=$1; t=$(tstart)
+  if [ -n "${WUXIAO_DISTRICT_KEEP_KRATOS:-}" ]; then
+    WUXIAO_KRATOS_REUSE_ANY=1 WUXIAO_KAFKA_POD_ADDR=$POD_GW hack/infra.sh up
+  else
+    WUXIAO_KRATOS_UI_URL="http://$gw" WUXIAO_KRATOS_PUBLIC_BASE_URL="http://$gw/.ory/kratos/" \
+      WUXIAO_KAFKA_POD_ADDR=$POD_GW hack/infra.sh up
+  fi
   if ! kafka_pod_ok; then
     log "district: Kafka has no listener at $POD_GW:$P_KAFKA; restarting it with one (its topics are lost)"
     WUXIAO_KAFKA_POD_ADDR=$POD_GW hack/kafka.sh start
@@ -636,7 +643,7 @@ up() {
   ensure_bridge
   ensure_netpol_agent
   ensure_sink
-  ensure_infra
+  ensure_infra "$gateway"
   ensure_kratos_gateway "$gateway"
   build_images
   if [ "$OPERATOR" = host ]; then

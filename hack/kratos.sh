@@ -5,7 +5,9 @@
 #   hack/kratos.sh build   # build (or reuse) $WUXIAO_CACHE/kratos/<version>/bin/kratos; prints its path
 #   hack/kratos.sh start   # build if needed, stop any running one, migrate, serve, wait for /health/ready
 #   hack/kratos.sh stop    # stop it (safe when nothing runs)
-#   hack/kratos.sh status  # exit 0 when it runs and both ports are ready
+#   hack/kratos.sh status  # exit 0 when it runs, both ports are ready and its
+#                          # browser URLs are the ones asked for (below; any
+#                          # with WUXIAO_KRATOS_REUSE_ANY=1)
 #   hack/kratos.sh env     # print WUXIAO_TEST_KRATOS_PUBLIC_URL=... and WUXIAO_TEST_KRATOS_ADMIN_URL=...
 #
 # Config: hack/kratos/kratos.yml and hack/kratos/identity.schema.json.
@@ -56,6 +58,10 @@ UI_URL="${UI_URL%/}"
 PUBLIC_BASE_URL="${WUXIAO_KRATOS_PUBLIC_BASE_URL:-http://127.0.0.1:$PUBLIC_PORT/}"
 PIDFILE="$RUN/kratos.pid"
 LOGFILE="$RUN/kratos.log"
+# URLSFILE records the browser URLs the running Kratos was started with, so
+# that status can tell a Kratos started for the district gateway
+# (hack/district.sh) from the one the packages' tests want.
+URLSFILE="$RUN/kratos.urls"
 
 # The wrapper module lives in the cache, not the checkout. `go install` of
 # Kratos is refused because its go.mod has replace directives, so the wrapper
@@ -196,6 +202,7 @@ start() {
   log "kratos: starting on 127.0.0.1:$PUBLIC_PORT (public, base URL $PUBLIC_BASE_URL) and :$ADMIN_PORT (admin), sign-in pages at $UI_URL/auth/, DSN=$(redact "$DSN")"
   setsid "$BIN" serve --dev --sqa-opt-out -c "$CONFIG" >>"$LOGFILE" 2>&1 < /dev/null &
   echo $! > "$PIDFILE"
+  echo "$PUBLIC_BASE_URL $UI_URL" > "$URLSFILE"
   local i
   for i in $(seq 1 300); do
     ready && { log "kratos: ready in $(since "$start") (log: $LOGFILE)"; return; }
@@ -217,7 +224,16 @@ stop() {
   rm -f "$PIDFILE"
 }
 
-status() { running_pid >/dev/null && ready; }
+# status: running, ready, and started with the browser URLs this caller
+# wants (else hack/infra.sh up restarts it rather than reuse it).
+status() {
+  running_pid >/dev/null && ready || return 1
+  local have; have=$(cat "$URLSFILE" 2>/dev/null || true)
+  if [ -z "${WUXIAO_KRATOS_REUSE_ANY:-}" ] && [ "$have" != "$PUBLIC_BASE_URL $UI_URL" ]; then
+    echo "kratos: running with browser URLs ${have:-unknown}, wanted $PUBLIC_BASE_URL $UI_URL" >&2
+    return 1
+  fi
+}
 
 env_() {
   echo "WUXIAO_TEST_KRATOS_PUBLIC_URL=http://127.0.0.1:$PUBLIC_PORT"
