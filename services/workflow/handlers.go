@@ -280,7 +280,8 @@ func (s *Service) recordRelative(w http.ResponseWriter, r *http.Request) {
 		IDNumber string `json:"idNumber"`
 		Relation string `json:"relation"`
 	}
-	if !httpapi.DecodeJSON(w, r, &req) {
+	if !httpapi.DecodeJSON(w, r, &req) || !httpapi.CheckText(w, r,
+		httpapi.Limit("cadreId", req.CadreID, 128), httpapi.Limit("relation", req.Relation, 32)) {
 		return
 	}
 	if req.CadreID == "" || len(req.IDNumber) != 18 || req.Relation == "" {

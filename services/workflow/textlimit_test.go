@@ -41,6 +41,18 @@ func TestFreeTextLimits(t *testing.T) {
 			}
 		})
 	}
+	// Relatives (discipline's records of cadres' families).
+	discipline, _ := testinfra.KratosUser(t, "town-discipline", town, "")
+	for _, tc := range []struct{ field, limit, cadre, relation string }{
+		{"cadreId", "128", strings.Repeat("x", 129), "配偶"},
+		{"relation", "32", "cadre-1", strings.Repeat("<", 33)},
+	} {
+		r := jsonCall(t, ts, "POST", "/v1/villages/"+village+"/relatives", discipline,
+			map[string]string{"cadreId": tc.cadre, "idNumber": "330283199001011234", "relation": tc.relation})
+		if r.status != 422 || !strings.Contains(r.raw, `"field":"`+tc.field+`"`) || !strings.Contains(r.raw, "at most "+tc.limit+" characters") {
+			t.Errorf("relative with a long %s: %d %s", tc.field, r.status, r.raw)
+		}
+	}
 	// Nothing was changed by the refused requests.
 	got := call(t, ts, "GET", "/v1/instances/"+id, sec, "", "")
 	if got.status != 200 || got.body["status"] != "running" || got.body["version"] != float64(1) {
