@@ -1,156 +1,18 @@
 package complaint
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"reflect"
-	"strings"
 	"testing"
-	"time"
-	"unicode/utf8"
 
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
+	"github.com/wuxiao/wuxiao/services/internal/httpapi/httpapitest"
 )
 
-// checkDecodeRequest runs body through httpapi.DecodeJSON into a fresh
-// request value, as the service's handlers do, and asserts what a handler
-// relies on: a refusal is a 4xx problem document; an accepted body was one
-// valid JSON value, every free-text field the type limits fits its limit,
-// and the value reads back the same after the service writes it out again
-// (decode → encode → decode encodes the same). It returns the value and
-// whether it was accepted.
+// checkDecodeRequest: httpapitest.CheckDecodeRequest with this service's
+// limitedAtDecoding.
 func checkDecodeRequest(t *testing.T, body []byte, fresh func() any) (any, bool) {
 	t.Helper()
-	decode := func(b []byte) (any, *httptest.ResponseRecorder, bool) {
-		r := httptest.NewRequest(http.MethodPost, "/x", bytes.NewReader(b))
-		r.Header.Set("Content-Type", "application/json")
-		rec := httptest.NewRecorder()
-		r.Body = http.MaxBytesReader(rec, r.Body, 1<<20)
-		v := fresh()
-		return v, rec, httpapi.DecodeJSON(rec, r, v)
-	}
-	v, rec, ok := decode(body)
-	if !ok {
-		if rec.Code < 400 || rec.Code >= 500 || rec.Header().Get("Content-Type") != "application/problem+json" {
-			t.Fatalf("%T: refused %q with %d %s", v, body, rec.Code, rec.Header().Get("Content-Type"))
-		}
-		var p struct {
-			Status int `json:"status"`
-		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || p.Status != rec.Code {
-			t.Fatalf("%T: refusal of %q is not a problem document (%v): %s", v, body, err, rec.Body)
-		}
-		return v, false
-	}
-	if !json.Valid(body) {
-		t.Fatalf("%T: accepted %q, which is not one JSON value", v, body)
-	}
-	if tl, isTL := v.(httpapi.TextLimited); isTL {
-		if errs := httpapi.TooLong(tl.TextLimits()...); len(errs) > 0 {
-			t.Fatalf("%T: accepted %q with fields over their limits: %v", v, body, errs)
-		}
-	}
-	if p := unlimitedText(reflect.ValueOf(v), fmt.Sprintf("%T", v)); p != "" && limitedAtDecoding(v) {
-		t.Fatalf("accepted %s of more than %d characters: the field has no limit", p, httpapi.MaxReport)
-	}
-	enc, err := json.Marshal(v)
-	if err != nil {
-		t.Fatalf("%T: accepted %q but cannot encode it: %v", v, body, err)
-	}
-	w, rec, ok := decode(enc)
-	if !ok {
-		t.Fatalf("%T: accepted %q but not its own encoding %s: %d %s", v, body, enc, rec.Code, rec.Body)
-	}
-	if enc2, _ := json.Marshal(w); !bytes.Equal(enc, enc2) {
-		t.Fatalf("%T: round trip of %q changed the value:\n%s\n%s", v, body, enc, enc2)
-	}
-	return v, true
-}
-
-// unlimitedText returns the path of a string in v longer than any limit
-// the services set (httpapi.MaxReport characters): a request that carries
-// one made events larger than Kafka takes (issue 12, defect 2).
-func unlimitedText(v reflect.Value, path string) string {
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface:
-		if !v.IsNil() {
-			return unlimitedText(v.Elem(), path)
-		}
-	case reflect.String:
-		if utf8.RuneCountInString(v.String()) > httpapi.MaxReport {
-			return path
-		}
-	case reflect.Struct:
-		for i := 0; i < v.NumField(); i++ {
-			if v.Type().Field(i).IsExported() {
-				if p := unlimitedText(v.Field(i), path+"."+v.Type().Field(i).Name); p != "" {
-					return p
-				}
-			}
-		}
-	case reflect.Slice, reflect.Array:
-		for i := 0; i < v.Len(); i++ {
-			if p := unlimitedText(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); p != "" {
-				return p
-			}
-		}
-	case reflect.Map:
-		for _, k := range v.MapKeys() {
-			if p := unlimitedText(k, path+"{key}"); p != "" {
-				return p
-			}
-			if p := unlimitedText(v.MapIndex(k), fmt.Sprintf("%s[%v]", path, k)); p != "" {
-				return p
-			}
-		}
-	}
-	return ""
-}
-
-// longSeed is v with every string field (and one element of every string
-// slice) longer than any limit, as JSON: a seed that shows a field without
-// a limit.
-func longSeed(v any) []byte {
-	long := strings.Repeat("字", httpapi.MaxReport+1)
-	var fill func(reflect.Value)
-	fill = func(v reflect.Value) {
-		switch v.Kind() {
-		case reflect.Pointer:
-			if v.IsNil() && v.CanSet() {
-				v.Set(reflect.New(v.Type().Elem()))
-			}
-			if !v.IsNil() {
-				fill(v.Elem())
-			}
-		case reflect.String:
-			if v.CanSet() {
-				v.SetString(long)
-			}
-		case reflect.Struct:
-			if v.Type() == reflect.TypeOf(time.Time{}) {
-				return
-			}
-			for i := 0; i < v.NumField(); i++ {
-				if v.Type().Field(i).IsExported() {
-					fill(v.Field(i))
-				}
-			}
-		case reflect.Slice:
-			if v.CanSet() && v.Type().Elem().Kind() == reflect.String {
-				v.Set(reflect.Append(reflect.MakeSlice(v.Type(), 0, 1), reflect.ValueOf(long).Convert(v.Type().Elem())))
-			}
-		}
-	}
-	p := reflect.New(reflect.TypeOf(v).Elem())
-	fill(p.Elem())
-	b, err := json.Marshal(p.Interface())
-	if err != nil {
-		panic(err)
-	}
-	return b
+	return httpapitest.CheckDecodeRequest(t, body, fresh, limitedAtDecoding)
 }
 
 // limitedAtDecoding: the staff's and the feedback's request types bound
@@ -171,7 +33,7 @@ var complaintRequests = []func() any{
 // has no text beyond the limits either.
 func FuzzDecodeRequests(f *testing.F) {
 	for i, fresh := range complaintRequests {
-		f.Add(uint8(i), longSeed(fresh()))
+		f.Add(uint8(i), httpapitest.LongSeed(fresh()))
 	}
 	for _, s := range []string{
 		`{"category":"funds","description":"村里修路的钱去向不明，请核查。","attachments":[{"name":"a.jpg","contentType":"image/jpeg","size":10,"url":"https://example.org/a.jpg"}]}`,
@@ -197,7 +59,7 @@ func FuzzDecodeRequests(f *testing.F) {
 		if errs := checkIntake(in); len(errs) > 0 {
 			return
 		}
-		if p := unlimitedText(reflect.ValueOf(in), "intake"); p != "" {
+		if p := httpapitest.UnlimitedText(reflect.ValueOf(in), "intake"); p != "" {
 			t.Fatalf("checkIntake accepted %s of more than %d characters", p, httpapi.MaxReport)
 		}
 		if len(in.Attachments) > MaxAttachments {
