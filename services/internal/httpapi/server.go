@@ -295,19 +295,25 @@ func (s *Server) Run(ctx context.Context) error {
 	return err
 }
 
+// httpServer is h with the timeouts of both listeners: slow clients must
+// not hold connections open.
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
 // ServeMetrics serves GET /metrics, and nothing else, on ln until ctx is
 // cancelled. It is a listener apart from Serve's so that the public one
 // never answers /metrics (the metrics show routes, towns and traffic) and
 // the NetworkPolicy can open this port to the monitoring namespace alone.
 // It keeps serving through Serve's drain, so the last scrape sees it.
 func (s *Server) ServeMetrics(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.metrics,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
+	srv := s.httpServer(s.metrics)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("serving metrics", "addr", ln.Addr().String())
@@ -330,13 +336,7 @@ func (s *Server) ServeMetrics(ctx context.Context, ln net.Listener) error {
 // in-flight requests get base.ShutdownTimeout to finish. It returns nil
 // after a clean shutdown.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
+	srv := s.httpServer(s.handler)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("serving HTTP", "addr", ln.Addr().String())
