@@ -1,17 +1,7 @@
-// Package complaint takes villagers' complaints (码上举报) from the QR page,
-// routes them to the village's liaison officer (监察联络员) and the town's
-// discipline office, and follows them through their lifecycle:
-//
-//	received ─accept─▶ accepted ─investigate─▶ investigating ─resolve─▶ resolved ─feedback(satisfied)─▶ closed
-//	    └─reject(reason)─▶ rejected            ▲                                   │
-//	                                           └──────── feedback(not satisfied), once ┘
-//
-// This file is pure: no I/O, no clock. The service loads a complaint, applies
-// an action with Apply and stores the result in one transaction.
-//
-// Confidentiality: a complaint about a village's cadres (cadre-conduct) is
-// never shown to that village's officials, and the reporter's identity is
-// shown only to discipline staff (see ViewFor).
+// The complaint's lifecycle (drawn in doc.go). This file is pure: no I/O,
+// no clock. The service loads a complaint, applies an action with Apply and
+// stores the result in one transaction.
+
 package complaint
 
 import (

@@ -1,15 +1,7 @@
-// Package disclosure is the domain of the village disclosure portal (the
-// page a villager reaches by scanning the village's QR code): "Our Wallet"
-// (我们的钱包, the village's income and spending), "Where did the subsidies
-// go" (补贴去哪了, subsidy payments to households, masked), and their exports.
-//
-// This layer is pure: no HTTP, no database. Callers load what a rule needs
-// (the village's existing entries), ask the domain, and persist what it
-// returns. Money is always int64 fen (分).
-//
-// Records are immutable. An entry or payment is never edited or deleted; a
-// mistake is corrected by a reversing record (冲销) that carries a reason,
-// and both stay visible to the public, flagged.
+// The ledger's domain (the package is described in doc.go) is pure: no
+// HTTP, no database. Callers load what a rule needs (the village's existing
+// entries), ask the domain, and persist what it returns.
+
 package disclosure
 
 import (

@@ -1,17 +1,8 @@
-// Package inspection is the domain layer of the inspection service: the
-// points-based dynamic warning (动态预警/积分预警) that rates every village
-// A, B, C or D per assessment period, the warning and rectification notices
-// (预警通知书, 整改通知书) a C or a D brings, and the three-colour
-// supervision orders (三色督查令).
-//
-// Everything here is pure: callers load the facts (events the service has
-// consumed or recorded), call Rate, Diff and the issuing functions, and
-// persist what they return. Nothing reads a clock or a database.
-//
-// A village's rating is always recomputed from all its facts of the period,
-// never updated incrementally, so that it is deterministic, independent of
-// the order in which events arrive, and immune to redelivered events (a fact
-// id is counted once).
+// The rating (the package is described in doc.go) is pure: callers load
+// the facts (events the service has consumed or recorded), call Rate, Diff
+// and the issuing functions, and persist what they return. Nothing reads a
+// clock or a database.
+
 package inspection
 
 import (
