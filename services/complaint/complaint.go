@@ -132,7 +132,7 @@ const (
 	FeedbackWithin    = 15 * 24 * time.Hour
 )
 
-// Attachment limits: the intake limits of abuse.go, defined once.
+// Attachment limits: the intake limits of intakelimits.go, defined once.
 const (
 	MaxAttachments    = IntakeMaxFiles
 	MaxAttachmentSize = IntakeMaxFileBytes

@@ -63,7 +63,7 @@
     return n;
   }
   // solve finds the decimal nonce with SHA-256(seed + nonce) starting with
-  // difficulty zero bits (SolvePoW in abuse.go), in slices so the page stays
+  // difficulty zero bits (SolvePoW in pow.go), in slices so the page stays
   // responsive and the progress note updates.
   function solve(seed, difficulty) {
     return new Promise(function (resolve) {
