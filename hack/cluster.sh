@@ -42,7 +42,6 @@ SYSCTLS=(kernel.panic kernel.panic_on_oops vm.overcommit_memory net.ipv4.ip_forw
 # hard-coded in them); `down` removes those that did not exist before `up`.
 # (/run/mount is util-linux's, made by our umount calls.)
 HOST_DIRS=(/var/lib/kubelet /var/lib/cni /var/log/pods /var/log/containers /run/containerd /run/mount)
-LOCKFD=199 # replaced by the lock's descriptor in `locked`; closing an unused one is harmless
 
 bindir() { cat "$ST/bindir"; }
 kubectl() { "$(bindir)/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
@@ -53,53 +52,26 @@ tstart() { date +%s%N; }
 took() { local ms=$(( ($(date +%s%N) - $1) / 1000000 )); printf '%d.%03ds' $((ms / 1000)) $((ms % 1000)); }
 
 # ---------------------------------------------------------------- processes
+# hack/lib.sh's proc_* with this cluster's pid and log files.
 
-# start_proc NAME BINARY ARGS...: run a daemon in its own session (an
-# interrupted script must not take it down), recording pid and executable.
-start_proc() {
-  local name=$1 bin=$2; shift 2
-  mkdir -p "$LOGS" "$PIDS"
-  printf -- '--- %s %s\n' "$(date -Is)" "$bin $*" >> "$LOGS/$name.log"
-  setsid "$bin" "$@" >> "$LOGS/$name.log" 2>&1 < /dev/null {LOCKFD}>&- &
-  echo "$! $bin" > "$PIDS/$name.pid"
-}
+# start_proc NAME BINARY ARGS...: run a daemon; log $LOGS/NAME.log.
+start_proc() { local name=$1; shift; proc_start "$PIDS/$name.pid" "$LOGS/$name.log" "$@"; }
 
-# pid_of NAME: the pid of our daemon NAME if it still runs. A stale pid file
-# (its pid now names another program) is removed, so we never signal a stranger.
-pid_of() {
-  local f="$PIDS/$1.pid" pid exe
-  [ -f "$f" ] || return 1
-  read -r pid exe < "$f"
-  if [ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ]; then echo "$pid"; return 0; fi
-  rm -f "$f"; return 1
-}
+# pid_of NAME: the pid of our daemon NAME if it still runs.
+pid_of() { proc_pid "$PIDS/$1.pid"; }
 
 # stop_proc NAME [SECONDS]: SIGTERM, then SIGKILL after SECONDS (default 15).
-stop_proc() {
-  local name=$1 wait=${2:-15} pid i
-  pid=$(pid_of "$name") || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < wait * 10; i++)); do
-    pid_of "$name" >/dev/null || { log "cluster: $name stopped"; return 0; }
-    sleep 0.1
-  done
-  log "cluster: $name did not stop in ${wait}s, killing it"
-  kill -KILL "$pid" 2>/dev/null || true
-  sleep 0.2; rm -f "$PIDS/$name.pid"
-}
+stop_proc() { proc_stop -t "${2:-15}" "cluster: $1" "$PIDS/$1.pid"; }
 
-# wait_for WHAT SECONDS LOGNAME CMD...: poll CMD every 0.2 s.
-wait_for() {
-  local what=$1 secs=$2 name=$3 i; shift 3
-  for ((i = 0; i < secs * 5; i++)); do
-    "$@" >/dev/null 2>&1 && return 0
-    if [ -n "$name" ] && ! pid_of "$name" >/dev/null; then
-      tail -n 20 "$LOGS/$name.log" >&2; die "cluster: $name exited while waiting for $what; see $LOGS/$name.log"
-    fi
-    sleep 0.2
-  done
-  [ -z "$name" ] || tail -n 20 "$LOGS/$name.log" >&2
-  die "cluster: timed out after ${secs}s waiting for $what${name:+; see $LOGS/$name.log}"
+# wait_for_proc WHAT SECONDS NAME CMD...: wait until CMD succeeds; fail with
+# the tail of NAME's log when the daemon NAME exits or SECONDS pass.
+wait_for_proc() {
+  local what=$1 secs=$2 name=$3 rc=0; shift 3
+  proc_wait "$PIDS/$name.pid" "$secs" "$@" || rc=$?
+  [ "$rc" -ne 0 ] || return 0
+  tail -n 20 "$LOGS/$name.log" >&2
+  [ "$rc" -ne 1 ] || die "cluster: $name exited while waiting for $what; see $LOGS/$name.log"
+  die "cluster: timed out after ${secs}s waiting for $what; see $LOGS/$name.log"
 }
 
 # ------------------------------------------------------------- preparation
@@ -306,15 +278,6 @@ save_host_state() {
 
 # ---------------------------------------------------------------- commands
 
-ports_free() {
-  local p busy=()
-  for p in $P_ETCD $P_ETCD_PEER $P_API $P_KCM $P_SCHED $P_KUBELET $P_KUBELET_HEALTHZ; do
-    port_busy "$p" && busy+=("$p")
-  done
-  [ ${#busy[@]} -eq 0 ] ||
-    die "cluster: 127.0.0.1 port(s) ${busy[*]} already in use by another process; stop it (or a cluster of another checkout: its hack/cluster.sh down)"
-}
-
 etcd_healthy() {
   curl -sf --max-time 2 --cacert "$PKI/ca.crt" --cert "$PKI/apiserver-etcd-client.crt" --key "$PKI/apiserver-etcd-client.key" \
     "https://127.0.0.1:$P_ETCD/health" | grep -q '"health":"true"'
@@ -332,7 +295,8 @@ up() {
   down_locked quiet
   ensure_packages
   ensure_binaries
-  ports_free
+  ports_free cluster "stop it (or a cluster of another checkout: its hack/cluster.sh down)" \
+    "$P_ETCD" "$P_ETCD_PEER" "$P_API" "$P_KCM" "$P_SCHED" "$P_KUBELET" "$P_KUBELET_HEALTHZ"
   ensure_pki
   write_configs
   save_host_state
@@ -346,7 +310,7 @@ up() {
     --initial-cluster "wuxiao=http://127.0.0.1:$P_ETCD_PEER" \
     --cert-file "$PKI/etcd-server.crt" --key-file "$PKI/etcd-server.key" \
     --client-cert-auth --trusted-ca-file "$PKI/ca.crt" --unsafe-no-fsync --log-level warn
-  wait_for "etcd" 60 etcd etcd_healthy
+  wait_for_proc etcd 60 etcd etcd_healthy
   log "cluster: etcd healthy ($(took "$t"))"
 
   t=$(tstart); log "cluster: starting kube-apiserver on 127.0.0.1:$P_API"
@@ -363,7 +327,7 @@ up() {
     --service-cluster-ip-range "$SERVICE_CIDR" --authorization-mode Node,RBAC \
     --enable-admission-plugins NodeRestriction --allow-privileged=false --profiling=false \
     --cert-dir "$ST/apiserver-certs"
-  wait_for "kube-apiserver /readyz" 120 kube-apiserver api_ready
+  wait_for_proc "kube-apiserver /readyz" 120 kube-apiserver api_ready
   log "cluster: kube-apiserver ready ($(took "$t"))"
 
   t=$(tstart); log "cluster: starting kube-controller-manager, kube-scheduler, containerd"
@@ -379,7 +343,7 @@ up() {
     --authentication-kubeconfig "$ST/kubeconfig/scheduler" --authorization-kubeconfig "$ST/kubeconfig/scheduler" \
     --bind-address 127.0.0.1 --secure-port "$P_SCHED" --cert-dir "$ST/scheduler-certs" --leader-elect=false --profiling=false
   start_proc containerd /usr/bin/containerd --config "$CTRD/config.toml"
-  wait_for "containerd" 60 containerd ctr -a "$SOCK" version
+  wait_for_proc containerd 60 containerd ctr -a "$SOCK" version
   log "cluster: containerd ready ($(took "$t"))"
 
   t=$(tstart)
@@ -391,7 +355,7 @@ up() {
   t=$(tstart); log "cluster: starting kubelet (node $NODE)"
   start_proc kubelet "$bin/kubelet" --config "$ST/kubelet/config.yaml" --kubeconfig "$ST/kubeconfig/kubelet" \
     --root-dir "$ST/kubelet/root" --cert-dir "$ST/kubelet/pki" --hostname-override "$NODE" --v 1
-  wait_for "node $NODE Ready" 180 kubelet node_ready
+  wait_for_proc "node $NODE Ready" 180 kubelet node_ready
   log "cluster: node $NODE Ready ($(took "$t"))"
   log "cluster: up in $(took "$t0"); use: eval \"\$(hack/cluster.sh env)\"; logs in $LOGS"
 }
@@ -446,7 +410,7 @@ restore_host_state() {
   done < "$HOST/sysctl"
   # cgroups the kubelet created: remove leaves first (all are empty now).
   while IFS= read -r d; do
-    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    if [ -d "$d" ]; then find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
     [ ! -d "$d" ] || log "cluster: WARNING: could not remove cgroup $d"
   done < "$HOST/absent-cgroups"
   while IFS= read -r d; do rm -rf "$d"; done < "$HOST/absent-dirs"
@@ -473,6 +437,9 @@ remove_kubelet_chains() {
         "$ipt" -w -t "$table" -F "$chain" && "$ipt" -w -t "$table" -X "$chain" &&
           log "cluster: removed $ipt chain $table/$chain"
       done
+      # Not `! ... | grep -q`: under pipefail, iptables killed by SIGPIPE when
+      # grep quits early would count as "no rules".
+      # shellcheck disable=SC2143
       if [ -f "$HOST/$ipt" ] && ! grep -q "^\*$table\$" "$HOST/$ipt" && command -v nft >/dev/null &&
         nft list table "$fam" "$table" >/dev/null 2>&1 &&
         [ -z "$("$ipt" -w -t "$table" -S 2>/dev/null | grep -v '^-P .* ACCEPT$')" ]; then
@@ -487,7 +454,7 @@ status() {
   for c in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet; do
     if pid_of "$c" >/dev/null; then echo "$c: running"; else echo "$c: not running"; ok=1; fi
   done
-  [ -f "$ST/bindir" ] && node_ready && echo "node $NODE: Ready" || { echo "node $NODE: not Ready"; ok=1; }
+  if [ -f "$ST/bindir" ] && node_ready; then echo "node $NODE: Ready"; else echo "node $NODE: not Ready"; ok=1; fi
   return $ok
 }
 
@@ -511,7 +478,7 @@ smoke() {
   kubectl delete namespace "$ns" --ignore-not-found --wait=true >/dev/null
   kubectl create namespace "$ns" >/dev/null
   # Pods are refused until the namespace's default ServiceAccount exists.
-  wait_for "ServiceAccount $ns/default" 60 "" kubectl -n "$ns" get serviceaccount default
+  wait_for 60 kubectl -n "$ns" get serviceaccount default || die "smoke: timed out after 60s waiting for ServiceAccount $ns/default"
   t=$(tstart)
   kubectl -n "$ns" apply -f - >/dev/null <<EOF
 apiVersion: apps/v1
@@ -561,18 +528,11 @@ EOF
   log "smoke: namespace deleted ($(took "$t")); smoke passed in $(took "$t0")"
 }
 
-# One up/down at a time; daemons never inherit the lock.
-locked() {
-  mkdir -p "$ST"
-  exec {LOCKFD}>"$ST/.lock"
-  flock "$LOCKFD"
-  "$@"
-}
-
 [ "$(id -u)" -eq 0 ] || [ "${1:-}" = env ] || die "cluster: needs root (containerd, the kubelet and network namespaces)"
 case "${1:-}" in
-  up) locked up ;;
-  down) locked down_locked ;;
+  # One up/down at a time (hack/lib.sh's locked; daemons never inherit the lock).
+  up) locked "$ST/.lock" up ;;
+  down) locked "$ST/.lock" down_locked ;;
   status) status ;;
   env) echo "export KUBECONFIG='$KUBECONFIG_ADMIN'"
        [ ! -f "$ST/bindir" ] || echo "export PATH='$(bindir)':\"\$PATH\"" ;;

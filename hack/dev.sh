@@ -120,6 +120,6 @@ $login_info
 
 Traces: http://$hp/traces (recent traces; one: /traces/<id>), every span in $RUN/district/spans.jsonl
 Cluster: eval "\$(hack/district.sh env)"; kubectl get towns; kubectl get villages -A
-Operator log: $(ls -t "$RUN"/cluster/kubelet/pod-logs/wuxiao-system_wuxiao-operator-*/manager/*.log 2>/dev/null | head -n 1)
+Operator log: $(newest "$RUN"/cluster/kubelet/pod-logs/wuxiao-system_wuxiao-operator-*/manager/*.log)
 Stop everything: make dev-down
 EOF

@@ -99,41 +99,17 @@ kubectl() {
   "$bin/kubectl" --kubeconfig "$kc" "$@"
 }
 
-tstart() { date +%s; }
-took() { since "$1"; }
-
 # ------------------------------------------------------------ processes
+# hack/lib.sh's proc_* with the district's pid and log files.
 
-# Same conventions as hack/cluster.sh: pid and executable recorded, a stale
-# pid file never leads to signalling another program.
-start_proc() {
-  local name=$1 bin=$2; shift 2
-  mkdir -p "$ST/pids" "$ST/logs"
-  printf -- '--- %s %s\n' "$(date -Is)" "$bin $*" >> "$ST/logs/$name.log"
-  setsid "$bin" "$@" >> "$ST/logs/$name.log" 2>&1 < /dev/null &
-  local pid=$! exe i; exe=$(readlink -f "$bin")
-  echo "$pid $exe" > "$ST/pids/$name.pid"
-  # Until setsid has exec'd the daemon, /proc/PID/exe is setsid's and
-  # pid_of would take the pid file for stale and delete it.
-  for ((i = 0; i < 50; i++)); do
-    [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ] || [ ! -e "/proc/$pid" ] && break
-    sleep 0.1
-  done
-}
-pid_of() {
-  local f="$ST/pids/$1.pid" pid exe
-  [ -f "$f" ] || return 1
-  read -r pid exe < "$f"
-  if [ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ]; then echo "$pid"; return 0; fi
-  rm -f "$f"; return 1
-}
-stop_proc() {
-  local name=$1 pid i
-  pid=$(pid_of "$name") || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 150; i++)); do pid_of "$name" >/dev/null || { log "district: $name stopped"; return 0; }; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true; sleep 0.2; rm -f "$ST/pids/$name.pid"
-}
+# start_proc NAME BINARY ARGS...: run a daemon; log $ST/logs/NAME.log.
+start_proc() { local name=$1; shift; proc_start "$ST/pids/$name.pid" "$ST/logs/$name.log" "$@"; }
+
+# pid_of NAME: the pid of our daemon NAME if it still runs.
+pid_of() { proc_pid "$ST/pids/$1.pid"; }
+
+# stop_proc NAME [SIGNAL]: SIGNAL (default TERM), then SIGKILL after 15 s.
+stop_proc() { proc_stop -s "${2:-TERM}" "district: $1" "$ST/pids/$1.pid"; }
 
 # ensure_daemon NAME PKG ARGS...: build the Go command PKG into the cache and
 # run it, reusing a running one whose binary did not change.
@@ -147,9 +123,6 @@ ensure_daemon() {
   start_proc "$name" "$bin" "$@"
   log "district: $name started, pid $(pid_of "$name"), log $ST/logs/$name.log"
 }
-
-# tcp_open HOST PORT: something accepts connections there.
-tcp_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
 # ------------------------------------------------------------- steps
 
@@ -174,7 +147,7 @@ ensure_bridge() {
 # the gateway (see ensure_kratos_gateway), so a running one started so is
 # reused with its identities, and a fresh one starts so at once.
 ensure_infra() {
-  local t gw=$1; t=$(tstart)
+  local t gw=$1; t=$(now)
   if [ -n "${WUXIAO_DISTRICT_KEEP_KRATOS:-}" ]; then
     WUXIAO_KRATOS_REUSE_ANY=1 WUXIAO_KAFKA_POD_ADDR=$POD_GW hack/infra.sh up
   else
@@ -194,27 +167,23 @@ ensure_infra() {
     start_proc "fwd-$p" /usr/bin/socat "TCP-LISTEN:$p,bind=$POD_GW,fork,reuseaddr" "TCP:127.0.0.1:$p"
   done
   for p in $P_PG $P_KRATOS_PUBLIC $P_KRATOS_ADMIN $P_API; do
-    local i
-    for ((i = 0; i < 50; i++)); do tcp_open "$POD_GW" "$p" && break; sleep 0.1; done
-    tcp_open "$POD_GW" "$p" || die "district: forwarder $POD_GW:$p does not accept; see $ST/logs/fwd-$p.log"
+    wait_for 5 tcp_open "$POD_GW" "$p" || die "district: forwarder $POD_GW:$p does not accept; see $ST/logs/fwd-$p.log"
   done
   # In-cluster clients (the district gateway) dial the kubernetes Service.
   if ! pid_of fwd-api-svc >/dev/null; then
     tcp_open "$API_SVC_IP" "$API_SVC_PORT" && die "district: $API_SVC_IP:$API_SVC_PORT is taken by a process this script did not start"
     start_proc fwd-api-svc /usr/bin/socat "TCP-LISTEN:$API_SVC_PORT,bind=$API_SVC_IP,fork,reuseaddr" "TCP:127.0.0.1:$P_API"
-    for ((i = 0; i < 50; i++)); do tcp_open "$API_SVC_IP" "$API_SVC_PORT" && break; sleep 0.1; done
-    tcp_open "$API_SVC_IP" "$API_SVC_PORT" || die "district: forwarder $API_SVC_IP:$API_SVC_PORT does not accept; see $ST/logs/fwd-api-svc.log"
+    wait_for 5 tcp_open "$API_SVC_IP" "$API_SVC_PORT" || die "district: forwarder $API_SVC_IP:$API_SVC_PORT does not accept; see $ST/logs/fwd-api-svc.log"
   fi
-  log "district: infrastructure reachable from pods at $POD_GW, the API server at $API_SVC_IP:$API_SVC_PORT ($(took "$t"))"
+  log "district: infrastructure reachable from pods at $POD_GW, the API server at $API_SVC_IP:$API_SVC_PORT ($(since "$t"))"
 }
 
 # ensure_sink: the OTLP receiver where the District sends traces.
 ensure_sink() {
   local hp=${OTLP#http://}; hp=${hp%%/*}
   ensure_daemon otlp-sink ./hack/otlp-sink -listen "$hp" -out "$ST/spans.jsonl"
-  local i
-  for ((i = 0; i < 50; i++)); do curl -sf "http://$hp/healthz" >/dev/null 2>&1 && return; sleep 0.1; done
-  die "district: otlp-sink does not answer on $hp; see $ST/logs/otlp-sink.log"
+  wait_for 5 curl -sf "http://$hp/healthz" ||
+    die "district: otlp-sink does not answer on $hp; see $ST/logs/otlp-sink.log"
 }
 
 # ensure_kratos_gateway ADDR: Kratos' browser URLs name the gateway on ADDR
@@ -248,7 +217,7 @@ kafka_pod_ok() {
 # selects to its netlink queue and drops what the policies do not allow: a
 # connection refused by policy times out.
 ensure_netpol_agent() {
-  local t bin kc; t=$(tstart)
+  local t bin kc; t=$(now)
   bin=$(hack/netpol-agent.sh)
   if pid_of netpol-agent >/dev/null && [ "$(readlink -f "/proc/$(pid_of netpol-agent)/exe")" = "$(readlink -f "$bin")" ]; then
     return 0
@@ -258,35 +227,28 @@ ensure_netpol_agent() {
   # The kernel has the DNS conntrack fix (6.12+); metrics on loopback only.
   start_proc netpol-agent "$bin" --kubeconfig "$kc" --hostname-override "$NODE" \
     --metrics-bind-address "127.0.0.1:$P_NETPOL_METRICS" --netfilter-bug-1766-fix=false
-  local i
-  for ((i = 0; i < 100; i++)); do
-    nft list table inet kube-network-policies >/dev/null 2>&1 && break
-    pid_of netpol-agent >/dev/null || { tail -n 20 "$ST/logs/netpol-agent.log" >&2; die "district: the NetworkPolicy agent exited; see $ST/logs/netpol-agent.log"; }
-    sleep 0.2
-  done
-  nft list table inet kube-network-policies >/dev/null 2>&1 ||
-    die "district: the NetworkPolicy agent installed no nftables rules; see $ST/logs/netpol-agent.log"
-  log "district: NetworkPolicy agent running, pid $(pid_of netpol-agent), log $ST/logs/netpol-agent.log ($(took "$t"))"
+  local rc=0
+  proc_wait "$ST/pids/netpol-agent.pid" 20 nft list table inet kube-network-policies || rc=$?
+  case "$rc" in
+    0) ;;
+    1) tail -n 20 "$ST/logs/netpol-agent.log" >&2; die "district: the NetworkPolicy agent exited; see $ST/logs/netpol-agent.log" ;;
+    *) die "district: the NetworkPolicy agent installed no nftables rules; see $ST/logs/netpol-agent.log" ;;
+  esac
+  log "district: NetworkPolicy agent running, pid $(pid_of netpol-agent), log $ST/logs/netpol-agent.log ($(since "$t"))"
 }
 
 # stop_netpol_agent: the agent removes its table on SIGINT (SIGTERM kills it
 # at once); a table left behind by a killed agent would queue pods' packets
 # to nobody, so it is removed too.
 stop_netpol_agent() {
-  local pid i
-  if pid=$(pid_of netpol-agent); then
-    kill -INT "$pid" 2>/dev/null || true
-    for ((i = 0; i < 150; i++)); do pid_of netpol-agent >/dev/null || break; sleep 0.1; done
-    pid_of netpol-agent >/dev/null && { kill -KILL "$pid" 2>/dev/null || true; sleep 0.2; rm -f "$ST/pids/netpol-agent.pid"; }
-    log "district: NetworkPolicy agent stopped"
-  fi
+  stop_proc netpol-agent INT
   if nft list table inet kube-network-policies >/dev/null 2>&1; then
     nft delete table inet kube-network-policies
   fi
 }
 
 build_images() {
-  local t s args=(); t=$(tstart)
+  local t s args=(); t=$(now)
   for s in "${SERVICES[@]}"; do args+=("./services/$s/cmd/$s"); done
   args+=(./services/gateway/cmd/gateway)
   # The e2e network policy test's probe (hack/e2e/netpol_test.go).
@@ -297,7 +259,7 @@ build_images() {
   for s in "${SERVICES[@]}" gateway netprobe; do tars+=("$ST/images/$s.tar"); done
   [ "$OPERATOR" = host ] || tars+=("$ST/images/wuxiao-operator.tar")
   hack/cluster.sh load "${tars[@]}" 2>/dev/null
-  log "district: images wuxiao.local/{${SERVICES[*]} gateway netprobe}:$TAG built and loaded ($(took "$t"))"
+  log "district: images wuxiao.local/{${SERVICES[*]} gateway netprobe}:$TAG built and loaded ($(since "$t"))"
   # The tag stays :dev, so running pods would keep an old build: restart
   # the Deployments of services whose image changed since the last `up`.
   local sums; sums=$(cd "$ST/images" && sha256sum "${SERVICES[@]/%/.tar}" gateway.tar)
@@ -328,7 +290,7 @@ apply_crds() {
 }
 
 start_operator() {
-  local t bin="$WUXIAO_CACHE/bin/wuxiao-operator" kc; t=$(tstart)
+  local t bin="$WUXIAO_CACHE/bin/wuxiao-operator" kc; t=$(now)
   # One operator at a time: the chart's, from an earlier --operator chart, stops.
   if kubectl -n "$OP_NS" get deployment "$OP_RELEASE" >/dev/null 2>&1; then
     kubectl -n "$OP_NS" scale deployment "$OP_RELEASE" --replicas=0 >/dev/null
@@ -350,20 +312,18 @@ start_operator() {
   mv "$bin.new" "$bin"
   KUBECONFIG=$kc start_proc operator "$bin" --archive-namespace wuxiao-system \
     --metrics-bind-address "127.0.0.1:$P_OP_METRICS" --health-probe-bind-address "127.0.0.1:$P_OP_PROBE"
-  local i
-  for ((i = 0; i < 150; i++)); do
-    curl -sf "http://127.0.0.1:$P_OP_PROBE/readyz" >/dev/null 2>&1 && break
+  # (As before, an operator not ready after 30 s is left to wait_ready.)
+  if ! proc_wait "$ST/pids/operator.pid" 30 curl -sf "http://127.0.0.1:$P_OP_PROBE/readyz"; then
     pid_of operator >/dev/null || { tail -n 20 "$ST/logs/operator.log" >&2; die "district: the operator exited; see $ST/logs/operator.log"; }
-    sleep 0.2
-  done
-  log "district: operator running on the host, pid $(pid_of operator), log $ST/logs/operator.log ($(took "$t"))"
+  fi
+  log "district: operator running on the host, pid $(pid_of operator), log $ST/logs/operator.log ($(since "$t"))"
 }
 
 # install_operator: the operator in the cluster from the chart, with the
 # Helm SDK. The image keeps the tag :dev, so its digest goes into a pod
 # annotation: a new build rolls the pod, an unchanged one does not.
 install_operator() {
-  local t kc sum; t=$(tstart)
+  local t kc sum; t=$(now)
   stop_proc operator
   kc=$(kenv | sed -n "s/^export KUBECONFIG='\(.*\)'$/\1/p")
   sum=$(sha256sum < "$ST/images/wuxiao-operator.tar" | cut -c1-16)
@@ -391,14 +351,14 @@ EOF
     kubectl -n "$OP_NS" get pods -o wide >&2 || true
     die "district: the operator's pod is not Ready; its log: $(op_log)"
   fi
-  log "district: operator running in the cluster (chart charts/wuxiao-operator, release $OP_NS/$OP_RELEASE), log $(op_log) ($(took "$t"))"
+  log "district: operator running in the cluster (chart charts/wuxiao-operator, release $OP_NS/$OP_RELEASE), log $(op_log) ($(since "$t"))"
 }
 
 # op_log: the operator's log file (for its pod, the kubelet's file: no
 # `kubectl logs` here, the kubelet listens on loopback only).
 op_log() {
   if [ "$(cat "$ST/operator-mode" 2>/dev/null)" = chart ]; then
-    ls -t "$RUN"/cluster/kubelet/pod-logs/"${OP_NS}_${OP_RELEASE}"-*/manager/*.log 2>/dev/null | head -n 1 || true
+    newest "$RUN/cluster/kubelet/pod-logs/${OP_NS}_${OP_RELEASE}"-*/manager/*.log
   else
     echo "$ST/logs/operator.log"
   fi
@@ -525,12 +485,12 @@ counts() {
 }
 
 wait_ready() {
-  local towns=$1 t0 want_v want_p last=""; t0=$(tstart)
+  local towns=$1 t0 want_v want_p last=""; t0=$(now)
   want_v=$(grep -c '^kind: Village' "$ST/manifests/villages.yaml")
   want_p=$(( $(echo "${towns//,/ }" | wc -w) * ${#SERVICES[@]} ))
   while :; do
-    local c; c=$(counts "$towns")
-    set -- $c
+    local c; read -r -a c <<< "$(counts "$towns")"
+    set -- "${c[@]}"
     # Villages of an earlier, larger run (--villages) stay and count too.
     local msg="towns $1/$2 Ready, villages $3/$(( $4 > want_v ? $4 : want_v )) Ready, pods $5/$want_p Ready"
     [ "$msg" = "$last" ] || { log "district: $msg"; last=$msg; }
@@ -542,7 +502,7 @@ wait_ready() {
     fi
     sleep 3
   done
-  log "district: all Ready in $(took "$t0") ($(counts "$towns" | cut -d' ' -f4) villages live $(( $(date +%s) - $(cat "$ST/villages-applied-at") ))s after they were applied)"
+  log "district: all Ready in $(since "$t0") ($(counts "$towns" | cut -d' ' -f4) villages live $(( $(date +%s) - $(cat "$ST/villages-applied-at") ))s after they were applied)"
 }
 
 # GW_PODS_JSONPATH: "podIP ReadyStatus [deletionTimestamp]" per gateway pod.
@@ -556,7 +516,7 @@ GW_PODS_JSONPATH='jsonpath={range .items[*]}{.status.podIP}{" "}{.status.conditi
 # another `up`. /readyz answers once the gateway has read the towns and their
 # endpoints.
 forward_gateway() {
-  local addr=$1 t0 ip="" i kc; t0=$(tstart)
+  local addr=$1 t0 ip="" i kc; t0=$(now)
   stop_proc gateway     # the host-run gateway of an older checkout
   stop_proc dev-gateway # the tool the gateway replaced
   while :; do
@@ -594,10 +554,9 @@ SCRIPT
     start_proc fwd-gateway /usr/bin/socat "TCP-LISTEN:${addr##*:},bind=${addr%:*},fork,reuseaddr" "EXEC:$ST/gateway-connect"
     echo "$addr" > "$ST/gateway-target"
   fi
-  for ((i = 0; i < 300; i++)); do curl -sf "http://$addr/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-  curl -sf "http://$addr/readyz" >/dev/null 2>&1 || die "district: the gateway does not answer on $addr (pod $ip:$GW_PORT); see $ST/logs/fwd-gateway.log"
+  wait_for 30 curl -sf "http://$addr/readyz" || die "district: the gateway does not answer on $addr (pod $ip:$GW_PORT); see $ST/logs/fwd-gateway.log"
   echo "http://$addr" > "$ST/gateway-url"
-  log "district: gateway pod $ip:$GW_PORT (namespace $GW_NS) answers on http://$addr ($(took "$t0"))"
+  log "district: gateway pod $ip:$GW_PORT (namespace $GW_NS) answers on http://$addr ($(since "$t0"))"
 }
 
 report() {
@@ -619,7 +578,7 @@ EOF
 }
 
 up() {
-  local towns=$DEFAULT_TOWNS t0 gateway=127.0.0.1:8080; t0=$(tstart)
+  local towns=$DEFAULT_TOWNS t0 gateway=127.0.0.1:8080; t0=$(now)
   while [ $# -gt 0 ]; do
     case "$1" in
       --all) towns=jinping,yuelin,jiangkou,xiwu,xiaowangmiao,fangqiao,shangtian,chunhu,xikou,qiucun,dayan,songao ;;
@@ -655,7 +614,7 @@ up() {
   apply_samples "$towns"
   wait_ready "$towns"
   forward_gateway "$gateway"
-  log "district: up in $(took "$t0")"
+  log "district: up in $(since "$t0")"
   report "$towns"
 }
 
@@ -707,10 +666,11 @@ status() {
   if [ "$(cat "$ST/operator-mode" 2>/dev/null)" = chart ]; then
     echo "operator: in the cluster, $(kubectl -n "$OP_NS" get deployment "$OP_RELEASE" -o 'jsonpath={.status.readyReplicas}' 2>/dev/null || echo 0) ready"
   else
-    pid_of operator >/dev/null && echo "operator: running on the host" || { echo "operator: not running"; return 1; }
+    if pid_of operator >/dev/null; then echo "operator: running on the host"; else echo "operator: not running"; return 1; fi
   fi
-  pid_of netpol-agent >/dev/null && echo "NetworkPolicy agent: running on the host" || { echo "NetworkPolicy agent: not running"; return 1; }
-  set -- $(counts "$towns")
+  if pid_of netpol-agent >/dev/null; then echo "NetworkPolicy agent: running on the host"; else echo "NetworkPolicy agent: not running"; return 1; fi
+  local c; read -r -a c <<< "$(counts "$towns")"
+  set -- "${c[@]}"
   echo "towns $1/$2 Ready, villages $3/$4 Ready, pods $5/$6 Ready"
   [ "$1" = "$2" ] && [ "$3" = "$4" ] && [ "$5" = "$6" ] && [ "$6" -gt 0 ]
 }

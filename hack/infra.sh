@@ -5,6 +5,7 @@
 #
 #   hack/infra.sh up     # start what is not already running and healthy (in parallel); write infra.env
 #   hack/infra.sh down   # stop all three
+#   hack/infra.sh status # each one's health (its script's status); exit 0 when all three are healthy
 #   hack/infra.sh env    # print the combined environment as `export KEY='value'` lines
 #
 # `up` writes ${WUXIAO_RUN:-$WUXIAO_CACHE/run}/infra.env; use it with
@@ -17,7 +18,6 @@ cd "$(dirname "$0")/.."
 RUN="${WUXIAO_RUN:-$WUXIAO_CACHE/run}"
 ENVFILE="$RUN/infra.env"
 COMPONENTS=(postgres kafka kratos)
-LOCKFD=
 
 # Where to look when a component fails.
 logs_of() {
@@ -91,18 +91,25 @@ down() {
   log "infra: down"
 }
 
-# One up/down at a time. The lock's descriptor is closed for the component
-# scripts: the servers they leave running must not hold it.
-locked() {
-  mkdir -p "$RUN"
-  exec {LOCKFD}>"$RUN/.infra.lock"
-  flock "$LOCKFD"
-  "$@"
+status() {
+  local c rc=0
+  for c in "${COMPONENTS[@]}"; do
+    if hack/"$c".sh status; then
+      echo "$c: running and healthy ($(hack/"$c".sh env | tr '\n' ' ' | sed 's/ $//'))"
+    else
+      echo "$c: not running or not healthy (logs: $(logs_of "$c"))"; rc=1
+    fi
+  done
+  return "$rc"
 }
 
+# One up/down at a time (hack/lib.sh's locked). The lock's descriptor is
+# closed for the component scripts: the servers they leave running must not
+# hold it.
 case "${1:-}" in
-  up) locked up ;;
-  down) locked down ;;
+  up) locked "$RUN/.infra.lock" up ;;
+  down) locked "$RUN/.infra.lock" down ;;
+  status) status ;;
   env) env_lines ;;
-  *) echo "usage: $0 up|down|env" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
 esac

@@ -96,22 +96,16 @@ POM
     die "kafka: could not resolve kafka_$SCALA_VERSION:$KAFKA_VERSION (see the Maven output above)"
   ls "$LIBS"/kafka_"$SCALA_VERSION"-"$KAFKA_VERSION".jar >/dev/null || die "kafka: $LIBS has no kafka jar"
   touch "$LIBS/.ready"
-  log "kafka: fetched $(ls "$LIBS" | grep -c '\.jar$') jars in $(since "$start") ($(du -sh "$LIBS" | cut -f1))"
+  local jars=("$LIBS"/*.jar)
+  log "kafka: fetched ${#jars[@]} jars in $(since "$start") ($(du -sh "$LIBS" | cut -f1))"
 }
 
 fetch() { with_lock "$WUXIAO_CACHE/kafka/.lock-$KAFKA_VERSION" fetch_kafka; }
 
-# running_pid: the recorded pid, if that process is still the broker started
-# with this run directory's config (a pid file left by a killed run may name
-# an unrelated process by now).
-running_pid() {
-  local pid cmd
-  pid=$(cat "$PIDFILE" 2>/dev/null) || return 1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null) || return 1
-  [[ "$cmd" == *"kafka.Kafka $RUN/server.properties"* ]] || return 1
-  echo "$pid"
-}
+# MATCH: the broker of this run directory, as hack/kafka.sh and
+# services/internal/testinfra (a restarted private broker, its pid file a
+# bare pid) start it.
+MATCH="kafka.Kafka $RUN/server.properties"
 
 # metadata_ok: send a Metadata v4 request (all topics) over bash's /dev/tcp and
 # check that the answer is Kafka's and lists this node as a live broker. A
@@ -124,11 +118,10 @@ metadata_ok() {
     # | topics=-1 (all) | allow_auto_topic_creation=false
     printf '\x00\x00\x00\x15\x00\x03\x00\x04\x00\x00\x00\x01\x00\x06wuxiao\xff\xff\xff\xff\x00' >&3
     # size(4) correlation_id(4) throttle_time_ms(4) brokers(4) node_id(4) host(2+9) port(4)
-    local b
+    local b bytes
     b=$(timeout 2 head -c 35 <&3 | od -An -tu1 -v) || exit 1
-    set -- $b
-    [ $# -eq 35 ] || exit 1
-    local bytes=("$@")
+    read -r -d '' -a bytes <<< "$b" || true # all of od's lines (read stops at NUL, here EOF)
+    [ ${#bytes[@]} -eq 35 ] || exit 1
     u32() { echo $(( (bytes[$1] << 24) | (bytes[$1+1] << 16) | (bytes[$1+2] << 8) | bytes[$1+3] )); }
     [ "$(u32 4)" -eq 1 ] && [ "$(u32 12)" -ge 1 ] && [ "$(u32 16)" -eq 1 ] &&
       [ "${bytes[20]}${bytes[21]}" = "09" ] && [ "$(u32 31)" -eq "$PORT" ]
@@ -149,10 +142,11 @@ coordinator_ok() {
     # | key "wuxiao-warmup"(13) | key_type=0 (group)
     printf '\x00\x00\x00\x20\x00\x0a\x00\x01\x00\x00\x00\x02\x00\x06wuxiao\x00\x0dwuxiao-warmup\x00' >&3
     # size(4) correlation_id(4) throttle_time_ms(4) error_code(2)
-    local b
+    local b bytes
     b=$(timeout 2 head -c 14 <&3 | od -An -tu1 -v) || exit 1
-    set -- $b
-    [ $# -eq 14 ] && [ "$8" -eq 2 ] && [ "${13}${14}" = "00" ]
+    read -r -d '' -a bytes <<< "$b" || true # all of od's lines (read stops at NUL, here EOF)
+    # correlation_id 2, error_code 0
+    [ ${#bytes[@]} -eq 14 ] && [ "${bytes[7]}" -eq 2 ] && [ "${bytes[12]}${bytes[13]}" = "00" ]
   ) 2>/dev/null
 }
 
@@ -256,10 +250,7 @@ cds_archive() {
 start() {
   command -v java >/dev/null || ensure_java
   stop
-  local p
-  for p in "$PORT" "$CONTROLLER_PORT"; do
-    if port_busy "$p"; then die "kafka: 127.0.0.1:$p is already in use by another process (set WUXIAO_KAFKA_PORT / WUXIAO_KAFKA_CONTROLLER_PORT to use others)"; fi
-  done
+  ports_free kafka "set WUXIAO_KAFKA_PORT / WUXIAO_KAFKA_CONTROLLER_PORT to use others" "$PORT" "$CONTROLLER_PORT"
   # Read once, then matched: `ip | grep -q` fails under pipefail when grep
   # exits before ip has written everything (SIGPIPE).
   local addrs; addrs=$(ip -o -4 addr show)
@@ -279,42 +270,34 @@ start() {
     cds_opts=(-XX:ArchiveClassesAtExit="$cds.tmp"); echo "$cds" > "$RUN/cds-recording"
   fi
   log "kafka: starting $KAFKA_VERSION on 127.0.0.1:$PORT (controller :$CONTROLLER_PORT)${POD_ADDR:+ and $POD_ADDR:$POD_PORT}"
-  setsid java "${JAVA_OPTS[@]}" "${cds_opts[@]}" -cp "$LIBS/*" kafka.Kafka "$cfg" >>"$OUTFILE" 2>&1 < /dev/null &
-  echo $! > "$PIDFILE"
-  local i
-  for i in $(seq 1 600); do
-    ready && coordinator_ok && { log "kafka: ready in $(since "$start") (log: $LOGFILE)"; return; }
-    running_pid >/dev/null || { tail -n 20 "$OUTFILE" "$LOGFILE" >&2 2>/dev/null; stop; die "kafka: exited during start-up, see $LOGFILE and $OUTFILE"; }
-    sleep 0.2
-  done
+  proc_start "$PIDFILE" "$OUTFILE" java "${JAVA_OPTS[@]}" "${cds_opts[@]}" -cp "$LIBS/*" kafka.Kafka "$cfg"
+  local rc=0
+  proc_wait "$PIDFILE" 120 serving || rc=$?
+  case "$rc" in
+    0) log "kafka: ready in $(since "$start") (log: $LOGFILE)"; return ;;
+    1) tail -n 20 "$OUTFILE" "$LOGFILE" >&2 2>/dev/null || true; stop; die "kafka: exited during start-up, see $LOGFILE and $OUTFILE" ;;
+  esac
   tail -n 20 "$OUTFILE" "$LOGFILE" >&2 2>/dev/null || true
   stop
   die "kafka: no live broker with a group coordinator after 120 s, see $LOGFILE and $OUTFILE"
 }
 
+# serving: a live broker whose group coordinator answers.
+serving() { ready && coordinator_ok; }
+
 stop() {
-  local pid i graceful=1
-  if pid=$(running_pid); then
-    log "kafka: stopping pid $pid"
-    kill "$pid" 2>/dev/null || true
-    # A controlled shutdown of a single node takes a few seconds (more when it
-    # writes the class-data archive).
-    for i in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-      log "kafka: pid $pid still running after 30 s, killing it"; kill -9 "$pid" 2>/dev/null || true; graceful=0
-      for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    fi
-  fi
-  rm -f "$PIDFILE"
+  # A controlled shutdown of a single node takes a few seconds (more when it
+  # writes the class-data archive).
+  proc_stop -t 30 -m "$MATCH" kafka "$PIDFILE"
   local cds
   if cds=$(cat "$RUN/cds-recording" 2>/dev/null); then
-    if [ "$graceful" = 1 ] && [ -s "$cds.tmp" ]; then mv "$cds.tmp" "$cds"; else rm -f "$cds.tmp"; fi
+    if [ "$PROC_KILLED" = 0 ] && [ -s "$cds.tmp" ]; then mv "$cds.tmp" "$cds"; else rm -f "$cds.tmp"; fi
     rmdir "$cds.recording" 2>/dev/null || true
     rm -f "$RUN/cds-recording"
   fi
 }
 
-status() { running_pid >/dev/null && ready; }
+status() { proc_running "$PIDFILE" "$MATCH" && ready; }
 
 case "${1:-}" in
   fetch) fetch; echo "$LIBS" ;;

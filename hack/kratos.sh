@@ -90,7 +90,7 @@ GOMOD
   # Start from Kratos' own go.sum: it carries the checksums of its replaced
   # forks, which the checksum database does not serve.
   local src
-  src=$(cd "$dir" && GOFLAGS= go mod download -json "github.com/ory/kratos@$KRATOS_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  src=$(cd "$dir" && GOFLAGS='' go mod download -json "github.com/ory/kratos@$KRATOS_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
   [ -f "$src/go.sum" ] || die "kratos: could not download github.com/ory/kratos@$KRATOS_VERSION"
   cp "$src/go.sum" "$dir/go.sum"; chmod u+w "$dir/go.sum"
   log "kratos: resolving dependencies (go mod tidy)"
@@ -124,16 +124,9 @@ build() { with_lock "$WUXIAO_CACHE/kratos/.lock-$KRATOS_VERSION" build_kratos; }
 # redact URL: hide a password in a DSN before logging it.
 redact() { sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#' <<<"$1"; }
 
-# running_pid: the recorded pid, if that process is still this Kratos binary serving
-# (a pid file left by a killed run may name an unrelated process by now).
-running_pid() {
-  local pid cmd
-  pid=$(cat "$PIDFILE" 2>/dev/null) || return 1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null) || return 1
-  [[ "$cmd" == *"$BIN serve"* ]] || return 1
-  echo "$pid"
-}
+# MATCH: this Kratos binary serving (hack/kratos.sh's pid files of before
+# hack/lib.sh's proc_start hold a bare pid).
+MATCH="$BIN serve"
 
 ready() {
   curl -fs -o /dev/null --max-time 2 "http://127.0.0.1:$PUBLIC_PORT/health/ready" &&
@@ -185,10 +178,7 @@ kratos_env() {
 start() {
   ensure_curl
   stop
-  local p
-  for p in "$PUBLIC_PORT" "$ADMIN_PORT"; do
-    if port_busy "$p"; then die "kratos: 127.0.0.1:$p is already in use by another process (set WUXIAO_KRATOS_PUBLIC_PORT / WUXIAO_KRATOS_ADMIN_PORT to use others)"; fi
-  done
+  ports_free kratos "set WUXIAO_KRATOS_PUBLIC_PORT / WUXIAO_KRATOS_ADMIN_PORT to use others" "$PUBLIC_PORT" "$ADMIN_PORT"
   build
   local start; start=$(now)
   mkdir -p "$RUN"; : > "$LOGFILE"
@@ -200,34 +190,25 @@ start() {
       die "kratos: migration failed, see $LOGFILE"
   fi
   log "kratos: starting on 127.0.0.1:$PUBLIC_PORT (public, base URL $PUBLIC_BASE_URL) and :$ADMIN_PORT (admin), sign-in pages at $UI_URL/auth/, DSN=$(redact "$DSN")"
-  setsid "$BIN" serve --dev --sqa-opt-out -c "$CONFIG" >>"$LOGFILE" 2>&1 < /dev/null &
-  echo $! > "$PIDFILE"
+  proc_start "$PIDFILE" "$LOGFILE" "$BIN" serve --dev --sqa-opt-out -c "$CONFIG"
   echo "$PUBLIC_BASE_URL $UI_URL" > "$URLSFILE"
-  local i
-  for i in $(seq 1 300); do
-    ready && { log "kratos: ready in $(since "$start") (log: $LOGFILE)"; return; }
-    running_pid >/dev/null || { tail -n 20 "$LOGFILE" >&2; die "kratos: exited during start-up, see $LOGFILE"; }
-    sleep 0.2
-  done
+  local rc=0
+  proc_wait "$PIDFILE" 60 ready || rc=$?
+  case "$rc" in
+    0) log "kratos: ready in $(since "$start") (log: $LOGFILE)"; return ;;
+    1) tail -n 20 "$LOGFILE" >&2; die "kratos: exited during start-up, see $LOGFILE" ;;
+  esac
   tail -n 20 "$LOGFILE" >&2
   stop
   die "kratos: not ready after 60 s, see $LOGFILE"
 }
 
-stop() {
-  local pid i
-  pid=$(running_pid) || { rm -f "$PIDFILE"; return 0; }
-  log "kratos: stopping pid $pid"
-  kill "$pid" 2>/dev/null || true
-  for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$PIDFILE"
-}
+stop() { proc_stop -t 10 -m "$MATCH" kratos "$PIDFILE"; }
 
 # status: running, ready, and started with the browser URLs this caller
 # wants (else hack/infra.sh up restarts it rather than reuse it).
 status() {
-  running_pid >/dev/null && ready || return 1
+  proc_running "$PIDFILE" "$MATCH" && ready || return 1
   local have; have=$(cat "$URLSFILE" 2>/dev/null || true)
   if [ -z "${WUXIAO_KRATOS_REUSE_ANY:-}" ] && [ "$have" != "$PUBLIC_BASE_URL $UI_URL" ]; then
     echo "kratos: running with browser URLs ${have:-unknown}, wanted $PUBLIC_BASE_URL $UI_URL" >&2

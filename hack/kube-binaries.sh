@@ -26,7 +26,7 @@ kube_wrapper() {
   log "kube: preparing wrapper module for k8s.io/kubernetes@$KUBE_VERSION"
   rm -rf "$dir"; mkdir -p "$dir"
   local gomod
-  gomod=$(cd "$dir" && GOFLAGS= go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  gomod=$(cd "$dir" && GOFLAGS='' go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
   [ -f "$gomod" ] || die "could not download k8s.io/kubernetes@$KUBE_VERSION"
   local staging="v0.${KUBE_VERSION#v1.}"
   {

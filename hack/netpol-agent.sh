@@ -40,7 +40,7 @@ build() {
   command -v patch >/dev/null || apt_install patch
   log "netpol-agent: building sigs.k8s.io/kube-network-policies@$KNP_VERSION (patched; about 2 min cold)"
   rm -rf "$dir"; mkdir -p "$dir"
-  moddir=$(cd "$dir" && GOFLAGS= go mod download -json "sigs.k8s.io/kube-network-policies@$KNP_VERSION" |
+  moddir=$(cd "$dir" && GOFLAGS='' go mod download -json "sigs.k8s.io/kube-network-policies@$KNP_VERSION" |
     sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
   [ -d "$moddir" ] || die "netpol-agent: could not download sigs.k8s.io/kube-network-policies@$KNP_VERSION"
   src="$dir/src"

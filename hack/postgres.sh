@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # PostgreSQL for tests, from Debian's `postgresql` package (15), on loopback.
+# Its server is started and stopped by pg_ctl, which keeps its own pid file
+# (postmaster.pid); the other daemons of hack/ use hack/lib.sh's proc_*.
 #
 #   hack/postgres.sh start   # install if needed, initdb a fresh cluster, start it, wait until it accepts connections
 #   hack/postgres.sh stop    # stop it (pg_ctl -m fast; safe when nothing runs)
@@ -64,7 +66,7 @@ accepting() { "$PG_BIN/pg_isready" -q -U postgres -h 127.0.0.1 -p "$PORT" -d pos
 start() {
   ensure_postgres
   stop
-  if port_busy "$PORT"; then die "postgres: 127.0.0.1:$PORT is already in use by another process (set WUXIAO_PG_PORT to use another)"; fi
+  ports_free postgres "set WUXIAO_PG_PORT to use another" "$PORT"
   local start datadir; start=$(now)
   mkdir -p "$RUN"
   datadir=$(pick_datadir)
@@ -106,11 +108,7 @@ EOF
   # the postgres user needs no write access to the run directory).
   as_pg "$PG_BIN/pg_ctl" -D "$datadir" -w -t 60 start >>"$LOGFILE" 2>&1 < /dev/null ||
     { tail -n 20 "$LOGFILE" >&2; stop; die "postgres: server did not start, see $LOGFILE"; }
-  local i
-  for i in $(seq 1 100); do
-    accepting && { log "postgres: ready in $(since "$start") (log: $LOGFILE)"; return; }
-    sleep 0.1
-  done
+  if wait_for 10 accepting; then log "postgres: ready in $(since "$start") (log: $LOGFILE)"; return; fi
   tail -n 20 "$LOGFILE" >&2
   stop
   die "postgres: not accepting connections on 127.0.0.1:$PORT, see $LOGFILE"
