@@ -2,7 +2,12 @@ package complaint
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/hex"
 	"regexp"
+	"strings"
 )
 
 // A tracking code is the reporter's key to the public status page:
@@ -56,3 +61,26 @@ func townPart(village string) (string, bool) {
 // ValidTrackingCode reports whether s has the form of a tracking code, with
 // or without the town part.
 func ValidTrackingCode(s string) bool { return trackingCodePattern.MatchString(s) }
+
+// NewSecret returns a follow-up secret (shown once to the reporter) and its
+// hash (the only thing stored).
+func NewSecret() (secret, hash string) {
+	b := make([]byte, 20)
+	_, _ = rand.Read(b)
+	secret = base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)
+	return secret, HashSecret(secret)
+}
+
+// HashSecret is the stored form of a secret.
+func HashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(strings.ToUpper(strings.TrimSpace(secret))))
+	return hex.EncodeToString(sum[:])
+}
+
+// CheckSecret compares a presented secret with a stored hash in constant time.
+func CheckSecret(hash, secret string) bool {
+	if hash == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(hash), []byte(HashSecret(secret))) == 1
+}

@@ -90,3 +90,24 @@ func TestTrackingCodeNamesTheTown(t *testing.T) {
 		t.Fatal("the database accepts a malformed tracking code")
 	}
 }
+
+func TestTrackingCodeAndSecret(t *testing.T) {
+	seen := map[string]bool{}
+	for i := 0; i < 200; i++ {
+		code := NewTrackingCode(testVillage)
+		if !ValidTrackingCode(code) || seen[code] {
+			t.Fatalf("bad or repeated code %q", code)
+		}
+		seen[code] = true
+	}
+	secret, hash := NewSecret()
+	if strings.Contains(hash, secret) || len(hash) != 64 {
+		t.Fatalf("hash %q", hash)
+	}
+	if !CheckSecret(hash, secret) || !CheckSecret(hash, " "+strings.ToLower(secret)+" ") {
+		t.Fatal("the right secret is refused")
+	}
+	if CheckSecret(hash, secret+"X") || CheckSecret("", "") {
+		t.Fatal("a wrong secret is accepted")
+	}
+}
