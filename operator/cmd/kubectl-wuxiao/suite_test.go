@@ -232,6 +232,8 @@ func district(t testing.TB) *wuxiaov1.District {
 type townIT struct {
 	town *wuxiaov1.Town
 	cfg  *rest.Config
+	// kubeconfig is cfg as a kubeconfig file's content, for real kubectl.
+	kubeconfig []byte
 }
 
 func readyTown(t testing.TB, d *wuxiaov1.District, name string) townIT {
@@ -260,8 +262,10 @@ func readyTown(t testing.TB, d *wuxiaov1.District, name string) townIT {
 	})
 	user, err := env.AddUser(envtest.User{Name: "it-" + name, Groups: []string{group}}, nil)
 	must(t, err)
+	kubeconfig, err := user.KubeConfig()
+	must(t, err)
 	ackServices(t, d, town)
-	return townIT{town: town, cfg: user.Config()}
+	return townIT{town: town, cfg: user.Config(), kubeconfig: kubeconfig}
 }
 
 // kubelet reports every Deployment of the namespace as rolled out
