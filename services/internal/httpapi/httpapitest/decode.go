@@ -1,5 +1,7 @@
-// Package httpapitest holds the properties the services' fuzz targets check
-// of their JSON request decoding (httpapi.DecodeJSON), written once.
+// Package httpapitest is what the services' tests of their HTTP APIs share,
+// written once: a client (Client), a server behind the test Kratos
+// (ServeAPI, APIBase), and the properties their fuzz targets check of the
+// JSON request decoding (httpapi.DecodeJSON).
 package httpapitest
 
 import (
