@@ -27,6 +27,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/api/ratingrules"
 	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
@@ -36,18 +37,8 @@ import (
 
 // FactCrossCheck is a cross-check flag; its subkind is the flag's kind
 // (eventsv1.CrossCheckPayeeRelative, eventsv1.CrossCheckPayeeDeceased).
-const FactCrossCheck FactKind = "crosscheck"
-
-// crossCheckKindRule is the default rule of cross-check facts: a payment to
-// a dead person is money that left the village for nobody (−8); a payment
-// to a cadre's relative may be lawful, but was decided by people who should
-// have stood aside, and must be explained (−5).
-func crossCheckKindRule() KindRule {
-	return KindRule{Label: "交叉比对预警", Subkinds: map[string]SubkindRule{
-		eventsv1.CrossCheckPayeeRelative: {Label: "补贴收款人为本村干部亲属", Points: -5},
-		eventsv1.CrossCheckPayeeDeceased: {Label: "补贴发放给已登记死亡人员", Points: -8},
-	}}
-}
+// Its default points are in ratingrules.Default.
+const FactCrossCheck = ratingrules.FactCrossCheck
 
 var hashPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 

@@ -24,6 +24,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/api/settings"
 	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
 )
@@ -159,23 +160,13 @@ type DistrictFeed struct {
 	Options events.ConsumerOptions
 }
 
-// NoDistrictView, as the town named to run the district projection
-// (WUXIAO_DISTRICT_VIEW_TOWN), says that no town's instance runs it (the
-// town the District names does not exist, or the district has no town left).
-// It cannot be a town's name (a DNS label), and unlike an empty value it
-// never makes every instance run the projection. The operator always sets
-// the variable, to a town or to this.
-const NoDistrictView = "-"
+// NoDistrictView and RunsDistrictView are the contract of
+// WUXIAO_DISTRICT_VIEW_TOWN with the operator, which sets it (api/settings).
+const NoDistrictView = settings.NoDistrictView
 
 // RunsDistrictView tells whether town's instance runs the district
-// projection, given the town named to run it (WUXIAO_DISTRICT_VIEW_TOWN):
-// only that town's instance does, so that the district's topics have one
-// consumer, not one per town (each holds a Kafka connection per partition
-// of every town's two topics). NoDistrictView: none does. Nothing named
-// (unset: a lone instance, tools, tests): it does.
-func RunsDistrictView(viewTown, town string) bool {
-	return viewTown == "" || (viewTown != NoDistrictView && viewTown == town)
-}
+// projection (settings.RunsDistrictView).
+func RunsDistrictView(viewTown, town string) bool { return settings.RunsDistrictView(viewTown, town) }
 
 // DistrictGroup is the projection's consumer group of a town's instance.
 func DistrictGroup(town string) string { return "wuxiao-inspection-" + town + "-district" }

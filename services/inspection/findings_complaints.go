@@ -39,13 +39,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/api/ratingrules"
 	"github.com/wuxiao/wuxiao/services/internal/events"
 )
 
 // Complaint subkinds beyond the rated outcomes.
 const (
-	ComplaintAccepted = "accepted" // 已受理: recorded, 0 points
-	ComplaintResolved = "resolved" // resolved, outcome not stated: unrated
+	ComplaintAccepted = ratingrules.ComplaintAccepted // 已受理: recorded, 0 points
+	ComplaintResolved = "resolved"                    // resolved, outcome not stated: unrated
 )
 
 // ComplaintOutcome reads the outcome of an investigation from its summary.

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/wuxiao/wuxiao/api/ratingrules"
 )
 
 // Colour of a three-colour supervision order (三色督查令), by severity:
@@ -15,9 +17,9 @@ import (
 type Colour string
 
 const (
-	Blue   Colour = "blue"
-	Yellow Colour = "yellow"
-	Red    Colour = "red"
+	Blue   Colour = ratingrules.OrderBlue
+	Yellow Colour = ratingrules.OrderYellow
+	Red    Colour = ratingrules.OrderRed
 )
 
 // Name is the colour in Chinese: 蓝色, 黄色, 红色.

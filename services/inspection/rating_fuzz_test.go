@@ -10,51 +10,30 @@ import (
 	"time"
 )
 
-// FuzzLoadRules: rules a town configures either load and validate, or are
-// refused with an error; loaded rules survive a round trip through JSON,
-// and rating any facts with them keeps the rating's own promises: points
-// are the start plus the contributions, the grade is the points' grade,
-// no cap is exceeded, and the order of the facts does not matter.
-func FuzzLoadRules(f *testing.F) {
+// FuzzRate: rating any facts with any rules a town may configure keeps the
+// rating's own promises: points are the start plus the contributions, the
+// grade is the points' grade, no cap is exceeded, and the order of the facts
+// does not matter. (That the rules load and validate is ratingrules'
+// FuzzLoadRules.)
+func FuzzRate(f *testing.F) {
 	for _, s := range []string{
 		``,
-		`{}`,
 		"start: 100\nperiod: quarter\ngrades: {a: 95, b: 85, c: 60}\n",
 		`{"kinds":{"warning":{"label":"违规预警","subkinds":{"deadline":{"label":"超期","points":-2,"cap":4}}}}}`,
 		`{"kinds":{"custom":{"label":"表扬","points":3,"cap":5}}}`,
-		`{"kinds":{"x":{"label":"x","points":-9223372036854775808}}}`,
-		`{"kinds":{"x":{"label":"x","subkinds":{"a":{"label":"a","points":9223372036854775807},"b":{"label":"b","points":1}}}}}`,
-		`{"start":9223372036854775807,"grades":{"a":9223372036854775807}}`,
-		`{"kinds":{"":{"label":""}}}`,
-		"kinds:\n  finding:\n    label: 巡察\n    cap: -1\n",
-		`{"start":100,"unknown":1}`,
-		"a: &a [*a, *a]\n",
+		`{"kinds":{"x":{"label":"x","subkinds":{"a":{"label":"a","points":1000},"b":{"label":"b","points":1}}}}}`,
 	} {
 		f.Add([]byte(s), []byte{0, 1, 2, 3, 17, 200, 33})
 	}
 	// Points near the int limits wrapped the score round: two deductions
 	// made a village's score positive again.
 	f.Add([]byte(`{"kinds":{"a":{"label":"a","points":-9223372036854775807}}}`), []byte{0, 0, 0, 1})
+	f.Add([]byte(`{"start":1000000,"grades":{"a":1000000,"b":-1000000,"c":-2000000},"kinds":{"a":{"label":"a","points":-1000}}}`), []byte{0, 0, 0, 1})
 	f.Fuzz(func(t *testing.T, doc, factBytes []byte) {
 		r, err := LoadRules(doc)
 		if err != nil {
 			return
 		}
-		if verr := r.Validate(); verr != nil {
-			t.Fatalf("loaded rules that do not validate: %v", verr)
-		}
-		enc, err := json.Marshal(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r2, err := LoadRules(enc)
-		if err != nil {
-			t.Fatalf("loaded rules do not load again from %s: %v", enc, err)
-		}
-		if enc2, _ := json.Marshal(r2); string(enc2) != string(enc) {
-			t.Fatalf("round trip changed the rules:\n%s\n%s", enc, enc2)
-		}
-
 		period := r.PeriodOf(time.Date(2026, 3, 2, 8, 0, 0, 0, Shanghai))
 		facts := fuzzFacts(r, period, factBytes)
 		rating := Rate(r, "330283100201", period, facts)

@@ -10,8 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/wuxiao/wuxiao/api/settings"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
-	"github.com/wuxiao/wuxiao/services/inspection"
 )
 
 // Exactly one town's inspection service builds the district overview: every
@@ -106,7 +106,7 @@ func TestDistrictViewRunsInOneTown(t *testing.T) {
 	// would make each run the projection), and the District says so.
 	missing := d.Name + "-z"
 	update(t, d, func() { d.Spec.DistrictView.Town = missing })
-	expect(inspection.NoDistrictView, 0, "", fmt.Sprintf("spec.districtView.town names %q, which is not a town of this district", missing))
+	expect(settings.NoDistrictView, 0, "", fmt.Sprintf("spec.districtView.town names %q, which is not a town of this district", missing))
 
 	// Back to the default; then the seat starts being deleted (a
 	// finalizer holds it): the District and the other towns move on to the

@@ -22,9 +22,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
+	"github.com/wuxiao/wuxiao/api/ratingrules"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 	"github.com/wuxiao/wuxiao/operator/internal/resources"
-	"github.com/wuxiao/wuxiao/services/inspection"
 )
 
 // RatingRulesResync is how often a Ready town that uses rating rules from a
@@ -53,7 +53,7 @@ func ratingRulesRef(town *wuxiaov1.Town, district *wuxiaov1.District) (ref *wuxi
 
 // resolveRatingRules returns the content of the town's rating rules after
 // checking that the inspection service will load them (the same
-// inspection.LoadRules it runs at start-up), or "" for the built-in rules.
+// ratingrules.Load it runs at start-up), or "" for the built-in rules.
 // Missing or invalid rules are a problem (reason and message for the
 // condition RatingRulesValid), not an error: the caller keeps the last good
 // rules and reconciles the rest of the town, so that one bad ConfigMap does
@@ -82,7 +82,7 @@ func (r *TownReconciler) resolveRatingRules(ctx context.Context, town *wuxiaov1.
 	if len(data) > maxRatingRulesBytes {
 		return "", "", &stalled{wuxiaov1.ReasonRatingRulesInvalid, fmt.Sprintf("%s: the rules are %d bytes, more than the %d allowed%s", where, len(data), maxRatingRulesBytes, keeps)}, nil
 	}
-	if _, err := inspection.LoadRules([]byte(data)); err != nil {
+	if _, err := ratingrules.Load([]byte(data)); err != nil {
 		problems := strings.ReplaceAll(err.Error(), "\n", "; ")
 		if len(problems) > maxConditionProblems {
 			problems = strings.ToValidUTF8(problems[:maxConditionProblems], "") + "…"

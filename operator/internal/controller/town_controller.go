@@ -31,9 +31,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/wuxiao/wuxiao/api/settings"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 	"github.com/wuxiao/wuxiao/operator/internal/resources"
-	"github.com/wuxiao/wuxiao/services/inspection"
 )
 
 // TownReconciler gives each Town its namespace, admin rights, catalog and the
@@ -437,7 +437,7 @@ func patchStatus[S any](ctx context.Context, c client.Client, before, after clie
 
 // districtViewTown is the town whose inspection service builds the
 // district overview (resources.DistrictViewTown), or
-// inspection.NoDistrictView when that town does not exist: the services
+// settings.NoDistrictView when that town does not exist: the services
 // then tell district staff that no town builds it, rather than send them to
 // a missing town. Towns are created and deleted under watch
 // (siblingsOnMembershipChange), so this follows them.
@@ -452,7 +452,7 @@ func (r *TownReconciler) districtViewTown(ctx context.Context, district *wuxiaov
 			return view, nil
 		}
 	}
-	return inspection.NoDistrictView, nil
+	return settings.NoDistrictView, nil
 }
 
 const townDistrictIndex = "spec.district"

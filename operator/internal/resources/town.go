@@ -23,9 +23,9 @@ import (
 	"k8s.io/utils/ptr"
 
 	gwapi "github.com/wuxiao/wuxiao/api/gateway"
+	"github.com/wuxiao/wuxiao/api/settings"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 	"github.com/wuxiao/wuxiao/operator/internal/provision"
-	"github.com/wuxiao/wuxiao/services/inspection"
 )
 
 // Names of generated objects.
@@ -75,7 +75,7 @@ const (
 	// rules changes the pod template and rolls the pods.
 	EnvRatingRules = "WUXIAO_RATING_RULES"
 	// EnvDistrictViewTown names, to the inspection service, the town whose
-	// instance builds the district overview, or inspection.NoDistrictView.
+	// instance builds the district overview, or settings.NoDistrictView.
 	EnvDistrictViewTown = "WUXIAO_DISTRICT_VIEW_TOWN"
 	// EnvTrustedProxies lists the proxies whose X-Forwarded-For the services believe.
 	EnvTrustedProxies = "WUXIAO_TRUSTED_PROXIES"
@@ -102,7 +102,7 @@ type TownInput struct {
 	RatingRules string
 	// DistrictViewTown is the town whose inspection service builds the
 	// district overview (DistrictViewTown of the town's district, if that
-	// town exists); empty or inspection.NoDistrictView when no town does.
+	// town exists); empty or settings.NoDistrictView when no town does.
 	DistrictViewTown string
 }
 
@@ -369,7 +369,7 @@ func serviceEnv(in TownInput, svc wuxiaov1.ServiceName) []corev1.EnvVar {
 		// explicitly.
 		view := in.DistrictViewTown
 		if view == "" {
-			view = inspection.NoDistrictView
+			view = settings.NoDistrictView
 		}
 		env = append(env, corev1.EnvVar{Name: EnvDistrictViewTown, Value: view})
 	}

@@ -9,8 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/wuxiao/wuxiao/api/settings"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
-	"github.com/wuxiao/wuxiao/services/inspection"
 )
 
 func input(mutate func(*wuxiaov1.Town, *wuxiaov1.District)) TownInput {
@@ -176,8 +176,8 @@ func TestDistrictViewTown(t *testing.T) {
 func TestDistrictViewEnv(t *testing.T) {
 	for _, tc := range []struct{ view, want string }{
 		{"jinping", "jinping"},
-		{"", inspection.NoDistrictView},
-		{inspection.NoDistrictView, inspection.NoDistrictView},
+		{"", settings.NoDistrictView},
+		{settings.NoDistrictView, settings.NoDistrictView},
 	} {
 		in := input(nil)
 		in.DistrictViewTown = tc.view
@@ -196,7 +196,7 @@ func TestDistrictViewEnv(t *testing.T) {
 			if len(got) != want || (want == 1 && got[0] != tc.want) {
 				t.Errorf("view %q, %s: WUXIAO_DISTRICT_VIEW_TOWN %v, want %q", tc.view, svc, got, tc.want)
 			}
-			if want == 1 && inspection.RunsDistrictView(got[0], "jinping") != (tc.want == "jinping") {
+			if want == 1 && settings.RunsDistrictView(got[0], "jinping") != (tc.want == "jinping") {
 				t.Errorf("view %q: town jinping's instance runs the projection: %v", tc.view, !(tc.want == "jinping"))
 			}
 		}
