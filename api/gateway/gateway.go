@@ -4,36 +4,39 @@
 // variables, and what the gateway expects to find in the cluster.
 package gateway
 
-// Environment variables the operator sets on the gateway's container.
+import "github.com/wuxiao/wuxiao/api/settings"
+
+// Environment variables the operator sets on the gateway's container;
+// those the towns' services share are named in api/settings.
 const (
 	// EnvDistrict is the District object's name.
-	EnvDistrict = "WUXIAO_DISTRICT"
+	EnvDistrict = settings.EnvDistrict
 	// EnvDistrictName is the district's display name (e.g. 奉化区).
 	EnvDistrictName = "WUXIAO_DISTRICT_NAME"
 	// EnvKratosPublicURL is Kratos' public API as the gateway reaches it.
-	EnvKratosPublicURL = "KRATOS_PUBLIC_URL"
+	EnvKratosPublicURL = settings.EnvKratosPublicURL
 	// EnvPublicHosts and EnvStaffHosts are comma-separated host names the
 	// public pages and the staff pages (/auth, /console) answer on; empty:
 	// every host serves both.
 	EnvPublicHosts = "WUXIAO_GATEWAY_PUBLIC_HOSTS"
 	EnvStaffHosts  = "WUXIAO_GATEWAY_STAFF_HOSTS"
 	// EnvTrustedProxies are the CIDRs whose X-Forwarded-For is believed.
-	EnvTrustedProxies = "WUXIAO_TRUSTED_PROXIES"
+	EnvTrustedProxies = settings.EnvTrustedProxies
 	// EnvHTTPAddr is the listen address (default ":8080").
-	EnvHTTPAddr = "HTTP_ADDR"
+	EnvHTTPAddr = settings.EnvHTTPAddr
 	// EnvMetricsAddr is the listen address of /metrics, which the HTTP
 	// listener does not serve (default ":9090").
-	EnvMetricsAddr = "METRICS_ADDR"
+	EnvMetricsAddr = settings.EnvMetricsAddr
 	// EnvOTLPEndpoint is the OTLP/HTTP endpoint for traces (optional).
-	EnvOTLPEndpoint = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	EnvOTLPEndpoint = settings.EnvOTLPEndpoint
 )
 
 // HTTPPort is the gateway container's port (named "http").
-const HTTPPort = 8080
+const HTTPPort = settings.HTTPPort
 
 // MetricsPort is the gateway container's /metrics port (named "metrics"),
 // for the monitoring namespace only.
-const MetricsPort = 9090
+const MetricsPort = settings.MetricsPort
 
 // ImageName is the gateway image's name under the District's image
 // repository, like the towns' services (<repository>/<name>:<version>).

@@ -1,14 +1,93 @@
 // Package settings names the environment variables through which the
-// operator configures the services, and the values with a meaning of their
-// own: the operator writes them into the Deployments it builds, the
-// services read them at start-up. Both sides import this package, so a
-// renamed setting cannot leave one side behind.
+// operator configures the towns' services (and, with api/gateway, the
+// district gateway), and the values with a meaning of their own: the
+// operator writes them into the Deployments it builds, the services read
+// them at start-up (services/internal/config). Both sides import this
+// package, so a renamed setting cannot leave one side behind.
 package settings
 
+// What every town's service is told by the operator.
 const (
+	// EnvService is the service's name: workflow, disclosure, complaint or
+	// inspection (api/v1alpha1.ServiceName).
+	EnvService = "WUXIAO_SERVICE"
+	// EnvDistrict and EnvTown are the District's and the Town's object names.
+	EnvDistrict = "WUXIAO_DISTRICT"
+	EnvTown     = "WUXIAO_TOWN"
+	// EnvTownCode is the town's 12-digit administrative division code.
+	EnvTownCode = "WUXIAO_TOWN_CODE"
+	// EnvCatalogFile is the path of the resolved power catalog (JSON),
+	// mounted from the town's ConfigMap.
+	EnvCatalogFile = "WUXIAO_CATALOG_FILE"
+	// EnvPortalBaseURL is the public portal's address.
+	EnvPortalBaseURL = "WUXIAO_PORTAL_BASE_URL"
+	// EnvDatabaseURL is the PostgreSQL URL of the town's database: the
+	// service's own role, or the migration role's in the init container.
+	EnvDatabaseURL = "DATABASE_URL"
+	// EnvKafkaBrokers are the Kafka bootstrap servers, comma-separated.
+	EnvKafkaBrokers = "KAFKA_BROKERS"
+	// EnvKratosPublicURL is Ory Kratos' public API.
+	EnvKratosPublicURL = "KRATOS_PUBLIC_URL"
+	// EnvTrustedProxies are the CIDRs or addresses, comma-separated, whose
+	// X-Forwarded-For is believed.
+	EnvTrustedProxies = "WUXIAO_TRUSTED_PROXIES"
+	// EnvMigrateOnly ("true") and EnvDatabaseAppRole are the init
+	// container's mode: migrate with the migration role, grant the
+	// service's role its privileges, exit.
+	EnvMigrateOnly     = "WUXIAO_MIGRATE_ONLY"
+	EnvDatabaseAppRole = "WUXIAO_DATABASE_APP_ROLE"
+	// EnvRatingRules carries the inspection service's rating rules
+	// (api/ratingrules, JSON or YAML): content rather than a mounted file,
+	// so that a change of the rules changes the pod template and rolls the
+	// pods. EnvRatingRulesFile names a file instead (dev, tools).
+	EnvRatingRules     = "WUXIAO_RATING_RULES"
+	EnvRatingRulesFile = "WUXIAO_RATING_RULES_FILE"
 	// EnvDistrictViewTown names, to the inspection service, the town whose
 	// instance builds the district overview, or NoDistrictView.
 	EnvDistrictViewTown = "WUXIAO_DISTRICT_VIEW_TOWN"
+)
+
+// Where the services listen: HTTP on HTTPPort, /metrics alone on
+// MetricsPort, so that neither the gateway nor the Internet reaches it.
+const (
+	EnvHTTPAddr    = "HTTP_ADDR"
+	EnvMetricsAddr = "METRICS_ADDR"
+
+	HTTPPort           = 8080
+	MetricsPort        = 9090
+	DefaultHTTPAddr    = ":8080" // ":" + HTTPPort
+	DefaultMetricsAddr = ":9090" // ":" + MetricsPort
+)
+
+// Tracing: the OpenTelemetry variables the operator sets from the
+// District's spec.telemetry.
+const (
+	EnvOTLPEndpoint       = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	EnvOTelServiceName    = "OTEL_SERVICE_NAME"
+	EnvOTelResourceAttrs  = "OTEL_RESOURCE_ATTRIBUTES"
+	EnvTracesSampler      = "OTEL_TRACES_SAMPLER"
+	EnvTracesSamplerArg   = "OTEL_TRACES_SAMPLER_ARG"
+	TracesSamplerRatioArg = "parentbased_traceidratio" // EnvTracesSampler's value: EnvTracesSamplerArg is the ratio
+)
+
+// The secret keys of a town, each generated once by the operator into a
+// Secret of the town's namespace (its value under SecretKeyKey) and never
+// rotated: a new ID-hash key would make every stored hash unmatchable, a
+// new audit key every audit entry unverifiable.
+const (
+	// EnvIDHashKey keys the hashes of ID numbers (workflow, disclosure,
+	// inspection).
+	EnvIDHashKey        = "WUXIAO_ID_HASH_KEY"
+	IDHashKeySecretName = "wuxiao-id-hash-key"
+	// EnvChallengeKey signs the complaint intake's proof-of-work challenges.
+	EnvChallengeKey        = "WUXIAO_CHALLENGE_KEY"
+	ChallengeKeySecretName = "wuxiao-challenge-key"
+	// EnvAuditKey keys the workflow's audit chain (workflow, and
+	// inspection, which verifies it).
+	EnvAuditKey        = "WUXIAO_AUDIT_KEY"
+	AuditKeySecretName = "wuxiao-audit-key"
+	// SecretKeyKey is the key of the value in each of these Secrets.
+	SecretKeyKey = "key"
 )
 
 // NoDistrictView, as the town named to run the district projection

@@ -16,6 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	gwapi "github.com/wuxiao/wuxiao/api/gateway"
+	"github.com/wuxiao/wuxiao/api/settings"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 )
 
@@ -226,8 +227,8 @@ func GatewayEnv(d *wuxiaov1.District) []corev1.EnvVar {
 		{Name: gwapi.EnvKratosPublicURL, Value: d.Spec.Kratos.PublicURL},
 		{Name: gwapi.EnvHTTPAddr, Value: ":" + strconv.Itoa(gwapi.HTTPPort)},
 		{Name: gwapi.EnvMetricsAddr, Value: ":" + strconv.Itoa(gwapi.MetricsPort)},
-		{Name: "OTEL_SERVICE_NAME", Value: "wuxiao-gateway"},
-		{Name: "OTEL_RESOURCE_ATTRIBUTES", Value: "wuxiao.district=" + d.Name},
+		{Name: settings.EnvOTelServiceName, Value: "wuxiao-gateway"},
+		{Name: settings.EnvOTelResourceAttrs, Value: "wuxiao.district=" + d.Name},
 	}
 	add := func(name string, values []string) {
 		if len(values) > 0 {
@@ -246,8 +247,8 @@ func GatewayEnv(d *wuxiaov1.District) []corev1.EnvVar {
 	}
 	if r := d.Spec.Telemetry.SamplingRatio; r != "" {
 		env = append(env,
-			corev1.EnvVar{Name: "OTEL_TRACES_SAMPLER", Value: "parentbased_traceidratio"},
-			corev1.EnvVar{Name: "OTEL_TRACES_SAMPLER_ARG", Value: r})
+			corev1.EnvVar{Name: settings.EnvTracesSampler, Value: settings.TracesSamplerRatioArg},
+			corev1.EnvVar{Name: settings.EnvTracesSamplerArg, Value: r})
 	}
 	return env
 }

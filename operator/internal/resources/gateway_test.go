@@ -13,6 +13,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	gwapi "github.com/wuxiao/wuxiao/api/gateway"
+	"github.com/wuxiao/wuxiao/api/settings"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 )
 
@@ -45,7 +46,7 @@ func TestGatewayDeployment(t *testing.T) {
 			env: map[string]string{
 				gwapi.EnvDistrict: "fenghua", gwapi.EnvDistrictName: "奉化区", gwapi.EnvKratosPublicURL: "http://kratos.wuxiao-system.svc:4433",
 				gwapi.EnvHTTPAddr: ":8080", gwapi.EnvMetricsAddr: ":9090", gwapi.EnvPublicHosts: "", gwapi.EnvStaffHosts: "", gwapi.EnvTrustedProxies: "",
-				gwapi.EnvOTLPEndpoint: "", "KRATOS_ADMIN_URL": "", "OTEL_SERVICE_NAME": "wuxiao-gateway",
+				gwapi.EnvOTLPEndpoint: "", "KRATOS_ADMIN_URL": "", settings.EnvOTelServiceName: "wuxiao-gateway",
 			},
 		},
 		{
@@ -59,7 +60,7 @@ func TestGatewayDeployment(t *testing.T) {
 			},
 			env: map[string]string{
 				gwapi.EnvPublicHosts: "jiandu.fenghua.gov.cn,qr.fenghua.gov.cn", gwapi.EnvStaffHosts: "ganbu.fenghua.gov.cn",
-				gwapi.EnvTrustedProxies: "10.0.0.0/8,198.18.0.1/32", gwapi.EnvOTLPEndpoint: "http://otel:4318", "OTEL_TRACES_SAMPLER_ARG": "0.5",
+				gwapi.EnvTrustedProxies: "10.0.0.0/8,198.18.0.1/32", gwapi.EnvOTLPEndpoint: "http://otel:4318", settings.EnvTracesSamplerArg: "0.5",
 			},
 		},
 		{

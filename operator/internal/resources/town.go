@@ -22,7 +22,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
-	gwapi "github.com/wuxiao/wuxiao/api/gateway"
 	"github.com/wuxiao/wuxiao/api/settings"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 	"github.com/wuxiao/wuxiao/operator/internal/provision"
@@ -47,13 +46,13 @@ const (
 	// complaint intake's proof-of-work challenges (WUXIAO_CHALLENGE_KEY).
 	// Both are generated once per town and never rotated by the operator:
 	// a new hash key would make every stored hash unmatchable.
-	IDHashKeySecretName    = "wuxiao-id-hash-key"
-	ChallengeKeySecretName = "wuxiao-challenge-key"
+	IDHashKeySecretName    = settings.IDHashKeySecretName
+	ChallengeKeySecretName = settings.ChallengeKeySecretName
 	// AuditKeySecretName keys the workflow's audit chain (workflow and
 	// inspection, which verifies it: WUXIAO_AUDIT_KEY); generated once, never
 	// rotated by the operator.
-	AuditKeySecretName = "wuxiao-audit-key"
-	SecretKeyKey       = "key"
+	AuditKeySecretName = settings.AuditKeySecretName
+	SecretKeyKey       = settings.SecretKeyKey
 	// RecoverySecretName holds the first-login recovery codes of the town's
 	// new officials, for town IT staff to hand over (they may read this
 	// Secret and no other).
@@ -63,28 +62,24 @@ const (
 	// VersionLabel on a Deployment records the service version it runs; the
 	// rollout reads it back, so it survives a lost status.
 	VersionLabel = "app.kubernetes.io/version"
-	HTTPPort     = 8080
+	HTTPPort     = settings.HTTPPort
 	// MetricsPort serves /metrics apart from the HTTP port, so that neither
 	// the gateway nor the internet reaches it (services/internal/httpapi).
-	MetricsPort     = 9090
+	MetricsPort     = settings.MetricsPort
 	DefaultReplicas = int32(2)
 	// RunAsUser is the non-root uid of the service images (distroless "nonroot").
 	RunAsUser = int64(65532)
-	// EnvRatingRules carries the rating rules' content to the inspection
-	// service: content rather than a mounted file, so that a change of the
-	// rules changes the pod template and rolls the pods.
-	EnvRatingRules = "WUXIAO_RATING_RULES"
-	// EnvDistrictViewTown names, to the inspection service, the town whose
-	// instance builds the district overview, or settings.NoDistrictView.
-	EnvDistrictViewTown = "WUXIAO_DISTRICT_VIEW_TOWN"
-	// EnvTrustedProxies lists the proxies whose X-Forwarded-For the services believe.
-	EnvTrustedProxies = "WUXIAO_TRUSTED_PROXIES"
-	// The database settings (services/internal/config): the URL, and the
-	// init container's mode and the role it grants.
-	EnvDatabaseURL     = "DATABASE_URL"
-	EnvMigrateOnly     = "WUXIAO_MIGRATE_ONLY"
-	EnvDatabaseAppRole = "WUXIAO_DATABASE_APP_ROLE"
-	EnvAuditKey        = "WUXIAO_AUDIT_KEY"
+	// The settings the operator's code and tests look for in the
+	// Deployments it builds (all named in api/settings): the rating rules'
+	// content, the district view's town, the trusted proxies, the database
+	// URL, the init container's mode and the role it grants, the audit key.
+	EnvRatingRules      = settings.EnvRatingRules
+	EnvDistrictViewTown = settings.EnvDistrictViewTown
+	EnvTrustedProxies   = settings.EnvTrustedProxies
+	EnvDatabaseURL      = settings.EnvDatabaseURL
+	EnvMigrateOnly      = settings.EnvMigrateOnly
+	EnvDatabaseAppRole  = settings.EnvDatabaseAppRole
+	EnvAuditKey         = settings.EnvAuditKey
 	// MigrateContainerName is the Deployments' init container.
 	MigrateContainerName = "migrate"
 )
@@ -333,20 +328,20 @@ func Deployment(in TownInput, svc wuxiaov1.ServiceName, catalogHash string) *app
 func serviceEnv(in TownInput, svc wuxiaov1.ServiceName) []corev1.EnvVar {
 	t, d := in.Town, in.District
 	env := []corev1.EnvVar{
-		{Name: "WUXIAO_SERVICE", Value: string(svc)},
-		{Name: "WUXIAO_DISTRICT", Value: d.Name},
-		{Name: "WUXIAO_TOWN", Value: t.Name},
-		{Name: "WUXIAO_TOWN_CODE", Value: t.Spec.Code},
-		{Name: "WUXIAO_CATALOG_FILE", Value: CatalogMountPath + "/" + CatalogFileKey},
-		{Name: "WUXIAO_PORTAL_BASE_URL", Value: d.Spec.PortalBaseURL},
-		{Name: gwapi.EnvMetricsAddr, Value: ":" + strconv.Itoa(MetricsPort)},
+		{Name: settings.EnvService, Value: string(svc)},
+		{Name: settings.EnvDistrict, Value: d.Name},
+		{Name: settings.EnvTown, Value: t.Name},
+		{Name: settings.EnvTownCode, Value: t.Spec.Code},
+		{Name: settings.EnvCatalogFile, Value: CatalogMountPath + "/" + CatalogFileKey},
+		{Name: settings.EnvPortalBaseURL, Value: d.Spec.PortalBaseURL},
+		{Name: settings.EnvMetricsAddr, Value: ":" + strconv.Itoa(MetricsPort)},
 		// The service's own role (see database.go), never the migration role.
 		{Name: EnvDatabaseURL, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 			LocalObjectReference: corev1.LocalObjectReference{Name: DatabaseSecretFor(svc)}, Key: DatabaseSecretKey}}},
-		{Name: "KAFKA_BROKERS", Value: strings.Join(d.Spec.Kafka.BootstrapServers, ",")},
-		{Name: "KRATOS_PUBLIC_URL", Value: d.Spec.Kratos.PublicURL},
-		{Name: "OTEL_SERVICE_NAME", Value: "wuxiao-" + string(svc)},
-		{Name: "OTEL_RESOURCE_ATTRIBUTES", Value: "wuxiao.town=" + t.Name + ",wuxiao.district=" + d.Name},
+		{Name: settings.EnvKafkaBrokers, Value: strings.Join(d.Spec.Kafka.BootstrapServers, ",")},
+		{Name: settings.EnvKratosPublicURL, Value: d.Spec.Kratos.PublicURL},
+		{Name: settings.EnvOTelServiceName, Value: "wuxiao-" + string(svc)},
+		{Name: settings.EnvOTelResourceAttrs, Value: "wuxiao.town=" + t.Name + ",wuxiao.district=" + d.Name},
 	}
 	secretEnv := func(name, secret string) corev1.EnvVar {
 		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
@@ -354,9 +349,9 @@ func serviceEnv(in TownInput, svc wuxiaov1.ServiceName) []corev1.EnvVar {
 	}
 	switch svc {
 	case wuxiaov1.ServiceWorkflow, wuxiaov1.ServiceDisclosure, wuxiaov1.ServiceInspection:
-		env = append(env, secretEnv("WUXIAO_ID_HASH_KEY", IDHashKeySecretName))
+		env = append(env, secretEnv(settings.EnvIDHashKey, IDHashKeySecretName))
 	case wuxiaov1.ServiceComplaint:
-		env = append(env, secretEnv("WUXIAO_CHALLENGE_KEY", ChallengeKeySecretName))
+		env = append(env, secretEnv(settings.EnvChallengeKey, ChallengeKeySecretName))
 	}
 	if svc == wuxiaov1.ServiceWorkflow || svc == wuxiaov1.ServiceInspection {
 		env = append(env, secretEnv(EnvAuditKey, AuditKeySecretName))
@@ -384,12 +379,12 @@ func serviceEnv(in TownInput, svc wuxiaov1.ServiceName) []corev1.EnvVar {
 		env = append(env, corev1.EnvVar{Name: EnvTrustedProxies, Value: strings.Join(proxies, ",")})
 	}
 	if ep := d.Spec.Telemetry.OTLPEndpoint; ep != "" {
-		env = append(env, corev1.EnvVar{Name: "OTEL_EXPORTER_OTLP_ENDPOINT", Value: ep})
+		env = append(env, corev1.EnvVar{Name: settings.EnvOTLPEndpoint, Value: ep})
 	}
 	if r := d.Spec.Telemetry.SamplingRatio; r != "" {
 		env = append(env,
-			corev1.EnvVar{Name: "OTEL_TRACES_SAMPLER", Value: "parentbased_traceidratio"},
-			corev1.EnvVar{Name: "OTEL_TRACES_SAMPLER_ARG", Value: r})
+			corev1.EnvVar{Name: settings.EnvTracesSampler, Value: settings.TracesSamplerRatioArg},
+			corev1.EnvVar{Name: settings.EnvTracesSamplerArg, Value: r})
 	}
 	return env
 }

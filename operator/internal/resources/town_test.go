@@ -50,12 +50,12 @@ func TestDeployment(t *testing.T) {
 			if replicas != DefaultReplicas || c.ImagePullPolicy != corev1.PullIfNotPresent {
 				t.Errorf("replicas %d pull %s", replicas, c.ImagePullPolicy)
 			}
-			if env(c, "KAFKA_BROKERS") != "k1:9092,k2:9092" || env(c, "WUXIAO_TOWN_CODE") != "330213100000" || env(c, "OTEL_EXPORTER_OTLP_ENDPOINT") != "" {
+			if env(c, settings.EnvKafkaBrokers) != "k1:9092,k2:9092" || env(c, settings.EnvTownCode) != "330213100000" || env(c, settings.EnvOTLPEndpoint) != "" {
 				t.Errorf("env %v", c.Env)
 			}
 			// /metrics has its own named port (for a PodMonitor), apart from http.
-			if env(c, "METRICS_ADDR") != ":9090" || len(c.Ports) != 2 || c.Ports[1].Name != "metrics" || c.Ports[1].ContainerPort != 9090 {
-				t.Errorf("metrics port: env %q ports %v", env(c, "METRICS_ADDR"), c.Ports)
+			if env(c, settings.EnvMetricsAddr) != ":9090" || len(c.Ports) != 2 || c.Ports[1].Name != "metrics" || c.Ports[1].ContainerPort != 9090 {
+				t.Errorf("metrics port: env %q ports %v", env(c, settings.EnvMetricsAddr), c.Ports)
 			}
 			// No service talks to Kratos' admin API: a compromised portal must
 			// not learn where to mint identities.
@@ -87,7 +87,7 @@ func TestDeployment(t *testing.T) {
 			d.Spec.Telemetry = wuxiaov1.TelemetrySpec{OTLPEndpoint: "http://otel:4318", SamplingRatio: "0.25"}
 			d.Spec.Services.ImagePullPolicy = "Never"
 		}, func(t *testing.T, in TownInput, c corev1.Container, spec corev1.PodSpec, labels map[string]string, replicas int32) {
-			if env(c, "OTEL_EXPORTER_OTLP_ENDPOINT") != "http://otel:4318" || env(c, "OTEL_TRACES_SAMPLER_ARG") != "0.25" || c.ImagePullPolicy != corev1.PullNever {
+			if env(c, settings.EnvOTLPEndpoint) != "http://otel:4318" || env(c, settings.EnvTracesSamplerArg) != "0.25" || c.ImagePullPolicy != corev1.PullNever {
 				t.Errorf("env %v pull %s", c.Env, c.ImagePullPolicy)
 			}
 		}},

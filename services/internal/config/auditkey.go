@@ -3,12 +3,14 @@ package config
 import (
 	"encoding/hex"
 	"strings"
+
+	"github.com/wuxiao/wuxiao/api/settings"
 )
 
 // EnvAuditKey is the town's audit key (hex, 32 bytes), provisioned by the
 // operator for the workflow service, which keys its audit chain with it,
 // and the inspection service, which verifies the chain.
-const EnvAuditKey = "WUXIAO_AUDIT_KEY"
+const EnvAuditKey = settings.EnvAuditKey
 
 // AuditKeySize is the length of the audit key in bytes.
 const AuditKeySize = 32

@@ -1,6 +1,6 @@
 // Package config holds the settings every Wuxiao service shares, read from
-// flags that default from the environment the operator sets (see
-// operator/internal/resources/town.go, serviceEnv), and validated at once so
+// flags that default from the environment the operator sets (named in
+// api/settings; see operator/internal/resources/town.go, serviceEnv), and validated at once so
 // that a misconfigured pod fails with one message listing every problem.
 //
 // A service's main is a few lines:
@@ -30,36 +30,39 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/wuxiao/wuxiao/api/settings"
 )
 
-// Environment variable names. The first group is set by the operator.
+// Environment variable names. The first group is set by the operator
+// (api/settings, the contract of both).
 const (
-	EnvService         = "WUXIAO_SERVICE"
-	EnvDistrict        = "WUXIAO_DISTRICT"
-	EnvTown            = "WUXIAO_TOWN"
-	EnvTownCode        = "WUXIAO_TOWN_CODE"
-	EnvCatalogFile     = "WUXIAO_CATALOG_FILE"
-	EnvPortalBaseURL   = "WUXIAO_PORTAL_BASE_URL"
-	EnvDatabaseURL     = "DATABASE_URL"
-	EnvKafkaBrokers    = "KAFKA_BROKERS"
-	EnvKratosPublicURL = "KRATOS_PUBLIC_URL"
-	EnvOTLPEndpoint    = "OTEL_EXPORTER_OTLP_ENDPOINT"
-	EnvSamplerArg      = "OTEL_TRACES_SAMPLER_ARG"
+	EnvService         = settings.EnvService
+	EnvDistrict        = settings.EnvDistrict
+	EnvTown            = settings.EnvTown
+	EnvTownCode        = settings.EnvTownCode
+	EnvCatalogFile     = settings.EnvCatalogFile
+	EnvPortalBaseURL   = settings.EnvPortalBaseURL
+	EnvDatabaseURL     = settings.EnvDatabaseURL
+	EnvKafkaBrokers    = settings.EnvKafkaBrokers
+	EnvKratosPublicURL = settings.EnvKratosPublicURL
+	EnvOTLPEndpoint    = settings.EnvOTLPEndpoint
+	EnvSamplerArg      = settings.EnvTracesSamplerArg
+	EnvHTTPAddr        = settings.EnvHTTPAddr
+	EnvMetricsAddr     = settings.EnvMetricsAddr
+	EnvTrustedProxies  = settings.EnvTrustedProxies
+	EnvMigrateOnly     = settings.EnvMigrateOnly
+	EnvDatabaseAppRole = settings.EnvDatabaseAppRole
 
-	EnvHTTPAddr        = "HTTP_ADDR"
-	EnvMetricsAddr     = "METRICS_ADDR"
 	EnvShutdownTimeout = "SHUTDOWN_TIMEOUT"
 	EnvMaxBodyBytes    = "MAX_BODY_BYTES"
 	EnvLogLevel        = "LOG_LEVEL"
-	EnvTrustedProxies  = "WUXIAO_TRUSTED_PROXIES"
-	EnvMigrateOnly     = "WUXIAO_MIGRATE_ONLY"
-	EnvDatabaseAppRole = "WUXIAO_DATABASE_APP_ROLE"
 )
 
 // Defaults of the settings the operator does not set.
 const (
-	DefaultHTTPAddr        = ":8080"
-	DefaultMetricsAddr     = ":9090"
+	DefaultHTTPAddr        = settings.DefaultHTTPAddr
+	DefaultMetricsAddr     = settings.DefaultMetricsAddr
 	DefaultShutdownTimeout = 20 * time.Second
 	DefaultMaxBodyBytes    = 1 << 20
 	DefaultLogLevel        = "info"

@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/wuxiao/wuxiao/api/settings"
 	"github.com/wuxiao/wuxiao/services/internal/store"
 )
 
@@ -49,9 +50,9 @@ type Key struct {
 
 // Well-known keys (Value still to be set).
 var (
-	IDHash    = Key{Env: "WUXIAO_ID_HASH_KEY", Secret: "wuxiao-id-hash-key"}
-	Challenge = Key{Env: "WUXIAO_CHALLENGE_KEY", Secret: "wuxiao-challenge-key"}
-	Audit     = Key{Env: "WUXIAO_AUDIT_KEY", Secret: "wuxiao-audit-key"}
+	IDHash    = Key{Env: settings.EnvIDHashKey, Secret: settings.IDHashKeySecretName}
+	Challenge = Key{Env: settings.EnvChallengeKey, Secret: settings.ChallengeKeySecretName}
+	Audit     = Key{Env: settings.EnvAuditKey, Secret: settings.AuditKeySecretName}
 )
 
 // With returns k holding value.
@@ -76,7 +77,7 @@ func (e *MismatchError) Error() string {
 	return fmt.Sprintf("%s is not the key this service's data has been written with since %s (its fingerprint differs): "+
 		"restore the original key into the Secret %s (key %q) from your backup; do not generate a new one, "+
 		"which would make every stored hash unmatchable (refusing to start)",
-		e.Key.Env, e.Since.UTC().Format(time.DateOnly), e.Key.Secret, "key")
+		e.Key.Env, e.Since.UTC().Format(time.DateOnly), e.Key.Secret, settings.SecretKeyKey)
 }
 
 // Check records each non-empty key's fingerprint the first time and
