@@ -9,11 +9,13 @@ import (
 	"time"
 )
 
-// abuseBytes is one client's upload budget: bytes used since start.
-type abuseBytes struct {
+// byteBudget is one client's upload budget: bytes used since start.
+type byteBudget struct {
 	start time.Time
 	used  int64
 }
+
+func newByteBudget() *byteBudget { return &byteBudget{} }
 
 // uploadDay is the period of ClientDailyBytes.
 const uploadDay = 24 * time.Hour
@@ -26,7 +28,7 @@ func (r *RateLimiter) ReserveBytes(clientAddr string, n int64, now time.Time) De
 	ck := r.ClientKey(clientAddr)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	b := r.uploads.get(ck, now, func() any { return &abuseBytes{} }).(*abuseBytes)
+	b := r.uploads.Get(ck, now, newByteBudget)
 	if b.start.IsZero() || now.Sub(b.start) >= uploadDay {
 		b.start, b.used = now, 0
 	}
@@ -48,7 +50,7 @@ func (r *RateLimiter) SettleBytes(clientAddr string, reserved, used int64, now t
 	ck := r.ClientKey(clientAddr)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	b := r.uploads.get(ck, now, func() any { return &abuseBytes{} }).(*abuseBytes)
+	b := r.uploads.Get(ck, now, newByteBudget)
 	if !b.start.IsZero() && now.Sub(b.start) < uploadDay {
 		b.used = max(0, b.used-(reserved-used))
 	}

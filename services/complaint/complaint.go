@@ -15,15 +15,6 @@ import (
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 )
 
-// Shanghai is the time zone of deadlines and statistics.
-var Shanghai = func() *time.Location {
-	loc, err := time.LoadLocation("Asia/Shanghai")
-	if err != nil {
-		return time.FixedZone("CST", 8*3600)
-	}
-	return loc
-}()
-
 // Category of a complaint.
 type Category string
 
@@ -230,18 +221,4 @@ type Complaint struct {
 	// TraceParent is the W3C traceparent of the intake request (column
 	// trace_parent, never shown): later transitions are traced under it.
 	TraceParent string `json:"-"`
-}
-
-// Error is a refusal, rendered as problem+json by the API.
-type Error struct {
-	Status int
-	Type   string
-	Title  string
-	Detail string
-}
-
-func (e *Error) Error() string { return e.Title + ": " + e.Detail }
-
-func refuse(status int, typ, title, format string, args ...any) *Error {
-	return &Error{Status: status, Type: typ, Title: title, Detail: fmt.Sprintf(format, args...)}
 }

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 const (
@@ -12,11 +15,11 @@ const (
 	otherVill   = "330213100202"
 )
 
-var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, Shanghai)
+var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, tz.Shanghai)
 
 func wantRefusal(t *testing.T, err error, status int) {
 	t.Helper()
-	var e *Error
+	var e *domainerr.Error
 	if !errors.As(err, &e) || e.Status != status {
 		t.Fatalf("got %v, want a %d refusal", err, status)
 	}

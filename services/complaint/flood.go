@@ -12,17 +12,23 @@ package complaint
 import (
 	"math"
 	"time"
+
+	"github.com/wuxiao/wuxiao/services/internal/ratelimit"
 )
 
-type abuseVillage struct {
-	abuseBucket
+// villageState is a village's bucket and its attempts in the current and
+// the previous flood window.
+type villageState struct {
+	ratelimit.Bucket
 	winStart  time.Time
 	curCount  int
 	prevCount int
 }
 
+func newVillageState() *villageState { return &villageState{} }
+
 // attempts is a sliding-window estimate of attempts in the last window.
-func (v *abuseVillage) attempts(now time.Time, win time.Duration) float64 {
+func (v *villageState) attempts(now time.Time, win time.Duration) float64 {
 	v.roll(now, win)
 	frac := 1 - float64(now.Sub(v.winStart))/float64(win)
 	if frac < 0 {
@@ -31,7 +37,7 @@ func (v *abuseVillage) attempts(now time.Time, win time.Duration) float64 {
 	return float64(v.prevCount)*frac + float64(v.curCount)
 }
 
-func (v *abuseVillage) roll(now time.Time, win time.Duration) {
+func (v *villageState) roll(now time.Time, win time.Duration) {
 	if v.winStart.IsZero() {
 		v.winStart = now
 		return
@@ -53,9 +59,9 @@ func (v *abuseVillage) roll(now time.Time, win time.Duration) {
 func (r *RateLimiter) VillageFlooded(village string, now time.Time) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	v := r.villages.get(village, now, func() any { return &abuseVillage{} }).(*abuseVillage)
-	v.refill(now, r.cfg.VillageEvery, r.cfg.VillageBurst)
-	return v.tokens < 1 || v.attempts(now, r.cfg.FloodWindow) > float64(r.cfg.FloodThreshold)
+	v := r.villages.Get(village, now, newVillageState)
+	v.Refill(now, r.cfg.villageRate())
+	return v.Tokens() < 1 || v.attempts(now, r.cfg.FloodWindow) > float64(r.cfg.FloodThreshold)
 }
 
 // difficulty grows by one bit per doubling of attempts over the threshold.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 )
 
 func TestLimitDifficultyAdapts(t *testing.T) {
@@ -127,7 +129,7 @@ func TestAbuseFloodScenario(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
-			var fe *FieldError
+			var fe *domainerr.FieldError
 			if !errors.As(err, &fe) || fe.Field == "" || fe.Code == "" || fe.Message == "" {
 				t.Fatalf("error is not a complete FieldError: %#v", err)
 			}

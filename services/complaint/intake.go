@@ -8,13 +8,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
-)
 
-var villageCode = regexp.MustCompile(`^[0-9]{12}$`)
+	"github.com/wuxiao/wuxiao/services/internal/divcode"
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
+)
 
 // Intake is what the QR page sends.
 type Intake struct {
@@ -27,7 +27,7 @@ type Intake struct {
 // Validate checks an intake.
 func (in Intake) Validate() error {
 	var problems []string
-	if !villageCode.MatchString(in.Village) {
+	if !divcode.Valid(in.Village) {
 		problems = append(problems, "village must be a 12-digit village code")
 	}
 	if !in.Category.Valid() {
@@ -67,7 +67,7 @@ func (in Intake) Validate() error {
 		}
 	}
 	if len(problems) > 0 {
-		return refuse(400, "invalid-request", "Invalid complaint", "%s", strings.Join(problems, "; "))
+		return domainerr.Refuse(400, "invalid-request", "Invalid complaint", "%s", strings.Join(problems, "; "))
 	}
 	return nil
 }

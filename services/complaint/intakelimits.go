@@ -9,30 +9,9 @@ import (
 	"net/http"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 )
-
-// FieldError is a rejected input: Field and Code are stable English
-// identifiers (for logs, tests and API clients), Message is the Chinese text
-// shown on the page.
-type FieldError struct {
-	Field   string `json:"field"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Code + " (" + e.Message + ")" }
-
-// FieldErrors collects every FieldError of one submission so the page can
-// show all problems at once.
-type FieldErrors []*FieldError
-
-func (v FieldErrors) Error() string {
-	parts := make([]string, len(v))
-	for i, e := range v {
-		parts[i] = e.Error()
-	}
-	return strings.Join(parts, "; ")
-}
 
 // Intake limits.
 const (
@@ -67,36 +46,36 @@ type IntakeLimitsInput struct {
 
 // ValidateIntakeDescription checks that the trimmed description is valid UTF-8 of
 // IntakeMinDescriptionRunes..IntakeMaxDescriptionRunes runes.
-func ValidateIntakeDescription(s string) *FieldError {
+func ValidateIntakeDescription(s string) *domainerr.FieldError {
 	if !utf8.ValidString(s) {
-		return &FieldError{"description", "description_invalid_encoding", "问题描述包含无法识别的字符"}
+		return &domainerr.FieldError{Field: "description", Code: "description_invalid_encoding", Message: "问题描述包含无法识别的字符"}
 	}
 	n := utf8.RuneCountInString(strings.TrimSpace(s))
 	switch {
 	case n < IntakeMinDescriptionRunes:
-		return &FieldError{"description", "description_too_short",
-			fmt.Sprintf("问题描述至少需要%d个字（当前%d个字）", IntakeMinDescriptionRunes, n)}
+		return &domainerr.FieldError{Field: "description", Code: "description_too_short",
+			Message: fmt.Sprintf("问题描述至少需要%d个字（当前%d个字）", IntakeMinDescriptionRunes, n)}
 	case n > IntakeMaxDescriptionRunes:
-		return &FieldError{"description", "description_too_long",
-			fmt.Sprintf("问题描述最多%d个字（当前%d个字）", IntakeMaxDescriptionRunes, n)}
+		return &domainerr.FieldError{Field: "description", Code: "description_too_long",
+			Message: fmt.Sprintf("问题描述最多%d个字（当前%d个字）", IntakeMaxDescriptionRunes, n)}
 	}
 	return nil
 }
 
 // ValidateIntakeFile checks one attachment's size and sniffed type. i is its
 // zero-based position, used in the field name ("attachments[i]").
-func ValidateIntakeFile(i int, a IntakeFile) *FieldError {
+func ValidateIntakeFile(i int, a IntakeFile) *domainerr.FieldError {
 	field := fmt.Sprintf("attachments[%d]", i)
 	if a.Unclean {
-		return &FieldError{field, "attachment_metadata", fmt.Sprintf(
+		return &domainerr.FieldError{Field: field, Code: "attachment_metadata", Message: fmt.Sprintf(
 			"第%d个附件无法处理：无法去除其中的拍摄位置、作者等信息。请换一个文件，例如截图后上传，或将PDF另存为新文件（不加密）后上传", i+1)}
 	}
 	if a.Size <= 0 || len(a.Head) == 0 {
-		return &FieldError{field, "attachment_empty", fmt.Sprintf("第%d个附件是空文件", i+1)}
+		return &domainerr.FieldError{Field: field, Code: "attachment_empty", Message: fmt.Sprintf("第%d个附件是空文件", i+1)}
 	}
 	if a.Size > IntakeMaxFileBytes {
-		return &FieldError{field, "attachment_too_large",
-			fmt.Sprintf("第%d个附件超过%dMB的大小限制", i+1, IntakeMaxFileBytes>>20)}
+		return &domainerr.FieldError{Field: field, Code: "attachment_too_large",
+			Message: fmt.Sprintf("第%d个附件超过%dMB的大小限制", i+1, IntakeMaxFileBytes>>20)}
 	}
 	head := a.Head
 	if len(head) > 512 {
@@ -108,8 +87,8 @@ func ValidateIntakeFile(i int, a IntakeFile) *FieldError {
 			return nil
 		}
 	}
-	return &FieldError{field, "attachment_type_not_allowed",
-		fmt.Sprintf("第%d个附件格式不支持，只能上传JPG、PNG图片或PDF文件", i+1)}
+	return &domainerr.FieldError{Field: field, Code: "attachment_type_not_allowed",
+		Message: fmt.Sprintf("第%d个附件格式不支持，只能上传JPG、PNG图片或PDF文件", i+1)}
 }
 
 // sniffIntakeType returns the media type (without parameters) that
@@ -123,9 +102,9 @@ func sniffIntakeType(head []byte) string {
 }
 
 // ValidateIntake checks description and attachments and returns all problems
-// as FieldErrors, or nil.
+// as domainerr.FieldErrors, or nil.
 func ValidateIntake(in IntakeLimitsInput) error {
-	var errs FieldErrors
+	var errs domainerr.FieldErrors
 	if e := ValidateIntakeDescription(in.Description); e != nil {
 		errs = append(errs, e)
 	}
@@ -138,11 +117,11 @@ func ValidateIntake(in IntakeLimitsInput) error {
 
 // ValidateIntakeFiles checks the number of files and each of the first
 // IntakeMaxFiles; nil when all is well.
-func ValidateIntakeFiles(files []IntakeFile) FieldErrors {
-	var errs FieldErrors
+func ValidateIntakeFiles(files []IntakeFile) domainerr.FieldErrors {
+	var errs domainerr.FieldErrors
 	if len(files) > IntakeMaxFiles {
-		errs = append(errs, &FieldError{"attachments", "too_many_attachments",
-			fmt.Sprintf("最多只能上传%d个附件（当前%d个）", IntakeMaxFiles, len(files))})
+		errs = append(errs, &domainerr.FieldError{Field: "attachments", Code: "too_many_attachments",
+			Message: fmt.Sprintf("最多只能上传%d个附件（当前%d个）", IntakeMaxFiles, len(files))})
 	}
 	for i, a := range files {
 		if i >= IntakeMaxFiles {

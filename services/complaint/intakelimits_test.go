@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 )
 
 func TestLimitIntakeValidation(t *testing.T) {
@@ -57,7 +59,7 @@ func TestLimitIntakeValidation(t *testing.T) {
 				}
 				return
 			}
-			var fes FieldErrors
+			var fes domainerr.FieldErrors
 			if !errors.As(err, &fes) {
 				t.Fatalf("want FieldErrors, got %v", err)
 			}

@@ -7,6 +7,9 @@ package complaint
 import (
 	"strings"
 	"time"
+
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 // Actions applied to a complaint.
@@ -58,16 +61,16 @@ func Apply(c *Complaint, act Action, actor Actor, now time.Time) (Transition, er
 	feedback := act.Type == ActionFeedbackSatisfied || act.Type == ActionFeedbackUnsatisfied
 	if feedback {
 		if actor.Role != RoleReporter {
-			return Transition{}, refuse(403, "forbidden", "Not allowed", "only the reporter gives feedback")
+			return Transition{}, domainerr.Refuse(403, "forbidden", "Not allowed", "only the reporter gives feedback")
 		}
 	} else if !staffMayAct(actor, c) {
-		return Transition{}, refuse(403, "forbidden", "Not allowed", "only the village's liaison officer and the town's discipline office handle complaints")
+		return Transition{}, domainerr.Refuse(403, "forbidden", "Not allowed", "only the village's liaison officer and the town's discipline office handle complaints")
 	}
 	if act.Outcome != "" && act.Type != ActionResolve {
-		return Transition{}, refuse(400, "outcome-unexpected", "Outcome not expected", "only a resolution has an outcome, not %s", act.Type)
+		return Transition{}, domainerr.Refuse(400, "outcome-unexpected", "Outcome not expected", "only a resolution has an outcome, not %s", act.Type)
 	}
 	wrong := func() (Transition, error) {
-		return Transition{}, refuse(409, "wrong-status", "Not possible now", "cannot %s a complaint that is %s", act.Type, from)
+		return Transition{}, domainerr.Refuse(409, "wrong-status", "Not possible now", "cannot %s a complaint that is %s", act.Type, from)
 	}
 	switch act.Type {
 	case ActionAccept:
@@ -80,7 +83,7 @@ func Apply(c *Complaint, act Action, actor Actor, now time.Time) (Transition, er
 			return wrong()
 		}
 		if reason == "" {
-			return Transition{}, refuse(400, "reason-required", "Reason required", "a rejection needs a reason")
+			return Transition{}, domainerr.Refuse(400, "reason-required", "Reason required", "a rejection needs a reason")
 		}
 		to = StatusRejected
 	case ActionInvestigate:
@@ -93,13 +96,13 @@ func Apply(c *Complaint, act Action, actor Actor, now time.Time) (Transition, er
 			return wrong()
 		}
 		if reason == "" {
-			return Transition{}, refuse(400, "summary-required", "Summary required", "a resolution needs a summary")
+			return Transition{}, domainerr.Refuse(400, "summary-required", "Summary required", "a resolution needs a summary")
 		}
 		if act.Outcome == "" {
-			return Transition{}, refuse(400, "outcome-required", "Outcome required", "a resolution needs an outcome, one of %s", outcomeList())
+			return Transition{}, domainerr.Refuse(400, "outcome-required", "Outcome required", "a resolution needs an outcome, one of %s", outcomeList())
 		}
 		if !act.Outcome.Valid() {
-			return Transition{}, refuse(400, "outcome-invalid", "Unknown outcome", "outcome %q is not one of %s", act.Outcome, outcomeList())
+			return Transition{}, domainerr.Refuse(400, "outcome-invalid", "Unknown outcome", "outcome %q is not one of %s", act.Outcome, outcomeList())
 		}
 		to, due = StatusResolved, at(FeedbackWithin)
 	case ActionFeedbackSatisfied, ActionFeedbackUnsatisfied:
@@ -107,14 +110,14 @@ func Apply(c *Complaint, act Action, actor Actor, now time.Time) (Transition, er
 			return wrong()
 		}
 		if c.DueAt != nil && now.After(*c.DueAt) {
-			return Transition{}, refuse(409, "feedback-closed", "Feedback window closed", "feedback was due by %s", c.DueAt.In(Shanghai).Format("2006-01-02"))
+			return Transition{}, domainerr.Refuse(409, "feedback-closed", "Feedback window closed", "feedback was due by %s", c.DueAt.In(tz.Shanghai).Format("2006-01-02"))
 		}
 		to = StatusClosed
 		if act.Type == ActionFeedbackUnsatisfied && c.Reopened == 0 {
 			to, due = StatusInvestigating, at(InvestigateWithin)
 		}
 	default:
-		return Transition{}, refuse(400, "unknown-action", "Unknown action", "action %q is not one of accept, reject, investigate, resolve, feedback-satisfied, feedback-unsatisfied", act.Type)
+		return Transition{}, domainerr.Refuse(400, "unknown-action", "Unknown action", "action %q is not one of accept, reject, investigate, resolve, feedback-satisfied, feedback-unsatisfied", act.Type)
 	}
 	actorID := actor.ID
 	if actor.Role == RoleReporter {

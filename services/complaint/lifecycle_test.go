@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 )
 
 func TestApplyTransitions(t *testing.T) {
@@ -97,7 +99,7 @@ func TestResolveOutcomeRefusals(t *testing.T) {
 			c := sample(CategoryFunds)
 			c.Status = StatusInvestigating
 			_, err := Apply(c, Action{Type: ActionResolve, Reason: "经查", Outcome: Outcome(tc.outcome)}, discipline, t0)
-			var e *Error
+			var e *domainerr.Error
 			if !errors.As(err, &e) || e.Status != 400 || e.Type != tc.typ {
 				t.Fatalf("got %v, want a 400 %s", err, tc.typ)
 			}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 )
 
@@ -237,7 +238,7 @@ func (a *API) o311Create(w http.ResponseWriter, r *http.Request) {
 	}
 	rc, err := a.Service.File(r.Context(), in, nil)
 	if err != nil {
-		var ce *Error
+		var ce *domainerr.Error
 		if errors.As(err, &ce) {
 			o311Fail(w, ce.Status, "%s", ce.Detail)
 			return

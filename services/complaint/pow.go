@@ -16,17 +16,19 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 )
 
 // Proof-of-work errors. Returned as these exact values so errors.Is works.
 var (
-	ErrChallengeMalformed    = &FieldError{"pow_token", "challenge_malformed", "验证信息格式错误，请刷新页面后重试"}
-	ErrChallengeBadSignature = &FieldError{"pow_token", "challenge_bad_signature", "验证信息无效，请刷新页面后重试"}
-	ErrChallengeExpired      = &FieldError{"pow_token", "challenge_expired", "验证已过期，请刷新页面后重试"}
-	ErrChallengeWrongVillage = &FieldError{"pow_token", "challenge_wrong_village", "验证信息与所选村不符，请刷新页面后重试"}
-	ErrPoWInsufficientWork   = &FieldError{"pow_nonce", "insufficient_work", "验证计算未完成或结果错误，请重试"}
-	ErrChallengeReused       = &FieldError{"pow_token", "challenge_reused", "该验证已使用过，请刷新页面后重试"}
-	ErrChallengeCapacity     = &FieldError{"pow_token", "challenge_capacity", "系统繁忙，请稍后再试"}
+	ErrChallengeMalformed    = &domainerr.FieldError{Field: "pow_token", Code: "challenge_malformed", Message: "验证信息格式错误，请刷新页面后重试"}
+	ErrChallengeBadSignature = &domainerr.FieldError{Field: "pow_token", Code: "challenge_bad_signature", Message: "验证信息无效，请刷新页面后重试"}
+	ErrChallengeExpired      = &domainerr.FieldError{Field: "pow_token", Code: "challenge_expired", Message: "验证已过期，请刷新页面后重试"}
+	ErrChallengeWrongVillage = &domainerr.FieldError{Field: "pow_token", Code: "challenge_wrong_village", Message: "验证信息与所选村不符，请刷新页面后重试"}
+	ErrPoWInsufficientWork   = &domainerr.FieldError{Field: "pow_nonce", Code: "insufficient_work", Message: "验证计算未完成或结果错误，请重试"}
+	ErrChallengeReused       = &domainerr.FieldError{Field: "pow_token", Code: "challenge_reused", Message: "该验证已使用过，请刷新页面后重试"}
+	ErrChallengeCapacity     = &domainerr.FieldError{Field: "pow_token", Code: "challenge_capacity", Message: "系统繁忙，请稍后再试"}
 )
 
 // Challenge is what the page receives. Token is opaque and carries everything
@@ -72,7 +74,7 @@ type Challenger struct {
 // NewChallenger returns a Challenger.
 func NewChallenger(cfg ChallengerConfig) *Challenger {
 	if len(cfg.Key) == 0 {
-		cfg.Key = abuseRandom(32)
+		cfg.Key = randomBytes(32)
 	}
 	if cfg.TTL <= 0 {
 		cfg.TTL = 5 * time.Minute
@@ -95,9 +97,9 @@ func NewChallenger(cfg ChallengerConfig) *Challenger {
 func (c *Challenger) IssueChallenge(village string, difficulty int, now time.Time) Challenge {
 	difficulty = min(max(difficulty, c.cfg.MinDifficulty), c.cfg.MaxDifficulty)
 	cl := powClaims{
-		ID:         hex.EncodeToString(abuseRandom(12)),
+		ID:         hex.EncodeToString(randomBytes(12)),
 		Village:    village,
-		Seed:       hex.EncodeToString(abuseRandom(16)),
+		Seed:       hex.EncodeToString(randomBytes(16)),
 		Difficulty: difficulty,
 		Expires:    now.Add(c.cfg.TTL).Unix(),
 	}
@@ -265,7 +267,7 @@ func SolvePoW(seed string, difficulty int) string {
 	}
 }
 
-func abuseRandom(n int) []byte {
+func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		panic("complaint: crypto/rand: " + err.Error())

@@ -22,15 +22,14 @@ package complaint
 //	if err := ValidateIntake(in); err != nil { 400 + err }
 
 import (
-	"container/list"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"math"
 	"sync"
 	"time"
 
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
+	"github.com/wuxiao/wuxiao/services/internal/ratelimit"
 )
 
 // Decision reasons.
@@ -120,76 +119,23 @@ func (c *RateLimitConfig) setDefaults() {
 	}
 }
 
-type abuseBucket struct {
-	tokens float64
-	last   time.Time
+func (c RateLimitConfig) clientRate() ratelimit.Rate {
+	return ratelimit.Rate{Every: c.ClientEvery, Burst: c.ClientBurst}
 }
 
-// take refills the abuseBucket to now and reports whether a token is available
-// and, if not, how long until one is. It consumes nothing.
-func (b *abuseBucket) refill(now time.Time, every time.Duration, burst int) {
-	if b.last.IsZero() {
-		b.tokens, b.last = float64(burst), now
-		return
-	}
-	if el := now.Sub(b.last); el > 0 {
-		b.tokens = math.Min(float64(burst), b.tokens+float64(el)/float64(every))
-		b.last = now
-	}
+func (c RateLimitConfig) villageRate() ratelimit.Rate {
+	return ratelimit.Rate{Every: c.VillageEvery, Burst: c.VillageBurst}
 }
 
-func (b *abuseBucket) wait(every time.Duration) time.Duration {
-	if b.tokens >= 1 {
+func newBucket() *ratelimit.Bucket { return &ratelimit.Bucket{} }
+
+// retryAfter is how long until b has a token: whole seconds for
+// Retry-After, never early.
+func retryAfter(b *ratelimit.Bucket, r ratelimit.Rate) time.Duration {
+	if b.Tokens() >= 1 {
 		return 0
 	}
-	d := time.Duration(math.Ceil((1 - b.tokens) * float64(every)))
-	return d.Round(time.Second) + time.Second // whole seconds for Retry-After, never early
-}
-
-type abuseLRUEntry struct {
-	key  string
-	seen time.Time
-	val  any
-}
-
-// abuseLRU is a map + recency list; the back is the least recently used.
-type abuseLRU struct {
-	max   int
-	ttl   time.Duration
-	ll    *list.List
-	items map[string]*list.Element
-}
-
-func newAbuseLRU(max int, ttl time.Duration) *abuseLRU {
-	return &abuseLRU{max: max, ttl: ttl, ll: list.New(), items: make(map[string]*list.Element)}
-}
-
-func (l *abuseLRU) get(key string, now time.Time, mk func() any) any {
-	// Evict idle entries from the back (oldest use first).
-	for e := l.ll.Back(); e != nil; e = l.ll.Back() {
-		ent := e.Value.(*abuseLRUEntry)
-		if now.Sub(ent.seen) < l.ttl {
-			break
-		}
-		l.ll.Remove(e)
-		delete(l.items, ent.key)
-	}
-	if e, ok := l.items[key]; ok {
-		ent := e.Value.(*abuseLRUEntry)
-		if now.After(ent.seen) {
-			ent.seen = now
-		}
-		l.ll.MoveToFront(e)
-		return ent.val
-	}
-	for l.ll.Len() >= l.max {
-		e := l.ll.Back()
-		l.ll.Remove(e)
-		delete(l.items, e.Value.(*abuseLRUEntry).key)
-	}
-	ent := &abuseLRUEntry{key: key, seen: now, val: mk()}
-	l.items[key] = l.ll.PushFront(ent)
-	return ent.val
+	return b.Wait(r).Round(time.Second) + time.Second
 }
 
 // RateLimiter enforces per-client and per-village token buckets and detects
@@ -198,11 +144,11 @@ type RateLimiter struct {
 	cfg      RateLimitConfig
 	key      []byte
 	mu       sync.Mutex
-	clients  *abuseLRU
-	villages *abuseLRU
-	// uploads are the clients' byte budgets (*abuseBytes), kept for a day
-	// whatever IdleTTL says.
-	uploads *abuseLRU
+	clients  *ratelimit.LRU[*ratelimit.Bucket]
+	villages *ratelimit.LRU[*villageState]
+	// uploads are the clients' byte budgets, kept for a day whatever
+	// IdleTTL says.
+	uploads *ratelimit.LRU[*byteBudget]
 }
 
 // NewRateLimiter returns a limiter with a fresh random HMAC key.
@@ -210,10 +156,10 @@ func NewRateLimiter(cfg RateLimitConfig) *RateLimiter {
 	cfg.setDefaults()
 	return &RateLimiter{
 		cfg:      cfg,
-		key:      abuseRandom(32),
-		clients:  newAbuseLRU(cfg.MaxClients, cfg.IdleTTL),
-		villages: newAbuseLRU(cfg.MaxVillages, cfg.IdleTTL),
-		uploads:  newAbuseLRU(cfg.MaxClients, uploadDay),
+		key:      randomBytes(32),
+		clients:  ratelimit.NewLRU[*ratelimit.Bucket](cfg.MaxClients, cfg.IdleTTL),
+		villages: ratelimit.NewLRU[*villageState](cfg.MaxVillages, cfg.IdleTTL),
+		uploads:  ratelimit.NewLRU[*byteBudget](cfg.MaxClients, uploadDay),
 	}
 }
 
@@ -235,14 +181,14 @@ func (r *RateLimiter) ClientKey(addr string) string {
 func (r *RateLimiter) TrackedClients() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.clients.ll.Len()
+	return r.clients.Len()
 }
 
 // TrackedVillages is the number of village states held in memory.
 func (r *RateLimiter) TrackedVillages() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.villages.ll.Len()
+	return r.villages.Len()
 }
 
 // Allow decides whether one anonymous submission from clientAddr for village
@@ -262,10 +208,10 @@ func (r *RateLimiter) PeekClient(clientAddr string, now time.Time) Decision {
 	ck := r.ClientKey(clientAddr)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	c := r.clients.get(ck, now, func() any { return &abuseBucket{} }).(*abuseBucket)
-	c.refill(now, r.cfg.ClientEvery, r.cfg.ClientBurst)
-	if c.tokens < 1 {
-		return Decision{Reason: LimitReasonClient, RetryAfter: c.wait(r.cfg.ClientEvery),
+	c := r.clients.Get(ck, now, newBucket)
+	c.Refill(now, r.cfg.clientRate())
+	if c.Tokens() < 1 {
+		return Decision{Reason: LimitReasonClient, RetryAfter: retryAfter(c, r.cfg.clientRate()),
 			Message: "您提交得太频繁，请稍后再试"}
 	}
 	return Decision{Allowed: true}
@@ -282,27 +228,27 @@ func (r *RateLimiter) allow(clientAddr, village string, now time.Time, proved bo
 	ck := r.ClientKey(clientAddr)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	c := r.clients.get(ck, now, func() any { return &abuseBucket{} }).(*abuseBucket)
-	v := r.villages.get(village, now, func() any { return &abuseVillage{} }).(*abuseVillage)
+	c := r.clients.Get(ck, now, newBucket)
+	v := r.villages.Get(village, now, newVillageState)
 
-	c.refill(now, r.cfg.ClientEvery, r.cfg.ClientBurst)
-	v.refill(now, r.cfg.VillageEvery, r.cfg.VillageBurst)
+	c.Refill(now, r.cfg.clientRate())
+	v.Refill(now, r.cfg.villageRate())
 	v.roll(now, r.cfg.FloodWindow)
 	v.curCount++ // every attempt counts toward flood detection
 
-	if c.tokens < 1 {
-		return Decision{Reason: LimitReasonClient, RetryAfter: c.wait(r.cfg.ClientEvery),
+	if c.Tokens() < 1 {
+		return Decision{Reason: LimitReasonClient, RetryAfter: retryAfter(c, r.cfg.clientRate()),
 			Message: "您提交得太频繁，请稍后再试"}
 	}
 	if !proved {
 		att := v.attempts(now, r.cfg.FloodWindow)
-		if v.tokens < 1 || att > float64(r.cfg.FloodThreshold) {
-			return Decision{Reason: LimitReasonVillage, RetryAfter: v.wait(r.cfg.VillageEvery),
+		if v.Tokens() < 1 || att > float64(r.cfg.FloodThreshold) {
+			return Decision{Reason: LimitReasonVillage, RetryAfter: retryAfter(&v.Bucket, r.cfg.villageRate()),
 				ChallengeRequired: true, Difficulty: r.difficulty(att),
 				Message: "当前提交量较大，请完成页面上的自动验证后再提交"}
 		}
-		v.tokens--
+		v.Take()
 	}
-	c.tokens--
+	c.Take()
 	return Decision{Allowed: true}
 }

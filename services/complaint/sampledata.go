@@ -5,6 +5,8 @@ package complaint
 import (
 	"fmt"
 	"time"
+
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 // SampleCounts are the seed's complaint counts per year.
@@ -29,7 +31,7 @@ func SampleYears() []*Complaint {
 	var out []*Complaint
 	for _, year := range []int{2017, 2018, 2019} {
 		n := SampleCounts[year]
-		start := time.Date(year, 1, 1, 9, 0, 0, 0, Shanghai)
+		start := time.Date(year, 1, 1, 9, 0, 0, 0, tz.Shanghai)
 		for i := 0; i < n; i++ {
 			filed := start.Add(time.Duration(i*364/n)*24*time.Hour + time.Duration(i%8)*time.Hour)
 			cat := Categories[(i+i/len(Categories))%len(Categories)]

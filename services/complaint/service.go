@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/store"
 )
@@ -98,7 +99,7 @@ func (s *Service) Act(ctx context.Context, actor Actor, id string, act Action) (
 		return nil, ErrNotFound
 	}
 	if actor.Role == RoleReporter {
-		return nil, refuse(403, "forbidden", "Not allowed", "the reporter gives feedback with the tracking code and secret")
+		return nil, domainerr.Refuse(403, "forbidden", "Not allowed", "the reporter gives feedback with the tracking code and secret")
 	}
 	var view *Complaint
 	err := s.change(ctx, "id = $1", id, func(spans *txSpans, tx pgx.Tx, c *Complaint) error {
@@ -143,7 +144,7 @@ func (s *Service) Feedback(ctx context.Context, code, secret string, satisfied b
 func (s *Service) AddNote(ctx context.Context, actor Actor, id, body string, public bool) error {
 	body = strings.TrimSpace(body)
 	if body == "" || len([]rune(body)) > 2000 {
-		return refuse(400, "invalid-request", "Invalid note", "a note needs 1 to 2000 characters")
+		return domainerr.Refuse(400, "invalid-request", "Invalid note", "a note needs 1 to 2000 characters")
 	}
 	if _, err := uuid.Parse(id); err != nil {
 		return ErrNotFound
@@ -153,7 +154,7 @@ func (s *Service) AddNote(ctx context.Context, actor Actor, id, body string, pub
 			return ErrNotFound
 		}
 		if !staffMayAct(actor, c) && !actor.IsDiscipline() {
-			return refuse(403, "forbidden", "Not allowed", "only the staff handling the complaint add notes")
+			return domainerr.Refuse(403, "forbidden", "Not allowed", "only the staff handling the complaint add notes")
 		}
 		n := StatusNote{At: s.now(), Role: actor.Role, Body: body, Public: public}
 		c.Notes = append(c.Notes, n)
@@ -178,7 +179,7 @@ func (s *Service) change(ctx context.Context, where string, arg any, fn func(*tx
 		return saveComplaint(ctx, tx, c, s.now())
 	})
 	if errors.Is(err, errConflict) {
-		err = refuse(409, "conflict", "Changed meanwhile", "the complaint changed meanwhile; reload and try again")
+		err = domainerr.Refuse(409, "conflict", "Changed meanwhile", "the complaint changed meanwhile; reload and try again")
 	}
 	spans.end(err)
 	return err

@@ -13,11 +13,12 @@ import (
 	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/store"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 type clock struct{ ns atomic.Int64 }
 
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()).In(Shanghai) }
+func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()).In(tz.Shanghai) }
 func (c *clock) Set(t time.Time)         { c.ns.Store(t.UnixNano()) }
 func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 

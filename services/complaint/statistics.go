@@ -3,6 +3,8 @@ package complaint
 import (
 	"sort"
 	"time"
+
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 // Statistics counts complaints by year (Asia/Shanghai), town, village and category.
@@ -19,7 +21,7 @@ func Stats(cs []*Complaint) Statistics {
 	s := Statistics{ByYear: map[int]int{}, ByTown: map[string]int{}, ByVillage: map[string]int{}, ByCategory: map[Category]int{}}
 	for _, c := range cs {
 		s.Total++
-		s.ByYear[c.FiledAt.In(Shanghai).Year()]++
+		s.ByYear[c.FiledAt.In(tz.Shanghai).Year()]++
 		s.ByTown[c.Town]++
 		s.ByVillage[c.Village]++
 		s.ByCategory[c.Category]++

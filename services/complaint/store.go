@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/keys"
 	"github.com/wuxiao/wuxiao/services/internal/store"
 )
@@ -21,15 +21,11 @@ var migrationFiles embed.FS
 
 // Migrate applies the complaint schema's migrations.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return err
-	}
 	// The fingerprints of the service's keys (keys.Check) live in its schema.
 	if err := keys.Migrate(ctx, pool); err != nil {
 		return err
 	}
-	return store.Migrate(ctx, pool, "complaint", sub)
+	return store.MigrateEmbedded(ctx, pool, store.Embedded{Set: "complaint", FS: migrationFiles})
 }
 
 // ErrNotFound: no such complaint, or not visible to the caller.
@@ -212,7 +208,7 @@ func fmtErr(op string, err error) error {
 	if err == nil || errors.Is(err, ErrNotFound) {
 		return err
 	}
-	var e *Error
+	var e *domainerr.Error
 	if errors.As(err, &e) {
 		return err
 	}

@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"regexp"
 	"strings"
+
+	"github.com/wuxiao/wuxiao/services/internal/divcode"
 )
 
 // A tracking code is the reporter's key to the public status page:
@@ -39,23 +41,10 @@ func NewTrackingCode(village string) string {
 		b[i] = codeAlphabet[int(b[i])%len(codeAlphabet)]
 	}
 	random := string(b[:4]) + "-" + string(b[4:])
-	if town, ok := townPart(village); ok {
-		return "TS-" + town + "-" + random
+	if divcode.Valid(village) {
+		return "TS-" + village[6:9] + "-" + random // digits 7-9: the town
 	}
 	return "TS-" + random
-}
-
-// townPart returns digits 7-9 of a 12-digit village code.
-func townPart(village string) (string, bool) {
-	if len(village) != 12 {
-		return "", false
-	}
-	for i := range len(village) {
-		if village[i] < '0' || village[i] > '9' {
-			return "", false
-		}
-	}
-	return village[6:9], true
 }
 
 // ValidTrackingCode reports whether s has the form of a tracking code, with

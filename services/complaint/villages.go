@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/tenant"
 )
 
@@ -70,8 +71,8 @@ func (s *Service) archiveVillage(ctx context.Context, tx pgx.Tx, v tenant.Villag
 }
 
 // villageArchived refuses a complaint about an archived village.
-func villageArchived(code string) *Error {
-	return refuse(409, "village-archived", "Village archived",
+func villageArchived(code string) *domainerr.Error {
+	return domainerr.Refuse(409, "village-archived", "Village archived",
 		"该村已撤并/归档，不再受理新的举报，请直接向镇纪委反映 (village %s is archived: it takes no new complaints)", code)
 }
 

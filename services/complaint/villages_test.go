@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 )
 
 func villageRegistered(town, code, name string, generation int64) eventsv1.Event {
@@ -175,7 +176,7 @@ func TestTenantAcksAndArchive(t *testing.T) {
 			t.Errorf("step %d (%s): archived %v %v, want %v", i, step.name, archived, err, step.archived)
 		}
 		_, err := s.File(ctx, Intake{Village: testVillage, Category: CategoryFunds, Description: "村集体资金账目不公开"}, nil)
-		var e *Error
+		var e *domainerr.Error
 		if step.archived {
 			if !errors.As(err, &e) || e.Status != 409 || !strings.Contains(e.Detail, "该村已撤并/归档") {
 				t.Errorf("step %d (%s): a complaint about an archived village: %v", i, step.name, err)
