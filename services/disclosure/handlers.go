@@ -3,7 +3,6 @@ package disclosure
 import (
 	"bytes"
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,22 +10,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wuxiao/wuxiao/api/openapi"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
 	"github.com/wuxiao/wuxiao/services/internal/personal"
 )
 
-//go:embed openapi.yaml
-var openAPIDocument []byte
-
 // Routes registers the disclosure API. Town finance staff of the town record
 // and reverse wallet entries and subsidy payments; everything under
 // /v1/public is public and shows people only masked.
 func (s *Service) Routes(srv *httpapi.Server) {
-	srv.Handle("GET /openapi.yaml", httpapi.Public(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/yaml")
-		_, _ = w.Write(openAPIDocument)
-	})))
+	srv.Handle("GET /openapi.yaml", httpapi.Public(openapi.Handler(openapi.Disclosure))) // api/openapi/disclosure.yaml
 	srv.Handle("GET /v1/public/villages/{village}/wallet", httpapi.Public(http.HandlerFunc(s.publicWallet)))
 	srv.Handle("GET /v1/public/villages/{village}/subsidies", httpapi.Public(http.HandlerFunc(s.publicSubsidies)))
 	srv.Handle("POST /v1/public/villages/{village}/subsidies/lookup", httpapi.Public(http.HandlerFunc(s.lookup)))

@@ -2,7 +2,6 @@ package inspection
 
 import (
 	"context"
-	_ "embed"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -13,21 +12,16 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/wuxiao/wuxiao/api/openapi"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
 )
-
-//go:embed openapi.yaml
-var openAPIDocument []byte
 
 // Routes registers the inspection API. Only the OpenAPI document is public;
 // everything else needs a Kratos session, and every handler checks the
 // caller's town and village itself.
 func (s *Service) Routes(srv *httpapi.Server) {
-	srv.Handle("GET /openapi.yaml", httpapi.Public(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/yaml")
-		_, _ = w.Write(openAPIDocument)
-	})))
+	srv.Handle("GET /openapi.yaml", httpapi.Public(openapi.Handler(openapi.Inspection))) // api/openapi/inspection.yaml
 	srv.HandleFunc("GET /v1/villages/{village}/rating", s.villageRating)
 	srv.HandleFunc("GET /v1/villages/{village}/grade-changes", s.villageGradeChanges)
 	srv.HandleFunc("GET /v1/notices/{number}", s.notice)

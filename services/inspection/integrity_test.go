@@ -14,6 +14,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/wuxiao/wuxiao/api/openapi"
 	"github.com/wuxiao/wuxiao/services/internal/personal"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
@@ -372,7 +373,7 @@ func TestIntegrityRoutesDocumented(t *testing.T) {
 	var doc struct {
 		Paths map[string]map[string]any `json:"paths"`
 	}
-	if err := yaml.Unmarshal(openAPIDocument, &doc); err != nil {
+	if err := yaml.Unmarshal(openapi.Inspection, &doc); err != nil {
 		t.Fatal(err)
 	}
 	for _, route := range []string{

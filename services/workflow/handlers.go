@@ -1,29 +1,23 @@
 package workflow
 
 import (
-	_ "embed"
 	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/wuxiao/wuxiao/api/openapi"
 	"github.com/wuxiao/wuxiao/services/internal/flowchart"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
 	"github.com/wuxiao/wuxiao/services/internal/personal"
 )
 
-//go:embed openapi.yaml
-var openAPIDocument []byte
-
 // Routes registers the workflow API. Catalog, flowcharts and the public
 // tracker are public; everything else needs a Kratos session, and every
 // handler checks the caller's town and village itself.
 func (s *Service) Routes(srv *httpapi.Server) {
-	srv.Handle("GET /openapi.yaml", httpapi.Public(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/yaml")
-		_, _ = w.Write(openAPIDocument)
-	})))
+	srv.Handle("GET /openapi.yaml", httpapi.Public(openapi.Handler(openapi.Workflow))) // api/openapi/workflow.yaml
 	srv.Handle("GET /v1/catalog", httpapi.Public(http.HandlerFunc(s.getCatalog)))
 	srv.Handle("GET /v1/catalog/items/{item}/flowchart.svg", httpapi.Public(http.HandlerFunc(s.itemFlowchart)))
 	srv.Handle("GET /v1/catalog/items/{item}/flowchart.mmd", httpapi.Public(http.HandlerFunc(s.itemFlowchart)))
