@@ -12,8 +12,11 @@ import (
 
 	"github.com/wuxiao/wuxiao/api/openapi"
 	"github.com/wuxiao/wuxiao/services/internal/config"
+	"github.com/wuxiao/wuxiao/services/internal/divcode"
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 // Headers a client retries a flooded intake with, after solving the
@@ -139,7 +142,7 @@ func (a *API) ownTown(h http.Handler) http.Handler {
 			if r.PathValue("id") != "" {
 				// As for a complaint hidden from the caller: its id is not
 				// even confirmed.
-				writeErr(w, r, ErrNotFound)
+				problems.Write(w, r, ErrNotFound)
 				return
 			}
 			httpapi.WriteProblem(w, r, httpapi.Forbidden("this service holds the complaints of town "+a.Service.Town+" only"))
@@ -149,53 +152,29 @@ func (a *API) ownTown(h http.Handler) http.Handler {
 	})
 }
 
-// writeErr turns the domain's refusals, field errors and not-found into
+// problems answers the domain's refusals, field errors and not-found as
 // problem details.
-func writeErr(w http.ResponseWriter, r *http.Request, err error) {
-	var fe FieldErrors
-	var ce *Error
-	var one *FieldError
-	switch {
-	case errors.As(err, &fe):
-		httpapi.WriteProblem(w, r, httpapi.ValidationFailed(fieldErrors(fe)...))
-	case errors.As(err, &one):
-		httpapi.WriteProblem(w, r, httpapi.ValidationFailed(fieldErrors(FieldErrors{one})...))
-	case errors.Is(err, ErrNotFound):
-		httpapi.WriteProblem(w, r, httpapi.NotFound("no such complaint"))
-	case errors.As(err, &ce):
-		httpapi.WriteProblem(w, r, &httpapi.Problem{Type: httpapi.ProblemBase + ce.Type, Title: ce.Title, Status: ce.Status, Detail: ce.Detail})
-	default:
-		httpapi.WriteError(w, r, err)
-	}
-}
-
-func fieldErrors(fe FieldErrors) []httpapi.FieldError {
-	out := make([]httpapi.FieldError, len(fe))
-	for i, e := range fe {
-		out[i] = httpapi.FieldError{Field: e.Field, Detail: e.Message}
-	}
-	return out
-}
+var problems = domainerr.Problems{NotFound: ErrNotFound, NotFoundDetail: "no such complaint"}
 
 // checkIntake validates an intake field by field (Intake.Validate only
 // says what is wrong in one sentence).
-func checkIntake(in Intake) FieldErrors {
-	var errs FieldErrors
-	if !identity.ValidVillage(in.Village) {
-		errs = append(errs, &FieldError{"village", "village_invalid", "村代码应为12位数字"})
+func checkIntake(in Intake) domainerr.FieldErrors {
+	var errs domainerr.FieldErrors
+	if !divcode.Valid(in.Village) {
+		errs = append(errs, &domainerr.FieldError{Field: "village", Code: "village_invalid", Message: "村代码应为12位数字"})
 	}
 	if !in.Category.Valid() {
-		errs = append(errs, &FieldError{"category", "category_invalid", fmt.Sprintf("举报类别应为 %v 之一", Categories)})
+		errs = append(errs, &domainerr.FieldError{Field: "category", Code: "category_invalid", Message: fmt.Sprintf("举报类别应为 %v 之一", Categories)})
 	}
 	if e := ValidateIntakeDescription(in.Description); e != nil {
 		errs = append(errs, e)
 	}
 	if len(in.Attachments) > MaxAttachments {
-		errs = append(errs, &FieldError{"attachments", "too_many_attachments", fmt.Sprintf("最多只能上传%d个附件", MaxAttachments)})
+		errs = append(errs, &domainerr.FieldError{Field: "attachments", Code: "too_many_attachments", Message: fmt.Sprintf("最多只能上传%d个附件", MaxAttachments)})
 	}
 	if len(errs) == 0 {
 		if err := in.Validate(); err != nil { // the attachments' details
-			errs = append(errs, &FieldError{"attachments", "attachment_invalid", err.(*Error).Detail})
+			errs = append(errs, &domainerr.FieldError{Field: "attachments", Code: "attachment_invalid", Message: err.(*domainerr.Error).Detail})
 		}
 	}
 	return errs
@@ -210,8 +189,8 @@ type refusal struct {
 	challenge  *Challenge
 }
 
-// admit runs the abuse guard of abuse.go for one submission to village,
-// with the proof of work of the request's headers.
+// admit runs the abuse guard (ratelimit.go, flood.go, pow.go) for one
+// submission to village, with the proof of work of the request's headers.
 func (a *API) admit(r *http.Request, village string) *refusal {
 	return a.admitWith(httpapi.ClientIP(r), village, r.Header.Get(HeaderChallenge), r.Header.Get(HeaderNonce))
 }
@@ -223,7 +202,7 @@ func (a *API) admitWith(addr, village, token, nonce string) *refusal {
 	d := a.Limiter.Allow(addr, village, now)
 	if !d.Allowed && d.ChallengeRequired && token != "" {
 		if err := a.Challenger.VerifyPoWForVillage(token, nonce, village, now); err != nil {
-			var fe *FieldError
+			var fe *domainerr.FieldError
 			if errors.As(err, &fe) {
 				return &refusal{status: http.StatusForbidden, code: fe.Code, message: fe.Message}
 			}
@@ -296,12 +275,12 @@ func (a *API) intake(w http.ResponseWriter, r *http.Request) {
 	}
 	in := Intake{Village: village, Category: req.Category, Description: req.Description, Attachments: req.Attachments}
 	if errs := checkIntake(in); len(errs) > 0 {
-		writeErr(w, r, errs)
+		problems.Write(w, r, errs)
 		return
 	}
 	rc, err := a.Service.File(r.Context(), in, reporterOf(r))
 	if err != nil {
-		writeErr(w, r, err)
+		problems.Write(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -331,7 +310,7 @@ func (a *API) villageOpen(w http.ResponseWriter, r *http.Request, village string
 // publicVillage reads the village of a public route; a malformed code is 404.
 func publicVillage(w http.ResponseWriter, r *http.Request) (string, bool) {
 	v := r.PathValue("village")
-	if !identity.ValidVillage(v) {
+	if !divcode.Valid(v) {
 		httpapi.WriteProblem(w, r, httpapi.NotFound("no such village: village codes have 12 digits"))
 		return "", false
 	}
@@ -341,7 +320,7 @@ func publicVillage(w http.ResponseWriter, r *http.Request) (string, bool) {
 func (a *API) track(w http.ResponseWriter, r *http.Request) {
 	pv, err := a.Service.Track(r.Context(), r.PathValue("code"))
 	if err != nil {
-		writeErr(w, r, err)
+		problems.Write(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -361,7 +340,7 @@ func (a *API) feedback(w http.ResponseWriter, r *http.Request) {
 	}
 	pv, err := a.Service.Feedback(r.Context(), r.PathValue("code"), req.Secret, req.Satisfied, req.Comment)
 	if err != nil {
-		writeErr(w, r, err)
+		problems.Write(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -407,7 +386,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	}
 	cs, err := a.Service.List(r.Context(), act, village, limit)
 	if err != nil {
-		writeErr(w, r, err)
+		problems.Write(w, r, err)
 		return
 	}
 	_ = httpapi.WriteItems(w, cs)
@@ -420,7 +399,7 @@ func (a *API) get(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := a.Service.Get(r.Context(), act, r.PathValue("id"))
 	if err != nil {
-		writeErr(w, r, err)
+		problems.Write(w, r, err)
 		return
 	}
 	_ = httpapi.WriteJSON(w, http.StatusOK, c)
@@ -453,7 +432,7 @@ func (a *API) act(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := a.Service.Act(r.Context(), act, r.PathValue("id"), Action{Type: req.Action, Reason: reason, Outcome: req.Outcome})
 	if err != nil {
-		writeErr(w, r, err)
+		problems.Write(w, r, err)
 		return
 	}
 	_ = httpapi.WriteJSON(w, http.StatusOK, c)
@@ -475,12 +454,12 @@ func (a *API) note(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	if err := a.Service.AddNote(r.Context(), act, id, req.Body, req.Public); err != nil {
-		writeErr(w, r, err)
+		problems.Write(w, r, err)
 		return
 	}
 	c, err := a.Service.Get(r.Context(), act, id)
 	if err != nil {
-		writeErr(w, r, err)
+		problems.Write(w, r, err)
 		return
 	}
 	_ = httpapi.WriteJSON(w, http.StatusCreated, c)
@@ -498,7 +477,7 @@ func (a *API) statistics(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	year := a.Service.now().In(Shanghai).Year()
+	year := a.Service.now().In(tz.Shanghai).Year()
 	if raw := r.URL.Query().Get("year"); raw != "" {
 		y, err := strconv.Atoi(raw)
 		if err != nil || len(raw) != 4 || y < 1949 {
@@ -507,10 +486,10 @@ func (a *API) statistics(w http.ResponseWriter, r *http.Request) {
 		}
 		year = y
 	}
-	from := time.Date(year, 1, 1, 0, 0, 0, 0, Shanghai)
+	from := time.Date(year, 1, 1, 0, 0, 0, 0, tz.Shanghai)
 	rep, err := a.Service.Statistics(r.Context(), act, from, from.AddDate(1, 0, 0), recurrenceWindow, recurrenceThreshold)
 	if err != nil {
-		writeErr(w, r, err)
+		problems.Write(w, r, err)
 		return
 	}
 	_ = httpapi.WriteJSON(w, http.StatusOK, rep)
