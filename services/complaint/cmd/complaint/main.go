@@ -11,6 +11,7 @@ import (
 	"time"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/api/settings"
 
 	"github.com/wuxiao/wuxiao/services/complaint"
 	"github.com/wuxiao/wuxiao/services/internal/config"
@@ -35,11 +36,11 @@ func main() {
 	cmd := config.NewRootCommand("complaint", "Takes villagers' complaints and follows them to their resolution", &base,
 		func(ctx context.Context) error { return run(ctx, &base, opts) })
 	env := base.Env()
-	env.String(&opts.ChallengeKey, "challenge-key", "WUXIAO_CHALLENGE_KEY", "", "secret key signing the intake's proof-of-work challenges, the same on every replica; at least 32 characters")
+	env.String(&opts.ChallengeKey, "challenge-key", settings.EnvChallengeKey, "", "secret key signing the intake's proof-of-work challenges, the same on every replica; at least 32 characters")
 	env.Duration(&opts.EscalationInterval, "escalation-interval", "WUXIAO_ESCALATION_INTERVAL", time.Minute, "how often overdue complaints are escalated")
 	base.AddCheck(func(p *config.Problems) {
 		if len(opts.ChallengeKey) < 32 {
-			p.Addf("challenge-key", "WUXIAO_CHALLENGE_KEY", "must be a secret of at least 32 characters (e.g. from `openssl rand -hex 32`)")
+			p.Addf("challenge-key", settings.EnvChallengeKey, "must be a secret of at least 32 characters (e.g. from `openssl rand -hex 32`)")
 		}
 		if opts.EscalationInterval <= 0 {
 			p.Addf("escalation-interval", "WUXIAO_ESCALATION_INTERVAL", "must be positive")

@@ -10,6 +10,7 @@ import (
 	"os"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/api/settings"
 
 	"github.com/wuxiao/wuxiao/services/disclosure"
 	"github.com/wuxiao/wuxiao/services/internal/config"
@@ -25,10 +26,10 @@ func main() {
 	cmd := config.NewRootCommand("disclosure", "Publishes village wallets and subsidy payments", &base,
 		func(ctx context.Context) error { return run(ctx, &base, idHashKey) })
 	env := base.Env()
-	env.String(&idHashKey, "id-hash-key", "WUXIAO_ID_HASH_KEY", "", "secret key for hashing households' ID numbers; at least 32 characters")
+	env.String(&idHashKey, "id-hash-key", settings.EnvIDHashKey, "", "secret key for hashing households' ID numbers; at least 32 characters")
 	base.AddCheck(func(p *config.Problems) {
 		if len(idHashKey) < 32 {
-			p.Addf("id-hash-key", "WUXIAO_ID_HASH_KEY", "must be a secret of at least 32 characters (e.g. from `openssl rand -hex 32`)")
+			p.Addf("id-hash-key", settings.EnvIDHashKey, "must be a secret of at least 32 characters (e.g. from `openssl rand -hex 32`)")
 		}
 	})
 	os.Exit(config.Execute(cmd))

@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 
+	"github.com/wuxiao/wuxiao/api/settings"
 	"github.com/wuxiao/wuxiao/services/inspection"
 	"github.com/wuxiao/wuxiao/services/internal/config"
 )
@@ -22,7 +23,7 @@ type integrityFlags struct {
 
 func (f *integrityFlags) register(base *config.Base) {
 	env := base.Env()
-	env.String(&f.idHashKey, "id-hash-key", "WUXIAO_ID_HASH_KEY", "",
+	env.String(&f.idHashKey, "id-hash-key", settings.EnvIDHashKey, "",
 		"the town's secret key for hashing ID numbers (relatives, deceased persons), the same as the disclosure service's so that payees are matched; at least 32 characters (empty: relatives and deceased persons cannot be recorded)")
 	env.String(&f.negativeListFile, "negative-list-file", "WUXIAO_NEGATIVE_LIST_FILE", "",
 		"YAML or JSON file of the selection check's negative list (default: an illustrative 15-indicator list)")
@@ -31,7 +32,7 @@ func (f *integrityFlags) register(base *config.Base) {
 	env.Int64(&f.noticeFontIndex, "notice-font-index", "WUXIAO_NOTICE_FONT_INDEX", 0, "face of the font collection to use (0 is simplified Chinese in uming.ttc)")
 	base.AddCheck(func(p *config.Problems) {
 		if f.idHashKey != "" && len(f.idHashKey) < 32 {
-			p.Addf("id-hash-key", "WUXIAO_ID_HASH_KEY", "must be a secret of at least 32 characters (e.g. from `openssl rand -hex 32`)")
+			p.Addf("id-hash-key", settings.EnvIDHashKey, "must be a secret of at least 32 characters (e.g. from `openssl rand -hex 32`)")
 		}
 		if f.negativeListFile != "" {
 			if _, err := inspection.LoadNegativeListFile(f.negativeListFile); err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/api/settings"
 
 	"github.com/wuxiao/wuxiao/services/inspection"
 	"github.com/wuxiao/wuxiao/services/internal/config"
@@ -33,7 +34,7 @@ func main() {
 		"the district's towns whose inspection and tenant streams feed the district overview (default: discovered from the Kafka topics wuxiao.<town>.inspection)")
 	env.Duration(&district.refresh, "district-refresh", "WUXIAO_DISTRICT_REFRESH", 30*time.Second,
 		"how often the district's towns are discovered again from the Kafka topics")
-	env.String(&district.viewTown, "district-view-town", "WUXIAO_DISTRICT_VIEW_TOWN", "",
+	env.String(&district.viewTown, "district-view-town", settings.EnvDistrictViewTown, "",
 		"the town whose instance builds the district overview from every town's streams; this instance does only when it is that town; "+inspection.NoDistrictView+": no town's instance does (default: this instance does, as when it runs alone)")
 	integrity.register(&base)
 	auditKey = base.BindAuditKey()

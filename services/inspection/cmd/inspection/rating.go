@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/wuxiao/wuxiao/api/settings"
 	"github.com/wuxiao/wuxiao/services/inspection"
 	"github.com/wuxiao/wuxiao/services/internal/config"
 )
@@ -23,19 +24,19 @@ type ratingFlags struct {
 
 func (f *ratingFlags) register(base *config.Base) {
 	env := base.Env()
-	env.String(&f.rules, "rating-rules", "WUXIAO_RATING_RULES", "",
+	env.String(&f.rules, "rating-rules", settings.EnvRatingRules, "",
 		"the rating rules themselves, YAML or JSON, overriding the built-in ones field by field (see services/inspection/README.md; default: the built-in rules)")
-	env.String(&f.rulesFile, "rating-rules-file", "WUXIAO_RATING_RULES_FILE", "",
+	env.String(&f.rulesFile, "rating-rules-file", settings.EnvRatingRulesFile, "",
 		"a YAML or JSON file of rating rules, as --rating-rules but read from a file")
 	base.AddCheck(func(p *config.Problems) {
 		if f.rules != "" && f.rulesFile != "" {
-			p.Addf("rating-rules-file", "WUXIAO_RATING_RULES_FILE", "set either the rules or their file, not both (WUXIAO_RATING_RULES is set too)")
+			p.Addf("rating-rules-file", settings.EnvRatingRulesFile, "set either the rules or their file, not both (%s is set too)", settings.EnvRatingRules)
 			return
 		}
 		if _, err := f.load(); err != nil {
-			flag, envName := "rating-rules", "WUXIAO_RATING_RULES"
+			flag, envName := "rating-rules", settings.EnvRatingRules
 			if f.rulesFile != "" {
-				flag, envName = "rating-rules-file", "WUXIAO_RATING_RULES_FILE"
+				flag, envName = "rating-rules-file", settings.EnvRatingRulesFile
 			}
 			// One problem per field, so that each names what to fix.
 			for _, line := range strings.Split(strings.TrimPrefix(err.Error(), "rules: "), "\n") {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/api/settings"
 
 	"github.com/wuxiao/wuxiao/services/internal/config"
 	"github.com/wuxiao/wuxiao/services/internal/keys"
@@ -31,12 +32,12 @@ func main() {
 		})
 	env := base.Env()
 	auditKey = base.BindAuditKey()
-	env.String(&idHashKey, "id-hash-key", "WUXIAO_ID_HASH_KEY", "", "secret key for hashing ID numbers (payees, relatives); at least 32 characters")
+	env.String(&idHashKey, "id-hash-key", settings.EnvIDHashKey, "", "secret key for hashing ID numbers (payees, relatives); at least 32 characters")
 	env.String(&calendarFile, "calendar-file", "WUXIAO_CALENDAR_FILE", "", "JSON file of holidays and adjusted working days (default: weekends only)")
 	env.Duration(&timerInterval, "timer-interval", "WUXIAO_TIMER_INTERVAL", 15*time.Second, "how often due reminders and escalations are fired")
 	base.AddCheck(func(p *config.Problems) {
 		if len(idHashKey) < 32 {
-			p.Addf("id-hash-key", "WUXIAO_ID_HASH_KEY", "must be a secret of at least 32 characters (e.g. from `openssl rand -hex 32`)")
+			p.Addf("id-hash-key", settings.EnvIDHashKey, "must be a secret of at least 32 characters (e.g. from `openssl rand -hex 32`)")
 		}
 		if timerInterval < time.Second {
 			p.Addf("timer-interval", "WUXIAO_TIMER_INTERVAL", "%s is too short; use at least 1s", timerInterval)
