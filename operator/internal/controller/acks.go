@@ -10,7 +10,6 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/segmentio/kafka-go"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -227,10 +226,9 @@ func (a *AckConsumer) record(ctx context.Context, ack eventsv1.VillageAcknowledg
 		if !recordAck(&v.Status, ack, a.Services) {
 			continue
 		}
-		if equality.Semantic.DeepEqual(before.Status, v.Status) {
-			continue
-		}
-		err := a.Client.Status().Patch(ctx, v, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+		// With an optimistic lock: the merge patch replaces the whole list
+		// of acks, which the Village controller may have written since the read.
+		err := patchStatus(ctx, a.Client, before, v, &before.Status, &v.Status, client.MergeFromWithOptimisticLock{})
 		if apierrors.IsNotFound(err) {
 			continue
 		}

@@ -42,6 +42,11 @@ type DistrictReconciler struct {
 // +kubebuilder:rbac:groups=wuxiao.io,resources=districts/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 
+// districtErrors: a stalled District is looked at again every minute,
+// since the Secrets it names are not watched; a transient error leaves the
+// conditions as they were.
+var districtErrors = errorPolicy{stalledRequeue: time.Minute}
+
 // Reconcile validates one District and summarises its towns.
 func (r *DistrictReconciler) Reconcile(ctx context.Context, req reconcile.Request) (ctrl.Result, error) {
 	d := &wuxiaov1.District{}
@@ -53,7 +58,7 @@ func (r *DistrictReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	}
 	before := d.DeepCopy()
 	result := ctrl.Result{}
-	var gatewayErr error
+	var gatewayErr, validateErr error
 	if isPaused(d) {
 		markPaused(&d.Status.Conditions, d.Generation)
 	} else {
@@ -64,21 +69,11 @@ func (r *DistrictReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 			// Namespaces the operator does not manage are not watched.
 			result.RequeueAfter = time.Minute
 		}
-		if err := r.countTowns(ctx, d); err != nil {
-			return ctrl.Result{}, errors.Join(gatewayErr, err)
+		err := r.countTowns(ctx, d)
+		if err == nil {
+			err = r.validate(ctx, d)
 		}
-		if err := r.validate(ctx, d); err != nil {
-			s, ok := err.(*stalled)
-			if !ok {
-				return ctrl.Result{}, errors.Join(gatewayErr, err)
-			}
-			if !readyReasonIs(before.Status.Conditions, s.reason) {
-				r.Recorder.Eventf(d, nil, corev1.EventTypeWarning, s.reason, "Validate", s.msg)
-			}
-			markStalled(&d.Status.Conditions, d.Generation, s.reason, s.msg)
-			// Secrets are not watched: look again in a while.
-			result.RequeueAfter = time.Minute
-		} else {
+		if err == nil {
 			view := "the district overview is built by " + d.Status.DistrictViewTown
 			if d.Status.DistrictViewTown == "" && d.Spec.DistrictView.Town != "" {
 				view = fmt.Sprintf("no town builds the district overview: spec.districtView.town names %q, which is not a town of this district",
@@ -89,11 +84,14 @@ func (r *DistrictReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 			markReady(&d.Status.Conditions, d.Generation, fmt.Sprintf("references valid; %d of %d towns ready, %d on %s; %s",
 				d.Status.ReadyTowns, d.Status.Towns, d.Status.TownsOnVersion, d.Spec.Services.Version, view))
 		}
+		var res ctrl.Result
+		res, validateErr = districtErrors.report(r.Recorder, d, &d.Status.Conditions, d.Generation, err)
+		result.RequeueAfter = max(result.RequeueAfter, res.RequeueAfter)
 	}
 	d.Status.ObservedGeneration = d.Generation
 	recordConditionMetrics("District", d.Name, d.Status.Conditions)
-	if err := patchStatus(ctx, r.Client, before, d, &before.Status, &d.Status); err != nil || gatewayErr != nil {
-		return ctrl.Result{}, errors.Join(gatewayErr, err)
+	if err := errors.Join(gatewayErr, validateErr, patchStatus(ctx, r.Client, before, d, &before.Status, &d.Status)); err != nil {
+		return ctrl.Result{}, err
 	}
 	return result, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -17,8 +16,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 	"github.com/wuxiao/wuxiao/operator/internal/resources"
@@ -34,22 +31,19 @@ import (
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;update;patch;delete
 
-// errGatewayNamespaceTaken ends the gateway step when its namespace is not the District's to use.
-type errGatewayNamespaceTaken struct{ msg string }
-
-func (e *errGatewayNamespaceTaken) Error() string { return e.msg }
-
 // reconcileGateway brings the District's gateway to its spec and reports it
 // in status.gateway and the GatewayReady condition. It leaves Ready alone.
 func (r *DistrictReconciler) reconcileGateway(ctx context.Context, d *wuxiaov1.District) error {
 	err := r.applyGateway(ctx, d)
-	var taken *errGatewayNamespaceTaken
+	// Its namespace is not the District's to use (the one way it stalls):
+	// GatewayReady says so, and Ready is left alone.
+	var taken *stalled
 	if errors.As(err, &taken) {
-		if old := meta.FindStatusCondition(d.Status.Conditions, wuxiaov1.ConditionGatewayReady); old == nil || old.Reason != wuxiaov1.ReasonGatewayNamespaceTaken {
-			r.Recorder.Eventf(d, nil, corev1.EventTypeWarning, wuxiaov1.ReasonGatewayNamespaceTaken, "Gateway", "%s", taken.msg)
+		if old := meta.FindStatusCondition(d.Status.Conditions, wuxiaov1.ConditionGatewayReady); old == nil || old.Reason != taken.reason {
+			r.Recorder.Eventf(d, nil, corev1.EventTypeWarning, taken.reason, "Gateway", "%s", taken.msg)
 		}
 		d.Status.Gateway = nil
-		setGatewayReady(d, metav1.ConditionFalse, wuxiaov1.ReasonGatewayNamespaceTaken, taken.msg)
+		setGatewayReady(d, metav1.ConditionFalse, taken.reason, taken.msg)
 		return nil
 	}
 	return err
@@ -162,11 +156,11 @@ func (r *DistrictReconciler) gatewayNamespace(ctx context.Context, d *wuxiaov1.D
 
 func namespaceTaken(d *wuxiaov1.District, ns string, owner *metav1.OwnerReference) error {
 	if owner == nil {
-		return &errGatewayNamespaceTaken{fmt.Sprintf("namespace %s (spec.gateway.namespace) already exists and was not created by Wuxiao for this District: delete it, or name another namespace in spec.gateway.namespace, e.g. wuxiao-gateway-%s",
-			ns, d.Name)}
+		return stall(wuxiaov1.ReasonGatewayNamespaceTaken, "namespace %s (spec.gateway.namespace) already exists and was not created by Wuxiao for this District: delete it, or name another namespace in spec.gateway.namespace, e.g. wuxiao-gateway-%s",
+			ns, d.Name)
 	}
-	return &errGatewayNamespaceTaken{fmt.Sprintf("namespace %s (spec.gateway.namespace) belongs to %s %s: name another namespace in spec.gateway.namespace, e.g. wuxiao-gateway-%s",
-		ns, owner.Kind, owner.Name, d.Name)}
+	return stall(wuxiaov1.ReasonGatewayNamespaceTaken, "namespace %s (spec.gateway.namespace) belongs to %s %s: name another namespace in spec.gateway.namespace, e.g. wuxiao-gateway-%s",
+		ns, owner.Kind, owner.Name, d.Name)
 }
 
 // deleteOldGatewayNamespaces removes the gateway namespaces this District
@@ -247,43 +241,12 @@ func (r *DistrictReconciler) gatewayIngress(ctx context.Context, d *wuxiaov1.Dis
 // syncGatewayDeployment brings the Deployment back to desired: what desired
 // sets, and exactly its one container and that container's environment
 // (a variable dropped from the spec, or added by hand, goes).
-// syncNetworkPolicy keeps a town's or the gateway's NetworkPolicy exactly
-// as generated, both directions: the API server defaults nothing in them.
-func syncNetworkPolicy(have, want *networkingv1.NetworkPolicy) {
-	derive(&have.Spec.PodSelector, want.Spec.PodSelector)
-	setIfDifferent(&have.Spec.PolicyTypes, want.Spec.PolicyTypes)
-	setIfDifferent(&have.Spec.Ingress, want.Spec.Ingress)
-	setIfDifferent(&have.Spec.Egress, want.Spec.Egress)
-}
-
 func syncGatewayDeployment(have, want *appsv1.Deployment) {
 	if len(have.Spec.Template.Spec.Containers) != len(want.Spec.Template.Spec.Containers) {
 		have.Spec.Template.Spec.Containers = want.Spec.Template.Spec.Containers
 	}
 	derive(&have.Spec, want.Spec)
 	setIfDifferent(&have.Spec.Template.Spec.Containers[0].Env, want.Spec.Template.Spec.Containers[0].Env)
-}
-
-// applyGatewayChild ensures one object of the District's gateway, owned by
-// the District, and records an event when it was written.
-func applyGatewayChild[T client.Object](ctx context.Context, r *DistrictReconciler, d *wuxiaov1.District, desired T, sync func(have, want T)) (T, error) {
-	live, op, err := ensure(ctx, r.Client, r.Scheme(), d, desired, sync)
-	kind := strings.TrimPrefix(fmt.Sprintf("%T", desired), "*")
-	kind = kind[strings.LastIndex(kind, ".")+1:]
-	name := desired.GetName()
-	if ns := desired.GetNamespace(); ns != "" {
-		name = ns + "/" + name
-	}
-	switch {
-	case err != nil && !apierrors.IsAlreadyExists(err):
-		r.Recorder.Eventf(d, desired, corev1.EventTypeWarning, wuxiaov1.ReasonApplyFailed, "Apply", "gateway %s %s: %v", kind, name, err)
-	case op == controllerutil.OperationResultCreated:
-		r.Recorder.Eventf(d, desired, corev1.EventTypeNormal, "Created", "Create", "created gateway %s %s", kind, name)
-	case op == controllerutil.OperationResultUpdated:
-		r.Recorder.Eventf(d, desired, corev1.EventTypeNormal, "Updated", "Update", "brought gateway %s %s back to the desired state", kind, name)
-		log.FromContext(ctx).Info("updated generated object", "kind", kind, "name", name)
-	}
-	return live, err
 }
 
 // apiServerEndpoints are the addresses pods reach the Kubernetes API at: the

@@ -13,7 +13,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -24,10 +23,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -96,44 +93,14 @@ func (r *TownReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 	return result, err
 }
 
-// stalled is an error a person has to fix; it ends a reconcile with a
-// Stalled condition instead of a retry loop.
-type stalled struct{ reason, msg string }
-
-func (s *stalled) Error() string { return s.reason + ": " + s.msg }
-
-func stall(reason, format string, args ...any) error {
-	return &stalled{reason: reason, msg: fmt.Sprintf(format, args...)}
-}
+// townErrors: a stalled Town is looked at again every minute, since some
+// causes (a foreign namespace, a missing Secret) are not watched; a
+// transient error shows as Reconciling (ApplyFailed) with the error.
+var townErrors = errorPolicy{stalledRequeue: time.Minute, transientReason: wuxiaov1.ReasonApplyFailed}
 
 func (r *TownReconciler) reconcile(ctx context.Context, town *wuxiaov1.Town) (ctrl.Result, error) {
-	err := r.reconcileChildren(ctx, town)
-	var s *stalled
-	var w *waiting
-	switch {
-	case errors.As(err, &w):
-		markProgressing(&town.Status.Conditions, town.Generation, w.reason, w.msg)
-		return ctrl.Result{}, nil
-	case errors.As(err, new(*unavailable)):
-		u, _ := isUnavailable(err)
-		if !readyReasonIs(town.Status.Conditions, u.reason) {
-			r.Recorder.Eventf(town, nil, corev1.EventTypeWarning, u.reason, "Provision", u.msg)
-		}
-		markStalled(&town.Status.Conditions, town.Generation, u.reason, u.msg)
-		// Returned, so that the work queue retries with exponential backoff.
-		return ctrl.Result{}, err
-	case errors.As(err, &s):
-		// One event when the town stalls, not one per periodic retry.
-		if !readyReasonIs(town.Status.Conditions, s.reason) {
-			r.Recorder.Eventf(town, nil, corev1.EventTypeWarning, s.reason, "Validate", s.msg)
-		}
-		markStalled(&town.Status.Conditions, town.Generation, s.reason, s.msg)
-		// Some causes (a foreign namespace, a missing Secret) are not
-		// watched: look again later.
-		return ctrl.Result{RequeueAfter: time.Minute}, nil
-	case err != nil:
-		markProgressing(&town.Status.Conditions, town.Generation, wuxiaov1.ReasonApplyFailed, err.Error())
-		return ctrl.Result{}, err
+	if err := r.reconcileChildren(ctx, town); err != nil {
+		return townErrors.report(r.Recorder, town, &town.Status.Conditions, town.Generation, err)
 	}
 	if meta.IsStatusConditionFalse(town.Status.Conditions, wuxiaov1.ConditionRatingRulesValid) {
 		// A person fixes the rules, maybe in a ConfigMap the operator does
@@ -389,50 +356,6 @@ func serviceStatus(svc wuxiaov1.ServiceName, version string, d *appsv1.Deploymen
 		s.Message = fmt.Sprintf("%d of %d replicas updated, %d available", d.Status.UpdatedReplicas, want, d.Status.AvailableReplicas)
 	}
 	return s
-}
-
-// syncService copies only the fields the operator sets: the cluster IPs and
-// other allocated fields are immutable and belong to the API server.
-func syncService(have, want *corev1.Service) {
-	derive(&have.Spec.Ports, want.Spec.Ports)
-	derive(&have.Spec.Selector, want.Spec.Selector)
-	if len(have.Spec.Selector) != len(want.Spec.Selector) {
-		have.Spec.Selector = want.Spec.Selector
-	}
-	have.Spec.Type = want.Spec.Type
-}
-
-// applyChild ensures one child object of a town, records an event when it
-// was written, and returns the live object.
-func applyChild[T client.Object](ctx context.Context, r *TownReconciler, town *wuxiaov1.Town, desired T, sync func(have, want T)) (T, error) {
-	live, op, err := ensure(ctx, r.Client, r.Scheme, town, desired, sync)
-	r.recordOp(ctx, town, desired, op, err)
-	return live, err
-}
-
-func (r *TownReconciler) recordOp(ctx context.Context, town *wuxiaov1.Town, obj client.Object, op controllerutil.OperationResult, err error) {
-	kind := strings.TrimPrefix(fmt.Sprintf("%T", obj), "*")
-	kind = kind[strings.LastIndex(kind, ".")+1:]
-	switch {
-	case err != nil && !apierrors.IsAlreadyExists(err):
-		r.Recorder.Eventf(town, obj, corev1.EventTypeWarning, wuxiaov1.ReasonApplyFailed, "Apply", "%s %s: %v", kind, obj.GetName(), err)
-	case op == controllerutil.OperationResultCreated:
-		r.Recorder.Eventf(town, obj, corev1.EventTypeNormal, "Created", "Create", "created %s %s", kind, obj.GetName())
-	case op == controllerutil.OperationResultUpdated:
-		// Either the spec changed or someone edited a generated object: both
-		// are worth a line in `kubectl describe town`.
-		r.Recorder.Eventf(town, obj, corev1.EventTypeNormal, "Updated", "Update", "brought %s %s back to the desired state", kind, obj.GetName())
-		log.FromContext(ctx).Info("updated generated object", "kind", kind, "name", obj.GetName())
-	}
-}
-
-// patchStatus writes status only when it changed, as a merge patch so that
-// it never conflicts with spec edits.
-func patchStatus[S any](ctx context.Context, c client.Client, before, after client.Object, old, new *S) error {
-	if equality.Semantic.DeepEqual(old, new) {
-		return nil
-	}
-	return c.Status().Patch(ctx, after, client.MergeFrom(before))
 }
 
 // districtViewTown is the town whose inspection service builds the

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -14,14 +13,6 @@ import (
 	"github.com/wuxiao/wuxiao/operator/internal/provision"
 	"github.com/wuxiao/wuxiao/operator/internal/resources"
 )
-
-// unavailable is a dependency outside the cluster (PostgreSQL, Kafka,
-// Kratos) that cannot be reached or refuses: the object reports Stalled with
-// a message naming the server, and the work queue retries with exponential
-// backoff, since the cause may go away without anyone touching the object.
-type unavailable struct{ reason, msg string }
-
-func (u *unavailable) Error() string { return u.reason + ": " + u.msg }
 
 // ensureKeys creates the town's service keys once. An existing key is never
 // replaced: a new ID hash key would make every stored hash unmatchable, a
@@ -166,9 +157,4 @@ func (r *TownReconciler) ensureTopics(ctx context.Context, town *wuxiaov1.Town, 
 			strings.Join(k.BootstrapServers, ","), district.Name, err)}
 	}
 	return nil
-}
-
-func isUnavailable(err error) (*unavailable, bool) {
-	var u *unavailable
-	return u, errors.As(err, &u)
 }

@@ -60,6 +60,19 @@ const ArchivedLabel = "wuxiao.io/archived"
 
 const villageCodeIndex = "spec.code"
 
+// villageErrors differ from the Town's, kept as they were: a stalled
+// Village is not requeued (its Town and its own spec come back through
+// watches; other causes wait for an edit of the Village), one waiting on
+// its District or catalog looks again every 30 seconds besides the
+// watches, and a transient error leaves the conditions as they were (a
+// conflict on one write does not flip a Ready village and recount its
+// town).
+var villageErrors = errorPolicy{waitingRequeue: 30 * time.Second}
+
+// archiveErrors: a failed archiving step keeps the Village Terminating and
+// says why (Reconciling, reason Archiving, or Stalled when Kafka is gone).
+var archiveErrors = errorPolicy{transientReason: wuxiaov1.ReasonArchiving, action: "Archive"}
+
 // Reconcile validates or archives one Village.
 func (r *VillageReconciler) Reconcile(ctx context.Context, req reconcile.Request) (ctrl.Result, error) {
 	v := &wuxiaov1.Village{}
@@ -82,37 +95,20 @@ func (r *VillageReconciler) Reconcile(ctx context.Context, req reconcile.Request
 		before = v.DeepCopy()
 	}
 
-	result := ctrl.Result{}
-	var retErr error
 	town, district, err := r.validate(ctx, v)
 	if err == nil {
 		err = r.provision(ctx, v, town, district)
 	}
-	var u *unavailable
-	if s, ok := err.(*stalled); ok {
-		markStalled(&v.Status.Conditions, v.Generation, s.reason, s.msg)
-		if !readyReasonIs(before.Status.Conditions, s.reason) {
-			r.Recorder.Eventf(v, nil, corev1.EventTypeWarning, s.reason, "Validate", s.msg)
-		}
-	} else if p, ok := err.(*waiting); ok {
-		markProgressing(&v.Status.Conditions, v.Generation, p.reason, p.msg)
-		result.RequeueAfter = 30 * time.Second
-	} else if errors.As(err, &u) {
-		if !readyReasonIs(before.Status.Conditions, u.reason) {
-			r.Recorder.Eventf(v, nil, corev1.EventTypeWarning, u.reason, "Provision", u.msg)
-		}
-		markStalled(&v.Status.Conditions, v.Generation, u.reason, u.msg)
-		retErr = err // retried with exponential backoff
-	} else if err != nil {
-		retErr = err // the API server: retried; what was provisioned is still recorded below
-	} else {
+	result, retErr := villageErrors.report(r.Recorder, v, &v.Status.Conditions, v.Generation, err)
+	if err == nil {
 		msg := "validated against town " + v.Status.Town + " and catalog " + v.Status.Catalog
 		if len(v.Status.MissingRoles) > 0 {
 			msg += fmt.Sprintf("; no official holds %v, which some catalog steps need", v.Status.MissingRoles)
 		}
 		markReady(&v.Status.Conditions, v.Generation, msg)
 		// Ready, so the town's services may learn of it; a failure is
-		// retried and does not take readiness away.
+		// retried and does not take readiness away (so it bypasses the
+		// error policy).
 		retErr = r.register(ctx, v, town, district)
 		if err := r.reissue(ctx, v, town, district); err != nil {
 			retErr = errors.Join(retErr, err)
@@ -132,17 +128,6 @@ func (r *VillageReconciler) provision(ctx context.Context, v *wuxiaov1.Village, 
 		return err
 	}
 	return r.ensureIdentities(ctx, v, town, district)
-}
-
-// readyReasonIs reports whether the Ready condition already carries reason, so that a
-// repeated failure does not emit an event (a write) on every resync.
-func readyReasonIs(conds []metav1.Condition, reason string) bool {
-	for _, c := range conds {
-		if c.Type == wuxiaov1.ConditionReady {
-			return c.Reason == reason
-		}
-	}
-	return false
 }
 
 func (r *VillageReconciler) validate(ctx context.Context, v *wuxiaov1.Village) (*wuxiaov1.Town, *wuxiaov1.District, error) {
@@ -262,11 +247,7 @@ func (r *VillageReconciler) archive(ctx context.Context, v *wuxiaov1.Village) (c
 	}
 	// The officials of an archived village lose their access.
 	if err := r.deactivateAll(ctx, v); err != nil {
-		before := v.DeepCopy()
-		msg := fmt.Sprintf("cannot deactivate the officials' identities: %v; the Village stays until they are", err)
-		markProgressing(&v.Status.Conditions, v.Generation, wuxiaov1.ReasonArchiving, msg)
-		_ = patchStatus(ctx, r.Client, before, v, &before.Status, &v.Status)
-		return ctrl.Result{}, err
+		return r.archiveFailed(ctx, v, fmt.Errorf("cannot deactivate the officials' identities: %w; the Village stays until they are", err))
 	}
 	snapshot := v.DeepCopy()
 	snapshot.ManagedFields = nil
@@ -285,16 +266,24 @@ func (r *VillageReconciler) archive(ctx context.Context, v *wuxiaov1.Village) (c
 		Data: map[string]string{"village.json": string(doc)},
 	}
 	if err := r.Create(ctx, cm); err != nil && !apierrors.IsAlreadyExists(err) {
-		before := v.DeepCopy()
-		msg := fmt.Sprintf("cannot archive into namespace %s: %v; the Village stays until it can be archived", r.ArchiveNamespace, err)
-		markProgressing(&v.Status.Conditions, v.Generation, wuxiaov1.ReasonArchiving, msg)
-		r.Recorder.Eventf(v, nil, corev1.EventTypeWarning, wuxiaov1.ReasonArchiving, "Archive", msg)
-		_ = patchStatus(ctx, r.Client, before, v, &before.Status, &v.Status)
-		return ctrl.Result{}, err
+		err = fmt.Errorf("cannot archive into namespace %s: %w; the Village stays until it can be archived", r.ArchiveNamespace, err)
+		// On every attempt: the archive namespace is the administrator's to fix.
+		r.Recorder.Eventf(v, nil, corev1.EventTypeWarning, wuxiaov1.ReasonArchiving, "Archive", "%s", err.Error())
+		return r.archiveFailed(ctx, v, err)
 	}
 	r.Recorder.Eventf(v, nil, corev1.EventTypeNormal, "Archived", "Archive", "archived as ConfigMap %s/%s", cm.Namespace, cm.Name)
 	controllerutil.RemoveFinalizer(v, wuxiaov1.ArchiveFinalizer)
 	return ctrl.Result{}, r.Update(ctx, v)
+}
+
+// archiveFailed reports a failed archiving step through archiveErrors and
+// writes the status at once (best effort: the step's error is the one to
+// return), since a successful archive ends with the Village gone.
+func (r *VillageReconciler) archiveFailed(ctx context.Context, v *wuxiaov1.Village, err error) (ctrl.Result, error) {
+	before := v.DeepCopy()
+	result, err := archiveErrors.report(r.Recorder, v, &v.Status.Conditions, v.Generation, err)
+	_ = patchStatus(ctx, r.Client, before, v, &before.Status, &v.Status)
+	return result, err
 }
 
 // SetupWithManager registers the controller, its index and watches.

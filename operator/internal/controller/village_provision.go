@@ -370,12 +370,8 @@ func (r *VillageReconciler) announceArchive(ctx context.Context, v *wuxiaov1.Vil
 		if err := provision.Publish(ctx, district.Spec.Kafka.BootstrapServers, topic, ev); err != nil {
 			msg := fmt.Sprintf("cannot announce the archival to the town's services on Kafka %s: %v; the Village stays (Terminating, nothing archived or lost) until it can",
 				strings.Join(district.Spec.Kafka.BootstrapServers, ","), err)
-			if !readyReasonIs(before.Status.Conditions, wuxiaov1.ReasonKafkaUnavailable) {
-				r.Recorder.Eventf(v, nil, corev1.EventTypeWarning, wuxiaov1.ReasonKafkaUnavailable, "Archive", msg)
-			}
-			markStalled(&v.Status.Conditions, v.Generation, wuxiaov1.ReasonKafkaUnavailable, msg)
-			_ = patchStatus(ctx, r.Client, before, v, &before.Status, &v.Status)
-			return 0, &unavailable{wuxiaov1.ReasonKafkaUnavailable, msg}
+			_, err := r.archiveFailed(ctx, v, &unavailable{wuxiaov1.ReasonKafkaUnavailable, msg})
+			return 0, err
 		}
 		now := metav1.Now()
 		v.Status.ArchiveAnnouncedAt = &now
