@@ -15,131 +15,16 @@ package inspection
 import (
 	"context"
 	"errors"
-	"fmt"
 	"regexp"
 	"slices"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/segmentio/kafka-go"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	"github.com/wuxiao/wuxiao/api/settings"
 	"github.com/wuxiao/wuxiao/services/internal/events"
-	"github.com/wuxiao/wuxiao/services/internal/identity"
 )
-
-// HandleDistrictEvent is the events.Handler of the district projection: a
-// village registered in any town, a change of grade, a visit, an order
-// issued or an interview recorded updates the district tables. Each row is
-// keyed by what it counts and later facts replace earlier ones only when
-// newer (generation, time), so redelivery, republication and reordering
-// count nothing twice. Other types are ignored.
-func (s *Service) HandleDistrictEvent(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) error {
-	town := ev.Town
-	village := func(code string) error {
-		if !identity.ValidVillage(code) {
-			return events.Permanent(fmt.Errorf("event %s (%s): village %q is not a 12-digit code", ev.ID, ev.Type, code))
-		}
-		// The envelope's village is the one the topic's town published
-		// the event for: data naming another is not trusted.
-		if ev.Village != "" && ev.Village != code {
-			return events.Permanent(fmt.Errorf("event %s (%s): data names village %q, the envelope %q", ev.ID, ev.Type, code, ev.Village))
-		}
-		return nil
-	}
-	switch ev.Type {
-	case eventsv1.TypeVillageRegistered:
-		v, err := decodeVillageRegistered(ev)
-		if err != nil {
-			return events.Permanent(err)
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO district_villages (town, code, name, kind, generation) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (town, code) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, generation = EXCLUDED.generation
-			WHERE district_villages.generation < EXCLUDED.generation`, town, v.Code, v.Name, v.Kind, v.Generation)
-		return err
-	case eventsv1.TypeVillageArchived:
-		// An archived village leaves the district's coverage; its rows stay.
-		var v eventsv1.VillageArchived
-		if err := ev.Decode(&v); err != nil {
-			return events.Permanent(err)
-		}
-		if err := village(v.Code); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `UPDATE district_villages SET archived_at = $3 WHERE town = $1 AND code = $2 AND archived_at IS NULL`,
-			town, v.Code, ev.Time)
-		return err
-	case eventsv1.TypeRatingChanged:
-		var d eventsv1.RatingChanged
-		if err := ev.Decode(&d); err != nil {
-			return events.Permanent(err)
-		}
-		if err := village(d.Village); err != nil {
-			return err
-		}
-		if _, err := ParsePeriod(d.Period); err != nil || !validGrade(d.To) {
-			return events.Permanent(fmt.Errorf("event %s: period %q or grade %q is invalid", ev.ID, d.Period, d.To))
-		}
-		at := d.At
-		if at.IsZero() {
-			at = ev.Time
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO district_grades (town, village, period, grade, points, at) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (town, village, period) DO UPDATE SET grade = EXCLUDED.grade, points = EXCLUDED.points, at = EXCLUDED.at
-			WHERE district_grades.at <= EXCLUDED.at`, town, d.Village, d.Period, d.To, d.Points, at)
-		return err
-	case eventsv1.TypeVisitRecorded:
-		var d eventsv1.VisitRecorded
-		if err := ev.Decode(&d); err != nil {
-			return events.Permanent(err)
-		}
-		if err := village(d.Village); err != nil {
-			return err
-		}
-		day, err := time.Parse(time.DateOnly, d.Date)
-		if err != nil || d.TourID == "" {
-			return events.Permanent(fmt.Errorf("event %s: visit of tour %q on %q is invalid", ev.ID, d.TourID, d.Date))
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO district_visits (town, tour_id, village, visited_on, at) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (town, tour_id, village) DO UPDATE SET visited_on = EXCLUDED.visited_on, at = EXCLUDED.at
-			WHERE district_visits.at <= EXCLUDED.at`, town, d.TourID, d.Village, day, ev.Time)
-		return err
-	case eventsv1.TypeOrderIssued:
-		var d eventsv1.OrderIssued
-		if err := ev.Decode(&d); err != nil {
-			return events.Permanent(err)
-		}
-		if err := village(d.Village); err != nil {
-			return err
-		}
-		if d.Number == "" || d.IssuedAt.IsZero() {
-			return events.Permanent(fmt.Errorf("event %s: order without number or issue time", ev.ID))
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO district_orders (town, number, village, colour, year, issued_at) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT DO NOTHING`, town, d.Number, d.Village, d.Colour, d.IssuedAt.In(Shanghai).Year(), d.IssuedAt)
-		return err
-	case eventsv1.TypeInterviewRecorded:
-		var d eventsv1.InterviewRecorded
-		if err := ev.Decode(&d); err != nil {
-			return events.Permanent(err)
-		}
-		if err := village(d.Village); err != nil {
-			return err
-		}
-		if d.InterviewID == "" || d.HeldAt.IsZero() {
-			return events.Permanent(fmt.Errorf("event %s: interview without id or time", ev.ID))
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO district_interviews (town, id, village, held_at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT DO NOTHING`, town, d.InterviewID, d.Village, d.HeldAt)
-		return err
-	}
-	return nil
-}
-
-var _ events.Handler = (*Service)(nil).HandleDistrictEvent
-
-func validGrade(g string) bool { return g == "A" || g == "B" || g == "C" || g == "D" }
 
 // DistrictFeed runs the district projection's consumer over the towns'
 // topics, restarting it (same group, so committed offsets stay) when the

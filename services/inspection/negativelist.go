@@ -8,21 +8,16 @@ package inspection
 // declaration; any hit rules the candidate out.
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"sigs.k8s.io/yaml"
 
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
-	"github.com/wuxiao/wuxiao/services/internal/store"
 )
 
 // NegativeList is the list a candidate is checked against.
@@ -248,18 +243,26 @@ func (s *Service) negativeListInUse() NegativeList {
 	return DefaultNegativeList()
 }
 
-func (s *Service) negativeList(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.guardIntegrity(w, r, "read-negative-list", false); !ok {
-		return
-	}
-	_ = httpapi.WriteJSON(w, http.StatusOK, s.negativeListInUse())
-}
-
 // SelectionCheckRequest carries the candidate's declarations: indicator id
 // → whether it applies to them (from the signed 承诺书 or interview).
 type SelectionCheckRequest struct {
 	Answers map[string]bool `json:"answers"`
 	Note    string          `json:"note,omitempty"`
+}
+
+// validate checks the declarations against the list, by field (sorted).
+func (req SelectionCheckRequest) validate(list NegativeList) []httpapi.FieldError {
+	var errs []httpapi.FieldError
+	for id := range req.Answers {
+		if !slices.ContainsFunc(list.Indicators, func(i Indicator) bool { return i.ID == id }) {
+			errs = append(errs, httpapi.FieldError{Field: "answers." + id, Detail: "no such indicator in list " + list.Version})
+		}
+	}
+	if tooLong(req.Note, 2000) {
+		errs = append(errs, httpapi.FieldError{Field: "note", Detail: "at most 2000 characters"})
+	}
+	slices.SortFunc(errs, func(a, b httpapi.FieldError) int { return strings.Compare(a.Field, b.Field) })
+	return errs
 }
 
 // SelectionCheck is a recorded check.
@@ -271,100 +274,4 @@ type SelectionCheck struct {
 	Answers   map[string]bool `json:"answers"`
 	Note      string          `json:"note,omitempty"`
 	CheckResult
-}
-
-func (s *Service) selectionCheck(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.guardIntegrity(w, r, AuditSelectionCheck, true)
-	if !ok {
-		return
-	}
-	var req SelectionCheckRequest
-	if !httpapi.DecodeJSON(w, r, &req) {
-		return
-	}
-	list := s.negativeListInUse()
-	var errs []httpapi.FieldError
-	for id := range req.Answers {
-		if !slices.ContainsFunc(list.Indicators, func(i Indicator) bool { return i.ID == id }) {
-			errs = append(errs, httpapi.FieldError{Field: "answers." + id, Detail: "no such indicator in list " + list.Version})
-		}
-	}
-	if tooLong(req.Note, 2000) {
-		errs = append(errs, httpapi.FieldError{Field: "note", Detail: "at most 2000 characters"})
-	}
-	if len(errs) > 0 {
-		slices.SortFunc(errs, func(a, b httpapi.FieldError) int { return strings.Compare(a.Field, b.Field) })
-		httpapi.WriteProblem(w, r, httpapi.ValidationFailed(errs...))
-		return
-	}
-	if req.Answers == nil {
-		req.Answers = map[string]bool{}
-	}
-	var out SelectionCheck
-	err := store.InTx(r.Context(), s.Pool, func(tx pgx.Tx) error {
-		f, err := s.loadIntegrityFile(r.Context(), tx, r.PathValue("id"), false)
-		if err != nil {
-			return err
-		}
-		sections, err := currentSections(r.Context(), tx, f.ID)
-		if err != nil {
-			return err
-		}
-		now := s.now()
-		out = SelectionCheck{ID: uuid.NewString(), FileID: f.ID, CheckedAt: now, CheckedBy: p.IdentityID, Answers: req.Answers, Note: req.Note,
-			CheckResult: list.Evaluate(sections, req.Answers, now)}
-		doc, err := json.Marshal(out)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(r.Context(), `INSERT INTO selection_checks (id, file_id, list_version, eligible, result, checked_at, checked_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, out.ID, f.ID, list.Version, out.Eligible, doc, now, p.IdentityID); err != nil {
-			return err
-		}
-		secs := make([]string, 0, len(sections))
-		for sec := range sections {
-			secs = append(secs, string(sec))
-		}
-		slices.Sort(secs)
-		return s.audit(r.Context(), tx, p, AuditSelectionCheck, f.ID, f.Village, secs, true, out.Status)
-	})
-	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	_ = httpapi.WriteJSON(w, http.StatusCreated, out)
-}
-
-func (s *Service) listSelectionChecks(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.guardIntegrity(w, r, AuditReadChecks, false)
-	if !ok {
-		return
-	}
-	var list []SelectionCheck
-	err := store.InTx(r.Context(), s.Pool, func(tx pgx.Tx) error {
-		f, err := s.loadIntegrityFile(r.Context(), tx, r.PathValue("id"), false)
-		if err != nil {
-			return err
-		}
-		rows, err := tx.Query(r.Context(), `SELECT result FROM selection_checks WHERE file_id = $1 ORDER BY checked_at DESC, id LIMIT $2`, f.ID, limit(r))
-		if err != nil {
-			return err
-		}
-		if list, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (SelectionCheck, error) {
-			var c SelectionCheck
-			var doc []byte
-			if err := row.Scan(&doc); err != nil {
-				return c, err
-			}
-			return c, json.Unmarshal(doc, &c)
-		}); err != nil {
-			return err
-		}
-		return s.audit(r.Context(), tx, p, AuditReadChecks, f.ID, f.Village, nil, true, "")
-	})
-	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	_ = httpapi.WriteItems(w, list)
 }

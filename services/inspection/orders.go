@@ -10,6 +10,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/wuxiao/wuxiao/api/ratingrules"
+	"github.com/wuxiao/wuxiao/services/internal/httpapi"
+	"github.com/wuxiao/wuxiao/services/internal/identity"
 )
 
 // Colour of a three-colour supervision order (三色督查令), by severity:
@@ -429,4 +431,37 @@ func (d *OrderDesk) Escalate(o *Order, now time.Time) (*Order, Fact, error) {
 	n.EscalatedFrom = o.Number
 	o.Status, o.EscalatedTo = OrderOverdue, n.Number
 	return n, n.Fact(), nil
+}
+
+// OrderRequest asks to issue an order, over HTTP.
+type OrderRequest struct {
+	Village   string `json:"village"`
+	CadreID   string `json:"cadreId,omitempty"`
+	Situation string `json:"situation"`
+	Colour    string `json:"colour,omitempty"`   // default: the situation's
+	Deadline  string `json:"deadline,omitempty"` // last day; default: by colour
+	Detail    string `json:"detail,omitempty"`
+}
+
+// validate checks the request at now, by field (the situation and colour
+// are the desk's to check, the village's registration the store's); it
+// returns the deadline asked for, zero for the colour's.
+func (in OrderRequest) validate(now time.Time) (time.Time, []httpapi.FieldError) {
+	var errs []httpapi.FieldError
+	if !identity.ValidVillage(in.Village) {
+		errs = append(errs, httpapi.FieldError{Field: "village", Detail: "is not a 12-digit village code"})
+	}
+	var deadline time.Time
+	if in.Deadline != "" {
+		day, prob := parseDay("deadline", in.Deadline)
+		switch {
+		case prob != nil:
+			errs = append(errs, httpapi.FieldError{Field: "deadline", Detail: fmt.Sprintf("%q is not a date (2006-01-02)", in.Deadline)})
+		case !endOfDay(day, 0).After(now):
+			errs = append(errs, httpapi.FieldError{Field: "deadline", Detail: "must not be in the past"})
+		default:
+			deadline = endOfDay(day, 0)
+		}
+	}
+	return deadline, errs
 }

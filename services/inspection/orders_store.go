@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -32,16 +31,6 @@ type StoredOrder struct {
 	Response   string     `json:"response,omitempty"`
 	IssuedBy   string     `json:"issuedBy"`
 	ReferredAt *time.Time `json:"referredAt,omitempty"`
-}
-
-// OrderRequest asks to issue an order, over HTTP.
-type OrderRequest struct {
-	Village   string `json:"village"`
-	CadreID   string `json:"cadreId,omitempty"`
-	Situation string `json:"situation"`
-	Colour    string `json:"colour,omitempty"`   // default: the situation's
-	Deadline  string `json:"deadline,omitempty"` // last day; default: by colour
-	Detail    string `json:"detail,omitempty"`
 }
 
 func (s *Service) orderConfig() OrderConfig {
@@ -90,22 +79,7 @@ func fieldProblem(err error) error {
 // IssueOrder issues, records, rates and announces an order.
 func (s *Service) IssueOrder(ctx context.Context, by identity.Principal, in OrderRequest) (*StoredOrder, error) {
 	now := s.now()
-	var errs []httpapi.FieldError
-	if !identity.ValidVillage(in.Village) {
-		errs = append(errs, httpapi.FieldError{Field: "village", Detail: "is not a 12-digit village code"})
-	}
-	var deadline time.Time
-	if in.Deadline != "" {
-		day, prob := parseDay("deadline", in.Deadline)
-		switch {
-		case prob != nil:
-			errs = append(errs, httpapi.FieldError{Field: "deadline", Detail: fmt.Sprintf("%q is not a date (2006-01-02)", in.Deadline)})
-		case !endOfDay(day, 0).After(now):
-			errs = append(errs, httpapi.FieldError{Field: "deadline", Detail: "must not be in the past"})
-		default:
-			deadline = endOfDay(day, 0)
-		}
-	}
+	deadline, errs := in.validate(now)
 	unknown, err := s.unregistered(ctx, s.Pool, "village", in.Village)
 	if err != nil {
 		return nil, err
@@ -156,10 +130,6 @@ func saveOrder(ctx context.Context, tx pgx.Tx, o *StoredOrder) error {
 	_, err = tx.Exec(ctx, `UPDATE orders SET status = $2, escalated_to = $3, referred_at = $4, response = $5, doc = $6 WHERE number = $1`,
 		o.Number, string(o.Status), o.EscalatedTo, o.ReferredAt, o.Response, doc)
 	return err
-}
-
-type rowsQuerier interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
 }
 
 // queryOrders reads the town's orders matching where ($1 is the town).
@@ -276,47 +246,10 @@ func (s *Service) EscalateOrders(ctx context.Context, limit int) (int, error) {
 	return n, err
 }
 
-// Interview is a talk (约谈) the discipline office held with a cadre.
-type Interview struct {
-	ID        string    `json:"id"`
-	Village   string    `json:"village"`
-	CadreID   string    `json:"cadreId,omitempty"`
-	CadreName string    `json:"cadreName"`
-	CadrePost string    `json:"cadrePost,omitempty"` // e.g. 村党组织书记
-	HeldAt    time.Time `json:"heldAt"`
-	// Interviewers: who held it.
-	Interviewers []string `json:"interviewers"`
-	Reason       string   `json:"reason"`
-	Outcome      string   `json:"outcome"`
-	// OrderNumber, when the interview followed a supervision order.
-	OrderNumber string    `json:"orderNumber,omitempty"`
-	RecordedBy  string    `json:"recordedBy"`
-	RecordedAt  time.Time `json:"recordedAt"`
-}
-
 // RecordInterview validates and stores an interview.
 func (s *Service) RecordInterview(ctx context.Context, by identity.Principal, in Interview) (*Interview, error) {
 	now := s.now()
-	var errs []httpapi.FieldError
-	if !identity.ValidVillage(in.Village) {
-		errs = append(errs, httpapi.FieldError{Field: "village", Detail: "is not a 12-digit village code"})
-	}
-	if strings.TrimSpace(in.CadreName) == "" {
-		errs = append(errs, httpapi.FieldError{Field: "cadreName", Detail: "is required: who was interviewed"})
-	}
-	if in.HeldAt.IsZero() || in.HeldAt.After(now) {
-		errs = append(errs, httpapi.FieldError{Field: "heldAt", Detail: "is required and cannot be in the future"})
-	}
-	if len(in.Interviewers) == 0 {
-		errs = append(errs, httpapi.FieldError{Field: "interviewers", Detail: "name at least one interviewer"})
-	}
-	if strings.TrimSpace(in.Reason) == "" {
-		errs = append(errs, httpapi.FieldError{Field: "reason", Detail: "is required"})
-	}
-	errs = append(errs, interviewTooLong(in)...)
-	if strings.TrimSpace(in.Outcome) == "" {
-		errs = append(errs, httpapi.FieldError{Field: "outcome", Detail: "is required"})
-	}
+	errs := in.validate(now)
 	if in.OrderNumber != "" {
 		if _, err := s.OrderByNumber(ctx, in.OrderNumber); errors.Is(err, ErrNotFound) {
 			errs = append(errs, httpapi.FieldError{Field: "orderNumber", Detail: "no such order of this town"})
@@ -372,177 +305,58 @@ func (s *Service) Interviews(ctx context.Context, where string, args ...any) ([]
 	})
 }
 
-// ---- handlers ----
-
-func (s *Service) orderRoutes(srv *httpapi.Server) {
-	srv.HandleFunc("GET /v1/order-situations", s.getSituations)
-	srv.HandleFunc("POST /v1/orders", s.postOrder)
-	srv.HandleFunc("GET /v1/orders", s.getOrders)
-	srv.HandleFunc("GET /v1/orders/{number}", s.getOrder)
-	srv.HandleFunc("POST /v1/orders/{number}/{action}", s.postOrderAction)
-	srv.HandleFunc("POST /v1/interviews", s.postInterview)
-	srv.HandleFunc("GET /v1/interviews", s.getInterviews)
-	srv.HandleFunc("GET /v1/interviews/{id}", s.getInterview)
+// ListFilter narrows a list of orders or interviews: to a village, a year
+// (in Shanghai time) and, for orders, a status, when set.
+type ListFilter struct {
+	Village string
+	Year    int
+	Status  string
 }
 
-func (s *Service) getSituations(w http.ResponseWriter, r *http.Request) {
-	if _, ok := need(w, r, s.canReadInspection, whyRead); !ok {
-		return
-	}
-	_ = httpapi.WriteJSON(w, http.StatusOK, map[string]any{"situations": s.situations(), "config": s.orderConfig()})
-}
-
-func (s *Service) postOrder(w http.ResponseWriter, r *http.Request) {
-	p, ok := need(w, r, s.isTownDiscipline, whyWrite)
-	if !ok {
-		return
-	}
-	var in OrderRequest
-	if !httpapi.DecodeJSON(w, r, &in) {
-		return
-	}
-	o, err := s.IssueOrder(r.Context(), p, in)
-	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	_ = httpapi.WriteJSON(w, http.StatusCreated, o)
-}
-
-// listFilter builds where/args from ?village= and ?year= for a table whose
-// time column is col.
-func listFilter(r *http.Request, col string) (string, []any, *httpapi.Problem) {
+// where builds the condition (after $1, the town) for a table whose time
+// column is col.
+func (f ListFilter) where(col string) (string, []any) {
 	where, args := "true", []any{}
-	v, prob := villageParam(r)
-	if prob != nil {
-		return "", nil, prob
-	}
-	if v != "" {
-		args = append(args, v)
+	if f.Village != "" {
+		args = append(args, f.Village)
 		where += fmt.Sprintf(" AND village = $%d", len(args)+1)
 	}
-	year, prob := yearParam(r)
-	if prob != nil {
-		return "", nil, prob
-	}
-	if year > 0 {
-		args = append(args, year)
+	if f.Year > 0 {
+		args = append(args, f.Year)
 		where += fmt.Sprintf(" AND extract(year FROM %s AT TIME ZONE 'Asia/Shanghai') = $%d", col, len(args)+1)
 	}
-	return where, args, nil
-}
-
-func (s *Service) getOrders(w http.ResponseWriter, r *http.Request) {
-	if _, ok := need(w, r, s.canReadInspection, whyRead); !ok {
-		return
-	}
-	where, args, prob := listFilter(r, "issued_at")
-	if prob != nil {
-		httpapi.WriteProblem(w, r, prob)
-		return
-	}
-	if st := r.URL.Query().Get("status"); st != "" {
-		args = append(args, st)
+	if f.Status != "" {
+		args = append(args, f.Status)
 		where += fmt.Sprintf(" AND status = $%d", len(args)+1)
 	}
-	list, err := s.queryOrders(r.Context(), s.Pool, where+" ORDER BY issued_at DESC, number LIMIT 500", args...)
-	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	_ = httpapi.WriteItems(w, list)
+	return where, args
 }
 
-func (s *Service) getOrder(w http.ResponseWriter, r *http.Request) {
-	serveReadable(s, w, r, "order", s.OrderByNumber, "number")
+// ListOrders lists the town's orders, newest first (at most 500).
+func (s *Service) ListOrders(ctx context.Context, f ListFilter) ([]StoredOrder, error) {
+	where, args := f.where("issued_at")
+	return s.queryOrders(ctx, s.Pool, where+" ORDER BY issued_at DESC, number LIMIT 500", args...)
 }
 
-func (s *Service) postOrderAction(w http.ResponseWriter, r *http.Request) {
-	p, ok := principal(w, r)
-	if !ok {
-		return
-	}
-	action := r.PathValue("action")
-	if !s.isTownDiscipline(p) || (action != "respond" && action != "close") {
-		writeNotFound(w, r, "order", ErrNotFound)
-		return
-	}
-	var in struct {
-		Response string `json:"response,omitempty"`
-	}
-	if !httpapi.DecodeJSON(w, r, &in) {
-		return
-	}
-	o, err := s.ActOnOrder(r.Context(), r.PathValue("number"), action, in.Response)
-	if err != nil {
-		writeNotFound(w, r, "order", err)
-		return
-	}
-	_ = httpapi.WriteJSON(w, http.StatusOK, o)
+// ListInterviews lists the town's interviews, newest first (at most 500);
+// the filter's status does not apply.
+func (s *Service) ListInterviews(ctx context.Context, f ListFilter) ([]Interview, error) {
+	f.Status = ""
+	where, args := f.where("held_at")
+	return s.Interviews(ctx, where, args...)
 }
 
-func (s *Service) postInterview(w http.ResponseWriter, r *http.Request) {
-	p, ok := need(w, r, s.isTownDiscipline, whyWrite)
-	if !ok {
-		return
+// InterviewByID returns one of the town's interviews.
+func (s *Service) InterviewByID(ctx context.Context, id string) (*Interview, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, ErrNotFound
 	}
-	var in struct {
-		Village      string    `json:"village"`
-		CadreID      string    `json:"cadreId,omitempty"`
-		CadreName    string    `json:"cadreName"`
-		CadrePost    string    `json:"cadrePost,omitempty"`
-		HeldAt       time.Time `json:"heldAt"`
-		Interviewers []string  `json:"interviewers"`
-		Reason       string    `json:"reason"`
-		Outcome      string    `json:"outcome"`
-		OrderNumber  string    `json:"orderNumber,omitempty"`
-	}
-	if !httpapi.DecodeJSON(w, r, &in) {
-		return
-	}
-	iv, err := s.RecordInterview(r.Context(), p, Interview{Village: in.Village, CadreID: in.CadreID, CadreName: in.CadreName, CadrePost: in.CadrePost,
-		HeldAt: in.HeldAt, Interviewers: in.Interviewers, Reason: in.Reason, Outcome: in.Outcome, OrderNumber: in.OrderNumber})
+	list, err := s.Interviews(ctx, "id = $2", id)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return nil, err
 	}
-	w.Header().Set("Location", "/v1/interviews/"+iv.ID)
-	_ = httpapi.WriteJSON(w, http.StatusCreated, iv)
-}
-
-func (s *Service) getInterviews(w http.ResponseWriter, r *http.Request) {
-	if _, ok := need(w, r, s.canReadInspection, whyRead); !ok {
-		return
+	if len(list) == 0 {
+		return nil, ErrNotFound
 	}
-	where, args, prob := listFilter(r, "held_at")
-	if prob != nil {
-		httpapi.WriteProblem(w, r, prob)
-		return
-	}
-	list, err := s.Interviews(r.Context(), where, args...)
-	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	_ = httpapi.WriteItems(w, list)
-}
-
-func (s *Service) getInterview(w http.ResponseWriter, r *http.Request) {
-	p, ok := principal(w, r)
-	if !ok {
-		return
-	}
-	var list []Interview
-	err := ErrNotFound
-	if _, perr := uuid.Parse(r.PathValue("id")); perr == nil && s.canReadInspection(p) {
-		list, err = s.Interviews(r.Context(), "id = $2", r.PathValue("id"))
-		if err == nil && len(list) == 0 {
-			err = ErrNotFound
-		}
-	}
-	if err != nil {
-		writeNotFound(w, r, "interview", err)
-		return
-	}
-	_ = httpapi.WriteJSON(w, http.StatusOK, list[0])
+	return &list[0], nil
 }

@@ -15,15 +15,12 @@ package inspection
 import (
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"os"
 	"strings"
 
 	"github.com/signintech/gopdf"
 
 	"github.com/wuxiao/wuxiao/api/pdffont"
-	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 )
 
 // DefaultNoticeFontPath is where hack/fonts.sh (Debian's fonts-arphic-uming)
@@ -202,27 +199,4 @@ func (n *Notice) PDF(font *NoticeFont) ([]byte, error) {
 		}
 	}
 	return pdf.GetBytesPdfReturnErr()
-}
-
-// noticePDF serves a notice as PDF, to the same readers as its HTML.
-func (s *Service) noticePDF(w http.ResponseWriter, r *http.Request) {
-	n, _, ok := s.readableNotice(w, r)
-	if !ok {
-		return
-	}
-	if s.Integrity.NoticeFont == nil {
-		httpapi.WriteStatusProblem(w, r, http.StatusServiceUnavailable, "PDF notices unavailable",
-			"the service has no CJK TrueType font to render PDFs with: set --notice-font / WUXIAO_NOTICE_FONT (hack/fonts.sh installs one); the HTML notice is at "+
-				strings.TrimSuffix(r.URL.Path, "/pdf")+"/html")
-		return
-	}
-	doc, err := n.PDF(s.Integrity.NoticeFont)
-	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/pdf")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`inline; filename="notice-%d-%d.pdf"; filename*=UTF-8''%s.pdf`, n.Year, n.Seq, url.PathEscape(n.Number)))
-	w.Header().Set("Cache-Control", "private, no-store")
-	_, _ = w.Write(doc)
 }

@@ -128,3 +128,19 @@ func GradeChangesFor(p identity.Principal, changes []GradeChangeView) []GradeCha
 	}
 	return out
 }
+
+// GradeChangeView is a recorded change of grade, with the facts that explain
+// it and the notice it brought, if any.
+type GradeChangeView struct {
+	ID         string         `json:"id"`
+	Village    string         `json:"village"`
+	Period     string         `json:"period"`
+	From       Grade          `json:"from"`
+	To         Grade          `json:"to"`
+	FromPoints int            `json:"fromPoints"`
+	ToPoints   int            `json:"toPoints"`
+	At         time.Time      `json:"at"`
+	RecordedAt time.Time      `json:"recordedAt"`
+	Because    []Contribution `json:"because"`
+	Notice     string         `json:"notice,omitempty"`
+}

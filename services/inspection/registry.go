@@ -98,14 +98,9 @@ func decodeVillageRegistered(ev eventsv1.Event) (tenant.Village, error) {
 	return tenant.Decode(ev, ev.Town)
 }
 
-// rowQuerier is a pool or a transaction.
-type rowQuerier interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}
-
 // registryClosed reports whether the operator has announced any village of
 // the town, which makes the announced villages the only ones accepted.
-func (s *Service) registryClosed(ctx context.Context, q rowQuerier) (bool, error) {
+func (s *Service) registryClosed(ctx context.Context, q querier) (bool, error) {
 	var closed bool
 	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT FROM villages WHERE town = $1 AND generation IS NOT NULL)`, s.Town).Scan(&closed)
 	return closed, err
@@ -115,7 +110,7 @@ func (s *Service) registryClosed(ctx context.Context, q rowQuerier) (bool, error
 // field[i] when several) that the closed registry does not hold; none
 // while the registry is open. Codes that are not 12 digits are left to the
 // caller's format check.
-func (s *Service) unregistered(ctx context.Context, q rowQuerier, field string, codes ...string) ([]httpapi.FieldError, error) {
+func (s *Service) unregistered(ctx context.Context, q querier, field string, codes ...string) ([]httpapi.FieldError, error) {
 	closed, err := s.registryClosed(ctx, q)
 	if err != nil || !closed {
 		return nil, err
@@ -143,7 +138,7 @@ func (s *Service) unregistered(ctx context.Context, q rowQuerier, field string, 
 
 // requireRegistered is unregistered as an error: a 422 problem naming the
 // codes, or nil.
-func (s *Service) requireRegistered(ctx context.Context, q rowQuerier, field string, codes ...string) error {
+func (s *Service) requireRegistered(ctx context.Context, q querier, field string, codes ...string) error {
 	errs, err := s.unregistered(ctx, q, field, codes...)
 	if err != nil {
 		return err
@@ -156,7 +151,7 @@ func (s *Service) requireRegistered(ctx context.Context, q rowQuerier, field str
 
 // villageName is the village's registered name (else VillageNames', else
 // its code), to address notices.
-func (s *Service) villageName(ctx context.Context, q rowQuerier, code string) (string, error) {
+func (s *Service) villageName(ctx context.Context, q querier, code string) (string, error) {
 	var name string
 	err := q.QueryRow(ctx, `SELECT name FROM villages WHERE code = $1 AND town = $2`, code, s.Town).Scan(&name)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {

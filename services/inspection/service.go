@@ -234,3 +234,45 @@ func (s *Service) RatingOf(ctx context.Context, village string, p Period) (Ratin
 	}
 	return r, nil
 }
+
+// escalationBatch is how many records one escalation transaction handles.
+const escalationBatch = 100
+
+// EscalationLoop runs the escalations of rectifications and supervision
+// orders every interval until ctx ends; failures are logged and retried at
+// the next tick. For platform.Run's loops.
+func (s *Service) EscalationLoop(interval time.Duration) func(context.Context) error {
+	return func(ctx context.Context) error {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
+			s.escalateAll(ctx)
+		}
+	}
+}
+
+func (s *Service) escalateAll(ctx context.Context) {
+	for what, fn := range map[string]func(context.Context, int) (int, error){
+		"rectifications": s.EscalateRectifications, "orders": s.EscalateOrders} {
+		for {
+			n, err := fn(ctx, escalationBatch)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log().ErrorContext(ctx, "escalating overdue "+what, "error", err.Error())
+				}
+				break
+			}
+			if n > 0 {
+				s.log().InfoContext(ctx, "escalated overdue "+what, "count", n)
+			}
+			if n < escalationBatch {
+				break
+			}
+		}
+	}
+}

@@ -1,0 +1,203 @@
+package inspection
+
+// The ratings' store: facts, ratings, changes of grade and the notices
+// they bring, and their document numbers.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// insertFact records a fact; it reports false when a fact with its id is
+// already there (a redelivered event).
+func insertFact(ctx context.Context, tx pgx.Tx, town string, f Fact) (bool, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO facts (id, village, town, kind, subkind, at, ref, note)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+		f.ID, f.Village, town, string(f.Kind), f.Subkind, f.At, f.Ref, f.Note)
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// lockVillage serialises the rating of one village: two transactions
+// applying facts of the same village would otherwise each miss the other's
+// fact and both compare with the same stored rating.
+func lockVillage(ctx context.Context, tx pgx.Tx, village string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('wuxiao/inspection/village/' || $1, 0))`, village)
+	return err
+}
+
+// loadFacts reads a village's facts of a period.
+func loadFacts(ctx context.Context, tx pgx.Tx, village string, p Period) ([]Fact, error) {
+	rows, err := tx.Query(ctx, `SELECT id, village, kind, subkind, at, ref, note FROM facts
+		WHERE village = $1 AND at >= $2 AND at < $3`, village, p.Start(), p.End())
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Fact, error) {
+		var f Fact
+		var kind string
+		err := r.Scan(&f.ID, &f.Village, &kind, &f.Subkind, &f.At, &f.Ref, &f.Note)
+		f.Kind = FactKind(kind)
+		return f, err
+	})
+}
+
+// loadRating reads the stored rating of a village and period; ok is false
+// when there is none yet.
+func loadRating(ctx context.Context, q querier, village string, p Period) (r Rating, ok bool, err error) {
+	var doc []byte
+	err = q.QueryRow(ctx, `SELECT doc FROM ratings WHERE village = $1 AND period = $2`, village, p.String()).Scan(&doc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Rating{}, false, nil
+	}
+	if err != nil {
+		return Rating{}, false, err
+	}
+	if err := json.Unmarshal(doc, &r); err != nil {
+		return Rating{}, false, fmt.Errorf("rating of %s %s: %w", village, p, err)
+	}
+	return r, true, nil
+}
+
+func saveRating(ctx context.Context, tx pgx.Tx, r Rating, now time.Time) error {
+	doc, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO ratings (village, period, points, grade, computed_at, doc) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (village, period) DO UPDATE SET points = EXCLUDED.points, grade = EXCLUDED.grade,
+			computed_at = EXCLUDED.computed_at, doc = EXCLUDED.doc`,
+		r.Village, r.Period.String(), r.Points, string(r.Grade), now, doc)
+	return err
+}
+
+func insertGradeChange(ctx context.Context, tx pgx.Tx, id string, ch *GradeChange, now time.Time) error {
+	because, err := json.Marshal(ch.Because)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO grade_changes (id, village, period, from_grade, to_grade, from_points, to_points, at, recorded_at, because)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		id, ch.Village, ch.Period.String(), string(ch.From), string(ch.To), ch.FromPoints, ch.ToPoints, ch.At, now, because)
+	return err
+}
+
+func insertNotice(ctx context.Context, tx pgx.Tx, n *Notice, changeID, html string) error {
+	doc, err := json.Marshal(n)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO notices (number, kind, village, town, period, issued_at, grade, points, deadline, change_id, doc, html)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		n.Number, string(n.Kind), n.Village, n.Town, n.Period.String(), n.IssuedAt, string(n.Grade), n.Points, n.Deadline, changeID, doc, html)
+	return err
+}
+
+// txNumbers hands out document numbers from the notice_numbers table inside
+// the caller's transaction: the series' row stays locked until it ends, so
+// concurrent issuers wait for each other, and a rolled-back issue gives its
+// number back.
+type txNumbers struct {
+	ctx context.Context
+	tx  pgx.Tx
+}
+
+var _ Numbers = txNumbers{}
+
+// Next returns the next number of a series in a year, starting at 1.
+func (n txNumbers) Next(series string, year int) (int, error) {
+	if _, err := n.tx.Exec(n.ctx, `INSERT INTO notice_numbers (series, year, next) VALUES ($1, $2, 1) ON CONFLICT DO NOTHING`,
+		series, year); err != nil {
+		return 0, err
+	}
+	var next int
+	if err := n.tx.QueryRow(n.ctx, `SELECT next FROM notice_numbers WHERE series = $1 AND year = $2 FOR UPDATE`,
+		series, year).Scan(&next); err != nil {
+		return 0, err
+	}
+	if _, err := n.tx.Exec(n.ctx, `UPDATE notice_numbers SET next = next + 1 WHERE series = $1 AND year = $2`,
+		series, year); err != nil {
+		return 0, err
+	}
+	return next, nil
+}
+
+// gradeChanges lists a village's changes of grade, newest first.
+func (s *Service) gradeChanges(ctx context.Context, village string, n int) ([]GradeChangeView, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT g.id::text, g.village, g.period, g.from_grade, g.to_grade, g.from_points, g.to_points,
+			g.at, g.recorded_at, g.because, coalesce(n.number, '')
+		FROM grade_changes g LEFT JOIN notices n ON n.change_id = g.id
+		WHERE g.village = $1 ORDER BY g.recorded_at DESC, g.at DESC LIMIT $2`, village, n)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (GradeChangeView, error) {
+		var v GradeChangeView
+		var from, to string
+		var because []byte
+		if err := row.Scan(&v.ID, &v.Village, &v.Period, &from, &to, &v.FromPoints, &v.ToPoints, &v.At, &v.RecordedAt, &because, &v.Notice); err != nil {
+			return v, err
+		}
+		v.From, v.To = Grade(from), Grade(to)
+		v.Because = []Contribution{}
+		return v, json.Unmarshal(because, &v.Because)
+	})
+}
+
+// storedNotice loads a notice with its HTML.
+func (s *Service) storedNotice(ctx context.Context, number string) (*Notice, string, error) {
+	var doc []byte
+	var html string
+	err := s.Pool.QueryRow(ctx, `SELECT doc, html FROM notices WHERE number = $1 AND town = $2`, number, s.Town).Scan(&doc, &html)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, "", ErrNotFound
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	var n Notice
+	if err := json.Unmarshal(doc, &n); err != nil {
+		return nil, "", err
+	}
+	return &n, html, nil
+}
+
+// ratingsOf returns the stored ratings of a period, by village, with the
+// initial rating for every named village without one.
+func (s *Service) ratingsOf(ctx context.Context, period Period) ([]Rating, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT doc FROM ratings WHERE period = $1 ORDER BY village`, period.String())
+	if err != nil {
+		return nil, err
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Rating, error) {
+		var doc []byte
+		var rt Rating
+		if err := row.Scan(&doc); err != nil {
+			return rt, err
+		}
+		return rt, json.Unmarshal(doc, &rt)
+	})
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[string]bool, len(list))
+	for _, rt := range list {
+		seen[rt.Village] = true
+	}
+	for v := range s.VillageNames {
+		if !seen[v] {
+			list = append(list, s.Rules.Initial(v, period))
+		}
+	}
+	slices.SortFunc(list, func(a, b Rating) int { return strings.Compare(a.Village, b.Village) })
+	return list, nil
+}
