@@ -169,9 +169,7 @@ func (r *DistrictReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}}
 	return ctrl.NewControllerManagedBy(mgr).Named(name).
 		For(&wuxiaov1.District{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Watches(&wuxiaov1.Town{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.(*wuxiaov1.Town).Spec.District}}}
-		}), builder.WithPredicates(townSummaryChanged)).
+		Watches(&wuxiaov1.Town{}, handler.EnqueueRequestsFromMapFunc(districtOfTown), builder.WithPredicates(townSummaryChanged)).
 		Watches(&wuxiaov1.PowerCatalog{}, handler.EnqueueRequestsFromMapFunc(r.referencing)).
 		// The gateway's objects: drift, and the Deployment's and Ingress's status.
 		Owns(&corev1.Namespace{}).
@@ -186,6 +184,12 @@ func (r *DistrictReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
+// districtOfTown enqueues the District a Town belongs to.
+func districtOfTown(_ context.Context, o client.Object) []reconcile.Request {
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.(*wuxiaov1.Town).Spec.District}}}
+}
+
+// referencing enqueues the Districts whose spec.catalogRef names a PowerCatalog.
 func (r *DistrictReconciler) referencing(ctx context.Context, o client.Object) []reconcile.Request {
 	list := &wuxiaov1.DistrictList{}
 	if err := r.List(ctx, list); err != nil {
