@@ -10,9 +10,9 @@ import (
 	"io"
 	"strings"
 
-	"github.com/boombuler/barcode"
-	"github.com/boombuler/barcode/qr"
 	"github.com/signintech/gopdf"
+
+	"github.com/wuxiao/wuxiao/api/qrcode"
 )
 
 // Poster is one village's poster.
@@ -43,8 +43,6 @@ const (
 	pageW = 595.28
 	pageH = 841.89
 	font  = "cjk"
-	// quiet is the blank margin, in modules, scanners need around a code.
-	quiet = 4
 )
 
 // PerSheetPage is how many villages a page of the sheet layout holds.
@@ -120,32 +118,16 @@ func (d *drawer) qr(url string, x, y, side float64) {
 	if d.err != nil {
 		return
 	}
-	code, err := qr.Encode(url, qr.M, qr.Auto)
+	code, err := qrcode.Encode(url)
 	if err != nil {
 		d.err = fmt.Errorf("encoding %s as a QR code: %w", url, err)
 		return
 	}
-	n := code.Bounds().Dx()
-	m := side / float64(n+2*quiet)
+	m := side / float64(code.Side())
 	d.pdf.SetFillColor(0, 0, 0)
-	for row := 0; row < n; row++ {
-		for col := 0; col < n; {
-			if !dark(code, col, row) {
-				col++
-				continue
-			}
-			start := col
-			for col < n && dark(code, col, row) {
-				col++
-			}
-			d.pdf.RectFromUpperLeftWithStyle(x+float64(quiet+start)*m, y+float64(quiet+row)*m, float64(col-start)*m, m, "F")
-		}
-	}
-}
-
-func dark(code barcode.Barcode, x, y int) bool {
-	r, _, _, _ := code.At(x, y).RGBA()
-	return r < 0x8000
+	code.Runs(func(row, from, to int) {
+		d.pdf.RectFromUpperLeftWithStyle(x+float64(qrcode.Quiet+from)*m, y+float64(qrcode.Quiet+row)*m, float64(to-from)*m, m, "F")
+	})
 }
 
 // poster lays out one A4 page: title, village, the portal's big code and
