@@ -1,10 +1,7 @@
 package complaint
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -13,9 +10,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/wuxiao/wuxiao/services/internal/config"
-	"github.com/wuxiao/wuxiao/services/internal/httpapi"
-	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/httpapi/httpapitest"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
 
@@ -34,66 +29,21 @@ func apiServer(t *testing.T, limits RateLimitConfig) (*httptest.Server, *API) {
 func apiServerBehind(t *testing.T, limits RateLimitConfig, trustedProxies []string) (*httptest.Server, *API) {
 	t.Helper()
 	s, _ := newService(t)
-	auth := identity.New(testinfra.Require(t, testinfra.EnvKratosPublicURL), identity.WithCacheTTL(0),
-		identity.WithErrorWriter(httpapi.WriteStatusProblem))
+	auth := httpapitest.Auth(t)
 	limits.MinDifficulty, limits.MaxDifficulty = 8, 8
 	a := &API{Service: s, Limiter: NewRateLimiter(limits),
 		Challenger: NewChallenger(ChallengerConfig{MinDifficulty: 8, MaxDifficulty: 8}), Optional: auth.Optional}
-	srv := httpapi.New(config.Base{Town: testTown, MaxBodyBytes: 64 << 10, TrustedProxies: trustedProxies},
-		slog.New(slog.DiscardHandler), nil).WithAuthenticator(auth.Require)
-	a.Routes(srv)
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	return ts, a
+	base := httpapitest.APIBase(testTown)
+	base.TrustedProxies = trustedProxies
+	return httpapitest.Serve(t, base, auth, a.Routes), a
 }
 
-type apiResponse struct {
-	status int
-	header http.Header
-	body   map[string]any
-	list   []map[string]any
-	raw    string
-}
+// client calls ts as the services' clients do.
+func client(ts *httptest.Server) httpapitest.Client { return httpapitest.Client{URL: ts.URL} }
 
-func apiCall(t *testing.T, ts *httptest.Server, method, path, token string, header http.Header, contentType, body string) apiResponse {
+func file(t *testing.T, ts *httptest.Server, token string, cat Category) httpapitest.Response {
 	t.Helper()
-	req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	r := apiResponse{status: res.StatusCode, header: res.Header, raw: string(raw)}
-	_ = json.Unmarshal(raw, &r.body)
-	_ = json.Unmarshal(raw, &r.list)
-	return r
-}
-
-func apiJSON(t *testing.T, ts *httptest.Server, method, path, token string, body any) apiResponse {
-	t.Helper()
-	b, _ := json.Marshal(body)
-	return apiCall(t, ts, method, path, token, nil, "application/json", string(b))
-}
-
-func problemType(r apiResponse) string {
-	s, _ := r.body["type"].(string)
-	return s
-}
-
-func file(t *testing.T, ts *httptest.Server, token string, cat Category) apiResponse {
-	t.Helper()
-	return apiJSON(t, ts, "POST", "/v1/public/villages/"+testVillage+"/complaints", token,
-		intakeRequest{Category: cat, Description: "村里修路的钱去向不明，请核查"})
+	return client(ts).JSON(t, "POST", "/v1/public/villages/"+testVillage+"/complaints", token, intakeRequest{Category: cat, Description: "村里修路的钱去向不明，请核查"})
 }
 
 func TestAPIIntakeTrackAndStaff(t *testing.T) {
@@ -105,55 +55,55 @@ func TestAPIIntakeTrackAndStaff(t *testing.T) {
 
 	// Anonymous intake: a tracking code and a secret.
 	anon := file(t, ts, "", CategoryFunds)
-	code, _ := anon.body["trackingCode"].(string)
-	secret, _ := anon.body["secret"].(string)
-	if anon.status != 201 || !ValidTrackingCode(code) || secret == "" {
-		t.Fatalf("anonymous intake: %d %s", anon.status, anon.raw)
+	code, _ := anon.Body["trackingCode"].(string)
+	secret, _ := anon.Body["secret"].(string)
+	if anon.Status != 201 || !ValidTrackingCode(code) || secret == "" {
+		t.Fatalf("anonymous intake: %d %s", anon.Status, anon.Raw)
 	}
 	// A signed-in villager's complaint about the village's cadres.
 	signed := file(t, ts, villager, CategoryCadreConduct)
-	if signed.status != 201 {
-		t.Fatalf("signed-in intake: %d %s", signed.status, signed.raw)
+	if signed.Status != 201 {
+		t.Fatalf("signed-in intake: %d %s", signed.Status, signed.Raw)
 	}
-	cadreCode := signed.body["trackingCode"].(string)
-	if r := file(t, ts, "not-a-session-token", CategoryFunds); r.status != 401 {
-		t.Fatalf("intake with a bad token: %d %s", r.status, r.raw)
+	cadreCode := signed.Body["trackingCode"].(string)
+	if r := file(t, ts, "not-a-session-token", CategoryFunds); r.Status != 401 {
+		t.Fatalf("intake with a bad token: %d %s", r.Status, r.Raw)
 	}
 
 	// The public status: no reporter, no description.
-	pub := apiCall(t, ts, "GET", "/v1/public/complaints/"+cadreCode, "", nil, "", "")
-	if pub.status != 200 || pub.body["status"] != "received" || pub.body["dueAt"] == nil {
-		t.Fatalf("public status: %d %s", pub.status, pub.raw)
+	pub := client(ts).Call(t, "GET", "/v1/public/complaints/"+cadreCode, "", "", "")
+	if pub.Status != 200 || pub.Body["status"] != "received" || pub.Body["dueAt"] == nil {
+		t.Fatalf("public status: %d %s", pub.Status, pub.Raw)
 	}
 	for _, secret := range []string{"reporter", villagerID.ID, "修路"} {
-		if strings.Contains(pub.raw, secret) {
-			t.Errorf("the public status shows %q: %s", secret, pub.raw)
+		if strings.Contains(pub.Raw, secret) {
+			t.Errorf("the public status shows %q: %s", secret, pub.Raw)
 		}
 	}
-	if r := apiCall(t, ts, "GET", "/v1/public/complaints/TS-2222-2222", "", nil, "", ""); r.status != 404 {
-		t.Errorf("unknown code: %d", r.status)
+	if r := client(ts).Call(t, "GET", "/v1/public/complaints/TS-2222-2222", "", "", ""); r.Status != 404 {
+		t.Errorf("unknown code: %d", r.Status)
 	}
 
 	// The secretary sees the funds complaint, not the cadre-conduct one,
 	// and never a reporter.
-	sec := apiCall(t, ts, "GET", "/v1/villages/"+testVillage+"/complaints", secretary, nil, "", "")
-	items, _ := sec.body["items"].([]any)
-	if sec.status != 200 || len(items) != 1 || items[0].(map[string]any)["trackingCode"] != code ||
-		strings.Contains(sec.raw, "reporter") || strings.Contains(sec.raw, cadreCode) {
-		t.Fatalf("secretary's list: %d %s", sec.status, sec.raw)
+	sec := client(ts).Call(t, "GET", "/v1/villages/"+testVillage+"/complaints", secretary, "", "")
+	items, _ := sec.Body["items"].([]any)
+	if sec.Status != 200 || len(items) != 1 || items[0].(map[string]any)["trackingCode"] != code ||
+		strings.Contains(sec.Raw, "reporter") || strings.Contains(sec.Raw, cadreCode) {
+		t.Fatalf("secretary's list: %d %s", sec.Status, sec.Raw)
 	}
-	if r := apiCall(t, ts, "GET", "/v1/villages/"+testVillage+"/complaints", "", nil, "", ""); r.status != 401 {
-		t.Errorf("list without a session: %d", r.status)
+	if r := client(ts).Call(t, "GET", "/v1/villages/"+testVillage+"/complaints", "", "", ""); r.Status != 401 {
+		t.Errorf("list without a session: %d", r.Status)
 	}
-	if r := apiCall(t, ts, "GET", "/v1/villages/"+testVillage+"/complaints", villager, nil, "", ""); r.status != 403 {
-		t.Errorf("list as a villager: %d", r.status)
+	if r := client(ts).Call(t, "GET", "/v1/villages/"+testVillage+"/complaints", villager, "", ""); r.Status != 403 {
+		t.Errorf("list as a villager: %d", r.Status)
 	}
 
 	// The town's discipline office sees both, and who filed the signed one.
-	dis := apiCall(t, ts, "GET", "/v1/villages/"+testVillage+"/complaints", discipline, nil, "", "")
-	items, _ = dis.body["items"].([]any)
-	if dis.status != 200 || len(items) != 2 {
-		t.Fatalf("discipline's list: %d %s", dis.status, dis.raw)
+	dis := client(ts).Call(t, "GET", "/v1/villages/"+testVillage+"/complaints", discipline, "", "")
+	items, _ = dis.Body["items"].([]any)
+	if dis.Status != 200 || len(items) != 2 {
+		t.Fatalf("discipline's list: %d %s", dis.Status, dis.Raw)
 	}
 	var cadreID string
 	for _, it := range items {
@@ -168,11 +118,11 @@ func TestAPIIntakeTrackAndStaff(t *testing.T) {
 			t.Errorf("an anonymous complaint has a reporter: %v", c)
 		}
 	}
-	if r := apiCall(t, ts, "GET", "/v1/complaints/"+cadreID, secretary, nil, "", ""); r.status != 404 {
-		t.Errorf("secretary reads the cadre-conduct complaint: %d %s", r.status, r.raw)
+	if r := client(ts).Call(t, "GET", "/v1/complaints/"+cadreID, secretary, "", ""); r.Status != 404 {
+		t.Errorf("secretary reads the cadre-conduct complaint: %d %s", r.Status, r.Raw)
 	}
-	if r := apiCall(t, ts, "GET", "/v1/complaints/"+cadreID, discipline, nil, "", ""); r.status != 200 || r.body["reporter"] == nil {
-		t.Errorf("discipline reads the complaint: %d %s", r.status, r.raw)
+	if r := client(ts).Call(t, "GET", "/v1/complaints/"+cadreID, discipline, "", ""); r.Status != 200 || r.Body["reporter"] == nil {
+		t.Errorf("discipline reads the complaint: %d %s", r.Status, r.Raw)
 	}
 
 	// The liaison officer handles the funds complaint.
@@ -182,109 +132,107 @@ func TestAPIIntakeTrackAndStaff(t *testing.T) {
 		ids[c["trackingCode"].(string)] = c["id"].(string)
 	}
 	id := ids[code]
-	if r := apiJSON(t, ts, "POST", "/v1/complaints/"+id+"/actions", secretary, actionRequest{Action: ActionAccept}); r.status != 403 {
-		t.Fatalf("secretary accepts: %d %s", r.status, r.raw)
+	if r := client(ts).JSON(t, "POST", "/v1/complaints/"+id+"/actions", secretary, actionRequest{Action: ActionAccept}); r.Status != 403 {
+		t.Fatalf("secretary accepts: %d %s", r.Status, r.Raw)
 	}
-	if r := apiJSON(t, ts, "POST", "/v1/complaints/"+id+"/actions", liaison, actionRequest{Action: ActionResolve, Summary: "x"}); r.status != 409 {
-		t.Fatalf("resolving a received complaint: %d %s", r.status, r.raw)
+	if r := client(ts).JSON(t, "POST", "/v1/complaints/"+id+"/actions", liaison, actionRequest{Action: ActionResolve, Summary: "x"}); r.Status != 409 {
+		t.Fatalf("resolving a received complaint: %d %s", r.Status, r.Raw)
 	}
 	for _, act := range []actionRequest{{Action: ActionAccept}, {Action: ActionInvestigate}} {
-		if r := apiJSON(t, ts, "POST", "/v1/complaints/"+id+"/actions", liaison, act); r.status != 200 || r.body["reporter"] != nil {
-			t.Fatalf("%s: %d %s", act.Action, r.status, r.raw)
+		if r := client(ts).JSON(t, "POST", "/v1/complaints/"+id+"/actions", liaison, act); r.Status != 200 || r.Body["reporter"] != nil {
+			t.Fatalf("%s: %d %s", act.Action, r.Status, r.Raw)
 		}
 	}
-	if r := apiJSON(t, ts, "POST", "/v1/complaints/"+id+"/notes", liaison, noteRequest{Body: "已约谈村会计", Public: true}); r.status != 201 {
-		t.Fatalf("note: %d %s", r.status, r.raw)
+	if r := client(ts).JSON(t, "POST", "/v1/complaints/"+id+"/notes", liaison, noteRequest{Body: "已约谈村会计", Public: true}); r.Status != 201 {
+		t.Fatalf("note: %d %s", r.Status, r.Raw)
 	}
-	if r := apiJSON(t, ts, "POST", "/v1/complaints/"+id+"/notes", liaison, noteRequest{Body: "内部备注：账目复印件在档案室"}); r.status != 201 {
-		t.Fatalf("internal note: %d %s", r.status, r.raw)
+	if r := client(ts).JSON(t, "POST", "/v1/complaints/"+id+"/notes", liaison, noteRequest{Body: "内部备注：账目复印件在档案室"}); r.Status != 201 {
+		t.Fatalf("internal note: %d %s", r.Status, r.Raw)
 	}
 	// The outcome is required, and the refusal names the allowed values.
 	for _, bad := range []string{`{"action":"resolve","summary":"已退回多收款项"}`, `{"action":"resolve","summary":"已退回多收款项","outcome":"yes"}`} {
-		r := apiCall(t, ts, "POST", "/v1/complaints/"+id+"/actions", liaison, nil, "application/json", bad)
-		if r.status != 400 || !strings.Contains(r.raw, "substantiated, partly-substantiated, unsubstantiated") ||
-			!strings.HasPrefix(r.header.Get("Content-Type"), "application/problem+json") {
-			t.Fatalf("resolve %s: %d %s", bad, r.status, r.raw)
+		r := client(ts).Call(t, "POST", "/v1/complaints/"+id+"/actions", liaison, "application/json", bad)
+		if r.Status != 400 || !strings.Contains(r.Raw, "substantiated, partly-substantiated, unsubstantiated") ||
+			!strings.HasPrefix(r.Header.Get("Content-Type"), "application/problem+json") {
+			t.Fatalf("resolve %s: %d %s", bad, r.Status, r.Raw)
 		}
 	}
-	if r := apiCall(t, ts, "POST", "/v1/complaints/"+id+"/actions", liaison, nil, "application/json",
-		`{"action":"resolve","summary":"已退回多收款项","outcome":"partly-substantiated"}`); r.status != 200 || r.body["status"] != "resolved" || r.body["outcome"] != "partly-substantiated" {
-		t.Fatalf("resolve: %d %s", r.status, r.raw)
+	if r := client(ts).Call(t, "POST", "/v1/complaints/"+id+"/actions", liaison, "application/json", `{"action":"resolve","summary":"已退回多收款项","outcome":"partly-substantiated"}`); r.Status != 200 || r.Body["status"] != "resolved" || r.Body["outcome"] != "partly-substantiated" {
+		t.Fatalf("resolve: %d %s", r.Status, r.Raw)
 	}
-	pub = apiCall(t, ts, "GET", "/v1/public/complaints/"+code, "", nil, "", "")
-	if pub.status != 200 || pub.body["status"] != "resolved" || !strings.Contains(pub.raw, "已约谈村会计") || strings.Contains(pub.raw, "内部备注") {
-		t.Fatalf("public status after resolving: %s", pub.raw)
+	pub = client(ts).Call(t, "GET", "/v1/public/complaints/"+code, "", "", "")
+	if pub.Status != 200 || pub.Body["status"] != "resolved" || !strings.Contains(pub.Raw, "已约谈村会计") || strings.Contains(pub.Raw, "内部备注") {
+		t.Fatalf("public status after resolving: %s", pub.Raw)
 	}
 
 	// Feedback needs the secret.
-	if r := apiJSON(t, ts, "POST", "/v1/public/complaints/"+code+"/feedback", "", feedbackRequest{Secret: "WRONG", Satisfied: true}); r.status != 404 {
-		t.Fatalf("feedback with a wrong secret: %d %s", r.status, r.raw)
+	if r := client(ts).JSON(t, "POST", "/v1/public/complaints/"+code+"/feedback", "", feedbackRequest{Secret: "WRONG", Satisfied: true}); r.Status != 404 {
+		t.Fatalf("feedback with a wrong secret: %d %s", r.Status, r.Raw)
 	}
-	if r := apiJSON(t, ts, "POST", "/v1/public/complaints/"+code+"/feedback", "", feedbackRequest{Secret: secret, Satisfied: true}); r.status != 200 || r.body["status"] != "closed" {
-		t.Fatalf("feedback: %d %s", r.status, r.raw)
+	if r := client(ts).JSON(t, "POST", "/v1/public/complaints/"+code+"/feedback", "", feedbackRequest{Secret: secret, Satisfied: true}); r.Status != 200 || r.Body["status"] != "closed" {
+		t.Fatalf("feedback: %d %s", r.Status, r.Raw)
 	}
 
 	// Statistics count what the caller sees.
-	st := apiCall(t, ts, "GET", "/v1/statistics?year=2026", discipline, nil, "", "")
-	if st.status != 200 || st.body["stats"].(map[string]any)["total"].(float64) != 2 {
-		t.Fatalf("statistics: %d %s", st.status, st.raw)
+	st := client(ts).Call(t, "GET", "/v1/statistics?year=2026", discipline, "", "")
+	if st.Status != 200 || st.Body["stats"].(map[string]any)["total"].(float64) != 2 {
+		t.Fatalf("statistics: %d %s", st.Status, st.Raw)
 	}
-	st = apiCall(t, ts, "GET", "/v1/statistics?year=2026", secretary, nil, "", "")
-	if st.status != 200 || st.body["stats"].(map[string]any)["total"].(float64) != 1 {
-		t.Fatalf("secretary's statistics: %d %s", st.status, st.raw)
+	st = client(ts).Call(t, "GET", "/v1/statistics?year=2026", secretary, "", "")
+	if st.Status != 200 || st.Body["stats"].(map[string]any)["total"].(float64) != 1 {
+		t.Fatalf("secretary's statistics: %d %s", st.Status, st.Raw)
 	}
-	if r := apiCall(t, ts, "GET", "/v1/statistics?year=26", discipline, nil, "", ""); r.status != 422 {
-		t.Errorf("bad year: %d", r.status)
+	if r := client(ts).Call(t, "GET", "/v1/statistics?year=26", discipline, "", ""); r.Status != 422 {
+		t.Errorf("bad year: %d", r.Status)
 	}
 
-	doc := apiCall(t, ts, "GET", "/openapi.yaml", "", nil, "", "")
-	if doc.status != 200 || !strings.Contains(doc.raw, "/v1/public/villages/{village}/complaints:") {
-		t.Fatalf("openapi: %d", doc.status)
+	doc := client(ts).Call(t, "GET", "/openapi.yaml", "", "", "")
+	if doc.Status != 200 || !strings.Contains(doc.Raw, "/v1/public/villages/{village}/complaints:") {
+		t.Fatalf("openapi: %d", doc.Status)
 	}
 	var spec struct {
 		OpenAPI string         `json:"openapi"`
 		Paths   map[string]any `json:"paths"`
 	}
-	if err := yaml.Unmarshal([]byte(doc.raw), &spec); err != nil || spec.OpenAPI != "3.1.0" || len(spec.Paths) != 14 {
+	if err := yaml.Unmarshal([]byte(doc.Raw), &spec); err != nil || spec.OpenAPI != "3.1.0" || len(spec.Paths) != 17 {
 		t.Fatalf("openapi: %v %q %d paths", err, spec.OpenAPI, len(spec.Paths))
 	}
 }
 
 func TestAPIMalformedIntake(t *testing.T) {
 	ts, _ := apiServer(t, generous)
-	r := apiJSON(t, ts, "POST", "/v1/public/villages/"+testVillage+"/complaints", "",
-		intakeRequest{Category: "gossip", Description: "短"})
-	if r.status != 422 || !strings.HasSuffix(problemType(r), "/validation") {
-		t.Fatalf("invalid intake: %d %s", r.status, r.raw)
+	r := client(ts).JSON(t, "POST", "/v1/public/villages/"+testVillage+"/complaints", "", intakeRequest{Category: "gossip", Description: "短"})
+	if r.Status != 422 || !strings.HasSuffix(r.ProblemType(), "/validation") {
+		t.Fatalf("invalid intake: %d %s", r.Status, r.Raw)
 	}
 	var fields []string
-	for _, e := range r.body["errors"].([]any) {
+	for _, e := range r.Body["errors"].([]any) {
 		fields = append(fields, e.(map[string]any)["field"].(string))
 	}
 	if !slices.Equal(fields, []string{"category", "description"}) {
 		t.Errorf("fields %v", fields)
 	}
-	if r := apiCall(t, ts, "POST", "/v1/public/villages/"+testVillage+"/complaints", "", nil, "application/json", "{"); r.status != 400 {
-		t.Errorf("malformed JSON: %d %s", r.status, r.raw)
+	if r := client(ts).Call(t, "POST", "/v1/public/villages/"+testVillage+"/complaints", "", "application/json", "{"); r.Status != 400 {
+		t.Errorf("malformed JSON: %d %s", r.Status, r.Raw)
 	}
-	if r := file(t, ts, "", CategoryFunds); r.status != 201 {
-		t.Errorf("valid intake after: %d %s", r.status, r.raw)
+	if r := file(t, ts, "", CategoryFunds); r.Status != 201 {
+		t.Errorf("valid intake after: %d %s", r.Status, r.Raw)
 	}
-	if r := apiJSON(t, ts, "POST", "/v1/public/villages/123/complaints", "", intakeRequest{Category: CategoryFunds, Description: "村里修路的钱去向不明"}); r.status != 404 {
-		t.Errorf("bad village: %d", r.status)
+	if r := client(ts).JSON(t, "POST", "/v1/public/villages/123/complaints", "", intakeRequest{Category: CategoryFunds, Description: "村里修路的钱去向不明"}); r.Status != 404 {
+		t.Errorf("bad village: %d", r.Status)
 	}
 }
 
 func TestAPIRateLimit(t *testing.T) {
 	ts, _ := apiServer(t, RateLimitConfig{ClientBurst: 2, VillageBurst: 100, FloodThreshold: 100})
 	for i := range 2 {
-		if r := file(t, ts, "", CategoryService); r.status != 201 {
-			t.Fatalf("intake %d: %d %s", i, r.status, r.raw)
+		if r := file(t, ts, "", CategoryService); r.Status != 201 {
+			t.Fatalf("intake %d: %d %s", i, r.Status, r.Raw)
 		}
 	}
 	r := file(t, ts, "", CategoryService)
-	if r.status != 429 || r.header.Get("Retry-After") == "" || !strings.HasPrefix(r.header.Get("Content-Type"), "application/problem+json") {
-		t.Fatalf("after the burst: %d %v %s", r.status, r.header, r.raw)
+	if r.Status != 429 || r.Header.Get("Retry-After") == "" || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/problem+json") {
+		t.Fatalf("after the burst: %d %v %s", r.Status, r.Header, r.Raw)
 	}
 }
 
@@ -299,7 +247,7 @@ func TestAPIRateLimitBehindProxy(t *testing.T) {
 	from := func(ts *httptest.Server, xff string) int {
 		h := http.Header{}
 		h.Set("X-Forwarded-For", xff)
-		return apiCall(t, ts, "POST", path, "", h, "application/json", body).status
+		return client(ts).Do(t, httpapitest.Request{Method: "POST", Path: path, Token: "", Header: h, ContentType: "application/json", Body: body}).Status
 	}
 	behind, _ := apiServerBehind(t, limits, []string{"127.0.0.0/8", "::1/128"})
 	for _, step := range []struct {
@@ -331,13 +279,13 @@ func TestAPIRateLimitBehindProxy(t *testing.T) {
 
 func TestAPIFloodChallenge(t *testing.T) {
 	ts, _ := apiServer(t, RateLimitConfig{ClientBurst: 100, VillageBurst: 1, FloodThreshold: 100})
-	if r := file(t, ts, "", CategoryProject); r.status != 201 {
-		t.Fatalf("first: %d %s", r.status, r.raw)
+	if r := file(t, ts, "", CategoryProject); r.Status != 201 {
+		t.Fatalf("first: %d %s", r.Status, r.Raw)
 	}
 	r := file(t, ts, "", CategoryProject)
-	ch, _ := r.body["challenge"].(map[string]any)
-	if r.status != 428 || ch == nil || ch["token"] == "" || ch["difficulty"].(float64) != 8 {
-		t.Fatalf("flood: %d %s", r.status, r.raw)
+	ch, _ := r.Body["challenge"].(map[string]any)
+	if r.Status != 428 || ch == nil || ch["token"] == "" || ch["difficulty"].(float64) != 8 {
+		t.Fatalf("flood: %d %s", r.Status, r.Raw)
 	}
 	nonce := SolvePoW(ch["seed"].(string), int(ch["difficulty"].(float64)))
 	h := http.Header{}
@@ -345,15 +293,15 @@ func TestAPIFloodChallenge(t *testing.T) {
 	h.Set(HeaderNonce, nonce)
 	body := `{"category":"project","description":"村里修路的钱去向不明，请核查"}`
 	path := "/v1/public/villages/" + testVillage + "/complaints"
-	if r := apiCall(t, ts, "POST", path, "", h, "application/json", body); r.status != 201 {
-		t.Fatalf("with the proof: %d %s", r.status, r.raw)
+	if r := client(ts).Do(t, httpapitest.Request{Method: "POST", Path: path, Token: "", Header: h, ContentType: "application/json", Body: body}); r.Status != 201 {
+		t.Fatalf("with the proof: %d %s", r.Status, r.Raw)
 	}
-	if r := apiCall(t, ts, "POST", path, "", h, "application/json", body); r.status != 403 || r.body["code"] != "challenge_reused" {
-		t.Fatalf("proof reused: %d %s", r.status, r.raw)
+	if r := client(ts).Do(t, httpapitest.Request{Method: "POST", Path: path, Token: "", Header: h, ContentType: "application/json", Body: body}); r.Status != 403 || r.Body["code"] != "challenge_reused" {
+		t.Fatalf("proof reused: %d %s", r.Status, r.Raw)
 	}
 	h.Set(HeaderNonce, "not-a-solution")
-	if r := apiCall(t, ts, "POST", path, "", h, "application/json", body); r.status != 403 {
-		t.Fatalf("bad nonce: %d %s", r.status, r.raw)
+	if r := client(ts).Do(t, httpapitest.Request{Method: "POST", Path: path, Token: "", Header: h, ContentType: "application/json", Body: body}); r.Status != 403 {
+		t.Fatalf("bad nonce: %d %s", r.Status, r.Raw)
 	}
 }
 
@@ -363,14 +311,14 @@ func TestAPIFloodChallenge(t *testing.T) {
 func TestAPIOtherTownIsRefused(t *testing.T) {
 	ts, _ := apiServer(t, generous)
 	filed := file(t, ts, "", CategoryFunds)
-	if filed.status != 201 {
-		t.Fatalf("intake: %d %s", filed.status, filed.raw)
+	if filed.Status != 201 {
+		t.Fatalf("intake: %d %s", filed.Status, filed.Raw)
 	}
 	discipline, _ := testinfra.KratosUser(t, "town-discipline", testTown, "")
-	list := apiCall(t, ts, "GET", "/v1/villages/"+testVillage+"/complaints", discipline, nil, "", "")
-	items, _ := list.body["items"].([]any)
-	if list.status != 200 || len(items) != 1 {
-		t.Fatalf("this town's discipline office lists: %d %s", list.status, list.raw)
+	list := client(ts).Call(t, "GET", "/v1/villages/"+testVillage+"/complaints", discipline, "", "")
+	items, _ := list.Body["items"].([]any)
+	if list.Status != 200 || len(items) != 1 {
+		t.Fatalf("this town's discipline office lists: %d %s", list.Status, list.Raw)
 	}
 	id := items[0].(map[string]any)["id"].(string)
 
@@ -396,13 +344,13 @@ func TestAPIOtherTownIsRefused(t *testing.T) {
 			if strings.Contains(c.path, id) {
 				want = 404 // a complaint: its id is not even confirmed
 			}
-			if r := apiCall(t, ts, c.method, c.path, token, nil, ct, c.body); r.status != want {
-				t.Errorf("%s of jinping: %s %s: %d %s, want %d", role, c.method, c.path, r.status, r.raw, want)
+			if r := client(ts).Call(t, c.method, c.path, token, ct, c.body); r.Status != want {
+				t.Errorf("%s of jinping: %s %s: %d %s, want %d", role, c.method, c.path, r.Status, r.Raw, want)
 			}
 		}
 	}
 	district, _ := testinfra.KratosUser(t, "district-discipline", "", "")
-	if r := apiCall(t, ts, "GET", "/v1/complaints/"+id, district, nil, "", ""); r.status != 200 || r.body["status"] != "received" {
-		t.Errorf("district discipline reads: %d %s", r.status, r.raw)
+	if r := client(ts).Call(t, "GET", "/v1/complaints/"+id, district, "", ""); r.Status != 200 || r.Body["status"] != "received" {
+		t.Errorf("district discipline reads: %d %s", r.Status, r.Raw)
 	}
 }

@@ -2,6 +2,7 @@ package complaint
 
 import (
 	"context"
+	"github.com/wuxiao/wuxiao/services/internal/httpapi/httpapitest"
 	"net/http"
 	"net/url"
 	"strings"
@@ -112,13 +113,13 @@ func TestReportPageDailyByteBudget(t *testing.T) {
 		formFile{"2.png", "image/png", padded(samplePNG(t), IntakeMaxFileBytes)},
 		formFile{"3.png", "image/png", padded(samplePNG(t), IntakeMaxFileBytes)})
 	for i := range 4 { // 4 × 15 MiB fit in 64 MiB
-		if r := report(t, srv, full, nil); r.status != http.StatusCreated {
-			t.Fatalf("report %d: %d %s", i+1, r.status, r.body)
+		if r := report(t, srv, full, nil); r.Status != http.StatusCreated {
+			t.Fatalf("report %d: %d %s", i+1, r.Status, r.Raw)
 		}
 	}
 	r := report(t, srv, full, nil)
-	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" || !strings.Contains(r.body, "上传的内容已达上限（每天64MB）") {
-		t.Fatalf("over the budget: %d %v %s", r.status, r.header, r.body)
+	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" || !strings.Contains(r.Raw, "上传的内容已达上限（每天64MB）") {
+		t.Fatalf("over the budget: %d %v %s", r.Status, r.Header, r.Raw)
 	}
 	receiptOf(t, report(t, srv, validForm("funds"), nil))
 	if n := count(t, a.Service, `SELECT count(*) FROM attachments`); n != 12 {
@@ -128,23 +129,6 @@ func TestReportPageDailyByteBudget(t *testing.T) {
 
 func do(t *testing.T, method, url, contentType, body string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var b strings.Builder
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := res.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	return res.StatusCode, b.String()
+	r := httpapitest.Client{}.Call(t, method, url, "", contentType, body)
+	return r.Status, r.Raw
 }

@@ -40,11 +40,11 @@ func TestReportUploadsLoseMetadata(t *testing.T) {
 		{3, "application/pdf", 0, 0, len(pdf)},
 	} {
 		t.Run(tc.typ, func(t *testing.T) {
-			r := apiCall(t, ts, "GET", fmt.Sprintf("/v1/complaints/%s/attachments/%d", id, tc.n), discipline, nil, "", "")
-			if r.status != 200 || r.header.Get("Content-Type") != tc.typ {
-				t.Fatalf("download: %d %s", r.status, r.header.Get("Content-Type"))
+			r := client(ts).Call(t, "GET", fmt.Sprintf("/v1/complaints/%s/attachments/%d", id, tc.n), discipline, "", "")
+			if r.Status != 200 || r.Header.Get("Content-Type") != tc.typ {
+				t.Fatalf("download: %d %s", r.Status, r.Header.Get("Content-Type"))
 			}
-			got := []byte(r.raw)
+			got := []byte(r.Raw)
 			if mediatest.HasGPS(got) {
 				t.Error("the stored file still holds the GPS position")
 			}
@@ -76,8 +76,8 @@ func TestReportUploadsLoseMetadata(t *testing.T) {
 	// An encrypted PDF cannot be cleaned: the form says so, nothing is kept.
 	encrypted := bytes.Replace(pdf, []byte("/Info 6 0 R"), []byte("/Encrypt 6 0 R"), 1)
 	r := report(t, ts, validForm("funds", formFile{"加密.pdf", "application/pdf", encrypted}), nil)
-	if r.status != 422 && r.status != 400 || !strings.Contains(r.body, "无法去除其中的拍摄位置") {
-		t.Errorf("encrypted PDF: %d %.300s", r.status, r.body)
+	if r.Status != 422 && r.Status != 400 || !strings.Contains(r.Raw, "无法去除其中的拍摄位置") {
+		t.Errorf("encrypted PDF: %d %.300s", r.Status, r.Raw)
 	}
 	if n := count(t, a.Service, `SELECT count(*) FROM upload_chunks`); n != 0 {
 		t.Errorf("%d staged chunks left", n)

@@ -12,8 +12,6 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
-	"io"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -23,9 +21,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wuxiao/wuxiao/services/internal/config"
-	"github.com/wuxiao/wuxiao/services/internal/httpapi"
-	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/httpapi/httpapitest"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
 
@@ -35,16 +31,13 @@ import (
 func pageServer(t testing.TB, limits RateLimitConfig) (*httptest.Server, *API) {
 	t.Helper()
 	s, _ := newService(t)
-	auth := identity.New(testinfra.Require(t, testinfra.EnvKratosPublicURL), identity.WithCacheTTL(0),
-		identity.WithErrorWriter(httpapi.WriteStatusProblem))
+	auth := httpapitest.Auth(t)
 	limits.MinDifficulty, limits.MaxDifficulty = 8, 8
 	a := &API{Service: s, Limiter: NewRateLimiter(limits), BodyLimit: 64 << 10,
 		Challenger: NewChallenger(ChallengerConfig{MinDifficulty: 8, MaxDifficulty: 8}), Optional: auth.Optional}
-	srv := httpapi.New(config.Base{Town: testTown, MaxBodyBytes: IntakeMaxBodyBytes}, slog.New(slog.DiscardHandler), nil).WithAuthenticator(auth.Require)
-	a.Routes(srv)
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	return ts, a
+	base := httpapitest.APIBase(testTown)
+	base.MaxBodyBytes = IntakeMaxBodyBytes
+	return httpapitest.Serve(t, base, auth, a.Routes), a
 }
 
 // Sample files, made by the standard library's encoders.
@@ -113,48 +106,22 @@ func (f form) encode() (string, []byte) {
 	return mw.FormDataContentType(), b.Bytes()
 }
 
-type pageResponse struct {
-	status int
-	header http.Header
-	body   string
-}
-
-func postPage(t testing.TB, ts *httptest.Server, path string, header http.Header, contentType string, body []byte) pageResponse {
+// postPage posts a form, as a browser does, following redirects.
+func postPage(t testing.TB, ts *httptest.Server, path string, header http.Header, contentType string, body []byte) httpapitest.Response {
 	t.Helper()
-	req, _ := http.NewRequest("POST", ts.URL+path, bytes.NewReader(body))
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	req.Header.Set("Content-Type", contentType)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	return pageResponse{res.StatusCode, res.Header, string(raw)}
+	return client(ts).Do(t, httpapitest.Request{Method: http.MethodPost, Path: path, Header: header, ContentType: contentType, Body: body})
 }
 
-func report(t testing.TB, ts *httptest.Server, f form, header http.Header) pageResponse {
+func report(t testing.TB, ts *httptest.Server, f form, header http.Header) httpapitest.Response {
 	t.Helper()
 	ct, body := f.encode()
 	return postPage(t, ts, "/r/"+testVillage, header, ct, body)
 }
 
-func getPage(t testing.TB, ts *httptest.Server, path string, header http.Header) pageResponse {
+// getPage gets a page, answering a redirect to the test.
+func getPage(t testing.TB, ts *httptest.Server, path string, header http.Header) httpapitest.Response {
 	t.Helper()
-	req, _ := http.NewRequest("GET", ts.URL+path, nil)
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	return pageResponse{res.StatusCode, res.Header, string(raw)}
+	return httpapitest.Client{URL: ts.URL, KeepRedirects: true}.Do(t, httpapitest.Request{Method: http.MethodGet, Path: path, Header: header})
 }
 
 const goodDescription = "村委会修路的补助款去向不明，账目没有公开"
@@ -168,11 +135,11 @@ var (
 	secretRE       = regexp.MustCompile(`id="secret">([A-Z2-7]{32})<`)
 )
 
-func receiptOf(t testing.TB, r pageResponse) (code, secret string) {
+func receiptOf(t testing.TB, r httpapitest.Response) (code, secret string) {
 	t.Helper()
-	c, s := trackingCodeRE.FindStringSubmatch(r.body), secretRE.FindStringSubmatch(r.body)
-	if r.status != http.StatusCreated || c == nil || s == nil {
-		t.Fatalf("no receipt: %d %s", r.status, r.body)
+	c, s := trackingCodeRE.FindStringSubmatch(r.Raw), secretRE.FindStringSubmatch(r.Raw)
+	if r.Status != http.StatusCreated || c == nil || s == nil {
+		t.Fatalf("no receipt: %d %s", r.Status, r.Raw)
 	}
 	return c[1], s[1]
 }
@@ -201,28 +168,28 @@ func TestReportPageForm(t *testing.T) {
 	for _, want := range []string{`<html lang="zh-CN">`, `action="/r/` + testVillage + `"`, `enctype="multipart/form-data"`,
 		`accept="image/jpeg,image/png,application/pdf`, "默认匿名举报", "只有纪检监察人员能看到", "10至2000字", "最多3个文件",
 		`value="cadre-conduct"`, "干部作风", "<noscript>" /* only with a challenge */} {
-		if got := strings.Contains(r.body, want); got != (want != "<noscript>") {
+		if got := strings.Contains(r.Raw, want); got != (want != "<noscript>") {
 			t.Errorf("form page: %q present=%v", want, got)
 		}
 	}
-	if r.status != 200 || r.header.Get("Cache-Control") != "no-store" || !strings.Contains(r.header.Get("Content-Security-Policy"), "script-src 'sha256-") {
-		t.Errorf("form page: %d %v", r.status, r.header)
+	if r.Status != 200 || r.Header.Get("Cache-Control") != "no-store" || !strings.Contains(r.Header.Get("Content-Security-Policy"), "script-src 'sha256-") {
+		t.Errorf("form page: %d %v", r.Status, r.Header)
 	}
-	if strings.Contains(r.body, "http://") || strings.Contains(r.body, "https://") {
+	if strings.Contains(r.Raw, "http://") || strings.Contains(r.Raw, "https://") {
 		t.Error("the page loads or links external assets")
 	}
-	if strings.Contains(r.body, "实名举报") {
+	if strings.Contains(r.Raw, "实名举报") {
 		t.Error("an anonymous visitor is offered to file with an identity")
 	}
-	if r := getPage(t, ts, "/r/123", nil); r.status != 404 || !strings.Contains(r.body, "村代码不正确") {
-		t.Errorf("bad village: %d %s", r.status, r.body)
+	if r := getPage(t, ts, "/r/123", nil); r.Status != 404 || !strings.Contains(r.Raw, "村代码不正确") {
+		t.Errorf("bad village: %d %s", r.Status, r.Raw)
 	}
 
 	// A signed-in villager may choose to file with their identity.
 	token, who := testinfra.KratosUser(t, "villager", testTown, testVillage)
 	r = getPage(t, ts, "/r/"+testVillage, http.Header{"Authorization": {"Bearer " + token}})
-	if !strings.Contains(r.body, `name="identified"`) || !strings.Contains(r.body, html.EscapeString(who.Name)) || strings.Contains(r.body, `name="identified" value="1" checked`) {
-		t.Errorf("signed-in form: %s", r.body)
+	if !strings.Contains(r.Raw, `name="identified"`) || !strings.Contains(r.Raw, html.EscapeString(who.Name)) || strings.Contains(r.Raw, `name="identified" value="1" checked`) {
+		t.Errorf("signed-in form: %s", r.Raw)
 	}
 }
 
@@ -233,9 +200,9 @@ func TestReportPageIntakeStoresAttachments(t *testing.T) {
 	// The declared type is ignored: the PDF is sent as an image.
 	r := report(t, ts, validForm("funds", formFile{"路面照片.png", "image/png", pngFile}, formFile{`C:\账目\账目.pdf`, "image/jpeg", pdfFile}), nil)
 	code, secret := receiptOf(t, r)
-	if r.header.Get("Cache-Control") != "no-store" || !strings.Contains(r.body, "密码只显示这一次") ||
-		!strings.Contains(r.body, `href="/r/track/`+code+`"`) || !strings.Contains(r.body, "收到2个附件") {
-		t.Errorf("receipt: %v %s", r.header, r.body)
+	if r.Header.Get("Cache-Control") != "no-store" || !strings.Contains(r.Raw, "密码只显示这一次") ||
+		!strings.Contains(r.Raw, `href="/r/track/`+code+`"`) || !strings.Contains(r.Raw, "收到2个附件") {
+		t.Errorf("receipt: %v %s", r.Header, r.Raw)
 	}
 	pv, err := s.Track(context.Background(), code)
 	if err != nil || pv.Status != StatusReceived {
@@ -332,10 +299,10 @@ func TestReportPageRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := report(t, ts, tt.form, nil)
-			if r.status != tt.status {
-				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
+			if r.Status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, tt.status, r.Raw)
 			}
-			block := errorBlock(r.body, tt.field)
+			block := errorBlock(r.Raw, tt.field)
 			if !strings.Contains(block, tt.want) {
 				t.Errorf("the %s error block %q does not say %q", tt.field, block, tt.want)
 			}
@@ -346,14 +313,14 @@ func TestReportPageRefusals(t *testing.T) {
 				if tt.status == http.StatusRequestEntityTooLarge {
 					break
 				}
-				if kv[0] == "description" && !strings.Contains(r.body, ">"+html.EscapeString(kv[1])+"</textarea>") {
+				if kv[0] == "description" && !strings.Contains(r.Raw, ">"+html.EscapeString(kv[1])+"</textarea>") {
 					t.Errorf("the description is not kept")
 				}
-				if kv[0] == "category" && kv[1] != "gossip" && !strings.Contains(r.body, `value="`+kv[1]+`" checked`) {
+				if kv[0] == "category" && kv[1] != "gossip" && !strings.Contains(r.Raw, `value="`+kv[1]+`" checked`) {
 					t.Errorf("the category is not kept")
 				}
 			}
-			if len(tt.form.files) > 0 && !strings.Contains(r.body, "请重新选择文件") {
+			if len(tt.form.files) > 0 && !strings.Contains(r.Raw, "请重新选择文件") {
 				t.Error("the page does not ask to choose the files again")
 			}
 		})
@@ -363,8 +330,8 @@ func TestReportPageRefusals(t *testing.T) {
 	}
 	// A form posted from another site is refused before anything is read.
 	r := report(t, ts, validForm("funds"), http.Header{"Sec-Fetch-Site": {"cross-site"}})
-	if r.status != 403 {
-		t.Errorf("cross-site post: %d", r.status)
+	if r.Status != 403 {
+		t.Errorf("cross-site post: %d", r.Status)
 	}
 	// Still fine afterwards.
 	receiptOf(t, report(t, ts, validForm("funds"), http.Header{"Sec-Fetch-Site": {"same-origin"}}))
@@ -385,16 +352,16 @@ func TestReportPageRateLimitAndChallenge(t *testing.T) {
 		ts, a := pageServer(t, RateLimitConfig{ClientBurst: 1, VillageBurst: 100, FloodThreshold: 100})
 		// Corrections do not count: only a valid submission uses the token.
 		for range 3 {
-			if r := report(t, ts, form{fields: [][2]string{{"category", "service"}, {"description", "太短"}}}, nil); r.status != 422 {
-				t.Fatalf("invalid: %d", r.status)
+			if r := report(t, ts, form{fields: [][2]string{{"category", "service"}, {"description", "太短"}}}, nil); r.Status != 422 {
+				t.Fatalf("invalid: %d", r.Status)
 			}
 		}
 		receiptOf(t, report(t, ts, validForm("service"), nil))
 		// Refused before the body is read (the upload is not taken): the
 		// page's script puts the text back (TestReportPageBrowserRefusedBeforeUpload).
 		r := report(t, ts, validForm("service", formFile{"p.png", "image/png", samplePNG(t)}), nil)
-		if r.status != 429 || r.header.Get("Retry-After") == "" || !regexp.MustCompile(`您提交得太频繁，请稍后再试（约\d+分钟后可再提交）`).MatchString(r.body) {
-			t.Fatalf("rate limited: %d %v %s", r.status, r.header, r.body)
+		if r.Status != 429 || r.Header.Get("Retry-After") == "" || !regexp.MustCompile(`您提交得太频繁，请稍后再试（约\d+分钟后可再提交）`).MatchString(r.Raw) {
+			t.Fatalf("rate limited: %d %v %s", r.Status, r.Header, r.Raw)
 		}
 		if n := count(t, a.Service, `SELECT count(*) FROM upload_chunks`); n != 0 {
 			t.Errorf("%d chunks staged for a refused report", n)
@@ -404,9 +371,9 @@ func TestReportPageRateLimitAndChallenge(t *testing.T) {
 		ts, a := pageServer(t, RateLimitConfig{ClientBurst: 100, VillageBurst: 1, FloodThreshold: 100})
 		receiptOf(t, report(t, ts, validForm("project"), nil))
 		r := report(t, ts, validForm("project", formFile{"p.png", "image/png", samplePNG(t)}), nil)
-		m := regexp.MustCompile(`<div id="pow" hidden data-token="([^"]+)" data-seed="([0-9a-f]+)" data-difficulty="8">`).FindStringSubmatch(r.body)
-		if r.status != 428 || m == nil || !strings.Contains(r.body, "请完成页面上的自动验证") || !strings.Contains(r.body, "<noscript>") {
-			t.Fatalf("challenge: %d %s", r.status, r.body)
+		m := regexp.MustCompile(`<div id="pow" hidden data-token="([^"]+)" data-seed="([0-9a-f]+)" data-difficulty="8">`).FindStringSubmatch(r.Raw)
+		if r.Status != 428 || m == nil || !strings.Contains(r.Raw, "请完成页面上的自动验证") || !strings.Contains(r.Raw, "<noscript>") {
+			t.Fatalf("challenge: %d %s", r.Status, r.Raw)
 		}
 		token, nonce := html.UnescapeString(m[1]), SolvePoW(m[2], 8)
 		// As the page's script sends it: in the form and in headers, which
@@ -414,17 +381,17 @@ func TestReportPageRateLimitAndChallenge(t *testing.T) {
 		proof := func(nonce string) http.Header { return http.Header{HeaderChallenge: {token}, HeaderNonce: {nonce}} }
 		solved := validForm("project", formFile{"p.png", "image/png", samplePNG(t)})
 		solved.fields = append(solved.fields, [2]string{"pow_token", token}, [2]string{"pow_nonce", nonce})
-		if r := report(t, ts, solved, nil); r.status != 428 {
-			t.Fatalf("proof in the form only: %d, want a new challenge", r.status)
+		if r := report(t, ts, solved, nil); r.Status != 428 {
+			t.Fatalf("proof in the form only: %d, want a new challenge", r.Status)
 		}
 		receiptOf(t, report(t, ts, solved, proof(nonce)))
-		if r := report(t, ts, solved, proof(nonce)); r.status != 403 || !strings.Contains(r.body, "该验证已使用过") {
-			t.Fatalf("reused proof: %d %s", r.status, r.body)
+		if r := report(t, ts, solved, proof(nonce)); r.Status != 403 || !strings.Contains(r.Raw, "该验证已使用过") {
+			t.Fatalf("reused proof: %d %s", r.Status, r.Raw)
 		}
 		bad := validForm("project")
 		bad.fields = append(bad.fields, [2]string{"pow_token", token}, [2]string{"pow_nonce", "1"})
-		if r := report(t, ts, bad, proof("1")); r.status != 403 || !strings.Contains(r.body, "验证计算未完成或结果错误") {
-			t.Fatalf("wrong nonce: %d", r.status)
+		if r := report(t, ts, bad, proof("1")); r.Status != 403 || !strings.Contains(r.Raw, "验证计算未完成或结果错误") {
+			t.Fatalf("wrong nonce: %d", r.Status)
 		}
 		if n := count(t, a.Service, `SELECT count(*) FROM attachments`); n != 1 {
 			t.Errorf("%d attachments", n)
@@ -444,8 +411,8 @@ func TestReportPageAttachmentsAtomic(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := report(t, ts, validForm("subsidy", formFile{"ok.png", "image/png", samplePNG(t)}, formFile{"broken.pdf", "application/pdf", samplePDF}), nil)
-	if r.status != 503 || !strings.Contains(r.body, "系统暂时无法保存您的举报") || !strings.Contains(r.body, ">"+goodDescription+"</textarea>") {
-		t.Fatalf("failed store: %d %s", r.status, r.body)
+	if r.Status != 503 || !strings.Contains(r.Raw, "系统暂时无法保存您的举报") || !strings.Contains(r.Raw, ">"+goodDescription+"</textarea>") {
+		t.Fatalf("failed store: %d %s", r.Status, r.Raw)
 	}
 	for _, table := range []string{"complaints", "attachments", "outbox", "upload_chunks"} {
 		if n := count(t, a.Service, `SELECT count(*) FROM `+table); n != 0 {
@@ -491,8 +458,8 @@ func TestAttachmentAccess(t *testing.T) {
 		t.Fatalf("reporters: %v (only the opted-in complaint names its reporter)", reporters)
 	}
 
-	get := func(token, id string, n int) apiResponse {
-		return apiCall(t, ts, "GET", fmt.Sprintf("/v1/complaints/%s/attachments/%d", id, n), token, nil, "", "")
+	get := func(token, id string, n int) httpapitest.Response {
+		return client(ts).Call(t, "GET", fmt.Sprintf("/v1/complaints/%s/attachments/%d", id, n), token, "", "")
 	}
 	tests := []struct {
 		name   string
@@ -518,11 +485,11 @@ func TestAttachmentAccess(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := get(tt.token, tt.id, tt.n)
-			if r.status != tt.status {
-				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.raw)
+			if r.Status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, tt.status, r.Raw)
 			}
 			if tt.status != 200 {
-				if strings.Contains(r.raw, "PNG") || strings.Contains(r.raw, "%PDF") {
+				if strings.Contains(r.Raw, "PNG") || strings.Contains(r.Raw, "%PDF") {
 					t.Error("a refusal carries the file")
 				}
 				return
@@ -532,9 +499,9 @@ func TestAttachmentAccess(t *testing.T) {
 			if tt.id == fundsID {
 				want, typ = samplePDF, "application/pdf"
 			}
-			if r.raw != string(want) || r.header.Get("Content-Type") != typ || r.header.Get("X-Content-Type-Options") != "nosniff" ||
-				!strings.HasPrefix(r.header.Get("Content-Disposition"), "attachment;") || r.header.Get("Cache-Control") != "private, no-store" {
-				t.Errorf("file: %v (%d bytes)", r.header, len(r.raw))
+			if r.Raw != string(want) || r.Header.Get("Content-Type") != typ || r.Header.Get("X-Content-Type-Options") != "nosniff" ||
+				!strings.HasPrefix(r.Header.Get("Content-Disposition"), "attachment;") || r.Header.Get("Cache-Control") != "private, no-store" {
+				t.Errorf("file: %v (%d bytes)", r.Header, len(r.Raw))
 			}
 		})
 	}
@@ -545,9 +512,9 @@ func TestAttachmentAccess(t *testing.T) {
 		t.Error("a refused read was audited as a read")
 	}
 	// The staff view lists the files with their link, never their bytes.
-	r := apiCall(t, ts, "GET", "/v1/complaints/"+cadreID, discipline, nil, "", "")
-	if r.status != 200 || !strings.Contains(r.raw, AttachmentURL(cadreID, 1)) || strings.Contains(r.raw, `"content"`) {
-		t.Errorf("staff view: %s", r.raw)
+	r := client(ts).Call(t, "GET", "/v1/complaints/"+cadreID, discipline, "", "")
+	if r.Status != 200 || !strings.Contains(r.Raw, AttachmentURL(cadreID, 1)) || strings.Contains(r.Raw, `"content"`) {
+		t.Errorf("staff view: %s", r.Raw)
 	}
 }
 
@@ -556,21 +523,21 @@ func TestTrackPages(t *testing.T) {
 	ctx := context.Background()
 	code, secret := receiptOf(t, report(t, ts, validForm("service"), nil))
 
-	if r := getPage(t, ts, "/r/track", nil); r.status != 200 || !strings.Contains(r.body, `<label for="code">查询码</label>`) {
-		t.Errorf("track form: %d %s", r.status, r.body)
+	if r := getPage(t, ts, "/r/track", nil); r.Status != 200 || !strings.Contains(r.Raw, `<label for="code">查询码</label>`) {
+		t.Errorf("track form: %d %s", r.Status, r.Raw)
 	}
-	if r := getPage(t, ts, "/r/track?code=abc", nil); r.status != 422 || !strings.Contains(errorBlock(r.body, "code"), "查询码格式应为") {
-		t.Errorf("bad code: %d %s", r.status, r.body)
+	if r := getPage(t, ts, "/r/track?code=abc", nil); r.Status != 422 || !strings.Contains(errorBlock(r.Raw, "code"), "查询码格式应为") {
+		t.Errorf("bad code: %d %s", r.Status, r.Raw)
 	}
-	if r := getPage(t, ts, "/r/track?code="+url.QueryEscape(" "+strings.ToLower(code)), nil); r.status != 303 || r.header.Get("Location") != "/r/track/"+code {
-		t.Errorf("redirect: %d %v", r.status, r.header)
+	if r := getPage(t, ts, "/r/track?code="+url.QueryEscape(" "+strings.ToLower(code)), nil); r.Status != 303 || r.Header.Get("Location") != "/r/track/"+code {
+		t.Errorf("redirect: %d %v", r.Status, r.Header)
 	}
-	if r := getPage(t, ts, "/r/track/TS-2222-2222", nil); r.status != 404 || !strings.Contains(r.body, "没有找到这个查询码") {
-		t.Errorf("unknown code: %d", r.status)
+	if r := getPage(t, ts, "/r/track/TS-2222-2222", nil); r.Status != 404 || !strings.Contains(r.Raw, "没有找到这个查询码") {
+		t.Errorf("unknown code: %d", r.Status)
 	}
 	r := getPage(t, ts, "/r/track/"+code, nil)
-	if r.status != 200 || !strings.Contains(r.body, "已收到，等待受理") || strings.Contains(r.body, goodDescription) || strings.Contains(r.body, "评价办理结果") {
-		t.Fatalf("status page: %d %s", r.status, r.body)
+	if r.Status != 200 || !strings.Contains(r.Raw, "已收到，等待受理") || strings.Contains(r.Raw, goodDescription) || strings.Contains(r.Raw, "评价办理结果") {
+		t.Fatalf("status page: %d %s", r.Status, r.Raw)
 	}
 
 	// Staff resolve it, with a public and an internal note.
@@ -591,11 +558,11 @@ func TestTrackPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = getPage(t, ts, "/r/track/"+code, nil)
-	if !strings.Contains(r.body, "已到现场核实路灯损坏情况") || strings.Contains(r.body, "内部") || !strings.Contains(r.body, "评价办理结果") {
-		t.Fatalf("resolved status page: %s", r.body)
+	if !strings.Contains(r.Raw, "已到现场核实路灯损坏情况") || strings.Contains(r.Raw, "内部") || !strings.Contains(r.Raw, "评价办理结果") {
+		t.Fatalf("resolved status page: %s", r.Raw)
 	}
 
-	feedback := func(v url.Values) pageResponse {
+	feedback := func(v url.Values) httpapitest.Response {
 		return postPage(t, ts, "/r/track/"+code, nil, "application/x-www-form-urlencoded", []byte(v.Encode()))
 	}
 	tests := []struct {
@@ -610,16 +577,16 @@ func TestTrackPages(t *testing.T) {
 		{"wrong secret", url.Values{"satisfied": {"yes"}, "secret": {"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}}, 422, "secret", "查询码或密码不正确"},
 	}
 	for _, tt := range tests {
-		if r := feedback(tt.form); r.status != tt.status || !strings.Contains(errorBlock(r.body, tt.field), tt.want) {
-			t.Errorf("%s: %d %s", tt.name, r.status, r.body)
+		if r := feedback(tt.form); r.Status != tt.status || !strings.Contains(errorBlock(r.Raw, tt.field), tt.want) {
+			t.Errorf("%s: %d %s", tt.name, r.Status, r.Raw)
 		}
 	}
 	r = feedback(url.Values{"satisfied": {"yes"}, "secret": {strings.ToLower(secret)}, "comment": {"修得很快"}})
-	if r.status != 200 || !strings.Contains(r.body, "感谢您的评价") || !strings.Contains(r.body, `id="status">已办结<`) || strings.Contains(r.body, "评价办理结果") {
-		t.Fatalf("feedback: %d %s", r.status, r.body)
+	if r.Status != 200 || !strings.Contains(r.Raw, "感谢您的评价") || !strings.Contains(r.Raw, `id="status">已办结<`) || strings.Contains(r.Raw, "评价办理结果") {
+		t.Fatalf("feedback: %d %s", r.Status, r.Raw)
 	}
 	if r := postPage(t, ts, "/r/track/"+code, http.Header{"Sec-Fetch-Site": {"cross-site"}}, "application/x-www-form-urlencoded",
-		[]byte(url.Values{"satisfied": {"no"}, "secret": {secret}}.Encode())); r.status != 403 {
-		t.Errorf("cross-site feedback: %d", r.status)
+		[]byte(url.Values{"satisfied": {"no"}, "secret": {secret}}.Encode())); r.Status != 403 {
+		t.Errorf("cross-site feedback: %d", r.Status)
 	}
 }

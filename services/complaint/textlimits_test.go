@@ -13,15 +13,15 @@ func TestAPIFreeTextLimits(t *testing.T) {
 	ts, _ := apiServer(t, generous)
 	liaison, _ := testinfra.KratosUser(t, "liaison-officer", testTown, testVillage)
 	anon := file(t, ts, "", CategoryFunds)
-	code, _ := anon.body["trackingCode"].(string)
-	secret, _ := anon.body["secret"].(string)
-	if anon.status != 201 {
-		t.Fatalf("intake: %d %s", anon.status, anon.raw)
+	code, _ := anon.Body["trackingCode"].(string)
+	secret, _ := anon.Body["secret"].(string)
+	if anon.Status != 201 {
+		t.Fatalf("intake: %d %s", anon.Status, anon.Raw)
 	}
-	list := apiCall(t, ts, "GET", "/v1/villages/"+testVillage+"/complaints", liaison, nil, "", "")
-	items, _ := list.body["items"].([]any)
-	if list.status != 200 || len(items) != 1 {
-		t.Fatalf("list: %d %s", list.status, list.raw)
+	list := client(ts).Call(t, "GET", "/v1/villages/"+testVillage+"/complaints", liaison, "", "")
+	items, _ := list.Body["items"].([]any)
+	if list.Status != 200 || len(items) != 1 {
+		t.Fatalf("list: %d %s", list.Status, list.Raw)
 	}
 	id := items[0].(map[string]any)["id"].(string)
 	long := strings.Repeat("<", MaxActionText+1)
@@ -35,18 +35,18 @@ func TestAPIFreeTextLimits(t *testing.T) {
 		{"feedback comment", "", "/v1/public/complaints/" + code + "/feedback", "comment", feedbackRequest{Secret: secret, Comment: long}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := apiJSON(t, ts, "POST", tc.path, tc.token, tc.body)
-			if r.status != 422 || !strings.HasSuffix(problemType(r), "/validation") ||
-				!strings.Contains(r.raw, `"field":"`+tc.field+`"`) || !strings.Contains(r.raw, "at most 2000 characters") {
-				t.Fatalf("got %d %s, want 422 naming %s and 2000", r.status, r.raw, tc.field)
+			r := client(ts).JSON(t, "POST", tc.path, tc.token, tc.body)
+			if r.Status != 422 || !strings.HasSuffix(r.ProblemType(), "/validation") ||
+				!strings.Contains(r.Raw, `"field":"`+tc.field+`"`) || !strings.Contains(r.Raw, "at most 2000 characters") {
+				t.Fatalf("got %d %s, want 422 naming %s and 2000", r.Status, r.Raw, tc.field)
 			}
 		})
 	}
-	pub := apiCall(t, ts, "GET", "/v1/public/complaints/"+code, "", nil, "", "")
-	if pub.status != 200 || pub.body["status"] != "received" || strings.Contains(pub.raw, "<<<") {
-		t.Errorf("complaint after refused requests: %d %s", pub.status, pub.raw)
+	pub := client(ts).Call(t, "GET", "/v1/public/complaints/"+code, "", "", "")
+	if pub.Status != 200 || pub.Body["status"] != "received" || strings.Contains(pub.Raw, "<<<") {
+		t.Errorf("complaint after refused requests: %d %s", pub.Status, pub.Raw)
 	}
-	if r := apiJSON(t, ts, "POST", "/v1/complaints/"+id+"/notes", liaison, noteRequest{Body: strings.Repeat("记", MaxActionText)}); r.status != 201 {
-		t.Errorf("a note at the limit: %d %s", r.status, r.raw)
+	if r := client(ts).JSON(t, "POST", "/v1/complaints/"+id+"/notes", liaison, noteRequest{Body: strings.Repeat("记", MaxActionText)}); r.Status != 201 {
+		t.Errorf("a note at the limit: %d %s", r.Status, r.Raw)
 	}
 }

@@ -16,9 +16,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/wuxiao/wuxiao/services/internal/config"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
-	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/httpapi/httpapitest"
 	"github.com/wuxiao/wuxiao/services/internal/telemetry"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
@@ -34,12 +33,12 @@ func tracedAPI(t *testing.T, root sdktrace.Sampler) (*httptest.Server, *Service,
 	mp := sdkmetric.NewMeterProvider()
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()); _ = mp.Shutdown(context.Background()) })
 	tel := &telemetry.Telemetry{TracerProvider: tp, MeterProvider: mp, Registry: prometheus.NewRegistry(), Propagator: propagation.TraceContext{}}
-	auth := identity.New(testinfra.Require(t, testinfra.EnvKratosPublicURL), identity.WithCacheTTL(0),
-		identity.WithErrorWriter(httpapi.WriteStatusProblem))
+	auth := httpapitest.Auth(t)
 	a := &API{Service: s, Limiter: NewRateLimiter(generous),
 		Challenger: NewChallenger(ChallengerConfig{MinDifficulty: 8, MaxDifficulty: 8}), Optional: auth.Optional}
-	srv := httpapi.New(config.Base{Service: "complaint", Town: testTown, MaxBodyBytes: 64 << 10},
-		slog.New(slog.DiscardHandler), tel).WithAuthenticator(auth.Require)
+	base := httpapitest.APIBase(testTown)
+	base.Service = "complaint"
+	srv := httpapi.New(base, slog.New(slog.DiscardHandler), tel).WithAuthenticator(auth.Require)
 	a.Routes(srv)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
@@ -84,11 +83,10 @@ func TestLifecycleFromPublicIntake(t *testing.T) {
 			h.Set("traceparent", traceparent(clientTrace, clientSpan, tt.clientSampled))
 			h.Set("X-Forwarded-For", "203.0.113.9")
 			h.Set("User-Agent", "CunminBrowser/3.0")
-			filed := apiCall(t, ts, "POST", "/v1/public/villages/"+testVillage+"/complaints", "", h, "application/json",
-				`{"category":"funds","description":"村集体资金去向不明，请核查"}`)
-			code, _ := filed.body["trackingCode"].(string)
-			if filed.status != 201 || code == "" {
-				t.Fatalf("intake: %d %s", filed.status, filed.raw)
+			filed := client(ts).Do(t, httpapitest.Request{Method: "POST", Path: "/v1/public/villages/" + testVillage + "/complaints", Token: "", Header: h, ContentType: "application/json", Body: `{"category":"funds","description":"村集体资金去向不明，请核查"}`})
+			code, _ := filed.Body["trackingCode"].(string)
+			if filed.Status != 201 || code == "" {
+				t.Fatalf("intake: %d %s", filed.Status, filed.Raw)
 			}
 			var id string
 			if err := svc.Pool.QueryRow(context.Background(), `SELECT id FROM complaints WHERE tracking_code = $1`, code).Scan(&id); err != nil {
@@ -96,8 +94,8 @@ func TestLifecycleFromPublicIntake(t *testing.T) {
 			}
 			h = http.Header{}
 			h.Set("traceparent", traceparent(staffTrace, staffSpan, true))
-			if r := apiCall(t, ts, "POST", "/v1/complaints/"+id+"/actions", discipline, h, "application/json", `{"action":"accept"}`); r.status != 200 {
-				t.Fatalf("accept: %d %s", r.status, r.raw)
+			if r := client(ts).Do(t, httpapitest.Request{Method: "POST", Path: "/v1/complaints/" + id + "/actions", Token: discipline, Header: h, ContentType: "application/json", Body: `{"action":"accept"}`}); r.Status != 200 {
+				t.Fatalf("accept: %d %s", r.Status, r.Raw)
 			}
 
 			var intake, request, accept *tracetest.SpanStub

@@ -40,8 +40,8 @@ func TestHandleTenantEventNamesTheReportPage(t *testing.T) {
 		}
 		return tx.Commit(ctx)
 	}
-	if r := getPage(t, ts, "/r/"+testVillage, nil); !strings.Contains(r.body, "村代码："+testVillage) {
-		t.Fatalf("before registration the page shows the code: %s", r.body)
+	if r := getPage(t, ts, "/r/"+testVillage, nil); !strings.Contains(r.Raw, "村代码："+testVillage) {
+		t.Fatalf("before registration the page shows the code: %s", r.Raw)
 	}
 	undecodable := villageRegistered(testTown, testVillage, "岩头村", 9)
 	undecodable.Data = json.RawMessage(`{"generation":"nine"}`)
@@ -71,8 +71,8 @@ func TestHandleTenantEventNamesTheReportPage(t *testing.T) {
 			t.Errorf("step %d (%s): name %q %v, want %q", i, step.name, got, err, step.want)
 		}
 		r := getPage(t, ts, "/r/"+testVillage, nil)
-		if r.status != 200 || !strings.Contains(r.body, "举报村："+step.want) || strings.Contains(r.body, "村代码：") {
-			t.Errorf("step %d (%s): the report page does not name %q: %d", i, step.name, step.want, r.status)
+		if r.Status != 200 || !strings.Contains(r.Raw, "举报村："+step.want) || strings.Contains(r.Raw, "村代码：") {
+			t.Errorf("step %d (%s): the report page does not name %q: %d", i, step.name, step.want, r.Status)
 		}
 	}
 	if got, err := s.VillageName(ctx, "330213100999"); err != nil || got != "" {
