@@ -13,6 +13,7 @@ import (
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	"github.com/wuxiao/wuxiao/services/internal/auditchain"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 // asOwner runs sql as someone who got past the service role's privileges
@@ -75,7 +76,7 @@ func rewrite(t *testing.T, s *Service, id string, from int64, alg string, change
 func TestAuditChainIsKeyed(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{}
-	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, Shanghai))
+	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, tz.Shanghai))
 	s := replica(t, testinfra.Postgres(t), clk)
 	newTrail := func(t *testing.T) string {
 		inst, err := s.Start(ctx, cadre("secretary"), village, StartRequest{ItemID: "decision-major-matters", Title: "村道硬化"})
@@ -192,7 +193,7 @@ func TestAuditChainIsKeyed(t *testing.T) {
 func TestAuditAnchorsEnqueued(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{}
-	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, Shanghai))
+	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, tz.Shanghai))
 	s := replica(t, testinfra.Postgres(t), clk)
 	inst, err := s.Start(ctx, cadre("secretary"), village, StartRequest{ItemID: "decision-major-matters", Title: "村道硬化"})
 	if err != nil {

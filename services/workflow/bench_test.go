@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 // BenchmarkStepTransition measures recording one step (lock, engine,
@@ -19,7 +20,7 @@ import (
 func BenchmarkStepTransition(b *testing.B) {
 	ctx := context.Background()
 	clk := &clock{}
-	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, Shanghai))
+	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, tz.Shanghai))
 	s := replica(b, testinfra.Postgres(b), clk)
 	flow := []struct{ step, role string }{
 		{"propose", "secretary"}, {"joint-meeting", "secretary"}, {"plan-posting", "director"},

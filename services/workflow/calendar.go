@@ -5,17 +5,9 @@ import (
 	"fmt"
 	"os"
 	"time"
-)
 
-// Shanghai is the time zone in which days are counted: a deadline of "3
-// working days" ends at midnight in China, wherever the server runs.
-var Shanghai = func() *time.Location {
-	loc, err := time.LoadLocation("Asia/Shanghai")
-	if err != nil {
-		return time.FixedZone("CST", 8*3600) // no tzdata: China has no DST
-	}
-	return loc
-}()
+	"github.com/wuxiao/wuxiao/services/internal/tz"
+)
 
 // Calendar decides which days are working days. Weekends are rest days
 // unless listed as adjusted working days (调休上班); holidays are rest days.
@@ -73,7 +65,7 @@ func LoadCalendar(path string) (*Calendar, error) {
 
 // IsWorkday reports whether the day of t (in Shanghai) is a working day.
 func (c *Calendar) IsWorkday(t time.Time) bool {
-	d := t.In(Shanghai)
+	d := t.In(tz.Shanghai)
 	key := d.Format(time.DateOnly)
 	switch {
 	case c.holidays[key]:
@@ -88,8 +80,8 @@ func (c *Calendar) IsWorkday(t time.Time) bool {
 // within days calendar or working days: the end (midnight, Shanghai) of the
 // last allowed day. The day the step is entered does not count.
 func (c *Calendar) Due(start time.Time, days int, unit string) time.Time {
-	d := start.In(Shanghai)
-	day := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, Shanghai)
+	d := start.In(tz.Shanghai)
+	day := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, tz.Shanghai)
 	for n := 0; n < days; {
 		day = day.AddDate(0, 0, 1)
 		if unit == "calendar" || c.IsWorkday(day) {
@@ -103,7 +95,7 @@ func (c *Calendar) Due(start time.Time, days int, unit string) time.Time {
 // as a public posting's duration is counted: posted on the 1st and taken down
 // on the 16th is 15 days.
 func DaysBetween(a, b time.Time) int {
-	da, db := a.In(Shanghai), b.In(Shanghai)
+	da, db := a.In(tz.Shanghai), b.In(tz.Shanghai)
 	ya := time.Date(da.Year(), da.Month(), da.Day(), 0, 0, 0, 0, time.UTC)
 	yb := time.Date(db.Year(), db.Month(), db.Day(), 0, 0, 0, 0, time.UTC)
 	return int(yb.Sub(ya).Hours() / 24)

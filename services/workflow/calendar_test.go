@@ -3,10 +3,12 @@ package workflow
 import (
 	"testing"
 	"time"
+
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 func day(s string) time.Time {
-	t, err := time.ParseInLocation("2006-01-02 15:04", s, Shanghai)
+	t, err := time.ParseInLocation("2006-01-02 15:04", s, tz.Shanghai)
 	if err != nil {
 		panic(err)
 	}
@@ -40,7 +42,7 @@ func TestCalendarDue(t *testing.T) {
 			got := cal.Due(day(tc.start), tc.days, tc.unit)
 			want := day(tc.want+" 00:00").AddDate(0, 0, 1)
 			if !got.Equal(want) {
-				t.Fatalf("due %s, want %s", got.In(Shanghai), want)
+				t.Fatalf("due %s, want %s", got.In(tz.Shanghai), want)
 			}
 		})
 	}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 // Status of a process instance.
@@ -137,20 +139,6 @@ type Thresholds struct {
 // DefaultThresholds apply until a village registers its own.
 var DefaultThresholds = Thresholds{RepresentativesResolutionAboveYuan: 50000, TownApprovalAboveYuan: 200000}
 
-// Error is a refusal with an HTTP status and a problem type slug.
-type Error struct {
-	Status int
-	Type   string
-	Title  string
-	Detail string
-}
-
-func (e *Error) Error() string { return e.Title + ": " + e.Detail }
-
-func refuse(status int, typ, title, format string, args ...any) *Error {
-	return &Error{Status: status, Type: typ, Title: title, Detail: fmt.Sprintf(format, args...)}
-}
-
 // Engine applies the catalog's processes and controls. It is pure: callers
 // load the instance and the facts it needs, and persist what it returns.
 type Engine struct {
@@ -173,14 +161,14 @@ type StartInput struct {
 func (e *Engine) Start(actor Actor, in StartInput) (*Instance, []Timer, error) {
 	item := e.Catalog.Item(in.ItemID)
 	if item == nil {
-		return nil, nil, refuse(422, "not-on-the-list", "Not on the power list",
+		return nil, nil, domainerr.Refuse(422, "not-on-the-list", "Not on the power list",
 			"item %q is not on power list %s@%s: no power outside the list (清单之外无权力)", in.ItemID, e.Catalog.Name, e.Catalog.Version)
 	}
 	if in.Title == "" {
-		return nil, nil, refuse(400, "invalid-request", "Missing title", "a process needs a title saying what it is about")
+		return nil, nil, domainerr.Refuse(400, "invalid-request", "Missing title", "a process needs a title saying what it is about")
 	}
 	if in.AmountFen < 0 {
-		return nil, nil, refuse(400, "invalid-request", "Negative amount", "amountFen must be zero or positive")
+		return nil, nil, domainerr.Refuse(400, "invalid-request", "Negative amount", "amountFen must be zero or positive")
 	}
 	first := &item.Steps[0]
 	if err := mayPerform(actor, first, actor.Town, in.Village); err != nil {
@@ -234,15 +222,15 @@ type CompleteInput struct {
 func (e *Engine) Complete(inst *Instance, actor Actor, in CompleteInput) ([]Warning, []Timer, error) {
 	item := e.Catalog.Item(inst.ItemID)
 	if item == nil {
-		return nil, nil, refuse(409, "item-withdrawn", "Item no longer listed",
+		return nil, nil, domainerr.Refuse(409, "item-withdrawn", "Item no longer listed",
 			"item %s was removed from the power list; the instance can only be withdrawn", inst.ItemID)
 	}
 	if inst.Status != StatusRunning {
-		return nil, nil, refuse(409, "not-running", "Process not running", "instance %s is %s", inst.TrackingNumber, inst.Status)
+		return nil, nil, domainerr.Refuse(409, "not-running", "Process not running", "instance %s is %s", inst.TrackingNumber, inst.Status)
 	}
 	step := item.Step(in.StepID)
 	if step == nil {
-		return nil, nil, refuse(404, "unknown-step", "Unknown step", "item %s has no step %q", item.ID, in.StepID)
+		return nil, nil, domainerr.Refuse(404, "unknown-step", "Unknown step", "item %s has no step %q", item.ID, in.StepID)
 	}
 	if err := mayPerform(actor, step, inst.Town, inst.Village); err != nil {
 		return nil, nil, err
@@ -263,11 +251,11 @@ func (e *Engine) Complete(inst *Instance, actor Actor, in CompleteInput) ([]Warn
 	rec := inst.open(step.ID)
 	if step.ID != inst.Current {
 		if inst.done(step.ID) {
-			return nil, nil, refuse(409, "step-done", "Step already done", "step %s of %s is already recorded", step.Name, inst.TrackingNumber)
+			return nil, nil, domainerr.Refuse(409, "step-done", "Step already done", "step %s of %s is already recorded", step.Name, inst.TrackingNumber)
 		}
 		if !in.OutOfOrder || in.Reason == "" {
 			cur := item.Step(inst.Current)
-			return nil, nil, refuse(409, "out-of-order", "Not the current step",
+			return nil, nil, domainerr.Refuse(409, "out-of-order", "Not the current step",
 				"the current step is %s (%s); to record %s (%s) out of order, set outOfOrder with a reason: a violation warning will be raised",
 				cur.Name, cur.ID, step.Name, step.ID)
 		}
@@ -286,7 +274,7 @@ func (e *Engine) Complete(inst *Instance, actor Actor, in CompleteInput) ([]Warn
 		next = item.Step(step.Next[0])
 	case len(step.Next) > 1:
 		if !slices.Contains(step.Next, in.Next) {
-			return nil, nil, refuse(400, "choose-next", "Choose the next step",
+			return nil, nil, domainerr.Refuse(400, "choose-next", "Choose the next step",
 				"step %s can be followed by %v: set next to one of them", step.ID, step.Next)
 		}
 		next = item.Step(in.Next)
@@ -299,7 +287,7 @@ func (e *Engine) Complete(inst *Instance, actor Actor, in CompleteInput) ([]Warn
 	// The step's own controls.
 	if rec.DueAt != nil && done.After(*rec.DueAt) {
 		warn(controlOf(item, step.ID, wuxiaov1.ControlDeadline), string(wuxiaov1.ControlDeadline), "public",
-			"步骤“%s”超过办理时限（应于%s前完成）", step.Name, rec.DueAt.In(Shanghai).Format("2006-01-02"))
+			"步骤“%s”超过办理时限（应于%s前完成）", step.Name, rec.DueAt.In(tz.Shanghai).Format("2006-01-02"))
 	}
 	for _, c := range item.ControlsOn(step.ID) {
 		c := c
@@ -360,7 +348,7 @@ func (e *Engine) Overdue(inst *Instance, t Timer) *Warning {
 	step := item.Step(t.StepID)
 	w := &Warning{InstanceID: inst.ID, Town: inst.Town, Village: inst.Village, ItemID: inst.ItemID, StepID: t.StepID,
 		Rule: string(wuxiaov1.ControlDeadline), Public: true, RaisedAt: t.FireAt,
-		Message: fmt.Sprintf("步骤“%s”已超过办理时限（%s）仍未办结", step.Name, rec.DueAt.In(Shanghai).Format("2006-01-02"))}
+		Message: fmt.Sprintf("步骤“%s”已超过办理时限（%s）仍未办结", step.Name, rec.DueAt.In(tz.Shanghai).Format("2006-01-02"))}
 	if c := controlOf(item, t.StepID, wuxiaov1.ControlDeadline); c != nil {
 		w.ControlID = c.ID
 		if n := item.Norm(c.Norm); n != nil {
@@ -373,15 +361,15 @@ func (e *Engine) Overdue(inst *Instance, t Timer) *Warning {
 // Withdraw ends a running instance with a reason.
 func (e *Engine) Withdraw(inst *Instance, actor Actor, reason string, now time.Time) error {
 	if inst.Status != StatusRunning {
-		return refuse(409, "not-running", "Process not running", "instance %s is %s", inst.TrackingNumber, inst.Status)
+		return domainerr.Refuse(409, "not-running", "Process not running", "instance %s is %s", inst.TrackingNumber, inst.Status)
 	}
 	if reason == "" {
-		return refuse(400, "invalid-request", "Missing reason", "withdrawing a process needs a reason; it is published")
+		return domainerr.Refuse(400, "invalid-request", "Missing reason", "withdrawing a process needs a reason; it is published")
 	}
 	mayWithdraw := actor.ID == inst.StartedBy ||
 		(actor.Village == inst.Village && (actor.Role == string(wuxiaov1.RoleSecretary) || actor.Role == string(wuxiaov1.RoleDirector)))
 	if !mayWithdraw {
-		return refuse(403, "forbidden", "Not allowed", "only the cadre who started it, or the village's secretary or director, may withdraw it")
+		return domainerr.Refuse(403, "forbidden", "Not allowed", "only the cadre who started it, or the village's secretary or director, may withdraw it")
 	}
 	inst.Status, inst.Current, inst.WithdrawReason, inst.EndedAt = StatusWithdrawn, "", reason, &now
 	return nil
@@ -391,16 +379,16 @@ func (e *Engine) Withdraw(inst *Instance, actor Actor, reason string, now time.T
 // town and village.
 func mayPerform(a Actor, s *wuxiaov1.Step, town, village string) error {
 	if a.Role != string(s.Role) {
-		return refuse(403, "wrong-role", "Not your step", "step %s (%s) is done by the role %s; you are %s", s.Name, s.ID, s.Role, a.Role)
+		return domainerr.Refuse(403, "wrong-role", "Not your step", "step %s (%s) is done by the role %s; you are %s", s.Name, s.ID, s.Role, a.Role)
 	}
 	if a.Town != town {
-		return refuse(403, "other-town", "Other town", "this process belongs to another town")
+		return domainerr.Refuse(403, "other-town", "Other town", "this process belongs to another town")
 	}
 	if isTownRole(a.Role) {
 		return nil
 	}
 	if a.Village != village {
-		return refuse(403, "other-village", "Other village", "you act for village %s, not %s", a.Village, village)
+		return domainerr.Refuse(403, "other-village", "Other village", "you act for village %s, not %s", a.Village, village)
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 // sampleCatalog loads the shipped sample catalog (config/samples), so the
@@ -114,7 +116,7 @@ func TestFiveDeliberationsTwoPublicationsFlow(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEngine(t)
-			start := time.Date(2026, 3, 2, 9, 0, 0, 0, Shanghai) // a Monday
+			start := time.Date(2026, 3, 2, 9, 0, 0, 0, tz.Shanghai) // a Monday
 			inst, timers, err := e.Start(cadre("secretary"), StartInput{ItemID: "decision-major-matters", Village: village,
 				Title: "村道硬化工程", AmountFen: tc.amount, Now: start})
 			if err != nil {
@@ -141,7 +143,7 @@ func TestFiveDeliberationsTwoPublicationsFlow(t *testing.T) {
 
 func TestWarningRules(t *testing.T) {
 	day := 24 * time.Hour
-	start := time.Date(2026, 3, 2, 9, 0, 0, 0, Shanghai)
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, tz.Shanghai)
 	funds := func(amountYuan int64, steps []stepDo, in CompleteInput) string {
 		e := newEngine(t)
 		inst, _, err := e.Start(cadre("committee-member"), StartInput{ItemID: "funds-expenditure", Village: village,
@@ -193,7 +195,7 @@ func TestWarningRules(t *testing.T) {
 
 func TestLargeAmountSatisfiedByResolutionStep(t *testing.T) {
 	e := newEngine(t)
-	start := time.Date(2026, 3, 2, 9, 0, 0, 0, Shanghai)
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, tz.Shanghai)
 	inst, _, _ := e.Start(cadre("committee-member"), StartInput{ItemID: "funds-expenditure", Village: village, Title: "修缮", AmountFen: 30_000_000, Now: start})
 	ws, _ := runSteps(t, e, inst, start, []stepDo{
 		{step: "apply", role: "committee-member", after: time.Hour, evidence: "invoice"},
@@ -213,7 +215,7 @@ func TestLargeAmountSatisfiedByResolutionStep(t *testing.T) {
 
 func TestOutOfOrderAndRefusals(t *testing.T) {
 	e := newEngine(t)
-	now := time.Date(2026, 3, 2, 9, 0, 0, 0, Shanghai)
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, tz.Shanghai)
 	inst, _, _ := e.Start(cadre("secretary"), StartInput{ItemID: "decision-major-matters", Village: village, Title: "议题", Now: now})
 
 	refusals := []struct {
@@ -233,7 +235,7 @@ func TestOutOfOrderAndRefusals(t *testing.T) {
 		t.Run(r.name, func(t *testing.T) {
 			r.in.Now = now
 			_, _, err := e.Complete(inst, r.actor, r.in)
-			pe, ok := err.(*Error)
+			pe, ok := err.(*domainerr.Error)
 			if !ok || pe.Status != r.status || pe.Type != r.typ {
 				t.Fatalf("got %v, want %d %s", err, r.status, r.typ)
 			}
@@ -257,14 +259,14 @@ func TestOutOfOrderAndRefusals(t *testing.T) {
 		t.Fatal("a villager started a major decision")
 	}
 	_, _, err = e.Start(cadre("secretary"), StartInput{ItemID: "sell-the-village-pond", Village: village, Title: "x", Now: now})
-	if pe, ok := err.(*Error); !ok || pe.Type != "not-on-the-list" || !strings.Contains(pe.Detail, "清单之外无权力") {
+	if pe, ok := err.(*domainerr.Error); !ok || pe.Type != "not-on-the-list" || !strings.Contains(pe.Detail, "清单之外无权力") {
 		t.Fatalf("off-list item: %v", err)
 	}
 }
 
 func TestOverdueFiresOnlyForOpenSteps(t *testing.T) {
 	e := newEngine(t)
-	now := time.Date(2026, 3, 2, 9, 0, 0, 0, Shanghai)
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, tz.Shanghai)
 	inst, timers, _ := e.Start(cadre("secretary"), StartInput{ItemID: "decision-major-matters", Village: village, Title: "议题", Now: now})
 	var esc Timer
 	for _, tm := range timers {
@@ -273,7 +275,7 @@ func TestOverdueFiresOnlyForOpenSteps(t *testing.T) {
 		}
 	}
 	// 5 working days from Monday 2 March end with Monday 9 March.
-	if want := time.Date(2026, 3, 10, 0, 0, 0, 0, Shanghai); !esc.FireAt.Equal(want) {
+	if want := time.Date(2026, 3, 10, 0, 0, 0, 0, tz.Shanghai); !esc.FireAt.Equal(want) {
 		t.Fatalf("escalation at %s, want %s", esc.FireAt, want)
 	}
 	if w := e.Overdue(inst, esc); w == nil || w.Rule != "deadline" || !w.Public {

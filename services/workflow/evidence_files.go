@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/media"
 	"github.com/wuxiao/wuxiao/services/internal/store"
@@ -162,7 +163,7 @@ func (s *Service) uploadEvidenceFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if inst.Status != StatusRunning {
-		writeErr(w, r, refuse(409, "not-running", "Process not running", "evidence can only be added while the process runs"))
+		writeErr(w, r, domainerr.Refuse(409, "not-running", "Process not running", "evidence can only be added while the process runs"))
 		return
 	}
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -341,7 +342,7 @@ func (s *Service) AddEvidenceFile(ctx context.Context, actor Actor, id string, i
 		}{ev, ct})
 	})
 	if errors.Is(err, errConflict) {
-		err = &Error{Status: 409, Type: "conflict", Title: "Changed meanwhile", Detail: "the process changed while the file was stored; try again"}
+		err = &domainerr.Error{Status: 409, Type: "conflict", Title: "Changed meanwhile", Detail: "the process changed while the file was stored; try again"}
 	}
 	return f, fmtErr("adding evidence file", err)
 }

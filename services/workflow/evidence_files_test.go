@@ -10,20 +10,16 @@ import (
 	"image"
 	_ "image/jpeg"
 	_ "image/png"
-	"io"
-	"log/slog"
 	"mime/multipart"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/wuxiao/wuxiao/services/internal/config"
-	"github.com/wuxiao/wuxiao/services/internal/httpapi"
-	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/httpapi/httpapitest"
 	"github.com/wuxiao/wuxiao/services/internal/media/mediatest"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 // fileAPI runs the workflow API on the real PostgreSQL and Kratos with the
@@ -32,15 +28,9 @@ import (
 func fileAPI(t *testing.T) (*httptest.Server, *Service) {
 	t.Helper()
 	clk := &clock{}
-	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, Shanghai))
+	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, tz.Shanghai))
 	s := replica(t, testinfra.Postgres(t), clk)
-	auth := identity.New(testinfra.Require(t, testinfra.EnvKratosPublicURL), identity.WithCacheTTL(0),
-		identity.WithErrorWriter(httpapi.WriteStatusProblem))
-	srv := httpapi.New(config.Base{Town: town, MaxBodyBytes: 64 << 10}, slog.New(slog.DiscardHandler), nil).WithAuthenticator(auth.Require)
-	s.Routes(srv)
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	return ts, s
+	return httpapitest.ServeAPI(t, httpapitest.APIBase(town), s.Routes), s
 }
 
 // upload posts one file as a browser form would.
@@ -58,17 +48,10 @@ func upload(t *testing.T, ts *httptest.Server, id, token, step, kind, name strin
 	return call(t, ts, "POST", "/v1/instances/"+id+"/evidence/files", token, mw.FormDataContentType(), body.String())
 }
 
-func download(t *testing.T, ts *httptest.Server, path, token string) (*http.Response, []byte) {
+func download(t *testing.T, ts *httptest.Server, path, token string) (response, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", ts.URL+path, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res, b
+	r := httpapitest.Client{URL: ts.URL}.Get(t, path, token)
+	return r, []byte(r.Raw)
 }
 
 func samplePDF() []byte {
@@ -146,28 +129,28 @@ func TestEvidenceFilesUploadDownloadAndAudit(t *testing.T) {
 
 	started := jsonCall(t, ts, "POST", "/v1/villages/"+village+"/instances", member,
 		StartRequest{ItemID: "funds-expenditure", Title: "购买办公用品", AmountFen: 86_000, PayeeName: "溪口文具店"})
-	if started.status != 201 {
-		t.Fatalf("start: %d %s", started.status, started.raw)
+	if started.Status != 201 {
+		t.Fatalf("start: %d %s", started.Status, started.Raw)
 	}
-	id := started.body["id"].(string)
+	id := started.Body["id"].(string)
 
 	pdf := samplePDF()
 	up := upload(t, ts, id, member, "apply", "voucher", "发票 2026-03.pdf", pdf)
-	if up.status != 201 {
-		t.Fatalf("upload: %d %s", up.status, up.raw)
+	if up.Status != 201 {
+		t.Fatalf("upload: %d %s", up.Status, up.Raw)
 	}
 	sum := sha256.Sum256(pdf)
-	if up.body["sha256"] != hex.EncodeToString(sum[:]) || up.body["contentType"] != "application/pdf" ||
-		up.body["size"].(float64) != float64(len(pdf)) || up.body["name"] != "发票 2026-03.pdf" || up.body["kind"] != "voucher" {
-		t.Fatalf("upload answer: %s", up.raw)
+	if up.Body["sha256"] != hex.EncodeToString(sum[:]) || up.Body["contentType"] != "application/pdf" ||
+		up.Body["size"].(float64) != float64(len(pdf)) || up.Body["name"] != "发票 2026-03.pdf" || up.Body["kind"] != "voucher" {
+		t.Fatalf("upload answer: %s", up.Raw)
 	}
-	fileURL := up.body["url"].(string)
+	fileURL := up.Body["url"].(string)
 
 	// A 5 MiB photo passes although every other route takes at most 64 KiB.
 	// (A real JPEG with 5 MiB after its end, which is not stored.)
 	photo := append(mediatest.JPEG(64, 48), bytes.Repeat([]byte{7}, 5<<20)...)
-	if r := upload(t, ts, id, member, "apply", "", "现场照片.jpg", photo); r.status != 201 || r.body["contentType"] != "image/jpeg" || r.body["kind"] != EvidenceFileKind {
-		t.Fatalf("5 MiB photo: %d %.300s", r.status, r.raw)
+	if r := upload(t, ts, id, member, "apply", "", "现场照片.jpg", photo); r.Status != 201 || r.Body["contentType"] != "image/jpeg" || r.Body["kind"] != EvidenceFileKind {
+		t.Fatalf("5 MiB photo: %d %.300s", r.Status, r.Raw)
 	}
 
 	refusals := []struct {
@@ -191,16 +174,16 @@ func TestEvidenceFilesUploadDownloadAndAudit(t *testing.T) {
 	for _, tc := range refusals {
 		t.Run(tc.name, func(t *testing.T) {
 			r := upload(t, ts, id, tc.token, tc.step, "", tc.file, tc.data)
-			if r.status != tc.status || !strings.HasSuffix(r.body["type"].(string), "/"+tc.typ) {
-				t.Fatalf("got %d %.400s, want %d %s", r.status, r.raw, tc.status, tc.typ)
+			if r.Status != tc.status || !strings.HasSuffix(r.Body["type"].(string), "/"+tc.typ) {
+				t.Fatalf("got %d %.400s, want %d %s", r.Status, r.Raw, tc.status, tc.typ)
 			}
-			if tc.typ == "workflow/unsupported-file-type" && !strings.Contains(r.body["detail"].(string), "PDF, JPEG, PNG") {
-				t.Fatalf("the refusal does not name what is allowed: %s", r.raw)
+			if tc.typ == "workflow/unsupported-file-type" && !strings.Contains(r.Body["detail"].(string), "PDF, JPEG, PNG") {
+				t.Fatalf("the refusal does not name what is allowed: %s", r.Raw)
 			}
 		})
 	}
-	if r := call(t, ts, "POST", "/v1/instances/"+id+"/evidence/files", member, "application/json", `{"stepId":"apply"}`); r.status != 415 {
-		t.Fatalf("JSON instead of a form: %d %s", r.status, r.raw)
+	if r := call(t, ts, "POST", "/v1/instances/"+id+"/evidence/files", member, "application/json", `{"stepId":"apply"}`); r.Status != 415 {
+		t.Fatalf("JSON instead of a form: %d %s", r.Status, r.Raw)
 	}
 
 	// Readers of the instance download it, as an attachment that a browser
@@ -209,8 +192,8 @@ func TestEvidenceFilesUploadDownloadAndAudit(t *testing.T) {
 		name, token string
 	}{{"member", member}, {"supervision chair", chair}, {"town finance", townFinance}} {
 		res, body := download(t, ts, fileURL, reader.token)
-		if res.StatusCode != 200 || !bytes.Equal(body, pdf) {
-			t.Fatalf("%s downloads: %d (%d bytes)", reader.name, res.StatusCode, len(body))
+		if res.Status != 200 || !bytes.Equal(body, pdf) {
+			t.Fatalf("%s downloads: %d (%d bytes)", reader.name, res.Status, len(body))
 		}
 		h := res.Header
 		if h.Get("Content-Type") != "application/pdf" || h.Get("X-Content-Type-Options") != "nosniff" ||
@@ -220,24 +203,24 @@ func TestEvidenceFilesUploadDownloadAndAudit(t *testing.T) {
 		}
 	}
 	for _, other := range []string{otherVillage, otherTown, villager} {
-		if res, _ := download(t, ts, fileURL, other); res.StatusCode != 404 {
-			t.Fatalf("a non-reader downloads: %d", res.StatusCode)
+		if res, _ := download(t, ts, fileURL, other); res.Status != 404 {
+			t.Fatalf("a non-reader downloads: %d", res.Status)
 		}
 	}
-	if res, _ := download(t, ts, "/v1/instances/"+id+"/evidence/files/"+"00000000-0000-0000-0000-000000000000", member); res.StatusCode != 404 {
-		t.Fatalf("an unknown file: %d", res.StatusCode)
+	if res, _ := download(t, ts, "/v1/instances/"+id+"/evidence/files/"+"00000000-0000-0000-0000-000000000000", member); res.Status != 404 {
+		t.Fatalf("an unknown file: %d", res.Status)
 	}
 
 	// The instance lists the files as evidence of the step: the control
 	// requiring vouchers is satisfied and raises nothing.
 	got := call(t, ts, "GET", "/v1/instances/"+id, member, "", "")
-	ev, _ := got.body["evidence"].([]any)
+	ev, _ := got.Body["evidence"].([]any)
 	if len(ev) != 2 || ev[0].(map[string]any)["url"] != fileURL || ev[0].(map[string]any)["sha256"] != hex.EncodeToString(sum[:]) {
-		t.Fatalf("instance evidence: %s", got.raw)
+		t.Fatalf("instance evidence: %s", got.Raw)
 	}
 	done := jsonCall(t, ts, "POST", "/v1/instances/"+id+"/steps/apply/complete", member, CompleteRequest{Note: "附发票"})
-	if done.status != 200 || len(done.body["warnings"].([]any)) != 0 {
-		t.Fatalf("completing apply with a voucher: %d %s", done.status, done.raw)
+	if done.Status != 200 || len(done.Body["warnings"].([]any)) != 0 {
+		t.Fatalf("completing apply with a voucher: %d %s", done.Status, done.Raw)
 	}
 
 	// Audited like linked evidence, the chain intact, the type recorded.
@@ -258,11 +241,11 @@ func TestEvidenceFilesUploadDownloadAndAudit(t *testing.T) {
 	}
 
 	// A finished process takes no more files.
-	if r := jsonCall(t, ts, "POST", "/v1/instances/"+id+"/withdraw", member, map[string]string{"reason": "重复申请"}); r.status != 200 {
-		t.Fatalf("withdraw: %d %s", r.status, r.raw)
+	if r := jsonCall(t, ts, "POST", "/v1/instances/"+id+"/withdraw", member, map[string]string{"reason": "重复申请"}); r.Status != 200 {
+		t.Fatalf("withdraw: %d %s", r.Status, r.Raw)
 	}
-	if r := upload(t, ts, id, member, "apply", "", "late.pdf", pdf); r.status != 409 {
-		t.Fatalf("upload after withdrawal: %d %s", r.status, r.raw)
+	if r := upload(t, ts, id, member, "apply", "", "late.pdf", pdf); r.Status != 409 {
+		t.Fatalf("upload after withdrawal: %d %s", r.Status, r.Raw)
 	}
 }
 
@@ -278,10 +261,10 @@ func TestEvidenceFilesLoseMetadata(t *testing.T) {
 	chair, _ := testinfra.KratosUser(t, "supervision-chair", town, village)
 	started := jsonCall(t, ts, "POST", "/v1/villages/"+village+"/instances", member,
 		StartRequest{ItemID: "funds-expenditure", Title: "修缮村道", AmountFen: 86_000, PayeeName: "溪口建材店"})
-	if started.status != 201 {
-		t.Fatalf("start: %d %s", started.status, started.raw)
+	if started.Status != 201 {
+		t.Fatalf("start: %d %s", started.Status, started.Raw)
 	}
-	id := started.body["id"].(string)
+	id := started.Body["id"].(string)
 	photo, shot, pdf := mediatest.JPEG(320, 240), mediatest.PNG(120, 80), mediatest.PDF(nil)
 	for _, tc := range []struct {
 		name, file string
@@ -294,12 +277,12 @@ func TestEvidenceFilesLoseMetadata(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			up := upload(t, ts, id, member, "apply", "", tc.file, tc.data)
-			if up.status != 201 {
-				t.Fatalf("upload: %d %s", up.status, up.raw)
+			if up.Status != 201 {
+				t.Fatalf("upload: %d %s", up.Status, up.Raw)
 			}
-			res, got := download(t, ts, up.body["url"].(string), chair)
-			if res.StatusCode != 200 {
-				t.Fatalf("download: %d", res.StatusCode)
+			res, got := download(t, ts, up.Body["url"].(string), chair)
+			if res.Status != 200 {
+				t.Fatalf("download: %d", res.Status)
 			}
 			if mediatest.HasGPS(got) {
 				t.Error("the stored file still holds the GPS position")
@@ -318,8 +301,8 @@ func TestEvidenceFilesLoseMetadata(t *testing.T) {
 				t.Errorf("the PDF's structure changed: %d bytes, sent %d", len(got), len(tc.data))
 			}
 			sum := sha256.Sum256(got)
-			if up.body["sha256"] != hex.EncodeToString(sum[:]) || up.body["size"].(float64) != float64(len(got)) {
-				t.Errorf("recorded %v bytes, %v; stored %d bytes", up.body["size"], up.body["sha256"], len(got))
+			if up.Body["sha256"] != hex.EncodeToString(sum[:]) || up.Body["size"].(float64) != float64(len(got)) {
+				t.Errorf("recorded %v bytes, %v; stored %d bytes", up.Body["size"], up.Body["sha256"], len(got))
 			}
 		})
 	}
@@ -330,7 +313,7 @@ func TestEvidenceFilesLoseMetadata(t *testing.T) {
 	}
 	encrypted := bytes.Replace(pdf, []byte("/Info 6 0 R"), []byte("/Encrypt 6 0 R"), 1)
 	r := upload(t, ts, id, member, "apply", "", "加密.pdf", encrypted)
-	if r.status != 422 || !strings.HasSuffix(r.body["type"].(string), "/workflow/file-metadata") {
-		t.Fatalf("encrypted PDF: %d %s", r.status, r.raw)
+	if r.Status != 422 || !strings.HasSuffix(r.Body["type"].(string), "/workflow/file-metadata") {
+		t.Fatalf("encrypted PDF: %d %s", r.Status, r.Raw)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wuxiao/wuxiao/services/internal/flowchart"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 // wellFormed parses the SVG as XML and returns the class of each step group.
@@ -40,7 +41,7 @@ func wellFormed(t *testing.T, svg string) map[string]string {
 
 func TestFlowchartMarksTheInstance(t *testing.T) {
 	e := newEngine(t)
-	now := time.Date(2026, 3, 2, 9, 0, 0, 0, Shanghai)
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, tz.Shanghai)
 	inst, _, _ := e.Start(cadre("secretary"), StartInput{ItemID: "decision-major-matters", Village: village, Title: "议题", Now: now})
 	if _, _, err := e.Complete(inst, cadre("secretary"), CompleteInput{StepID: "propose", Now: now}); err != nil {
 		t.Fatal(err)

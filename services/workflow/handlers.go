@@ -1,12 +1,12 @@
 package workflow
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/wuxiao/wuxiao/api/openapi"
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/flowchart"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
@@ -49,17 +49,7 @@ func actor(r *http.Request) (Actor, identity.Principal, bool) {
 }
 
 // writeErr turns engine refusals and not-found into problem details.
-func writeErr(w http.ResponseWriter, r *http.Request, err error) {
-	var e *Error
-	switch {
-	case errors.As(err, &e):
-		httpapi.WriteProblem(w, r, &httpapi.Problem{Type: httpapi.ProblemBase + "workflow/" + e.Type, Title: e.Title, Status: e.Status, Detail: e.Detail})
-	case errors.Is(err, ErrNotFound):
-		httpapi.WriteProblem(w, r, httpapi.NotFound("no such process"))
-	default:
-		httpapi.WriteError(w, r, err)
-	}
-}
+var writeErr = domainerr.Problems{Namespace: "workflow/", NotFound: ErrNotFound, NotFoundDetail: "no such process"}.Write
 
 // readable loads an instance the caller may read; others get 404, so that
 // ids of other villages' processes cannot even be confirmed.
@@ -264,7 +254,7 @@ func (s *Service) recordRelative(w http.ResponseWriter, r *http.Request) {
 	}
 	if here, err := s.villageHere(r.Context(), village); err != nil || !here {
 		if err == nil {
-			err = refuse(404, "unknown-village", "Unknown village", "village %s is not a village of this town", village)
+			err = domainerr.Refuse(404, "unknown-village", "Unknown village", "village %s is not a village of this town", village)
 		}
 		writeErr(w, r, err)
 		return

@@ -3,10 +3,6 @@ package workflow
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"io"
-	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -14,57 +10,31 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/wuxiao/wuxiao/services/internal/config"
-	"github.com/wuxiao/wuxiao/services/internal/httpapi"
-	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/httpapi/httpapitest"
 	"github.com/wuxiao/wuxiao/services/internal/store"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 // api runs the workflow's HTTP API on the real PostgreSQL and Kratos.
 func api(t *testing.T) (*httptest.Server, *Service) {
 	t.Helper()
 	clk := &clock{}
-	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, Shanghai))
+	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, tz.Shanghai))
 	s := replica(t, testinfra.Postgres(t), clk)
-	auth := identity.New(testinfra.Require(t, testinfra.EnvKratosPublicURL), identity.WithCacheTTL(0),
-		identity.WithErrorWriter(httpapi.WriteStatusProblem))
-	srv := httpapi.New(config.Base{Town: town, MaxBodyBytes: 64 << 10}, slog.New(slog.DiscardHandler), nil).WithAuthenticator(auth.Require)
-	s.Routes(srv)
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	return ts, s
+	return httpapitest.ServeAPI(t, httpapitest.APIBase(town), s.Routes), s
 }
 
-type response struct {
-	status int
-	body   map[string]any
-	raw    string
-}
+type response = httpapitest.Response
 
 func call(t *testing.T, ts *httptest.Server, method, path, token, contentType, body string) response {
 	t.Helper()
-	req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	r := response{status: res.StatusCode, raw: string(raw)}
-	_ = json.Unmarshal(raw, &r.body)
-	return r
+	return httpapitest.Client{URL: ts.URL}.Call(t, method, path, token, contentType, body)
 }
 
 func jsonCall(t *testing.T, ts *httptest.Server, method, path, token string, body any) response {
-	b, _ := json.Marshal(body)
-	return call(t, ts, method, path, token, "application/json", string(b))
+	t.Helper()
+	return httpapitest.Client{URL: ts.URL}.JSON(t, method, path, token, body)
 }
 
 func TestAPIIsolationAndProblems(t *testing.T) {
@@ -75,10 +45,10 @@ func TestAPIIsolationAndProblems(t *testing.T) {
 	otherTown, _ := testinfra.KratosUser(t, "town-official", "jinping", "")
 
 	started := jsonCall(t, ts, "POST", "/v1/villages/"+village+"/instances", secA, StartRequest{ItemID: "decision-major-matters", Title: "村道硬化"})
-	if started.status != 201 {
-		t.Fatalf("start: %d %s", started.status, started.raw)
+	if started.Status != 201 {
+		t.Fatalf("start: %d %s", started.Status, started.Raw)
 	}
-	id, number := started.body["id"].(string), started.body["trackingNumber"].(string)
+	id, number := started.Body["id"].(string), started.Body["trackingNumber"].(string)
 
 	cases := []struct {
 		name   string
@@ -111,8 +81,8 @@ func TestAPIIsolationAndProblems(t *testing.T) {
 			} else {
 				r = jsonCall(t, ts, tc.method, tc.path, tc.token, tc.body)
 			}
-			if r.status != tc.status || !strings.HasSuffix(r.body["type"].(string), "/"+tc.typ) {
-				t.Fatalf("got %d %s, want %d %s", r.status, r.raw, tc.status, tc.typ)
+			if r.Status != tc.status || !strings.HasSuffix(r.Body["type"].(string), "/"+tc.typ) {
+				t.Fatalf("got %d %s, want %d %s", r.Status, r.Raw, tc.status, tc.typ)
 			}
 		})
 	}
@@ -132,35 +102,35 @@ func TestAPIIsolationAndProblems(t *testing.T) {
 	for _, tc := range malformed {
 		t.Run(tc.name, func(t *testing.T) {
 			r := call(t, ts, "POST", "/v1/villages/"+village+"/instances", secA, tc.contentType, tc.body)
-			if r.status != tc.status || !strings.HasSuffix(r.body["type"].(string), "/"+tc.typ) {
-				t.Fatalf("got %d %s", r.status, r.raw)
+			if r.Status != tc.status || !strings.HasSuffix(r.Body["type"].(string), "/"+tc.typ) {
+				t.Fatalf("got %d %s", r.Status, r.Raw)
 			}
 		})
 	}
 	list := call(t, ts, "GET", "/v1/villages/"+village+"/instances", secA, "", "")
-	if items := list.body["items"].([]any); len(items) != 1 {
+	if items := list.Body["items"].([]any); len(items) != 1 {
 		t.Fatalf("the village has %d processes, want 1", len(items))
 	}
 
 	// The owner advances; the public tracker shows where it stands, without people.
-	if r := jsonCall(t, ts, "POST", "/v1/instances/"+id+"/steps/propose/complete", secA, CompleteRequest{Note: "支部会议提议"}); r.status != 200 {
-		t.Fatalf("complete: %d %s", r.status, r.raw)
+	if r := jsonCall(t, ts, "POST", "/v1/instances/"+id+"/steps/propose/complete", secA, CompleteRequest{Note: "支部会议提议"}); r.Status != 200 {
+		t.Fatalf("complete: %d %s", r.Status, r.Raw)
 	}
 	pub := call(t, ts, "GET", "/v1/public/track/"+number, "", "", "")
-	if pub.status != 200 || pub.body["current"] != "joint-meeting" || strings.Contains(pub.raw, "actorId") || strings.Contains(pub.raw, "支部会议提议") {
-		t.Fatalf("public view: %d %s", pub.status, pub.raw)
+	if pub.Status != 200 || pub.Body["current"] != "joint-meeting" || strings.Contains(pub.Raw, "actorId") || strings.Contains(pub.Raw, "支部会议提议") {
+		t.Fatalf("public view: %d %s", pub.Status, pub.Raw)
 	}
 	svg := call(t, ts, "GET", "/v1/public/track/"+number+"/flowchart.svg", "", "", "")
-	if svg.status != 200 || !strings.Contains(svg.raw, `class="step current" data-step="joint-meeting"`) {
-		t.Fatalf("public flowchart: %d %.300s", svg.status, svg.raw)
+	if svg.Status != 200 || !strings.Contains(svg.Raw, `class="step current" data-step="joint-meeting"`) {
+		t.Fatalf("public flowchart: %d %.300s", svg.Status, svg.Raw)
 	}
 	audit := call(t, ts, "GET", "/v1/instances/"+id+"/audit", secA, "", "")
-	if v := audit.body["verification"].(map[string]any); v["valid"] != true || v["entries"].(float64) != 2 {
-		t.Fatalf("audit: %s", audit.raw)
+	if v := audit.Body["verification"].(map[string]any); v["valid"] != true || v["entries"].(float64) != 2 {
+		t.Fatalf("audit: %s", audit.Raw)
 	}
 	doc := call(t, ts, "GET", "/openapi.yaml", "", "", "")
-	if doc.status != 200 || !bytes.Contains([]byte(doc.raw), []byte("/v1/instances/{id}/steps/{step}/complete")) {
-		t.Fatalf("openapi: %d", doc.status)
+	if doc.Status != 200 || !bytes.Contains([]byte(doc.Raw), []byte("/v1/instances/{id}/steps/{step}/complete")) {
+		t.Fatalf("openapi: %d", doc.Status)
 	}
 }
 
@@ -178,8 +148,8 @@ func TestOtherTownCannotActHere(t *testing.T) {
 	const otherTownsVillage = "330283100101"                                   // a village of jinping
 	handover := StartRequest{ItemID: "duty-departure-handover", Title: "离任交接"} // its first step is the town official's
 
-	if r := jsonCall(t, ts, "POST", "/v1/villages/"+village+"/instances", foreign, handover); r.status != 403 {
-		t.Fatalf("another town's official starts here: %d %s", r.status, r.raw)
+	if r := jsonCall(t, ts, "POST", "/v1/villages/"+village+"/instances", foreign, handover); r.Status != 403 {
+		t.Fatalf("another town's official starts here: %d %s", r.Status, r.Raw)
 	}
 	if _, err := s.Start(ctx, Actor{ID: "j-off", Role: "town-official", Town: "jinping"}, village, StartRequest(handover)); err == nil {
 		t.Fatal("Service.Start filed a process under another town")
@@ -187,14 +157,14 @@ func TestOtherTownCannotActHere(t *testing.T) {
 	if err := store.InTx(ctx, s.Pool, func(tx pgx.Tx) error { return s.HandleTenantEvent(ctx, tx, registered(village, "uid-1", 1)) }); err != nil {
 		t.Fatal(err)
 	}
-	if r := jsonCall(t, ts, "POST", "/v1/villages/"+otherTownsVillage+"/instances", official, handover); r.status != 404 ||
-		!strings.HasSuffix(r.body["type"].(string), "/workflow/unknown-village") {
-		t.Fatalf("this town's official starts in another town's village: %d %s", r.status, r.raw)
+	if r := jsonCall(t, ts, "POST", "/v1/villages/"+otherTownsVillage+"/instances", official, handover); r.Status != 404 ||
+		!strings.HasSuffix(r.Body["type"].(string), "/workflow/unknown-village") {
+		t.Fatalf("this town's official starts in another town's village: %d %s", r.Status, r.Raw)
 	}
 	discipline, _ := testinfra.KratosUser(t, "town-discipline", town, "")
 	if r := jsonCall(t, ts, "POST", "/v1/villages/"+otherTownsVillage+"/relatives", discipline,
-		map[string]string{"cadreId": "x", "idNumber": "330283199001011234", "relation": "配偶"}); r.status != 404 {
-		t.Fatalf("this town's discipline office records a relative in another town's village: %d %s", r.status, r.raw)
+		map[string]string{"cadreId": "x", "idNumber": "330283199001011234", "relation": "配偶"}); r.Status != 404 {
+		t.Fatalf("this town's discipline office records a relative in another town's village: %d %s", r.Status, r.Raw)
 	}
 	var n int
 	if err := s.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM instances) + (SELECT count(*) FROM relatives)`).Scan(&n); err != nil || n != 0 {
@@ -204,16 +174,16 @@ func TestOtherTownCannotActHere(t *testing.T) {
 	// This town's official starts one in the town's village; the other
 	// town's official can neither read nor act on it.
 	r := jsonCall(t, ts, "POST", "/v1/villages/"+village+"/instances", official, handover)
-	if r.status != 201 {
-		t.Fatalf("this town's official starts: %d %s", r.status, r.raw)
+	if r.Status != 201 {
+		t.Fatalf("this town's official starts: %d %s", r.Status, r.Raw)
 	}
-	id := r.body["id"].(string)
+	id := r.Body["id"].(string)
 	for _, path := range []string{"/v1/instances/" + id, "/v1/instances/" + id + "/audit"} {
-		if r := call(t, ts, "GET", path, foreign, "", ""); r.status != 404 {
-			t.Errorf("another town's official reads %s: %d %s", path, r.status, r.raw)
+		if r := call(t, ts, "GET", path, foreign, "", ""); r.Status != 404 {
+			t.Errorf("another town's official reads %s: %d %s", path, r.Status, r.Raw)
 		}
 	}
-	if r := jsonCall(t, ts, "POST", "/v1/instances/"+id+"/withdraw", foreign, map[string]string{"reason": "x"}); r.status != 404 {
-		t.Errorf("another town's official withdraws: %d %s", r.status, r.raw)
+	if r := jsonCall(t, ts, "POST", "/v1/instances/"+id+"/withdraw", foreign, map[string]string{"reason": "x"}); r.Status != 404 {
+		t.Errorf("another town's official withdraws: %d %s", r.Status, r.Raw)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/wuxiao/wuxiao/services/internal/divcode"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
 )
@@ -31,7 +32,7 @@ func (s *Service) worklistRoutes(srv *httpapi.Server) {
 func (s *Service) townScope(p identity.Principal) (village string, ok bool) {
 	switch {
 	case p.Role.IsVillageRole():
-		return p.Village, p.Town == s.Town && identity.ValidVillage(p.Village)
+		return p.Village, p.Town == s.Town && divcode.Valid(p.Village)
 	case p.Role.IsTownRole():
 		return "", p.Role != identity.RoleTownIT && p.Town == s.Town
 	case p.Role.IsDistrictRole():
@@ -99,7 +100,7 @@ func (s *Service) listTown(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := InstanceFilter{Village: q.Get("village"), Status: q.Get("status"), WaitingFor: q.Get("waitingFor"), Limit: limit(r)}
 	var errs []httpapi.FieldError
-	if f.Village != "" && !identity.ValidVillage(f.Village) {
+	if f.Village != "" && !divcode.Valid(f.Village) {
 		errs = append(errs, httpapi.FieldError{Field: "village", Detail: "a 12-digit village code"})
 	}
 	if f.Status != "" && !slices.Contains([]Status{StatusRunning, StatusCompleted, StatusWithdrawn}, Status(f.Status)) {

@@ -57,7 +57,7 @@ func TestTownWorklist(t *testing.T) {
 
 	ids := func(r response) []string {
 		var out []string
-		for _, it := range r.body["items"].([]any) {
+		for _, it := range r.Body["items"].([]any) {
 			out = append(out, it.(map[string]any)["id"].(string))
 		}
 		sort.Strings(out)
@@ -88,8 +88,8 @@ func TestTownWorklist(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := call(t, ts, "GET", "/v1/instances"+tc.query, tc.token, "", "")
-			if r.status != tc.status {
-				t.Fatalf("got %d %s, want %d", r.status, r.raw, tc.status)
+			if r.Status != tc.status {
+				t.Fatalf("got %d %s, want %d", r.Status, r.Raw, tc.status)
 			}
 			if tc.status == 200 && strings.Join(ids(r), ",") != strings.Join(tc.want, ",") {
 				t.Fatalf("got %v, want %v", ids(r), tc.want)
@@ -99,20 +99,20 @@ func TestTownWorklist(t *testing.T) {
 
 	names := func(r response) string {
 		var out []string
-		for _, it := range r.body["items"].([]any) {
+		for _, it := range r.Body["items"].([]any) {
 			out = append(out, it.(map[string]any)["code"].(string)+"="+it.(map[string]any)["name"].(string))
 		}
 		return strings.Join(out, ",")
 	}
-	if r := call(t, ts, "GET", "/v1/villages", official, "", ""); r.status != 200 || names(r) != village+"=岩头村,"+villageB+"=畸山村" {
-		t.Fatalf("villages for the town official: %d %s", r.status, r.raw)
+	if r := call(t, ts, "GET", "/v1/villages", official, "", ""); r.Status != 200 || names(r) != village+"=岩头村,"+villageB+"=畸山村" {
+		t.Fatalf("villages for the town official: %d %s", r.Status, r.Raw)
 	}
-	if r := call(t, ts, "GET", "/v1/villages", directorA, "", ""); r.status != 200 || names(r) != village+"=岩头村" {
-		t.Fatalf("villages for a director: %d %s", r.status, r.raw)
+	if r := call(t, ts, "GET", "/v1/villages", directorA, "", ""); r.Status != 200 || names(r) != village+"=岩头村" {
+		t.Fatalf("villages for a director: %d %s", r.Status, r.Raw)
 	}
 	for _, tok := range []string{foreign, townIT, villager} {
-		if r := call(t, ts, "GET", "/v1/villages", tok, "", ""); r.status != 403 {
-			t.Fatalf("villages for an outsider: %d %s", r.status, r.raw)
+		if r := call(t, ts, "GET", "/v1/villages", tok, "", ""); r.Status != 403 {
+			t.Fatalf("villages for an outsider: %d %s", r.Status, r.Raw)
 		}
 	}
 }

@@ -18,10 +18,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/personal"
 	"github.com/wuxiao/wuxiao/services/internal/store"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 // Service runs the town's processes: every action is one transaction that
@@ -71,7 +73,7 @@ type StartRequest struct {
 func (s *Service) Start(ctx context.Context, actor Actor, village string, req StartRequest) (*Instance, error) {
 	if actor.Town != s.Town {
 		// The engine files the instance under the actor's town.
-		return nil, refuse(403, "other-town", "Other town", "this service runs the processes of town %s only", s.Town)
+		return nil, domainerr.Refuse(403, "other-town", "Other town", "this service runs the processes of town %s only", s.Town)
 	}
 	now := s.now()
 	var payee *Payee
@@ -208,7 +210,7 @@ func (s *Service) Complete(ctx context.Context, actor Actor, id, step string, re
 		return nil
 	})
 	if errors.Is(err, errConflict) {
-		err = &Error{Status: 409, Type: "conflict", Title: "Changed meanwhile", Detail: "the process changed while you were recording this step; reload and try again"}
+		err = &domainerr.Error{Status: 409, Type: "conflict", Title: "Changed meanwhile", Detail: "the process changed while you were recording this step; reload and try again"}
 	}
 	return inst, fresh, fmtErr("completing step", err)
 }
@@ -279,7 +281,7 @@ func (r EvidenceRequest) validate() error {
 		problems = append(problems, "size must not be negative")
 	}
 	if len(problems) > 0 {
-		return refuse(400, "invalid-request", "Invalid evidence", "%s", strings.Join(problems, "; "))
+		return domainerr.Refuse(400, "invalid-request", "Invalid evidence", "%s", strings.Join(problems, "; "))
 	}
 	return nil
 }
@@ -287,13 +289,13 @@ func (r EvidenceRequest) validate() error {
 // mayActOn: officials of the instance's village, and town roles of its town.
 func mayActOn(a Actor, inst *Instance) error {
 	if a.Town != inst.Town {
-		return refuse(403, "other-town", "Other town", "this process belongs to another town")
+		return domainerr.Refuse(403, "other-town", "Other town", "this process belongs to another town")
 	}
 	if isTownRole(a.Role) {
 		return nil
 	}
 	if a.Village != inst.Village || a.Role == "villager" {
-		return refuse(403, "forbidden", "Not allowed", "only officials of village %s may do this", inst.Village)
+		return domainerr.Refuse(403, "forbidden", "Not allowed", "only officials of village %s may do this", inst.Village)
 	}
 	return nil
 }
@@ -302,7 +304,7 @@ func mayActOn(a Actor, inst *Instance) error {
 func (s *Service) Comment(ctx context.Context, actor Actor, id, body string) error {
 	body = strings.TrimSpace(body)
 	if body == "" || len([]rune(body)) > 2000 {
-		return refuse(400, "invalid-request", "Invalid comment", "a comment needs 1 to 2000 characters")
+		return domainerr.Refuse(400, "invalid-request", "Invalid comment", "a comment needs 1 to 2000 characters")
 	}
 	return fmtErr("commenting", store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
 		inst, err := loadInstance(ctx, tx, "id = $1", id, true)
@@ -543,7 +545,7 @@ func trackingNumber(village string, now time.Time) string {
 	for i := range suffix {
 		suffix[i] = alphabet[int(b[i])%len(alphabet)]
 	}
-	return fmt.Sprintf("%s-%s-%s", village, now.In(Shanghai).Format("20060102"), suffix)
+	return fmt.Sprintf("%s-%s-%s", village, now.In(tz.Shanghai).Format("20060102"), suffix)
 }
 
 // evidenceTarget locks the running process id that actor may act on and
@@ -558,10 +560,10 @@ func (s *Service) evidenceTarget(ctx context.Context, tx pgx.Tx, actor Actor, id
 		return nil, err
 	}
 	if inst.Status != StatusRunning {
-		return nil, refuse(409, "not-running", "Process not running", "evidence can only be added while the process runs")
+		return nil, domainerr.Refuse(409, "not-running", "Process not running", "evidence can only be added while the process runs")
 	}
 	if s.Engine.Catalog.Item(inst.ItemID).Step(stepID) == nil {
-		return nil, refuse(400, "unknown-step", "Unknown step", "item %s has no step %q", inst.ItemID, stepID)
+		return nil, domainerr.Refuse(400, "unknown-step", "Unknown step", "item %s has no step %q", inst.ItemID, stepID)
 	}
 	return inst, nil
 }

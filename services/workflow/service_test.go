@@ -14,9 +14,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/store"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 // clock is a test clock shared by the "replicas" of a test.
@@ -65,7 +67,7 @@ func outboxTypes(t *testing.T, pool *pgxpool.Pool) []string {
 
 func wantStatus(t *testing.T, err error, status int) {
 	t.Helper()
-	var pe *Error
+	var pe *domainerr.Error
 	if !errors.As(err, &pe) || pe.Status != status {
 		t.Fatalf("got %v, want a %d refusal", err, status)
 	}
@@ -74,7 +76,7 @@ func wantStatus(t *testing.T, err error, status int) {
 func TestServiceFlowEventsAndAudit(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{}
-	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, Shanghai))
+	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, tz.Shanghai))
 	s := replica(t, testinfra.Postgres(t), clk)
 
 	inst, err := s.Start(ctx, cadre("secretary"), village, StartRequest{ItemID: "decision-major-matters", Title: "村道硬化", AmountFen: 9_000_000})
@@ -141,7 +143,7 @@ func TestServiceFlowEventsAndAudit(t *testing.T) {
 func TestServiceTenantIsolation(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{}
-	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, Shanghai))
+	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, tz.Shanghai))
 	s := replica(t, testinfra.Postgres(t), clk)
 	inst, err := s.Start(ctx, cadre("secretary"), village, StartRequest{ItemID: "decision-major-matters", Title: "议题"})
 	if err != nil {
@@ -170,7 +172,7 @@ func TestTimersFireOnceAcrossReplicasAndRestarts(t *testing.T) {
 	ctx := context.Background()
 	url := testinfra.Postgres(t)
 	clk := &clock{}
-	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, Shanghai))
+	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, tz.Shanghai))
 	first := replica(t, url, clk)
 	var ids []string
 	for i := 0; i < 5; i++ {
@@ -250,7 +252,7 @@ func TestTimersFireOnceAcrossReplicasAndRestarts(t *testing.T) {
 func TestConflictOfInterestFromRecordedRelatives(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{}
-	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, Shanghai))
+	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, tz.Shanghai))
 	s := replica(t, testinfra.Postgres(t), clk)
 	cashier := cadre("cashier")
 	if err := s.RecordRelative(ctx, Actor{ID: "disc", Role: "town-discipline", Town: town}, village, cashier.ID, "330283199001011234", "配偶"); err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,17 +19,10 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// Migrate applies the workflow schema's migrations.
+// Migrate applies the workflow schema's migrations, after those of the
+// fingerprints of its keys (keys.Check), which live in its schema too.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return err
-	}
-	// The fingerprints of the service's keys (keys.Check) live in its schema.
-	if err := keys.Migrate(ctx, pool); err != nil {
-		return err
-	}
-	return store.Migrate(ctx, pool, "workflow", sub)
+	return store.MigrateEmbedded(ctx, pool, keys.Migrations, store.Embedded{Set: "workflow", FS: migrationFiles})
 }
 
 // ErrNotFound: no such instance (or not visible to the caller).

@@ -15,10 +15,10 @@ func TestFreeTextLimits(t *testing.T) {
 	sec, _ := testinfra.KratosUser(t, "secretary", town, village)
 	started := jsonCall(t, ts, "POST", "/v1/villages/"+village+"/instances", sec,
 		StartRequest{ItemID: "decision-major-matters", Title: strings.Repeat("村", 200)})
-	if started.status != 201 {
-		t.Fatalf("start with a 200-character title: %d %s", started.status, started.raw)
+	if started.Status != 201 {
+		t.Fatalf("start with a 200-character title: %d %s", started.Status, started.Raw)
 	}
-	id := started.body["id"].(string)
+	id := started.Body["id"].(string)
 	long := strings.Repeat("<", 4001)
 	for _, tc := range []struct {
 		name, path, field, limit string
@@ -35,9 +35,9 @@ func TestFreeTextLimits(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := jsonCall(t, ts, "POST", tc.path, sec, tc.body)
-			if r.status != 422 || !strings.HasSuffix(r.body["type"].(string), "/validation") ||
-				!strings.Contains(r.raw, `"field":"`+tc.field+`"`) || !strings.Contains(r.raw, "at most "+tc.limit+" characters") {
-				t.Fatalf("got %d %s, want 422 naming %s and %s", r.status, r.raw, tc.field, tc.limit)
+			if r.Status != 422 || !strings.HasSuffix(r.Body["type"].(string), "/validation") ||
+				!strings.Contains(r.Raw, `"field":"`+tc.field+`"`) || !strings.Contains(r.Raw, "at most "+tc.limit+" characters") {
+				t.Fatalf("got %d %s, want 422 naming %s and %s", r.Status, r.Raw, tc.field, tc.limit)
 			}
 		})
 	}
@@ -49,16 +49,16 @@ func TestFreeTextLimits(t *testing.T) {
 	} {
 		r := jsonCall(t, ts, "POST", "/v1/villages/"+village+"/relatives", discipline,
 			map[string]string{"cadreId": tc.cadre, "idNumber": "330283199001011234", "relation": tc.relation})
-		if r.status != 422 || !strings.Contains(r.raw, `"field":"`+tc.field+`"`) || !strings.Contains(r.raw, "at most "+tc.limit+" characters") {
-			t.Errorf("relative with a long %s: %d %s", tc.field, r.status, r.raw)
+		if r.Status != 422 || !strings.Contains(r.Raw, `"field":"`+tc.field+`"`) || !strings.Contains(r.Raw, "at most "+tc.limit+" characters") {
+			t.Errorf("relative with a long %s: %d %s", tc.field, r.Status, r.Raw)
 		}
 	}
 	// Nothing was changed by the refused requests.
 	got := call(t, ts, "GET", "/v1/instances/"+id, sec, "", "")
-	if got.status != 200 || got.body["status"] != "running" || got.body["version"] != float64(1) {
-		t.Errorf("instance after refused requests: %d %s", got.status, got.raw)
+	if got.Status != 200 || got.Body["status"] != "running" || got.Body["version"] != float64(1) {
+		t.Errorf("instance after refused requests: %d %s", got.Status, got.Raw)
 	}
-	if r := jsonCall(t, ts, "POST", "/v1/instances/"+id+"/comments", sec, map[string]string{"body": strings.Repeat("评", 2000)}); r.status != 201 {
-		t.Errorf("a 2000-character comment: %d %s", r.status, r.raw)
+	if r := jsonCall(t, ts, "POST", "/v1/instances/"+id+"/comments", sec, map[string]string{"body": strings.Repeat("评", 2000)}); r.Status != 201 {
+		t.Errorf("a 2000-character comment: %d %s", r.Status, r.Raw)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/tenant"
 )
@@ -85,10 +86,10 @@ func refuseArchived(ctx context.Context, tx pgx.Tx, code string) error {
 	case err != nil:
 		return err
 	case archived:
-		return refuse(409, "village-archived", "Village archived",
+		return domainerr.Refuse(409, "village-archived", "Village archived",
 			"village %s is archived (该村已撤并/归档): no new process can be started there; its records are kept", code)
 	case closed && !known:
-		return refuse(404, "unknown-village", "Unknown village",
+		return domainerr.Refuse(404, "unknown-village", "Unknown village",
 			"village %s is not a village of this town", code)
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	"github.com/wuxiao/wuxiao/services/internal/store"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 func tenantEvent(typ, town, code string, data any) eventsv1.Event {
@@ -39,7 +40,7 @@ func archived(code, uid string, gen int64) eventsv1.Event {
 func TestTenantAcksAndArchivedVillage(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{}
-	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, Shanghai))
+	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, tz.Shanghai))
 	s := replica(t, testinfra.Postgres(t), clk)
 	apply := func(ev eventsv1.Event) error {
 		return store.InTx(ctx, s.Pool, func(tx pgx.Tx) error { return s.HandleTenantEvent(ctx, tx, ev) })

@@ -15,7 +15,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,13 +27,13 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// Migrate creates the key_fingerprints table in the pool's schema.
+// Migrations create the key_fingerprints table in a service's schema; the
+// service applies them before its own (store.MigrateEmbedded).
+var Migrations = store.Embedded{Set: "keys", FS: migrationFiles}
+
+// Migrate applies Migrations to the pool's schema.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return err
-	}
-	return store.Migrate(ctx, pool, "keys", sub)
+	return store.MigrateEmbedded(ctx, pool, Migrations)
 }
 
 // Key is one secret key of a service.

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wuxiao/wuxiao/services/internal/config"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
 
@@ -16,13 +15,7 @@ import (
 // ID-hash key (a lost Secret) is refused naming the Secret to restore,
 // and the original keys still start. Before, any new key was taken as is.
 func TestRestartWithAnotherKeyRefused(t *testing.T) {
-	base := config.Base{
-		Service: "workflow", District: "fenghua", Town: testinfra.UniqueName("t"), TownCode: "330213100000",
-		CatalogFile: testinfra.CatalogFile(t), PortalBaseURL: "https://jiandu.example.cn",
-		DatabaseURL: testinfra.Postgres(t), KafkaBrokers: testinfra.KafkaBrokers(t),
-		KratosPublicURL: testinfra.Require(t, testinfra.EnvKratosPublicURL),
-		ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
-	}
+	base := testinfra.ServiceBase(t, "workflow", testinfra.UniqueName("t"))
 	idKey, auditKey := strings.Repeat("k", 32), []byte(strings.Repeat("a", 32))
 	start := func(idKey string, auditKey []byte) error {
 		b := base

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,8 +11,8 @@ import (
 	"time"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
-	"github.com/wuxiao/wuxiao/services/internal/config"
 	"github.com/wuxiao/wuxiao/services/internal/events"
+	"github.com/wuxiao/wuxiao/services/internal/httpapi/httpapitest"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
 
@@ -24,13 +23,7 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 	town := testinfra.UniqueName("t")
 	village := "330213100201"
 	brokers := testinfra.KafkaBrokers(t)
-	base := config.Base{
-		Service: "workflow", District: "fenghua", Town: town, TownCode: "330213100000",
-		CatalogFile: testinfra.CatalogFile(t), PortalBaseURL: "https://jiandu.example.cn",
-		DatabaseURL: testinfra.Postgres(t), KafkaBrokers: brokers,
-		KratosPublicURL: testinfra.Require(t, testinfra.EnvKratosPublicURL),
-		HTTPAddr:        testinfra.FreeAddr(t), MetricsAddr: testinfra.FreeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
-	}
+	base := testinfra.ServiceBase(t, "workflow", town)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -47,22 +40,11 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 
 	token, _ := testinfra.KratosUser(t, "secretary", town, village)
 	post := func(path string, body any) map[string]any {
-		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest("POST", url+path, bytes.NewReader(b))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+token)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		r := httpapitest.Client{URL: url}.JSON(t, "POST", path, token, body)
+		if r.Status >= 300 {
+			t.Fatalf("POST %s: %d %s", path, r.Status, r.Raw)
 		}
-		defer res.Body.Close()
-		raw, _ := io.ReadAll(res.Body)
-		if res.StatusCode >= 300 {
-			t.Fatalf("POST %s: %d %s", path, res.StatusCode, raw)
-		}
-		var out map[string]any
-		_ = json.Unmarshal(raw, &out)
-		return out
+		return r.Body
 	}
 	inst := post("/v1/villages/"+village+"/instances", map[string]any{"itemId": "decision-major-matters", "title": "村道硬化"})
 	id := inst["id"].(string)

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -13,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
-	"github.com/wuxiao/wuxiao/services/internal/config"
+	"github.com/wuxiao/wuxiao/services/internal/httpapi/httpapitest"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
 
@@ -77,12 +74,8 @@ func TestServesWithItsOwnRoleAfterMigrateOnly(t *testing.T) {
 	town := testinfra.UniqueName("t")
 	village := "330213100201"
 	brokers := testinfra.KafkaBrokers(t)
-	base := config.Base{
-		Service: "workflow", District: "fenghua", Town: town, TownCode: "330213100000",
-		CatalogFile: testinfra.CatalogFile(t), PortalBaseURL: "https://jiandu.example.cn",
-		KafkaBrokers: brokers, KratosPublicURL: testinfra.Require(t, testinfra.EnvKratosPublicURL),
-		HTTPAddr: testinfra.FreeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
-	}
+	base := testinfra.ServiceBase(t, "workflow", town)
+	base.DatabaseURL, base.MetricsAddr = "", "" // each run below gets its role's URL
 	ctx := context.Background()
 
 	// Before the init container: the service's role cannot start.
@@ -116,19 +109,11 @@ func TestServesWithItsOwnRoleAfterMigrateOnly(t *testing.T) {
 	testinfra.WaitReady(t, url)
 	token, _ := testinfra.KratosUser(t, "secretary", town, village)
 	post := func(path string, body any) map[string]any {
-		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest("POST", url+path, bytes.NewReader(b))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+token)
-		res, err := http.DefaultClient.Do(req)
-		must(t, err)
-		defer res.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(res.Body).Decode(&out)
-		if res.StatusCode >= 300 {
-			t.Fatalf("POST %s: %d %v", path, res.StatusCode, out)
+		r := httpapitest.Client{URL: url}.JSON(t, "POST", path, token, body)
+		if r.Status >= 300 {
+			t.Fatalf("POST %s: %d %v", path, r.Status, r.Body)
 		}
-		return out
+		return r.Body
 	}
 	inst := post("/v1/villages/"+village+"/instances", map[string]any{"itemId": "decision-major-matters", "title": "村道硬化"})
 	post("/v1/instances/"+inst["id"].(string)+"/steps/propose/complete", map[string]any{})
