@@ -270,13 +270,7 @@ func (s *Service) escalatePage(ctx context.Context, after string, limit int) (n 
 		n, last, read = 0, after, 0
 		spans.end(errRetried)
 		now := s.now()
-		rows, err := tx.Query(ctx, `SELECT `+complaintColumns+` FROM complaints
-			WHERE status IN ('received', 'accepted', 'investigating') AND due_at < $1 AND ($3 = '' OR id > $3::uuid)
-			ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`, now, limit, after)
-		if err != nil {
-			return err
-		}
-		due, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Complaint, error) { return scanComplaint(r) })
+		due, err := lockOverdue(ctx, tx, now, limit, after)
 		if err != nil {
 			return err
 		}
@@ -310,7 +304,7 @@ func (s *Service) Get(ctx context.Context, viewer Actor, id string) (*Complaint,
 	if _, err := uuid.Parse(id); err != nil {
 		return nil, ErrNotFound
 	}
-	cs, err := queryComplaints(ctx, s.Pool, `SELECT `+complaintColumns+` FROM complaints WHERE id = $1`, id)
+	cs, err := complaintsByID(ctx, s.Pool, id)
 	if err != nil {
 		return nil, fmtErr("reading complaint", err)
 	}
@@ -345,7 +339,7 @@ func (s *Service) Track(ctx context.Context, code string) (PublicView, error) {
 	if !ValidTrackingCode(code) {
 		return PublicView{}, ErrNotFound
 	}
-	cs, err := queryComplaints(ctx, s.Pool, `SELECT `+complaintColumns+` FROM complaints WHERE tracking_code = $1`, code)
+	cs, err := complaintsByCode(ctx, s.Pool, code)
 	if err != nil {
 		return PublicView{}, fmtErr("reading complaint", err)
 	}
@@ -362,9 +356,7 @@ func (s *Service) List(ctx context.Context, viewer Actor, village string, limit 
 	// Village officials never even load their village's cadre-conduct
 	// complaints; ViewFor below is the rule, this only narrows the query.
 	excludeCadre := !viewer.IsDiscipline() && viewer.Role != RoleLiaisonOfficer && viewer.Village != ""
-	cs, err := queryComplaints(ctx, s.Pool, `SELECT `+complaintColumns+` FROM complaints
-		WHERE town = $1 AND ($2 = '' OR village = $2) AND NOT ($3 AND category = 'cadre-conduct')
-		ORDER BY filed_at DESC LIMIT $4`, s.Town, village, excludeCadre, limit)
+	cs, err := listComplaints(ctx, s.Pool, s.Town, village, excludeCadre, limit)
 	if err != nil {
 		return nil, fmtErr("listing complaints", err)
 	}
@@ -404,8 +396,7 @@ type Report struct {
 // Statistics counts the complaints viewer may see filed in [from, to) and
 // finds villages×categories with at least threshold complaints within window.
 func (s *Service) Statistics(ctx context.Context, viewer Actor, from, to time.Time, window time.Duration, threshold int) (Report, error) {
-	cs, err := queryComplaints(ctx, s.Pool, `SELECT `+complaintColumns+` FROM complaints
-		WHERE town = $1 AND filed_at >= $2 AND filed_at < $3`, s.Town, from, to)
+	cs, err := complaintsFiled(ctx, s.Pool, s.Town, from, to)
 	if err != nil {
 		return Report{}, fmtErr("counting complaints", err)
 	}

@@ -204,6 +204,44 @@ func queryComplaints(ctx context.Context, pool *pgxpool.Pool, sql string, args .
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Complaint, error) { return scanComplaint(r) })
 }
 
+// lockOverdue locks the first limit complaints (by id) after the id after
+// whose stage's deadline passed before now, skipping those another
+// replica holds.
+func lockOverdue(ctx context.Context, tx pgx.Tx, now time.Time, limit int, after string) ([]*Complaint, error) {
+	rows, err := tx.Query(ctx, `SELECT `+complaintColumns+` FROM complaints
+		WHERE status IN ('received', 'accepted', 'investigating') AND due_at < $1 AND ($3 = '' OR id > $3::uuid)
+		ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`, now, limit, after)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Complaint, error) { return scanComplaint(r) })
+}
+
+// complaintsByID reads the complaint id (none or one).
+func complaintsByID(ctx context.Context, pool *pgxpool.Pool, id string) ([]*Complaint, error) {
+	return queryComplaints(ctx, pool, `SELECT `+complaintColumns+` FROM complaints WHERE id = $1`, id)
+}
+
+// complaintsByCode reads the complaint of a tracking code (none or one).
+func complaintsByCode(ctx context.Context, pool *pgxpool.Pool, code string) ([]*Complaint, error) {
+	return queryComplaints(ctx, pool, `SELECT `+complaintColumns+` FROM complaints WHERE tracking_code = $1`, code)
+}
+
+// listComplaints reads a town's complaints, of one village unless village
+// is empty, without those about cadre conduct when excludeCadre, newest
+// first.
+func listComplaints(ctx context.Context, pool *pgxpool.Pool, town, village string, excludeCadre bool, limit int) ([]*Complaint, error) {
+	return queryComplaints(ctx, pool, `SELECT `+complaintColumns+` FROM complaints
+		WHERE town = $1 AND ($2 = '' OR village = $2) AND NOT ($3 AND category = 'cadre-conduct')
+		ORDER BY filed_at DESC LIMIT $4`, town, village, excludeCadre, limit)
+}
+
+// complaintsFiled reads a town's complaints filed in [from, to).
+func complaintsFiled(ctx context.Context, pool *pgxpool.Pool, town string, from, to time.Time) ([]*Complaint, error) {
+	return queryComplaints(ctx, pool, `SELECT `+complaintColumns+` FROM complaints
+		WHERE town = $1 AND filed_at >= $2 AND filed_at < $3`, town, from, to)
+}
+
 func fmtErr(op string, err error) error {
 	if err == nil || errors.Is(err, ErrNotFound) {
 		return err
