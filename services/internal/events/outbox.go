@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -22,20 +21,12 @@ import (
 //go:embed migrations/*.sql
 var migrationsFS embed.FS
 
-// Migrations creates the outbox and inbox tables (goose format, set "events").
-var Migrations = mustSub(migrationsFS, "migrations")
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err)
-	}
-	return sub
-}
+// Migrations create the outbox and inbox tables (goose format, set "events").
+var Migrations = store.Embedded{Set: "events", FS: migrationsFS}
 
 // Migrate applies Migrations to the pool's schema.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	return store.Migrate(ctx, pool, "events", Migrations)
+	return store.MigrateEmbedded(ctx, pool, Migrations)
 }
 
 // channelExpr computes the relay's channel from the schema the outbox lives

@@ -7,7 +7,6 @@ package tenant
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -15,13 +14,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/divcode"
 	"github.com/wuxiao/wuxiao/services/internal/events"
 )
 
 // MaxVillageName bounds a village's display name, in characters.
 const MaxVillageName = 64
-
-var villageCode = regexp.MustCompile(`^[0-9]{12}$`)
 
 // Op is what a tenant event asks of a service.
 type Op int
@@ -84,7 +82,7 @@ func Decode(ev eventsv1.Event, town string) (Village, error) {
 	switch {
 	case town != "" && (ev.Town != town || dataTown != town):
 		return Village{}, events.Permanent(fmt.Errorf("event %s is about town %q/%q, not %q", ev.ID, ev.Town, dataTown, town))
-	case !villageCode.MatchString(v.Code) || (ev.Village != "" && ev.Village != v.Code):
+	case !divcode.Valid(v.Code) || (ev.Village != "" && ev.Village != v.Code):
 		return Village{}, events.Permanent(fmt.Errorf("event %s: village %q (envelope %q) is not one 12-digit code", ev.ID, v.Code, ev.Village))
 	case v.Generation <= 0:
 		return Village{}, events.Permanent(fmt.Errorf("event %s: generation %d is not positive", ev.ID, v.Generation))

@@ -11,8 +11,8 @@ import (
 	"sort"
 
 	"github.com/ledongthuc/pdf"
-	"github.com/makiuchi-d/gozxing"
-	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
+
+	"github.com/wuxiao/wuxiao/api/qrcode/qrcodetest"
 )
 
 // Page is what one page shows.
@@ -141,13 +141,9 @@ func decodeArea(boxes []box, area box) (string, error) {
 			}
 		}
 	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	text, err := qrcodetest.Decode(img)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("a QR code at (%.0f,%.0f): %w", area.x0, area.y0, err)
 	}
-	res, err := gozxingqr.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil {
-		return "", fmt.Errorf("a QR code at (%.0f,%.0f) does not decode: %w", area.x0, area.y0, err)
-	}
-	return res.GetText(), nil
+	return text, nil
 }
