@@ -24,7 +24,7 @@ func (s *Service) Routes(srv *httpapi.Server) {
 	srv.HandleFunc("GET /v1/notices/{number}", s.notice)
 	srv.HandleFunc("GET /v1/notices/{number}/html", s.noticeHTML)
 	srv.HandleFunc("GET /v1/district/ratings", s.districtRatings)
-	srv.HandleFunc("GET /v1/audit/verify", s.auditVerify) // anchors.go
+	srv.HandleFunc("GET /v1/audit/verify", s.auditVerify) // anchors_handlers.go
 	s.tourRoutes(srv)
 	s.integrityRoutes(srv)
 }

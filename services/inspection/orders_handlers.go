@@ -36,7 +36,7 @@ func (s *Service) postOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	o, err := s.IssueOrder(r.Context(), p, in)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
+		writeErr(w, r, "order", err)
 		return
 	}
 	_ = httpapi.WriteJSON(w, http.StatusCreated, o)

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
 	"github.com/wuxiao/wuxiao/services/internal/store"
@@ -51,13 +52,15 @@ func (s *Service) desk(ctx context.Context, tx pgx.Tx) *OrderDesk {
 	return &OrderDesk{Config: s.orderConfig(), Situations: s.situations(), Numbers: txNumbers{ctx, tx}}
 }
 
-// fieldProblem turns the domain's joined FieldErrors into a 422.
-func fieldProblem(err error) error {
-	var fes []httpapi.FieldError
+// fieldErrors turns the domain's joined FieldErrors into one 422 problem
+// listing them all (domainerr's mapping); other errors are returned as
+// they are.
+func fieldErrors(err error) error {
+	var fes domainerr.FieldErrors
 	var walk func(error)
 	walk = func(e error) {
 		if fe, ok := e.(*FieldError); ok {
-			fes = append(fes, httpapi.FieldError{Field: fe.Field, Detail: fe.Problem})
+			fes = append(fes, fe)
 			return
 		}
 		switch u := e.(type) {
@@ -73,7 +76,7 @@ func fieldProblem(err error) error {
 	if len(fes) == 0 {
 		return err
 	}
-	return httpapi.ValidationFailed(fes...)
+	return domainerr.Problems{}.Problem(fes)
 }
 
 // IssueOrder issues, records, rates and announces an order.
@@ -92,7 +95,7 @@ func (s *Service) IssueOrder(ctx context.Context, by identity.Principal, in Orde
 		o, err := s.desk(ctx, tx).NewOrder(OrderInput{Situation: in.Situation, Colour: Colour(in.Colour), Town: s.Town, Village: in.Village,
 			CadreID: strings.TrimSpace(in.CadreID), Detail: strings.TrimSpace(in.Detail), Now: now})
 		if err != nil {
-			return fieldProblem(err)
+			return fieldErrors(err)
 		}
 		if !deadline.IsZero() {
 			o.Deadline = deadline

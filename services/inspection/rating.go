@@ -15,29 +15,22 @@ import (
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	"github.com/wuxiao/wuxiao/api/ratingrules"
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
-// Shanghai is the time zone in which periods, days and deadlines are counted.
-var Shanghai = func() *time.Location {
-	loc, err := time.LoadLocation("Asia/Shanghai")
-	if err != nil {
-		return time.FixedZone("CST", 8*3600) // no tzdata: China has no DST
-	}
-	return loc
-}()
+// Shanghai is the time zone in which periods, days and deadlines are
+// counted: the services' one (tz).
+var Shanghai = tz.Shanghai
 
 // FieldError is a validation problem with the field (a JSON path such as
-// "kinds.warning.subkinds.deadline.cap") it concerns. Validation functions
-// return every problem at once, joined with errors.Join.
-type FieldError struct {
-	Field   string
-	Problem string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
+// "kinds.warning.subkinds.deadline.cap") it concerns: the services' one
+// (domainerr). Validation functions return every problem at once, joined
+// with errors.Join.
+type FieldError = domainerr.FieldError
 
 func fieldErr(field, format string, args ...any) error {
-	return &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}
+	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
 // FactKind is what kind of event a fact records (ratingrules.FactKind: the

@@ -2,7 +2,7 @@ package inspection
 
 // The town's village registry, fed by the operator's tenant stream: each
 // Village that becomes Ready is announced (code, name, kind, generation) and
-// upserted into the villages table tours.go already keeps.
+// upserted into the villages table tours_store.go already keeps.
 //
 // The rule: once the operator has announced at least one village of this
 // town, the announced villages ARE the town's villages. From then on the

@@ -187,7 +187,7 @@ func (s *Service) publish(ctx context.Context, tx pgx.Tx, id, typ, village, subj
 // anchor is kept (anchors.go); other events are ignored.
 func (s *Service) HandleWorkflowEvent(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) error {
 	if ev.Type == eventsv1.TypeAuditAnchored {
-		return s.handleAuditAnchor(ctx, tx, ev) // anchors.go
+		return s.handleAuditAnchor(ctx, tx, ev) // anchors_store.go
 	}
 	if ev.Type != eventsv1.TypeWarningRaised {
 		return nil

@@ -1,9 +1,9 @@
 package inspection
 
 // The store: the schema's migrations and what every feature's store file
-// (*_store.go) shares. Only the *_store.go files, registry.go, anchors.go
-// and the event handlers that record what they consume hold SQL; handlers
-// (*_handlers.go) call them.
+// (*_store.go) shares. Only the *_store.go files, registry.go (the village
+// registry the tenant stream feeds) and rules_change.go (re-grading under
+// new rules) hold SQL; handlers (*_handlers.go) call them.
 
 import (
 	"context"
