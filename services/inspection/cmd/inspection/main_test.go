@@ -15,7 +15,6 @@ import (
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	"github.com/wuxiao/wuxiao/services/inspection"
-	"github.com/wuxiao/wuxiao/services/internal/config"
 	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
@@ -168,14 +167,8 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 func startService(t *testing.T) (town string, brokers []string, baseURL string) {
 	t.Helper()
 	town = testinfra.UniqueName("t")
-	brokers = testinfra.KafkaBrokers(t)
-	base := config.Base{
-		Service: "inspection", District: "fenghua", Town: town, TownCode: "330213100000",
-		PortalBaseURL: "https://jiandu.example.cn",
-		DatabaseURL:   testinfra.Postgres(t), KafkaBrokers: brokers,
-		KratosPublicURL: testinfra.Require(t, testinfra.EnvKratosPublicURL),
-		HTTPAddr:        testinfra.FreeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
-	}
+	base := testinfra.ServiceBase(t, "inspection", town)
+	brokers = base.KafkaBrokers
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, &base, "溪口镇") }()
