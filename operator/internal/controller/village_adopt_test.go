@@ -8,6 +8,7 @@ import (
 	kratos "github.com/ory/kratos-client-go"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/wuxiao/wuxiao/api/identity"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 	"github.com/wuxiao/wuxiao/operator/internal/provision"
 )
@@ -79,7 +80,7 @@ func TestVillageAdoptsOnlyTrustedIdentities(t *testing.T) {
 	k := provision.NewKratos(requireEnv(t, "WUXIAO_TEST_KRATOS_ADMIN_URL"))
 	w := newVillage(town, "adopt-own", "212")
 	ownID, err := k.Create(ctx, provision.OfficialTraits{Email: own, Name: "周敏"},
-		provision.OfficialMetadata{Role: string(wuxiaov1.RoleLiaisonOfficer), Town: town.Name, Village: w.Spec.Code})
+		provision.OfficialMetadata{Role: identity.Role(wuxiaov1.RoleLiaisonOfficer), Town: town.Name, Village: w.Spec.Code})
 	must(t, err)
 	w.Spec.Officials = append(w.Spec.Officials, wuxiaov1.Official{ID: "zhou-min", Name: "周敏", Role: wuxiaov1.RoleLiaisonOfficer, Email: own})
 	must(t, k8s.Create(ctx, w))

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/api/identity"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 	"github.com/wuxiao/wuxiao/operator/internal/provision"
 	"github.com/wuxiao/wuxiao/operator/internal/resources"
@@ -95,7 +96,7 @@ func (r *VillageReconciler) ensureIdentities(ctx context.Context, v *wuxiaov1.Vi
 	}
 	for _, o := range v.Spec.Officials {
 		traits := provision.OfficialTraits{Email: OfficialLogin(v, o), Name: o.Name, Phone: o.Phone}
-		meta := provision.OfficialMetadata{Role: string(o.Role), Town: town.Name, Village: v.Spec.Code}
+		meta := provision.OfficialMetadata{Role: identity.Role(o.Role), Town: town.Name, Village: v.Spec.Code}
 		digest := identityDigest(traits, meta)
 		cur, ok := known[o.ID]
 		if ok && cur.Active && cur.Digest == digest {

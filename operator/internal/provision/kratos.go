@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	kratos "github.com/ory/kratos-client-go"
+
+	"github.com/wuxiao/wuxiao/api/identity"
 )
 
 // The operator's own small Kratos admin client: services/internal/identity
@@ -18,20 +21,12 @@ import (
 // ErrIdentityNotFound is returned (wrapped) for an unknown identity id.
 var ErrIdentityNotFound = errors.New("identity not found")
 
-// OfficialMetadata is metadata_public as services/internal/identity reads
-// it: the only thing services authorise on.
-type OfficialMetadata struct {
-	Role    string `json:"role"`
-	Town    string `json:"town"`
-	Village string `json:"village"`
-}
+// OfficialMetadata is metadata_public as the services read it: the only
+// thing they authorise on (api/identity).
+type OfficialMetadata = identity.Metadata
 
 // OfficialTraits are the traits of hack/kratos/identity.schema.json.
-type OfficialTraits struct {
-	Email string `json:"email"`
-	Name  string `json:"name"`
-	Phone string `json:"phone,omitempty"`
-}
+type OfficialTraits = identity.Traits
 
 // ManagedBy is the marker the operator puts in metadata_admin of the
 // identities it creates (or adopts): metadata_admin is readable and
@@ -179,9 +174,9 @@ func (k *Kratos) patch(ctx context.Context, id, what string, patches ...kratos.J
 }
 
 func traitsMap(t OfficialTraits) map[string]any {
-	m := map[string]any{"email": t.Email, "name": t.Name}
+	m := map[string]any{identity.TraitEmail: t.Email, identity.TraitName: t.Name}
 	if t.Phone != "" {
-		m["phone"] = t.Phone
+		m[identity.TraitPhone] = t.Phone
 	}
 	return m
 }
@@ -189,14 +184,17 @@ func traitsMap(t OfficialTraits) map[string]any {
 func toIdentity(id *kratos.Identity) Identity {
 	out := Identity{ID: id.Id, Active: id.State == nil || *id.State == "active"}
 	if m, ok := id.Traits.(map[string]any); ok {
-		out.Traits.Email, _ = m["email"].(string)
-		out.Traits.Name, _ = m["name"].(string)
-		out.Traits.Phone, _ = m["phone"].(string)
+		out.Traits.Email, _ = m[identity.TraitEmail].(string)
+		out.Traits.Name, _ = m[identity.TraitName].(string)
+		out.Traits.Phone, _ = m[identity.TraitPhone].(string)
 	}
-	if m, ok := id.MetadataPublic.(map[string]any); ok {
-		out.Metadata.Role, _ = m["role"].(string)
-		out.Metadata.Town, _ = m["town"].(string)
-		out.Metadata.Village, _ = m["village"].(string)
+	if id.MetadataPublic != nil {
+		// As the services read it; metadata that does not decode is
+		// different from what the operator writes, which is all it needs
+		// to know.
+		if b, err := json.Marshal(id.MetadataPublic); err == nil {
+			_ = json.Unmarshal(b, &out.Metadata)
+		}
 	}
 	if m, ok := id.MetadataAdmin.(map[string]any); ok {
 		out.Admin.ManagedBy, _ = m["managedBy"].(string)

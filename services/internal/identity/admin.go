@@ -9,6 +9,8 @@ import (
 	"time"
 
 	kratos "github.com/ory/kratos-client-go"
+
+	apiidentity "github.com/wuxiao/wuxiao/api/identity"
 )
 
 // Errors the Admin returns (wrapped; test with errors.Is).
@@ -59,7 +61,7 @@ func (a *Admin) CreateOfficial(ctx context.Context, email, name string, meta Met
 		return "", err
 	}
 	email = normaliseEmail(email)
-	body := kratos.NewCreateIdentityBody("default", map[string]any{"email": email, "name": name})
+	body := kratos.NewCreateIdentityBody("default", map[string]any{apiidentity.TraitEmail: email, apiidentity.TraitName: name})
 	body.SetMetadataPublic(meta)
 	body.SetState("active")
 	if password != "" {
@@ -167,8 +169,8 @@ func (a *Admin) RecoveryCode(ctx context.Context, id string) (code, link string,
 func account(id *kratos.Identity) Account {
 	acc := Account{ID: id.Id, Active: id.State == nil || *id.State == "active"}
 	if traits, ok := id.Traits.(map[string]any); ok {
-		acc.Email, _ = traits["email"].(string)
-		acc.Name, _ = traits["name"].(string)
+		acc.Email, _ = traits[apiidentity.TraitEmail].(string)
+		acc.Name, _ = traits[apiidentity.TraitName].(string)
 	}
 	acc.Metadata, acc.MetadataErr = parseMetadata(id.MetadataPublic)
 	if acc.MetadataErr == nil {

@@ -14,6 +14,8 @@ import (
 
 	kratos "github.com/ory/kratos-client-go"
 	"golang.org/x/sync/singleflight"
+
+	apiidentity "github.com/wuxiao/wuxiao/api/identity"
 )
 
 // DefaultCookieNames are the session cookies forwarded to Kratos: the name
@@ -399,8 +401,8 @@ func (a *Authenticator) whoami(ctx context.Context, c credentials) (Principal, t
 	}
 	p := Principal{IdentityID: id.Id, Role: meta.Role, Town: meta.Town, Village: meta.Village}
 	if traits, ok := id.Traits.(map[string]any); ok {
-		p.Email, _ = traits["email"].(string)
-		p.Name, _ = traits["name"].(string)
+		p.Email, _ = traits[apiidentity.TraitEmail].(string)
+		p.Name, _ = traits[apiidentity.TraitName].(string)
 	}
 	return p, exp, nil
 }

@@ -37,70 +37,47 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	apiidentity "github.com/wuxiao/wuxiao/api/identity"
 )
 
-// Role is what an identity may do, read from metadata_public.role.
-type Role string
+// Role is what an identity may do, read from metadata_public.role. The
+// roles are the contract with the operator, in api/identity.
+type Role = apiidentity.Role
 
-// Village roles: the village officials (api/v1alpha1.OfficialRole). They hold
-// a town and a 12-digit village code.
+// The roles (apiidentity): village roles hold a town and a 12-digit village
+// code, town roles a town and no village, district roles neither.
 const (
-	RoleSecretary        Role = "secretary"
-	RoleDirector         Role = "director"
-	RoleCommitteeMember  Role = "committee-member"
-	RoleAccountant       Role = "accountant"
-	RoleCashier          Role = "cashier"
-	RoleSupervisionChair Role = "supervision-chair"
-	RoleLiaisonOfficer   Role = "liaison-officer"
-)
+	RoleSecretary        = apiidentity.RoleSecretary
+	RoleDirector         = apiidentity.RoleDirector
+	RoleCommitteeMember  = apiidentity.RoleCommitteeMember
+	RoleAccountant       = apiidentity.RoleAccountant
+	RoleCashier          = apiidentity.RoleCashier
+	RoleSupervisionChair = apiidentity.RoleSupervisionChair
+	RoleLiaisonOfficer   = apiidentity.RoleLiaisonOfficer
 
-// Town roles: staff of a town (镇/街道). They hold a town and no village.
-const (
-	RoleTownOfficial   Role = "town-official"
-	RoleTownFinance    Role = "town-finance"
-	RoleTownDiscipline Role = "town-discipline"
-	// RoleTownIT manages the town's accounts; it reads no village data.
-	RoleTownIT Role = "town-it"
-)
+	RoleTownOfficial   = apiidentity.RoleTownOfficial
+	RoleTownFinance    = apiidentity.RoleTownFinance
+	RoleTownDiscipline = apiidentity.RoleTownDiscipline
+	RoleTownIT         = apiidentity.RoleTownIT
 
-// District roles: staff of the district. They hold neither town nor village.
-const (
-	RoleDistrictDiscipline Role = "district-discipline"
-	RoleDistrictAdmin      Role = "district-admin"
-)
+	RoleDistrictDiscipline = apiidentity.RoleDistrictDiscipline
+	RoleDistrictAdmin      = apiidentity.RoleDistrictAdmin
 
-// RoleVillager is a resident signed in to the public portal. It may carry
-// the villager's town and village (for signed-in complaints); it grants no
-// access to anything that is not public.
-const RoleVillager Role = "villager"
+	RoleVillager = apiidentity.RoleVillager
+)
 
 // Role groups, in a stable order.
 var (
-	VillageRoles  = []Role{RoleSecretary, RoleDirector, RoleCommitteeMember, RoleAccountant, RoleCashier, RoleSupervisionChair, RoleLiaisonOfficer}
-	TownRoles     = []Role{RoleTownOfficial, RoleTownFinance, RoleTownDiscipline, RoleTownIT}
-	DistrictRoles = []Role{RoleDistrictDiscipline, RoleDistrictAdmin}
-	AllRoles      = slices.Concat(VillageRoles, TownRoles, DistrictRoles, []Role{RoleVillager})
+	VillageRoles  = apiidentity.VillageRoles
+	TownRoles     = apiidentity.TownRoles
+	DistrictRoles = apiidentity.DistrictRoles
+	AllRoles      = apiidentity.AllRoles
 )
 
-// IsVillageRole reports whether r is held by a village official.
-func (r Role) IsVillageRole() bool { return slices.Contains(VillageRoles, r) }
-
-// IsTownRole reports whether r is held by town staff.
-func (r Role) IsTownRole() bool { return slices.Contains(TownRoles, r) }
-
-// IsDistrictRole reports whether r is held by district staff.
-func (r Role) IsDistrictRole() bool { return slices.Contains(DistrictRoles, r) }
-
-// Valid reports whether r is one of AllRoles.
-func (r Role) Valid() bool { return slices.Contains(AllRoles, r) }
-
-// Metadata is an identity's metadata_public as this package reads and the
-// Admin writes it.
-type Metadata struct {
-	Role    Role   `json:"role"`
-	Town    string `json:"town,omitempty"`
-	Village string `json:"village,omitempty"`
-}
+// Metadata is an identity's metadata_public (apiidentity.Metadata) as this
+// package reads and the Admin writes it.
+type Metadata apiidentity.Metadata
 
 // ErrInvalidMetadata wraps every reason Metadata.Validate rejects.
 var ErrInvalidMetadata = errors.New("invalid identity metadata")
