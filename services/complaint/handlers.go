@@ -3,6 +3,7 @@ package complaint
 import (
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -493,4 +494,32 @@ func (a *API) statistics(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = httpapi.WriteJSON(w, http.StatusOK, rep)
+}
+
+// attachment is GET /v1/complaints/{id}/attachments/{n}: a stored file,
+// for staff who may see the complaint (ViewFor), audited.
+func (a *API) attachment(w http.ResponseWriter, r *http.Request) {
+	act, ok := actor(w, r)
+	if !ok {
+		return
+	}
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil {
+		problems.Write(w, r, ErrNotFound)
+		return
+	}
+	att, err := a.Service.Attachment(r.Context(), act, r.PathValue("id"), n)
+	if err != nil {
+		problems.Write(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", att.ContentType)
+	h.Set("Content-Length", strconv.FormatInt(att.Size, 10))
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": att.Name}))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	h.Set("Cache-Control", "private, no-store")
+	h.Set("ETag", `"`+att.SHA256+`"`)
+	_, _ = w.Write(att.Content)
 }

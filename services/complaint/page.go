@@ -12,9 +12,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"html/template"
-	"mime"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
@@ -98,34 +96,6 @@ func pageError(w http.ResponseWriter, status int, title, message string) {
 // signed-in villager's name, nor flood the intake from someone else's page.
 func crossSite(r *http.Request) bool {
 	return r.Header.Get("Sec-Fetch-Site") == "cross-site"
-}
-
-// attachment is GET /v1/complaints/{id}/attachments/{n}: a stored file,
-// for staff who may see the complaint (ViewFor), audited.
-func (a *API) attachment(w http.ResponseWriter, r *http.Request) {
-	act, ok := actor(w, r)
-	if !ok {
-		return
-	}
-	n, err := strconv.Atoi(r.PathValue("n"))
-	if err != nil {
-		problems.Write(w, r, ErrNotFound)
-		return
-	}
-	att, err := a.Service.Attachment(r.Context(), act, r.PathValue("id"), n)
-	if err != nil {
-		problems.Write(w, r, err)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", att.ContentType)
-	h.Set("Content-Length", strconv.FormatInt(att.Size, 10))
-	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": att.Name}))
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
-	h.Set("Cache-Control", "private, no-store")
-	h.Set("ETag", `"`+att.SHA256+`"`)
-	_, _ = w.Write(att.Content)
 }
 
 func (s *Service) logError(r *http.Request, msg string, err error) {
