@@ -13,10 +13,9 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/wuxiao/wuxiao/services/internal/config"
 	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
-	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/httpapi/httpapitest"
 	"github.com/wuxiao/wuxiao/services/internal/personal"
 	"github.com/wuxiao/wuxiao/services/internal/store"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
@@ -63,12 +62,10 @@ func TestCanaryCrawl(t *testing.T) {
 	// Disclosure: the JSON API and the portal.
 	ds := portalService(t, newService(t, testTown))
 	ds.LookupLimits = LookupLimits{ClientBurst: 1000, VillageBurst: 1000, HouseholdBurst: 1000}
-	auth := identity.New(testinfra.Require(t, testinfra.EnvKratosPublicURL), identity.WithCacheTTL(0),
-		identity.WithErrorWriter(httpapi.WriteStatusProblem))
-	dsrv := httpapi.New(config.Base{Town: testTown, MaxBodyBytes: 64 << 10}, slog.New(slog.DiscardHandler), nil).WithAuthenticator(auth.Require)
+	auth := httpapitest.Auth(t)
+	dsrv := httpapitest.NewServer(httpapitest.APIBase(testTown), auth)
 	ds.Routes(dsrv)
-	dts := httptest.NewServer(dsrv.Handler())
-	t.Cleanup(dts.Close)
+	dts := httpapitest.Start(t, dsrv)
 
 	// Workflow, on its own database, with the sample power list.
 	pool, err := store.Open(ctx, testinfra.Postgres(t), "workflow")
@@ -92,10 +89,9 @@ func TestCanaryCrawl(t *testing.T) {
 	}
 	ws := &workflow.Service{Engine: &workflow.Engine{Catalog: cat, Calendar: cal}, Pool: pool, Town: testTown, IDHashKey: testKey,
 		AuditKey: []byte("canary-audit-key-canary-audit-ke"), Log: slog.New(slog.DiscardHandler), Now: clock}
-	wsrv := httpapi.New(config.Base{Town: testTown, MaxBodyBytes: 64 << 10}, slog.New(slog.DiscardHandler), nil).WithAuthenticator(auth.Require)
+	wsrv := httpapitest.NewServer(httpapitest.APIBase(testTown), auth)
 	ws.Routes(wsrv)
-	wts := httptest.NewServer(wsrv.Handler())
-	t.Cleanup(wts.Close)
+	wts := httpapitest.Start(t, wsrv)
 
 	finance, _ := testinfra.KratosUser(t, "town-finance", testTown, "")
 	secretary, _ := testinfra.KratosUser(t, "secretary", testTown, village)
@@ -103,8 +99,8 @@ func TestCanaryCrawl(t *testing.T) {
 	idSpaced, idFullWidth, phoneDashed, phonePlus := canaryWritings()
 	must := func(r apiResponse, what string) apiResponse {
 		t.Helper()
-		if r.status != 200 && r.status != 201 {
-			t.Fatalf("%s: %d %s", what, r.status, r.raw)
+		if r.Status != 200 && r.Status != 201 {
+			t.Fatalf("%s: %d %s", what, r.Status, r.Raw)
 		}
 		return r
 	}
@@ -115,10 +111,10 @@ func TestCanaryCrawl(t *testing.T) {
 		Title: "垫付款报销 身份证" + canaryID + " 电话" + canaryPhone, AmountFen: 86_000, PayeeName: canaryName, PayeeIDNumber: canaryID}), "start")
 	withdrawn := must(apiJSON(t, wts, "POST", "/v1/villages/"+village+"/instances", secretary, workflow.StartRequest{ItemID: "decision-major-matters",
 		Title: "村道硬化（联系人电话" + phoneDashed + "，身份证" + idSpaced + "）"}), "start")
-	must(apiJSON(t, wts, "POST", "/v1/instances/"+withdrawn.body["id"].(string)+"/withdraw", secretary,
+	must(apiJSON(t, wts, "POST", "/v1/instances/"+withdrawn.Body["id"].(string)+"/withdraw", secretary,
 		map[string]string{"reason": "申请人" + idFullWidth + "撤回，电话" + phonePlus}), "withdraw")
-	tracking := running.body["trackingNumber"].(string)
-	withdrawnTracking := withdrawn.body["trackingNumber"].(string)
+	tracking := running.Body["trackingNumber"].(string)
+	withdrawnTracking := withdrawn.Body["trackingNumber"].(string)
 
 	// Workflow's events, as the relay would publish them, into disclosure's
 	// consumer (its 流程到哪了 projection).
@@ -159,16 +155,16 @@ func TestCanaryCrawl(t *testing.T) {
 		Category: CategoryPublicWelfareExpenses, AmountFen: 86_000, Date: "2026-03-02",
 		Description: "报销垫付款，身份证" + canaryID + "，电话" + phoneDashed, Counterparty: canaryName + "（代收，电话" + canaryPhone + "）",
 		TrackingNumber: tracking}), "entry")
-	must(apiJSON(t, dts, "POST", "/v1/ledger/"+entry.body["id"].(string)+"/reverse", finance,
+	must(apiJSON(t, dts, "POST", "/v1/ledger/"+entry.Body["id"].(string)+"/reverse", finance,
 		reverseRequest{Reason: "错登：身份证" + idSpaced + "，联系" + phonePlus}), "reverse entry")
 	must(apiJSON(t, dts, "POST", "/v1/villages/"+village+"/ledger", finance, EntryInput{Kind: KindSpending,
 		Category: CategoryPublicWelfareExpenses, AmountFen: 12_000, Date: "2026-03-03",
 		Description: "材料费 身份证" + idFullWidth, Counterparty: "某某建筑有限公司（负责人" + canaryName + "）"}), "entry")
 	pay := must(apiJSON(t, dts, "POST", "/v1/villages/"+village+"/subsidies", finance, PaymentRequest{Programme: "耕地地力保护补贴",
 		HouseholdName: canaryName, IDNumber: canaryID, AmountFen: 52_300, PaidOn: "2026-03-01"}), "payment")
-	must(apiJSON(t, dts, "POST", "/v1/subsidies/"+pay.body["id"].(string)+"/reverse", finance,
+	must(apiJSON(t, dts, "POST", "/v1/subsidies/"+pay.Body["id"].(string)+"/reverse", finance,
 		reverseRequest{Reason: "重复发放，户主身份证" + canaryID + "，电话" + canaryPhone}), "reverse payment")
-	code := pay.body["lookupCode"].(string)
+	code := pay.Body["lookupCode"].(string)
 
 	// Every public route, its wildcards filled in with what was seeded.
 	year := "2026"
@@ -226,14 +222,14 @@ func TestCanaryCrawl(t *testing.T) {
 			for _, rq := range reqs {
 				r := apiCall(t, svc.ts, rq.method, rq.path, "", rq.contentType, rq.body)
 				crawled++
-				if r.status >= 500 {
-					t.Errorf("%s %s %s: HTTP %d", svc.name, rq.method, rq.path, r.status)
+				if r.Status >= 500 {
+					t.Errorf("%s %s %s: HTTP %d", svc.name, rq.method, rq.path, r.Status)
 				}
-				flat := flatten(r.raw)
+				flat := flatten(r.Raw)
 				for _, canary := range []string{canaryID, canaryPhone, canaryName, canaryID[6:14] + canaryID[14:17]} {
 					if strings.Contains(flat, canary) {
 						i := strings.Index(flat, canary)
-						t.Errorf("%s %s %s (HTTP %d) shows the canary %s: …%s…", svc.name, rq.method, rq.path, r.status, canary,
+						t.Errorf("%s %s %s (HTTP %d) shows the canary %s: …%s…", svc.name, rq.method, rq.path, r.Status, canary,
 							flat[max(0, i-80):min(len(flat), i+len(canary)+40)])
 					}
 				}
@@ -246,19 +242,19 @@ func TestCanaryCrawl(t *testing.T) {
 	}
 	lookup := apiJSON(t, dts, "POST", "/v1/public/villages/"+village+"/subsidies/lookup", "",
 		map[string]string{"idNumber": canaryID, "name": canaryName, "lookupCode": code})
-	if n := len(lookup.body["items"].([]any)); n != 2 {
-		t.Errorf("the lookup found %d records of the canary household: %s", n, lookup.raw)
+	if n := len(lookup.Body["items"].([]any)); n != 2 {
+		t.Errorf("the lookup found %d records of the canary household: %s", n, lookup.Raw)
 	}
 	wallet := apiCall(t, dts, "GET", "/v1/public/villages/"+village+"/wallet?year=2026", "", "", "")
-	if strings.Count(wallet.raw, `"seq"`) != 3 || !strings.Contains(wallet.raw, "龚**雀") {
-		t.Errorf("the wallet lacks the seeded entries: %s", wallet.raw)
+	if strings.Count(wallet.Raw, `"seq"`) != 3 || !strings.Contains(wallet.Raw, "龚**雀") {
+		t.Errorf("the wallet lacks the seeded entries: %s", wallet.Raw)
 	}
 	process := apiCall(t, dts, "GET", "/v/"+village+"/processes/"+url.PathEscape(withdrawnTracking), "", "", "")
-	if process.status != 200 || !strings.Contains(process.raw, "村道硬化") {
-		t.Errorf("the withdrawn process page: %d", process.status)
+	if process.Status != 200 || !strings.Contains(process.Raw, "村道硬化") {
+		t.Errorf("the withdrawn process page: %d", process.Status)
 	}
 	track := apiCall(t, wts, "GET", "/v1/public/track/"+url.PathEscape(withdrawnTracking), "", "", "")
-	if track.status != 200 || !strings.Contains(track.raw, "村道硬化") || track.body["withdrawReason"] == nil {
-		t.Errorf("the tracker: %d %s", track.status, track.raw)
+	if track.Status != 200 || !strings.Contains(track.Raw, "村道硬化") || track.Body["withdrawReason"] == nil {
+		t.Errorf("the tracker: %d %s", track.Status, track.Raw)
 	}
 }

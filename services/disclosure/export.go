@@ -12,6 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wuxiao/wuxiao/services/internal/divcode"
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 )
 
 // utf8BOM starts the villagers' CSV so that Excel reads it as UTF-8.
@@ -278,18 +281,18 @@ func FiscalDataPackage(village, villageName string, year int, entries []Entry) (
 }
 
 func fiscalDataPackage(village, villageName string, year int, entries []Entry) (descriptor, data []byte, err error) {
-	var fe FieldErrors
-	if !villageCode.MatchString(village) {
-		fe.add("village", "must be a 12-digit village code")
+	var fe domainerr.FieldErrors
+	if !divcode.Valid(village) {
+		fe.Add("village", "must be a 12-digit village code")
 	}
 	villageName = strings.TrimSpace(villageName)
 	if villageName == "" {
-		fe.add("villageName", "is required")
+		fe.Add("villageName", "is required")
 	}
 	if year < 1949 || year > 9999 {
-		fe.add("year", "must be a four-digit year")
+		fe.Add("year", "must be a four-digit year")
 	}
-	if err := fe.err(); err != nil {
+	if err := fe.Err(); err != nil {
 		return nil, nil, err
 	}
 	var buf bytes.Buffer

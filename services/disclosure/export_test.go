@@ -15,6 +15,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 // exportLedger is a year of a village's wallet with a corrected entry, a
@@ -405,7 +408,7 @@ func TestFiscalDataPackage(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := FiscalDataPackage(tc.village, tc.villageName, tc.year, entries)
-			var fe FieldErrors
+			var fe domainerr.FieldErrors
 			if !errors.As(err, &fe) || !fe.Has(tc.field) {
 				t.Errorf("FiscalDataPackage = %v, want an error on %s", err, tc.field)
 			}
@@ -415,7 +418,7 @@ func TestFiscalDataPackage(t *testing.T) {
 
 func TestWriteFiscalDataPackageZip(t *testing.T) {
 	entries := exportLedger(t)
-	modified := time.Date(2025, 1, 5, 8, 0, 0, 0, Shanghai)
+	modified := time.Date(2025, 1, 5, 8, 0, 0, 0, tz.Shanghai)
 	var buf bytes.Buffer
 	if err := WriteFiscalDataPackageZip(&buf, village, "西岙村", 2024, entries, modified); err != nil {
 		t.Fatal(err)

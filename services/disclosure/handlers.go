@@ -3,7 +3,6 @@ package disclosure
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -11,9 +10,12 @@ import (
 	"time"
 
 	"github.com/wuxiao/wuxiao/api/openapi"
+	"github.com/wuxiao/wuxiao/services/internal/divcode"
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
 	"github.com/wuxiao/wuxiao/services/internal/personal"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 // Routes registers the disclosure API. Town finance staff of the town record
@@ -63,21 +65,7 @@ func (s *Service) lookupCode(w http.ResponseWriter, r *http.Request) {
 }
 
 // writeErr turns the domain's field errors and not-found into problem details.
-func writeErr(w http.ResponseWriter, r *http.Request, err error) {
-	var fe FieldErrors
-	switch {
-	case errors.As(err, &fe):
-		errs := make([]httpapi.FieldError, len(fe))
-		for i, e := range fe {
-			errs[i] = httpapi.FieldError{Field: e.Field, Detail: e.Message}
-		}
-		httpapi.WriteProblem(w, r, httpapi.ValidationFailed(errs...))
-	case errors.Is(err, ErrNotFound):
-		httpapi.WriteProblem(w, r, httpapi.NotFound("no such record"))
-	default:
-		httpapi.WriteError(w, r, err)
-	}
-}
+var writeErr = domainerr.Problems{NotFound: ErrNotFound, NotFoundDetail: "no such record"}.Write
 
 // finance returns the caller if they are town finance staff of this town
 // (and, when village is given, the village is a village code); anyone else
@@ -236,7 +224,7 @@ func (s *Service) reversePayment(w http.ResponseWriter, r *http.Request) {
 // publicVillage reads the village of a public route; a malformed code is 404.
 func publicVillage(w http.ResponseWriter, r *http.Request) (string, bool) {
 	v := r.PathValue("village")
-	if !identity.ValidVillage(v) {
+	if !divcode.Valid(v) {
 		httpapi.WriteProblem(w, r, httpapi.NotFound("no such village: village codes have 12 digits"))
 		return "", false
 	}
@@ -246,7 +234,7 @@ func publicVillage(w http.ResponseWriter, r *http.Request) (string, bool) {
 // parseYear reads a four-digit year; empty means the current year in Shanghai.
 func (s *Service) parseYear(w http.ResponseWriter, r *http.Request, raw string) (int, bool) {
 	if raw == "" {
-		return s.now().In(Shanghai).Year(), true
+		return s.now().In(tz.Shanghai).Year(), true
 	}
 	y, err := strconv.Atoi(raw)
 	if err != nil || len(raw) != 4 || y < 1949 {

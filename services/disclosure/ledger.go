@@ -7,7 +7,6 @@ package disclosure
 import (
 	"cmp"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,20 +16,18 @@ import (
 	"github.com/google/uuid"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/divcode"
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
-// Shanghai is the time zone in which dates are counted: a payment made at
-// 00:30 Beijing time belongs to that day, wherever the server runs.
-var Shanghai = func() *time.Location {
-	loc, err := time.LoadLocation("Asia/Shanghai")
-	if err != nil {
-		return time.FixedZone("CST", 8*3600) // no tzdata: China has no DST
-	}
-	return loc
-}()
+// Shanghai is tz.Shanghai, for the tools outside services/ that may not
+// import services/internal (hack/sample-activity).
+var Shanghai = tz.Shanghai
 
-// DateOf returns t's calendar date in Shanghai as YYYY-MM-DD.
-func DateOf(t time.Time) string { return t.In(Shanghai).Format(time.DateOnly) }
+// DateOf returns t's calendar date in Shanghai as YYYY-MM-DD: a payment
+// made at 00:30 Beijing time belongs to that day, wherever the server runs.
+func DateOf(t time.Time) string { return t.In(tz.Shanghai).Format(time.DateOnly) }
 
 // Kind says whether an entry is income or spending.
 type Kind string
@@ -154,41 +151,6 @@ func (e Entry) BalanceFen() int64 {
 	return e.NetFen()
 }
 
-// FieldError is a validation problem with one field (named as in JSON).
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
-
-func (e FieldError) Error() string { return e.Field + ": " + e.Message }
-
-// FieldErrors lists every problem found; Validate returns it as its error.
-type FieldErrors []FieldError
-
-func (fe FieldErrors) Error() string {
-	parts := make([]string, len(fe))
-	for i, e := range fe {
-		parts[i] = e.Error()
-	}
-	return strings.Join(parts, "; ")
-}
-
-// Has reports whether a field has a problem.
-func (fe FieldErrors) Has(field string) bool {
-	return slices.ContainsFunc(fe, func(e FieldError) bool { return e.Field == field })
-}
-
-func (fe *FieldErrors) add(field, format string, args ...any) {
-	*fe = append(*fe, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
-}
-
-func (fe FieldErrors) err() error {
-	if len(fe) == 0 {
-		return nil
-	}
-	return fe
-}
-
 // Limits of the free-text fields, in characters.
 const (
 	MaxDescription  = 200
@@ -198,8 +160,6 @@ const (
 	MaxAmountFen int64 = 100_000_000_000
 )
 
-var villageCode = regexp.MustCompile(`^[0-9]{12}$`)
-
 // validDate reports whether s is a YYYY-MM-DD calendar date.
 func validDate(s string) bool {
 	_, err := time.Parse(time.DateOnly, s)
@@ -207,16 +167,16 @@ func validDate(s string) bool {
 }
 
 // checkText validates a free-text field.
-func checkText(fe *FieldErrors, field, value string, required bool, max int) {
+func checkText(fe *domainerr.FieldErrors, field, value string, required bool, max int) {
 	switch {
 	case strings.TrimSpace(value) == "":
 		if required {
-			fe.add(field, "is required")
+			fe.Add(field, "is required")
 		}
 	case !utf8.ValidString(value):
-		fe.add(field, "is not valid UTF-8")
+		fe.Add(field, "is not valid UTF-8")
 	case utf8.RuneCountInString(value) > max:
-		fe.add(field, "is longer than %d characters", max)
+		fe.Add(field, "is longer than %d characters", max)
 	}
 }
 
@@ -236,74 +196,74 @@ func NextSeq(existing []Entry, village string) int64 {
 // uniqueness and to refuse reversing across villages). It returns
 // FieldErrors naming every faulty field, or nil.
 func Validate(e Entry, existing []Entry) error {
-	var fe FieldErrors
+	var fe domainerr.FieldErrors
 	if e.ID == "" {
-		fe.add("id", "is required")
+		fe.Add("id", "is required")
 	} else if slices.ContainsFunc(existing, func(x Entry) bool { return x.ID == e.ID }) {
-		fe.add("id", "entry %s already exists: entries are never edited", e.ID)
+		fe.Add("id", "entry %s already exists: entries are never edited", e.ID)
 	}
-	if !villageCode.MatchString(e.Village) {
-		fe.add("village", "must be a 12-digit village code")
+	if !divcode.Valid(e.Village) {
+		fe.Add("village", "must be a 12-digit village code")
 	} else if want := NextSeq(existing, e.Village); e.Seq != want {
-		fe.add("seq", "must be %d, the village's next sequence number", want)
+		fe.Add("seq", "must be %d, the village's next sequence number", want)
 	}
 	validKind := e.Kind == KindIncome || e.Kind == KindSpending
 	if !validKind {
-		fe.add("kind", "must be %q or %q", KindIncome, KindSpending)
+		fe.Add("kind", "must be %q or %q", KindIncome, KindSpending)
 	}
 	if ci, known := LookupCategory(e.Category); !known {
-		fe.add("category", "unknown category %q", e.Category)
+		fe.Add("category", "unknown category %q", e.Category)
 	} else if validKind && ci.Kind != e.Kind {
-		fe.add("category", "%s (%s) is not a category of %s", ci.Name, ci.ID, e.Kind)
+		fe.Add("category", "%s (%s) is not a category of %s", ci.Name, ci.ID, e.Kind)
 	}
 	switch {
 	case e.AmountFen <= 0:
-		fe.add("amountFen", "must be positive; a correction is a reversing entry, not a negative amount")
+		fe.Add("amountFen", "must be positive; a correction is a reversing entry, not a negative amount")
 	case e.AmountFen > MaxAmountFen:
-		fe.add("amountFen", "must not exceed %d fen", MaxAmountFen)
+		fe.Add("amountFen", "must not exceed %d fen", MaxAmountFen)
 	}
 	if e.RecordedAt.IsZero() {
-		fe.add("recordedAt", "is required")
+		fe.Add("recordedAt", "is required")
 	}
 	if !validDate(e.Date) {
-		fe.add("date", "must be a date as YYYY-MM-DD")
+		fe.Add("date", "must be a date as YYYY-MM-DD")
 	} else if !e.RecordedAt.IsZero() && e.Date > DateOf(e.RecordedAt) {
-		fe.add("date", "%s is after the day it was recorded (%s)", e.Date, DateOf(e.RecordedAt))
+		fe.Add("date", "%s is after the day it was recorded (%s)", e.Date, DateOf(e.RecordedAt))
 	}
 	checkText(&fe, "description", e.Description, true, MaxDescription)
 	checkText(&fe, "counterparty", e.Counterparty, false, MaxCounterparty)
 	if masked := MaskCounterparty(e.Counterparty); masked != e.Counterparty {
-		fe.add("counterparty", "must be stored masked unless an organisation (%s)", masked)
+		fe.Add("counterparty", "must be stored masked unless an organisation (%s)", masked)
 	}
 	checkText(&fe, "recordedBy", e.RecordedBy, true, 200)
 	if e.IsReversal() {
 		checkText(&fe, "reason", e.Reason, true, MaxReason)
 		checkReversal(&fe, e, existing)
 	} else if e.Reason != "" {
-		fe.add("reason", "only a reversing entry carries a reason")
+		fe.Add("reason", "only a reversing entry carries a reason")
 	}
-	return fe.err()
+	return fe.Err()
 }
 
 // checkReversal validates that e cancels an existing, not yet reversed,
 // ordinary entry of its village, with exactly the opposite effect.
-func checkReversal(fe *FieldErrors, e Entry, existing []Entry) {
+func checkReversal(fe *domainerr.FieldErrors, e Entry, existing []Entry) {
 	i := slices.IndexFunc(existing, func(x Entry) bool { return x.ID == e.Reverses })
 	if i < 0 {
-		fe.add("reverses", "no entry %s to reverse", e.Reverses)
+		fe.Add("reverses", "no entry %s to reverse", e.Reverses)
 		return
 	}
 	orig := existing[i]
 	switch {
 	case orig.Village != e.Village:
-		fe.add("reverses", "entry %s belongs to another village", orig.ID)
+		fe.Add("reverses", "entry %s belongs to another village", orig.ID)
 		return
 	case orig.IsReversal():
-		fe.add("reverses", "entry %s is itself a reversal; record a new entry instead", orig.ID)
+		fe.Add("reverses", "entry %s is itself a reversal; record a new entry instead", orig.ID)
 		return
 	}
 	if j := slices.IndexFunc(existing, func(x Entry) bool { return x.Reverses == orig.ID }); j >= 0 {
-		fe.add("reverses", "entry %s was already reversed by %s", orig.ID, existing[j].ID)
+		fe.Add("reverses", "entry %s was already reversed by %s", orig.ID, existing[j].ID)
 		return
 	}
 	for _, c := range []struct {
@@ -317,7 +277,7 @@ func checkReversal(fe *FieldErrors, e Entry, existing []Entry) {
 		{"date", e.Date == orig.Date, e.Date, orig.Date},
 	} {
 		if !c.same {
-			fe.add(c.field, "a reversal must repeat its original's %s (%v, not %v)", c.field, c.want, c.got)
+			fe.Add(c.field, "a reversal must repeat its original's %s (%v, not %v)", c.field, c.want, c.got)
 		}
 	}
 }
@@ -338,16 +298,16 @@ func derivedID(parts ...string) string {
 // Append) and validates against the village's entries, which also refuses
 // reversing an entry twice.
 func Reverse(original Entry, reason, by string, now time.Time) (Entry, error) {
-	var fe FieldErrors
+	var fe domainerr.FieldErrors
 	if original.ID == "" {
-		fe.add("reverses", "the original entry has no id")
+		fe.Add("reverses", "the original entry has no id")
 	}
 	if original.IsReversal() {
-		fe.add("reverses", "entry %s is itself a reversal; record a new entry instead", original.ID)
+		fe.Add("reverses", "entry %s is itself a reversal; record a new entry instead", original.ID)
 	}
 	checkText(&fe, "reason", reason, true, MaxReason)
 	checkText(&fe, "recordedBy", by, true, 200)
-	if err := fe.err(); err != nil {
+	if err := fe.Err(); err != nil {
 		return Entry{}, err
 	}
 	r := original

@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 const (
@@ -16,7 +18,7 @@ const (
 	otherVillage = "330213100202"
 )
 
-var recordedAt = time.Date(2024, 12, 20, 9, 0, 0, 0, Shanghai)
+var recordedAt = time.Date(2024, 12, 20, 9, 0, 0, 0, tz.Shanghai)
 
 // entry builds a valid ordinary entry; seq is its sequence number.
 func entry(id string, seq int64, kind Kind, cat Category, fen int64, date string) Entry {
@@ -142,9 +144,9 @@ func TestValidate(t *testing.T) {
 				}
 				return
 			}
-			var fe FieldErrors
+			var fe domainerr.FieldErrors
 			if !errors.As(err, &fe) {
-				t.Fatalf("Validate = %v, want FieldErrors on %v", err, tc.fields)
+				t.Fatalf("Validate = %v, want domainerr.FieldErrors on %v", err, tc.fields)
 			}
 			for _, f := range tc.fields {
 				if !fe.Has(f) || !strings.Contains(err.Error(), f+": ") {
@@ -182,7 +184,7 @@ func TestReverse(t *testing.T) {
 	orig := all[0]
 	orig.Counterparty, orig.TrackingNumber, orig.InstanceID = "张*明", "WX-2024-0001", "inst-1"
 	all[0] = orig
-	now := time.Date(2024, 7, 1, 10, 0, 0, 0, Shanghai)
+	now := time.Date(2024, 7, 1, 10, 0, 0, 0, tz.Shanghai)
 
 	r, err := Reverse(orig, " 付款对象错误 ", "finance-2", now)
 	if err != nil {
@@ -231,7 +233,7 @@ func TestReverse(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Reverse(tc.orig, tc.reason, tc.by, now)
-			var fe FieldErrors
+			var fe domainerr.FieldErrors
 			if !errors.As(err, &fe) || !fe.Has(tc.wantErrorField) {
 				t.Errorf("Reverse = %v, want an error on %s", err, tc.wantErrorField)
 			}
@@ -249,7 +251,7 @@ func TestSummarize(t *testing.T) {
 		entry("old", 0, KindIncome, CategoryOtherIncome, 999, "2023-12-31"),
 	)
 	next := entry("next", 0, KindSpending, CategoryOtherExpenses, 777, "2025-01-01")
-	next.RecordedAt = time.Date(2025, 1, 2, 9, 0, 0, 0, Shanghai)
+	next.RecordedAt = time.Date(2025, 1, 2, 9, 0, 0, 0, tz.Shanghai)
 	all = appendAll(t, all, next)
 	rev, err := Reverse(all[4], "金额录错，应为3000元", "finance-1", recordedAt)
 	if err != nil {
@@ -425,7 +427,7 @@ func TestDateOf(t *testing.T) {
 	}{
 		{time.Date(2024, 12, 31, 15, 59, 59, 0, time.UTC), "2024-12-31"},
 		{time.Date(2024, 12, 31, 16, 0, 0, 0, time.UTC), "2025-01-01"},
-		{time.Date(2024, 6, 1, 0, 30, 0, 0, Shanghai), "2024-06-01"},
+		{time.Date(2024, 6, 1, 0, 30, 0, 0, tz.Shanghai), "2024-06-01"},
 	} {
 		if got := DateOf(tc.t); got != tc.want {
 			t.Errorf("DateOf(%v) = %s, want %s", tc.t, got, tc.want)

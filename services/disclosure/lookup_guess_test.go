@@ -3,16 +3,13 @@ package disclosure
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/wuxiao/wuxiao/services/internal/config"
-	"github.com/wuxiao/wuxiao/services/internal/httpapi"
-	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/httpapi/httpapitest"
 	"github.com/wuxiao/wuxiao/services/internal/personal"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
@@ -23,14 +20,9 @@ func lookupServer(t *testing.T, limits LookupLimits) (*httptest.Server, *Service
 	t.Helper()
 	s := newService(t, testTown)
 	s.LookupLimits = limits
-	auth := identity.New(testinfra.Require(t, testinfra.EnvKratosPublicURL), identity.WithCacheTTL(0),
-		identity.WithErrorWriter(httpapi.WriteStatusProblem))
-	srv := httpapi.New(config.Base{Town: testTown, MaxBodyBytes: 64 << 10, TrustedProxies: []string{"127.0.0.0/8", "::1/128"}},
-		slog.New(slog.DiscardHandler), nil).WithAuthenticator(auth.Require)
-	s.Routes(srv)
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	return ts, s
+	base := httpapitest.APIBase(testTown)
+	base.TrustedProxies = []string{"127.0.0.0/8", "::1/128"}
+	return httpapitest.ServeAPI(t, base, s.Routes), s
 }
 
 func lookupAs(t *testing.T, ts *httptest.Server, client string, body map[string]string) page {
@@ -59,13 +51,13 @@ func TestLookupGuessingDoesNotConfirm(t *testing.T) {
 	const name = "王建国"
 	pay := apiJSON(t, ts, "POST", "/v1/villages/"+village+"/subsidies", finance,
 		PaymentRequest{Programme: "耕地地力保护补贴", HouseholdName: name, IDNumber: victim, AmountFen: 52_300, PaidOn: "2026-03-01"})
-	if pay.status != 201 {
-		t.Fatalf("record payment: %d %s", pay.status, pay.raw)
+	if pay.Status != 201 {
+		t.Fatalf("record payment: %d %s", pay.Status, pay.Raw)
 	}
 	subs := apiCall(t, ts, "GET", "/v1/public/villages/"+village+"/subsidies?year=2026", "", "", "")
 	masked := personal.MaskIDNumber(victim)
-	if !strings.Contains(subs.raw, masked) {
-		t.Fatalf("the public list lacks %s: %s", masked, subs.raw)
+	if !strings.Contains(subs.Raw, masked) {
+		t.Fatalf("the public list lacks %s: %s", masked, subs.Raw)
 	}
 
 	// Every number of the masked form's shape born in 1975 with the right
@@ -108,15 +100,15 @@ func TestLookupGuessingDoesNotConfirm(t *testing.T) {
 
 	// The household itself, with the code from its payment notice; finance
 	// staff (only they) can give the code again.
-	code, _ := pay.body["lookupCode"].(string)
+	code, _ := pay.Body["lookupCode"].(string)
 	secretary, _ := testinfra.KratosUser(t, "secretary", testTown, village)
 	again := apiJSON(t, ts, "POST", "/v1/villages/"+village+"/subsidies/lookup-code", finance, map[string]string{"idNumber": victim})
-	if again.status != 200 || again.body["lookupCode"] != code || code == "" {
-		t.Fatalf("the code again: %d %s, want %q", again.status, again.raw, code)
+	if again.Status != 200 || again.Body["lookupCode"] != code || code == "" {
+		t.Fatalf("the code again: %d %s, want %q", again.Status, again.Raw, code)
 	}
 	for token, want := range map[string]int{secretary: 403, "": 401} {
-		if r := apiJSON(t, ts, "POST", "/v1/villages/"+village+"/subsidies/lookup-code", token, map[string]string{"idNumber": victim}); r.status != want {
-			t.Fatalf("the code for someone else than finance staff: %d %s, want %d", r.status, r.raw, want)
+		if r := apiJSON(t, ts, "POST", "/v1/villages/"+village+"/subsidies/lookup-code", token, map[string]string{"idNumber": victim}); r.Status != want {
+			t.Fatalf("the code for someone else than finance staff: %d %s, want %d", r.Status, r.Raw, want)
 		}
 	}
 	own := lookupAs(t, ts, "198.51.100.1", map[string]string{"idNumber": victim, "name": name, "lookupCode": code})

@@ -1,11 +1,9 @@
 package disclosure
 
 import (
-	"container/list"
-	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/wuxiao/wuxiao/services/internal/ratelimit"
 )
 
 // The own-payments lookup answers "did the holder of this ID number, name
@@ -61,15 +59,17 @@ func (l LookupLimits) withDefaults() LookupLimits {
 // lookupLimiter holds the client, village and household buckets of the
 // lookup.
 type lookupLimiter struct {
-	clients, villages, households *keyedLimiter
+	clients, villages, households *ratelimit.Limiter
 }
 
 func newLookupLimiter(l LookupLimits) *lookupLimiter {
 	l = l.withDefaults()
+	// No idle expiry: MaxKeys bounds the memory, and a forgotten key
+	// starts again with a full bucket, which the village bucket still bounds.
 	return &lookupLimiter{
-		clients:    newKeyedLimiter(rate.Every(l.ClientEvery), l.ClientBurst, l.MaxKeys),
-		villages:   newKeyedLimiter(rate.Every(l.VillageEvery), l.VillageBurst, l.MaxKeys),
-		households: newKeyedLimiter(rate.Every(l.HouseholdEvery), l.HouseholdBurst, l.MaxKeys),
+		clients:    ratelimit.NewLimiter(ratelimit.Rate{Every: l.ClientEvery, Burst: l.ClientBurst}, l.MaxKeys, 0),
+		villages:   ratelimit.NewLimiter(ratelimit.Rate{Every: l.VillageEvery, Burst: l.VillageBurst}, l.MaxKeys, 0),
+		households: ratelimit.NewLimiter(ratelimit.Rate{Every: l.HouseholdEvery, Burst: l.HouseholdBurst}, l.MaxKeys, 0),
 	}
 }
 
@@ -77,72 +77,9 @@ func newLookupLimiter(l LookupLimits) *lookupLimiter {
 // household is empty) the household's, or from none; when refused it says
 // how long to wait.
 func (l *lookupLimiter) allow(client, village, household string, now time.Time) (bool, time.Duration) {
-	c := l.clients.reserve(client, now)
-	if wait := c.DelayFrom(now); wait > 0 {
-		c.CancelAt(now)
-		return false, wait
-	}
-	v := l.villages.reserve(village, now)
-	if wait := v.DelayFrom(now); wait > 0 {
-		v.CancelAt(now)
-		c.CancelAt(now) // the client's attempt did not happen
-		return false, wait
-	}
+	keys := []ratelimit.Key{{Limiter: l.clients, Key: client}, {Limiter: l.villages, Key: village}}
 	if household != "" {
-		h := l.households.reserve(household, now)
-		if wait := h.DelayFrom(now); wait > 0 {
-			h.CancelAt(now)
-			v.CancelAt(now)
-			c.CancelAt(now)
-			return false, wait
-		}
+		keys = append(keys, ratelimit.Key{Limiter: l.households, Key: household})
 	}
-	return true, 0
-}
-
-// keyedLimiter is a token bucket per key, at most max keys: the least
-// recently used key is forgotten first (it starts again with a full
-// bucket, which the village bucket still bounds).
-type keyedLimiter struct {
-	every rate.Limit
-	burst int
-	max   int
-
-	mu   sync.Mutex
-	ll   *list.List // of *keyedEntry, most recently used first
-	keys map[string]*list.Element
-}
-
-type keyedEntry struct {
-	key string
-	lim *rate.Limiter
-}
-
-func newKeyedLimiter(every rate.Limit, burst, max int) *keyedLimiter {
-	return &keyedLimiter{every: every, burst: burst, max: max, ll: list.New(), keys: map[string]*list.Element{}}
-}
-
-func (k *keyedLimiter) reserve(key string, now time.Time) *rate.Reservation {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	var lim *rate.Limiter
-	if e, ok := k.keys[key]; ok {
-		k.ll.MoveToFront(e)
-		lim = e.Value.(*keyedEntry).lim
-	} else {
-		lim = rate.NewLimiter(k.every, k.burst)
-		k.keys[key] = k.ll.PushFront(&keyedEntry{key, lim})
-		for k.ll.Len() > k.max {
-			old := k.ll.Back()
-			k.ll.Remove(old)
-			delete(k.keys, old.Value.(*keyedEntry).key)
-		}
-	}
-	return lim.ReserveN(now, 1)
-}
-
-func (k *keyedLimiter) len() int {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.ll.Len()
+	return ratelimit.AllowAll(now, keys...)
 }

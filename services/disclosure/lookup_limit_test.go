@@ -2,19 +2,15 @@ package disclosure
 
 import (
 	"encoding/json"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/wuxiao/wuxiao/services/internal/config"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
-	"github.com/wuxiao/wuxiao/services/internal/identity"
-	"github.com/wuxiao/wuxiao/services/internal/testinfra"
+	"github.com/wuxiao/wuxiao/services/internal/httpapi/httpapitest"
 )
 
 // TestLookupRateLimit drives the JSON and HTML lookups through the real
@@ -26,12 +22,9 @@ func TestLookupRateLimit(t *testing.T) {
 	clock.Store(serviceNow.UnixNano())
 	s.Now = func() time.Time { return time.Unix(0, clock.Load()) }
 	s.LookupLimits = LookupLimits{ClientEvery: time.Minute, ClientBurst: 2, VillageEvery: 30 * time.Second, VillageBurst: 3}
-	auth := identity.New(testinfra.Require(t, testinfra.EnvKratosPublicURL), identity.WithErrorWriter(httpapi.WriteStatusProblem))
-	srv := httpapi.New(config.Base{Town: testTown, MaxBodyBytes: 64 << 10, TrustedProxies: []string{"127.0.0.0/8", "::1/128"}},
-		slog.New(slog.DiscardHandler), nil).WithAuthenticator(auth.Require)
-	s.Routes(srv)
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
+	base := httpapitest.APIBase(testTown)
+	base.TrustedProxies = []string{"127.0.0.0/8", "::1/128"}
+	ts := httpapitest.ServeAPI(t, base, s.Routes)
 
 	village := emptyVillage
 	lookup := func(kind, client, village, id string) page {
@@ -136,26 +129,5 @@ func TestLookupBruteForceIsSlow(t *testing.T) {
 	}
 	if allowed != 120 {
 		t.Errorf("%d attempts of 1000 clients allowed at once in a village, want its burst of 120", allowed)
-	}
-}
-
-func TestKeyedLimiterEviction(t *testing.T) {
-	k := newKeyedLimiter(1, 1, 2)
-	now := serviceNow
-	take := func(key string) bool { r := k.reserve(key, now); return r.DelayFrom(now) == 0 }
-	for _, step := range []struct {
-		key  string
-		want bool
-	}{
-		{"a", true}, {"a", false}, {"b", true}, {"a", false}, // a used most recently
-		{"c", true},               // evicts b, the least recently used
-		{"a", false}, {"b", true}, // b forgotten: a full bucket again
-	} {
-		if got := take(step.key); got != step.want {
-			t.Errorf("take(%s) = %v, want %v", step.key, got, step.want)
-		}
-	}
-	if n := k.len(); n != 2 {
-		t.Errorf("%d keys kept, want 2", n)
 	}
 }

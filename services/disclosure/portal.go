@@ -10,8 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wuxiao/wuxiao/services/internal/divcode"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/personal"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 // The public portal each village's QR code points to
@@ -86,7 +88,7 @@ func (e errBadRequest) Error() string { return string(e) }
 
 // portalYear reads ?year=; empty is the current year in Shanghai.
 func (s *Service) portalYear(r *http.Request) (int, error) {
-	now := s.now().In(Shanghai).Year()
+	now := s.now().In(tz.Shanghai).Year()
 	raw := r.URL.Query().Get("year")
 	if raw == "" {
 		return now, nil
@@ -101,7 +103,7 @@ func (s *Service) portalYear(r *http.Request) (int, error) {
 // yearKey is the cache key of a page of year; it includes the current
 // year, which decides the links to the next year.
 func (s *Service) yearKey(page string, year int) string {
-	return fmt.Sprintf("%s?year=%d&now=%d", page, year, s.now().In(Shanghai).Year())
+	return fmt.Sprintf("%s?year=%d&now=%d", page, year, s.now().In(tz.Shanghai).Year())
 }
 
 func (s *Service) portalWallet(w http.ResponseWriter, r *http.Request) {
@@ -123,7 +125,7 @@ func (s *Service) portalSubsidies(w http.ResponseWriter, r *http.Request) {
 func (s *Service) portalProcessForm(w http.ResponseWriter, r *http.Request) {
 	if t := strings.TrimSpace(r.URL.Query().Get("tracking")); t != "" {
 		village := r.PathValue("village")
-		if villageCode.MatchString(village) {
+		if divcode.Valid(village) {
 			http.Redirect(w, r, "/v/"+village+"/processes/"+url.PathEscape(t), http.StatusSeeOther)
 			return
 		}
@@ -204,7 +206,7 @@ func (s *Service) knownVillage(w http.ResponseWriter, r *http.Request) (string, 
 // unknown village gets the 404 page.
 func (s *Service) portalVillage(w http.ResponseWriter, r *http.Request) (string, villageVersion, bool) {
 	village := r.PathValue("village")
-	if !villageCode.MatchString(village) {
+	if !divcode.Valid(village) {
 		s.writeNotFound(w, "", "没有这个村", "村代码应为 12 位数字，请重新扫描村务公开二维码。")
 		return "", villageVersion{}, false
 	}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/wuxiao/wuxiao/services/internal/divcode"
 )
 
 // Portal pages are rendered once per village version and served from memory
@@ -57,7 +59,7 @@ func (s *Service) villageVersion(ctx context.Context, village string) (villageVe
 	case errors.Is(err, pgx.ErrNoRows):
 		// A village of the town with nothing published yet still has a
 		// portal (its QR code is printed before the first entry).
-		v.Known = len(s.TownCode) == 12 && strings.HasPrefix(village, s.TownCode[:9])
+		v.Known = divcode.InTown(village, s.TownCode)
 		return v, nil
 	case err != nil:
 		return v, fmt.Errorf("reading village version: %w", err)

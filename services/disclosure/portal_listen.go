@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/wuxiao/wuxiao/services/internal/divcode"
 )
 
 // Version notifications: touchVillage also sends
@@ -307,7 +309,7 @@ func (b *versionBook) notified(payload string, now time.Time) {
 // (the name last: it may contain '|').
 func parseVersionNotice(payload string) (village string, v villageVersion, schema string, ok bool) {
 	f := strings.SplitN(payload, "|", 5)
-	if len(f) != 5 || !villageCode.MatchString(f[0]) || f[3] == "" {
+	if len(f) != 5 || !divcode.Valid(f[0]) || f[3] == "" {
 		return "", v, "", false
 	}
 	version, err1 := strconv.ParseInt(f[1], 10, 64)

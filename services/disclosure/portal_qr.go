@@ -1,23 +1,16 @@
 package disclosure
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
-	"image/draw"
-	"image/png"
 	"net/http"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/boombuler/barcode"
-	"github.com/boombuler/barcode/qr"
-
+	"github.com/wuxiao/wuxiao/api/qrcode"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 )
 
@@ -42,7 +35,7 @@ func (s *Service) portalQR(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target := s.PortalURL(r, village)
-	code, err := qr.Encode(target, qr.M, qr.Auto)
+	code, err := qrcode.Encode(target)
 	if err != nil {
 		s.writeError(w, r, village, err)
 		return
@@ -59,10 +52,10 @@ func (s *Service) portalQR(w http.ResponseWriter, r *http.Request) {
 	}
 	if svg {
 		w.Header().Set("Content-Type", "image/svg+xml")
-		_, _ = w.Write(qrSVG(code))
+		_, _ = w.Write(code.SVG(qrScale))
 		return
 	}
-	body, err := qrPNG(code)
+	body, err := code.PNG(qrScale)
 	if err != nil {
 		s.writeError(w, r, village, err)
 		return
@@ -71,55 +64,9 @@ func (s *Service) portalQR(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(body)
 }
 
-// QR codes are drawn with the 4-module quiet zone the standard asks for,
-// at 8 pixels per module in the PNG (and as the SVG's nominal size).
-const (
-	qrQuiet = 4
-	qrScale = 8
-)
-
-// qrDark reports whether module (x, y) of the code is dark.
-func qrDark(code barcode.Barcode, x, y int) bool {
-	r, _, _, _ := code.At(x, y).RGBA()
-	return r < 0x8000
-}
-
-// qrPNG draws the code as a two-colour PNG.
-func qrPNG(code barcode.Barcode) ([]byte, error) {
-	n := code.Bounds().Dx()
-	size := (n + 2*qrQuiet) * qrScale
-	img := image.NewPaletted(image.Rect(0, 0, size, size), color.Palette{color.White, color.Black})
-	for y := range n {
-		for x := range n {
-			if qrDark(code, x, y) {
-				draw.Draw(img, image.Rect((x+qrQuiet)*qrScale, (y+qrQuiet)*qrScale, (x+qrQuiet+1)*qrScale, (y+qrQuiet+1)*qrScale),
-					image.Black, image.Point{}, draw.Src)
-			}
-		}
-	}
-	var b bytes.Buffer
-	err := png.Encode(&b, img)
-	return b.Bytes(), err
-}
-
-// qrSVG draws the code as one path of unit squares.
-func qrSVG(code barcode.Barcode) []byte {
-	n := code.Bounds().Dx()
-	side := n + 2*qrQuiet
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" shape-rendering="crispEdges">`,
-		side, side, side*qrScale, side*qrScale)
-	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="`, side, side)
-	for y := range n {
-		for x := range n {
-			if qrDark(code, x, y) {
-				fmt.Fprintf(&b, "M%d %dh1v1h-1z", x+qrQuiet, y+qrQuiet)
-			}
-		}
-	}
-	b.WriteString(`"/></svg>`)
-	return []byte(b.String())
-}
+// QR codes are drawn at 8 pixels per module in the PNG (and as the SVG's
+// nominal size).
+const qrScale = 8
 
 // LoadCatalog reads the resolved power catalog the operator mounts (the
 // file workflow reads too), for the 权力清单 pages.

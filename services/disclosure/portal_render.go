@@ -15,6 +15,7 @@ import (
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 	"github.com/wuxiao/wuxiao/services/internal/flowchart"
 	"github.com/wuxiao/wuxiao/services/internal/personal"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 //go:embed portal/*.html portal/*.css
@@ -63,12 +64,12 @@ var portalCSS = func() template.CSS {
 var portalFuncs = template.FuncMap{
 	"yuan":     func(fen int64) string { return FormatYuan(fen) },
 	"pathesc":  url.PathEscape,
-	"datetime": func(t time.Time) string { return t.In(Shanghai).Format("2006-01-02 15:04") },
+	"datetime": func(t time.Time) string { return t.In(tz.Shanghai).Format("2006-01-02 15:04") },
 	"ptime": func(t *time.Time) string {
 		if t == nil {
 			return ""
 		}
-		return t.In(Shanghai).Format("2006-01-02 15:04")
+		return t.In(tz.Shanghai).Format("2006-01-02 15:04")
 	},
 }
 
@@ -150,7 +151,7 @@ func (s *Service) walletView(ctx context.Context, village string, year int) (vie
 		Balance: sum.BalanceFen, Chart: walletChart(sum), CategoryChart: categoryChart(sum), Months: sum.Months, Categories: sum.Categories,
 		CSVURL: fmt.Sprintf("/v1/public/villages/%s/export/%d/ledger.csv", village, year),
 		FDPURL: fmt.Sprintf("/v1/public/villages/%s/export/%d/datapackage.json", village, year)}
-	if year < s.now().In(Shanghai).Year() {
+	if year < s.now().In(tz.Shanghai).Year() {
 		wv.NextYear = year + 1
 	}
 	for _, l := range sum.Lines {
@@ -338,7 +339,7 @@ func (s *Service) subsidiesView(ctx context.Context, village string, year int) (
 	for _, t := range sv.Programmes {
 		sv.TotalFen += t.AmountFen
 	}
-	if year < s.now().In(Shanghai).Year() {
+	if year < s.now().In(tz.Shanghai).Year() {
 		sv.NextYear = year + 1
 	}
 	return view{Template: "subsidies", Title: fmt.Sprintf("补贴去哪了 · %d年", year), Tab: tabSubsidies, Data: sv}, nil
@@ -396,7 +397,7 @@ func (s *Service) processView(ctx context.Context, village, tracking string) (vi
 	states := map[string]flowchart.StepState{}
 	for _, st := range p.Steps {
 		states[st.StepID] = flowchart.StateDone
-		pv.Steps = append(pv.Steps, processStepRow{Name: stepName(st.StepID, st.StepName), At: st.CompletedAt.In(Shanghai).Format("2006-01-02 15:04")})
+		pv.Steps = append(pv.Steps, processStepRow{Name: stepName(st.StepID, st.StepName), At: st.CompletedAt.In(tz.Shanghai).Format("2006-01-02 15:04")})
 	}
 	if p.Status == ProcessRunning {
 		current := p.CurrentStep

@@ -3,13 +3,10 @@ package disclosure
 import (
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"image"
-	"image/draw"
 	"image/png"
 	"io"
-	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -21,16 +18,14 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/makiuchi-d/gozxing"
-	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
 	"golang.org/x/net/html"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
-	"github.com/wuxiao/wuxiao/services/internal/config"
-	"github.com/wuxiao/wuxiao/services/internal/httpapi"
-	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/api/qrcode/qrcodetest"
+	"github.com/wuxiao/wuxiao/services/internal/httpapi/httpapitest"
 	"github.com/wuxiao/wuxiao/services/internal/personal"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 const (
@@ -57,13 +52,7 @@ func portalService(t testing.TB, s *Service) *Service {
 // loopback server, as the binary does.
 func serve(t testing.TB, s *Service) *httptest.Server {
 	t.Helper()
-	auth := identity.New(testinfra.Require(t, testinfra.EnvKratosPublicURL), identity.WithCacheTTL(0),
-		identity.WithErrorWriter(httpapi.WriteStatusProblem))
-	srv := httpapi.New(config.Base{Town: testTown, MaxBodyBytes: 64 << 10}, slog.New(slog.DiscardHandler), nil).WithAuthenticator(auth.Require)
-	s.Routes(srv)
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	return ts
+	return httpapitest.ServeAPI(t, httpapitest.APIBase(testTown), s.Routes)
 }
 
 type page struct {
@@ -86,17 +75,8 @@ func get(t testing.TB, ts *httptest.Server, path string, header ...string) page 
 
 func do(t testing.TB, req *http.Request) page {
 	t.Helper()
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return page{res.StatusCode, res.Header, string(b)}
+	r := httpapitest.Client{KeepRedirects: true}.Send(t, req)
+	return page{r.Status, r.Header, r.Raw}
 }
 
 func postForm(t testing.TB, ts *httptest.Server, path string, form url.Values) page {
@@ -147,7 +127,7 @@ func expenditure(t testing.TB, villageCode, tracking string) *processFixture {
 }
 
 var (
-	at = func(day, hour int) time.Time { return time.Date(2026, 3, day, hour, 0, 0, 0, Shanghai) }
+	at = func(day, hour int) time.Time { return time.Date(2026, 3, day, hour, 0, 0, 0, tz.Shanghai) }
 	// Full personal data that must never reach a page.
 	payeeName = "王小五"
 )
@@ -716,54 +696,19 @@ func TestPortalQRCode(t *testing.T) {
 	if svg.status != 200 || svg.header.Get("Content-Type") != "image/svg+xml" {
 		t.Fatalf("SVG: %d %s", svg.status, svg.header.Get("Content-Type"))
 	}
-	var doc struct {
-		ViewBox string `xml:"viewBox,attr"`
-		Path    struct {
-			D string `xml:"d,attr"`
-		} `xml:"path"`
+	if got, err := qrcodetest.DecodeSVG([]byte(svg.body)); got != wantURL {
+		t.Errorf("the SVG encodes %q (%v), want %q", got, err, wantURL)
 	}
-	if err := xml.Unmarshal([]byte(svg.body), &doc); err != nil {
-		t.Fatalf("SVG is not well-formed: %v", err)
-	}
-	if got := decodeQR(t, rasterSVG(t, doc.ViewBox, doc.Path.D)); got != wantURL {
-		t.Errorf("the SVG encodes %q, want %q", got, wantURL)
-	}
-}
-
-// rasterSVG draws the unit squares ("Mx yh1v1h-1z") of the portal's QR
-// SVG at 4 pixels per module, as a scanner would see the printed code.
-func rasterSVG(t *testing.T, viewBox, d string) image.Image {
-	t.Helper()
-	var side int
-	if _, err := fmt.Sscanf(viewBox, "0 0 %d %d", &side, new(int)); err != nil || side == 0 {
-		t.Fatalf("viewBox %q: %v", viewBox, err)
-	}
-	const px = 4
-	img := image.NewGray(image.Rect(0, 0, side*px, side*px))
-	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
-	squares := strings.Split(strings.TrimSuffix(d, "h1v1h-1z"), "h1v1h-1z")
-	for _, sq := range squares {
-		var x, y int
-		if _, err := fmt.Sscanf(sq, "M%d %d", &x, &y); err != nil {
-			t.Fatalf("path element %q: %v", sq, err)
-		}
-		draw.Draw(img, image.Rect(x*px, y*px, (x+1)*px, (y+1)*px), image.Black, image.Point{}, draw.Src)
-	}
-	return img
 }
 
 // decodeQR reads a QR code with an independent decoder (ZXing's port).
 func decodeQR(t *testing.T, img image.Image) string {
 	t.Helper()
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	got, err := qrcodetest.Decode(img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := gozxingqr.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil {
-		t.Fatalf("QR code does not decode: %v", err)
-	}
-	return res.GetText()
+	return got
 }
 
 // TestPortalCSSContrast checks every rule of the style sheet that sets a

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/divcode"
 	"github.com/wuxiao/wuxiao/services/internal/events"
 )
 
@@ -154,7 +155,7 @@ func (s *Service) projectProcess(ctx context.Context, tx pgx.Tx, ev eventsv1.Eve
 		}
 		ref = d.InstanceRef
 	}
-	if !villageCode.MatchString(ev.Village) {
+	if !divcode.Valid(ev.Village) {
 		return events.Permanent(fmt.Errorf("event %s: village %q is not a 12-digit code", ev.ID, ev.Village))
 	}
 	if ref.InstanceID == "" || ref.TrackingNumber == "" || ref.ItemID == "" {

@@ -18,6 +18,8 @@ import (
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+	"github.com/wuxiao/wuxiao/services/internal/divcode"
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/personal"
@@ -101,7 +103,7 @@ func (s *Service) RecordEntry(ctx context.Context, recordedBy string, in EntryIn
 		Date: in.Date, Description: strings.TrimSpace(in.Description), Counterparty: MaskCounterparty(strings.TrimSpace(in.Counterparty)),
 		InstanceID: in.InstanceID, TrackingNumber: in.TrackingNumber, RecordedBy: recordedBy, RecordedAt: s.now(),
 	}
-	if !villageCode.MatchString(e.Village) {
+	if !divcode.Valid(e.Village) {
 		// Refused before a village row is created for it.
 		_, err := Append(nil, e)
 		return Entry{}, err
@@ -214,11 +216,11 @@ func (s *Service) HandleWorkflowEvent(ctx context.Context, tx pgx.Tx, ev eventsv
 	if !booked {
 		return nil
 	}
-	if !villageCode.MatchString(e.Village) {
+	if !divcode.Valid(e.Village) {
 		return events.Permanent(fmt.Errorf("event %s: village %q is not a 12-digit code", ev.ID, ev.Village))
 	}
 	_, _, err := s.append(ctx, tx, e, ev.Town)
-	var invalid FieldErrors
+	var invalid domainerr.FieldErrors
 	if errors.As(err, &invalid) {
 		return events.Permanent(fmt.Errorf("event %s: %w", ev.ID, err))
 	}
@@ -259,7 +261,7 @@ func (s *Service) RecordPayment(ctx context.Context, recordedBy string, req Paym
 	if err != nil {
 		return Payment{}, err
 	}
-	if !villageCode.MatchString(p.Village) {
+	if !divcode.Valid(p.Village) {
 		return Payment{}, ValidatePayment(p, nil)
 	}
 	err = store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {

@@ -17,16 +17,18 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/personal"
 	"github.com/wuxiao/wuxiao/services/internal/store"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 const testTown = "xikou"
 
 // serviceNow is the service's clock in these tests.
-var serviceNow = time.Date(2026, 3, 15, 10, 0, 0, 0, Shanghai)
+var serviceNow = time.Date(2026, 3, 15, 10, 0, 0, 0, tz.Shanghai)
 
 // newService opens a Service on a fresh database, as one replica would.
 func newService(t testing.TB, town string) *Service {
@@ -86,7 +88,7 @@ func count(t testing.TB, pool *pgxpool.Pool, sql string, args ...any) int {
 
 func wantFieldError(t *testing.T, err error, field string) {
 	t.Helper()
-	var fe FieldErrors
+	var fe domainerr.FieldErrors
 	if !errors.As(err, &fe) || !fe.Has(field) {
 		t.Fatalf("got %v, want a refusal naming %s", err, field)
 	}
@@ -299,7 +301,7 @@ func TestServiceConsumesWorkflowEvents(t *testing.T) {
 	completed := eventsv1.InstanceCompleted{
 		InstanceRef: eventsv1.InstanceRef{InstanceID: instanceID, TrackingNumber: tracking, ItemID: "funds-expenditure",
 			ItemName: "村级资金支出", Category: "funds", CatalogVersion: "2026.1"},
-		Title: "购买保洁工具", AmountFen: 88_000, PayeeName: "王五", CompletedAt: time.Date(2026, 3, 14, 16, 0, 0, 0, Shanghai),
+		Title: "购买保洁工具", AmountFen: 88_000, PayeeName: "王五", CompletedAt: time.Date(2026, 3, 14, 16, 0, 0, 0, tz.Shanghai),
 	}
 	data, err := json.Marshal(completed)
 	if err != nil {

@@ -5,12 +5,12 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/keys"
 	"github.com/wuxiao/wuxiao/services/internal/store"
 )
@@ -18,17 +18,10 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// Migrate applies the disclosure schema's migrations.
+// Migrate applies the disclosure schema's migrations, after those of the
+// fingerprints of its keys (keys.Check), which live in its schema too.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return err
-	}
-	// The fingerprints of the service's keys (keys.Check) live in its schema.
-	if err := keys.Migrate(ctx, pool); err != nil {
-		return err
-	}
-	return store.Migrate(ctx, pool, "disclosure", sub)
+	return store.MigrateEmbedded(ctx, pool, keys.Migrations, store.Embedded{Set: "disclosure", FS: migrationFiles})
 }
 
 // ErrNotFound: no such entry or payment.
@@ -167,7 +160,7 @@ func insertPayment(ctx context.Context, tx pgx.Tx, p Payment) error {
 }
 
 func fmtErr(op string, err error) error {
-	var fe FieldErrors
+	var fe domainerr.FieldErrors
 	if err == nil || errors.Is(err, ErrNotFound) || errors.As(err, &fe) {
 		return err
 	}

@@ -12,6 +12,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/wuxiao/wuxiao/services/internal/divcode"
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/personal"
 )
 
@@ -78,7 +80,7 @@ type PaymentInput struct {
 // the result with ValidatePayment against the village's payments.
 func NewPayment(key []byte, in PaymentInput) (Payment, error) {
 	if !personal.ValidIDNumber(in.IDNumber) {
-		return Payment{}, FieldErrors{{Field: "idNumber", Message: "is not a valid 18-character resident ID number (GB 11643)"}}
+		return Payment{}, domainerr.FieldErrors{{Field: "idNumber", Message: "is not a valid 18-character resident ID number (GB 11643)"}}
 	}
 	id := personal.NormalizeIDNumber(in.IDNumber)
 	return Payment{
@@ -112,70 +114,70 @@ const (
 // stored (those of its village at least). It returns FieldErrors naming
 // every faulty field, or nil.
 func ValidatePayment(p Payment, existing []Payment) error {
-	var fe FieldErrors
+	var fe domainerr.FieldErrors
 	if p.ID == "" {
-		fe.add("id", "is required")
+		fe.Add("id", "is required")
 	} else if slices.ContainsFunc(existing, func(x Payment) bool { return x.ID == p.ID }) {
-		fe.add("id", "payment %s already exists: payments are never edited", p.ID)
+		fe.Add("id", "payment %s already exists: payments are never edited", p.ID)
 	}
-	if !villageCode.MatchString(p.Village) {
-		fe.add("village", "must be a 12-digit village code")
+	if !divcode.Valid(p.Village) {
+		fe.Add("village", "must be a 12-digit village code")
 	}
 	checkText(&fe, "programme", p.Programme, true, MaxProgramme)
 	checkText(&fe, "householdName", p.HouseholdName, true, MaxName)
 	if p.HouseholdName != personal.NormalizeName(p.HouseholdName) {
-		fe.add("householdName", "must be normalised (see NormalizeName)")
+		fe.Add("householdName", "must be normalised (see NormalizeName)")
 	}
 	if !hexHash.MatchString(p.IDHash) {
-		fe.add("idHash", "must be a hex HMAC-SHA256")
+		fe.Add("idHash", "must be a hex HMAC-SHA256")
 	}
 	if !idPrefix.MatchString(p.IDPrefix) {
-		fe.add("idPrefix", "must be the 6-digit region code")
+		fe.Add("idPrefix", "must be the 6-digit region code")
 	}
 	if !idLast4.MatchString(p.IDLast4) {
-		fe.add("idLast4", "must be the last 4 characters of the ID number")
+		fe.Add("idLast4", "must be the last 4 characters of the ID number")
 	}
 	switch {
 	case p.AmountFen <= 0:
-		fe.add("amountFen", "must be positive; a correction is a reversing record, not a negative amount")
+		fe.Add("amountFen", "must be positive; a correction is a reversing record, not a negative amount")
 	case p.AmountFen > MaxAmountFen:
-		fe.add("amountFen", "must not exceed %d fen", MaxAmountFen)
+		fe.Add("amountFen", "must not exceed %d fen", MaxAmountFen)
 	}
 	if p.RecordedAt.IsZero() {
-		fe.add("recordedAt", "is required")
+		fe.Add("recordedAt", "is required")
 	}
 	if !validDate(p.PaidOn) {
-		fe.add("paidOn", "must be a date as YYYY-MM-DD")
+		fe.Add("paidOn", "must be a date as YYYY-MM-DD")
 	} else if !p.RecordedAt.IsZero() && p.PaidOn > DateOf(p.RecordedAt) {
-		fe.add("paidOn", "%s is after the day it was recorded (%s)", p.PaidOn, DateOf(p.RecordedAt))
+		fe.Add("paidOn", "%s is after the day it was recorded (%s)", p.PaidOn, DateOf(p.RecordedAt))
 	}
 	checkText(&fe, "recordedBy", p.RecordedBy, true, 200)
 	if p.IsReversal() {
 		checkText(&fe, "reason", p.Reason, true, MaxReason)
 		checkPaymentReversal(&fe, p, existing)
 	} else if p.Reason != "" {
-		fe.add("reason", "only a reversing record carries a reason")
+		fe.Add("reason", "only a reversing record carries a reason")
 	}
-	return fe.err()
+	return fe.Err()
 }
 
-func checkPaymentReversal(fe *FieldErrors, p Payment, existing []Payment) {
+func checkPaymentReversal(fe *domainerr.FieldErrors, p Payment, existing []Payment) {
 	i := slices.IndexFunc(existing, func(x Payment) bool { return x.ID == p.Reverses })
 	if i < 0 {
-		fe.add("reverses", "no payment %s to reverse", p.Reverses)
+		fe.Add("reverses", "no payment %s to reverse", p.Reverses)
 		return
 	}
 	orig := existing[i]
 	switch {
 	case orig.Village != p.Village:
-		fe.add("reverses", "payment %s belongs to another village", orig.ID)
+		fe.Add("reverses", "payment %s belongs to another village", orig.ID)
 		return
 	case orig.IsReversal():
-		fe.add("reverses", "payment %s is itself a reversal; record a new payment instead", orig.ID)
+		fe.Add("reverses", "payment %s is itself a reversal; record a new payment instead", orig.ID)
 		return
 	}
 	if j := slices.IndexFunc(existing, func(x Payment) bool { return x.Reverses == orig.ID }); j >= 0 {
-		fe.add("reverses", "payment %s was already reversed by %s", orig.ID, existing[j].ID)
+		fe.Add("reverses", "payment %s was already reversed by %s", orig.ID, existing[j].ID)
 		return
 	}
 	for _, c := range []struct {
@@ -189,7 +191,7 @@ func checkPaymentReversal(fe *FieldErrors, p Payment, existing []Payment) {
 		{"paidOn", p.PaidOn == orig.PaidOn},
 	} {
 		if !c.same {
-			fe.add(c.field, "a reversal must repeat its original's %s", c.field)
+			fe.Add(c.field, "a reversal must repeat its original's %s", c.field)
 		}
 	}
 }
@@ -198,16 +200,16 @@ func checkPaymentReversal(fe *FieldErrors, p Payment, existing []Payment) {
 // reason; its id is derived from the original's. The caller validates it
 // with ValidatePayment, which also refuses reversing a payment twice.
 func ReversePayment(original Payment, reason, by string, now time.Time) (Payment, error) {
-	var fe FieldErrors
+	var fe domainerr.FieldErrors
 	if original.ID == "" {
-		fe.add("reverses", "the original payment has no id")
+		fe.Add("reverses", "the original payment has no id")
 	}
 	if original.IsReversal() {
-		fe.add("reverses", "payment %s is itself a reversal; record a new payment instead", original.ID)
+		fe.Add("reverses", "payment %s is itself a reversal; record a new payment instead", original.ID)
 	}
 	checkText(&fe, "reason", reason, true, MaxReason)
 	checkText(&fe, "recordedBy", by, true, 200)
-	if err := fe.err(); err != nil {
+	if err := fe.Err(); err != nil {
 		return Payment{}, err
 	}
 	r := original

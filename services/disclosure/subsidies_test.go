@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/personal"
 )
 
@@ -76,7 +77,7 @@ func TestNewPaymentKeepsNoIDNumber(t *testing.T) {
 
 	for _, bad := range []string{"", "330283199001011237", "330283900101123", "not a number"} {
 		_, err := NewPayment(testKey, PaymentInput{ID: "p", IDNumber: bad})
-		var fe FieldErrors
+		var fe domainerr.FieldErrors
 		if !errors.As(err, &fe) || !fe.Has("idNumber") {
 			t.Errorf("NewPayment(%q) = %v, want an idNumber error", bad, err)
 		}
@@ -135,7 +136,7 @@ func TestValidatePayment(t *testing.T) {
 				}
 				return
 			}
-			var fe FieldErrors
+			var fe domainerr.FieldErrors
 			if !errors.As(err, &fe) {
 				t.Fatalf("ValidatePayment = %v, want errors on %v", err, tc.fields)
 			}
@@ -175,7 +176,7 @@ func TestReversePayment(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ReversePayment(tc.orig, tc.reason, tc.by, recordedAt)
-			var fe FieldErrors
+			var fe domainerr.FieldErrors
 			if !errors.As(err, &fe) || !fe.Has(tc.field) {
 				t.Errorf("ReversePayment = %v, want an error on %s", err, tc.field)
 			}

@@ -15,9 +15,9 @@ import (
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	"github.com/wuxiao/wuxiao/services/disclosure"
-	"github.com/wuxiao/wuxiao/services/internal/config"
 	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 // The binary's wiring, end to end: configuration, migrations, topics, the
@@ -27,13 +27,8 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 	town := testinfra.UniqueName("t")
 	village := "330213100201"
 	brokers := testinfra.KafkaBrokers(t)
-	base := config.Base{
-		Service: "disclosure", District: "fenghua", Town: town, TownCode: "330213100000",
-		CatalogFile: testinfra.CatalogFile(t), PortalBaseURL: "https://jiandu.example.cn",
-		DatabaseURL: testinfra.Postgres(t), KafkaBrokers: brokers,
-		KratosPublicURL: testinfra.Require(t, testinfra.EnvKratosPublicURL),
-		HTTPAddr:        testinfra.FreeAddr(t), ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 1 << 20, SamplingRatio: 1, LogLevel: "error",
-	}
+	base := testinfra.ServiceBase(t, "disclosure", town)
+	base.MetricsAddr = ""
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, &base, strings.Repeat("k", 32)) }()
@@ -66,7 +61,7 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 	}
 
 	// The entry appears in the public wallet, payee masked.
-	year := completedAt.In(disclosure.Shanghai).Year()
+	year := completedAt.In(tz.Shanghai).Year()
 	var wallet disclosure.PublicWallet
 	deadline := time.Now().Add(60 * time.Second)
 	for len(wallet.Entries) == 0 {
