@@ -8,21 +8,38 @@
 # cadres sign in through the gateway in Chromium. Extra arguments go to the
 # packages' `go test` (e.g. -run Town).
 #
-# WUXIAO_SKIP_E2E=1 leaves the end-to-end test out, loudly (for a machine
-# without root); CI never sets it.
+#   hack/test.sh [GO TEST FLAGS]          # make test: everything CI runs
+#   hack/test.sh --fast [GO TEST FLAGS]   # make test-fast: the everyday loop
+#
+# --fast runs only the packages' tests (PKGS, default ./...), on the same real
+# components, and leaves out the generated-file check, the lint and the
+# root-only end-to-end test; PostgreSQL, Kafka and Kratos stay running
+# afterwards, so that the next run reuses them (hack/infra.sh down stops
+# them).
+#
+# WUXIAO_SKIP_E2E=1 leaves the end-to-end test out of a full run, loudly (for
+# a machine without root); CI never sets it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . hack/lib.sh
 export GOTOOLCHAIN=local
 total=$(now)
 
+fast=
+if [ "${1:-}" = --fast ]; then fast=1; shift; fi
+pkgs=(./...)
+# shellcheck disable=SC2206 # PKGS is a list of package patterns
+[ -z "$fast" ] || pkgs=(${PKGS:-./...})
+
 step() { log "== $*"; }
 
-step "generated files (controller-gen, chart copies)"
-hack/verify-generated.sh
+if [ -z "$fast" ]; then
+  step "generated files (controller-gen, chart copies)"
+  hack/verify-generated.sh
 
-step "lint (go vet, gofmt)"
-make --no-print-directory lint
+  step "lint (golangci-lint, shellcheck, go mod tidy)"
+  make --no-print-directory lint
+fi
 
 step "kube-apiserver and etcd for envtest"
 t=$(now)
@@ -33,7 +50,7 @@ log "envtest binaries ready in $(since "$t"): $KUBEBUILDER_ASSETS"
 if [ -x hack/infra.sh ]; then
   step "PostgreSQL, Kafka and Kratos"
   t=$(now)
-  trap 'hack/infra.sh down || true' EXIT
+  [ -n "$fast" ] || trap 'hack/infra.sh down || true' EXIT
   hack/infra.sh up
   # shellcheck disable=SC1091
   . "${WUXIAO_RUN:-$WUXIAO_CACHE/run}/infra.env"
@@ -52,8 +69,13 @@ step "go test"
 t=$(now)
 # Packages run in parallel (one per core); each envtest package starts its own
 # API server, so they never share state.
-go test -count=1 -timeout 30m "$@" ./...
+go test -count=1 -timeout 30m "$@" "${pkgs[@]}"
 log "go test took $(since "$t")"
+
+if [ -n "$fast" ]; then
+  log "make test-fast took $(since "$total") (no generated-file check, lint or end-to-end test: make test runs them)"
+  exit 0
+fi
 
 step "end to end: one district on a local one-node cluster"
 if [ -n "${WUXIAO_SKIP_E2E:-}" ]; then
