@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -28,13 +27,14 @@ import (
 	"github.com/wuxiao/wuxiao/services/complaint"
 	"github.com/wuxiao/wuxiao/services/disclosure"
 	"github.com/wuxiao/wuxiao/services/inspection"
-	"github.com/wuxiao/wuxiao/services/internal/config"
 	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
+	"github.com/wuxiao/wuxiao/services/internal/httpapi/httpapitest"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
 	"github.com/wuxiao/wuxiao/services/internal/personal"
 	"github.com/wuxiao/wuxiao/services/internal/store"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 	"github.com/wuxiao/wuxiao/services/workflow"
 )
 
@@ -138,11 +138,11 @@ func openPool(t testing.TB, name string, migrate func(context.Context, *pgxpool.
 // binary do (httpapi.Server with identity's authenticator).
 func serve(t testing.TB, w *world, name string, pool *pgxpool.Pool, auth *identity.Authenticator, routes func(*httpapi.Server)) {
 	t.Helper()
-	srv := httpapi.New(config.Base{Service: name, Town: w.townX, MaxBodyBytes: 1 << 20}, slog.New(slog.DiscardHandler), nil).
-		WithAuthenticator(auth.Require)
+	base := httpapitest.APIBase(w.townX)
+	base.Service, base.MaxBodyBytes = name, 1<<20
+	srv := httpapitest.NewServer(base, auth)
 	routes(srv)
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
+	ts := httpapitest.Start(t, srv)
 	s := &service{name: name, url: ts.URL, pool: pool, routes: srv.Routes(), mux: http.NewServeMux()}
 	nop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 	for _, r := range s.routes {
@@ -400,7 +400,7 @@ func (w *world) fixtures(t *testing.T) {
 	}
 	w.set("evidence.file", file.ID)
 
-	today := time.Now().In(disclosure.Shanghai).Format(time.DateOnly)
+	today := time.Now().In(tz.Shanghai).Format(time.DateOnly)
 	entry, err := w.dis.RecordEntry(ctx, "fixture-finance", disclosure.EntryInput{Village: v1, Kind: disclosure.KindSpending,
 		Category: disclosure.CategoryPublicWelfareExpenses, AmountFen: 100_00, Date: today, Description: "路灯维修"})
 	if err != nil {
@@ -454,11 +454,11 @@ func (w *world) fixtures(t *testing.T) {
 		}
 		return r.body
 	}
-	year := time.Now().In(disclosure.Shanghai).Year()
+	year := time.Now().In(tz.Shanghai).Year()
 	tour := must(w.do(t, svcInspection, "POST", "/v1/tours", disc, inspection.TourInput{Name: "第一轮巡察", Period: fmt.Sprint(year),
 		Team: []inspection.TeamMember{{Name: "王巡察", Role: "组长"}}, Villages: []string{v1, v2}}), 201, "tour")
 	w.set("tour", tour["id"].(string))
-	deadline := time.Now().AddDate(0, 2, 0).In(disclosure.Shanghai).Format(time.DateOnly)
+	deadline := time.Now().AddDate(0, 2, 0).In(tz.Shanghai).Format(time.DateOnly)
 	f := must(w.do(t, svcInspection, "POST", "/v1/tours/"+w.get(t, "tour")+"/findings", disc, inspection.FindingInput{Village: v1,
 		Category: "村务公开", Description: "公开栏未按月更新", Severity: inspection.SeverityMajor,
 		Tasks: []inspection.TaskInput{{Owner: "村委会", Action: "按月更新公开栏", Deadline: deadline}}}), 201, "finding")["finding"].(map[string]any)

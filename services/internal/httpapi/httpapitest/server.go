@@ -26,15 +26,26 @@ func Auth(t testing.TB) *identity.Authenticator {
 		identity.WithErrorWriter(httpapi.WriteStatusProblem))
 }
 
-// Serve registers routes on a server of base behind auth, logs discarded,
-// and runs it until the test ends.
-func Serve(t testing.TB, base config.Base, auth *identity.Authenticator, routes func(*httpapi.Server)) *httptest.Server {
+// NewServer is a server of base behind auth, logs discarded, as a
+// service's binary builds it.
+func NewServer(base config.Base, auth *identity.Authenticator) *httpapi.Server {
+	return httpapi.New(base, slog.New(slog.DiscardHandler), nil).WithAuthenticator(auth.Require)
+}
+
+// Start runs srv until the test ends.
+func Start(t testing.TB, srv *httpapi.Server) *httptest.Server {
 	t.Helper()
-	srv := httpapi.New(base, slog.New(slog.DiscardHandler), nil).WithAuthenticator(auth.Require)
-	routes(srv)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	return ts
+}
+
+// Serve registers routes on NewServer(base, auth) and Starts it.
+func Serve(t testing.TB, base config.Base, auth *identity.Authenticator, routes func(*httpapi.Server)) *httptest.Server {
+	t.Helper()
+	srv := NewServer(base, auth)
+	routes(srv)
+	return Start(t, srv)
 }
 
 // ServeAPI is Serve behind Auth(t).
