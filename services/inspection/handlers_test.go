@@ -1,10 +1,7 @@
 package inspection
 
 import (
-	"encoding/json"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -13,6 +10,7 @@ import (
 
 	"github.com/wuxiao/wuxiao/services/internal/config"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
+	"github.com/wuxiao/wuxiao/services/internal/httpapi/httpapitest"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
@@ -46,19 +44,12 @@ type response struct {
 
 func get(t *testing.T, ts *httptest.Server, path, token string) response {
 	t.Helper()
-	req, _ := http.NewRequest("GET", ts.URL+path, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	r := response{status: res.StatusCode, contentType: res.Header.Get("Content-Type"), raw: string(raw)}
-	_ = json.Unmarshal(raw, &r.body)
-	return r
+	return responseOf(httpapitest.Client{URL: ts.URL}.Get(t, path, token))
+}
+
+// responseOf is the shared test client's response as these tests read it.
+func responseOf(r httpapitest.Response) response {
+	return response{status: r.Status, contentType: r.ContentType(), body: r.Body, raw: r.Raw}
 }
 
 func TestAPIScopes(t *testing.T) {

@@ -1,12 +1,8 @@
 package inspection
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -15,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/wuxiao/wuxiao/api/openapi"
+	"github.com/wuxiao/wuxiao/services/internal/httpapi/httpapitest"
 	"github.com/wuxiao/wuxiao/services/internal/personal"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
@@ -50,37 +47,7 @@ func TestHashIDNumberMatchesDisclosure(t *testing.T) {
 // call sends a request with an optional JSON (or other) body.
 func call(t *testing.T, ts *httptest.Server, method, path, token, contentType string, body any) response {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-		if contentType == "" {
-			contentType = "application/json"
-		}
-	}
-	req, _ := http.NewRequest(method, ts.URL+path, rd)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	r := response{status: res.StatusCode, contentType: res.Header.Get("Content-Type"), raw: string(raw)}
-	_ = json.Unmarshal(raw, &r.body)
-	return r
+	return responseOf(httpapitest.Client{URL: ts.URL}.Call(t, method, path, token, contentType, body))
 }
 
 type users struct{ disc, otherDisc, district, official, cadre, villager string }

@@ -1,12 +1,9 @@
 package inspection
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -21,30 +18,14 @@ import (
 
 func send(t *testing.T, ts *httptest.Server, method, path, token string, body any) response {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
+	if body == nil {
+		return call(t, ts, method, path, token, "", nil)
 	}
-	req, _ := http.NewRequest(method, ts.URL+path, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
+	raw, err := json.Marshal(body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	r := response{status: res.StatusCode, contentType: res.Header.Get("Content-Type"), raw: string(raw)}
-	_ = json.Unmarshal(raw, &r.body)
-	return r
+	return call(t, ts, method, path, token, "application/json", raw)
 }
 
 // Tenant isolation and roles over HTTP, on the real PostgreSQL and Kratos:
