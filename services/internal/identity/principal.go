@@ -39,6 +39,7 @@ import (
 	"strings"
 
 	apiidentity "github.com/wuxiao/wuxiao/api/identity"
+	"github.com/wuxiao/wuxiao/services/internal/divcode"
 )
 
 // Role is what an identity may do, read from metadata_public.role. The
@@ -82,17 +83,14 @@ type Metadata apiidentity.Metadata
 // ErrInvalidMetadata wraps every reason Metadata.Validate rejects.
 var ErrInvalidMetadata = errors.New("invalid identity metadata")
 
-var (
-	townPattern    = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	villagePattern = regexp.MustCompile(`^[0-9]{12}$`)
-)
+var townPattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // ValidTown reports whether s can be a town name (a Kubernetes object name:
 // lower-case letters, digits and dashes, at most 63 characters).
 func ValidTown(s string) bool { return len(s) <= 63 && townPattern.MatchString(s) }
 
 // ValidVillage reports whether s is a 12-digit village code.
-func ValidVillage(s string) bool { return villagePattern.MatchString(s) }
+func ValidVillage(s string) bool { return divcode.Valid(s) }
 
 // Validate checks that the role is known and carries exactly the scope it
 // needs: village roles a town and a village, town roles a town and no
