@@ -32,6 +32,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/wuxiao/wuxiao/api/settings"
+	"github.com/wuxiao/wuxiao/services/internal/divcode"
 )
 
 // Environment variable names. The first group is set by the operator
@@ -186,9 +187,8 @@ func (e *ValidationError) Error() string {
 
 var (
 	// RFC 1123 label, as Kubernetes object names of Towns and Districts are.
-	namePattern     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	townCodePattern = regexp.MustCompile(`^[0-9]{12}$`)
-	rolePattern     = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,62}$`)
+	namePattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	rolePattern = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,62}$`)
 )
 
 // Validate checks every setting and returns a *ValidationError listing all
@@ -216,7 +216,7 @@ func (b *Base) validate(p *Problems) {
 	switch code := b.TownCode; {
 	case code == "":
 		p.Addf("town-code", EnvTownCode, "required: the town's 12-digit code, e.g. 330213100000")
-	case !townCodePattern.MatchString(code):
+	case !divcode.Valid(code):
 		p.Addf("town-code", EnvTownCode, "%q is not a 12-digit code, e.g. 330213100000", code)
 	case !strings.HasSuffix(code, "000") || strings.HasSuffix(code, "000000"):
 		p.Addf("town-code", EnvTownCode, "%q is not a town's code: a town has 9 significant digits followed by 000, e.g. 330213100000", code)
