@@ -15,6 +15,7 @@ import (
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 // What the console reads of the town services' answers (their JSON as
@@ -350,8 +351,8 @@ func explain(err error) (int, string) {
 
 // dayDiff is the number of Shanghai calendar days from a to b.
 func dayDiff(a, b time.Time) int {
-	ay, am, ad := a.In(shanghai).Date()
-	by, bm, bd := b.In(shanghai).Date()
+	ay, am, ad := a.In(tz.Shanghai).Date()
+	by, bm, bd := b.In(tz.Shanghai).Date()
 	return int(time.Date(by, bm, bd, 0, 0, 0, 0, time.UTC).Sub(time.Date(ay, am, ad, 0, 0, 0, 0, time.UTC)).Hours() / 24)
 }
 

@@ -11,7 +11,9 @@ import (
 	"time"
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+	"github.com/wuxiao/wuxiao/services/internal/divcode"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 // consoleNow is the console's clock (tests move it).
@@ -278,7 +280,7 @@ func (g *Gateway) startProcess(c *consoleReq) {
 	if c.p.Role.IsTownRole() {
 		village = f.Village
 	}
-	if !identity.ValidVillage(village) {
+	if !divcode.Valid(village) {
 		again(http.StatusUnprocessableEntity, "请选择村。")
 		return
 	}
@@ -322,7 +324,7 @@ func (g *Gateway) processesPage(c *consoleReq) {
 		status = ""
 	}
 	village := qs.Get("village")
-	if !identity.ValidVillage(village) || c.p.Role.IsVillageRole() {
+	if !divcode.Valid(village) || c.p.Role.IsVillageRole() {
 		village = ""
 	}
 	q := url.Values{"limit": {"200"}}
@@ -740,7 +742,7 @@ func (g *Gateway) villagePage(c *consoleReq) {
 	village := c.p.Village
 	if !c.p.Role.IsVillageRole() {
 		village = c.r.URL.Query().Get("village")
-		if !identity.ValidVillage(village) {
+		if !divcode.Valid(village) {
 			village = ""
 			if len(vs) > 0 {
 				village = vs[0].Code
@@ -760,7 +762,7 @@ func (g *Gateway) villagePage(c *consoleReq) {
 		Subsidies   *dsSubsidies
 		Recent      []task // the latest processes
 	}
-	d := data{Village: village, Villages: vs, Year: consoleNow().In(shanghai).Year()}
+	d := data{Village: village, Villages: vs, Year: consoleNow().In(tz.Shanghai).Year()}
 	d.VillageName = villageNames(vs)[village]
 	if village == "" {
 		c.page(http.StatusOK, "console_village", "村情", "village", "", d)

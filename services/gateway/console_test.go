@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wuxiao/wuxiao/services/disclosure"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 func TestCSRFTokenAndYuan(t *testing.T) {
@@ -42,7 +43,7 @@ func TestCSRFTokenAndYuan(t *testing.T) {
 			t.Errorf("parseYuan(%q) = %d, %v", tc.in, fen, ok)
 		}
 	}
-	now := time.Date(2026, 3, 10, 9, 0, 0, 0, shanghai)
+	now := time.Date(2026, 3, 10, 9, 0, 0, 0, tz.Shanghai)
 	for _, tc := range []struct {
 		due   time.Time
 		label string
@@ -294,7 +295,7 @@ func TestConsoleCadresAndTown(t *testing.T) {
 	// 我的村: grade and points with reasons; the ledger for the town.
 	env.raiseWarning(t, conVillage, "deadline", time.Now())
 	if _, err := env.DS.RecordEntry(context.Background(), finance.id, disclosure.EntryInput{Village: conVillage, Kind: disclosure.KindSpending,
-		Category: disclosure.CategoryManagementExpenses, AmountFen: 860050, Date: time.Now().In(shanghai).Format("2006-01-02"), Description: "购买办公用品",
+		Category: disclosure.CategoryManagementExpenses, AmountFen: 860050, Date: time.Now().In(tz.Shanghai).Format("2006-01-02"), Description: "购买办公用品",
 		Counterparty: "溪口文具店"}); err != nil {
 		t.Fatalf("recording a ledger entry: %v", err)
 	}

@@ -22,6 +22,7 @@ import (
 	crclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+	"github.com/wuxiao/wuxiao/services/internal/divcode"
 )
 
 // townServices are the services whose EndpointSlices the gateway watches.
@@ -228,17 +229,17 @@ func buildTable(district string, towns []wuxiaov1.Town, eps []discoveryv1.Endpoi
 		if district != "" && tw.Spec.District != district {
 			continue
 		}
-		if !validTownCode(tw.Spec.Code) {
+		if !divcode.Valid(tw.Spec.Code) {
 			continue // refused by the CRD's validation; never routed to
 		}
 		town := Town{Name: tw.Name, Code: tw.Spec.Code, DisplayName: tw.Spec.DisplayName}
-		if other, dup := t.byPrefix[town.Code[:9]]; dup {
+		if other, dup := t.byPrefix[divcode.TownPrefix(town.Code)]; dup {
 			log.Warn("gateway: two towns have the same code; villages go to the older", "code", town.Code,
 				"town", other.Name, "ignored", town.Name)
 			continue
 		}
 		t.towns[town.Name] = town
-		t.byPrefix[town.Code[:9]] = town
+		t.byPrefix[divcode.TownPrefix(town.Code)] = town
 		t.sorted = append(t.sorted, town)
 	}
 	slices.SortFunc(t.sorted, func(a, b Town) int { return strings.Compare(a.Name, b.Name) })
@@ -294,10 +295,6 @@ func httpPort(es *discoveryv1.EndpointSlice) int32 {
 	return 0
 }
 
-func validTownCode(code string) bool {
-	return len(code) == 12 && allDigits(code)
-}
-
 func allDigits(s string) bool {
 	for i := range len(s) {
 		if s[i] < '0' || s[i] > '9' {
@@ -313,10 +310,10 @@ func (d *Discovery) TownOfVillage(village string) (Town, error) {
 	if !d.isSynced() {
 		return Town{}, errNotSynced
 	}
-	if len(village) != 12 || !allDigits(village) {
+	if !divcode.Valid(village) {
 		return Town{}, ErrUnknownTown
 	}
-	t, ok := d.table.Load().byPrefix[village[:9]]
+	t, ok := d.table.Load().byPrefix[divcode.TownPrefix(village)]
 	if !ok {
 		return Town{}, ErrUnknownTown
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 // Every page is web/layout.html around one content template web/<name>.html
@@ -29,18 +30,10 @@ var pageCSS = func() template.CSS {
 	return template.CSS(b) // our own file, embedded at build time
 }()
 
-var shanghai = func() *time.Location {
-	l, err := time.LoadLocation("Asia/Shanghai")
-	if err != nil {
-		return time.FixedZone("CST", 8*3600)
-	}
-	return l
-}()
-
 var pageFuncs = template.FuncMap{
 	// date and datetime show times in China Standard Time.
-	"date":     func(t time.Time) string { return t.In(shanghai).Format("2006-01-02") },
-	"datetime": func(t time.Time) string { return t.In(shanghai).Format("2006-01-02 15:04") },
+	"date":     func(t time.Time) string { return t.In(tz.Shanghai).Format("2006-01-02") },
+	"datetime": func(t time.Time) string { return t.In(tz.Shanghai).Format("2006-01-02 15:04") },
 	// yuan shows an amount in fen as 元 with two decimals.
 	"yuan": func(fen int64) string {
 		sign := ""
