@@ -85,14 +85,20 @@ func (c *Code) PNG(scale int) ([]byte, error) {
 	return b.Bytes(), err
 }
 
+var titleEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;")
+
 // SVG draws the code, quiet zone included, as one path of unit squares
 // ("Mx yh1v1h-1z") in a viewBox of Side units, scale pixels per module
-// its nominal size.
-func (c *Code) SVG(scale int) []byte {
+// its nominal size; a title, when given, names it (for screen readers).
+// The output is deterministic: an unchanged text draws the same bytes.
+func (c *Code) SVG(scale int, title string) []byte {
 	side := c.Side()
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" shape-rendering="crispEdges">`,
 		side, side, side*scale, side*scale)
+	if title != "" {
+		b.WriteString("<title>" + titleEscaper.Replace(title) + "</title>")
+	}
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="`, side, side)
 	for y := range c.n {
 		for x := range c.n {

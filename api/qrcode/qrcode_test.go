@@ -17,7 +17,7 @@ func TestEveryFormDecodes(t *testing.T) {
 	for _, text := range []string{
 		"https://jiandu.example.cn/v/330213100201",
 		"https://fenghua.example.cn/r/330213100201",
-		"http://127.0.0.1:8080/v/" + strings.Repeat("9", 12),
+		"http://127.0.0.1:8080/v/" + strings.Repeat("9", 12) + "?a=1&b=2",
 	} {
 		t.Run(text, func(t *testing.T) {
 			c, err := qrcode.Encode(text)
@@ -41,9 +41,12 @@ func TestEveryFormDecodes(t *testing.T) {
 			if got, err := qrcodetest.Decode(img); got != text {
 				t.Errorf("PNG: %q %v", got, err)
 			}
-			svg := c.SVG(8)
+			svg := c.SVG(8, text)
 			if !bytes.Contains(svg, []byte(`width="`+strconv.Itoa(c.Side()*8)+`"`)) {
 				t.Errorf("SVG's nominal size is not 8 pixels a module: %.200s", svg)
+			}
+			if !bytes.Contains(svg, []byte("<title>"+strings.ReplaceAll(text, "&", "&amp;")+"</title>")) || bytes.Contains(c.SVG(8, ""), []byte("<title>")) {
+				t.Errorf("SVG title: %.300s", svg)
 			}
 			if got, err := qrcodetest.DecodeSVG(svg); got != text {
 				t.Errorf("SVG: %q %v", got, err)

@@ -52,7 +52,7 @@ func (s *Service) portalQR(w http.ResponseWriter, r *http.Request) {
 	}
 	if svg {
 		w.Header().Set("Content-Type", "image/svg+xml")
-		_, _ = w.Write(code.SVG(qrScale))
+		_, _ = w.Write(code.SVG(qrScale, ""))
 		return
 	}
 	body, err := code.PNG(qrScale)
