@@ -91,7 +91,10 @@ func FuzzVerifyChain(f *testing.F) {
 		case 11: // the suffix from i re-hashed, with a key of the attacker's or none
 			attacker := []byte(nil)
 			if mode%2 == 0 {
-				attacker = bytes.Repeat([]byte{mode}, 32)
+				// Never the chain's own key (32 × 0x42, which mode 'B'
+				// once gave: the fuzzer's crasher was the test's, kept
+				// as a seed).
+				attacker = append(bytes.Repeat([]byte{mode}, 31), 0xa5)
 			}
 			if attacker == nil && i == 0 && auditKnownWeaknesses {
 				return
