@@ -277,8 +277,11 @@ func (k kratosAdmin) signInExisting(t *testing.T, ctx context.Context, login str
 
 func (k kratosAdmin) setPassword(ctx context.Context, login string) error {
 	ids, _, err := k.admin.IdentityAPI.ListIdentities(ctx).CredentialsIdentifier(login).Execute()
-	if err != nil || len(ids) != 1 {
-		return fmt.Errorf("finding the identity of %s: %d found, %v", login, len(ids), err)
+	if err != nil {
+		return fmt.Errorf("finding the identity of %s: %w", login, err)
+	}
+	if len(ids) != 1 {
+		return fmt.Errorf("finding the identity of %s: %d found", login, len(ids))
 	}
 	id := ids[0]
 	traits, _ := id.Traits.(map[string]any)

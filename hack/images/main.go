@@ -20,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"os"
 	"os/exec"
@@ -65,7 +66,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	if err := os.MkdirAll(*out, 0o750); err != nil {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
@@ -193,21 +194,23 @@ func tarDir(dir, file string) (err error) {
 			err = cerr
 		}
 	}()
+	// Walked and read through an os.Root: nothing outside dir is read, even
+	// through a symbolic link.
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = root.Close() }()
 	tw := tar.NewWriter(f)
 	mt := epoch()
-	err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || p == dir {
+	err = fs.WalkDir(root.FS(), ".", func(rel string, d fs.DirEntry, err error) error {
+		if err != nil || rel == "." {
 			return err
 		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
 		if d.IsDir() {
 			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: rel + "/", Mode: 0o755, ModTime: mt, Format: tar.FormatPAX})
 		}
-		data, err := os.ReadFile(p)
+		data, err := root.ReadFile(rel)
 		if err != nil {
 			return err
 		}
@@ -262,7 +265,7 @@ func epoch() time.Time {
 	var s int64
 	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
 		if _, err := fmt.Sscan(v, &s); err != nil {
-			log.Fatalf("SOURCE_DATE_EPOCH=%q: %v", v, err)
+			log.Fatalf("SOURCE_DATE_EPOCH=%q: %v", v, err) //nolint:gosec // G706: %q quotes the value, so it cannot forge a log line
 		}
 	}
 	return time.Unix(s, 0).UTC()

@@ -104,16 +104,16 @@ func (p *People) signIn(ctx context.Context, login, role, town, village string) 
 			return "", err
 		}
 	default:
-		return "", fmt.Errorf("Kratos admin: creating identity %s: %w", login, kratosErr(resp, err))
+		return "", fmt.Errorf("creating identity %s through the Kratos admin API: %w", login, kratosErr(resp, err))
 	}
 	flow, resp, err := p.Public.FrontendAPI.CreateNativeLoginFlow(ctx).Execute()
 	if err != nil {
-		return "", fmt.Errorf("Kratos: native login flow for %s: %w", login, kratosErr(resp, err))
+		return "", fmt.Errorf("starting a Kratos native login flow for %s: %w", login, kratosErr(resp, err))
 	}
 	b := kratos.UpdateLoginFlowWithPasswordMethodAsUpdateLoginFlowBody(kratos.NewUpdateLoginFlowWithPasswordMethod(login, "password", pw))
 	done, resp, err := p.Public.FrontendAPI.UpdateLoginFlow(ctx).Flow(flow.Id).UpdateLoginFlowBody(b).Execute()
 	if err != nil || done.SessionToken == nil {
-		return "", fmt.Errorf("Kratos: signing in %s: %w", login, kratosErr(resp, errors.Join(err, errors.New("no session token"))))
+		return "", fmt.Errorf("signing in %s through Kratos: %w", login, kratosErr(resp, errors.Join(err, errors.New("no session token"))))
 	}
 	return *done.SessionToken, nil
 }
@@ -123,7 +123,7 @@ func (p *People) signIn(ctx context.Context, login, role, town, village string) 
 func (p *People) resetPassword(ctx context.Context, login string, meta map[string]any, pw string) error {
 	ids, resp, err := p.Admin.IdentityAPI.ListIdentities(ctx).CredentialsIdentifier(login).Execute()
 	if err != nil || len(ids) != 1 {
-		return fmt.Errorf("Kratos admin: finding identity %s: %d found: %w", login, len(ids), kratosErr(resp, err))
+		return fmt.Errorf("finding identity %s through the Kratos admin API: %d found: %w", login, len(ids), kratosErr(resp, err))
 	}
 	id := ids[0]
 	body := kratos.UpdateIdentityBody{SchemaId: id.SchemaId, State: "active",
@@ -131,7 +131,7 @@ func (p *People) resetPassword(ctx context.Context, login string, meta map[strin
 		Credentials: &kratos.IdentityWithCredentials{Password: &kratos.IdentityWithCredentialsPassword{
 			Config: &kratos.IdentityWithCredentialsPasswordConfig{Password: &pw}}}}
 	if _, resp, err := p.Admin.IdentityAPI.UpdateIdentity(ctx, id.Id).UpdateIdentityBody(body).Execute(); err != nil {
-		return fmt.Errorf("Kratos admin: setting the password of %s: %w", login, kratosErr(resp, err))
+		return fmt.Errorf("setting the password of %s through the Kratos admin API: %w", login, kratosErr(resp, err))
 	}
 	return nil
 }

@@ -100,7 +100,7 @@ func TestPlanWalletPassesTheLedgerValidation(t *testing.T) {
 			var income, spending int64
 			keys := map[string]bool{}
 			for i, e := range p.Entries {
-				if !(e.Date > yearAgo && e.Date <= today) {
+				if e.Date <= yearAgo || e.Date > today {
 					t.Errorf("%s entry %q dated %s, outside (%s, %s]", v.Code, e.Description, e.Date, yearAgo, today)
 				}
 				if i > 0 && e.Date < p.Entries[i-1].Date {

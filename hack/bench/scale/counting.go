@@ -61,36 +61,6 @@ func (c counts) sub(o counts) counts {
 	return r
 }
 
-func (c counts) total() float64 {
-	var t float64
-	for _, v := range c.ByKey {
-		t += v
-	}
-	return t
-}
-
-// byVerb sums the counts per verb.
-func (c counts) byVerb() map[string]float64 {
-	m := map[string]float64{}
-	for k, v := range c.ByKey {
-		m[k.Verb] += v
-	}
-	return m
-}
-
-// readsWrites splits a total into reads (GET, LIST, WATCH) and writes
-// (everything else: CREATE, UPDATE, PATCH, APPLY, DELETE, ...).
-func (c counts) readsWrites() (reads, writes float64) {
-	for k, v := range c.ByKey {
-		if isRead(k.Verb) {
-			reads += v
-		} else {
-			writes += v
-		}
-	}
-	return
-}
-
 func isRead(verb string) bool {
 	return verb == "GET" || verb == "LIST" || verb == "WATCH"
 }

@@ -134,7 +134,7 @@ func main() {
 		if o.logDir, err = os.MkdirTemp("", "wuxiao-bench-"); err != nil {
 			fatal(err)
 		}
-	} else if err := os.MkdirAll(o.logDir, 0o755); err != nil {
+	} else if err := os.MkdirAll(o.logDir, 0o750); err != nil {
 		fatal(err)
 	}
 	logf("logs and kubeconfigs go to %s", o.logDir)
@@ -203,7 +203,7 @@ func writeJSON(path string, rep report) {
 	if err != nil {
 		fatal(err)
 	}
-	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(path, append(data, '\n'), 0o600); err != nil {
 		fatal(err)
 	}
 }

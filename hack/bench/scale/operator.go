@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -48,7 +49,7 @@ type operatorProc struct {
 	exitErr error
 }
 
-func startOperator(e *benchEnv, bin string, extraArgs []string, logPath string) (*operatorProc, error) {
+func startOperator(ctx context.Context, e *benchEnv, bin string, extraArgs []string, logPath string) (*operatorProc, error) {
 	user, err := e.te.AddUser(envtest.User{Name: "wuxiao-operator", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		return nil, err
@@ -61,7 +62,7 @@ func startOperator(e *benchEnv, bin string, extraArgs []string, logPath string) 
 	if err := os.WriteFile(kcPath, kc, 0o600); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := freePort(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +79,10 @@ func startOperator(e *benchEnv, bin string, extraArgs []string, logPath string) 
 		"--archive-namespace", systemNamespace,
 		"--zap-log-level=error",
 	}, extraArgs...)
-	p.cmd = exec.Command(bin, args...)
+	// Not cancelled with ctx: stop() ends the operator (SIGTERM, a kill
+	// only after 15 s) once it has read VmHWM, also when the benchmark is
+	// interrupted; a cancelled context would kill it first.
+	p.cmd = exec.CommandContext(context.WithoutCancel(ctx), bin, args...)
 	p.cmd.Env = append(os.Environ(), "KUBECONFIG="+kcPath)
 	p.cmd.Stdout = logFile
 	p.cmd.Stderr = logFile
@@ -97,8 +101,8 @@ func startOperator(e *benchEnv, bin string, extraArgs []string, logPath string) 
 	return p, nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(ctx context.Context) (int, error) {
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
@@ -148,6 +152,15 @@ func procStatus(pid int, field string) (int64, error) {
 	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
+// exitError is how the operator ended, once exited() says it has: Wait's
+// error, or one saying it exited with status 0.
+func (p *operatorProc) exitError() error {
+	if p.exitErr == nil {
+		return errors.New("exit status 0")
+	}
+	return p.exitErr
+}
+
 func (p *operatorProc) exited() bool {
 	select {
 	case <-p.done:
@@ -163,9 +176,13 @@ func (p *operatorProc) waitHealthy(ctx context.Context, timeout time.Duration) e
 	hc := &http.Client{Timeout: 2 * time.Second}
 	for time.Now().Before(deadline) {
 		if p.exited() {
-			return fmt.Errorf("operator exited: %v (see %s)", p.exitErr, p.logPath)
+			return fmt.Errorf("operator exited: %w (see %s)", p.exitError(), p.logPath)
 		}
-		resp, err := hc.Get("http://" + p.health + "/readyz")
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.health+"/readyz", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := hc.Do(req)
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

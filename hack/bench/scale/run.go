@@ -287,7 +287,7 @@ func runOperator(parent context.Context, o options, l layout, label string) (*ru
 	}
 	res.LogFile = filepath.Join(o.logDir, "operator-"+label+".log")
 	logf("[%s] starting the operator; its log: %s", label, res.LogFile)
-	op, err := startOperator(e, o.operatorBin, o.operatorArgs, res.LogFile)
+	op, err := startOperator(ctx, e, o.operatorBin, o.operatorArgs, res.LogFile)
 	if err != nil {
 		return nil, err
 	}
@@ -339,7 +339,7 @@ func runOperator(parent context.Context, o options, l layout, label string) (*ru
 	res.BenchRequests = figuresOf(w2.ours.sub(w1.ours), 0)
 	res.KubeletUpdates = kub.updates.Load()
 	if op.exited() {
-		werr = fmt.Errorf("the operator exited during the run: %v", op.exitErr)
+		werr = fmt.Errorf("the operator exited during the run: %w", op.exitError())
 	}
 	if werr != nil {
 		res.Error = werr.Error()

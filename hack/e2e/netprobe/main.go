@@ -59,7 +59,7 @@ func main() {
 	wg.Wait()
 	b, _ := json.Marshal(results)
 	fmt.Println(string(b))
-	if err := os.WriteFile(*out, b, 0o644); err != nil {
+	if err := os.WriteFile(*out, b, 0o600); err != nil {
 		fmt.Fprintln(os.Stderr, "netprobe:", err)
 		os.Exit(1)
 	}
