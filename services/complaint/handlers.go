@@ -175,7 +175,11 @@ func checkIntake(in Intake) domainerr.FieldErrors {
 	}
 	if len(errs) == 0 {
 		if err := in.Validate(); err != nil { // the attachments' details
-			errs = append(errs, &domainerr.FieldError{Field: "attachments", Code: "attachment_invalid", Message: err.(*domainerr.Error).Detail})
+			msg := err.Error()
+			if de := (*domainerr.Error)(nil); errors.As(err, &de) {
+				msg = de.Detail
+			}
+			errs = append(errs, &domainerr.FieldError{Field: "attachments", Code: "attachment_invalid", Message: msg})
 		}
 	}
 	return errs

@@ -3,6 +3,7 @@ package complaint
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -45,13 +46,13 @@ func FuzzPoW(f *testing.F) {
 			}
 		}
 		if other != village {
-			if err := c.CheckPoWForVillage(ch.Token, solved, other, now); err != ErrChallengeWrongVillage {
+			if err := c.CheckPoWForVillage(ch.Token, solved, other, now); !errors.Is(err, ErrChallengeWrongVillage) {
 				t.Fatalf("challenge for %q used for %q: %v", village, other, err)
 			}
 		}
 		late := now.Add(5*time.Minute + time.Duration(dt%1000)*time.Second)
 		if !late.Before(ch.ExpiresAt) {
-			if err := c.CheckPoWForVillage(ch.Token, solved, village, late); err != ErrChallengeExpired {
+			if err := c.CheckPoWForVillage(ch.Token, solved, village, late); !errors.Is(err, ErrChallengeExpired) {
 				t.Fatalf("expired challenge at %s: %v", late, err)
 			}
 		}
@@ -71,11 +72,11 @@ func FuzzPoW(f *testing.F) {
 		if err := c.VerifyPoWForVillage(ch.Token, solved, village, now); err != nil {
 			t.Fatalf("solved challenge refused: %v", err)
 		}
-		if err := c.VerifyPoWForVillage(ch.Token, solved, village, now); err != ErrChallengeReused {
+		if err := c.VerifyPoWForVillage(ch.Token, solved, village, now); !errors.Is(err, ErrChallengeReused) {
 			t.Fatalf("spent challenge accepted again: %v", err)
 		}
 		if m := string(mutated); m != ch.Token && sameToken(ch.Token, m) {
-			if err := c.VerifyPoWForVillage(m, solved, village, now); err != ErrChallengeReused {
+			if err := c.VerifyPoWForVillage(m, solved, village, now); !errors.Is(err, ErrChallengeReused) {
 				t.Fatalf("a respelling %q of a spent token: %v", m, err)
 			}
 		}

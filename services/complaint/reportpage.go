@@ -153,7 +153,7 @@ func (a *API) readReport(r *http.Request) (*reportSubmission, error) {
 	}
 	for parts := 0; ; parts++ {
 		part, err := mr.NextPart()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return sub, nil
 		}
 		if err != nil {

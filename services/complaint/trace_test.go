@@ -105,7 +105,7 @@ func TestLifecycleIsOneTrace(t *testing.T) {
 		}
 		attrs := map[string]string{}
 		for _, kv := range sp.Attributes() {
-			attrs[string(kv.Key)] = kv.Value.Emit()
+			attrs[string(kv.Key)] = kv.Value.String()
 		}
 		if attrs[AttrComplaintID] != rc.ID || attrs[AttrAction] != action || attrs[AttrVillage] != testVillage {
 			t.Errorf("%s: attributes %v", action, attrs)
@@ -128,7 +128,12 @@ func TestLifecycleIsOneTrace(t *testing.T) {
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- relay.Run(rctx) }()
-	t.Cleanup(func() { stop(); <-done })
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("relay: %v", err)
+		}
+	})
 	kctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	msgs, err := testinfra.ReadTopic(kctx, brokers, s.topic(), 3) // filed, accepted, resolved

@@ -229,7 +229,7 @@ func noPersonalNumbers(t *testing.T, es []Entry, rows [][]string, cols ...int) {
 // run of (folded) digits.
 func personalNumbers(s string) []string {
 	var found []string
-	runs := strings.FieldsFunc(personal.Fold(s), func(r rune) bool { return !(r >= '0' && r <= '9' || r == 'X' || r == 'x') })
+	runs := strings.FieldsFunc(personal.Fold(s), func(r rune) bool { return (r < '0' || r > '9') && r != 'X' && r != 'x' })
 	for _, run := range runs {
 		switch {
 		case len(run) == 18 && personal.ValidIDNumber(run):

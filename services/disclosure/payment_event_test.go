@@ -59,7 +59,12 @@ func TestPaymentRecordedReachesKafka(t *testing.T) {
 	relayCtx, stopRelay := context.WithCancel(ctx)
 	relayDone := make(chan error, 1)
 	go func() { relayDone <- events.NewRelay(s.Pool, brokers, events.RelayOptions{}).Run(relayCtx) }()
-	t.Cleanup(func() { stopRelay(); <-relayDone })
+	t.Cleanup(func() {
+		stopRelay()
+		if err := <-relayDone; err != nil {
+			t.Errorf("relay: %v", err)
+		}
+	})
 
 	readCtx, stop := context.WithTimeout(ctx, 60*time.Second)
 	defer stop()

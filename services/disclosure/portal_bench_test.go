@@ -43,7 +43,12 @@ func BenchmarkPortalWallet(b *testing.B) {
 	listenCtx, stopListening := context.WithCancel(ctx)
 	listened := make(chan error, 1)
 	go func() { listened <- s.ListenPortal(listenCtx) }()
-	defer func() { stopListening(); <-listened }()
+	defer func() {
+		stopListening()
+		if err := <-listened; err != nil {
+			b.Errorf("portal listener: %v", err)
+		}
+	}()
 	awaitBook(b, s, "listening", func(v *versionBook) bool { return v.listening })
 	path := "/v/" + village + "?year=2026"
 	warm := get(b, ts, path)

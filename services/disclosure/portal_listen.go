@@ -90,7 +90,7 @@ func (s *Service) listenPortal(ctx context.Context, o listenOptions) error {
 		if listened {
 			backoff = listenBackoffMin
 		}
-		wait := backoff/2 + rand.N(backoff/2+1)
+		wait := backoff/2 + rand.N(backoff/2+1) //nolint:gosec // G404: jitter spreading reconnections, not a secret
 		if s.Log != nil {
 			s.Log.WarnContext(ctx, "portal listener lost; pages read versions from the database until it is back",
 				"error", err, "retry_in", wait)

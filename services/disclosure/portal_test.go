@@ -3,6 +3,7 @@ package disclosure
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -313,7 +314,7 @@ func checkHTML(t *testing.T, doc string) {
 	for {
 		tt := z.Next()
 		if tt == html.ErrorToken {
-			if z.Err() != io.EOF {
+			if !errors.Is(z.Err(), io.EOF) {
 				t.Fatalf("tokenizer: %v", z.Err())
 			}
 			break

@@ -2,6 +2,7 @@ package disclosure
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"time"
@@ -218,7 +219,7 @@ func (s *Service) LoadProcess(ctx context.Context, village, tracking string) (Pr
 		ORDER BY started_at DESC NULLS LAST, instance_id LIMIT 1`, village, tracking).Scan(
 		&p.InstanceID, &p.TrackingNumber, &p.Village, &p.ItemID, &p.ItemName, &p.Category, &p.CatalogVersion,
 		&p.Title, &p.Status, &p.CurrentStep, &p.StartedAt, &p.CompletedAt, &p.WithdrawnAt, &p.WithdrawReason)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return Process{}, ErrNotFound
 	}
 	if err != nil {

@@ -66,8 +66,13 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 	if res.StatusCode != 201 || json.Unmarshal(raw, &receipt) != nil || receipt.TrackingCode == "" {
 		t.Fatalf("intake: %d %s", res.StatusCode, raw)
 	}
-	if res, err := http.Get(url + "/v1/public/complaints/" + receipt.TrackingCode); err != nil || res.StatusCode != 200 {
-		t.Fatalf("tracking page: %v %v", res, err)
+	res, err = http.Get(url + "/v1/public/complaints/" + receipt.TrackingCode)
+	if err != nil {
+		t.Fatalf("tracking page: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("tracking page: %v", res)
 	}
 
 	// The filed event reaches the complaint topic, without the reporter.
