@@ -18,6 +18,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -234,7 +235,7 @@ func (b *Base) validate(p *Problems) {
 	checkHTTPURL(p, "kratos-public-url", EnvKratosPublicURL, b.KratosPublicURL, true, "http://kratos-public.wuxiao-system:4433")
 	checkHTTPURL(p, "otlp-endpoint", EnvOTLPEndpoint, b.OTLPEndpoint, false, "http://otel-collector.observability:4318")
 
-	const dbExample = "postgres://user:password@host:5432/town?sslmode=require"
+	const dbExample = "postgres://user:password@host:5432/town?sslmode=require" //nolint:gosec // a placeholder shown in the help text, not a credential
 	if b.DatabaseURL == "" {
 		p.Addf("database-url", EnvDatabaseURL, "required: a PostgreSQL URL, e.g. %s", dbExample)
 	} else if u, err := url.Parse(b.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") ||
@@ -355,7 +356,7 @@ func validHostPort(v string, emptyHost bool) bool {
 
 // pathErr drops the path os.Stat repeats, keeping "no such file or directory".
 func pathErr(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
+	if pe := (*os.PathError)(nil); errors.As(err, &pe) {
 		return pe.Err
 	}
 	return err

@@ -2,6 +2,7 @@ package flowchart
 
 import (
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -102,7 +103,7 @@ func checkSVG(t *testing.T, item *wuxiaov1.PowerItem, svg string) {
 	var text strings.Builder
 	for {
 		tok, err := dec.Token()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

@@ -2,6 +2,7 @@ package flowchart
 
 import (
 	"encoding/xml"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -34,7 +35,7 @@ func wellFormed(t *testing.T, svg string) map[string]string {
 	dec := xml.NewDecoder(strings.NewReader(svg))
 	for {
 		tok, err := dec.Token()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return classes
 		}
 		if err != nil {

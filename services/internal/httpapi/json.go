@@ -35,7 +35,7 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 func decodeJSON(r *http.Request, v any) *Problem {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil || !(mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
+	if err != nil || (mt != "application/json" && (!strings.HasPrefix(mt, "application/") || !strings.HasSuffix(mt, "+json"))) {
 		return UnsupportedMediaType(ct)
 	}
 	if r.Body == nil || r.Body == http.NoBody {

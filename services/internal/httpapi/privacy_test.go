@@ -117,20 +117,20 @@ func TestSpansAndLogsOmitTheReporter(t *testing.T) {
 		var seen []string
 		seen = append(seen, s.Name, s.Status.Description)
 		for _, kv := range s.Attributes {
-			seen = append(seen, string(kv.Key)+"="+kv.Value.Emit())
+			seen = append(seen, string(kv.Key)+"="+kv.Value.String())
 			if kv.Key == "url.path" {
-				routes[kv.Value.Emit()] = true
+				routes[kv.Value.String()] = true
 			}
 		}
 		for _, ev := range s.Events {
 			seen = append(seen, ev.Name)
 			for _, kv := range ev.Attributes {
-				seen = append(seen, string(kv.Key)+"="+kv.Value.Emit())
+				seen = append(seen, string(kv.Key)+"="+kv.Value.String())
 			}
 		}
 		for _, l := range s.Links {
 			for _, kv := range l.Attributes {
-				seen = append(seen, string(kv.Key)+"="+kv.Value.Emit())
+				seen = append(seen, string(kv.Key)+"="+kv.Value.String())
 			}
 		}
 		for _, v := range seen {

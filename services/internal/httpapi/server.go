@@ -260,14 +260,15 @@ func (s *Server) MetricsHandler() http.Handler { return s.metrics }
 // down gracefully (see Serve); with base.MetricsAddr set it serves /metrics
 // there meanwhile (see ServeMetrics).
 func (s *Server) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.base.HTTPAddr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.base.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", s.base.HTTPAddr, err)
 	}
 	if s.base.MetricsAddr == "" {
 		return s.Serve(ctx, ln)
 	}
-	mln, err := net.Listen("tcp", s.base.MetricsAddr)
+	mln, err := lc.Listen(ctx, "tcp", s.base.MetricsAddr)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("listening on %s for /metrics: %w", s.base.MetricsAddr, err)

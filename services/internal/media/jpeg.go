@@ -53,7 +53,9 @@ func filterJPEG(w *bufio.Writer, r *bufio.Reader) error {
 	if _, err := io.ReadFull(r, soi[:]); err != nil || soi != [2]byte{0xFF, mSOI} {
 		return fail("jpeg", "no start of image")
 	}
-	w.Write(soi[:])
+	if err := write(w, soi[:]); err != nil {
+		return err
+	}
 	orientation := 0
 	pendingOrientation := true // written before the first frame segment
 	next := -1                 // a marker a scan ended on
@@ -70,12 +72,13 @@ func filterJPEG(w *bufio.Writer, r *bufio.Reader) error {
 		}
 		switch {
 		case marker == mEOI:
-			w.Write([]byte{0xFF, mEOI})
 			// Whatever follows the image (a vendor trailer, a second
 			// picture with its own EXIF) is dropped.
-			return nil
+			return write(w, []byte{0xFF, mEOI})
 		case marker == mTEM || (marker >= 0xD0 && marker <= 0xD7):
-			w.Write([]byte{0xFF, marker})
+			if err := write(w, []byte{0xFF, marker}); err != nil {
+				return err
+			}
 			continue
 		case marker == mSOI:
 			return fail("jpeg", "start of image inside the image")
@@ -98,20 +101,23 @@ func filterJPEG(w *bufio.Writer, r *bufio.Reader) error {
 				orientation = exifOrientation(payload[6:])
 			}
 			if isAPP && keepAPP(marker, payload) {
-				w.Write([]byte{0xFF, marker})
-				w.Write(lb[:])
-				w.Write(payload)
+				if err := write(w, []byte{0xFF, marker}, lb[:], payload); err != nil {
+					return err
+				}
 			}
 			continue
 		}
 		if pendingOrientation {
 			pendingOrientation = false
 			if orientation > 1 {
-				w.Write(orientationSegment(orientation))
+				if err := write(w, orientationSegment(orientation)); err != nil {
+					return err
+				}
 			}
 		}
-		w.Write([]byte{0xFF, marker})
-		w.Write(lb[:])
+		if err := write(w, []byte{0xFF, marker}, lb[:]); err != nil {
+			return err
+		}
 		if _, err := io.CopyN(w, r, int64(n-2)); err != nil {
 			return truncated(err)
 		}
@@ -123,6 +129,16 @@ func filterJPEG(w *bufio.Writer, r *bufio.Reader) error {
 			next = int(m)
 		}
 	}
+}
+
+// write writes each of bs to w in turn and stops at the first error.
+func write(w *bufio.Writer, bs ...[]byte) error {
+	for _, b := range bs {
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // nextMarker reads a marker: 0xFF, fill bytes (0xFF), the marker code.
@@ -155,7 +171,9 @@ func copyScan(w *bufio.Writer, r *bufio.Reader) (byte, error) {
 			return 0, err
 		}
 		if b != 0xFF {
-			w.WriteByte(b)
+			if err := w.WriteByte(b); err != nil {
+				return 0, err
+			}
 			continue
 		}
 		c, err := r.ReadByte()
@@ -166,8 +184,9 @@ func copyScan(w *bufio.Writer, r *bufio.Reader) (byte, error) {
 			return 0, err
 		}
 		if c == 0x00 || (c >= 0xD0 && c <= 0xD7) {
-			w.WriteByte(0xFF)
-			w.WriteByte(c)
+			if err := write(w, []byte{0xFF, c}); err != nil {
+				return 0, err
+			}
 			continue
 		}
 		return c, nil

@@ -17,11 +17,16 @@ import (
 	"github.com/wuxiao/wuxiao/services/internal/media/mediatest"
 )
 
-func zlibOf(b []byte) []byte {
+func zlibOf(tb testing.TB, b []byte) []byte {
+	tb.Helper()
 	var z bytes.Buffer
 	w := zlib.NewWriter(&z)
-	w.Write(b)
-	w.Close()
+	if _, err := w.Write(b); err != nil {
+		tb.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		tb.Fatal(err)
+	}
 	return z.Bytes()
 }
 
@@ -66,7 +71,7 @@ func pdfIntact(t *testing.T, in, out []byte) {
 
 func TestClean(t *testing.T) {
 	photo, shot := mediatest.JPEG(64, 48), mediatest.PNG(40, 30)
-	plainPDF, flatePDF := mediatest.PDF(nil), mediatest.PDF(zlibOf(mediatest.XMPPacket()))
+	plainPDF, flatePDF := mediatest.PDF(nil), mediatest.PDF(zlibOf(t, mediatest.XMPPacket()))
 	for _, tc := range []struct {
 		name  string
 		in    []byte
@@ -203,7 +208,7 @@ func FuzzClean(f *testing.F) {
 	f.Add(mediatest.JPEG(8, 8))
 	f.Add(mediatest.PNG(8, 8))
 	f.Add(mediatest.PDF(nil))
-	f.Add(mediatest.PDF(zlibOf(mediatest.XMPPacket())))
+	f.Add(mediatest.PDF(zlibOf(f, mediatest.XMPPacket())))
 	f.Add(mediatest.PDFObjectStream())
 	f.Add([]byte{0xFF, 0xD8, 0xFF, 0xDA, 0, 2, 0xFF, 0x00, 0xFF, 0xD0, 0xFF, 0xD9})
 	f.Fuzz(func(t *testing.T, in []byte) {

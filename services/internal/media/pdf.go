@@ -186,8 +186,12 @@ func blankInObjectStream(out []byte, objs []pdfObject, num string) bool {
 		blank(data[p+2 : end-2])
 		var z bytes.Buffer
 		zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
-		zw.Write(data)
-		zw.Close()
+		if _, err := zw.Write(data); err != nil {
+			return false
+		}
+		if err := zw.Close(); err != nil {
+			return false
+		}
 		room := o.dataEnd - o.dataStart
 		if z.Len() > room {
 			return false

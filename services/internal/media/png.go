@@ -23,7 +23,9 @@ func filterPNG(w *bufio.Writer, r *bufio.Reader) error {
 	if _, err := io.ReadFull(r, sig); err != nil || string(sig) != string(pngSignature) {
 		return fail("png", "no PNG signature")
 	}
-	w.Write(sig)
+	if err := write(w, sig); err != nil {
+		return err
+	}
 	first := true
 	for {
 		var h [8]byte
@@ -36,7 +38,7 @@ func filterPNG(w *bufio.Writer, r *bufio.Reader) error {
 		}
 		typ := string(h[4:])
 		for _, c := range h[4:] {
-			if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+			if (c < 'A' || c > 'Z') && (c < 'a' || c > 'z') {
 				return fail("png", "chunk type %q", typ)
 			}
 		}
@@ -50,7 +52,9 @@ func filterPNG(w *bufio.Writer, r *bufio.Reader) error {
 			}
 			continue
 		}
-		w.Write(h[:])
+		if err := write(w, h[:]); err != nil {
+			return err
+		}
 		if _, err := io.CopyN(w, r, int64(n)+4); err != nil { // data and CRC
 			return pngTruncated(err)
 		}

@@ -127,7 +127,7 @@ func redactAttrs(kvs []attribute.KeyValue) ([]attribute.KeyValue, bool) {
 			hit = true
 		}
 		if kv.Key == routeKey {
-			route = kv.Value.Emit()
+			route = kv.Value.String()
 		}
 	}
 	if !hit {

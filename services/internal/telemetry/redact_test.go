@@ -22,7 +22,7 @@ func values(s tracetest.SpanStub) []string {
 	out := []string{s.Name, s.Status.Description}
 	kvs := func(list []attribute.KeyValue) {
 		for _, kv := range list {
-			out = append(out, string(kv.Key)+"="+kv.Value.Emit())
+			out = append(out, string(kv.Key)+"="+kv.Value.String())
 		}
 	}
 	kvs(s.Attributes)
@@ -39,7 +39,7 @@ func values(s tracetest.SpanStub) []string {
 func attr(s tracetest.SpanStub, k attribute.Key) (string, bool) {
 	for _, kv := range s.Attributes {
 		if kv.Key == k {
-			return kv.Value.Emit(), true
+			return kv.Value.String(), true
 		}
 	}
 	return "", false

@@ -70,7 +70,7 @@ func (c Client) Do(t testing.TB, req Request) Response {
 			contentType = "application/json"
 		}
 	}
-	r, err := http.NewRequest(req.Method, c.URL+req.Path, body)
+	r, err := http.NewRequestWithContext(t.Context(), req.Method, c.URL+req.Path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func (c Client) Send(t testing.TB, r *http.Request) Response {
 	if c.KeepRedirects {
 		hc = keepRedirects
 	}
-	res, err := hc.Do(r)
+	res, err := hc.Do(r) //nolint:gosec // G704: a test client; the URL is the server under test's, chosen by the test
 	if err != nil {
 		t.Fatal(err)
 	}

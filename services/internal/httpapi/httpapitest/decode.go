@@ -30,7 +30,7 @@ import (
 func CheckDecodeRequest(t testing.TB, body []byte, fresh func() any, limitedAtDecoding func(any) bool) (any, bool) {
 	t.Helper()
 	decode := func(b []byte) (any, *httptest.ResponseRecorder, bool) {
-		r := httptest.NewRequest(http.MethodPost, "/x", bytes.NewReader(b))
+		r := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/x", bytes.NewReader(b))
 		r.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		r.Body = http.MaxBytesReader(rec, r.Body, 1<<20)

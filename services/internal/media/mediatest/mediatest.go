@@ -45,9 +45,8 @@ func picture(w, h int) image.Image {
 // IFD0 (Orientation, Software, Artist, GPS pointer) and a GPS IFD.
 func Exif(orientation uint16) []byte {
 	be := binary.BigEndian
-	var t bytes.Buffer
-	t.WriteString("MM\x00\x2a")
-	binary.Write(&t, be, uint32(8))
+	// Appending to a slice, unlike binary.Write, has no error to check.
+	t := be.AppendUint32([]byte("MM\x00\x2a"), 8)
 	sw, artist := []byte(Software+"\x00"), []byte(Author+"\x00")
 	// IFD0 at 8: 4 entries, then next-IFD offset, then the strings.
 	const n0 = 4
@@ -56,33 +55,33 @@ func Exif(orientation uint16) []byte {
 	artistOff := swOff + len(sw)
 	gpsOff := artistOff + len(artist)
 	entry := func(tag, typ uint16, count, value uint32) {
-		binary.Write(&t, be, tag)
-		binary.Write(&t, be, typ)
-		binary.Write(&t, be, count)
-		binary.Write(&t, be, value)
+		t = be.AppendUint16(t, tag)
+		t = be.AppendUint16(t, typ)
+		t = be.AppendUint32(t, count)
+		t = be.AppendUint32(t, value)
 	}
-	binary.Write(&t, be, uint16(n0))
+	t = be.AppendUint16(t, n0)
 	entry(0x0112, 3, 1, uint32(orientation)<<16) // SHORT, left-justified
 	entry(0x0131, 2, uint32(len(sw)), uint32(swOff))
 	entry(0x013B, 2, uint32(len(artist)), uint32(artistOff))
 	entry(0x8825, 4, 1, uint32(gpsOff))
-	binary.Write(&t, be, uint32(0))
-	t.Write(sw)
-	t.Write(artist)
+	t = be.AppendUint32(t, 0)
+	t = append(t, sw...)
+	t = append(t, artist...)
 	// GPS IFD: LatitudeRef, Latitude, LongitudeRef, Longitude.
 	const ng = 4
 	ratOff := gpsOff + 2 + 12*ng + 4
-	binary.Write(&t, be, uint16(ng))
+	t = be.AppendUint16(t, ng)
 	entry(0x0001, 2, 2, 'N'<<24)
 	entry(0x0002, 5, 3, uint32(ratOff))
 	entry(0x0003, 2, 2, 'E'<<24)
 	entry(0x0004, 5, 3, uint32(ratOff+24))
-	binary.Write(&t, be, uint32(0))
+	t = be.AppendUint32(t, 0)
 	for _, r := range append(gpsLat[:], gpsLon[:]...) {
-		binary.Write(&t, be, r[0])
-		binary.Write(&t, be, r[1])
+		t = be.AppendUint32(t, r[0])
+		t = be.AppendUint32(t, r[1])
 	}
-	return append([]byte("Exif\x00\x00"), t.Bytes()...)
+	return append([]byte("Exif\x00\x00"), t...)
 }
 
 func segment(marker byte, payload []byte) []byte {
@@ -110,12 +109,10 @@ func JPEG(w, h int) []byte {
 }
 
 func pngChunk(typ string, data []byte) []byte {
-	var c bytes.Buffer
-	binary.Write(&c, binary.BigEndian, uint32(len(data)))
-	c.WriteString(typ)
-	c.Write(data)
-	binary.Write(&c, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...)))
-	return c.Bytes()
+	c := binary.BigEndian.AppendUint32(nil, uint32(len(data)))
+	c = append(c, typ...)
+	c = append(c, data...)
+	return binary.BigEndian.AppendUint32(c, crc32.ChecksumIEEE(append([]byte(typ), data...)))
 }
 
 // PNG is a w×h screenshot with tEXt, iTXt, eXIf (GPS) and tIME chunks and
@@ -214,8 +211,12 @@ func PDFObjectStream() []byte {
 	header := fmt.Sprintf("6 0 7 %d ", len(info)+1)
 	var z bytes.Buffer
 	zw := zlib.NewWriter(&z)
-	zw.Write([]byte(header + objects))
-	zw.Close()
+	if _, err := zw.Write([]byte(header + objects)); err != nil {
+		panic(err)
+	}
+	if err := zw.Close(); err != nil {
+		panic(err)
+	}
 	obj(fmt.Sprintf("<< /Type /ObjStm /N 2 /First %d /Filter /FlateDecode /Length %d >>\nstream\n%s\nendstream", len(header), z.Len(), z.Bytes()))
 	xref := b.Len()
 	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offs)+1)
