@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -85,7 +86,7 @@ func FuzzDecodeMessage(f *testing.F) {
 		m := kafka.Message{Topic: "wuxiao.xikou.workflow", Partition: 1, Offset: 7, Key: key, Value: value, Headers: fuzzHeaders(headers)}
 		ev, err := Decode(m)
 		if err != nil {
-			if _, ok := err.(*MalformedError); !ok {
+			if me := (*MalformedError)(nil); !errors.As(err, &me) {
 				t.Fatalf("Decode failed with %T, not *MalformedError: %v", err, err)
 			}
 			return

@@ -107,7 +107,7 @@ func (c *stallConn) Read(p []byte) (int, error) {
 	if !c.d.isArmed() {
 		return c.Conn.Read(p)
 	}
-	t := time.AfterFunc(c.d.limit, func() { _ = c.Conn.Close() })
+	t := time.AfterFunc(c.d.limit, func() { _ = c.Close() })
 	defer t.Stop()
 	return c.Conn.Read(p)
 }

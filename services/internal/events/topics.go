@@ -33,7 +33,7 @@ func EnsureTopics(ctx context.Context, brokers []string, partitions, replication
 			return nil
 		}
 		if !sleep(ctx, backoff(attempt, 50*time.Millisecond, time.Second)) {
-			return fmt.Errorf("ensuring topics %v: %w (last error: %v)", topics, ctx.Err(), err)
+			return fmt.Errorf("ensuring topics %v: %w (last error: %w)", topics, ctx.Err(), err)
 		}
 	}
 }

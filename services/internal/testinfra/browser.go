@@ -46,11 +46,11 @@ func chromiumPath(t testing.TB) string {
 	if os.Getenv(EnvChromium) == "" {
 		chromiumOnce.Do(func() {
 			var stderr bytes.Buffer
-			cmd := exec.Command(filepath.Join(RepoRoot(), "hack", "chromium.sh"))
+			cmd := exec.CommandContext(t.Context(), filepath.Join(RepoRoot(), "hack", "chromium.sh"))
 			cmd.Stderr = &stderr
 			out, err := cmd.Output()
 			if err != nil {
-				chromiumErr = fmt.Errorf("hack/chromium.sh: %v\n%s", err, stderr.String())
+				chromiumErr = fmt.Errorf("hack/chromium.sh: %w\n%s", err, stderr.String())
 				return
 			}
 			chromiumErr = os.Setenv(EnvChromium, strings.TrimSpace(string(out)))
@@ -344,11 +344,11 @@ func (p *Page) Screenshot(name string) string {
 		p.t.Fatalf("browser: screenshot %s: %v", name, err)
 	}
 	dir := ArtefactsDir()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		p.t.Fatal(err)
 	}
 	file := filepath.Join(dir, unsafeFileChars.ReplaceAllString(p.t.Name()+"-"+name, "_")+".png")
-	if err := os.WriteFile(file, png, 0o644); err != nil {
+	if err := os.WriteFile(file, png, 0o600); err != nil {
 		p.t.Fatal(err)
 	}
 	p.t.Logf("screenshot: %s", file)

@@ -48,7 +48,7 @@ func Require(t testing.TB, key string) string {
 	if v := os.Getenv(key); v != "" {
 		return v
 	}
-	upOnce.Do(func() { upErr = up() })
+	upOnce.Do(func() { upErr = up(t.Context()) })
 	if upErr != nil {
 		t.Fatalf("test infrastructure: %v (run `make test`, or `hack/infra.sh up` and source its env file)", upErr)
 	}
@@ -59,13 +59,13 @@ func Require(t testing.TB, key string) string {
 	return v
 }
 
-func up() error {
-	cmd := exec.Command(filepath.Join(RepoRoot(), "hack", "infra.sh"), "up")
+func up(ctx context.Context) error {
+	cmd := exec.CommandContext(ctx, filepath.Join(RepoRoot(), "hack", "infra.sh"), "up")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("hack/infra.sh up: %w", err)
 	}
-	out, err := exec.Command("bash", "-c", ". "+filepath.Join(RepoRoot(), "hack", "lib.sh")+` && echo "${WUXIAO_RUN:-$WUXIAO_CACHE/run}/infra.env"`).Output()
+	out, err := exec.CommandContext(ctx, "bash", "-c", ". "+filepath.Join(RepoRoot(), "hack", "lib.sh")+` && echo "${WUXIAO_RUN:-$WUXIAO_CACHE/run}/infra.env"`).Output()
 	if err != nil {
 		return err
 	}

@@ -94,7 +94,7 @@ func createTopics(ctx context.Context, brokers []string, configs []kafka.TopicCo
 	ready := 0
 	for _, tp := range meta.Topics {
 		if tp.Error != nil || len(tp.Partitions) == 0 {
-			return fmt.Errorf("topic %s not ready: %v", tp.Name, tp.Error)
+			return fmt.Errorf("topic %s not ready: %w", tp.Name, tp.Error)
 		}
 		for _, p := range tp.Partitions {
 			if p.Error != nil || p.Leader.Host == "" {
@@ -155,7 +155,8 @@ func PrivateKafka(t testing.TB) (brokers []string, stop func(), start func()) {
 func (k *privateKafka) dir() string { return filepath.Join(k.run, "kafka") }
 
 func (k *privateKafka) script(args ...string) (string, error) {
-	cmd := exec.Command(filepath.Join(RepoRoot(), "hack", "kafka.sh"), args...)
+	// Not the test's context: stop runs in t.Cleanup, after it is cancelled.
+	cmd := exec.CommandContext(context.Background(), filepath.Join(RepoRoot(), "hack", "kafka.sh"), args...)
 	cmd.Env = append(os.Environ(),
 		"WUXIAO_KAFKA_PORT="+strconv.Itoa(k.port),
 		"WUXIAO_KAFKA_CONTROLLER_PORT="+strconv.Itoa(k.controller),
@@ -195,12 +196,14 @@ func (k *privateKafka) start() {
 	}
 	libs := strings.TrimSpace(strings.SplitN(out, "\n", 2)[0])
 	dir := k.dir()
-	logf, err := os.OpenFile(filepath.Join(dir, "kafka.out"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	logf, err := os.OpenFile(filepath.Join(dir, "kafka.out"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	cmd := exec.Command("java",
+	// The broker outlives the test's context (cancelled before t.Cleanup
+	// runs k.stop, which stops it through hack/kafka.sh).
+	cmd := exec.CommandContext(context.Background(), "java",
 		"-Xms128m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:+ExitOnOutOfMemoryError",
 		"-Djava.awt.headless=true", "-Djava.net.preferIPv4Stack=true",
 		"-Dlog4j2.configurationFile="+filepath.Join(dir, "log4j2.properties"), "-Dkafka.logs.dir="+dir,
@@ -211,7 +214,7 @@ func (k *privateKafka) start() {
 		t.Fatalf("restarting the private Kafka broker: %v", err)
 	}
 	go func() { _ = cmd.Wait() }() // reap it, or kafka.sh stop would wait on a zombie
-	if err := os.WriteFile(filepath.Join(dir, "kafka.pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "kafka.pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	k.up = true
@@ -228,7 +231,8 @@ func (k *privateKafka) start() {
 }
 
 func portFree(port int) bool {
-	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	var lc net.ListenConfig
+	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:"+strconv.Itoa(port))
 	if err != nil {
 		return false
 	}

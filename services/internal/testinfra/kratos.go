@@ -2,6 +2,7 @@ package testinfra
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/url"
@@ -127,7 +128,7 @@ func KratosLogin(t testing.TB, email, password string) string {
 }
 
 func kratosErrBody(resp *http.Response, err error) error {
-	if oe, ok := err.(*kratos.GenericOpenAPIError); ok && len(oe.Body()) > 0 {
+	if oe := (*kratos.GenericOpenAPIError)(nil); errors.As(err, &oe) && len(oe.Body()) > 0 {
 		status := ""
 		if resp != nil {
 			status = resp.Status + ": "
@@ -176,8 +177,8 @@ func PrivateKratos(t testing.TB, gatewayURL string, settings ...string) (publicU
 	)
 	env = append(env, settings...)
 	script := filepath.Join(RepoRoot(), "hack", "kratos.sh")
-	kratosSh := func(arg string) ([]byte, error) {
-		cmd := exec.Command(script, arg)
+	kratosSh := func(ctx context.Context, arg string) ([]byte, error) {
+		cmd := exec.CommandContext(ctx, script, arg)
 		cmd.Env = env
 		return cmd.CombinedOutput()
 	}
@@ -188,12 +189,13 @@ func PrivateKratos(t testing.TB, gatewayURL string, settings ...string) (publicU
 				t.Logf("private Kratos log (%s), last lines:\n%s", logFile, tail(string(b), 40))
 			}
 		}
-		if out, err := kratosSh("stop"); err != nil {
+		// The test's context is cancelled before cleanups run.
+		if out, err := kratosSh(context.Background(), "stop"); err != nil {
 			t.Errorf("stopping the private Kratos: %v\n%s", err, out)
 		}
 	})
 	start := time.Now()
-	if out, err := kratosSh("start"); err != nil {
+	if out, err := kratosSh(t.Context(), "start"); err != nil {
 		t.Fatalf("starting a private Kratos for %s: %v\n%s", gatewayURL, err, out)
 	}
 	t.Logf("private Kratos for %s ready in %s (public :%s, admin :%s)", gatewayURL, time.Since(start).Round(time.Millisecond), publicPort, adminPort)

@@ -19,7 +19,8 @@ import (
 // FreeAddr returns a free loopback address for a service under test.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	l, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,11 @@ func WaitReady(t testing.TB, url string) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		res, err := http.Get(url + "/readyz")
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url+"/readyz", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.DefaultClient.Do(req)
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
