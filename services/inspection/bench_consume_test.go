@@ -96,7 +96,9 @@ func benchmarkConsume(b *testing.B, commitInterval time.Duration) {
 	elapsed := time.Since(t0)
 	b.StopTimer()
 	cancel()
-	<-done
+	if err := <-done; err != nil {
+		b.Fatalf("consumer: %v", err)
+	}
 	if n := count(b, s.Pool, `SELECT count(*) FROM facts`); n != b.N {
 		b.Fatalf("%d facts for %d events", n, b.N)
 	}

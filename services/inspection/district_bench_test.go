@@ -139,7 +139,9 @@ func benchmarkDistrictProjection(b *testing.B, commitInterval time.Duration) {
 	elapsed := time.Since(t0)
 	b.StopTimer()
 	cancel()
-	<-done
+	if err := <-done; err != nil {
+		b.Fatalf("feed: %v", err)
+	}
 	b.ReportMetric(float64(total)/elapsed.Seconds(), "events/s")
 
 	// The overview of the whole district, once projected.

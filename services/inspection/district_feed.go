@@ -127,11 +127,21 @@ func (f *DistrictFeed) Run(ctx context.Context) error {
 		stop    context.CancelFunc = func() {}
 		done    chan error
 	)
-	defer func() {
+	// halt stops the running consumer and waits for it; done is nil
+	// afterwards, so that a consumer is waited for only once.
+	halt := func() error {
 		stop()
-		if done != nil {
-			<-done
+		if done == nil {
+			return nil
 		}
+		err := <-done
+		done = nil
+		return err
+	}
+	defer func() {
+		// A consumer returns nil once its context ends; an error while
+		// the feed itself stops has nothing left to restart.
+		_ = halt()
 	}()
 	tick := time.NewTicker(refresh)
 	defer tick.Stop()
@@ -144,11 +154,8 @@ func (f *DistrictFeed) Run(ctx context.Context) error {
 			}
 			log.Warn("listing the district's topics failed; retrying at the next refresh", "err", err)
 		case !slices.Equal(topics, current) && len(topics) > 0:
-			stop()
-			if done != nil {
-				if err := <-done; err != nil {
-					return err
-				}
+			if err := halt(); err != nil {
+				return err
 			}
 			log.Info("consuming the district's topics", "topics", topics)
 			current = topics

@@ -114,7 +114,7 @@ func (s *Service) postTaskAction(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, httpapi.NotFound("no such action: submit, accept or return"))
 		return
 	}
-	if action == "submit" && !(s.isTownDiscipline(p) || p.Role.IsVillageRole()) {
+	if action == "submit" && !s.isTownDiscipline(p) && !p.Role.IsVillageRole() {
 		httpapi.WriteProblem(w, r, httpapi.Forbidden("the village's officials or the town's discipline office submit a rectification"))
 		return
 	}

@@ -58,12 +58,14 @@ func (s *Service) desk(ctx context.Context, tx pgx.Tx) *OrderDesk {
 func fieldErrors(err error) error {
 	var fes domainerr.FieldErrors
 	var walk func(error)
+	// The walk unwraps by itself to collect every FieldError of a joined
+	// tree; errors.As would stop at the first.
 	walk = func(e error) {
-		if fe, ok := e.(*FieldError); ok {
+		if fe, ok := e.(*FieldError); ok { //nolint:errorlint // see above: this node only
 			fes = append(fes, fe)
 			return
 		}
-		switch u := e.(type) {
+		switch u := e.(type) { //nolint:errorlint // see above: this node's children
 		case interface{ Unwrap() []error }:
 			for _, x := range u.Unwrap() {
 				walk(x)

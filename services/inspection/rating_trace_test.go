@@ -78,7 +78,12 @@ func TestUnknownOutcomeIsDeadLettered(t *testing.T) {
 		c := events.NewConsumer(s.Pool, brokers, group, []string{topic}, s.HandleComplaintEvent,
 			events.ConsumerOptions{Telemetry: events.Telemetry{Logger: slog.New(slog.DiscardHandler)}, MaxWait: time.Second})
 		go func() { done <- c.Run(ctx) }()
-		return func() { cancel(); <-done }
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("consumer: %v", err)
+			}
+		}
 	}
 	stop := consume()
 
@@ -202,7 +207,12 @@ func TestGradeChangeOnConsumerSpan(t *testing.T) {
 	c := events.NewConsumer(s.Pool, brokers, testinfra.UniqueName("g-"), []string{topic}, s.HandleComplaintEvent,
 		events.ConsumerOptions{Telemetry: events.Telemetry{TracerProvider: tp, Logger: slog.New(slog.DiscardHandler)}, MaxWait: time.Second})
 	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("consumer: %v", err)
+		}
+	})
 
 	processed := func() []sdktrace.ReadOnlySpan {
 		var out []sdktrace.ReadOnlySpan
@@ -261,7 +271,7 @@ func TestGradeChangeOnConsumerSpan(t *testing.T) {
 			}
 			got := map[string]string{}
 			for _, kv := range changes[0].Attributes {
-				got[string(kv.Key)] = kv.Value.Emit()
+				got[string(kv.Key)] = kv.Value.String()
 			}
 			want := map[string]string{AttrRatingVillage: svcVillage, AttrRatingPeriod: "2026", AttrRatingGradeBefore: "B", AttrRatingGradeAfter: "C",
 				AttrRatingPointsBefore: "80", AttrRatingPointsAfter: "75", AttrRatingFact: "complaint:" + id + ":resolved", AttrRatingNotice: number}

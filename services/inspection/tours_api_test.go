@@ -3,6 +3,7 @@ package inspection
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http/httptest"
 	"net/url"
@@ -212,10 +213,10 @@ func TestToursAPIScopes(t *testing.T) {
 	// Another town's instance on the same database (as a misconfiguration
 	// would have it) still sees none of this town's records.
 	jinping := newService(t, dbURL, "jinping", clk)
-	if _, err := jinping.TourByID(context.Background(), tourID); err != ErrNotFound {
+	if _, err := jinping.TourByID(context.Background(), tourID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("jinping reads xikou's tour: %v", err)
 	}
-	if _, err := jinping.FindingByID(context.Background(), findingA); err != ErrNotFound {
+	if _, err := jinping.FindingByID(context.Background(), findingA); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("jinping reads xikou's finding: %v", err)
 	}
 	if list, err := jinping.queryOrders(context.Background(), jinping.Pool, "true"); err != nil || len(list) != 0 {

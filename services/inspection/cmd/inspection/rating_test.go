@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -76,7 +77,7 @@ func TestRatingRulesSettings(t *testing.T) {
 			}
 			// The base settings are not set here: keep the rating problems.
 			var got []string
-			if ve, ok := b.Validate().(*config.ValidationError); ok {
+			if ve := (*config.ValidationError)(nil); errors.As(b.Validate(), &ve) {
 				for _, p := range ve.Problems {
 					if strings.HasPrefix(p, "--rating-rules") {
 						got = append(got, p)
