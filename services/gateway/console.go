@@ -127,7 +127,7 @@ func (g *Gateway) console(f consoleHandler) http.Handler {
 		}
 		p, ok := identity.FromContext(r.Context())
 		if !ok {
-			http.Redirect(w, r, loginRedirect(r), http.StatusSeeOther)
+			http.Redirect(w, r, loginRedirect(r), http.StatusSeeOther) //nolint:gosec // a fixed local path; the request's own path rides query-escaped in return_to
 			return
 		}
 		c := &consoleReq{g: g, w: w, r: r, p: p, cookie: sessionCookie(r)}
@@ -284,7 +284,9 @@ func (g *Gateway) chooseTown(c *consoleReq) {
 		http.Redirect(c.w, c.r, "/console", http.StatusSeeOther)
 		return
 	}
-	http.SetCookie(c.w, &http.Cookie{Name: consoleTownCookie, Value: name, Path: "/console", HttpOnly: true,
+	// Secure whenever the page came over TLS; make dev-local serves plain HTTP.
+	// The cookie names a town the user may see anyway, no credential.
+	http.SetCookie(c.w, &http.Cookie{Name: consoleTownCookie, Value: name, Path: "/console", HttpOnly: true, //nolint:gosec // see above
 		SameSite: http.SameSiteLaxMode, Secure: c.r.TLS != nil})
 	http.Redirect(c.w, c.r, "/console", http.StatusSeeOther)
 }

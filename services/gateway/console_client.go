@@ -77,7 +77,7 @@ type townCall struct {
 func (c townCall) url(path string) (string, error) {
 	u, err := c.g.backends.ServiceURL(c.town, c.service)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", errUnavailable, err)
+		return "", fmt.Errorf("%w: %w", errUnavailable, err)
 	}
 	return strings.TrimRight(u.String(), "/") + path, nil
 }
@@ -102,7 +102,7 @@ func (c townCall) do(ctx context.Context, method, path, contentType string, body
 	}
 	res, err := consoleHTTP.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w: %s %s: %v", errUnavailable, c.service, path, err)
+		return fmt.Errorf("%w: %s %s: %w", errUnavailable, c.service, path, err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode >= 300 {
@@ -164,7 +164,7 @@ func (c townCall) stream(w http.ResponseWriter, r *http.Request, path string) er
 	}
 	res, err := consoleHTTP.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w: %s %s: %v", errUnavailable, c.service, path, err)
+		return fmt.Errorf("%w: %s %s: %w", errUnavailable, c.service, path, err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {

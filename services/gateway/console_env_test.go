@@ -73,7 +73,9 @@ func serve(t testing.TB, name string, auth func(http.Handler) http.Handler, maxB
 	go func() { done <- srv.Serve(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		if err := <-done; err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	})
 	return "http://" + ln.Addr().String()
 }

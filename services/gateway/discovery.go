@@ -132,8 +132,10 @@ func (d *Discovery) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- d.cache.Start(ctx) }()
 	if !d.cache.WaitForCacheSync(ctx) {
-		if err := ctx.Err(); err != nil {
-			return nil
+		select {
+		case <-ctx.Done():
+			return nil // asked to stop before the caches synced
+		default:
 		}
 		return errors.New("gateway: the Town and EndpointSlice caches did not sync")
 	}
@@ -146,8 +148,10 @@ func (d *Discovery) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return <-errc
 		case err := <-errc:
-			if ctx.Err() != nil {
-				return nil
+			select {
+			case <-ctx.Done():
+				return nil // the cache stopped because we were asked to stop
+			default:
 			}
 			return fmt.Errorf("gateway: cluster cache stopped: %w", err)
 		case <-d.kick:

@@ -78,7 +78,11 @@ func TestGatewayDoesNotServeMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tel.Shutdown(context.Background())
+	defer func() {
+		if err := tel.Shutdown(context.Background()); err != nil {
+			t.Error(err)
+		}
+	}()
 	httpapi.New(config.Base{Service: "disclosure"}, slog.New(slog.DiscardHandler), tel).MetricsHandler().
 		ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "# TYPE") {

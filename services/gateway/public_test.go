@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -443,7 +442,7 @@ func TestOpen311Fields(t *testing.T) {
 			got := open311Fields(r, []byte(tc.body))
 			for k, v := range tc.want {
 				if got.Get(k) != v {
-					t.Errorf("%s = %q, want %q (all: %v)", k, got.Get(k), v, url.Values(got))
+					t.Errorf("%s = %q, want %q (all: %v)", k, got.Get(k), v, got)
 				}
 			}
 		})

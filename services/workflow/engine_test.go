@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -235,8 +236,8 @@ func TestOutOfOrderAndRefusals(t *testing.T) {
 		t.Run(r.name, func(t *testing.T) {
 			r.in.Now = now
 			_, _, err := e.Complete(inst, r.actor, r.in)
-			pe, ok := err.(*domainerr.Error)
-			if !ok || pe.Status != r.status || pe.Type != r.typ {
+			var pe *domainerr.Error
+			if !errors.As(err, &pe) || pe.Status != r.status || pe.Type != r.typ {
 				t.Fatalf("got %v, want %d %s", err, r.status, r.typ)
 			}
 		})
@@ -259,7 +260,7 @@ func TestOutOfOrderAndRefusals(t *testing.T) {
 		t.Fatal("a villager started a major decision")
 	}
 	_, _, err = e.Start(cadre("secretary"), StartInput{ItemID: "sell-the-village-pond", Village: village, Title: "x", Now: now})
-	if pe, ok := err.(*domainerr.Error); !ok || pe.Type != "not-on-the-list" || !strings.Contains(pe.Detail, "清单之外无权力") {
+	if pe := (*domainerr.Error)(nil); !errors.As(err, &pe) || pe.Type != "not-on-the-list" || !strings.Contains(pe.Detail, "清单之外无权力") {
 		t.Fatalf("off-list item: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"encoding/xml"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -18,7 +19,7 @@ func wellFormed(t *testing.T, svg string) map[string]string {
 	dec := xml.NewDecoder(strings.NewReader(svg))
 	for {
 		tok, err := dec.Token()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return classes
 		}
 		if err != nil {

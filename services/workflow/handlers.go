@@ -89,11 +89,11 @@ func writeChart(w http.ResponseWriter, r *http.Request, svg, mermaid string) {
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	if len(r.URL.Path) > 4 && r.URL.Path[len(r.URL.Path)-4:] == ".mmd" {
 		w.Header().Set("Content-Type", "text/vnd.mermaid; charset=utf-8")
-		_, _ = w.Write([]byte(mermaid))
+		_, _ = w.Write([]byte(mermaid)) //nolint:gosec // drawn from the catalog (the path only picks the item), text escaped by flowchart
 		return
 	}
 	w.Header().Set("Content-Type", "image/svg+xml")
-	_, _ = w.Write([]byte(svg))
+	_, _ = w.Write([]byte(svg)) //nolint:gosec // as above: the catalog's chart, escaped by flowchart.SVG
 }
 
 // PublicStep and PublicView are what villagers see of a process

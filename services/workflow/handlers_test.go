@@ -151,7 +151,7 @@ func TestOtherTownCannotActHere(t *testing.T) {
 	if r := jsonCall(t, ts, "POST", "/v1/villages/"+village+"/instances", foreign, handover); r.Status != 403 {
 		t.Fatalf("another town's official starts here: %d %s", r.Status, r.Raw)
 	}
-	if _, err := s.Start(ctx, Actor{ID: "j-off", Role: "town-official", Town: "jinping"}, village, StartRequest(handover)); err == nil {
+	if _, err := s.Start(ctx, Actor{ID: "j-off", Role: "town-official", Town: "jinping"}, village, handover); err == nil {
 		t.Fatal("Service.Start filed a process under another town")
 	}
 	if err := store.InTx(ctx, s.Pool, func(tx pgx.Tx) error { return s.HandleTenantEvent(ctx, tx, registered(village, "uid-1", 1)) }); err != nil {

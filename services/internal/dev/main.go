@@ -127,7 +127,10 @@ func run(o options) error {
 	for _, s := range devServices {
 		addr := net.JoinHostPort(host, strconv.Itoa(port+s.Offset))
 		backends[s.Name] = &url.URL{Scheme: "http", Host: addr}
-		cmd := exec.Command(filepath.Join(o.bindir, s.Name))
+		cmd := exec.CommandContext(ctx, filepath.Join(o.bindir, s.Name))
+		// On Ctrl-C the services get SIGTERM and shut down cleanly, as
+		// from the deferred stop below, not the default SIGKILL.
+		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 		cmd.Stdout, cmd.Stderr = prefixed(s.Name, os.Stdout), prefixed(s.Name, os.Stderr)
 		// Each its own metrics port too (the default :9090 is one per host).
 		metrics := net.JoinHostPort(host, strconv.Itoa(port+1000+s.Offset))
@@ -144,7 +147,8 @@ func run(o options) error {
 		}
 		for range cmds {
 			select {
-			case <-done:
+			case err := <-done:
+				_ = err // every service exits now (namedErr makes even a clean exit an error); nothing to report
 			case <-time.After(10 * time.Second):
 			}
 		}
@@ -156,7 +160,7 @@ func run(o options) error {
 	}
 
 	srv := &http.Server{Addr: o.addr, Handler: gateway(backends), ReadHeaderTimeout: 10 * time.Second}
-	ln, err := net.Listen("tcp", o.addr)
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", o.addr)
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
@@ -259,7 +263,7 @@ func writeCatalog(dir string) (string, error) {
 		return "", err
 	}
 	path := filepath.Join(dir, "catalog.json")
-	return path, os.WriteFile(path, doc, 0o644)
+	return path, os.WriteFile(path, doc, 0o600)
 }
 
 // prefixed writes a service's output line by line with its name in front.

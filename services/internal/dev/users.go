@@ -27,7 +27,7 @@ func sampleUsers(town string) []devUser {
 	}
 }
 
-const devPassword = "wuxiao-dev-password-2026"
+const devPassword = "wuxiao-dev-password-2026" //nolint:gosec // the sample users' password in a developer's local Kratos (make dev-local), not a real credential
 
 // signInSampleUsers makes sure the sample users exist (role and scope in
 // metadata_public, as the operator sets them) and signs each in.
@@ -50,7 +50,7 @@ func signInSampleUsers(ctx context.Context, publicURL, adminURL, town string) ([
 		body := kratos.UpdateLoginFlowWithPasswordMethodAsUpdateLoginFlowBody(kratos.NewUpdateLoginFlowWithPasswordMethod(u.Email, "password", devPassword))
 		done, _, err := pub.FrontendAPI.UpdateLoginFlow(ctx).Flow(flow.Id).UpdateLoginFlowBody(body).Execute()
 		if err != nil || done.SessionToken == nil {
-			return nil, fmt.Errorf("signing in %s: %v", u.Email, errors.Join(err, errNoToken))
+			return nil, fmt.Errorf("signing in %s: %w", u.Email, errors.Join(err, errNoToken))
 		}
 		u.Token = *done.SessionToken
 	}

@@ -415,7 +415,7 @@ func parseMetadata(v any) (Metadata, error) {
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		return Metadata{}, fmt.Errorf("%w: %v", ErrInvalidMetadata, err)
+		return Metadata{}, fmt.Errorf("%w: %w", ErrInvalidMetadata, err)
 	}
 	var m Metadata
 	if err := json.Unmarshal(b, &m); err != nil {

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -150,7 +151,7 @@ func TestSettingsFlowCannotChangeRole(t *testing.T) {
 				if err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
 					t.Fatalf("settings update with scope in traits: err %v, response %v; want 400", err, resp)
 				}
-				if oe, ok := err.(*kratos.GenericOpenAPIError); !ok || !strings.Contains(string(oe.Body()), "additionalProperties") {
+				if oe := (*kratos.GenericOpenAPIError)(nil); !errors.As(err, &oe) || !strings.Contains(string(oe.Body()), "additionalProperties") {
 					t.Fatalf("400 is not the schema's additionalProperties rejection: %v", err)
 				}
 			}
