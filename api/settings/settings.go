@@ -78,14 +78,14 @@ const (
 	// EnvIDHashKey keys the hashes of ID numbers (workflow, disclosure,
 	// inspection).
 	EnvIDHashKey        = "WUXIAO_ID_HASH_KEY"
-	IDHashKeySecretName = "wuxiao-id-hash-key"
+	IDHashKeySecretName = "wuxiao-id-hash-key" //nolint:gosec // the Secret's name, not its value
 	// EnvChallengeKey signs the complaint intake's proof-of-work challenges.
 	EnvChallengeKey        = "WUXIAO_CHALLENGE_KEY"
 	ChallengeKeySecretName = "wuxiao-challenge-key"
 	// EnvAuditKey keys the workflow's audit chain (workflow, and
 	// inspection, which verifies it).
 	EnvAuditKey        = "WUXIAO_AUDIT_KEY"
-	AuditKeySecretName = "wuxiao-audit-key"
+	AuditKeySecretName = "wuxiao-audit-key" //nolint:gosec // the Secret's name, not its value
 	// SecretKeyKey is the key of the value in each of these Secrets.
 	SecretKeyKey = "key"
 )

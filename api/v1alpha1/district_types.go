@@ -417,5 +417,5 @@ type DistrictList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&District{}, &DistrictList{})
+	register(&District{}, &DistrictList{})
 }

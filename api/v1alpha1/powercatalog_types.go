@@ -273,5 +273,5 @@ type PowerCatalogList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&PowerCatalog{}, &PowerCatalogList{})
+	register(&PowerCatalog{}, &PowerCatalogList{})
 }

@@ -210,5 +210,5 @@ type TownList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Town{}, &TownList{})
+	register(&Town{}, &TownList{})
 }

@@ -256,5 +256,5 @@ type VillageList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Village{}, &VillageList{})
+	register(&Village{}, &VillageList{})
 }

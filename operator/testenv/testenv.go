@@ -44,7 +44,9 @@ func BinaryAssetsDir() (string, error) {
 			assetsDir = d
 			return
 		}
-		cmd := exec.Command(filepath.Join(RepoRoot(), "hack", "kube-binaries.sh"))
+		// Not one caller's context: the result, cached by the Once, is
+		// every caller's.
+		cmd := exec.CommandContext(context.Background(), filepath.Join(RepoRoot(), "hack", "kube-binaries.sh"))
 		cmd.Stderr = os.Stderr // progress of a cold build is worth seeing
 		out, err := cmd.Output()
 		if err != nil {

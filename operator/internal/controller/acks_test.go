@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -200,7 +201,7 @@ func TestVillageLiveFromAcksAndArchiveWaitsForThem(t *testing.T) {
 	publishAck(t, d, announced, town.Name, "inspection", announced.Generation, eventsv1.StateArchived)
 	eventually(t, wait, func() error {
 		if err := k8s.Get(ctx, client.ObjectKeyFromObject(v), &wuxiaov1.Village{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("village still present: %v", err)
+			return errors.Join(errors.New("village still present"), err)
 		}
 		return nil
 	})
@@ -255,7 +256,7 @@ func TestVillageArchiveWaitsForKafka(t *testing.T) {
 	update(t, g, func() { g.Annotations = map[string]string{"test.wuxiao.io/retry": "1"} })
 	eventually(t, wait, func() error {
 		if err := k8s.Get(ctx, client.ObjectKeyFromObject(v), &wuxiaov1.Village{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("village still present: %v", err)
+			return errors.Join(errors.New("village still present"), err)
 		}
 		return nil
 	})

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -316,7 +317,7 @@ func TestGatewayOverridesAndIngress(t *testing.T) {
 	update(t, d, func() { d.Spec.Gateway.Ingress = nil })
 	eventually(t, wait, func() error {
 		if err := k8s.Get(ctx, key, &networkingv1.Ingress{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("ingress still there: %v", err)
+			return errors.Join(errors.New("ingress still there"), err)
 		}
 		if u := getDistrict(t, d).Status.Gateway; u == nil || u.URL != "" {
 			return fmt.Errorf("status.gateway %+v", u)

@@ -229,7 +229,7 @@ func TestTownProvisionsDatabaseTopicsAndKeys(t *testing.T) {
 		d := getSecret(t, ns, resources.DatabaseSecretFor(wuxiaov1.ServiceDisclosure))
 		limit, err := provision.CheckRole(ctx, string(d.Data[resources.DatabaseSecretKey]))
 		if err != nil || limit != resources.ServiceConnLimit(town, wuxiaov1.ServiceDisclosure) || limit != (4+2)*resources.ConnectionsPerReplica(wuxiaov1.ServiceDisclosure)+1 {
-			return fmt.Errorf("disclosure's limit %d (%v) after scaling to 4", limit, err)
+			return errors.Join(fmt.Errorf("disclosure's limit %d after scaling to 4", limit), err)
 		}
 		return nil
 	})

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -323,7 +324,7 @@ func TestTownPreventDeletion(t *testing.T) {
 	must(t, k8s.Delete(ctx, got))
 	eventually(t, wait, func() error {
 		if err := k8s.Get(ctx, client.ObjectKeyFromObject(got), &wuxiaov1.Town{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("town still there: %v", err)
+			return errors.Join(errors.New("town still there"), err)
 		}
 		return nil
 	})

@@ -444,7 +444,7 @@ func burnRecoveryFlow(ctx context.Context, publicURL, link string) error {
 		req.Header.Set("Accept", "application/json")
 		resp, err := hc.Do(req)
 		if err != nil {
-			return fmt.Errorf("Kratos public API: %w", err)
+			return fmt.Errorf("the Kratos public API: %w", err)
 		}
 		_ = resp.Body.Close()
 		switch resp.StatusCode {
@@ -453,7 +453,7 @@ func burnRecoveryFlow(ctx context.Context, publicURL, link string) error {
 		case http.StatusSeeOther, http.StatusNotFound, http.StatusGone, http.StatusForbidden, http.StatusUnprocessableEntity:
 			return nil // retired, gone, expired, or (000000 was right) used
 		default:
-			return fmt.Errorf("Kratos public API answered %d", resp.StatusCode)
+			return fmt.Errorf("the Kratos public API answered %d", resp.StatusCode)
 		}
 	}
 	return nil

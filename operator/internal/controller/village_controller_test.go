@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -91,7 +92,7 @@ func TestVillageLifecycle(t *testing.T) {
 	must(t, k8s.Delete(ctx, final))
 	eventually(t, wait, func() error {
 		if err := k8s.Get(ctx, client.ObjectKeyFromObject(v), &wuxiaov1.Village{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("village still present: %v", err)
+			return errors.Join(errors.New("village still present"), err)
 		}
 		return nil
 	})
@@ -173,7 +174,7 @@ func TestVillagePausedIsNotArchived(t *testing.T) {
 	patchAnnotation(t, v, wuxiaov1.PausedAnnotation, "")
 	eventually(t, wait, func() error {
 		if err := k8s.Get(ctx, client.ObjectKeyFromObject(v), &wuxiaov1.Village{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("village still present after resume: %v", err)
+			return errors.Join(errors.New("village still present after resume"), err)
 		}
 		return nil
 	})

@@ -49,7 +49,8 @@ func RenderHandover(w io.Writer, fontData []byte, sheets []Handover) error {
 	if d.err != nil {
 		return d.err
 	}
-	return pdf.Write(w)
+	_, err := pdf.WriteTo(w)
+	return err
 }
 
 // left writes s with its top at y from x.

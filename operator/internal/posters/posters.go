@@ -85,7 +85,8 @@ func Render(w io.Writer, fontData []byte, posters []Poster, sheet bool) error {
 	if d.err != nil {
 		return d.err
 	}
-	return pdf.Write(w)
+	_, err := pdf.WriteTo(w)
+	return err
 }
 
 type drawer struct {

@@ -197,7 +197,7 @@ func TestDistrictViewEnv(t *testing.T) {
 				t.Errorf("view %q, %s: WUXIAO_DISTRICT_VIEW_TOWN %v, want %q", tc.view, svc, got, tc.want)
 			}
 			if want == 1 && settings.RunsDistrictView(got[0], "jinping") != (tc.want == "jinping") {
-				t.Errorf("view %q: town jinping's instance runs the projection: %v", tc.view, !(tc.want == "jinping"))
+				t.Errorf("view %q: town jinping's instance runs the projection: %v", tc.view, tc.want != "jinping")
 			}
 		}
 	}

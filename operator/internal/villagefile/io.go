@@ -75,7 +75,7 @@ func Read(r io.Reader, f Format) ([][]string, error) {
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				return nil, fmt.Errorf("第 %d 行不是正确的 CSV：%v", pe.Line, pe.Err)
+				return nil, fmt.Errorf("第 %d 行不是正确的 CSV：%w", pe.Line, pe.Err)
 			}
 			return nil, err
 		}

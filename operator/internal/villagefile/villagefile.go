@@ -246,15 +246,15 @@ func Parse(records [][]string) ([]Row, []Problem) {
 				r.Name = v
 			}
 		}
-		switch k := strings.ToLower(kindText); {
-		case k == "":
+		switch strings.ToLower(kindText) {
+		case "":
 			r.Kind = wuxiaov1.VillageKindVillage
 			if strings.HasSuffix(r.DisplayName, "社区") {
 				r.Kind = wuxiaov1.VillageKindCommunity
 			}
-		case k == "村" || k == "行政村" || k == "village":
+		case "村", "行政村", "village":
 			r.Kind = wuxiaov1.VillageKindVillage
-		case k == "社区" || k == "community":
+		case "社区", "community":
 			r.Kind = wuxiaov1.VillageKindCommunity
 		default:
 			problems = append(problems, Problem{Row: line, Column: "类型", Message: fmt.Sprintf("「%s」不是可用的类型，应为「村」或「社区」", kindText)})

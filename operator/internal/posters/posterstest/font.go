@@ -20,7 +20,7 @@ func FontPath(t testing.TB) string {
 	}
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..", "..", "..")
-	out, err := exec.Command(filepath.Join(root, "hack", "fonts.sh")).Output()
+	out, err := exec.CommandContext(t.Context(), filepath.Join(root, "hack", "fonts.sh")).Output()
 	if err != nil {
 		t.Fatalf("hack/fonts.sh: %v", err)
 	}
