@@ -1,7 +1,6 @@
 package workflow
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 
@@ -23,34 +22,12 @@ func LoadCatalog(path string) (*Catalog, error) {
 	return ParseCatalog(data)
 }
 
-// ParseCatalog decodes and sanity-checks a resolved catalog document. The
-// operator only ships catalogs it has validated; these checks guard the
-// service against a hand-edited ConfigMap.
+// ParseCatalog decodes and sanity-checks a resolved catalog document
+// (api/v1alpha1's checks, shared with every service that reads it).
 func ParseCatalog(data []byte) (*Catalog, error) {
-	var c Catalog
-	if err := json.Unmarshal(data, &c.ResolvedCatalog); err != nil {
-		return nil, fmt.Errorf("power catalog: %w", err)
+	c, err := wuxiaov1.ParseResolvedCatalog(data)
+	if err != nil {
+		return nil, err
 	}
-	if c.Version == "" || len(c.Items) == 0 {
-		return nil, fmt.Errorf("power catalog %q: no version or no items", c.Name)
-	}
-	seen := map[string]bool{}
-	for i := range c.Items {
-		it := &c.Items[i]
-		if seen[it.ID] {
-			return nil, fmt.Errorf("power catalog %q: item %s listed twice", c.Name, it.ID)
-		}
-		seen[it.ID] = true
-		if len(it.Steps) == 0 {
-			return nil, fmt.Errorf("power catalog %q: item %s has no steps", c.Name, it.ID)
-		}
-		for _, s := range it.Steps {
-			for _, n := range s.Next {
-				if it.Step(n) == nil {
-					return nil, fmt.Errorf("power catalog %q: item %s step %s leads to unknown step %s", c.Name, it.ID, s.ID, n)
-				}
-			}
-		}
-	}
-	return &c, nil
+	return &Catalog{ResolvedCatalog: *c}, nil
 }

@@ -29,9 +29,9 @@ import (
 
 // Names of generated objects.
 const (
-	CatalogConfigMapName = "power-catalog"
-	CatalogFileKey       = "catalog.json"
-	CatalogMountPath     = "/etc/wuxiao/catalog"
+	CatalogConfigMapName = wuxiaov1.CatalogConfigMapName
+	CatalogFileKey       = wuxiaov1.CatalogFileKey
+	CatalogMountPath     = wuxiaov1.CatalogMountPath
 	VillageAdminRoleName = "wuxiao-village-admin"
 	TownAdminBindingName = "wuxiao-town-admins"
 	// DatabaseSecretName holds the URL (key "url") of the town's migration
