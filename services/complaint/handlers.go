@@ -11,9 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wuxiao/wuxiao/api/divcode"
 	"github.com/wuxiao/wuxiao/api/openapi"
 	"github.com/wuxiao/wuxiao/services/internal/config"
-	"github.com/wuxiao/wuxiao/services/internal/divcode"
 	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"

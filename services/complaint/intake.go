@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wuxiao/wuxiao/services/internal/divcode"
+	"github.com/wuxiao/wuxiao/api/divcode"
 	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 )
 

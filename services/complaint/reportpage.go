@@ -20,7 +20,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/wuxiao/wuxiao/services/internal/divcode"
+	"github.com/wuxiao/wuxiao/api/divcode"
 	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"

@@ -9,7 +9,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/wuxiao/wuxiao/services/internal/divcode"
+	"github.com/wuxiao/wuxiao/api/divcode"
 )
 
 // A tracking code is the reporter's key to the public status page:

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wuxiao/wuxiao/api/divcode"
 	"github.com/wuxiao/wuxiao/api/openapi"
-	"github.com/wuxiao/wuxiao/services/internal/divcode"
 	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"

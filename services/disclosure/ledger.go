@@ -15,8 +15,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/wuxiao/wuxiao/api/divcode"
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
-	"github.com/wuxiao/wuxiao/services/internal/divcode"
 	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/tz"
 )

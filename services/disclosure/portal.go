@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wuxiao/wuxiao/services/internal/divcode"
+	"github.com/wuxiao/wuxiao/api/divcode"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/personal"
 	"github.com/wuxiao/wuxiao/services/internal/tz"

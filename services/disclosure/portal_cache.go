@@ -15,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/singleflight"
 
-	"github.com/wuxiao/wuxiao/services/internal/divcode"
+	"github.com/wuxiao/wuxiao/api/divcode"
 )
 
 // Portal pages are rendered once per village version and served from memory

@@ -9,8 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/wuxiao/wuxiao/api/divcode"
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
-	"github.com/wuxiao/wuxiao/services/internal/divcode"
 	"github.com/wuxiao/wuxiao/services/internal/events"
 )
 

@@ -16,9 +16,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/wuxiao/wuxiao/api/divcode"
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
-	"github.com/wuxiao/wuxiao/services/internal/divcode"
 	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"

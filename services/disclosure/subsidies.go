@@ -12,7 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/wuxiao/wuxiao/services/internal/divcode"
+	"github.com/wuxiao/wuxiao/api/divcode"
 	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/personal"
 )

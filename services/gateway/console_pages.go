@@ -10,8 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wuxiao/wuxiao/api/divcode"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
-	"github.com/wuxiao/wuxiao/services/internal/divcode"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
 	"github.com/wuxiao/wuxiao/services/internal/tz"
 )

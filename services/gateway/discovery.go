@@ -21,8 +21,8 @@ import (
 	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	crclient "sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/wuxiao/wuxiao/api/divcode"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
-	"github.com/wuxiao/wuxiao/services/internal/divcode"
 )
 
 // townServices are the services whose EndpointSlices the gateway watches.

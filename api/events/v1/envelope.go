@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+
+	"github.com/wuxiao/wuxiao/api/divcode"
 )
 
 // SpecVersion is the CloudEvents version used.
@@ -29,8 +31,7 @@ type Event struct {
 }
 
 var (
-	typePattern    = regexp.MustCompile(`^cn\.wuxiao\.[a-z]+(\.[a-z-]+)+\.v[0-9]+$`)
-	villagePattern = regexp.MustCompile(`^[0-9]{12}$`)
+	typePattern = regexp.MustCompile(`^cn\.wuxiao\.[a-z]+(\.[a-z-]+)+\.v[0-9]+$`)
 )
 
 // Validate checks the attributes every event must carry.
@@ -50,7 +51,7 @@ func (e *Event) Validate() error {
 		return fmt.Errorf("event %s: time %s is not an RFC 3339 time", e.ID, e.Time.UTC())
 	case e.Town == "":
 		return fmt.Errorf("event %s has no town", e.ID)
-	case e.Village != "" && !villagePattern.MatchString(e.Village):
+	case e.Village != "" && !divcode.Valid(e.Village):
 		return fmt.Errorf("event %s: village %q is not a 12-digit code", e.ID, e.Village)
 	case !json.Valid(e.Data):
 		return fmt.Errorf("event %s: data is not valid JSON", e.ID)

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/wuxiao/wuxiao/api/divcode"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 )
 
@@ -18,7 +19,6 @@ import (
 // here lets the import report every row at once instead of the API
 // server's first refusal.
 var (
-	codePattern  = regexp.MustCompile(`^[0-9]{12}$`)
 	phonePattern = regexp.MustCompile(`^1[3-9][0-9]{9}$`)
 	emailPattern = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 	idPattern    = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
@@ -94,7 +94,7 @@ func Check(rows []Row, town Town, existing []wuxiaov1.Village) []Problem {
 		switch {
 		case r.Code == "":
 			add(r.Line, "村代码", "村代码不能为空：填 12 位行政区划代码，例如 %s", example(prefix))
-		case !codePattern.MatchString(r.Code):
+		case !divcode.Valid(r.Code):
 			add(r.Line, "村代码", "「%s」不是 12 位数字的行政区划代码，例如 %s", r.Code, example(prefix))
 		case strings.HasSuffix(r.Code, "000"):
 			add(r.Line, "村代码", "%s 以 000 结尾，那是镇（街道）的代码；村代码的后 3 位是本村的编号", r.Code)

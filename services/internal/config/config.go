@@ -32,8 +32,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/wuxiao/wuxiao/api/divcode"
 	"github.com/wuxiao/wuxiao/api/settings"
-	"github.com/wuxiao/wuxiao/services/internal/divcode"
 )
 
 // Environment variable names. The first group is set by the operator

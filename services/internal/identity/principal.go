@@ -38,8 +38,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/wuxiao/wuxiao/api/divcode"
 	apiidentity "github.com/wuxiao/wuxiao/api/identity"
-	"github.com/wuxiao/wuxiao/services/internal/divcode"
 )
 
 // Role is what an identity may do, read from metadata_public.role. The
