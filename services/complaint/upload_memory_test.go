@@ -174,8 +174,11 @@ func TestReportPageConcurrentUploadsMemory(t *testing.T) {
 		t.Error("no upload was taken")
 	}
 	// The whole process (the test's client and PostgreSQL driver included)
-	// must stay well inside the pod's limit: an eighth of it for ten uploads.
-	if heapGrowth > podMemoryLimit/8 || sysGrowth > podMemoryLimit/4 {
+	// must stay well inside the pod's limit: a quarter of it for ten
+	// uploads. Reading bodies into memory took 316-346 MiB; streaming takes
+	// ~17 MiB on a quiet machine and up to 33 MiB where the collector lags
+	// on a loaded one (an eighth, 32 MiB, failed there once).
+	if heapGrowth > podMemoryLimit/4 || sysGrowth > podMemoryLimit/4 {
 		t.Errorf("memory grew by %d MiB heap, %d MiB from the OS for %d uploads; the pod's limit is %d MiB",
 			heapGrowth>>20, sysGrowth>>20, uploads, podMemoryLimit>>20)
 	}
