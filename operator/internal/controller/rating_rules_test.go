@@ -178,9 +178,13 @@ func TestDistrictSettingsReachTheServices(t *testing.T) {
 	waitWarning(t, town, wuxiaov1.ReasonRatingRulesNotFound, own.Name)
 	must(t, k8s.Create(ctx, own))
 	waitInspectionRules(t, town, severeConflicts)
-	if _, err := expectRulesValid(town, metav1.ConditionTrue, wuxiaov1.ReasonRatingRulesLoaded); err != nil {
-		t.Error(err)
-	}
+	// The Deployment is applied before the status is patched, and the town
+	// was Ready all along: wait for the condition itself.
+	eventually(t, wait, func() error {
+		town = getTown(t, town)
+		_, err := expectRulesValid(town, metav1.ConditionTrue, wuxiaov1.ReasonRatingRulesLoaded)
+		return err
+	})
 	if want := own.Namespace + "/" + own.Name + ":" + rulesKey; town.Status.RatingRules != want {
 		t.Errorf("status.ratingRules %q, want %q", town.Status.RatingRules, want)
 	}
