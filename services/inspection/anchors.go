@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wuxiao/wuxiao/services/internal/auditchain"
+	"github.com/wuxiao/wuxiao/services/internal/platform"
 )
 
 // The workflow's audit chain, verified here against the anchors this
@@ -42,27 +43,20 @@ var ErrNoAuditInstance = errors.New("no audit trail for this instance")
 // broken one as an error (the alert on error logs pages the platform team;
 // discipline inspectors see the same through GET /v1/audit/verify).
 func (s *Service) AuditSweepLoop(interval time.Duration) func(context.Context) error {
-	return func(ctx context.Context) error {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-t.C:
-			}
-			sweep, err := s.VerifyAllAudits(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					s.log().ErrorContext(ctx, "verifying the audit trails", "error", err.Error())
-				}
-				continue
-			}
-			for _, r := range sweep.Broken {
-				s.log().ErrorContext(ctx, "audit trail does not verify", "instance", r.InstanceID, "village", r.Village,
-					"status", string(r.Status), "seq", r.BrokenAt, "reason", r.Reason)
-			}
-			s.log().InfoContext(ctx, "audit trails verified", "instances", sweep.Instances, "valid", sweep.Valid, "broken", len(sweep.Broken))
+	return platform.Every(interval, s.auditSweep)
+}
+
+func (s *Service) auditSweep(ctx context.Context) {
+	sweep, err := s.VerifyAllAudits(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log().ErrorContext(ctx, "verifying the audit trails", "error", err.Error())
 		}
+		return
 	}
+	for _, r := range sweep.Broken {
+		s.log().ErrorContext(ctx, "audit trail does not verify", "instance", r.InstanceID, "village", r.Village,
+			"status", string(r.Status), "seq", r.BrokenAt, "reason", r.Reason)
+	}
+	s.log().InfoContext(ctx, "audit trails verified", "instances", sweep.Instances, "valid", sweep.Valid, "broken", len(sweep.Broken))
 }

@@ -14,6 +14,7 @@ import (
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	"github.com/wuxiao/wuxiao/services/internal/events"
+	"github.com/wuxiao/wuxiao/services/internal/platform"
 )
 
 // Service keeps the town's village ratings: every fact it learns (an event
@@ -242,18 +243,7 @@ const escalationBatch = 100
 // orders every interval until ctx ends; failures are logged and retried at
 // the next tick. For platform.Run's loops.
 func (s *Service) EscalationLoop(interval time.Duration) func(context.Context) error {
-	return func(ctx context.Context) error {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-t.C:
-			}
-			s.escalateAll(ctx)
-		}
-	}
+	return platform.Every(interval, s.escalateAll)
 }
 
 func (s *Service) escalateAll(ctx context.Context) {

@@ -183,3 +183,21 @@ func quiet(ctx context.Context, what string, err error) error {
 	}
 	return nil
 }
+
+// Every returns a loop for Run that calls fn at each tick of interval (the
+// first after one interval) until ctx ends. fn logs its own failures: a
+// periodic job retries at the next tick instead of stopping the service.
+func Every(interval time.Duration, fn func(context.Context)) func(context.Context) error {
+	return func(ctx context.Context) error {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
+			fn(ctx)
+		}
+	}
+}

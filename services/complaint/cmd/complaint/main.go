@@ -75,35 +75,29 @@ func run(ctx context.Context, base *config.Base, opts options) error {
 	api.Routes(p.Server)
 	// The report page names the village the operator registered.
 	consume := []platform.Consume{{Stream: eventsv1.StreamTenant, Handler: svc.HandleTenantEvent}}
-	return p.Run(ctx, eventsv1.StreamComplaint, consume, func(ctx context.Context) error {
-		escalate(ctx, svc, opts.EscalationInterval)
-		return nil
-	})
+	return p.Run(ctx, eventsv1.StreamComplaint, consume,
+		escalationLoop(svc, opts.EscalationInterval))
 }
 
-// escalate runs Escalate every interval until ctx ends; failures are
-// logged and retried at the next tick (every replica may run it).
-func escalate(ctx context.Context, svc *complaint.Service, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		// One call walks every overdue complaint, escalationBatch per
-		// transaction.
-		n, err := svc.Escalate(ctx, escalationBatch)
-		if err != nil && ctx.Err() == nil {
-			svc.Log.ErrorContext(ctx, "escalating overdue complaints", "error", err.Error())
-		}
-		if n > 0 {
-			svc.Log.InfoContext(ctx, "escalated overdue complaints", "count", n)
-		}
-		// Uploads a crashed process left staged (a request deletes its own).
-		if _, err := svc.SweepUploads(ctx, time.Hour); err != nil && ctx.Err() == nil {
-			svc.Log.ErrorContext(ctx, "sweeping staged uploads", "error", err.Error())
-		}
+// escalationLoop runs escalate every interval until ctx ends; failures
+// are logged and retried at the next tick (every replica may run it).
+func escalationLoop(svc *complaint.Service, interval time.Duration) func(context.Context) error {
+	return platform.Every(interval, func(ctx context.Context) { escalate(ctx, svc) })
+}
+
+// escalate escalates the overdue complaints and sweeps staged uploads once.
+func escalate(ctx context.Context, svc *complaint.Service) {
+	// One call walks every overdue complaint, escalationBatch per
+	// transaction.
+	n, err := svc.Escalate(ctx, escalationBatch)
+	if err != nil && ctx.Err() == nil {
+		svc.Log.ErrorContext(ctx, "escalating overdue complaints", "error", err.Error())
+	}
+	if n > 0 {
+		svc.Log.InfoContext(ctx, "escalated overdue complaints", "count", n)
+	}
+	// Uploads a crashed process left staged (a request deletes its own).
+	if _, err := svc.SweepUploads(ctx, time.Hour); err != nil && ctx.Err() == nil {
+		svc.Log.ErrorContext(ctx, "sweeping staged uploads", "error", err.Error())
 	}
 }

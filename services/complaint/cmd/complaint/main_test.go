@@ -168,7 +168,7 @@ func TestEscalationLoop(t *testing.T) {
 	later.Store(int64(complaint.AcceptWithin + time.Hour))
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	stopped := make(chan struct{})
-	go func() { escalate(loopCtx, svc, 20*time.Millisecond); close(stopped) }()
+	go func() { _ = escalationLoop(svc, 20*time.Millisecond)(loopCtx); close(stopped) }()
 	// Wait for the escalation, then for several more ticks (however slow the
 	// machine), which must not escalate again.
 	deadline := time.Now().Add(30 * time.Second)
