@@ -213,20 +213,24 @@ kafka_pod_ok() {
 }
 
 # ensure_netpol_agent: the NetworkPolicy agent on the host, reused when its
-# binary did not change. It hands each new connection of a pod that a policy
+# binary and flags did not change. It hands each new connection of a pod that a policy
 # selects to its netlink queue and drops what the policies do not allow: a
 # connection refused by policy times out.
 ensure_netpol_agent() {
   local t bin kc; t=$(now)
   bin=$(hack/netpol-agent.sh)
-  if pid_of netpol-agent >/dev/null && [ "$(readlink -f "/proc/$(pid_of netpol-agent)/exe")" = "$(readlink -f "$bin")" ]; then
+  if pid_of netpol-agent >/dev/null && [ "$(readlink -f "/proc/$(pid_of netpol-agent)/exe")" = "$(readlink -f "$bin")" ] &&
+    tr '\0' ' ' < "/proc/$(pid_of netpol-agent)/cmdline" | grep -q -- ' -v=2'; then
     return 0
   fi
   stop_netpol_agent
   kc=$(kenv | sed -n "s/^export KUBECONFIG='\(.*\)'$/\1/p")
-  # The kernel has the DNS conntrack fix (6.12+); metrics on loopback only.
+  # The kernel has the DNS conntrack fix (6.12+); metrics on loopback only;
+  # -v=2 logs each verdict with the pods it matched, which the e2e network
+  # policy test reads to tell a policy that admits from a pod the agent did
+  # not know yet (about 1 MB per e2e run).
   start_proc netpol-agent "$bin" --kubeconfig "$kc" --hostname-override "$NODE" \
-    --metrics-bind-address "127.0.0.1:$P_NETPOL_METRICS" --netfilter-bug-1766-fix=false
+    --metrics-bind-address "127.0.0.1:$P_NETPOL_METRICS" --netfilter-bug-1766-fix=false -v=2
   local rc=0
   proc_wait "$ST/pids/netpol-agent.pid" 20 nft list table inet kube-network-policies || rc=$?
   case "$rc" in
@@ -681,6 +685,7 @@ env_() {
   cat <<EOF
 export WUXIAO_E2E_TOWNS='$(cat "$ST/towns" 2>/dev/null || echo "$DEFAULT_TOWNS")'
 export WUXIAO_E2E_POD_GATEWAY='$POD_GW'
+export WUXIAO_E2E_NETPOL_LOG='$ST/logs/netpol-agent.log'
 export WUXIAO_E2E_OTLP='$OTLP'
 export WUXIAO_E2E_TRACES='http://${OTLP#http://}'
 export WUXIAO_E2E_GATEWAY='$(cat "$ST/gateway-url" 2>/dev/null || echo http://127.0.0.1:8080)'

@@ -118,7 +118,11 @@ func TestNetworkPolicies(t *testing.T) {
 				"town-staff": false, "other-staff": false}},
 	}
 	// All probes at once: each waits for the agent to learn its address,
-	// then dials with a 3 s timeout.
+	// then dials with a 3 s timeout. A probe whose refused target connected
+	// without the agent ever judging that connection (the pod's address was
+	// not yet in the agent's set, so nothing was checked) is run again: that
+	// is the agent starting late, not a policy admitting. A connection the
+	// agent judged and accepted fails the test at once.
 	results := make([]chan map[string]string, len(cases))
 	for i, tc := range cases {
 		var args []string
@@ -127,7 +131,25 @@ func TestNetworkPolicies(t *testing.T) {
 		}
 		results[i] = make(chan map[string]string, 1)
 		go func() {
-			results[i] <- runProbe(t, tc.namespace, "netprobe-"+tc.name+"-"+randomSuffix(), tc.labels, args)
+			for attempt := 1; ; attempt++ {
+				name := "netprobe-" + tc.name + "-" + randomSuffix()
+				got := runProbe(t, tc.namespace, name, tc.labels, args)
+				var unjudged []string
+				for target, connects := range tc.want {
+					if !connects && got[target] == "ok" {
+						v := agentVerdicts(t, tc.namespace+"/"+name, targets[target])
+						t.Logf("%s: %s (%s) connected; the agent's verdicts on it: %v", name, target, targets[target], v)
+						if len(v) == 0 {
+							unjudged = append(unjudged, target)
+						}
+					}
+				}
+				if len(unjudged) == 0 || attempt == 3 {
+					results[i] <- got
+					return
+				}
+				t.Logf("%s: the agent judged no connection to %v: the probe ran before the agent knew the pod; again", name, unjudged)
+			}
 		}()
 	}
 	for i, tc := range cases {
@@ -217,6 +239,60 @@ func otherTown(t *testing.T, d wuxiaov1.District) string {
 		return nil
 	})
 	return name
+}
+
+// agentVerdicts reads the NetworkPolicy agent's log ($WUXIAO_E2E_NETPOL_LOG,
+// written at -v=2 by hack/district.sh) for the verdicts it gave on
+// connections from pod (namespace/name) to addr (host:port): "accept" or
+// "drop", one per packet it judged.
+func agentVerdicts(t *testing.T, pod, addr string) []string {
+	// Called from the probes' goroutines: errors, not t.Fatal.
+	path := os.Getenv("WUXIAO_E2E_NETPOL_LOG")
+	if path == "" {
+		t.Error("WUXIAO_E2E_NETPOL_LOG is not set (eval \"$(hack/district.sh env)\")")
+		return nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	// Each judged packet is logged as
+	//   ... "Evaluating packet" srcPod="ns/name" dstPod=... packet=<
+	//   \t[ID] SRC:PORT DST:PORT TCP
+	//   ...
+	//   ... "Finished syncing packet" id=ID duration=... verdict="accept"
+	// Packet IDs restart with the agent: each verdict is the first one
+	// with the packet's ID after its evaluation.
+	var verdicts []string
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		if !strings.Contains(l, `"Evaluating packet" srcPod="`+pod+`"`) || i+1 >= len(lines) {
+			continue
+		}
+		f := strings.Fields(lines[i+1])
+		if len(f) < 3 || f[2] != addr {
+			continue
+		}
+		id := strings.Trim(f[0], "[]")
+		for _, next := range lines[i+1:] {
+			if strings.Contains(next, `"Finished syncing packet"`) && logField(next, "id=") == id {
+				verdicts = append(verdicts, strings.Trim(logField(next, "verdict="), `"`))
+				break
+			}
+		}
+	}
+	return verdicts
+}
+
+// logField is the value of key in a klog line (up to the next space).
+func logField(line, key string) string {
+	_, v, ok := strings.Cut(line, " "+key)
+	if !ok {
+		return ""
+	}
+	v, _, _ = strings.Cut(v, " ")
+	return v
 }
 
 func urlHostPort(t *testing.T, raw string) string {
