@@ -53,6 +53,7 @@ type DistrictSpec struct {
 
 	// Rollout controls how a change of service version reaches the towns.
 	// +optional
+	// +kubebuilder:default={}
 	Rollout RolloutSpec `json:"rollout,omitempty"`
 
 	// Network says how clients reach the towns' services.
@@ -307,14 +308,72 @@ type ServicesSpec struct {
 }
 
 // RolloutSpec makes a new service version reach the district town by town:
-// towns in wave N move only after every town in a lower wave runs the new
-// version and is Ready, so one bad release cannot take all towns down at once.
+// towns in wave N move only after every town in a lower wave counts as
+// upgraded, so one bad release cannot take all towns down at once. A town
+// counts as upgraded once its new pods are Ready and then, for soakTime,
+// answer no more than maxErrorRatio of their HTTP requests with a 5xx
+// status, as read from the pods' own metrics. A town that fails halts the
+// rollout: later waves stay at their version, the District reports
+// RolloutHalted=True and status.rollout.haltedVersion, until
+// spec.services.version changes (a fixed release, or back to the last
+// good one).
 type RolloutSpec struct {
 	// Paused stops every town from moving to a new version; towns already
 	// on it stay there.
 	// +optional
 	Paused bool `json:"paused,omitempty"`
+	// SoakTime is how long a town's new pods must serve, Ready, with an
+	// error ratio at most maxErrorRatio before the next wave moves, e.g.
+	// 5m, 90s or 1h. 0s: a town counts as upgraded as soon as it is Ready
+	// (no metrics are read). Defaults to 5m.
+	// +optional
+	// +kubebuilder:default="5m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|([0-9]+(\\\\.[0-9]+)?(ms|s|m|h))+)$') && duration(self) <= duration('24h')",message="rollout.soakTime must be a duration of at most 24h with a unit, e.g. 5m, 90s or 1h30m (0s: no soak)"
+	SoakTime *metav1.Duration `json:"soakTime,omitempty"`
+	// MaxErrorRatio is the largest share of a service's HTTP requests
+	// during the soak that may fail with a 5xx status, a decimal between 0
+	// and 1 as a string, e.g. "0.05" for 5%. It applies to each of the
+	// town's four services on its own. A soak without any request passes:
+	// no traffic is no evidence of errors. Defaults to "0.05".
+	// +optional
+	// +kubebuilder:default="0.05"
+	// +kubebuilder:validation:MaxLength=12
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0(\\\\.[0-9]+)?|1(\\\\.0+)?)$')",message="rollout.maxErrorRatio must be a decimal between 0 and 1 as a string, e.g. \"0.05\" for 5%"
+	MaxErrorRatio string `json:"maxErrorRatio,omitempty"`
 }
+
+// DistrictRolloutStatus says which rollout, if any, is halted.
+type DistrictRolloutStatus struct {
+	// HaltedVersion is the spec.services.version whose rollout a town's
+	// gate halted.
+	HaltedVersion string `json:"haltedVersion"`
+	// HaltedTowns are the towns that failed the gate at that version.
+	// +listType=set
+	HaltedTowns []string `json:"haltedTowns"`
+}
+
+// The condition RolloutHalted, on a District, is True while a town failed
+// the rollout gate (spec.rollout) at spec.services.version: towns of later
+// waves keep their version. It clears when spec.services.version changes.
+// It does not change Ready. Alert on it.
+const (
+	ConditionRolloutHalted = "RolloutHalted"
+	// ReasonRolloutProceeding (False): no town failed the gate at the
+	// current version.
+	ReasonRolloutProceeding = "RolloutProceeding"
+	// ReasonErrorRatioExceeded (True): a service of a town answered more
+	// than maxErrorRatio of its requests with 5xx during the soak.
+	ReasonErrorRatioExceeded = "ErrorRatioExceeded"
+	// ReasonProgressDeadlineExceeded (True): a new Deployment of a town did
+	// not become available within its progress deadline (10 minutes).
+	ReasonProgressDeadlineExceeded = "ProgressDeadlineExceeded"
+	// ReasonMetricsUnavailable (True): the pods' metrics could not be read
+	// at the end of the soak (nor for a minute after), so the gate cannot
+	// say the version is good.
+	ReasonMetricsUnavailable = "MetricsUnavailable"
+)
 
 // DistrictStatus is the observed state of a District.
 type DistrictStatus struct {
@@ -341,6 +400,10 @@ type DistrictStatus struct {
 	// Gateway is the district gateway as last seen.
 	// +optional
 	Gateway *GatewayStatus `json:"gateway,omitempty"`
+	// Rollout is set while the rollout of spec.services.version is halted
+	// (condition RolloutHalted).
+	// +optional
+	Rollout *DistrictRolloutStatus `json:"rollout,omitempty"`
 }
 
 // GatewayStatus is the observed state of the district gateway.
@@ -397,6 +460,7 @@ const (
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Gateway",type=string,JSONPath=`.status.conditions[?(@.type=="GatewayReady")].status`,priority=1
+// +kubebuilder:printcolumn:name="Halted",type=string,JSONPath=`.status.rollout.haltedVersion`,priority=1
 // +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.gateway.url`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type District struct {

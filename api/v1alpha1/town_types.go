@@ -124,6 +124,32 @@ type ServiceStatus struct {
 	Message string `json:"message,omitempty"`
 }
 
+// TownRolloutStatus is the rollout gate's state for one version of a town.
+type TownRolloutStatus struct {
+	// Version judged.
+	Version string `json:"version"`
+	// Phase: Soaking (the pods are Ready, the soak runs), Passed or Failed.
+	// +kubebuilder:validation:Enum=Soaking;Passed;Failed
+	Phase string `json:"phase"`
+	// Since is when the phase began (the soak: when its first metrics
+	// were read).
+	Since metav1.Time `json:"since"`
+	// Reason of a failure: ErrorRatioExceeded, ProgressDeadlineExceeded
+	// or MetricsUnavailable.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// Message says what the gate saw, e.g. the requests and 5xx per service.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// Phases of TownRolloutStatus.
+const (
+	RolloutSoaking = "Soaking"
+	RolloutPassed  = "Passed"
+	RolloutFailed  = "Failed"
+)
+
 // TownStatus is the observed state of a Town.
 type TownStatus struct {
 	// +optional
@@ -147,6 +173,11 @@ type TownStatus struct {
 	// Version of the services the town is moving to or runs.
 	// +optional
 	Version string `json:"version,omitempty"`
+	// Rollout is the rollout gate's verdict on Version (District
+	// spec.rollout): the town counts as upgraded, and the next wave moves,
+	// only once Phase is Passed.
+	// +optional
+	Rollout *TownRolloutStatus `json:"rollout,omitempty"`
 	// Services, one entry per service.
 	// +optional
 	// +listType=map
