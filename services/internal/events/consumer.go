@@ -89,6 +89,7 @@ type Consumer struct {
 	consumed metric.Int64Counter
 	retries  metric.Int64Counter
 	latency  metric.Float64Histogram
+	lag      metric.Int64ObservableGauge
 }
 
 // NewConsumer returns a consumer of topics in group groupID; groupID also
@@ -115,13 +116,19 @@ func NewConsumer(pool *pgxpool.Pool, brokers []string, groupID string, topics []
 	c := &Consumer{pool: pool, brokers: brokers, group: groupID, topics: topics, handler: handler, opts: opts,
 		tracer: opts.tracer(), log: opts.logger().With("component", "event-consumer", "consumer", groupID)}
 	m := opts.meter()
-	var errs [3]error
+	var errs [4]error
 	c.consumed, errs[0] = m.Int64Counter("wuxiao.events.consumed",
 		metric.WithDescription("Events a consumer finished with, by outcome (applied, duplicate, dead-lettered)"), metric.WithUnit("{event}"))
+	c.lag, errs[3] = m.Int64ObservableGauge("wuxiao.events.consumer.lag",
+		metric.WithDescription("Messages on a topic the consumer group has not committed yet (end offset minus committed offset, summed over partitions)"),
+		metric.WithUnit("{message}"))
 	c.retries, errs[1] = m.Int64Counter("wuxiao.events.consumer.retries",
 		metric.WithDescription("Failed attempts to apply an event"), metric.WithUnit("{attempt}"))
 	c.latency, errs[2] = m.Float64Histogram("wuxiao.events.delivery.latency",
-		metric.WithDescription("Time from an event's ce_time to its processing by a consumer"), metric.WithUnit("s"))
+		metric.WithDescription("Time from an event's ce_time to its processing by a consumer"), metric.WithUnit("s"),
+		// OTel's default buckets (0-10000) suit milliseconds; events take
+		// from milliseconds to hours (a consumer that was down).
+		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600))
 	if err := errors.Join(errs[:]...); err != nil {
 		c.log.Warn("creating consumer metrics", "err", err)
 	}
@@ -172,6 +179,20 @@ func (c *Consumer) Run(ctx context.Context) error {
 		BatchTimeout: time.Millisecond,
 	}
 	defer dlq.Close()
+
+	// Dead letters are alerted on with increase(): the series must exist
+	// before the first one.
+	for _, topic := range c.topics {
+		c.consumed.Add(ctx, 0, c.attrs(topic, attribute.String("outcome", outcomeDeadLettered)))
+	}
+	lagClient := &kafka.Client{Addr: kafka.TCP(c.brokers...), Transport: transport, Timeout: 5 * time.Second}
+	if reg, err := c.opts.meter().RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		return c.observeLag(ctx, lagClient, o)
+	}, c.lag); err != nil {
+		c.log.Warn("registering the consumer lag gauge", "err", err)
+	} else {
+		defer func() { _ = reg.Unregister() }()
+	}
 
 	fetchFailures := 0
 	for {
@@ -268,9 +289,9 @@ func (c *Consumer) process(ctx context.Context, dlq *kafka.Writer, m kafka.Messa
 	for {
 		outcome, herr, err := c.apply(pctx, ev, position(m))
 		if err == nil && herr == nil {
-			c.consumed.Add(ctx, 1, metric.WithAttributes(attribute.String("messaging.destination.name", m.Topic), attribute.String("outcome", outcome)))
+			c.consumed.Add(ctx, 1, c.attrs(m.Topic, attribute.String("outcome", outcome)))
 			if outcome == outcomeApplied {
-				c.latency.Record(ctx, time.Since(ev.Time).Seconds(), metric.WithAttributes(attribute.String("messaging.destination.name", m.Topic)))
+				c.latency.Record(ctx, time.Since(ev.Time).Seconds(), c.attrs(m.Topic))
 			}
 			span.SetAttributes(attribute.String("wuxiao.outcome", outcome))
 			return nil
@@ -284,7 +305,7 @@ func (c *Consumer) process(ctx context.Context, dlq *kafka.Writer, m kafka.Messa
 			// fault (or the handler's), so it counts towards MaxAttempts.
 			attempt++
 			lastErr = herr
-			c.retries.Add(ctx, 1, metric.WithAttributes(attribute.String("messaging.destination.name", m.Topic)))
+			c.retries.Add(ctx, 1, c.attrs(m.Topic))
 			span.AddEvent("handler failed", trace.WithAttributes(attribute.Int("attempt", attempt), attribute.String("error", herr.Error())))
 			if attempt >= c.opts.MaxAttempts || errors.As(herr, new(permanentError)) {
 				span.RecordError(herr)
@@ -406,7 +427,80 @@ func (c *Consumer) deadLetter(ctx context.Context, dlq *kafka.Writer, m kafka.Me
 			return ctx.Err()
 		}
 	}
-	c.consumed.Add(ctx, 1, metric.WithAttributes(attribute.String("messaging.destination.name", m.Topic), attribute.String("outcome", outcomeDeadLettered)))
+	c.consumed.Add(ctx, 1, c.attrs(m.Topic, attribute.String("outcome", outcomeDeadLettered)))
+	return nil
+}
+
+// attrs labels a consumer metric with the topic and the consumer group.
+func (c *Consumer) attrs(topic string, more ...attribute.KeyValue) metric.MeasurementOption {
+	return metric.WithAttributes(append([]attribute.KeyValue{
+		attribute.String("messaging.destination.name", topic),
+		attribute.String("messaging.consumer.group.name", c.group),
+	}, more...)...)
+}
+
+// observeLag reports, per topic, how many messages the group has not
+// committed: the end offset minus the committed offset of each partition,
+// or minus the first offset where the group committed nothing yet (it
+// starts there). Two small requests to Kafka per scrape; when Kafka does
+// not answer, no lag is reported (the scrape still succeeds; Kafka being
+// unreachable has its own alert).
+func (c *Consumer) observeLag(ctx context.Context, kc *kafka.Client, o metric.Observer) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	meta, err := kc.Metadata(ctx, &kafka.MetadataRequest{Topics: c.topics})
+	if err != nil {
+		return fmt.Errorf("consumer lag: metadata: %w", err)
+	}
+	parts := map[string][]int{}
+	var reqs = map[string][]kafka.OffsetRequest{}
+	for _, t := range meta.Topics {
+		if t.Error != nil {
+			continue
+		}
+		for _, p := range t.Partitions {
+			parts[t.Name] = append(parts[t.Name], p.ID)
+			reqs[t.Name] = append(reqs[t.Name], kafka.FirstOffsetOf(p.ID), kafka.LastOffsetOf(p.ID))
+		}
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	committed, err := kc.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: c.group, Topics: parts})
+	if err == nil {
+		err = committed.Error
+	}
+	if err != nil {
+		return fmt.Errorf("consumer lag: committed offsets of %s: %w", c.group, err)
+	}
+	ends, err := kc.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: reqs})
+	if err != nil {
+		return fmt.Errorf("consumer lag: end offsets: %w", err)
+	}
+	for topic := range parts {
+		done := map[int]int64{}
+		for _, p := range committed.Topics[topic] {
+			if p.Error == nil {
+				done[p.Partition] = p.CommittedOffset
+			}
+		}
+		var lag int64
+		ok := true
+		for _, p := range ends.Topics[topic] {
+			if p.Error != nil {
+				ok = false
+				break
+			}
+			from, seen := done[p.Partition]
+			if !seen || from < 0 {
+				from = p.FirstOffset
+			}
+			lag += max(p.LastOffset-from, 0)
+		}
+		if ok {
+			o.ObserveInt64(c.lag, lag, c.attrs(topic))
+		}
+	}
 	return nil
 }
 

@@ -63,13 +63,21 @@
 // Topics are created with EnsureTopics (the brokers do not auto-create
 // them), dead-letter topics included, before anything is enqueued for
 // them: a row for a missing topic fails its whole batch, so it holds up
-// the schema's outbox (the lag gauge shows it) until the topic exists. The
+// the schema's outbox (the oldest-age gauge shows it) until the topic exists. The
 // inbox is never pruned here: its rows are what makes redeliveries harmless.
 //
 // Telemetry (OTel, through Telemetry or the global providers): spans
 // "create <topic>" (Enqueue), "send" (relay, linked to the create spans) and
-// "process <topic>" (consumer, child of the create span); metrics
-// wuxiao.events.outbox.published, .publish_failures, .quarantined, .pending, .lag,
-// wuxiao.events.relay.active, wuxiao.events.consumed{outcome},
-// wuxiao.events.consumer.retries and wuxiao.events.delivery.latency.
+// "process <topic>" (consumer, child of the create span). Metrics, named here
+// as Prometheus stores them (charts/wuxiao-operator/monitoring/metrics.md
+// lists them all): the relay's wuxiao_events_outbox_pending and
+// wuxiao_events_outbox_oldest_age_seconds (read from the outbox at scrape
+// time by the replica holding the lock), wuxiao_events_relay_active,
+// wuxiao_events_outbox_published_total, _publish_failures_total and
+// _quarantined_total; per topic and consumer group
+// (messaging_destination_name, messaging_consumer_group_name)
+// wuxiao_events_consumer_lag (read from Kafka at scrape time),
+// wuxiao_events_consumed_total{outcome} (applied, duplicate,
+// dead-lettered), wuxiao_events_consumer_retries_total and
+// wuxiao_events_delivery_latency_seconds.
 package events

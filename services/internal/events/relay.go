@@ -119,7 +119,7 @@ func NewRelay(pool *pgxpool.Pool, brokers []string, opts RelayOptions) *Relay {
 		metric.WithDescription("Outbox events whose publication failed (they are retried)"), metric.WithUnit("{event}"))
 	r.pending, errs[2] = m.Int64ObservableGauge("wuxiao.events.outbox.pending",
 		metric.WithDescription("Outbox events not yet published (reported by the active relay)"), metric.WithUnit("{event}"))
-	r.lag, errs[3] = m.Float64ObservableGauge("wuxiao.events.outbox.lag",
+	r.lag, errs[3] = m.Float64ObservableGauge("wuxiao.events.outbox.oldest_age",
 		metric.WithDescription("Age of the oldest unpublished outbox event (reported by the active relay)"), metric.WithUnit("s"))
 	r.holder, errs[4] = m.Int64ObservableGauge("wuxiao.events.relay.active",
 		metric.WithDescription("1 while this replica holds the relay lock"))
@@ -174,6 +174,9 @@ func (r *Relay) observe(ctx context.Context, o metric.Observer) error {
 	o.ObserveInt64(r.holder, 1)
 	var n int64
 	var age float64
+	// A scrape must not hang on a database in trouble.
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
 	err := r.pool.QueryRow(ctx, `SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
 		FROM outbox WHERE published_at IS NULL AND quarantined_at IS NULL`).Scan(&n, &age)
 	if err != nil {
