@@ -46,6 +46,7 @@ func main() {
 			p.Addf("escalation-interval", "WUXIAO_ESCALATION_INTERVAL", "must be positive")
 		}
 	})
+	cmd.AddCommand(platform.DeadLettersCommand(&base))
 	os.Exit(config.Execute(cmd))
 }
 
@@ -69,6 +70,9 @@ func run(ctx context.Context, base *config.Base, opts options) error {
 		return err
 	}
 	svc := &complaint.Service{Pool: p.Pool, Town: base.Town, Log: p.Log}
+	if err := svc.Instrument(p.Tel.MeterProvider); err != nil {
+		return err
+	}
 	api := complaint.NewAPI(svc, []byte(opts.ChallengeKey))
 	api.Optional = p.Auth.Optional
 	api.BodyLimit = bodyLimit

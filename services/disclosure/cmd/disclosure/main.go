@@ -32,6 +32,7 @@ func main() {
 			p.Addf("id-hash-key", settings.EnvIDHashKey, "must be a secret of at least 32 characters (e.g. from `openssl rand -hex 32`)")
 		}
 	})
+	cmd.AddCommand(platform.DeadLettersCommand(&base))
 	os.Exit(config.Execute(cmd))
 }
 

@@ -39,6 +39,7 @@ func main() {
 	integrity.register(&base)
 	auditKey = base.BindAuditKey()
 	rating.register(&base)
+	cmd.AddCommand(platform.DeadLettersCommand(&base))
 	os.Exit(config.Execute(cmd))
 }
 
