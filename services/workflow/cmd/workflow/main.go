@@ -43,6 +43,7 @@ func main() {
 			p.Addf("timer-interval", "WUXIAO_TIMER_INTERVAL", "%s is too short; use at least 1s", timerInterval)
 		}
 	})
+	cmd.AddCommand(platform.DeadLettersCommand(&base))
 	os.Exit(config.Execute(cmd))
 }
 
