@@ -90,7 +90,8 @@ type parseError struct{ line string }
 func (e *parseError) Error() string { return "not a sample line: " + e.line }
 
 // Find returns the series named name whose labels include every
-// key=value pair in labels (given as "key", "value", ...).
+// key=value pair in labels (given as "key", "value", ...). As in PromQL,
+// key="" matches a series without that label (Prometheus drops empty ones).
 func (p Page) Find(name string, labels ...string) []Sample {
 	var out []Sample
 next:
@@ -99,7 +100,7 @@ next:
 			continue
 		}
 		for i := 0; i+1 < len(labels); i += 2 {
-			if v, ok := s.Labels[labels[i]]; !ok || v != labels[i+1] {
+			if s.Labels[labels[i]] != labels[i+1] {
 				continue next
 			}
 		}
