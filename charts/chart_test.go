@@ -84,6 +84,14 @@ func loadChart(t *testing.T, dir string) *chartv2.Chart {
 // and the chart's kubeVersion constraint apply as in a real install.
 func render(t *testing.T, ch *chartv2.Chart, set ...string) (rendered, error) {
 	t.Helper()
+	return renderWithAPIs(t, ch, nil, set...)
+}
+
+// renderWithAPIs renders as render does, on a cluster that also serves the
+// given API versions ("group/version/Kind", as .Capabilities.APIVersions.Has
+// takes them), e.g. the Prometheus Operator's.
+func renderWithAPIs(t *testing.T, ch *chartv2.Chart, apis []string, set ...string) (rendered, error) {
+	t.Helper()
 	vals := map[string]any{}
 	for _, s := range set {
 		if err := strvals.ParseInto(s, vals); err != nil {
@@ -101,6 +109,7 @@ func render(t *testing.T, ch *chartv2.Chart, set ...string) (rendered, error) {
 		t.Fatal(err)
 	}
 	install.KubeVersion = kv
+	install.APIVersions = apis
 	rel, err := install.Run(ch, vals)
 	if err != nil {
 		return rendered{}, err
@@ -206,6 +215,8 @@ func TestRender(t *testing.T) {
 					"RoleBinding":                      1,
 					"Deployment":                       1,
 					"Service":                          1,
+					// The Grafana dashboards (monitoring_test.go).
+					"ConfigMap": 4,
 				}
 				if got := kindCounts(r); !reflect.DeepEqual(got, want) {
 					t.Errorf("kinds: got %v, want %v", got, want)
@@ -969,8 +980,9 @@ func TestApply(t *testing.T) {
 	}{
 		// testenv has installed the CRDs and policies already: applying
 		// them again is an update, which must be accepted as well.
-		{name: "defaults", wantKinds: 10},
-		{name: "operator only", set: []string{"crds.install=false", "admissionPolicies.enabled=false"}, wantKinds: 7},
+		// The dashboards' ConfigMaps are one kind more each time.
+		{name: "defaults", wantKinds: 11},
+		{name: "operator only", set: []string{"crds.install=false", "admissionPolicies.enabled=false"}, wantKinds: 8},
 		{
 			name: "everything customised",
 			set: []string{
@@ -984,7 +996,7 @@ func TestApply(t *testing.T) {
 				"resources.limits.cpu=1", "resources.requests.memory=256Mi",
 				"extraEnv[0].name=KUBERNETES_SERVICE_HOST", "extraEnv[0].value=198.18.0.1",
 			},
-			wantKinds: 9,
+			wantKinds: 10,
 		},
 	}
 	for _, tc := range tests {
