@@ -147,6 +147,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	} else {
 		defer func() { _ = reg.Unregister() }()
 	}
+	// Alerts take increase() of the failures: the series must exist
+	// before the first one.
+	r.failed.Add(ctx, 0)
 	failures := 0
 	for {
 		start := time.Now()
