@@ -41,6 +41,8 @@ type Service struct {
 	AuditKey []byte
 	Log      *slog.Logger
 	Now      func() time.Time
+
+	metrics *metrics // set by Instrument (metrics.go)
 }
 
 func (s *Service) now() time.Time {
@@ -209,6 +211,10 @@ func (s *Service) Complete(ctx context.Context, actor Actor, id, step string, re
 		}
 		return nil
 	})
+	if err == nil {
+		s.metrics.stepCompleted(ctx, inst.Category)
+		s.metrics.warned(ctx, fresh)
+	}
 	if errors.Is(err, errConflict) {
 		err = &domainerr.Error{Status: 409, Type: "conflict", Title: "Changed meanwhile", Detail: "the process changed while you were recording this step; reload and try again"}
 	}
@@ -438,8 +444,9 @@ func (s *Service) SetVillage(ctx context.Context, code, name string, t Threshold
 // to call from every replica at once.
 func (s *Service) FireTimers(ctx context.Context, limit int) (int, error) {
 	fired := 0
+	var warned []Warning
 	err := store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
-		fired = 0 // InTx retries this function after a deadlock
+		fired, warned = 0, nil // InTx retries this function after a deadlock
 		now := s.now()
 		due, err := claimDueTimers(ctx, tx, now, limit)
 		if err != nil {
@@ -472,6 +479,7 @@ func (s *Service) FireTimers(ctx context.Context, limit int) (int, error) {
 						if err := s.publishWarnings(ctx, tx, inst, fresh); err != nil {
 							return err
 						}
+						warned = append(warned, fresh...)
 						if len(fresh) > 0 {
 							if err := s.appendAudit(ctx, tx, inst, now, Actor{ID: "system", Role: "system"}, "warning.raised", fresh[0]); err != nil {
 								return err
@@ -487,6 +495,9 @@ func (s *Service) FireTimers(ctx context.Context, limit int) (int, error) {
 		}
 		return nil
 	})
+	if err == nil {
+		s.metrics.warned(ctx, warned)
+	}
 	return fired, fmtErr("firing timers", err)
 }
 

@@ -72,6 +72,9 @@ func run(ctx context.Context, base *config.Base, idHashKey string, auditKey []by
 	svc := &workflow.Service{Engine: &workflow.Engine{Catalog: catalog, Calendar: calendar}, Pool: p.Pool,
 		Town: base.Town, IDHashKey: []byte(idHashKey), AuditKey: auditKey, Log: p.Log}
 	p.Log.Info("power list loaded", "catalog", catalog.Name, "version", catalog.Version, "items", len(catalog.Items))
+	if err := svc.Instrument(p.Tel.MeterProvider); err != nil {
+		return err
+	}
 	svc.Routes(p.Server)
 	return p.Run(ctx, eventsv1.StreamWorkflow, []platform.Consume{{Stream: eventsv1.StreamTenant, Handler: svc.HandleTenantEvent}},
 		func(ctx context.Context) error { return svc.RunTimers(ctx, timerInterval) })
