@@ -11,6 +11,16 @@
 // directory's last element. Each image is written to OUT/NAME.tar and named
 // wuxiao.local/NAME:TAG; it runs as user 65532 (non-root) with the binary as
 // its entrypoint.
+//
+// The services' images carry what they need at run time besides the binary
+// (runtime.go), in layers under the binary's so that images share them:
+//
+//	go run ./hack/images $(hack/images/host.sh) ./services/inspection/cmd/inspection ...
+//
+// -runtime adds CA roots, Asia/Shanghai and UTC zoneinfo and /etc/passwd to
+// every image; -notice-font adds the PDF notices' CJK font to the images
+// named by -font-images (the inspection service's). Without them an image
+// holds the binary alone (the cluster's pause and hello images).
 package main
 
 import (
@@ -50,9 +60,23 @@ type target struct {
 	pkg  string // Go package to build, ./relative
 }
 
+// extras are the layers under the binary's, built once and shared by the
+// images.
+type extras struct {
+	runtime    []byte          // the runtime layer's tar, or nil
+	font       []byte          // the font layer's tar, or nil
+	fontImages map[string]bool // the images that get the font layer
+}
+
 func main() {
 	out := flag.String("out", "bin/images", "directory for the image tarballs")
 	tag := flag.String("tag", "dev", "image tag")
+	runtime := flag.Bool("runtime", false, "add the runtime layer (CA roots, zoneinfo, /etc/passwd) to every image")
+	caCerts := flag.String("ca-certs", "/usr/share/ca-certificates/mozilla", "the runtime layer's CA roots: a directory of PEM *.crt files or one bundle")
+	zoneinfo := flag.String("zoneinfo", "/usr/share/zoneinfo", "tzdata directory the runtime layer's zones are read from")
+	font := flag.String("notice-font", "", "TrueType CJK font or collection (face 0) for PDF notices (hack/fonts.sh prints it); empty: no font layer")
+	fontLicense := flag.String("notice-font-license", "/usr/share/doc/fonts-arphic-uming/copyright", "the notice font's licence, shipped beside it")
+	fontImages := flag.String("font-images", "inspection", "comma-separated images that get the font layer")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./hack/images [flags] [NAME=]./path/to/cmd ...\n")
 		flag.PrintDefaults()
@@ -69,16 +93,56 @@ func main() {
 	if err := os.MkdirAll(*out, 0o750); err != nil {
 		log.Fatal(err)
 	}
+	var ex extras
+	if *runtime {
+		es, err := runtimeEntries(*caCerts, *zoneinfo)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if ex.runtime, err = layerTar(es); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if *font != "" {
+		es, err := fontEntries(*font, *fontLicense)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if ex.font, err = layerTar(es); err != nil {
+			log.Fatal(err)
+		}
+		ex.fontImages = map[string]bool{}
+		for n := range strings.SplitSeq(*fontImages, ",") {
+			ex.fontImages[strings.TrimSpace(n)] = true
+		}
+	}
 	ctx := context.Background()
 	for _, t := range targets {
 		start := time.Now()
-		file, err := buildImage(ctx, t, *tag, *out)
+		file, layers, err := buildImage(ctx, t, *tag, *out, ex)
 		if err != nil {
 			log.Fatalf("%s: %v", t.name, err)
 		}
-		log.Printf("%s: %s:%s -> %s (%s)", t.name, path.Join(registry, t.name), *tag, file, time.Since(start).Round(time.Millisecond))
+		log.Printf("%s: %s:%s -> %s, %s (%s)", t.name, path.Join(registry, t.name), *tag, file, sizes(file, layers), time.Since(start).Round(time.Millisecond))
 	}
 }
+
+// sizes reports an archive's size and its layers' uncompressed sizes.
+func sizes(file string, layers []int64) string {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return err.Error()
+	}
+	var un int64
+	parts := make([]string, 0, len(layers))
+	for _, n := range layers {
+		un += n
+		parts = append(parts, mib(n))
+	}
+	return fmt.Sprintf("archive %s, uncompressed %s (layers %s)", mib(fi.Size()), mib(un), strings.Join(parts, " + "))
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20)) }
 
 func parseTargets(args []string) ([]target, error) {
 	seen := map[string]bool{}
@@ -104,10 +168,10 @@ func parseTargets(args []string) ([]target, error) {
 	return ts, nil
 }
 
-func buildImage(ctx context.Context, t target, tag, outDir string) (string, error) {
+func buildImage(ctx context.Context, t target, tag, outDir string, ex extras) (string, []int64, error) {
 	tmp, err := os.MkdirTemp("", "wuxiao-image-")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer os.RemoveAll(tmp)
 	bin := filepath.Join(tmp, t.name)
@@ -116,30 +180,56 @@ func buildImage(ctx context.Context, t target, tag, outDir string) (string, erro
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOTOOLCHAIN=local")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build %s: %w", t.pkg, err)
+		return "", nil, fmt.Errorf("go build %s: %w", t.pkg, err)
 	}
 	data, err := os.ReadFile(bin)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	layerTar, err := layerTarball(t.name, data)
+	return writeImage(t, tag, outDir, data, ex)
+}
+
+// writeImage writes the image of binary bin as OUT/NAME.tar: the extra
+// layers t gets, then the binary's. It returns the file and the layers'
+// uncompressed sizes.
+func writeImage(t target, tag, outDir string, bin []byte, ex extras) (string, []int64, error) {
+	tmp, err := os.MkdirTemp("", "wuxiao-image-")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(layerTar)), nil
-	}, tarball.WithMediaType(types.OCILayer))
+	defer os.RemoveAll(tmp)
+	binLayer, err := layerTarball(t.name, bin)
 	if err != nil {
-		return "", err
+		return "", nil, err
+	}
+	var tars [][]byte
+	if ex.runtime != nil {
+		tars = append(tars, ex.runtime)
+	}
+	if ex.font != nil && ex.fontImages[t.name] {
+		tars = append(tars, ex.font)
+	}
+	tars = append(tars, binLayer)
+	layers := make([]v1.Layer, 0, len(tars))
+	sizes := make([]int64, 0, len(tars))
+	for _, lt := range tars {
+		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(lt)), nil
+		}, tarball.WithMediaType(types.OCILayer))
+		if err != nil {
+			return "", nil, err
+		}
+		layers = append(layers, l)
+		sizes = append(sizes, int64(len(lt)))
 	}
 	base := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
-	img, err := mutate.AppendLayers(base, layer)
+	img, err := mutate.AppendLayers(base, layers...)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture = "linux", "amd64"
@@ -147,6 +237,9 @@ func buildImage(ctx context.Context, t target, tag, outDir string) (string, erro
 	cf.Config.User = fmt.Sprintf("%d:%d", nonRootUID, nonRootUID)
 	cf.Config.Entrypoint = []string{"/" + binDir + "/" + t.name}
 	cf.Config.Env = []string{"PATH=/" + binDir}
+	if ex.font != nil && ex.fontImages[t.name] {
+		cf.Config.Env = append(cf.Config.Env, fontEnv+"=/"+fontFile)
+	}
 	cf.Config.WorkingDir = "/"
 	cf.Config.Labels = map[string]string{
 		"org.opencontainers.image.title":   t.name,
@@ -156,16 +249,16 @@ func buildImage(ctx context.Context, t target, tag, outDir string) (string, erro
 	}
 	img, err = mutate.ConfigFile(img, cf)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	ref, err := name.NewTag(path.Join(registry, t.name) + ":" + tag)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	dir := filepath.Join(tmp, "oci")
 	lp, err := layout.Write(dir, empty.Index)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	// containerd (ctr import) and Docker name the image after
 	// io.containerd.image.name; other tools read the OCI ref.name (the tag).
@@ -173,13 +266,13 @@ func buildImage(ctx context.Context, t target, tag, outDir string) (string, erro
 		"io.containerd.image.name":          ref.Name(),
 		"org.opencontainers.image.ref.name": tag,
 	})); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	file := filepath.Join(outDir, t.name+".tar")
 	if err := tarDir(dir, file+".tmp"); err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return file, os.Rename(file+".tmp", file)
+	return file, sizes, os.Rename(file+".tmp", file)
 }
 
 // tarDir archives an OCI layout directory: regular files and directories in
