@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -72,6 +73,9 @@ type ConsumerOptions struct {
 	// StartOffset is where a new group starts: kafka.FirstOffset or
 	// kafka.LastOffset [kafka.FirstOffset].
 	StartOffset int64
+	// LagInterval is how often the group's lag is read from Kafka for the
+	// wuxiao_events_consumer_lag gauge [15s].
+	LagInterval time.Duration
 }
 
 // Consumer applies the events of some topics to the service's database,
@@ -90,6 +94,12 @@ type Consumer struct {
 	retries  metric.Int64Counter
 	latency  metric.Float64Histogram
 	lag      metric.Int64ObservableGauge
+
+	// The last lag read from Kafka, per topic: a scrape reports it rather
+	// than waiting on Kafka (which may be the thing that is down).
+	lagMu      sync.Mutex
+	lagAt      time.Time
+	lagByTopic map[string]int64
 }
 
 // NewConsumer returns a consumer of topics in group groupID; groupID also
@@ -112,6 +122,9 @@ func NewConsumer(pool *pgxpool.Pool, brokers []string, groupID string, topics []
 	}
 	if opts.StartOffset == 0 {
 		opts.StartOffset = kafka.FirstOffset
+	}
+	if opts.LagInterval <= 0 {
+		opts.LagInterval = 15 * time.Second
 	}
 	c := &Consumer{pool: pool, brokers: brokers, group: groupID, topics: topics, handler: handler, opts: opts,
 		tracer: opts.tracer(), log: opts.logger().With("component", "event-consumer", "consumer", groupID)}
@@ -185,14 +198,18 @@ func (c *Consumer) Run(ctx context.Context) error {
 	for _, topic := range c.topics {
 		c.consumed.Add(ctx, 0, c.attrs(topic, attribute.String("outcome", outcomeDeadLettered)))
 	}
-	lagClient := &kafka.Client{Addr: kafka.TCP(c.brokers...), Transport: transport, Timeout: 5 * time.Second}
-	if reg, err := c.opts.meter().RegisterCallback(func(ctx context.Context, o metric.Observer) error {
-		return c.observeLag(ctx, lagClient, o)
-	}, c.lag); err != nil {
+	if reg, err := c.opts.meter().RegisterCallback(c.observeLag, c.lag); err != nil {
 		c.log.Warn("registering the consumer lag gauge", "err", err)
 	} else {
 		defer func() { _ = reg.Unregister() }()
 	}
+	lagCtx, stopLag := context.WithCancel(ctx)
+	lagDone := make(chan struct{})
+	go func() {
+		defer close(lagDone)
+		c.watchLag(lagCtx, &kafka.Client{Addr: kafka.TCP(c.brokers...), Transport: transport, Timeout: 5 * time.Second})
+	}()
+	defer func() { stopLag(); <-lagDone }()
 
 	fetchFailures := 0
 	for {
@@ -439,21 +456,52 @@ func (c *Consumer) attrs(topic string, more ...attribute.KeyValue) metric.Measur
 	}, more...)...)
 }
 
-// observeLag reports, per topic, how many messages the group has not
+// watchLag reads the group's lag every LagInterval until ctx ends.
+func (c *Consumer) watchLag(ctx context.Context, kc *kafka.Client) {
+	for {
+		lag, err := c.readLag(ctx, kc)
+		if err != nil && ctx.Err() == nil {
+			c.log.Debug("reading the consumer lag failed", "err", err)
+		}
+		if err == nil {
+			c.lagMu.Lock()
+			c.lagAt, c.lagByTopic = time.Now(), lag
+			c.lagMu.Unlock()
+		}
+		if !sleep(ctx, c.opts.LagInterval) {
+			return
+		}
+	}
+}
+
+// observeLag reports the last lag read, unless it is stale (Kafka has
+// not answered for three intervals): then no lag is reported at all
+// rather than an old figure; Kafka being unreachable has its own alert.
+func (c *Consumer) observeLag(_ context.Context, o metric.Observer) error {
+	c.lagMu.Lock()
+	defer c.lagMu.Unlock()
+	if time.Since(c.lagAt) > 3*c.opts.LagInterval {
+		return nil
+	}
+	for topic, n := range c.lagByTopic {
+		o.ObserveInt64(c.lag, n, c.attrs(topic))
+	}
+	return nil
+}
+
+// readLag returns, per topic, how many messages the group has not
 // committed: the end offset minus the committed offset of each partition,
 // or minus the first offset where the group committed nothing yet (it
-// starts there). Two small requests to Kafka per scrape; when Kafka does
-// not answer, no lag is reported (the scrape still succeeds; Kafka being
-// unreachable has its own alert).
-func (c *Consumer) observeLag(ctx context.Context, kc *kafka.Client, o metric.Observer) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+// starts there). Three small requests to Kafka.
+func (c *Consumer) readLag(ctx context.Context, kc *kafka.Client) (map[string]int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	meta, err := kc.Metadata(ctx, &kafka.MetadataRequest{Topics: c.topics})
 	if err != nil {
-		return fmt.Errorf("consumer lag: metadata: %w", err)
+		return nil, fmt.Errorf("consumer lag: metadata: %w", err)
 	}
 	parts := map[string][]int{}
-	var reqs = map[string][]kafka.OffsetRequest{}
+	reqs := map[string][]kafka.OffsetRequest{}
 	for _, t := range meta.Topics {
 		if t.Error != nil {
 			continue
@@ -463,20 +511,22 @@ func (c *Consumer) observeLag(ctx context.Context, kc *kafka.Client, o metric.Ob
 			reqs[t.Name] = append(reqs[t.Name], kafka.FirstOffsetOf(p.ID), kafka.LastOffsetOf(p.ID))
 		}
 	}
+	out := map[string]int64{}
 	if len(parts) == 0 {
-		return nil
+		return out, nil
 	}
 	committed, err := kc.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: c.group, Topics: parts})
 	if err == nil {
 		err = committed.Error
 	}
 	if err != nil {
-		return fmt.Errorf("consumer lag: committed offsets of %s: %w", c.group, err)
+		return nil, fmt.Errorf("consumer lag: committed offsets of %s: %w", c.group, err)
 	}
 	ends, err := kc.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: reqs})
 	if err != nil {
-		return fmt.Errorf("consumer lag: end offsets: %w", err)
+		return nil, fmt.Errorf("consumer lag: end offsets: %w", err)
 	}
+next:
 	for topic := range parts {
 		done := map[int]int64{}
 		for _, p := range committed.Topics[topic] {
@@ -485,11 +535,9 @@ func (c *Consumer) observeLag(ctx context.Context, kc *kafka.Client, o metric.Ob
 			}
 		}
 		var lag int64
-		ok := true
 		for _, p := range ends.Topics[topic] {
 			if p.Error != nil {
-				ok = false
-				break
+				continue next
 			}
 			from, seen := done[p.Partition]
 			if !seen || from < 0 {
@@ -497,11 +545,9 @@ func (c *Consumer) observeLag(ctx context.Context, kc *kafka.Client, o metric.Ob
 			}
 			lag += max(p.LastOffset-from, 0)
 		}
-		if ok {
-			o.ObserveInt64(c.lag, lag, c.attrs(topic))
-		}
+		out[topic] = lag
 	}
-	return nil
+	return out, nil
 }
 
 // TopicTown returns the town of a town stream's topic (eventsv1.Topic:

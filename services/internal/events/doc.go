@@ -76,7 +76,7 @@
 // wuxiao_events_outbox_published_total, _publish_failures_total and
 // _quarantined_total; per topic and consumer group
 // (messaging_destination_name, messaging_consumer_group_name)
-// wuxiao_events_consumer_lag (read from Kafka at scrape time),
+// wuxiao_events_consumer_lag (read from Kafka every LagInterval),
 // wuxiao_events_consumed_total{outcome} (applied, duplicate,
 // dead-lettered), wuxiao_events_consumer_retries_total and
 // wuxiao_events_delivery_latency_seconds.
