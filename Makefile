@@ -67,8 +67,8 @@ district-down: ## Stop the district's operator and forwarders, then the cluster 
 	hack/district.sh down
 
 .PHONY: images
-images: ## Build OCI image archives (no Docker) of the operator, the four services and the district gateway into bin/images.
-	go run ./hack/images -out bin/images -tag $(IMAGE_TAG) ./operator/cmd/wuxiao-operator \
+images: ## Build OCI image archives (no Docker) of the operator, the four services and the district gateway into bin/images (with CA roots, zoneinfo and the notice font: hack/images/host.sh).
+	flags=$$(hack/images/host.sh) && go run ./hack/images -out bin/images -tag $(IMAGE_TAG) $$flags ./operator/cmd/wuxiao-operator \
 	  ./services/workflow/cmd/workflow ./services/disclosure/cmd/disclosure \
 	  ./services/complaint/cmd/complaint ./services/inspection/cmd/inspection \
 	  ./services/gateway/cmd/gateway

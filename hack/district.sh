@@ -258,7 +258,10 @@ build_images() {
   # The e2e network policy test's probe (hack/e2e/netpol_test.go).
   args+=(./hack/e2e/netprobe)
   [ "$OPERATOR" = host ] || args+=(./operator/cmd/wuxiao-operator)
-  go run ./hack/images -out "$ST/images" -tag "$TAG" "${args[@]}"
+  # CA roots, zoneinfo and the PDF notices' font from the host's Debian
+  # packages (hack/images/host.sh installs them and prints the flags).
+  local flags host; flags=$(hack/images/host.sh); mapfile -t host <<< "$flags"
+  go run ./hack/images -out "$ST/images" -tag "$TAG" "${host[@]}" "${args[@]}"
   local tars=()
   for s in "${SERVICES[@]}" gateway netprobe; do tars+=("$ST/images/$s.tar"); done
   [ "$OPERATOR" = host ] || tars+=("$ST/images/wuxiao-operator.tar")

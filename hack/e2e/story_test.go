@@ -659,6 +659,8 @@ func (st *story) complaintDropsGrade(t *testing.T) {
 	if n.Kind != "warning" || n.Grade != "C" || !strings.Contains(n.Text, "预警通知书") || !strings.Contains(n.Text, "测试村") {
 		t.Fatalf("notice %s: kind %s grade %s text %q", st.notice, n.Kind, n.Grade, n.Text)
 	}
+	// Its PDF renders in the pod: the image carries the font (images_test.go).
+	noticePDFRenders(t, st.url("inspection", "/v1/notices/"+st.notice+"/pdf"), st.discipline, "预警通知书", n.Number)
 	// The notice goes to the village, and the village's cadres read their
 	// rating: neither names the reporter's tracking code.
 	for name, u := range map[string]string{
