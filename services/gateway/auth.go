@@ -15,6 +15,7 @@ import (
 
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/telemetry"
 )
 
 // Sign-in pages. Kratos runs the flows; the gateway only renders them: a
@@ -67,7 +68,7 @@ type authPages struct {
 func (g *Gateway) authRoutes(srv *httpapi.Server) {
 	cfg := kratos.NewConfiguration()
 	cfg.Servers = kratos.ServerConfigurations{{URL: strings.TrimRight(g.kratos.String(), "/")}}
-	cfg.HTTPClient = &http.Client{Timeout: kratosTimeout}
+	cfg.HTTPClient = &http.Client{Timeout: kratosTimeout, Transport: telemetry.HTTPTransport(nil, "kratos")}
 	cfg.UserAgent = "wuxiao-gateway"
 	a := &authPages{g: g, api: kratos.NewAPIClient(cfg)}
 

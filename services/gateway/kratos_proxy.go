@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
+	"github.com/wuxiao/wuxiao/services/internal/telemetry"
 )
 
 // kratosPublicPaths are the parts of Kratos' public API a browser needs:
@@ -40,12 +41,13 @@ func (g *Gateway) kratosProxy() http.Handler {
 				pr.Out.Header.Set("Cookie", c)
 			}
 		},
-		Transport: &http.Transport{
+		// Each proxied call is a client span of the gateway's request.
+		Transport: telemetry.HTTPTransport(&http.Transport{
 			Proxy:                 nil, // never an environment proxy between the gateway and Kratos
 			MaxIdleConnsPerHost:   32,
 			IdleConnTimeout:       90 * time.Second,
 			ResponseHeaderTimeout: 30 * time.Second,
-		},
+		}, "kratos"),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			httpapi.Logger(r.Context()).Warn("gateway: Kratos did not answer", "err", err)
 			w.Header().Set("Retry-After", "5")

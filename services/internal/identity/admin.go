@@ -11,6 +11,7 @@ import (
 	kratos "github.com/ory/kratos-client-go"
 
 	apiidentity "github.com/wuxiao/wuxiao/api/identity"
+	"github.com/wuxiao/wuxiao/services/internal/telemetry"
 )
 
 // Errors the Admin returns (wrapped; test with errors.Is).
@@ -43,7 +44,7 @@ type Account struct {
 // httpClient means one with a 10 s timeout.
 func NewAdmin(adminURL string, httpClient *http.Client) *Admin {
 	if httpClient == nil {
-		httpClient = &http.Client{Timeout: 10 * time.Second}
+		httpClient = &http.Client{Timeout: 10 * time.Second, Transport: telemetry.HTTPTransport(nil, "kratos")}
 	}
 	cfg := kratos.NewConfiguration()
 	cfg.Servers = kratos.ServerConfigurations{{URL: strings.TrimRight(adminURL, "/")}}

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	apiidentity "github.com/wuxiao/wuxiao/api/identity"
+	"github.com/wuxiao/wuxiao/services/internal/telemetry"
 )
 
 // DefaultCookieNames are the session cookies forwarded to Kratos: the name
@@ -72,7 +73,8 @@ func WithErrorWriter(f ErrorWriter) Option { return func(a *Authenticator) { a.w
 // (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(a *Authenticator) { a.log = l } }
 
-// WithHTTPClient sets the client used to call Kratos (default: 5 s timeout).
+// WithHTTPClient sets the client used to call Kratos (default: 5 s timeout,
+// each call a client span: telemetry.HTTPTransport).
 func WithHTTPClient(c *http.Client) Option { return func(a *Authenticator) { a.httpClient = c } }
 
 // WithCacheTTL sets how long a resolved session is reused without asking
@@ -126,7 +128,8 @@ func New(publicURL string, opts ...Option) *Authenticator {
 		o(a)
 	}
 	if a.httpClient == nil {
-		a.httpClient = &http.Client{Timeout: 5 * time.Second}
+		// Each whoami is a client span of the request being authenticated.
+		a.httpClient = &http.Client{Timeout: 5 * time.Second, Transport: telemetry.HTTPTransport(nil, "kratos")}
 	}
 	cfg := kratos.NewConfiguration()
 	cfg.Servers = kratos.ServerConfigurations{{URL: strings.TrimRight(publicURL, "/")}}
