@@ -3,9 +3,11 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -26,6 +28,8 @@ func main() {
 		qps              float64
 		burst            int
 		ackTimeout       time.Duration
+		otlpEndpoint     string
+		samplingRatio    float64
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints; 0 disables them")
@@ -35,6 +39,8 @@ func main() {
 	flag.Float64Var(&qps, "kube-api-qps", controller.DefaultQPS, "requests per second to the API server (client-side limit)")
 	flag.IntVar(&burst, "kube-api-burst", controller.DefaultBurst, "burst of requests to the API server above --kube-api-qps")
 	flag.DurationVar(&ackTimeout, "archive-ack-timeout", controller.DefaultArchiveAckTimeout, "how long a deleted village waits for the town's services to acknowledge its archival before it is archived anyway")
+	flag.StringVar(&otlpEndpoint, "otlp-endpoint", os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), "OTLP/HTTP base URL of the OpenTelemetry Collector receiving the operator's traces, e.g. http://otel-collector.monitoring:4318 (default: $OTEL_EXPORTER_OTLP_ENDPOINT; empty exports none)")
+	flag.Float64Var(&samplingRatio, "trace-sampling-ratio", envRatio("OTEL_TRACES_SAMPLER_ARG", 1), "share of reconciles traced, 0 to 1 (default: $OTEL_TRACES_SAMPLER_ARG, else 1); acknowledgements follow their event's decision")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -44,6 +50,17 @@ func main() {
 	if archiveNamespace == "" {
 		fail(setupLog.Error, fmt.Errorf("--archive-namespace (or POD_NAMESPACE) is required: deleted villages are archived there"))
 	}
+	stopTracing, err := controller.SetupTracing(context.Background(), controller.TracingOptions{OTLPEndpoint: otlpEndpoint, SamplingRatio: samplingRatio})
+	if err != nil {
+		fail(setupLog.Error, fmt.Errorf("tracing: %w", err))
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(ctx); err != nil {
+			setupLog.Error(err, "flushing traces")
+		}
+	}()
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		fail(setupLog.Error, fmt.Errorf("no Kubernetes configuration (in-cluster, --kubeconfig or KUBECONFIG): %w", err))
@@ -72,10 +89,25 @@ func main() {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		fail(setupLog.Error, err)
 	}
-	setupLog.Info("starting manager", "archiveNamespace", archiveNamespace, "leaderElection", leaderElect)
+	setupLog.Info("starting manager", "archiveNamespace", archiveNamespace, "leaderElection", leaderElect,
+		"otlpEndpoint", otlpEndpoint, "traceSamplingRatio", samplingRatio)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		fail(setupLog.Error, fmt.Errorf("manager stopped: %w", err))
 	}
+}
+
+// envRatio is the number in the environment variable name, else def (a
+// malformed value is reported by SetupTracing as out of range).
+func envRatio(name string, def float64) float64 {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return -1
+	}
+	return f
 }
 
 func fail(logErr func(error, string, ...any), err error) {

@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -17,6 +20,7 @@ import (
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+	"github.com/wuxiao/wuxiao/operator/internal/provision"
 )
 
 // TownServices are the services every town runs; a Village is live in the
@@ -157,19 +161,25 @@ func (a *AckConsumer) run(ctx context.Context, brokers, topics []string) *ackRea
 				continue
 			}
 			// Retry an API failure until it succeeds: the offset is
-			// committed only once the status holds the ack.
+			// committed only once the status holds the ack. The work is a
+			// span continuing the ack's trace (the service's, which
+			// continues the operator's tenant event).
+			pctx, span := startAckSpan(ctx, a.Group, m)
 			for {
-				if err = a.apply(ctx, m); err == nil {
+				if err = a.apply(pctx, m); err == nil {
 					break
 				}
+				span.AddEvent("recording failed", trace.WithAttributes(attribute.String("error", err.Error())))
 				log.Error(err, "recording an acknowledgement", "topic", m.Topic, "offset", m.Offset)
 				select {
 				case <-ctx.Done():
+					span.End()
 					return
 				case <-time.After(backoff):
 				}
 				backoff = min(2*backoff, 10*time.Second)
 			}
+			span.End()
 			backoff = 200 * time.Millisecond
 			if err := kr.CommitMessages(ctx, m); err != nil && ctx.Err() == nil {
 				log.Error(err, "committing an acknowledgement's offset")
@@ -283,4 +293,33 @@ func pendingArchive(status *wuxiaov1.VillageStatus, services []string) []string 
 		}
 	}
 	return pending
+}
+
+// AckSpanName is the name of the span recording an acknowledgement read
+// from topic: "process <topic>", as the services name theirs.
+func AckSpanName(topic string) string { return "process " + topic }
+
+// startAckSpan starts the consumer span of m: a child of the span context
+// in m's traceparent header (eventsv1.HeaderTraceParent), whose sampled
+// flag it keeps; a root when m carries none.
+func startAckSpan(ctx context.Context, group string, m kafka.Message) (context.Context, trace.Span) {
+	attrs := []attribute.KeyValue{
+		attribute.String("messaging.system", "kafka"),
+		attribute.String("messaging.operation.type", "process"),
+		attribute.String("messaging.destination.name", m.Topic),
+		attribute.String("messaging.consumer.group.name", group),
+		attribute.String("messaging.kafka.message.key", string(m.Key)),
+		attribute.String("messaging.destination.partition.id", strconv.Itoa(m.Partition)),
+		attribute.Int64("messaging.kafka.offset", m.Offset),
+	}
+	for _, h := range m.Headers {
+		switch h.Key {
+		case "ce_id":
+			attrs = append(attrs, attribute.String("messaging.message.id", string(h.Value)))
+		case "ce_type":
+			attrs = append(attrs, attribute.String("cloudevents.event_type", string(h.Value)))
+		}
+	}
+	return tracer().Start(provision.ExtractTrace(ctx, m), AckSpanName(m.Topic),
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attrs...))
 }

@@ -181,7 +181,7 @@ func (r *DistrictReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Owns(&networkingv1.NetworkPolicy{}).
 		Owns(&networkingv1.Ingress{}).
-		Complete(r)
+		Complete(traced("district", r))
 }
 
 // districtOfTown enqueues the District a Town belongs to.

@@ -85,5 +85,5 @@ func (r *PowerCatalogReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).Named(name).
 		For(&wuxiaov1.PowerCatalog{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Complete(r)
+		Complete(traced("powercatalog", r))
 }

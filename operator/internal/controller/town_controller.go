@@ -417,7 +417,7 @@ func (r *TownReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&wuxiaov1.PowerCatalog{}, handler.EnqueueRequestsFromMapFunc(r.allTowns)).
 		WatchesRawSource(ratingRules).
 		Watches(&wuxiaov1.Village{}, coalescedTownOfVillage(villageCountDelay)).
-		Complete(r)
+		Complete(traced("town", r))
 }
 
 func (r *TownReconciler) laterWaves(ctx context.Context, o client.Object) []reconcile.Request {

@@ -312,7 +312,7 @@ func (r *VillageReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&wuxiaov1.Town{}, handler.EnqueueRequestsFromMapFunc(r.villagesOfTown), builder.WithPredicates(townChanged)).
 		Watches(&wuxiaov1.District{}, handler.EnqueueRequestsFromMapFunc(r.villagesOfDistrict), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&wuxiaov1.PowerCatalog{}, handler.EnqueueRequestsFromMapFunc(r.allVillages), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Complete(r)
+		Complete(traced("village", r))
 }
 
 func (r *VillageReconciler) villagesOfTown(ctx context.Context, o client.Object) []reconcile.Request {

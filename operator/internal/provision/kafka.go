@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 )
@@ -37,6 +39,12 @@ func kafkaClient(brokers []string) (*kafka.Client, func()) {
 // as they are. It creates nothing when all topics exist: the steady state
 // costs one metadata request.
 func EnsureTopics(ctx context.Context, brokers []string, partitions, replicationFactor int, topics []string) (ready []string, err error) {
+	ctx, span := start(ctx, "kafka ensure topics", trace.SpanKindClient,
+		attribute.String("messaging.system", "kafka"), attribute.Int("wuxiao.topics", len(topics)))
+	defer func() {
+		span.SetAttributes(attribute.Int("wuxiao.topics.ready", len(ready)))
+		finish(span, err)
+	}()
 	if len(brokers) == 0 {
 		return nil, errors.New("no Kafka bootstrap servers")
 	}
@@ -105,11 +113,22 @@ func topicsReady(ctx context.Context, c *kafka.Client, topics []string) (ready, 
 
 // Publish writes one event to topic in CloudEvents binary mode (see
 // api/events/v1): consumers deduplicate by its id, so publishing it again
-// after a failure is harmless.
-func Publish(ctx context.Context, brokers []string, topic string, ev eventsv1.Event) error {
+// after a failure is harmless. The event carries the W3C trace context of a
+// producer span "send <topic>", a child of ctx's span (the reconcile), so
+// the services' processing of it, and their acknowledgements, join the
+// operator's trace.
+func Publish(ctx context.Context, brokers []string, topic string, ev eventsv1.Event) (err error) {
 	if err := ev.Validate(); err != nil {
 		return err
 	}
+	ctx, span := start(ctx, "send "+topic, trace.SpanKindProducer,
+		attribute.String("messaging.system", "kafka"),
+		attribute.String("messaging.operation.type", "send"),
+		attribute.String("messaging.destination.name", topic),
+		attribute.String("messaging.kafka.message.key", ev.Key()),
+		attribute.String("messaging.message.id", ev.ID),
+		attribute.String("cloudevents.event_type", ev.Type))
+	defer func() { finish(span, err) }()
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	t := &kafka.Transport{DialTimeout: 5 * time.Second}
@@ -132,6 +151,7 @@ func Publish(ctx context.Context, brokers []string, topic string, ev eventsv1.Ev
 	if ev.Village != "" {
 		headers = append(headers, h("ce_village", ev.Village))
 	}
+	traceContext.Inject(ctx, HeaderCarrier{&headers}) // traceparent, tracestate (eventsv1.HeaderTraceParent)
 	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte(ev.Key()), Value: ev.Data, Headers: headers}); err != nil {
 		return fmt.Errorf("publishing %s to %s: %w", ev.Type, topic, err)
 	}

@@ -77,7 +77,7 @@ type Kratos struct {
 func NewKratos(adminURL string) *Kratos {
 	cfg := kratos.NewConfiguration()
 	cfg.Servers = kratos.ServerConfigurations{{URL: strings.TrimRight(adminURL, "/")}}
-	cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second, Transport: tracedTransport(nil)}
 	cfg.UserAgent = "wuxiao-operator"
 	return &Kratos{api: kratos.NewAPIClient(cfg), addr: adminURL}
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Postgres is the district's server and its admin credentials.
@@ -150,8 +152,12 @@ type Role struct {
 // init containers as the migration role (services/internal/store, Grant).
 // Nothing is ever dropped; a database created before the services had
 // roles of their own keeps its tables, owned by the migration role.
-func (p Postgres) EnsureTownDatabase(ctx context.Context, town string, owner Role, services ...Role) error {
+func (p Postgres) EnsureTownDatabase(ctx context.Context, town string, owner Role, services ...Role) (err error) {
 	name := TownDatabase(town)
+	ctx, span := start(ctx, "postgresql ensure town database", trace.SpanKindClient,
+		attribute.String("db.system.name", "postgresql"), attribute.String("db.namespace", name),
+		attribute.String("server.address", p.Addr()), attribute.Int("wuxiao.roles", 1+len(services)))
+	defer func() { finish(span, err) }()
 	if owner.Name == "" {
 		owner.Name = name
 	}
