@@ -271,6 +271,7 @@ func (a *API) intake(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f := a.admit(r, village); f != nil {
+		a.refused(r, channelAPI, f.reason())
 		f.setRetryAfter(w)
 		httpapi.WriteProblem(w, r, f.problem())
 		return
@@ -280,6 +281,7 @@ func (a *API) intake(w http.ResponseWriter, r *http.Request) {
 	}
 	in := Intake{Village: village, Category: req.Category, Description: req.Description, Attachments: req.Attachments}
 	if errs := checkIntake(in); len(errs) > 0 {
+		a.refused(r, channelAPI, reasonIntakeLimits)
 		problems.Write(w, r, errs)
 		return
 	}
@@ -288,6 +290,7 @@ func (a *API) intake(w http.ResponseWriter, r *http.Request) {
 		problems.Write(w, r, err)
 		return
 	}
+	a.Service.metrics.filed(r.Context(), channelAPI, in.Category)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Location", "/v1/public/complaints/"+rc.TrackingCode)
 	_ = httpapi.WriteJSON(w, http.StatusCreated, map[string]string{"trackingCode": rc.TrackingCode, "secret": rc.Secret})
@@ -305,6 +308,7 @@ func (a *API) villageOpen(w http.ResponseWriter, r *http.Request, village string
 		return false
 	}
 	if !open {
+		a.refused(r, channelAPI, reasonUnknownVillage)
 		httpapi.WriteProblem(w, r, &httpapi.Problem{Type: httpapi.ProblemBase + "unknown-village", Title: "Unknown village",
 			Status: http.StatusNotFound, Detail: unknownVillageDetail + " (" + unknownVillageMessage + ")"})
 		return false

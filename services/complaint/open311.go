@@ -214,6 +214,7 @@ func (a *API) o311Create(w http.ResponseWriter, r *http.Request) {
 			}
 			list[i] = Open311Error{Code: http.StatusBadRequest, Description: field + ": " + e.Message}
 		}
+		a.refused(r, channelOpen311, reasonIntakeLimits)
 		o311Write(w, http.StatusBadRequest, list)
 		return
 	}
@@ -223,11 +224,13 @@ func (a *API) o311Create(w http.ResponseWriter, r *http.Request) {
 			o311Fail(w, http.StatusServiceUnavailable, "the village registry cannot be read; try again later")
 			return
 		}
+		a.refused(r, channelOpen311, reasonUnknownVillage)
 		o311Write(w, http.StatusNotFound, []Open311Error{{Code: http.StatusNotFound,
 			Description: "attribute[village]: " + unknownVillageMessage}})
 		return
 	}
 	if rf := a.admit(r, village); rf != nil {
+		a.refused(r, channelOpen311, rf.reason())
 		rf.setRetryAfter(w)
 		body := map[string]any{"code": rf.status, "description": rf.message}
 		if rf.challenge != nil {
@@ -247,6 +250,7 @@ func (a *API) o311Create(w http.ResponseWriter, r *http.Request) {
 		o311Fail(w, http.StatusInternalServerError, "the request could not be stored")
 		return
 	}
+	a.Service.metrics.filed(r.Context(), channelOpen311, in.Category)
 	w.Header().Set("Cache-Control", "no-store")
 	o311Write(w, http.StatusOK, []Open311Created{{ServiceRequestID: rc.TrackingCode, Token: rc.Secret,
 		ServiceNotice: "请保存查询码 " + rc.TrackingCode + " 和反馈密钥（token），密钥只显示这一次。"}})

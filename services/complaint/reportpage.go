@@ -272,6 +272,9 @@ func (a *API) pageVillageOpen(w http.ResponseWriter, r *http.Request, village st
 		return false
 	}
 	if !open {
+		if r.Method == http.MethodPost { // a submission, not the form
+			a.refused(r, channelPage, reasonUnknownVillage)
+		}
 		pageError(w, http.StatusNotFound, unknownVillageTitle, unknownVillageMessage)
 		return false
 	}
@@ -312,6 +315,7 @@ func (a *API) reportSubmit(w http.ResponseWriter, r *http.Request) {
 		msg := fmt.Sprintf("提交的内容过大：最多%d个附件，每个不超过%dMB。", IntakeMaxFiles, IntakeMaxFileBytes>>20)
 		page.General, page.Errors["attachments"] = append(page.General, msg), []string{msg}
 		page.HadFiles = true // only files make a form this large
+		a.refused(r, channelPage, reasonTooLarge)
 		renderPage(w, http.StatusRequestEntityTooLarge, "report", page)
 		return
 	}
@@ -344,6 +348,7 @@ func (a *API) reportSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	release, ok := a.acquireUpload()
 	if !ok {
+		a.refused(r, channelPage, reasonUploadSlots)
 		w.Header().Set("Retry-After", strconv.Itoa(uploadRetryAfter))
 		page := a.newReportPage(r, village, nil)
 		page.General = append(page.General, "系统繁忙，正在处理其他举报，请稍等片刻后重新提交。")
@@ -359,6 +364,7 @@ func (a *API) reportSubmit(w http.ResponseWriter, r *http.Request) {
 		reserved = r.ContentLength
 	}
 	if d := a.Limiter.ReserveBytes(client, reserved, a.Service.now()); !d.Allowed {
+		a.refused(r, channelPage, reasonByteBudget)
 		w.Header().Set("Retry-After", strconv.FormatInt(httpapi.RetryAfterSeconds(d.RetryAfter), 10))
 		pageError(w, http.StatusTooManyRequests, "今日上传已达上限", d.Message+"。")
 		return
@@ -386,6 +392,7 @@ func (a *API) reportSubmit(w http.ResponseWriter, r *http.Request) {
 		status := http.StatusBadRequest
 		msg := "提交的内容格式不正确，请刷新页面后重新填写。"
 		if errors.Is(err, errFormTooLarge) {
+			a.refused(r, channelPage, reasonTooLarge)
 			status = http.StatusRequestEntityTooLarge
 			msg = fmt.Sprintf("提交的内容过大：最多%d个附件，每个不超过%dMB。", IntakeMaxFiles, IntakeMaxFileBytes>>20)
 			page.Errors["attachments"] = append(page.Errors["attachments"], msg)
@@ -418,6 +425,7 @@ func (a *API) reportSubmit(w http.ResponseWriter, r *http.Request) {
 	if errs = append(errs, fileErrs...); len(errs) > 0 {
 		page.General = append(page.General, "提交未成功，请按下面标出的提示修改后重新提交。")
 		page.addErrors(errs)
+		a.refused(r, channelPage, reasonIntakeLimits)
 		renderPage(w, http.StatusUnprocessableEntity, "report", page)
 		return
 	}
@@ -452,6 +460,7 @@ func (a *API) reportSubmit(w http.ResponseWriter, r *http.Request) {
 		renderPage(w, http.StatusServiceUnavailable, "report", page)
 		return
 	}
+	a.Service.metrics.filed(r.Context(), channelPage, in.Category)
 	renderPage(w, http.StatusCreated, "receipt", receiptPage{Title: "举报已提交", TrackingCode: rc.TrackingCode, Secret: rc.Secret,
 		Files: len(in.Attachments), AcceptDays: int(AcceptWithin / (24 * time.Hour))})
 }
@@ -459,6 +468,7 @@ func (a *API) reportSubmit(w http.ResponseWriter, r *http.Request) {
 // refusePage shows the abuse guard's refusal on the report page, with what
 // was read of the form (nothing when it was refused before the body).
 func (a *API) refusePage(w http.ResponseWriter, r *http.Request, village string, sub *reportSubmission, f *refusal) {
+	a.refused(r, channelPage, f.reason())
 	f.setRetryAfter(w)
 	msg := f.message
 	if f.retryAfter > 0 {

@@ -29,6 +29,8 @@ type Service struct {
 	Town string
 	Log  *slog.Logger
 	Now  func() time.Time
+
+	metrics *metrics // set by Instrument (metrics.go)
 }
 
 func (s *Service) now() time.Time {
@@ -102,9 +104,14 @@ func (s *Service) Act(ctx context.Context, actor Actor, id string, act Action) (
 		return nil, domainerr.Refuse(403, "forbidden", "Not allowed", "the reporter gives feedback with the tracking code and secret")
 	}
 	var view *Complaint
+	var late []Status // a missed deadline the escalation job has not seen yet
 	err := s.change(ctx, "id = $1", id, func(spans *txSpans, tx pgx.Tx, c *Complaint) error {
+		late = nil
 		if _, ok := ViewFor(actor, c); !ok {
 			return ErrNotFound
+		}
+		if e, ok := Overdue(c, s.now()); ok {
+			late = []Status{e.Stage}
 		}
 		if err := s.apply(ctx, spans, tx, c, act, actor); err != nil {
 			return err
@@ -112,6 +119,9 @@ func (s *Service) Act(ctx context.Context, actor Actor, id string, act Action) (
 		view, _ = ViewFor(actor, c)
 		return nil
 	})
+	if err == nil {
+		s.metrics.breached(ctx, late, false)
+	}
 	return view, fmtErr("acting on complaint", err)
 }
 
@@ -266,8 +276,9 @@ func (s *Service) Escalate(ctx context.Context, limit int) (int, error) {
 // it read and how many rows it read.
 func (s *Service) escalatePage(ctx context.Context, after string, limit int) (n int, last string, read int, _ error) {
 	var spans txSpans
+	var stages []Status
 	err := store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
-		n, last, read = 0, after, 0
+		n, last, read, stages = 0, after, 0, nil
 		spans.end(errRetried)
 		now := s.now()
 		due, err := lockOverdue(ctx, tx, now, limit, after)
@@ -292,10 +303,14 @@ func (s *Service) escalatePage(ctx context.Context, after string, limit int) (n 
 				return err
 			}
 			n++
+			stages = append(stages, e.Stage)
 		}
 		return nil
 	})
 	spans.end(err)
+	if err == nil {
+		s.metrics.breached(ctx, stages, true)
+	}
 	return n, last, read, fmtErr("escalating", err)
 }
 
