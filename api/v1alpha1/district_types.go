@@ -81,7 +81,41 @@ type DistrictSpec struct {
 	// +optional
 	// +kubebuilder:default={}
 	Gateway GatewaySpec `json:"gateway,omitempty"`
+
+	// Monitoring says which Prometheus may scrape the towns' services and
+	// the district gateway: their NetworkPolicies admit its pods to the
+	// metrics port (9090) and nothing else there. The defaults fit the
+	// Prometheus Operator's Prometheus in namespace "monitoring".
+	// +optional
+	Monitoring MonitoringSpec `json:"monitoring,omitempty"`
 }
+
+// MonitoringSpec selects the Prometheus pods admitted to the metrics port of
+// the towns' services and of the district gateway. A Prometheus on a node's
+// host network is not a pod: whether the node reaches its pods is the
+// network plugin's business (most admit it, as the local cluster's agent
+// does).
+// +kubebuilder:validation:XValidation:rule="!has(self.prometheusNamespaceSelector) || (has(self.prometheusNamespaceSelector.matchLabels) && size(self.prometheusNamespaceSelector.matchLabels) > 0) || (has(self.prometheusNamespaceSelector.matchExpressions) && size(self.prometheusNamespaceSelector.matchExpressions) > 0)",message="monitoring.prometheusNamespaceSelector {} would admit pods of every namespace to the services' metrics port; name Prometheus' namespace, e.g. matchLabels: {kubernetes.io/metadata.name: monitoring}"
+type MonitoringSpec struct {
+	// PrometheusNamespaceSelector selects the namespaces Prometheus runs
+	// in. Defaults to the namespace "monitoring"
+	// (kubernetes.io/metadata.name: monitoring).
+	// +optional
+	PrometheusNamespaceSelector *metav1.LabelSelector `json:"prometheusNamespaceSelector,omitempty"`
+	// PrometheusPodSelector selects Prometheus' pods in those namespaces.
+	// Defaults to app.kubernetes.io/name: prometheus, the label the
+	// Prometheus Operator gives them; {} admits every pod of those
+	// namespaces.
+	// +optional
+	PrometheusPodSelector *metav1.LabelSelector `json:"prometheusPodSelector,omitempty"`
+}
+
+// The Prometheus a District admits by default (spec.monitoring).
+const (
+	DefaultPrometheusNamespace = "monitoring"
+	DefaultPrometheusPodLabel  = "app.kubernetes.io/name"
+	DefaultPrometheusPodValue  = "prometheus"
+)
 
 // GatewaySpec configures the district gateway. Trusted proxies in front of
 // it are spec.network.trustedProxies, the same list the towns' services

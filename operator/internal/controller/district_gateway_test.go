@@ -218,7 +218,8 @@ func TestGatewayDeployedForDistrict(t *testing.T) {
 	must(t, k8s.Get(ctx, key, &policyv1.PodDisruptionBudget{}))
 	np := &networkingv1.NetworkPolicy{}
 	must(t, k8s.Get(ctx, key, np))
-	if len(np.Spec.Ingress) != 1 || len(np.Spec.Ingress[0].From) != 0 || np.Spec.Ingress[0].Ports[0].Port.IntVal != gwapi.HTTPPort {
+	// (The second rule admits Prometheus to the metrics port.)
+	if len(np.Spec.Ingress) != 2 || len(np.Spec.Ingress[0].From) != 0 || np.Spec.Ingress[0].Ports[0].Port.IntVal != gwapi.HTTPPort {
 		t.Errorf("network policy ingress %+v: the front door admits everyone on the HTTP port", np.Spec.Ingress)
 	}
 	if err := k8s.Get(ctx, key, &networkingv1.Ingress{}); !apierrors.IsNotFound(err) {

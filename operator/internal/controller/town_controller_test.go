@@ -122,7 +122,8 @@ func TestTownProvisionsNamespaceRBACCatalogAndServices(t *testing.T) {
 		np := &networkingv1.NetworkPolicy{}
 		must(t, k8s.Get(ctx, key, np))
 		// Public ingress only to the two portals.
-		public := len(np.Spec.Ingress) == 1 && len(np.Spec.Ingress[0].From) == 0
+		// (Ingress[1] admits Prometheus to the metrics port.)
+		public := len(np.Spec.Ingress) == 2 && len(np.Spec.Ingress[0].From) == 0
 		if public != svc.IsPublic() {
 			t.Errorf("%s: network policy public=%v, want %v: %+v", svc, public, svc.IsPublic(), np.Spec.Ingress)
 		}

@@ -57,6 +57,10 @@ func TestImmutableFieldsAndUpdateRules(t *testing.T) {
 			d.Spec.Network.TrustedProxies = []wuxiaov1.TrustedProxy{"10.0.0.0/8", "0.0.0.0/0"}
 		}, "trusted proxy 0.0.0.0/0 trusts every address"},
 		{"trusted proxies every IPv6 address", d, func() { d.Spec.Network.TrustedProxies = []wuxiaov1.TrustedProxy{"::/0"} }, "trusted proxy ::/0 trusts every address"},
+		// Any namespace may label a pod app.kubernetes.io/name=prometheus.
+		{"Prometheus from every namespace", d, func() {
+			d.Spec.Monitoring.PrometheusNamespaceSelector = &metav1.LabelSelector{}
+		}, "monitoring.prometheusNamespaceSelector {} would admit pods of every namespace"},
 		{"rating rules key", town, func() {
 			town.Spec.RatingRulesRef = &wuxiaov1.ConfigMapKeyRef{Namespace: "wuxiao-system", Name: "rules", Key: "rules/yaml"}
 		}, "spec.ratingRulesRef.key"},

@@ -208,8 +208,9 @@ func TestGatewayServicePolicyAndPDB(t *testing.T) {
 	if !labels.SelectorFromSet(np.Spec.PodSelector.MatchLabels).Matches(sel) {
 		t.Errorf("network policy selects %v", np.Spec.PodSelector)
 	}
-	// The front door: one rule, no source restriction, the HTTP port only.
-	if len(np.Spec.Ingress) != 1 || len(np.Spec.Ingress[0].From) != 0 || len(np.Spec.Ingress[0].Ports) != 1 ||
+	// The front door: no source restriction on the HTTP port; the second
+	// rule admits Prometheus to the metrics port (TestPrometheusIngress).
+	if len(np.Spec.Ingress) != 2 || len(np.Spec.Ingress[0].From) != 0 || len(np.Spec.Ingress[0].Ports) != 1 ||
 		np.Spec.Ingress[0].Ports[0].Port.IntVal != gwapi.HTTPPort || !slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}) {
 		t.Errorf("network policy %+v", np.Spec)
 	}

@@ -69,7 +69,8 @@ type APIServerEndpoint struct {
 // NetworkPolicy isolates one service's pods. Ingress: from anywhere for the
 // public portals (disclosure, complaint), otherwise only from the town's own
 // namespace and from namespaces labelled as the staff gateway; always only
-// on the HTTP port. Egress: only to the District's DNS, database, Kafka,
+// on the HTTP port; and from the District's Prometheus on the metrics port
+// (prometheusIngress). Egress: only to the District's DNS, database, Kafka,
 // Kratos public API and collector.
 func NetworkPolicy(d *wuxiaov1.District, t *wuxiaov1.Town, svc wuxiaov1.ServiceName) *networkingv1.NetworkPolicy {
 	meta := metaTemplate(t, svc)
@@ -86,9 +87,30 @@ func NetworkPolicy(d *wuxiaov1.District, t *wuxiaov1.Town, svc wuxiaov1.ServiceN
 		Spec: networkingv1.NetworkPolicySpec{
 			PodSelector: metav1.LabelSelector{MatchLabels: SelectorLabels(t.Name, svc)},
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
-			Ingress:     []networkingv1.NetworkPolicyIngressRule{rule},
+			Ingress:     []networkingv1.NetworkPolicyIngressRule{rule, prometheusIngress(d, MetricsPort)},
 			Egress:      townEgress(d),
 		},
+	}
+}
+
+// prometheusIngress admits the District's Prometheus (spec.monitoring; by
+// default pods labelled app.kubernetes.io/name=prometheus in namespace
+// monitoring) to the metrics port, and no one else: /metrics is served
+// apart from the HTTP port so that neither the gateway nor the internet
+// reads it.
+func prometheusIngress(d *wuxiaov1.District, port int32) networkingv1.NetworkPolicyIngressRule {
+	m := d.Spec.Monitoring
+	ns := &metav1.LabelSelector{MatchLabels: map[string]string{namespaceNameLabel: wuxiaov1.DefaultPrometheusNamespace}}
+	if m.PrometheusNamespaceSelector != nil {
+		ns = m.PrometheusNamespaceSelector.DeepCopy()
+	}
+	pods := &metav1.LabelSelector{MatchLabels: map[string]string{wuxiaov1.DefaultPrometheusPodLabel: wuxiaov1.DefaultPrometheusPodValue}}
+	if m.PrometheusPodSelector != nil {
+		pods = m.PrometheusPodSelector.DeepCopy()
+	}
+	return networkingv1.NetworkPolicyIngressRule{
+		From:  []networkingv1.NetworkPolicyPeer{{NamespaceSelector: ns, PodSelector: pods}},
+		Ports: tcpPorts(port),
 	}
 }
 
@@ -137,7 +159,7 @@ func GatewayNetworkPolicy(d *wuxiaov1.District, apiServer []APIServerEndpoint) *
 		Spec: networkingv1.NetworkPolicySpec{
 			PodSelector: metav1.LabelSelector{MatchLabels: GatewaySelectorLabels(d)},
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
-			Ingress:     []networkingv1.NetworkPolicyIngressRule{{Ports: tcpPorts(gwapi.HTTPPort)}},
+			Ingress:     []networkingv1.NetworkPolicyIngressRule{{Ports: tcpPorts(gwapi.HTTPPort)}, prometheusIngress(d, gwapi.MetricsPort)},
 			Egress:      rules,
 		},
 	}

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	gwapi "github.com/wuxiao/wuxiao/api/gateway"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 )
 
@@ -362,6 +363,68 @@ func TestGatewayNetworkPolicy(t *testing.T) {
 			// The front door admits anyone on its port, nothing else.
 			if !ingressAllows(t, np, host("203.0.113.9"), HTTPPort) || ingressAllows(t, np, xikouWorkflow, 9090) {
 				t.Errorf("gateway ingress %+v", np.Spec.Ingress)
+			}
+		})
+	}
+}
+
+// TestPrometheusIngress: the District's Prometheus, and only it, reads the
+// metrics port of the towns' services and of the gateway; it gets no more
+// than anyone else on the HTTP port.
+func TestPrometheusIngress(t *testing.T) {
+	promLabels := map[string]string{"app.kubernetes.io/name": "prometheus", "prometheus": "k8s"}
+	prometheus := pod("monitoring", nil, promLabels, "198.18.0.60")
+	grafana := pod("monitoring", nil, map[string]string{"app.kubernetes.io/name": "grafana"}, "198.18.0.61")
+	elsewhere := pod("default", nil, promLabels, "198.18.0.62") // anyone may label a pod so
+	observability := pod("observability", map[string]string{"team": "sre"}, map[string]string{"app": "vmagent"}, "198.18.0.63")
+	custom := func(d *wuxiaov1.District) {
+		d.Spec.Monitoring = wuxiaov1.MonitoringSpec{
+			PrometheusNamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "sre"}},
+			PrometheusPodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app": "vmagent"}},
+		}
+	}
+	type probe struct {
+		name    string
+		src     endpoint
+		port    int32
+		metrics bool // admitted to the metrics port
+	}
+	cases := []struct {
+		name     string
+		district *wuxiaov1.District
+		probes   []probe
+	}{
+		{"defaults: the Prometheus Operator's pods in monitoring", devDistrict(nil), []probe{
+			{"Prometheus", prometheus, MetricsPort, true},
+			{"another pod of monitoring", grafana, MetricsPort, false},
+			{"a prometheus-labelled pod elsewhere", elsewhere, MetricsPort, false},
+			{"a pod of the town", xikouComplain, MetricsPort, false},
+			{"the staff gateway", gatewayPod, MetricsPort, false},
+			{"an address outside the cluster", host("203.0.113.9"), MetricsPort, false},
+		}},
+		{"selectors from spec.monitoring", devDistrict(custom), []probe{
+			{"the named scraper", observability, MetricsPort, true},
+			{"the default Prometheus", prometheus, MetricsPort, false},
+		}},
+	}
+	xikou := &wuxiaov1.Town{ObjectMeta: metav1.ObjectMeta{Name: "xikou"}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, p := range tc.probes {
+				for _, svc := range wuxiaov1.AllServices {
+					np := NetworkPolicy(tc.district, xikou, svc)
+					if got := ingressAllows(t, np, p.src, p.port); got != p.metrics {
+						t.Errorf("%s ← %s on %d: allowed=%v, want %v", svc, p.name, p.port, got, p.metrics)
+					}
+					// The metrics rule opens nothing on the HTTP port.
+					if !svc.IsPublic() && p.src.namespace != "town-xikou" && p.src.namespace != "wuxiao-gateway" && ingressAllows(t, np, p.src, HTTPPort) {
+						t.Errorf("%s ← %s on the HTTP port: allowed", svc, p.name)
+					}
+				}
+				gw := GatewayNetworkPolicy(tc.district, nil)
+				if got := ingressAllows(t, gw, p.src, gwapi.MetricsPort); got != p.metrics {
+					t.Errorf("gateway ← %s on %d: allowed=%v, want %v", p.name, gwapi.MetricsPort, got, p.metrics)
+				}
 			}
 		})
 	}
