@@ -53,6 +53,7 @@ func (r *DistrictReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	if err := r.Get(ctx, req.NamespacedName, d); err != nil {
 		if apierrors.IsNotFound(err) {
 			forgetConditionMetrics("District", req.Name)
+			forgetRolloutHalted(req.Name)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -70,6 +71,11 @@ func (r *DistrictReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 			result.RequeueAfter = time.Minute
 		}
 		err := r.countTowns(ctx, d)
+		if err == nil {
+			// The rollout gate's verdicts (rollout_gate.go); like the
+			// gateway, a halt does not change Ready.
+			err = r.reportRolloutHalt(ctx, d)
+		}
 		if err == nil {
 			err = r.validate(ctx, d)
 		}
@@ -159,13 +165,13 @@ func (r *DistrictReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if name == "" {
 		name = "district"
 	}
-	// Only what the District's summary shows: a town's readiness or
-	// version, and a town starting deletion (the default district view
-	// skips it).
+	// Only what the District's summary shows: a town's readiness,
+	// version or rollout gate, and a town starting deletion (the default
+	// district view skips it).
 	townSummaryChanged := predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		o, n := e.ObjectOld.(*wuxiaov1.Town), e.ObjectNew.(*wuxiaov1.Town)
 		return isReady(o.Status.Conditions) != isReady(n.Status.Conditions) || o.Status.Version != n.Status.Version ||
-			o.DeletionTimestamp.IsZero() != n.DeletionTimestamp.IsZero()
+			o.DeletionTimestamp.IsZero() != n.DeletionTimestamp.IsZero() || gatePhase(o) != gatePhase(n)
 	}}
 	return ctrl.NewControllerManagedBy(mgr).Named(name).
 		For(&wuxiaov1.District{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).

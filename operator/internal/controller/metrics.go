@@ -66,3 +66,26 @@ func forgetTownMetrics(town string) {
 	forgetConditionMetrics("Town", town)
 	villagesGauge.DeletePartialMatch(prometheus.Labels{"town": town})
 }
+
+// rolloutHaltedGauge is 1 while a District's rollout is halted by the
+// rollout gate (condition RolloutHalted), else 0: the RolloutHalted alert.
+var rolloutHaltedGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "wuxiao_rollout_halted",
+	Help: "1 while the rollout of a District's services version is halted because a town failed the rollout gate (District condition RolloutHalted), else 0.",
+}, []string{"district"})
+
+func init() {
+	metrics.Registry.MustRegister(rolloutHaltedGauge)
+}
+
+func recordRolloutHalted(district string, halted bool) {
+	v := 0.0
+	if halted {
+		v = 1
+	}
+	rolloutHaltedGauge.WithLabelValues(district).Set(v)
+}
+
+func forgetRolloutHalted(district string) {
+	rolloutHaltedGauge.DeleteLabelValues(district)
+}

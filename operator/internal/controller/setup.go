@@ -81,6 +81,9 @@ type Options struct {
 	// AckPoll is how often it looks [5s].
 	ArchiveAckTimeout time.Duration
 	AckPoll           time.Duration
+	// RolloutMetrics reads the towns' request counters for the rollout
+	// gate [a PodMetricsScraper scraping the pods' metrics port].
+	RolloutMetrics RolloutMetrics
 }
 
 // DefaultArchiveAckTimeout: past it, a deleted village is archived even if
@@ -108,7 +111,14 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	opts.defaults()
 	rec := mgr.GetEventRecorder("wuxiao-operator")
 	c, s := mgr.GetClient(), mgr.GetScheme()
-	if err := (&TownReconciler{Client: c, Scheme: s, Recorder: rec, APIReader: mgr.GetAPIReader(), Name: "town" + opts.NameSuffix}).SetupWithManager(mgr); err != nil {
+	if opts.RolloutMetrics == nil {
+		opts.RolloutMetrics = &PodMetricsScraper{}
+	}
+	if s, ok := opts.RolloutMetrics.(*PodMetricsScraper); ok && s.Reader == nil {
+		s.Reader = mgr.GetAPIReader()
+	}
+	if err := (&TownReconciler{Client: c, Scheme: s, Recorder: rec, APIReader: mgr.GetAPIReader(), Name: "town" + opts.NameSuffix,
+		Metrics: opts.RolloutMetrics}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	if err := (&VillageReconciler{Client: c, Scheme: s, Recorder: rec, ArchiveNamespace: opts.ArchiveNamespace, Name: "village" + opts.NameSuffix,

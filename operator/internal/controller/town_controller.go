@@ -45,6 +45,10 @@ type TownReconciler struct {
 	// Name of the controller; tests running several managers in one
 	// process set distinct names.
 	Name string
+	// Metrics reads the request counters of the town's pods for the
+	// rollout gate (rollout_gate.go).
+	Metrics RolloutMetrics
+	soaks   soakBaselines
 }
 
 // +kubebuilder:rbac:groups=wuxiao.io,resources=towns,verbs=get;list;watch
@@ -99,30 +103,40 @@ func (r *TownReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 var townErrors = errorPolicy{stalledRequeue: time.Minute, transientReason: wuxiaov1.ReasonApplyFailed}
 
 func (r *TownReconciler) reconcile(ctx context.Context, town *wuxiaov1.Town) (ctrl.Result, error) {
-	if err := r.reconcileChildren(ctx, town); err != nil {
+	// gate: when the rollout gate wants to look again (the end of a soak).
+	gate, err := r.reconcileChildren(ctx, town)
+	if err != nil {
 		return townErrors.report(r.Recorder, town, &town.Status.Conditions, town.Generation, err)
+	}
+	soonest := func(d time.Duration) ctrl.Result {
+		if gate > 0 && gate < d {
+			d = gate
+		}
+		return ctrl.Result{RequeueAfter: d}
 	}
 	if meta.IsStatusConditionFalse(town.Status.Conditions, wuxiaov1.ConditionRatingRulesValid) {
 		// A person fixes the rules, maybe in a ConfigMap the operator does
 		// not watch: look again soon.
-		return ctrl.Result{RequeueAfter: time.Minute}, nil
+		return soonest(time.Minute), nil
 	}
 	if town.Status.RatingRules != "" {
 		// Edits of a rules ConfigMap without the watch label arrive this way.
-		return ctrl.Result{RequeueAfter: RatingRulesResync}, nil
+		return soonest(RatingRulesResync), nil
 	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{RequeueAfter: gate}, nil
 }
 
-func (r *TownReconciler) reconcileChildren(ctx context.Context, town *wuxiaov1.Town) error {
+// reconcileChildren brings the town's objects to the spec and returns when
+// the rollout gate wants to look again (0: no need).
+func (r *TownReconciler) reconcileChildren(ctx context.Context, town *wuxiaov1.Town) (time.Duration, error) {
 	// The namespace and the admins' rights come first: they need nothing else,
 	// and town IT staff can start preparing villages while the rest waits.
 	if err := r.ensureNamespace(ctx, town); err != nil {
-		return err
+		return 0, err
 	}
 	town.Status.Namespace = town.NamespaceName()
 	if _, err := applyChild(ctx, r, town, resources.VillageAdminRole(town), func(have, want *rbacv1.Role) { derive(&have.Rules, want.Rules) }); err != nil {
-		return err
+		return 0, err
 	}
 	if _, err := applyChild(ctx, r, town, resources.TownAdminBinding(town), func(have, want *rbacv1.RoleBinding) {
 		derive(&have.Subjects, want.Subjects)
@@ -130,65 +144,66 @@ func (r *TownReconciler) reconcileChildren(ctx context.Context, town *wuxiaov1.T
 			have.Subjects = nil
 		}
 	}); err != nil {
-		return err
+		return 0, err
 	}
 	if err := r.countVillages(ctx, town); err != nil {
-		return err
+		return 0, err
 	}
 
 	district := &wuxiaov1.District{}
 	if err := r.Get(ctx, types.NamespacedName{Name: town.Spec.District}, district); err != nil {
 		if apierrors.IsNotFound(err) {
-			return stall(wuxiaov1.ReasonDistrictNotFound, "District %q does not exist: create it, or correct spec.district", town.Spec.District)
+			return 0, stall(wuxiaov1.ReasonDistrictNotFound, "District %q does not exist: create it, or correct spec.district", town.Spec.District)
 		}
-		return err
+		return 0, err
 	}
 	if !strings.HasPrefix(town.Spec.Code, district.Spec.Code[:6]) {
-		return stall(wuxiaov1.ReasonCodeMismatch, "code %s does not start with the 6 digits of District %s (%s): a town's code begins with its district's",
+		return 0, stall(wuxiaov1.ReasonCodeMismatch, "code %s does not start with the 6 digits of District %s (%s): a town's code begins with its district's",
 			town.Spec.Code, district.Name, district.Spec.Code[:6])
 	}
 	// What the services need before they can start: their keys, the
 	// database, the topics.
 	if err := r.ensureKeys(ctx, town); err != nil {
-		return err
+		return 0, err
 	}
 	if err := r.ensureDatabase(ctx, town, district); err != nil {
-		return err
+		return 0, err
 	}
 	if err := r.ensureTopics(ctx, town, district); err != nil {
-		return err
+		return 0, err
 	}
 	catalog, err := r.resolveCatalog(ctx, town, district)
 	if err != nil {
 		town.Status.Catalog = ""
-		return err
+		return 0, err
 	}
 	town.Status.Catalog = catalog.Name + "@" + catalog.Spec.Version
 	ratingRules, err := r.ratingRules(ctx, town, district)
 	if err != nil {
-		return err
+		return 0, err
 	}
 
 	version, holdReason, err := r.rolloutVersion(ctx, town, district)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	town.Status.Version = version
 	viewTown, err := r.districtViewTown(ctx, district)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	in := resources.TownInput{Town: town, District: district, Catalog: catalog, Version: version, DistrictViewTown: viewTown}
 	in.RatingRules = ratingRules
 	cm, hash, err := resources.CatalogConfigMap(in)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if _, err := applyChild(ctx, r, town, cm, func(have, want *corev1.ConfigMap) { derive(&have.Data, want.Data) }); err != nil {
-		return err
+		return 0, err
 	}
 
 	var statuses []wuxiaov1.ServiceStatus
+	var deps []*appsv1.Deployment
 	for _, svc := range wuxiaov1.AllServices {
 		dep := resources.Deployment(in, svc, hash)
 		live, err := applyChild(ctx, r, town, dep, func(have, want *appsv1.Deployment) {
@@ -208,19 +223,20 @@ func (r *TownReconciler) reconcileChildren(ctx context.Context, town *wuxiaov1.T
 			}
 		})
 		if err != nil {
-			return err
+			return 0, err
 		}
 		statuses = append(statuses, serviceStatus(svc, version, live))
+		deps = append(deps, live)
 		if _, err := applyChild(ctx, r, town, resources.Service(town, svc), syncService); err != nil {
-			return err
+			return 0, err
 		}
 		if _, err := applyChild(ctx, r, town, resources.PodDisruptionBudget(town, svc), func(have, want *policyv1.PodDisruptionBudget) { derive(&have.Spec, want.Spec) }); err != nil {
-			return err
+			return 0, err
 		}
 		// Exact rules both ways: a peer added by hand, or one the District no
 		// longer names, would widen what the pods may reach.
 		if _, err := applyChild(ctx, r, town, resources.NetworkPolicy(district, town, svc), syncNetworkPolicy); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	town.Status.Services = statuses
@@ -241,7 +257,7 @@ func (r *TownReconciler) reconcileChildren(ctx context.Context, town *wuxiaov1.T
 		markReady(&town.Status.Conditions, town.Generation, fmt.Sprintf("all %d services are ready at %s", len(statuses), version))
 	}
 	recordVillageMetrics(town.Name, town.Status.Villages, town.Status.ReadyVillages)
-	return nil
+	return r.rolloutGate(ctx, town, district, version, deps, len(notReady) == 0), nil
 }
 
 func (r *TownReconciler) ensureNamespace(ctx context.Context, town *wuxiaov1.Town) error {
@@ -283,8 +299,10 @@ func (r *TownReconciler) resolveCatalog(ctx context.Context, town *wuxiaov1.Town
 
 // rolloutVersion decides which service version the town runs. A new town
 // starts at the district's version; an existing one moves to it only when the
-// rollout is not paused and every town of a lower wave already runs it and is
-// Ready. The version in force is read back from the Deployments.
+// rollout is not paused and every town of a lower wave counts as upgraded:
+// runs it, is Ready and passed the rollout gate (rollout_gate.go). A town of
+// a lower wave that failed the gate halts the rollout. The version in force
+// is read back from the Deployments.
 func (r *TownReconciler) rolloutVersion(ctx context.Context, town *wuxiaov1.Town, district *wuxiaov1.District) (string, string, error) {
 	target := district.Spec.Services.Version
 	dep := &appsv1.Deployment{}
@@ -306,19 +324,27 @@ func (r *TownReconciler) rolloutVersion(ctx context.Context, town *wuxiaov1.Town
 	if err := r.List(ctx, towns, client.MatchingFields{townDistrictIndex: district.Name}); err != nil {
 		return "", "", err
 	}
-	var waiting []string
+	var waiting, failed []string
 	for i := range towns.Items {
 		o := &towns.Items[i]
 		if o.Name == town.Name || o.Spec.RolloutWave >= town.Spec.RolloutWave {
 			continue
 		}
-		if o.Status.Version != target || !isReady(o.Status.Conditions) || o.Status.ObservedGeneration != o.Generation {
+		switch {
+		case gateFailed(o, target):
+			failed = append(failed, o.Name)
+		case !upgraded(o, target):
 			waiting = append(waiting, o.Name)
 		}
 	}
+	if len(failed) > 0 {
+		slices.Sort(failed)
+		return current, fmt.Sprintf("holding at %s: the rollout of %s is halted, %s failed the rollout gate (see District %s)",
+			current, target, strings.Join(failed, ", "), district.Name), nil
+	}
 	if len(waiting) > 0 {
 		slices.Sort(waiting)
-		return current, fmt.Sprintf("holding at %s until the towns of earlier waves run %s and are Ready: %s",
+		return current, fmt.Sprintf("holding at %s until the towns of earlier waves run %s, are Ready and passed the rollout gate: %s",
 			current, target, strings.Join(waiting, ", ")), nil
 	}
 	return target, "", nil

@@ -396,6 +396,9 @@ func TestRolloutWaves(t *testing.T) {
 	startManager(t)
 	ctx := context.Background()
 	d := fixture(t)
+	// A short soak: no pods run here, so the gate sees no requests and
+	// passes when it ends (rollout_test.go tests the gate itself).
+	update(t, d, func() { d.Spec.Rollout.SoakTime = &metav1.Duration{Duration: time.Second} })
 	pilot := readyTown(t, d)
 	later := readyTown(t, d, func(town *wuxiaov1.Town) { town.Spec.RolloutWave = 1 })
 
