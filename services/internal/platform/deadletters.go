@@ -57,7 +57,10 @@ Talks to Kafka only; the town and brokers default to the pod's environment.`,
 		return context.WithTimeout(cmd.Context(), timeout)
 	}
 
-	var f filter
+	var (
+		f      filter
+		output string
+	)
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "Table of the town's dead letters, oldest first",
@@ -69,10 +72,22 @@ Talks to Kafka only; the town and brokers default to the pod's environment.`,
 			if err != nil {
 				return err
 			}
-			return writeTable(cmd.OutOrStdout(), dl.Town, f.apply(all))
+			chosen := f.apply(all)
+			switch output {
+			case "table":
+				return writeTable(cmd.OutOrStdout(), dl.Town, chosen)
+			case "json":
+				out := make([]shownDeadLetter, len(chosen))
+				for i, d := range chosen {
+					out[i] = showable(d)
+				}
+				return writeJSON(cmd.OutOrStdout(), out)
+			}
+			return &config.UsageError{Err: fmt.Errorf("--output %q: give table or json", output)}
 		},
 	}
 	f.bind(list, true)
+	list.Flags().StringVarP(&output, "output", "o", "table", "table, or json (each as show prints it)")
 
 	show := &cobra.Command{
 		Use:   "show ID|POSITION",
@@ -98,13 +113,10 @@ when there are several); POSITION is the DLQ column of list.`,
 			for i, d := range found {
 				out[i] = showable(d)
 			}
-			enc := json.NewEncoder(cmd.OutOrStdout())
-			enc.SetIndent("", "  ")
-			enc.SetEscapeHTML(false)
 			if len(out) == 1 {
-				return enc.Encode(out[0])
+				return writeJSON(cmd.OutOrStdout(), out[0])
 			}
-			return enc.Encode(out)
+			return writeJSON(cmd.OutOrStdout(), out)
 		},
 	}
 
@@ -303,6 +315,13 @@ func runReplay(ctx context.Context, w io.Writer, dl *events.DeadLetters, chosen 
 		fmt.Fprintf(w, "%d replayed, %d skipped\n", replayed, skipped)
 	}
 	return errors.Join(failures...)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 // shownDeadLetter is what show prints.

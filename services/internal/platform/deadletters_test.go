@@ -251,6 +251,7 @@ func TestDeadLettersListShowReplay(t *testing.T) {
 		{[]string{"list", "--consumer", other}, "no dead letters"},
 		{[]string{"list", "--stream", "complaint"}, "no dead letters"},
 		{[]string{"list", "--stream", "workflow", "--pending"}, bad.ID},
+		{[]string{"list", "-o", "json"}, `"payeeName": "张*明"`},
 	} {
 		if out, err := town.dl(t, tc.args...); err != nil || !strings.Contains(out, tc.want) {
 			t.Errorf("%v: %v\n%s", tc.args, err, out)
@@ -410,6 +411,7 @@ func TestDeadLettersRefusals(t *testing.T) {
 		{"unknown id shown", []string{"show", "no-such-event"}, "no such dead letter", ""},
 		{"neither --id nor --all", []string{"replay"}, "give either --id", ""},
 		{"both --id and --all", []string{"replay", "--all", "--id", ev.ID}, "give either --id", ""},
+		{"unknown output", []string{"list", "-o", "yaml"}, "give table or json", ""},
 		{"show a malformed one", []string{"show", malformedAt}, "", `"dataText": "not json"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
