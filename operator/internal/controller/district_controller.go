@@ -54,6 +54,7 @@ func (r *DistrictReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 		if apierrors.IsNotFound(err) {
 			forgetConditionMetrics("District", req.Name)
 			forgetRolloutHalted(req.Name)
+			forgetDistrictMetrics(req.Name)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -96,6 +97,7 @@ func (r *DistrictReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	}
 	d.Status.ObservedGeneration = d.Generation
 	recordConditionMetrics("District", d.Name, d.Status.Conditions)
+	recordDistrictMetrics(d)
 	if err := errors.Join(gatewayErr, validateErr, patchStatus(ctx, r.Client, before, d, &before.Status, &d.Status)); err != nil {
 		return ctrl.Result{}, err
 	}

@@ -91,6 +91,7 @@ func (r *TownReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 	}
 	town.Status.ObservedGeneration = town.Generation
 	recordConditionMetrics("Town", town.Name, town.Status.Conditions)
+	recordTownInfo(town)
 	if perr := patchStatus(ctx, r.Client, before, town, &before.Status, &town.Status); perr != nil {
 		return ctrl.Result{}, errors.Join(err, perr)
 	}
