@@ -95,6 +95,9 @@ func run(ctx context.Context, base *config.Base, townName string) error {
 	} else if n > 0 {
 		p.Log.Info("rating rules changed: villages re-graded", "villages", n, "rules", svc.Rules.Hash()[:12])
 	}
+	if err := svc.Instrument(p.Tel.MeterProvider); err != nil {
+		return err
+	}
 	svc.Routes(p.Server)
 	// Violation warnings become rating facts.
 	// Accepted and resolved complaints become rating facts too; overdue
