@@ -173,8 +173,11 @@ func readCABundle(src string) ([]byte, error) {
 			return nil, err
 		}
 		n, err := countPEMCertificates(data)
-		if err != nil || n == 0 {
-			return nil, fmt.Errorf("CA certificates: %s holds no PEM certificate (%v)", f, err)
+		if err != nil {
+			return nil, fmt.Errorf("CA certificates: %s: %w", f, err)
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("CA certificates: %s holds no PEM certificate", f)
 		}
 		out.Write(bytes.TrimSpace(data))
 		out.WriteByte('\n')
