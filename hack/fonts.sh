@@ -7,7 +7,8 @@
 #   hack/fonts.sh   # install it if missing, print the font's path
 #
 # hack/test.sh exports the path as WUXIAO_NOTICE_FONT; the inspection tests
-# run this script when the variable is unset. Services take the path as
+# run this script when the variable is unset; hack/images/host.sh hands it
+# to hack/images, which puts face 0 into the inspection service's image. Services take the path as
 # --notice-font / WUXIAO_NOTICE_FONT (face 0 of the collection is the
 # simplified Chinese one).
 set -euo pipefail
