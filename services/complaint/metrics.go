@@ -22,7 +22,7 @@ import (
 const meterName = "github.com/wuxiao/wuxiao/services/complaint"
 
 // scrapeTimeout bounds the database read of one scrape.
-const scrapeTimeout = 5 * time.Second
+const scrapeTimeout = 2 * time.Second
 
 // Intake channels (label channel).
 const (

@@ -26,7 +26,7 @@ import (
 const meterName = "github.com/wuxiao/wuxiao/services/inspection"
 
 // scrapeTimeout bounds the database reads of one scrape.
-const scrapeTimeout = 5 * time.Second
+const scrapeTimeout = 2 * time.Second
 
 // Metric attribute keys.
 const (

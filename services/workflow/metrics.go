@@ -25,7 +25,7 @@ const meterName = "github.com/wuxiao/wuxiao/services/workflow"
 // scrapeTimeout bounds the database reads of one scrape: a slow database
 // must not hold the metrics endpoint (the gauges are then absent, which the
 // database alert explains).
-const scrapeTimeout = 5 * time.Second
+const scrapeTimeout = 2 * time.Second
 
 // categoryUnknown labels a process whose item is no longer on the power
 // list (it keeps running under the catalog it started with).

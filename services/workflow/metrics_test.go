@@ -273,4 +273,16 @@ func TestWorkflowMetrics(t *testing.T) {
 		st.act(t)
 		checkMetrics(t, st.name, scrape(), st.want)
 	}
+
+	// Without its database the endpoint still answers: the counters are
+	// there, the gauges read from the database are not (absent rather than
+	// a stale or zero value).
+	s.Pool.Close()
+	after := scrape()
+	checkMetrics(t, "database gone", after, []metricWant{{"wuxiao_workflow_steps_completed_total", cat("decision"), 3}})
+	for _, name := range []string{"wuxiao_workflow_open_steps", "wuxiao_workflow_overdue_steps", "wuxiao_workflow_timer_backlog"} {
+		if v, ok := after.get(t, name, nil); ok {
+			t.Errorf("database gone: %s = %v, want no series", name, v)
+		}
+	}
 }
