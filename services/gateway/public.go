@@ -59,11 +59,12 @@ type targetKey struct{}
 
 // publicProxy sends the villagers' requests to their towns' pods.
 type publicProxy struct {
-	g      *Gateway
-	proxy  *httputil.ReverseProxy
-	client *http.Client // fanned-out requests
-	next   atomic.Uint64
-	cache  *pageCache
+	g       *Gateway
+	proxy   *httputil.ReverseProxy
+	client  *http.Client // fanned-out requests
+	next    atomic.Uint64
+	cache   *pageCache
+	metrics gatewayMetrics
 }
 
 // publicRoutes registers the villagers' routes: portals, report pages,
@@ -134,7 +135,7 @@ func newPublicProxy(g *Gateway) *publicProxy {
 		ResponseHeaderTimeout: time.Minute,
 		ExpectContinueTimeout: time.Second,
 	}
-	p := &publicProxy{g: g, cache: newPageCache(),
+	p := &publicProxy{g: g, cache: newPageCache(), metrics: newGatewayMetrics(),
 		client: &http.Client{Transport: base,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	p.proxy = &httputil.ReverseProxy{
@@ -180,6 +181,9 @@ func targetOf(r *http.Request) *target {
 func (p *publicProxy) forward(w http.ResponseWriter, r *http.Request, k kind, town, service string) {
 	u, err := p.g.backends.ServiceURL(town, service)
 	if err != nil {
+		if errors.Is(err, ErrNoBackend) { // a known town (not ErrUnknownTown)
+			p.metrics.upstreamFailed(r.Context(), town, service, upstreamNoReadyPod)
+		}
 		p.fail(w, r, k, err)
 		return
 	}
@@ -456,6 +460,7 @@ func (p *publicProxy) proxyError(w http.ResponseWriter, r *http.Request, err err
 		w.WriteHeader(http.StatusBadGateway)
 		return
 	}
+	p.metrics.upstreamFailed(r.Context(), t.town, t.service, upstreamUnreachable)
 	p.g.log.Warn("gateway: a town's pod failed", "town", t.town, "service", t.service,
 		"pod", t.url.Host, "route", httpapi.Route(r.Context()), "error", err.Error())
 	p.fail(w, r, t.kind, errBadGateway)
