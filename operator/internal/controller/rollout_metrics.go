@@ -184,18 +184,17 @@ func Judge(served map[wuxiaov1.ServiceName]RequestCounts, maxRatio float64) (boo
 	var parts []string
 	for _, svc := range wuxiaov1.AllServices {
 		c := served[svc]
-		switch {
-		case c.Total == 0:
+		if c.Total == 0 {
 			parts = append(parts, fmt.Sprintf("%s: no requests", svc))
-		default:
-			ratio := c.Errors / c.Total
-			verdict := ""
-			if ratio > maxRatio {
-				ok = false
-				verdict = fmt.Sprintf(", above the %s allowed", percent(maxRatio))
-			}
-			parts = append(parts, fmt.Sprintf("%s: %.0f of %.0f requests failed with 5xx (%s%s)", svc, c.Errors, c.Total, percent(ratio), verdict))
+			continue
 		}
+		ratio := c.Errors / c.Total
+		verdict := ""
+		if ratio > maxRatio {
+			ok = false
+			verdict = fmt.Sprintf(", above the %s allowed", percent(maxRatio))
+		}
+		parts = append(parts, fmt.Sprintf("%s: %.0f of %.0f requests failed with 5xx (%s%s)", svc, c.Errors, c.Total, percent(ratio), verdict))
 	}
 	return ok, strings.Join(parts, "; ")
 }
