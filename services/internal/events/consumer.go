@@ -193,10 +193,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 	defer dlq.Close()
 
-	// Dead letters are alerted on with increase(): the series must exist
-	// before the first one.
+	// Dead letters are alerted on with increase(), and the dashboards graph
+	// the retries: the series must exist before the first one.
 	for _, topic := range c.topics {
 		c.consumed.Add(ctx, 0, c.attrs(topic, attribute.String("outcome", outcomeDeadLettered)))
+		c.retries.Add(ctx, 0, c.attrs(topic))
 	}
 	if reg, err := c.opts.meter().RegisterCallback(c.observeLag, c.lag); err != nil {
 		c.log.Warn("registering the consumer lag gauge", "err", err)
