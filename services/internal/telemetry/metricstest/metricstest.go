@@ -32,7 +32,7 @@ type Page struct {
 func Scrape(t testing.TB, h http.Handler) Page {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	h.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/metrics", nil))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("GET /metrics: status %d: %s", rec.Code, rec.Body)
 	}
