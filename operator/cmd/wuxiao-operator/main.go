@@ -40,7 +40,8 @@ func main() {
 	flag.IntVar(&burst, "kube-api-burst", controller.DefaultBurst, "burst of requests to the API server above --kube-api-qps")
 	flag.DurationVar(&ackTimeout, "archive-ack-timeout", controller.DefaultArchiveAckTimeout, "how long a deleted village waits for the town's services to acknowledge its archival before it is archived anyway")
 	flag.StringVar(&otlpEndpoint, "otlp-endpoint", os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), "OTLP/HTTP base URL of the OpenTelemetry Collector receiving the operator's traces, e.g. http://otel-collector.monitoring:4318 (default: $OTEL_EXPORTER_OTLP_ENDPOINT; empty exports none)")
-	flag.Float64Var(&samplingRatio, "trace-sampling-ratio", envRatio("OTEL_TRACES_SAMPLER_ARG", 1), "share of reconciles traced, 0 to 1 (default: $OTEL_TRACES_SAMPLER_ARG, else 1); acknowledgements follow their event's decision")
+	defaultRatio, ratioErr := envRatio("OTEL_TRACES_SAMPLER_ARG", 1)
+	flag.Float64Var(&samplingRatio, "trace-sampling-ratio", defaultRatio, "share of reconciles traced, 0 to 1 (default: $OTEL_TRACES_SAMPLER_ARG, else 1); acknowledgements follow their event's decision")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -49,6 +50,9 @@ func main() {
 
 	if archiveNamespace == "" {
 		fail(setupLog.Error, fmt.Errorf("--archive-namespace (or POD_NAMESPACE) is required: deleted villages are archived there"))
+	}
+	if ratioErr != nil && !flagSet("trace-sampling-ratio") {
+		fail(setupLog.Error, ratioErr)
 	}
 	stopTracing, err := controller.SetupTracing(context.Background(), controller.TracingOptions{OTLPEndpoint: otlpEndpoint, SamplingRatio: samplingRatio})
 	if err != nil {
@@ -96,18 +100,23 @@ func main() {
 	}
 }
 
-// envRatio is the number in the environment variable name, else def (a
-// malformed value is reported by SetupTracing as out of range).
-func envRatio(name string, def float64) float64 {
+// envRatio is the number in the environment variable name, else def.
+func envRatio(name string, def float64) (float64, error) {
 	v := os.Getenv(name)
 	if v == "" {
-		return def
+		return def, nil
 	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil {
-		return -1
+		return def, fmt.Errorf("%s=%q is not a number between 0 and 1, e.g. 0.25", name, v)
 	}
-	return f
+	return f, nil
+}
+
+// flagSet reports whether the named flag was given on the command line.
+func flagSet(name string) (set bool) {
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func fail(logErr func(error, string, ...any), err error) {
