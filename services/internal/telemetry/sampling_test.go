@@ -123,8 +123,12 @@ func sampledWhole(t *testing.T, producerRatio, consumerRatio float64, n int) {
 		mu.Lock()
 		t.Fatalf("%d of %d events handled", len(handled), n)
 	}
+	// The last handler returned, but its process span may not have ended
+	// yet: stop the relay and the consumer (ending their spans) first.
+	cancel()
+	wg.Wait()
 	for _, tel := range []*telemetry.Telemetry{producer, consumer} {
-		if err := tel.TracerProvider.ForceFlush(ctx); err != nil {
+		if err := tel.TracerProvider.ForceFlush(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
