@@ -63,6 +63,7 @@ func TestPipelineMetrics(t *testing.T) {
 	ropts := fastRelay(t)
 	ropts.Telemetry = tt
 	ropts.WriteTimeout = 500 * time.Millisecond
+	ropts.Topics = []string{topic}
 	stopStuck := background(t, NewRelay(pool, []string{testinfra.FreeAddr(t)}, ropts).Run)
 	var page metricstest.Page
 	eventually(t, "the stuck outbox on /metrics", func() (bool, string) {
@@ -71,14 +72,17 @@ func TestPipelineMetrics(t *testing.T) {
 		age, okA := page.Value("wuxiao_events_outbox_oldest_age_seconds")
 		active, _ := page.Value("wuxiao_events_relay_active")
 		failures, _ := page.Value("wuxiao_events_outbox_publish_failures_total")
-		return okP && pending == events && okA && age >= 90 && active == 1 && failures >= events,
-			fmt.Sprintf("pending %v (%v), oldest age %v s (%v), active %v, failures %v", pending, okP, age, okA, active, failures)
+		// Nothing quarantined, but the series is there for increase().
+		quarantined, okQ := page.Value("wuxiao_events_outbox_quarantined_total", "messaging_destination_name", topic)
+		return okP && pending == events && okA && age >= 90 && active == 1 && failures >= events && okQ && quarantined == 0,
+			fmt.Sprintf("pending %v (%v), oldest age %v s (%v), active %v, failures %v, quarantined %v (%v)", pending, okP, age, okA, active, failures, quarantined, okQ)
 	})
 	for family, typ := range map[string]string{
 		"wuxiao_events_outbox_pending":                "gauge",
 		"wuxiao_events_outbox_oldest_age_seconds":     "gauge",
 		"wuxiao_events_relay_active":                  "gauge",
 		"wuxiao_events_outbox_publish_failures_total": "counter",
+		"wuxiao_events_outbox_quarantined_total":      "counter",
 	} {
 		if page.Types[family] != typ {
 			t.Errorf("# TYPE %s is %q, want %s", family, page.Types[family], typ)

@@ -49,6 +49,10 @@ type RelayOptions struct {
 	// waiting replica takes over (see lease.go). At least 3 × PollInterval
 	// [30s].
 	LockLease time.Duration
+	// Topics are those the outbox's rows go to, known in advance: their
+	// quarantined-events series exist at 0 from Run's start, so that
+	// alerts can take increase() of them [none].
+	Topics []string
 }
 
 // Relay publishes the outbox of one schema to Kafka. Run it in every
@@ -150,6 +154,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	// Alerts take increase() of the failures: the series must exist
 	// before the first one.
 	r.failed.Add(ctx, 0)
+	for _, t := range r.opts.Topics {
+		r.quarantined.Add(ctx, 0, metric.WithAttributes(attribute.String("messaging.destination.name", t)))
+	}
 	failures := 0
 	for {
 		start := time.Now()

@@ -122,6 +122,9 @@ func (p *Platform) Close(ctx context.Context) {
 	}
 }
 
+// scope names this package as the instrumentation library of its metrics.
+const scope = "github.com/wuxiao/wuxiao/services/internal/platform"
+
 // Consume names a town stream the service consumes, with its handler.
 type Consume struct {
 	Stream  string
@@ -134,7 +137,8 @@ type Consume struct {
 // a consumer from joining, and starting order between services must not
 // matter), then runs the HTTP server, the outbox relay, one consumer per
 // Consume (group wuxiao-<service>-<town>) and the extra loops, until ctx ends
-// or one of them fails. Partitions and replication are those of a one-broker
+// or one of them fails. It also probes PostgreSQL and Kafka in the
+// background for the wuxiao_dependency_up gauge (Health). Partitions and replication are those of a one-broker
 // development district until the operator provisions topics from the District.
 func (p *Platform) Run(ctx context.Context, stream string, consume []Consume, loops ...func(context.Context) error) error {
 	town, brokers := p.Base.Town, p.Base.KafkaBrokers
@@ -149,13 +153,21 @@ func (p *Platform) Run(ctx context.Context, stream string, consume []Consume, lo
 		t := eventsv1.Topic(town, s)
 		topics = append(topics, t, eventsv1.DeadLetterTopic(t))
 	}
+	// The relay publishes the service's own stream and, for a tenant
+	// consumer, its acknowledgements.
+	published := []string{eventsv1.Topic(town, stream)}
+	if slices.Contains(produced, eventsv1.StreamTenantAcks) {
+		published = append(published, eventsv1.Topic(town, eventsv1.StreamTenantAcks))
+	}
 	if err := events.EnsureTopics(ctx, brokers, 3, 1, topics...); err != nil {
 		return fmt.Errorf("kafka topics: %w", err)
 	}
 	tel := events.Telemetry{Logger: p.Log}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.Server.Run(ctx) })
-	relay := events.NewRelay(p.Pool, brokers, events.RelayOptions{Telemetry: tel})
+	health := NewHealth(p.Pool, brokers, HealthOptions{Meter: p.Tel.Meter(scope), Logger: p.Log})
+	g.Go(func() error { return health.Run(ctx) })
+	relay := events.NewRelay(p.Pool, brokers, events.RelayOptions{Telemetry: tel, Topics: published})
 	g.Go(func() error { return quiet(ctx, "event relay", relay.Run(ctx)) })
 	for _, c := range consume {
 		consumer := events.NewConsumer(p.Pool, brokers, "wuxiao-"+p.Base.Service+"-"+town, []string{eventsv1.Topic(town, c.Stream)},
