@@ -31,12 +31,14 @@ import (
 const (
 	DefaultSoakTime      = 5 * time.Minute
 	DefaultMaxErrorRatio = 0.05
-	// gateRetry: how soon a failed reading of the pods' metrics is retried;
-	// gateGrace: how long past the end of the soak the gate keeps trying
-	// before it fails with MetricsUnavailable.
+	// gateRetry: how soon a failed reading of the pods' metrics is retried.
 	gateRetry = 15 * time.Second
-	gateGrace = time.Minute
 )
+
+// gateGrace: how long past the end of the soak the gate keeps trying to read
+// the pods' metrics before it fails with MetricsUnavailable (a variable for
+// the tests).
+var gateGrace = time.Minute
 
 func rolloutSettings(d *wuxiaov1.District) (time.Duration, float64) {
 	soak, ratio := DefaultSoakTime, DefaultMaxErrorRatio
@@ -129,6 +131,13 @@ func (r *TownReconciler) rolloutGate(ctx context.Context, town *wuxiaov1.Town, d
 	if !ok || st == nil || st.Version != version {
 		counts, err := r.Metrics.Requests(ctx, town, version)
 		if err != nil {
+			// Metrics that never become readable (a NetworkPolicy that
+			// does not admit the operator) halt the rollout like a soak
+			// that ends unread, rather than hold it silently.
+			if st != nil && st.Version == version && st.Phase == wuxiaov1.RolloutSoaking && now.After(st.Since.Add(soak+gateGrace)) {
+				set(wuxiaov1.RolloutFailed, wuxiaov1.ReasonMetricsUnavailable, "cannot read the pods' metrics to start the soak: "+err.Error(), now)
+				return 0
+			}
 			set(wuxiaov1.RolloutSoaking, "", "cannot read the pods' metrics to start the soak, retrying: "+err.Error(), time.Time{})
 			return gateRetry
 		}

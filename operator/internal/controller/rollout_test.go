@@ -385,3 +385,41 @@ func haltedMetric(t *testing.T, district string) float64 {
 	must(t, rolloutHaltedGauge.WithLabelValues(district).Write(m))
 	return m.GetGauge().GetValue()
 }
+
+// Pods whose metrics cannot be read (here: nothing listens on the metrics
+// port) halt the rollout with MetricsUnavailable once the soak and its
+// grace are over: the gate does not call a version good it could not see.
+func TestRolloutGateFailsWhenMetricsCannotBeRead(t *testing.T) {
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	must(t, err)
+	closed := l.Addr().(*net.TCPAddr).Port
+	must(t, l.Close())
+	grace := gateGrace
+	gateGrace = time.Second
+	t.Cleanup(func() { gateGrace = grace })
+	startManagerWith(t, Options{ArchiveNamespace: archiveNS, ArchiveAckTimeout: 2 * time.Second,
+		RolloutMetrics: &PodMetricsScraper{Port: closed}})
+	d := fixture(t)
+	update(t, d, func() { d.Spec.Rollout.SoakTime = &metav1.Duration{Duration: time.Second} })
+	pilot := readyTown(t, d)
+	createServicePod(t, pilot, wuxiaov1.ServiceWorkflow, "v0.2.0", "127.0.0.1")
+	update(t, d, func() { d.Spec.Services.Version = "v0.2.0" })
+	eventually(t, wait, func() error {
+		kubelet(t, pilot.NamespaceName())
+		got := getTown(t, pilot)
+		if !gateFailed(got, "v0.2.0") {
+			return fmt.Errorf("pilot's gate: %+v", got.Status.Rollout)
+		}
+		if st := got.Status.Rollout; st.Reason != wuxiaov1.ReasonMetricsUnavailable || !strings.Contains(st.Message, "connection refused") {
+			t.Errorf("pilot's gate: %+v", st)
+		}
+		return nil
+	})
+	eventually(t, wait, func() error {
+		c := meta.FindStatusCondition(getDistrict(t, d).Status.Conditions, wuxiaov1.ConditionRolloutHalted)
+		if c == nil || c.Status != metav1.ConditionTrue || c.Reason != wuxiaov1.ReasonMetricsUnavailable {
+			return fmt.Errorf("RolloutHalted %+v", c)
+		}
+		return nil
+	})
+}
