@@ -13,6 +13,7 @@ import (
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi/httpapitest"
+	"github.com/wuxiao/wuxiao/services/internal/telemetry/metricstest"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
 
@@ -98,5 +99,30 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 	want := fmt.Sprintf(`wuxiao_town="%s"`, town)
 	if !bytes.Contains(metrics, []byte(want)) || !bytes.Contains(metrics, []byte(`http_route="/v1/instances/{id}/steps/{step}/complete"`)) {
 		t.Errorf("metrics lack the town or the route label")
+	}
+	// platform.Run wires the dependency probes and the relay's per-topic
+	// quarantined series into every service.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		page, err := metricstest.Parse(string(metrics))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pg, _ := page.Value("wuxiao_dependency_up", "dependency", "postgres", "wuxiao_town", town)
+		kafka, _ := page.Value("wuxiao_dependency_up", "dependency", "kafka", "wuxiao_town", town)
+		quarantined, okQ := page.Value("wuxiao_events_outbox_quarantined_total", "messaging_destination_name", topic)
+		if pg == 1 && kafka == 1 && okQ && quarantined == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("wuxiao_dependency_up postgres %v kafka %v, want 1 1; quarantined_total{%s} %v (%v), want 0", pg, kafka, topic, quarantined, okQ)
+		}
+		time.Sleep(100 * time.Millisecond)
+		res, err := http.Get("http://" + base.MetricsAddr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ = io.ReadAll(res.Body)
+		res.Body.Close()
 	}
 }
