@@ -25,6 +25,7 @@ func main() {
 		leaderElect      bool
 		leaderElectionNS string
 		archiveNamespace string
+		operatorNS       string
 		qps              float64
 		burst            int
 		ackTimeout       time.Duration
@@ -36,6 +37,7 @@ func main() {
 	flag.BoolVar(&leaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles at a time")
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "", "namespace of the leader election lease (default: the pod's namespace)")
 	flag.StringVar(&archiveNamespace, "archive-namespace", os.Getenv("POD_NAMESPACE"), "namespace that keeps the archive records of deleted villages (default: $POD_NAMESPACE)")
+	flag.StringVar(&operatorNS, "operator-namespace", os.Getenv("POD_NAMESPACE"), "the operator's own namespace when it runs in the cluster: the towns' NetworkPolicies admit it to the services' metrics port, which the rollout gate reads (default: $POD_NAMESPACE; empty when it runs outside the cluster)")
 	flag.Float64Var(&qps, "kube-api-qps", controller.DefaultQPS, "requests per second to the API server (client-side limit)")
 	flag.IntVar(&burst, "kube-api-burst", controller.DefaultBurst, "burst of requests to the API server above --kube-api-qps")
 	flag.DurationVar(&ackTimeout, "archive-ack-timeout", controller.DefaultArchiveAckTimeout, "how long a deleted village waits for the town's services to acknowledge its archival before it is archived anyway")
@@ -84,7 +86,8 @@ func main() {
 	if err != nil {
 		fail(setupLog.Error, fmt.Errorf("creating the manager: %w", err))
 	}
-	if err := controller.Setup(mgr, controller.Options{ArchiveNamespace: archiveNamespace, ArchiveAckTimeout: ackTimeout}); err != nil {
+	if err := controller.Setup(mgr, controller.Options{ArchiveNamespace: archiveNamespace, ArchiveAckTimeout: ackTimeout,
+		OperatorNamespace: operatorNS}); err != nil {
 		fail(setupLog.Error, fmt.Errorf("setting up controllers: %w", err))
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

@@ -84,6 +84,11 @@ type Options struct {
 	// RolloutMetrics reads the towns' request counters for the rollout
 	// gate [a PodMetricsScraper scraping the pods' metrics port].
 	RolloutMetrics RolloutMetrics
+	// OperatorNamespace is the operator's own namespace when it runs in
+	// the cluster: the towns' NetworkPolicies admit it to the services'
+	// metrics port, which the rollout gate reads. Empty (an operator
+	// outside the cluster) adds no such rule.
+	OperatorNamespace string
 }
 
 // DefaultArchiveAckTimeout: past it, a deleted village is archived even if
@@ -118,7 +123,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		s.Reader = mgr.GetAPIReader()
 	}
 	if err := (&TownReconciler{Client: c, Scheme: s, Recorder: rec, APIReader: mgr.GetAPIReader(), Name: "town" + opts.NameSuffix,
-		Metrics: opts.RolloutMetrics}).SetupWithManager(mgr); err != nil {
+		Metrics: opts.RolloutMetrics, OperatorNamespace: opts.OperatorNamespace}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	if err := (&VillageReconciler{Client: c, Scheme: s, Recorder: rec, ArchiveNamespace: opts.ArchiveNamespace, Name: "village" + opts.NameSuffix,

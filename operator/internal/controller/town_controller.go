@@ -48,7 +48,10 @@ type TownReconciler struct {
 	// Metrics reads the request counters of the town's pods for the
 	// rollout gate (rollout_gate.go).
 	Metrics RolloutMetrics
-	soaks   soakBaselines
+	// OperatorNamespace is admitted to the services' metrics port (see
+	// Options.OperatorNamespace).
+	OperatorNamespace string
+	soaks             soakBaselines
 }
 
 // +kubebuilder:rbac:groups=wuxiao.io,resources=towns,verbs=get;list;watch
@@ -236,7 +239,7 @@ func (r *TownReconciler) reconcileChildren(ctx context.Context, town *wuxiaov1.T
 		}
 		// Exact rules both ways: a peer added by hand, or one the District no
 		// longer names, would widen what the pods may reach.
-		if _, err := applyChild(ctx, r, town, resources.NetworkPolicy(district, town, svc), syncNetworkPolicy); err != nil {
+		if _, err := applyChild(ctx, r, town, resources.NetworkPolicy(district, town, svc, r.OperatorNamespace), syncNetworkPolicy); err != nil {
 			return 0, err
 		}
 	}

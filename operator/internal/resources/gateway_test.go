@@ -153,7 +153,7 @@ func TestGatewayNamespaceAndRBAC(t *testing.T) {
 			d := gatewayDistrict(func(d *wuxiaov1.District) { d.Spec.Gateway.Namespace = tc.ns })
 			ns := GatewayNamespace(d)
 			// The label the towns' staff NetworkPolicies admit.
-			staff := NetworkPolicy(d, &wuxiaov1.Town{ObjectMeta: metav1.ObjectMeta{Name: "xikou"}}, wuxiaov1.ServiceWorkflow)
+			staff := NetworkPolicy(d, &wuxiaov1.Town{ObjectMeta: metav1.ObjectMeta{Name: "xikou"}}, wuxiaov1.ServiceWorkflow, "")
 			admitted := false
 			for _, peer := range staff.Spec.Ingress[0].From {
 				if peer.NamespaceSelector != nil && labels.SelectorFromSet(peer.NamespaceSelector.MatchLabels).Matches(labels.Set(ns.Labels)) {

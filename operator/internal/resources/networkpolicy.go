@@ -70,9 +70,12 @@ type APIServerEndpoint struct {
 // public portals (disclosure, complaint), otherwise only from the town's own
 // namespace and from namespaces labelled as the staff gateway; always only
 // on the HTTP port; and from the District's Prometheus on the metrics port
-// (prometheusIngress). Egress: only to the District's DNS, database, Kafka,
-// Kratos public API and collector.
-func NetworkPolicy(d *wuxiaov1.District, t *wuxiaov1.Town, svc wuxiaov1.ServiceName) *networkingv1.NetworkPolicy {
+// (prometheusIngress), and from the operator's namespace when it runs in the
+// cluster (operatorNamespace; its rollout gate reads the pods' request
+// counters there; "" when the operator runs outside the cluster). Egress:
+// only to the District's DNS, database, Kafka, Kratos public API and
+// collector.
+func NetworkPolicy(d *wuxiaov1.District, t *wuxiaov1.Town, svc wuxiaov1.ServiceName, operatorNamespace string) *networkingv1.NetworkPolicy {
 	meta := metaTemplate(t, svc)
 	rule := networkingv1.NetworkPolicyIngressRule{Ports: tcpPorts(HTTPPort)}
 	if !svc.IsPublic() {
@@ -87,7 +90,7 @@ func NetworkPolicy(d *wuxiaov1.District, t *wuxiaov1.Town, svc wuxiaov1.ServiceN
 		Spec: networkingv1.NetworkPolicySpec{
 			PodSelector: metav1.LabelSelector{MatchLabels: SelectorLabels(t.Name, svc)},
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
-			Ingress:     []networkingv1.NetworkPolicyIngressRule{rule, prometheusIngress(d, MetricsPort)},
+			Ingress:     []networkingv1.NetworkPolicyIngressRule{rule, metricsIngress(d, operatorNamespace)},
 			Egress:      townEgress(d),
 		},
 	}
@@ -112,6 +115,17 @@ func prometheusIngress(d *wuxiaov1.District, port int32) networkingv1.NetworkPol
 		From:  []networkingv1.NetworkPolicyPeer{{NamespaceSelector: ns, PodSelector: pods}},
 		Ports: tcpPorts(port),
 	}
+}
+
+// metricsIngress admits the District's Prometheus and, when set, every pod of
+// the operator's namespace to a town service's metrics port.
+func metricsIngress(d *wuxiaov1.District, operatorNamespace string) networkingv1.NetworkPolicyIngressRule {
+	r := prometheusIngress(d, MetricsPort)
+	if operatorNamespace != "" {
+		r.From = append(r.From, networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{
+			MatchLabels: map[string]string{namespaceNameLabel: operatorNamespace}}})
+	}
+	return r
 }
 
 // townEgress is what every town service may reach.

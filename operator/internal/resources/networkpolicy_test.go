@@ -260,7 +260,7 @@ func TestTownEgress(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, svc := range wuxiaov1.AllServices {
-				np := NetworkPolicy(tc.district, &wuxiaov1.Town{ObjectMeta: metav1.ObjectMeta{Name: "xikou"}}, svc)
+				np := NetworkPolicy(tc.district, &wuxiaov1.Town{ObjectMeta: metav1.ObjectMeta{Name: "xikou"}}, svc, "")
 				if len(np.Spec.PolicyTypes) != 2 || np.Spec.PolicyTypes[0] != networkingv1.PolicyTypeIngress || np.Spec.PolicyTypes[1] != networkingv1.PolicyTypeEgress {
 					t.Fatalf("%s: policyTypes %v, want Ingress and Egress", svc, np.Spec.PolicyTypes)
 				}
@@ -299,7 +299,7 @@ func TestTownIngress(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, svc := range wuxiaov1.AllServices {
-				np := NetworkPolicy(d, &wuxiaov1.Town{ObjectMeta: metav1.ObjectMeta{Name: "xikou"}}, svc)
+				np := NetworkPolicy(d, &wuxiaov1.Town{ObjectMeta: metav1.ObjectMeta{Name: "xikou"}}, svc, "")
 				want := tc.staff
 				if svc.IsPublic() {
 					want = tc.pub
@@ -412,7 +412,7 @@ func TestPrometheusIngress(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, p := range tc.probes {
 				for _, svc := range wuxiaov1.AllServices {
-					np := NetworkPolicy(tc.district, xikou, svc)
+					np := NetworkPolicy(tc.district, xikou, svc, "")
 					if got := ingressAllows(t, np, p.src, p.port); got != p.metrics {
 						t.Errorf("%s ← %s on %d: allowed=%v, want %v", svc, p.name, p.port, got, p.metrics)
 					}
@@ -427,5 +427,43 @@ func TestPrometheusIngress(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOperatorMetricsIngress: an operator running in the cluster reads the
+// town services' metrics port for its rollout gate, and nothing more; an
+// operator outside the cluster ("") adds no rule.
+func TestOperatorMetricsIngress(t *testing.T) {
+	operator := pod("wuxiao-system", nil, map[string]string{"app.kubernetes.io/name": "wuxiao-operator"}, "198.18.0.70")
+	xikou := &wuxiaov1.Town{ObjectMeta: metav1.ObjectMeta{Name: "xikou"}}
+	cases := []struct {
+		name, operatorNS string
+		src              endpoint
+		port             int32
+		want             bool
+	}{
+		{"the operator's pod on the metrics port", "wuxiao-system", operator, MetricsPort, true},
+		{"the operator's pod on the HTTP port of a staff service", "wuxiao-system", operator, HTTPPort, false},
+		{"the operator's pod, operator outside the cluster", "", operator, MetricsPort, false},
+		{"a pod of another namespace", "wuxiao-system", strayPod, MetricsPort, false},
+		{"Prometheus still admitted", "wuxiao-system", pod("monitoring", nil, map[string]string{"app.kubernetes.io/name": "prometheus"}, "198.18.0.60"), MetricsPort, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, svc := range wuxiaov1.AllServices {
+				np := NetworkPolicy(devDistrict(nil), xikou, svc, tc.operatorNS)
+				want := tc.want
+				if svc.IsPublic() && tc.port == HTTPPort {
+					want = true // the portals are open to all on their HTTP port
+				}
+				if got := ingressAllows(t, np, tc.src, tc.port); got != want {
+					t.Errorf("%s ← %s on %d: allowed=%v, want %v", svc, tc.name, tc.port, got, want)
+				}
+			}
+		})
+	}
+	// The gateway's metrics stay Prometheus's alone: the gate reads towns only.
+	if ingressAllows(t, GatewayNetworkPolicy(devDistrict(nil), nil), operator, gwapi.MetricsPort) {
+		t.Error("gateway ← the operator on its metrics port: allowed")
 	}
 }

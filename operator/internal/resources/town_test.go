@@ -107,7 +107,7 @@ func TestDeployment(t *testing.T) {
 func TestNetworkPolicyExposure(t *testing.T) {
 	in := input(nil)
 	for _, svc := range wuxiaov1.AllServices {
-		np := NetworkPolicy(in.District, in.Town, svc)
+		np := NetworkPolicy(in.District, in.Town, svc, "")
 		from := np.Spec.Ingress[0].From
 		if svc.IsPublic() != (len(from) == 0) {
 			t.Errorf("%s: public=%v but from=%v", svc, svc.IsPublic(), from)
