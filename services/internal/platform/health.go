@@ -137,31 +137,41 @@ func (h *Health) observe(_ context.Context, o metric.Observer) error {
 // which the pgx tracer does not turn into a span every interval).
 func (h *Health) probePostgres(ctx context.Context) error { return h.pool.Ping(ctx) }
 
-// probeKafka asks one broker after another for the cluster's metadata on
-// a connection of its own: a shared kafka.Transport would answer from its
-// metadata cache.
+// probeKafka asks every broker at once for the cluster's metadata, each on
+// a connection of its own (a shared kafka.Transport would answer from its
+// metadata cache): Kafka is up if one answers, so a broker whose host drops
+// packets does not use up the others' time.
 func (h *Health) probeKafka(ctx context.Context) error {
 	if len(h.brokers) == 0 {
 		return errors.New("no Kafka brokers")
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // the others stop at the first answer
 	d := &kafka.Dialer{Timeout: h.opts.Timeout}
-	var errs []error
+	results := make(chan error, len(h.brokers))
 	for _, b := range h.brokers {
-		err := func() error {
-			conn, err := d.DialContext(ctx, "tcp", b)
-			if err != nil {
+		go func() {
+			results <- func() error {
+				conn, err := d.DialContext(ctx, "tcp", b)
+				if err != nil {
+					return err
+				}
+				defer conn.Close()
+				if dl, ok := ctx.Deadline(); ok {
+					_ = conn.SetDeadline(dl)
+				}
+				// The deadline does not see ctx end early (the service
+				// stopping, another broker answering).
+				stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+				defer stop()
+				_, err = conn.Brokers()
 				return err
-			}
-			defer conn.Close()
-			if dl, ok := ctx.Deadline(); ok {
-				_ = conn.SetDeadline(dl)
-			}
-			// The deadline does not see ctx end early (the service stopping).
-			stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
-			defer stop()
-			_, err = conn.Brokers()
-			return err
+			}()
 		}()
+	}
+	var errs []error
+	for range h.brokers {
+		err := <-results
 		if err == nil {
 			return nil
 		}

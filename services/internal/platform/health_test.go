@@ -160,6 +160,14 @@ func TestDependencyHealthScrapeDoesNotWait(t *testing.T) {
 	waitUp(t, scrape, "0", "0")
 }
 
+// A broker that accepts connections but never answers does not hide the
+// one that answers, even with probes allowed ten minutes.
+func TestDependencyHealthSilentBroker(t *testing.T) {
+	silent := newBlackhole(t)
+	scrape := runHealth(t, lazyPool(t, ""), append([]string{silent.addr}, testinfra.KafkaBrokers(t)...), 10*time.Minute)
+	waitUp(t, scrape, "1", "1")
+}
+
 // blackhole accepts TCP connections and never answers on them.
 type blackhole struct {
 	addr     string
