@@ -92,6 +92,10 @@ test-e2e: ## Only the end-to-end tests (make test runs them too): hack/district.
 	hack/district.sh up $(ARGS)
 	eval "$$(hack/district.sh env)" && go test -tags e2e -count=1 -v ./hack/e2e/
 
+.PHONY: test-otelcol
+test-otelcol: ## The shipped collector configuration (charts/wuxiao-operator/monitoring/otel-collector.yaml) on a real core collector built with ocb (hack/otelcol.sh; ≈8 min once, then cached).
+	go test -tags otelcol -count=1 -timeout 45m -v ./hack/otelcol/
+
 .PHONY: kube-binaries
 kube-binaries: ## Build (or reuse) kube-apiserver and etcd for envtest.
 	hack/kube-binaries.sh
