@@ -93,7 +93,7 @@ test-e2e: ## Only the end-to-end tests (make test runs them too): hack/district.
 	eval "$$(hack/district.sh env)" && go test -tags e2e -count=1 -v ./hack/e2e/
 
 .PHONY: test-otelcol
-test-otelcol: ## The shipped collector configuration (charts/wuxiao-operator/monitoring/otel-collector.yaml) on a real core collector built with ocb (hack/otelcol.sh; ≈8 min once, then cached).
+test-otelcol: ## The shipped collector configuration (charts/wuxiao-operator/monitoring/otel-collector.yaml) on a real core collector built with ocb (hack/otelcol.sh; 5-8 min once, then cached).
 	go test -tags otelcol -count=1 -timeout 45m -v ./hack/otelcol/
 
 .PHONY: kube-binaries

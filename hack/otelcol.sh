@@ -30,7 +30,7 @@ build() {
   log "otelcol: installing ocb $OCB_VERSION"
   # Outside any module: the project's go.mod neither constrains nor records it.
   (cd "$dir" && GOBIN="$dir/bin" GOFLAGS='' go install -trimpath "go.opentelemetry.io/collector/cmd/builder@$OCB_VERSION")
-  log "otelcol: building the collector of $manifest with $(go env GOVERSION) (8 min measured on a busy 2-core machine)"
+  log "otelcol: building the collector of $manifest with $(go env GOVERSION) (5-8 min measured on a busy 2-core machine)"
   # output_path is relative: ocb generates the collector's module in $dir/src.
   (cd "$dir" && "$dir/bin/builder" --config "$manifest" --ldflags "-s -w") >&2
   mv "$dir/src/wuxiao-otelcol" "$bin"
