@@ -151,7 +151,7 @@ func Publish(ctx context.Context, brokers []string, topic string, ev eventsv1.Ev
 	if ev.Village != "" {
 		headers = append(headers, h("ce_village", ev.Village))
 	}
-	traceContext.Inject(ctx, HeaderCarrier{&headers}) // traceparent, tracestate (eventsv1.HeaderTraceParent)
+	traceContext.Inject(ctx, eventsv1.HeaderCarrier{Headers: &headers}) // traceparent, tracestate (eventsv1.HeaderTraceParent)
 	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte(ev.Key()), Value: ev.Data, Headers: headers}); err != nil {
 		return fmt.Errorf("publishing %s to %s: %w", ev.Type, topic, err)
 	}

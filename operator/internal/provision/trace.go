@@ -12,6 +12,8 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/embedded"
+
+	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 )
 
 // scope names this package as the instrumentation library of its spans.
@@ -40,45 +42,10 @@ func finish(span trace.Span, err error) {
 // wire contract (api/events/v1), whatever the process configured globally.
 var traceContext = propagation.TraceContext{}
 
-// HeaderCarrier adapts Kafka message headers to the OTel propagation API.
-type HeaderCarrier struct{ Headers *[]kafka.Header }
-
-var _ propagation.TextMapCarrier = HeaderCarrier{}
-
-// Get returns the first value of key.
-func (c HeaderCarrier) Get(key string) string {
-	for _, h := range *c.Headers {
-		if h.Key == key {
-			return string(h.Value)
-		}
-	}
-	return ""
-}
-
-// Set replaces key's value.
-func (c HeaderCarrier) Set(key, value string) {
-	for i, h := range *c.Headers {
-		if h.Key == key {
-			(*c.Headers)[i].Value = []byte(value)
-			return
-		}
-	}
-	*c.Headers = append(*c.Headers, kafka.Header{Key: key, Value: []byte(value)})
-}
-
-// Keys lists the header names.
-func (c HeaderCarrier) Keys() []string {
-	keys := make([]string, 0, len(*c.Headers))
-	for _, h := range *c.Headers {
-		keys = append(keys, h.Key)
-	}
-	return keys
-}
-
 // ExtractTrace returns ctx carrying the remote span context of m's
 // traceparent header (unchanged when it has none or a malformed one).
 func ExtractTrace(ctx context.Context, m kafka.Message) context.Context {
-	return traceContext.Extract(ctx, HeaderCarrier{&m.Headers})
+	return traceContext.Extract(ctx, eventsv1.HeaderCarrier{Headers: &m.Headers})
 }
 
 // tracedTransport makes every request through rt a client span named

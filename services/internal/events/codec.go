@@ -48,41 +48,6 @@ func propagator() propagation.TextMapPropagator {
 	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, otel.GetTextMapPropagator())
 }
 
-// HeaderCarrier adapts Kafka message headers to the OTel propagation API.
-type HeaderCarrier struct{ Headers *[]kafka.Header }
-
-var _ propagation.TextMapCarrier = HeaderCarrier{}
-
-// Get returns the first value of key.
-func (c HeaderCarrier) Get(key string) string {
-	for _, h := range *c.Headers {
-		if h.Key == key {
-			return string(h.Value)
-		}
-	}
-	return ""
-}
-
-// Set replaces key's value (a composite propagator may set it twice).
-func (c HeaderCarrier) Set(key, value string) {
-	for i, h := range *c.Headers {
-		if h.Key == key {
-			(*c.Headers)[i].Value = []byte(value)
-			return
-		}
-	}
-	*c.Headers = append(*c.Headers, kafka.Header{Key: key, Value: []byte(value)})
-}
-
-// Keys lists the header names.
-func (c HeaderCarrier) Keys() []string {
-	keys := make([]string, 0, len(*c.Headers))
-	for _, h := range *c.Headers {
-		keys = append(keys, h.Key)
-	}
-	return keys
-}
-
 // Encode turns ev into the Kafka message for topic in CloudEvents binary
 // mode, with the trace context of ctx in traceparent/tracestate.
 func Encode(ctx context.Context, topic string, ev eventsv1.Event) (kafka.Message, error) {
@@ -108,7 +73,7 @@ func Encode(ctx context.Context, topic string, ev eventsv1.Event) (kafka.Message
 	add(HeaderTown, ev.Town)
 	add(HeaderVillage, ev.Village)
 	add(HeaderContentType, eventsv1.ContentType)
-	propagator().Inject(ctx, HeaderCarrier{&headers})
+	propagator().Inject(ctx, eventsv1.HeaderCarrier{Headers: &headers})
 	return kafka.Message{Topic: topic, Key: []byte(ev.Key()), Headers: headers, Value: ev.Data}, nil
 }
 
@@ -179,7 +144,7 @@ func Decode(m kafka.Message) (eventsv1.Event, error) {
 
 // Extract returns ctx carrying the remote span context found in m's headers.
 func Extract(ctx context.Context, m kafka.Message) context.Context {
-	return propagator().Extract(ctx, HeaderCarrier{&m.Headers})
+	return propagator().Extract(ctx, eventsv1.HeaderCarrier{Headers: &m.Headers})
 }
 
 // headerMap and headerList convert between the stored (jsonb object) and

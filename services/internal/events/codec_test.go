@@ -11,6 +11,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/trace"
 
+	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
 
@@ -125,7 +126,7 @@ func TestDecodeMalformed(t *testing.T) {
 		t.Fatalf("the unmodified message: %v", err)
 	}
 	set := func(k, v string) func(*kafka.Message) {
-		return func(m *kafka.Message) { HeaderCarrier{&m.Headers}.Set(k, v) }
+		return func(m *kafka.Message) { eventsv1.HeaderCarrier{Headers: &m.Headers}.Set(k, v) }
 	}
 	drop := func(k string) func(*kafka.Message) {
 		return func(m *kafka.Message) {
