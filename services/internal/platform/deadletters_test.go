@@ -350,6 +350,9 @@ func TestDeadLettersListShowReplay(t *testing.T) {
 	}
 	// The second dead letter names the first as what it replayed.
 	out, err = town.dl(t, "show", bad.ID)
+	if err != nil {
+		t.Fatalf("show %s: %v\n%s", bad.ID, err, out)
+	}
 	var both []struct{ Position, ReplayOf string }
 	if err := json.Unmarshal([]byte(out), &both); err != nil || len(both) != 2 || both[0].ReplayOf != "" || both[1].ReplayOf != both[0].Position {
 		t.Errorf("show of an event dead-lettered twice: %v\n%s", err, out)
