@@ -1,156 +1,16 @@
 package complaint
 
 import (
-	"bufio"
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.opentelemetry.io/otel/attribute"
-	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/resource"
-
 	"github.com/wuxiao/wuxiao/services/internal/httpapi/httpapitest"
-	"github.com/wuxiao/wuxiao/services/internal/telemetry"
+	"github.com/wuxiao/wuxiao/services/internal/telemetry/metricstest"
 )
-
-// metricsEndpoint is a /metrics endpoint as telemetry.Setup builds it (the
-// OpenTelemetry Prometheus exporter on a private registry, the town and
-// district as labels of every series), without installing global
-// providers; scrape reads it as Prometheus would.
-func metricsEndpoint(t *testing.T) (*sdkmetric.MeterProvider, func() promSamples) {
-	t.Helper()
-	reg := prometheus.NewRegistry()
-	exp, err := otelprom.New(otelprom.WithRegisterer(reg),
-		otelprom.WithResourceAsConstantLabels(attribute.NewAllowKeysFilter(telemetry.TownKey, telemetry.DistrictKey)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp),
-		sdkmetric.WithResource(resource.NewSchemaless(telemetry.TownKey.String(testTown), telemetry.DistrictKey.String("fenghua"))))
-	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	ts := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	t.Cleanup(ts.Close)
-	return mp, func() promSamples {
-		t.Helper()
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, ts.URL, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			b, _ := io.ReadAll(res.Body)
-			t.Fatalf("GET /metrics: %d %s", res.StatusCode, b)
-		}
-		return parseSamples(t, res.Body)
-	}
-}
-
-// promSample is one line of the text exposition format.
-type promSample struct {
-	name   string
-	labels map[string]string
-	value  float64
-}
-
-type promSamples []promSample
-
-var labelPair = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
-
-func parseSamples(t *testing.T, r io.Reader) promSamples {
-	t.Helper()
-	var out promSamples
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		sp := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[sp+1:], 64)
-		if err != nil {
-			t.Fatalf("metrics line %q: %v", line, err)
-		}
-		s := promSample{labels: map[string]string{}, value: v}
-		head := line[:sp]
-		if i := strings.IndexByte(head, '{'); i >= 0 {
-			s.name = head[:i]
-			for _, m := range labelPair.FindAllStringSubmatch(head[i:], -1) {
-				s.labels[m[1]] = m[2]
-			}
-		} else {
-			s.name = head
-		}
-		out = append(out, s)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// get is the value of the one series of name with labels (others may be
-// more), and whether there is one. Every series must carry the town.
-func (ss promSamples) get(t *testing.T, name string, labels map[string]string) (float64, bool) {
-	t.Helper()
-	var found []promSample
-	for _, s := range ss {
-		if s.name != name {
-			continue
-		}
-		if s.labels["wuxiao_town"] != testTown || s.labels["wuxiao_district"] != "fenghua" {
-			t.Errorf("%s%v lacks the town and district labels", name, s.labels)
-		}
-		match := true
-		for k, v := range labels {
-			match = match && s.labels[k] == v
-		}
-		if match {
-			found = append(found, s)
-		}
-	}
-	if len(found) > 1 {
-		t.Fatalf("%s%v: %d series, want one", name, labels, len(found))
-	}
-	if len(found) == 0 {
-		return 0, false
-	}
-	return found[0].value, true
-}
-
-// metricWant is the value a series should have.
-type metricWant struct {
-	name   string
-	labels map[string]string
-	want   float64
-}
-
-func checkMetrics(t *testing.T, stage string, ss promSamples, wants []metricWant) {
-	t.Helper()
-	for _, w := range wants {
-		got, ok := ss.get(t, w.name, w.labels)
-		if !ok {
-			t.Errorf("%s: no series %s%v", stage, w.name, w.labels)
-		} else if got != w.want {
-			t.Errorf("%s: %s%v = %v, want %v", stage, w.name, w.labels, got, w.want)
-		}
-	}
-}
 
 func refusals(channel, reason string) map[string]string {
 	return map[string]string{"channel": channel, "reason": reason}
@@ -159,10 +19,10 @@ func refusals(channel, reason string) map[string]string {
 func stage(st Status) map[string]string { return map[string]string{"stage": string(st)} }
 
 // instrumented is a pageServer whose service reports to its own /metrics.
-func instrumented(t *testing.T, limits RateLimitConfig) (*httptest.Server, *API, func() promSamples) {
+func instrumented(t *testing.T, limits RateLimitConfig) (*httptest.Server, *API, func() metricstest.Page) {
 	t.Helper()
 	ts, a := pageServer(t, limits)
-	mp, scrape := metricsEndpoint(t)
+	mp, scrape := metricstest.Endpoint(t, testTown, "fenghua")
 	if err := a.Service.Instrument(mp); err != nil {
 		t.Fatal(err)
 	}
@@ -196,30 +56,30 @@ func TestComplaintIntakeMetrics(t *testing.T) {
 		name   string
 		limits RateLimitConfig
 		drive  func(t *testing.T, ts *httptest.Server, a *API)
-		want   []metricWant
+		want   []metricstest.Want
 	}{
 		{"filed on every channel", generous, func(t *testing.T, ts *httptest.Server, _ *API) {
 			wantStatus(t, "json", jsonIntake(t, ts, testVillage, goodDescription, nil), 201)
 			receiptOf(t, report(t, ts, validForm("service", formFile{"p.png", "image/png", samplePNG(t)}), nil))
 			wantStatus(t, "open311", open311Intake(t, ts, testVillage, goodDescription), 200)
-		}, []metricWant{
-			{"wuxiao_complaint_intakes_total", map[string]string{"channel": "api", "category": "funds"}, 1},
-			{"wuxiao_complaint_intakes_total", map[string]string{"channel": "page", "category": "service"}, 1},
-			{"wuxiao_complaint_intakes_total", map[string]string{"channel": "open311", "category": "project"}, 1},
-			{"wuxiao_complaint_intakes_total", map[string]string{"channel": "api", "category": "cadre-conduct"}, 0},
-			{"wuxiao_complaint_intake_refusals_total", refusals("page", "intake-limits"), 0},
-			{"wuxiao_complaint_open", stage(StatusReceived), 3},
+		}, []metricstest.Want{
+			{Name: "wuxiao_complaint_intakes_total", Labels: map[string]string{"channel": "api", "category": "funds"}, Value: 1},
+			{Name: "wuxiao_complaint_intakes_total", Labels: map[string]string{"channel": "page", "category": "service"}, Value: 1},
+			{Name: "wuxiao_complaint_intakes_total", Labels: map[string]string{"channel": "open311", "category": "project"}, Value: 1},
+			{Name: "wuxiao_complaint_intakes_total", Labels: map[string]string{"channel": "api", "category": "cadre-conduct"}, Value: 0},
+			{Name: "wuxiao_complaint_intake_refusals_total", Labels: refusals("page", "intake-limits"), Value: 0},
+			{Name: "wuxiao_complaint_open", Labels: stage(StatusReceived), Value: 3},
 		}},
 		{"intake limits", generous, func(t *testing.T, ts *httptest.Server, _ *API) {
 			wantStatus(t, "json", jsonIntake(t, ts, testVillage, "太短", nil), 422)
 			wantStatus(t, "page", report(t, ts, form{fields: [][2]string{{"category", "funds"}, {"description", "太短"}}}, nil), 422)
 			wantStatus(t, "page", report(t, ts, validForm("funds", formFile{"notes.txt", "image/png", []byte("这不是图片")}), nil), 422)
 			wantStatus(t, "open311", open311Intake(t, ts, testVillage, "太短"), 400)
-		}, []metricWant{
-			{"wuxiao_complaint_intake_refusals_total", refusals("api", "intake-limits"), 1},
-			{"wuxiao_complaint_intake_refusals_total", refusals("page", "intake-limits"), 2},
-			{"wuxiao_complaint_intake_refusals_total", refusals("open311", "intake-limits"), 1},
-			{"wuxiao_complaint_intakes_total", map[string]string{"channel": "page", "category": "funds"}, 0},
+		}, []metricstest.Want{
+			{Name: "wuxiao_complaint_intake_refusals_total", Labels: refusals("api", "intake-limits"), Value: 1},
+			{Name: "wuxiao_complaint_intake_refusals_total", Labels: refusals("page", "intake-limits"), Value: 2},
+			{Name: "wuxiao_complaint_intake_refusals_total", Labels: refusals("open311", "intake-limits"), Value: 1},
+			{Name: "wuxiao_complaint_intakes_total", Labels: map[string]string{"channel": "page", "category": "funds"}, Value: 0},
 		}},
 		{"unknown village", generous, func(t *testing.T, ts *httptest.Server, a *API) {
 			registerVillage(t, a.Service, testVillage, "岩头村")
@@ -229,21 +89,21 @@ func TestComplaintIntakeMetrics(t *testing.T) {
 			wantStatus(t, "page", postPage(t, ts, "/r/"+unknown, nil, ct, body), 404)
 			wantStatus(t, "page form", getPage(t, ts, "/r/"+unknown, nil), 404) // not a submission
 			wantStatus(t, "open311", open311Intake(t, ts, unknown, goodDescription), 404)
-		}, []metricWant{
-			{"wuxiao_complaint_intake_refusals_total", refusals("api", "unknown-village"), 1},
-			{"wuxiao_complaint_intake_refusals_total", refusals("page", "unknown-village"), 1},
-			{"wuxiao_complaint_intake_refusals_total", refusals("open311", "unknown-village"), 1},
+		}, []metricstest.Want{
+			{Name: "wuxiao_complaint_intake_refusals_total", Labels: refusals("api", "unknown-village"), Value: 1},
+			{Name: "wuxiao_complaint_intake_refusals_total", Labels: refusals("page", "unknown-village"), Value: 1},
+			{Name: "wuxiao_complaint_intake_refusals_total", Labels: refusals("open311", "unknown-village"), Value: 1},
 		}},
 		{"client rate limit", RateLimitConfig{ClientBurst: 1, VillageBurst: 100, FloodThreshold: 100}, func(t *testing.T, ts *httptest.Server, _ *API) {
 			wantStatus(t, "json", jsonIntake(t, ts, testVillage, goodDescription, nil), 201)
 			wantStatus(t, "json again", jsonIntake(t, ts, testVillage, goodDescription, nil), 429)
 			wantStatus(t, "page", report(t, ts, validForm("funds"), nil), 429)
 			wantStatus(t, "open311", open311Intake(t, ts, testVillage, goodDescription), 429)
-		}, []metricWant{
-			{"wuxiao_complaint_intake_refusals_total", refusals("api", "rate-limit"), 1},
-			{"wuxiao_complaint_intake_refusals_total", refusals("page", "rate-limit"), 1},
-			{"wuxiao_complaint_intake_refusals_total", refusals("open311", "rate-limit"), 1},
-			{"wuxiao_complaint_intakes_total", map[string]string{"channel": "api", "category": "funds"}, 1},
+		}, []metricstest.Want{
+			{Name: "wuxiao_complaint_intake_refusals_total", Labels: refusals("api", "rate-limit"), Value: 1},
+			{Name: "wuxiao_complaint_intake_refusals_total", Labels: refusals("page", "rate-limit"), Value: 1},
+			{Name: "wuxiao_complaint_intake_refusals_total", Labels: refusals("open311", "rate-limit"), Value: 1},
+			{Name: "wuxiao_complaint_intakes_total", Labels: map[string]string{"channel": "api", "category": "funds"}, Value: 1},
 		}},
 		{"flood and proof of work", RateLimitConfig{ClientBurst: 100, VillageBurst: 1, FloodThreshold: 100}, func(t *testing.T, ts *httptest.Server, _ *API) {
 			receiptOf(t, report(t, ts, validForm("project"), nil))
@@ -252,19 +112,19 @@ func TestComplaintIntakeMetrics(t *testing.T) {
 			wantStatus(t, "json", jsonIntake(t, ts, testVillage, goodDescription, nil), 428)
 			wantStatus(t, "json, wrong proof", jsonIntake(t, ts, testVillage, goodDescription, badProof), 403)
 			wantStatus(t, "open311", open311Intake(t, ts, testVillage, goodDescription), 428)
-		}, []metricWant{
-			{"wuxiao_complaint_intake_refusals_total", refusals("page", "flood"), 1},
-			{"wuxiao_complaint_intake_refusals_total", refusals("page", "proof-of-work"), 1},
-			{"wuxiao_complaint_intake_refusals_total", refusals("api", "flood"), 1},
-			{"wuxiao_complaint_intake_refusals_total", refusals("api", "proof-of-work"), 1},
-			{"wuxiao_complaint_intake_refusals_total", refusals("open311", "flood"), 1},
-			{"wuxiao_complaint_intake_refusals_total", refusals("page", "rate-limit"), 0},
+		}, []metricstest.Want{
+			{Name: "wuxiao_complaint_intake_refusals_total", Labels: refusals("page", "flood"), Value: 1},
+			{Name: "wuxiao_complaint_intake_refusals_total", Labels: refusals("page", "proof-of-work"), Value: 1},
+			{Name: "wuxiao_complaint_intake_refusals_total", Labels: refusals("api", "flood"), Value: 1},
+			{Name: "wuxiao_complaint_intake_refusals_total", Labels: refusals("api", "proof-of-work"), Value: 1},
+			{Name: "wuxiao_complaint_intake_refusals_total", Labels: refusals("open311", "flood"), Value: 1},
+			{Name: "wuxiao_complaint_intake_refusals_total", Labels: refusals("page", "rate-limit"), Value: 0},
 		}},
 		{"byte budget", RateLimitConfig{ClientBurst: 100, VillageBurst: 100, FloodThreshold: 100, ClientDailyBytes: 1024}, func(t *testing.T, ts *httptest.Server, _ *API) {
 			wantStatus(t, "page", report(t, ts, validForm("funds", formFile{"p.png", "image/png", padded(samplePNG(t), 4096)}), nil), 429)
-		}, []metricWant{
-			{"wuxiao_complaint_intake_refusals_total", refusals("page", "byte-budget"), 1},
-			{"wuxiao_complaint_intake_refusals_total", refusals("page", "rate-limit"), 0},
+		}, []metricstest.Want{
+			{Name: "wuxiao_complaint_intake_refusals_total", Labels: refusals("page", "byte-budget"), Value: 1},
+			{Name: "wuxiao_complaint_intake_refusals_total", Labels: refusals("page", "rate-limit"), Value: 0},
 		}},
 		{"upload slots and size", generous, func(t *testing.T, ts *httptest.Server, a *API) {
 			a.MaxUploads = 1
@@ -277,15 +137,15 @@ func TestComplaintIntakeMetrics(t *testing.T) {
 			big := padded(samplePNG(t), IntakeMaxFileBytes)
 			wantStatus(t, "page, too large", report(t, ts, validForm("funds", formFile{"1.png", "image/png", big},
 				formFile{"2.png", "image/png", big}, formFile{"3.png", "image/png", big}, formFile{"4.png", "image/png", big[:200<<10]}), nil), 413)
-		}, []metricWant{
-			{"wuxiao_complaint_intake_refusals_total", refusals("page", "upload-slots"), 1},
-			{"wuxiao_complaint_intake_refusals_total", refusals("page", "too-large"), 1},
+		}, []metricstest.Want{
+			{Name: "wuxiao_complaint_intake_refusals_total", Labels: refusals("page", "upload-slots"), Value: 1},
+			{Name: "wuxiao_complaint_intake_refusals_total", Labels: refusals("page", "too-large"), Value: 1},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ts, a, scrape := instrumented(t, tc.limits)
 			tc.drive(t, ts, a)
-			checkMetrics(t, tc.name, scrape(), tc.want)
+			metricstest.Check(t, tc.name, scrape(), tc.want)
 		})
 	}
 }
@@ -297,7 +157,7 @@ func TestComplaintIntakeMetrics(t *testing.T) {
 func TestComplaintSLAMetrics(t *testing.T) {
 	ctx := context.Background()
 	s, clk := newService(t)
-	mp, scrape := metricsEndpoint(t)
+	mp, scrape := metricstest.Endpoint(t, testTown, "fenghua")
 	if err := s.Instrument(mp); err != nil {
 		t.Fatal(err)
 	}
@@ -320,67 +180,67 @@ func TestComplaintSLAMetrics(t *testing.T) {
 	for _, st := range []struct {
 		name string
 		act  func(t *testing.T)
-		want []metricWant
+		want []metricstest.Want
 	}{
-		{"filed", func(*testing.T) {}, []metricWant{
-			{"wuxiao_complaint_open", stage(StatusReceived), 3},
-			{"wuxiao_complaint_overdue", stage(StatusReceived), 0},
-			{"wuxiao_complaint_open", stage(StatusAccepted), 0},
-			{"wuxiao_complaint_sla_breaches_total", stage(StatusReceived), 0},
-			{"wuxiao_complaint_escalations_total", stage(StatusReceived), 0},
+		{"filed", func(*testing.T) {}, []metricstest.Want{
+			{Name: "wuxiao_complaint_open", Labels: stage(StatusReceived), Value: 3},
+			{Name: "wuxiao_complaint_overdue", Labels: stage(StatusReceived), Value: 0},
+			{Name: "wuxiao_complaint_open", Labels: stage(StatusAccepted), Value: 0},
+			{Name: "wuxiao_complaint_sla_breaches_total", Labels: stage(StatusReceived), Value: 0},
+			{Name: "wuxiao_complaint_escalations_total", Labels: stage(StatusReceived), Value: 0},
 		}},
-		{"past the acceptance deadline", func(*testing.T) { clk.Advance(AcceptWithin + time.Hour) }, []metricWant{
-			{"wuxiao_complaint_overdue", stage(StatusReceived), 3},
-			{"wuxiao_complaint_sla_breaches_total", stage(StatusReceived), 0},
+		{"past the acceptance deadline", func(*testing.T) { clk.Advance(AcceptWithin + time.Hour) }, []metricstest.Want{
+			{Name: "wuxiao_complaint_overdue", Labels: stage(StatusReceived), Value: 3},
+			{Name: "wuxiao_complaint_sla_breaches_total", Labels: stage(StatusReceived), Value: 0},
 		}},
 		{"accepted late, before the job", func(t *testing.T) {
 			if _, err := s.Act(ctx, staff, ids[0], Action{Type: ActionAccept}); err != nil {
 				t.Fatal(err)
 			}
-		}, []metricWant{
-			{"wuxiao_complaint_open", stage(StatusReceived), 2},
-			{"wuxiao_complaint_overdue", stage(StatusReceived), 2},
-			{"wuxiao_complaint_open", stage(StatusAccepted), 1},
-			{"wuxiao_complaint_overdue", stage(StatusAccepted), 0},
-			{"wuxiao_complaint_sla_breaches_total", stage(StatusReceived), 1},
-			{"wuxiao_complaint_escalations_total", stage(StatusReceived), 0},
+		}, []metricstest.Want{
+			{Name: "wuxiao_complaint_open", Labels: stage(StatusReceived), Value: 2},
+			{Name: "wuxiao_complaint_overdue", Labels: stage(StatusReceived), Value: 2},
+			{Name: "wuxiao_complaint_open", Labels: stage(StatusAccepted), Value: 1},
+			{Name: "wuxiao_complaint_overdue", Labels: stage(StatusAccepted), Value: 0},
+			{Name: "wuxiao_complaint_sla_breaches_total", Labels: stage(StatusReceived), Value: 1},
+			{Name: "wuxiao_complaint_escalations_total", Labels: stage(StatusReceived), Value: 0},
 		}},
-		{"the job escalates the others", escalate(2), []metricWant{
-			{"wuxiao_complaint_overdue", stage(StatusReceived), 2},
-			{"wuxiao_complaint_sla_breaches_total", stage(StatusReceived), 3},
-			{"wuxiao_complaint_escalations_total", stage(StatusReceived), 2},
+		{"the job escalates the others", escalate(2), []metricstest.Want{
+			{Name: "wuxiao_complaint_overdue", Labels: stage(StatusReceived), Value: 2},
+			{Name: "wuxiao_complaint_sla_breaches_total", Labels: stage(StatusReceived), Value: 3},
+			{Name: "wuxiao_complaint_escalations_total", Labels: stage(StatusReceived), Value: 2},
 		}},
 		{"escalated ones accepted late count no more", func(t *testing.T) {
 			escalate(0)(t)
 			if _, err := s.Act(ctx, staff, ids[1], Action{Type: ActionAccept}); err != nil {
 				t.Fatal(err)
 			}
-		}, []metricWant{
-			{"wuxiao_complaint_overdue", stage(StatusReceived), 1},
-			{"wuxiao_complaint_sla_breaches_total", stage(StatusReceived), 3},
-			{"wuxiao_complaint_escalations_total", stage(StatusReceived), 2},
+		}, []metricstest.Want{
+			{Name: "wuxiao_complaint_overdue", Labels: stage(StatusReceived), Value: 1},
+			{Name: "wuxiao_complaint_sla_breaches_total", Labels: stage(StatusReceived), Value: 3},
+			{Name: "wuxiao_complaint_escalations_total", Labels: stage(StatusReceived), Value: 2},
 		}},
 		{"past the investigation deadline", func(t *testing.T) {
 			clk.Advance(InvestigateWithin + time.Hour)
 			escalate(2)(t)
-		}, []metricWant{
-			{"wuxiao_complaint_open", stage(StatusAccepted), 2},
-			{"wuxiao_complaint_overdue", stage(StatusAccepted), 2},
-			{"wuxiao_complaint_sla_breaches_total", stage(StatusAccepted), 2},
-			{"wuxiao_complaint_escalations_total", stage(StatusAccepted), 2},
-			{"wuxiao_complaint_sla_breaches_total", stage(StatusReceived), 3},
+		}, []metricstest.Want{
+			{Name: "wuxiao_complaint_open", Labels: stage(StatusAccepted), Value: 2},
+			{Name: "wuxiao_complaint_overdue", Labels: stage(StatusAccepted), Value: 2},
+			{Name: "wuxiao_complaint_sla_breaches_total", Labels: stage(StatusAccepted), Value: 2},
+			{Name: "wuxiao_complaint_escalations_total", Labels: stage(StatusAccepted), Value: 2},
+			{Name: "wuxiao_complaint_sla_breaches_total", Labels: stage(StatusReceived), Value: 3},
 		}},
 		{"rejected: no longer open", func(t *testing.T) {
 			if _, err := s.Act(ctx, staff, ids[2], Action{Type: ActionReject, Reason: "不属于受理范围"}); err != nil {
 				t.Fatal(err)
 			}
-		}, []metricWant{
-			{"wuxiao_complaint_open", stage(StatusReceived), 0},
-			{"wuxiao_complaint_overdue", stage(StatusReceived), 0},
-			{"wuxiao_complaint_sla_breaches_total", stage(StatusReceived), 3},
+		}, []metricstest.Want{
+			{Name: "wuxiao_complaint_open", Labels: stage(StatusReceived), Value: 0},
+			{Name: "wuxiao_complaint_overdue", Labels: stage(StatusReceived), Value: 0},
+			{Name: "wuxiao_complaint_sla_breaches_total", Labels: stage(StatusReceived), Value: 3},
 		}},
 	} {
 		st.act(t)
-		checkMetrics(t, st.name, scrape(), st.want)
+		metricstest.Check(t, st.name, scrape(), st.want)
 	}
 }
