@@ -8,32 +8,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"go.opentelemetry.io/otel"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
-	"github.com/wuxiao/wuxiao/services/internal/telemetry"
 	"github.com/wuxiao/wuxiao/services/internal/telemetry/metricstest"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
-
-// serviceTelemetry is a service's telemetry as cmd/* sets it up: its
-// /metrics page is what Prometheus scrapes. Setup installs the process-wide
-// OTel globals; the test puts the previous ones back.
-func serviceTelemetry(t *testing.T) *telemetry.Telemetry {
-	t.Helper()
-	tp, mp, prop := otel.GetTracerProvider(), otel.GetMeterProvider(), otel.GetTextMapPropagator()
-	tel, err := telemetry.Setup(context.Background(), telemetry.Options{ServiceName: "wuxiao-test", Town: "xikou", District: "fenghua"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = tel.Shutdown(context.Background())
-		otel.SetTracerProvider(tp)
-		otel.SetMeterProvider(mp)
-		otel.SetTextMapPropagator(prop)
-	})
-	return tel
-}
 
 // The event pipeline's metrics as Prometheus sees them on a service's
 // /metrics: a stuck outbox (Kafka unreachable) shows its backlog and the
@@ -45,7 +24,7 @@ func TestPipelineMetrics(t *testing.T) {
 	brokers := testinfra.KafkaBrokers(t)
 	topic := testinfra.Topic(t, 3)
 	testinfra.CreateTopics(t, brokers, 1, eventsv1.DeadLetterTopic(topic))
-	tel := serviceTelemetry(t)
+	tel := metricstest.Setup(t, "xikou", "fenghua")
 	metrics := tel.MetricsHandler()
 	tt := Telemetry{MeterProvider: tel.MeterProvider, TracerProvider: tel.TracerProvider, Logger: testLogger(t)}
 

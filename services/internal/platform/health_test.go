@@ -13,31 +13,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"go.opentelemetry.io/otel"
 
 	"github.com/wuxiao/wuxiao/services/internal/platform"
-	"github.com/wuxiao/wuxiao/services/internal/telemetry"
 	"github.com/wuxiao/wuxiao/services/internal/telemetry/metricstest"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
-
-// healthTelemetry is a service's telemetry (as platform.Open sets it up),
-// putting the previous process-wide OTel globals back after the test.
-func healthTelemetry(t *testing.T) *telemetry.Telemetry {
-	t.Helper()
-	tp, mp, prop := otel.GetTracerProvider(), otel.GetMeterProvider(), otel.GetTextMapPropagator()
-	tel, err := telemetry.Setup(context.Background(), telemetry.Options{ServiceName: "wuxiao-test", Town: "xikou", District: "fenghua"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = tel.Shutdown(context.Background())
-		otel.SetTracerProvider(tp)
-		otel.SetMeterProvider(mp)
-		otel.SetTextMapPropagator(prop)
-	})
-	return tel
-}
 
 // lazyPool is a pool of the test database's URL with its host and port
 // replaced by addr; it connects only when used, like a service's pool whose
@@ -66,7 +46,7 @@ func lazyPool(t *testing.T, addr string) *pgxpool.Pool {
 // returns the /metrics handler.
 func runHealth(t *testing.T, pool *pgxpool.Pool, brokers []string, timeout time.Duration) func() metricstest.Page {
 	t.Helper()
-	tel := healthTelemetry(t)
+	tel := metricstest.Setup(t, "xikou", "fenghua")
 	h := platform.NewHealth(pool, brokers, platform.HealthOptions{Interval: 100 * time.Millisecond, Timeout: timeout,
 		Meter: tel.Meter("health-test"), Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	ctx, cancel := context.WithCancel(context.Background())

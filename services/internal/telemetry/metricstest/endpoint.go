@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -73,4 +74,24 @@ func Check(t testing.TB, stage string, p Page, wants []Want) {
 			t.Errorf("%s: %s%v = %v, want %v", stage, w.Name, w.Labels, found[0].Value, w.Value)
 		}
 	}
+}
+
+// Setup is a service's telemetry as its cmd sets it up (telemetry.Setup,
+// which installs the process-wide OpenTelemetry globals), for tests that
+// need the real /metrics page of the whole service; the previous globals
+// are put back when the test ends.
+func Setup(t testing.TB, town, district string) *telemetry.Telemetry {
+	t.Helper()
+	tp, mp, prop := otel.GetTracerProvider(), otel.GetMeterProvider(), otel.GetTextMapPropagator()
+	tel, err := telemetry.Setup(context.Background(), telemetry.Options{ServiceName: "wuxiao-test", Town: town, District: district})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = tel.Shutdown(context.Background())
+		otel.SetTracerProvider(tp)
+		otel.SetMeterProvider(mp)
+		otel.SetTextMapPropagator(prop)
+	})
+	return tel
 }
