@@ -91,6 +91,14 @@ trap 'hack/district.sh down || true; hack/infra.sh down || true' EXIT
 # district.sh restarts Kratos (fresh, before the operator creates any
 # identity) so that its browser URLs name the gateway: the packages' tests
 # above needed them pointing at Kratos itself.
+# A district left up (a developer's, or a run that did not end) keeps
+# officials whose identities are in the Kratos that district.sh is about to
+# replace, and the operator would not create them again: start from a fresh
+# cluster.
+if hack/cluster.sh status 2>/dev/null | grep -q '^etcd: running'; then
+  log "a district is up already: bringing it down so the test starts from a fresh one (its identities would not survive the fresh Kratos)"
+  hack/district.sh down
+fi
 hack/district.sh up --towns xikou --gateway 127.0.0.1:8080
 log "district up in $(since "$t")"
 t=$(now)
