@@ -93,6 +93,14 @@ type PowerItem struct {
 	// +kubebuilder:validation:MaxItems=10
 	// +kubebuilder:validation:items:MaxLength=300
 	Basis []string `json:"basis"`
+	// Materials an applicant must provide (申请材料) for an item whose
+	// first step is the villager's: the portal's application form lists
+	// them, with a file input each, and a cadre asking for what is missing
+	// picks from them.
+	// +optional
+	// +kubebuilder:validation:MaxItems=20
+	// +listType=atomic
+	Materials []Material `json:"materials,omitempty"`
 	// Steps of the process; the first step is where every instance starts.
 	// +kubebuilder:validation:MaxItems=30
 	// +listType=atomic
@@ -109,6 +117,21 @@ type PowerItem struct {
 	// +optional
 	// +kubebuilder:validation:MaxItems=10
 	Disclosure []DisclosureRule `json:"disclosure,omitempty"`
+}
+
+// Material is one document an applicant provides, e.g. 身份证.
+type Material struct {
+	// Name of the material, e.g. 户口簿; unique within the item.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=60
+	Name string `json:"name"`
+	// Required: the application is incomplete without it.
+	// +optional
+	Required bool `json:"required,omitempty"`
+	// Note tells the applicant what exactly to bring, e.g. 复印件即可.
+	// +optional
+	// +kubebuilder:validation:MaxLength=200
+	Note string `json:"note,omitempty"`
 }
 
 // Step is one step of a process: who handles it, how, within what time.
