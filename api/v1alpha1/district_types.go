@@ -88,6 +88,12 @@ type DistrictSpec struct {
 	// Prometheus Operator's Prometheus in namespace "monitoring".
 	// +optional
 	Monitoring MonitoringSpec `json:"monitoring,omitempty"`
+
+	// Discipline names the district's discipline commission as it signs
+	// notices and orders, and their document numbers' prefix
+	// (discipline_types.go); every field has a default.
+	// +optional
+	Discipline *DisciplineSpec `json:"discipline,omitempty"`
 }
 
 // MonitoringSpec selects the Prometheus pods admitted to the metrics port of

@@ -81,6 +81,12 @@ type TownSpec struct {
 	// +optional
 	// +kubebuilder:default=true
 	PreventDeletion *bool `json:"preventDeletion,omitempty"`
+
+	// Discipline names the town's discipline commission (it signs notices
+	// after the district's and receives the villages' answers) and may
+	// give the town its own document prefix (discipline_types.go).
+	// +optional
+	Discipline *TownDisciplineSpec `json:"discipline,omitempty"`
 }
 
 // TownAdmin is a subject of a RoleBinding.
