@@ -214,6 +214,11 @@ type CompleteInput struct {
 	// Facts the caller looked up for the controls.
 	ActorIsPayeeRelative bool
 	Thresholds           Thresholds
+	// PostedAt is when the step's posting went up on the notice board
+	// (postings.go): a posting-duration control measures the real posting
+	// from it. Zero: no posting was recorded (a step entered before
+	// postings existed), and the step's entry stands in for it.
+	PostedAt time.Time
 }
 
 // Complete records a step as done by actor, evaluates the step's controls
@@ -296,8 +301,13 @@ func (e *Engine) Complete(inst *Instance, actor Actor, in CompleteInput) ([]Warn
 			// A step recorded out of order has no known start: its order
 			// warning already flags it, a duration would be invented.
 			if c.MinDays != nil && !rec.OutOfOrder {
-				if days := DaysBetween(rec.EnteredAt, done); days < int(*c.MinDays) {
-					warn(&c, string(c.Type), "public", "公示“%s”仅%d天，少于规定的%d天", step.Name, days, *c.MinDays)
+				posted := rec.EnteredAt
+				if !in.PostedAt.IsZero() {
+					posted = in.PostedAt
+				}
+				if days := DaysBetween(posted, done); days < int(*c.MinDays) {
+					warn(&c, string(c.Type), "public", "公示“%s”自%s起实际公示%d天（至%s），少于规定的%d天", step.Name,
+						posted.In(tz.Shanghai).Format("2006-01-02"), days, done.In(tz.Shanghai).Format("2006-01-02"), *c.MinDays)
 				}
 			}
 		case wuxiaov1.ControlAmountThreshold:
