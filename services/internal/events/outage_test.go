@@ -1,7 +1,11 @@
 package events
 
 import (
+	"bytes"
 	"fmt"
+	"net"
+	"runtime/pprof"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,6 +30,14 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 	copts := fastConsumer(t)
 	copts.SessionTimeout = 6 * time.Second // the broker's minimum: rejoin sooner after the restart
 	background(t, NewConsumer(pool, brokers, testinfra.UniqueName("g-"), []string{topic}, recordHandler, copts).Run)
+	// Registered after the relay and consumer, so it runs before they are
+	// stopped: a failure shows where they were (a CI run once saw the relay
+	// record nothing for 4 minutes).
+	t.Cleanup(func() {
+		if t.Failed() {
+			logStacks(t, "events.(*Relay)", "events.(*Consumer)")
+		}
+	})
 
 	next := 0
 	enqueueRound := func(rounds int) {
@@ -53,7 +65,9 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 	// The relay keeps trying; the rows stay, with the failures recorded.
 	eventually(t, "failed attempts recorded on every new row", func() (bool, string) {
 		failed := count(t, pool, `SELECT count(*) FROM outbox WHERE published_at IS NULL AND attempts > 0 AND last_error <> ''`)
-		return failed == M*len(villages), fmt.Sprintf("%d of %d rows with failed attempts", failed, M*len(villages))
+		published := count(t, pool, `SELECT count(*) FROM outbox WHERE published_at IS NOT NULL`)
+		return failed == M*len(villages), fmt.Sprintf("%d of %d rows with failed attempts; %d rows published in all (%d before the outage); broker port %s",
+			failed, M*len(villages), published, N*len(villages), portState(brokers[0]))
 	})
 	if n := count(t, pool, `SELECT count(*) FROM outbox WHERE published_at IS NULL`); n != M*len(villages) {
 		t.Errorf("%d unpublished rows during the outage, want %d", n, M*len(villages))
@@ -70,4 +84,29 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 	})
 	step("all applied")
 	receivedInOrder(t, pool, total)
+}
+
+// portState says whether anything accepts connections at addr.
+func portState(addr string) string {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return "closed (" + err.Error() + ")"
+	}
+	_ = c.Close()
+	return "open"
+}
+
+// logStacks logs the stacks of the goroutines running any of the given
+// functions.
+func logStacks(t *testing.T, funcs ...string) {
+	var buf bytes.Buffer
+	_ = pprof.Lookup("goroutine").WriteTo(&buf, 2)
+	for _, g := range strings.Split(buf.String(), "\n\n") {
+		for _, f := range funcs {
+			if strings.Contains(g, f) {
+				t.Logf("goroutine in %s:\n%s", f, g)
+				break
+			}
+		}
+	}
 }

@@ -130,16 +130,25 @@ func PrivateKafka(t testing.TB) (brokers []string, stop func(), start func()) {
 	k := &privateKafka{t: t, run: t.TempDir()}
 	for n := 0; n < 50; n++ {
 		port := 29192 + 2*n
-		if !portFree(port) || !portFree(port+1) {
+		// The port pair stays this test's while its broker is stopped: a
+		// parallel test process that found it free once started its own
+		// broker there, and this test's clients published to it.
+		release, ok := reservePort(port)
+		if !ok {
 			continue
 		}
+		if !portFree(port) || !portFree(port+1) {
+			release()
+			continue
+		}
+		t.Cleanup(release) // after k.stop (cleanups run last-in first-out)
 		k.port, k.controller = port, port+1
 		out, err := k.script("start")
 		if err == nil {
 			k.up = true
 			break
 		}
-		// Another test process may have taken the port in between.
+		// Something that is not a private broker may have taken the port.
 		if !portFree(port) || !portFree(port+1) || strings.Contains(out, "already in use") {
 			continue
 		}
@@ -150,6 +159,20 @@ func PrivateKafka(t testing.TB) (brokers []string, stop func(), start func()) {
 	}
 	t.Cleanup(k.stop)
 	return []string{"127.0.0.1:" + strconv.Itoa(k.port)}, k.stop, k.start
+}
+
+// reservePort takes an exclusive lock, shared by every test process on
+// this machine, on a private broker's port pair; release gives it back.
+func reservePort(port int) (release func(), ok bool) {
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), fmt.Sprintf("wuxiao-private-kafka-%d.lock", port)), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, false
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		return nil, false
+	}
+	return func() { _ = f.Close() }, true // closing the file releases the lock
 }
 
 func (k *privateKafka) dir() string { return filepath.Join(k.run, "kafka") }
