@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // The resolved catalog's place: the operator writes it into each town's
@@ -42,6 +43,11 @@ func ParseResolvedCatalog(data []byte) (*ResolvedCatalog, error) {
 					return nil, fmt.Errorf("power catalog %q: item %s step %s leads to unknown step %s", c.Name, it.ID, s.ID, n)
 				}
 			}
+		}
+		// An item nobody can start, or whose instances get stuck, would
+		// fail only when a villager or cadre tries it: refuse it here.
+		if p := it.FlowProblems(); len(p) > 0 {
+			return nil, fmt.Errorf("power catalog %q: item %s: %s", c.Name, it.ID, strings.Join(p, "; "))
 		}
 	}
 	return &c, nil

@@ -1,0 +1,243 @@
+package workflow
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+	"github.com/wuxiao/wuxiao/services/internal/events"
+	"github.com/wuxiao/wuxiao/services/internal/store"
+	"github.com/wuxiao/wuxiao/services/internal/testinfra"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
+)
+
+// sampleItems is how many items the sample catalog lists (the seed's 46):
+// the walk fails if the catalog grows or shrinks without this changing, so
+// that a new item is never silently left unwalked.
+const sampleItems = 46
+
+// walkPath is one way through an item: its steps from the first to an end.
+type walkPath []string
+
+func (p walkPath) String() string { return strings.Join(p, ">") }
+
+// itemPaths returns every path of an item from its first step to a step
+// with no next step, visiting no step twice (a rework loop adds nothing a
+// straight path does not already walk).
+func itemPaths(item *wuxiaov1.PowerItem) []walkPath {
+	var out []walkPath
+	var visit func(path walkPath)
+	visit = func(path walkPath) {
+		s := item.Step(path[len(path)-1])
+		if s == nil {
+			return
+		}
+		if len(s.Next) == 0 {
+			out = append(out, slices.Clone(path))
+			return
+		}
+		for _, n := range s.Next {
+			if !slices.Contains(path, n) {
+				visit(append(path, n))
+			}
+		}
+	}
+	visit(walkPath{item.Steps[0].ID})
+	return out
+}
+
+// walkActor is the person holding role in the walk's village: village
+// officials and villagers carry the village, town staff only the town (as
+// api/identity's metadata says).
+func walkActor(role wuxiaov1.ActorRole) Actor {
+	a := Actor{ID: "walk-" + string(role), Name: "走查" + string(role), Role: string(role), Town: town, Village: village}
+	if isTownRole(a.Role) {
+		a.Village = ""
+	}
+	return a
+}
+
+// walkAmountFen is the amount a path is started with: above the highest
+// threshold whose named step (村民代表会议决议, 镇审批) the path goes
+// through, so that large sums are walked where the process provides for
+// them, and a small sum otherwise.
+func walkAmountFen(item *wuxiaov1.PowerItem, path walkPath, th Thresholds) int64 {
+	amount := int64(800_00)
+	for _, c := range item.Controls {
+		if c.Type != wuxiaov1.ControlAmountThreshold {
+			continue
+		}
+		need, limit := thresholdOf(c, th)
+		if slices.Contains(path, need) && limit+1000_00 > amount {
+			amount = limit + 1000_00
+		}
+	}
+	return amount
+}
+
+// thresholdOf is what an amount-threshold control asks for above which
+// amount (fen), as the engine reads it.
+func thresholdOf(c wuxiaov1.Control, th Thresholds) (need string, limitFen int64) {
+	if c.Threshold == ThresholdTownApproval {
+		return ThresholdTownApproval, th.TownApprovalAboveYuan * 100
+	}
+	return EvidenceResolution, th.RepresentativesResolutionAboveYuan * 100
+}
+
+// TestWalkEveryItem walks every path of every item of the sample catalog,
+// loaded as the service loads it (the resolved document the operator
+// mounts), through the Service on the real PostgreSQL, each step done by an
+// actor holding the role the catalog names, and satisfying what the
+// controls ask: evidence files uploaded where evidence is required, postings
+// left up for their minimum days, large amounts through the representatives'
+// resolution and the town's approval. Every instance must end completed and
+// raise no violation warning: a warning here means the catalog asks for
+// something its own process cannot give.
+func TestWalkEveryItem(t *testing.T) {
+	cat, err := LoadCatalog(testinfra.CatalogFile(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cat.Items) != sampleItems {
+		t.Fatalf("the sample catalog has %d items, the walk expects %d: update sampleItems (and make sure every new item walks)", len(cat.Items), sampleItems)
+	}
+	ctx := context.Background()
+	clk := &clock{}
+	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, tz.Shanghai))
+	pool, err := store.Open(ctx, testinfra.Postgres(t), "workflow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := events.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if err := Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	cal, err := NewCalendar(CalendarFile{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Service{Engine: &Engine{Catalog: cat, Calendar: cal}, Pool: pool, Town: town, IDHashKey: []byte("test-key"),
+		AuditKey: testAuditKey, Log: slog.New(slog.DiscardHandler), Now: clk.Now}
+	th := DefaultThresholds
+	if err := s.SetVillage(ctx, village, "走查村", th); err != nil {
+		t.Fatal(err)
+	}
+
+	started := time.Now()
+	items, paths, steps := 0, 0, 0
+	for i := range cat.Items {
+		item := &cat.Items[i]
+		ps := itemPaths(item)
+		if len(ps) == 0 {
+			t.Errorf("item %s: no path from its first step %s reaches an end: give some step no next step", item.ID, item.Steps[0].ID)
+			continue
+		}
+		walked := map[string]bool{}
+		for _, p := range ps {
+			name := item.ID
+			if len(ps) > 1 {
+				name += "/" + p.String()
+			}
+			t.Run(name, func(t *testing.T) {
+				walkItem(t, s, clk, item, p, th)
+			})
+			for _, id := range p {
+				walked[id] = true
+			}
+			paths++
+			steps += len(p)
+		}
+		for _, st := range item.Steps {
+			if !walked[st.ID] {
+				t.Errorf("item %s: step %s is on no path from the first step to an end, so no process can ever do it", item.ID, st.ID)
+			}
+		}
+		items++
+	}
+	if items != sampleItems {
+		t.Errorf("walked %d items, want %d", items, sampleItems)
+	}
+	t.Logf("walked %d items, %d paths, %d steps in %s", items, paths, steps, time.Since(started).Round(time.Millisecond))
+}
+
+// walkItem starts one instance of item and does the steps of path in order.
+func walkItem(t *testing.T, s *Service, clk *clock, item *wuxiaov1.PowerItem, path walkPath, th Thresholds) {
+	ctx := context.Background()
+	first := item.Step(path[0])
+	amount := walkAmountFen(item, path, th)
+	inst, err := s.Start(ctx, walkActor(first.Role), village, StartRequest{ItemID: item.ID, Title: "走查：" + item.Name, AmountFen: amount})
+	if err != nil {
+		t.Fatalf("item %s cannot be started: its first step %s (%s) is the role %s's, who was refused: %v", item.ID, first.ID, first.Name, first.Role, err)
+	}
+	var warnings []Warning
+	for i, id := range path {
+		step := item.Step(id)
+		actor := walkActor(step.Role)
+		if inst.Current != id {
+			t.Fatalf("item %s: after %v the current step is %q, want %s", item.ID, path[:i], inst.Current, id)
+		}
+		entered := clk.Now()
+		for _, c := range item.ControlsOn(id) {
+			switch c.Type {
+			case wuxiaov1.ControlEvidenceRequired:
+				attachWalkEvidence(t, s, actor, inst.ID, item, step, EvidenceFileKind)
+			case wuxiaov1.ControlAmountThreshold:
+				// The engine checks the threshold when this step is done:
+				// a resolution or approval that comes later on the path
+				// does not count yet, so its document is attached now
+				// (the way the control accepts it as evidence).
+				need, limit := thresholdOf(c, th)
+				if inst.AmountFen > limit && !inst.done(need) && !inst.hasEvidence(need) {
+					attachWalkEvidence(t, s, actor, inst.ID, item, step, need)
+				}
+			}
+		}
+		// A posting stays up for its minimum days; any other step is done
+		// within the hour.
+		wait := time.Hour
+		for _, c := range item.ControlsOn(id) {
+			if c.Type == wuxiaov1.ControlPostingDuration && c.MinDays != nil {
+				wait = max(wait, time.Duration(*c.MinDays)*24*time.Hour)
+			}
+		}
+		clk.Set(entered.Add(wait))
+		next := ""
+		if i+1 < len(path) && len(step.Next) > 1 {
+			next = path[i+1]
+		}
+		var ws []Warning
+		inst, ws, err = s.Complete(ctx, actor, inst.ID, id, CompleteRequest{Next: next, Note: "走查"})
+		if err != nil {
+			t.Fatalf("item %s cannot be finished: step %s (%s), the role %s's, was refused: %v", item.ID, id, step.Name, step.Role, err)
+		}
+		warnings = append(warnings, ws...)
+	}
+	if inst.Status != StatusCompleted {
+		t.Fatalf("item %s: after its last step %s the instance is %s at %q, want completed", item.ID, path[len(path)-1], inst.Status, inst.Current)
+	}
+	for _, w := range warnings {
+		t.Errorf("item %s step %s: warning %s (control %s): %s", item.ID, w.StepID, w.Rule, w.ControlID, w.Message)
+	}
+	stored, err := s.Get(ctx, inst.ID)
+	if err != nil || stored.Status != StatusCompleted || len(stored.Steps) != len(path) {
+		t.Fatalf("item %s: stored instance %+v, %v", item.ID, stored, err)
+	}
+}
+
+// attachWalkEvidence uploads a small PDF as evidence of step.
+func attachWalkEvidence(t *testing.T, s *Service, actor Actor, id string, item *wuxiaov1.PowerItem, step *wuxiaov1.Step, kind string) {
+	t.Helper()
+	_, err := s.AddEvidenceFile(context.Background(), actor, id, EvidenceFileInput{StepID: step.ID, Kind: kind,
+		Name: fmt.Sprintf("%s-%s.pdf", item.ID, step.ID), Data: samplePDF()})
+	if err != nil {
+		t.Fatalf("item %s step %s needs evidence (%s), which the role %s may not attach: %v", item.ID, step.ID, kind, step.Role, err)
+	}
+}
