@@ -64,6 +64,13 @@ func (g *Gateway) consoleRoutes(srv *httpapi.Server) {
 		httpapi.WithBodyLimit(consoleUploadLimit, httpapi.Public(g.console(g.uploadEvidence))))
 	h("GET /console/village", g.villagePage)
 	h("GET /console/notices/{number}", g.noticePage)
+	// The complaint inbox and statistics (console_complaints.go).
+	h("GET /console/complaints", g.complaintsPage)
+	h("GET /console/complaints/statistics", g.complaintStatsPage)
+	h("GET /console/complaints/{id}", g.complaintPage)
+	h("POST /console/complaints/{id}/actions", g.actComplaint)
+	h("POST /console/complaints/{id}/notes", g.noteComplaint)
+	h("GET /console/complaints/{id}/attachments/{n}", g.complaintAttachment)
 }
 
 // consoleUploadLimit is the evidence upload route's body limit.
@@ -112,6 +119,9 @@ func loginRedirect(r *http.Request) string {
 		}
 	} else if id := r.PathValue("id"); id != "" && validID(id) {
 		ret = "/console/processes/" + id
+		if strings.HasPrefix(r.URL.Path, "/console/complaints/") {
+			ret = "/console/complaints/" + id
+		}
 	}
 	return "/auth/login?return_to=" + url.QueryEscape(ret)
 }
