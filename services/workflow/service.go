@@ -42,7 +42,12 @@ type Service struct {
 	Log      *slog.Logger
 	Now      func() time.Time
 
-	metrics *metrics // set by Instrument (metrics.go)
+	// ApplicationLimits are the public application intake's rate limits
+	// (application_handlers.go); zero values take the defaults.
+	ApplicationLimits ApplicationLimits
+
+	metrics  *metrics          // set by Instrument (metrics.go)
+	appGuard *applicationGuard // set by Routes (applicationRoutes)
 }
 
 func (s *Service) now() time.Time {
@@ -106,8 +111,11 @@ func (s *Service) Start(ctx context.Context, actor Actor, village string, req St
 		if err := s.appendAudit(ctx, tx, inst, now, actor, "instance.started", req.redacted()); err != nil {
 			return err
 		}
-		return s.publish(ctx, tx, inst, eventsv1.TypeInstanceStarted, eventsv1.InstanceStarted{
-			InstanceRef: ref(inst), Title: inst.Title, AmountFen: inst.AmountFen, StartedBy: actor.ID, StartedAt: now})
+		if err := s.publish(ctx, tx, inst, eventsv1.TypeInstanceStarted, eventsv1.InstanceStarted{
+			InstanceRef: ref(inst), Title: inst.Title, AmountFen: inst.AmountFen, StartedBy: actor.ID, StartedAt: now}); err != nil {
+			return err
+		}
+		return s.syncPostings(ctx, tx, inst, now) // postings.go
 	})
 	return inst, fmtErr("starting process", err)
 }
@@ -166,9 +174,13 @@ func (s *Service) Complete(ctx context.Context, actor Actor, id, step string, re
 		if err != nil {
 			return err
 		}
+		posted, err := postedAt(ctx, tx, inst, step) // the real posting (postings.go)
+		if err != nil {
+			return err
+		}
 		wasCurrent := inst.Current
 		warnings, timers, err := s.Engine.Complete(inst, actor, CompleteInput{StepID: step, Next: req.Next, Note: req.Note,
-			OutOfOrder: req.OutOfOrder, Reason: req.Reason, Now: now, ActorIsPayeeRelative: rel, Thresholds: th})
+			OutOfOrder: req.OutOfOrder, Reason: req.Reason, Now: now, ActorIsPayeeRelative: rel, Thresholds: th, PostedAt: posted})
 		if err != nil {
 			return err
 		}
@@ -199,6 +211,9 @@ func (s *Service) Complete(ctx context.Context, actor Actor, id, step string, re
 			return err
 		}
 		if err := s.publishWarnings(ctx, tx, inst, fresh); err != nil {
+			return err
+		}
+		if err := s.syncPostings(ctx, tx, inst, now); err != nil {
 			return err
 		}
 		if inst.Status == StatusCompleted {
@@ -353,8 +368,11 @@ func (s *Service) Withdraw(ctx context.Context, actor Actor, id, reason string) 
 		if err := s.appendAudit(ctx, tx, inst, now, actor, "instance.withdrawn", map[string]string{"reason": reason}); err != nil {
 			return err
 		}
-		return s.publish(ctx, tx, inst, eventsv1.TypeInstanceWithdrawn, eventsv1.InstanceWithdrawn{InstanceRef: ref(inst),
-			Reason: inst.WithdrawReason, WithdrawnBy: actor.ID, WithdrawnAt: now})
+		if err := s.publish(ctx, tx, inst, eventsv1.TypeInstanceWithdrawn, eventsv1.InstanceWithdrawn{InstanceRef: ref(inst),
+			Reason: inst.WithdrawReason, WithdrawnBy: actor.ID, WithdrawnAt: now}); err != nil {
+			return err
+		}
+		return s.syncPostings(ctx, tx, inst, now)
 	})
 	return inst, fmtErr("withdrawing", err)
 }

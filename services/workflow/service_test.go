@@ -110,7 +110,7 @@ func TestServiceFlowEventsAndAudit(t *testing.T) {
 		t.Fatalf("stored warnings %+v (%v)", stored, err)
 	}
 	got := strings.Join(outboxTypes(t, s.Pool), " ")
-	want := "instance.started step.completed step.completed step.completed warning.raised"
+	want := "instance.started step.completed step.completed posting.published step.completed warning.raised posting.ended"
 	if got != want {
 		t.Errorf("outbox %q, want %q", got, want)
 	}
