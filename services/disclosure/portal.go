@@ -34,6 +34,7 @@ func (s *Service) portalRoutes(srv *httpapi.Server) {
 	pub("POST /v/{village}/subsidies/lookup", s.portalLookup)
 	pub("GET /v/{village}/processes", s.portalProcessForm)
 	pub("GET /v/{village}/processes/{tracking}", s.portalProcess)
+	pub("GET /v/{village}/postings", s.portalPostings) // postings.go
 	pub("GET /v/{village}/powers", s.portalPowers)
 	pub("GET /v/{village}/powers/{item}", s.portalPower)
 	pub("GET /v/{village}/qr.png", s.portalQR)

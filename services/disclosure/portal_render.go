@@ -28,6 +28,7 @@ const (
 	tabSubsidies = "subsidies"
 	tabProcesses = "processes"
 	tabPowers    = "powers"
+	tabPostings  = "postings" // postings.go
 )
 
 // view is what a handler hands to the layout: the content template and its

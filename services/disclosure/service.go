@@ -196,11 +196,14 @@ func (s *Service) publish(ctx context.Context, tx pgx.Tx, town, village, subject
 // Other event types are ignored; an event that can never be applied
 // (another town's, undecodable, refused by the domain) is a Permanent error.
 func (s *Service) HandleWorkflowEvent(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) error {
-	if !projectedTypes[ev.Type] {
+	if !projectedTypes[ev.Type] && !postingTypes[ev.Type] {
 		return nil
 	}
 	if s.Town != "" && ev.Town != s.Town {
 		return events.Permanent(fmt.Errorf("event %s is about town %q, not %q", ev.ID, ev.Town, s.Town))
+	}
+	if postingTypes[ev.Type] {
+		return s.projectPosting(ctx, tx, ev) // the notice board, postings.go
 	}
 	if err := s.projectProcess(ctx, tx, ev); err != nil {
 		return err

@@ -1,0 +1,196 @@
+package disclosure
+
+// The notice board (四务公开 / 公示栏): the workflow's postings, consumed
+// from the town's workflow stream into the table postings and shown on
+// the village portal at /v/{village}/postings — current postings with
+// their start and planned end, past ones apart (kept). A posting shows
+// from the moment its published event is applied. From a current posting
+// a villager can raise an objection (异议): the link opens the complaint
+// service's report page for the village with the posting's id
+// (/r/{village}?posting=<id>), so the objection goes through the report
+// page's abuse protection and stays as confidential as any report; this
+// service never sees who objects.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wuxiao/wuxiao/api/divcode"
+	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/events"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
+)
+
+// postingTypes are the workflow events of the notice board.
+var postingTypes = map[string]bool{
+	eventsv1.TypePostingPublished: true,
+	eventsv1.TypePostingEnded:     true,
+}
+
+// projectPosting applies a posting event of a village. A redelivered event
+// changes nothing; one naming no valid village, or a posting stored under
+// another village, is a Permanent error.
+func (s *Service) projectPosting(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) error {
+	if !divcode.Valid(ev.Village) {
+		return events.Permanent(fmt.Errorf("event %s: village %q is not a 12-digit code", ev.ID, ev.Village))
+	}
+	var (
+		id, instance string
+		apply        func() (int64, error)
+	)
+	switch ev.Type {
+	case eventsv1.TypePostingPublished:
+		var d eventsv1.PostingPublished
+		if err := ev.Decode(&d); err != nil {
+			return events.Permanent(err)
+		}
+		id, instance = d.PostingID, d.InstanceID
+		apply = func() (int64, error) {
+			// Scrubbed again: the board is a public output like any other.
+			return exec(ctx, tx, `UPDATE postings SET tracking_number = $2, item_id = $3, item_name = $4, category = $5,
+				step_id = $6, step_name = $7, what = $8, title = $9, body = $10, min_days = $11, start_at = $12, planned_end_at = $13
+				WHERE posting_id = $1 AND start_at IS NULL`, d.PostingID, d.TrackingNumber, d.ItemID, d.ItemName, d.Category,
+				d.StepID, d.StepName, scrub(d.What), scrub(d.Title), scrub(d.Text), d.MinDays, d.StartAt, d.PlannedEndAt)
+		}
+	case eventsv1.TypePostingEnded:
+		var d eventsv1.PostingEnded
+		if err := ev.Decode(&d); err != nil {
+			return events.Permanent(err)
+		}
+		id, instance = d.PostingID, d.InstanceID
+		apply = func() (int64, error) {
+			return exec(ctx, tx, `UPDATE postings SET ended_at = $2, end_reason = $3, days = $4, short = $5
+				WHERE posting_id = $1 AND ended_at IS NULL`, d.PostingID, d.EndedAt, d.Reason, d.Days, d.Short)
+		}
+	default:
+		return nil
+	}
+	if id == "" || instance == "" {
+		return events.Permanent(fmt.Errorf("event %s: no posting or instance id", ev.ID))
+	}
+	if err := lockVillage(ctx, tx, ev.Village, ev.Town); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO postings (posting_id, village, instance_id) VALUES ($1, $2, $3)
+		ON CONFLICT (posting_id) DO NOTHING`, id, ev.Village, instance); err != nil {
+		return err
+	}
+	var stored string
+	if err := tx.QueryRow(ctx, `SELECT village FROM postings WHERE posting_id = $1`, id).Scan(&stored); err != nil {
+		return err
+	}
+	if stored != ev.Village {
+		return events.Permanent(fmt.Errorf("event %s: posting %s belongs to village %s, not %s", ev.ID, id, stored, ev.Village))
+	}
+	changed, err := apply()
+	if err != nil || changed == 0 {
+		return err // a redelivery: nothing the portal shows changed
+	}
+	return touchVillage(ctx, tx, ev.Village)
+}
+
+// Posting is a posting as the portal shows it.
+type Posting struct {
+	ID, Village, InstanceID, TrackingNumber string
+	ItemID, ItemName, Category              string
+	StepID, StepName, What, Title, Text     string
+	MinDays                                 int
+	StartAt                                 time.Time
+	PlannedEndAt                            time.Time
+	EndedAt                                 *time.Time
+	EndReason                               string
+	Days                                    int
+	Short                                   bool
+}
+
+// Postings lists a village's published postings, newest first: the
+// current ones (not ended) when current is true, else the past ones.
+func (s *Service) Postings(ctx context.Context, village string, current bool, limit int) ([]Posting, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT posting_id, village, instance_id, tracking_number, item_id, item_name, category,
+		step_id, step_name, what, title, body, min_days, start_at, planned_end_at, ended_at, end_reason, days, short
+		FROM postings WHERE village = $1 AND start_at IS NOT NULL AND (ended_at IS NULL) = $2
+		ORDER BY start_at DESC, posting_id LIMIT $3`, village, current, limit)
+	if err != nil {
+		return nil, fmtErr("reading postings", err)
+	}
+	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Posting, error) {
+		var p Posting
+		var planned *time.Time
+		err := r.Scan(&p.ID, &p.Village, &p.InstanceID, &p.TrackingNumber, &p.ItemID, &p.ItemName, &p.Category,
+			&p.StepID, &p.StepName, &p.What, &p.Title, &p.Text, &p.MinDays, &p.StartAt, &planned, &p.EndedAt, &p.EndReason, &p.Days, &p.Short)
+		if planned != nil {
+			p.PlannedEndAt = *planned
+		}
+		return p, err
+	})
+	return ps, fmtErr("reading postings", err)
+}
+
+// How many postings of each list the board shows.
+const (
+	boardCurrentMax = 100
+	boardPastMax    = 50
+)
+
+type postingsView struct {
+	Village string
+	Current []postingRow
+	Past    []postingRow
+}
+
+type postingRow struct {
+	ID, Anchor, Title, What, ItemName, StepName, Text string
+	Start, PlannedEnd, Ended, EndReason               string
+	MinDays, Days                                     int
+	Short                                             bool
+	ProcessURL, Tracking, ObjectURL                   string
+}
+
+func day(t time.Time) string { return t.In(tz.Shanghai).Format("2006-01-02") }
+
+func (s *Service) postingsView(ctx context.Context, village string) (view, error) {
+	cur, err := s.Postings(ctx, village, true, boardCurrentMax)
+	if err != nil {
+		return view{}, err
+	}
+	past, err := s.Postings(ctx, village, false, boardPastMax)
+	if err != nil {
+		return view{}, err
+	}
+	pv := postingsView{Village: village}
+	row := func(p Posting) postingRow {
+		r := postingRow{ID: p.ID, Anchor: "p-" + p.ID, Title: p.Title, What: p.What, ItemName: p.ItemName, StepName: p.StepName,
+			Text: p.Text, Start: day(p.StartAt), MinDays: p.MinDays, Days: p.Days, Short: p.Short, Tracking: p.TrackingNumber}
+		if !p.PlannedEndAt.IsZero() {
+			// The planned end is the first day it may come down; the last
+			// day of the posting is the one before.
+			r.PlannedEnd = day(p.PlannedEndAt.Add(-time.Second))
+		}
+		if p.EndedAt != nil {
+			r.Ended = day(*p.EndedAt)
+			r.EndReason = map[string]string{eventsv1.PostingEndedStepCompleted: "公示期结束，进入下一环节",
+				eventsv1.PostingEndedWithdrawn: "流程已撤回"}[p.EndReason]
+		}
+		if p.TrackingNumber != "" {
+			r.ProcessURL = "/v/" + village + "/processes/" + url.PathEscape(p.TrackingNumber)
+		}
+		r.ObjectURL = "/r/" + village + "?posting=" + url.QueryEscape(p.ID)
+		return r
+	}
+	for _, p := range cur {
+		pv.Current = append(pv.Current, row(p))
+	}
+	for _, p := range past {
+		pv.Past = append(pv.Past, row(p))
+	}
+	return view{Template: "postings", Title: "公示栏", Tab: tabPostings, Data: pv}, nil
+}
+
+func (s *Service) portalPostings(w http.ResponseWriter, r *http.Request) {
+	s.servePage(w, r, "postings", nil, s.postingsView)
+}
