@@ -1,0 +1,266 @@
+package workflow
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/events"
+	"github.com/wuxiao/wuxiao/services/internal/personal"
+	"github.com/wuxiao/wuxiao/services/internal/testinfra"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
+)
+
+// TestPostingDurationMeasuresPostedAt: the engine measures a posting from
+// PostedAt when the service gives it, not from the step's entry.
+func TestPostingDurationMeasuresPostedAt(t *testing.T) {
+	e := newEngine(t)
+	entered := time.Date(2026, 3, 2, 9, 0, 0, 0, tz.Shanghai)
+	for _, tc := range []struct {
+		name     string
+		postedAt time.Time
+		done     time.Time
+		warn     string // "" for none
+	}{
+		{"posted at entry, 19 days", time.Time{}, entered.AddDate(0, 0, 19), ""},
+		{"posted 6 days after entry, 13 days up", entered.AddDate(0, 0, 6), entered.AddDate(0, 0, 19), "自2026-03-08起实际公示13天（至2026-03-21），少于规定的15天"},
+		{"posted at entry, 15 days", entered, entered.AddDate(0, 0, 15), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inst, _, err := e.Start(cadre("secretary"), StartInput{ItemID: "decision-major-matters", Village: village, Title: "村道硬化", Now: entered})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Stand at plan-posting, entered at `entered`.
+			inst.Steps = []StepRecord{{StepID: "plan-posting", EnteredAt: entered}}
+			inst.Current = "plan-posting"
+			ws, _, err := e.Complete(inst, cadre("director"), CompleteInput{StepID: "plan-posting", Now: tc.done, PostedAt: tc.postedAt, Thresholds: DefaultThresholds})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got string
+			for _, w := range ws {
+				if w.Rule == "posting-duration" {
+					got = w.Message
+				}
+			}
+			if (tc.warn == "") != (got == "") || !strings.Contains(got, tc.warn) {
+				t.Errorf("warning %q, want %q", got, tc.warn)
+			}
+		})
+	}
+}
+
+func TestPostingRuleOf(t *testing.T) {
+	cat := sampleCatalog(t)
+	for _, tc := range []struct {
+		item, step string
+		ok         bool
+		minDays    int
+		what       string
+	}{
+		{"decision-major-matters", "plan-posting", true, 15, "决策方案及公示期间的村民意见"},
+		{"decision-major-matters", "result-posting", true, 3, "决议公开"}, // no 3-day notice-board rule: the step's name
+		{"decision-major-matters", "propose", false, 0, ""},
+		{"decision-major-matters", "no-such-step", false, 0, ""},
+	} {
+		r, ok := PostingRuleOf(cat.Item(tc.item), tc.step)
+		if ok != tc.ok || r.MinDays != tc.minDays || r.What != tc.what || (ok && r.Section != "notice-board") {
+			t.Errorf("%s/%s: %+v %v", tc.item, tc.step, r, ok)
+		}
+	}
+	start := time.Date(2026, 3, 4, 16, 30, 0, 0, tz.Shanghai)
+	if end := PlannedEnd(start, 15); !end.Equal(time.Date(2026, 3, 19, 0, 0, 0, 0, tz.Shanghai)) || DaysBetween(start, end) != 15 {
+		t.Errorf("planned end %v", end)
+	}
+}
+
+// TestPostingRecordedAndPublished runs 村级重大事项决策 on PostgreSQL and
+// Kafka: entering 方案公示 records a posting at that moment (masked text,
+// planned end 15 days on) and publishes it; completing the step early
+// raises the warning with the real posting's figures and ends the posting;
+// a full posting raises nothing; a withdrawn process takes its posting
+// down. The events on the topic carry no personal data.
+func TestPostingRecordedAndPublished(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{}
+	s := replica(t, testinfra.Postgres(t), clk)
+	s.Town = testinfra.UniqueName("t")
+	brokers := testinfra.KafkaBrokers(t)
+	topic := eventsv1.Topic(s.Town, eventsv1.StreamWorkflow)
+	testinfra.CreateTopics(t, brokers, 1, topic)
+	as := func(role string) Actor {
+		a := cadre(role)
+		a.Town = s.Town
+		return a
+	}
+	const payee, payeeID = "张小明", "330213199001011234"
+	postedAt := time.Date(2026, 3, 4, 9, 30, 0, 0, tz.Shanghai)
+	for _, tc := range []struct {
+		name     string
+		up       time.Duration // how long 方案公示 stays up
+		withdraw bool
+		warning  string
+		reason   string
+		days     int
+	}{
+		{"completed after 10 days", 10 * 24 * time.Hour, false, "公示“方案公示”自2026-03-04起实际公示10天（至2026-03-14），少于规定的15天", eventsv1.PostingEndedStepCompleted, 10},
+		{"completed after 15 days", 15 * 24 * time.Hour, false, "", eventsv1.PostingEndedStepCompleted, 15},
+		{"withdrawn after 2 days", 2 * 24 * time.Hour, true, "", eventsv1.PostingEndedWithdrawn, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk.Set(postedAt.Add(-49 * time.Hour))
+			inst, err := s.Start(ctx, as("secretary"), village, StartRequest{ItemID: "decision-major-matters",
+				Title: "村道硬化（" + payee + "，身份证 " + payeeID + "）", PayeeName: payee, PayeeIDNumber: payeeID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, st := range []struct {
+				step, role string
+				after      time.Duration
+			}{{"propose", "secretary", time.Hour}, {"joint-meeting", "secretary", 48 * time.Hour}} {
+				clk.Advance(st.after)
+				if _, _, err := s.Complete(ctx, as(st.role), inst.ID, st.step, CompleteRequest{}); err != nil {
+					t.Fatalf("%s: %v", st.step, err)
+				}
+			}
+			// Posted the moment the process entered 方案公示.
+			cur, err := s.Postings(ctx, village, true, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var p *Posting
+			for i := range cur {
+				if cur[i].InstanceID == inst.ID {
+					p = &cur[i]
+				}
+			}
+			if p == nil {
+				t.Fatalf("no current posting of %s among %+v", inst.TrackingNumber, cur)
+			}
+			if p.StepID != "plan-posting" || !p.StartAt.Equal(postedAt) || !p.PlannedEndAt.Equal(time.Date(2026, 3, 19, 0, 0, 0, 0, tz.Shanghai)) ||
+				p.MinDays != 15 || p.What != "决策方案及公示期间的村民意见" || p.Section != "notice-board" {
+				t.Errorf("posting %+v", p)
+			}
+			for _, text := range []string{p.Title, p.Text} {
+				if strings.Contains(text, payee) || strings.Contains(text, payeeID) || strings.Contains(text, "19900101") {
+					t.Errorf("posting text keeps personal data: %q", text)
+				}
+			}
+			if !strings.Contains(p.Title, personal.MaskName(payee)) || !strings.Contains(p.Text, "2026年3月4日起至2026年3月18日止") {
+				t.Errorf("posting title %q text %q", p.Title, p.Text)
+			}
+
+			clk.Advance(tc.up)
+			var warned string
+			if tc.withdraw {
+				if _, err := s.Withdraw(ctx, as("secretary"), inst.ID, "方案调整"); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				_, ws, err := s.Complete(ctx, as("director"), inst.ID, "plan-posting", CompleteRequest{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, w := range ws {
+					if w.Rule == "posting-duration" {
+						warned = w.Message
+					}
+				}
+			}
+			if warned != tc.warning {
+				t.Errorf("warning %q, want %q", warned, tc.warning)
+			}
+			past, err := s.Postings(ctx, village, false, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, q := range past {
+				if q.ID == p.ID {
+					found = true
+					if q.EndedAt == nil || !q.EndedAt.Equal(clk.Now()) || q.EndReason != tc.reason {
+						t.Errorf("ended posting %+v", q)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("posting %s did not end", p.ID)
+			}
+			// A later step that needs no posting posts nothing.
+			if cur, _ := s.Postings(ctx, village, true, 100); len(cur) != 0 {
+				t.Errorf("postings still up: %+v", cur)
+			}
+		})
+	}
+
+	// The events, relayed to the real Kafka: each posting published once
+	// and ended once, with the real figures and no personal data.
+	relayCtx, stopRelay := context.WithCancel(ctx)
+	relayDone := make(chan error, 1)
+	go func() { relayDone <- events.NewRelay(s.Pool, brokers, events.RelayOptions{}).Run(relayCtx) }()
+	t.Cleanup(func() {
+		stopRelay()
+		if err := <-relayDone; err != nil {
+			t.Errorf("relay: %v", err)
+		}
+	})
+	var total int
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE topic = $1`, topic).Scan(&total); err != nil {
+		t.Fatal(err)
+	}
+	readCtx, stop := context.WithTimeout(ctx, 2*time.Minute)
+	defer stop()
+	msgs, err := testinfra.ReadTopic(readCtx, brokers, topic, total)
+	if err != nil {
+		t.Fatal(err)
+	}
+	published, ended := map[string]eventsv1.PostingPublished{}, map[string]eventsv1.PostingEnded{}
+	for _, m := range msgs {
+		ev, err := events.Decode(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := string(m.Value)
+		for _, secret := range []string{payee, payeeID, "19900101"} {
+			if strings.Contains(all, secret) && (ev.Type == eventsv1.TypePostingPublished || ev.Type == eventsv1.TypePostingEnded) {
+				t.Errorf("%s carries %q", ev.Type, secret)
+			}
+		}
+		switch ev.Type {
+		case eventsv1.TypePostingPublished:
+			var d eventsv1.PostingPublished
+			if err := ev.Decode(&d); err != nil {
+				t.Fatal(err)
+			}
+			if ev.Village != village || string(m.Key) != village || d.StepID != "plan-posting" || d.MinDays != 15 || !d.StartAt.Equal(postedAt) {
+				t.Errorf("published %+v", d)
+			}
+			published[d.PostingID] = d
+		case eventsv1.TypePostingEnded:
+			var d eventsv1.PostingEnded
+			if err := ev.Decode(&d); err != nil {
+				t.Fatal(err)
+			}
+			ended[d.PostingID] = d
+		}
+	}
+	if len(published) != 3 || len(ended) != 3 {
+		t.Fatalf("%d postings published, %d ended on the topic, want 3 and 3", len(published), len(ended))
+	}
+	var days []int
+	for id, d := range ended {
+		if _, ok := published[id]; !ok {
+			t.Errorf("posting %s ended, never published", id)
+		}
+		if d.Short != (d.Days < 15) {
+			t.Errorf("ended %+v", d)
+		}
+		days = append(days, d.Days)
+	}
+	if sum := days[0] + days[1] + days[2]; sum != 10+15+2 {
+		t.Errorf("days up %v, want 10, 15 and 2", days)
+	}
+}
