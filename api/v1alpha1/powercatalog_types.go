@@ -269,6 +269,23 @@ type PowerCatalogStatus struct {
 	Problems []string `json:"problems,omitempty"`
 }
 
+// ConditionItemsRunnable, on a PowerCatalog, says whether every item can be
+// run as it is written: its first step is a role's that someone holds, every
+// step is on a path from the first step to an end, and its controls can be
+// met (no posting step whose time limit ends before its minimum posting).
+// False (reason ReasonItemNotRunnable) names each item and step at fault and
+// what to change. An item that cannot be started or finished also keeps the
+// catalog from Ready (it is among status.problems); a control that cannot be
+// met leaves Ready as it is, since its processes still run, each raising a
+// warning nobody earned: alert on this condition.
+const (
+	ConditionItemsRunnable = "ItemsRunnable"
+	// ReasonEveryItemRuns (ItemsRunnable True).
+	ReasonEveryItemRuns = "EveryItemRuns"
+	// ReasonItemNotRunnable (ItemsRunnable False).
+	ReasonItemNotRunnable = "ItemNotRunnable"
+)
+
 // PowerCatalog is a versioned list of the powers village cadres may exercise.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status

@@ -1,5 +1,6 @@
 // Package catalog checks a PowerCatalog beyond what its CRD schema can say:
-// unique ids and a well-formed flow for every item. The CEL rules in the CRD
+// unique ids and, through api/v1alpha1's checks shared with the services, a
+// flow every item can be started and finished by. The CEL rules in the CRD
 // already guarantee that every item has steps, controls, norms and bases.
 package catalog
 
@@ -37,17 +38,29 @@ func Validate(spec *wuxiaov1.PowerCatalogSpec) []string {
 	return problems
 }
 
-func validateItem(item *wuxiaov1.PowerItem) []string {
+// RunProblems returns, item by item, why an item cannot be run as written:
+// what api/v1alpha1's FlowProblems (nobody can start it, a step no path
+// reaches, no end) and ControlProblems (a control its own process cannot
+// meet) report. They are what the ItemsRunnable condition shows.
+func RunProblems(spec *wuxiaov1.PowerCatalogSpec) []string {
 	var problems []string
-	steps := map[string]*wuxiaov1.Step{}
-	for i := range item.Steps {
-		s := &item.Steps[i]
-		if _, dup := steps[s.ID]; dup {
-			problems = append(problems, fmt.Sprintf("step id %q is used twice", s.ID))
-			continue
+	for i := range spec.Items {
+		item := &spec.Items[i]
+		for _, p := range append(item.FlowProblems(), item.ControlProblems()...) {
+			if len(problems) < MaxProblems {
+				problems = append(problems, fmt.Sprintf("item %s: %s", item.ID, p))
+			}
 		}
-		steps[s.ID] = s
 	}
+	return problems
+}
+
+// validateItem returns what keeps an item from being used: a flow that
+// cannot be started or finished, and ids used twice. (A control that
+// cannot be met is a RunProblems entry, not a reason to refuse the
+// catalog: its processes still run.)
+func validateItem(item *wuxiaov1.PowerItem) []string {
+	problems := item.FlowProblems()
 	for _, kind := range []struct {
 		what string
 		ids  []string
@@ -59,84 +72,7 @@ func validateItem(item *wuxiaov1.PowerItem) []string {
 			problems = append(problems, fmt.Sprintf("%s id %q is used twice", kind.what, d))
 		}
 	}
-	if len(item.Steps) == 0 {
-		return problems // CEL reports this one with the seed's wording
-	}
-
-	ends := 0
-	for i := range item.Steps {
-		s := &item.Steps[i]
-		if len(s.Next) == 0 {
-			ends++
-		}
-		for _, n := range s.Next {
-			if _, ok := steps[n]; !ok {
-				problems = append(problems, fmt.Sprintf("step %s: next step %q does not exist", s.ID, n))
-			}
-			if n == s.ID {
-				problems = append(problems, fmt.Sprintf("step %s: a step cannot follow itself", s.ID))
-			}
-		}
-	}
-	if ends == 0 {
-		problems = append(problems, "the process never ends: at least one step must have no next step")
-	}
-
-	// Every step must be reachable from the first, and from every step an end
-	// must be reachable; otherwise instances can get stuck for good.
-	reached := walk(item.Steps[0].ID, func(id string) []string {
-		if s := steps[id]; s != nil {
-			return s.Next
-		}
-		return nil
-	})
-	for i := range item.Steps {
-		if !reached[item.Steps[i].ID] {
-			problems = append(problems, fmt.Sprintf("step %s cannot be reached from the first step %s", item.Steps[i].ID, item.Steps[0].ID))
-		}
-	}
-	if ends > 0 {
-		prev := map[string][]string{}
-		var endIDs []string
-		for i := range item.Steps {
-			s := &item.Steps[i]
-			if len(s.Next) == 0 {
-				endIDs = append(endIDs, s.ID)
-			}
-			for _, n := range s.Next {
-				prev[n] = append(prev[n], s.ID)
-			}
-		}
-		canEnd := map[string]bool{}
-		for _, e := range endIDs {
-			for id := range walk(e, func(id string) []string { return prev[id] }) {
-				canEnd[id] = true
-			}
-		}
-		for i := range item.Steps {
-			if id := item.Steps[i].ID; reached[id] && !canEnd[id] {
-				problems = append(problems, fmt.Sprintf("step %s leads into a loop that never reaches an end step", id))
-			}
-		}
-	}
 	return problems
-}
-
-// walk returns every node reachable from start.
-func walk(start string, next func(string) []string) map[string]bool {
-	seen := map[string]bool{start: true}
-	queue := []string{start}
-	for len(queue) > 0 {
-		id := queue[0]
-		queue = queue[1:]
-		for _, n := range next(id) {
-			if !seen[n] {
-				seen[n] = true
-				queue = append(queue, n)
-			}
-		}
-	}
-	return seen
 }
 
 func controlIDs(item *wuxiaov1.PowerItem) []string {

@@ -24,7 +24,7 @@ func fuzzSpec(graph []byte, dup uint8) *wuxiaov1.PowerCatalogSpec {
 			if dup&2 != 0 && i == n-1 && i > 0 {
 				id = "s0"
 			}
-			s := wuxiaov1.Step{ID: id, Name: id}
+			s := wuxiaov1.Step{ID: id, Name: id, Role: wuxiaov1.ActorRole(wuxiaov1.RoleDirector)}
 			var mask byte
 			if len(graph) > 0 {
 				mask, graph = graph[0], graph[1:]

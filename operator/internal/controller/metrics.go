@@ -55,6 +55,10 @@ func recordConditionMetrics(kind, name string, conds []metav1.Condition) {
 		// Bad rating rules leave a town Ready: alerts need this one too.
 		types = append(types, wuxiaov1.ConditionRatingRulesValid)
 	}
+	if kind == "PowerCatalog" {
+		// An item whose controls cannot be met leaves the catalog Ready.
+		types = append(types, wuxiaov1.ConditionItemsRunnable)
+	}
 	if kind == "District" {
 		// Nor does a gateway that is down, or a halted rollout, change a
 		// District's Ready.

@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -44,6 +46,7 @@ func (r *PowerCatalogReconciler) Reconcile(ctx context.Context, req reconcile.Re
 	} else {
 		problems := catalog.Validate(&cat.Spec)
 		cat.Status.Problems = problems
+		setItemsRunnable(&cat.Status.Conditions, cat.Generation, len(cat.Spec.Items), catalog.RunProblems(&cat.Spec))
 		cat.Status.Items = int32(len(cat.Spec.Items))
 		cat.Status.Categories = catalog.CountByCategory(&cat.Spec)
 		if len(problems) > 0 {
@@ -63,8 +66,22 @@ func (r *PowerCatalogReconciler) Reconcile(ctx context.Context, req reconcile.Re
 	if changed && len(cat.Status.Problems) > 0 {
 		r.Recorder.Eventf(cat, nil, corev1.EventTypeWarning, wuxiaov1.ReasonCatalogInvalid, "Validate",
 			"%d problem(s): %s", len(cat.Status.Problems), strings.Join(cat.Status.Problems, "; "))
+	} else if c := meta.FindStatusCondition(cat.Status.Conditions, wuxiaov1.ConditionItemsRunnable); changed && c != nil && c.Status == metav1.ConditionFalse {
+		// Ready, but some item's controls cannot be met as written.
+		r.Recorder.Eventf(cat, nil, corev1.EventTypeWarning, wuxiaov1.ReasonItemNotRunnable, "Validate", "%s", c.Message)
 	}
 	return ctrl.Result{}, nil
+}
+
+// setItemsRunnable sets the ItemsRunnable condition from catalog.RunProblems.
+func setItemsRunnable(conds *[]metav1.Condition, gen int64, items int, problems []string) {
+	c := metav1.Condition{Type: wuxiaov1.ConditionItemsRunnable, Status: metav1.ConditionTrue, Reason: wuxiaov1.ReasonEveryItemRuns,
+		Message: fmt.Sprintf("all %d items can be started and finished by the roles they name, and their controls met", items), ObservedGeneration: gen}
+	if len(problems) > 0 {
+		c.Status, c.Reason = metav1.ConditionFalse, wuxiaov1.ReasonItemNotRunnable
+		c.Message = fmt.Sprintf("%d problem(s): %s", len(problems), strings.Join(problems, "; "))
+	}
+	meta.SetStatusCondition(conds, c)
 }
 
 func summary(counts []wuxiaov1.CategoryCount) string {
