@@ -42,9 +42,24 @@ const (
 	// pods. EnvRatingRulesFile names a file instead (dev, tools).
 	EnvRatingRules     = "WUXIAO_RATING_RULES"
 	EnvRatingRulesFile = "WUXIAO_RATING_RULES_FILE"
+	// EnvCalendarFile is the path of the workflow service's working-day
+	// calendar (api/workcalendar), mounted from the town's ConfigMap as a
+	// directory so that the kubelet updates it in place; the service
+	// re-reads it when it changes (no restart).
+	EnvCalendarFile = "WUXIAO_CALENDAR_FILE"
 	// EnvDistrictViewTown names, to the inspection service, the town whose
 	// instance builds the district overview, or NoDistrictView.
 	EnvDistrictViewTown = "WUXIAO_DISTRICT_VIEW_TOWN"
+	// EnvTownName is the town's display name (溪口镇), which addresses and
+	// signs documents; the object name (xikou) is EnvTown.
+	EnvTownName = "WUXIAO_TOWN_NAME"
+	// EnvDistrictIssuer and EnvTownIssuer are the discipline commissions
+	// that sign the inspection service's notices (中共宁波市奉化区纪律检查委员会,
+	// 溪口镇纪委), EnvDocumentPrefix the prefix of their numbers (奉纪):
+	// District and Town spec.discipline, defaults resolved by the operator.
+	EnvDistrictIssuer = "WUXIAO_DISTRICT_ISSUER"
+	EnvTownIssuer     = "WUXIAO_TOWN_ISSUER"
+	EnvDocumentPrefix = "WUXIAO_DOCUMENT_PREFIX"
 )
 
 // Where the services listen: HTTP on HTTPPort, /metrics alone on

@@ -368,6 +368,15 @@ func serviceEnv(in TownInput, svc wuxiaov1.ServiceName) []corev1.EnvVar {
 		}
 		env = append(env, corev1.EnvVar{Name: EnvDistrictViewTown, Value: view})
 	}
+	if svc == wuxiaov1.ServiceInspection {
+		// Who signs the notices and orders, and how they are numbered
+		// (District and Town spec.discipline, defaults resolved here).
+		env = append(env,
+			corev1.EnvVar{Name: settings.EnvTownName, Value: t.Spec.DisplayName},
+			corev1.EnvVar{Name: settings.EnvDistrictIssuer, Value: d.DisciplineAuthority()},
+			corev1.EnvVar{Name: settings.EnvTownIssuer, Value: t.DisciplineAuthority()},
+			corev1.EnvVar{Name: settings.EnvDocumentPrefix, Value: wuxiaov1.DocumentPrefix(d, t)})
+	}
 	if svc == wuxiaov1.ServiceInspection && in.RatingRules != "" {
 		env = append(env, corev1.EnvVar{Name: EnvRatingRules, Value: in.RatingRules})
 	}

@@ -29,7 +29,13 @@ func main() {
 	cmd := config.NewRootCommand("inspection", "Rates villages and issues warning and rectification notices", &base,
 		func(ctx context.Context) error { return run(ctx, &base, townName) })
 	env := base.Env()
-	env.String(&townName, "town-name", "WUXIAO_TOWN_NAME", "", "the town's name as notices are signed, e.g. 溪口镇 (default: the town's object name)")
+	env.String(&townName, "town-name", settings.EnvTownName, "", "the town's name as notices address and sign it, e.g. 溪口镇 (default: the town's object name)")
+	env.String(&issuers.district, "district-issuer", settings.EnvDistrictIssuer, inspection.DefaultNoticeConfig().District,
+		"the district discipline commission that heads and signs notices, e.g. 中共宁波市奉化区纪律检查委员会 (District spec.discipline.issuingAuthority)")
+	env.String(&issuers.town, "town-issuer", settings.EnvTownIssuer, "",
+		"the town discipline commission that signs notices after the district's and receives the answers, e.g. 溪口镇纪委 (default: the town's name followed by 纪委)")
+	env.String(&issuers.prefix, "document-prefix", settings.EnvDocumentPrefix, "奉纪",
+		"the prefix of notice and order numbers; 预, 整 or 督 follows it (奉纪预〔2026〕3号)")
 	env.StringSlice(&district.towns, "district-towns", "WUXIAO_DISTRICT_TOWNS", nil,
 		"the district's towns whose inspection and tenant streams feed the district overview (default: discovered from the Kafka topics wuxiao.<town>.inspection)")
 	env.Duration(&district.refresh, "district-refresh", "WUXIAO_DISTRICT_REFRESH", 30*time.Second,
@@ -47,6 +53,10 @@ func main() {
 // main; empty in tests calling run (keyed audit entries then verify as
 // no-key).
 var auditKey = new([]byte)
+
+// issuers holds who signs the notices and how they are numbered
+// (registered in main).
+var issuers struct{ district, town, prefix string }
 
 // district holds the district projection's settings registered in main.
 var district struct {
@@ -79,7 +89,11 @@ func run(ctx context.Context, base *config.Base, townName string) error {
 	// partitions Kafka connections each, quadratic in the towns.
 	feedHere := inspection.RunsDistrictView(district.viewTown, base.Town)
 	// Village names come from the registry the tenant stream feeds.
-	svc := &inspection.Service{Rules: rules, Notices: inspection.DefaultNoticeConfig(), Pool: p.Pool,
+	notices, orders, err := inspection.IssuerConfig(issuers.district, issuers.town, issuers.prefix)
+	if err != nil {
+		return err
+	}
+	svc := &inspection.Service{Rules: rules, Notices: notices, Orders: orders, Pool: p.Pool,
 		Town: base.Town, TownName: townName, Log: p.Log, DistrictWide: feedHere, AuditKey: *auditKey}
 	if !feedHere {
 		svc.DistrictViewTown = district.viewTown
