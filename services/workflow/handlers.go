@@ -37,6 +37,7 @@ func (s *Service) Routes(srv *httpapi.Server) {
 	srv.HandleFunc("GET /v1/instances/{id}/flowchart.svg", s.instanceFlowchart)
 	s.evidenceFileRoutes(srv) // evidence_files.go
 	s.worklistRoutes(srv)     // handlers_worklist.go
+	s.applicationRoutes(srv)  // application_handlers.go
 }
 
 // actor maps the authenticated principal to the engine's actor.
@@ -130,6 +131,8 @@ type PublicView struct {
 	WithdrawReason string          `json:"withdrawReason,omitempty"`
 	Steps          []PublicStep    `json:"steps"`
 	Warnings       []PublicWarning `json:"warnings"`
+	// Application: a villager's application (application_handlers.go).
+	Application *PublicApplication `json:"application,omitempty"`
 }
 
 func (s *Service) track(w http.ResponseWriter, r *http.Request) {
@@ -162,6 +165,7 @@ func (s *Service) track(w http.ResponseWriter, r *http.Request) {
 		v.Warnings = append(v.Warnings, PublicWarning{StepID: x.StepID, Rule: x.Rule, Message: personal.ScrubText(x.Message),
 			Basis: personal.ScrubText(x.Basis), RaisedAt: x.RaisedAt})
 	}
+	v.Application = s.PublicApplicationOf(r, inst)
 	_ = httpapi.WriteJSON(w, http.StatusOK, v)
 }
 
