@@ -315,7 +315,10 @@ func (e *Engine) Complete(inst *Instance, actor Actor, in CompleteInput) ([]Warn
 			if c.Threshold == ThresholdTownApproval {
 				need, limit, what = ThresholdTownApproval, in.Thresholds.TownApprovalAboveYuan*100, "镇（街道）审批"
 			}
-			if inst.AmountFen > limit && !inst.hasEvidence(need) && !inst.done(need) {
+			// Sending the sum on to that step (approval → 村民代表会议决议)
+			// is what the norm asks: only going past it is a violation.
+			routed := next != nil && next.ID == need
+			if inst.AmountFen > limit && !inst.hasEvidence(need) && !inst.done(need) && !routed {
 				warn(&c, string(c.Type), "public", "金额%s元超过%s元，未经%s", yuan(inst.AmountFen), yuan(limit), what)
 			}
 		case wuxiaov1.ControlConflictOfInterest:

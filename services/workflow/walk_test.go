@@ -94,10 +94,11 @@ func thresholdOf(c wuxiaov1.Control, th Thresholds) (need string, limitFen int64
 // mounts), through the Service on the real PostgreSQL, each step done by an
 // actor holding the role the catalog names, and satisfying what the
 // controls ask: evidence files uploaded where evidence is required, postings
-// left up for their minimum days, large amounts through the representatives'
-// resolution and the town's approval. Every instance must end completed and
-// raise no violation warning: a warning here means the catalog asks for
-// something its own process cannot give.
+// left up for their minimum days, large amounts sent through the
+// representatives' resolution and the town's approval where the path goes
+// there (no document attached in advance). Every instance must end completed
+// and raise no violation warning: a warning here means the catalog, or the
+// engine, asks for something the item's own process cannot give.
 func TestWalkEveryItem(t *testing.T) {
 	cat, err := LoadCatalog(testinfra.CatalogFile(t))
 	if err != nil {
@@ -186,18 +187,8 @@ func walkItem(t *testing.T, s *Service, clk *clock, item *wuxiaov1.PowerItem, pa
 		}
 		entered := clk.Now()
 		for _, c := range item.ControlsOn(id) {
-			switch c.Type {
-			case wuxiaov1.ControlEvidenceRequired:
+			if c.Type == wuxiaov1.ControlEvidenceRequired {
 				attachWalkEvidence(t, s, actor, inst.ID, item, step, EvidenceFileKind)
-			case wuxiaov1.ControlAmountThreshold:
-				// The engine checks the threshold when this step is done:
-				// a resolution or approval that comes later on the path
-				// does not count yet, so its document is attached now
-				// (the way the control accepts it as evidence).
-				need, limit := thresholdOf(c, th)
-				if inst.AmountFen > limit && !inst.done(need) && !inst.hasEvidence(need) {
-					attachWalkEvidence(t, s, actor, inst.ID, item, step, need)
-				}
 			}
 		}
 		// A posting stays up for its minimum days; any other step is done
@@ -239,5 +230,49 @@ func attachWalkEvidence(t *testing.T, s *Service, actor Actor, id string, item *
 		Name: fmt.Sprintf("%s-%s.pdf", item.ID, step.ID), Data: samplePDF()})
 	if err != nil {
 		t.Fatalf("item %s step %s needs evidence (%s), which the role %s may not attach: %v", item.ID, step.ID, kind, step.Role, err)
+	}
+}
+
+// TestWalkLargeSumPastTheResolution: the walk's large sums go without
+// warnings because they are sent on to the representatives' resolution and
+// the town's approval; going past either still warns, at the step that
+// does.
+func TestWalkLargeSumPastTheResolution(t *testing.T) {
+	e := newEngine(t)
+	base := []stepDo{
+		{step: "apply", role: "committee-member", after: time.Hour, evidence: "invoice"},
+		{step: "supervision-review", role: "supervision-chair", after: time.Hour},
+	}
+	for _, tc := range []struct {
+		name       string
+		amountYuan int64
+		steps      []stepDo
+		want       string
+	}{
+		{"sent on to the resolution and the town", 300_000, append(slices.Clone(base),
+			stepDo{step: "approval", role: "director", after: time.Hour, next: "representatives-resolution"},
+			stepDo{step: "representatives-resolution", role: "director", after: time.Hour, next: "town-approval"},
+			stepDo{step: "town-approval", role: "town-finance", after: time.Hour},
+			stepDo{step: "payment", role: "cashier", after: time.Hour}), ""},
+		{"past the resolution", 80_000, append(slices.Clone(base),
+			stepDo{step: "approval", role: "director", after: time.Hour, next: "payment"},
+			stepDo{step: "payment", role: "cashier", after: time.Hour}), "approval:amount-threshold payment:amount-threshold"},
+		{"past the town's approval", 300_000, append(slices.Clone(base),
+			stepDo{step: "approval", role: "director", after: time.Hour, next: "representatives-resolution"},
+			stepDo{step: "representatives-resolution", role: "director", after: time.Hour, next: "payment"},
+			stepDo{step: "payment", role: "cashier", after: time.Hour}), "representatives-resolution:amount-threshold"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Date(2026, 3, 2, 9, 0, 0, 0, tz.Shanghai)
+			inst, _, err := e.Start(walkActor("committee-member"), StartInput{ItemID: "funds-expenditure", Village: village, Title: "修缮",
+				AmountFen: tc.amountYuan * 100, Now: start})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ws, _ := runSteps(t, e, inst, start, tc.steps, CompleteInput{Thresholds: DefaultThresholds})
+			if got := rules(ws); got != tc.want {
+				t.Errorf("warnings %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
