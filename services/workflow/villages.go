@@ -13,11 +13,12 @@ import (
 )
 
 // HandleTenantEvent is the consumer handler of the town's tenant stream:
-// the workflow learns the villages the operator registers (code, name) and
-// archives, and acknowledges each on the tenant-acks stream in the same
-// transaction, once per village generation (a replay or an older
-// generation applies and sends nothing). Thresholds stay as SetVillage
-// set them. Other types are ignored; another town's village or a malformed
+// the workflow learns the villages the operator registers (code, name, the
+// thresholds of the amount controls) and archives, and acknowledges each on
+// the tenant-acks stream in the same transaction, once per village
+// generation (a replay or an older generation applies and sends nothing).
+// A registration without thresholds (an older operator's) keeps those
+// stored. Other types are ignored; another town's village or a malformed
 // event is Permanent.
 func (s *Service) HandleTenantEvent(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) error {
 	v, err := tenant.Decode(ev, s.Town)
@@ -27,13 +28,26 @@ func (s *Service) HandleTenantEvent(ctx context.Context, tx pgx.Tx, ev eventsv1.
 	switch v.Op {
 	case tenant.Register:
 		var live bool
-		err := tx.QueryRow(ctx, `INSERT INTO villages (code, town, name, generation, uid) VALUES ($1, $2, $3, $4, $5)
+		// The village's thresholds when the event carries them (an older
+		// operator's does not: the stored ones stay; a new row gets the
+		// defaults).
+		th, carried := DefaultThresholds, v.Thresholds != nil
+		if carried {
+			th = Thresholds{RepresentativesResolutionAboveYuan: v.Thresholds.RepresentativesResolutionAboveYuan,
+				TownApprovalAboveYuan: v.Thresholds.TownApprovalAboveYuan}
+		}
+		err := tx.QueryRow(ctx, `INSERT INTO villages (code, town, name, generation, uid,
+				representatives_resolution_above_yuan, town_approval_above_yuan) VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, generation = EXCLUDED.generation, uid = EXCLUDED.uid,
 				archived_at = CASE WHEN villages.uid <> EXCLUDED.uid THEN NULL ELSE villages.archived_at END,
 				archived_generation = CASE WHEN villages.uid <> EXCLUDED.uid THEN NULL ELSE villages.archived_generation END,
+				representatives_resolution_above_yuan = CASE WHEN $8 THEN EXCLUDED.representatives_resolution_above_yuan
+					ELSE villages.representatives_resolution_above_yuan END,
+				town_approval_above_yuan = CASE WHEN $8 THEN EXCLUDED.town_approval_above_yuan ELSE villages.town_approval_above_yuan END,
 				updated_at = now()
 			WHERE villages.town = EXCLUDED.town AND `+tenant.RegisterGuard+`
-			RETURNING archived_at IS NULL`, v.Code, s.Town, v.Name, v.Generation, v.UID).Scan(&live)
+			RETURNING archived_at IS NULL`, v.Code, s.Town, v.Name, v.Generation, v.UID,
+			th.RepresentativesResolutionAboveYuan, th.TownApprovalAboveYuan, carried).Scan(&live)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // not newer: acknowledged when it was applied
 		}

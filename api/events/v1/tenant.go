@@ -38,6 +38,17 @@ type VillageRegistered struct {
 	// UID of the Village object; acks echo it, so that the operator can
 	// tell a recreated village's acks from its predecessor's.
 	UID string `json:"uid,omitempty"`
+	// Thresholds of the village's amount controls (Village
+	// spec.thresholds). Absent in events of operators before it: a
+	// service then keeps the thresholds it has.
+	Thresholds *VillageThresholds `json:"thresholds,omitempty"`
+}
+
+// VillageThresholds are the amounts, in yuan, above which a village's
+// spending needs a representatives' resolution and the town's approval.
+type VillageThresholds struct {
+	RepresentativesResolutionAboveYuan int64 `json:"representativesResolutionAboveYuan"`
+	TownApprovalAboveYuan              int64 `json:"townApprovalAboveYuan"`
 }
 
 // Tenant lifecycle beyond registration.

@@ -47,6 +47,9 @@ type Village struct {
 	PortalURL  string
 	UID        string
 	Generation int64
+	// Thresholds of a registration, nil when the event carries none (an
+	// older operator's): keep those stored.
+	Thresholds *eventsv1.VillageThresholds
 	// At is the event's time (when an archival took effect).
 	At time.Time
 }
@@ -65,8 +68,8 @@ func Decode(ev eventsv1.Event, town string) (Village, error) {
 		if err := ev.Decode(&r); err != nil {
 			return Village{}, events.Permanent(err)
 		}
-		v.Op, v.Code, v.Name, v.Kind, v.Roles, v.PortalURL, v.UID, v.Generation =
-			Register, r.Code, strings.TrimSpace(r.Name), r.Kind, r.Roles, r.PortalURL, r.UID, r.Generation
+		v.Op, v.Code, v.Name, v.Kind, v.Roles, v.PortalURL, v.UID, v.Generation, v.Thresholds =
+			Register, r.Code, strings.TrimSpace(r.Name), r.Kind, r.Roles, r.PortalURL, r.UID, r.Generation, r.Thresholds
 		dataTown = r.Town
 	case eventsv1.TypeVillageArchived:
 		var a eventsv1.VillageArchived
@@ -88,6 +91,8 @@ func Decode(ev eventsv1.Event, town string) (Village, error) {
 		return Village{}, events.Permanent(fmt.Errorf("event %s: generation %d is not positive", ev.ID, v.Generation))
 	case v.Op == Register && !nameOK:
 		return Village{}, events.Permanent(fmt.Errorf("event %s: village name %q is empty or longer than %d characters", ev.ID, v.Name, MaxVillageName))
+	case v.Thresholds != nil && (v.Thresholds.RepresentativesResolutionAboveYuan < 0 || v.Thresholds.TownApprovalAboveYuan < 0):
+		return Village{}, events.Permanent(fmt.Errorf("event %s: negative thresholds %+v", ev.ID, *v.Thresholds))
 	}
 	if !nameOK {
 		v.Name = ""

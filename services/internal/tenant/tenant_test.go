@@ -81,6 +81,12 @@ func TestDecode(t *testing.T) {
 		{name: "any town when the service has none", ev: event(R, "other", code, reg(func(v *eventsv1.VillageRegistered) { v.Town = "other" })),
 			want: Village{Op: Register, Town: "other", Code: code, Name: "岩头村", Kind: "village", Roles: []string{"secretary"},
 				PortalURL: "https://x/v", UID: "u1", Generation: 3, At: at}},
+		{name: "registration with thresholds", ev: event(R, town, code, reg(func(v *eventsv1.VillageRegistered) {
+			v.Thresholds = &eventsv1.VillageThresholds{RepresentativesResolutionAboveYuan: 30000, TownApprovalAboveYuan: 100000}
+		})), town: town,
+			want: Village{Op: Register, Town: town, Code: code, Name: "岩头村", Kind: "village", Roles: []string{"secretary"},
+				PortalURL: "https://x/v", UID: "u1", Generation: 3, At: at,
+				Thresholds: &eventsv1.VillageThresholds{RepresentativesResolutionAboveYuan: 30000, TownApprovalAboveYuan: 100000}}},
 		{name: "archival", ev: event(A, town, code, arch(nil)), town: town,
 			want: Village{Op: Archive, Town: town, Code: code, Name: "岩头村", UID: "u1", Generation: 4, At: at}},
 		{name: "archival with an unusable name is applied without it", ev: event(A, town, code, arch(func(v *eventsv1.VillageArchived) { v.Name = long })), town: town,
@@ -100,6 +106,9 @@ func TestDecode(t *testing.T) {
 		{name: "archival generation negative", ev: event(A, town, code, arch(func(v *eventsv1.VillageArchived) { v.Generation = -1 })), town: town, wantErr: "not positive"},
 		{name: "registration without a name", ev: event(R, town, code, reg(func(v *eventsv1.VillageRegistered) { v.Name = " \t" })), town: town, wantErr: "empty or longer"},
 		{name: "registration name too long", ev: event(R, town, code, reg(func(v *eventsv1.VillageRegistered) { v.Name = long })), town: town, wantErr: "empty or longer"},
+		{name: "negative threshold", ev: event(R, town, code, reg(func(v *eventsv1.VillageRegistered) {
+			v.Thresholds = &eventsv1.VillageThresholds{RepresentativesResolutionAboveYuan: -1, TownApprovalAboveYuan: 100000}
+		})), town: town, wantErr: "negative thresholds"},
 		{name: "malformed registration", ev: event(R, town, code, `{"code": 1}`), town: town, wantErr: "cannot unmarshal"},
 		{name: "malformed archival", ev: event(A, town, code, `[`), town: town, wantErr: ""},
 	}
