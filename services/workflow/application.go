@@ -480,8 +480,11 @@ func (s *Service) Apply(ctx context.Context, village string, in ApplyInput, file
 		if err := s.publishWarnings(ctx, tx, inst, fresh); err != nil {
 			return err
 		}
-		return s.publish(ctx, tx, inst, eventsv1.TypeApplicationFiled, eventsv1.ApplicationFiled{InstanceRef: ref(inst),
-			Channel: app.Channel, FiledBy: app.FiledBy, Materials: len(stored), FiledAt: now})
+		if err := s.publish(ctx, tx, inst, eventsv1.TypeApplicationFiled, eventsv1.ApplicationFiled{InstanceRef: ref(inst),
+			Channel: app.Channel, FiledBy: app.FiledBy, Materials: len(stored), FiledAt: now}); err != nil {
+			return err
+		}
+		return s.syncPostings(ctx, tx, inst, now) // the step entered may require a posting (postings.go)
 	})
 	if err != nil {
 		return nil, fmtErr("filing application", err)
