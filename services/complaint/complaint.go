@@ -191,13 +191,17 @@ type Escalation struct {
 
 // Complaint is one complaint.
 type Complaint struct {
-	ID           string       `json:"id"`
-	TrackingCode string       `json:"trackingCode"`
-	Town         string       `json:"town"`
-	Village      string       `json:"village"`
-	Category     Category     `json:"category"`
-	Description  string       `json:"description"`
-	Attachments  []Attachment `json:"attachments,omitempty"`
+	ID           string   `json:"id"`
+	TrackingCode string   `json:"trackingCode"`
+	Town         string   `json:"town"`
+	Village      string   `json:"village"`
+	Category     Category `json:"category"`
+	// PostingID makes the complaint an objection (异议) to a posting on
+	// the village's notice board (公示栏): the workflow's posting id, from
+	// the portal's objection link (objection.go).
+	PostingID   string       `json:"postingId,omitempty"`
+	Description string       `json:"description"`
+	Attachments []Attachment `json:"attachments,omitempty"`
 	// Reporter is nil for anonymous complaints and in every view but a
 	// discipline one.
 	Reporter *Reporter `json:"reporter,omitempty"`

@@ -170,6 +170,9 @@ func checkIntake(in Intake) domainerr.FieldErrors {
 	if e := ValidateIntakeDescription(in.Description); e != nil {
 		errs = append(errs, e)
 	}
+	if in.Posting != "" && !ValidPostingID(in.Posting) {
+		errs = append(errs, &domainerr.FieldError{Field: "posting", Code: "posting_invalid", Message: "异议针对的公示编号不正确，请从公示栏重新进入"})
+	}
 	if len(in.Attachments) > MaxAttachments {
 		errs = append(errs, &domainerr.FieldError{Field: "attachments", Code: "too_many_attachments", Message: fmt.Sprintf("最多只能上传%d个附件", MaxAttachments)})
 	}
@@ -259,6 +262,7 @@ type intakeRequest struct {
 	Category    Category     `json:"category"`
 	Description string       `json:"description"`
 	Attachments []Attachment `json:"attachments,omitempty"`
+	Posting     string       `json:"posting,omitempty"` // an objection (objection.go)
 }
 
 func (a *API) intake(w http.ResponseWriter, r *http.Request) {
@@ -279,7 +283,7 @@ func (a *API) intake(w http.ResponseWriter, r *http.Request) {
 	for i := range req.Attachments {
 		req.Attachments[i].Stored = false // JSON only links files; uploads go through the report page
 	}
-	in := Intake{Village: village, Category: req.Category, Description: req.Description, Attachments: req.Attachments}
+	in := Intake{Village: village, Category: req.Category, Description: req.Description, Attachments: req.Attachments, Posting: req.Posting}
 	if errs := checkIntake(in); len(errs) > 0 {
 		a.refused(r, channelAPI, reasonIntakeLimits)
 		problems.Write(w, r, errs)

@@ -22,6 +22,8 @@ type Intake struct {
 	Category    Category     `json:"category"`
 	Description string       `json:"description"`
 	Attachments []Attachment `json:"attachments,omitempty"`
+	// Posting, when set, makes it an objection to that posting (objection.go).
+	Posting string `json:"posting,omitempty"`
 }
 
 // Validate checks an intake.
@@ -38,6 +40,9 @@ func (in Intake) Validate() error {
 	}
 	if len(in.Attachments) > MaxAttachments {
 		problems = append(problems, fmt.Sprintf("at most %d attachments", MaxAttachments))
+	}
+	if in.Posting != "" && !ValidPostingID(in.Posting) {
+		problems = append(problems, "posting must be the id of a posting on the notice board (a UUID)")
 	}
 	for i, a := range in.Attachments {
 		if a.Size <= 0 || a.Size > MaxAttachmentSize {
@@ -79,6 +84,6 @@ func New(town string, in Intake, reporter *Reporter, now time.Time) (*Complaint,
 		return nil, err
 	}
 	due := now.Add(AcceptWithin)
-	return &Complaint{Town: town, Village: in.Village, Category: in.Category, Description: strings.TrimSpace(in.Description),
+	return &Complaint{Town: town, Village: in.Village, Category: in.Category, PostingID: strings.ToLower(in.Posting), Description: strings.TrimSpace(in.Description),
 		Attachments: in.Attachments, Reporter: reporter, Status: StatusReceived, FiledAt: now, UpdatedAt: now, DueAt: &due}, nil
 }

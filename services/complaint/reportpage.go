@@ -47,6 +47,8 @@ type reportPage struct {
 	SignedIn    bool
 	Name        string
 	Identified  bool
+	// Posting is the notice-board posting objected to (objection.go).
+	Posting string
 
 	MinDescription, MaxDescription, MaxFiles, MaxFileMB int
 }
@@ -68,6 +70,12 @@ func (a *API) newReportPage(r *http.Request, village string, sub *reportSubmissi
 	}
 	if sub != nil {
 		p.Description, p.Identified, p.HadFiles = sub.Description, sub.Identified, sub.FileCount > 0
+		p.Posting = sub.Posting
+	} else {
+		p.Posting = postingParam(r)
+	}
+	if p.Posting != "" {
+		p.Title = "对公示提出异议"
 	}
 	for _, c := range Categories {
 		p.Categories = append(p.Categories, categoryChoice{c, c.Label(), sub != nil && string(c) == sub.Category})
@@ -113,6 +121,7 @@ type upload struct {
 // reportSubmission is what the form sent.
 type reportSubmission struct {
 	Category, Description string
+	Posting               string // objection.go
 	Identified            bool
 	PowToken, PowNonce    string
 	Files                 []upload // at most IntakeMaxFiles
@@ -187,6 +196,8 @@ func (sub *reportSubmission) set(name, v string) {
 		sub.Description = strings.ReplaceAll(v, "\r\n", "\n")
 	case "identified":
 		sub.Identified = v == "1"
+	case "posting":
+		sub.Posting = strings.TrimSpace(v)
 	case "pow_token":
 		sub.PowToken = v
 	case "pow_nonce":
@@ -402,7 +413,7 @@ func (a *API) reportSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := a.newReportPage(r, village, sub)
-	in := Intake{Village: village, Category: Category(sub.Category), Description: sub.Description}
+	in := Intake{Village: village, Category: Category(sub.Category), Description: sub.Description, Posting: sub.Posting}
 	files := make([]IntakeFile, len(sub.Files))
 	for i, u := range sub.Files {
 		files[i] = IntakeFile{Name: u.Name, Size: u.Size, Head: u.Head, Unclean: u.Unclean}
@@ -461,8 +472,12 @@ func (a *API) reportSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.Service.metrics.filed(r.Context(), channelPage, in.Category)
-	renderPage(w, http.StatusCreated, "receipt", receiptPage{Title: "举报已提交", TrackingCode: rc.TrackingCode, Secret: rc.Secret,
-		Files: len(in.Attachments), AcceptDays: int(AcceptWithin / (24 * time.Hour))})
+	receipt := receiptPage{Title: "举报已提交", TrackingCode: rc.TrackingCode, Secret: rc.Secret,
+		Files: len(in.Attachments), AcceptDays: int(AcceptWithin / (24 * time.Hour))}
+	if in.Posting != "" {
+		receipt.Title, receipt.Objection = "异议已提交", true
+	}
+	renderPage(w, http.StatusCreated, "receipt", receipt)
 }
 
 // refusePage shows the abuse guard's refusal on the report page, with what
@@ -482,4 +497,5 @@ func (a *API) refusePage(w http.ResponseWriter, r *http.Request, village string,
 type receiptPage struct {
 	Title, TrackingCode, Secret string
 	Files, AcceptDays           int
+	Objection                   bool
 }

@@ -82,7 +82,7 @@ func (s *Service) File(ctx context.Context, in Intake, reporter *Reporter) (Rece
 				return err
 			}
 			return s.publish(ctx, tx, c, eventsv1.TypeComplaintFiled, eventsv1.ComplaintFiled{
-				ComplaintRef: ref(c), FiledAt: now, DueAt: *c.DueAt})
+				ComplaintRef: ref(c), FiledAt: now, DueAt: *c.DueAt, PostingID: c.PostingID})
 		})
 		if err == nil || attempt >= 3 || !strings.Contains(err.Error(), "tracking_code") {
 			break // retry only a (very unlikely) tracking code collision

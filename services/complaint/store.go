@@ -55,10 +55,10 @@ func insertComplaint(ctx context.Context, tx pgx.Tx, c *Complaint) error {
 	}
 	rid, rname, rphone := reporterColumns(c)
 	_, err = tx.Exec(ctx, `INSERT INTO complaints (id, tracking_code, town, village, category, status, filed_at, updated_at, due_at,
-		version, secret_hash, reporter_id, reporter_name, reporter_phone, doc, trace_parent)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$7,$8,$9,$10,$11,$12,$13,$14,$15)`,
+		version, secret_hash, reporter_id, reporter_name, reporter_phone, doc, trace_parent, posting_id)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$7,$8,$9,$10,$11,$12,$13,$14,$15,NULLIF($16, '')::uuid)`,
 		c.ID, c.TrackingCode, c.Town, c.Village, c.Category, c.Status, c.FiledAt, c.DueAt, c.Version, c.SecretHash,
-		rid, rname, rphone, doc, c.TraceParent)
+		rid, rname, rphone, doc, c.TraceParent, c.PostingID)
 	return err
 }
 

@@ -29,6 +29,9 @@ type ComplaintFiled struct {
 	ComplaintRef
 	FiledAt time.Time `json:"filedAt"`
 	DueAt   time.Time `json:"dueAt"` // of acceptance
+	// PostingID: the complaint is an objection (异议) to this posting on the
+	// village's notice board (cn.wuxiao.workflow.posting.published.v1).
+	PostingID string `json:"postingId,omitempty"`
 }
 
 // Outcomes of an investigation, carried by complaint.resolved.
