@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wuxiao/wuxiao/api/identity"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/store"
@@ -56,8 +57,11 @@ func itemPaths(item *wuxiaov1.PowerItem) []walkPath {
 // api/identity's metadata says).
 func walkActor(role wuxiaov1.ActorRole) Actor {
 	a := Actor{ID: "walk-" + string(role), Name: "走查" + string(role), Role: string(role), Town: town, Village: village}
-	if isTownRole(a.Role) {
+	switch r := identity.Role(role); {
+	case r.IsTownRole():
 		a.Village = ""
+	case r.IsDistrictRole():
+		a.Town, a.Village = "", ""
 	}
 	return a
 }
@@ -107,30 +111,7 @@ func TestWalkEveryItem(t *testing.T) {
 	if len(cat.Items) != sampleItems {
 		t.Fatalf("the sample catalog has %d items, the walk expects %d: update sampleItems (and make sure every new item walks)", len(cat.Items), sampleItems)
 	}
-	ctx := context.Background()
-	clk := &clock{}
-	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, tz.Shanghai))
-	pool, err := store.Open(ctx, testinfra.Postgres(t), "workflow")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if err := events.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	if err := Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	cal, err := NewCalendar(CalendarFile{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &Service{Engine: &Engine{Catalog: cat, Calendar: cal}, Pool: pool, Town: town, IDHashKey: []byte("test-key"),
-		AuditKey: testAuditKey, Log: slog.New(slog.DiscardHandler), Now: clk.Now}
-	th := DefaultThresholds
-	if err := s.SetVillage(ctx, village, "走查村", th); err != nil {
-		t.Fatal(err)
-	}
+	w := newWalker(t, cat)
 
 	started := time.Now()
 	items, paths, steps := 0, 0, 0
@@ -148,7 +129,13 @@ func TestWalkEveryItem(t *testing.T) {
 				name += "/" + p.String()
 			}
 			t.Run(name, func(t *testing.T) {
-				walkItem(t, s, clk, item, p, th)
+				warnings, err := w.walk(item, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, w := range warnings {
+					t.Errorf("item %s step %s: warning %s (control %s): %s", item.ID, w.StepID, w.Rule, w.ControlID, w.Message)
+				}
 			})
 			for _, id := range p {
 				walked[id] = true
@@ -169,68 +156,131 @@ func TestWalkEveryItem(t *testing.T) {
 	t.Logf("walked %d items, %d paths, %d steps in %s", items, paths, steps, time.Since(started).Round(time.Millisecond))
 }
 
-// walkItem starts one instance of item and does the steps of path in order.
-func walkItem(t *testing.T, s *Service, clk *clock, item *wuxiaov1.PowerItem, path walkPath, th Thresholds) {
+// TestWalkNamesWhatIsStuck: an item nobody can start, or whose later step
+// nobody can do, fails the walk with the item, the step and the role. (The
+// catalog checks refuse such items before any service loads them, so these
+// are built past them, as a hand-edited ConfigMap would be.)
+func TestWalkNamesWhatIsStuck(t *testing.T) {
+	sample, err := LoadCatalog(testinfra.CatalogFile(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := sample.Item("service-certificate")
+	broken := func(id string, change func(*wuxiaov1.PowerItem)) wuxiaov1.PowerItem {
+		it := *base
+		it.ID, it.Steps = id, slices.Clone(base.Steps)
+		change(&it)
+		return it
+	}
+	cat := &Catalog{wuxiaov1.ResolvedCatalog{Name: "broken", PowerCatalogSpec: wuxiaov1.PowerCatalogSpec{Version: "t", Items: []wuxiaov1.PowerItem{
+		broken("town-it-starts", func(it *wuxiaov1.PowerItem) { it.Steps[0].Role = "town-it" }),
+		broken("district-approves", func(it *wuxiaov1.PowerItem) { it.Steps[2].Role = "district-admin" }),
+	}}}}
+	w := newWalker(t, cat)
+	for _, tc := range []struct {
+		item string
+		want string
+	}{
+		{"town-it-starts", "item town-it-starts cannot be started: its first step apply (提出申请) is the role town-it's, who was refused: "},
+		{"district-approves", "item district-approves cannot be finished: step approval (审批) is the role district-admin's, who was refused: "},
+	} {
+		item := cat.Item(tc.item)
+		_, err := w.walk(item, itemPaths(item)[0])
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("walking %s: %v, want an error starting %q", tc.item, err, tc.want)
+		}
+	}
+}
+
+// walker runs a catalog's items through a Service on a fresh database, in
+// one village registered with the default thresholds.
+type walker struct {
+	s   *Service
+	clk *clock
+	th  Thresholds
+}
+
+func newWalker(t *testing.T, cat *Catalog) *walker {
+	t.Helper()
+	ctx := context.Background()
+	clk := &clock{}
+	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, tz.Shanghai))
+	pool, err := store.Open(ctx, testinfra.Postgres(t), "workflow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := events.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if err := Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	cal, err := NewCalendar(CalendarFile{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Service{Engine: &Engine{Catalog: cat, Calendar: cal}, Pool: pool, Town: town, IDHashKey: []byte("test-key"),
+		AuditKey: testAuditKey, Log: slog.New(slog.DiscardHandler), Now: clk.Now}
+	if err := s.SetVillage(ctx, village, "走查村", DefaultThresholds); err != nil {
+		t.Fatal(err)
+	}
+	return &walker{s: s, clk: clk, th: DefaultThresholds}
+}
+
+// walk starts one instance of item and does the steps of path in order,
+// returning the warnings raised, or an error naming the item and the step
+// nobody could do.
+func (w *walker) walk(item *wuxiaov1.PowerItem, path walkPath) ([]Warning, error) {
 	ctx := context.Background()
 	first := item.Step(path[0])
-	amount := walkAmountFen(item, path, th)
-	inst, err := s.Start(ctx, walkActor(first.Role), village, StartRequest{ItemID: item.ID, Title: "走查：" + item.Name, AmountFen: amount})
+	inst, err := w.s.Start(ctx, walkActor(first.Role), village, StartRequest{ItemID: item.ID, Title: "走查：" + item.Name,
+		AmountFen: walkAmountFen(item, path, w.th)})
 	if err != nil {
-		t.Fatalf("item %s cannot be started: its first step %s (%s) is the role %s's, who was refused: %v", item.ID, first.ID, first.Name, first.Role, err)
+		return nil, fmt.Errorf("item %s cannot be started: its first step %s (%s) is the role %s's, who was refused: %w", item.ID, first.ID, first.Name, first.Role, err)
 	}
 	var warnings []Warning
 	for i, id := range path {
 		step := item.Step(id)
 		actor := walkActor(step.Role)
 		if inst.Current != id {
-			t.Fatalf("item %s: after %v the current step is %q, want %s", item.ID, path[:i], inst.Current, id)
+			return nil, fmt.Errorf("item %s: after %v the current step is %q, want %s", item.ID, path[:i], inst.Current, id)
 		}
-		entered := clk.Now()
-		for _, c := range item.ControlsOn(id) {
-			if c.Type == wuxiaov1.ControlEvidenceRequired {
-				attachWalkEvidence(t, s, actor, inst.ID, item, step, EvidenceFileKind)
-			}
-		}
+		entered := w.clk.Now()
 		// A posting stays up for its minimum days; any other step is done
 		// within the hour.
 		wait := time.Hour
 		for _, c := range item.ControlsOn(id) {
-			if c.Type == wuxiaov1.ControlPostingDuration && c.MinDays != nil {
+			switch {
+			case c.Type == wuxiaov1.ControlEvidenceRequired:
+				if _, err := w.s.AddEvidenceFile(ctx, actor, inst.ID, EvidenceFileInput{StepID: id,
+					Name: fmt.Sprintf("%s-%s.pdf", item.ID, id), Data: samplePDF()}); err != nil {
+					return nil, fmt.Errorf("item %s cannot be finished: step %s (%s) needs evidence, which the role %s may not attach: %w", item.ID, id, step.Name, step.Role, err)
+				}
+			case c.Type == wuxiaov1.ControlPostingDuration && c.MinDays != nil:
 				wait = max(wait, time.Duration(*c.MinDays)*24*time.Hour)
 			}
 		}
-		clk.Set(entered.Add(wait))
+		w.clk.Set(entered.Add(wait))
 		next := ""
 		if i+1 < len(path) && len(step.Next) > 1 {
 			next = path[i+1]
 		}
 		var ws []Warning
-		inst, ws, err = s.Complete(ctx, actor, inst.ID, id, CompleteRequest{Next: next, Note: "走查"})
+		inst, ws, err = w.s.Complete(ctx, actor, inst.ID, id, CompleteRequest{Next: next, Note: "走查"})
 		if err != nil {
-			t.Fatalf("item %s cannot be finished: step %s (%s), the role %s's, was refused: %v", item.ID, id, step.Name, step.Role, err)
+			return nil, fmt.Errorf("item %s cannot be finished: step %s (%s) is the role %s's, who was refused: %w", item.ID, id, step.Name, step.Role, err)
 		}
 		warnings = append(warnings, ws...)
 	}
 	if inst.Status != StatusCompleted {
-		t.Fatalf("item %s: after its last step %s the instance is %s at %q, want completed", item.ID, path[len(path)-1], inst.Status, inst.Current)
+		return nil, fmt.Errorf("item %s: after its last step %s the instance is %s at %q, want completed", item.ID, path[len(path)-1], inst.Status, inst.Current)
 	}
-	for _, w := range warnings {
-		t.Errorf("item %s step %s: warning %s (control %s): %s", item.ID, w.StepID, w.Rule, w.ControlID, w.Message)
-	}
-	stored, err := s.Get(ctx, inst.ID)
+	stored, err := w.s.Get(ctx, inst.ID)
 	if err != nil || stored.Status != StatusCompleted || len(stored.Steps) != len(path) {
-		t.Fatalf("item %s: stored instance %+v, %v", item.ID, stored, err)
+		return nil, fmt.Errorf("item %s: stored instance %+v, %v", item.ID, stored, err)
 	}
-}
-
-// attachWalkEvidence uploads a small PDF as evidence of step.
-func attachWalkEvidence(t *testing.T, s *Service, actor Actor, id string, item *wuxiaov1.PowerItem, step *wuxiaov1.Step, kind string) {
-	t.Helper()
-	_, err := s.AddEvidenceFile(context.Background(), actor, id, EvidenceFileInput{StepID: step.ID, Kind: kind,
-		Name: fmt.Sprintf("%s-%s.pdf", item.ID, step.ID), Data: samplePDF()})
-	if err != nil {
-		t.Fatalf("item %s step %s needs evidence (%s), which the role %s may not attach: %v", item.ID, step.ID, kind, step.Role, err)
-	}
+	return warnings, nil
 }
 
 // TestWalkLargeSumPastTheResolution: the walk's large sums go without
