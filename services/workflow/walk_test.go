@@ -100,7 +100,8 @@ func thresholdOf(c wuxiaov1.Control, th Thresholds) (need string, limitFen int64
 // controls ask: evidence files uploaded where evidence is required, postings
 // left up for their minimum days, large amounts sent through the
 // representatives' resolution and the town's approval where the path goes
-// there (no document attached in advance). Every instance must end completed
+// there (no document attached in advance), and every posting step's
+// posting on the notice board for its days. Every instance must end completed
 // and raise no violation warning: a warning here means the catalog, or the
 // engine, asks for something the item's own process cannot give.
 func TestWalkEveryItem(t *testing.T) {
@@ -279,6 +280,24 @@ func (w *walker) walk(item *wuxiaov1.PowerItem, path walkPath) ([]Warning, error
 	stored, err := w.s.Get(ctx, inst.ID)
 	if err != nil || stored.Status != StatusCompleted || len(stored.Steps) != len(path) {
 		return nil, fmt.Errorf("item %s: stored instance %+v, %v", item.ID, stored, err)
+	}
+	// Every posting step went up on the notice board and stayed its days.
+	ended, err := w.s.Postings(ctx, village, false, 1000)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range path {
+		rule, ok := PostingRuleOf(item, id)
+		if !ok {
+			continue
+		}
+		i := slices.IndexFunc(ended, func(p Posting) bool { return p.InstanceID == inst.ID && p.StepID == id })
+		if i < 0 {
+			return nil, fmt.Errorf("item %s: step %s requires a posting, and none was on the notice board", item.ID, id)
+		}
+		if p := ended[i]; p.EndedAt == nil || DaysBetween(p.StartAt, *p.EndedAt) < rule.MinDays {
+			return nil, fmt.Errorf("item %s: the posting of step %s was up from %s to %v, less than %d days", item.ID, id, p.StartAt, p.EndedAt, rule.MinDays)
+		}
 	}
 	return warnings, nil
 }
