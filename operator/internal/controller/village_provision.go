@@ -277,7 +277,8 @@ func (r *VillageReconciler) register(ctx context.Context, v *wuxiaov1.Village, t
 	}
 	slices.Sort(roles)
 	data, err := json.Marshal(eventsv1.VillageRegistered{Code: v.Spec.Code, Name: v.Spec.DisplayName, Kind: string(v.Spec.Kind),
-		Town: town.Name, Roles: roles, PortalURL: v.Status.PortalURL, Generation: v.Generation, UID: string(v.UID)})
+		Town: town.Name, Roles: roles, PortalURL: v.Status.PortalURL, Generation: v.Generation, UID: string(v.UID),
+		Thresholds: registeredThresholds(v)})
 	if err != nil {
 		return err
 	}
