@@ -279,7 +279,7 @@ func (w *walker) walk(item *wuxiaov1.PowerItem, path walkPath) ([]Warning, error
 	}
 	stored, err := w.s.Get(ctx, inst.ID)
 	if err != nil || stored.Status != StatusCompleted || len(stored.Steps) != len(path) {
-		return nil, fmt.Errorf("item %s: stored instance %+v, %v", item.ID, stored, err)
+		return nil, fmt.Errorf("item %s: stored instance %+v, %w", item.ID, stored, err)
 	}
 	// Every posting step went up on the notice board and stayed its days.
 	ended, err := w.s.Postings(ctx, village, false, 1000)
