@@ -20,6 +20,14 @@ const (
 	// the other services) is still reconciled, so a typo in one ConfigMap
 	// never freezes the district's towns. Alert on this condition.
 	ConditionRatingRulesValid = "RatingRulesValid"
+	// ConditionCalendarValid, on a Town, says whether the working-day
+	// calendar named by its spec.calendarRef (or its District's) is valid
+	// and handed to the workflow service; without a reference it is True
+	// for the official schedule alone. False (reason CalendarNotFound or
+	// CalendarInvalid, the message naming the line at fault) leaves Ready as
+	// it is: the workflow service keeps the last good calendar, and the rest
+	// of the town is reconciled. Alert on this condition.
+	ConditionCalendarValid = "CalendarValid"
 )
 
 // Condition reasons. They are predeclared so that alerts and tests can match
@@ -62,6 +70,17 @@ const (
 	// not load; the message names every field at fault. The inspection
 	// service keeps the last good rules until they are fixed.
 	ReasonRatingRulesInvalid = "RatingRulesInvalid"
+	// ReasonCalendarLoaded (CalendarValid True): the named calendar is
+	// valid and handed over, or the town uses the official schedule alone.
+	ReasonCalendarLoaded = "CalendarLoaded"
+	// ReasonCalendarNotFound (CalendarValid False): the ConfigMap or key
+	// named by a calendar reference (spec.calendarRef) does not exist.
+	ReasonCalendarNotFound = "CalendarNotFound"
+	// ReasonCalendarInvalid (CalendarValid False): the calendar does not
+	// parse (a date that is not YYYY-MM-DD or does not exist, a day both a
+	// holiday and a working day, an unknown key); the message names every
+	// line at fault. The workflow service keeps the last good calendar.
+	ReasonCalendarInvalid = "CalendarInvalid"
 )
 
 // Well-known annotations, labels and finalizers.
@@ -90,6 +109,18 @@ const (
 	// operator only watches ConfigMaps it is told about, so that its memory
 	// does not grow with every ConfigMap of the cluster.)
 	RatingRulesLabel = "wuxiao.io/rating-rules"
+	// CalendarLabel, set to "true" on a ConfigMap that a calendarRef names,
+	// makes the operator see edits of the ConfigMap at once; without it the
+	// operator re-reads the calendar every 10 minutes.
+	CalendarLabel = "wuxiao.io/calendar"
+
+	// CalendarConfigMapName is the ConfigMap in a town's namespace holding
+	// the validated calendar (key CalendarFileKey, canonical JSON) that the
+	// workflow Deployment mounts as a directory at CalendarMountPath (not
+	// subPath: the kubelet updates the file in place).
+	CalendarConfigMapName = "working-calendar"
+	CalendarFileKey       = "calendar.json"
+	CalendarMountPath     = "/etc/wuxiao/calendar"
 )
 
 // ServiceName is one of the four per-town microservices.

@@ -68,6 +68,20 @@ type DistrictSpec struct {
 	// +optional
 	RatingRulesRef *ConfigMapKeyRef `json:"ratingRulesRef,omitempty"`
 
+	// CalendarRef names the working-day calendar (YAML or JSON: the lists
+	// holidays and workdays of YYYY-MM-DD dates, see api/workcalendar) the
+	// towns' workflow services count working-day time limits by, on top of
+	// the State Council's schedule they carry (github.com/6tail/lunar-go):
+	// a date listed here overrides or extends it. Without it, the official
+	// schedule alone. The ConfigMap may be in any namespace the reference
+	// names. The operator validates the calendar and hands it to each
+	// town's workflow service, which applies a change within about a
+	// minute, without a restart. A missing or invalid calendar is not
+	// handed over: each Town keeps its last good calendar and reports the
+	// problem in its condition CalendarValid, nothing else stops.
+	// +optional
+	CalendarRef *ConfigMapKeyRef `json:"calendarRef,omitempty"`
+
 	// DistrictView says which town's inspection service builds the
 	// district overview (every town's grades, coverage, orders).
 	// +optional

@@ -69,6 +69,17 @@ type TownSpec struct {
 	// +optional
 	RatingRulesRef *ConfigMapKeyRef `json:"ratingRulesRef,omitempty"`
 
+	// CalendarRef overrides the district's working-day calendar for this
+	// town (see District spec.calendarRef): a ConfigMap key holding the
+	// holidays and adjusted working days (YAML or JSON) over the State
+	// Council's schedule. A missing or invalid calendar is not handed over:
+	// the workflow service keeps the last good one, the rest of the town is
+	// reconciled as usual (Ready is unaffected), and the condition
+	// CalendarValid turns False (reason CalendarNotFound or CalendarInvalid,
+	// the message naming the line at fault) with a Warning event.
+	// +optional
+	CalendarRef *ConfigMapKeyRef `json:"calendarRef,omitempty"`
+
 	// RolloutWave orders the town in a district-wide upgrade: wave 0 first.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
@@ -176,6 +187,13 @@ type TownStatus struct {
 	// False) it keeps naming the last good rules.
 	// +optional
 	RatingRules string `json:"ratingRules,omitempty"`
+	// Calendar is the working-day calendar in force over the official
+	// schedule, as namespace/name:key of its ConfigMap; empty when the town
+	// uses the official schedule alone. While the calendar named is missing
+	// or invalid (condition CalendarValid False) it keeps naming the last
+	// good one.
+	// +optional
+	Calendar string `json:"calendar,omitempty"`
 	// Version of the services the town is moving to or runs.
 	// +optional
 	Version string `json:"version,omitempty"`

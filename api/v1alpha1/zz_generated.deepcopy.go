@@ -184,6 +184,11 @@ func (in *DistrictSpec) DeepCopyInto(out *DistrictSpec) {
 		*out = new(ConfigMapKeyRef)
 		**out = **in
 	}
+	if in.CalendarRef != nil {
+		in, out := &in.CalendarRef, &out.CalendarRef
+		*out = new(ConfigMapKeyRef)
+		**out = **in
+	}
 	out.DistrictView = in.DistrictView
 	in.Gateway.DeepCopyInto(&out.Gateway)
 	in.Monitoring.DeepCopyInto(&out.Monitoring)
@@ -1032,6 +1037,11 @@ func (in *TownSpec) DeepCopyInto(out *TownSpec) {
 	}
 	if in.RatingRulesRef != nil {
 		in, out := &in.RatingRulesRef, &out.RatingRulesRef
+		*out = new(ConfigMapKeyRef)
+		**out = **in
+	}
+	if in.CalendarRef != nil {
+		in, out := &in.CalendarRef, &out.CalendarRef
 		*out = new(ConfigMapKeyRef)
 		**out = **in
 	}
