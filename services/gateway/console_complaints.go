@@ -260,6 +260,7 @@ func (g *Gateway) complaintsPage(c *consoleReq) {
 	wg.Wait()
 	var all []*cpComplaint
 	var failed []string
+	capped := false
 	var firstErr error
 	for i, err := range errs {
 		if err != nil {
@@ -270,6 +271,7 @@ func (g *Gateway) complaintsPage(c *consoleReq) {
 			continue
 		}
 		all = append(all, lists[i]...)
+		capped = capped || len(lists[i]) >= complaintsPerVillage
 	}
 	// Nothing could be read: show why (a refusal, the service down).
 	if firstErr != nil && len(failed) == len(ask) {
@@ -321,6 +323,10 @@ func (g *Gateway) complaintsPage(c *consoleReq) {
 		}
 		filters = append(filters, filterView{ID: f.ID, Name: f.Name, Count: counts[f.ID], Href: "/console/complaints?" + q.Encode()})
 	}
+	cappedAt := 0 // the per-village count shown when a village's list was cut there
+	if capped {
+		cappedAt = complaintsPerVillage
+	}
 	title := "举报"
 	if village != "" {
 		title += " · " + label(names, village)
@@ -335,8 +341,9 @@ func (g *Gateway) complaintsPage(c *consoleReq) {
 		Villages   []wfVillage
 		Failed     []string
 		NoVillages bool
+		Capped     int
 	}{rows, more, filter, label(map[string]string{"open": "待处理", "all": "全部"}, label(cpStatusNames, filter)),
-		filters, village, vs, failed, len(ask) == 0})
+		filters, village, vs, failed, len(ask) == 0, cappedAt})
 }
 
 // complaintView is everything a complaint's page shows.
@@ -447,6 +454,8 @@ func (g *Gateway) loadComplaint(c *consoleReq, errMsg string) (*complaintView, b
 		v.History = append(v.History, cpTransitionView{cpTransition: t, ActionName: label(cpActionNames, t.Action),
 			RoleName: cpRoleName(t.Role), OutcomeName: cpOutcomeName(t.Outcome)})
 	}
+	// The filing itself is not a transition; it opens the record.
+	v.History = append(v.History, cpTransitionView{cpTransition: cpTransition{At: cp.FiledAt}, ActionName: "收到举报", RoleName: "码上举报"})
 	for k := len(cp.Notes) - 1; k >= 0; k-- {
 		n := cp.Notes[k]
 		v.Notes = append(v.Notes, cpNoteView{cpNote: n, RoleName: cpRoleName(n.Role)})
@@ -473,7 +482,7 @@ func (g *Gateway) complaintPage(c *consoleReq) {
 	}
 	flash := map[string]string{
 		"accept": "已受理，请在 30 天内调查办结", "reject": "已作出不予受理决定", "investigate": "已开始调查",
-		"resolve": "已办结，举报人可在查询页查看结果并反馈", "note": "意见已记录",
+		"resolve": "已办结，举报人可在查询页看到办结状态并反馈是否满意", "note": "意见已记录",
 	}[c.r.URL.Query().Get("ok")]
 	c.page(http.StatusOK, "console_complaint", "举报 "+v.C.TrackingCode, "complaints", flash, v)
 }
@@ -611,7 +620,9 @@ const statsYears = 15
 func (g *Gateway) complaintStatsPage(c *consoleReq) {
 	ctx := c.r.Context()
 	thisYear := consoleNow().In(tz.Shanghai).Year()
-	to, from := thisYear, thisYear-4
+	// Ten years by default: the seed's yearly figures (2017-2019) are
+	// within reach of a town's first years on the platform.
+	to, from := thisYear, thisYear-9
 	errMsg := ""
 	qs := c.r.URL.Query()
 	year := func(k string, def int) int {

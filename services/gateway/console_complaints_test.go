@@ -203,6 +203,8 @@ func TestComplaintConsoleInbox(t *testing.T) {
 	liaison := signIn(t, env.URL, "liaison-officer", conTown, conVillage)
 	discipline := signIn(t, env.URL, "town-discipline", conTown, "")
 	secretary := signIn(t, env.URL, "secretary", conTown, conVillage)
+	district := signIn(t, env.URL, "district-discipline", "", "")
+	official := signIn(t, env.URL, "town-official", conTown, "")
 	_, vu := testinfra.KratosUser(t, "villager", conTown, conVillage)
 	villager := signInAs(t, env.URL, "villager", vu.ID, vu.Email, vu.Password)
 
@@ -214,6 +216,8 @@ func TestComplaintConsoleInbox(t *testing.T) {
 	// The 举报 tab is the complaint handlers'.
 	pageHas(t, "liaison's console", liaison.get("/console"), 200, []string{`href="/console/complaints"`}, nil)
 	pageHas(t, "secretary's console", secretary.get("/console"), 200, nil, []string{`href="/console/complaints"`})
+	pageHas(t, "town official's console", official.get("/console"), 200, nil, []string{`href="/console/complaints"`})
+	pageHas(t, "district discipline's console", district.get("/console"), 200, []string{`href="/console/complaints"`}, nil)
 
 	cases := []struct {
 		name      string
@@ -238,6 +242,11 @@ func TestComplaintConsoleInbox(t *testing.T) {
 		{"discipline: anonymous report", discipline, "/console/complaints/" + fundsID, 200, []string{"匿名举报"}, nil},
 		{"secretary: reads, no forms", secretary, "/console/complaints/" + fundsID, 200,
 			[]string{"账上没有公开", "举报由本村监察联络员和镇（街道）纪委办理"}, []string{`action="/console/complaints/` + fundsID + `/actions"`, `/notes"`}},
+		{"district discipline: the town's complaints", district, "/console/complaints", 200, []string{funds, cadre, other, "当前查看：溪口镇"}, nil},
+		{"district discipline: the name, notes but no actions", district, "/console/complaints/" + cadreID, 200,
+			[]string{"实名举报：" + vu.Name, `action="/console/complaints/` + cadreID + `/notes"`}, []string{`value="accept"`}},
+		{"town official: no name, no forms", official, "/console/complaints/" + cadreID, 200,
+			[]string{"优亲厚友", "举报人信息只向纪检监察人员显示"}, []string{vu.Name, `value="accept"`, `/notes"`}},
 		{"malformed id", liaison, "/console/complaints/not-an-id", 404, nil, nil},
 		{"statistics, liaison", liaison, "/console/complaints/statistics", 200,
 			[]string{"按年份和类别", itoa(time.Now().In(tz.Shanghai).Year()), `<td class="num"><strong>2</strong></td>`}, []string{"畸山村"}},
@@ -336,7 +345,7 @@ func TestComplaintConsoleLifecycle(t *testing.T) {
 		}
 	}
 	page := liaison.get("/console/complaints/" + id + "?ok=resolve")
-	pageHas(t, "the resolved complaint", page, 200, []string{"已办结，举报人可在查询页查看结果并反馈", "调查结论：属实", "经查属实，已取消其低保资格并追回资金",
+	pageHas(t, "the resolved complaint", page, 200, []string{"已办结，举报人可在查询页看到办结状态并反馈是否满意", "收到举报", "调查结论：属实", "经查属实，已取消其低保资格并追回资金",
 		"调取低保评议会议记录", "属于本站受理范围", "已约谈相关村干部", "已向举报人公开", "监察联络员"}, []string{`value="accept"`, `name="outcome"`})
 
 	// The reporter's status page shows the public note only.
