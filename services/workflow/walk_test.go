@@ -278,8 +278,11 @@ func (w *walker) walk(item *wuxiaov1.PowerItem, path walkPath) ([]Warning, error
 		return nil, fmt.Errorf("item %s: after its last step %s the instance is %s at %q, want completed", item.ID, path[len(path)-1], inst.Status, inst.Current)
 	}
 	stored, err := w.s.Get(ctx, inst.ID)
-	if err != nil || stored.Status != StatusCompleted || len(stored.Steps) != len(path) {
-		return nil, fmt.Errorf("item %s: stored instance %+v, %w", item.ID, stored, err)
+	if err != nil {
+		return nil, fmt.Errorf("item %s: reading the instance back: %w", item.ID, err)
+	}
+	if stored.Status != StatusCompleted || len(stored.Steps) != len(path) {
+		return nil, fmt.Errorf("item %s: stored as %s with %d steps, want completed with %d", item.ID, stored.Status, len(stored.Steps), len(path))
 	}
 	// Every posting step went up on the notice board and stayed its days.
 	ended, err := w.s.Postings(ctx, village, false, 1000)
