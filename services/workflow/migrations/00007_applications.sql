@@ -20,5 +20,11 @@ CREATE TABLE applications (
 );
 CREATE INDEX applications_village ON applications (village, filed_at DESC);
 
+-- Uploaded files are photos and PDFs, compressed already: PostgreSQL's
+-- attempt to compress each (pglz) cost 30-40 ms per MiB for nothing.
+-- EXTERNAL keeps them out of line, uncompressed (new rows only).
+ALTER TABLE evidence_files ALTER COLUMN data SET STORAGE EXTERNAL;
+
 -- +goose Down
+ALTER TABLE evidence_files ALTER COLUMN data SET STORAGE EXTENDED;
 DROP TABLE applications;
