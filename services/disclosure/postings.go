@@ -52,10 +52,14 @@ func (s *Service) projectPosting(ctx context.Context, tx pgx.Tx, ev eventsv1.Eve
 		id, instance = d.PostingID, d.InstanceID
 		apply = func() (int64, error) {
 			// Scrubbed again: the board is a public output like any other.
+			kind := d.Kind
+			if kind != eventsv1.PostingKindResult {
+				kind = eventsv1.PostingKindStep
+			}
 			return exec(ctx, tx, `UPDATE postings SET tracking_number = $2, item_id = $3, item_name = $4, category = $5,
-				step_id = $6, step_name = $7, what = $8, title = $9, body = $10, min_days = $11, start_at = $12, planned_end_at = $13
-				WHERE posting_id = $1 AND start_at IS NULL`, d.PostingID, d.TrackingNumber, d.ItemID, d.ItemName, d.Category,
-				d.StepID, d.StepName, scrub(d.What), scrub(d.Title), scrub(d.Text), d.MinDays, d.StartAt, d.PlannedEndAt)
+				step_id = $6, step_name = $7, what = $8, title = $9, body = $10, min_days = $11, start_at = $12, planned_end_at = $13,
+				kind = $14 WHERE posting_id = $1 AND start_at IS NULL`, d.PostingID, d.TrackingNumber, d.ItemID, d.ItemName, d.Category,
+				d.StepID, d.StepName, scrub(d.What), scrub(d.Title), scrub(d.Text), d.MinDays, d.StartAt, d.PlannedEndAt, kind)
 		}
 	case eventsv1.TypePostingEnded:
 		var d eventsv1.PostingEnded
@@ -97,6 +101,7 @@ func (s *Service) projectPosting(ctx context.Context, tx pgx.Tx, ev eventsv1.Eve
 // Posting is a posting as the portal shows it.
 type Posting struct {
 	ID, Village, InstanceID, TrackingNumber string
+	Kind                                    string // eventsv1.PostingKindStep or PostingKindResult
 	ItemID, ItemName, Category              string
 	StepID, StepName, What, Title, Text     string
 	MinDays                                 int
@@ -108,20 +113,22 @@ type Posting struct {
 	Short                                   bool
 }
 
-// Postings lists a village's published postings, newest first: the
-// current ones (not ended) when current is true, else the past ones.
-func (s *Service) Postings(ctx context.Context, village string, current bool, limit int) ([]Posting, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT posting_id, village, instance_id, tracking_number, item_id, item_name, category,
+// Postings lists a village's published postings, newest first: the ones
+// up at now when current is true, else the ones come down (a step's
+// posting by its ended event, a result posting at its planned end).
+func (s *Service) Postings(ctx context.Context, village string, current bool, now time.Time, limit int) ([]Posting, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT posting_id, village, instance_id, kind, tracking_number, item_id, item_name, category,
 		step_id, step_name, what, title, body, min_days, start_at, planned_end_at, ended_at, end_reason, days, short
-		FROM postings WHERE village = $1 AND start_at IS NOT NULL AND (ended_at IS NULL) = $2
-		ORDER BY start_at DESC, posting_id LIMIT $3`, village, current, limit)
+		FROM postings WHERE village = $1 AND start_at IS NOT NULL
+		AND (ended_at IS NULL AND (kind = 'step' OR planned_end_at IS NULL OR planned_end_at > $2)) = $3
+		ORDER BY start_at DESC, posting_id LIMIT $4`, village, now, current, limit)
 	if err != nil {
 		return nil, fmtErr("reading postings", err)
 	}
 	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Posting, error) {
 		var p Posting
 		var planned *time.Time
-		err := r.Scan(&p.ID, &p.Village, &p.InstanceID, &p.TrackingNumber, &p.ItemID, &p.ItemName, &p.Category,
+		err := r.Scan(&p.ID, &p.Village, &p.InstanceID, &p.Kind, &p.TrackingNumber, &p.ItemID, &p.ItemName, &p.Category,
 			&p.StepID, &p.StepName, &p.What, &p.Title, &p.Text, &p.MinDays, &p.StartAt, &planned, &p.EndedAt, &p.EndReason, &p.Days, &p.Short)
 		if planned != nil {
 			p.PlannedEndAt = *planned
@@ -145,52 +152,75 @@ type postingsView struct {
 
 type postingRow struct {
 	ID, Anchor, Title, What, ItemName, StepName, Text string
-	Start, PlannedEnd, Ended, EndReason               string
-	MinDays, Days                                     int
-	Short                                             bool
-	ProcessURL, Tracking, ObjectURL                   string
+	// The period: "<Label>：<Start> 至 <End><Note>", or without End
+	// "<Label>：<Start> 起长期公开".
+	Label, Start, End, Note         string
+	Short                           bool
+	ProcessURL, Tracking, ObjectURL string
 }
 
 func day(t time.Time) string { return t.In(tz.Shanghai).Format("2006-01-02") }
 
-func (s *Service) postingsView(ctx context.Context, village string) (view, error) {
-	cur, err := s.Postings(ctx, village, true, boardCurrentMax)
+func (s *Service) postingsView(ctx context.Context, village string, now time.Time) (view, error) {
+	cur, err := s.Postings(ctx, village, true, now, boardCurrentMax)
 	if err != nil {
 		return view{}, err
 	}
-	past, err := s.Postings(ctx, village, false, boardPastMax)
+	past, err := s.Postings(ctx, village, false, now, boardPastMax)
 	if err != nil {
 		return view{}, err
 	}
 	pv := postingsView{Village: village}
-	row := func(p Posting) postingRow {
+	row := func(p Posting, current bool) postingRow {
 		r := postingRow{ID: p.ID, Anchor: "p-" + p.ID, Title: p.Title, What: p.What, ItemName: p.ItemName, StepName: p.StepName,
-			Text: p.Text, Start: day(p.StartAt), MinDays: p.MinDays, Days: p.Days, Short: p.Short, Tracking: p.TrackingNumber}
+			Text: p.Text, Label: "公示期", Start: day(p.StartAt), Short: p.Short, Tracking: p.TrackingNumber}
+		// The planned end is the first day the posting may come down; the
+		// last day it is up is the one before.
+		lastDay := ""
 		if !p.PlannedEndAt.IsZero() {
-			// The planned end is the first day it may come down; the last
-			// day of the posting is the one before.
-			r.PlannedEnd = day(p.PlannedEndAt.Add(-time.Second))
+			lastDay = day(p.PlannedEndAt.Add(-time.Second))
 		}
-		if p.EndedAt != nil {
-			r.Ended = day(*p.EndedAt)
-			r.EndReason = map[string]string{eventsv1.PostingEndedStepCompleted: "公示期结束，进入下一环节",
-				eventsv1.PostingEndedWithdrawn: "流程已撤回"}[p.EndReason]
+		switch {
+		case p.Kind == eventsv1.PostingKindResult:
+			r.Label, r.End = "公开期", lastDay
+			if lastDay != "" {
+				r.Note = fmt.Sprintf("（%d天）", p.MinDays)
+				if !current {
+					r.Note = fmt.Sprintf("，共%d天，公开期满", p.MinDays)
+				}
+			}
+		case current:
+			r.End, r.Note = lastDay, fmt.Sprintf("（不少于%d天）", p.MinDays)
+		default:
+			r.End, r.Note = day(*p.EndedAt), fmt.Sprintf("，共%d天（规定不少于%d天）", p.Days, p.MinDays)
+			if reason := map[string]string{eventsv1.PostingEndedStepCompleted: "公示期结束，进入下一环节",
+				eventsv1.PostingEndedWithdrawn: "流程已撤回"}[p.EndReason]; reason != "" {
+				r.Note += "，" + reason
+			}
 		}
 		if p.TrackingNumber != "" {
 			r.ProcessURL = "/v/" + village + "/processes/" + url.PathEscape(p.TrackingNumber)
 		}
-		r.ObjectURL = "/r/" + village + "?posting=" + url.QueryEscape(p.ID)
+		if current {
+			r.ObjectURL = "/r/" + village + "?posting=" + url.QueryEscape(p.ID)
+		}
 		return r
 	}
 	for _, p := range cur {
-		pv.Current = append(pv.Current, row(p))
+		pv.Current = append(pv.Current, row(p, true))
 	}
 	for _, p := range past {
-		pv.Past = append(pv.Past, row(p))
+		pv.Past = append(pv.Past, row(p, false))
 	}
 	return view{Template: "postings", Title: "公示栏", Tab: tabPostings, Data: pv}, nil
 }
 
+// portalPostings serves the board. Result postings come down at their
+// planned end, always the start of a day (Shanghai), so the page is keyed
+// by the day as well as by the village's version.
 func (s *Service) portalPostings(w http.ResponseWriter, r *http.Request) {
-	s.servePage(w, r, "postings", nil, s.postingsView)
+	now := s.now()
+	s.servePage(w, r, "postings?day="+day(now), nil, func(ctx context.Context, village string) (view, error) {
+		return s.postingsView(ctx, village, now)
+	})
 }

@@ -32,14 +32,14 @@ func seedBoard(t testing.TB, villageCode string) *boardFixture {
 	b.past = eventsv1.PostingPublished{InstanceRef: ref(villageCode + "-20260301-PAST1"), PostingID: uuid.NewString(),
 		StepID: "plan-posting", StepName: "方案公示", What: "决策方案及公示期间的村民意见", Section: "notice-board",
 		Title: "新建文化礼堂", Text: "“村级重大事项决策”事项进入“方案公示”环节，现予公示。", MinDays: 15, Calendar: "calendar",
-		StartAt: day(1, 9), PlannedEndAt: day(16, 0)}
+		StartAt: day(1, 9), PlannedEndAt: ptr(day(16, 0))}
 	b.ended = eventsv1.PostingEnded{InstanceRef: b.past.InstanceRef, PostingID: b.past.PostingID, StepID: "plan-posting",
 		Reason: eventsv1.PostingEndedStepCompleted, EndedAt: day(11, 9), Days: 10, Short: true}
 	b.current = eventsv1.PostingPublished{InstanceRef: ref(villageCode + "-20260312-CUR01"), PostingID: uuid.NewString(),
 		StepID: "plan-posting", StepName: "方案公示", What: "决策方案及公示期间的村民意见", Section: "notice-board",
 		// The workflow masks before publishing; the portal scrubs again.
 		Title: "村道硬化（联系人 13812345678）", Text: "对象：" + personal.MaskName(hhOuyang.name) + "，身份证 " + hhOuyang.id + "。",
-		MinDays: 15, Calendar: "calendar", StartAt: day(12, 9), PlannedEndAt: day(27, 0)}
+		MinDays: 15, Calendar: "calendar", StartAt: day(12, 9), PlannedEndAt: ptr(day(27, 0))}
 	for _, e := range []struct {
 		typ  string
 		data any
@@ -70,16 +70,16 @@ func TestPostingsConsumed(t *testing.T) {
 			t.Fatalf("%s: %v", ev.Type, err)
 		}
 	}
-	cur, err := s.Postings(ctx, village, true, 10)
+	cur, err := s.Postings(ctx, village, true, serviceNow, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	past, err := s.Postings(ctx, village, false, 10)
+	past, err := s.Postings(ctx, village, false, serviceNow, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cur) != 1 || cur[0].ID != b.current.PostingID || !cur[0].StartAt.Equal(b.current.StartAt) ||
-		!cur[0].PlannedEndAt.Equal(b.current.PlannedEndAt) || cur[0].EndedAt != nil {
+		!cur[0].PlannedEndAt.Equal(*b.current.PlannedEndAt) || cur[0].EndedAt != nil {
 		t.Errorf("current postings %+v", cur)
 	}
 	if strings.Contains(cur[0].Title, "13812345678") || strings.Contains(cur[0].Text, hhOuyang.id) {
@@ -148,5 +148,46 @@ func TestPortalPostingsPage(t *testing.T) {
 	empty := get(t, ts, "/v/"+emptyVillage+"/postings")
 	if empty.status != 200 || !strings.Contains(empty.body, "目前没有正在公示的事项") {
 		t.Errorf("an empty board: HTTP %d", empty.status)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestPortalResultPostings: a result posting (posted when a process
+// completed, no ended event) is current until its planned end, then past;
+// one without a planned end stays for good.
+func TestPortalResultPostings(t *testing.T) {
+	s := portalService(t, newService(t, testTown))
+	ts := serve(t, s)
+	day := func(d int) time.Time { return time.Date(2026, 3, d, 0, 0, 0, 0, tz.Shanghai) }
+	ref := eventsv1.InstanceRef{InstanceID: uuid.NewString(), TrackingNumber: village + "-20260301-RES01", ItemID: "organisation-committee-election",
+		ItemName: "村民委员会换届选举", Category: "organisation", CatalogVersion: "2020.1"}
+	for _, d := range []eventsv1.PostingPublished{
+		{What: "选举结果（已期满）", StartAt: day(1).Add(9 * time.Hour), PlannedEndAt: ptr(day(8)), MinDays: 7},
+		{What: "选举结果（公开中）", StartAt: day(13).Add(9 * time.Hour), PlannedEndAt: ptr(day(20)), MinDays: 7},
+		{What: "村规民约全文", StartAt: day(2).Add(9 * time.Hour)},
+	} {
+		d.InstanceRef, d.PostingID, d.Kind, d.Section, d.Text = ref, uuid.NewString(), eventsv1.PostingKindResult, "notice-board", "已办结，现予公开。"
+		if err := applyEvent(t, s, workflowEvent(t, village, eventsv1.TypePostingPublished, d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body := get(t, ts, "/v/"+village+"/postings").body
+	curAt, pastAt := strings.Index(body, "正在公示"), strings.Index(body, "往期公示")
+	for _, want := range []struct {
+		text    string
+		current bool
+	}{
+		{"选举结果（公开中）", true}, {"公开期：<b>2026-03-13</b> 至 <b>2026-03-19</b>（7天）", true},
+		{"村规民约全文", true}, {"公开期：<b>2026-03-02</b> 起长期公开", true},
+		{"选举结果（已期满）", false}, {"公开期：<b>2026-03-01</b> 至 <b>2026-03-07</b>，共7天，公开期满", false},
+	} {
+		i := strings.Index(body, want.text)
+		if i < 0 || (i > curAt && i < pastAt) != want.current || i < curAt {
+			t.Errorf("%q not where it belongs (current %v)", want.text, want.current)
+		}
+	}
+	if n := strings.Count(body, `class="object"`); n != 2 {
+		t.Errorf("%d objection links, want 2 (the current postings)", n)
 	}
 }

@@ -13,8 +13,11 @@ package workflow
 // Which steps post: exactly those with a posting-duration control. The
 // catalog's disclosure rules name no step, so they cannot decide when; a
 // notice-board rule whose forDays equals the control's minDays names what
-// is posted, otherwise the step's name does. Rules no posting step carries
-// (e.g. 村规民约全文, posted permanently once adopted) are not posted yet.
+// is posted, otherwise the step's name does. The notice-board rules no
+// posting step carries (e.g. 村规民约全文, 选举结果) are results: a process
+// that completes posts them at that moment (kind result, within any
+// withinDays), for forDays — they come down by themselves then, without
+// an event — or for good when forDays is 0.
 
 import (
 	"context"
@@ -80,12 +83,31 @@ func PlannedEnd(start time.Time, minDays int) time.Time {
 	return time.Date(d.Year(), d.Month(), d.Day()+minDays, 0, 0, 0, 0, tz.Shanghai)
 }
 
+// ResultRules are the notice-board disclosure rules of item that no
+// posting step carries: posted when a process of it completes.
+func ResultRules(item *wuxiaov1.PowerItem) []wuxiaov1.DisclosureRule {
+	carried := map[string]bool{}
+	for _, st := range item.Steps {
+		if r, ok := PostingRuleOf(item, st.ID); ok {
+			carried[r.What] = true
+		}
+	}
+	var out []wuxiaov1.DisclosureRule
+	for _, d := range item.Disclosure {
+		if d.Section == wuxiaov1.PortalSection(PostingSection) && !carried[d.What] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // Posting is one posting on a village's notice board.
 type Posting struct {
 	ID           string     `json:"id"`
 	InstanceID   string     `json:"instanceId"`
 	Village      string     `json:"village"`
 	ItemID       string     `json:"itemId"`
+	Kind         string     `json:"kind"` // eventsv1.PostingKindStep or PostingKindResult
 	StepID       string     `json:"stepId"`
 	Visit        int        `json:"visit"`
 	What         string     `json:"what"`
@@ -95,7 +117,7 @@ type Posting struct {
 	MinDays      int        `json:"minDays"`
 	Calendar     string     `json:"calendar"`
 	StartAt      time.Time  `json:"startAt"`
-	PlannedEndAt time.Time  `json:"plannedEndAt"`
+	PlannedEndAt *time.Time `json:"plannedEndAt,omitempty"`
 	EndedAt      *time.Time `json:"endedAt,omitempty"`
 	EndReason    string     `json:"endReason,omitempty"`
 }
@@ -121,18 +143,43 @@ func newPosting(item *wuxiaov1.PowerItem, inst *Instance, rule PostingRule, now 
 	var b strings.Builder
 	fmt.Fprintf(&b, "“%s”事项（办件编号 %s）进入“%s”环节，现予公示：%s。", item.Name, inst.TrackingNumber, st.Name, rule.What)
 	fmt.Fprintf(&b, "办理主体：%s；办理方式：%s。", st.Handler, st.Method)
+	writeFacts(&b, inst)
+	end := PlannedEnd(now, rule.MinDays)
+	fmt.Fprintf(&b, "公示期不少于%d天，自%s起至%s止。如有异议，请在公示期内提出。", rule.MinDays,
+		now.In(tz.Shanghai).Format("2006年1月2日"), end.AddDate(0, 0, -1).Format("2006年1月2日"))
+	return Posting{ID: uuid.NewString(), InstanceID: inst.ID, Village: inst.Village, ItemID: inst.ItemID, Kind: eventsv1.PostingKindStep,
+		StepID: inst.Current, Visit: visits(inst, inst.Current), What: rule.What, Section: rule.Section, Title: publicText(inst, inst.Title),
+		Text: publicText(inst, b.String()), MinDays: rule.MinDays, Calendar: PostingCalendar, StartAt: now, PlannedEndAt: &end}
+}
+
+// newResultPosting is the posting of a disclosure rule d when inst
+// completed at now, after its step last.
+func newResultPosting(item *wuxiaov1.PowerItem, inst *Instance, last string, d wuxiaov1.DisclosureRule, now time.Time) Posting {
+	var b strings.Builder
+	fmt.Fprintf(&b, "“%s”事项（办件编号 %s）已办结，现予公开：%s。", item.Name, inst.TrackingNumber, d.What)
+	writeFacts(&b, inst)
+	p := Posting{ID: uuid.NewString(), InstanceID: inst.ID, Village: inst.Village, ItemID: inst.ItemID, Kind: eventsv1.PostingKindResult,
+		StepID: last, Visit: 1, What: d.What, Section: PostingSection, Title: publicText(inst, inst.Title),
+		MinDays: int(d.ForDays), Calendar: PostingCalendar, StartAt: now}
+	if d.ForDays > 0 {
+		end := PlannedEnd(now, int(d.ForDays))
+		p.PlannedEndAt = &end
+		fmt.Fprintf(&b, "公开期%d天，自%s起至%s止。", d.ForDays, now.In(tz.Shanghai).Format("2006年1月2日"), end.AddDate(0, 0, -1).Format("2006年1月2日"))
+	} else {
+		fmt.Fprintf(&b, "自%s起长期公开。", now.In(tz.Shanghai).Format("2006年1月2日"))
+	}
+	p.Text = publicText(inst, b.String())
+	return p
+}
+
+// writeFacts adds the amount and the (masked) payee of inst to a posting's text.
+func writeFacts(b *strings.Builder, inst *Instance) {
 	if inst.AmountFen > 0 {
-		fmt.Fprintf(&b, "涉及金额：%s元。", yuan(inst.AmountFen))
+		fmt.Fprintf(b, "涉及金额：%s元。", yuan(inst.AmountFen))
 	}
 	if inst.Payee != nil && inst.Payee.Name != "" {
-		fmt.Fprintf(&b, "对象：%s。", personal.MaskName(inst.Payee.Name))
+		fmt.Fprintf(b, "对象：%s。", personal.MaskName(inst.Payee.Name))
 	}
-	fmt.Fprintf(&b, "公示期不少于%d天，自%s起至%s止。如有异议，请在公示期内提出。", rule.MinDays,
-		now.In(tz.Shanghai).Format("2006年1月2日"), PlannedEnd(now, rule.MinDays).AddDate(0, 0, -1).Format("2006年1月2日"))
-	return Posting{ID: uuid.NewString(), InstanceID: inst.ID, Village: inst.Village, ItemID: inst.ItemID, StepID: inst.Current,
-		Visit: visits(inst, inst.Current), What: rule.What, Section: rule.Section, Title: publicText(inst, inst.Title),
-		Text: publicText(inst, b.String()), MinDays: rule.MinDays, Calendar: PostingCalendar, StartAt: now,
-		PlannedEndAt: PlannedEnd(now, rule.MinDays)}
 }
 
 // postedAt is when the open posting of inst's step went up (zero: none).
@@ -177,29 +224,46 @@ func (s *Service) syncPostings(ctx context.Context, tx pgx.Tx, inst *Instance, n
 			return err
 		}
 	}
-	if current || inst.Status != StatusRunning {
-		return nil
-	}
 	item := s.Engine.Catalog.Item(inst.ItemID)
-	if item == nil {
+	if current || item == nil {
 		return nil
 	}
-	rule, ok := PostingRuleOf(item, inst.Current)
-	if !ok {
-		return nil
+	var posts []Posting
+	switch inst.Status {
+	case StatusRunning:
+		if rule, ok := PostingRuleOf(item, inst.Current); ok {
+			posts = append(posts, newPosting(item, inst, rule, now))
+		}
+	case StatusCompleted:
+		// Called once, by the change that completed the process.
+		last := ""
+		if n := len(inst.Steps); n > 0 {
+			last = inst.Steps[n-1].StepID
+		}
+		for _, d := range ResultRules(item) {
+			posts = append(posts, newResultPosting(item, inst, last, d, now))
+		}
 	}
-	p := newPosting(item, inst, rule, now)
-	if err := insertPosting(ctx, tx, p); err != nil {
-		return err
+	for _, p := range posts {
+		if err := insertPosting(ctx, tx, p); err != nil {
+			return err
+		}
+		stepName := ""
+		if st := item.Step(p.StepID); st != nil {
+			stepName = st.Name
+		}
+		if err := s.publish(ctx, tx, inst, eventsv1.TypePostingPublished, eventsv1.PostingPublished{InstanceRef: ref(inst),
+			PostingID: p.ID, Kind: p.Kind, StepID: p.StepID, StepName: stepName, What: p.What, Section: p.Section,
+			Title: p.Title, Text: p.Text, MinDays: p.MinDays, Calendar: p.Calendar, StartAt: p.StartAt, PlannedEndAt: p.PlannedEndAt}); err != nil {
+			return err
+		}
 	}
-	return s.publish(ctx, tx, inst, eventsv1.TypePostingPublished, eventsv1.PostingPublished{InstanceRef: ref(inst),
-		PostingID: p.ID, StepID: p.StepID, StepName: item.Step(p.StepID).Name, What: p.What, Section: p.Section,
-		Title: p.Title, Text: p.Text, MinDays: p.MinDays, Calendar: p.Calendar, StartAt: p.StartAt, PlannedEndAt: p.PlannedEndAt})
+	return nil
 }
 
-// Postings lists a village's postings, newest first: current ones (not
-// ended) when current, else ended ones.
+// Postings lists a village's postings, newest first: the ones up now when
+// current, else the ones come down.
 func (s *Service) Postings(ctx context.Context, village string, current bool, limit int) ([]Posting, error) {
-	ps, err := villagePostings(ctx, s.Pool, village, current, limit)
+	ps, err := villagePostings(ctx, s.Pool, village, current, s.now(), limit)
 	return ps, fmtErr("reading postings", err)
 }

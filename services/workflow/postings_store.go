@@ -7,21 +7,21 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const postingColumns = `id, instance_id, village, item_id, step_id, visit, what, section, title, body, min_days, calendar,
+const postingColumns = `id, instance_id, village, item_id, kind, step_id, visit, what, section, title, body, min_days, calendar,
 	start_at, planned_end_at, ended_at, COALESCE(end_reason, '')`
 
 func scanPosting(r pgx.CollectableRow) (Posting, error) {
 	var p Posting
-	err := r.Scan(&p.ID, &p.InstanceID, &p.Village, &p.ItemID, &p.StepID, &p.Visit, &p.What, &p.Section, &p.Title, &p.Text,
+	err := r.Scan(&p.ID, &p.InstanceID, &p.Village, &p.ItemID, &p.Kind, &p.StepID, &p.Visit, &p.What, &p.Section, &p.Title, &p.Text,
 		&p.MinDays, &p.Calendar, &p.StartAt, &p.PlannedEndAt, &p.EndedAt, &p.EndReason)
 	return p, err
 }
 
-// openPostings are the postings of an instance still up, locked: the
+// openPostings are the step postings of an instance still up, locked: the
 // instance's row lock already serialises its changes, this guards the rows.
 func openPostings(ctx context.Context, tx pgx.Tx, instanceID string) ([]Posting, error) {
 	rows, err := tx.Query(ctx, `SELECT `+postingColumns+` FROM postings
-		WHERE instance_id = $1 AND ended_at IS NULL ORDER BY start_at FOR UPDATE`, instanceID)
+		WHERE instance_id = $1 AND kind = 'step' AND ended_at IS NULL ORDER BY start_at FOR UPDATE`, instanceID)
 	if err != nil {
 		return nil, err
 	}
@@ -29,9 +29,9 @@ func openPostings(ctx context.Context, tx pgx.Tx, instanceID string) ([]Posting,
 }
 
 func insertPosting(ctx context.Context, tx pgx.Tx, p Posting) error {
-	_, err := tx.Exec(ctx, `INSERT INTO postings (id, instance_id, village, item_id, step_id, visit, what, section, title, body,
-		min_days, calendar, start_at, planned_end_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)`,
-		p.ID, p.InstanceID, p.Village, p.ItemID, p.StepID, p.Visit, p.What, p.Section, p.Title, p.Text,
+	_, err := tx.Exec(ctx, `INSERT INTO postings (id, instance_id, village, item_id, kind, step_id, visit, what, section, title, body,
+		min_days, calendar, start_at, planned_end_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)`,
+		p.ID, p.InstanceID, p.Village, p.ItemID, p.Kind, p.StepID, p.Visit, p.What, p.Section, p.Title, p.Text,
 		p.MinDays, p.Calendar, p.StartAt, p.PlannedEndAt)
 	return err
 }
@@ -41,11 +41,14 @@ func endPosting(ctx context.Context, tx pgx.Tx, id string, at time.Time, reason 
 	return err
 }
 
+// villagePostings lists a village's postings up at now (current) or come
+// down by now, newest first.
 func villagePostings(ctx context.Context, q interface {
 	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, village string, current bool, limit int) ([]Posting, error) {
+}, village string, current bool, now time.Time, limit int) ([]Posting, error) {
 	rows, err := q.Query(ctx, `SELECT `+postingColumns+` FROM postings
-		WHERE village = $1 AND (ended_at IS NULL) = $2 ORDER BY start_at DESC LIMIT $3`, village, current, limit)
+		WHERE village = $1 AND (ended_at IS NULL AND (kind = 'step' OR planned_end_at IS NULL OR planned_end_at > $2)) = $3
+		ORDER BY start_at DESC LIMIT $4`, village, now, current, limit)
 	if err != nil {
 		return nil, err
 	}

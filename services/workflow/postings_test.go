@@ -140,7 +140,8 @@ func TestPostingRecordedAndPublished(t *testing.T) {
 			if p == nil {
 				t.Fatalf("no current posting of %s among %+v", inst.TrackingNumber, cur)
 			}
-			if p.StepID != "plan-posting" || !p.StartAt.Equal(postedAt) || !p.PlannedEndAt.Equal(time.Date(2026, 3, 19, 0, 0, 0, 0, tz.Shanghai)) ||
+			if p.StepID != "plan-posting" || p.Kind != eventsv1.PostingKindStep || !p.StartAt.Equal(postedAt) || p.PlannedEndAt == nil ||
+				!p.PlannedEndAt.Equal(time.Date(2026, 3, 19, 0, 0, 0, 0, tz.Shanghai)) ||
 				p.MinDays != 15 || p.What != "决策方案及公示期间的村民意见" || p.Section != "notice-board" {
 				t.Errorf("posting %+v", p)
 			}
@@ -262,5 +263,89 @@ func TestPostingRecordedAndPublished(t *testing.T) {
 	}
 	if sum := days[0] + days[1] + days[2]; sum != 10+15+2 {
 		t.Errorf("days up %v, want 10, 15 and 2", days)
+	}
+}
+
+// TestResultPostings: the notice-board disclosure rules no posting step
+// carries are posted when the process completes, on PostgreSQL: for their
+// forDays (up until the planned end, then among the past postings, with
+// no event) or for good (forDays 0).
+func TestResultPostings(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{}
+	s := replica(t, testinfra.Postgres(t), clk)
+	as := func(role string) Actor {
+		a := cadre(role)
+		a.Town = s.Town
+		return a
+	}
+	for _, tc := range []struct {
+		item    string
+		what    string
+		forDays int
+	}{
+		{"organisation-party-member-appraisal", "民主评议结果", 15},
+		{"decision-village-rules", "村规民约全文", 0},
+	} {
+		t.Run(tc.item, func(t *testing.T) {
+			if rules := ResultRules(s.Engine.Catalog.Item(tc.item)); len(rules) != 1 || rules[0].What != tc.what {
+				t.Fatalf("result rules %+v", rules)
+			}
+			clk.Set(time.Date(2026, 4, 1, 9, 0, 0, 0, tz.Shanghai))
+			item := s.Engine.Catalog.Item(tc.item)
+			inst, err := s.Start(ctx, as(string(item.Steps[0].Role)), village, StartRequest{ItemID: tc.item, Title: tc.what})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for st := &item.Steps[0]; st != nil; {
+				// Long enough for every posting step on the way.
+				clk.Advance(20 * 24 * time.Hour)
+				if _, _, err := s.Complete(ctx, as(string(st.Role)), inst.ID, st.ID, CompleteRequest{}); err != nil {
+					t.Fatalf("%s: %v", st.ID, err)
+				}
+				if len(st.Next) == 0 {
+					break
+				}
+				st = item.Step(st.Next[0])
+			}
+			completedAt := clk.Now()
+			find := func(current bool) *Posting {
+				ps, err := s.Postings(ctx, village, current, 100)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range ps {
+					if ps[i].InstanceID == inst.ID && ps[i].Kind == eventsv1.PostingKindResult {
+						return &ps[i]
+					}
+				}
+				return nil
+			}
+			p := find(true)
+			if p == nil || p.What != tc.what || !p.StartAt.Equal(completedAt) || p.MinDays != tc.forDays || p.EndedAt != nil {
+				t.Fatalf("result posting %+v", p)
+			}
+			if tc.forDays == 0 {
+				if p.PlannedEndAt != nil || !strings.Contains(p.Text, "长期公开") {
+					t.Errorf("a posting for good: %+v", p)
+				}
+				clk.Advance(400 * 24 * time.Hour)
+				if find(true) == nil {
+					t.Error("a posting for good came down")
+				}
+				return
+			}
+			if p.PlannedEndAt == nil || !p.PlannedEndAt.Equal(PlannedEnd(completedAt, tc.forDays)) {
+				t.Errorf("planned end %v", p.PlannedEndAt)
+			}
+			clk.Set(p.PlannedEndAt.Add(-time.Second))
+			if find(true) == nil {
+				t.Error("down before its planned end")
+			}
+			clk.Set(*p.PlannedEndAt)
+			if find(true) != nil || find(false) == nil {
+				t.Error("still up at its planned end, or not among the past postings")
+			}
+		})
 	}
 }

@@ -4,11 +4,14 @@
 -- end (the portal lists past postings apart). Keyed by the posting id the
 -- event carries, so a redelivery changes nothing; an ended event arriving
 -- before its published one leaves a row without start_at, which the
--- portal does not list until the published event fills it in.
+-- portal does not list until the published event fills it in. A result
+-- posting (kind result: posted when a process completed) has no ended
+-- event: it is current until planned_end_at, or for good when that is NULL.
 CREATE TABLE postings (
     posting_id      text PRIMARY KEY,
     village         text NOT NULL REFERENCES villages (code),
     instance_id     text NOT NULL,
+    kind            text NOT NULL DEFAULT 'step',
     tracking_number text NOT NULL DEFAULT '',
     item_id         text NOT NULL DEFAULT '',
     item_name       text NOT NULL DEFAULT '',
