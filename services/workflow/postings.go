@@ -220,7 +220,10 @@ func (s *Service) syncPostings(ctx context.Context, tx pgx.Tx, inst *Instance, n
 		}
 		days := DaysBetween(p.StartAt, now)
 		if err := s.publish(ctx, tx, inst, eventsv1.TypePostingEnded, eventsv1.PostingEnded{InstanceRef: ref(inst),
-			PostingID: p.ID, StepID: p.StepID, Reason: reason, EndedAt: now, Days: days, Short: days < p.MinDays}); err != nil {
+			PostingID: p.ID, StepID: p.StepID, Reason: reason, EndedAt: now, Days: days,
+			// Short is what the control warns of: a withdrawn process's
+			// posting is not short, it is gone.
+			Short: reason == eventsv1.PostingEndedStepCompleted && days < p.MinDays}); err != nil {
 			return err
 		}
 	}

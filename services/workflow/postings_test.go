@@ -256,7 +256,7 @@ func TestPostingRecordedAndPublished(t *testing.T) {
 		if _, ok := published[id]; !ok {
 			t.Errorf("posting %s ended, never published", id)
 		}
-		if d.Short != (d.Days < 15) {
+		if d.Short != (d.Days < 15 && d.Reason == eventsv1.PostingEndedStepCompleted) {
 			t.Errorf("ended %+v", d)
 		}
 		days = append(days, d.Days)

@@ -61,7 +61,8 @@ type PostingPublished struct {
 
 // PostingEnded: the posting came down, because its step was recorded or
 // its process withdrawn. Days is how long it was really up (calendar days,
-// Shanghai); Short says it was up less than its MinDays.
+// Shanghai); Short says its step was recorded before MinDays (the
+// posting-duration control's warning).
 type PostingEnded struct {
 	InstanceRef
 	PostingID string    `json:"postingId"`
