@@ -16,6 +16,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
@@ -429,9 +431,32 @@ func (s *Service) Apply(ctx context.Context, village string, in ApplyInput, file
 		next = first.Next[0] // the catalog's first choice; a cadre records another out of order
 	}
 	started := inst
-	err = store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
-		// A retry (deadlock) starts again from the instance as Start left it.
-		inst = cloneInstance(started)
+	// A tracking number drawn twice the same day in a village (5 random
+	// characters) is drawn again rather than answered with an error.
+	for attempt := 0; ; attempt++ {
+		err = s.fileApplication(ctx, village, started, &inst, app, applicant, auditActor, first, next, note, stored, code, now)
+		var pgErr *pgconn.PgError
+		if attempt < 3 && errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "instances_tracking_number_key" {
+			started.TrackingNumber = trackingNumber(village, now)
+			app.TrackingNumber = started.TrackingNumber
+			continue
+		}
+		break
+	}
+	if err != nil {
+		return nil, fmtErr("filing application", err)
+	}
+	return &ApplyReceipt{Instance: inst, Application: app, TrackingNumber: inst.TrackingNumber, AccessCode: code,
+		ItemName: item.Name, MissingRequired: app.MissingAtFiling}, nil
+}
+
+// fileApplication is Apply's transaction: *inst is set to the instance as
+// stored (a retried transaction starts again from started).
+func (s *Service) fileApplication(ctx context.Context, village string, started *Instance, out **Instance, app *Application,
+	applicant, auditActor Actor, first wuxiaov1.Step, next, note string, stored []storedMaterial, code string, now time.Time) error {
+	return store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
+		inst := cloneInstance(started)
+		*out = inst
 		if err := refuseArchived(ctx, tx, village); err != nil {
 			return err
 		}
@@ -486,11 +511,6 @@ func (s *Service) Apply(ctx context.Context, village string, in ApplyInput, file
 		}
 		return s.syncPostings(ctx, tx, inst, now) // the step entered may require a posting (postings.go)
 	})
-	if err != nil {
-		return nil, fmtErr("filing application", err)
-	}
-	return &ApplyReceipt{Instance: inst, Application: app, TrackingNumber: inst.TrackingNumber, AccessCode: code,
-		ItemName: item.Name, MissingRequired: app.MissingAtFiling}, nil
 }
 
 // storedMaterial is an upload about to be stored as evidence.
