@@ -53,7 +53,7 @@ func recordConditionMetrics(kind, name string, conds []metav1.Condition) {
 	types := []string{wuxiaov1.ConditionReady, wuxiaov1.ConditionReconciling, wuxiaov1.ConditionStalled}
 	if kind == "Town" {
 		// Bad rating rules leave a town Ready: alerts need this one too.
-		types = append(types, wuxiaov1.ConditionRatingRulesValid)
+		types = append(types, wuxiaov1.ConditionRatingRulesValid, wuxiaov1.ConditionCalendarValid)
 	}
 	if kind == "PowerCatalog" {
 		// An item whose controls cannot be met leaves the catalog Ready.

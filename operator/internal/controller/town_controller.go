@@ -118,13 +118,14 @@ func (r *TownReconciler) reconcile(ctx context.Context, town *wuxiaov1.Town) (ct
 		}
 		return ctrl.Result{RequeueAfter: d}
 	}
-	if meta.IsStatusConditionFalse(town.Status.Conditions, wuxiaov1.ConditionRatingRulesValid) {
-		// A person fixes the rules, maybe in a ConfigMap the operator does
+	if meta.IsStatusConditionFalse(town.Status.Conditions, wuxiaov1.ConditionRatingRulesValid) ||
+		meta.IsStatusConditionFalse(town.Status.Conditions, wuxiaov1.ConditionCalendarValid) {
+		// A person fixes the rules or the calendar, maybe in a ConfigMap the operator does
 		// not watch: look again soon.
 		return soonest(time.Minute), nil
 	}
-	if town.Status.RatingRules != "" {
-		// Edits of a rules ConfigMap without the watch label arrive this way.
+	if town.Status.RatingRules != "" || town.Status.Calendar != "" {
+		// Edits of a rules or calendar ConfigMap without the watch label arrive this way.
 		return soonest(RatingRulesResync), nil
 	}
 	return ctrl.Result{RequeueAfter: gate}, nil
@@ -184,6 +185,9 @@ func (r *TownReconciler) reconcileChildren(ctx context.Context, town *wuxiaov1.T
 	town.Status.Catalog = catalog.Name + "@" + catalog.Spec.Version
 	ratingRules, err := r.ratingRules(ctx, town, district)
 	if err != nil {
+		return 0, err
+	}
+	if err := r.calendar(ctx, town, district); err != nil { // calendar.go
 		return 0, err
 	}
 
@@ -426,6 +430,10 @@ func (r *TownReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err != nil {
 		return err
 	}
+	calendars, err := r.calendarSource(mgr)
+	if err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(name).
 		WithOptions(controller.Options{MaxConcurrentReconciles: TownWorkers}).
@@ -446,6 +454,7 @@ func (r *TownReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&wuxiaov1.District{}, handler.EnqueueRequestsFromMapFunc(r.townsOfDistrict)).
 		Watches(&wuxiaov1.PowerCatalog{}, handler.EnqueueRequestsFromMapFunc(r.allTowns)).
 		WatchesRawSource(ratingRules).
+		WatchesRawSource(calendars).
 		Watches(&wuxiaov1.Village{}, coalescedTownOfVillage(villageCountDelay)).
 		Complete(traced("town", r))
 }

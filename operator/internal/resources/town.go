@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -297,6 +298,10 @@ func Deployment(in TownInput, svc wuxiaov1.ServiceName, catalogHash string) *app
 		// The services talk to Kafka, PostgreSQL and Kratos, never to the API server.
 		AutomountServiceAccountToken: ptr.To(false),
 	}
+	if svc == wuxiaov1.ServiceWorkflow { // the working-day calendar (calendar.go)
+		pod.Containers[0].VolumeMounts = append(slices.Clone(catalogMount), calendarVolumeMount())
+		pod.Volumes = append(pod.Volumes, calendarVolumeSource())
+	}
 	if p := tmpl.Placement; p != nil {
 		pod.NodeSelector = p.NodeSelector
 		pod.Tolerations = p.Tolerations
@@ -376,6 +381,9 @@ func serviceEnv(in TownInput, svc wuxiaov1.ServiceName) []corev1.EnvVar {
 			corev1.EnvVar{Name: settings.EnvDistrictIssuer, Value: d.DisciplineAuthority()},
 			corev1.EnvVar{Name: settings.EnvTownIssuer, Value: t.DisciplineAuthority()},
 			corev1.EnvVar{Name: settings.EnvDocumentPrefix, Value: wuxiaov1.DocumentPrefix(d, t)})
+	}
+	if svc == wuxiaov1.ServiceWorkflow {
+		env = append(env, corev1.EnvVar{Name: settings.EnvCalendarFile, Value: CalendarMountPath + "/" + CalendarFileKey})
 	}
 	if svc == wuxiaov1.ServiceInspection && in.RatingRules != "" {
 		env = append(env, corev1.EnvVar{Name: EnvRatingRules, Value: in.RatingRules})

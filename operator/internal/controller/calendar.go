@@ -1,0 +1,176 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+	"github.com/wuxiao/wuxiao/api/workcalendar"
+	"github.com/wuxiao/wuxiao/operator/internal/resources"
+)
+
+// calendarRef is the working-day calendar reference in force for a town:
+// its own, else its district's; from says which field named it.
+func calendarRef(town *wuxiaov1.Town, district *wuxiaov1.District) (ref *wuxiaov1.ConfigMapKeyRef, from string) {
+	if town.Spec.CalendarRef != nil {
+		return town.Spec.CalendarRef, "spec.calendarRef"
+	}
+	if district.Spec.CalendarRef != nil {
+		return district.Spec.CalendarRef, "District " + district.Name + " spec.calendarRef"
+	}
+	return nil, ""
+}
+
+// resolveCalendar reads and validates the town's calendar with the parser
+// the workflow service loads it with (api/workcalendar), and returns it in
+// canonical JSON, or nil for the official schedule alone. A missing or
+// invalid calendar is a problem for the condition CalendarValid, not an
+// error: the caller keeps the last good calendar and reconciles the rest.
+func (r *TownReconciler) resolveCalendar(ctx context.Context, town *wuxiaov1.Town, district *wuxiaov1.District) (doc []byte, source string, problem *stalled, err error) {
+	ref, from := calendarRef(town, district)
+	if ref == nil {
+		return nil, "", nil, nil
+	}
+	where := fmt.Sprintf("ConfigMap %s/%s key %q (named by %s)", ref.Namespace, ref.Name, ref.Key, from)
+	keeps := "; the workflow service keeps its last good calendar until this is fixed"
+	cm := &corev1.ConfigMap{}
+	// From the API server: the manager's cache holds only the operator's
+	// own ConfigMaps, and the calendar must be current when handed over.
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, cm); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, "", &stalled{wuxiaov1.ReasonCalendarNotFound, where + ": the ConfigMap does not exist; create it, or correct the reference" + keeps}, nil
+		}
+		return nil, "", nil, err
+	}
+	data, ok := cm.Data[ref.Key]
+	if !ok {
+		return nil, "", &stalled{wuxiaov1.ReasonCalendarNotFound, fmt.Sprintf("%s: the ConfigMap has no such key (it has: %s)%s", where,
+			strings.Join(slices.Sorted(maps.Keys(cm.Data)), ", "), keeps)}, nil
+	}
+	f, err := workcalendar.Parse([]byte(data))
+	if err != nil {
+		problems := strings.ReplaceAll(err.Error(), "\n", "; ")
+		if len(problems) > maxConditionProblems {
+			problems = strings.ToValidUTF8(problems[:maxConditionProblems], "") + "…"
+		}
+		return nil, "", &stalled{wuxiaov1.ReasonCalendarInvalid, fmt.Sprintf("%s: the calendar is invalid%s: %s", where, keeps, problems)}, nil
+	}
+	return f.JSON(), ref.Namespace + "/" + ref.Name + ":" + ref.Key, nil, nil
+}
+
+// calendar hands the town's calendar to its workflow service: the
+// ConfigMap resources.CalendarConfigMapName in the town's namespace, which
+// the workflow Deployment mounts as a directory (the kubelet updates the
+// file, the service re-reads it: no restart, no rollout). It reports the
+// calendar in status.calendar and the condition CalendarValid. With a
+// problem the ConfigMap keeps its last good content (the official schedule
+// alone when there has never been one).
+func (r *TownReconciler) calendar(ctx context.Context, town *wuxiaov1.Town, district *wuxiaov1.District) error {
+	doc, source, problem, err := r.resolveCalendar(ctx, town, district)
+	if err != nil {
+		return err
+	}
+	cond := metav1.Condition{Type: wuxiaov1.ConditionCalendarValid, Status: metav1.ConditionTrue,
+		Reason: wuxiaov1.ReasonCalendarLoaded, Message: "the official schedule (State Council) alone", ObservedGeneration: town.Generation}
+	switch {
+	case problem != nil:
+		live := &corev1.ConfigMap{}
+		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: town.NamespaceName(), Name: resources.CalendarConfigMapName}, live)
+		switch {
+		case err == nil:
+			doc = []byte(live.Data[resources.CalendarFileKey])
+		case apierrors.IsNotFound(err):
+			town.Status.Calendar = ""
+		default:
+			return err
+		}
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, problem.reason, problem.msg
+		// One event per new problem, not one per periodic retry.
+		if old := meta.FindStatusCondition(town.Status.Conditions, cond.Type); old == nil || old.Reason != cond.Reason || old.Message != cond.Message {
+			r.Recorder.Eventf(town, nil, corev1.EventTypeWarning, problem.reason, "ValidateCalendar", "%s", problem.msg)
+		}
+	case source != "":
+		town.Status.Calendar = source
+		cond.Message = "the calendar of " + source + " over the official schedule"
+	default:
+		town.Status.Calendar = ""
+	}
+	if doc == nil {
+		doc = workcalendar.File{}.JSON()
+	}
+	if _, err := applyChild(ctx, r, town, resources.CalendarConfigMap(town, string(doc)), func(have, want *corev1.ConfigMap) {
+		setIfDifferent(&have.Data, want.Data)
+	}); err != nil {
+		return err
+	}
+	meta.SetStatusCondition(&town.Status.Conditions, cond)
+	return nil
+}
+
+// calendarSource watches the ConfigMaps labelled wuxiaov1.CalendarLabel in
+// a cache of their own, without their data (read from the API server when
+// a town is reconciled), as ratingRulesSource does for rating rules.
+func (r *TownReconciler) calendarSource(mgr ctrl.Manager) (source.Source, error) {
+	c, err := cache.New(mgr.GetConfig(), cache.Options{
+		HTTPClient: mgr.GetHTTPClient(), Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
+		ByObject: map[client.Object]cache.ByObject{&corev1.ConfigMap{}: {
+			Label: labels.SelectorFromSet(labels.Set{wuxiaov1.CalendarLabel: "true"}),
+			Transform: func(o any) (any, error) {
+				if cm, ok := o.(*corev1.ConfigMap); ok {
+					cm.Data, cm.BinaryData, cm.ManagedFields = nil, nil, nil
+				}
+				return o, nil
+			},
+		}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(ownCache{c}); err != nil {
+		return nil, err
+	}
+	return source.Kind(c, &corev1.ConfigMap{}, handler.TypedEnqueueRequestsFromMapFunc(r.townsOfCalendar)), nil
+}
+
+// townsOfCalendar enqueues the towns whose calendar is in cm.
+func (r *TownReconciler) townsOfCalendar(ctx context.Context, cm *corev1.ConfigMap) []reconcile.Request {
+	names := func(ref *wuxiaov1.ConfigMapKeyRef) bool {
+		return ref != nil && ref.Namespace == cm.Namespace && ref.Name == cm.Name
+	}
+	districts := &wuxiaov1.DistrictList{}
+	towns := &wuxiaov1.TownList{}
+	if err := r.List(ctx, districts); err != nil {
+		return nil
+	}
+	if err := r.List(ctx, towns); err != nil {
+		return nil
+	}
+	byDistrict := map[string]bool{}
+	for i := range districts.Items {
+		byDistrict[districts.Items[i].Name] = names(districts.Items[i].Spec.CalendarRef)
+	}
+	var reqs []reconcile.Request
+	for i := range towns.Items {
+		t := &towns.Items[i]
+		if names(t.Spec.CalendarRef) || (t.Spec.CalendarRef == nil && byDistrict[t.Spec.District]) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: t.Name}})
+		}
+	}
+	return reqs
+}
