@@ -11,8 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/wuxiao/wuxiao/api/settings"
-	"github.com/wuxiao/wuxiao/api/workcalendar"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+	"github.com/wuxiao/wuxiao/api/workcalendar"
 	"github.com/wuxiao/wuxiao/operator/internal/resources"
 )
 
@@ -91,7 +91,9 @@ func TestCalendarHandedToWorkflow(t *testing.T) {
 	cm := calendarConfigMap(fmt.Sprintf("calendar-%d", seq.Add(1)), localHoliday)
 	must(t, k8s.Create(ctx, cm))
 	d := fixture(t)
-	update(t, d, func() { d.Spec.CalendarRef = &wuxiaov1.ConfigMapKeyRef{Namespace: cm.Namespace, Name: cm.Name, Key: calendarKey} })
+	update(t, d, func() {
+		d.Spec.CalendarRef = &wuxiaov1.ConfigMapKeyRef{Namespace: cm.Namespace, Name: cm.Name, Key: calendarKey}
+	})
 	town := readyTown(t, d)
 	waitCalendar(t, town, localHoliday)
 	eventually(t, wait, func() error {
