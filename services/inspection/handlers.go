@@ -27,6 +27,7 @@ func (s *Service) Routes(srv *httpapi.Server) {
 	srv.HandleFunc("GET /v1/audit/verify", s.auditVerify) // anchors_handlers.go
 	s.tourRoutes(srv)
 	s.integrityRoutes(srv)
+	s.noticeRoutes(srv) // notice_handlers.go
 }
 
 // principal returns the authenticated caller, answering 401 when there is none.

@@ -26,6 +26,7 @@ func api(t *testing.T) (*httptest.Server, *Service) {
 	day := time.Date(2026, 3, 2, 10, 0, 0, 0, Shanghai)
 	handle(t, s, warningEvent(t, svcTown, svcVillage, "conflict-of-interest", day))
 	handle(t, s, warningEvent(t, svcTown, svcVillage, "conflict-of-interest", day.AddDate(0, 0, 1)))
+	signDrafts(t, s)
 	auth := identity.New(testinfra.Require(t, testinfra.EnvKratosPublicURL), identity.WithCacheTTL(0),
 		identity.WithErrorWriter(httpapi.WriteStatusProblem))
 	srv := httpapi.New(config.Base{Town: svcTown, MaxBodyBytes: 64 << 10}, slog.New(slog.DiscardHandler), nil).WithAuthenticator(auth.Require)

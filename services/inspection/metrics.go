@@ -107,7 +107,7 @@ func (s *Service) observe(ctx context.Context, o metric.Observer, in instruments
 		o.ObserveInt64(in.gradeChanges, n, metric.WithAttributes(attrFrom.String(k[0]), attrTo.String(k[1])))
 	}
 	notices := map[string]int64{string(NoticeWarning): 0, string(NoticeRectification): 0}
-	if err := countRows(ctx, s, `SELECT kind, count(*) FROM notices GROUP BY kind`, func(r pgx.Rows) error {
+	if err := countRows(ctx, s, `SELECT kind, count(*) FROM notices WHERE number IS NOT NULL GROUP BY kind`, func(r pgx.Rows) error {
 		var kind string
 		var n int64
 		err := r.Scan(&kind, &n)

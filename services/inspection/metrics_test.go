@@ -85,14 +85,18 @@ func TestInspectionMetrics(t *testing.T) {
 			{Name: "wuxiao_inspection_notices_issued_total", Labels: map[string]string{"kind": "warning"}, Value: 0},
 			{Name: "wuxiao_inspection_village_grades", Labels: grade("B"), Value: 1},
 		}},
-		{"B to C: warning notice", conflict(3), []metricstest.Want{
+		{"B to C: a draft is not issued", conflict(3), []metricstest.Want{
+			{Name: "wuxiao_inspection_grade_changes_total", Labels: change("B", "C"), Value: 1},
+			{Name: "wuxiao_inspection_notices_issued_total", Labels: map[string]string{"kind": "warning"}, Value: 0},
+		}},
+		{"B to C: warning notice signed", func(t *testing.T) { signDrafts(t, s) }, []metricstest.Want{
 			{Name: "wuxiao_inspection_grade_changes_total", Labels: change("A", "B"), Value: 1},
 			{Name: "wuxiao_inspection_grade_changes_total", Labels: change("B", "C"), Value: 1},
 			{Name: "wuxiao_inspection_notices_issued_total", Labels: map[string]string{"kind": "warning"}, Value: 1},
 			{Name: "wuxiao_inspection_village_grades", Labels: grade("B"), Value: 0},
 			{Name: "wuxiao_inspection_village_grades", Labels: grade("C"), Value: 1},
 		}},
-		{"C to D: rectification notice", conflict(4), []metricstest.Want{
+		{"C to D: rectification notice", func(t *testing.T) { conflict(4)(t); signDrafts(t, s) }, []metricstest.Want{
 			{Name: "wuxiao_inspection_grade_changes_total", Labels: change("C", "D"), Value: 1},
 			{Name: "wuxiao_inspection_notices_issued_total", Labels: map[string]string{"kind": "warning"}, Value: 1},
 			{Name: "wuxiao_inspection_notices_issued_total", Labels: map[string]string{"kind": "rectification"}, Value: 1},

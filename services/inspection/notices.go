@@ -182,17 +182,20 @@ type Addressee struct {
 
 // Notice is a warning or rectification notice addressed to a village.
 type Notice struct {
-	Number      string     `json:"number"`
+	// Number, Year and Seq are given when the notice is signed; a draft
+	// has none.
+	Number      string     `json:"number,omitempty"`
 	Kind        NoticeKind `json:"kind"`
-	Year        int        `json:"year"`
-	Seq         int        `json:"seq"`
+	Year        int        `json:"year,omitempty"`
+	Seq         int        `json:"seq,omitempty"`
 	Village     string     `json:"village"`
 	VillageName string     `json:"villageName"`
 	Town        string     `json:"town"`
 	TownName    string     `json:"townName"`
 	// Issuers sign the notice: the district's commission, then the town's.
-	Issuers  []string  `json:"issuers"`
-	IssuedAt time.Time `json:"issuedAt"`
+	Issuers []string `json:"issuers"`
+	// IssuedAt is when the notice was signed (zero for a draft).
+	IssuedAt time.Time `json:"issuedAt,omitzero"`
 	Period   Period    `json:"period"`
 	From     Grade     `json:"from"`
 	Grade    Grade     `json:"grade"`
@@ -204,16 +207,40 @@ type Notice struct {
 	// line. Set when it differs from Reasons; notices issued before it
 	// existed lack it.
 	CadreReasons []string `json:"cadreReasons,omitempty"`
-	// Deadline to answer (C) or rectify (D): midnight ending the last day.
-	Deadline time.Time `json:"deadline"`
+	// Deadline to answer (C) or rectify (D): midnight ending the last day,
+	// Days after signing (zero for a draft).
+	Deadline time.Time `json:"deadline,omitzero"`
+	Days     int       `json:"days,omitempty"`
 	// Text is the whole notice as plain text.
 	Text string `json:"text"`
 }
 
-// IssueNotice issues the notice a change of grade brings, numbered from
-// numbers; it returns nil when the change brings none. r is the rating the
-// change led to and now the time of issue.
+// IssueNotice drafts the notice a change of grade brings and signs it at
+// once, numbered from numbers (DraftNotice, then Sign); it returns nil when
+// the change brings none. r is the rating the change led to and now the
+// time of issue. The service drafts and lets the town's discipline office
+// sign (notice_lifecycle.go); this is the two steps in one, for tools.
 func IssueNotice(cfg NoticeConfig, numbers Numbers, ch *GradeChange, r Rating, to Addressee, now time.Time) (*Notice, error) {
+	if numbers == nil && ch != nil {
+		if _, ok := NoticeFor(ch); ok {
+			return nil, errors.New("notice: no Numbers to number the notice with")
+		}
+	}
+	n, err := DraftNotice(cfg, ch, r, to, now)
+	if err != nil || n == nil {
+		return nil, err
+	}
+	if err := n.Sign(cfg, numbers, now); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// DraftNotice drafts the notice a change of grade brings, unnumbered and
+// undated, with the days the village will have to answer once it is
+// signed; it returns nil when the change brings none. r is the rating the
+// change led to and now the time of drafting.
+func DraftNotice(cfg NoticeConfig, ch *GradeChange, r Rating, to Addressee, now time.Time) (*Notice, error) {
 	kind, ok := NoticeFor(ch)
 	if !ok {
 		return nil, nil
@@ -237,37 +264,67 @@ func IssueNotice(cfg NoticeConfig, numbers Numbers, ch *GradeChange, r Rating, t
 	if now.IsZero() {
 		errs = append(errs, fieldErr("issuedAt", "is required"))
 	}
-	if numbers == nil {
-		errs = append(errs, errors.New("no Numbers to number the notice with"))
-	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("notice: %w", errors.Join(errs...))
 	}
-	prefix, days := cfg.WarningPrefix, cfg.WarningDays
+	days := cfg.WarningDays
 	if kind == NoticeRectification {
-		prefix, days = cfg.RectificationPrefix, cfg.RectificationDays
-	}
-	year := now.In(Shanghai).Year()
-	seq, err := numbers.Next(to.Town+"/"+string(kind), year)
-	if err != nil {
-		return nil, fmt.Errorf("notice number: %w", err)
+		days = cfg.RectificationDays
 	}
 	townIssuer := cfg.TownIssuer
 	if townIssuer == "" {
 		townIssuer = to.TownName + "纪委"
 	}
 	n := &Notice{
-		Number: DocNumber(prefix, year, seq), Kind: kind, Year: year, Seq: seq,
-		Village: to.Village, VillageName: to.VillageName, Town: to.Town, TownName: to.TownName,
-		Issuers: []string{cfg.District, townIssuer}, IssuedAt: now, Period: r.Period,
-		From: ch.From, Grade: r.Grade, Points: r.Points, Reasons: reasons(r),
-		Deadline: endOfDay(now, days),
+		Kind: kind, Village: to.Village, VillageName: to.VillageName, Town: to.Town, TownName: to.TownName,
+		Issuers: []string{cfg.District, townIssuer}, Period: r.Period,
+		From: ch.From, Grade: r.Grade, Points: r.Points, Reasons: reasons(r), Days: days,
 	}
 	if cadre := reasons(cadreRating(r)); !slices.Equal(cadre, n.Reasons) {
 		n.CadreReasons = cadre
 	}
 	n.Text = n.plainText()
 	return n, nil
+}
+
+// Signed reports whether the notice was signed: numbered and dated.
+func (n *Notice) Signed() bool { return n.Number != "" }
+
+// Sign numbers and dates a draft at now (its series: the town and kind, by
+// year), and sets its deadline: the notice's days after now. The issuers
+// are those the notice was drafted with.
+func (n *Notice) Sign(cfg NoticeConfig, numbers Numbers, now time.Time) error {
+	if n.Signed() {
+		return fmt.Errorf("notice %s is signed already", n.Number)
+	}
+	if numbers == nil {
+		return errors.New("notice: no Numbers to number the notice with")
+	}
+	if now.IsZero() {
+		return fieldErr("issuedAt", "is required")
+	}
+	prefix := cfg.WarningPrefix
+	if n.Kind == NoticeRectification {
+		prefix = cfg.RectificationPrefix
+	}
+	if strings.TrimSpace(prefix) == "" {
+		return fieldErr("prefix", "the %s prefix is required", n.Kind)
+	}
+	days := n.Days
+	if days < 1 {
+		days = cfg.WarningDays
+		if n.Kind == NoticeRectification {
+			days = cfg.RectificationDays
+		}
+	}
+	year := now.In(Shanghai).Year()
+	seq, err := numbers.Next(n.Town+"/"+string(n.Kind), year)
+	if err != nil {
+		return fmt.Errorf("notice number: %w", err)
+	}
+	n.Number, n.Year, n.Seq, n.IssuedAt, n.Deadline, n.Days = DocNumber(prefix, year, seq), year, seq, now, endOfDay(now, days), days
+	n.Text = n.plainText()
+	return nil
 }
 
 // reasons lists a rating's deductions, in chronological order.
@@ -351,6 +408,9 @@ func (n *Notice) opening() string {
 // requirement is the paragraph after the reasons: what to do by when.
 func (n *Notice) requirement() string {
 	due, town := dateCN(lastDay(n.Deadline)), n.townIssuer()
+	if !n.Signed() {
+		due = fmt.Sprintf("签发之日起%d日内", n.Days)
+	}
 	if n.Kind == NoticeRectification {
 		return fmt.Sprintf("请%s党组织、%s对照上述问题立即整改，明确整改责任人、整改措施和整改时限，于%s前将整改情况书面报送%s。"+
 			"逾期未整改或整改不到位的，将对相关村干部进行批评教育、通报批评，并与村干部年度考核挂钩。", n.you(), n.committee(), due, town)
@@ -365,7 +425,7 @@ func (n *Notice) plainText() string {
 	b.WriteString("\n")
 	b.WriteString(n.Kind.Title())
 	b.WriteString("\n")
-	b.WriteString(n.Number)
+	b.WriteString(n.numberLine())
 	b.WriteString("\n\n致：")
 	b.WriteString(n.addressee())
 	b.WriteString("\n\n")
@@ -380,9 +440,25 @@ func (n *Notice) plainText() string {
 		b.WriteString(s)
 		b.WriteString("\n")
 	}
-	b.WriteString(dateSeal(n.IssuedAt))
+	b.WriteString(n.dateLine())
 	b.WriteString("\n")
 	return b.String()
+}
+
+// numberLine and dateLine are the number and the date under the
+// signatures, or what stands in their place on a draft.
+func (n *Notice) numberLine() string {
+	if !n.Signed() {
+		return "（草稿，签发时编号）"
+	}
+	return n.Number
+}
+
+func (n *Notice) dateLine() string {
+	if !n.Signed() {
+		return "（草稿，未签发）"
+	}
+	return dateSeal(n.IssuedAt)
 }
 
 var noticeTemplate = template.Must(template.New("notice").Parse(`<!DOCTYPE html>
@@ -443,8 +519,8 @@ func (n *Notice) ForCadres() (out *Notice, html string, ok bool, err error) {
 func (n *Notice) HTML() (string, error) {
 	var b bytes.Buffer
 	err := noticeTemplate.Execute(&b, map[string]any{
-		"Title": n.Kind.Title(), "Number": n.Number, "Issuers": n.Issuers, "To": n.addressee(),
-		"Opening": n.opening(), "Reasons": n.Reasons, "Requirement": n.requirement(), "Date": dateSeal(n.IssuedAt),
+		"Title": n.Kind.Title(), "Number": n.numberLine(), "Issuers": n.Issuers, "To": n.addressee(),
+		"Opening": n.opening(), "Reasons": n.Reasons, "Requirement": n.requirement(), "Date": n.dateLine(),
 	})
 	if err != nil {
 		return "", fmt.Errorf("rendering notice %s: %w", n.Number, err)

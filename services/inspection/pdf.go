@@ -164,7 +164,7 @@ func (n *Notice) PDF(font *NoticeFont) ([]byte, error) {
 			return w.line(strings.Join(n.Issuers, " "), 22, "C", 40)
 		},
 		func() error { return w.line(n.Kind.Title(), 22, "C", 34) },
-		func() error { return w.line(n.Number, bodySize, "C", 24) },
+		func() error { return w.line(n.numberLine(), bodySize, "C", 24) },
 		func() error {
 			pdf.SetStrokeColor(0xcc, 0, 0)
 			pdf.SetLineWidth(1.5)
@@ -190,7 +190,7 @@ func (n *Notice) PDF(font *NoticeFont) ([]byte, error) {
 					return err
 				}
 			}
-			return w.line(dateSeal(n.IssuedAt), bodySize, "R", lineHeight)
+			return w.line(n.dateLine(), bodySize, "R", lineHeight)
 		},
 	}
 	for _, step := range steps {

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
-	"github.com/wuxiao/wuxiao/services/internal/identity"
 )
 
 func (s *Service) villageRating(w http.ResponseWriter, r *http.Request) {
@@ -46,34 +45,37 @@ func (s *Service) villageGradeChanges(w http.ResponseWriter, r *http.Request) {
 	_ = httpapi.WriteItems(w, GradeChangesFor(p, list))
 }
 
-// readableNotice loads a notice the caller may read; others get 404, so
-// that numbers of other villages' notices cannot even be confirmed.
-func (s *Service) readableNotice(w http.ResponseWriter, r *http.Request) (*Notice, string, bool) {
+// readableNotice loads a notice (by number or id) the caller may read;
+// others get 404, so that numbers of other villages' notices (and drafts,
+// to the village) cannot even be confirmed.
+func (s *Service) readableNotice(w http.ResponseWriter, r *http.Request) (*StoredNotice, string, bool) {
 	p, ok := principal(w, r)
 	if !ok {
 		return nil, "", false
 	}
-	n, html, err := s.storedNotice(r.Context(), r.PathValue("number"))
-	if err == nil && !s.canReadNotice(p, n.Village) {
+	sn, err := s.NoticeByRef(r.Context(), r.PathValue("number"))
+	if err == nil && !s.canSeeNotice(p, sn) {
 		err = ErrNotFound
 	}
 	if err != nil {
 		writeErr(w, r, "notice", err)
 		return nil, "", false
 	}
-	if p, _ := identity.FromContext(r.Context()); !seesEverything(p) {
-		c, chtml, ok, err := n.ForCadres()
+	html := sn.html
+	if !seesEverything(p) {
+		c, chtml, ok, err := sn.ForCadres()
 		if err != nil {
 			writeErr(w, r, "notice", err)
 			return nil, "", false
 		}
 		if ok {
-			n, html = c, chtml
+			sn.Notice, html = *c, chtml
 		}
 	}
-	return n, html, true
+	return sn, html, true
 }
 
+// notice serves a notice with its status and steps.
 func (s *Service) notice(w http.ResponseWriter, r *http.Request) {
 	if n, _, ok := s.readableNotice(w, r); ok {
 		_ = httpapi.WriteJSON(w, http.StatusOK, n)

@@ -91,17 +91,6 @@ func insertGradeChange(ctx context.Context, tx pgx.Tx, id string, ch *GradeChang
 	return err
 }
 
-func insertNotice(ctx context.Context, tx pgx.Tx, n *Notice, changeID, html string) error {
-	doc, err := json.Marshal(n)
-	if err != nil {
-		return err
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO notices (number, kind, village, town, period, issued_at, grade, points, deadline, change_id, doc, html)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		n.Number, string(n.Kind), n.Village, n.Town, n.Period.String(), n.IssuedAt, string(n.Grade), n.Points, n.Deadline, changeID, doc, html)
-	return err
-}
-
 // txNumbers hands out document numbers from the notice_numbers table inside
 // the caller's transaction: the series' row stays locked until it ends, so
 // concurrent issuers wait for each other, and a rolled-back issue gives its
@@ -151,24 +140,6 @@ func (s *Service) gradeChanges(ctx context.Context, village string, n int) ([]Gr
 		v.Because = []Contribution{}
 		return v, json.Unmarshal(because, &v.Because)
 	})
-}
-
-// storedNotice loads a notice with its HTML.
-func (s *Service) storedNotice(ctx context.Context, number string) (*Notice, string, error) {
-	var doc []byte
-	var html string
-	err := s.Pool.QueryRow(ctx, `SELECT doc, html FROM notices WHERE number = $1 AND town = $2`, number, s.Town).Scan(&doc, &html)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, "", ErrNotFound
-	}
-	if err != nil {
-		return nil, "", err
-	}
-	var n Notice
-	if err := json.Unmarshal(doc, &n); err != nil {
-		return nil, "", err
-	}
-	return &n, html, nil
 }
 
 // ratingsOf returns the stored ratings of a period, by village, with the

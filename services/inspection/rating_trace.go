@@ -22,13 +22,13 @@ const (
 	AttrRatingPointsBefore = "points.before"
 	AttrRatingPointsAfter  = "points.after"
 	AttrRatingFact         = "fact.id"
-	AttrRatingNotice       = "notice.number" // only when a notice was issued
+	AttrRatingNotice       = "notice.id" // only when a notice was drafted
 )
 
-// traceGradeChange records ch (and the notice it brought, if any) on the
+// traceGradeChange records ch (and the id of the notice it drafted, if any) on the
 // span of ctx. A rolled-back attempt that the consumer retries may leave an
 // event of its own; the committed one is the last.
-func traceGradeChange(ctx context.Context, f Fact, ch *GradeChange, n *Notice) {
+func traceGradeChange(ctx context.Context, f Fact, ch *GradeChange, noticeID string) {
 	span := trace.SpanFromContext(ctx)
 	if !span.IsRecording() || ch == nil {
 		return
@@ -42,8 +42,8 @@ func traceGradeChange(ctx context.Context, f Fact, ch *GradeChange, n *Notice) {
 		attribute.Int(AttrRatingPointsAfter, ch.ToPoints),
 		attribute.String(AttrRatingFact, f.ID),
 	}
-	if n != nil {
-		attrs = append(attrs, attribute.String(AttrRatingNotice, n.Number))
+	if noticeID != "" {
+		attrs = append(attrs, attribute.String(AttrRatingNotice, noticeID))
 	}
 	span.AddEvent(EventRatingChanged, trace.WithAttributes(attrs...))
 	// Also on the span itself, so trace search by attribute finds it.

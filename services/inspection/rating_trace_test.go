@@ -236,8 +236,8 @@ func TestGradeChangeOnConsumerSpan(t *testing.T) {
 		t.Fatalf("after: %d %s, want 75 C", r.Points, r.Grade)
 	}
 	var number string
-	if err := s.Pool.QueryRow(context.Background(), `SELECT number FROM notices WHERE village = $1`, svcVillage).Scan(&number); err != nil {
-		t.Fatalf("the notice: %v", err)
+	if err := s.Pool.QueryRow(context.Background(), `SELECT id::text FROM notices WHERE village = $1`, svcVillage).Scan(&number); err != nil {
+		t.Fatalf("the draft notice: %v", err)
 	}
 	// Both checks below must run: a missing span fails the test rather
 	// than skip them.

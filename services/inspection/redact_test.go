@@ -45,6 +45,7 @@ func TestCadresDoNotSeeHiddenFacts(t *testing.T) {
 		}
 	}
 	handle(t, s, warningEvent(t, svcTown, svcVillage, "posting-duration", day.AddDate(0, 0, 3)))
+	signDrafts(t, s)
 
 	disc, _ := testinfra.KratosUser(t, "town-discipline", svcTown, "")
 	sec, _ := testinfra.KratosUser(t, "secretary", svcTown, svcVillage)

@@ -80,17 +80,19 @@ type Applied struct {
 	// New is false when the fact was known already: nothing changed.
 	New    bool
 	Rating Rating
-	// Change is the change of grade, if any; Notice the notice it brought.
-	Change *GradeChange
-	Notice *Notice
+	// Change is the change of grade, if any; Notice the draft of the notice
+	// it brought (unsigned: see notice_lifecycle.go), NoticeID its id.
+	Change   *GradeChange
+	Notice   *Notice
+	NoticeID string
 }
 
 // ApplyFact records a fact and rerates its village for the fact's period,
 // all in tx: a fact already recorded (same id) changes nothing. When the
 // grade changes, the change is recorded and announced
-// (eventsv1.TypeRatingChanged), and a fall to C or D issues a notice,
-// numbered from the notice_numbers table, stored with its HTML and announced
-// (eventsv1.TypeNoticeIssued).
+// (eventsv1.TypeRatingChanged), and a fall to C or D drafts a notice,
+// stored with its HTML and announced (eventsv1.TypeNoticeDrafted), for the
+// town's discipline office to sign or dismiss (notice_lifecycle.go).
 func (s *Service) ApplyFact(ctx context.Context, tx pgx.Tx, f Fact) (Applied, error) {
 	switch {
 	case f.ID == "":
@@ -142,33 +144,27 @@ func (s *Service) ApplyFact(ctx context.Context, tx pgx.Tx, f Fact) (Applied, er
 		return Applied{}, err
 	}
 	if _, ok := NoticeFor(ch); !ok {
-		traceGradeChange(ctx, f, ch, nil)
+		traceGradeChange(ctx, f, ch, "")
 		return out, nil
 	}
 	name, err := s.villageName(ctx, tx, f.Village)
 	if err != nil {
 		return Applied{}, err
 	}
-	n, err := IssueNotice(s.Notices, txNumbers{ctx, tx}, ch, next,
-		Addressee{Village: f.Village, VillageName: name, Town: s.Town, TownName: s.TownName}, now)
+	n, err := DraftNotice(s.Notices, ch, next, Addressee{Village: f.Village, VillageName: name, Town: s.Town, TownName: s.TownName}, now)
 	if err != nil {
 		return Applied{}, err
 	}
-	html, err := n.HTML()
+	n.Issuers = s.issuers()
+	n.Text = n.plainText()
+	id, err := s.insertDraft(ctx, tx, n, changeID, now) // notice_lifecycle.go: signed or dismissed by the office
 	if err != nil {
 		return Applied{}, err
 	}
-	if err := insertNotice(ctx, tx, n, changeID, html); err != nil {
-		return Applied{}, err
-	}
-	if err := s.publish(ctx, tx, uuid.NewString(), eventsv1.TypeNoticeIssued, n.Village, n.Number, eventsv1.NoticeIssued{
-		Number: n.Number, Kind: string(n.Kind), Village: n.Village, Period: n.Period.String(), Grade: string(n.Grade),
-		Points: n.Points, IssuedAt: n.IssuedAt, Deadline: n.Deadline}); err != nil {
-		return Applied{}, err
-	}
+	out.NoticeID = id
 	out.Notice = n
-	traceGradeChange(ctx, f, ch, n)
-	s.log().Info("notice issued", "number", n.Number, "kind", n.Kind, "village", n.Village, "grade", n.Grade, "points", n.Points)
+	traceGradeChange(ctx, f, ch, id)
+	s.log().Info("notice drafted", "id", id, "kind", n.Kind, "village", n.Village, "grade", n.Grade, "points", n.Points)
 	return out, nil
 }
 
@@ -239,8 +235,8 @@ func (s *Service) RatingOf(ctx context.Context, village string, p Period) (Ratin
 // escalationBatch is how many records one escalation transaction handles.
 const escalationBatch = 100
 
-// EscalationLoop runs the escalations of rectifications and supervision
-// orders every interval until ctx ends; failures are logged and retried at
+// EscalationLoop runs the escalations of rectifications, supervision
+// orders and notices every interval until ctx ends; failures are logged and retried at
 // the next tick. For platform.Run's loops.
 func (s *Service) EscalationLoop(interval time.Duration) func(context.Context) error {
 	return platform.Every(interval, s.escalateAll)
@@ -248,7 +244,7 @@ func (s *Service) EscalationLoop(interval time.Duration) func(context.Context) e
 
 func (s *Service) escalateAll(ctx context.Context) {
 	for what, fn := range map[string]func(context.Context, int) (int, error){
-		"rectifications": s.EscalateRectifications, "orders": s.EscalateOrders} {
+		"rectifications": s.EscalateRectifications, "orders": s.EscalateOrders, "notices": s.EscalateNotices} {
 		for {
 			n, err := fn(ctx, escalationBatch)
 			if err != nil {

@@ -164,6 +164,14 @@ func TestWarningsLowerGradeAndIssueNotice(t *testing.T) {
 		t.Errorf("because %+v, want only the conflict of interest (-15)", because)
 	}
 
+	// The change drafts the notice; the office signs it (on 10 April).
+	if types, _ := outbox(t, s.Pool); strings.Join(types, " ") != eventsv1.TypeRatingChanged+" "+eventsv1.TypeNoticeDrafted {
+		t.Fatalf("outbox %v, want rating.changed then notice.drafted", types)
+	}
+	if n := count(t, s.Pool, `SELECT count(*) FROM notices WHERE status = 'draft' AND number IS NULL`); n != 1 {
+		t.Fatalf("%d unnumbered drafts, want 1", n)
+	}
+	signDrafts(t, s)
 	var number, kind, html string
 	var deadline time.Time
 	if err := s.Pool.QueryRow(ctx, `SELECT number, kind, deadline, html FROM notices WHERE village = $1`, svcVillage).
@@ -183,8 +191,8 @@ func TestWarningsLowerGradeAndIssueNotice(t *testing.T) {
 	}
 
 	types, data := outbox(t, s.Pool)
-	if strings.Join(types, " ") != eventsv1.TypeRatingChanged+" "+eventsv1.TypeNoticeIssued {
-		t.Fatalf("outbox %v, want rating.changed then notice.issued", types)
+	if strings.Join(types, " ") != eventsv1.TypeRatingChanged+" "+eventsv1.TypeNoticeDrafted+" "+eventsv1.TypeNoticeIssued {
+		t.Fatalf("outbox %v, want rating.changed, notice.drafted then notice.issued", types)
 	}
 	var rc eventsv1.RatingChanged
 	if err := json.Unmarshal(data[0], &rc); err != nil {
@@ -196,7 +204,7 @@ func TestWarningsLowerGradeAndIssueNotice(t *testing.T) {
 		t.Errorf("rating.changed %+v", rc)
 	}
 	var ni eventsv1.NoticeIssued
-	if err := json.Unmarshal(data[1], &ni); err != nil {
+	if err := json.Unmarshal(data[2], &ni); err != nil {
 		t.Fatal(err)
 	}
 	if ni.Number != number || ni.Kind != eventsv1.NoticeKindWarning || ni.Village != svcVillage || ni.Grade != "C" ||
@@ -209,6 +217,7 @@ func TestWarningsLowerGradeAndIssueNotice(t *testing.T) {
 	for i := range 3 {
 		handle(t, s, warningEvent(t, svcTown, svcVillage2, "conflict-of-interest", day.AddDate(0, 1, i)))
 	}
+	signDrafts(t, s)
 	rows, err := s.Pool.Query(ctx, `SELECT number FROM notices WHERE village = $1 ORDER BY kind DESC`, svcVillage2)
 	if err != nil {
 		t.Fatal(err)
@@ -251,7 +260,7 @@ func TestSameEventTwiceChangesNothing(t *testing.T) {
 	}
 	before := snapshot()
 	if !strings.HasPrefix(before, "3;1;1;2;75C") {
-		t.Fatalf("state after three warnings %q, want 3 facts, 1 change, 1 notice, 2 events, 75 C", before)
+		t.Fatalf("state after three warnings %q, want 3 facts, 1 change, 1 draft notice, 2 events, 75 C", before)
 	}
 
 	clk.Set(time.Date(2026, 4, 11, 9, 0, 0, 0, Shanghai)) // a later redelivery
@@ -360,13 +369,14 @@ func TestConsumeWorkflowWarningsFromKafka(t *testing.T) {
 	if n := count(t, s.Pool, `SELECT count(*) FROM grade_changes WHERE from_grade = 'A' AND to_grade = 'C'`); n != 1 {
 		t.Errorf("%d grade changes A → C, want 1", n)
 	}
+	signDrafts(t, s)
 	var number string
 	if err := s.Pool.QueryRow(ctx, `SELECT number FROM notices WHERE village = $1 AND kind = 'warning'`, svcVillage).Scan(&number); err != nil ||
 		number != "奉纪预〔2026〕1号" {
 		t.Errorf("notice %q (%v), want 奉纪预〔2026〕1号", number, err)
 	}
 	types, _ := outbox(t, s.Pool)
-	if strings.Join(types, " ") != eventsv1.TypeRatingChanged+" "+eventsv1.TypeNoticeIssued {
+	if strings.Join(types, " ") != eventsv1.TypeRatingChanged+" "+eventsv1.TypeNoticeDrafted+" "+eventsv1.TypeNoticeIssued {
 		t.Errorf("outbox %v", types)
 	}
 }
@@ -409,6 +419,7 @@ func TestConcurrentFactsOfOneVillage(t *testing.T) {
 	if strings.Join(changes, " ") != "AB BC CD" {
 		t.Errorf("grade changes %v, want A→B, B→C, C→D once each", changes)
 	}
+	signDrafts(t, s)
 	rows, err = s.Pool.Query(ctx, `SELECT number FROM notices ORDER BY kind DESC`)
 	if err != nil {
 		t.Fatal(err)
@@ -420,7 +431,7 @@ func TestConcurrentFactsOfOneVillage(t *testing.T) {
 	if strings.Join(numbers, " ") != "奉纪预〔2026〕1号 奉纪整〔2026〕1号" {
 		t.Errorf("notices %v", numbers)
 	}
-	if types, _ := outbox(t, s.Pool); len(types) != 5 {
-		t.Errorf("outbox %v, want 3 rating.changed and 2 notice.issued", types)
+	if types, _ := outbox(t, s.Pool); len(types) != 7 {
+		t.Errorf("outbox %v, want 3 rating.changed, 2 notice.drafted and 2 notice.issued", types)
 	}
 }

@@ -43,6 +43,9 @@ const (
 
 // NoticeIssued: a warning or rectification notice was issued to a village.
 type NoticeIssued struct {
+	// ID is the notice's id, given when it was drafted (notices.go in this
+	// package); empty on notices issued before drafts existed.
+	ID string `json:"id,omitempty"`
 	// Number is the document number, e.g. 奉纪预〔2026〕3号.
 	Number   string    `json:"number"`
 	Kind     string    `json:"kind"`

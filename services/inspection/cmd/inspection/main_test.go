@@ -106,8 +106,30 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 		t.Errorf("rating %d points, want 70", rating.Points)
 	}
 
-	// The fall to C brought a warning notice, served as HTML.
-	status, _, raw := get("/v1/villages/" + village + "/grade-changes")
+	// The fall to C drafted a warning notice; the office signs it.
+	status, _, raw := get("/v1/notices?status=draft&village=" + village)
+	var drafts struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(raw, &drafts); err != nil || status != 200 || len(drafts.Items) != 1 {
+		t.Fatalf("drafts: %d %s", status, raw)
+	}
+	req, _ := http.NewRequest("POST", baseURL+"/v1/notices/"+drafts.Items[0].ID+"/sign", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("signing: %d %s", res.StatusCode, signed)
+	}
+
+	// The signed notice is served as HTML.
+	status, _, raw = get("/v1/villages/" + village + "/grade-changes")
 	var changes struct {
 		Items []struct {
 			To     string `json:"to"`
