@@ -396,3 +396,46 @@ func TestComplaintConsoleLifecycle(t *testing.T) {
 		t.Errorf("anonymous post: %d → %q, want %q", res.StatusCode, res.Header.Get("Location"), want)
 	}
 }
+
+// TestComplaintConsoleRecurring: three complaints of one village and
+// category within 30 days are listed as a recurring problem.
+func TestComplaintConsoleRecurring(t *testing.T) {
+	env := startComplaintConsole(t)
+	discipline := signIn(t, env.URL, "town-discipline", conTown, "")
+	for _, d := range []string{"今年的低保名单一直没有在公示栏公示", "残疾人两项补贴少发了两个月，问了没人管", "耕地地力补贴面积与实际承包面积不符"} {
+		env.report(t, conVillage, "subsidy", d, nil)
+	}
+	env.report(t, conVillageB, "subsidy", "高龄老人补贴发放不及时，拖了半年", nil)
+	year := itoa(time.Now().In(tz.Shanghai).Year())
+	pageHas(t, "statistics", discipline.get("/console/complaints/statistics?from="+year+"&to="+year), 200,
+		[]string{"岩头村 · 惠农补贴</strong>：3 件", `<th scope="row">岩头村</th><td class="num">3</td>`, `<th scope="row">畸山村</th><td class="num">1</td>`},
+		[]string{"畸山村 · 惠农补贴"})
+}
+
+func TestComplaintConsoleLabels(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		status int
+		msg    string
+	}{
+		{&apiError{Status: 400, Type: "https://wuxiao.dev/problems/reason-required", Detail: "a rejection needs a reason"}, 400, "不予受理须填写理由。"},
+		{&apiError{Status: 400, Type: "https://wuxiao.dev/problems/outcome-required"}, 400, "办结须选择调查结论：属实、部分属实或不属实。"},
+		{&apiError{Status: 409, Type: "https://wuxiao.dev/problems/wrong-status"}, 409, "该举报当前的状态不能这样办理，可能刚被他人办理过，请看下方记录。"},
+		{&apiError{Status: 403, Type: "https://wuxiao.dev/problems/forbidden"}, 403, "只有本村监察联络员和镇（街道）纪委可以办理举报。"},
+		// Anything else is the console's general explanation.
+		{&apiError{Status: 404, Type: "https://wuxiao.dev/problems/not-found", Detail: "no such complaint"}, 404, "没有找到，或您无权查看。（no such complaint）"},
+		{&apiError{Status: 500, Type: "https://wuxiao.dev/problems/wrong-status"}, 502, "业务系统出错，请稍后再试。"},
+		{errUnavailable, 502, "镇（街道）的业务系统暂时无法访问，请稍后再试。"},
+	} {
+		if status, msg := explainComplaint(tc.err); status != tc.status || msg != tc.msg {
+			t.Errorf("%v: %d %q, want %d %q", tc.err, status, msg, tc.status, tc.msg)
+		}
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"短", "短"}, {"村里\n修路  的钱", "村里 修路 的钱"}, {strings.Repeat("钱", 61), strings.Repeat("钱", 60) + "…"},
+	} {
+		if got := excerpt(tc.in, 60); got != tc.want {
+			t.Errorf("excerpt(%q) = %q", tc.in, got)
+		}
+	}
+}
