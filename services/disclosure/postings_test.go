@@ -7,9 +7,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/segmentio/kafka-go"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/personal"
+	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
@@ -189,5 +192,81 @@ func TestPortalResultPostings(t *testing.T) {
 	}
 	if n := strings.Count(body, `class="object"`); n != 2 {
 		t.Errorf("%d objection links, want 2 (the current postings)", n)
+	}
+}
+
+// TestPostingsThroughKafka: the posting events, written to the town's
+// workflow topic on the real Kafka (ended before published, then every
+// event again under a new id), reach the board through the service's
+// real consumer (inbox, transaction) and converge to one current and one
+// past posting; nothing is dead-lettered.
+func TestPostingsThroughKafka(t *testing.T) {
+	town := testinfra.UniqueName("t")
+	s := newService(t, town)
+	brokers := testinfra.KafkaBrokers(t)
+	topic := eventsv1.Topic(town, eventsv1.StreamWorkflow)
+	testinfra.CreateTopics(t, brokers, 1, topic, eventsv1.DeadLetterTopic(topic))
+	ctx := context.Background()
+
+	b := seedBoard(t, village)
+	order := append([]eventsv1.Event{b.events[1]}, b.events...)
+	for _, ev := range b.events {
+		again := ev
+		again.ID = uuid.NewString()
+		order = append(order, again)
+	}
+	var msgs []kafka.Message
+	for _, ev := range order {
+		ev.Town, ev.Source = town, "/towns/"+town+"/workflow"
+		m, err := events.Encode(ctx, topic, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, m)
+	}
+	last := order[len(order)-1].ID
+	tr := &kafka.Transport{}
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Transport: tr, Balancer: &kafka.Murmur2Balancer{},
+		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	defer tr.CloseIdleConnections()
+	defer w.Close()
+	for _, m := range msgs { // in this order on the one partition
+		if err := w.WriteMessages(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	group := testinfra.UniqueName("disclosure-")
+	c := events.NewConsumer(s.Pool, brokers, group, []string{topic}, s.HandleWorkflowEvent, events.ConsumerOptions{MaxWait: time.Second})
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(runCtx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("consumer: %v", err)
+		}
+	}()
+	// The deadline only keeps a broken test from hanging.
+	deadline := time.Now().Add(4 * time.Minute)
+	for count(t, s.Pool, `SELECT count(*) FROM inbox WHERE consumer = $1 AND event_id = $2`, group, last) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the consumer did not reach the last event; inbox holds %d rows", count(t, s.Pool, `SELECT count(*) FROM inbox`))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := count(t, s.Pool, `SELECT count(*) FROM inbox WHERE consumer = $1 AND outcome <> 'applied'`, group); n != 0 {
+		t.Errorf("%d events dead-lettered, want none", n)
+	}
+	cur, err := s.Postings(ctx, village, true, serviceNow, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	past, err := s.Postings(ctx, village, false, serviceNow, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cur) != 1 || cur[0].ID != b.current.PostingID || len(past) != 1 || past[0].ID != b.past.PostingID || past[0].Days != 10 {
+		t.Errorf("current %+v, past %+v", cur, past)
 	}
 }
