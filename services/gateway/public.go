@@ -24,10 +24,11 @@ import (
 )
 
 // ProxyMaxBodyBytes is the largest request body the gateway passes on to a
-// town: a report with its photos (3 × 5 MiB and the form) is the largest.
-// Each town service enforces its own, smaller limits. Only the proxied
-// routes take this much; the gateway's own pages keep the server's limit.
-const ProxyMaxBodyBytes = 16 << 20
+// town: a villager's application with its materials (6 × 5 MiB and the
+// form) is the largest. Each town service enforces its own limits. Only
+// the proxied routes take this much; the gateway's own pages keep the
+// server's limit.
+const ProxyMaxBodyBytes = 32 << 20
 
 // retryAfter is what a client is told to wait when a town has no ready pod
 // (a restarting pod is usually back within seconds).
@@ -110,6 +111,13 @@ func (g *Gateway) publicRoutes(srv *httpapi.Server) {
 	route("GET /r/{village}", kindPage, village(ServiceComplaint))
 	route("POST /r/{village}", kindPage, village(ServiceComplaint))
 	route("POST /v1/public/villages/{village}/complaints", kindAPI, village(ServiceComplaint))
+	// 一跑: villagers' applications (the pages and the API) and their
+	// supplements, served by the workflow service.
+	route("GET /a/{village}", kindPage, village(ServiceWorkflow))
+	route("GET /a/{village}/{rest...}", kindPage, village(ServiceWorkflow))
+	route("POST /a/{village}/{rest...}", kindPage, village(ServiceWorkflow))
+	route("POST /v1/public/villages/{village}/applications", kindAPI, village(ServiceWorkflow))
+	route("POST /v1/public/applications/{number}/supplement", kindAPI, p.byProcessNumber)
 	// A reporter's follow-up: the town is in the tracking code.
 	route("GET /r/track", kindPage, p.anyTownRoute(ServiceComplaint)) // the same form in every town
 	route("GET /r/track/{code}", kindPage, p.byTrackingCode)

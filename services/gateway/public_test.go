@@ -204,6 +204,12 @@ func TestPublicRouting(t *testing.T) {
 		{"report page", "GET", "/r/" + jinpingVillage, "", "", "jinping/complaint"},
 		{"report submit", "POST", "/r/" + xikouVillage, "multipart/form-data; boundary=x", "--x--", "xikou/complaint"},
 		{"complaint API", "POST", "/v1/public/villages/" + jinpingVillage + "/complaints", "application/json", `{"category":"funds"}`, "jinping/complaint"},
+		{"application pages", "GET", "/a/" + jinpingVillage, "", "", "jinping/workflow"},
+		{"application form", "GET", "/a/" + xikouVillage + "/duty-homestead", "", "", "xikou/workflow"},
+		{"application submit", "POST", "/a/" + jinpingVillage + "/duty-homestead", "multipart/form-data; boundary=x", "--x--", "jinping/workflow"},
+		{"supplement page", "POST", "/a/" + xikouVillage + "/supplement", "multipart/form-data; boundary=x", "--x--", "xikou/workflow"},
+		{"application API", "POST", "/v1/public/villages/" + xikouVillage + "/applications", "multipart/form-data; boundary=x", "--x--", "xikou/workflow"},
+		{"supplement API", "POST", "/v1/public/applications/" + jinpingVillage + "-20260101-ABCDE/supplement", "multipart/form-data; boundary=x", "--x--", "jinping/workflow"},
 		{"follow-up by new code", "GET", "/r/track/" + xikouCode, "", "", "xikou/complaint"},
 		{"feedback by new code", "POST", "/r/track/" + xikouCode, "application/x-www-form-urlencoded", "verdict=satisfied", "xikou/complaint"},
 		{"follow-up API", "GET", "/v1/public/complaints/" + xikouCode, "", "", "xikou/complaint"},
@@ -404,8 +410,9 @@ func TestPublicHosts(t *testing.T) {
 	}
 }
 
-// A report with photos (up to 15 MiB) passes; the gateway's own limit is
-// above every town's.
+// A report with photos (up to 15 MiB) and an application with its
+// materials (up to 30 MiB) pass; the gateway's own limit is above every
+// town's.
 func TestPublicLargeUpload(t *testing.T) {
 	pods := allPods(t)
 	env := startPubGateway(t, Config{}, pods)
@@ -417,9 +424,15 @@ func TestPublicLargeUpload(t *testing.T) {
 	if _, got := pods["xikou/complaint"].lastRequest(); len(got) != len(body) {
 		t.Errorf("the pod got %d bytes, want %d", len(got), len(body))
 	}
-	a = pubDo(t, "POST", env.url+"/r/"+xikouVillage, "multipart/form-data; boundary=x", body+strings.Repeat("x", 2<<20))
+	// An application with six 5 MiB materials passes too; beyond
+	// ProxyMaxBodyBytes nothing does.
+	app := strings.Repeat("x", 30<<20)
+	if a = pubDo(t, "POST", env.url+"/a/"+xikouVillage+"/duty-homestead", "multipart/form-data; boundary=x", app); a.status != 200 {
+		t.Fatalf("30 MiB application: %d %.200s", a.status, a.body)
+	}
+	a = pubDo(t, "POST", env.url+"/r/"+xikouVillage, "multipart/form-data; boundary=x", strings.Repeat("x", ProxyMaxBodyBytes+1<<20))
 	if a.status != http.StatusRequestEntityTooLarge {
-		t.Errorf("17 MiB report: %d %.200s, want 413", a.status, a.body)
+		t.Errorf("%d MiB report: %d %.200s, want 413", ProxyMaxBodyBytes>>20+1, a.status, a.body)
 	}
 }
 
