@@ -459,6 +459,9 @@ type powerGroup struct {
 
 type powerLink struct {
 	Name, Description, URL string
+	// Apply: villagers apply for it online (its first step is theirs),
+	// on the workflow service's /a/{village}/{item}.
+	Apply bool
 }
 
 func (s *Service) catalogItem(id string) *wuxiaov1.PowerItem {
@@ -482,7 +485,8 @@ func (s *Service) powersView() view {
 			g := powerGroup{Label: categoryLabel(cat)}
 			for _, it := range c.Items {
 				if it.Category == cat {
-					g.Items = append(g.Items, powerLink{Name: it.Name, Description: it.Description, URL: url.PathEscape(it.ID)})
+					g.Items = append(g.Items, powerLink{Name: it.Name, Description: it.Description, URL: url.PathEscape(it.ID),
+						Apply: len(it.Steps) > 0 && string(it.Steps[0].Role) == "villager"})
 				}
 			}
 			if len(g.Items) > 0 {

@@ -227,6 +227,9 @@ func TestPortalPagesAreMaskedAndValid(t *testing.T) {
 		{"withdrawn process", base + "/processes/" + withdrawn.ref.TrackingNumber, []string{"已撤回", "并入镇统一采购"}},
 		{"power list", base + "/powers", []string{"权力清单", "小决策", "小资金", `href="` + base + `/powers/funds-expenditure"`}},
 		{"power item", base + "/powers/funds-expenditure", []string{"村级财务支出审批", "出纳支付", "办理主体", "法律法规依据", "<svg"}},
+		// Villagers apply online for the items whose first step is theirs.
+		{"power list applications", base + "/powers", []string{`href="/a/` + village + `/duty-homestead">在线申请`}},
+		{"power item application", base + "/powers/duty-homestead", []string{`href="/a/` + village + `/duty-homestead"`, "申请材料", "建房书面申请（必需）"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := get(t, ts, tc.path)
