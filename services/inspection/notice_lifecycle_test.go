@@ -459,3 +459,67 @@ func TestSigningNumbersGapFreeUnderConcurrency(t *testing.T) {
 		t.Fatalf("%d signed steps, want %d", c, n)
 	}
 }
+
+// The village an order addresses sees it and answers it with evidence;
+// the office returns the answer; left unanswered past the deadline, the
+// order escalates once (blue → yellow). Another village sees nothing, a
+// cadre who does not answer for the village cannot answer.
+func TestOrderAnsweredReturnedEscalates(t *testing.T) {
+	ctx := context.Background()
+	clk := &testClock{}
+	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, Shanghai))
+	s := newService(t, testinfra.Postgres(t), svcTown, clk)
+	o, err := s.IssueOrder(ctx, testDisc, OrderRequest{Village: svcVillage, Situation: "duty-02", Detail: "2月财务公开未按时上墙"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chair := identity.Principal{IdentityID: "chair-a", Role: identity.RoleSupervisionChair, Town: svcTown, Village: svcVillage}
+	cashier := identity.Principal{IdentityID: "cashier-a", Role: identity.RoleCashier, Town: svcTown, Village: svcVillage}
+	secB := identity.Principal{IdentityID: "sec-b", Role: identity.RoleSecretary, Town: svcTown, Village: svcVillage2}
+	answer := OrderAction{Response: "财务公开栏已补公示", Evidence: []AnswerEvidence{{URL: "https://files.example.cn/gk.jpg"}}}
+	var p *httpapi.Problem
+	if _, err := s.ActOnOrderBy(ctx, secB, o.Number, "respond", answer); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("another village answers: %v", err)
+	}
+	if _, err := s.ActOnOrderBy(ctx, cashier, o.Number, "respond", answer); !errors.As(err, &p) || p.Status != 403 {
+		t.Fatalf("the cashier answers: %v", err)
+	}
+	if _, err := s.ActOnOrderBy(ctx, chair, o.Number, "respond", OrderAction{Response: "已整改"}); !errors.As(err, &p) || p.Status != 422 {
+		t.Fatalf("the village answers without evidence: %v", err)
+	}
+	if _, err := s.ActOnOrderBy(ctx, chair, o.Number, "close", OrderAction{}); !errors.As(err, &p) || p.Status != 403 {
+		t.Fatalf("the village closes its order: %v", err)
+	}
+	got, err := s.ActOnOrderBy(ctx, chair, o.Number, "respond", answer)
+	if err != nil || got.Status != OrderResponded || len(got.Steps) != 1 || got.Steps[0].Action != "answered" || len(got.Steps[0].Evidence) != 1 {
+		t.Fatalf("answered %+v (%v)", got, err)
+	}
+	if _, err := s.ActOnOrderBy(ctx, testDisc, o.Number, "return", OrderAction{}); !errors.As(err, &p) || p.Status != 422 {
+		t.Fatalf("a return without the reason: %v", err)
+	}
+	got, err = s.ActOnOrderBy(ctx, testDisc, o.Number, "return", OrderAction{Reason: "照片未显示公示日期"})
+	if err != nil || got.Status != OrderIssued || got.RespondedAt != nil {
+		t.Fatalf("returned %+v (%v)", got, err)
+	}
+	// The deadline passes without a new answer: escalated once.
+	clk.Set(o.Deadline)
+	for i, want := range []int{1, 0} {
+		if n, err := s.EscalateOrders(ctx, 10); err != nil || n != want {
+			t.Fatalf("run %d: %d (%v), want %d", i, n, err, want)
+		}
+	}
+	old, err := s.OrderByNumber(ctx, o.Number)
+	if err != nil || old.EscalatedTo == "" {
+		t.Fatalf("not escalated: %+v (%v)", old, err)
+	}
+	st, err := steps(ctx, s.Pool, "order", o.Number)
+	if err != nil || len(st) != 3 || st[1].Action != "returned" || st[1].Note != "照片未显示公示日期" || st[2].Action != "escalated" {
+		t.Fatalf("steps %+v (%v)", st, err)
+	}
+	types, _ := outbox(t, s.Pool)
+	for _, want := range []string{eventsv1.TypeOrderAnswered, eventsv1.TypeOrderReturned, eventsv1.TypeOrderEscalated} {
+		if c := strings.Count(strings.Join(types, " "), want); c != 1 {
+			t.Errorf("%d %s events, want 1: %v", c, want, types)
+		}
+	}
+}

@@ -32,6 +32,8 @@ type StoredOrder struct {
 	Response   string     `json:"response,omitempty"`
 	IssuedBy   string     `json:"issuedBy"`
 	ReferredAt *time.Time `json:"referredAt,omitempty"`
+	// Steps are the order's answers and reviews (orders_answers.go).
+	Steps []Step `json:"steps,omitempty"`
 }
 
 func (s *Service) orderConfig() OrderConfig {
@@ -166,45 +168,11 @@ func (s *Service) OrderByNumber(ctx context.Context, number string) (*StoredOrde
 	return &list[0], nil
 }
 
-// ActOnOrder records the answer to an order (respond) or accepts it (close).
+// ActOnOrder records the answer to an order (respond) or accepts it
+// (close) on the office's behalf, without evidence: ActOnOrderBy
+// (orders_answers.go) with no principal.
 func (s *Service) ActOnOrder(ctx context.Context, number, action, text string) (*StoredOrder, error) {
-	var out *StoredOrder
-	err := store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
-		list, err := s.queryOrders(ctx, tx, `number = $2 FOR UPDATE`, number)
-		if err != nil {
-			return err
-		}
-		if len(list) == 0 {
-			return ErrNotFound
-		}
-		o := &list[0]
-		now := s.now()
-		switch action {
-		case "respond":
-			if strings.TrimSpace(text) == "" {
-				return httpapi.ValidationFailed(httpapi.FieldError{Field: "response", Detail: "is required"})
-			}
-			if errs := httpapi.TooLong(httpapi.Limit("response", text, maxNote)); len(errs) > 0 {
-				return httpapi.ValidationFailed(errs...)
-			}
-			if o.ReferredAt != nil {
-				return httpapi.Conflict("order " + o.Number + " was referred for disciplinary handling")
-			}
-			if err := o.Respond(now); err != nil {
-				return httpapi.Conflict(err.Error())
-			}
-			o.Response = strings.TrimSpace(text)
-		case "close":
-			if err := o.Close(now); err != nil {
-				return httpapi.Conflict(err.Error())
-			}
-		default:
-			return ErrNotFound
-		}
-		out = o
-		return saveOrder(ctx, tx, o)
-	})
-	return out, err
+	return s.ActOnOrderBy(ctx, identity.Principal{}, number, action, OrderAction{Response: text})
 }
 
 // EscalateOrders escalates every unanswered order past its deadline:
@@ -239,6 +207,13 @@ func (s *Service) EscalateOrders(ctx context.Context, limit int) (int, error) {
 				ev.Referred = true
 			}
 			if err := saveOrder(ctx, tx, o); err != nil {
+				return err
+			}
+			note := "逾期未答复，升级为" + ev.To
+			if ev.Referred {
+				note = "逾期未答复，移送纪律审查"
+			}
+			if err := s.recordStep(ctx, tx, "order", o.Number, o.Village, system, "escalated", note, nil, now); err != nil {
 				return err
 			}
 			if err := s.publish(ctx, tx, uuid.NewString(), eventsv1.TypeOrderEscalated, o.Village, o.Number, ev); err != nil {
