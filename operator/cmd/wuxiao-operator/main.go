@@ -22,6 +22,7 @@ func main() {
 	var (
 		metricsAddr      string
 		probeAddr        string
+		pprofAddr        string
 		leaderElect      bool
 		leaderElectionNS string
 		archiveNamespace string
@@ -34,6 +35,7 @@ func main() {
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints; 0 disables them")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "address of the Go profiler's /debug/pprof endpoints (heap, CPU), e.g. 127.0.0.1:6060; empty or 0 disables them (the default: they are for measuring, never expose them)")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles at a time")
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "", "namespace of the leader election lease (default: the pod's namespace)")
 	flag.StringVar(&archiveNamespace, "archive-namespace", os.Getenv("POD_NAMESPACE"), "namespace that keeps the archive records of deleted villages (default: $POD_NAMESPACE)")
@@ -77,6 +79,7 @@ func main() {
 		Cache:                   controller.CacheOptions(),
 		Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress:  probeAddr,
+		PprofBindAddress:        pprofAddr,
 		LeaderElection:          leaderElect,
 		LeaderElectionID:        "wuxiao-operator.wuxiao.io",
 		LeaderElectionNamespace: leaderElectionNS,
