@@ -12,8 +12,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/attribute"
@@ -189,7 +191,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 		Transport:    transport,
 		Balancer:     &kafka.Murmur2Balancer{},
 		RequiredAcks: kafka.RequireAll,
-		BatchTimeout: time.Millisecond,
+		// One synchronous message at a time: nothing to wait for.
+		BatchTimeout: time.Nanosecond,
 	}
 	defer dlq.Close()
 
@@ -354,6 +357,9 @@ func (c *Consumer) process(ctx context.Context, dlq *kafka.Writer, m kafka.Messa
 // applied when it comes again from another position (replayed from the
 // dead-letter topic), and skipped when it is the same message redelivered.
 func (c *Consumer) apply(ctx context.Context, ev eventsv1.Event, pos string) (outcome string, herr, err error) {
+	if outcome, herr, err, done := c.applyFirst(ctx, ev); done {
+		return outcome, herr, err
+	}
 	err = store.InTx(ctx, c.pool, func(tx pgx.Tx) error {
 		herr = nil
 		tag, err := tx.Exec(ctx, `INSERT INTO inbox (consumer, event_id, outcome) VALUES ($1, $2, 'applied')
@@ -376,6 +382,86 @@ func (c *Consumer) apply(ctx context.Context, ev eventsv1.Event, pos string) (ou
 		return "", herr, nil
 	}
 	return outcome, nil, err
+}
+
+// applyFirst is apply's fast path for an event the inbox has not seen,
+// the usual case: BEGIN and the inbox row go to the server in one round
+// trip (a plain INSERT, so a row already there is a unique violation)
+// instead of two; the handler then runs in that transaction. It is not done
+// (apply's general path decides) when the inbox has the event already (a
+// redelivery, or a replay of a dead-lettered event), when the event id
+// cannot be sent as a literal, or when the transaction hit a serialization
+// failure or deadlock, which store.InTx retries.
+func (c *Consumer) applyFirst(ctx context.Context, ev eventsv1.Event) (outcome string, herr, err error, done bool) {
+	conn, err := c.pool.Acquire(ctx)
+	if err != nil {
+		return "", nil, err, true
+	}
+	defer conn.Release()
+	group, ok1 := quoteLiteral(conn.Conn(), c.group)
+	id, ok2 := quoteLiteral(conn.Conn(), ev.ID)
+	if !ok1 || !ok2 {
+		return "", nil, nil, false
+	}
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{BeginQuery: "BEGIN; INSERT INTO inbox (consumer, event_id, outcome) VALUES (" +
+		group + ", " + id + ", 'applied')"})
+	if err != nil {
+		if conn.Conn().PgConn().TxStatus() != 'I' {
+			// The INSERT failed inside the transaction BEGIN opened: end it,
+			// so that the connection goes back to the pool clean (else the
+			// pool closes it).
+			if _, rerr := conn.Exec(ctx, "ROLLBACK"); rerr != nil {
+				return "", nil, errors.Join(err, rerr), true
+			}
+		}
+		if pgCode(err) == "23505" {
+			return "", nil, nil, false
+		}
+		return "", nil, fmt.Errorf("recording event in the inbox: %w", err), true
+	}
+	if herr = c.callHandler(ctx, tx, ev); herr != nil {
+		_ = tx.Rollback(ctx)
+		if retriable(herr) {
+			return "", nil, nil, false
+		}
+		return "", herr, nil, true
+	}
+	if err := tx.Commit(ctx); err != nil {
+		if retriable(err) {
+			return "", nil, nil, false
+		}
+		// If the commit did happen after all, the retry finds the inbox
+		// row and skips the event.
+		return "", nil, err, true
+	}
+	return outcomeApplied, nil, nil, true
+}
+
+// retriable is what store.InTx retries: a serialization failure or a
+// deadlock.
+func retriable(err error) bool {
+	code := pgCode(err)
+	return code == "40001" || code == "40P01"
+}
+
+func pgCode(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	return ""
+}
+
+// quoteLiteral returns s as an SQL string literal for conn's session, and
+// false when s cannot be one safely: a NUL byte or invalid UTF-8, or a
+// session whose client encoding is not UTF8 or without
+// standard_conforming_strings (where backslashes would escape).
+func quoteLiteral(conn *pgx.Conn, s string) (string, bool) {
+	ps := conn.PgConn().ParameterStatus
+	if ps("standard_conforming_strings") != "on" || ps("client_encoding") != "UTF8" || !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+		return "", false
+	}
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'", true
 }
 
 func (c *Consumer) callHandler(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) (err error) {

@@ -251,7 +251,7 @@ func header(m kafka.Message, key string) string {
 func testWriter(t testing.TB, brokers []string) *kafka.Writer {
 	tr := &kafka.Transport{}
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Transport: tr, Balancer: &kafka.Murmur2Balancer{},
-		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Nanosecond}
 	t.Cleanup(func() { _ = w.Close(); tr.CloseIdleConnections() })
 	return w
 }
