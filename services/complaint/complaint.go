@@ -199,9 +199,12 @@ type Complaint struct {
 	// PostingID makes the complaint an objection (异议) to a posting on
 	// the village's notice board (公示栏): the workflow's posting id, from
 	// the portal's objection link (objection.go).
-	PostingID   string       `json:"postingId,omitempty"`
-	Description string       `json:"description"`
-	Attachments []Attachment `json:"attachments,omitempty"`
+	PostingID string `json:"postingId,omitempty"`
+	// PostingTitle names what was posted, when the posting was known at
+	// filing (objection.go).
+	PostingTitle string       `json:"postingTitle,omitempty"`
+	Description  string       `json:"description"`
+	Attachments  []Attachment `json:"attachments,omitempty"`
 	// Reporter is nil for anonymous complaints and in every view but a
 	// discipline one.
 	Reporter *Reporter `json:"reporter,omitempty"`

@@ -2,12 +2,15 @@ package complaint
 
 import (
 	"context"
-	"net/http"
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
+	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
 
@@ -21,6 +24,7 @@ import (
 func TestObjectionBrowser(t *testing.T) {
 	ts, a := pageServer(t, generous)
 	posting := uuid.NewString()
+	announce(t, a.Service, testVillage, posting, "分配方案", "2026年征地补偿款分配", false)
 	p := testinfra.Browser(t)
 	if st := p.Navigate(ts.URL + "/r/" + testVillage + "?posting=" + posting); st != 200 {
 		t.Fatalf("form: HTTP %d", st)
@@ -30,6 +34,9 @@ func TestObjectionBrowser(t *testing.T) {
 	}
 	if got := p.Text("#posting-ref"); got != posting {
 		t.Errorf("posting shown %q, want %q", got, posting)
+	}
+	if got := p.Text("#posting-label"); got != "分配方案（2026年征地补偿款分配）" {
+		t.Errorf("posting named %q", got)
 	}
 	p.ExpectClean()
 	p.ExpectAccessible()
@@ -67,7 +74,7 @@ func TestObjectionBrowser(t *testing.T) {
 		if (err == nil) != tc.sees {
 			t.Errorf("%s: %v", tc.viewer.Role, err)
 		}
-		if err == nil && (!c.IsObjection() || c.PostingID != posting) {
+		if err == nil && (!c.IsObjection() || c.PostingID != posting || c.PostingTitle != "分配方案（2026年征地补偿款分配）") {
 			t.Errorf("%s sees %+v", tc.viewer.Role, c)
 		}
 	}
@@ -88,23 +95,10 @@ func TestObjectionPostingChecked(t *testing.T) {
 		{"none", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, err := http.Get(ts.URL + "/r/" + testVillage + tc.query)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var b strings.Builder
-			buf := make([]byte, 1<<16)
-			for {
-				n, err := resp.Body.Read(buf)
-				b.Write(buf[:n])
-				if err != nil {
-					break
-				}
-			}
-			body := b.String()
-			if resp.StatusCode != 200 || strings.Contains(body, `name="posting"`) != tc.objection || strings.Contains(body, "<script>alert") {
-				t.Errorf("HTTP %d, objection form %v", resp.StatusCode, strings.Contains(body, `name="posting"`))
+			resp := getPage(t, ts, "/r/"+testVillage+tc.query, nil)
+			body := resp.Raw
+			if resp.Status != 200 || strings.Contains(body, `name="posting"`) != tc.objection || strings.Contains(body, "<script>alert") {
+				t.Errorf("HTTP %d, objection form %v", resp.Status, strings.Contains(body, `name="posting"`))
 			}
 		})
 	}
@@ -115,6 +109,102 @@ func TestObjectionPostingChecked(t *testing.T) {
 		errs := checkIntake(Intake{Village: testVillage, Category: CategoryFunds, Description: "公示的金额与实际不符，请核实", Posting: tc.posting})
 		if (len(errs) == 0) != tc.ok {
 			t.Errorf("posting %q: %v", tc.posting, errs)
+		}
+	}
+}
+
+// announce applies a posting event of the workflow stream through the
+// service's consumer handler, in a transaction as the consumer does.
+func announce(t testing.TB, s *Service, village, id, what, title string, ended bool) {
+	t.Helper()
+	ref := eventsv1.InstanceRef{InstanceID: uuid.NewString(), TrackingNumber: village + "-20260301-POST1", ItemID: "decision-land-compensation"}
+	evs := []eventsv1.Event{postingEvent(t, village, eventsv1.TypePostingPublished, eventsv1.PostingPublished{InstanceRef: ref, PostingID: id,
+		Kind: eventsv1.PostingKindStep, What: what, Title: title, StartAt: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)})}
+	if ended {
+		evs = append(evs, postingEvent(t, village, eventsv1.TypePostingEnded, eventsv1.PostingEnded{InstanceRef: ref, PostingID: id,
+			Reason: eventsv1.PostingEndedStepCompleted, EndedAt: time.Date(2026, 3, 9, 9, 0, 0, 0, time.UTC), Days: 8}))
+	}
+	for _, ev := range evs {
+		if err := applyWorkflowEvent(s, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func postingEvent(t testing.TB, village, typ string, data any) eventsv1.Event {
+	t.Helper()
+	raw, err := json.Marshal(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eventsv1.Event{ID: uuid.NewString(), Source: "/towns/" + testTown + "/workflow", Type: typ, Subject: "x",
+		Time: time.Now().UTC(), Town: testTown, Village: village, Data: raw}
+}
+
+func applyWorkflowEvent(s *Service, ev eventsv1.Event) error {
+	ctx := context.Background()
+	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error { return s.HandleWorkflowEvent(ctx, tx, ev) })
+}
+
+// TestObjectionKnownPosting: an announced posting names the objection; one
+// of another village is refused (the page drops it from a link, the intake
+// refuses it); one not announced yet is taken by its id; the workflow
+// events are applied idempotently and never move a posting to another
+// village.
+func TestObjectionKnownPosting(t *testing.T) {
+	ts, a := pageServer(t, generous)
+	const otherVillage = "330213100202"
+	mine, ended, theirs, unknown := uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString()
+	announce(t, a.Service, testVillage, mine, "资格认定结果名单", "第三组", false)
+	announce(t, a.Service, testVillage, ended, "招租公告", "鱼塘发包", true)
+	announce(t, a.Service, otherVillage, theirs, "分配方案", "", false)
+
+	again := postingEvent(t, otherVillage, eventsv1.TypePostingPublished, eventsv1.PostingPublished{PostingID: mine, What: "改写"})
+	if err := applyWorkflowEvent(a.Service, again); err == nil {
+		t.Error("another village's event took over a posting")
+	}
+	announce(t, a.Service, testVillage, mine, "改写", "", false) // a redelivery changes nothing
+
+	for _, tc := range []struct {
+		name, posting string
+		status        int
+		title         string
+	}{
+		{"announced", mine, 201, "资格认定结果名单（第三组）"},
+		{"ended", ended, 201, "招租公告（鱼塘发包）"},
+		{"not announced yet", unknown, 201, ""},
+		{"another village's", theirs, 422, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := client(ts).JSON(t, "POST", "/v1/public/villages/"+testVillage+"/complaints", "",
+				intakeRequest{Category: CategoryFunds, Description: "公示的名单与实际情况不符，请核查", Posting: tc.posting})
+			if r.Status != tc.status {
+				t.Fatalf("HTTP %d: %s", r.Status, r.Raw)
+			}
+			if tc.status != 201 {
+				return
+			}
+			code, _ := r.Body["trackingCode"].(string)
+			c, err := a.Service.Get(context.Background(), Actor{ID: "d", Role: RoleTownDiscipline, Town: testTown}, idOf(t, a.Service, code))
+			if err != nil || c.PostingID != tc.posting || c.PostingTitle != tc.title {
+				t.Errorf("complaint %+v (%v)", c, err)
+			}
+		})
+	}
+
+	for _, tc := range []struct {
+		posting    string
+		objection  bool
+		label, end string
+	}{
+		{mine, true, "资格认定结果名单（第三组）", ""},
+		{ended, true, "招租公告（鱼塘发包）", "该公示已于2026-03-09结束"},
+		{unknown, true, "", ""},
+		{theirs, false, "", ""},
+	} {
+		body := getPage(t, ts, "/r/"+testVillage+"?posting="+tc.posting, nil).Raw
+		if strings.Contains(body, `name="posting"`) != tc.objection || !strings.Contains(body, tc.label) || !strings.Contains(body, tc.end) {
+			t.Errorf("posting %s: page objection %v, label %q, end %q", tc.posting, strings.Contains(body, `name="posting"`), tc.label, tc.end)
 		}
 	}
 }

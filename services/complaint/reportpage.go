@@ -25,6 +25,7 @@ import (
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
 	"github.com/wuxiao/wuxiao/services/internal/media"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 type categoryChoice struct {
@@ -47,8 +48,10 @@ type reportPage struct {
 	SignedIn    bool
 	Name        string
 	Identified  bool
-	// Posting is the notice-board posting objected to (objection.go).
-	Posting string
+	// Posting is the notice-board posting objected to (objection.go),
+	// PostingLabel what was posted (when known), PostingEnded the day its
+	// posting period ended ("" while it is up).
+	Posting, PostingLabel, PostingEnded string
 
 	MinDescription, MaxDescription, MaxFiles, MaxFileMB int
 }
@@ -76,6 +79,19 @@ func (a *API) newReportPage(r *http.Request, village string, sub *reportSubmissi
 	}
 	if p.Posting != "" {
 		p.Title = "对公示提出异议"
+		post, err := a.Service.Posting(r.Context(), village, p.Posting)
+		switch {
+		case errors.Is(err, errOtherVillagePosting) && sub == nil:
+			p.Posting, p.Title = "", "码上举报" // a link naming another village's posting: an ordinary report
+		case errors.Is(err, errOtherVillagePosting):
+		case err != nil:
+			a.Service.logError(r, "reading the posting objected to", err) // the page names it by its id
+		case post != nil:
+			p.PostingLabel = post.Label()
+			if post.EndedAt != nil {
+				p.PostingEnded = post.EndedAt.In(tz.Shanghai).Format("2006-01-02")
+			}
+		}
 	}
 	for _, c := range Categories {
 		p.Categories = append(p.Categories, categoryChoice{c, c.Label(), sub != nil && string(c) == sub.Category})
@@ -461,6 +477,12 @@ func (a *API) reportSubmit(w http.ResponseWriter, r *http.Request) {
 	rc, err := a.Service.File(r.Context(), in, reporter)
 	if err != nil {
 		var ce *domainerr.Error
+		if errors.Is(err, errOtherVillagePosting) {
+			page.General = append(page.General, "您要提出异议的公示不是本村的，请从本村公示栏重新进入。")
+			page.Errors["posting"] = []string{"该公示不属于本村"}
+			renderPage(w, http.StatusUnprocessableEntity, "report", page)
+			return
+		}
 		if errors.As(err, &ce) && ce.Status < 500 {
 			page.General = append(page.General, "提交的内容有误，请检查后重新提交。")
 			renderPage(w, http.StatusUnprocessableEntity, "report", page)

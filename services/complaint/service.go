@@ -75,6 +75,15 @@ func (s *Service) File(ctx context.Context, in Intake, reporter *Reporter) (Rece
 			if err := refuseArchived(ctx, tx, c.Village); err != nil {
 				return err
 			}
+			if c.PostingID != "" { // an objection (objection.go)
+				p, err := postingOf(ctx, tx, c.Village, c.PostingID)
+				if err != nil {
+					return err
+				}
+				if p != nil {
+					c.PostingTitle = p.Label()
+				}
+			}
 			if err := insertComplaint(ctx, tx, c); err != nil {
 				return err
 			}

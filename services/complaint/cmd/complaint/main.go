@@ -78,7 +78,9 @@ func run(ctx context.Context, base *config.Base, opts options) error {
 	api.BodyLimit = bodyLimit
 	api.Routes(p.Server)
 	// The report page names the village the operator registered.
-	consume := []platform.Consume{{Stream: eventsv1.StreamTenant, Handler: svc.HandleTenantEvent}}
+	consume := []platform.Consume{{Stream: eventsv1.StreamTenant, Handler: svc.HandleTenantEvent},
+		// The notice board's postings, for objections (objection.go).
+		{Stream: eventsv1.StreamWorkflow, Handler: svc.HandleWorkflowEvent}}
 	return p.Run(ctx, eventsv1.StreamComplaint, consume,
 		escalationLoop(svc, opts.EscalationInterval))
 }
