@@ -50,6 +50,7 @@ func (g *Gateway) consoleRoutes(srv *httpapi.Server) {
 	h("GET /console/start", g.startListPage)
 	h("GET /console/start/{item}", g.startItemPage)
 	h("POST /console/start/{item}", g.startProcess)
+	g.applicationConsoleRoutes(h) // 代办 (console_applications.go)
 	h("GET /console/items/{item}/flowchart.svg", g.itemFlowchart)
 	h("GET /console/processes", g.processesPage)
 	h("GET /console/processes/{id}", g.processPage)
@@ -71,6 +72,7 @@ func (g *Gateway) consoleRoutes(srv *httpapi.Server) {
 	h("POST /console/complaints/{id}/actions", g.actComplaint)
 	h("POST /console/complaints/{id}/notes", g.noteComplaint)
 	h("GET /console/complaints/{id}/attachments/{n}", g.complaintAttachment)
+	g.consoleInspectionRoutes(srv) // tours, orders, files, grades, overview, supervision (console_inspection*.go)
 }
 
 // consoleUploadLimit is the evidence upload route's body limit.
