@@ -73,13 +73,14 @@ func (p Posting) Label() string {
 }
 
 // HandleWorkflowEvent is the consumer handler of the town's workflow
-// stream: it keeps the postings (other events are ignored).
+// stream: it keeps the postings (other events of the town are ignored;
+// any event of another town is refused, whatever its type).
 func (s *Service) HandleWorkflowEvent(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) error {
-	if ev.Type != eventsv1.TypePostingPublished && ev.Type != eventsv1.TypePostingEnded {
-		return nil
-	}
 	if s.Town != "" && ev.Town != s.Town {
 		return events.Permanent(fmt.Errorf("event %s is about town %q, not %q", ev.ID, ev.Town, s.Town))
+	}
+	if ev.Type != eventsv1.TypePostingPublished && ev.Type != eventsv1.TypePostingEnded {
+		return nil
 	}
 	if !divcode.Valid(ev.Village) {
 		return events.Permanent(fmt.Errorf("event %s: village %q is not a 12-digit code", ev.ID, ev.Village))

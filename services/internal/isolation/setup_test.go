@@ -226,6 +226,7 @@ func (w *world) consumers() []consumer {
 		{svcDisclosure, eventsv1.StreamWorkflow, w.dis.HandleWorkflowEvent, w.dis.Pool},
 		{svcDisclosure, eventsv1.StreamTenant, w.dis.HandleTenantEvent, w.dis.Pool},
 		{svcComplaint, eventsv1.StreamTenant, w.com.HandleTenantEvent, w.com.Pool},
+		{svcComplaint, eventsv1.StreamWorkflow, w.com.HandleWorkflowEvent, w.com.Pool}, // postings, for objections
 		{svcInspection, eventsv1.StreamWorkflow, w.ins.HandleWorkflowEvent, w.ins.Pool},
 		{svcInspection, eventsv1.StreamComplaint, w.ins.HandleComplaintEvent, w.ins.Pool},
 		{svcInspection, eventsv1.StreamDisclosure, w.ins.HandleDisclosureEvent, w.ins.Pool},
@@ -428,24 +429,20 @@ func (w *world) fixtures(t *testing.T) {
 		w.set("complaint."+name, rec.ID)
 	}
 
-	// Two conflict-of-interest warnings grade v1 C under steepRules: a notice.
-	for i := range 2 {
-		at := time.Now().Add(-time.Duration(i+1) * time.Hour)
+	// Two conflict-of-interest warnings grade v1 and v2 C under steepRules:
+	// a draft notice each; v1's is signed below, v2's stays a draft.
+	for i := range 4 {
+		v := []string{v1, v2}[i/2]
+		at := time.Now().Add(-time.Duration(i%2+1) * time.Hour)
 		data, _ := json.Marshal(eventsv1.WarningRaised{InstanceRef: eventsv1.InstanceRef{InstanceID: uuid.NewString(),
-			TrackingNumber: v1 + "-" + at.Format("20060102") + "-ABCDE", ItemID: "decision-major-matters", ItemName: "重大事项决策"},
+			TrackingNumber: v + "-" + at.Format("20060102") + "-ABCDE", ItemID: "decision-major-matters", ItemName: "重大事项决策"},
 			WarningID: uuid.NewString(), StepID: "plan-posting", Rule: "conflict-of-interest", Message: "利益冲突", Public: true, RaisedAt: at})
 		ev := eventsv1.Event{ID: uuid.NewString(), Source: "/towns/" + w.townX + "/workflow", Type: eventsv1.TypeWarningRaised,
-			Time: at.UTC(), Town: w.townX, Village: v1, Data: data}
+			Time: at.UTC(), Town: w.townX, Village: v, Data: data}
 		if err := store.InTx(ctx, w.ins.Pool, func(tx pgx.Tx) error { return w.ins.HandleWorkflowEvent(ctx, tx, ev) }); err != nil {
 			t.Fatalf("warning fixture: %v", err)
 		}
 	}
-	var number string
-	if err := w.ins.Pool.QueryRow(ctx, `SELECT number FROM notices ORDER BY issued_at LIMIT 1`).Scan(&number); err != nil {
-		t.Fatalf("no notice was issued: %v", err)
-	}
-	w.set("notice", url.PathEscape(number))
-
 	disc := w.token(t, identity.RoleTownDiscipline, w.townX)
 	must := func(r response, status int, what string) map[string]any {
 		t.Helper()
@@ -454,6 +451,18 @@ func (w *world) fixtures(t *testing.T) {
 		}
 		return r.body
 	}
+	var draft1, draft2 string
+	if err := w.ins.Pool.QueryRow(ctx, `SELECT (SELECT id::text FROM notices WHERE village = $1), (SELECT id::text FROM notices WHERE village = $2)`,
+		v1, v2).Scan(&draft1, &draft2); err != nil {
+		t.Fatalf("no draft notices: %v", err)
+	}
+	signed := must(w.do(t, svcInspection, "POST", "/v1/notices/"+draft1+"/sign", disc, nil), 200, "signing the notice")
+	w.set("notice", url.PathEscape(signed["number"].(string)))
+	w.set("notice.id", draft1)
+	w.set("notice.draft", draft2)
+	sec := w.token(t, identity.RoleSecretary, w.townX)
+	photo := must(w.do(t, svcInspection, "POST", "/v1/notices/"+draft1+"/files?name=p.png", sec, pngPhoto), 201, "notice evidence file")
+	w.set("notice.file", photo["id"].(string))
 	year := time.Now().In(tz.Shanghai).Year()
 	tour := must(w.do(t, svcInspection, "POST", "/v1/tours", disc, inspection.TourInput{Name: "第一轮巡察", Period: fmt.Sprint(year),
 		Team: []inspection.TeamMember{{Name: "王巡察", Role: "组长"}}, Villages: []string{v1, v2}}), 201, "tour")
@@ -466,6 +475,8 @@ func (w *world) fixtures(t *testing.T) {
 	w.set("task", f["tasks"].([]any)[0].(map[string]any)["id"].(string))
 	o := must(w.do(t, svcInspection, "POST", "/v1/orders", disc, inspection.OrderRequest{Village: v1, Situation: "duty-02"}), 201, "order")
 	w.set("order", url.PathEscape(o["number"].(string)))
+	ofile := must(w.do(t, svcInspection, "POST", "/v1/orders/"+w.get(t, "order")+"/files?name=p.png", sec, pngPhoto), 201, "order evidence file")
+	w.set("order.file", ofile["id"].(string))
 	iv := must(w.do(t, svcInspection, "POST", "/v1/interviews", disc, map[string]any{"village": v1, "cadreName": "张某",
 		"heldAt": time.Now().Add(-time.Hour), "interviewers": []string{"镇纪委书记"}, "reason": "公开不及时", "outcome": "提醒谈话"}), 201, "interview")
 	w.set("interview", iv["id"].(string))
