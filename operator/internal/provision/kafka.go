@@ -28,8 +28,12 @@ func TownTopics(town string) []string {
 
 // A fresh transport each time: kafka-go's transports answer metadata
 // requests from a cache, which would hide a topic created a moment ago.
-func kafkaClient(brokers []string) (*kafka.Client, func()) {
-	t := &kafka.Transport{DialTimeout: 5 * time.Second}
+// Its metadata is limited to the topics at hand: by default a transport
+// loads (and keeps) the layout of every topic on the cluster, hundreds of
+// KiB on a shared Kafka, which made the operator's memory grow with every
+// village it registered (hack/bench/scale, heap profile).
+func kafkaClient(brokers, topics []string) (*kafka.Client, func()) {
+	t := &kafka.Transport{DialTimeout: 5 * time.Second, MetadataTopics: topics}
 	return &kafka.Client{Addr: kafka.TCP(brokers...), Transport: t, Timeout: 10 * time.Second}, t.CloseIdleConnections
 }
 
@@ -50,7 +54,7 @@ func EnsureTopics(ctx context.Context, brokers []string, partitions, replication
 	}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	c, done := kafkaClient(brokers)
+	c, done := kafkaClient(brokers, topics)
 	defer done()
 	ready, missing, err := topicsReady(ctx, c, topics)
 	if err != nil || len(missing) == 0 {
@@ -73,9 +77,13 @@ func EnsureTopics(ctx context.Context, brokers []string, partitions, replication
 	if len(errs) > 0 {
 		return ready, errors.Join(errs...)
 	}
-	// New topics take a moment to get leaders.
+	// New topics take a moment to get leaders. A fresh client per look: a
+	// transport's metadata limited to these topics already lists them (as
+	// unknown) and would refresh only after its TTL.
 	for {
+		c, done := kafkaClient(brokers, topics)
 		ready, missing, err = topicsReady(ctx, c, topics)
+		done()
 		if err != nil || len(missing) == 0 {
 			return ready, err
 		}
@@ -131,7 +139,7 @@ func Publish(ctx context.Context, brokers []string, topic string, ev eventsv1.Ev
 	defer func() { finish(span, err) }()
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	t := &kafka.Transport{DialTimeout: 5 * time.Second}
+	t := &kafka.Transport{DialTimeout: 5 * time.Second, MetadataTopics: []string{topic}} // see kafkaClient
 	defer t.CloseIdleConnections()
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Transport: t,
 		Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchSize: 1}
