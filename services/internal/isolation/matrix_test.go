@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"mime/multipart"
 	"net/http"
 	"regexp"
@@ -97,6 +99,18 @@ func multipartPDF(step, name string) rawBody {
 }
 
 var pdfBytes = []byte("%PDF-1.4\n% isolation matrix\n")
+
+// pngPhoto is an evidence photo for answers to notices and orders.
+var pngPhoto = func() rawBody {
+	var b bytes.Buffer
+	_ = png.Encode(&b, image.NewGray(image.Rect(0, 0, 2, 2)))
+	return rawBody{"image/png", b.String()}
+}()
+
+// answerers answer their village's notices and orders.
+var answerers = []identity.Role{identity.RoleSecretary, identity.RoleDirector, identity.RoleSupervisionChair}
+
+var villageAnswer = inspection.Answer{Report: "已整改", Evidence: []inspection.AnswerEvidence{{Text: "公开栏已更新"}}}
 
 // startBody starts the 小资金-free items a role may start: the village's
 // major-matters process for cadres, the departure handover (first step the
@@ -203,7 +217,18 @@ func matrix() []row {
 			allow: roles(villageRoles, discipline, districtAll)},
 		{service: svcInspection, pattern: "GET /v1/villages/{village}/grade-changes", path: "/v1/villages/{village}/grade-changes",
 			allow: roles(villageRoles, discipline, districtAll)},
+		{service: svcInspection, pattern: "GET /v1/notices", path: "/v1/notices", allow: roles(villageRoles, inspectors)},
 		{service: svcInspection, pattern: "GET /v1/notices/{number}", path: "/v1/notices/<notice>", allow: roles(villageRoles, inspectors)},
+		{service: svcInspection, pattern: "POST /v1/notices/{id}/sign", path: "/v1/notices/<notice.draft>/sign", allow: discipline},
+		{service: svcInspection, pattern: "POST /v1/notices/{id}/dismiss", path: "/v1/notices/<notice.draft>/dismiss",
+			body: inspection.Review{Reason: "复核后撤销"}, allow: discipline},
+		{service: svcInspection, pattern: "POST /v1/notices/{id}/files", path: "/v1/notices/<notice.id>/files", body: pngPhoto, allow: answerers},
+		{service: svcInspection, pattern: "GET /v1/notices/{id}/files/{file}", path: "/v1/notices/<notice.id>/files/<notice.file>",
+			allow: roles(villageRoles, inspectors)},
+		{service: svcInspection, pattern: "POST /v1/notices/{id}/answer", path: "/v1/notices/<notice.id>/answer", body: villageAnswer, allow: answerers},
+		{service: svcInspection, pattern: "POST /v1/notices/{id}/accept", path: "/v1/notices/<notice.id>/accept", allow: discipline},
+		{service: svcInspection, pattern: "POST /v1/notices/{id}/return", path: "/v1/notices/<notice.id>/return",
+			body: inspection.Review{Reason: "材料不全"}, allow: discipline},
 		{service: svcInspection, pattern: "GET /v1/notices/{number}/html", path: "/v1/notices/<notice>/html", allow: roles(villageRoles, inspectors)},
 		{service: svcInspection, pattern: "GET /v1/notices/{number}/pdf", path: "/v1/notices/<notice>/pdf", allow: roles(villageRoles, inspectors)},
 		{service: svcInspection, pattern: "GET /v1/district/ratings", path: "/v1/district/ratings", allow: roles(discipline, districtAll)},
@@ -225,10 +250,13 @@ func matrix() []row {
 			body: inspection.TaskAction{Note: "已整改", Evidence: []inspection.RectificationEvidence{{Text: "公开栏已更新"}}}, allow: roles(villageRoles, discipline)},
 		{service: svcInspection, pattern: "GET /v1/order-situations", path: "/v1/order-situations", allow: inspectors},
 		{service: svcInspection, pattern: "POST /v1/orders", path: "/v1/orders", body: newOrder, allow: discipline},
-		{service: svcInspection, pattern: "GET /v1/orders", path: "/v1/orders", allow: inspectors},
-		{service: svcInspection, pattern: "GET /v1/orders/{number}", path: "/v1/orders/<order>", allow: inspectors},
+		{service: svcInspection, pattern: "GET /v1/orders", path: "/v1/orders", allow: roles(villageRoles, inspectors)},
+		{service: svcInspection, pattern: "GET /v1/orders/{number}", path: "/v1/orders/<order>", allow: roles(villageRoles, inspectors)},
 		{service: svcInspection, pattern: "POST /v1/orders/{number}/{action}", path: "/v1/orders/<order>/respond",
-			body: map[string]string{"response": "已整改"}, allow: discipline},
+			body: inspection.OrderAction{Response: "已整改", Evidence: villageAnswer.Evidence}, allow: roles(discipline, answerers)},
+		{service: svcInspection, pattern: "POST /v1/orders/{number}/files", path: "/v1/orders/<order>/files", body: pngPhoto, allow: answerers},
+		{service: svcInspection, pattern: "GET /v1/orders/{number}/files/{file}", path: "/v1/orders/<order>/files/<order.file>",
+			allow: roles(villageRoles, inspectors)},
 		{service: svcInspection, pattern: "POST /v1/interviews", path: "/v1/interviews", body: newInterview, allow: discipline},
 		{service: svcInspection, pattern: "GET /v1/interviews", path: "/v1/interviews", allow: inspectors},
 		{service: svcInspection, pattern: "GET /v1/interviews/{id}", path: "/v1/interviews/<interview>", allow: inspectors},
