@@ -579,15 +579,7 @@ func (s *Service) RequestMaterials(ctx context.Context, actor Actor, instanceID 
 			return nil, domainerr.Refuse(400, "invalid-request", "Material name too long", "a material's name may have at most %d characters", maxMaterialNameRunes)
 		}
 	}
-	var app *Application
-	err := s.onApplication(ctx, "id = $1", instanceID, func(tx pgx.Tx, inst *Instance, a *Application, now time.Time) error {
-		app = a
-		if err := s.mayHandleApplications(actor, inst.Village); err != nil {
-			return err
-		}
-		if inst.Status != StatusRunning {
-			return domainerr.Refuse(409, "not-running", "Process not running", "instance %s is %s", inst.TrackingNumber, inst.Status)
-		}
+	app, err := s.cadreAction(ctx, actor, instanceID, func(tx pgx.Tx, inst *Instance, a *Application, now time.Time) error {
 		if a.Request != nil {
 			return domainerr.Refuse(409, "materials-already-requested", "Materials already requested",
 				"missing materials were already requested on %s by %s: run at most once (最多跑一次) allows one request, listing everything missing at once; record an appointment instead",
@@ -687,15 +679,7 @@ func (s *Service) SetAppointment(ctx context.Context, actor Actor, instanceID st
 	case utf8.RuneCountInString(in.Place) > 200 || utf8.RuneCountInString(in.Note) > maxApplicationNoteRunes:
 		return nil, domainerr.Refuse(400, "invalid-request", "Text too long", "place at most 200, note at most %d characters", maxApplicationNoteRunes)
 	}
-	var app *Application
-	err := s.onApplication(ctx, "id = $1", instanceID, func(tx pgx.Tx, inst *Instance, a *Application, now time.Time) error {
-		app = a
-		if err := s.mayHandleApplications(actor, inst.Village); err != nil {
-			return err
-		}
-		if inst.Status != StatusRunning {
-			return domainerr.Refuse(409, "not-running", "Process not running", "instance %s is %s", inst.TrackingNumber, inst.Status)
-		}
+	app, err := s.cadreAction(ctx, actor, instanceID, func(tx pgx.Tx, inst *Instance, a *Application, now time.Time) error {
 		a.Appointment = &Appointment{VisitNeeded: in.VisitNeeded, At: in.At, Place: in.Place, Note: in.Note,
 			RecordedBy: actor.ID, RecordedByName: actor.Name, RecordedAt: now}
 		if err := updateApplication(ctx, tx, a, false); err != nil {
@@ -708,6 +692,23 @@ func (s *Service) SetAppointment(ctx context.Context, actor Actor, instanceID st
 			InstanceRef: ref(inst), VisitNeeded: in.VisitNeeded, At: in.At, RecordedBy: actor.ID, RecordedAt: now})
 	})
 	return app, fmtErr("recording appointment", err)
+}
+
+// cadreAction runs fn on the locked running process and its application
+// when actor may handle the village's applications.
+func (s *Service) cadreAction(ctx context.Context, actor Actor, instanceID string, fn func(pgx.Tx, *Instance, *Application, time.Time) error) (*Application, error) {
+	var app *Application
+	err := s.onApplication(ctx, "id = $1", instanceID, func(tx pgx.Tx, inst *Instance, a *Application, now time.Time) error {
+		app = a
+		if err := s.mayHandleApplications(actor, inst.Village); err != nil {
+			return err
+		}
+		if inst.Status != StatusRunning {
+			return domainerr.Refuse(409, "not-running", "Process not running", "instance %s is %s", inst.TrackingNumber, inst.Status)
+		}
+		return fn(tx, inst, a, now)
+	})
+	return app, err
 }
 
 // onApplication runs fn on the locked instance and its application.

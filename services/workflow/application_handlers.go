@@ -6,6 +6,7 @@ package workflow
 // appointment).
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -131,8 +132,8 @@ func (s *Service) applicationRoutes(srv *httpapi.Server) {
 	srv.Handle("POST /v1/public/applications/{number}/supplement", upload(s.publicSupplement))
 	srv.HandleFunc("POST /v1/villages/{village}/applications", s.applyOnBehalf)
 	srv.HandleFunc("GET /v1/instances/{id}/application", s.getApplication)
-	srv.HandleFunc("POST /v1/instances/{id}/materials-request", s.requestMaterials)
-	srv.HandleFunc("POST /v1/instances/{id}/appointment", s.setAppointment)
+	srv.HandleFunc("POST /v1/instances/{id}/materials-request", applicationAction(s, s.RequestMaterials))
+	srv.HandleFunc("POST /v1/instances/{id}/appointment", applicationAction(s, s.SetAppointment))
 	s.applicationPageRoutes(srv, upload) // application_pages.go
 }
 
@@ -501,38 +502,25 @@ func (s *Service) getApplication(w http.ResponseWriter, r *http.Request) {
 	_ = httpapi.WriteJSON(w, http.StatusOK, app)
 }
 
-func (s *Service) requestMaterials(w http.ResponseWriter, r *http.Request) {
-	_, a, ok := s.readable(w, r)
-	if !ok {
-		return
+// applicationAction is a cadre's action on the path's process: decode a
+// T, run do, answer the application.
+func applicationAction[T any](s *Service, do func(context.Context, Actor, string, T) (*Application, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		_, a, ok := s.readable(w, r)
+		if !ok {
+			return
+		}
+		var req T
+		if !httpapi.DecodeJSON(w, r, &req) {
+			return
+		}
+		app, err := do(r.Context(), a, r.PathValue("id"), req)
+		if err != nil {
+			writeApplicationErr(w, r, err)
+			return
+		}
+		_ = httpapi.WriteJSON(w, http.StatusOK, app)
 	}
-	var req MaterialsRequestInput
-	if !httpapi.DecodeJSON(w, r, &req) {
-		return
-	}
-	app, err := s.RequestMaterials(r.Context(), a, r.PathValue("id"), req)
-	if err != nil {
-		writeApplicationErr(w, r, err)
-		return
-	}
-	_ = httpapi.WriteJSON(w, http.StatusOK, app)
-}
-
-func (s *Service) setAppointment(w http.ResponseWriter, r *http.Request) {
-	_, a, ok := s.readable(w, r)
-	if !ok {
-		return
-	}
-	var req AppointmentInput
-	if !httpapi.DecodeJSON(w, r, &req) {
-		return
-	}
-	app, err := s.SetAppointment(r.Context(), a, r.PathValue("id"), req)
-	if err != nil {
-		writeApplicationErr(w, r, err)
-		return
-	}
-	_ = httpapi.WriteJSON(w, http.StatusOK, app)
 }
 
 // TextLimits bound the requests' text (httpapi.DecodeJSON answers 422).
