@@ -38,6 +38,9 @@ func TestObjectionBrowser(t *testing.T) {
 	if got := p.Text("#posting-label"); got != "分配方案（2026年征地补偿款分配）" {
 		t.Errorf("posting named %q", got)
 	}
+	if got := p.Text("#submit"); got != "提交异议" {
+		t.Errorf("button %q", got)
+	}
 	p.ExpectClean()
 	p.ExpectAccessible()
 	p.Screenshot("objection-form")
