@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/personal"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
@@ -347,5 +350,82 @@ func TestResultPostings(t *testing.T) {
 				t.Error("still up at its planned end, or not among the past postings")
 			}
 		})
+	}
+}
+
+// TestPostingRevisited: a process sent back to a posting step (a rework
+// loop) posts again, once per visit, and each posting ends with its visit;
+// the control measures each visit's own posting.
+func TestPostingRevisited(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{}
+	s := replica(t, testinfra.Postgres(t), clk)
+	minDays := int32(3)
+	s.Engine.Catalog.Items = append(s.Engine.Catalog.Items, wuxiaov1.PowerItem{ID: "test-rework", Name: "返工测试", Category: wuxiaov1.CategoryDecision,
+		Basis: []string{"测试"},
+		Steps: []wuxiaov1.Step{
+			{ID: "draft", Name: "起草", Handler: "村委会", Role: "secretary", Method: "起草", Next: []string{"posting"}},
+			{ID: "posting", Name: "方案公示", Handler: "村委会", Role: "director", Method: "公示", Next: []string{"review"}},
+			{ID: "review", Name: "审议", Handler: "村委会", Role: "secretary", Method: "审议", Next: []string{"posting", "done"}},
+			{ID: "done", Name: "办结", Handler: "村委会", Role: "secretary", Method: "办结"},
+		},
+		Controls:   []wuxiaov1.Control{{ID: "posting-3", Step: "posting", Type: wuxiaov1.ControlPostingDuration, Description: "公示不少于3天", Norm: "n", MinDays: &minDays}},
+		Norms:      []wuxiaov1.Norm{{ID: "n", Text: "公示", Basis: "测试"}},
+		Disclosure: []wuxiaov1.DisclosureRule{{What: "方案", Section: "notice-board", ForDays: 3}},
+	})
+	clk.Set(time.Date(2026, 5, 4, 9, 0, 0, 0, tz.Shanghai))
+	inst, err := s.Start(ctx, cadre("secretary"), village, StartRequest{ItemID: "test-rework", Title: "返工"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var warned []string
+	for _, st := range []struct {
+		step, role, next string
+		after            time.Duration
+	}{
+		{"draft", "secretary", "", time.Hour},
+		{"posting", "director", "", 24 * time.Hour}, // first visit: 1 day, short
+		{"review", "secretary", "posting", time.Hour},
+		{"posting", "director", "", 4 * 24 * time.Hour}, // second visit: 4 days
+		{"review", "secretary", "done", time.Hour},
+		{"done", "secretary", "", time.Hour},
+	} {
+		clk.Advance(st.after)
+		_, ws, err := s.Complete(ctx, cadre(st.role), inst.ID, st.step, CompleteRequest{Next: st.next})
+		if err != nil {
+			t.Fatalf("%s: %v", st.step, err)
+		}
+		for _, w := range ws {
+			if w.Rule == "posting-duration" {
+				warned = append(warned, w.Message)
+			}
+		}
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "实际公示1天") {
+		t.Errorf("warnings %q, want one for the first visit's 1 day", warned)
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT visit, end_reason, (ended_at - start_at) > interval '3 days'
+		FROM postings WHERE instance_id = $1 AND kind = 'step' ORDER BY visit`, inst.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type visitRow struct {
+		Visit  int
+		Reason string
+		Long   bool
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[visitRow])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []visitRow{{1, eventsv1.PostingEndedStepCompleted, false}, {2, eventsv1.PostingEndedStepCompleted, true}}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("postings by visit %+v, want %+v", got, want)
+	}
+	// The disclosure rule is carried by the posting step: nothing more is
+	// posted when the process completes.
+	var results int
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM postings WHERE instance_id = $1 AND kind = 'result'`, inst.ID).Scan(&results); err != nil || results != 0 {
+		t.Errorf("%d result postings (%v), want 0", results, err)
 	}
 }
