@@ -28,6 +28,11 @@ var (
 	// townActors are the town roles that act in villages' processes
 	// (identity.CanActInVillage); town-it manages accounts only.
 	townActors = []identity.Role{identity.RoleTownOfficial, identity.RoleTownFinance, identity.RoleTownDiscipline}
+	// applicationHandlers file villagers' applications (代办) and handle
+	// them: the village's cadres who serve villagers, the town's service
+	// desk.
+	applicationHandlers = []identity.Role{identity.RoleSecretary, identity.RoleDirector, identity.RoleCommitteeMember,
+		identity.RoleAccountant, identity.RoleCashier, identity.RoleTownOfficial}
 	// readers read a village's non-public records (identity.CanReadVillage).
 	readers = roles(villageRoles, townActors, districtAll)
 	// inspectors read the inspection's records (tours, findings, orders,
@@ -156,6 +161,22 @@ func matrix() []row {
 			allow: readers},
 		{service: svcWorkflow, pattern: "GET /v1/instances/{id}/audit", path: "/v1/instances/<instance.read>/audit", allow: readers},
 		{service: svcWorkflow, pattern: "GET /v1/instances/{id}/flowchart.svg", path: "/v1/instances/<instance.read>/flowchart.svg", allow: readers},
+		// villagers' applications: public intake and pages; 代办 and the
+		// cadre's actions by the village's cadres and the town's service desk
+		pub(svcWorkflow, "POST /v1/public/villages/{village}/applications"),
+		pub(svcWorkflow, "POST /v1/public/applications/{number}/supplement"),
+		pub(svcWorkflow, "GET /a/{village}"),
+		pub(svcWorkflow, "GET /a/{village}/supplement"),
+		pub(svcWorkflow, "POST /a/{village}/supplement"),
+		pub(svcWorkflow, "GET /a/{village}/{item}"),
+		pub(svcWorkflow, "POST /a/{village}/{item}"),
+		{service: svcWorkflow, pattern: "POST /v1/villages/{village}/applications", path: "/v1/villages/{village}/applications",
+			body: workflow.OnBehalfRequest{ItemID: "service-certificate", ApplicantName: "李四", ApplicantPhone: "13900139000"}, allow: applicationHandlers},
+		{service: svcWorkflow, pattern: "GET /v1/instances/{id}/application", path: "/v1/instances/<application.read>/application", allow: readers},
+		{service: svcWorkflow, pattern: "POST /v1/instances/{id}/materials-request", path: "/v1/instances/<application.request>/materials-request",
+			body: workflow.MaterialsRequestInput{Missing: []string{"户口簿"}}, allow: applicationHandlers},
+		{service: svcWorkflow, pattern: "POST /v1/instances/{id}/appointment", path: "/v1/instances/<application.appointment>/appointment",
+			body: workflow.AppointmentInput{Note: "无需到场"}, allow: applicationHandlers},
 
 		// disclosure
 		pub(svcDisclosure, "GET /openapi.yaml"),

@@ -393,6 +393,13 @@ func (w *world) fixtures(t *testing.T) {
 		}
 		w.set("instance."+name, inst.ID)
 	}
+	for _, name := range []string{"read", "request", "appointment"} {
+		rc, err := w.wf.Apply(ctx, v1, workflow.ApplyInput{ItemID: "service-certificate", Name: "王五", Phone: "13700137000"}, &secretary)
+		if err != nil {
+			t.Fatalf("application fixture: %v", err)
+		}
+		w.set("application."+name, rc.Instance.ID)
+	}
 	sum := sha256.Sum256(pdfBytes)
 	file, err := w.wf.AddEvidenceFile(ctx, secretary, w.get(t, "instance.read"), workflow.EvidenceFileInput{StepID: "propose",
 		Kind: workflow.EvidenceResolution, Name: "会议记录.pdf", Data: pdfBytes, SHA256: hex.EncodeToString(sum[:])})
