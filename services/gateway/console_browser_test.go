@@ -175,6 +175,7 @@ func TestConsoleBrowser(t *testing.T) {
 	for _, rule := range []string{"deadline", "amount-threshold", "amount-threshold", "conflict-of-interest"} {
 		env.raiseWarning(t, conVillage, rule, time.Now())
 	}
+	signAllDrafts(t, env.Insp) // the change drafts the notice; town discipline signs it
 	as(t, p, env.URL, people["committee-member"])
 	go_("/console/village")
 	if !strings.Contains(p.Text("main"), "评级") || !p.Exists(`a[href^="/console/notices/"]`) {
