@@ -605,7 +605,7 @@ func (st *story) complaintDropsGrade(t *testing.T) {
 		mustJSON(t, http.StatusOK, http.MethodPost, act, st.discipline, a, nil)
 	}
 
-	eventually(t, "grade C with a 预警通知书", wait, func() error {
+	eventually(t, "grade C, drafting a 预警通知书", wait, func() error {
 		var out struct {
 			Items []struct {
 				From, To   string
@@ -632,7 +632,7 @@ func (st *story) complaintDropsGrade(t *testing.T) {
 			if g.To != "C" {
 				continue
 			}
-			if g.From != "A" || g.Notice == "" || !slices.ContainsFunc(g.Because, func(c struct {
+			if g.From != "A" || !slices.ContainsFunc(g.Because, func(c struct {
 				Fact struct {
 					Kind    string `json:"kind"`
 					Subkind string `json:"subkind"`
@@ -643,18 +643,32 @@ func (st *story) complaintDropsGrade(t *testing.T) {
 			}) {
 				t.Fatalf("grade change to C: %s", body)
 			}
-			st.notice = g.Notice
-			t.Logf("grade %s (%d) -> %s (%d), notice %s", g.From, g.FromPoints, g.To, g.ToPoints, g.Notice)
+			t.Logf("grade %s (%d) -> %s (%d)", g.From, g.FromPoints, g.To, g.ToPoints)
 			return nil
 		}
 		return fmt.Errorf("no change to C yet: %s", body)
 	})
+	// The change drafted the notice; the town's discipline office signs it.
+	var drafts struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	mustJSON(t, http.StatusOK, http.MethodGet, st.url("inspection", "/v1/notices?status=draft&village="+vc), st.discipline, nil, &drafts)
+	if len(drafts.Items) != 1 {
+		t.Fatalf("%d draft notices for %s, want 1", len(drafts.Items), vc)
+	}
+	noticeID := drafts.Items[0].ID
 	var n struct {
 		Number string `json:"number"`
 		Kind   string `json:"kind"`
 		Grade  string `json:"grade"`
 		Text   string `json:"text"`
+		Status string `json:"status"`
 	}
+	mustJSON(t, http.StatusOK, http.MethodPost, st.url("inspection", "/v1/notices/"+noticeID+"/sign"), st.discipline, nil, &n)
+	st.notice = n.Number
+	t.Logf("notice %s signed", n.Number)
 	mustJSON(t, http.StatusOK, http.MethodGet, st.url("inspection", "/v1/notices/"+st.notice), st.discipline, nil, &n)
 	if n.Kind != "warning" || n.Grade != "C" || !strings.Contains(n.Text, "预警通知书") || !strings.Contains(n.Text, "测试村") {
 		t.Fatalf("notice %s: kind %s grade %s text %q", st.notice, n.Kind, n.Grade, n.Text)
@@ -674,6 +688,18 @@ func (st *story) complaintDropsGrade(t *testing.T) {
 		if strings.Contains(string(body), st.trackingCode) {
 			t.Errorf("the %s the village reads carries the reporter's tracking code %s", name, st.trackingCode)
 		}
+	}
+	// The village answers the notice with its rectification report; the
+	// office accepts the answer, which closes the notice.
+	answer := map[string]any{"report": "已召开村两委会议，误餐费已全额退回并在村务公开栏说明。",
+		"evidence": []map[string]string{{"text": "退款凭证及公开栏照片已存档"}}}
+	mustJSON(t, http.StatusOK, http.MethodPost, st.url("inspection", "/v1/notices/"+noticeID+"/answer"), st.cadres.tokens["secretary"], answer, &n)
+	if n.Status != "answered" {
+		t.Fatalf("after the village's answer: %s", n.Status)
+	}
+	mustJSON(t, http.StatusOK, http.MethodPost, st.url("inspection", "/v1/notices/"+noticeID+"/accept"), st.discipline, nil, &n)
+	if n.Status != "accepted" {
+		t.Fatalf("after the office's acceptance: %s", n.Status)
 	}
 }
 
