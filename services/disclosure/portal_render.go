@@ -367,6 +367,7 @@ type processView struct {
 	Chart       template.HTML
 	Steps       []processStepRow
 	Warnings    []ProcessWarning
+	Postings    []processPosting // postings.go
 }
 
 type processStepRow struct {
@@ -421,6 +422,9 @@ func (s *Service) processView(ctx context.Context, village, tracking string) (vi
 	for _, w := range p.Warnings {
 		w.Message, w.StepID = scrub(w.Message), stepName(w.StepID, "")
 		pv.Warnings = append(pv.Warnings, w)
+	}
+	if pv.Postings, err = s.processPostings(ctx, village, p.InstanceID); err != nil {
+		return view{}, err
 	}
 	return view{Template: "process", Title: "流程到哪了 · " + p.TrackingNumber, Tab: tabProcesses, Data: pv}, nil
 }

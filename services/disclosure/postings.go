@@ -224,3 +224,37 @@ func (s *Service) portalPostings(w http.ResponseWriter, r *http.Request) {
 		return s.postingsView(ctx, village, now)
 	})
 }
+
+// processPosting is a posting as a process's page lists it, linking to
+// it on the board.
+type processPosting struct {
+	What, Period, URL string
+}
+
+// processPostings are the published postings of a process, oldest first.
+func (s *Service) processPostings(ctx context.Context, village, instanceID string) ([]processPosting, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT posting_id, what, start_at, planned_end_at, ended_at FROM postings
+		WHERE village = $1 AND instance_id = $2 AND start_at IS NOT NULL ORDER BY start_at, posting_id`, village, instanceID)
+	if err != nil {
+		return nil, fmtErr("reading a process's postings", err)
+	}
+	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (processPosting, error) {
+		var id, what string
+		var start time.Time
+		var planned, ended *time.Time
+		if err := r.Scan(&id, &what, &start, &planned, &ended); err != nil {
+			return processPosting{}, err
+		}
+		p := processPosting{What: what, URL: "/v/" + village + "/postings#p-" + id}
+		switch {
+		case ended != nil:
+			p.Period = day(start) + " 至 " + day(*ended)
+		case planned != nil:
+			p.Period = day(start) + " 至 " + day(planned.Add(-time.Second))
+		default:
+			p.Period = day(start) + " 起长期公开"
+		}
+		return p, nil
+	})
+	return ps, fmtErr("reading a process's postings", err)
+}

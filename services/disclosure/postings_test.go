@@ -148,6 +148,17 @@ func TestPortalPostingsPage(t *testing.T) {
 	if !strings.Contains(home.body, `href="/v/`+village+`/postings"`) {
 		t.Error("the portal's home does not link to the 公示栏")
 	}
+	// The process's own page lists its posting, linked to the board.
+	started := workflowEvent(t, village, eventsv1.TypeInstanceStarted, eventsv1.InstanceStarted{InstanceRef: b.current.InstanceRef,
+		Title: "村道硬化", StartedBy: "c1", StartedAt: b.current.StartAt.Add(-72 * time.Hour)})
+	if err := applyEvent(t, s, started); err != nil {
+		t.Fatal(err)
+	}
+	proc := get(t, ts, "/v/"+village+"/processes/"+b.current.TrackingNumber)
+	if proc.status != 200 || !strings.Contains(proc.body, `href="/v/`+village+`/postings#p-`+b.current.PostingID+`"`) ||
+		!strings.Contains(proc.body, "2026-03-12 至 2026-03-26") {
+		t.Errorf("the process page does not list its posting: HTTP %d", proc.status)
+	}
 	empty := get(t, ts, "/v/"+emptyVillage+"/postings")
 	if empty.status != 200 || !strings.Contains(empty.body, "目前没有正在公示的事项") {
 		t.Errorf("an empty board: HTTP %d", empty.status)
