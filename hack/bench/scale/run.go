@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	wx "github.com/wuxiao/wuxiao/api/v1alpha1"
 )
@@ -428,7 +429,12 @@ func runBaseline(parent context.Context, o options, l layout, label string) (*ru
 	}
 	runCtx, runCancel := context.WithTimeout(ctx, o.timeout)
 	defer runCancel()
-	b := &baseline{l: l, pc: pc, cr: cr, towns: map[string]*wx.Town{}, readySvcs: map[string]map[string]bool{}}
+	bp, err := newBaseProvision()
+	if err != nil {
+		return nil, err
+	}
+	defer bp.close()
+	b := &baseline{l: l, pc: pc, cr: cr, prov: bp, towns: map[string]*wx.Town{}, readySvcs: map[string]map[string]bool{}, provisioned: map[string]bool{}}
 	if err := b.watchDeployments(runCtx); err != nil {
 		return nil, err
 	}
@@ -465,14 +471,16 @@ func runBaseline(parent context.Context, o options, l layout, label string) (*ru
 
 // baseline holds the state of the raw client-go program.
 type baseline struct {
-	l  layout
-	pc *clientSet
-	cr *creator
+	l    layout
+	pc   *clientSet
+	cr   *creator
+	prov *baseProvision
 
-	mu        sync.Mutex
-	towns     map[string]*wx.Town        // by namespace, as created
-	readySvcs map[string]map[string]bool // namespace -> deployments rolled out
-	statused  map[string]bool
+	mu          sync.Mutex
+	towns       map[string]*wx.Town        // by namespace, as created
+	readySvcs   map[string]map[string]bool // namespace -> deployments rolled out
+	provisioned map[string]bool            // namespace -> database and topics done
+	statused    map[string]bool
 }
 
 // afterTown creates the town's namespace, then queues everything else.
@@ -488,7 +496,29 @@ func (b *baseline) afterTown(ctx context.Context, i int, t *wx.Town) error {
 	if err != nil {
 		return err
 	}
-	objs := []client.Object{baselineRole(i), baselineRoleBinding(i), cm}
+	objs := []client.Object{baselineRole(i), baselineRoleBinding(i), cm, calendarConfigMap(i)}
+	// The town's provisioning (provision.go): its Secrets, its database
+	// (with the Secrets' passwords) and its topics.
+	passwords := make([]string, 1+len(wx.AllServices))
+	for k := range passwords {
+		passwords[k] = randomHex(16)
+	}
+	for _, sec := range townSecrets(i, passwords) {
+		objs = append(objs, sec)
+	}
+	b.cr.pool.push(job{what: "database and topics of town " + t.Name, urgent: true, do: func(ctx context.Context) error {
+		if err := b.prov.database(ctx, t.Name, passwords); err != nil {
+			return err
+		}
+		if err := b.prov.townTopics(ctx, t.Name); err != nil {
+			return err
+		}
+		b.mu.Lock()
+		b.provisioned[ns.Name] = true
+		b.mu.Unlock()
+		b.maybeTownStatus(ns.Name)
+		return nil
+	}})
 	for _, svc := range wx.AllServices {
 		objs = append(objs, baselineDeployment(i, svc), baselineService(i, svc), baselinePDB(i, svc), baselineNetworkPolicy(i, svc))
 	}
@@ -502,14 +532,45 @@ func (b *baseline) afterTown(ctx context.Context, i int, t *wx.Town) error {
 	return nil
 }
 
+// villageStatus gives the village what the operator gives it (QR
+// ConfigMap, registration event, archive finalizer: provision.go), then
+// writes its status. Each step is done once; a retry resumes after it.
 func (b *baseline) villageStatus(ctx context.Context, v *wx.Village) error {
 	now := metav1.Now()
 	town := v.Namespace[len("town-"):]
+	portal := portalBaseURL + "/v/" + v.Spec.Code
+	if v.Status.QRConfigMap == "" {
+		cm, err := qrConfigMap(v, portal)
+		if err != nil {
+			return err
+		}
+		if err := b.pc.c.Create(ctx, cm); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+		v.Status.QRConfigMap = cm.Name
+	}
+	if v.Status.RegisteredGeneration == 0 {
+		if err := b.prov.register(ctx, v, portal); err != nil {
+			return err
+		}
+		v.Status.RegisteredGeneration = v.Generation
+	}
+	if !controllerutil.ContainsFinalizer(v, wx.ArchiveFinalizer) {
+		controllerutil.AddFinalizer(v, wx.ArchiveFinalizer)
+		st := v.Status
+		if err := b.pc.c.Update(ctx, v); err != nil {
+			controllerutil.RemoveFinalizer(v, wx.ArchiveFinalizer)
+			return err
+		}
+		v.Status.QRConfigMap, v.Status.RegisteredGeneration = st.QRConfigMap, st.RegisteredGeneration
+	}
 	v.Status = wx.VillageStatus{
-		ObservedGeneration: v.Generation,
-		Town:               town,
-		Catalog:            catalogName + "@" + catalogVersion,
-		PortalURL:          portalBaseURL + "/v/" + v.Spec.Code,
+		ObservedGeneration:   v.Generation,
+		Town:                 town,
+		Catalog:              catalogName + "@" + catalogVersion,
+		PortalURL:            portal,
+		QRConfigMap:          v.Status.QRConfigMap,
+		RegisteredGeneration: v.Status.RegisteredGeneration,
 		Conditions: []metav1.Condition{{Type: wx.ConditionReady, Status: metav1.ConditionTrue, Reason: wx.ReasonReconciled,
 			Message: "village registered", ObservedGeneration: v.Generation, LastTransitionTime: now}},
 	}
@@ -550,7 +611,7 @@ func (b *baseline) watchDeployments(ctx context.Context) error {
 func (b *baseline) maybeTownStatus(ns string) {
 	b.mu.Lock()
 	t := b.towns[ns]
-	ready := len(b.readySvcs[ns]) == len(wx.AllServices) && t != nil && !b.statused[ns]
+	ready := len(b.readySvcs[ns]) == len(wx.AllServices) && b.provisioned[ns] && t != nil && !b.statused[ns]
 	if ready {
 		b.statused[ns] = true
 	}
