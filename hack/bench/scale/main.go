@@ -285,6 +285,9 @@ func printDetail(w io.Writer, s scenarioResult) {
 			fmt.Fprintf(w, "    %s\n", e)
 		}
 		fmt.Fprintf(w, "  operator log: %s (%d lines at --zap-log-level=error)\n", op.LogFile, op.LogLines)
+		if op.HeapProfile != "" {
+			fmt.Fprintf(w, "  operator heap at all Ready: go tool pprof -top %s\n", op.HeapProfile)
+		}
 		for _, l := range op.LogExcerpt {
 			fmt.Fprintf(w, "    | %s\n", l)
 		}

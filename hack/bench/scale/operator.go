@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -43,6 +44,7 @@ type operatorProc struct {
 	cmd     *exec.Cmd
 	logPath string
 	health  string
+	pprof   string // the operator's --pprof-bind-address
 	peakRSS atomic.Int64
 	lastRSS atomic.Int64
 	done    chan struct{} // closed when the process exits
@@ -70,7 +72,11 @@ func startOperator(ctx context.Context, e *benchEnv, bin string, extraArgs []str
 	if err != nil {
 		return nil, err
 	}
-	p := &operatorProc{logPath: logPath, health: fmt.Sprintf("127.0.0.1:%d", port), done: make(chan struct{})}
+	pport, err := freePort(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := &operatorProc{logPath: logPath, health: fmt.Sprintf("127.0.0.1:%d", port), pprof: fmt.Sprintf("127.0.0.1:%d", pport), done: make(chan struct{})}
 	args := append([]string{
 		"--kubeconfig", kcPath,
 		"--metrics-bind-address", "0",
@@ -78,6 +84,7 @@ func startOperator(ctx context.Context, e *benchEnv, bin string, extraArgs []str
 		"--leader-elect=false",
 		"--archive-namespace", systemNamespace,
 		"--zap-log-level=error",
+		"--pprof-bind-address", p.pprof,
 	}, extraArgs...)
 	// Not cancelled with ctx: stop() ends the operator (SIGTERM, a kill
 	// only after 15 s) once it has read VmHWM, also when the benchmark is
@@ -300,4 +307,32 @@ func (m cpuMeter) busyFraction() float64 {
 		return 0
 	}
 	return float64(int64(float64(b-m.busy)/float64(t-m.total)*1000)) / 1000
+}
+
+// heapProfile saves the operator's heap profile (after a forced GC: what
+// it holds, not garbage) to path, for `go tool pprof -top path`.
+func (p *operatorProc) heapProfile(ctx context.Context, path string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.pprof+"/debug/pprof/heap?gc=1", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("heap profile: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -126,6 +126,7 @@ type runResult struct {
 	VmHWMBytes           int64           `json:"vmHWMBytes,omitempty"`
 	RSSAtReadyBytes      int64           `json:"rssAtReadyBytes,omitempty"`
 	LogFile              string          `json:"logFile,omitempty"`
+	HeapProfile          string          `json:"heapProfile,omitempty"` // at all Ready, after a GC
 	LogLines             int             `json:"logLines,omitempty"`
 	LogExcerpt           []string        `json:"logExcerpt,omitempty"`
 	CatalogReadyAtStart  bool            `json:"catalogReadyAtStart,omitempty"`
@@ -327,6 +328,13 @@ func runOperator(parent context.Context, o options, l layout, label string) (*ru
 	}
 	werr := waitReady(runCtx, label, cr.tr, cr, t0, op.lastRSS.Load)
 	res.RSSAtReadyBytes = op.lastRSS.Load()
+	if path := filepath.Join(o.logDir, "operator-"+label+".heap.pb.gz"); werr == nil {
+		if err := op.heapProfile(ctx, path); err != nil {
+			logf("[%s] no heap profile: %v", label, err)
+		} else {
+			res.HeapProfile = path
+		}
+	}
 	res.MachineCPUBusy = meter.busyFraction()
 	if cpu1, err := procCPU(op.cmd.Process.Pid); err == nil {
 		res.OperatorCPUSeconds = secs(cpu1 - cpu0)
