@@ -65,6 +65,7 @@ func (g *Gateway) consoleRoutes(srv *httpapi.Server) {
 		httpapi.WithBodyLimit(consoleUploadLimit, httpapi.Public(g.console(g.uploadEvidence))))
 	h("GET /console/village", g.villagePage)
 	h("GET /console/notices/{number}", g.noticePage)
+	g.noticeConsoleRoutes(h) // sign-off and reply (console_notices.go)
 	// The complaint inbox and statistics (console_complaints.go).
 	h("GET /console/complaints", g.complaintsPage)
 	h("GET /console/complaints/statistics", g.complaintStatsPage)
