@@ -23,7 +23,8 @@ const (
 	// ConditionCalendarValid, on a Town, says whether the working-day
 	// calendar named by its spec.calendarRef (or its District's) is valid
 	// and handed to the workflow service; without a reference it is True
-	// for the official schedule alone. False (reason CalendarNotFound or
+	// for the official schedule alone. On a District it says the same of
+	// the District's own spec.calendarRef. False (reason CalendarNotFound or
 	// CalendarInvalid, the message naming the line at fault) leaves Ready as
 	// it is: the workflow service keeps the last good calendar, and the rest
 	// of the town is reconciled. Alert on this condition.

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -44,6 +45,11 @@ func calendarRef(town *wuxiaov1.Town, district *wuxiaov1.District) (ref *wuxiaov
 // error: the caller keeps the last good calendar and reconciles the rest.
 func (r *TownReconciler) resolveCalendar(ctx context.Context, town *wuxiaov1.Town, district *wuxiaov1.District) (doc []byte, source string, problem *stalled, err error) {
 	ref, from := calendarRef(town, district)
+	return readCalendar(ctx, r.APIReader, ref, from)
+}
+
+// readCalendar reads and validates the calendar ref names (nil: none).
+func readCalendar(ctx context.Context, reader client.Reader, ref *wuxiaov1.ConfigMapKeyRef, from string) (doc []byte, source string, problem *stalled, err error) {
 	if ref == nil {
 		return nil, "", nil, nil
 	}
@@ -52,7 +58,7 @@ func (r *TownReconciler) resolveCalendar(ctx context.Context, town *wuxiaov1.Tow
 	cm := &corev1.ConfigMap{}
 	// From the API server: the manager's cache holds only the operator's
 	// own ConfigMaps, and the calendar must be current when handed over.
-	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, cm); err != nil {
+	if err := reader.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, cm); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, "", &stalled{wuxiaov1.ReasonCalendarNotFound, where + ": the ConfigMap does not exist; create it, or correct the reference" + keeps}, nil
 		}
@@ -72,6 +78,44 @@ func (r *TownReconciler) resolveCalendar(ctx context.Context, town *wuxiaov1.Tow
 		return nil, "", &stalled{wuxiaov1.ReasonCalendarInvalid, fmt.Sprintf("%s: the calendar is invalid%s: %s", where, keeps, problems)}, nil
 	}
 	return f.JSON(), ref.Namespace + "/" + ref.Name + ":" + ref.Key, nil, nil
+}
+
+// districtCalendar checks the District's own spec.calendarRef and reports
+// it in the District's condition CalendarValid, so that whoever edits the
+// District sees a bad calendar there (each Town reports the calendar in
+// force for it, which may be its own). It returns when to look again: a
+// minute while the calendar is missing or invalid (a person fixes it, maybe
+// in a ConfigMap the operator does not watch), 10 minutes while one is set.
+// A Town's CalendarValid changing also brings its District back.
+func (r *DistrictReconciler) districtCalendar(ctx context.Context, d *wuxiaov1.District) (time.Duration, error) {
+	_, source, problem, err := readCalendar(ctx, r.APIReader, d.Spec.CalendarRef, "spec.calendarRef")
+	if err != nil {
+		return 0, err
+	}
+	cond := metav1.Condition{Type: wuxiaov1.ConditionCalendarValid, Status: metav1.ConditionTrue,
+		Reason: wuxiaov1.ReasonCalendarLoaded, Message: "the official schedule (State Council) alone", ObservedGeneration: d.Generation}
+	var again time.Duration
+	switch {
+	case problem != nil:
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, problem.reason, problem.msg
+		again = time.Minute
+		if old := meta.FindStatusCondition(d.Status.Conditions, cond.Type); old == nil || old.Reason != cond.Reason || old.Message != cond.Message {
+			r.Recorder.Eventf(d, nil, corev1.EventTypeWarning, problem.reason, "ValidateCalendar", "%s", problem.msg)
+		}
+	case source != "":
+		cond.Message = "the calendar of " + source + " over the official schedule (towns may name their own)"
+		again = RatingRulesResync
+	}
+	meta.SetStatusCondition(&d.Status.Conditions, cond)
+	return again, nil
+}
+
+// calendarState is a Town's CalendarValid status, for the District's watch.
+func calendarState(t *wuxiaov1.Town) metav1.ConditionStatus {
+	if c := meta.FindStatusCondition(t.Status.Conditions, wuxiaov1.ConditionCalendarValid); c != nil {
+		return c.Status
+	}
+	return ""
 }
 
 // calendar hands the town's calendar to its workflow service: the

@@ -104,6 +104,7 @@ func TestCalendarHandedToWorkflow(t *testing.T) {
 	if want := cm.Namespace + "/" + cm.Name + ":" + calendarKey; town.Status.Calendar != want {
 		t.Errorf("status.calendar %q, want %q", town.Status.Calendar, want)
 	}
+	waitDistrictCalendar(t, d, metav1.ConditionTrue, wuxiaov1.ReasonCalendarLoaded, cm.Name)
 
 	// Only the workflow mounts it: the whole ConfigMap as a directory.
 	for _, svc := range wuxiaov1.AllServices {
@@ -153,6 +154,11 @@ func TestCalendarHandedToWorkflow(t *testing.T) {
 		t.Errorf("a bad calendar stalled the town: %+v", town.Status.Conditions)
 	}
 	waitWarning(t, town, wuxiaov1.ReasonCalendarInvalid, `unknown key "holiday"`)
+	// The District says it too, and stays Ready.
+	waitDistrictCalendar(t, d, metav1.ConditionFalse, wuxiaov1.ReasonCalendarInvalid, `line 6: unknown key "holiday"`)
+	if got := getDistrict(t, d); !isReady(got.Status.Conditions) {
+		t.Errorf("a bad calendar made the District not Ready: %+v", got.Status.Conditions)
+	}
 	if got, _ := handedCalendar(t, town); got != canonical(t, plusMidAutumn) {
 		t.Errorf("the broken calendar was handed over: %q", got)
 	}
@@ -193,6 +199,7 @@ func TestCalendarHandedToWorkflow(t *testing.T) {
 	update(t, d, func() { d.Spec.CalendarRef = nil })
 	update(t, town, func() { town.Spec.CalendarRef = nil })
 	waitCalendar(t, town, "")
+	waitDistrictCalendar(t, d, metav1.ConditionTrue, wuxiaov1.ReasonCalendarLoaded, "official schedule")
 	eventually(t, wait, func() error {
 		town = getTown(t, town)
 		if town.Status.Calendar != "" {
@@ -200,5 +207,19 @@ func TestCalendarHandedToWorkflow(t *testing.T) {
 		}
 		_, err := expectCalendarValid(town, metav1.ConditionTrue, wuxiaov1.ReasonCalendarLoaded)
 		return err
+	})
+}
+
+// waitDistrictCalendar waits for the District's condition CalendarValid,
+// at its current generation, with a message containing text.
+func waitDistrictCalendar(t *testing.T, d *wuxiaov1.District, status metav1.ConditionStatus, reason, text string) {
+	t.Helper()
+	eventually(t, wait, func() error {
+		got := getDistrict(t, d)
+		c := meta.FindStatusCondition(got.Status.Conditions, wuxiaov1.ConditionCalendarValid)
+		if c == nil || c.Status != status || c.Reason != reason || c.ObservedGeneration != got.Generation || !contains(c.Message, text) {
+			return fmt.Errorf("District %s: CalendarValid %+v, want %s %s saying %q", got.Name, c, status, reason, text)
+		}
+		return nil
 	})
 }

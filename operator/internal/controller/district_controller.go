@@ -71,6 +71,13 @@ func (r *DistrictReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 			// Namespaces the operator does not manage are not watched.
 			result.RequeueAfter = time.Minute
 		}
+		// The District's own calendar (calendar.go); like the gateway, a
+		// bad one does not change Ready.
+		again, calErr := r.districtCalendar(ctx, d)
+		gatewayErr = errors.Join(gatewayErr, calErr)
+		if again > 0 && (result.RequeueAfter == 0 || again < result.RequeueAfter) {
+			result.RequeueAfter = again
+		}
 		err := r.countTowns(ctx, d)
 		if err == nil {
 			// The rollout gate's verdicts (rollout_gate.go); like the
@@ -173,7 +180,8 @@ func (r *DistrictReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	townSummaryChanged := predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		o, n := e.ObjectOld.(*wuxiaov1.Town), e.ObjectNew.(*wuxiaov1.Town)
 		return isReady(o.Status.Conditions) != isReady(n.Status.Conditions) || o.Status.Version != n.Status.Version ||
-			o.DeletionTimestamp.IsZero() != n.DeletionTimestamp.IsZero() || gatePhase(o) != gatePhase(n)
+			o.DeletionTimestamp.IsZero() != n.DeletionTimestamp.IsZero() || gatePhase(o) != gatePhase(n) ||
+			calendarState(o) != calendarState(n)
 	}}
 	return ctrl.NewControllerManagedBy(mgr).Named(name).
 		For(&wuxiaov1.District{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).

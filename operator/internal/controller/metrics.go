@@ -62,7 +62,7 @@ func recordConditionMetrics(kind, name string, conds []metav1.Condition) {
 	if kind == "District" {
 		// Nor does a gateway that is down, or a halted rollout, change a
 		// District's Ready.
-		types = append(types, wuxiaov1.ConditionGatewayReady, wuxiaov1.ConditionRolloutHalted)
+		types = append(types, wuxiaov1.ConditionGatewayReady, wuxiaov1.ConditionRolloutHalted, wuxiaov1.ConditionCalendarValid)
 	}
 	for _, t := range types {
 		v := -1.0
