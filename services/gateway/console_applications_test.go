@@ -78,6 +78,33 @@ func TestConsoleOnBehalf(t *testing.T) {
 				inst.Steps[0].ActorID != workflow.ApplicantActorID || !strings.Contains(inst.Steps[0].Note, "代办") {
 				t.Errorf("record: %+v %+v", app, inst.Steps[0])
 			}
+
+			// The process page leads to the application; the cadre asks
+			// once for what is missing, then gives the appointment.
+			proc := tc.who.get("/console/processes/" + inst.ID)
+			if !strings.Contains(proc.body, `href="/console/processes/`+inst.ID+`/application"`) {
+				t.Fatalf("process page lacks the application link: %.2000s", mainOf(proc.body))
+			}
+			page := tc.who.get("/console/processes/" + inst.ID + "/application")
+			if page.status != 200 || !strings.Contains(page.body, "13900139000") || !strings.Contains(page.body, `value="书面申请"`) {
+				t.Fatalf("application page: %d %.3000s", page.status, mainOf(page.body))
+			}
+			token := csrfOf(t, page.body)
+			ask := url.Values{"csrf": {token}, "missing": {"书面申请", "身份证"}, "other": {"房产证复印件"}}
+			if p := tc.who.post("/console/processes/"+inst.ID+"/materials-request", ask); p.status != 303 {
+				t.Fatalf("materials request: %d %.2000s", p.status, mainOf(p.body))
+			}
+			if p := tc.who.post("/console/processes/"+inst.ID+"/materials-request", ask); p.status != 409 || !strings.Contains(p.body, "只能一次性告知") {
+				t.Fatalf("second request: %d %.2000s", p.status, mainOf(p.body))
+			}
+			appt := url.Values{"csrf": {token}, "visit": {"yes"}, "at": {"2026-03-09T09:30"}, "place": {"村便民服务中心"}}
+			if p := tc.who.post("/console/processes/"+inst.ID+"/appointment", appt); p.status != 303 {
+				t.Fatalf("appointment: %d %.2000s", p.status, mainOf(p.body))
+			}
+			page = tc.who.get("/console/processes/" + inst.ID + "/application")
+			if !strings.Contains(page.body, "书面申请、身份证、房产证复印件") || !strings.Contains(page.body, "2026-03-09 09:30") {
+				t.Errorf("after: %.3000s", mainOf(page.body))
+			}
 		})
 	}
 }
