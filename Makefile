@@ -104,6 +104,10 @@ kube-binaries: ## Build (or reuse) kube-apiserver and etcd for envtest.
 bench-scale: ## Scale benchmark: 12 towns / 347 villages, then 20,000 villages.
 	hack/bench-scale.sh
 
+.PHONY: bench
+bench: ## The benchmarks with performance targets (events, portal, workflow, inspection; operator rows from the latest bench-scale), then one table: target, measured, ratio, met (BENCH_ONLY=events,portal to narrow).
+	hack/bench/bench.sh
+
 .PHONY: help
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z0-9_-]+:.*##/ {printf "  %-18s %s\n", $$1, $$2} /^##@/ {printf "\n%s\n", substr($$0, 5)}' $(MAKEFILE_LIST)
