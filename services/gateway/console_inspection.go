@@ -614,7 +614,7 @@ func (g *Gateway) raiseFinding(c *consoleReq) {
 type orderView struct {
 	inOrder
 	VillageName, ColourName, StatusName string
-	Deadline                            deadline
+	Left                                deadline // time left to answer
 }
 
 type orderForm struct {
@@ -691,7 +691,7 @@ func (g *Gateway) renderOrders(c *consoleReq, status int, errMsg string, form fu
 			StatusName: label(inOrderStatusNames, o.Status)}
 		if o.Status == "issued" {
 			due := o.Deadline
-			ov.Deadline = deadlineOf(&due, now)
+			ov.Left = deadlineOf(&due, now)
 		}
 		d.Orders = append(d.Orders, ov)
 	}
