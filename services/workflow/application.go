@@ -405,7 +405,7 @@ func (s *Service) Apply(ctx context.Context, village string, in ApplyInput, file
 	}
 	now := s.now()
 	applicant := s.applicantActor(village, in.Name)
-	inst, _, err := s.Engine.Start(applicant, StartInput{ItemID: item.ID, Village: village, Title: item.Name + "申请", Now: now})
+	inst, _, err := s.Engine.Start(applicant, StartInput{ItemID: item.ID, Village: village, Title: "村民申请：" + item.Name, Now: now})
 	if err != nil {
 		return nil, err
 	}
