@@ -90,7 +90,9 @@ func (r *TownReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 	if isPaused(town) {
 		markPaused(&town.Status.Conditions, town.Generation)
 	} else {
-		result, err = r.reconcile(ctx, town)
+		cctx, created := withCreatedLog(ctx)
+		result, err = r.reconcile(cctx, town)
+		created.record(r.Recorder, town)
 	}
 	town.Status.ObservedGeneration = town.Generation
 	recordConditionMetrics("Town", town.Name, town.Status.Conditions)

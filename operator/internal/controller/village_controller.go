@@ -308,7 +308,10 @@ func (r *VillageReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// once should not wait on one round trip at a time.
 		WithOptions(controller.Options{MaxConcurrentReconciles: VillageWorkers}).
 		For(&wuxiaov1.Village{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Owns(&corev1.ConfigMap{}).
+		// The QR ConfigMap's creation is the village's own doing (a
+		// reconcile then would find its status not yet in the cache and
+		// redo its work); edits and deletions are drift to correct.
+		Owns(&corev1.ConfigMap{}, builder.WithPredicates(predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }})).
 		Watches(&wuxiaov1.Town{}, handler.EnqueueRequestsFromMapFunc(r.villagesOfTown), builder.WithPredicates(townChanged)).
 		Watches(&wuxiaov1.District{}, handler.EnqueueRequestsFromMapFunc(r.villagesOfDistrict), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&wuxiaov1.PowerCatalog{}, handler.EnqueueRequestsFromMapFunc(r.allVillages), builder.WithPredicates(predicate.GenerationChangedPredicate{})).

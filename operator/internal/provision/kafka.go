@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -119,6 +121,30 @@ func topicsReady(ctx context.Context, c *kafka.Client, topics []string) (ready, 
 	return ready, missing, nil
 }
 
+// writers keeps one Writer per brokers and topic (a town's tenant stream),
+// with its connection and the topic's metadata, for the operator's life: a
+// fresh one per event cost a connection and a metadata round trip, and
+// bounded onboarding (hack/bench/scale: every village worker waited there).
+// Its metadata covers only its topic, refreshed every few seconds; the
+// topic exists before the first event (the Town lists it in
+// status.topics once it has leaders), so the cache is never asked about
+// an unknown topic.
+var writers sync.Map // string -> *kafka.Writer
+
+func writerFor(brokers []string, topic string) *kafka.Writer {
+	key := strings.Join(brokers, ",") + "/" + topic
+	if w, ok := writers.Load(key); ok {
+		return w.(*kafka.Writer)
+	}
+	t := &kafka.Transport{DialTimeout: 5 * time.Second, MetadataTopics: []string{topic}} // see kafkaClient
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Transport: t,
+		Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchSize: 1}
+	if prev, loaded := writers.LoadOrStore(key, w); loaded {
+		return prev.(*kafka.Writer)
+	}
+	return w
+}
+
 // Publish writes one event to topic in CloudEvents binary mode (see
 // api/events/v1): consumers deduplicate by its id, so publishing it again
 // after a failure is harmless. The event carries the W3C trace context of a
@@ -139,11 +165,7 @@ func Publish(ctx context.Context, brokers []string, topic string, ev eventsv1.Ev
 	defer func() { finish(span, err) }()
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	t := &kafka.Transport{DialTimeout: 5 * time.Second, MetadataTopics: []string{topic}} // see kafkaClient
-	defer t.CloseIdleConnections()
-	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Transport: t,
-		Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchSize: 1}
-	defer w.Close()
+	w := writerFor(brokers, topic)
 	h := func(k, v string) kafka.Header { return kafka.Header{Key: k, Value: []byte(v)} }
 	headers := []kafka.Header{
 		h("ce_specversion", eventsv1.SpecVersion), h("ce_id", ev.ID), h("ce_source", ev.Source),
