@@ -264,6 +264,8 @@ func (c *consoleReq) inspTabs(current string) []inspTab {
 		add("/console/inspection/grades", "村级评级")
 	}
 	if inspReader(c.p.Role) {
+		// The notices' sign-off and reply (console_notices.go).
+		add("/console/notices", "通知书")
 		add("/console/inspection/integrity", "廉情档案")
 		add("/console/inspection/crosschecks", "交叉比对")
 	}

@@ -1,0 +1,117 @@
+package gateway
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/wuxiao/wuxiao/services/internal/testinfra"
+)
+
+// TestInspectionConsoleBrowser: in a real Chromium on a phone viewport,
+// without any JavaScript of ours, the town's discipline office plans a
+// tour, records a visit and a finding with its rectification task, issues
+// a three-colour order and reads the grades; the village's supervision
+// chair then sees the village's warning, the rectification task and a
+// complaint on the 村务监督 page. District discipline reads the tour
+// without forms. Every page is screenshot and checked for accessibility.
+func TestInspectionConsoleBrowser(t *testing.T) {
+	env := startInspectionConsole(t)
+	discipline := signIn(t, env.URL, "town-discipline", conTown, "")
+	chair := signIn(t, env.URL, "supervision-chair", conTown, conVillage)
+	district := signIn(t, env.URL, "district-discipline", "", "")
+	env.outOfOrder(t)
+	env.report(t, conVillage, "funds", "村里修路的 12 万元去向不明，账上没有公开")
+
+	p := testinfra.Browser(t)
+	go_ := func(path string) {
+		t.Helper()
+		if st := p.Navigate(env.URL + path); st != 200 {
+			t.Fatalf("%s: HTTP %d: %.500s", path, st, p.Text("main"))
+		}
+	}
+	submit := func(sel string) {
+		t.Helper()
+		if st := p.ClickAndWait(sel); st != 200 {
+			t.Fatalf("submitting %s: HTTP %d: %.800s", sel, st, p.Text("main"))
+		}
+		if p.Exists(".error") {
+			t.Fatalf("after %s: %s", sel, p.Text(".error"))
+		}
+	}
+
+	as(t, p, env.URL, discipline)
+	go_("/console")
+	if st := p.ClickAndWait(`nav.tabs a[href="/console/inspection"]`); st != 200 {
+		t.Fatalf("the 巡察监督 tab: %d", st)
+	}
+	consoleCheck(t, p, "01-tours-empty")
+	p.SetValue("#tour-name", "2026年第二轮村级巡察")
+	p.SetValue("#tour-team", "王明 组长\n李红 组员")
+	p.Click(`input[name=village][value="` + conVillage + `"]`)
+	p.Click(`input[name=village][value="` + conVillageB + `"]`)
+	submit(`form[action="/console/inspection/tours"] button[type=submit]`)
+	if !strings.Contains(p.Text(".flash"), "巡察已安排") {
+		t.Fatalf("after planning: %s", p.Text("main"))
+	}
+	consoleCheck(t, p, "02-tour")
+	p.SetValue("#visit-village", conVillage)
+	p.SetValue("#visit-date", yesterday())
+	submit(`form[action$="/visits"] button[type=submit]`)
+	if !strings.Contains(p.Text(".flash"), "走访已记录") || !strings.Contains(p.Text("main table"), yesterday()) {
+		t.Fatalf("after the visit: %s", p.Text("main"))
+	}
+	p.SetValue("#finding-village", conVillage)
+	p.SetValue("#finding-category", "财务公开")
+	p.SetValue("#finding-description", "2026 年第一季度村务公开栏未公开工程款支出")
+	p.Click(`input[name=severity][value=major]`)
+	p.SetValue("#finding-action", "补充公开并建立公开台账")
+	p.SetValue("#finding-owner", "村股份经济合作社")
+	p.SetValue("#finding-deadline", inAMonth())
+	consoleCheck(t, p, "03-finding-form")
+	submit(`form[action$="/findings"] button[type=submit]`)
+	if main := p.Text("main"); !strings.Contains(p.Text(".flash"), "问题已记录") || !strings.Contains(main, "补充公开并建立公开台账") || !strings.Contains(main, "待整改") {
+		t.Fatalf("after the finding: %s", main)
+	}
+	consoleCheck(t, p, "04-finding")
+
+	if st := p.ClickAndWait(`ul.chips a[href="/console/inspection/orders"]`); st != 200 {
+		t.Fatalf("orders: %d", st)
+	}
+	p.SetValue("#order-village", conVillage)
+	p.SetValue("#order-situation", "duty-07")
+	p.SetValue("#order-detail", "巡察发现的财务公开问题未按期整改")
+	consoleCheck(t, p, "05-order-form")
+	submit(`form[action="/console/inspection/orders"] button[type=submit]`)
+	if !strings.Contains(p.Text(".flash"), "督查令已签发") || !strings.Contains(p.Text("ul.cards"), "黄色督查令") {
+		t.Fatalf("after the order: %s", p.Text("main"))
+	}
+	consoleCheck(t, p, "06-orders")
+	go_("/console/inspection/grades")
+	p.Click("details summary")
+	if !strings.Contains(p.Text("main"), "财务公开") || !strings.Contains(p.Text("main"), "B") {
+		t.Fatalf("grades: %s", p.Text("main"))
+	}
+	consoleCheck(t, p, "07-grades")
+
+	// District discipline reads the town's tour, without forms.
+	as(t, p, env.URL, district)
+	go_("/console/inspection")
+	if p.Exists(`main form[method=post]`) {
+		t.Fatal("district discipline is offered a form to plan a tour")
+	}
+	consoleCheck(t, p, "08-district-tours")
+
+	// The chair: the village's warning, the rectification task, the complaint.
+	as(t, p, env.URL, chair)
+	go_("/console")
+	if st := p.ClickAndWait(`nav.tabs a[href="/console/supervision"]`); st != 200 {
+		t.Fatalf("the 村务监督 tab: %d", st)
+	}
+	main := p.Text("main")
+	for _, want := range []string{"未按顺序办理", "补充公开并建立公开台账", "村里修路的 12 万元去向不明"} {
+		if !strings.Contains(main, want) {
+			t.Fatalf("the chair's page lacks %q: %s", want, main)
+		}
+	}
+	consoleCheck(t, p, "09-chair")
+}
