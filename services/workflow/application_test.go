@@ -247,3 +247,45 @@ func TestApplicationOnBehalf(t *testing.T) {
 		})
 	}
 }
+
+// TestApplicationAbuseLimits: a body over the limit is refused, a client
+// files at most five applications at once (forms refused for their fields
+// or size use up nothing), and guessing an access code stops after ten
+// attempts on a number.
+func TestApplicationAbuseLimits(t *testing.T) {
+	ts, _ := api(t)
+	path := "/v1/public/villages/" + village + "/applications"
+	bad := applyFields("service-certificate")
+	bad["phone"] = "1"
+	for i := range 6 {
+		if r := postForm(t, ts, path, bad); r.Status != 422 {
+			t.Fatalf("invalid form %d: %d %s", i, r.Status, r.Raw)
+		}
+	}
+	huge := postForm(t, ts, path, applyFields("service-certificate"),
+		formFile{"material-0", "a.pdf", bytes.Repeat([]byte("x"), applicationBodyLimit)})
+	if huge.Status != 413 {
+		t.Fatalf("a body over the limit: %d %s", huge.Status, huge.Raw)
+	}
+	var number string
+	for i := range 5 {
+		r := postForm(t, ts, path, applyFields("service-certificate"))
+		if r.Status != 201 {
+			t.Fatalf("application %d: %d %s", i, r.Status, r.Raw)
+		}
+		number, _ = r.Body["trackingNumber"].(string)
+	}
+	if r := postForm(t, ts, path, applyFields("service-certificate")); r.Status != 429 || r.Body["type"] != "https://wuxiao.dev/problems/workflow/rate-limited" {
+		t.Fatalf("sixth application: %d %s", r.Status, r.Raw)
+	}
+
+	for i := range 10 {
+		if r := postForm(t, ts, "/v1/public/applications/"+number+"/supplement", map[string]string{"accessCode": "2222-2222"}); r.Status != 403 {
+			t.Fatalf("guess %d: %d %s", i, r.Status, r.Raw)
+		}
+	}
+	if r := postForm(t, ts, "/v1/public/applications/"+number+"/supplement", map[string]string{"accessCode": "2222-2223"}); r.Status != 429 {
+		t.Fatalf("eleventh guess: %d %s", r.Status, r.Raw)
+	}
+
+}
