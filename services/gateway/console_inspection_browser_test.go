@@ -92,6 +92,31 @@ func TestInspectionConsoleBrowser(t *testing.T) {
 		t.Fatalf("grades: %s", p.Text("main"))
 	}
 	consoleCheck(t, p, "07-grades")
+	// A cadre's integrity file, a record in it; cross-checks and the overview.
+	go_("/console/inspection/integrity")
+	p.SetValue("#file-village", conVillage)
+	p.SetValue("#file-name", "张三")
+	p.SetValue("#file-post", "村党组织书记")
+	submit(`form[method=post][action="/console/inspection/integrity"] button[type=submit]`)
+	if !p.Exists("#rec-section") {
+		t.Fatalf("after creating the file: %s", p.Text("main"))
+	}
+	p.SetValue("#rec-section", "dispositions")
+	p.SetValue("#rec-date", "2025-03")
+	p.SetValue("#rec-kind", "诫勉谈话")
+	p.SetValue("#rec-summary", "村务公开不及时")
+	submit(`form[action$="/records"] button[type=submit]`)
+	if !strings.Contains(p.Text(".flash"), "记录已加入档案") || !strings.Contains(p.Text("main"), "诫勉谈话") {
+		t.Fatalf("the file after a record: %s", p.Text("main"))
+	}
+	consoleCheck(t, p, "07b-file")
+	go_("/console/inspection/crosschecks")
+	consoleCheck(t, p, "07c-crosschecks")
+	go_("/console/inspection/overview")
+	if !strings.Contains(p.Text("main"), "岩头村") {
+		t.Fatalf("overview: %s", p.Text("main"))
+	}
+	consoleCheck(t, p, "07d-overview")
 
 	// District discipline reads the town's tour, without forms.
 	as(t, p, env.URL, district)
