@@ -113,7 +113,7 @@ func (s *Service) postOrderAction(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, r, "order", ErrNotFound)
 		return
 	}
-	if !s.isTownDiscipline(p) && !(p.Role.IsVillageRole() && p.Town == s.Town) {
+	if !s.isTownDiscipline(p) && (!p.Role.IsVillageRole() || p.Town != s.Town) {
 		writeErr(w, r, "order", ErrNotFound)
 		return
 	}
