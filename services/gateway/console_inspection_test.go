@@ -423,3 +423,57 @@ func TestInspectionConsoleSupervisionChair(t *testing.T) {
 		t.Fatalf("%d\n%.5000s", p.status, body)
 	}
 }
+
+// TestInspectionConsoleDistrictOverview: district staff switch towns on
+// the discipline pages; the overview is built by one town's instance (the
+// district's seat, here jinping), and when they look at another town the
+// console follows that town's 409 to the seat. Town discipline sees its own
+// town's overview.
+func TestInspectionConsoleDistrictOverview(t *testing.T) {
+	ctx := context.Background()
+	kratosURL := testinfra.Require(t, testinfra.EnvKratosPublicURL)
+	auth := identity.New(kratosURL, identity.WithErrorWriter(httpapi.WriteStatusProblem))
+	start := func(town, name string, wide bool, seat string) string {
+		pool := openPool(t, "inspection")
+		if err := inspection.Migrate(ctx, pool); err != nil {
+			t.Fatal(err)
+		}
+		s := &inspection.Service{Rules: inspection.DefaultRules(), Notices: inspection.DefaultNoticeConfig(), Pool: pool,
+			Town: town, TownName: name, DistrictWide: wide, DistrictViewTown: seat, Log: slog.New(slog.DiscardHandler)}
+		return serve(t, "inspection-"+town, auth.Require, 64<<10, s.Routes)
+	}
+	backends := NewStaticBackends()
+	if err := backends.AddTown(Town{Name: "jinping", Code: "330283101000", DisplayName: "锦屏街道"},
+		map[string]string{ServiceInspection: start("jinping", "锦屏街道", true, "")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := backends.AddTown(Town{Name: conTown, Code: conTownCode, DisplayName: "溪口镇"},
+		map[string]string{ServiceInspection: start(conTown, "溪口镇", false, "jinping")}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := New(Config{District: "fenghua", DistrictName: "奉化区", KratosPublicURL: kratosURL}, backends, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := serve(t, "gateway", nil, 0, g.Register)
+	dd := signIn(t, base, "district-discipline", "", "")
+	d := signIn(t, base, "town-discipline", conTown, "")
+
+	// Look at 溪口镇: the switch comes back to the discipline pages.
+	if p := dd.get("/console/inspection/town?town=" + conTown); p.status != http.StatusSeeOther || p.location != "/console/inspection" {
+		t.Fatalf("switching towns: %d %q", p.status, p.location)
+	}
+	if p := dd.get("/console/inspection/town?town=nowhere"); p.status != http.StatusSeeOther {
+		t.Fatalf("switching to an unknown town: %d", p.status)
+	}
+	if p := dd.get("/console/inspection"); p.status != 200 || !strings.Contains(p.body, `<option value="xikou" selected>溪口镇</option>`) {
+		t.Fatalf("the switcher after choosing 溪口镇: %d\n%.2000s", p.status, mainOf(p.body))
+	}
+	p := dd.get("/console/inspection/overview")
+	if p.status != 200 || !strings.Contains(p.body, "全区") {
+		t.Fatalf("the district's overview from 溪口镇's console: %d\n%.2000s", p.status, mainOf(p.body))
+	}
+	if p := d.get("/console/inspection/overview"); p.status != 200 || !strings.Contains(p.body, "本镇（街道）") || !strings.Contains(p.body, "<h2>溪口镇</h2>") {
+		t.Fatalf("town discipline's overview: %d\n%.2000s", p.status, mainOf(p.body))
+	}
+}
