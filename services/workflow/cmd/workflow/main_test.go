@@ -52,13 +52,14 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 	post("/v1/instances/"+id+"/steps/propose/complete", map[string]any{})
 	post("/v1/instances/"+id+"/steps/joint-meeting/complete", map[string]any{})
 
-	// The events reach Kafka, in order, keyed by the village.
+	// The events reach Kafka, in order, keyed by the village; entering the
+	// plan's posting step puts the plan on the notice board.
 	topic := eventsv1.Topic(town, eventsv1.StreamWorkflow)
 	var types []string
 	anchors := 0 // one per audit entry, beside the events
 	readCtx, stop := context.WithTimeout(context.Background(), 60*time.Second)
 	defer stop()
-	for len(types) < 3 || anchors < 3 {
+	for len(types) < 4 || anchors < 3 {
 		// The village's events are on one partition; find it by reading all.
 		m, err := testinfra.ReadTopic(readCtx, brokers, topic, 6)
 		if err != nil {
@@ -80,7 +81,7 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 			types = append(types, strings.TrimPrefix(ev.Type, "cn.wuxiao.workflow."))
 		}
 	}
-	if got := strings.Join(types, " "); got != "instance.started.v1 step.completed.v1 step.completed.v1" || anchors != 3 {
+	if got := strings.Join(types, " "); got != "instance.started.v1 step.completed.v1 step.completed.v1 posting.published.v1" || anchors != 3 {
 		t.Fatalf("events %q, %d audit anchors", got, anchors)
 	}
 	// RED metrics carry the route and the town; they are on the metrics
