@@ -237,41 +237,7 @@ func (s *Service) servePage(w http.ResponseWriter, r *http.Request, key string, 
 		s.writeError(w, r, village, inputErr)
 		return
 	}
-	k := pageKey{village: village, page: key}
-	etag := s.cache().etag(k, v.Version)
-	h := w.Header()
-	portalHeaders(h)
-	h.Set("ETag", etag)
-	if !v.ChangedAt.IsZero() {
-		h.Set("Last-Modified", v.ChangedAt.UTC().Format(http.TimeFormat))
-	}
-	h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(PortalMaxAge.Seconds())))
-	if notModified(r, etag, v.ChangedAt) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	// Rendering outlives a cancelled request: others may wait on it.
-	ctx := context.WithoutCancel(r.Context())
-	p, err := s.cache().pages.load(k, v, etag, func() ([]byte, error) {
-		vw, err := build(ctx, village)
-		if err != nil {
-			return nil, err
-		}
-		return s.render(village, v.Name, vw)
-	})
-	if err != nil {
-		for _, k := range []string{"ETag", "Last-Modified", "Cache-Control"} {
-			h.Del(k)
-		}
-		s.writeError(w, r, village, err)
-		return
-	}
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(p.body)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(p.body)
-	}
+	s.serveCached(w, r, pageKey{village: village, page: key}, v, build) // portal_cache.go
 }
 
 // writeError shows an error as a page: bad input 400, a missing record 404,

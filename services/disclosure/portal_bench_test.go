@@ -27,6 +27,30 @@ const benchClients = 64
 // version from PostgreSQL). It reports requests per second and the 99th
 // percentile latency.
 func BenchmarkPortalWallet(b *testing.B) {
+	f := newWalletFixture(b)
+	files := httptest.NewServer(http.FileServer(http.Dir(f.dir)))
+	defer files.Close()
+
+	b.Run("portal", func(b *testing.B) { loadTest(b, f.ts.URL+f.path, "", len(f.warm.body)) })
+	b.Run("portal-304", func(b *testing.B) { loadTest(b, f.ts.URL+f.path, f.warm.header.Get("ETag"), 0) })
+	f.stopListening()
+	b.Run("portal-dbread", func(b *testing.B) { loadTest(b, f.ts.URL+f.path, "", len(f.warm.body)) })
+	b.Run("fileserver", func(b *testing.B) { loadTest(b, files.URL+"/wallet.html", "", len(f.warm.body)) })
+}
+
+// walletFixture is a village's wallet page (60 entries) served by the
+// service's real HTTP stack with the portal listener running, warmed once,
+// and its bytes in dir/wallet.html for file servers to serve.
+type walletFixture struct {
+	s             *Service
+	ts            *httptest.Server
+	path          string
+	warm          page
+	dir           string
+	stopListening func()
+}
+
+func newWalletFixture(b *testing.B) *walletFixture {
 	ctx := context.Background()
 	s := portalService(b, newService(b, testTown))
 	for i := range 60 {
@@ -39,51 +63,59 @@ func BenchmarkPortalWallet(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	ts := serve(b, s)
-	listenCtx, stopListening := context.WithCancel(ctx)
+	f := &walletFixture{s: s, ts: serve(b, s), path: "/v/" + village + "?year=2026", dir: b.TempDir()}
+	listenCtx, cancel := context.WithCancel(ctx)
 	listened := make(chan error, 1)
 	go func() { listened <- s.ListenPortal(listenCtx) }()
-	defer func() {
-		stopListening()
-		if err := <-listened; err != nil {
-			b.Errorf("portal listener: %v", err)
-		}
-	}()
+	var once sync.Once
+	f.stopListening = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-listened; err != nil {
+				b.Errorf("portal listener: %v", err)
+			}
+		})
+	}
+	b.Cleanup(f.stopListening)
 	awaitBook(b, s, "listening", func(v *versionBook) bool { return v.listening })
-	path := "/v/" + village + "?year=2026"
-	warm := get(b, ts, path)
-	if warm.status != http.StatusOK {
-		b.Fatalf("warm-up GET: %d", warm.status)
+	f.warm = get(b, f.ts, f.path)
+	if f.warm.status != http.StatusOK {
+		b.Fatalf("warm-up GET: %d", f.warm.status)
 	}
-	dir := b.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "wallet.html"), []byte(warm.body), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(f.dir, "wallet.html"), []byte(f.warm.body), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	files := httptest.NewServer(http.FileServer(http.Dir(dir)))
-	defer files.Close()
-
-	b.Run("portal", func(b *testing.B) { loadTest(b, ts.URL+path, "", len(warm.body)) })
-	b.Run("portal-304", func(b *testing.B) { loadTest(b, ts.URL+path, warm.header.Get("ETag"), 0) })
-	stopListening()
-	if err := <-listened; err != nil {
-		b.Fatal(err)
-	}
-	listened <- nil // for the deferred stop
-	b.Run("portal-dbread", func(b *testing.B) { loadTest(b, ts.URL+path, "", len(warm.body)) })
-	b.Run("fileserver", func(b *testing.B) { loadTest(b, files.URL+"/wallet.html", "", len(warm.body)) })
+	return f
 }
 
 // loadTest sends b.N GETs from benchClients concurrent clients and reports
 // throughput and p99 latency.
 func loadTest(b *testing.B, url, etag string, wantLen int) {
+	client, done := benchClient()
+	defer done()
+	b.ResetTimer()
+	rate, p99, err := load(client, url, etag, wantLen, b.N)
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(rate, "req/s")
+	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+}
+
+// benchClient is a client keeping up to benchClients connections alive.
+func benchClient() (*http.Client, func()) {
 	tr := &http.Transport{MaxIdleConns: benchClients, MaxIdleConnsPerHost: benchClients, MaxConnsPerHost: benchClients}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr}
-	lat := make([]time.Duration, b.N)
+	return &http.Client{Transport: tr}, tr.CloseIdleConnections
+}
+
+// load sends n GETs through client from benchClients concurrent goroutines
+// and returns requests per second and the 99th percentile latency.
+func load(client *http.Client, url, etag string, wantLen, n int) (float64, time.Duration, error) {
+	lat := make([]time.Duration, n)
 	var next atomic.Int64
 	var failure atomic.Value
 	var wg sync.WaitGroup
-	b.ResetTimer()
 	start := time.Now()
 	for range benchClients {
 		wg.Go(func() {
@@ -106,7 +138,7 @@ func loadTest(b *testing.B, url, etag string, wantLen int) {
 				res.Body.Close()
 				lat[i] = time.Since(t0)
 				if int(n) != wantLen || (etag != "" && res.StatusCode != http.StatusNotModified) || (etag == "" && res.StatusCode != http.StatusOK) {
-					failure.Store(fmt.Sprintf("status %d, %d bytes", res.StatusCode, n))
+					failure.Store(fmt.Sprintf("%s: status %d, %d bytes", url, res.StatusCode, n))
 					return
 				}
 			}
@@ -114,11 +146,9 @@ func loadTest(b *testing.B, url, etag string, wantLen int) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	b.StopTimer()
 	if f := failure.Load(); f != nil {
-		b.Fatal(f)
+		return 0, 0, fmt.Errorf("%v", f)
 	}
 	slices.Sort(lat)
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	return float64(n) / elapsed.Seconds(), lat[len(lat)*99/100], nil
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -68,11 +70,104 @@ func (s *Service) villageVersion(ctx context.Context, village string) (villageVe
 	return v, nil
 }
 
-// renderedPage is a page as cached: its bytes and validators.
+// renderedPage is a page as cached: its bytes and validators, and the
+// header values that go with them, formatted once per version rather than
+// on every request.
 type renderedPage struct {
 	body         []byte
 	etag         string
 	lastModified time.Time
+	headers      pageHeaders
+}
+
+// pageHeaders are a page version's header values, ready to be put in a
+// response's header map as they are (each slice has length = capacity, so
+// a later Add copies instead of writing into the shared array).
+type pageHeaders struct {
+	etag, lastModified, contentLength []string
+}
+
+func newPageHeaders(etag string, changedAt time.Time, body []byte) pageHeaders {
+	h := pageHeaders{etag: []string{etag}}
+	if !changedAt.IsZero() {
+		h.lastModified = []string{changedAt.UTC().Format(http.TimeFormat)}
+	}
+	if body != nil {
+		h.contentLength = []string{strconv.Itoa(len(body))}
+	}
+	return h
+}
+
+// Header values every cached page shares, by canonical key.
+var (
+	portalHeaderValues = func() []headerValue {
+		h := http.Header{}
+		portalHeaders(h)
+		h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(PortalMaxAge.Seconds())))
+		var kv []headerValue
+		for k, v := range h {
+			kv = append(kv, headerValue{k, slices.Clip(v)})
+		}
+		return kv
+	}()
+	htmlContentType = []string{"text/html; charset=utf-8"}
+)
+
+type headerValue struct {
+	key    string // canonical
+	values []string
+}
+
+// serveCached serves the page k at village version v (servePage's second
+// half): validators and headers first, a conditional GET answered from
+// them, otherwise the cached bytes, rendered once per version by build. A
+// warm request allocates nothing of its own here: the cache entry carries
+// its ETag and formatted headers.
+func (s *Service) serveCached(w http.ResponseWriter, r *http.Request, k pageKey, v villageVersion,
+	build func(ctx context.Context, village string) (view, error)) {
+	st := s.cache()
+	p, cached := st.pages.get(k, v.Version)
+	if !cached {
+		p.etag = st.etag(k, v.Version)
+		p.headers = newPageHeaders(p.etag, v.ChangedAt, nil)
+	}
+	h := w.Header()
+	for _, kv := range portalHeaderValues {
+		h[kv.key] = kv.values
+	}
+	h["Etag"] = p.headers.etag
+	if p.headers.lastModified != nil {
+		h["Last-Modified"] = p.headers.lastModified
+	}
+	if notModified(r, p.etag, v.ChangedAt) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if !cached {
+		// Rendering outlives a cancelled request: others may wait on it.
+		ctx := context.WithoutCancel(r.Context())
+		var err error
+		p, err = st.pages.load(k, v, p.etag, func() ([]byte, error) {
+			vw, err := build(ctx, k.village)
+			if err != nil {
+				return nil, err
+			}
+			return s.render(k.village, v.Name, vw)
+		})
+		if err != nil {
+			for _, k := range []string{"ETag", "Last-Modified", "Cache-Control"} {
+				h.Del(k)
+			}
+			s.writeError(w, r, k.village, err)
+			return
+		}
+	}
+	h["Content-Type"] = htmlContentType
+	h["Content-Length"] = p.headers.contentLength
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(p.body)
+	}
 }
 
 // maxCachedPages bounds the cache; past it, the oldest entries go first.
@@ -145,7 +240,8 @@ func (c *pageCache) load(k pageKey, v villageVersion, etag string, render func()
 		if err != nil {
 			return renderedPage{}, err
 		}
-		p := renderedPage{body: body, etag: etag, lastModified: v.ChangedAt.UTC().Truncate(time.Second)}
+		p := renderedPage{body: body, etag: etag, lastModified: v.ChangedAt.UTC().Truncate(time.Second),
+			headers: newPageHeaders(etag, v.ChangedAt, body)}
 		c.put(k, v.Version, p)
 		return p, nil
 	})
