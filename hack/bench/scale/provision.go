@@ -62,7 +62,8 @@ func newBaseProvision() (*baseProvision, error) {
 	bs := strings.Split(brokers, ",")
 	return &baseProvision{
 		pgURL: u.String(), brokers: bs, topics: map[string]chan struct{}{},
-		writer: &kafka.Writer{Addr: kafka.TCP(bs...), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchSize: 1,
+		// Batched as the operator's writers are (provision.writerFor).
+		writer: &kafka.Writer{Addr: kafka.TCP(bs...), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchSize: 100, BatchTimeout: 5 * time.Millisecond,
 			Transport: &kafka.Transport{DialTimeout: 5 * time.Second}},
 	}, nil
 }
