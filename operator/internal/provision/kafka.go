@@ -137,8 +137,11 @@ func writerFor(brokers []string, topic string) *kafka.Writer {
 		return w.(*kafka.Writer)
 	}
 	t := &kafka.Transport{DialTimeout: 5 * time.Second, MetadataTopics: []string{topic}} // see kafkaClient
+	// A writer sends one produce request per partition at a time: events
+	// published meanwhile (several villages of a town onboarding at once)
+	// go together in the next one instead of queueing one by one.
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Transport: t,
-		Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchSize: 1}
+		Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchSize: 100, BatchTimeout: 5 * time.Millisecond}
 	if prev, loaded := writers.LoadOrStore(key, w); loaded {
 		return prev.(*kafka.Writer)
 	}
