@@ -357,7 +357,7 @@ func (c *Consumer) process(ctx context.Context, dlq *kafka.Writer, m kafka.Messa
 // applied when it comes again from another position (replayed from the
 // dead-letter topic), and skipped when it is the same message redelivered.
 func (c *Consumer) apply(ctx context.Context, ev eventsv1.Event, pos string) (outcome string, herr, err error) {
-	if outcome, herr, err, done := c.applyFirst(ctx, ev); done {
+	if outcome, done, herr, err := c.applyFirst(ctx, ev); done {
 		return outcome, herr, err
 	}
 	err = store.InTx(ctx, c.pool, func(tx pgx.Tx) error {
@@ -392,16 +392,16 @@ func (c *Consumer) apply(ctx context.Context, ev eventsv1.Event, pos string) (ou
 // redelivery, or a replay of a dead-lettered event), when the event id
 // cannot be sent as a literal, or when the transaction hit a serialization
 // failure or deadlock, which store.InTx retries.
-func (c *Consumer) applyFirst(ctx context.Context, ev eventsv1.Event) (outcome string, herr, err error, done bool) {
+func (c *Consumer) applyFirst(ctx context.Context, ev eventsv1.Event) (outcome string, done bool, herr, err error) {
 	conn, err := c.pool.Acquire(ctx)
 	if err != nil {
-		return "", nil, err, true
+		return "", true, nil, err
 	}
 	defer conn.Release()
 	group, ok1 := quoteLiteral(conn.Conn(), c.group)
 	id, ok2 := quoteLiteral(conn.Conn(), ev.ID)
 	if !ok1 || !ok2 {
-		return "", nil, nil, false
+		return "", false, nil, nil
 	}
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{BeginQuery: "BEGIN; INSERT INTO inbox (consumer, event_id, outcome) VALUES (" +
 		group + ", " + id + ", 'applied')"})
@@ -411,30 +411,30 @@ func (c *Consumer) applyFirst(ctx context.Context, ev eventsv1.Event) (outcome s
 			// so that the connection goes back to the pool clean (else the
 			// pool closes it).
 			if _, rerr := conn.Exec(ctx, "ROLLBACK"); rerr != nil {
-				return "", nil, errors.Join(err, rerr), true
+				return "", true, nil, errors.Join(err, rerr)
 			}
 		}
 		if pgCode(err) == "23505" {
-			return "", nil, nil, false
+			return "", false, nil, nil
 		}
-		return "", nil, fmt.Errorf("recording event in the inbox: %w", err), true
+		return "", true, nil, fmt.Errorf("recording event in the inbox: %w", err)
 	}
 	if herr = c.callHandler(ctx, tx, ev); herr != nil {
 		_ = tx.Rollback(ctx)
 		if retriable(herr) {
-			return "", nil, nil, false
+			return "", false, nil, nil
 		}
-		return "", herr, nil, true
+		return "", true, herr, nil
 	}
 	if err := tx.Commit(ctx); err != nil {
 		if retriable(err) {
-			return "", nil, nil, false
+			return "", false, nil, nil
 		}
 		// If the commit did happen after all, the retry finds the inbox
 		// row and skips the event.
-		return "", nil, err, true
+		return "", true, nil, err
 	}
-	return outcomeApplied, nil, nil, true
+	return outcomeApplied, true, nil, nil
 }
 
 // retriable is what store.InTx retries: a serialization failure or a
