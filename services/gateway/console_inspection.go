@@ -69,6 +69,15 @@ type inTask struct {
 	FindingCategory    string     `json:"findingCategory"`
 	FindingSeverity    string     `json:"findingSeverity"`
 	FindingDescription string     `json:"findingDescription"`
+	Evidence           []struct {
+		Text string `json:"text,omitempty"`
+		URL  string `json:"url,omitempty"`
+	} `json:"evidence"`
+	History []struct {
+		At     time.Time `json:"at"`
+		Action string    `json:"action"`
+		Note   string    `json:"note,omitempty"`
+	} `json:"history"`
 }
 
 type inFinding struct {
@@ -549,7 +558,7 @@ func (g *Gateway) tourPage(c *consoleReq) {
 		return
 	}
 	flash := map[string]string{"tour": "巡察已安排，可在下方记录走访和发现的问题", "visit": "走访已记录",
-		"finding": "问题已记录，整改任务已交村里办理，问题计入该村评级"}[c.r.URL.Query().Get("ok")]
+		"finding": "问题已记录，整改任务已交村里办理，问题计入该村评级", "task-accept": "整改已验收", "task-return": "整改已退回，村里需重新提交"}[c.r.URL.Query().Get("ok")]
 	c.inspPage(http.StatusOK, "console_inspection_tour", "巡察 · "+v.T.Name, "/console/inspection", flash, v)
 }
 
@@ -1168,4 +1177,61 @@ func (g *Gateway) consoleInspectionRoutes(srv *httpapi.Server) {
 	h("GET /console/inspection/grades", g.gradesPage)
 	h("GET /console/inspection/overview", g.overviewPage)
 	h("GET /console/supervision", g.supervisionPage)
+	h("POST /console/inspection/tasks/{id}/{action}", g.actOnTask)
+}
+
+// actOnTask moves a rectification task: the village's officials submit it
+// with evidence (a text, an optional link), the town's discipline office
+// accepts it or returns it with the reason. The service checks who and
+// when; the console goes back to the page the form was on.
+func (g *Gateway) actOnTask(c *consoleReq) {
+	if !c.form() {
+		return
+	}
+	id, action := c.r.PathValue("id"), c.r.PathValue("action")
+	if !validID(id) {
+		c.fail(http.StatusNotFound, "没有找到这项整改任务。")
+		return
+	}
+	pf := c.r.PostForm
+	note := strings.TrimSpace(pf.Get("note"))
+	req := map[string]any{}
+	switch action {
+	case "submit":
+		ev := []map[string]string{}
+		if text := strings.TrimSpace(pf.Get("text")); text != "" {
+			ev = append(ev, map[string]string{"text": text})
+		}
+		if link := strings.TrimSpace(pf.Get("url")); link != "" {
+			ev = append(ev, map[string]string{"url": link})
+		}
+		req["evidence"] = ev
+	case "accept", "return":
+		if note != "" {
+			req["note"] = note
+		}
+	default:
+		c.fail(http.StatusNotFound, "没有这种办理方式。")
+		return
+	}
+	if err := c.svc(ServiceInspection).postJSON(c.r.Context(), "/v1/rectifications/"+id+"/"+action, req, nil); err != nil {
+		status, msg := explainInspection(err)
+		if status == http.StatusUnauthorized {
+			c.failAPI(err)
+			return
+		}
+		if action == "return" && status == http.StatusUnprocessableEntity {
+			msg = "退回须写明理由。"
+		}
+		if action == "submit" && status == http.StatusUnprocessableEntity {
+			msg = "请写明整改情况（可附链接）。"
+		}
+		c.fail(status, msg)
+		return
+	}
+	back := pf.Get("back")
+	if m := strings.TrimPrefix(back, "/console/inspection/tours/"); m == back || !validID(m) {
+		back = "/console/supervision"
+	}
+	http.Redirect(c.w, c.r, back+"?ok=task-"+action, http.StatusSeeOther)
 }

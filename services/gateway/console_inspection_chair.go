@@ -111,5 +111,6 @@ func (g *Gateway) supervisionPage(c *consoleReq) {
 	} else {
 		d.Unavailable = append(d.Unavailable, "举报")
 	}
-	c.page(http.StatusOK, "console_supervision", "村务监督 · "+d.VillageName, "supervision", "", d)
+	flash := map[string]string{"task-submit": "整改情况已提交，等待镇（街道）纪委验收"}[c.r.URL.Query().Get("ok")]
+	c.page(http.StatusOK, "console_supervision", "村务监督 · "+d.VillageName, "supervision", flash, d)
 }

@@ -414,13 +414,64 @@ func TestInspectionConsoleSupervisionChair(t *testing.T) {
 			t.Errorf("the chair's page lacks %q", want)
 		}
 	}
-	for _, not := range []string{"打牌", "没人值班", `method="post"`} {
+	for _, not := range []string{"打牌", "没人值班"} {
 		if strings.Contains(body, not) {
 			t.Errorf("the chair's page shows %q", not)
 		}
 	}
 	if t.Failed() {
 		t.Fatalf("%d\n%.5000s", p.status, body)
+	}
+
+	// The chair answers the rectification task; town discipline returns it
+	// (a reason is required), the chair answers again, discipline accepts.
+	tasks, err := env.Insp.Tasks(context.Background(), conVillage, "")
+	if err != nil || len(tasks) != 1 {
+		t.Fatalf("tasks: %v %v", tasks, err)
+	}
+	task := tasks[0].ID
+	submitPath := "/console/inspection/tasks/" + task + "/submit"
+	if !strings.Contains(body, `action="`+submitPath+`"`) {
+		t.Fatalf("no submit form on the chair's page:\n%.3000s", body)
+	}
+	ctoken := csrfOf(t, p.body)
+	if p := chair.post(submitPath, url.Values{"csrf": {ctoken}, "text": {""}}); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "请写明整改情况") {
+		t.Fatalf("an empty submission: %d %.800s", p.status, mainOf(p.body))
+	}
+	if p := chair.post(submitPath, url.Values{"csrf": {ctoken}, "text": {"已在公开栏补充公开工程款支出"}, "url": {"https://example.org/photo.jpg"}}); p.status != http.StatusSeeOther ||
+		p.location != "/console/supervision?ok=task-submit" {
+		t.Fatalf("submitting: %d %q %.800s", p.status, p.location, mainOf(p.body))
+	}
+	tp = d.get("/console/inspection/tours/" + tour)
+	if !strings.Contains(tp.body, "已在公开栏补充公开工程款支出") || !strings.Contains(tp.body, `action="/console/inspection/tasks/`+task+`/accept"`) {
+		t.Fatalf("the tour page after the submission:\n%.4000s", mainOf(tp.body))
+	}
+	dtoken := csrfOf(t, tp.body)
+	back := "/console/inspection/tours/" + tour
+	if p := chair.post("/console/inspection/tasks/"+task+"/accept", url.Values{"csrf": {ctoken}, "back": {back}}); p.status != http.StatusForbidden {
+		t.Fatalf("the chair accepting: %d", p.status)
+	}
+	if p := d.post("/console/inspection/tasks/"+task+"/return", url.Values{"csrf": {dtoken}, "back": {back}}); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "退回须写明理由") {
+		t.Fatalf("a return without a reason: %d %.800s", p.status, mainOf(p.body))
+	}
+	if p := d.post("/console/inspection/tasks/"+task+"/return", url.Values{"csrf": {dtoken}, "back": {back}, "note": {"请附公开栏照片"}}); p.status != http.StatusSeeOther || p.location != back+"?ok=task-return" {
+		t.Fatalf("returning: %d %q", p.status, p.location)
+	}
+	if p := chair.get("/console/supervision"); !strings.Contains(p.body, "退回理由：请附公开栏照片") || !strings.Contains(p.body, `action="`+submitPath+`"`) {
+		t.Fatalf("the chair's page after the return:\n%.3000s", mainOf(p.body))
+	}
+	if p := chair.post(submitPath, url.Values{"csrf": {ctoken}, "text": {"照片已上传"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("submitting again: %d", p.status)
+	}
+	if p := d.post("/console/inspection/tasks/"+task+"/accept", url.Values{"csrf": {dtoken}, "back": {back}}); p.status != http.StatusSeeOther || p.location != back+"?ok=task-accept" {
+		t.Fatalf("accepting: %d %q", p.status, p.location)
+	}
+	got, err := env.Insp.TaskByID(context.Background(), task)
+	if err != nil || got.Status != "accepted" || len(got.Evidence) != 3 {
+		t.Fatalf("the task in the service: %+v %v", got, err)
+	}
+	if p := chair.get("/console/supervision"); strings.Contains(p.body, `action="`+submitPath+`"`) || !strings.Contains(p.body, "整改已验收") {
+		t.Fatalf("the chair's page after the acceptance:\n%.3000s", mainOf(p.body))
 	}
 }
 
