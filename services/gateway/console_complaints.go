@@ -296,7 +296,7 @@ func (g *Gateway) complaintsPage(c *consoleReq) {
 		if cp.open() {
 			counts["open"]++
 		}
-		if !(filter == "all" || filter == cp.Status || (filter == "open" && cp.open())) {
+		if filter != "all" && filter != cp.Status && (filter != "open" || !cp.open()) {
 			continue
 		}
 		if len(rows) == complaintsShown {
