@@ -191,6 +191,7 @@ func matrix() []row {
 		pub(svcDisclosure, "POST /v/{village}/subsidies/lookup"),
 		pub(svcDisclosure, "GET /v/{village}/processes"),
 		pub(svcDisclosure, "GET /v/{village}/processes/{tracking}"),
+		pub(svcDisclosure, "GET /v/{village}/postings"),
 		pub(svcDisclosure, "GET /v/{village}/powers"),
 		pub(svcDisclosure, "GET /v/{village}/powers/{item}"),
 		pub(svcDisclosure, "GET /v/{village}/qr.png"),
