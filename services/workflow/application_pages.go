@@ -374,11 +374,6 @@ func (s *Service) supplementPage(w http.ResponseWriter, r *http.Request) {
 	s.renderApplicationPage(w, http.StatusOK, "status", d)
 }
 
-func withGeneral(b pageBase, msg string) pageBase {
-	b.General = append(b.General, msg)
-	return b
-}
-
 func (s *Service) fillStatus(d *statusPageData, inst *Instance, app *Application) {
 	d.App = s.privateView(app)
 	d.Inputs = nil
