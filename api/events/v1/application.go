@@ -49,6 +49,9 @@ type ApplicationAppointment struct {
 	InstanceRef
 	VisitNeeded bool       `json:"visitNeeded"`
 	At          *time.Time `json:"at,omitempty"`
-	RecordedBy  string     `json:"recordedBy"`
-	RecordedAt  time.Time  `json:"recordedAt"`
+	// Place is where to come (a public place such as the village's
+	// service hall); empty when no visit is needed.
+	Place      string    `json:"place,omitempty"`
+	RecordedBy string    `json:"recordedBy"`
+	RecordedAt time.Time `json:"recordedAt"`
 }
