@@ -1,13 +1,15 @@
-package complaint
-
-// Proof of work, the third abuse guard: during a flood (flood.go) a
-// submission passes the village limit only with a solved challenge.
+// Package pow issues and verifies the proof-of-work challenges that guard
+// the villagers' anonymous intakes (the complaint report page, the workflow's
+// application form): a client past a limit passes only with a solved
+// challenge, which costs a browser well under a second and a flood a lot.
+package pow
 
 import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	_ "embed"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -60,6 +62,11 @@ type ChallengerConfig struct {
 	MinDifficulty int           // default 16
 	MaxDifficulty int           // default 22
 	MaxSpent      int           // spent ids remembered until expiry (default 100000)
+	// Domain separates the signatures of different intakes, so a token
+	// issued by one service never verifies at another sharing the key
+	// (default "wuxiao-complaint-pow-v1", what the complaint service signed
+	// with before this package existed).
+	Domain string
 }
 
 // Challenger issues and verifies proof-of-work challenges. Safe for
@@ -88,6 +95,9 @@ func NewChallenger(cfg ChallengerConfig) *Challenger {
 	if cfg.MaxSpent <= 0 {
 		cfg.MaxSpent = 100000
 	}
+	if cfg.Domain == "" {
+		cfg.Domain = "wuxiao-complaint-pow-v1"
+	}
 	return &Challenger{cfg: cfg, spent: make(map[string]time.Time)}
 }
 
@@ -112,7 +122,8 @@ func (c *Challenger) IssueChallenge(village string, difficulty int, now time.Tim
 
 func (c *Challenger) sign(p string) []byte {
 	m := hmac.New(sha256.New, c.cfg.Key)
-	m.Write([]byte("wuxiao-complaint-pow-v1\x00"))
+	m.Write([]byte(c.cfg.Domain))
+	m.Write([]byte{0})
 	m.Write([]byte(p))
 	return m.Sum(nil)
 }
@@ -267,10 +278,25 @@ func SolvePoW(seed string, difficulty int) string {
 	}
 }
 
+// Work is the number of leading zero bits of SHA-256(seed || nonce), the
+// work a nonce proves for a challenge with that seed.
+func Work(seed, nonce string) int { return powLeadingZeroBits(powHash(seed, nonce)) }
+
+// RandomBytes returns n bytes from crypto/rand (keys for HMACs).
+func RandomBytes(n int) []byte { return randomBytes(n) }
+
 func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
-		panic("complaint: crypto/rand: " + err.Error())
+		panic("pow: crypto/rand: " + err.Error())
 	}
 	return b
 }
+
+// FormScript is the browser side for a page's form marked data-pow-form:
+// it submits by fetch and, on a 428 answer carrying a challenge
+// (<div id="pow" data-token data-seed data-difficulty>), solves it and
+// resubmits with the proof (headers X-Wuxiao-Challenge, X-Wuxiao-Nonce).
+//
+//go:embed form.js
+var FormScript string

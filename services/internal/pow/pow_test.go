@@ -1,10 +1,12 @@
-package complaint
+package pow
 
 import (
 	"errors"
 	"testing"
 	"time"
 )
+
+var abuseT0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
 func TestChallengeSpentSetBounded(t *testing.T) {
 	ch := NewChallenger(ChallengerConfig{MinDifficulty: 4, MaxDifficulty: 4, MaxSpent: 3, TTL: time.Minute})
@@ -76,5 +78,21 @@ func BenchmarkVerifyPoW(b *testing.B) {
 		if err := ch.VerifyPoW(work[i].token, work[i].nonce, abuseT0); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestDomainSeparatesIntakes: a token signed for one intake does not verify
+// at another that shares the key.
+func TestDomainSeparatesIntakes(t *testing.T) {
+	key := []byte("shared-key-shared-key-shared-key")
+	complaint := NewChallenger(ChallengerConfig{Key: key, MinDifficulty: 4, MaxDifficulty: 4})
+	workflow := NewChallenger(ChallengerConfig{Key: key, MinDifficulty: 4, MaxDifficulty: 4, Domain: "wuxiao-workflow-pow-v1"})
+	c := complaint.IssueChallenge("v", 0, abuseT0)
+	nonce := SolvePoW(c.Seed, c.Difficulty)
+	if err := workflow.VerifyPoWForVillage(c.Token, nonce, "v", abuseT0); !errors.Is(err, ErrChallengeBadSignature) {
+		t.Fatalf("other domain: %v, want ErrChallengeBadSignature", err)
+	}
+	if err := complaint.VerifyPoWForVillage(c.Token, nonce, "v", abuseT0); err != nil {
+		t.Fatalf("own domain: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package complaint
+package pow
 
 import (
 	"bytes"
