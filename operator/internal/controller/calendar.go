@@ -12,14 +12,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 	"github.com/wuxiao/wuxiao/api/workcalendar"
@@ -165,56 +159,4 @@ func (r *TownReconciler) calendar(ctx context.Context, town *wuxiaov1.Town, dist
 	}
 	meta.SetStatusCondition(&town.Status.Conditions, cond)
 	return nil
-}
-
-// calendarSource watches the ConfigMaps labelled wuxiaov1.CalendarLabel in
-// a cache of their own, without their data (read from the API server when
-// a town is reconciled), as ratingRulesSource does for rating rules.
-func (r *TownReconciler) calendarSource(mgr ctrl.Manager) (source.Source, error) {
-	c, err := cache.New(mgr.GetConfig(), cache.Options{
-		HTTPClient: mgr.GetHTTPClient(), Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
-		ByObject: map[client.Object]cache.ByObject{&corev1.ConfigMap{}: {
-			Label: labels.SelectorFromSet(labels.Set{wuxiaov1.CalendarLabel: "true"}),
-			Transform: func(o any) (any, error) {
-				if cm, ok := o.(*corev1.ConfigMap); ok {
-					cm.Data, cm.BinaryData, cm.ManagedFields = nil, nil, nil
-				}
-				return o, nil
-			},
-		}},
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := mgr.Add(ownCache{c}); err != nil {
-		return nil, err
-	}
-	return source.Kind(c, &corev1.ConfigMap{}, handler.TypedEnqueueRequestsFromMapFunc(r.townsOfCalendar)), nil
-}
-
-// townsOfCalendar enqueues the towns whose calendar is in cm.
-func (r *TownReconciler) townsOfCalendar(ctx context.Context, cm *corev1.ConfigMap) []reconcile.Request {
-	names := func(ref *wuxiaov1.ConfigMapKeyRef) bool {
-		return ref != nil && ref.Namespace == cm.Namespace && ref.Name == cm.Name
-	}
-	districts := &wuxiaov1.DistrictList{}
-	towns := &wuxiaov1.TownList{}
-	if err := r.List(ctx, districts); err != nil {
-		return nil
-	}
-	if err := r.List(ctx, towns); err != nil {
-		return nil
-	}
-	byDistrict := map[string]bool{}
-	for i := range districts.Items {
-		byDistrict[districts.Items[i].Name] = names(districts.Items[i].Spec.CalendarRef)
-	}
-	var reqs []reconcile.Request
-	for i := range towns.Items {
-		t := &towns.Items[i]
-		if names(t.Spec.CalendarRef) || (t.Spec.CalendarRef == nil && byDistrict[t.Spec.District]) {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: t.Name}})
-		}
-	}
-	return reqs
 }

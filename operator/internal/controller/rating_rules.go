@@ -13,14 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/wuxiao/wuxiao/api/ratingrules"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
@@ -148,63 +141,4 @@ func (r *TownReconciler) liveRatingRules(ctx context.Context, town *wuxiaov1.Tow
 		}
 	}
 	return "", false, nil
-}
-
-// ratingRulesSource watches the ConfigMaps labelled wuxiaov1.RatingRulesLabel
-// in a cache of their own (the manager's cache holds only the operator's own
-// ConfigMaps). The cache keeps no data: the rules are read from the API
-// server when a town is reconciled.
-func (r *TownReconciler) ratingRulesSource(mgr ctrl.Manager) (source.Source, error) {
-	c, err := cache.New(mgr.GetConfig(), cache.Options{
-		HTTPClient: mgr.GetHTTPClient(), Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
-		ByObject: map[client.Object]cache.ByObject{&corev1.ConfigMap{}: {
-			Label: labels.SelectorFromSet(labels.Set{wuxiaov1.RatingRulesLabel: "true"}),
-			Transform: func(o any) (any, error) {
-				if cm, ok := o.(*corev1.ConfigMap); ok {
-					cm.Data, cm.BinaryData, cm.ManagedFields = nil, nil, nil
-				}
-				return o, nil
-			},
-		}},
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := mgr.Add(ownCache{c}); err != nil {
-		return nil, err
-	}
-	return source.Kind(c, &corev1.ConfigMap{}, handler.TypedEnqueueRequestsFromMapFunc(r.townsOfRatingRules)), nil
-}
-
-// ownCache makes the manager start the cache with its own caches, before
-// the controllers that wait for it.
-type ownCache struct{ cache.Cache }
-
-func (c ownCache) GetCache() cache.Cache { return c.Cache }
-
-// townsOfRatingRules enqueues the towns whose rating rules are in cm.
-func (r *TownReconciler) townsOfRatingRules(ctx context.Context, cm *corev1.ConfigMap) []reconcile.Request {
-	names := func(ref *wuxiaov1.ConfigMapKeyRef) bool {
-		return ref != nil && ref.Namespace == cm.Namespace && ref.Name == cm.Name
-	}
-	districts := &wuxiaov1.DistrictList{}
-	towns := &wuxiaov1.TownList{}
-	if err := r.List(ctx, districts); err != nil {
-		return nil
-	}
-	if err := r.List(ctx, towns); err != nil {
-		return nil
-	}
-	byDistrict := map[string]bool{}
-	for i := range districts.Items {
-		byDistrict[districts.Items[i].Name] = names(districts.Items[i].Spec.RatingRulesRef)
-	}
-	var reqs []reconcile.Request
-	for i := range towns.Items {
-		t := &towns.Items[i]
-		if names(t.Spec.RatingRulesRef) || (t.Spec.RatingRulesRef == nil && byDistrict[t.Spec.District]) {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: t.Name}})
-		}
-	}
-	return reqs
 }

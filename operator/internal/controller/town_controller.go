@@ -428,11 +428,11 @@ func (r *TownReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if name == "" {
 		name = "town"
 	}
-	ratingRules, err := r.ratingRulesSource(mgr)
+	ratingRules, err := r.settingSource(mgr, ratingRulesSetting)
 	if err != nil {
 		return err
 	}
-	calendars, err := r.calendarSource(mgr)
+	calendars, err := r.settingSource(mgr, calendarSetting)
 	if err != nil {
 		return err
 	}
