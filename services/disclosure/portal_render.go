@@ -367,7 +367,8 @@ type processView struct {
 	Chart       template.HTML
 	Steps       []processStepRow
 	Warnings    []ProcessWarning
-	Postings    []processPosting // postings.go
+	Postings    []processPosting   // postings.go
+	Application []applicationStage // applications.go
 }
 
 type processStepRow struct {
@@ -426,6 +427,11 @@ func (s *Service) processView(ctx context.Context, village, tracking string) (vi
 	if pv.Postings, err = s.processPostings(ctx, village, p.InstanceID); err != nil {
 		return view{}, err
 	}
+	app, err := s.loadApplication(ctx, p.InstanceID)
+	if err != nil {
+		return view{}, err
+	}
+	pv.Application = applicationStages(app, p.Status)
 	return view{Template: "process", Title: "流程到哪了 · " + p.TrackingNumber, Tab: tabProcesses, Data: pv}, nil
 }
 

@@ -166,22 +166,9 @@ func (s *Service) projectProcess(ctx context.Context, tx pgx.Tx, ev eventsv1.Eve
 		}
 		return nil
 	}
-	if err := lockVillage(ctx, tx, ev.Village, ev.Town); err != nil {
-		return err
-	}
-	created, err := exec(ctx, tx, `INSERT INTO processes (instance_id, tracking_number, village, item_id, item_name, category, catalog_version)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (instance_id) DO NOTHING`,
-		ref.InstanceID, ref.TrackingNumber, ev.Village, ref.ItemID, ref.ItemName, ref.Category, ref.CatalogVersion)
+	created, err := s.ensureProcess(ctx, tx, ev, ref)
 	if err != nil {
 		return err
-	}
-	var storedVillage string
-	if err := tx.QueryRow(ctx, `SELECT village FROM processes WHERE instance_id = $1`, ref.InstanceID).Scan(&storedVillage); err != nil {
-		return err
-	}
-	if storedVillage != ev.Village {
-		// Never let one village's event touch another's process.
-		return events.Permanent(fmt.Errorf("event %s: instance %s belongs to village %s, not %s", ev.ID, ref.InstanceID, storedVillage, ev.Village))
 	}
 	changed, err := apply()
 	if err != nil {
@@ -191,6 +178,30 @@ func (s *Service) projectProcess(ctx context.Context, tx pgx.Tx, ev eventsv1.Eve
 		return nil // a redelivery: nothing the portal shows changed
 	}
 	return touchVillage(ctx, tx, ev.Village)
+}
+
+// ensureProcess locks ev's village and makes the process row ref names
+// (1 when it created it); a process stored under another village is a
+// Permanent error.
+func (s *Service) ensureProcess(ctx context.Context, tx pgx.Tx, ev eventsv1.Event, ref eventsv1.InstanceRef) (int64, error) {
+	if err := lockVillage(ctx, tx, ev.Village, ev.Town); err != nil {
+		return 0, err
+	}
+	created, err := exec(ctx, tx, `INSERT INTO processes (instance_id, tracking_number, village, item_id, item_name, category, catalog_version)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (instance_id) DO NOTHING`,
+		ref.InstanceID, ref.TrackingNumber, ev.Village, ref.ItemID, ref.ItemName, ref.Category, ref.CatalogVersion)
+	if err != nil {
+		return 0, err
+	}
+	var storedVillage string
+	if err := tx.QueryRow(ctx, `SELECT village FROM processes WHERE instance_id = $1`, ref.InstanceID).Scan(&storedVillage); err != nil {
+		return 0, err
+	}
+	if storedVillage != ev.Village {
+		// Never let one village's event touch another's process.
+		return 0, events.Permanent(fmt.Errorf("event %s: instance %s belongs to village %s, not %s", ev.ID, ref.InstanceID, storedVillage, ev.Village))
+	}
+	return created, nil
 }
 
 // exec runs a statement and counts the rows it changed.

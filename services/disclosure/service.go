@@ -196,7 +196,7 @@ func (s *Service) publish(ctx context.Context, tx pgx.Tx, town, village, subject
 // Other event types are ignored; an event that can never be applied
 // (another town's, undecodable, refused by the domain) is a Permanent error.
 func (s *Service) HandleWorkflowEvent(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) error {
-	if !projectedTypes[ev.Type] && !postingTypes[ev.Type] {
+	if !projectedTypes[ev.Type] && !postingTypes[ev.Type] && !applicationTypes[ev.Type] {
 		return nil
 	}
 	if s.Town != "" && ev.Town != s.Town {
@@ -204,6 +204,9 @@ func (s *Service) HandleWorkflowEvent(ctx context.Context, tx pgx.Tx, ev eventsv
 	}
 	if postingTypes[ev.Type] {
 		return s.projectPosting(ctx, tx, ev) // the notice board, postings.go
+	}
+	if applicationTypes[ev.Type] {
+		return s.projectApplication(ctx, tx, ev) // 办理进度, applications.go
 	}
 	if err := s.projectProcess(ctx, tx, ev); err != nil {
 		return err
