@@ -58,9 +58,10 @@ func TestApplicationPagesBrowser(t *testing.T) {
 	p.SetValue("#phone", "13912345678")
 	p.SetValue("#idNumber", "110105194912310021")
 	p.Upload("#material-1", photo)
-	if st := p.ClickAndWait("#submit"); st != 422 {
-		t.Fatalf("invalid ID number: HTTP %d", st)
-	}
+	// The form submits by fetch (pow.FormScript, to solve a challenge when
+	// the village is flooded) and shows the answer page.
+	p.Click("#submit")
+	p.WaitFor("#idNumber-error")
 	if got := p.Text("#idNumber-error"); !strings.Contains(got, "18位居民身份证号码") {
 		t.Errorf("ID error %q", got)
 	}
@@ -72,9 +73,8 @@ func TestApplicationPagesBrowser(t *testing.T) {
 
 	p.SetValue("#idNumber", applicantID)
 	p.Upload("#material-1", photo)
-	if st := p.ClickAndWait("#submit"); st != 201 {
-		t.Fatalf("submit: HTTP %d: %s", st, p.Text("main"))
-	}
+	p.Click("#submit")
+	p.WaitFor("#tracking-number")
 	number, code := p.Text("#tracking-number"), p.Text("#access-code")
 	if !strings.HasPrefix(number, village+"-") || len(code) != 9 || !strings.Contains(p.Text("main"), "查询码只显示这一次") {
 		t.Fatalf("receipt: %s", p.Text("main"))
@@ -146,4 +146,46 @@ func TestApplicationPagesBrowser(t *testing.T) {
 	if !strings.Contains(track.Raw, "村便民服务中心一号窗口") || strings.Contains(track.Raw, "王大伟") {
 		t.Errorf("tracker: %s", track.Raw)
 	}
+}
+
+// TestApplicationPageSolvesChallenge: when the village's limit is used up
+// (a flood), the form page, like the complaint report page, solves the
+// 428's proof of work in the browser and files the application, photo
+// included, on the second request.
+func TestApplicationPageSolvesChallenge(t *testing.T) {
+	ts, s := api(t)
+	for ok := true; ok; { // a flood has emptied the village's bucket
+		ok, _ = s.appGuard.villages.Allow(village, s.now())
+	}
+	photo := filepath.Join(t.TempDir(), "身份证.jpg")
+	if err := os.WriteFile(photo, mediatest.JPEG(16, 16), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := testinfra.Browser(t)
+	if st := p.Navigate(ts.URL + "/a/" + village + "/service-certificate"); st != 200 {
+		t.Fatalf("form: HTTP %d", st)
+	}
+	p.SetValue("#name", "王大伟")
+	p.SetValue("#phone", "13912345678")
+	p.SetValue("#idNumber", applicantID)
+	p.Upload("#material-0", photo)
+	p.Click("#submit")
+	p.WaitFor("#tracking-number")
+	if failed := p.FailedRequests(); len(failed) != 1 || !strings.HasSuffix(failed[0], ": HTTP 428") {
+		t.Errorf("requests: %v", failed)
+	}
+	if errs := p.ConsoleErrors(); len(errs) != 0 {
+		t.Errorf("console: %v", errs)
+	}
+	if _, err := s.ByTrackingNumber(context.Background(), p.Text("#tracking-number")); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.appGuard.challenger.SpentCount(); n != 1 {
+		t.Errorf("%d challenges spent", n)
+	}
+	// The upload (书面申请) survived the second request: only 身份证 is missing.
+	if main := p.Text("main"); strings.Contains(main, "书面申请") || !strings.Contains(main, "身份证") {
+		t.Errorf("receipt: %s", main)
+	}
+	p.Screenshot("after-challenge")
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/personal"
+	"github.com/wuxiao/wuxiao/services/internal/pow"
 	"github.com/wuxiao/wuxiao/services/internal/ratelimit"
 )
 
@@ -40,6 +41,10 @@ type ApplicationLimits struct {
 	LookupEvery     time.Duration
 	LookupBurst     int
 	ConcurrentFiles int // requests reading uploads at once (default 16); others wait up to 10s, then 503
+	// ChallengeKey signs the proof-of-work challenges demanded once the
+	// village's bucket is empty (like the complaint report page's); the same
+	// on every replica. Empty: a random key per process.
+	ChallengeKey []byte
 }
 
 func (l ApplicationLimits) withDefaults() ApplicationLimits {
@@ -69,6 +74,7 @@ func (l ApplicationLimits) withDefaults() ApplicationLimits {
 type applicationGuard struct {
 	clients, villages, codes, lookups *ratelimit.Limiter
 	slots                             chan struct{}
+	challenger                        *pow.Challenger
 }
 
 func newApplicationGuard(l ApplicationLimits) *applicationGuard {
@@ -80,6 +86,9 @@ func newApplicationGuard(l ApplicationLimits) *applicationGuard {
 		codes:    ratelimit.NewLimiter(ratelimit.Rate{Every: l.CodeEvery, Burst: l.CodeBurst}, maxKeys, 0),
 		lookups:  ratelimit.NewLimiter(ratelimit.Rate{Every: l.LookupEvery, Burst: l.LookupBurst}, maxKeys, 0),
 		slots:    make(chan struct{}, l.ConcurrentFiles),
+		// Its own signature domain: a complaint challenge (same town key)
+		// is not a proof here.
+		challenger: pow.NewChallenger(pow.ChallengerConfig{Key: l.ChallengeKey, Domain: "wuxiao-workflow-application-pow-v1"}),
 	}
 }
 
@@ -88,11 +97,49 @@ type errRateLimited struct{ wait time.Duration }
 
 func (e errRateLimited) Error() string { return "rate limited" }
 
+// Headers carrying a solved proof of work (the complaint intake's names).
+const (
+	HeaderChallenge = "X-Wuxiao-Challenge"
+	HeaderNonce     = "X-Wuxiao-Nonce"
+)
+
+// errChallengeRequired: the village's bucket is empty (a flood); a solved
+// proof of work of this challenge passes it (428).
+type errChallengeRequired struct{ challenge pow.Challenge }
+
+func (e errChallengeRequired) Error() string { return "proof of work required" }
+
+// errChallengeRefused: the proof sent is not valid (403), e.g. spent.
+type errChallengeRefused struct{ fe *domainerr.FieldError }
+
+func (e errChallengeRefused) Error() string { return e.fe.Message }
+
 // admitApplication takes a token of the client's and the village's bucket.
-func (g *applicationGuard) admitApplication(r *http.Request, village string, now time.Time) error {
-	ok, wait := ratelimit.AllowAll(now, ratelimit.Key{Limiter: g.clients, Key: httpapi.ClientRateKey(r)},
+// As on the complaint report page, a client within its own limit passes an
+// empty village bucket (a flood) with a solved proof of work (token and
+// nonce, from the headers or the page's pow_token/pow_nonce fields); without
+// one it gets a challenge.
+func (g *applicationGuard) admitApplication(r *http.Request, village string, now time.Time, token, nonce string) error {
+	client := httpapi.ClientRateKey(r)
+	ok, wait := ratelimit.AllowAll(now, ratelimit.Key{Limiter: g.clients, Key: client},
 		ratelimit.Key{Limiter: g.villages, Key: village})
-	if !ok {
+	if ok {
+		return nil
+	}
+	if ok, wait := g.clients.Peek(client, now); !ok {
+		return errRateLimited{wait} // the client's own limit: no proof helps
+	}
+	if token == "" {
+		return errChallengeRequired{g.challenger.IssueChallenge(village, 0, now)}
+	}
+	if err := g.challenger.VerifyPoWForVillage(token, nonce, village, now); err != nil {
+		var fe *domainerr.FieldError
+		if !errors.As(err, &fe) {
+			fe = &domainerr.FieldError{Field: "pow_token", Code: "challenge_failed", Message: "验证未通过，请刷新页面后重试"}
+		}
+		return errChallengeRefused{fe}
+	}
+	if ok, wait = g.clients.Allow(client, now); !ok {
 		return errRateLimited{wait}
 	}
 	return nil
@@ -244,6 +291,8 @@ func (f *applicationForm) applyInput(itemID string) ApplyInput {
 func writeApplicationErr(w http.ResponseWriter, r *http.Request, err error) {
 	var inv *ApplicationInvalid
 	var rl errRateLimited
+	var chReq errChallengeRequired
+	var chBad errChallengeRefused
 	switch {
 	case errors.As(err, &inv):
 		fes := make([]httpapi.FieldError, len(inv.Problems))
@@ -255,6 +304,13 @@ func writeApplicationErr(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", strconv.FormatInt(httpapi.RetryAfterSeconds(rl.wait), 10))
 		httpapi.WriteProblem(w, r, &httpapi.Problem{Type: httpapi.ProblemBase + "workflow/rate-limited", Title: "Too many requests",
 			Status: http.StatusTooManyRequests, Detail: "提交过于频繁，请稍后再试"})
+	case errors.As(err, &chReq):
+		httpapi.WriteProblem(w, r, (&httpapi.Problem{Type: httpapi.ProblemBase + "workflow/challenge-required", Title: "Proof of work required",
+			Status: http.StatusPreconditionRequired, Detail: "当前提交量较大，请完成自动验证后再提交"}).
+			With("challenge", chReq.challenge).With("retryHeaders", []string{HeaderChallenge, HeaderNonce}))
+	case errors.As(err, &chBad):
+		httpapi.WriteProblem(w, r, (&httpapi.Problem{Type: httpapi.ProblemBase + "workflow/challenge-failed", Title: "Challenge not accepted",
+			Status: http.StatusForbidden, Detail: chBad.fe.Message}).With("code", chBad.fe.Code))
 	case errors.Is(err, errAppFormTooLarge):
 		httpapi.WriteProblem(w, r, &httpapi.Problem{Type: httpapi.ProblemBase + "workflow/too-large", Title: "Request too large",
 			Status: http.StatusRequestEntityTooLarge, Detail: fmt.Sprintf("at most %d files of %d MiB each", MaxApplicationFiles, MaxApplicationFileBytes>>20)})
@@ -314,7 +370,11 @@ func (s *Service) intake(r *http.Request, village, itemID string) (*ApplyReceipt
 	if err := in.validate(item, true); err != nil {
 		return nil, form, err
 	}
-	if err := s.appGuard.admitApplication(r, village, now); err != nil {
+	token, nonce := r.Header.Get(HeaderChallenge), r.Header.Get(HeaderNonce)
+	if token == "" { // the page without JavaScript's fetch: the form's fields
+		token, nonce = form.Fields["pow_token"], form.Fields["pow_nonce"]
+	}
+	if err := s.appGuard.admitApplication(r, village, now, token, nonce); err != nil {
 		return nil, form, err
 	}
 	receipt, err := s.Apply(r.Context(), village, in, nil)

@@ -22,6 +22,7 @@ import (
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 	"github.com/wuxiao/wuxiao/services/internal/domainerr"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
+	"github.com/wuxiao/wuxiao/services/internal/pow"
 	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
@@ -38,8 +39,9 @@ type fieldMessages struct {
 }
 
 var applicationPages = template.Must(template.New("pages").Funcs(template.FuncMap{
-	"css":  func() template.CSS { return template.CSS(applicationCSS) }, //nolint:gosec // G203: our own stylesheet, embedded at build time
-	"ferr": func(errs map[string][]string, field string) fieldMessages { return fieldMessages{field, errs[field]} },
+	"css":   func() template.CSS { return template.CSS(applicationCSS) }, //nolint:gosec // G203: our own stylesheet, embedded at build time
+	"powjs": func() template.JS { return template.JS(pow.FormScript) },   //nolint:gosec // G203: our own script, embedded at build time
+	"ferr":  func(errs map[string][]string, field string) fieldMessages { return fieldMessages{field, errs[field]} },
 	"date": func(t any) string {
 		switch v := t.(type) {
 		case time.Time:
@@ -53,10 +55,12 @@ var applicationPages = template.Must(template.New("pages").Funcs(template.FuncMa
 	},
 }).Parse(applicationHTML))
 
-// applicationCSP allows the page's own inline style and same-origin form
-// posts, nothing else: the pages have no script.
-var applicationCSP = "default-src 'none'; style-src '" + styleHash(applicationCSS) + "'; img-src data:; " +
-	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+// applicationCSP allows the page's own inline style, its one script (the
+// proof-of-work form script, pow.FormScript: the form page submits by fetch
+// and solves a challenge when the village is flooded) and same-origin form
+// posts, nothing else.
+var applicationCSP = "default-src 'none'; style-src '" + styleHash(applicationCSS) + "'; script-src '" + styleHash(pow.FormScript) +
+	"'; img-src data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 func styleHash(s string) string {
 	sum := sha256.Sum256([]byte(s))
@@ -147,6 +151,9 @@ type formPageData struct {
 	Form                                map[string]string
 	HadID, HadFiles                     bool
 	MaxDescription, MaxFiles, MaxFileMB int
+	// Challenge is set on a 428 answer: the page's script solves it and
+	// resubmits (without JavaScript the page says to retry later).
+	Challenge *pow.Challenge
 }
 
 func limitText(t *wuxiaov1.TimeLimit) string {
@@ -215,6 +222,9 @@ func (s *Service) submitPage(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		p := s.newFormPage(b, item)
 		status := s.pageProblems(r, err, &p.pageBase)
+		if ch := (errChallengeRequired{}); errors.As(err, &ch) {
+			p.Challenge = &ch.challenge
+		}
 		if form != nil {
 			p.Form["name"], p.Form["phone"], p.Form["description"] = form.Fields["name"], form.Fields["phone"], form.Fields["description"]
 			p.HadID, p.HadFiles = form.Fields["idNumber"] != "", len(form.Files) > 0
@@ -236,8 +246,15 @@ func (s *Service) submitPage(w http.ResponseWriter, r *http.Request) {
 func (s *Service) pageProblems(r *http.Request, err error, b *pageBase) int {
 	var inv *ApplicationInvalid
 	var rl errRateLimited
+	var chBad errChallengeRefused
 	var de *domainerr.Error
 	switch {
+	case errors.As(err, &errChallengeRequired{}):
+		b.General = append(b.General, "当前提交量较大，需要完成自动验证后才能提交（开启JavaScript的浏览器会自动完成）；也可以稍后再试。")
+		return http.StatusPreconditionRequired
+	case errors.As(err, &chBad):
+		b.General = append(b.General, chBad.fe.Message)
+		return http.StatusForbidden
 	case errors.As(err, &inv):
 		b.General = append(b.General, "提交未成功，请按下面标出的提示修改后重新提交。")
 		for _, p := range inv.Problems {
