@@ -37,7 +37,7 @@ func TestCalendarFileReloaded(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, &base, strings.Repeat("k", 32), []byte(strings.Repeat("a", 32)), file, time.Second, time.Second)
+		done <- run(ctx, &base, strings.Repeat("k", 32), []byte(strings.Repeat("a", 32)), file, time.Second, time.Second, nil)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -23,7 +23,7 @@ func TestRestartWithAnotherKeyRefused(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		done := make(chan error, 1)
-		go func() { done <- run(ctx, &b, idKey, auditKey, "", time.Second, time.Second) }()
+		go func() { done <- run(ctx, &b, idKey, auditKey, "", time.Second, time.Second, nil) }()
 		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 			select {
 			case err := <-done: // refused before serving

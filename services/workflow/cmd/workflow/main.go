@@ -22,6 +22,7 @@ func main() {
 	var (
 		base          config.Base
 		idHashKey     string
+		challengeKey  string
 		calendarFile  string
 		calReload     time.Duration
 		timerInterval time.Duration
@@ -29,18 +30,23 @@ func main() {
 	)
 	cmd := config.NewRootCommand("workflow", "Runs every listed power as a supervised process", &base,
 		func(ctx context.Context) error {
-			return run(ctx, &base, idHashKey, *auditKey, calendarFile, calReload, timerInterval)
+			return run(ctx, &base, idHashKey, *auditKey, calendarFile, calReload, timerInterval, []byte(challengeKey))
 		})
 	env := base.Env()
 	auditKey = base.BindAuditKey()
 	env.String(&idHashKey, "id-hash-key", settings.EnvIDHashKey, "", "secret key for hashing ID numbers (payees, relatives); at least 32 characters")
 	env.String(&calendarFile, "calendar-file", settings.EnvCalendarFile, "",
 		"YAML or JSON file of holidays and adjusted working days over the State Council's schedule (api/workcalendar); re-read when it changes")
+	env.String(&challengeKey, "challenge-key", settings.EnvChallengeKey, "",
+		"secret key signing the application form's proof-of-work challenges, the same on every replica; at least 32 characters (empty: a random key, one replica only)")
 	env.Duration(&calReload, "calendar-reload", "WUXIAO_CALENDAR_RELOAD", workflow.DefaultCalendarReload, "how often the calendar file is looked at for changes")
 	env.Duration(&timerInterval, "timer-interval", "WUXIAO_TIMER_INTERVAL", 15*time.Second, "how often due reminders and escalations are fired")
 	base.AddCheck(func(p *config.Problems) {
 		if len(idHashKey) < 32 {
 			p.Addf("id-hash-key", settings.EnvIDHashKey, "must be a secret of at least 32 characters (e.g. from `openssl rand -hex 32`)")
+		}
+		if challengeKey != "" && len(challengeKey) < 32 {
+			p.Addf("challenge-key", settings.EnvChallengeKey, "must be a secret of at least 32 characters (e.g. from `openssl rand -hex 32`)")
 		}
 		if calReload < time.Second {
 			p.Addf("calendar-reload", "WUXIAO_CALENDAR_RELOAD", "%s is too short; use at least 1s", calReload)
@@ -53,7 +59,9 @@ func main() {
 	os.Exit(config.Execute(cmd))
 }
 
-func run(ctx context.Context, base *config.Base, idHashKey string, auditKey []byte, calendarFile string, calReload, timerInterval time.Duration) error {
+// challengeKey signs the application form's proof-of-work challenges; nil
+// is a random key per process (one replica only).
+func run(ctx context.Context, base *config.Base, idHashKey string, auditKey []byte, calendarFile string, calReload, timerInterval time.Duration, challengeKey []byte) error {
 	if base.MigrateOnly { // the init container: migrate as the migration role, grant the service's role
 		return platform.Migrate(ctx, base, "workflow", workflow.Migrate)
 	}
@@ -85,7 +93,8 @@ func run(ctx context.Context, base *config.Base, idHashKey string, auditKey []by
 		return err
 	}
 	svc := &workflow.Service{Engine: &workflow.Engine{Catalog: catalog, Calendar: calendar}, Pool: p.Pool,
-		Town: base.Town, IDHashKey: []byte(idHashKey), AuditKey: auditKey, Log: p.Log}
+		Town: base.Town, IDHashKey: []byte(idHashKey), AuditKey: auditKey, Log: p.Log,
+		ApplicationLimits: workflow.ApplicationLimits{ChallengeKey: challengeKey}}
 	p.Log.Info("power list loaded", "catalog", catalog.Name, "version", catalog.Version, "items", len(catalog.Items))
 	if err := svc.Instrument(p.Tel.MeterProvider); err != nil {
 		return err

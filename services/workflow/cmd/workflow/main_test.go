@@ -28,7 +28,7 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, &base, strings.Repeat("k", 32), []byte(strings.Repeat("a", 32)), "", time.Second, time.Second)
+		done <- run(ctx, &base, strings.Repeat("k", 32), []byte(strings.Repeat("a", 32)), "", time.Second, time.Second, []byte(strings.Repeat("c", 32)))
 	}()
 	t.Cleanup(func() {
 		cancel()

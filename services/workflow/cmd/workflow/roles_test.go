@@ -83,20 +83,20 @@ func TestServesWithItsOwnRoleAfterMigrateOnly(t *testing.T) {
 	serve.DatabaseURL = appURL
 	early, cancelEarly := context.WithTimeout(ctx, 30*time.Second)
 	defer cancelEarly()
-	if err := run(early, &serve, strings.Repeat("k", 32), []byte(strings.Repeat("a", 32)), "", time.Second, time.Second); err == nil || !strings.Contains(err.Error(), "WUXIAO_MIGRATE_ONLY") {
+	if err := run(early, &serve, strings.Repeat("k", 32), []byte(strings.Repeat("a", 32)), "", time.Second, time.Second, nil); err == nil || !strings.Contains(err.Error(), "WUXIAO_MIGRATE_ONLY") {
 		t.Fatalf("serving before the migrations: %v, want an error naming the init container", err)
 	}
 
 	migrate := base
 	migrate.DatabaseURL, migrate.MigrateOnly, migrate.DatabaseAppRole = migrationURL, true, appRole
-	if err := run(ctx, &migrate, strings.Repeat("k", 32), []byte(strings.Repeat("a", 32)), "", time.Second, time.Second); err != nil {
+	if err := run(ctx, &migrate, strings.Repeat("k", 32), []byte(strings.Repeat("a", 32)), "", time.Second, time.Second, nil); err != nil {
 		t.Fatalf("migrate-only: %v", err)
 	}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(runCtx, &serve, strings.Repeat("k", 32), []byte(strings.Repeat("a", 32)), "", time.Second, time.Second)
+		done <- run(runCtx, &serve, strings.Repeat("k", 32), []byte(strings.Repeat("a", 32)), "", time.Second, time.Second, nil)
 	}()
 	t.Cleanup(func() {
 		cancel()
