@@ -94,7 +94,8 @@ const (
 	// inspection).
 	EnvIDHashKey        = "WUXIAO_ID_HASH_KEY"
 	IDHashKeySecretName = "wuxiao-id-hash-key" //nolint:gosec // the Secret's name, not its value
-	// EnvChallengeKey signs the complaint intake's proof-of-work challenges.
+	// EnvChallengeKey signs the proof-of-work challenges of the complaint
+	// intake and the workflow's application form.
 	EnvChallengeKey        = "WUXIAO_CHALLENGE_KEY"
 	ChallengeKeySecretName = "wuxiao-challenge-key"
 	// EnvAuditKey keys the workflow's audit chain (workflow, and

@@ -165,6 +165,8 @@ func TestTownProvisionsDatabaseTopicsAndKeys(t *testing.T) {
 		{wuxiaov1.ServiceDisclosure, "WUXIAO_ID_HASH_KEY", resources.IDHashKeySecretName},
 		{wuxiaov1.ServiceInspection, "WUXIAO_ID_HASH_KEY", resources.IDHashKeySecretName},
 		{wuxiaov1.ServiceComplaint, "WUXIAO_CHALLENGE_KEY", resources.ChallengeKeySecretName},
+		{wuxiaov1.ServiceWorkflow, "WUXIAO_CHALLENGE_KEY", resources.ChallengeKeySecretName},
+		{wuxiaov1.ServiceDisclosure, "WUXIAO_CHALLENGE_KEY", ""},
 		{wuxiaov1.ServiceWorkflow, "WUXIAO_AUDIT_KEY", resources.AuditKeySecretName},
 		{wuxiaov1.ServiceInspection, "WUXIAO_AUDIT_KEY", resources.AuditKeySecretName},
 		{wuxiaov1.ServiceDisclosure, "WUXIAO_AUDIT_KEY", ""},

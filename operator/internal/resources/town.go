@@ -44,7 +44,8 @@ const (
 	DatabasePasswordKey = "password"
 	// IDHashKeySecretName keys the hashes of ID numbers (workflow,
 	// disclosure, inspection: WUXIAO_ID_HASH_KEY); ChallengeKeySecretName signs the
-	// complaint intake's proof-of-work challenges (WUXIAO_CHALLENGE_KEY).
+	// proof-of-work challenges of the complaint intake and the workflow's
+	// application form (WUXIAO_CHALLENGE_KEY).
 	// Both are generated once per town and never rotated by the operator:
 	// a new hash key would make every stored hash unmatchable.
 	IDHashKeySecretName    = settings.IDHashKeySecretName
@@ -356,6 +357,12 @@ func serviceEnv(in TownInput, svc wuxiaov1.ServiceName) []corev1.EnvVar {
 	case wuxiaov1.ServiceWorkflow, wuxiaov1.ServiceDisclosure, wuxiaov1.ServiceInspection:
 		env = append(env, secretEnv(settings.EnvIDHashKey, IDHashKeySecretName))
 	case wuxiaov1.ServiceComplaint:
+		env = append(env, secretEnv(settings.EnvChallengeKey, ChallengeKeySecretName))
+	}
+	if svc == wuxiaov1.ServiceWorkflow {
+		// The application form's proof of work, under the same key (each
+		// service signs in its own domain, so one's challenge is no proof
+		// at the other).
 		env = append(env, secretEnv(settings.EnvChallengeKey, ChallengeKeySecretName))
 	}
 	if svc == wuxiaov1.ServiceWorkflow || svc == wuxiaov1.ServiceInspection {
