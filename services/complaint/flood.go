@@ -3,7 +3,7 @@ package complaint
 // Flood detection, the second abuse guard: when a village sees more intake
 // attempts than FloodThreshold per FloodWindow, or its bucket is empty,
 // RateLimiter.Allow refuses with ChallengeRequired. The page then fetches a
-// Challenge (a stateless, HMAC-signed token, pow.go), solves it in the
+// Challenge (a stateless, HMAC-signed token, services/internal/pow), solves it in the
 // browser (see SolvePoW) and resubmits; after VerifyPoWForVillage succeeds
 // the caller uses AllowWithProof, which still enforces the per-client bucket
 // but skips the village bucket (the work is the price of admission during a

@@ -197,7 +197,7 @@ type refusal struct {
 	challenge  *Challenge
 }
 
-// admit runs the abuse guard (ratelimit.go, flood.go, pow.go) for one
+// admit runs the abuse guard (ratelimit.go, flood.go, services/internal/pow) for one
 // submission to village, with the proof of work of the request's headers.
 func (a *API) admit(r *http.Request, village string) *refusal {
 	return a.admitWith(httpapi.ClientIP(r), village, r.Header.Get(HeaderChallenge), r.Header.Get(HeaderNonce))

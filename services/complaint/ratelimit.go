@@ -1,7 +1,7 @@
 package complaint
 
 // Rate limiting of the anonymous intake ("码上举报"), the first of its
-// abuse guards (the others: flood.go, pow.go, bytebudget.go and
+// abuse guards (the others: flood.go, challenge.go (services/internal/pow), bytebudget.go and
 // intakelimits.go). All in memory, standard library only.
 //
 // RateLimiter keeps token buckets per client and per village. The client is
