@@ -689,7 +689,7 @@ func (s *Service) SetAppointment(ctx context.Context, actor Actor, instanceID st
 			return err
 		}
 		return s.publish(ctx, tx, inst, eventsv1.TypeApplicationAppointmentMade, eventsv1.ApplicationAppointment{
-			InstanceRef: ref(inst), VisitNeeded: in.VisitNeeded, At: in.At, RecordedBy: actor.ID, RecordedAt: now})
+			InstanceRef: ref(inst), VisitNeeded: in.VisitNeeded, At: in.At, Place: in.Place, RecordedBy: actor.ID, RecordedAt: now})
 	})
 	return app, fmtErr("recording appointment", err)
 }

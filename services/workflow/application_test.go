@@ -189,6 +189,10 @@ func TestApplicationRunAtMostOnce(t *testing.T) {
 			t.Errorf("%q reached the events or the audit chain", secret)
 		}
 	}
+	// The place to come is public (the portal's 办理进度 shows it).
+	if !strings.Contains(outbox, "村便民服务中心") {
+		t.Error("the appointment event does not say where to come")
+	}
 	want := "application.filed step.completed application.materials-requested application.supplemented application.appointment"
 	if got := strings.Join(actions, " "); got != want {
 		t.Errorf("audit actions = %s, want %s", got, want)
