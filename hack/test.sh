@@ -95,7 +95,10 @@ trap 'hack/district.sh down || true; hack/infra.sh down || true' EXIT
 # officials whose identities are in the Kratos that district.sh is about to
 # replace, and the operator would not create them again: start from a fresh
 # cluster.
-if hack/cluster.sh status 2>/dev/null | grep -q '^etcd: running'; then
+# (Not `status | grep -q`: grep -q stops reading at the first line, status
+# dies of SIGPIPE on the next, and pipefail makes the test false.)
+cluster_status=$(hack/cluster.sh status 2>/dev/null || true)
+if grep -q '^etcd: running' <<<"$cluster_status"; then
   log "a district is up already: bringing it down so the test starts from a fresh one (its identities would not survive the fresh Kratos)"
   hack/district.sh down
 fi
