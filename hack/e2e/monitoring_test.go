@@ -85,27 +85,44 @@ func TestMonitoring(t *testing.T) {
 			}
 			return nil
 		})
-		var rules struct {
-			Groups []struct {
-				Rules []struct {
-					Name, Health, LastError string
+		// A rule's health is "unknown" until its group's first evaluation
+		// (every 5 s here): a test that starts right after district.sh up
+		// must wait for it; "err" fails at once.
+		eventually(t, "every alert rule loaded and evaluated without error", time.Minute, func() error {
+			var rules struct {
+				Groups []struct {
+					Rules []struct {
+						Name, Health, LastError string
+					}
 				}
 			}
-		}
-		if err := prom.get("/api/v1/rules?type=alert", &rules); err != nil {
-			t.Fatal(err)
-		}
-		loaded := map[string]string{}
-		for _, g := range rules.Groups {
-			for _, r := range g.Rules {
-				loaded[r.Name] = r.Health + " " + r.LastError
+			if err := prom.get("/api/v1/rules?type=alert", &rules); err != nil {
+				return err
 			}
-		}
-		for _, a := range alerts {
-			if h, ok := loaded[a.Name]; !ok || strings.TrimSpace(h) != "ok" {
-				t.Errorf("alert %s: loaded=%v health %q", a.Name, ok, h)
+			type state struct{ health, lastError string }
+			loaded := map[string]state{}
+			for _, g := range rules.Groups {
+				for _, r := range g.Rules {
+					loaded[r.Name] = state{r.Health, r.LastError}
+				}
 			}
-		}
+			var pending []string
+			for _, a := range alerts {
+				st, ok := loaded[a.Name]
+				switch {
+				case !ok:
+					pending = append(pending, a.Name+": not loaded")
+				case st.health == "err":
+					t.Fatalf("alert %s: %s", a.Name, st.lastError)
+				case st.health != "ok":
+					pending = append(pending, a.Name+": "+st.health)
+				}
+			}
+			if len(pending) > 0 {
+				return fmt.Errorf("%v", pending)
+			}
+			return nil
+		})
 	})
 
 	// Activity the metrics need: requests to each service (RED), and a
