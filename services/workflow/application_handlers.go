@@ -121,9 +121,8 @@ func (e errChallengeRefused) Error() string { return e.fe.Message }
 // one it gets a challenge.
 func (g *applicationGuard) admitApplication(r *http.Request, village string, now time.Time, token, nonce string) error {
 	client := httpapi.ClientRateKey(r)
-	ok, wait := ratelimit.AllowAll(now, ratelimit.Key{Limiter: g.clients, Key: client},
-		ratelimit.Key{Limiter: g.villages, Key: village})
-	if ok {
+	if ok, _ := ratelimit.AllowAll(now, ratelimit.Key{Limiter: g.clients, Key: client},
+		ratelimit.Key{Limiter: g.villages, Key: village}); ok {
 		return nil
 	}
 	if ok, wait := g.clients.Peek(client, now); !ok {
@@ -139,7 +138,7 @@ func (g *applicationGuard) admitApplication(r *http.Request, village string, now
 		}
 		return errChallengeRefused{fe}
 	}
-	if ok, wait = g.clients.Allow(client, now); !ok {
+	if ok, wait := g.clients.Allow(client, now); !ok {
 		return errRateLimited{wait}
 	}
 	return nil
