@@ -205,9 +205,10 @@ func (s *Service) Complete(ctx context.Context, actor Actor, id, step string, re
 			return err
 		}
 		item := s.Engine.Catalog.Item(inst.ItemID)
+		nextName, nextRole := s.stepWho(inst, inst.Current) // notify_steps.go
 		if err := s.publish(ctx, tx, inst, eventsv1.TypeStepCompleted, eventsv1.StepCompleted{InstanceRef: ref(inst),
 			StepID: step, StepName: item.Step(step).Name, ActorID: actor.ID, ActorRole: actor.Role, CompletedAt: now,
-			OutOfOrder: req.OutOfOrder && step != wasCurrent, NextStep: inst.Current}); err != nil {
+			OutOfOrder: req.OutOfOrder && step != wasCurrent, NextStep: inst.Current, NextStepName: nextName, NextRole: nextRole}); err != nil {
 			return err
 		}
 		if err := s.publishWarnings(ctx, tx, inst, fresh); err != nil {
@@ -484,7 +485,9 @@ func (s *Service) FireTimers(ctx context.Context, limit int) (int, error) {
 				if t.Kind == TimerEscalation {
 					evType = eventsv1.TypeStepEscalated
 				}
-				if err := s.publish(ctx, tx, inst, evType, eventsv1.StepDeadline{InstanceRef: ref(inst), StepID: t.StepID, DueAt: *rec.DueAt}); err != nil {
+				name, role := s.stepWho(inst, t.StepID) // notify_steps.go
+				if err := s.publish(ctx, tx, inst, evType, eventsv1.StepDeadline{InstanceRef: ref(inst), StepID: t.StepID, DueAt: *rec.DueAt,
+					StepName: name, Role: role}); err != nil {
 					return err
 				}
 				if t.Kind == TimerEscalation {

@@ -242,6 +242,13 @@ func TestTimersFireOnceAcrossReplicasAndRestarts(t *testing.T) {
 	if count["step.reminder"] != 5 || count["step.escalated"] != 5 || count["warning.raised"] != 5 {
 		t.Fatalf("outbox counts %v", count)
 	}
+	// Reminders name the step and the role that records it (whom the
+	// inspection service's notifications tell).
+	var stepName, role string
+	if err := a.Pool.QueryRow(ctx, `SELECT convert_from(payload, 'UTF8')::jsonb->>'stepName', convert_from(payload, 'UTF8')::jsonb->>'role' FROM outbox WHERE headers->>'ce_type' = $1 LIMIT 1`,
+		eventsv1.TypeStepReminder).Scan(&stepName, &role); err != nil || stepName == "" || role != "secretary" {
+		t.Fatalf("reminder names step %q role %q (%v), want the step's name and secretary", stepName, role, err)
+	}
 	// Completing the overdue step late does not warn a second time.
 	_, late, err := a.Complete(ctx, cadre("secretary"), ids[0], "propose", CompleteRequest{})
 	if err != nil || len(late) != 0 {

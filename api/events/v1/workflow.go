@@ -43,6 +43,11 @@ type StepCompleted struct {
 	OutOfOrder  bool      `json:"outOfOrder,omitempty"`
 	// NextStep is empty when the process ended.
 	NextStep string `json:"nextStep,omitempty"`
+	// NextStepName and NextRole name the next step and the role that
+	// records it (who has a new task); empty when the process ended and on
+	// events published before the fields existed.
+	NextStepName string `json:"nextStepName,omitempty"`
+	NextRole     string `json:"nextRole,omitempty"`
 }
 
 // InstanceCompleted: the process reached an end step. Disclosure links
@@ -84,4 +89,8 @@ type StepDeadline struct {
 	InstanceRef
 	StepID string    `json:"stepId"`
 	DueAt  time.Time `json:"dueAt"`
+	// StepName and Role (the role that records the step, who is reminded)
+	// are empty on events published before the fields existed.
+	StepName string `json:"stepName,omitempty"`
+	Role     string `json:"role,omitempty"`
 }
