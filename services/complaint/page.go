@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
+	"github.com/wuxiao/wuxiao/services/internal/pow"
 	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
@@ -44,10 +45,11 @@ type fieldMessages struct {
 }
 
 var pages = template.Must(template.New("pages").Funcs(template.FuncMap{
-	"css":  func() template.CSS { return template.CSS(pageCSS) }, //nolint:gosec // G203: our own stylesheet, embedded at build time
-	"js":   func() template.JS { return template.JS(reportJS) },  //nolint:gosec // G203: our own script, embedded at build time
-	"ferr": func(errs map[string][]string, field string) fieldMessages { return fieldMessages{field, errs[field]} },
-	"date": func(t time.Time) string { return t.In(tz.Shanghai).Format("2006年1月2日 15:04") },
+	"css":   func() template.CSS { return template.CSS(pageCSS) },      //nolint:gosec // G203: our own stylesheet, embedded at build time
+	"js":    func() template.JS { return template.JS(reportJS) },       //nolint:gosec // G203: our own script, embedded at build time
+	"powjs": func() template.JS { return template.JS(pow.FormScript) }, //nolint:gosec // G203: our own script, embedded at build time
+	"ferr":  func(errs map[string][]string, field string) fieldMessages { return fieldMessages{field, errs[field]} },
+	"date":  func(t time.Time) string { return t.In(tz.Shanghai).Format("2006年1月2日 15:04") },
 	"statusLabel": func(s Status) string {
 		if l, ok := statusLabels[s]; ok {
 			return l
@@ -59,8 +61,8 @@ var pages = template.Must(template.New("pages").Funcs(template.FuncMap{
 // pageCSP allows exactly the page's own inline style and script (by hash,
 // which stays valid when the script writes the next page into the
 // document), same-origin form posts and fetches, and nothing else.
-var pageCSP = fmt.Sprintf("default-src 'none'; style-src '%s'; script-src '%s'; img-src data:; connect-src 'self'; "+
-	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'", cspHash(pageCSS), cspHash(reportJS))
+var pageCSP = fmt.Sprintf("default-src 'none'; style-src '%s'; script-src '%s' '%s'; img-src data:; connect-src 'self'; "+
+	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'", cspHash(pageCSS), cspHash(reportJS), cspHash(pow.FormScript))
 
 func cspHash(s string) string {
 	sum := sha256.Sum256([]byte(s))

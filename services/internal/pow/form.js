@@ -7,7 +7,8 @@
   // form data, files included, with the proof in the X-Wuxiao-Challenge and
   // X-Wuxiao-Nonce headers (and the pow_token/pow_nonce fields). Without
   // JavaScript the form posts normally and the 428 page says to retry later.
-  // The solver is the complaint report page's (services/complaint/web/report.js).
+  // A page may define window.wuxiaoPowShown(formData), called after the
+  // answer page is shown, to put back what a refused page did not keep.
   var form = document.querySelector("form[data-pow-form]");
   if (!form || !window.fetch || !window.FormData || !window.DOMParser) return;
   var status = document.getElementById("pow-status");
@@ -99,6 +100,7 @@
           }
         }
         show(html);
+        if (typeof window.wuxiaoPowShown === "function") window.wuxiaoPowShown(data);
       });
     });
   }
