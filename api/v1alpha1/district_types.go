@@ -108,6 +108,12 @@ type DistrictSpec struct {
 	// (discipline_types.go); every field has a default.
 	// +optional
 	Discipline *DisciplineSpec `json:"discipline,omitempty"`
+
+	// Notifications are the outbound channels (e-mail over SMTP, DingTalk
+	// robots) through which every town's inspection service delivers
+	// notifications besides the console inbox (notifications_types.go).
+	// +optional
+	Notifications *NotificationsSpec `json:"notifications,omitempty"`
 }
 
 // MonitoringSpec selects the Prometheus pods admitted to the metrics port of
