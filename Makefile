@@ -100,6 +100,10 @@ test-otelcol: ## The shipped collector configuration (charts/wuxiao-operator/mon
 kube-binaries: ## Build (or reuse) kube-apiserver and etcd for envtest.
 	hack/kube-binaries.sh
 
+.PHONY: chaos
+chaos: ## Fault-injection suite on the district of hack/district.sh (root): load, one fault at a time, the books, one table into hack/chaos/RESULTS.md (CHAOS_SHARED=1 adds Kafka and PostgreSQL restarts; ARGS=-faults=a,b narrows).
+	hack/chaos/run.sh $(ARGS)
+
 .PHONY: bench-scale
 bench-scale: ## Scale benchmark: 12 towns / 347 villages, then 20,000 villages.
 	hack/bench-scale.sh

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// fault is one injection. inject returns once the fault is over (healed);
+// heal is when it ended, from which recovery is measured. cleanup undoes
+// whatever inject may have left behind when it was interrupted (it runs
+// always, also after a signal).
+type fault struct {
+	name    string
+	what    string // the README's description
+	shared  bool   // stops infrastructure other tests use: only with CHAOS_SHARED=1
+	inject  func(ctx context.Context, s *suite) (heal time.Time, note string, err error)
+	cleanup func(s *suite)
+}
+
+func faults() []fault {
+	return []fault{
+		{name: "kill-workflow", what: "SIGKILL of the victim town's workflow process while processes advance (mid-step)",
+			inject: killService("workflow")},
+		{name: "kill-complaint", what: "SIGKILL of the complaint process while reports are filed (mid relay batch)",
+			inject: killService("complaint")},
+		{name: "kill-inspection", what: "SIGKILL of the inspection process while it consumes the workflow's events (mid consumer batch)",
+			inject: killService("inspection")},
+		{name: "operator-30-villages", what: "the host operator SIGKILLed 3 s into provisioning 30 new villages, restarted 5 s later",
+			inject: operatorMidProvisioning, cleanup: func(s *suite) { s.ensureOperator() }},
+		{name: "apiserver-30s", what: "kube-apiserver frozen (SIGSTOP) for 30 s, then SIGCONT",
+			inject: apiserverFreeze, cleanup: func(s *suite) { _ = signalDaemon(s, "cluster", "kube-apiserver", syscall.SIGCONT) }},
+		{name: "pg-terminate", what: "pg_terminate_backend of every session on the victim town's database",
+			inject: pgTerminate},
+		{name: "pg-readonly-30s", what: "the victim town's database read-only for 30 s (default_transaction_read_only, sessions terminated at both ends)",
+			inject: pgReadOnly, cleanup: func(s *suite) { _ = s.setReadOnly(context.Background(), false) }},
+		{name: "partition-workflow-pg-30s", what: "the workflow pod cut from PostgreSQL for 30 s (iptables DROP both ways in its network namespace: half-open connections)",
+			inject: partition("workflow"), cleanup: func(s *suite) { s.unpartition() }},
+		{name: "kafka-stop-60s", what: "Kafka stopped (SIGTERM) for 60 s, then started again on its own data", shared: true,
+			inject: kafkaStop},
+		{name: "pg-restart", what: "the PostgreSQL server restarted (pg_ctl restart -m fast)", shared: true,
+			inject: pgRestart},
+	}
+}
+
+func killService(svc string) func(context.Context, *suite) (time.Time, string, error) {
+	return func(ctx context.Context, s *suite) (time.Time, string, error) {
+		pid, pod, err := s.c.containerPID(ctx, s.town, svc)
+		if err != nil {
+			return time.Time{}, "", err
+		}
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			return time.Time{}, "", fmt.Errorf("kill %d: %w", pid, err)
+		}
+		return time.Now(), fmt.Sprintf("pod %s, pid %d; the kubelet restarts the container", pod, pid), nil
+	}
+}
+
+// signalDaemon signals a daemon of hack/cluster.sh or hack/district.sh by
+// its pid file.
+func signalDaemon(s *suite, dir, name string, sig syscall.Signal) error {
+	pid, err := daemonPID(filepath.Join(s.c.run, dir, "pids", name+".pid"))
+	if err != nil {
+		return err
+	}
+	return syscall.Kill(pid, sig)
+}
+
+func apiserverFreeze(ctx context.Context, s *suite) (time.Time, string, error) {
+	if err := signalDaemon(s, "cluster", "kube-apiserver", syscall.SIGSTOP); err != nil {
+		return time.Time{}, "", err
+	}
+	sleep(ctx, 30*time.Second)
+	if err := signalDaemon(s, "cluster", "kube-apiserver", syscall.SIGCONT); err != nil {
+		return time.Time{}, "", err
+	}
+	return time.Now(), "", nil
+}
+
+func (s *suite) townDB() string {
+	u := strings.Replace(s.pgURL, "/postgres?", "/wuxiao_"+s.town+"?", 1)
+	return u
+}
+
+// terminate ends every session on the victim town's database (the
+// services' pools), not other databases of the shared server.
+func (s *suite) terminate(ctx context.Context) (int, error) {
+	conn, err := pgx.Connect(ctx, s.pgURL)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	var n int
+	err = conn.QueryRow(ctx, `SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE datname = $1 AND pid <> pg_backend_pid()) t`, "wuxiao_"+s.town).Scan(&n)
+	return n, err
+}
+
+func pgTerminate(ctx context.Context, s *suite) (time.Time, string, error) {
+	n, err := s.terminate(ctx)
+	return time.Now(), fmt.Sprintf("%d sessions terminated", n), err
+}
+
+func (s *suite) setReadOnly(ctx context.Context, on bool) error {
+	conn, err := pgx.Connect(ctx, s.pgURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	db := pgx.Identifier{"wuxiao_" + s.town}.Sanitize()
+	q := "ALTER DATABASE " + db + " RESET default_transaction_read_only"
+	if on {
+		q = "ALTER DATABASE " + db + " SET default_transaction_read_only = on"
+	}
+	if _, err := conn.Exec(ctx, q); err != nil {
+		return err
+	}
+	_, err = s.terminate(ctx)
+	return err
+}
+
+func pgReadOnly(ctx context.Context, s *suite) (time.Time, string, error) {
+	if err := s.setReadOnly(ctx, true); err != nil {
+		return time.Time{}, "", err
+	}
+	sleep(ctx, 30*time.Second)
+	// Sessions opened during the window keep read-only: terminated again.
+	if err := s.setReadOnly(context.Background(), false); err != nil {
+		return time.Time{}, "", err
+	}
+	return time.Now(), "", nil
+}
+
+// partition drops the pod's traffic to and from PostgreSQL (the forwarder
+// at the pod bridge's gateway) in the pod's own network namespace, both
+// ways and silently, so its pooled connections hang half-open.
+func partition(svc string) func(context.Context, *suite) (time.Time, string, error) {
+	return func(ctx context.Context, s *suite) (time.Time, string, error) {
+		pid, pod, err := s.c.containerPID(ctx, s.town, svc)
+		if err != nil {
+			return time.Time{}, "", err
+		}
+		s.partitioned = pid
+		for _, r := range partitionRules() {
+			if err := inPodNetns(pid, append([]string{"iptables", "-I"}, r...)...); err != nil {
+				return time.Time{}, "", err
+			}
+		}
+		sleep(ctx, 30*time.Second)
+		s.unpartition()
+		return time.Now(), "pod " + pod, nil
+	}
+}
+
+func partitionRules() [][]string {
+	return [][]string{
+		{"OUTPUT", "-d", podGateway, "-p", "tcp", "--dport", pgPodPort, "-j", "DROP"},
+		{"INPUT", "-s", podGateway, "-p", "tcp", "--sport", pgPodPort, "-j", "DROP"},
+	}
+}
+
+// PostgreSQL as the pods reach it (hack/district.sh's forwarder).
+const podGateway, pgPodPort = "198.18.0.1", "25432"
+
+func (s *suite) unpartition() {
+	if s.partitioned == 0 {
+		return
+	}
+	for _, r := range partitionRules() {
+		// Deleted until none is left (a rule inserted twice).
+		for inPodNetns(s.partitioned, append([]string{"iptables", "-D"}, r...)...) == nil {
+		}
+	}
+	s.partitioned = 0
+}
+
+// operatorMidProvisioning applies 30 villages to the victim town, kills the
+// operator (SIGKILL) 3 s later, starts it again 5 s after that, and waits
+// until every Village is Ready; the books then look for duplicates among
+// their identities and QR ConfigMaps (books.go), and the villages are
+// deleted again.
+func operatorMidProvisioning(ctx context.Context, s *suite) (time.Time, string, error) {
+	if err := s.applyVillages(ctx); err != nil {
+		return time.Time{}, "", err
+	}
+	sleep(ctx, 3*time.Second)
+	ready := s.readyVillages(ctx)
+	if err := signalDaemon(s, "district", "operator", syscall.SIGKILL); err != nil {
+		return time.Time{}, "", err
+	}
+	killed := time.Now()
+	sleep(ctx, 5*time.Second)
+	if err := s.c.restartOperator(); err != nil {
+		return time.Time{}, "", err
+	}
+	return killed, fmt.Sprintf("%d of 30 villages Ready when killed", ready), nil
+}
+
+// ensureOperator starts the host operator if it is not running.
+func (s *suite) ensureOperator() {
+	if _, err := daemonPID(s.c.operatorPIDFile()); err == nil {
+		return
+	}
+	if err := s.c.restartOperator(); err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+	}
+}
+
+// kafkaStop stops the shared broker for 60 s and starts the same process
+// again (same command line, same data): hack/kafka.sh start would format
+// fresh storage.
+func kafkaStop(ctx context.Context, s *suite) (time.Time, string, error) {
+	pidfile := filepath.Join(s.c.run, "kafka", "kafka.pid")
+	pid, err := daemonPID(pidfile)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	args := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
+	cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+	stopped := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		return time.Time{}, "", err
+	}
+	for i := 0; i < 600 && syscall.Kill(pid, 0) == nil; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if syscall.Kill(pid, 0) == nil {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	sleep(ctx, time.Until(stopped.Add(60*time.Second)))
+	script := `. hack/lib.sh; pidfile=$1 out=$2; shift 2; cd "$CHAOS_CWD"; proc_start "$pidfile" "$out" "$@"`
+	cmd := exec.Command("bash", append([]string{"-c", script, "restart-kafka", pidfile, filepath.Join(s.c.run, "kafka", "kafka.out")}, args...)...)
+	cmd.Dir = s.c.repoRoot
+	cmd.Env = append(os.Environ(), "CHAOS_CWD="+cwd)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return time.Time{}, "", fmt.Errorf("starting Kafka again: %v: %s", err, out)
+	}
+	return time.Now(), "", nil
+}
+
+func pgRestart(ctx context.Context, s *suite) (time.Time, string, error) {
+	datadir, err := os.ReadFile(filepath.Join(s.c.run, "postgres", "datadir"))
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	logf, err := os.OpenFile(filepath.Join(s.c.run, "postgres", "postgres.log"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	defer logf.Close()
+	cmd := exec.CommandContext(ctx, "runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/pg_ctl",
+		"-D", strings.TrimSpace(string(datadir)), "-m", "fast", "-w", "-t", "60", "restart")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Run(); err != nil {
+		return time.Time{}, "", fmt.Errorf("pg_ctl restart: %w", err)
+	}
+	return time.Now(), "", nil
+}

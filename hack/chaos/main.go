@@ -1,0 +1,322 @@
+// Command chaos is the fault-injection suite (`make chaos`, issue 18): on
+// the real one-node cluster of hack/district.sh it drives a steady load —
+// in every town a process of the sample catalog advancing step by step,
+// reports filed on the public report page, village portals read — while it
+// injects one fault at a time into one town (the victim; the other towns
+// carry the same load as a control). After each fault it waits for the
+// district to recover (every Town, Village and pod Ready, every kind of
+// request succeeding again), lets the outboxes drain and the consumers catch
+// up, and checks the books: every accepted request's effect exists exactly
+// once (instances, steps in the audit trail and on the portal, reports,
+// events published and in every consumer's inbox), the audit chains verify
+// against the inspection service's anchors, and no effect is there twice.
+// It prints one table — fault, requests accepted, lost, applied twice,
+// recovery time — and writes it to hack/chaos/RESULTS.md, which the
+// README carries.
+//
+//	hack/chaos/run.sh                       # make chaos: every fault but the shared ones
+//	CHAOS_SHARED=1 hack/chaos/run.sh        # also Kafka stopped for 60 s and PostgreSQL restarted
+//	hack/chaos/run.sh -faults kill-workflow,pg-terminate
+//
+// The load talks to the towns' pods on the pod bridge (the host is a
+// trusted proxy of the towns, as the gateway is), so that it keeps running
+// while the API server is stopped. Needs root (the pod's network namespace,
+// signals to the cluster's processes) and the district's environment
+// (hack/district.sh env).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+)
+
+type suite struct {
+	c            *cluster
+	g            *loadgen
+	kr           kratosAdmin
+	led          *ledger
+	town         string   // the victim
+	towns        []string // loaded
+	townCode     string
+	pgURL        string
+	run          string
+	discipline   map[string]string
+	trails       map[string]int
+	brokenTrails int
+	partitioned  int // pid whose network namespace has the partition rules
+	villageBase  int
+	warm, after  time.Duration
+	deadline     time.Duration
+}
+
+type row struct {
+	fault                          string
+	accepted, lost, twice, unknown int
+	recovery, settle               time.Duration
+	reads, readFails               int64
+	note                           string
+	err                            error
+}
+
+func main() {
+	var (
+		only     = flag.String("faults", "", "comma-separated faults to run (default: all; the shared ones only with CHAOS_SHARED=1)")
+		town     = flag.String("town", "xikou", "the town the faults hit")
+		out      = flag.String("out", "hack/chaos/RESULTS.md", "where the table is written")
+		workers  = flag.Int("workers", 1, "process workers per town")
+		warm     = flag.Duration("warm", 10*time.Second, "load before each fault")
+		after    = flag.Duration("after", 10*time.Second, "load after recovery")
+		deadline = flag.Duration("deadline", 5*time.Minute, "recovery and drain deadline (generous: the figure is what is measured)")
+		list     = flag.Bool("list", false, "list the faults and exit")
+	)
+	flag.Parse()
+	all := faults()
+	if *list {
+		for _, f := range all {
+			fmt.Printf("%-28s %s%s\n", f.name, f.what, map[bool]string{true: " (shared: CHAOS_SHARED=1)"}[f.shared])
+		}
+		return
+	}
+	shared := os.Getenv("CHAOS_SHARED") == "1"
+	var chosen []fault
+	for _, f := range all {
+		if *only != "" && !slices.Contains(strings.Split(*only, ","), f.name) {
+			continue
+		}
+		if f.shared && !shared {
+			fmt.Printf("chaos: %s left out (stops shared infrastructure; CHAOS_SHARED=1 runs it)\n", f.name)
+			continue
+		}
+		chosen = append(chosen, f)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s, err := setup(ctx, *town)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		os.Exit(1)
+	}
+	s.warm, s.after, s.deadline = *warm, *after, *deadline
+	// Whatever happens, nothing is left broken: the partition lifted, the
+	// database writable, the API server running, the operator running.
+	defer func() {
+		for _, f := range all {
+			if f.cleanup != nil {
+				f.cleanup(s)
+			}
+		}
+	}()
+	fmt.Printf("chaos: run %s, faults on town %s, load on %s\n", s.run, s.town, strings.Join(s.towns, ","))
+	var rows []row
+	for _, f := range chosen {
+		if ctx.Err() != nil {
+			break
+		}
+		r := s.phase(ctx, f, *workers)
+		if f.cleanup != nil {
+			f.cleanup(s)
+		}
+		rows = append(rows, r)
+		fmt.Println(formatRow(r))
+	}
+	table := render(rows, s)
+	fmt.Print("\n" + table)
+	if err := os.WriteFile(*out, []byte(table), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+	}
+	for _, r := range rows {
+		if r.err != nil || r.lost > 0 || r.twice > 0 {
+			os.Exit(1)
+		}
+	}
+}
+
+func setup(ctx context.Context, town string) (*suite, error) {
+	root, _ := os.Getwd()
+	c, err := newCluster(root)
+	if err != nil {
+		return nil, err
+	}
+	pgURL := os.Getenv("WUXIAO_TEST_POSTGRES_URL")
+	pub, adm := os.Getenv("WUXIAO_TEST_KRATOS_PUBLIC_URL"), os.Getenv("WUXIAO_TEST_KRATOS_ADMIN_URL")
+	if pgURL == "" || pub == "" || adm == "" {
+		return nil, fmt.Errorf("WUXIAO_TEST_POSTGRES_URL and the Kratos URLs are not set: eval \"$(hack/district.sh env)\"")
+	}
+	var towns wuxiaov1.TownList
+	if err := c.kube.List(ctx, &towns); err != nil {
+		return nil, err
+	}
+	s := &suite{c: c, town: town, pgURL: pgURL, discipline: map[string]string{}, trails: map[string]int{},
+		run: fmt.Sprintf("%s-%04d", time.Now().UTC().Format("0102t1504"), rand.IntN(10000)), led: &ledger{},
+		villageBase: 300 + 30*rand.IntN(3)}
+	for _, t := range towns.Items {
+		// Towns of this district that are up (the e2e story's town may be
+		// gone or going).
+		if t.DeletionTimestamp == nil && t.Status.Conditions != nil {
+			s.towns = append(s.towns, t.Name)
+		}
+		if t.Name == town {
+			s.townCode = t.Spec.Code
+		}
+	}
+	if s.townCode == "" {
+		return nil, fmt.Errorf("town %s is not in the cluster", town)
+	}
+	if env := os.Getenv("WUXIAO_E2E_TOWNS"); env != "" {
+		s.towns = strings.Split(env, ",")
+	}
+	if !slices.Contains(s.towns, town) {
+		s.towns = append(s.towns, town)
+	}
+	if _, err := c.waitReady(ctx, 3*time.Minute); err != nil {
+		return nil, fmt.Errorf("the district is not Ready before the faults: %w", err)
+	}
+	s.kr = newKratosAdmin(pub, adm)
+	s.g = newLoadgen(c, s.led, s.run, s.towns, s.kr)
+	if err := s.g.signIn(ctx, 3); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// phase runs the load, injects f, waits for recovery, drains and checks
+// the books.
+func (s *suite) phase(ctx context.Context, f fault, workers int) (r row) {
+	r.fault = f.name
+	fmt.Printf("chaos: %s: %s\n", f.name, f.what)
+	since := time.Now().Add(-time.Second)
+	s.g.phase.Store(f.name)
+	s.led.reads.Store(0)
+	s.led.readFails.Store(0)
+	lctx, stopLoad := context.WithCancel(ctx)
+	wg := s.g.start(lctx, workers)
+	defer func() {
+		stopLoad()
+		wg.Wait()
+	}()
+	sleep(ctx, s.warm)
+	heal, note, err := f.inject(ctx, s)
+	r.note = note
+	if err != nil {
+		r.err = fmt.Errorf("injecting: %w", err)
+		return r
+	}
+	// Recovered: the district Ready and every stream of the load (per
+	// town: starts, steps, reports, reads) successful again after heal.
+	var streams []string
+	for _, t := range s.towns {
+		streams = append(streams, t+"/start", t+"/step", t+"/complaint", t+"/read")
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.deadline)
+	readyAt, err := s.c.waitReady(rctx, s.deadline)
+	if err == nil && f.name == "operator-30-villages" {
+		for s.readyVillages(rctx) < chaosVillages && rctx.Err() == nil {
+			sleep(rctx, 500*time.Millisecond)
+		}
+		readyAt, err = s.c.waitReady(rctx, s.deadline)
+	}
+	var last time.Time
+	for err == nil {
+		first := s.led.firstOK(streams, heal)
+		if len(first) == len(streams) {
+			for _, t := range first {
+				last = later(last, t)
+			}
+			break
+		}
+		if rctx.Err() != nil {
+			err = fmt.Errorf("no success after the fault within %s: %d of %d streams", s.deadline, len(first), len(streams))
+			break
+		}
+		sleep(rctx, 200*time.Millisecond)
+	}
+	cancel()
+	if err != nil {
+		r.err = fmt.Errorf("recovery: %w", err)
+	}
+	r.recovery = later(readyAt, last).Sub(heal)
+	sleep(ctx, s.after)
+	stopLoad()
+	wg.Wait()
+	r.reads, r.readFails = s.led.reads.Load(), s.led.readFails.Load()
+	settle, derr := s.drain(ctx, since, s.deadline)
+	r.settle = settle
+	if derr != nil && r.err == nil {
+		r.err = derr // the books below count what is missing
+	}
+	b, err := s.check(ctx, s.led.of(f.name), since)
+	if err != nil {
+		r.err = fmt.Errorf("books: %w", err)
+		return r
+	}
+	if f.name == "operator-30-villages" {
+		if err := s.checkVillages(ctx, b); err != nil {
+			r.err = err
+		}
+		if err := s.deleteVillages(ctx); err != nil && r.err == nil {
+			r.err = err
+		}
+	}
+	r.accepted, r.lost, r.twice, r.unknown = b.accepted, b.lost, b.twice, b.unknown
+	for _, p := range b.problems {
+		fmt.Println("  chaos:", p)
+	}
+	return r
+}
+
+func formatRow(r row) string {
+	status := "ok"
+	if r.err != nil {
+		status = "ERROR: " + r.err.Error()
+	}
+	return fmt.Sprintf("chaos: %-26s accepted %d, lost %d, twice %d, unknown %d, recovery %s, settled %s, reads %d/%d failed; %s %s",
+		r.fault, r.accepted, r.lost, r.twice, r.unknown, r.recovery.Round(100*time.Millisecond), r.settle.Round(100*time.Millisecond), r.readFails, r.reads, r.note, status)
+}
+
+// render is the table RESULTS.md holds.
+func render(rows []row, s *suite) string {
+	var b strings.Builder
+	host, _ := os.Hostname()
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Fprintf(&b, "Latest `make chaos` run: %s (run %s on %s, load average %s), faults on town %s, load on %s.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), s.run, host, strings.Join(strings.Fields(string(load))[:3], " "), s.town, strings.Join(s.towns, ", "))
+	b.WriteString("| fault | requests accepted | lost | applied twice | recovery time | unanswered | books settled | portal reads failed | note |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		note := r.note
+		if r.err != nil {
+			note = strings.TrimSpace(note + " ERROR: " + r.err.Error())
+		}
+		note = strings.ReplaceAll(note, "|", "/")
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %s | %d | %s | %d of %d | %s |\n", r.fault, r.accepted, r.lost, r.twice,
+			r.recovery.Round(100*time.Millisecond), r.unknown, r.settle.Round(100*time.Millisecond), r.readFails, r.reads, note)
+	}
+	fmt.Fprintf(&b, "\nAudit trails verified against the inspection service's anchors after every fault: %s; broken: %d.\n", trailsLine(s.trails), s.brokenTrails)
+	return b.String()
+}
+
+func trailsLine(m map[string]int) string {
+	var parts []string
+	for t, n := range m {
+		parts = append(parts, fmt.Sprintf("%s %d", t, n))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
