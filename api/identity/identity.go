@@ -1,9 +1,10 @@
 // Package identity is the contract between the operator, which creates the
 // village officials' identities in the district's Ory Kratos, and the
 // services, which authorise on them (services/internal/identity): the
-// roles, the metadata_public document ({"role", "town", "village"}) that
-// only the Kratos admin API can write and that is the only thing the
-// services authorise on, and the traits of the identity schema
+// roles, the metadata_public document ({"role", "town", "village"}, plus
+// "group" and "villages" for the narrower scopes below) that only the
+// Kratos admin API can write and that is the only thing the services
+// authorise on, and the traits of the identity schema
 // (hack/kratos/identity.schema.json), which users may edit and which are
 // never used for authorisation.
 package identity
@@ -39,7 +40,16 @@ const (
 	RoleTownIT Role = "town-it"
 )
 
-// District roles: staff of the district. They hold neither town nor village.
+// RoleVillageLiaisonCadre is a 联村干部: a town official answering for a
+// few named villages of their town (Town spec.liaisonCadres, whose
+// identities the operator creates). It holds a town and the villages
+// (Metadata.Villages), and reads those villages' records only. It is not
+// in TownRoles, whose members cover the whole town.
+const RoleVillageLiaisonCadre Role = "village-liaison-cadre"
+
+// District roles: staff of the district. They hold neither town nor
+// village; one may be limited to a 片组 (Metadata.Group, District
+// spec.groups), and then covers only that group's towns.
 const (
 	RoleDistrictDiscipline Role = "district-discipline"
 	RoleDistrictAdmin      Role = "district-admin"
@@ -52,10 +62,13 @@ const RoleVillager Role = "villager"
 
 // Role groups, in a stable order.
 var (
-	VillageRoles  = []Role{RoleSecretary, RoleDirector, RoleCommitteeMember, RoleAccountant, RoleCashier, RoleSupervisionChair, RoleLiaisonOfficer}
-	TownRoles     = []Role{RoleTownOfficial, RoleTownFinance, RoleTownDiscipline, RoleTownIT}
+	VillageRoles = []Role{RoleSecretary, RoleDirector, RoleCommitteeMember, RoleAccountant, RoleCashier, RoleSupervisionChair, RoleLiaisonOfficer}
+	// TownRoles cover the whole town (town-it: its accounts).
+	TownRoles = []Role{RoleTownOfficial, RoleTownFinance, RoleTownDiscipline, RoleTownIT}
+	// CadreRoles are of a town but cover only named villages of it.
+	CadreRoles    = []Role{RoleVillageLiaisonCadre}
 	DistrictRoles = []Role{RoleDistrictDiscipline, RoleDistrictAdmin}
-	AllRoles      = slices.Concat(VillageRoles, TownRoles, DistrictRoles, []Role{RoleVillager})
+	AllRoles      = slices.Concat(VillageRoles, TownRoles, CadreRoles, DistrictRoles, []Role{RoleVillager})
 )
 
 // IsVillageRole reports whether r is held by a village official.
@@ -63,6 +76,9 @@ func (r Role) IsVillageRole() bool { return slices.Contains(VillageRoles, r) }
 
 // IsTownRole reports whether r is held by town staff.
 func (r Role) IsTownRole() bool { return slices.Contains(TownRoles, r) }
+
+// IsLiaisonCadre reports whether r is a 联村干部 (CadreRoles).
+func (r Role) IsLiaisonCadre() bool { return slices.Contains(CadreRoles, r) }
 
 // IsDistrictRole reports whether r is held by district staff.
 func (r Role) IsDistrictRole() bool { return slices.Contains(DistrictRoles, r) }
@@ -76,6 +92,12 @@ type Metadata struct {
 	Role    Role   `json:"role"`
 	Town    string `json:"town,omitempty"`
 	Village string `json:"village,omitempty"`
+	// Group limits a district role to one 片组 (District spec.groups[].name);
+	// empty: the whole district.
+	Group string `json:"group,omitempty"`
+	// Villages are the 12-digit codes of the villages of Town a
+	// village-liaison-cadre is assigned to (and nobody else carries).
+	Villages []string `json:"villages,omitempty"`
 }
 
 // Traits are the traits of the identity schema: the login address, the

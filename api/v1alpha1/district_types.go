@@ -114,6 +114,18 @@ type DistrictSpec struct {
 	// notifications besides the console inbox (notifications_types.go).
 	// +optional
 	Notifications *NotificationsSpec `json:"notifications,omitempty"`
+
+	// Groups are the district's 片组 (综合片组, scopes_types.go): each a
+	// set of towns one standing-committee member and discipline group
+	// oversee. A district official whose identity names a group
+	// (metadata_public.group) sees only that group's towns; the operator
+	// tells every town's services their town's group (WUXIAO_TOWN_GROUP)
+	// and the gateway the whole map.
+	// +optional
+	// +kubebuilder:validation:MaxItems=24
+	// +kubebuilder:validation:XValidation:rule="self.all(g, self.exists_one(h, h.name == g.name))",messageExpression="'片组 names must be unique; used more than once: ' + self.filter(g, !self.exists_one(h, h.name == g.name)).map(g, g.name).join(', ')"
+	// +kubebuilder:validation:XValidation:rule="self.all(g, g.towns.all(t, self.exists_one(h, t in h.towns)))",messageExpression="'a town can be in one 片组 only; these groups share a town: ' + self.filter(g, g.towns.exists(t, !self.exists_one(h, t in h.towns))).map(g, g.name).join(', ')"
+	Groups []DistrictGroup `json:"groups,omitempty"`
 }
 
 // MonitoringSpec selects the Prometheus pods admitted to the metrics port of

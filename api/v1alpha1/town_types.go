@@ -18,6 +18,7 @@ const (
 // services, and the people who may onboard its villages.
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.code) || self.code == oldSelf.code",message="spec.code is immutable: a town's administrative division code cannot change; create a new Town instead"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.district) || self.district == oldSelf.district",message="spec.district is immutable: a town cannot move to another district"
+// +kubebuilder:validation:XValidation:rule="!has(self.liaisonCadres) || size(self.code) < 9 || self.liaisonCadres.all(c, c.villages.all(v, v.startsWith(self.code.substring(0, 9))))",messageExpression="'liaison cadres may be assigned only to villages of this town, whose codes start with ' + self.code.substring(0, 9) + '; not of this town: ' + self.liaisonCadres.filter(c, c.villages.exists(v, !v.startsWith(self.code.substring(0, 9)))).map(c, c.id).join(', ')"
 type TownSpec struct {
 	// District names the District this town belongs to.
 	// +kubebuilder:validation:MinLength=1
@@ -98,6 +99,16 @@ type TownSpec struct {
 	// give the town its own document prefix (discipline_types.go).
 	// +optional
 	Discipline *TownDisciplineSpec `json:"discipline,omitempty"`
+
+	// LiaisonCadres are the town's 联村干部 (scopes_types.go), each
+	// assigned to some of the town's villages. The operator gives each an
+	// identity (role village-liaison-cadre) scoped to those villages.
+	// +optional
+	// +listType=map
+	// +listMapKey=id
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:XValidation:rule="self.all(c, self.exists_one(d, d.email.lowerAscii() == c.email.lowerAscii()))",messageExpression="'each liaison cadre needs an e-mail of their own (it is their login); shared by: ' + self.filter(c, !self.exists_one(d, d.email.lowerAscii() == c.email.lowerAscii())).map(c, c.id).join(', ')"
+	LiaisonCadres []LiaisonCadre `json:"liaisonCadres,omitempty"`
 }
 
 // TownAdmin is a subject of a RoleBinding.
@@ -221,6 +232,13 @@ type TownStatus struct {
 	// +optional
 	// +listType=set
 	Topics []string `json:"topics,omitempty"`
+	// LiaisonCadres are the Kratos identities of the liaison cadres,
+	// current and former. First sign-in codes are in the Secret
+	// wuxiao-official-recovery (keys liaison.<cadre id>), never here.
+	// +optional
+	// +listType=map
+	// +listMapKey=cadre
+	LiaisonCadres []CadreIdentity `json:"liaisonCadres,omitempty"`
 }
 
 // Town is one town (镇) or subdistrict (街道) tenant.

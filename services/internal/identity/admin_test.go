@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -37,9 +38,9 @@ func TestAdminCreateOfficial(t *testing.T) {
 		name string
 		meta Metadata
 	}{
-		{"village secretary", Metadata{RoleSecretary, townA, villageA}},
-		{"town IT", Metadata{RoleTownIT, townB, ""}},
-		{"district admin", Metadata{RoleDistrictAdmin, "", ""}},
+		{"village secretary", Metadata{Role: RoleSecretary, Town: townA, Village: villageA}},
+		{"town IT", Metadata{Role: RoleTownIT, Town: townB, Village: ""}},
+		{"district admin", Metadata{Role: RoleDistrictAdmin, Town: "", Village: ""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,7 +51,7 @@ func TestAdminCreateOfficial(t *testing.T) {
 				t.Fatalf("%d %s", w.Code, w.Body)
 			}
 			want := Principal{IdentityID: id, Email: email, Name: "Official " + email, Role: tt.meta.Role, Town: tt.meta.Town, Village: tt.meta.Village}
-			if p.principal != want {
+			if !reflect.DeepEqual(p.principal, want) {
 				t.Fatalf("principal %+v, want %+v", p.principal, want)
 			}
 			// The same e-mail, in any case, cannot be created twice.
@@ -63,14 +64,14 @@ func TestAdminCreateOfficial(t *testing.T) {
 
 func TestAdminRejectsInvalidMetadataBeforeKratos(t *testing.T) {
 	admin := kratosAdmin(t)
-	id, _ := createOfficial(t, admin, Metadata{RoleCashier, townA, villageA}, "")
+	id, _ := createOfficial(t, admin, Metadata{Role: RoleCashier, Town: townA, Village: villageA}, "")
 	tests := []struct {
 		name string
 		meta Metadata
 	}{
-		{"unknown role", Metadata{"mayor", townA, ""}},
-		{"village role without village", Metadata{RoleSecretary, townA, ""}},
-		{"town role without town", Metadata{RoleTownOfficial, "", ""}},
+		{"unknown role", Metadata{Role: "mayor", Town: townA, Village: ""}},
+		{"village role without village", Metadata{Role: RoleSecretary, Town: townA, Village: ""}},
+		{"town role without town", Metadata{Role: RoleTownOfficial, Town: "", Village: ""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,7 +86,7 @@ func TestAdminRejectsInvalidMetadataBeforeKratos(t *testing.T) {
 				t.Fatalf("SetMetadata: %v, want ErrInvalidMetadata", err)
 			}
 			acc, err := admin.Get(ctx(t), id)
-			if err != nil || acc.Metadata != (Metadata{RoleCashier, townA, villageA}) {
+			if err != nil || !reflect.DeepEqual(acc.Metadata, Metadata{Role: RoleCashier, Town: townA, Village: villageA}) {
 				t.Fatalf("metadata changed: %+v %v", acc, err)
 			}
 		})
@@ -94,7 +95,7 @@ func TestAdminRejectsInvalidMetadataBeforeKratos(t *testing.T) {
 
 func TestAdminFindByEmail(t *testing.T) {
 	admin := kratosAdmin(t)
-	id, email := createOfficial(t, admin, Metadata{RoleAccountant, townA, villageA}, "") // no password: found by its code identifier
+	id, email := createOfficial(t, admin, Metadata{Role: RoleAccountant, Town: townA, Village: villageA}, "") // no password: found by its code identifier
 	tests := []struct {
 		name, email string
 		found       bool
@@ -115,7 +116,7 @@ func TestAdminFindByEmail(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if acc.ID != id || acc.Email != email || !acc.Active || acc.Metadata != (Metadata{RoleAccountant, townA, villageA}) || acc.MetadataErr != nil {
+			if acc.ID != id || acc.Email != email || !acc.Active || !reflect.DeepEqual(acc.Metadata, Metadata{Role: RoleAccountant, Town: townA, Village: villageA}) || acc.MetadataErr != nil {
 				t.Fatalf("account %+v", acc)
 			}
 		})
@@ -125,12 +126,12 @@ func TestAdminFindByEmail(t *testing.T) {
 func TestAdminSetMetadataChangesScope(t *testing.T) {
 	admin := kratosAdmin(t)
 	a := New(kratosPublic(t), WithCacheTTL(0))
-	id, email := createOfficial(t, admin, Metadata{RoleCommitteeMember, townA, villageA}, "a-long-password-2")
+	id, email := createOfficial(t, admin, Metadata{Role: RoleCommitteeMember, Town: townA, Village: villageA}, "a-long-password-2")
 	token := testinfra.KratosLogin(t, email, "a-long-password-2")
 	steps := []Metadata{
-		{RoleDirector, townA, villageC},
-		{RoleTownOfficial, townB, ""},
-		{RoleVillager, "", ""},
+		{Role: RoleDirector, Town: townA, Village: villageC},
+		{Role: RoleTownOfficial, Town: townB},
+		{Role: RoleVillager},
 	}
 	for _, m := range steps {
 		t.Run(string(m.Role), func(t *testing.T) {
@@ -174,7 +175,7 @@ func TestAdminUnknownIdentity(t *testing.T) {
 func TestAdminRecoveryCodeSignsIn(t *testing.T) {
 	admin := kratosAdmin(t)
 	a := New(kratosPublic(t), WithCacheTTL(0))
-	id, _ := createOfficial(t, admin, Metadata{RoleSupervisionChair, townA, villageA}, "")
+	id, _ := createOfficial(t, admin, Metadata{Role: RoleSupervisionChair, Town: townA, Village: villageA}, "")
 	code, link, err := admin.RecoveryCode(ctx(t), id)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -91,6 +92,29 @@ func WithCookieNames(names ...string) Option {
 	return func(a *Authenticator) { a.cookieNames = names }
 }
 
+// WithTownGroup is for a town's service: town is the town it serves and
+// group the 片组 the operator says it is in (WUXIAO_TOWN_GROUP; "" none).
+// Principals then carry TownGroups{town: group}, and Require refuses (403)
+// a district official limited to another group, or to any group when the
+// town is in none.
+func WithTownGroup(town, group string) Option {
+	return func(a *Authenticator) {
+		a.town = town
+		a.groups = TownGroups{}
+		if group != "" {
+			a.groups[town] = group
+		}
+	}
+}
+
+// WithTownGroups is for the district gateway, which serves every town:
+// the group of each town in a group (District spec.groups). Principals
+// carry the map; nothing is refused at the door (the console narrows its
+// town lists with Principal.InTown, the towns' services check again).
+func WithTownGroups(groups TownGroups) Option {
+	return func(a *Authenticator) { a.town, a.groups = "", maps.Clone(groups) }
+}
+
 // Authenticator resolves callers through Kratos' FrontendAPI ToSession
 // (GET /sessions/whoami on the public port).
 type Authenticator struct {
@@ -102,6 +126,8 @@ type Authenticator struct {
 	maxEntries  int
 	cookieNames []string
 	now         func() time.Time
+	town        string     // the town served (WithTownGroup); "" district-wide
+	groups      TownGroups // what this service knows of the 片组
 
 	flight singleflight.Group
 	mu     sync.Mutex
@@ -208,6 +234,11 @@ func (a *Authenticator) Require(next http.Handler) http.Handler {
 		p, err := a.resolve(r.Context(), c)
 		if err != nil {
 			a.fail(w, r, err)
+			return
+		}
+		if a.town != "" && p.Role.IsDistrictRole() && !p.InTown(a.town) {
+			a.fail(w, r, &authError{http.StatusForbidden, "Outside your group",
+				fmt.Sprintf("your account is limited to the group (片组) %s, which does not include town %s", p.Group, a.town)})
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), p)))
@@ -402,7 +433,8 @@ func (a *Authenticator) whoami(ctx context.Context, c credentials) (Principal, t
 		return Principal{}, time.Time{}, &authError{http.StatusForbidden, "Account not set up",
 			fmt.Sprintf("account %s has no valid role or scope (%v); ask your town's IT staff to fix it", id.Id, err)}
 	}
-	p := Principal{IdentityID: id.Id, Role: meta.Role, Town: meta.Town, Village: meta.Village}
+	p := Principal{IdentityID: id.Id, Role: meta.Role, Town: meta.Town, Village: meta.Village,
+		Group: meta.Group, Villages: meta.Villages, TownGroups: a.groups}
 	if traits, ok := id.Traits.(map[string]any); ok {
 		p.Email, _ = traits[apiidentity.TraitEmail].(string)
 		p.Name, _ = traits[apiidentity.TraitName].(string)
@@ -410,8 +442,8 @@ func (a *Authenticator) whoami(ctx context.Context, c credentials) (Principal, t
 	return p, exp, nil
 }
 
-// parseMetadata reads metadata_public strictly: role, town and village
-// must be strings when present.
+// parseMetadata reads metadata_public strictly: role, town, village and
+// group must be strings, villages a list of strings, when present.
 func parseMetadata(v any) (Metadata, error) {
 	if v == nil {
 		return Metadata{}, fmt.Errorf("%w: metadata_public is empty", ErrInvalidMetadata)
@@ -424,7 +456,11 @@ func parseMetadata(v any) (Metadata, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
-			return Metadata{}, fmt.Errorf("%w: metadata_public.%s must be a string, not a %s", ErrInvalidMetadata, te.Field, te.Value)
+			want := "a string"
+			if te.Field == "villages" || strings.HasPrefix(te.Field, "villages.") {
+				want = "a list of strings"
+			}
+			return Metadata{}, fmt.Errorf("%w: metadata_public.%s must be %s, not a %s", ErrInvalidMetadata, te.Field, want, te.Value)
 		}
 		return Metadata{}, fmt.Errorf("%w: metadata_public is not an object", ErrInvalidMetadata)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -46,7 +48,7 @@ func TestRequireResolvesPrincipalFromMetadata(t *testing.T) {
 				if w.Code != http.StatusNoContent || p.calls != 1 {
 					t.Fatalf("%s: status %d (calls %d), body %s", c.name, w.Code, p.calls, w.Body)
 				}
-				if !p.signedIn || p.principal != want {
+				if !p.signedIn || !reflect.DeepEqual(p.principal, want) {
 					t.Fatalf("%s: principal %+v, want %+v", c.name, p.principal, want)
 				}
 			}
@@ -159,7 +161,7 @@ func TestSettingsFlowCannotChangeRole(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if acc.Metadata != (Metadata{RoleCashier, townA, villageA}) || acc.MetadataErr != nil {
+			if !reflect.DeepEqual(acc.Metadata, Metadata{Role: RoleCashier, Town: townA, Village: villageA}) || acc.MetadataErr != nil {
 				t.Fatalf("metadata_public changed to %+v (%v)", acc.Metadata, acc.MetadataErr)
 			}
 			p := &probe{}
@@ -522,5 +524,60 @@ func TestRequireRoles(t *testing.T) {
 	RequireRoles(RoleDistrictAdmin)(&probe{}).ServeHTTP(w, r)
 	if p := wantProblem(t, w, http.StatusForbidden); !strings.Contains(p.Detail, "district-admin") {
 		t.Fatalf("detail %q", p.Detail)
+	}
+}
+
+// Scopes from metadata_public through the real Kratos: a grouped district
+// official passes a town service's door only when the town is in its group
+// as the service was told (WithTownGroup), a liaison cadre arrives with its
+// villages, and a villages list of the wrong type is refused (403).
+func TestRequireGroupAndLiaisonScopes(t *testing.T) {
+	pub := kratosPublic(t)
+	grouped, _ := testinfra.KratosUserWithMetadata(t, Metadata{Role: RoleDistrictDiscipline, Group: "pian-1"})
+	whole, _ := testinfra.KratosUserWithMetadata(t, Metadata{Role: RoleDistrictDiscipline})
+	cadre, cu := testinfra.KratosUserWithMetadata(t, Metadata{Role: RoleVillageLiaisonCadre, Town: townA, Villages: []string{villageA}})
+	badVillages, _ := testinfra.KratosUserWithMetadata(t, map[string]any{"role": string(RoleVillageLiaisonCadre), "town": townA, "villages": villageA})
+	inGroup := New(pub, WithCacheTTL(0), WithTownGroup(townA, "pian-1"))
+	otherGroup := New(pub, WithCacheTTL(0), WithTownGroup(townA, "pian-2"))
+	noGroup := New(pub, WithCacheTTL(0), WithTownGroup(townA, ""))
+	gateway := New(pub, WithCacheTTL(0), WithTownGroups(TownGroups{townA: "pian-1", townB: "pian-2"}))
+	tests := []struct {
+		name   string
+		a      *Authenticator
+		token  string
+		status int
+	}{
+		{"grouped official at a town of its group", inGroup, grouped, http.StatusNoContent},
+		{"grouped official at a town of another group", otherGroup, grouped, http.StatusForbidden},
+		{"grouped official at a town in no group", noGroup, grouped, http.StatusForbidden},
+		{"grouped official at the gateway", gateway, grouped, http.StatusNoContent},
+		{"official without a group at a grouped town", otherGroup, whole, http.StatusNoContent},
+		{"liaison cadre at its town", inGroup, cadre, http.StatusNoContent},
+		{"villages not a list", inGroup, badVillages, http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &probe{}
+			w := get(t, tt.a.Require(p), cred{bearer: tt.token})
+			if w.Code != tt.status {
+				t.Fatalf("status %d, want %d: %s", w.Code, tt.status, w.Body)
+			}
+			if tt.status != http.StatusNoContent {
+				wantProblem(t, w, tt.status)
+				if p.calls != 0 {
+					t.Fatal("the handler ran")
+				}
+			}
+		})
+	}
+	p := &probe{}
+	if w := get(t, gateway.Require(p), cred{bearer: grouped}); w.Code != http.StatusNoContent ||
+		p.principal.Group != "pian-1" || !p.principal.InTown(townA) || p.principal.InTown(townB) {
+		t.Fatalf("gateway: %d, principal %+v", w.Code, p.principal)
+	}
+	p = &probe{}
+	if w := get(t, inGroup.Require(p), cred{bearer: cadre}); w.Code != http.StatusNoContent || p.principal.IdentityID != cu.ID ||
+		!slices.Equal(p.principal.Villages, []string{villageA}) || !p.principal.CanReadVillage(townA, villageA) || p.principal.CanReadVillage(townA, villageC) {
+		t.Fatalf("cadre: %d, principal %+v", w.Code, p.principal)
 	}
 }

@@ -3,9 +3,9 @@
 //
 // Who a caller is comes from Kratos (a session cookie or a session token);
 // what they may do comes only from the identity's metadata_public
-// ({"role", "town", "village"}), which only the Kratos admin API can write.
-// Traits (email, name, phone) are editable by the user and are never used for
-// authorisation.
+// ({"role", "town", "village", "group", "villages"}), which only the Kratos
+// admin API can write. Traits (email, name, phone) are editable by the user
+// and are never used for authorisation.
 //
 // Tenant scope, in one table (see the Can* methods):
 //
@@ -13,8 +13,21 @@
 //	village roles (secretary …)   own village only                own village only
 //	town-official/-finance/-discipline  every village of own town  every village of own town
 //	town-it                       nothing (manages accounts)      nothing
+//	village-liaison-cadre (联村干部)  its assigned villages of own town  nothing
 //	district-discipline/-admin    every village of the district   nothing
+//	  … with a group (片组)        every village of the group's towns  nothing
 //	villager                      public pages only               nothing
+//
+// InTown follows the same lines: a village role, a town role, a liaison
+// cadre and a villager are in their own town; a district role in every
+// town, or with a group only in the towns the checking service itself
+// knows to be in that group (TownGroups, from the operator: a town's
+// services know their own town's group from WUXIAO_TOWN_GROUP, the
+// gateway the whole map). A group is never taken on the caller's word: a
+// service that knows no group for a town admits no grouped official to it.
+// A town service's Authenticator (WithTownGroup) refuses a grouped
+// district official outside its town's group at the door (403), so
+// handlers that only ask IsDistrictRole cannot let one through.
 //
 // There is one Kratos per district, so a district role covers every town the
 // Kratos knows.
@@ -62,6 +75,8 @@ const (
 	RoleTownDiscipline = apiidentity.RoleTownDiscipline
 	RoleTownIT         = apiidentity.RoleTownIT
 
+	RoleVillageLiaisonCadre = apiidentity.RoleVillageLiaisonCadre
+
 	RoleDistrictDiscipline = apiidentity.RoleDistrictDiscipline
 	RoleDistrictAdmin      = apiidentity.RoleDistrictAdmin
 
@@ -72,6 +87,7 @@ const (
 var (
 	VillageRoles  = apiidentity.VillageRoles
 	TownRoles     = apiidentity.TownRoles
+	CadreRoles    = apiidentity.CadreRoles
 	DistrictRoles = apiidentity.DistrictRoles
 	AllRoles      = apiidentity.AllRoles
 )
@@ -94,8 +110,11 @@ func ValidVillage(s string) bool { return divcode.Valid(s) }
 
 // Validate checks that the role is known and carries exactly the scope it
 // needs: village roles a town and a village, town roles a town and no
-// village, district roles neither; a villager may carry a town, or a town
-// and a village.
+// village, a liaison cadre a town and its villages (at least one, each a
+// 12-digit code, no repeats), district roles neither town nor village and
+// perhaps a group (a DNS label); a villager may carry a town, or a town and
+// a village. Only district roles carry a group, only liaison cadres
+// villages.
 func (m Metadata) Validate() error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidMetadata, fmt.Sprintf(format, a...))
@@ -105,6 +124,12 @@ func (m Metadata) Validate() error {
 	}
 	if m.Village != "" && !ValidVillage(m.Village) {
 		return bad("village %q is not a 12-digit village code", m.Village)
+	}
+	if m.Group != "" && !m.Role.IsDistrictRole() {
+		return bad("role %q cannot be limited to a group (片组): only district roles can", m.Role)
+	}
+	if len(m.Villages) > 0 && !m.Role.IsLiaisonCadre() {
+		return bad("role %q cannot carry a list of villages: only %s does", m.Role, RoleVillageLiaisonCadre)
 	}
 	switch {
 	case m.Role == "":
@@ -120,9 +145,27 @@ func (m Metadata) Validate() error {
 		if m.Village != "" {
 			return bad("town role %q must not name a village", m.Role)
 		}
+	case m.Role.IsLiaisonCadre():
+		if m.Town == "" || m.Village != "" {
+			return bad("%s needs a town and names its villages under villages, not village", m.Role)
+		}
+		if len(m.Villages) == 0 {
+			return bad("%s needs at least one village it is assigned to", m.Role)
+		}
+		for i, v := range m.Villages {
+			if !ValidVillage(v) {
+				return bad("villages[%d] %q is not a 12-digit village code", i, v)
+			}
+			if slices.Index(m.Villages, v) != i {
+				return bad("village %s is listed twice", v)
+			}
+		}
 	case m.Role.IsDistrictRole():
 		if m.Town != "" || m.Village != "" {
 			return bad("district role %q covers the whole district and must name no town or village", m.Role)
+		}
+		if m.Group != "" && !ValidTown(m.Group) {
+			return bad("group %q is not a group name (lower-case letters, digits and dashes)", m.Group)
 		}
 	case m.Role == RoleVillager:
 		if m.Village != "" && m.Town == "" {
@@ -133,6 +176,13 @@ func (m Metadata) Validate() error {
 	}
 	return nil
 }
+
+// TownGroups is what a service knows of the district's 片组: the group of
+// each town it knows (town → group name). It comes from the operator's
+// configuration of the service (WUXIAO_TOWN_GROUP for a town's services,
+// the whole District spec.groups for the gateway), never from a caller. A
+// town missing from it is in no group.
+type TownGroups map[string]string
 
 // Principal is the authenticated caller. Role, Town and Village come from
 // metadata_public; Email and Name from traits, for display only.
@@ -145,6 +195,36 @@ type Principal struct {
 	Town string
 	// Village is the 12-digit village code (village roles; optional for villagers).
 	Village string
+	// Group is the 片组 a district role is limited to ("" = the whole
+	// district): the caller's claim, which only TownGroups can make good.
+	Group string
+	// Villages are the village codes a liaison cadre is assigned to.
+	Villages []string
+	// TownGroups is the checking service's own knowledge of which group
+	// each town is in (the Authenticator's WithTownGroup/WithTownGroups).
+	TownGroups TownGroups
+}
+
+// DistrictWide reports whether p is district staff covering every town
+// (no group): what district-wide views (the district overview, every
+// town's figures at once) need.
+func (p Principal) DistrictWide() bool { return p.Role.IsDistrictRole() && p.Group == "" }
+
+// coversTown reports whether a district role's scope includes town: every
+// town without a group; with one, only a town the checking service knows
+// to be in that group.
+func (p Principal) coversTown(town string) bool {
+	if p.Group == "" {
+		return true
+	}
+	g, ok := p.TownGroups[town]
+	return ok && g == p.Group
+}
+
+// AssignedTo reports whether p is a liaison cadre of town assigned to
+// village.
+func (p Principal) AssignedTo(town, village string) bool {
+	return p.Role.IsLiaisonCadre() && town != "" && p.Town == town && ValidVillage(village) && slices.Contains(p.Villages, village)
 }
 
 // HasRole reports whether p holds one of roles.
@@ -157,17 +237,20 @@ func (p Principal) IsDiscipline() bool {
 	return p.Role == RoleTownDiscipline || p.Role == RoleDistrictDiscipline
 }
 
-// InTown reports whether p's scope covers town: village and town roles of
-// that town, a villager of that town, and every district role (one Kratos
-// per district).
+// InTown reports whether p's scope covers town: village and town roles,
+// liaison cadres and villagers of that town, and district roles (one
+// Kratos per district), those with a group only in the towns of their
+// group as the checking service knows them (TownGroups). A liaison cadre
+// is in its town but reads only its villages (CanReadVillage): town-wide
+// lists must narrow to them.
 func (p Principal) InTown(town string) bool {
 	if town == "" {
 		return false
 	}
 	switch {
 	case p.Role.IsDistrictRole():
-		return true
-	case p.Role.IsVillageRole(), p.Role.IsTownRole(), p.Role == RoleVillager:
+		return p.coversTown(town)
+	case p.Role.IsVillageRole(), p.Role.IsTownRole(), p.Role.IsLiaisonCadre(), p.Role == RoleVillager:
 		return p.Town == town
 	}
 	return false
@@ -175,8 +258,9 @@ func (p Principal) InTown(town string) bool {
 
 // CanReadVillage reports whether p may read the non-public records of
 // village (12-digit code) in town: officials of that very village, town
-// staff of that town (except town-it) and district staff. Villagers read
-// public pages only, which need no check.
+// staff of that town (except town-it), a liaison cadre of that town
+// assigned to it, and district staff (of the town's group, when limited
+// to one). Villagers read public pages only, which need no check.
 func (p Principal) CanReadVillage(town, village string) bool {
 	if town == "" || !ValidVillage(village) {
 		return false
@@ -186,8 +270,10 @@ func (p Principal) CanReadVillage(town, village string) bool {
 		return p.Town == town && p.Village == village
 	case p.Role.IsTownRole():
 		return p.Role != RoleTownIT && p.Town == town
+	case p.Role.IsLiaisonCadre():
+		return p.AssignedTo(town, village)
 	case p.Role.IsDistrictRole():
-		return true
+		return p.coversTown(town)
 	}
 	return false
 }
@@ -195,8 +281,9 @@ func (p Principal) CanReadVillage(town, village string) bool {
 // CanActInVillage reports whether p may record steps, decisions or
 // payments for village in town: officials of that very village, and
 // town-official, town-finance and town-discipline of that town (the town
-// roles a power catalog step can name). District staff and villagers do
-// not act in a village's processes. Which step a role may record is the
+// roles a power catalog step can name). District staff, liaison cadres
+// (who follow their villages, reading) and villagers do not act in a
+// village's processes. Which step a role may record is the
 // process engine's check; this is only the tenant boundary.
 func (p Principal) CanActInVillage(town, village string) bool {
 	if town == "" || !ValidVillage(village) {
