@@ -36,12 +36,31 @@ func (s *Service) isTownDiscipline(p identity.Principal) bool {
 	return p.Role == identity.RoleTownDiscipline && p.Town == s.Town
 }
 
+// isDistrictDiscipline: the district's discipline staff covering this
+// town (every town, or their 片组's: Principal.InTown decides).
+func (s *Service) isDistrictDiscipline(p identity.Principal) bool {
+	return p.Role == identity.RoleDistrictDiscipline && p.InTown(s.Town)
+}
+
+// canRunInspection: who runs inspection rounds (tours, visits, findings,
+// the rectifications' review) and orders (issue, accept or return the
+// answers, interviews) in this town: its discipline office and the
+// district's discipline staff covering it (the district inspection
+// office's rounds, 区委巡察). Every record keeps the role that made it.
+// Notices stay the town office's to sign (they are its documents).
+func (s *Service) canRunInspection(p identity.Principal) bool {
+	return s.isTownDiscipline(p) || s.isDistrictDiscipline(p)
+}
+
+// whyRun answers who may not run rounds or orders (canRunInspection).
+const whyRun = "only the town's discipline office (town-discipline) or the district's discipline staff covering the town do this"
+
 // canReadInspection: the town's discipline office and the district's
-// (which reads every town). Nobody else reads tours, findings, orders or
+// covering the town. Nobody else reads tours, findings, orders or
 // interviews; village officials read their own village's rectification
 // tasks only (see rectifications).
 func (s *Service) canReadInspection(p identity.Principal) bool {
-	return s.isTownDiscipline(p) || p.Role == identity.RoleDistrictDiscipline
+	return s.canRunInspection(p)
 }
 
 // canSeeTask: the inspection readers, and officials of the task's own

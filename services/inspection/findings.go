@@ -67,15 +67,17 @@ type RectificationTask struct {
 
 // Finding is a problem a tour found in a village.
 type Finding struct {
-	ID          string              `json:"id"`
-	TourID      string              `json:"tourId"`
-	Village     string              `json:"village"`
-	Category    string              `json:"category"`
-	Description string              `json:"description"`
-	Severity    string              `json:"severity"`
-	RaisedBy    string              `json:"raisedBy"`
-	RaisedAt    time.Time           `json:"raisedAt"`
-	Tasks       []RectificationTask `json:"tasks"`
+	ID          string `json:"id"`
+	TourID      string `json:"tourId"`
+	Village     string `json:"village"`
+	Category    string `json:"category"`
+	Description string `json:"description"`
+	Severity    string `json:"severity"`
+	RaisedBy    string `json:"raisedBy"`
+	// RaisedByRole: town-discipline or district-discipline.
+	RaisedByRole string              `json:"raisedByRole"`
+	RaisedAt     time.Time           `json:"raisedAt"`
+	Tasks        []RectificationTask `json:"tasks"`
 }
 
 // TaskInput sets a rectification task.
@@ -168,10 +170,10 @@ type TaskAction struct {
 	Note     string                  `json:"note,omitempty"`     // submit, accept; the reason of a return
 }
 
-// act makes a move of the task at now, by someone who is (or not) the
-// town's discipline office; it reports whether an acceptance earns the
+// act makes a move of the task at now, by someone who is (or not)
+// discipline staff running the town's inspection; it reports whether an acceptance earns the
 // on-time fact (a submission made by the deadline, never marked overdue).
-func (t *RectificationTask) act(action string, in TaskAction, by identity.Principal, townDiscipline bool, now time.Time) (onTime bool, err error) {
+func (t *RectificationTask) act(action string, in TaskAction, by identity.Principal, discipline bool, now time.Time) (onTime bool, err error) {
 	ev := TaskEvent{At: now, Action: action, By: by.IdentityID, Role: string(by.Role), Note: strings.TrimSpace(in.Note)}
 	switch action {
 	case "submit":
@@ -184,8 +186,8 @@ func (t *RectificationTask) act(action string, in TaskAction, by identity.Princi
 		t.Status, t.SubmittedAt = TaskSubmitted, &now
 		t.Evidence = append(t.Evidence, in.Evidence...)
 	case "accept", "return":
-		if !townDiscipline {
-			return false, httpapi.Forbidden("only the town's discipline office accepts or returns a rectification")
+		if !discipline {
+			return false, httpapi.Forbidden("only discipline staff (the town's office or the district's) accept or return a rectification")
 		}
 		if t.Status != TaskSubmitted {
 			return false, httpapi.Conflict(fmt.Sprintf("%v: the task is %s; only a submitted task is accepted or returned", ErrTaskState, t.Status))

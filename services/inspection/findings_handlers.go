@@ -22,7 +22,7 @@ func (s *Service) postFinding(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !s.isTownDiscipline(p) {
+	if !s.canRunInspection(p) {
 		writeErr(w, r, "tour", ErrNotFound)
 		return
 	}
@@ -114,8 +114,8 @@ func (s *Service) postTaskAction(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, httpapi.NotFound("no such action: submit, accept or return"))
 		return
 	}
-	if action == "submit" && !s.isTownDiscipline(p) && !p.Role.IsVillageRole() {
-		httpapi.WriteProblem(w, r, httpapi.Forbidden("the village's officials or the town's discipline office submit a rectification"))
+	if action == "submit" && !s.canRunInspection(p) && !p.Role.IsVillageRole() {
+		httpapi.WriteProblem(w, r, httpapi.Forbidden("the village's officials or discipline staff submit a rectification"))
 		return
 	}
 	var in TaskAction

@@ -39,11 +39,11 @@ func (s *Service) RaiseFinding(ctx context.Context, by identity.Principal, tourI
 		return nil, Applied{}, httpapi.ValidationFailed(errs...)
 	}
 	f := &Finding{ID: uuid.NewString(), TourID: tour.ID, Village: in.Village, Category: strings.TrimSpace(in.Category),
-		Description: strings.TrimSpace(in.Description), Severity: in.Severity, RaisedBy: by.IdentityID, RaisedAt: now}
+		Description: strings.TrimSpace(in.Description), Severity: in.Severity, RaisedBy: by.IdentityID, RaisedByRole: string(by.Role), RaisedAt: now}
 	var applied Applied
 	err = store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO findings (id, tour_id, town, village, category, description, severity, raised_by, raised_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, f.ID, f.TourID, s.Town, f.Village, f.Category, f.Description, f.Severity, f.RaisedBy, f.RaisedAt); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO findings (id, tour_id, town, village, category, description, severity, raised_by, raised_by_role, raised_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, f.ID, f.TourID, s.Town, f.Village, f.Category, f.Description, f.Severity, f.RaisedBy, f.RaisedByRole, f.RaisedAt); err != nil {
 			return err
 		}
 		for i, t := range in.Tasks {
@@ -58,7 +58,8 @@ func (s *Service) RaiseFinding(ctx context.Context, by identity.Principal, tourI
 			return err
 		}
 		return s.publish(ctx, tx, uuid.NewString(), eventsv1.TypeFindingRaised, f.Village, f.ID, eventsv1.FindingRaised{
-			FindingID: f.ID, TourID: f.TourID, Village: f.Village, Category: f.Category, Severity: f.Severity, Tasks: len(in.Tasks), RaisedAt: f.RaisedAt})
+			FindingID: f.ID, TourID: f.TourID, Village: f.Village, Category: f.Category, Severity: f.Severity, Tasks: len(in.Tasks), RaisedAt: f.RaisedAt,
+			ActorRole: f.RaisedByRole})
 	})
 	if err != nil {
 		return nil, Applied{}, err
@@ -111,14 +112,14 @@ func (s *Service) FindingByID(ctx context.Context, id string) (*Finding, error) 
 // Findings lists the town's findings matching where ($1 is the town),
 // newest first, with their tasks.
 func (s *Service) Findings(ctx context.Context, where string, args ...any) ([]Finding, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT f.id::text, f.tour_id::text, f.village, f.category, f.description, f.severity, f.raised_by, f.raised_at
+	rows, err := s.Pool.Query(ctx, `SELECT f.id::text, f.tour_id::text, f.village, f.category, f.description, f.severity, f.raised_by, f.raised_by_role, f.raised_at
 		FROM findings f WHERE f.town = $1 AND `+where+` ORDER BY f.raised_at DESC, f.id LIMIT 500`, append([]any{s.Town}, args...)...)
 	if err != nil {
 		return nil, err
 	}
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Finding, error) {
 		var f Finding
-		err := r.Scan(&f.ID, &f.TourID, &f.Village, &f.Category, &f.Description, &f.Severity, &f.RaisedBy, &f.RaisedAt)
+		err := r.Scan(&f.ID, &f.TourID, &f.Village, &f.Category, &f.Description, &f.Severity, &f.RaisedBy, &f.RaisedByRole, &f.RaisedAt)
 		f.Tasks = []RectificationTask{}
 		return f, err
 	})
@@ -199,7 +200,7 @@ func (s *Service) ActOnTask(ctx context.Context, by identity.Principal, id, acti
 			return ErrNotFound
 		}
 		t := &list[0]
-		onTime, err := t.act(action, in, by, s.isTownDiscipline(by), s.now())
+		onTime, err := t.act(action, in, by, s.canRunInspection(by), s.now())
 		if err != nil {
 			return err
 		}

@@ -21,9 +21,11 @@ type Interview struct {
 	Reason       string   `json:"reason"`
 	Outcome      string   `json:"outcome"`
 	// OrderNumber, when the interview followed a supervision order.
-	OrderNumber string    `json:"orderNumber,omitempty"`
-	RecordedBy  string    `json:"recordedBy"`
-	RecordedAt  time.Time `json:"recordedAt"`
+	OrderNumber string `json:"orderNumber,omitempty"`
+	RecordedBy  string `json:"recordedBy"`
+	// RecordedByRole: town-discipline or district-discipline.
+	RecordedByRole string    `json:"recordedByRole"`
+	RecordedAt     time.Time `json:"recordedAt"`
 }
 
 // validate checks an interview to record at now, by field (what the

@@ -70,8 +70,12 @@ type StoredNotice struct {
 	Status      NoticeStatus `json:"status"`
 	DraftedAt   time.Time    `json:"draftedAt"`
 	EscalatedAt *time.Time   `json:"escalatedAt,omitempty"`
-	Steps       []Step       `json:"steps"`
-	html        string
+	// AnswerDue is the new deadline of a returned answer, counted from the
+	// return; the notice keeps the Deadline it was signed with. Unset
+	// until a return.
+	AnswerDue *time.Time `json:"answerDue,omitempty"`
+	Steps     []Step     `json:"steps"`
+	html      string
 }
 
 // Answer is the village's answer to a notice or an order.
@@ -84,6 +88,18 @@ type Answer struct {
 // Review is the office's decision on an answer; a return needs the reason.
 type Review struct {
 	Reason string `json:"reason,omitempty"`
+	// Deadline of the answer after a return, a day after today
+	// (2026-05-31); default: the notice's answer period from the return.
+	Deadline string `json:"deadline,omitempty"`
+}
+
+// AnswerBy is when the awaited answer is due: the new deadline of a
+// returned answer, else the notice's own.
+func (n *StoredNotice) AnswerBy() time.Time {
+	if n.AnswerDue != nil {
+		return *n.AnswerDue
+	}
+	return n.Deadline
 }
 
 // The village officials who answer for their village: the secretary, the
@@ -112,7 +128,7 @@ func (s *Service) issuers() []string {
 	return []string{s.Notices.District, town}
 }
 
-const noticeColumns = `id::text, doc, html, status, drafted_at, escalated_at`
+const noticeColumns = `id::text, doc, html, status, drafted_at, escalated_at, answer_due`
 
 // queryNotices reads the town's notices matching where ($1 is the town),
 // with their steps.
@@ -125,7 +141,7 @@ func (s *Service) queryNotices(ctx context.Context, q rowsQuerier, where string,
 		var n StoredNotice
 		var doc []byte
 		var status string
-		if err := r.Scan(&n.ID, &doc, &n.html, &status, &n.DraftedAt, &n.EscalatedAt); err != nil {
+		if err := r.Scan(&n.ID, &doc, &n.html, &status, &n.DraftedAt, &n.EscalatedAt, &n.AnswerDue); err != nil {
 			return n, err
 		}
 		n.Status = NoticeStatus(status)
@@ -211,8 +227,8 @@ func saveNotice(ctx context.Context, tx pgx.Tx, n *StoredNotice) error {
 	if n.Signed() {
 		number, issued, deadline = &n.Number, &n.IssuedAt, &n.Deadline
 	}
-	_, err = tx.Exec(ctx, `UPDATE notices SET number = $2, issued_at = $3, deadline = $4, status = $5, escalated_at = $6, doc = $7, html = $8
-		WHERE id = $1`, n.ID, number, issued, deadline, string(n.Status), n.EscalatedAt, doc, n.html)
+	_, err = tx.Exec(ctx, `UPDATE notices SET number = $2, issued_at = $3, deadline = $4, status = $5, escalated_at = $6, doc = $7, html = $8,
+		answer_due = $9 WHERE id = $1`, n.ID, number, issued, deadline, string(n.Status), n.EscalatedAt, doc, n.html, n.AnswerDue)
 	return err
 }
 
@@ -380,7 +396,7 @@ func (s *Service) AnswerNotice(ctx context.Context, p identity.Principal, id str
 			return err
 		}
 		return s.publish(ctx, tx, uuid.NewString(), eventsv1.TypeNoticeAnswered, n.Village, n.ID, eventsv1.NoticeAnswered{
-			ID: n.ID, Number: n.Number, Village: n.Village, Evidence: len(a.Evidence), Late: now.After(n.Deadline), Deadline: n.Deadline, At: now})
+			ID: n.ID, Number: n.Number, Village: n.Village, Evidence: len(a.Evidence), Late: now.After(n.AnswerBy()), Deadline: n.AnswerBy(), At: now})
 	})
 }
 
@@ -429,7 +445,8 @@ func (s *Service) checkAnswer(ctx context.Context, tx pgx.Tx, kind, ref string, 
 }
 
 // ReviewNotice accepts the answer to a notice (closing it) or returns it
-// with the reason (the village answers again; the deadline stays).
+// with the reason: the village answers again, by a new deadline counted
+// from the return (the notice's days) or the day the office names.
 func (s *Service) ReviewNotice(ctx context.Context, p identity.Principal, id string, accept bool, in Review) (*StoredNotice, error) {
 	if !s.isTownDiscipline(p) {
 		return nil, httpapi.Forbidden("only the town's discipline office (town-discipline) accepts or returns answers")
@@ -446,28 +463,42 @@ func (s *Service) ReviewNotice(ctx context.Context, p identity.Principal, id str
 		}
 		action, typ := "accepted", eventsv1.TypeNoticeAccepted
 		n.Status = NoticeAccepted
+		rev := eventsv1.NoticeReviewed{ID: n.ID, Number: n.Number, Village: n.Village, Reason: reason, At: now, ActorRole: string(p.Role)}
 		if !accept {
-			action, typ, n.Status = "returned", eventsv1.TypeNoticeReturned, NoticeReturned
+			days := n.Days
+			if days < 1 {
+				days = s.Notices.WarningDays
+				if n.Kind == NoticeRectification {
+					days = s.Notices.RectificationDays
+				}
+			}
+			due, err := returnDeadline(strings.TrimSpace(in.Deadline), days, now)
+			if err != nil {
+				return err
+			}
+			action, typ, n.Status, n.AnswerDue, rev.Deadline = "returned", eventsv1.TypeNoticeReturned, NoticeReturned, &due, &due
 		}
 		if err := s.recordStep(ctx, tx, "notice", n.ID, n.Village, p, action, reason, nil, now); err != nil {
 			return err
 		}
-		return s.publish(ctx, tx, uuid.NewString(), typ, n.Village, n.ID, eventsv1.NoticeReviewed{
-			ID: n.ID, Number: n.Number, Village: n.Village, Reason: reason, At: now})
+		return s.publish(ctx, tx, uuid.NewString(), typ, n.Village, n.ID, rev)
 	})
 }
 
-// EscalateNotices escalates every issued or returned notice past its
-// deadline, once: it is marked escalated, the step recorded and announced
-// (eventsv1.TypeNoticeEscalated). Safe to run on every replica. It returns
-// how many it escalated.
+// EscalateNotices escalates every issued or returned notice past the
+// deadline of its answer (AnswerBy), once per deadline: it is marked
+// escalated, the step recorded and announced (eventsv1.TypeNoticeEscalated),
+// and the missed deadline counts in the village's rating
+// (OverdueAnswerFact). Safe to run on every replica. It returns how many
+// it escalated.
 func (s *Service) EscalateNotices(ctx context.Context, limit int) (int, error) {
 	n := 0
 	err := store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
 		n = 0
 		now := s.now()
-		due, err := s.queryNotices(ctx, tx, `status IN ('issued', 'returned') AND escalated_at IS NULL AND deadline <= $2
-			ORDER BY deadline, id LIMIT $3 FOR UPDATE SKIP LOCKED`, now, limit)
+		due, err := s.queryNotices(ctx, tx, `status IN ('issued', 'returned') AND coalesce(answer_due, deadline) <= $2
+			AND (escalated_at IS NULL OR escalated_at < coalesce(answer_due, deadline))
+			ORDER BY coalesce(answer_due, deadline), id LIMIT $3 FOR UPDATE SKIP LOCKED`, now, limit)
 		if err != nil {
 			return err
 		}
@@ -480,8 +511,11 @@ func (s *Service) EscalateNotices(ctx context.Context, limit int) (int, error) {
 			if err := s.recordStep(ctx, tx, "notice", x.ID, x.Village, system, "escalated", "逾期未答复", nil, now); err != nil {
 				return err
 			}
+			if _, err := s.ApplyFact(ctx, tx, OverdueAnswerFact("notice", x.ID, x.Village, x.Number, x.AnswerBy())); err != nil {
+				return err
+			}
 			if err := s.publish(ctx, tx, uuid.NewString(), eventsv1.TypeNoticeEscalated, x.Village, x.ID, eventsv1.NoticeEscalated{
-				ID: x.ID, Number: x.Number, Kind: string(x.Kind), Village: x.Village, Deadline: x.Deadline, At: now}); err != nil {
+				ID: x.ID, Number: x.Number, Kind: string(x.Kind), Village: x.Village, Deadline: x.AnswerBy(), At: now}); err != nil {
 				return err
 			}
 			n++

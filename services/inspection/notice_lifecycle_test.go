@@ -491,7 +491,8 @@ func TestOrderAnsweredReturnedEscalates(t *testing.T) {
 		t.Fatalf("the village closes its order: %v", err)
 	}
 	got, err := s.ActOnOrderBy(ctx, chair, o.Number, "respond", answer)
-	if err != nil || got.Status != OrderResponded || len(got.Steps) != 1 || got.Steps[0].Action != "answered" || len(got.Steps[0].Evidence) != 1 {
+	if err != nil || got.Status != OrderResponded || len(got.Steps) != 2 || got.Steps[0].Action != "issued" || got.Steps[1].Action != "answered" ||
+		len(got.Steps[1].Evidence) != 1 {
 		t.Fatalf("answered %+v (%v)", got, err)
 	}
 	if _, err := s.ActOnOrderBy(ctx, testDisc, o.Number, "return", OrderAction{}); !errors.As(err, &p) || p.Status != 422 {
@@ -513,7 +514,7 @@ func TestOrderAnsweredReturnedEscalates(t *testing.T) {
 		t.Fatalf("not escalated: %+v (%v)", old, err)
 	}
 	st, err := steps(ctx, s.Pool, "order", o.Number)
-	if err != nil || len(st) != 3 || st[1].Action != "returned" || st[1].Note != "照片未显示公示日期" || st[2].Action != "escalated" {
+	if err != nil || len(st) != 4 || st[2].Action != "returned" || st[2].Note != "照片未显示公示日期" || st[3].Action != "escalated" {
 		t.Fatalf("steps %+v (%v)", st, err)
 	}
 	types, _ := outbox(t, s.Pool)

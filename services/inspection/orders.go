@@ -256,23 +256,27 @@ var ErrOrderState = errors.New("order cannot do this in its current status")
 // Order is a three-colour supervision order (三色督查令) to a village, or to
 // one of its cadres.
 type Order struct {
-	Number        string      `json:"number"`
-	Year          int         `json:"year"`
-	Seq           int         `json:"seq"`
-	Colour        Colour      `json:"colour"`
-	Class         string      `json:"class"`
-	ClassName     string      `json:"className"`
-	Situation     string      `json:"situation"`
-	SituationName string      `json:"situationName"`
-	Town          string      `json:"town"`
-	Village       string      `json:"village"`
-	CadreID       string      `json:"cadreId,omitempty"`
-	Detail        string      `json:"detail,omitempty"`
-	IssuedAt      time.Time   `json:"issuedAt"`
-	Deadline      time.Time   `json:"deadline"`
-	Status        OrderStatus `json:"status"`
-	RespondedAt   *time.Time  `json:"respondedAt,omitempty"`
-	ClosedAt      *time.Time  `json:"closedAt,omitempty"`
+	Number        string    `json:"number"`
+	Year          int       `json:"year"`
+	Seq           int       `json:"seq"`
+	Colour        Colour    `json:"colour"`
+	Class         string    `json:"class"`
+	ClassName     string    `json:"className"`
+	Situation     string    `json:"situation"`
+	SituationName string    `json:"situationName"`
+	Town          string    `json:"town"`
+	Village       string    `json:"village"`
+	CadreID       string    `json:"cadreId,omitempty"`
+	Detail        string    `json:"detail,omitempty"`
+	IssuedAt      time.Time `json:"issuedAt"`
+	Deadline      time.Time `json:"deadline"`
+	// AnswerDue is the new deadline of an answer the office returned
+	// (counted from the return); the order keeps the Deadline it was
+	// issued with. Unset until a return.
+	AnswerDue   *time.Time  `json:"answerDue,omitempty"`
+	Status      OrderStatus `json:"status"`
+	RespondedAt *time.Time  `json:"respondedAt,omitempty"`
+	ClosedAt    *time.Time  `json:"closedAt,omitempty"`
 	// EscalatedFrom is the number of the overdue order this one replaced;
 	// EscalatedTo the number of the order that replaced this one.
 	EscalatedFrom string `json:"escalatedFrom,omitempty"`
@@ -365,15 +369,25 @@ func (o *Order) Fact() Fact {
 		At: o.IssuedAt, Ref: o.Number, Note: note}
 }
 
-// Due reports whether the order waits for an answer past its deadline.
+// AnswerBy is when the awaited answer is due: the new deadline of a
+// returned answer, else the order's own.
+func (o *Order) AnswerBy() time.Time {
+	if o.AnswerDue != nil {
+		return *o.AnswerDue
+	}
+	return o.Deadline
+}
+
+// Due reports whether the order waits for an answer past its deadline
+// (AnswerBy).
 func (o *Order) Due(now time.Time) bool {
-	return (o.Status == OrderIssued || o.Status == OrderOverdue) && !now.Before(o.Deadline)
+	return (o.Status == OrderIssued || o.Status == OrderOverdue) && !now.Before(o.AnswerBy())
 }
 
 // MarkOverdue marks an unanswered order past its deadline as overdue and
 // reports whether it did.
 func (o *Order) MarkOverdue(now time.Time) bool {
-	if o.Status != OrderIssued || now.Before(o.Deadline) {
+	if o.Status != OrderIssued || now.Before(o.AnswerBy()) {
 		return false
 	}
 	o.Status = OrderOverdue
@@ -417,7 +431,7 @@ func (d *OrderDesk) Escalate(o *Order, now time.Time) (*Order, Fact, error) {
 	}
 	if !o.Due(now) {
 		return nil, Fact{}, fmt.Errorf("%w: order %s is %s, due %s: only an unanswered order past its deadline escalates",
-			ErrOrderState, o.Number, o.Status, o.Deadline.In(Shanghai).Format(time.DateTime))
+			ErrOrderState, o.Number, o.Status, o.AnswerBy().In(Shanghai).Format(time.DateTime))
 	}
 	next, ok := o.Colour.Next()
 	if !ok {

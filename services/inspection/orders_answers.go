@@ -29,6 +29,9 @@ type OrderAction struct {
 	Evidence []AnswerEvidence `json:"evidence,omitempty"`
 	// Reason of a return.
 	Reason string `json:"reason,omitempty"`
+	// Deadline of the answer after a return, a day after today
+	// (2026-05-31); default: the colour's answer period from the return.
+	Deadline string `json:"deadline,omitempty"`
 }
 
 // canSeeOrder: the inspection readers, and officials of the addressed
@@ -51,7 +54,7 @@ func (s *Service) ActOnOrderBy(ctx context.Context, p identity.Principal, number
 			return ErrNotFound
 		}
 		o := &list[0]
-		office := p.Role == "" || s.isTownDiscipline(p)
+		office := p.Role == "" || s.canRunInspection(p)
 		now := s.now()
 		var step, note, typ string
 		var evidence []AnswerEvidence
@@ -83,7 +86,7 @@ func (s *Service) ActOnOrderBy(ctx context.Context, p identity.Principal, number
 			o.Response, step, note, typ = in.Response, "answered", in.Response, eventsv1.TypeOrderAnswered
 		case "close", "return":
 			if !office {
-				return httpapi.Forbidden("only the town's discipline office (town-discipline) accepts or returns answers")
+				return httpapi.Forbidden("only discipline staff (the town's office or the district's) accept or return answers to orders")
 			}
 			if action == "close" {
 				if err := o.Close(now); err != nil {
@@ -99,9 +102,13 @@ func (s *Service) ActOnOrderBy(ctx context.Context, p identity.Principal, number
 			if o.Status != OrderResponded {
 				return httpapi.Conflict(ErrOrderState.Error() + ": order " + o.Number + " is " + string(o.Status) + ", only a responded order is returned")
 			}
-			// Waiting for an answer again: past its deadline, the next
-			// escalation run escalates it.
-			o.Status, o.RespondedAt, step, typ = OrderIssued, nil, "returned", eventsv1.TypeOrderReturned
+			// Waiting for an answer again, by a new deadline counted from
+			// the return: past it, the next escalation run escalates it.
+			due, err := returnDeadline(strings.TrimSpace(in.Deadline), s.orderConfig().Days[o.Colour], now)
+			if err != nil {
+				return err
+			}
+			o.Status, o.RespondedAt, o.AnswerDue, step, typ = OrderIssued, nil, &due, "returned", eventsv1.TypeOrderReturned
 		default:
 			return ErrNotFound
 		}
@@ -113,10 +120,13 @@ func (s *Service) ActOnOrderBy(ctx context.Context, p identity.Principal, number
 		}
 		if typ == eventsv1.TypeOrderAnswered {
 			err = s.publish(ctx, tx, uuid.NewString(), typ, o.Village, o.Number, eventsv1.NoticeAnswered{
-				Number: o.Number, Village: o.Village, Evidence: len(evidence), Late: now.After(o.Deadline), Deadline: o.Deadline, At: now})
+				Number: o.Number, Village: o.Village, Evidence: len(evidence), Late: now.After(o.AnswerBy()), Deadline: o.AnswerBy(), At: now})
 		} else {
-			err = s.publish(ctx, tx, uuid.NewString(), typ, o.Village, o.Number, eventsv1.NoticeReviewed{
-				Number: o.Number, Village: o.Village, Reason: note, At: now})
+			rev := eventsv1.NoticeReviewed{Number: o.Number, Village: o.Village, Reason: note, At: now, ActorRole: string(p.Role)}
+			if step == "returned" {
+				rev.Deadline = o.AnswerDue
+			}
+			err = s.publish(ctx, tx, uuid.NewString(), typ, o.Village, o.Number, rev)
 		}
 		if err != nil {
 			return err

@@ -31,7 +31,7 @@ func (s *Service) getSituations(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) postOrder(w http.ResponseWriter, r *http.Request) {
-	p, ok := need(w, r, s.isTownDiscipline, whyWrite)
+	p, ok := need(w, r, s.canRunInspection, whyRun)
 	if !ok {
 		return
 	}
@@ -113,7 +113,7 @@ func (s *Service) postOrderAction(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, r, "order", ErrNotFound)
 		return
 	}
-	if !s.isTownDiscipline(p) && (!p.Role.IsVillageRole() || p.Town != s.Town) {
+	if !s.canRunInspection(p) && (!p.Role.IsVillageRole() || p.Town != s.Town) {
 		writeErr(w, r, "order", ErrNotFound)
 		return
 	}
@@ -185,7 +185,7 @@ func (s *Service) getOrderFile(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) postInterview(w http.ResponseWriter, r *http.Request) {
-	p, ok := need(w, r, s.isTownDiscipline, whyWrite)
+	p, ok := need(w, r, s.canRunInspection, whyRun)
 	if !ok {
 		return
 	}

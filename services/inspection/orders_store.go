@@ -1,7 +1,8 @@
 package inspection
 
 // Supervision orders (三色督查令) persisted, and interviews (约谈). Orders are
-// issued by the town's discipline office to a village or one of its cadres,
+// issued by the town's discipline office (or the district's discipline
+// staff covering the town; the issuing role is kept) to a village or one of its cadres,
 // numbered from notice_numbers, answered, closed, and escalated when left
 // unanswered past their deadline (blue → yellow → red; an overdue red order
 // is referred for disciplinary handling). Each issued order, escalations
@@ -29,9 +30,12 @@ import (
 // StoredOrder is an order with what only the store knows.
 type StoredOrder struct {
 	Order
-	Response   string     `json:"response,omitempty"`
-	IssuedBy   string     `json:"issuedBy"`
-	ReferredAt *time.Time `json:"referredAt,omitempty"`
+	Response string `json:"response,omitempty"`
+	IssuedBy string `json:"issuedBy"`
+	// IssuedByRole: town-discipline or district-discipline; empty for an
+	// order the escalation issued.
+	IssuedByRole string     `json:"issuedByRole,omitempty"`
+	ReferredAt   *time.Time `json:"referredAt,omitempty"`
 	// Steps are the order's answers and reviews (orders_answers.go).
 	Steps []Step `json:"steps,omitempty"`
 }
@@ -104,29 +108,37 @@ func (s *Service) IssueOrder(ctx context.Context, by identity.Principal, in Orde
 		if !deadline.IsZero() {
 			o.Deadline = deadline
 		}
-		out = &StoredOrder{Order: *o, IssuedBy: by.IdentityID}
-		return s.recordIssued(ctx, tx, out)
+		out = &StoredOrder{Order: *o, IssuedBy: by.IdentityID, IssuedByRole: string(by.Role)}
+		return s.recordIssued(ctx, tx, out, by)
 	})
 	return out, err
 }
 
-// recordIssued inserts a new order, applies its fact and announces it.
-func (s *Service) recordIssued(ctx context.Context, tx pgx.Tx, o *StoredOrder) error {
+// recordIssued inserts a new order issued by by, applies its fact, records
+// the step and announces it.
+func (s *Service) recordIssued(ctx context.Context, tx pgx.Tx, o *StoredOrder, by identity.Principal) error {
 	doc, err := json.Marshal(o.Order)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO orders (number, town, year, seq, colour, village, cadre_id, status, issued_at, deadline, issued_by, doc)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, o.Number, s.Town, o.Year, o.Seq, string(o.Colour), o.Village, o.CadreID,
-		string(o.Status), o.IssuedAt, o.Deadline, o.IssuedBy, doc); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO orders (number, town, year, seq, colour, village, cadre_id, status, issued_at, deadline, issued_by, issued_by_role, doc)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, o.Number, s.Town, o.Year, o.Seq, string(o.Colour), o.Village, o.CadreID,
+		string(o.Status), o.IssuedAt, o.Deadline, o.IssuedBy, o.IssuedByRole, doc); err != nil {
 		return err
 	}
 	if _, err := s.ApplyFact(ctx, tx, o.Fact()); err != nil {
 		return err
 	}
+	note := o.SituationName
+	if o.EscalatedFrom != "" {
+		note = "由逾期未答复的" + o.EscalatedFrom + "升级"
+	}
+	if err := s.recordStep(ctx, tx, "order", o.Number, o.Village, by, "issued", note, nil, o.IssuedAt); err != nil {
+		return err
+	}
 	return s.publish(ctx, tx, uuid.NewString(), eventsv1.TypeOrderIssued, o.Village, o.Number, eventsv1.OrderIssued{
 		Number: o.Number, Colour: string(o.Colour), Situation: o.Situation, Village: o.Village, ToCadre: o.CadreID != "",
-		IssuedAt: o.IssuedAt, Deadline: o.Deadline, EscalatedFrom: o.EscalatedFrom})
+		IssuedAt: o.IssuedAt, Deadline: o.Deadline, EscalatedFrom: o.EscalatedFrom, ActorRole: o.IssuedByRole})
 }
 
 func saveOrder(ctx context.Context, tx pgx.Tx, o *StoredOrder) error {
@@ -134,14 +146,14 @@ func saveOrder(ctx context.Context, tx pgx.Tx, o *StoredOrder) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `UPDATE orders SET status = $2, escalated_to = $3, referred_at = $4, response = $5, doc = $6 WHERE number = $1`,
-		o.Number, string(o.Status), o.EscalatedTo, o.ReferredAt, o.Response, doc)
+	_, err = tx.Exec(ctx, `UPDATE orders SET status = $2, escalated_to = $3, referred_at = $4, response = $5, doc = $6, answer_due = $7 WHERE number = $1`,
+		o.Number, string(o.Status), o.EscalatedTo, o.ReferredAt, o.Response, doc, o.AnswerDue)
 	return err
 }
 
 // queryOrders reads the town's orders matching where ($1 is the town).
 func (s *Service) queryOrders(ctx context.Context, q rowsQuerier, where string, args ...any) ([]StoredOrder, error) {
-	rows, err := q.Query(ctx, `SELECT doc, response, issued_by, referred_at FROM orders WHERE town = $1 AND `+where,
+	rows, err := q.Query(ctx, `SELECT doc, response, issued_by, issued_by_role, referred_at FROM orders WHERE town = $1 AND `+where,
 		append([]any{s.Town}, args...)...)
 	if err != nil {
 		return nil, err
@@ -149,7 +161,7 @@ func (s *Service) queryOrders(ctx context.Context, q rowsQuerier, where string, 
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (StoredOrder, error) {
 		var o StoredOrder
 		var doc []byte
-		if err := r.Scan(&doc, &o.Response, &o.IssuedBy, &o.ReferredAt); err != nil {
+		if err := r.Scan(&doc, &o.Response, &o.IssuedBy, &o.IssuedByRole, &o.ReferredAt); err != nil {
 			return o, err
 		}
 		return o, json.Unmarshal(doc, &o.Order)
@@ -185,19 +197,19 @@ func (s *Service) EscalateOrders(ctx context.Context, limit int) (int, error) {
 		n = 0
 		now := s.now()
 		due, err := s.queryOrders(ctx, tx, `(status = 'issued' OR (status = 'overdue' AND escalated_to = '' AND referred_at IS NULL))
-			AND deadline <= $2 ORDER BY deadline, number LIMIT $3 FOR UPDATE SKIP LOCKED`, now, limit)
+			AND coalesce(answer_due, deadline) <= $2 ORDER BY coalesce(answer_due, deadline), number LIMIT $3 FOR UPDATE SKIP LOCKED`, now, limit)
 		if err != nil {
 			return err
 		}
 		for i := range due {
 			o := &due[i]
-			ev := eventsv1.OrderEscalated{Number: o.Number, Colour: string(o.Colour), Village: o.Village, Deadline: o.Deadline, At: now}
+			ev := eventsv1.OrderEscalated{Number: o.Number, Colour: string(o.Colour), Village: o.Village, Deadline: o.AnswerBy(), At: now}
 			if _, ok := o.Colour.Next(); ok {
 				next, _, err := s.desk(ctx, tx).Escalate(&o.Order, now)
 				if err != nil {
 					return err
 				}
-				if err := s.recordIssued(ctx, tx, &StoredOrder{Order: *next, IssuedBy: "system:escalation"}); err != nil {
+				if err := s.recordIssued(ctx, tx, &StoredOrder{Order: *next, IssuedBy: "system:escalation"}, system); err != nil {
 					return err
 				}
 				ev.To, ev.ToColour = next.Number, string(next.Colour)
@@ -205,6 +217,11 @@ func (s *Service) EscalateOrders(ctx context.Context, limit int) (int, error) {
 				o.MarkOverdue(now)
 				o.Status, o.ReferredAt = OrderOverdue, &now
 				ev.Referred = true
+				// No order of a next colour deducts for this one: the
+				// missed deadline counts as an overdue rectification.
+				if _, err := s.ApplyFact(ctx, tx, OverdueAnswerFact("order", o.Number, o.Village, o.Number, o.AnswerBy())); err != nil {
+					return err
+				}
 			}
 			if err := saveOrder(ctx, tx, o); err != nil {
 				return err
@@ -245,7 +262,7 @@ func (s *Service) RecordInterview(ctx context.Context, by identity.Principal, in
 		return nil, httpapi.ValidationFailed(errs...)
 	}
 	iv := in
-	iv.ID, iv.RecordedBy, iv.RecordedAt = uuid.NewString(), by.IdentityID, now
+	iv.ID, iv.RecordedBy, iv.RecordedByRole, iv.RecordedAt = uuid.NewString(), by.IdentityID, string(by.Role), now
 	iv.CadreName, iv.Reason, iv.Outcome = strings.TrimSpace(iv.CadreName), strings.TrimSpace(iv.Reason), strings.TrimSpace(iv.Outcome)
 	who, err := json.Marshal(iv.Interviewers)
 	if err != nil {
@@ -253,12 +270,13 @@ func (s *Service) RecordInterview(ctx context.Context, by identity.Principal, in
 	}
 	err = store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO interviews (id, town, village, cadre_id, cadre_name, cadre_post, held_at, interviewers, reason, outcome,
-		order_number, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-			iv.ID, s.Town, iv.Village, iv.CadreID, iv.CadreName, iv.CadrePost, iv.HeldAt, who, iv.Reason, iv.Outcome, iv.OrderNumber, iv.RecordedBy, iv.RecordedAt); err != nil {
+		order_number, recorded_by, recorded_by_role, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			iv.ID, s.Town, iv.Village, iv.CadreID, iv.CadreName, iv.CadrePost, iv.HeldAt, who, iv.Reason, iv.Outcome, iv.OrderNumber, iv.RecordedBy,
+			iv.RecordedByRole, iv.RecordedAt); err != nil {
 			return err
 		}
 		return s.publish(ctx, tx, uuid.NewString(), eventsv1.TypeInterviewRecorded, iv.Village, iv.ID, eventsv1.InterviewRecorded{
-			InterviewID: iv.ID, Village: iv.Village, HeldAt: iv.HeldAt, OrderNumber: iv.OrderNumber})
+			InterviewID: iv.ID, Village: iv.Village, HeldAt: iv.HeldAt, OrderNumber: iv.OrderNumber, ActorRole: iv.RecordedByRole})
 	})
 	if err != nil {
 		return nil, err
@@ -269,7 +287,7 @@ func (s *Service) RecordInterview(ctx context.Context, by identity.Principal, in
 // Interviews lists the town's interviews matching where ($1 is the town).
 func (s *Service) Interviews(ctx context.Context, where string, args ...any) ([]Interview, error) {
 	rows, err := s.Pool.Query(ctx, `SELECT id::text, village, cadre_id, cadre_name, cadre_post, held_at, interviewers, reason, outcome,
-		order_number, recorded_by, recorded_at FROM interviews WHERE town = $1 AND `+where+` ORDER BY held_at DESC, id LIMIT 500`,
+		order_number, recorded_by, recorded_by_role, recorded_at FROM interviews WHERE town = $1 AND `+where+` ORDER BY held_at DESC, id LIMIT 500`,
 		append([]any{s.Town}, args...)...)
 	if err != nil {
 		return nil, err
@@ -278,7 +296,7 @@ func (s *Service) Interviews(ctx context.Context, where string, args ...any) ([]
 		var iv Interview
 		var who []byte
 		if err := r.Scan(&iv.ID, &iv.Village, &iv.CadreID, &iv.CadreName, &iv.CadrePost, &iv.HeldAt, &who, &iv.Reason, &iv.Outcome,
-			&iv.OrderNumber, &iv.RecordedBy, &iv.RecordedAt); err != nil {
+			&iv.OrderNumber, &iv.RecordedBy, &iv.RecordedByRole, &iv.RecordedAt); err != nil {
 			return iv, err
 		}
 		return iv, json.Unmarshal(who, &iv.Interviewers)

@@ -98,9 +98,10 @@ func TestOrdersIssueAndEscalate(t *testing.T) {
 	if red.Status != OrderOverdue || red.ReferredAt == nil || red.EscalatedTo != "" {
 		t.Fatalf("referred red %+v", red)
 	}
-	// 100 − 5 (blue) − 10 (yellow) − 20 (red) = 65.
-	if r := rating(t, s, svcVillage); r.Points != 65 || r.Grade != GradeD {
-		t.Fatalf("rating %d %s, want 65 D", r.Points, r.Grade)
+	// 100 − 5 (blue) − 10 (yellow) − 20 (red) − 5 (the red one's
+	// deadline missed: referred, no order deducts for it) = 60.
+	if r := rating(t, s, svcVillage); r.Points != 60 || r.Grade != GradeD {
+		t.Fatalf("rating %d %s, want 60 D", r.Points, r.Grade)
 	}
 	if n := count(t, s.Pool, `SELECT count(*) FROM orders`); n != 4 {
 		t.Fatalf("%d orders, want 4", n)

@@ -33,6 +33,9 @@ type TourVillage struct {
 	Village   string  `json:"village"`
 	Name      string  `json:"name,omitempty"`
 	VisitedOn *string `json:"visitedOn,omitempty"` // 2026-04-12 (Shanghai)
+	// VisitedByRole: who recorded the visit (town-discipline or
+	// district-discipline).
+	VisitedByRole string `json:"visitedByRole,omitempty"`
 }
 
 // Tour is a round of inspection (一轮巡察).
@@ -45,7 +48,10 @@ type Tour struct {
 	Villages  []TourVillage `json:"villages"`
 	Visited   int           `json:"visited"`
 	CreatedBy string        `json:"createdBy"`
-	CreatedAt time.Time     `json:"createdAt"`
+	// CreatedByRole: the town's office (town-discipline) or the district's
+	// (district-discipline) planned the round.
+	CreatedByRole string    `json:"createdByRole"`
+	CreatedAt     time.Time `json:"createdAt"`
 }
 
 // TourInput plans a tour.

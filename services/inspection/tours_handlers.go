@@ -49,7 +49,7 @@ func (s *Service) putVillage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) postTour(w http.ResponseWriter, r *http.Request) {
-	p, ok := need(w, r, s.isTownDiscipline, whyWrite)
+	p, ok := need(w, r, s.canRunInspection, whyRun)
 	if !ok {
 		return
 	}
@@ -92,7 +92,7 @@ func (s *Service) postVisit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !s.isTownDiscipline(p) {
+	if !s.canRunInspection(p) {
 		writeErr(w, r, "tour", ErrNotFound)
 		return
 	}

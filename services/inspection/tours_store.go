@@ -98,8 +98,8 @@ func (s *Service) PlanTour(ctx context.Context, by identity.Principal, in TourIn
 		if err := s.requireRegistered(ctx, tx, "villages", in.Villages...); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO tours (id, town, name, period, team, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			id, s.Town, strings.TrimSpace(in.Name), p.String(), team, by.IdentityID, s.now()); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO tours (id, town, name, period, team, created_by, created_by_role, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			id, s.Town, strings.TrimSpace(in.Name), p.String(), team, by.IdentityID, string(by.Role), s.now()); err != nil {
 			return err
 		}
 		if err := s.registerVillages(ctx, tx, in.Villages); err != nil {
@@ -142,8 +142,9 @@ func (s *Service) Tours(ctx context.Context, year int) ([]Tour, error) {
 }
 
 func (s *Service) tours(ctx context.Context, where string, arg any) ([]Tour, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT t.id::text, t.name, t.period, t.team, t.created_by, t.created_at,
-			coalesce(json_agg(json_build_object('village', v.village, 'name', coalesce(g.name, ''), 'visitedOn', to_char(v.visited_on, 'YYYY-MM-DD'))
+	rows, err := s.Pool.Query(ctx, `SELECT t.id::text, t.name, t.period, t.team, t.created_by, t.created_by_role, t.created_at,
+			coalesce(json_agg(json_build_object('village', v.village, 'name', coalesce(g.name, ''), 'visitedOn', to_char(v.visited_on, 'YYYY-MM-DD'),
+				'visitedByRole', v.visited_by_role)
 				ORDER BY v.village) FILTER (WHERE v.village IS NOT NULL), '[]')
 		FROM tours t LEFT JOIN tour_villages v ON v.tour_id = t.id LEFT JOIN villages g ON g.code = v.village
 		`+where+` AND t.town = $1
@@ -154,7 +155,7 @@ func (s *Service) tours(ctx context.Context, where string, arg any) ([]Tour, err
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Tour, error) {
 		t := Tour{Town: s.Town}
 		var team, villages []byte
-		if err := r.Scan(&t.ID, &t.Name, &t.Period, &team, &t.CreatedBy, &t.CreatedAt, &villages); err != nil {
+		if err := r.Scan(&t.ID, &t.Name, &t.Period, &team, &t.CreatedBy, &t.CreatedByRole, &t.CreatedAt, &villages); err != nil {
 			return t, err
 		}
 		if err := json.Unmarshal(team, &t.Team); err != nil {
@@ -184,8 +185,8 @@ func (s *Service) RecordVisit(ctx context.Context, by identity.Principal, tourID
 	}
 	date := day.Format(time.DateOnly)
 	return store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE tour_villages SET visited_on = $3, visited_by = $4 WHERE tour_id = $1 AND village = $2`,
-			tourID, village, date, by.IdentityID)
+		tag, err := tx.Exec(ctx, `UPDATE tour_villages SET visited_on = $3, visited_by = $4, visited_by_role = $5 WHERE tour_id = $1 AND village = $2`,
+			tourID, village, date, by.IdentityID, string(by.Role))
 		if err != nil {
 			return err
 		}
@@ -193,7 +194,7 @@ func (s *Service) RecordVisit(ctx context.Context, by identity.Principal, tourID
 			return httpapi.ValidationFailed(httpapi.FieldError{Field: "village", Detail: "the tour does not cover village " + village})
 		}
 		return s.publish(ctx, tx, uuid.NewString(), eventsv1.TypeVisitRecorded, village, tourID, eventsv1.VisitRecorded{
-			TourID: tourID, Village: village, Date: date, Period: tour.Period})
+			TourID: tourID, Village: village, Date: date, Period: tour.Period, ActorRole: string(by.Role)})
 	})
 }
 

@@ -76,6 +76,9 @@ type FindingRaised struct {
 	Severity  string    `json:"severity"` // minor, major, serious
 	Tasks     int       `json:"tasks"`    // rectification tasks set
 	RaisedAt  time.Time `json:"raisedAt"`
+	// ActorRole raised it: town-discipline, or district-discipline running
+	// a round in the town (empty in events from before).
+	ActorRole string `json:"actorRole,omitempty"`
 }
 
 // RectificationOverdue: a rectification task of a finding was not
@@ -100,6 +103,9 @@ type OrderIssued struct {
 	Deadline  time.Time `json:"deadline"`
 	// EscalatedFrom is the overdue order this one replaces, if any.
 	EscalatedFrom string `json:"escalatedFrom,omitempty"`
+	// ActorRole issued it: town-discipline or district-discipline; empty
+	// for an order the escalation issued (and in events from before).
+	ActorRole string `json:"actorRole,omitempty"`
 }
 
 // OrderEscalated: an order went unanswered past its deadline. To is the
@@ -132,6 +138,9 @@ type VisitRecorded struct {
 	Date string `json:"date"`
 	// Period of the tour, 2026 or 2026Q2.
 	Period string `json:"period"`
+	// ActorRole recorded it: town-discipline or district-discipline
+	// (empty in events from before).
+	ActorRole string `json:"actorRole,omitempty"`
 }
 
 // InterviewRecorded: an interview (约谈) of a village's cadre was recorded.
@@ -143,4 +152,7 @@ type InterviewRecorded struct {
 	HeldAt      time.Time `json:"heldAt"`
 	// OrderNumber is the supervision order the interview followed, if any.
 	OrderNumber string `json:"orderNumber,omitempty"`
+	// ActorRole recorded it: town-discipline or district-discipline
+	// (empty in events from before).
+	ActorRole string `json:"actorRole,omitempty"`
 }

@@ -67,6 +67,12 @@ type NoticeReviewed struct {
 	Village string    `json:"village"`
 	Reason  string    `json:"reason,omitempty"` // a return's
 	At      time.Time `json:"at"`
+	// Deadline of the answer awaited again after a return (counted from
+	// the return); unset for an acceptance.
+	Deadline *time.Time `json:"deadline,omitempty"`
+	// ActorRole reviewed it: town-discipline, or district-discipline for
+	// an order (empty in events from before).
+	ActorRole string `json:"actorRole,omitempty"`
 }
 
 // NoticeEscalated: an issued notice had no answer (or only a returned
