@@ -60,6 +60,10 @@ const (
 	EnvDistrictIssuer = "WUXIAO_DISTRICT_ISSUER"
 	EnvTownIssuer     = "WUXIAO_TOWN_ISSUER"
 	EnvDocumentPrefix = "WUXIAO_DOCUMENT_PREFIX"
+	// EnvTownGroup is the 片组 (District spec.groups[].name) the town is
+	// in, empty when in none: every service admits a district official
+	// limited to a group only when it is this one (api/identity).
+	EnvTownGroup = "WUXIAO_TOWN_GROUP"
 )
 
 // Where the services listen: HTTP on HTTPPort, /metrics alone on

@@ -43,6 +43,7 @@ const (
 	EnvDistrict        = settings.EnvDistrict
 	EnvTown            = settings.EnvTown
 	EnvTownCode        = settings.EnvTownCode
+	EnvTownGroup       = settings.EnvTownGroup
 	EnvCatalogFile     = settings.EnvCatalogFile
 	EnvPortalBaseURL   = settings.EnvPortalBaseURL
 	EnvDatabaseURL     = settings.EnvDatabaseURL
@@ -77,6 +78,7 @@ type Base struct {
 	District        string   // District object name
 	Town            string   // Town object name
 	TownCode        string   // 12-digit administrative division code
+	TownGroup       string   // the 片组 the town is in ("" none); see identity.WithTownGroup
 	CatalogFile     string   // resolved power catalog (JSON)
 	PortalBaseURL   string   // public portal address
 	DatabaseURL     string   // PostgreSQL URL of the town's database
@@ -118,6 +120,7 @@ func (b *Base) BindFlags(fs *pflag.FlagSet, lookup func(string) (string, bool)) 
 	e.String(&b.District, "district", EnvDistrict, "", "District this instance serves")
 	e.String(&b.Town, "town", EnvTown, "", "Town this instance serves")
 	e.String(&b.TownCode, "town-code", EnvTownCode, "", "the town's 12-digit administrative division code")
+	e.String(&b.TownGroup, "town-group", EnvTownGroup, "", "the district group (片组) the town is in (empty: none); district officials limited to another group are refused")
 	e.String(&b.CatalogFile, "catalog-file", EnvCatalogFile, "", "path of the resolved power catalog (JSON)")
 	e.String(&b.PortalBaseURL, "portal-base-url", EnvPortalBaseURL, "", "public portal address")
 	e.String(&b.DatabaseURL, "database-url", EnvDatabaseURL, "", "PostgreSQL URL of the town's database")
@@ -213,6 +216,9 @@ func (b *Base) validate(p *Problems) {
 	checkName(p, "service", EnvService, b.Service, "workflow")
 	checkName(p, "district", EnvDistrict, b.District, "fenghua")
 	checkName(p, "town", EnvTown, b.Town, "xikou")
+	if b.TownGroup != "" {
+		checkName(p, "town-group", EnvTownGroup, b.TownGroup, "pian-1")
+	}
 
 	switch code := b.TownCode; {
 	case code == "":

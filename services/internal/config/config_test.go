@@ -140,6 +140,8 @@ func TestValidate(t *testing.T) {
 			[]string{`--town-code / WUXIAO_TOWN_CODE: "330213100201" is not a town's code: a town has 9 significant digits followed by 000, e.g. 330213100000`}},
 		{"town code is a district's", map[string]string{EnvTownCode: "330213000000"},
 			[]string{`--town-code / WUXIAO_TOWN_CODE: "330213000000" is not a town's code: a town has 9 significant digits followed by 000, e.g. 330213100000`}},
+		{"town group is a name", map[string]string{EnvTownGroup: "第一片组"},
+			[]string{`--town-group / WUXIAO_TOWN_GROUP: "第一片组" is not a name of lower-case letters, digits and '-' (at most 63), e.g. pian-1`}},
 		{"catalog required", map[string]string{EnvCatalogFile: ""},
 			[]string{"--catalog-file / WUXIAO_CATALOG_FILE: required: path of the power catalog JSON, e.g. /etc/wuxiao/catalog/catalog.json"}},
 		{"catalog missing", map[string]string{EnvCatalogFile: "/nonexistent/catalog.json"},

@@ -60,7 +60,8 @@ func Open(ctx context.Context, base *config.Base, schema string, migrate func(co
 			return nil, err
 		}
 	}
-	p.Auth = identity.New(base.KratosPublicURL, identity.WithLogger(p.Log), identity.WithErrorWriter(httpapi.WriteStatusProblem))
+	p.Auth = identity.New(base.KratosPublicURL, identity.WithLogger(p.Log), identity.WithErrorWriter(httpapi.WriteStatusProblem),
+		identity.WithTownGroup(base.Town, base.TownGroup))
 	p.Server = httpapi.New(*base, p.Log, p.Tel).WithAuthenticator(p.Auth.Require)
 	p.Server.AddReadinessCheck("postgres", p.Pool.Ping)
 	return p, nil
