@@ -28,6 +28,7 @@ func (s *Service) Routes(srv *httpapi.Server) {
 	s.tourRoutes(srv)
 	s.integrityRoutes(srv)
 	s.noticeRoutes(srv) // notice_handlers.go
+	s.notifyRoutes(srv) // notify_handlers.go: the inbox
 }
 
 // principal returns the authenticated caller, answering 401 when there is none.

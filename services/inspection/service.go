@@ -173,10 +173,14 @@ func (s *Service) publish(ctx context.Context, tx pgx.Tx, id, typ, village, subj
 	if err != nil {
 		return err
 	}
-	return events.Enqueue(ctx, tx, s.topic(), eventsv1.Event{
+	ev := eventsv1.Event{
 		ID: id, Source: "/towns/" + s.Town + "/inspection", Type: typ, Subject: subject,
 		Time: s.now().UTC(), Town: s.Town, Village: village, Data: raw,
-	})
+	}
+	if err := events.Enqueue(ctx, tx, s.topic(), ev); err != nil {
+		return err
+	}
+	return s.HandleNotifyEvent(ctx, tx, ev) // its message, if it concerns people (notify.go)
 }
 
 // HandleWorkflowEvent is the events.Handler of the workflow stream: a

@@ -302,6 +302,11 @@ func matrix() []row {
 		{service: svcInspection, pattern: "POST /v1/deceased-persons/import", path: "/v1/deceased-persons/import", body: deceasedCSV, allow: discipline},
 		{service: svcInspection, pattern: "GET /v1/deceased-persons", path: "/v1/deceased-persons", allow: inspectors},
 		{service: svcInspection, pattern: "GET /v1/crosscheck-flags", path: "/v1/crosscheck-flags", allow: inspectors},
+		// The inbox: everyone with an office in town X or the district has
+		// one (their own messages); reading a message of nobody's is a 404.
+		{service: svcInspection, pattern: "GET /v1/inbox", path: "/v1/inbox", allow: roles(villageRoles, identity.TownRoles, districtAll)},
+		{service: svcInspection, pattern: "POST /v1/inbox/{id}/read", path: "/v1/inbox/999999999/read"},
+		{service: svcInspection, pattern: "POST /v1/inbox/read-all", path: "/v1/inbox/read-all", allow: roles(villageRoles, identity.TownRoles, districtAll)},
 	}
 	for _, s := range serviceNames {
 		for _, p := range operational {
