@@ -12,6 +12,7 @@ import (
 	"time"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/api/notifications"
 	"github.com/wuxiao/wuxiao/api/settings"
 
 	"github.com/wuxiao/wuxiao/services/inspection"
@@ -42,6 +43,12 @@ func main() {
 		"how often the district's towns are discovered again from the Kafka topics")
 	env.String(&district.viewTown, "district-view-town", settings.EnvDistrictViewTown, "",
 		"the town whose instance builds the district overview from every town's streams; this instance does only when it is that town; "+inspection.NoDistrictView+": no town's instance does (default: this instance does, as when it runs alone)")
+	env.String(&notify.file, "notify-channels-file", notifications.EnvChannelsFile, "",
+		"the district's notification channels (JSON, api/notifications; the operator mounts it from a Secret), reloaded when it changes; none: the console inbox only")
+	env.Int64(&notify.maxAttempts, "notify-max-attempts", inspection.EnvNotifyMaxAttempts, inspection.DefaultNotifyMaxAttempts,
+		"failed sends after which a notification delivery is dead-lettered")
+	env.String(&notify.consoleURL, "console-url", "WUXIAO_CONSOLE_URL", "",
+		"the console's address (https://wuxiao.example.cn), which makes notifications' links absolute; none: links are paths")
 	integrity.register(&base)
 	auditKey = base.BindAuditKey()
 	rating.register(&base)
@@ -57,6 +64,12 @@ var auditKey = new([]byte)
 // issuers holds who signs the notices and how they are numbered
 // (registered in main).
 var issuers struct{ district, town, prefix string }
+
+// notify holds the notifications' settings registered in main.
+var notify struct {
+	file, consoleURL string
+	maxAttempts      int64
+}
 
 // district holds the district projection's settings registered in main.
 var district struct {
@@ -124,6 +137,17 @@ func run(ctx context.Context, base *config.Base, townName string) error {
 	// Every audit trail is verified against the anchors hourly; a broken
 	// one is logged as an error (anchors.go).
 	loops := []func(context.Context) error{svc.EscalationLoop(time.Minute), svc.AuditSweepLoop(time.Hour)}
+	// Notifications: the channels file is read again every 30 s; every
+	// replica runs the delivery worker (notify_delivery.go).
+	channels := &inspection.ChannelSource{Path: notify.file, Log: p.Log}
+	if err := channels.Reload(); err != nil {
+		p.Log.Error("notification channels: only the console inbox until the file is valid", "error", err.Error())
+	}
+	deliverer := &inspection.Deliverer{Service: svc, Channels: channels, MaxAttempts: int(notify.maxAttempts), ConsoleURL: notify.consoleURL}
+	if err := deliverer.Instrument(p.Tel.MeterProvider); err != nil {
+		return err
+	}
+	loops = append(loops, channels.Watch(30*time.Second), deliverer.Run)
 	if feedHere {
 		feed := &inspection.DistrictFeed{Service: svc, Brokers: base.KafkaBrokers, Group: inspection.DistrictGroup(base.Town),
 			Towns: district.towns, Refresh: district.refresh,
@@ -135,8 +159,10 @@ func run(ctx context.Context, base *config.Base, townName string) error {
 		p.Log.Info("the district overview is built by another town's instance: not consuming the district's streams",
 			"districtViewTown", district.viewTown)
 	}
-	return p.Run(ctx, eventsv1.StreamInspection, []platform.Consume{{Stream: eventsv1.StreamWorkflow, Handler: svc.HandleWorkflowEvent},
-		{Stream: eventsv1.StreamComplaint, Handler: svc.HandleComplaintEvent},
+	// Workflow steps and complaint escalations also notify people (in the
+	// same transaction as the rating, once per event).
+	return p.Run(ctx, eventsv1.StreamInspection, []platform.Consume{{Stream: eventsv1.StreamWorkflow, Handler: svc.Notifying(svc.HandleWorkflowEvent)},
+		{Stream: eventsv1.StreamComplaint, Handler: svc.Notifying(svc.HandleComplaintEvent)},
 		// Subsidy payments are cross-checked against relatives and deaths.
 		{Stream: eventsv1.StreamDisclosure, Handler: svc.HandleDisclosureEvent},
 		// The operator's villages make the town's registry.
