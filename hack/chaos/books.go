@@ -386,7 +386,7 @@ func (s *suite) readyVillages(ctx context.Context) int {
 
 // checkVillages: every new village Ready, its officials' identities and
 // its QR ConfigMap exactly once.
-func (s *suite) checkVillages(ctx context.Context, b *books) error {
+func (s *suite) checkVillages(ctx context.Context, b *books) (string, error) {
 	ready := s.readyVillages(ctx)
 	b.accepted += chaosVillages
 	if ready < chaosVillages {
@@ -394,7 +394,7 @@ func (s *suite) checkVillages(ctx context.Context, b *books) error {
 	}
 	var cms corev1.ConfigMapList
 	if err := s.c.kube.List(ctx, &cms, client.InNamespace("town-"+s.town)); err != nil {
-		return err
+		return "", err
 	}
 	qr := map[string]int{}
 	for _, cm := range cms.Items {
@@ -404,9 +404,11 @@ func (s *suite) checkVillages(ctx context.Context, b *books) error {
 	}
 	ids, err := s.kr.identitiesByVillage(ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
+	nIDs, nQR := 0, 0
 	for _, code := range s.villageCodes() {
+		nIDs, nQR = nIDs+ids[code], nQR+qr[code]
 		switch n := qr[code]; {
 		case n == 0:
 			b.lose("village %s: no QR ConfigMap", code)
@@ -420,7 +422,7 @@ func (s *suite) checkVillages(ctx context.Context, b *books) error {
 			b.double("village %s: %d identities for 2 officials", code, n)
 		}
 	}
-	return nil
+	return fmt.Sprintf("after: %d/%d Ready, %d identities for %d officials, %d QR ConfigMaps", ready, chaosVillages, nIDs, 2*chaosVillages, nQR), nil
 }
 
 // deleteVillages removes the suite's villages and waits until they are

@@ -27,13 +27,13 @@ type fault struct {
 
 func faults() []fault {
 	return []fault{
-		{name: "kill-workflow", what: "SIGKILL of the victim town's workflow process while processes advance (mid-step)",
-			inject: killService("workflow")},
-		{name: "kill-complaint", what: "SIGKILL of the complaint process while reports are filed (mid relay batch)",
-			inject: killService("complaint")},
-		{name: "kill-inspection", what: "SIGKILL of the inspection process while it consumes the workflow's events (mid consumer batch)",
-			inject: killService("inspection")},
-		{name: "operator-30-villages", what: "the host operator SIGKILLed 3 s into provisioning 30 new villages, restarted 5 s later",
+		{name: "kill-workflow", what: "SIGKILL of the victim town's workflow process while a step request is in flight (mid-step)",
+			inject: killService("workflow", midStep)},
+		{name: "kill-complaint", what: "SIGKILL of the complaint process 10 ms after a report was accepted (its relay publishing the outbox: mid relay batch)",
+			inject: killService("complaint", afterAccepted("complaint", 10*time.Millisecond))},
+		{name: "kill-inspection", what: "SIGKILL of the inspection process 50 ms after a step was accepted (its consumer applying the step's events: mid consumer batch)",
+			inject: killService("inspection", afterAccepted("step", 50*time.Millisecond))},
+		{name: "operator-30-villages", what: "the host operator SIGKILLed 2 s into provisioning 30 new villages, restarted 5 s later",
 			inject: operatorMidProvisioning, cleanup: func(s *suite) { s.ensureOperator() }},
 		{name: "apiserver-30s", what: "kube-apiserver frozen (SIGSTOP) for 30 s, then SIGCONT",
 			inject: apiserverFreeze, cleanup: func(s *suite) { _ = signalDaemon(s, "cluster", "kube-apiserver", syscall.SIGCONT) }},
@@ -50,12 +50,32 @@ func faults() []fault {
 	}
 }
 
-func killService(svc string) func(context.Context, *suite) (time.Time, string, error) {
+// midStep waits until a request to the victim's workflow is in flight.
+func midStep(ctx context.Context, s *suite) {
+	n := s.g.inflight(s.town, "workflow")
+	for n.Load() == 0 && ctx.Err() == nil {
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// afterAccepted waits for the next accepted write of kind in the victim
+// town, then d.
+func afterAccepted(kind string, d time.Duration) func(context.Context, *suite) {
+	return func(ctx context.Context, s *suite) {
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		s.led.next(wctx, s.town, kind)
+		time.Sleep(d)
+	}
+}
+
+func killService(svc string, when func(context.Context, *suite)) func(context.Context, *suite) (time.Time, string, error) {
 	return func(ctx context.Context, s *suite) (time.Time, string, error) {
 		pid, pod, err := s.c.containerPID(ctx, s.town, svc)
 		if err != nil {
 			return time.Time{}, "", err
 		}
+		when(ctx, s)
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			return time.Time{}, "", fmt.Errorf("kill %d: %w", pid, err)
 		}
@@ -190,7 +210,7 @@ func operatorMidProvisioning(ctx context.Context, s *suite) (time.Time, string, 
 	if err := s.applyVillages(ctx); err != nil {
 		return time.Time{}, "", err
 	}
-	sleep(ctx, 3*time.Second)
+	sleep(ctx, 2*time.Second)
 	ready := s.readyVillages(ctx)
 	if err := signalDaemon(s, "district", "operator", syscall.SIGKILL); err != nil {
 		return time.Time{}, "", err

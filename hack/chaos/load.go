@@ -72,6 +72,7 @@ type ledger struct {
 	// a given time, for the recovery figure
 	reads, readFails atomic.Int64
 	oks              map[string][]time.Time // stream (town/kind) -> successes
+	watch            chan op                // accepted writes, while a fault waits for one
 }
 
 func (l *ledger) add(o op) {
@@ -81,6 +82,38 @@ func (l *ledger) add(o op) {
 	l.mu.Unlock()
 	if o.outcome == accepted {
 		l.ok(o.town+"/"+o.kind, o.at)
+		l.mu.Lock()
+		w := l.watch
+		l.mu.Unlock()
+		if w != nil {
+			select {
+			case w <- o:
+			default:
+			}
+		}
+	}
+}
+
+// next waits for the next accepted write of kind in town.
+func (l *ledger) next(ctx context.Context, town, kind string) bool {
+	w := make(chan op, 64)
+	l.mu.Lock()
+	l.watch = w
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		l.watch = nil
+		l.mu.Unlock()
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case o := <-w:
+			if o.town == town && o.kind == kind {
+				return true
+			}
+		}
 	}
 }
 
@@ -139,6 +172,7 @@ type loadgen struct {
 	seq     atomic.Int64
 	clients atomic.Int64
 	pace    time.Duration // between a worker's writes: a steady load the consumers keep up with
+	busy    sync.Map      // town/service -> *atomic.Int64 of requests in flight
 }
 
 func newLoadgen(c *cluster, led *ledger, run string, towns []string, kr kratosAdmin) *loadgen {
@@ -221,7 +255,10 @@ func (g *loadgen) send(ctx context.Context, town, svc, method, path, token strin
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
+	n := g.inflight(town, svc)
+	n.Add(1)
 	resp, err := g.http.Do(req)
+	n.Add(-1)
 	if err != nil {
 		g.c.podIP(ctx, town, svc, true) // the pod may have moved
 		return answer{}, err
@@ -229,6 +266,13 @@ func (g *loadgen) send(ctx context.Context, town, svc, method, path, token strin
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	return answer{status: resp.StatusCode, hdr: resp.Header, body: data}, nil
+}
+
+// inflight counts the requests to a town's service that are waiting for
+// their answer (the service is working on them).
+func (g *loadgen) inflight(town, svc string) *atomic.Int64 {
+	v, _ := g.busy.LoadOrStore(town+"/"+svc, new(atomic.Int64))
+	return v.(*atomic.Int64)
 }
 
 func (g *loadgen) sendJSON(ctx context.Context, town, svc, method, path, token string, in any) (answer, error) {

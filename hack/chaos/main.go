@@ -260,9 +260,11 @@ func (s *suite) phase(ctx context.Context, f fault, workers int) (r row) {
 		return r
 	}
 	if f.name == "operator-30-villages" {
-		if err := s.checkVillages(ctx, b); err != nil {
+		summary, err := s.checkVillages(ctx, b)
+		if err != nil {
 			r.err = err
 		}
+		r.note = strings.TrimPrefix(r.note+"; "+summary, "; ")
 		if err := s.deleteVillages(ctx); err != nil && r.err == nil {
 			r.err = err
 		}
@@ -290,7 +292,7 @@ func render(rows []row, s *suite) string {
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Fprintf(&b, "Latest `make chaos` run: %s (run %s on %s, load average %s), faults on town %s, load on %s.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), s.run, host, strings.Join(strings.Fields(string(load))[:3], " "), s.town, strings.Join(s.towns, ", "))
-	b.WriteString("| fault | requests accepted | lost | applied twice | recovery time | unanswered | books settled | portal reads failed | note |\n")
+	b.WriteString("| fault | requests accepted | lost | applied twice | recovery time | failed (5xx or no answer) | books settled | portal reads failed | note |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		note := r.note
