@@ -78,6 +78,12 @@ func (r *DistrictReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 		if again > 0 && (result.RequeueAfter == 0 || again < result.RequeueAfter) {
 			result.RequeueAfter = again
 		}
+		// Likewise the notification channels (notifications.go).
+		again, notifyErr := r.districtNotifications(ctx, d)
+		gatewayErr = errors.Join(gatewayErr, notifyErr)
+		if again > 0 && (result.RequeueAfter == 0 || again < result.RequeueAfter) {
+			result.RequeueAfter = again
+		}
 		err := r.countTowns(ctx, d)
 		if err == nil {
 			// The rollout gate's verdicts (rollout_gate.go); like the
@@ -181,7 +187,7 @@ func (r *DistrictReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		o, n := e.ObjectOld.(*wuxiaov1.Town), e.ObjectNew.(*wuxiaov1.Town)
 		return isReady(o.Status.Conditions) != isReady(n.Status.Conditions) || o.Status.Version != n.Status.Version ||
 			o.DeletionTimestamp.IsZero() != n.DeletionTimestamp.IsZero() || gatePhase(o) != gatePhase(n) ||
-			calendarState(o) != calendarState(n)
+			calendarState(o) != calendarState(n) || notificationsState(o) != notificationsState(n)
 	}}
 	return ctrl.NewControllerManagedBy(mgr).Named(name).
 		For(&wuxiaov1.District{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).

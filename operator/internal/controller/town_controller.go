@@ -130,6 +130,9 @@ func (r *TownReconciler) reconcile(ctx context.Context, town *wuxiaov1.Town) (ct
 		// Edits of a rules or calendar ConfigMap without the watch label arrive this way.
 		return soonest(RatingRulesResync), nil
 	}
+	if again := notificationsAgain(town); again > 0 { // likewise the channels' Secrets
+		return soonest(again), nil
+	}
 	return ctrl.Result{RequeueAfter: gate}, nil
 }
 
@@ -190,6 +193,9 @@ func (r *TownReconciler) reconcileChildren(ctx context.Context, town *wuxiaov1.T
 		return 0, err
 	}
 	if err := r.calendar(ctx, town, district); err != nil { // calendar.go
+		return 0, err
+	}
+	if err := r.notifications(ctx, town, district); err != nil { // notifications.go
 		return 0, err
 	}
 
@@ -436,6 +442,10 @@ func (r *TownReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err != nil {
 		return err
 	}
+	notifySecrets, err := r.notificationSecretSource(mgr)
+	if err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(name).
 		WithOptions(controller.Options{MaxConcurrentReconciles: TownWorkers}).
@@ -457,6 +467,7 @@ func (r *TownReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&wuxiaov1.PowerCatalog{}, handler.EnqueueRequestsFromMapFunc(r.allTowns)).
 		WatchesRawSource(ratingRules).
 		WatchesRawSource(calendars).
+		WatchesRawSource(notifySecrets).
 		Watches(&wuxiaov1.Village{}, coalescedTownOfVillage(villageCountDelay)).
 		Complete(traced("town", r))
 }

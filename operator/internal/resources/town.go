@@ -303,6 +303,10 @@ func Deployment(in TownInput, svc wuxiaov1.ServiceName, catalogHash string) *app
 		pod.Containers[0].VolumeMounts = append(slices.Clone(catalogMount), calendarVolumeMount())
 		pod.Volumes = append(pod.Volumes, calendarVolumeSource())
 	}
+	if svc == wuxiaov1.ServiceInspection { // the notification channels (notify.go)
+		pod.Containers[0].VolumeMounts = append(slices.Clone(catalogMount), notifyVolumeMount())
+		pod.Volumes = append(pod.Volumes, notifyVolumeSource())
+	}
 	if p := tmpl.Placement; p != nil {
 		pod.NodeSelector = p.NodeSelector
 		pod.Tolerations = p.Tolerations
@@ -391,6 +395,9 @@ func serviceEnv(in TownInput, svc wuxiaov1.ServiceName) []corev1.EnvVar {
 	}
 	if svc == wuxiaov1.ServiceWorkflow {
 		env = append(env, corev1.EnvVar{Name: settings.EnvCalendarFile, Value: CalendarMountPath + "/" + CalendarFileKey})
+	}
+	if svc == wuxiaov1.ServiceInspection {
+		env = append(env, notifyEnv())
 	}
 	if svc == wuxiaov1.ServiceInspection && in.RatingRules != "" {
 		env = append(env, corev1.EnvVar{Name: EnvRatingRules, Value: in.RatingRules})
