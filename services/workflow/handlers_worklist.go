@@ -24,21 +24,24 @@ func (s *Service) worklistRoutes(srv *httpapi.Server) {
 	srv.HandleFunc("GET /v1/villages", s.listVillages)
 }
 
-// townScope returns the village a caller is confined to in this town ("" =
+// townScope returns the villages a caller is confined to in this town (nil =
 // every village of the town), or ok=false when the caller reads nothing of
 // this town's processes: village roles of this town read their own
-// village; town roles of this town (but town-it) and district roles read
-// every village.
-func (s *Service) townScope(p identity.Principal) (village string, ok bool) {
+// village, a liaison cadre of this town the villages assigned to it; town
+// roles of this town (but town-it) and district roles covering the town
+// (identity.Principal.InTown: a 片组's) read every village.
+func (s *Service) townScope(p identity.Principal) (villages []string, ok bool) {
 	switch {
 	case p.Role.IsVillageRole():
-		return p.Village, p.Town == s.Town && divcode.Valid(p.Village)
+		return []string{p.Village}, p.Town == s.Town && divcode.Valid(p.Village)
+	case p.Role.IsLiaisonCadre():
+		return p.Villages, p.Town == s.Town && len(p.Villages) > 0
 	case p.Role.IsTownRole():
-		return "", p.Role != identity.RoleTownIT && p.Town == s.Town
+		return nil, p.Role != identity.RoleTownIT && p.Town == s.Town
 	case p.Role.IsDistrictRole():
-		return "", true
+		return nil, p.InTown(s.Town)
 	}
-	return "", false
+	return nil, false
 }
 
 // InstanceFilter selects instances of the town.
@@ -50,7 +53,10 @@ type InstanceFilter struct {
 	// WaitingFor, when set, keeps running instances whose current step is
 	// recorded by this role (a catalog role, e.g. town-finance).
 	WaitingFor string
-	Limit      int
+	// Villages, when set, keeps the instances of these villages only (a
+	// liaison cadre's).
+	Villages []string
+	Limit    int
 }
 
 // ListTown lists the instances of this town that match f, newest first.
@@ -71,7 +77,8 @@ func (s *Service) ListTown(ctx context.Context, f InstanceFilter) ([]*Instance, 
 	rows, err := s.Pool.Query(ctx, `SELECT doc FROM instances
 		WHERE town = $1 AND ($2 = '' OR village = $2) AND ($3 = '' OR status = $3)
 		AND ($4::text[] IS NULL OR (status = 'running' AND item_id || '/' || current_step = ANY($4)))
-		ORDER BY started_at DESC LIMIT $5`, s.Town, f.Village, f.Status, waiting, f.Limit)
+		AND ($6::text[] IS NULL OR village = ANY($6))
+		ORDER BY started_at DESC LIMIT $5`, s.Town, f.Village, f.Status, waiting, f.Limit, f.Villages)
 	if err != nil {
 		return nil, err
 	}
@@ -113,12 +120,12 @@ func (s *Service) listTown(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, httpapi.ValidationFailed(errs...))
 		return
 	}
-	if scope != "" {
-		if f.Village != "" && f.Village != scope {
+	if scope != nil {
+		if f.Village != "" && !slices.Contains(scope, f.Village) {
 			httpapi.WriteProblem(w, r, httpapi.Forbidden("you cannot read village "+f.Village))
 			return
 		}
-		f.Village = scope
+		f.Villages = scope
 	}
 	list, err := s.ListTown(r.Context(), f)
 	if err != nil {
@@ -165,8 +172,8 @@ func (s *Service) listVillages(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, r, err)
 		return
 	}
-	if scope != "" {
-		list = slices.DeleteFunc(list, func(v VillageInfo) bool { return v.Code != scope })
+	if scope != nil {
+		list = slices.DeleteFunc(list, func(v VillageInfo) bool { return !slices.Contains(scope, v.Code) })
 	}
 	_ = httpapi.WriteItems(w, list)
 }

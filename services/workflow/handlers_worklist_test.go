@@ -54,6 +54,8 @@ func TestTownWorklist(t *testing.T) {
 	townIT, _ := testinfra.KratosUser(t, "town-it", town, "")
 	villager, _ := testinfra.KratosUser(t, "villager", town, village)
 	district, _ := testinfra.KratosUser(t, "district-discipline", "", "")
+	// 联村干部 of this town assigned to village B only
+	cadre, _ := testinfra.KratosUserWithMetadata(t, map[string]any{"role": "village-liaison-cadre", "town": town, "villages": []string{villageB}})
 
 	ids := func(r response) []string {
 		var out []string
@@ -77,6 +79,9 @@ func TestTownWorklist(t *testing.T) {
 		{"director: own village, any state", directorA, "", 200, sorted(waiting[village], early.ID)},
 		{"district staff read the town", district, "?waitingFor=town-official", 200, sorted(waiting[village], waiting[villageB])},
 		{"director asks for another village", directorA, "?village=" + villageB, 403, nil},
+		{"liaison cadre: its assigned village only", cadre, "?status=running", 200, []string{waiting[villageB]}},
+		{"liaison cadre: its assigned village by name", cadre, "?village=" + villageB, 200, []string{waiting[villageB]}},
+		{"liaison cadre asks for a village not assigned", cadre, "?village=" + village, 403, nil},
 		{"another town's official", foreign, "?waitingFor=town-official", 403, nil},
 		{"town IT reads no processes", townIT, "", 403, nil},
 		{"villagers use the public tracker", villager, "", 403, nil},
@@ -109,6 +114,9 @@ func TestTownWorklist(t *testing.T) {
 	}
 	if r := call(t, ts, "GET", "/v1/villages", directorA, "", ""); r.Status != 200 || names(r) != village+"=岩头村" {
 		t.Fatalf("villages for a director: %d %s", r.Status, r.Raw)
+	}
+	if r := call(t, ts, "GET", "/v1/villages", cadre, "", ""); r.Status != 200 || names(r) != villageB+"=畸山村" {
+		t.Fatalf("villages for a liaison cadre: %d %s", r.Status, r.Raw)
 	}
 	for _, tok := range []string{foreign, townIT, villager} {
 		if r := call(t, ts, "GET", "/v1/villages", tok, "", ""); r.Status != 403 {
