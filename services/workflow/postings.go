@@ -205,6 +205,12 @@ func (s *Service) syncPostings(ctx context.Context, tx pgx.Tx, inst *Instance, n
 	if err != nil {
 		return err
 	}
+	return s.syncPostingsTo(ctx, txWriter{tx}, inst, open, now)
+}
+
+// syncPostingsTo is syncPostings given the instance's open postings (read
+// under its row lock in this transaction), writing to w.
+func (s *Service) syncPostingsTo(ctx context.Context, w writer, inst *Instance, open []Posting, now time.Time) error {
 	current := false
 	for _, p := range open {
 		if inst.Status == StatusRunning && p.StepID == inst.Current && p.Visit == visits(inst, inst.Current) {
@@ -215,11 +221,11 @@ func (s *Service) syncPostings(ctx context.Context, tx pgx.Tx, inst *Instance, n
 		if inst.Status == StatusWithdrawn {
 			reason = eventsv1.PostingEndedWithdrawn
 		}
-		if err := endPosting(ctx, tx, p.ID, now, reason); err != nil {
+		if err := endPosting(ctx, w, p.ID, now, reason); err != nil {
 			return err
 		}
 		days := DaysBetween(p.StartAt, now)
-		if err := s.publish(ctx, tx, inst, eventsv1.TypePostingEnded, eventsv1.PostingEnded{InstanceRef: ref(inst),
+		if err := s.publishTo(ctx, w, inst, eventsv1.TypePostingEnded, eventsv1.PostingEnded{InstanceRef: ref(inst),
 			PostingID: p.ID, StepID: p.StepID, Reason: reason, EndedAt: now, Days: days,
 			// Short is what the control warns of: a withdrawn process's
 			// posting is not short, it is gone.
@@ -248,14 +254,14 @@ func (s *Service) syncPostings(ctx context.Context, tx pgx.Tx, inst *Instance, n
 		}
 	}
 	for _, p := range posts {
-		if err := insertPosting(ctx, tx, p); err != nil {
+		if err := insertPosting(ctx, w, p); err != nil {
 			return err
 		}
 		stepName := ""
 		if st := item.Step(p.StepID); st != nil {
 			stepName = st.Name
 		}
-		if err := s.publish(ctx, tx, inst, eventsv1.TypePostingPublished, eventsv1.PostingPublished{InstanceRef: ref(inst),
+		if err := s.publishTo(ctx, w, inst, eventsv1.TypePostingPublished, eventsv1.PostingPublished{InstanceRef: ref(inst),
 			PostingID: p.ID, Kind: p.Kind, StepID: p.StepID, StepName: stepName, What: p.What, Section: p.Section,
 			Title: p.Title, Text: p.Text, MinDays: p.MinDays, Calendar: p.Calendar, StartAt: p.StartAt, PlannedEndAt: p.PlannedEndAt}); err != nil {
 			return err

@@ -19,26 +19,26 @@ func scanPosting(r pgx.CollectableRow) (Posting, error) {
 
 // openPostings are the step postings of an instance still up, locked: the
 // instance's row lock already serialises its changes, this guards the rows.
+const openPostingsSQL = `SELECT ` + postingColumns + ` FROM postings
+	WHERE instance_id = $1 AND kind = 'step' AND ended_at IS NULL ORDER BY start_at FOR UPDATE`
+
 func openPostings(ctx context.Context, tx pgx.Tx, instanceID string) ([]Posting, error) {
-	rows, err := tx.Query(ctx, `SELECT `+postingColumns+` FROM postings
-		WHERE instance_id = $1 AND kind = 'step' AND ended_at IS NULL ORDER BY start_at FOR UPDATE`, instanceID)
+	rows, err := tx.Query(ctx, openPostingsSQL, instanceID)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, scanPosting)
 }
 
-func insertPosting(ctx context.Context, tx pgx.Tx, p Posting) error {
-	_, err := tx.Exec(ctx, `INSERT INTO postings (id, instance_id, village, item_id, kind, step_id, visit, what, section, title, body,
+func insertPosting(ctx context.Context, w writer, p Posting) error {
+	return w.exec(ctx, `INSERT INTO postings (id, instance_id, village, item_id, kind, step_id, visit, what, section, title, body,
 		min_days, calendar, start_at, planned_end_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)`,
 		p.ID, p.InstanceID, p.Village, p.ItemID, p.Kind, p.StepID, p.Visit, p.What, p.Section, p.Title, p.Text,
 		p.MinDays, p.Calendar, p.StartAt, p.PlannedEndAt)
-	return err
 }
 
-func endPosting(ctx context.Context, tx pgx.Tx, id string, at time.Time, reason string) error {
-	_, err := tx.Exec(ctx, `UPDATE postings SET ended_at = $2, end_reason = $3 WHERE id = $1 AND ended_at IS NULL`, id, at, reason)
-	return err
+func endPosting(ctx context.Context, w writer, id string, at time.Time, reason string) error {
+	return w.exec(ctx, `UPDATE postings SET ended_at = $2, end_reason = $3 WHERE id = $1 AND ended_at IS NULL`, id, at, reason)
 }
 
 // villagePostings lists a village's postings up at now (current) or come

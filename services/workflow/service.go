@@ -19,7 +19,6 @@ import (
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	"github.com/wuxiao/wuxiao/services/internal/domainerr"
-	"github.com/wuxiao/wuxiao/services/internal/events"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/personal"
 	"github.com/wuxiao/wuxiao/services/internal/store"
@@ -156,77 +155,18 @@ func (r CompleteRequest) TextLimits() []httpapi.TextLimit {
 	}
 }
 
-// Complete records a step of an instance.
+// Complete records a step of an instance: one transaction in two round
+// trips (step_batch.go), retried like store.InTx after a deadlock.
 func (s *Service) Complete(ctx context.Context, actor Actor, id, step string, req CompleteRequest) (*Instance, []Warning, error) {
 	var inst *Instance
 	var fresh []Warning
-	err := store.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
-		var err error
-		if inst, err = loadInstance(ctx, tx, "id = $1", id, true); err != nil {
-			return err
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		if inst, fresh, err = s.recordStep(ctx, s.Pool, actor, id, step, req); !retriable(err) {
+			break
 		}
-		now := s.now()
-		th, err := villageThresholds(ctx, tx, inst.Village)
-		if err != nil {
-			return err
-		}
-		rel, err := isRelative(ctx, tx, inst.Village, actor.ID, inst.Payee)
-		if err != nil {
-			return err
-		}
-		posted, err := postedAt(ctx, tx, inst, step) // the real posting (postings.go)
-		if err != nil {
-			return err
-		}
-		wasCurrent := inst.Current
-		warnings, timers, err := s.Engine.Complete(inst, actor, CompleteInput{StepID: step, Next: req.Next, Note: req.Note,
-			OutOfOrder: req.OutOfOrder, Reason: req.Reason, Now: now, ActorIsPayeeRelative: rel, Thresholds: th, PostedAt: posted})
-		if err != nil {
-			return err
-		}
-		if step == wasCurrent {
-			if err := cancelTimers(ctx, tx, inst.ID, step); err != nil {
-				return err
-			}
-		}
-		if err := insertTimers(ctx, tx, inst.ID, timers); err != nil {
-			return err
-		}
-		for i := range warnings {
-			warnings[i].ID = uuid.NewString()
-		}
-		if fresh, err = insertWarnings(ctx, tx, warnings, visits(inst, step)); err != nil {
-			return err
-		}
-		if err := saveInstance(ctx, tx, inst, now); err != nil {
-			return err
-		}
-		if err := s.appendAudit(ctx, tx, inst, now, actor, "step.completed", map[string]any{"step": step, "request": req}); err != nil {
-			return err
-		}
-		item := s.Engine.Catalog.Item(inst.ItemID)
-		nextName, nextRole := s.stepWho(inst, inst.Current) // notify_steps.go
-		if err := s.publish(ctx, tx, inst, eventsv1.TypeStepCompleted, eventsv1.StepCompleted{InstanceRef: ref(inst),
-			StepID: step, StepName: item.Step(step).Name, ActorID: actor.ID, ActorRole: actor.Role, CompletedAt: now,
-			OutOfOrder: req.OutOfOrder && step != wasCurrent, NextStep: inst.Current, NextStepName: nextName, NextRole: nextRole}); err != nil {
-			return err
-		}
-		if err := s.publishWarnings(ctx, tx, inst, fresh); err != nil {
-			return err
-		}
-		if err := s.syncPostings(ctx, tx, inst, now); err != nil {
-			return err
-		}
-		if inst.Status == StatusCompleted {
-			payee := ""
-			if inst.Payee != nil {
-				payee = inst.Payee.Name
-			}
-			return s.publish(ctx, tx, inst, eventsv1.TypeInstanceCompleted, eventsv1.InstanceCompleted{InstanceRef: ref(inst),
-				Title: inst.Title, AmountFen: inst.AmountFen, PayeeName: payee, CompletedAt: now})
-		}
-		return nil
-	})
+		time.Sleep(time.Duration(attempt+1) * 10 * time.Millisecond)
+	}
 	if err == nil {
 		s.metrics.stepCompleted(ctx, inst.Category)
 		s.metrics.warned(ctx, fresh)
@@ -235,6 +175,16 @@ func (s *Service) Complete(ctx context.Context, actor Actor, id, step string, re
 		err = &domainerr.Error{Status: 409, Type: "conflict", Title: "Changed meanwhile", Detail: "the process changed while you were recording this step; reload and try again"}
 	}
 	return inst, fresh, fmtErr("completing step", err)
+}
+
+// stepCompleted is the event of step recorded by actor; wasCurrent is the
+// step the instance stood at before.
+func (s *Service) stepCompleted(inst *Instance, actor Actor, step, wasCurrent string, req CompleteRequest, now time.Time) eventsv1.StepCompleted {
+	item := s.Engine.Catalog.Item(inst.ItemID)
+	nextName, nextRole := s.stepWho(inst, inst.Current) // notify_steps.go
+	return eventsv1.StepCompleted{InstanceRef: ref(inst),
+		StepID: step, StepName: item.Step(step).Name, ActorID: actor.ID, ActorRole: actor.Role, CompletedAt: now,
+		OutOfOrder: req.OutOfOrder && step != wasCurrent, NextStep: inst.Current, NextStepName: nextName, NextRole: nextRole}
 }
 
 // visits counts the visits of a step so far (loops revisit steps).
@@ -541,25 +491,11 @@ func (s *Service) RunTimers(ctx context.Context, interval time.Duration) error {
 }
 
 func (s *Service) publish(ctx context.Context, tx pgx.Tx, inst *Instance, typ string, data any) error {
-	raw, err := json.Marshal(data)
-	if err != nil {
-		return err
-	}
-	return events.Enqueue(ctx, tx, s.topic(), eventsv1.Event{
-		ID: uuid.NewString(), Source: "/towns/" + s.Town + "/workflow", Type: typ, Subject: inst.TrackingNumber,
-		Time: s.now().UTC(), Town: inst.Town, Village: inst.Village, Data: raw,
-	})
+	return s.publishTo(ctx, txWriter{tx}, inst, typ, data)
 }
 
 func (s *Service) publishWarnings(ctx context.Context, tx pgx.Tx, inst *Instance, ws []Warning) error {
-	for _, w := range ws {
-		if err := s.publish(ctx, tx, inst, eventsv1.TypeWarningRaised, eventsv1.WarningRaised{InstanceRef: ref(inst),
-			WarningID: w.ID, StepID: w.StepID, ControlID: w.ControlID, Rule: w.Rule, Message: w.Message, Norm: w.Norm,
-			Basis: w.Basis, ActorID: w.ActorID, Public: w.Public, RaisedAt: w.RaisedAt}); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.publishWarningsTo(ctx, txWriter{tx}, inst, ws)
 }
 
 func ref(inst *Instance) eventsv1.InstanceRef {

@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	"github.com/wuxiao/wuxiao/services/internal/keys"
 	"github.com/wuxiao/wuxiao/services/internal/store"
 )
@@ -67,8 +66,7 @@ func saveInstance(ctx context.Context, tx pgx.Tx, inst *Instance, now time.Time)
 	if err != nil {
 		return err
 	}
-	tag, err := tx.Exec(ctx, `UPDATE instances SET status = $3, current_step = NULLIF($4, ''), version = $5, updated_at = $6, doc = $7
-		WHERE id = $1 AND version = $2`, inst.ID, prev, inst.Status, inst.Current, inst.Version, now, doc)
+	tag, err := tx.Exec(ctx, saveInstanceSQL, inst.ID, prev, inst.Status, inst.Current, inst.Version, now, doc)
 	if err != nil {
 		return err
 	}
@@ -83,9 +81,7 @@ func saveInstance(ctx context.Context, tx pgx.Tx, inst *Instance, now time.Time)
 func insertWarnings(ctx context.Context, tx pgx.Tx, ws []Warning, visit int) ([]Warning, error) {
 	var fresh []Warning
 	for _, w := range ws {
-		tag, err := tx.Exec(ctx, `INSERT INTO warnings (id, instance_id, town, village, item_id, step_id, control_id, rule, message, norm, basis, actor_id, public, raised_at, visit)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) ON CONFLICT DO NOTHING`,
-			w.ID, w.InstanceID, w.Town, w.Village, w.ItemID, w.StepID, w.ControlID, w.Rule, w.Message, w.Norm, w.Basis, w.ActorID, w.Public, w.RaisedAt, visit)
+		tag, err := tx.Exec(ctx, insertWarningSQL, warningArgs(w, visit)...)
 		if err != nil {
 			return nil, err
 		}
@@ -97,24 +93,11 @@ func insertWarnings(ctx context.Context, tx pgx.Tx, ws []Warning, visit int) ([]
 }
 
 func insertTimers(ctx context.Context, tx pgx.Tx, instanceID string, ts []Timer) error {
-	for _, t := range ts {
-		if _, err := tx.Exec(ctx, `INSERT INTO timers (instance_id, step_id, kind, fire_at) VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING`,
-			instanceID, t.StepID, t.Kind, t.FireAt); err != nil {
-			return err
-		}
-	}
-	return nil
+	return insertTimersTo(ctx, txWriter{tx}, instanceID, ts)
 }
 
 func cancelTimers(ctx context.Context, tx pgx.Tx, instanceID, step string) error {
-	q := `UPDATE timers SET cancelled = true WHERE instance_id = $1 AND fired_at IS NULL AND NOT cancelled`
-	args := []any{instanceID}
-	if step != "" {
-		q += ` AND step_id = $2`
-		args = append(args, step)
-	}
-	_, err := tx.Exec(ctx, q, args...)
-	return err
+	return cancelTimersTo(ctx, txWriter{tx}, instanceID, step)
 }
 
 // appendAudit chains a keyed entry after the instance's last one and, in
@@ -122,28 +105,16 @@ func cancelTimers(ctx context.Context, tx pgx.Tx, instanceID, step string) error
 // the inspection service to keep outside this database. The caller holds
 // the instance's row lock, so no two writers race for a sequence.
 func (s *Service) appendAudit(ctx context.Context, tx pgx.Tx, inst *Instance, at time.Time, actor Actor, action string, data any) error {
-	if len(s.AuditKey) == 0 {
-		return errors.New("workflow: no audit key (set --audit-key / WUXIAO_AUDIT_KEY): refusing to write an unkeyed audit entry")
-	}
 	var prev *AuditEntry
 	var last AuditEntry
-	err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit WHERE instance_id = $1 ORDER BY seq DESC LIMIT 1`, inst.ID).Scan(&last.Seq, &last.Hash)
+	err := tx.QueryRow(ctx, lastAuditSQL, inst.ID).Scan(&last.Seq, &last.Hash)
 	switch {
 	case err == nil:
 		prev = &last
 	case !errors.Is(err, pgx.ErrNoRows):
 		return err
 	}
-	e, err := NewAuditEntry(prev, s.AuditKey, inst.ID, at, actor, action, data)
-	if err != nil {
-		return err
-	}
-	if _, err = tx.Exec(ctx, `INSERT INTO audit (instance_id, seq, at, actor_id, actor_role, action, data, prev_hash, hash, alg)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`, e.InstanceID, e.Seq, e.At, e.ActorID, e.ActorRole, e.Action, e.Data, e.PrevHash, e.Hash, e.Alg); err != nil {
-		return err
-	}
-	return s.publish(ctx, tx, inst, eventsv1.TypeAuditAnchored, eventsv1.AuditAnchored{InstanceID: e.InstanceID,
-		TrackingNumber: inst.TrackingNumber, Seq: e.Seq, Hash: e.Hash, Alg: e.Alg, At: e.At})
+	return s.writeAudit(ctx, txWriter{tx}, inst, prev, at, actor, action, data)
 }
 
 func readAudit(ctx context.Context, pool *pgxpool.Pool, instanceID string) ([]AuditEntry, error) {

@@ -66,6 +66,13 @@ func Enqueue(ctx context.Context, tx pgx.Tx, topic string, ev eventsv1.Event) er
 	return err
 }
 
+// enqueueSQL writes an outbox row and notifies the relay. The empty
+// payload lets PostgreSQL fold the notifications of one transaction into
+// one.
+const enqueueSQL = `WITH ins AS (
+	INSERT INTO outbox (event_id, topic, key, headers, payload) VALUES ($1, $2, $3, $4, $5) RETURNING 1)
+	SELECT pg_notify(` + channelExpr + `, '') FROM ins`
+
 func enqueue(ctx context.Context, tx pgx.Tx, topic string, ev eventsv1.Event) error {
 	msg, err := Encode(ctx, topic, ev)
 	if err != nil {
@@ -75,12 +82,7 @@ func enqueue(ctx context.Context, tx pgx.Tx, topic string, ev eventsv1.Event) er
 	if err != nil {
 		return err
 	}
-	// The empty payload lets PostgreSQL fold the notifications of one
-	// transaction into one.
-	_, err = tx.Exec(ctx, `WITH ins AS (
-		INSERT INTO outbox (event_id, topic, key, headers, payload) VALUES ($1, $2, $3, $4, $5) RETURNING 1)
-		SELECT pg_notify(`+channelExpr+`, '') FROM ins`,
-		ev.ID, topic, string(msg.Key), headers, msg.Value)
+	_, err = tx.Exec(ctx, enqueueSQL, ev.ID, topic, string(msg.Key), headers, msg.Value)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 		return fmt.Errorf("event %s is already in the outbox: %w", ev.ID, err)
