@@ -247,7 +247,13 @@ func kafkaStop(ctx context.Context, s *suite) (time.Time, string, error) {
 		return time.Time{}, "", err
 	}
 	args := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
+	// The java binary by its path: the one hack/kafka.sh found may not be
+	// on this PATH.
+	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil {
+		args[0] = exe
+	}
 	cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+	environ, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
 	stopped := time.Now()
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		return time.Time{}, "", err
@@ -262,7 +268,12 @@ func kafkaStop(ctx context.Context, s *suite) (time.Time, string, error) {
 	script := `. hack/lib.sh; pidfile=$1 out=$2; shift 2; cd "$CHAOS_CWD"; proc_start "$pidfile" "$out" "$@"`
 	cmd := exec.Command("bash", append([]string{"-c", script, "restart-kafka", pidfile, filepath.Join(s.c.run, "kafka", "kafka.out")}, args...)...)
 	cmd.Dir = s.c.repoRoot
-	cmd.Env = append(os.Environ(), "CHAOS_CWD="+cwd)
+	// The broker's own environment, as hack/kafka.sh gave it.
+	cmd.Env = os.Environ()
+	if len(environ) > 0 {
+		cmd.Env = strings.Split(strings.TrimRight(string(environ), "\x00"), "\x00")
+	}
+	cmd.Env = append(cmd.Env, "CHAOS_CWD="+cwd)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return time.Time{}, "", fmt.Errorf("starting Kafka again: %v: %s", err, out)
 	}

@@ -62,7 +62,20 @@ type op struct {
 	marker   string // start: the title; complaint: the description's marker
 	tracking string // complaint: the tracking code
 	outcome  outcome
+	why      string // of a failure: the status or the transport error
 	at       time.Time
+}
+
+// failure says why a request failed, briefly.
+func failure(a answer, err error) string {
+	if err != nil {
+		msg := err.Error()
+		if i := strings.LastIndex(msg, ": "); i >= 0 {
+			msg = msg[i+2:]
+		}
+		return msg
+	}
+	return strconv.Itoa(a.status)
 }
 
 type ledger struct {
@@ -173,7 +186,12 @@ type loadgen struct {
 	clients atomic.Int64
 	pace    time.Duration // between a worker's writes: a steady load the consumers keep up with
 	busy    sync.Map      // town/service -> *atomic.Int64 of requests in flight
+	// stopping ends the load gracefully: no new request is begun, the ones
+	// under way get their answer (cancelling them would make unknowns).
+	stopping atomic.Bool
 }
+
+func (g *loadgen) going(ctx context.Context) bool { return ctx.Err() == nil && !g.stopping.Load() }
 
 func newLoadgen(c *cluster, led *ledger, run string, towns []string, kr kratosAdmin) *loadgen {
 	tr := &http.Transport{
@@ -286,7 +304,7 @@ func (g *loadgen) curPhase() string { return g.phase.Load().(string) }
 // ends. A step whose answer was lost is sent again (a client's retry): the
 // second answer is 200 if the first did not apply, 409 if it did.
 func (g *loadgen) processes(ctx context.Context, p people) {
-	for ctx.Err() == nil {
+	for g.going(ctx) {
 		n := g.seq.Add(1)
 		title := fmt.Sprintf("混沌测试 %s-%d 村民代表会议误餐费", g.run, n)
 		phase := g.curPhase()
@@ -303,9 +321,9 @@ func (g *loadgen) processes(ctx context.Context, p people) {
 		case err == nil && a.status == http.StatusCreated && json.Unmarshal(a.body, &inst) == nil && inst.ID != "":
 			o.outcome, o.instance = accepted, inst.ID
 		case err != nil || a.status >= 500:
-			o.outcome = unknown
+			o.outcome, o.why = unknown, failure(a, err)
 		default:
-			o.outcome = refused
+			o.outcome, o.why = refused, failure(a, err)
 		}
 		g.led.add(o)
 		if o.outcome != accepted {
@@ -314,7 +332,7 @@ func (g *loadgen) processes(ctx context.Context, p people) {
 		}
 		for _, sr := range stepRoles {
 			sleep(ctx, g.pace)
-			if !g.step(ctx, p, inst.ID, sr.step, sr.role) {
+			if !g.going(ctx) || !g.step(ctx, p, inst.ID, sr.step, sr.role) {
 				break
 			}
 		}
@@ -332,7 +350,7 @@ func (g *loadgen) step(ctx context.Context, p people, id, step, role string) boo
 			map[string]any{"note": "混沌测试"})
 		if ctx.Err() != nil {
 			if err != nil || a.status >= 500 {
-				g.led.add(op{phase: phase, kind: "step", town: p.town, village: p.village, instance: id, step: step, outcome: unknown})
+				g.led.add(op{phase: phase, kind: "step", town: p.town, village: p.village, instance: id, step: step, outcome: unknown, why: failure(a, err)})
 			}
 			return false
 		}
@@ -343,7 +361,7 @@ func (g *loadgen) step(ctx context.Context, p people, id, step, role string) boo
 			g.led.add(o)
 			return true
 		case err != nil || a.status >= 500:
-			o.outcome, lost = unknown, true
+			o.outcome, o.why, lost = unknown, failure(a, err), true
 			g.led.add(o)
 			sleep(ctx, backoff)
 			continue
@@ -351,7 +369,7 @@ func (g *loadgen) step(ctx context.Context, p people, id, step, role string) boo
 			// The lost attempt applied: the process is past this step.
 			return true
 		default:
-			o.outcome = refused
+			o.outcome, o.why = refused, failure(a, err)
 			g.led.add(o)
 			return false
 		}
@@ -372,7 +390,7 @@ var (
 // unanswered report stays unknown (and is still counted in the books).
 func (g *loadgen) complaints(ctx context.Context, town string) {
 	vs := g.staff[town]
-	for i := 0; ctx.Err() == nil; i++ {
+	for i := 0; g.going(ctx); i++ {
 		p := vs[i%len(vs)]
 		n := g.seq.Add(1)
 		marker := fmt.Sprintf("HD-%s-%d", g.run, n)
@@ -384,12 +402,12 @@ func (g *loadgen) complaints(ctx context.Context, town string) {
 		for attempt := 0; attempt < 3; attempt++ {
 			a, err := g.send(ctx, town, "complaint", http.MethodPost, "/r/"+p.village, "", strings.NewReader(form.Encode()), "application/x-www-form-urlencoded", hdr)
 			if ctx.Err() != nil && (err != nil || a.status >= 500) {
-				o.outcome = unknown
+				o.outcome, o.why = unknown, failure(a, err)
 				break
 			}
 			switch {
 			case err != nil || a.status >= 500:
-				o.outcome = unknown
+				o.outcome, o.why = unknown, failure(a, err)
 			case a.status == http.StatusCreated:
 				o.outcome = accepted
 				if m := trackingCodeRe.FindSubmatch(a.body); m != nil {
@@ -398,7 +416,7 @@ func (g *loadgen) complaints(ctx context.Context, town string) {
 			case a.status == http.StatusPreconditionRequired:
 				m := powRe.FindSubmatch(a.body)
 				if m == nil {
-					o.outcome = refused
+					o.outcome, o.why = refused, "428 without a challenge"
 					break
 				}
 				d, _ := strconv.Atoi(string(m[3]))
@@ -409,7 +427,7 @@ func (g *loadgen) complaints(ctx context.Context, town string) {
 				hdr["X-Wuxiao-Challenge"], hdr["X-Wuxiao-Nonce"] = tok, nonce
 				continue
 			default:
-				o.outcome = refused
+				o.outcome, o.why = refused, failure(a, err)
 			}
 			break
 		}
@@ -443,7 +461,7 @@ func solvePoW(seed string, difficulty int) string {
 // second; failures are counted, not books.
 func (g *loadgen) portal(ctx context.Context, town string) {
 	vs := g.staff[town]
-	for i := 0; ctx.Err() == nil; i++ {
+	for i := 0; g.going(ctx); i++ {
 		a, err := g.send(ctx, town, "disclosure", http.MethodGet, "/v/"+vs[i%len(vs)].village, "", nil, "", nil)
 		if ctx.Err() != nil {
 			return
@@ -460,6 +478,7 @@ func (g *loadgen) portal(ctx context.Context, town string) {
 
 // start runs the load until ctx ends; wait for the returned WaitGroup.
 func (g *loadgen) start(ctx context.Context, workersPerTown int) *sync.WaitGroup {
+	g.stopping.Store(false)
 	var wg sync.WaitGroup
 	for _, town := range g.towns {
 		for i := 0; i < workersPerTown; i++ {

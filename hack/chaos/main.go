@@ -65,7 +65,24 @@ type row struct {
 	recovery, settle               time.Duration
 	reads, readFails               int64
 	note                           string
+	failures                       string // the failed requests by town, kind and reason
 	err                            error
+}
+
+// failures sums up the requests that failed (no answer, 5xx, refusals).
+func failures(ops []op) string {
+	n := map[string]int{}
+	for _, o := range ops {
+		if o.outcome != accepted {
+			n[fmt.Sprintf("%s %s %s", o.town, o.kind, o.why)]++
+		}
+	}
+	var parts []string
+	for k, v := range n {
+		parts = append(parts, fmt.Sprintf("%s ×%d", k, v))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
 }
 
 func main() {
@@ -246,8 +263,15 @@ func (s *suite) phase(ctx context.Context, f fault, workers int) (r row) {
 	}
 	r.recovery = later(readyAt, last).Sub(heal)
 	sleep(ctx, s.after)
-	stopLoad()
-	wg.Wait()
+	s.g.stopping.Store(true)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute): // a step still retrying: given up
+		stopLoad()
+		<-done
+	}
 	r.reads, r.readFails = s.led.reads.Load(), s.led.readFails.Load()
 	settle, derr := s.drain(ctx, since, s.deadline)
 	r.settle = settle
@@ -270,6 +294,7 @@ func (s *suite) phase(ctx context.Context, f fault, workers int) (r row) {
 		}
 	}
 	r.accepted, r.lost, r.twice, r.unknown = b.accepted, b.lost, b.twice, b.unknown
+	r.failures = failures(s.led.of(f.name))
 	for _, p := range b.problems {
 		fmt.Println("  chaos:", p)
 	}
@@ -281,8 +306,8 @@ func formatRow(r row) string {
 	if r.err != nil {
 		status = "ERROR: " + r.err.Error()
 	}
-	return fmt.Sprintf("chaos: %-26s accepted %d, lost %d, twice %d, unknown %d, recovery %s, settled %s, reads %d/%d failed; %s %s",
-		r.fault, r.accepted, r.lost, r.twice, r.unknown, r.recovery.Round(100*time.Millisecond), r.settle.Round(100*time.Millisecond), r.readFails, r.reads, r.note, status)
+	return fmt.Sprintf("chaos: %-26s accepted %d, lost %d, twice %d, unknown %d, recovery %s, settled %s, reads %d/%d failed; %s %s\n  failed requests: %s",
+		r.fault, r.accepted, r.lost, r.twice, r.unknown, r.recovery.Round(100*time.Millisecond), r.settle.Round(100*time.Millisecond), r.readFails, r.reads, r.note, status, r.failures)
 }
 
 // render is the table RESULTS.md holds.
