@@ -223,6 +223,10 @@ func TestNotificationChannelsRendered(t *testing.T) {
 		if inspection && file != resources.NotifyChannelsMountPath+"/"+notifications.SecretKey {
 			t.Errorf("%s = %q", notifications.EnvChannelsFile, file)
 		}
+		// The links of delivered messages lead to the console.
+		if console, _ := envOf(dep, resources.EnvConsoleURL); inspection && console != "https://jiandu.example.cn" {
+			t.Errorf("%s = %q, want the portal's origin (no staff hosts)", resources.EnvConsoleURL, console)
+		}
 	}
 	templateBefore := deployment(t, town, wuxiaov1.ServiceInspection).Spec.Template
 

@@ -1,6 +1,8 @@
 package resources
 
 import (
+	"net/url"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 
@@ -43,7 +45,31 @@ func notifyVolumeSource() corev1.Volume {
 	}}}
 }
 
-// notifyEnv tells the inspection service where the file is.
-func notifyEnv() corev1.EnvVar {
-	return corev1.EnvVar{Name: notifications.EnvChannelsFile, Value: NotifyChannelsMountPath + "/" + NotifyChannelsKey}
+// notifyEnv tells the inspection service where the file is, and the
+// console's address, which makes the links of delivered messages absolute.
+func notifyEnv(d *wuxiaov1.District) []corev1.EnvVar {
+	return []corev1.EnvVar{
+		{Name: notifications.EnvChannelsFile, Value: NotifyChannelsMountPath + "/" + NotifyChannelsKey},
+		{Name: EnvConsoleURL, Value: ConsoleURL(d)},
+	}
+}
+
+// EnvConsoleURL names the inspection service's setting of the console's
+// address (services/inspection, WUXIAO_CONSOLE_URL).
+const EnvConsoleURL = "WUXIAO_CONSOLE_URL"
+
+// ConsoleURL is where staff reach the console through the district
+// gateway: the first of spec.gateway.staffHosts with the scheme of
+// spec.portalBaseURL, else the origin of spec.portalBaseURL (without staff
+// hosts the gateway serves the console on every host).
+func ConsoleURL(d *wuxiaov1.District) string {
+	u, err := url.Parse(d.Spec.PortalBaseURL)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	host := u.Host
+	if hs := d.Spec.Gateway.StaffHosts; len(hs) > 0 {
+		host = string(hs[0])
+	}
+	return u.Scheme + "://" + host
 }

@@ -397,7 +397,7 @@ func serviceEnv(in TownInput, svc wuxiaov1.ServiceName) []corev1.EnvVar {
 		env = append(env, corev1.EnvVar{Name: settings.EnvCalendarFile, Value: CalendarMountPath + "/" + CalendarFileKey})
 	}
 	if svc == wuxiaov1.ServiceInspection {
-		env = append(env, notifyEnv())
+		env = append(env, notifyEnv(d)...)
 	}
 	if svc == wuxiaov1.ServiceInspection && in.RatingRules != "" {
 		env = append(env, corev1.EnvVar{Name: EnvRatingRules, Value: in.RatingRules})
