@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // fault is one injection. inject returns once the fault is over (healed);
@@ -33,6 +35,8 @@ func faults() []fault {
 			inject: killService("complaint", afterAccepted("complaint", 10*time.Millisecond))},
 		{name: "kill-inspection", what: "SIGKILL of the inspection process 50 ms after a step was accepted (its consumer applying the step's events: mid consumer batch)",
 			inject: killService("inspection", afterAccepted("step", 50*time.Millisecond))},
+		{name: "delete-pod-workflow", what: "the workflow pod deleted with --grace-period=0 --force while a step request is in flight: a new pod, a new address",
+			inject: deletePod("workflow", midStep)},
 		{name: "operator-30-villages", what: "the host operator SIGKILLed 2 s into provisioning 30 new villages, restarted 5 s later",
 			inject: operatorMidProvisioning, cleanup: func(s *suite) { s.ensureOperator() }},
 		{name: "apiserver-30s", what: "kube-apiserver frozen (SIGSTOP) for 30 s, then SIGCONT",
@@ -80,6 +84,32 @@ func killService(svc string, when func(context.Context, *suite)) func(context.Co
 			return time.Time{}, "", fmt.Errorf("kill %d: %w", pid, err)
 		}
 		return time.Now(), fmt.Sprintf("pod %s, pid %d; the kubelet restarts the container", pod, pid), nil
+	}
+}
+
+// deletePod force-deletes the Ready pod of svc (kubectl delete pod
+// --grace-period=0 --force): its Deployment starts another one elsewhere
+// on the bridge, and the load finds it through the API.
+func deletePod(svc string, when func(context.Context, *suite)) func(context.Context, *suite) (time.Time, string, error) {
+	return func(ctx context.Context, s *suite) (time.Time, string, error) {
+		var list corev1.PodList
+		if err := s.c.kube.List(ctx, &list, client.InNamespace("town-"+s.town), client.MatchingLabels{"wuxiao.io/service": svc}); err != nil {
+			return time.Time{}, "", err
+		}
+		var pod *corev1.Pod
+		for i := range list.Items {
+			if podReady(&list.Items[i]) && list.Items[i].DeletionTimestamp == nil {
+				pod = &list.Items[i]
+			}
+		}
+		if pod == nil {
+			return time.Time{}, "", fmt.Errorf("no Ready %s pod in town-%s", svc, s.town)
+		}
+		when(ctx, s)
+		if err := s.c.kube.Delete(ctx, pod, client.GracePeriodSeconds(0)); err != nil {
+			return time.Time{}, "", err
+		}
+		return time.Now(), "pod " + pod.Name + " (" + pod.Status.PodIP + ")", nil
 	}
 }
 

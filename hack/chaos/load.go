@@ -367,6 +367,8 @@ func (g *loadgen) step(ctx context.Context, p people, id, step, role string) boo
 			continue
 		case a.status == http.StatusConflict && lost:
 			// The lost attempt applied: the process is past this step.
+			o.outcome, o.why = refused, "409 on the retry (the unanswered attempt had applied)"
+			g.led.add(o)
 			return true
 		default:
 			o.outcome, o.why = refused, failure(a, err)

@@ -95,6 +95,7 @@ func main() {
 		after    = flag.Duration("after", 10*time.Second, "load after recovery")
 		deadline = flag.Duration("deadline", 5*time.Minute, "recovery and drain deadline (generous: the figure is what is measured)")
 		list     = flag.Bool("list", false, "list the faults and exit")
+		readme   = flag.String("readme", "README.md", "the file whose <!-- chaos:begin/end --> block gets the table (empty: none)")
 	)
 	flag.Parse()
 	all := faults()
@@ -150,6 +151,11 @@ func main() {
 	fmt.Print("\n" + table)
 	if err := os.WriteFile(*out, []byte(table), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
+	}
+	if *readme != "" && len(rows) > 0 {
+		if err := carry(*readme, table); err != nil {
+			fmt.Fprintln(os.Stderr, "chaos:", err)
+		}
 	}
 	for _, r := range rows {
 		if r.err != nil || r.lost > 0 || r.twice > 0 {
@@ -328,6 +334,14 @@ func render(rows []row, s *suite) string {
 		fmt.Fprintf(&b, "| %s | %d | %d | %d | %s | %d | %s | %d of %d | %s |\n", r.fault, r.accepted, r.lost, r.twice,
 			r.recovery.Round(100*time.Millisecond), r.unknown, r.settle.Round(100*time.Millisecond), r.readFails, r.reads, note)
 	}
+	b.WriteString("\nFailed requests (town, kind, reason × count; a step is retried until answered, so one step may fail several times):\n\n")
+	for _, r := range rows {
+		f := r.failures
+		if f == "" {
+			f = "none"
+		}
+		fmt.Fprintf(&b, "- %s: %s\n", r.fault, f)
+	}
 	fmt.Fprintf(&b, "\nAudit trails verified against the inspection service's anchors after every fault: %s; broken: %d.\n", trailsLine(s.trails), s.brokenTrails)
 	return b.String()
 }
@@ -346,4 +360,19 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// carry puts the table between the README's chaos markers.
+func carry(file, table string) error {
+	const begin, end = "<!-- chaos:begin -->\n", "<!-- chaos:end -->"
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	s := string(b)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	if i < 0 || j < i {
+		return fmt.Errorf("%s has no %s...%s block", file, strings.TrimSpace(begin), end)
+	}
+	return os.WriteFile(file, []byte(s[:i+len(begin)]+table+s[j:]), 0o644)
 }
