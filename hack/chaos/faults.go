@@ -54,9 +54,9 @@ func faults() []fault {
 	}
 }
 
-// midStep waits until a request to the victim's workflow is in flight.
+// midStep waits until a step request to the victim's workflow is in flight.
 func midStep(ctx context.Context, s *suite) {
-	n := s.g.inflight(s.town, "workflow")
+	n := s.g.inflight(s.town, "workflow-step")
 	for n.Load() == 0 && ctx.Err() == nil {
 		time.Sleep(100 * time.Microsecond)
 	}

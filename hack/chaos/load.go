@@ -346,8 +346,11 @@ func (g *loadgen) step(ctx context.Context, p people, id, step, role string) boo
 	lost := false
 	for backoff := 200 * time.Millisecond; ctx.Err() == nil; backoff = min(backoff*2, 2*time.Second) {
 		phase := g.curPhase()
+		busy := g.inflight(p.town, "workflow-step")
+		busy.Add(1)
 		a, err := g.sendJSON(ctx, p.town, "workflow", http.MethodPost, "/v1/instances/"+id+"/steps/"+step+"/complete", p.tokens[role],
 			map[string]any{"note": "混沌测试"})
+		busy.Add(-1)
 		if ctx.Err() != nil {
 			if err != nil || a.status >= 500 {
 				g.led.add(op{phase: phase, kind: "step", town: p.town, village: p.village, instance: id, step: step, outcome: unknown, why: failure(a, err)})

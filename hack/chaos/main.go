@@ -66,6 +66,7 @@ type row struct {
 	reads, readFails               int64
 	note                           string
 	failures                       string // the failed requests by town, kind and reason
+	audit                          string // audit trails broken of those verified
 	err                            error
 }
 
@@ -147,7 +148,8 @@ func main() {
 		rows = append(rows, r)
 		fmt.Println(formatRow(r))
 	}
-	table := render(rows, s)
+	previous, _ := os.ReadFile(*out)
+	table := render(rows, s, string(previous))
 	fmt.Print("\n" + table)
 	if err := os.WriteFile(*out, []byte(table), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
@@ -284,6 +286,7 @@ func (s *suite) phase(ctx context.Context, f fault, workers int) (r row) {
 	if derr != nil && r.err == nil {
 		r.err = derr // the books below count what is missing
 	}
+	broken := s.brokenTrails
 	b, err := s.check(ctx, s.led.of(f.name), since)
 	if err != nil {
 		r.err = fmt.Errorf("books: %w", err)
@@ -301,6 +304,11 @@ func (s *suite) phase(ctx context.Context, f fault, workers int) (r row) {
 	}
 	r.accepted, r.lost, r.twice, r.unknown = b.accepted, b.lost, b.twice, b.unknown
 	r.failures = failures(s.led.of(f.name))
+	trails := 0
+	for _, n := range s.trails {
+		trails += n
+	}
+	r.audit = fmt.Sprintf("%d of %d", s.brokenTrails-broken, trails)
 	for _, p := range b.problems {
 		fmt.Println("  chaos:", p)
 	}
@@ -316,43 +324,50 @@ func formatRow(r row) string {
 		r.fault, r.accepted, r.lost, r.twice, r.unknown, r.recovery.Round(100*time.Millisecond), r.settle.Round(100*time.Millisecond), r.readFails, r.reads, r.note, status, r.failures)
 }
 
-// render is the table RESULTS.md holds.
-func render(rows []row, s *suite) string {
-	var b strings.Builder
-	host, _ := os.Hostname()
+// render is the table RESULTS.md holds: this run's rows, and the rows of
+// earlier runs for the faults this one left out (so that a run of a few
+// faults, such as the shared ones, keeps the others' latest figures).
+func render(rows []row, s *suite, previous string) string {
 	load, _ := os.ReadFile("/proc/loadavg")
-	fmt.Fprintf(&b, "Latest `make chaos` run: %s (run %s on %s, load average %s), faults on town %s, load on %s.\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), s.run, host, strings.Join(strings.Fields(string(load))[:3], " "), s.town, strings.Join(s.towns, ", "))
-	b.WriteString("| fault | requests accepted | lost | applied twice | recovery time | failed (5xx or no answer) | books settled | portal reads failed | note |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	when := fmt.Sprintf("%s, load %s", time.Now().UTC().Format("2006-01-02 15:04"), strings.Fields(string(load))[0])
+	lines, fails := map[string]string{}, map[string]string{}
+	for _, l := range strings.Split(previous, "\n") {
+		if c := strings.Split(l, " | "); strings.HasPrefix(l, "| ") && len(c) > 1 {
+			lines[strings.TrimPrefix(c[0], "| ")] = l
+		} else if name, _, ok := strings.Cut(strings.TrimPrefix(l, "- "), ": "); ok && strings.HasPrefix(l, "- ") {
+			fails[name] = l
+		}
+	}
 	for _, r := range rows {
 		note := r.note
 		if r.err != nil {
 			note = strings.TrimSpace(note + " ERROR: " + r.err.Error())
 		}
 		note = strings.ReplaceAll(note, "|", "/")
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %s | %d | %s | %d of %d | %s |\n", r.fault, r.accepted, r.lost, r.twice,
-			r.recovery.Round(100*time.Millisecond), r.unknown, r.settle.Round(100*time.Millisecond), r.readFails, r.reads, note)
-	}
-	b.WriteString("\nFailed requests (town, kind, reason × count; a step is retried until answered, so one step may fail several times):\n\n")
-	for _, r := range rows {
+		lines[r.fault] = fmt.Sprintf("| %s | %d | %d | %d | %s | %d | %s | %s | %d of %d | %s | %s |", r.fault, r.accepted, r.lost, r.twice,
+			r.recovery.Round(100*time.Millisecond), r.unknown, r.settle.Round(100*time.Millisecond), r.audit, r.readFails, r.reads, when, note)
 		f := r.failures
 		if f == "" {
 			f = "none"
 		}
-		fmt.Fprintf(&b, "- %s: %s\n", r.fault, f)
+		fails[r.fault] = fmt.Sprintf("- %s: %s", r.fault, f)
 	}
-	fmt.Fprintf(&b, "\nAudit trails verified against the inspection service's anchors after every fault: %s; broken: %d.\n", trailsLine(s.trails), s.brokenTrails)
+	var b strings.Builder
+	fmt.Fprintf(&b, "Faults on town %s, the same load on %s as a control; each row from the run named in it.\n\n", s.town, strings.Join(s.towns, ", "))
+	b.WriteString("| fault | requests accepted | lost | applied twice | recovery time | failed (5xx or no answer) | books settled | audit trails broken | portal reads failed | run (UTC, load average) | note |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, f := range faults() {
+		if l, ok := lines[f.name]; ok {
+			b.WriteString(l + "\n")
+		}
+	}
+	b.WriteString("\nFailed requests (town, kind, reason × count; a step is retried until answered, so one step may fail several times):\n\n")
+	for _, f := range faults() {
+		if l, ok := fails[f.name]; ok {
+			b.WriteString(l + "\n")
+		}
+	}
 	return b.String()
-}
-
-func trailsLine(m map[string]int) string {
-	var parts []string
-	for t, n := range m {
-		parts = append(parts, fmt.Sprintf("%s %d", t, n))
-	}
-	slices.Sort(parts)
-	return strings.Join(parts, ", ")
 }
 
 func later(a, b time.Time) time.Time {
