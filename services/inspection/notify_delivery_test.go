@@ -15,6 +15,7 @@ import (
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	"github.com/wuxiao/wuxiao/api/notifications"
 	"github.com/wuxiao/wuxiao/services/internal/events"
+	"github.com/wuxiao/wuxiao/services/internal/telemetry/metricstest"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
 
@@ -165,6 +166,10 @@ func TestNotificationDeadLettered(t *testing.T) {
 	rb.broken = true
 	d := deliverer(s, StaticChannels(testChannels(ms, rb)))
 	d.MaxAttempts = 3
+	mp, scrape := metricstest.Endpoint(t, svcTown, "fenghua")
+	if err := d.Instrument(mp); err != nil {
+		t.Fatal(err)
+	}
 	ev := anEvent(t, eventsv1.TypeComplaintEscalated, svcVillage, eventsv1.ComplaintEscalated{
 		ComplaintRef: eventsv1.ComplaintRef{ComplaintID: "c-1", Category: "funds"}, Stage: "received", DueAt: time.Now(), At: time.Now()})
 	notifyOf(t, s, ev)
@@ -193,6 +198,11 @@ func TestNotificationDeadLettered(t *testing.T) {
 	if n := count(t, s.Pool, `SELECT count(*) FROM notify_deliveries WHERE channel = 'office' AND state = 'sent'`); n != 2 {
 		t.Fatalf("%d e-mails sent, want 2", n)
 	}
+	metricstest.Check(t, "dead letter", scrape(), []metricstest.Want{
+		{Name: "wuxiao_inspection_notifications_deliveries_total", Labels: map[string]string{"channel": "robot", "outcome": "failed"}, Value: 2},
+		{Name: "wuxiao_inspection_notifications_deliveries_total", Labels: map[string]string{"channel": "robot", "outcome": "dead_lettered"}, Value: 1},
+		{Name: "wuxiao_inspection_notifications_deliveries_total", Labels: map[string]string{"channel": "office", "outcome": "sent"}, Value: 2},
+	})
 }
 
 // TestChannelsFileReloaded: the file is read again when it changes; an
