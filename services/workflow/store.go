@@ -31,14 +31,17 @@ var ErrNotFound = errors.New("not found")
 var errConflict = errors.New("instance changed concurrently")
 
 func insertInstance(ctx context.Context, tx pgx.Tx, inst *Instance) error {
+	return insertInstanceTo(ctx, txWriter{tx}, inst)
+}
+
+func insertInstanceTo(ctx context.Context, w writer, inst *Instance) error {
 	doc, err := json.Marshal(inst)
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO instances (id, tracking_number, town, village, item_id, status, current_step, version, started_at, updated_at, doc)
+	return w.exec(ctx, `INSERT INTO instances (id, tracking_number, town, village, item_id, status, current_step, version, started_at, updated_at, doc)
 		VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), $8, $9, $9, $10)`,
 		inst.ID, inst.TrackingNumber, inst.Town, inst.Village, inst.ItemID, inst.Status, inst.Current, inst.Version, inst.StartedAt, doc)
-	return err
 }
 
 // loadInstance reads an instance; forUpdate locks its row for the rest of

@@ -93,12 +93,21 @@ func (s *Service) villageHere(ctx context.Context, code string) (bool, error) {
 // under way in an archived village are left as they are.
 func refuseArchived(ctx context.Context, tx pgx.Tx, code string) error {
 	var known, archived, closed bool
-	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM villages WHERE code = $1),
-			EXISTS (SELECT FROM villages WHERE code = $1 AND archived_at IS NOT NULL),
-			EXISTS (SELECT FROM villages WHERE generation > 0)`, code).Scan(&known, &archived, &closed)
-	switch {
-	case err != nil:
+	err := tx.QueryRow(ctx, villageOpenSQL, code).Scan(&known, &archived, &closed)
+	if err != nil {
 		return err
+	}
+	return villageRefusal(code, known, archived, closed)
+}
+
+// villageOpenSQL reads what villageRefusal decides on.
+const villageOpenSQL = `SELECT EXISTS (SELECT FROM villages WHERE code = $1),
+			EXISTS (SELECT FROM villages WHERE code = $1 AND archived_at IS NOT NULL),
+			EXISTS (SELECT FROM villages WHERE generation > 0)`
+
+// villageRefusal is refuseArchived's answer given what villageOpenSQL read.
+func villageRefusal(code string, known, archived, closed bool) error {
+	switch {
 	case archived:
 		return domainerr.Refuse(409, "village-archived", "Village archived",
 			"village %s is archived (该村已撤并/归档): no new process can be started there; its records are kept", code)
