@@ -53,7 +53,7 @@ func recordConditionMetrics(kind, name string, conds []metav1.Condition) {
 	types := []string{wuxiaov1.ConditionReady, wuxiaov1.ConditionReconciling, wuxiaov1.ConditionStalled}
 	if kind == "Town" {
 		// Bad rating rules leave a town Ready: alerts need this one too.
-		types = append(types, wuxiaov1.ConditionRatingRulesValid, wuxiaov1.ConditionCalendarValid)
+		types = append(types, wuxiaov1.ConditionRatingRulesValid, wuxiaov1.ConditionCalendarValid, wuxiaov1.ConditionNotificationsReady)
 	}
 	if kind == "PowerCatalog" {
 		// An item whose controls cannot be met leaves the catalog Ready.
@@ -62,7 +62,8 @@ func recordConditionMetrics(kind, name string, conds []metav1.Condition) {
 	if kind == "District" {
 		// Nor does a gateway that is down, or a halted rollout, change a
 		// District's Ready.
-		types = append(types, wuxiaov1.ConditionGatewayReady, wuxiaov1.ConditionRolloutHalted, wuxiaov1.ConditionCalendarValid)
+		types = append(types, wuxiaov1.ConditionGatewayReady, wuxiaov1.ConditionRolloutHalted, wuxiaov1.ConditionCalendarValid,
+			wuxiaov1.ConditionNotificationsReady)
 	}
 	for _, t := range types {
 		v := -1.0
