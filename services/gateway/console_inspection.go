@@ -92,18 +92,20 @@ type inFinding struct {
 }
 
 type inOrder struct {
-	Number        string    `json:"number"`
-	Colour        string    `json:"colour"`
-	ClassName     string    `json:"className"`
-	SituationName string    `json:"situationName"`
-	Village       string    `json:"village"`
-	Detail        string    `json:"detail,omitempty"`
-	IssuedAt      time.Time `json:"issuedAt"`
-	Deadline      time.Time `json:"deadline"`
-	Status        string    `json:"status"`
-	EscalatedFrom string    `json:"escalatedFrom,omitempty"`
-	EscalatedTo   string    `json:"escalatedTo,omitempty"`
-	Response      string    `json:"response,omitempty"`
+	Number        string     `json:"number"`
+	AnswerDue     *time.Time `json:"answerDue,omitempty"`
+	IssuedByRole  string     `json:"issuedByRole,omitempty"`
+	Colour        string     `json:"colour"`
+	ClassName     string     `json:"className"`
+	SituationName string     `json:"situationName"`
+	Village       string     `json:"village"`
+	Detail        string     `json:"detail,omitempty"`
+	IssuedAt      time.Time  `json:"issuedAt"`
+	Deadline      time.Time  `json:"deadline"`
+	Status        string     `json:"status"`
+	EscalatedFrom string     `json:"escalatedFrom,omitempty"`
+	EscalatedTo   string     `json:"escalatedTo,omitempty"`
+	Response      string     `json:"response,omitempty"`
 }
 
 type inInterview struct {
@@ -240,9 +242,17 @@ func inspReader(r identity.Role) bool {
 	return r == identity.RoleTownDiscipline || r == identity.RoleDistrictDiscipline
 }
 
-// inspWriter plans tours, raises findings, issues orders, keeps files.
+// inspWriter keeps integrity files (the town's office only).
 func (c *consoleReq) inspWriter() bool {
 	return c.p.Role == identity.RoleTownDiscipline && c.p.Town == c.town.Name
+}
+
+// inspRunner plans tours, records visits and findings, reviews
+// rectifications, issues orders and reviews their answers, records
+// interviews: the town's office, and the district's discipline staff in
+// the town they chose (the service checks that they cover it).
+func (c *consoleReq) inspRunner() bool {
+	return c.inspWriter() || c.p.Role == identity.RoleDistrictDiscipline
 }
 
 // overviewReader reads the district overview and the tours' coverage.
@@ -252,6 +262,7 @@ func overviewReader(r identity.Role) bool {
 
 // InspWriter and InspReader are for templates.
 func (c *consoleReq) InspWriter() bool { return c.inspWriter() }
+func (c *consoleReq) InspRunner() bool { return c.inspRunner() }
 func (c *consoleReq) InspReader() bool { return inspReader(c.p.Role) }
 
 // inspTabs are the section links of the discipline pages for this role.
@@ -622,6 +633,15 @@ func (g *Gateway) raiseFinding(c *consoleReq) {
 
 // Orders and interviews.
 
+// Due is when the awaited answer is due: a returned answer's new
+// deadline, else the order's.
+func (o inOrder) Due() time.Time {
+	if o.AnswerDue != nil {
+		return *o.AnswerDue
+	}
+	return o.Deadline
+}
+
 type orderView struct {
 	inOrder
 	VillageName, ColourName, StatusName string
@@ -701,7 +721,7 @@ func (g *Gateway) renderOrders(c *consoleReq, status int, errMsg string, form fu
 		ov := orderView{inOrder: o, VillageName: label(names, o.Village), ColourName: label(inColourNames, o.Colour),
 			StatusName: label(inOrderStatusNames, o.Status)}
 		if o.Status == "issued" {
-			due := o.Deadline
+			due := o.Due()
 			ov.Left = deadlineOf(&due, now)
 		}
 		d.Orders = append(d.Orders, ov)
@@ -1178,6 +1198,18 @@ func (g *Gateway) consoleInspectionRoutes(srv *httpapi.Server) {
 	h("GET /console/inspection/overview", g.overviewPage)
 	h("GET /console/supervision", g.supervisionPage)
 	h("POST /console/inspection/tasks/{id}/{action}", g.actOnTask)
+	// Orders' and notices' answers with their files
+	// (console_inspection_answers.go): the answer forms are uploads,
+	// streamed through under their own body limit.
+	h("GET /console/inspection/orders/{number}", g.orderPage)
+	h("GET /console/inspection/orders/{number}/files/{file}", g.orderFile)
+	h("POST /console/inspection/orders/{number}/{action}", g.reviewOrder)
+	h("GET /console/notices/{id}/files/{file}", g.noticeFile)
+	upload := func(pattern string, f consoleHandler) {
+		srv.Handle(pattern, httpapi.WithBodyLimit(answerUploadLimit, httpapi.Public(g.console(f))))
+	}
+	upload("POST /console/inspection/orders/{number}/answer", g.answerOrder)
+	upload("POST /console/notices/{id}/answer", g.answerNotice)
 }
 
 // actOnTask moves a rectification task: the village's officials submit it

@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,8 +15,8 @@ import (
 // tour, records a visit and a finding with its rectification task, issues
 // a three-colour order and reads the grades; the village's supervision
 // chair then sees the village's warning, the rectification task and a
-// complaint on the 村务监督 page. District discipline reads the tour
-// without forms. Every page is screenshot and checked for accessibility.
+// complaint on the 村务监督 page. District discipline reads the tour and
+// is offered the form to plan one in the town. Every page is screenshot and checked for accessibility.
 func TestInspectionConsoleBrowser(t *testing.T) {
 	env := startInspectionConsole(t)
 	discipline := signIn(t, env.URL, "town-discipline", conTown, "")
@@ -118,11 +121,11 @@ func TestInspectionConsoleBrowser(t *testing.T) {
 	}
 	consoleCheck(t, p, "07d-overview")
 
-	// District discipline reads the town's tour, without forms.
+	// District discipline reads the town's tour, and may plan one there.
 	as(t, p, env.URL, district)
 	go_("/console/inspection")
-	if p.Exists(`main form[method=post]`) {
-		t.Fatal("district discipline is offered a form to plan a tour")
+	if !p.Exists(`main form[method=post][action="/console/inspection/tours"]`) || !strings.Contains(p.Text("main"), "在溪口镇安排一轮巡察") {
+		t.Fatalf("district discipline is not offered the tour form of the town chosen: %s", p.Text("main"))
 	}
 	consoleCheck(t, p, "08-district-tours")
 
@@ -139,4 +142,83 @@ func TestInspectionConsoleBrowser(t *testing.T) {
 		}
 	}
 	consoleCheck(t, p, "09-chair")
+}
+
+// TestOrderAnswerBrowser: in a real Chromium on a phone viewport, the
+// village's secretary opens a three-colour order from the notices page and
+// answers it with the rectification report and a photo chosen in the file
+// input; the town's discipline office opens the order, sees the answer,
+// opens the photo and accepts the answer. Every page is screenshot and
+// checked for accessibility.
+func TestOrderAnswerBrowser(t *testing.T) {
+	env := startInspectionConsole(t)
+	discipline := signIn(t, env.URL, "town-discipline", conTown, "")
+	sec := signIn(t, env.URL, "secretary", conTown, conVillage)
+	op := discipline.get("/console/inspection/orders")
+	issued := discipline.post("/console/inspection/orders", url.Values{"csrf": {csrfOf(t, op.body)}, "village": {conVillage},
+		"situation": {"duty-02"}, "detail": {"村务公开栏三个月未更新"}})
+	m := orderPath.FindStringSubmatch(issued.location)
+	if m == nil {
+		t.Fatalf("issuing the order: %d %q", issued.status, issued.location)
+	}
+	number, _ := url.QueryUnescape(m[1])
+	photo := filepath.Join(t.TempDir(), "公示栏.png")
+	if err := os.WriteFile(photo, grayPNG(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	p := testinfra.Browser(t)
+	go_ := func(path string) {
+		t.Helper()
+		if st := p.Navigate(env.URL + path); st != 200 {
+			t.Fatalf("%s: HTTP %d: %.500s", path, st, p.Text("main"))
+		}
+	}
+	as(t, p, env.URL, sec)
+	go_("/console/supervision")
+	if st := p.ClickAndWait(`a[href="/console/notices"]`); st != 200 {
+		t.Fatalf("the notices page: %d", st)
+	}
+	if !strings.Contains(p.Text("main"), number) {
+		t.Fatalf("the village's page lacks the order: %s", p.Text("main"))
+	}
+	consoleCheck(t, p, "01-village-orders")
+	if st := p.ClickAndWait(`main a[href^="/console/inspection/orders/"]`); st != 200 {
+		t.Fatalf("the order: %d", st)
+	}
+	p.SetValue("#report", "已更新村务公开栏，补公开 1-3 月财务收支")
+	p.Upload("#file", photo)
+	consoleCheck(t, p, "02-answer-form")
+	if st := p.ClickAndWait(`form[enctype="multipart/form-data"] button[type=submit]`); st != 200 {
+		t.Fatalf("answering: %d %.800s", st, p.Text("main"))
+	}
+	if p.Exists(".error") || !strings.Contains(p.Text(".flash"), "答复已提交") || !strings.Contains(p.Text("main"), "查看佐证文件") {
+		t.Fatalf("after answering: %s", p.Text("main"))
+	}
+	consoleCheck(t, p, "03-answered")
+
+	as(t, p, env.URL, discipline)
+	go_("/console/inspection/orders")
+	if st := p.ClickAndWait(`ul.cards a[href^="/console/inspection/orders/"]`); st != 200 {
+		t.Fatalf("the office's order page: %d", st)
+	}
+	if !strings.Contains(p.Text("main"), "已更新村务公开栏") || !p.Exists(`a[href*="/files/"]`) {
+		t.Fatalf("the office's order page: %s", p.Text("main"))
+	}
+	consoleCheck(t, p, "04-office-order")
+	href := testinfra.Eval[string](p, `document.querySelector('a[href*="/files/"]').getAttribute('href')`)
+	if st := p.Navigate(env.URL + href); st != 200 {
+		t.Fatalf("the photo: HTTP %d", st)
+	}
+	if ct := testinfra.Eval[string](p, "document.contentType"); ct != "image/png" {
+		t.Fatalf("the photo opens as %q", ct)
+	}
+	go_(orderURL(number))
+	if st := p.ClickAndWait(`form[action$="/close"] button[type=submit]`); st != 200 {
+		t.Fatalf("accepting: %d", st)
+	}
+	if !strings.Contains(p.Text(".flash"), "办结") || !strings.Contains(p.Text("main"), "已办结") {
+		t.Fatalf("after accepting: %s", p.Text("main"))
+	}
+	consoleCheck(t, p, "05-closed")
 }

@@ -289,9 +289,11 @@ func TestInspectionConsoleVisibility(t *testing.T) {
 		path string
 		want want
 	}{
-		{dd, "/console/inspection", want{status: 200}},
-		{dd, "/console/inspection/tours/" + tour, want{status: 200}},
-		{dd, "/console/inspection/orders", want{status: 200}},
+		// District discipline runs rounds and orders in the town chosen
+		// (console_inspection_district_test.go); files stay the town's.
+		{dd, "/console/inspection", want{status: 200, forms: true}},
+		{dd, "/console/inspection/tours/" + tour, want{status: 200, forms: true}},
+		{dd, "/console/inspection/orders", want{status: 200, forms: true}},
 		{dd, "/console/inspection/integrity", want{status: 200}},
 		{dd, "/console/inspection/crosschecks", want{status: 200}},
 		{dd, "/console/inspection/grades", want{status: 200}},
@@ -351,10 +353,10 @@ func TestInspectionConsoleVisibility(t *testing.T) {
 		form   url.Values
 		status int
 	}{
-		{dd, "/console/inspection/tours", url.Values{"name": {"区里的巡察"}, "period": {"2026"}, "team": {"赵六 组长"}, "village": {conVillage}}, 403},
-		{dd, "/console/inspection/orders", url.Values{"village": {conVillage}, "situation": {"duty-02"}}, 403},
+		{admin, "/console/inspection/tours", url.Values{"name": {"区里的巡察"}, "period": {"2026"}, "team": {"赵六 组长"}, "village": {conVillage}}, 403},
+		{admin, "/console/inspection/orders", url.Values{"village": {conVillage}, "situation": {"duty-02"}}, 403},
 		{official, "/console/inspection/orders", url.Values{"village": {conVillage}, "situation": {"duty-02"}}, 403},
-		{dd, "/console/inspection/tours/" + tour + "/findings", url.Values{"village": {conVillage}, "category": {"x"}, "description": {"x"},
+		{official, "/console/inspection/tours/" + tour + "/findings", url.Values{"village": {conVillage}, "category": {"x"}, "description": {"x"},
 			"severity": {"minor"}, "action": {"x"}, "owner": {"x"}, "deadline": {inAMonth()}}, 404},
 		{dd, "/console/inspection/integrity", url.Values{"village": {conVillage}, "cadreName": {"李四"}, "cadrePost": {"村委会主任"}}, 403},
 		{chair, "/console/inspection/interviews", url.Values{"village": {conVillage}, "cadreName": {"李四"}, "heldAt": {"2026-01-02T10:00"},

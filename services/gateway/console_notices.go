@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/wuxiao/wuxiao/services/internal/identity"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 // 通知书 (console_notices.go): the warning and rectification notices' sign-off
@@ -37,7 +38,17 @@ type ntNotice struct {
 	Status      string     `json:"status"`
 	DraftedAt   time.Time  `json:"draftedAt"`
 	EscalatedAt *time.Time `json:"escalatedAt"`
+	AnswerDue   *time.Time `json:"answerDue"`
 	Steps       []ntStep   `json:"steps"`
+}
+
+// Due is when the awaited answer is due: a returned answer's new
+// deadline, else the notice's.
+func (n ntNotice) Due() time.Time {
+	if n.AnswerDue != nil {
+		return *n.AnswerDue
+	}
+	return n.Deadline
 }
 
 type ntStep struct {
@@ -58,7 +69,7 @@ var ntStatusNames = map[string]string{
 }
 
 var ntActionNames = map[string]string{
-	"drafted": "生成草稿", "signed": "签发", "dismissed": "撤销", "answered": "村回复", "accepted": "审核通过",
+	"drafted": "生成草稿", "signed": "签发", "issued": "签发", "dismissed": "撤销", "answered": "村回复", "accepted": "审核通过",
 	"returned": "退回", "escalated": "逾期未回复，已升级",
 }
 
@@ -67,7 +78,7 @@ var ntKindNames = map[string]string{"warning": "预警通知书", "rectification
 // ntView is one notice as the page shows it.
 type ntView struct {
 	N                                           ntNotice
-	Title, StatusName, CSRF                     string
+	Title, StatusName, CSRF, Tomorrow           string
 	Deadline                                    deadline
 	CanSign, CanReview, CanAnswer, ShowDocument bool
 	Steps                                       []ntStepView
@@ -92,25 +103,54 @@ func (g *Gateway) renderNotices(c *consoleReq, status int, errMsg string) {
 		path += "&village=" + c.p.Village
 	}
 	var list items[ntNotice]
-	if err := c.svc(ServiceInspection).get(c.r.Context(), path, &list); err != nil {
+	var orders items[inOrder]
+	var errO error
+	var vs []wfVillage
+	ctx := c.r.Context()
+	err := c.svc(ServiceInspection).get(ctx, path, &list)
+	if err == nil && c.p.Role.IsVillageRole() {
+		// The village's three-colour orders, to answer on their pages
+		// (discipline staff have them under 巡察监督).
+		parallel(
+			func() { errO = c.svc(ServiceInspection).get(ctx, "/v1/orders?village="+c.p.Village, &orders) },
+			func() { vs = c.villages(ctx) },
+		)
+	}
+	if err == nil {
+		err = errO
+	}
+	if err != nil {
 		c.failAPI(err)
 		return
 	}
 	now := consoleNow()
+	tomorrow := now.AddDate(0, 0, 1).In(tz.Shanghai).Format(time.DateOnly)
 	townDiscipline := c.p.Role == identity.RoleTownDiscipline
 	answerer := slices.Contains([]identity.Role{identity.RoleSecretary, identity.RoleDirector, identity.RoleSupervisionChair}, c.p.Role)
 	d := struct {
 		Open, Closed []ntView
+		Orders       []orderView
+		VillageRole  bool
 		Error        string
-	}{Error: errMsg}
+	}{Error: errMsg, VillageRole: c.p.Role.IsVillageRole()}
+	names := villageNames(vs)
+	for _, o := range orders.Items {
+		ov := orderView{inOrder: o, VillageName: label(names, o.Village), ColourName: label(inColourNames, o.Colour),
+			StatusName: label(inOrderStatusNames, o.Status)}
+		if o.Status == "issued" || o.Status == "overdue" {
+			due := o.Due()
+			ov.Left = deadlineOf(&due, now)
+		}
+		d.Orders = append(d.Orders, ov)
+	}
 	for _, n := range list.Items {
-		v := ntView{N: n, Title: label(ntKindNames, n.Kind), StatusName: label(ntStatusNames, n.Status), CSRF: c.csrf,
+		v := ntView{N: n, Title: label(ntKindNames, n.Kind), StatusName: label(ntStatusNames, n.Status), CSRF: c.csrf, Tomorrow: tomorrow,
 			CanSign:      townDiscipline && n.Status == "draft",
 			CanReview:    townDiscipline && n.Status == "answered",
 			CanAnswer:    answerer && (n.Status == "issued" || n.Status == "returned"),
 			ShowDocument: n.Number != ""}
 		if n.Status == "issued" || n.Status == "returned" {
-			due := n.Deadline
+			due := n.Due()
 			v.Deadline = deadlineOf(&due, now)
 		}
 		for _, st := range n.Steps {
@@ -140,8 +180,9 @@ var ntFlashes = map[string]string{
 
 func (c *consoleReq) flashOf() string { return ntFlashes[c.r.URL.Query().Get("ok")] }
 
-// noticeAction signs, dismisses, answers, accepts or returns a notice
-// through the inspection service, then shows the list again.
+// noticeAction signs, dismisses, accepts or returns a notice through the
+// inspection service, then shows the list again (answers, with their
+// files, are answerNotice's: console_inspection_answers.go).
 func (g *Gateway) noticeAction(c *consoleReq) {
 	if !c.form() {
 		return
@@ -159,18 +200,11 @@ func (g *Gateway) noticeAction(c *consoleReq) {
 			g.renderNotices(c, http.StatusUnprocessableEntity, "请填写"+map[string]string{"dismiss": "撤销", "return": "退回"}[action]+"的理由。")
 			return
 		}
-		body = map[string]string{"reason": reason}
-	case "answer":
-		report, evidence := strings.TrimSpace(c.r.PostForm.Get("report")), strings.TrimSpace(c.r.PostForm.Get("evidence"))
-		if report == "" || evidence == "" {
-			g.renderNotices(c, http.StatusUnprocessableEntity, "请填写整改情况报告和佐证材料说明。")
-			return
+		b := map[string]string{"reason": reason}
+		if d := strings.TrimSpace(c.r.PostForm.Get("deadline")); d != "" && action == "return" {
+			b["deadline"] = d
 		}
-		ev := []map[string]string{{"text": evidence}}
-		if link := strings.TrimSpace(c.r.PostForm.Get("link")); link != "" {
-			ev = append(ev, map[string]string{"url": link})
-		}
-		body = map[string]any{"report": report, "evidence": ev}
+		body = b
 	}
 	if err := c.svc(ServiceInspection).postJSON(c.r.Context(), "/v1/notices/"+id+"/"+action, body, nil); err != nil {
 		var e *apiError
