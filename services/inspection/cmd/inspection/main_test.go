@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +47,24 @@ func warning(t *testing.T, town, village string, at time.Time) kafka.Message {
 // consumer of the workflow topic, the HTTP API behind Kratos, the outbox
 // relay to the real Kafka, and a clean shutdown.
 func TestServiceRunsEndToEnd(t *testing.T) {
+	// Notifications go to a DingTalk robot (a real HTTP server) named in
+	// the channels file, as the operator renders it.
+	posted := make(chan string, 64)
+	robot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			Markdown struct{ Title string } `json:"markdown"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		posted <- m.Markdown.Title
+		_, _ = w.Write([]byte(`{"errcode":0,"errmsg":"ok"}`))
+	}))
+	defer robot.Close()
+	channels := filepath.Join(t.TempDir(), "channels.json")
+	if err := os.WriteFile(channels, []byte(`{"channels":[{"name":"robot","type":"dingtalk","dingtalk":{"url":"`+robot.URL+`/send"}}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	notify.file = channels
+	t.Cleanup(func() { notify.file = "" })
 	town, brokers, baseURL := startService(t)
 	village := "330213100201"
 
@@ -146,6 +167,22 @@ func TestServiceRunsEndToEnd(t *testing.T) {
 	status, contentType, raw := get("/v1/notices/" + url.PathEscape(number) + "/html")
 	if status != 200 || contentType != "text/html; charset=utf-8" || !strings.Contains(string(raw), number) || !strings.Contains(string(raw), "溪口镇纪委") {
 		t.Fatalf("notice html: %d %s %.300s", status, contentType, raw)
+	}
+
+	// The draft and the issued notice notified: the office's inbox has the
+	// draft; the robot got both.
+	status, _, raw = get("/v1/inbox")
+	if status != 200 || !strings.Contains(string(raw), "待签发") {
+		t.Fatalf("inbox: %d %s", status, raw)
+	}
+	want := map[string]bool{"收到预警通知书 " + number: true}
+	for len(want) > 0 {
+		select {
+		case title := <-posted:
+			delete(want, title)
+		case <-time.After(time.Minute):
+			t.Fatalf("the robot did not get %v", want)
+		}
 	}
 
 	// The relay published the notice on the inspection topic.
