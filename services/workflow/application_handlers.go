@@ -6,11 +6,13 @@ package workflow
 // appointment).
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"strconv"
 	"strings"
@@ -201,7 +203,7 @@ var (
 // the limit is kept one byte too long, for checkUploads to say so.
 func readApplicationForm(r *http.Request) (*applicationForm, error) {
 	f := &applicationForm{Fields: map[string]string{}}
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct == "application/x-www-form-urlencoded" {
 		if err := r.ParseForm(); err != nil {
 			return f, formError(err)
@@ -211,10 +213,15 @@ func readApplicationForm(r *http.Request) (*applicationForm, error) {
 		}
 		return f, nil
 	}
-	mr, err := r.MultipartReader()
-	if err != nil {
+	if ct != "multipart/form-data" || err != nil || params["boundary"] == "" {
 		return f, errAppFormMalformed
 	}
+	// A large buffer under the multipart reader: it reads the body in
+	// 64 KiB system calls instead of 4 KiB ones (multipart.NewReader keeps
+	// a *bufio.Reader that is large enough).
+	body := &countingReader{r: r.Body}
+	br := bufio.NewReaderSize(body, 64<<10)
+	mr := multipart.NewReader(br, params["boundary"])
 	for parts := 0; ; parts++ {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -228,7 +235,11 @@ func readApplicationForm(r *http.Request) (*applicationForm, error) {
 		}
 		name := part.FormName()
 		if strings.HasPrefix(name, "material-") {
-			data, err := io.ReadAll(io.LimitReader(part, MaxApplicationFileBytes+1))
+			// Sized once from what the body has left (buffered or not)
+			// rather than grown by doubling (a photo would be copied a
+			// dozen times).
+			left := r.ContentLength - body.n + int64(br.Buffered())
+			data, err := readAllHint(io.LimitReader(part, MaxApplicationFileBytes+1), left, MaxApplicationFileBytes+1)
 			if err != nil {
 				return f, formError(err)
 			}
@@ -255,6 +266,38 @@ func readApplicationForm(r *http.Request) (*applicationForm, error) {
 			return f, formError(err)
 		}
 		f.Fields[name] = string(v)
+	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// readAllHint is io.ReadAll of r, which ends within limit bytes, into a
+// buffer of hint bytes (at most limit), grown only if the hint was short.
+func readAllHint(r io.Reader, hint, limit int64) ([]byte, error) {
+	// One byte more than the data, for the read that sees the end.
+	b := make([]byte, 0, max(min(hint, limit), 511)+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return b, nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
 	}
 }
 

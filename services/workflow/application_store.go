@@ -77,9 +77,12 @@ func applicationCodeHash(ctx context.Context, tx pgx.Tx, instanceID string) (str
 // the step (the instance's document lists them already).
 func insertMaterialFiles(ctx context.Context, tx pgx.Tx, instanceID, stepID string, files []storedMaterial) error {
 	for _, f := range files {
-		if _, err := tx.Exec(ctx, `INSERT INTO evidence_files (id, instance_id, step_id, kind, name, content_type, size, sha256, uploaded_by, uploaded_at, data)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)`,
-			f.ID, instanceID, stepID, f.Kind, f.Name, f.ContentType, f.Size, f.SHA256, f.AddedBy, f.AddedAt, f.Data); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO evidence_files (id, instance_id, step_id, kind, name, content_type, size, sha256, uploaded_by, uploaded_at)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`,
+			f.ID, instanceID, stepID, f.Kind, f.Name, f.ContentType, f.Size, f.SHA256, f.AddedBy, f.AddedAt); err != nil {
+			return err
+		}
+		if err := insertFileData(ctx, tx, f.ID, f.Data); err != nil {
 			return err
 		}
 	}

@@ -323,9 +323,12 @@ func (s *Service) AddEvidenceFile(ctx context.Context, actor Actor, id string, i
 		f = &EvidenceFile{ID: fid, InstanceID: inst.ID, StepID: in.StepID, Kind: in.Kind, Name: name, ContentType: ct,
 			Size: int64(len(in.Data)), SHA256: hex.EncodeToString(sum[:]), UploadedBy: actor.ID, UploadedAt: now,
 			URL: evidenceFilePath(inst.ID, fid)}
-		if _, err := tx.Exec(ctx, `INSERT INTO evidence_files (id, instance_id, step_id, kind, name, content_type, size, sha256, uploaded_by, uploaded_at, data)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)`,
-			f.ID, f.InstanceID, f.StepID, f.Kind, f.Name, f.ContentType, f.Size, f.SHA256, f.UploadedBy, f.UploadedAt, in.Data); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO evidence_files (id, instance_id, step_id, kind, name, content_type, size, sha256, uploaded_by, uploaded_at)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`,
+			f.ID, f.InstanceID, f.StepID, f.Kind, f.Name, f.ContentType, f.Size, f.SHA256, f.UploadedBy, f.UploadedAt); err != nil {
+			return err
+		}
+		if err := insertFileData(ctx, tx, f.ID, in.Data); err != nil { // file_chunks.go
 			return err
 		}
 		ev := Evidence{ID: fid, StepID: in.StepID, Kind: in.Kind, Name: name, URL: f.URL, SHA256: f.SHA256, Size: f.Size,
@@ -359,6 +362,9 @@ func (s *Service) OpenEvidenceFile(ctx context.Context, instanceID, fileID strin
 		Scan(&f.ID, &f.InstanceID, &f.StepID, &f.Kind, &f.Name, &f.ContentType, &f.Size, &f.SHA256, &f.UploadedBy, &f.UploadedAt, &data)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil, ErrNotFound
+	}
+	if err == nil {
+		data, err = readFileData(ctx, s.Pool, f.ID, data, f.Size) // file_chunks.go
 	}
 	if err != nil {
 		return nil, nil, fmtErr("reading evidence file", err)

@@ -307,8 +307,9 @@ func TestEvidenceFilesLoseMetadata(t *testing.T) {
 		})
 	}
 	var n int
-	if err := s.Pool.QueryRow(context.Background(), `SELECT count(*) FROM evidence_files
-		WHERE instance_id = $1 AND size = length(data) AND sha256 = encode(sha256(data), 'hex')`, id).Scan(&n); err != nil || n != 3 {
+	if err := s.Pool.QueryRow(context.Background(), `SELECT count(*) FROM evidence_files e,
+		LATERAL (SELECT string_agg(c.data, ''::bytea ORDER BY c.n) AS data FROM file_chunks c WHERE c.file_id = e.id) f
+		WHERE instance_id = $1 AND size = length(f.data) AND sha256 = encode(sha256(f.data), 'hex')`, id).Scan(&n); err != nil || n != 3 {
 		t.Errorf("%d of 3 files with the size and hash of their bytes (%v)", n, err)
 	}
 	encrypted := bytes.Replace(pdf, []byte("/Info 6 0 R"), []byte("/Encrypt 6 0 R"), 1)
