@@ -36,7 +36,8 @@ var (
 	// readers read a village's non-public records (identity.CanReadVillage).
 	readers = roles(villageRoles, townActors, districtAll)
 	// inspectors read the inspection's records (tours, findings, orders,
-	// interviews): the town's discipline office and the district's.
+	// interviews) and run its rounds and orders: the town's discipline
+	// office and the district's.
 	inspectors = []identity.Role{identity.RoleTownDiscipline, identity.RoleDistrictDiscipline}
 	discipline = []identity.Role{identity.RoleTownDiscipline}
 	finance    = []identity.Role{identity.RoleTownFinance}
@@ -257,29 +258,29 @@ func matrix() []row {
 		{service: svcInspection, pattern: "GET /v1/district/overview", path: "/v1/district/overview", allow: roles(discipline, districtAll)},
 		{service: svcInspection, pattern: "GET /v1/district/overview/html", path: "/v1/district/overview/html", allow: roles(discipline, districtAll)},
 		{service: svcInspection, pattern: "PUT /v1/villages/{village}", path: "/v1/villages/{village}", body: map[string]string{"name": "岩头村"}, allow: discipline},
-		{service: svcInspection, pattern: "POST /v1/tours", path: "/v1/tours", body: newTour, allow: discipline},
+		{service: svcInspection, pattern: "POST /v1/tours", path: "/v1/tours", body: newTour, allow: inspectors},
 		{service: svcInspection, pattern: "GET /v1/tours", path: "/v1/tours", allow: inspectors},
 		{service: svcInspection, pattern: "GET /v1/tours/coverage", path: "/v1/tours/coverage", allow: roles(inspectors, []identity.Role{identity.RoleDistrictAdmin})},
 		{service: svcInspection, pattern: "GET /v1/tours/{id}", path: "/v1/tours/<tour>", allow: inspectors},
 		{service: svcInspection, pattern: "POST /v1/tours/{id}/visits", path: "/v1/tours/<tour>/visits",
-			body: map[string]string{"village": "{village}", "date": today}, allow: discipline},
-		{service: svcInspection, pattern: "POST /v1/tours/{id}/findings", path: "/v1/tours/<tour>/findings", body: newFinding, allow: discipline},
+			body: map[string]string{"village": "{village}", "date": today}, allow: inspectors},
+		{service: svcInspection, pattern: "POST /v1/tours/{id}/findings", path: "/v1/tours/<tour>/findings", body: newFinding, allow: inspectors},
 		{service: svcInspection, pattern: "GET /v1/findings", path: "/v1/findings", allow: inspectors},
 		{service: svcInspection, pattern: "GET /v1/findings/{id}", path: "/v1/findings/<finding>", allow: inspectors},
 		{service: svcInspection, pattern: "GET /v1/rectifications", path: "/v1/rectifications", allow: roles(villageRoles, inspectors)},
 		{service: svcInspection, pattern: "GET /v1/rectifications/{id}", path: "/v1/rectifications/<task>", allow: roles(villageRoles, inspectors)},
 		{service: svcInspection, pattern: "POST /v1/rectifications/{id}/{action}", path: "/v1/rectifications/<task>/submit",
-			body: inspection.TaskAction{Note: "已整改", Evidence: []inspection.RectificationEvidence{{Text: "公开栏已更新"}}}, allow: roles(villageRoles, discipline)},
+			body: inspection.TaskAction{Note: "已整改", Evidence: []inspection.RectificationEvidence{{Text: "公开栏已更新"}}}, allow: roles(villageRoles, inspectors)},
 		{service: svcInspection, pattern: "GET /v1/order-situations", path: "/v1/order-situations", allow: inspectors},
-		{service: svcInspection, pattern: "POST /v1/orders", path: "/v1/orders", body: newOrder, allow: discipline},
+		{service: svcInspection, pattern: "POST /v1/orders", path: "/v1/orders", body: newOrder, allow: inspectors},
 		{service: svcInspection, pattern: "GET /v1/orders", path: "/v1/orders", allow: roles(villageRoles, inspectors)},
 		{service: svcInspection, pattern: "GET /v1/orders/{number}", path: "/v1/orders/<order>", allow: roles(villageRoles, inspectors)},
 		{service: svcInspection, pattern: "POST /v1/orders/{number}/{action}", path: "/v1/orders/<order>/respond",
-			body: inspection.OrderAction{Response: "已整改", Evidence: villageAnswer.Evidence}, allow: roles(discipline, answerers)},
+			body: inspection.OrderAction{Response: "已整改", Evidence: villageAnswer.Evidence}, allow: roles(inspectors, answerers)},
 		{service: svcInspection, pattern: "POST /v1/orders/{number}/files", path: "/v1/orders/<order>/files", body: pngPhoto, allow: answerers},
 		{service: svcInspection, pattern: "GET /v1/orders/{number}/files/{file}", path: "/v1/orders/<order>/files/<order.file>",
 			allow: roles(villageRoles, inspectors)},
-		{service: svcInspection, pattern: "POST /v1/interviews", path: "/v1/interviews", body: newInterview, allow: discipline},
+		{service: svcInspection, pattern: "POST /v1/interviews", path: "/v1/interviews", body: newInterview, allow: inspectors},
 		{service: svcInspection, pattern: "GET /v1/interviews", path: "/v1/interviews", allow: inspectors},
 		{service: svcInspection, pattern: "GET /v1/interviews/{id}", path: "/v1/interviews/<interview>", allow: inspectors},
 		{service: svcInspection, pattern: "POST /v1/integrity-files", path: "/v1/integrity-files",
