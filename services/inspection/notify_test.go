@@ -162,3 +162,47 @@ func TestNotificationsCarryNoReporterData(t *testing.T) {
 		t.Fatalf("messages by event: %v, want one escalation, one draft and one issued notice", types)
 	}
 }
+
+// TestUnansweredOrderEscalatesAndNotifies: the real order path — issued
+// (the village's leaders told), unanswered past its deadline (escalated:
+// discipline, the district and the village told, and the yellow order that
+// replaces it told to the village) — one message per event, however often
+// the escalation loop runs.
+func TestUnansweredOrderEscalatesAndNotifies(t *testing.T) {
+	ctx := t.Context()
+	clk := &testClock{}
+	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, Shanghai))
+	s := newService(t, testinfra.Postgres(t), svcTown, clk)
+	blue, err := s.IssueOrder(ctx, testDisc, OrderRequest{Village: svcVillage, Situation: "duty-02", Detail: "2月财务公开未按时上墙"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(blue.Deadline.Add(time.Hour))
+	for range 3 {
+		if _, err := s.EscalateOrders(ctx, 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT event_type, kind, title, roles FROM notify_messages WHERE village = $1 ORDER BY id`, svcVillage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var typ, kind, title string
+		var roles []string
+		if err := rows.Scan(&typ, &kind, &title, &roles); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, strings.TrimPrefix(typ, "cn.wuxiao.inspection.")+" "+kind+" "+title+" "+strings.Join(roles, ","))
+	}
+	want := []string{
+		"order.issued.v1 order 收到蓝色督查令 奉纪督〔2026〕1号 secretary,director,supervision-chair",
+		"order.issued.v1 order 收到黄色督查令 奉纪督〔2026〕2号 secretary,director,supervision-chair",
+		"order.escalated.v1 escalation 督查令逾期未答复：奉纪督〔2026〕1号 town-discipline,district-discipline,secretary,director",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("messages:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
