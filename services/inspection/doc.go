@@ -5,8 +5,10 @@
 // three-colour supervision orders (三色督查令), inspection tours (巡察) and
 // their findings, cadre integrity files (廉情档案) and the selection check
 // (负面清零), cross-checks, the verification of the workflow's audit chain
-// against its anchors, and the district overview built by one town's
-// instance.
+// against its anchors, the district overview built by one town's
+// instance, and the notifications that tell people of tasks, deadlines,
+// escalations, notices and orders (the console inbox, e-mail and DingTalk
+// robots: notify*.go).
 //
 // A village's rating is always recomputed from all its facts of the period,
 // never updated incrementally, so that it is deterministic, independent of
