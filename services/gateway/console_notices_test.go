@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/wuxiao/wuxiao/services/inspection"
 	"github.com/wuxiao/wuxiao/services/internal/identity"
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
+	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
 // signAllDrafts signs every draft notice of the inspection service as its
@@ -33,8 +36,9 @@ func signAllDrafts(t testing.TB, s *inspection.Service) {
 // of the village to C drafts a 预警通知书 that only town discipline sees; it
 // signs it; the village's cashier reads it but has no answer form; the
 // secretary answers with the report and evidence; discipline returns the
-// answer with a reason; the secretary answers again; discipline accepts,
-// closing the notice. Every page is checked and screenshot.
+// answer with a reason and a new last day; the secretary answers again
+// with a photo, which discipline opens; discipline accepts, closing the
+// notice. Every page is checked and screenshot.
 func TestConsoleNoticesBrowser(t *testing.T) {
 	env := startConsole(t)
 	for _, rule := range []string{"deadline", "amount-threshold", "amount-threshold", "conflict-of-interest"} {
@@ -85,13 +89,17 @@ func TestConsoleNoticesBrowser(t *testing.T) {
 	as(t, p, env.URL, sec)
 	go_("/console/notices")
 	consoleCheck(t, p, "n1-notice-to-answer")
-	answer := func(report string) {
+	answer := func(report, photo string) {
 		t.Helper()
 		p.SetValue(`form[action$="/answer"] textarea[name=report]`, report)
-		p.SetValue(`form[action$="/answer"] textarea[name=evidence]`, "村两委会议纪要、公开栏照片已存档")
+		if photo == "" {
+			p.SetValue(`form[action$="/answer"] textarea[name=evidence]`, "村两委会议纪要、公开栏照片已存档")
+		} else {
+			p.Upload(`form[action$="/answer"] input[type=file]`, photo)
+		}
 		submit(`form[action$="/answer"]`, "回复已提交")
 	}
-	answer("已召开村两委会议，对扣分事项逐项整改。")
+	answer("已召开村两委会议，对扣分事项逐项整改。", "")
 
 	as(t, p, env.URL, disc)
 	go_("/console/notices")
@@ -100,16 +108,31 @@ func TestConsoleNoticesBrowser(t *testing.T) {
 	}
 	consoleCheck(t, p, "n1-notice-answered")
 	p.SetValue(`form[action$="/return"] textarea[name=reason]`, "未明确整改责任人")
+	newDue := time.Now().In(tz.Shanghai).AddDate(0, 0, 7).Format(time.DateOnly)
+	p.SetValue(`form[action$="/return"] input[name=deadline]`, newDue)
 	submit(`form[action$="/return"]`, "已退回")
 
 	as(t, p, env.URL, sec)
 	go_("/console/notices")
-	if !strings.Contains(p.Text("main"), "未明确整改责任人") {
-		t.Fatalf("the village does not see why: %s", p.Text("main"))
+	if main := p.Text("main"); !strings.Contains(main, "未明确整改责任人") || !strings.Contains(main, "回复期限 "+newDue+"（退回后重新计算）") {
+		t.Fatalf("the village does not see why, or by when: %s", main)
 	}
-	answer("整改责任人：村委会主任；已于本周完成整改。")
+	// The second answer carries a photo of the notice board, uploaded.
+	photo := filepath.Join(t.TempDir(), "公开栏.png")
+	if err := os.WriteFile(photo, grayPNG(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	answer("整改责任人：村委会主任；已于本周完成整改。", photo)
 
 	as(t, p, env.URL, disc)
+	go_("/console/notices")
+	if !p.Exists(`a[href*="/files/"]`) {
+		t.Fatalf("discipline does not see the photo: %s", p.Text("main"))
+	}
+	href := testinfra.Eval[string](p, `document.querySelector('a[href*="/files/"]').getAttribute('href')`)
+	if st := p.Navigate(env.URL + href); st != 200 || testinfra.Eval[string](p, "document.contentType") != "image/png" {
+		t.Fatalf("the photo: HTTP %d", st)
+	}
 	go_("/console/notices")
 	submit(`form[action$="/accept"]`, "办结")
 	if !strings.Contains(p.Text("main"), "已通过，办结") || !strings.Contains(p.Text("main"), "没有办理中的通知书") {
