@@ -122,9 +122,9 @@ type DistrictSpec struct {
 	// tells every town's services their town's group (WUXIAO_TOWN_GROUP)
 	// and the gateway the whole map.
 	// +optional
-	// +kubebuilder:validation:MaxItems=24
-	// +kubebuilder:validation:XValidation:rule="self.all(g, self.exists_one(h, h.name == g.name))",messageExpression="'片组 names must be unique; used more than once: ' + self.filter(g, !self.exists_one(h, h.name == g.name)).map(g, g.name).join(', ')"
-	// +kubebuilder:validation:XValidation:rule="self.all(g, g.towns.all(t, self.exists_one(h, t in h.towns)))",messageExpression="'a town can be in one 片组 only; these groups share a town: ' + self.filter(g, g.towns.exists(t, !self.exists_one(h, t in h.towns))).map(g, g.name).join(', ')"
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:XValidation:rule="self.all(g, self.exists_one(h, h.name == g.name))",message="片组 names must be unique: two groups have the same name; rename one"
+	// +kubebuilder:validation:XValidation:rule="self.all(g, g.towns.all(t, self.exists_one(h, t in h.towns)))",message="a town can be in one 片组 only: one of the towns is listed under two groups; remove it from all but one"
 	Groups []DistrictGroup `json:"groups,omitempty"`
 }
 

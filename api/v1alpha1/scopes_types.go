@@ -31,7 +31,7 @@ type DistrictGroup struct {
 	// is in at most one group; a town in none is seen only by district
 	// officials without a group. Towns not (yet) created are allowed.
 	// +listType=set
-	// +kubebuilder:validation:MaxItems=24
+	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:items:MaxLength=58
 	// +kubebuilder:validation:items:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",messageExpression="'片组 town ' + self + ' must be the name of a Town (a DNS label), e.g. xikou'"
 	Towns []string `json:"towns"`
@@ -66,7 +66,8 @@ type LiaisonCadre struct {
 	// assigned to, all of this town.
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=64
-	// +kubebuilder:validation:items:XValidation:rule="self.matches('^[0-9]{12}$') && !self.endsWith('000')",messageExpression="'liaison cadre village ' + self + ' must be a village's 12-digit code (not ending in 000), e.g. 330283100201'"
+	// +kubebuilder:validation:items:MaxLength=12
+	// +kubebuilder:validation:items:XValidation:rule="self.matches('^[0-9]{12}$') && !self.endsWith('000')",messageExpression="'liaison cadre village ' + self + ' must be the 12-digit code of a village (not ending in 000), e.g. 330283100201'"
 	Villages []string `json:"villages"`
 }
 

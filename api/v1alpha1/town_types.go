@@ -18,7 +18,7 @@ const (
 // services, and the people who may onboard its villages.
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.code) || self.code == oldSelf.code",message="spec.code is immutable: a town's administrative division code cannot change; create a new Town instead"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.district) || self.district == oldSelf.district",message="spec.district is immutable: a town cannot move to another district"
-// +kubebuilder:validation:XValidation:rule="!has(self.liaisonCadres) || size(self.code) < 9 || self.liaisonCadres.all(c, c.villages.all(v, v.startsWith(self.code.substring(0, 9))))",messageExpression="'liaison cadres may be assigned only to villages of this town, whose codes start with ' + self.code.substring(0, 9) + '; not of this town: ' + self.liaisonCadres.filter(c, c.villages.exists(v, !v.startsWith(self.code.substring(0, 9)))).map(c, c.id).join(', ')"
+// +kubebuilder:validation:XValidation:rule="!has(self.liaisonCadres) || size(self.code) < 9 || self.liaisonCadres.all(c, c.villages.all(v, v.startsWith(self.code.substring(0, 9))))",messageExpression="'liaison cadres may be assigned only to villages of this town, whose codes start with ' + self.code.substring(0, 9) + '; one of the cadres names a village of another town'"
 type TownSpec struct {
 	// District names the District this town belongs to.
 	// +kubebuilder:validation:MinLength=1
@@ -106,8 +106,8 @@ type TownSpec struct {
 	// +optional
 	// +listType=map
 	// +listMapKey=id
-	// +kubebuilder:validation:MaxItems=100
-	// +kubebuilder:validation:XValidation:rule="self.all(c, self.exists_one(d, d.email.lowerAscii() == c.email.lowerAscii()))",messageExpression="'each liaison cadre needs an e-mail of their own (it is their login); shared by: ' + self.filter(c, !self.exists_one(d, d.email.lowerAscii() == c.email.lowerAscii())).map(c, c.id).join(', ')"
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:XValidation:rule="self.all(c, self.exists_one(d, d.email == c.email))",message="each liaison cadre needs an e-mail of their own (it is their login): two cadres share one"
 	LiaisonCadres []LiaisonCadre `json:"liaisonCadres,omitempty"`
 }
 
