@@ -29,6 +29,11 @@ const (
 	EnvMetricsAddr = settings.EnvMetricsAddr
 	// EnvOTLPEndpoint is the OTLP/HTTP endpoint for traces (optional).
 	EnvOTLPEndpoint = settings.EnvOTLPEndpoint
+	// EnvTownGroups is the district's 片组 (District spec.groups) as JSON,
+	// group name → town names, e.g. {"pian-1":["xikou","jinping"]}; unset
+	// when the district defines none. The console shows a district
+	// official limited to a group only that group's towns.
+	EnvTownGroups = "WUXIAO_GATEWAY_TOWN_GROUPS"
 )
 
 // HTTPPort is the gateway container's port (named "http").

@@ -52,10 +52,10 @@ type LiaisonCadre struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
 	Name string `json:"name"`
-	// Email is the cadre's login; their first sign-in code is handed over
-	// as for village officials (the town's recovery Secret).
+	// Email is the cadre's login, in lower case; their first sign-in code is
+	// handed over as for village officials (the town's recovery Secret).
 	// +kubebuilder:validation:MaxLength=254
-	// +kubebuilder:validation:XValidation:rule="self.matches('^[^@\\\\s]+@[^@\\\\s]+\\\\.[^@\\\\s]+$')",message="liaison cadre email must look like name@example.org"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[^@\\\\s]+@[^@\\\\s]+\\\\.[^@\\\\s]+$') && self == self.lowerAscii()",message="liaison cadre email must look like name@example.org, in lower case (it is their login)"
 	Email string `json:"email"`
 	// Phone is a mainland mobile number, 11 digits.
 	// +optional

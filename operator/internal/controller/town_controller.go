@@ -182,6 +182,9 @@ func (r *TownReconciler) reconcileChildren(ctx context.Context, town *wuxiaov1.T
 	if err := r.ensureTopics(ctx, town, district); err != nil {
 		return 0, err
 	}
+	if err := r.ensureCadreIdentities(ctx, town, district); err != nil { // town_cadres.go
+		return 0, err
+	}
 	catalog, err := r.resolveCatalog(ctx, town, district)
 	if err != nil {
 		town.Status.Catalog = ""

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -66,131 +67,39 @@ func recoveryKey(v *wuxiaov1.Village, official string) string { return v.Spec.Co
 
 // ensureIdentities gives every official of the spec an active identity
 // whose metadata_public carries {role, town, village}, and deactivates the
-// identities of officials no longer listed. Kratos is called only for an
-// official whose entry changed since it was last written (status digest).
+// identities of officials no longer listed (syncIdentities, identities.go).
 func (r *VillageReconciler) ensureIdentities(ctx context.Context, v *wuxiaov1.Village, town *wuxiaov1.Town, district *wuxiaov1.District) error {
-	k := kratosFor(district.Spec.Kratos.AdminURL)
-	known := map[string]wuxiaov1.OfficialIdentity{}
+	known := map[string]identityRecord{}
+	roles := map[string]wuxiaov1.OfficialRole{}
 	for _, id := range v.Status.Identities {
-		known[id.Official] = id
+		known[id.Official] = identityRecord{key: id.Official, identityID: id.IdentityID, active: id.Active, digest: id.Digest}
+		roles[id.Official] = id.Role
 	}
-	recovery := map[string]*RecoveryEntry{} // nil value: remove the key
-	var out []wuxiaov1.OfficialIdentity
-	// record keeps what was done, so the next attempt does not redo it. New
-	// identities count as done only once their recovery code is stored;
-	// otherwise the next attempt adopts them again and makes a new code.
-	record := func(done []wuxiaov1.OfficialIdentity) error {
-		err := r.writeRecovery(ctx, town, recovery)
-		if err != nil {
-			done = slices.DeleteFunc(done, func(id wuxiaov1.OfficialIdentity) bool {
-				e, ok := recovery[recoveryKey(v, id.Official)]
-				return ok && e != nil
-			})
-		}
-		v.Status.Identities = mergeIdentities(done, known)
-		return err
-	}
-	fail := func(err error) error {
-		_ = record(out) // the Kratos error is the one to report
-		return &unavailable{wuxiaov1.ReasonIdentityUnavailable, err.Error()}
-	}
+	people := make([]person, 0, len(v.Spec.Officials))
 	for _, o := range v.Spec.Officials {
-		traits := provision.OfficialTraits{Email: OfficialLogin(v, o), Name: o.Name, Phone: o.Phone}
-		meta := provision.OfficialMetadata{Role: identity.Role(o.Role), Town: town.Name, Village: v.Spec.Code}
-		digest := identityDigest(traits, meta)
-		cur, ok := known[o.ID]
-		if ok && cur.Active && cur.Digest == digest {
-			out = append(out, cur)
-			delete(known, o.ID)
-			continue
-		}
-		id := ""
-		if ok {
-			err := k.Update(ctx, cur.IdentityID, traits, meta)
-			switch {
-			case err == nil:
-				id = cur.IdentityID
-			case !isNotFound(err):
-				return fail(err)
-			}
-		}
-		fresh := false
-		if id == "" {
-			found, exists, err := k.FindByEmail(ctx, traits.Email)
-			if err != nil {
-				return fail(err)
-			}
-			if exists {
-				// Adopt an identity this village made before its status was
-				// written (or in an earlier life), never another tenant's.
-				if m := found.Metadata; m.Role != "" && (m.Town != town.Name || m.Village != v.Spec.Code) {
-					if err := record(out); err != nil {
-						return err
-					}
-					return stall(wuxiaov1.ReasonInvalidSpec, "official %s: login %s already belongs to an identity of town %s village %s; give the official another e-mail",
-						o.ID, traits.Email, m.Town, m.Village)
-				}
-				// Users can set their own e-mail trait, so a matching address
-				// proves nothing: adopt only an identity the operator made (its
-				// admin-only marker) or one that verified the address, or a
-				// villager's account could be given an official's role.
-				if !found.Managed() && !found.EmailVerified(traits.Email) {
-					if err := record(out); err != nil {
-						return err
-					}
-					return stall(ReasonIdentityConflict, "official %s: login %s is taken by Kratos identity %s, which the operator did not create and which has not verified the address, so it is not trusted with the role %s; "+
-						"check who owns it: delete that identity (the operator then creates the official's own), have the official verify the address on it, or give the official another e-mail",
-						o.ID, traits.Email, found.ID, o.Role)
-				}
-				if err := k.Update(ctx, found.ID, traits, meta); err != nil {
-					return fail(err)
-				}
-				id = found.ID
-			} else {
-				if id, err = k.Create(ctx, traits, meta); err != nil {
-					return fail(err)
-				}
-			}
-			fresh = true
-		}
-		if fresh {
-			code, link, expires, err := k.RecoveryCode(ctx, id)
-			if err != nil {
-				return fail(err)
-			}
-			recovery[recoveryKey(v, o.ID)] = &RecoveryEntry{Login: traits.Email, Code: code, Link: link, ExpiresAt: expires.UTC()}
-		}
-		out = append(out, wuxiaov1.OfficialIdentity{Official: o.ID, IdentityID: id, Role: o.Role, Active: true, Digest: digest})
-		delete(known, o.ID)
+		people = append(people, person{key: o.ID, what: "official " + o.ID,
+			traits: provision.OfficialTraits{Email: OfficialLogin(v, o), Name: o.Name, Phone: o.Phone},
+			meta:   provision.OfficialMetadata{Role: identity.Role(o.Role), Town: town.Name, Village: v.Spec.Code}})
+		roles[o.ID] = o.Role
 	}
-	// Officials no longer listed: deactivated, kept (the audit trail names them).
-	for off, cur := range known {
-		if cur.Active {
-			if err := k.Deactivate(ctx, cur.IdentityID); err != nil {
-				return fail(err)
-			}
-			cur.Active, cur.Digest = false, ""
-			recovery[recoveryKey(v, off)] = nil
-		}
-		out = append(out, cur)
-		delete(known, off)
+	recs, err := syncIdentities(ctx, identitySync{
+		k: kratosFor(district.Spec.Kratos.AdminURL), people: people, known: known,
+		recoveryKey:   func(official string) string { return recoveryKey(v, official) },
+		writeRecovery: func(e map[string]*RecoveryEntry) error { return r.writeRecovery(ctx, town, e) },
+		sameTenant:    func(m identity.Metadata) bool { return m.Town == town.Name && m.Village == v.Spec.Code },
+	})
+	v.Status.Identities = nil
+	for _, rec := range recs {
+		v.Status.Identities = append(v.Status.Identities, wuxiaov1.OfficialIdentity{Official: rec.key, IdentityID: rec.identityID,
+			Role: roles[rec.key], Active: rec.active, Digest: rec.digest})
 	}
-	if err := record(out); err != nil {
+	if err != nil {
 		return err
 	}
 	if len(v.Spec.Officials) > 0 {
 		v.Status.RecoverySecret = resources.RecoverySecretName
 	}
 	return nil
-}
-
-func mergeIdentities(done []wuxiaov1.OfficialIdentity, rest map[string]wuxiaov1.OfficialIdentity) []wuxiaov1.OfficialIdentity {
-	out := slices.Clone(done)
-	for _, id := range rest {
-		out = append(out, id)
-	}
-	slices.SortFunc(out, func(a, b wuxiaov1.OfficialIdentity) int { return strings.Compare(a.Official, b.Official) })
-	return out
 }
 
 func identityDigest(t provision.OfficialTraits, m provision.OfficialMetadata) string {
@@ -203,6 +112,13 @@ func isNotFound(err error) bool { return errors.Is(err, provision.ErrIdentityNot
 
 // writeRecovery adds and removes entries of the town's recovery Secret.
 func (r *VillageReconciler) writeRecovery(ctx context.Context, town *wuxiaov1.Town, entries map[string]*RecoveryEntry) error {
+	return writeRecovery(ctx, r.Client, r.Scheme, town, entries)
+}
+
+// writeRecovery adds (non-nil) and removes (nil) entries of the town's
+// recovery Secret: the village officials' and the liaison cadres' first
+// sign-in codes.
+func writeRecovery(ctx context.Context, c client.Client, scheme *runtime.Scheme, town *wuxiaov1.Town, entries map[string]*RecoveryEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -216,7 +132,7 @@ func (r *VillageReconciler) writeRecovery(ctx context.Context, town *wuxiaov1.To
 			data[key] = b
 		}
 	}
-	_, _, err := ensure(ctx, r.Client, r.Scheme, town, resources.Secret(town, resources.RecoverySecretName, data), func(have, want *corev1.Secret) {
+	_, _, err := ensure(ctx, c, scheme, town, resources.Secret(town, resources.RecoverySecretName, data), func(have, want *corev1.Secret) {
 		if have.Data == nil {
 			have.Data = map[string][]byte{}
 		}

@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
@@ -244,6 +245,14 @@ func GatewayEnv(d *wuxiaov1.District) []corev1.EnvVar {
 	add(gwapi.EnvTrustedProxies, proxies)
 	if ep := d.Spec.Telemetry.OTLPEndpoint; ep != "" {
 		env = append(env, corev1.EnvVar{Name: gwapi.EnvOTLPEndpoint, Value: ep})
+	}
+	if len(d.Spec.Groups) > 0 {
+		groups := make(map[string][]string, len(d.Spec.Groups))
+		for _, g := range d.Spec.Groups {
+			groups[g.Name] = g.Towns
+		}
+		b, _ := json.Marshal(groups) // map keys sorted: a stable pod template
+		env = append(env, corev1.EnvVar{Name: gwapi.EnvTownGroups, Value: string(b)})
 	}
 	if r := d.Spec.Telemetry.SamplingRatio; r != "" {
 		env = append(env,

@@ -353,6 +353,12 @@ func serviceEnv(in TownInput, svc wuxiaov1.ServiceName) []corev1.EnvVar {
 		{Name: settings.EnvOTelServiceName, Value: "wuxiao-" + string(svc)},
 		{Name: settings.EnvOTelResourceAttrs, Value: "wuxiao.town=" + t.Name + ",wuxiao.district=" + d.Name},
 	}
+	if g := d.Spec.GroupOf(t.Name); g != "" {
+		// The town's 片组: district officials limited to another group are
+		// refused by every service (services/internal/identity). Unset when
+		// the town is in none, so a district without groups keeps its pods.
+		env = append(env, corev1.EnvVar{Name: settings.EnvTownGroup, Value: g})
+	}
 	secretEnv := func(name, secret string) corev1.EnvVar {
 		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 			LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: SecretKeyKey}}}
