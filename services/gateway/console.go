@@ -66,6 +66,7 @@ func (g *Gateway) consoleRoutes(srv *httpapi.Server) {
 	h("GET /console/village", g.villagePage)
 	h("GET /console/notices/{number}", g.noticePage)
 	g.noticeConsoleRoutes(h) // sign-off and reply (console_notices.go)
+	g.inboxConsoleRoutes(h)  // 消息 (console_inbox.go)
 	// The complaint inbox and statistics (console_complaints.go).
 	h("GET /console/complaints", g.complaintsPage)
 	h("GET /console/complaints/statistics", g.complaintStatsPage)
@@ -246,7 +247,7 @@ func (c *consoleReq) form() bool {
 func (c *consoleReq) page(status int, tmpl, title, nav, flash string, data any) {
 	p := c.p
 	c.g.render(c.w, status, page{Template: tmpl, Title: title, User: &p, CSRF: c.csrf, Nav: nav, Flash: flash,
-		Data: consoleData{C: c, D: data}})
+		Unread: c.unreadCount(), Data: consoleData{C: c, D: data}})
 }
 
 // consoleData is what console templates get: the request's context (C)

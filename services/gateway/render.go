@@ -77,6 +77,9 @@ type page struct {
 	// Flash is a one-line status message shown above the content
 	// (role=status), e.g. 已提交.
 	Flash string
+	// Unread counts the signed-in person's unread messages, for the
+	// header's 消息 link (console_inbox.go).
+	Unread int
 	// Data is the content template's own data.
 	Data any
 	CSS  template.CSS
