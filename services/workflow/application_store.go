@@ -4,22 +4,66 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 )
 
-// insertApplication stores a new application with the hash of its access
+// inConnTx runs fn on a pooled connection whose transaction fn opens
+// and commits with batches (BEGIN and COMMIT queued in them, see
+// fileApplication): a transaction fn leaves open or failed is rolled back,
+// so the connection goes back to the pool clean.
+func inConnTx(ctx context.Context, pool *pgxpool.Pool, fn func(*pgx.Conn) error) (err error) {
+	pc, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer pc.Release()
+	conn := pc.Conn()
+	defer func() {
+		if st := conn.PgConn().TxStatus(); st == 'T' || st == 'E' {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if _, rerr := conn.Exec(rctx, "ROLLBACK"); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+		}
+	}()
+	return fn(conn)
+}
+
+// queueAudit chains a keyed entry after prev and queues it with its
+// anchor event (writeAudit, also returning the entry, for a chain of more
+// than one entry written in one batch).
+func (s *Service) queueAudit(ctx context.Context, w writer, inst *Instance, prev *AuditEntry, at time.Time, actor Actor, action string, data any) (AuditEntry, error) {
+	if len(s.AuditKey) == 0 {
+		return AuditEntry{}, errors.New("workflow: no audit key (set --audit-key / WUXIAO_AUDIT_KEY): refusing to write an unkeyed audit entry")
+	}
+	e, err := NewAuditEntry(prev, s.AuditKey, inst.ID, at, actor, action, data)
+	if err != nil {
+		return e, err
+	}
+	if err := w.exec(ctx, insertAuditSQL, e.InstanceID, e.Seq, e.At, e.ActorID, e.ActorRole, e.Action, e.Data, e.PrevHash, e.Hash, e.Alg); err != nil {
+		return e, err
+	}
+	return e, s.publishTo(ctx, w, inst, eventsv1.TypeAuditAnchored, eventsv1.AuditAnchored{InstanceID: e.InstanceID,
+		TrackingNumber: inst.TrackingNumber, Seq: e.Seq, Hash: e.Hash, Alg: e.Alg, At: e.At})
+}
+
+// queueApplication queues a new application with the hash of its access
 // code (the code itself is shown once, to the applicant).
-func insertApplication(ctx context.Context, tx pgx.Tx, a *Application, codeHash string) error {
+func queueApplication(b *pgx.Batch, a *Application, codeHash string) error {
 	doc, err := json.Marshal(a)
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO applications (instance_id, village, item_id, applicant_id_hash, access_code_hash, on_behalf, filed_by, filed_at, doc)
+	b.Queue(`INSERT INTO applications (instance_id, village, item_id, applicant_id_hash, access_code_hash, on_behalf, filed_by, filed_at, doc)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
 		a.InstanceID, a.Village, a.ItemID, a.ApplicantIDHash, codeHash, a.Channel == ChannelOnBehalf, a.FiledBy, a.FiledAt, doc)
-	return err
+	return nil
 }
 
 // updateApplication saves the application's document; requested also
@@ -77,8 +121,7 @@ func applicationCodeHash(ctx context.Context, tx pgx.Tx, instanceID string) (str
 // the step (the instance's document lists them already).
 func insertMaterialFiles(ctx context.Context, tx pgx.Tx, instanceID, stepID string, files []storedMaterial) error {
 	for _, f := range files {
-		if _, err := tx.Exec(ctx, `INSERT INTO evidence_files (id, instance_id, step_id, kind, name, content_type, size, sha256, uploaded_by, uploaded_at)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`,
+		if _, err := tx.Exec(ctx, insertEvidenceFileSQL,
 			f.ID, instanceID, stepID, f.Kind, f.Name, f.ContentType, f.Size, f.SHA256, f.AddedBy, f.AddedAt); err != nil {
 			return err
 		}
@@ -88,6 +131,17 @@ func insertMaterialFiles(ctx context.Context, tx pgx.Tx, instanceID, stepID stri
 	}
 	return nil
 }
+
+// queueMaterialFiles queues insertMaterialFiles' rows; the caller copies
+// the bytes (insertFileData).
+func queueMaterialFiles(b *pgx.Batch, instanceID, stepID string, files []storedMaterial) {
+	for _, f := range files {
+		b.Queue(insertEvidenceFileSQL, f.ID, instanceID, stepID, f.Kind, f.Name, f.ContentType, f.Size, f.SHA256, f.AddedBy, f.AddedAt)
+	}
+}
+
+const insertEvidenceFileSQL = `INSERT INTO evidence_files (id, instance_id, step_id, kind, name, content_type, size, sha256, uploaded_by, uploaded_at)
+	VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`
 
 // villageName is the name the operator registered for a village ("" if
 // none).
@@ -99,3 +153,6 @@ func villageName(ctx context.Context, pool *pgxpool.Pool, code string) (string, 
 	}
 	return name, err
 }
+
+// villageThresholdsSQL is villageThresholds' query.
+const villageThresholdsSQL = `SELECT representatives_resolution_above_yuan, town_approval_above_yuan FROM villages WHERE code = $1`

@@ -38,7 +38,9 @@ func (c *fileChunks) Err() error { return nil }
 
 // insertFileData stores the bytes of the evidence file id (its
 // evidence_files row is written in the same transaction with data NULL).
-func insertFileData(ctx context.Context, tx pgx.Tx, id string, data []byte) error {
+func insertFileData(ctx context.Context, tx interface {
+	CopyFrom(context.Context, pgx.Identifier, []string, pgx.CopyFromSource) (int64, error)
+}, id string, data []byte) error {
 	want := int64((len(data) + fileChunkSize - 1) / fileChunkSize)
 	n, err := tx.CopyFrom(ctx, pgx.Identifier{"file_chunks"}, []string{"file_id", "n", "data"}, &fileChunks{id: id, data: data})
 	if err != nil {
