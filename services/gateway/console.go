@@ -100,17 +100,19 @@ func (c *consoleReq) svc(service string) townCall {
 }
 
 // consoleRoles may use the console: village officials, town staff who
-// handle or oversee processes, and district staff (read only). Town IT
-// manages accounts and villagers use the public portal.
+// handle or oversee processes, liaison cadres (their villages' processes,
+// read only) and district staff (read only). Town IT manages accounts and
+// villagers use the public portal.
 func consoleRole(r identity.Role) bool {
-	return r.IsVillageRole() || r.IsDistrictRole() ||
+	return r.IsVillageRole() || r.IsDistrictRole() || r.IsLiaisonCadre() ||
 		r == identity.RoleTownOfficial || r == identity.RoleTownFinance || r == identity.RoleTownDiscipline
 }
 
 // readOnlyRole: the village's supervisors watch the processes; they record
-// only the review steps the power list gives their role.
+// only the review steps the power list gives their role. Liaison cadres
+// (联村干部) follow their villages' processes and record nothing.
 func readOnlyRole(r identity.Role) bool {
-	return r == identity.RoleSupervisionChair || r == identity.RoleLiaisonOfficer || r.IsDistrictRole()
+	return r == identity.RoleSupervisionChair || r == identity.RoleLiaisonOfficer || r.IsDistrictRole() || r.IsLiaisonCadre()
 }
 
 // loginRedirect is where a browser without a session goes.
@@ -166,9 +168,15 @@ func (g *Gateway) console(f consoleHandler) http.Handler {
 // roles.
 func (c *consoleReq) resolveTown() bool {
 	if c.p.Role.IsDistrictRole() {
-		c.towns = c.g.backends.Towns()
+		// A district official limited to a 片组 switches between the
+		// group's towns only (InTown: the gateway's own group map).
+		c.towns = slices.DeleteFunc(c.g.backends.Towns(), func(t Town) bool { return !c.p.InTown(t.Name) })
 		if len(c.towns) == 0 {
-			c.fail(http.StatusServiceUnavailable, "本区尚无镇（街道）上线。")
+			msg := "本区尚无镇（街道）上线。"
+			if c.p.Group != "" {
+				msg = "您所在片组（" + c.p.Group + "）的镇（街道）尚未接入本平台，或片组设置有误，请联系区平台管理员。"
+			}
+			c.fail(http.StatusServiceUnavailable, msg)
 			return false
 		}
 		c.town = c.towns[0]

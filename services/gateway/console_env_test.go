@@ -108,11 +108,17 @@ func sampleCatalog(t testing.TB) *workflow.Catalog {
 }
 
 // startConsole starts the town's services and the gateway.
-func startConsole(t testing.TB) *consoleEnv {
+func startConsole(t testing.TB) *consoleEnv { t.Helper(); return startConsoleWith(t, "", nil) }
+
+// startConsoleWith is startConsole with the town in the 片组 townGroup (as
+// the operator's WUXIAO_TOWN_GROUP tells its services), letting more change
+// the gateway's configuration and towns (urls: the town's services) before
+// it starts.
+func startConsoleWith(t testing.TB, townGroup string, more func(cfg *Config, b *StaticBackends, urls map[string]string)) *consoleEnv {
 	t.Helper()
 	ctx := context.Background()
 	kratosURL := testinfra.Require(t, testinfra.EnvKratosPublicURL)
-	auth := identity.New(kratosURL, identity.WithErrorWriter(httpapi.WriteStatusProblem))
+	auth := identity.New(kratosURL, identity.WithErrorWriter(httpapi.WriteStatusProblem), identity.WithTownGroup(conTown, townGroup))
 	env := &consoleEnv{}
 
 	wfPool := openPool(t, "workflow")
@@ -150,11 +156,15 @@ func startConsole(t testing.TB) *consoleEnv {
 	inURL := serve(t, "inspection", auth.Require, 64<<10, env.Insp.Routes)
 
 	backends := NewStaticBackends()
-	if err := backends.AddTown(Town{Name: conTown, Code: conTownCode, DisplayName: "溪口镇"}, map[string]string{
-		ServiceWorkflow: wfURL, ServiceDisclosure: dsURL, ServiceInspection: inURL}); err != nil {
+	urls := map[string]string{ServiceWorkflow: wfURL, ServiceDisclosure: dsURL, ServiceInspection: inURL}
+	if err := backends.AddTown(Town{Name: conTown, Code: conTownCode, DisplayName: "溪口镇"}, urls); err != nil {
 		t.Fatal(err)
 	}
-	g, err := New(Config{District: "fenghua", DistrictName: "奉化区", KratosPublicURL: kratosURL}, backends, slog.New(slog.DiscardHandler))
+	cfg := Config{District: "fenghua", DistrictName: "奉化区", KratosPublicURL: kratosURL}
+	if more != nil {
+		more(&cfg, backends, urls)
+	}
+	g, err := New(cfg, backends, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,13 +65,16 @@ func parallel(fs ...func()) {
 }
 
 // tasksPage (待办): the steps waiting for my role — in my village, or in
-// every village of my town — most urgent first.
+// every village of my town — most urgent first; a liaison cadre's
+// villages' running processes; district staff's overdue ones.
 func (g *Gateway) tasksPage(c *consoleReq) {
 	ctx := c.r.Context()
 	q := url.Values{"status": {"running"}, "limit": {"200"}}
-	if !c.p.Role.IsDistrictRole() {
+	if !c.p.Role.IsDistrictRole() && !c.p.Role.IsLiaisonCadre() {
 		q.Set("waitingFor", string(c.p.Role))
 	}
+	// A liaison cadre (联村干部) records no step: it follows every running
+	// process of its villages (the workflow lists those only).
 	var list items[*wfInstance]
 	var cat *wuxiaov1.ResolvedCatalog
 	var vs []wfVillage

@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -28,6 +31,40 @@ type Config struct {
 	// Empty: every host serves both (a single-host district, `make dev`).
 	PublicHosts []string
 	StaffHosts  []string
+	// TownGroups is the district's 片组, town → group (ParseTownGroups of
+	// api/gateway's EnvTownGroups): a district official limited to a group
+	// sees only its towns in the console.
+	TownGroups identity.TownGroups
+}
+
+// ParseTownGroups reads the operator's group map (api/gateway
+// EnvTownGroups: JSON, group name → town names) into town → group. Empty
+// is no groups; a town in two groups or a name that is not a DNS label is
+// an error naming it.
+func ParseTownGroups(s string) (identity.TownGroups, error) {
+	out := identity.TownGroups{}
+	if strings.TrimSpace(s) == "" {
+		return out, nil
+	}
+	var groups map[string][]string
+	if err := json.Unmarshal([]byte(s), &groups); err != nil {
+		return nil, fmt.Errorf(`not a JSON object of group names to lists of town names, e.g. {"pian-1":["xikou","jinping"]}: %w`, err)
+	}
+	for _, g := range slices.Sorted(maps.Keys(groups)) {
+		if !identity.ValidTown(g) {
+			return nil, fmt.Errorf("group %q is not a group name (a DNS label, e.g. pian-1)", g)
+		}
+		for _, t := range groups[g] {
+			if !identity.ValidTown(t) {
+				return nil, fmt.Errorf("group %s: %q is not a town name (a DNS label, e.g. xikou)", g, t)
+			}
+			if o, dup := out[t]; dup && o != g {
+				return nil, fmt.Errorf("town %s is in two groups, %s and %s", t, o, g)
+			}
+			out[t] = g
+		}
+	}
+	return out, nil
 }
 
 // KratosPathPrefix is where browsers reach Kratos' public API through the
@@ -56,7 +93,8 @@ func New(cfg Config, backends Backends, log *slog.Logger) (*Gateway, error) {
 		return nil, errors.New("gateway: the Kratos public URL must be an absolute http(s) URL")
 	}
 	g := &Gateway{cfg: cfg, backends: backends, kratos: k, log: log}
-	g.auth = identity.New(cfg.KratosPublicURL, identity.WithLogger(log), identity.WithErrorWriter(g.identityErrorPage))
+	g.auth = identity.New(cfg.KratosPublicURL, identity.WithLogger(log), identity.WithErrorWriter(g.identityErrorPage),
+		identity.WithTownGroups(cfg.TownGroups))
 	return g, nil
 }
 

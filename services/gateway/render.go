@@ -117,20 +117,21 @@ func (g *Gateway) render(w http.ResponseWriter, status int, p page) {
 
 // roleNames are the roles as the people holding them call them.
 var roleNames = map[identity.Role]string{
-	identity.RoleSecretary:          "村党组织书记",
-	identity.RoleDirector:           "村委会主任",
-	identity.RoleCommitteeMember:    "村两委委员",
-	identity.RoleAccountant:         "村报账员",
-	identity.RoleCashier:            "村出纳",
-	identity.RoleSupervisionChair:   "村务监督委员会主任",
-	identity.RoleLiaisonOfficer:     "监察联络员",
-	identity.RoleTownOfficial:       "镇（街道）干部",
-	identity.RoleTownFinance:        "镇（街道）财务",
-	identity.RoleTownDiscipline:     "镇（街道）纪委",
-	identity.RoleTownIT:             "镇（街道）信息员",
-	identity.RoleDistrictDiscipline: "区纪委",
-	identity.RoleDistrictAdmin:      "区平台管理员",
-	identity.RoleVillager:           "村民",
+	identity.RoleSecretary:           "村党组织书记",
+	identity.RoleDirector:            "村委会主任",
+	identity.RoleCommitteeMember:     "村两委委员",
+	identity.RoleAccountant:          "村报账员",
+	identity.RoleCashier:             "村出纳",
+	identity.RoleSupervisionChair:    "村务监督委员会主任",
+	identity.RoleLiaisonOfficer:      "监察联络员",
+	identity.RoleTownOfficial:        "镇（街道）干部",
+	identity.RoleTownFinance:         "镇（街道）财务",
+	identity.RoleTownDiscipline:      "镇（街道）纪委",
+	identity.RoleTownIT:              "镇（街道）信息员",
+	identity.RoleVillageLiaisonCadre: "联村干部",
+	identity.RoleDistrictDiscipline:  "区纪委",
+	identity.RoleDistrictAdmin:       "区平台管理员",
+	identity.RoleVillager:            "村民",
 }
 
 func roleName(r identity.Role) string {

@@ -53,6 +53,7 @@ type settings struct {
 	SamplingRatio   float64
 	LogLevel        string
 	Kubeconfig      string
+	TownGroups      string // JSON, group → towns (gatewayapi.EnvTownGroups)
 
 	env *config.Env
 	// inCluster reports whether the process runs in a pod (where the
@@ -113,6 +114,7 @@ func (s *settings) bind(e *config.Env) {
 	e.Float64(&s.SamplingRatio, "trace-sampling-ratio", config.EnvSamplerArg, config.DefaultSamplingRatio, "share of new traces sampled, 0 to 1")
 	e.String(&s.LogLevel, "log-level", config.EnvLogLevel, config.DefaultLogLevel, "log level: debug, info, warn or error")
 	e.String(&s.Kubeconfig, "kubeconfig", "KUBECONFIG", "", "kubeconfig of the cluster (default: the pod's service account)")
+	e.String(&s.TownGroups, "town-groups", gatewayapi.EnvTownGroups, "", `the district's groups (片组) as JSON, group → towns, e.g. {"pian-1":["xikou","jinping"]} (default: none)`)
 }
 
 var (
@@ -186,6 +188,9 @@ func (s *settings) validate() error {
 	case !s.inCluster():
 		p.Addf("kubeconfig", "KUBECONFIG", "required outside a cluster (no KUBERNETES_SERVICE_HOST): the kubeconfig of the district's cluster")
 	}
+	if _, err := gateway.ParseTownGroups(s.TownGroups); err != nil {
+		p.Addf("town-groups", gatewayapi.EnvTownGroups, "%v", err)
+	}
 	if len(p) == 0 {
 		return nil
 	}
@@ -241,8 +246,9 @@ func run(ctx context.Context, s *settings) error {
 	if name == "" {
 		name = s.District
 	}
+	groups, _ := gateway.ParseTownGroups(s.TownGroups) // validated
 	gw, err := gateway.New(gateway.Config{District: s.District, DistrictName: name, KratosPublicURL: s.KratosPublicURL,
-		PublicHosts: s.PublicHosts, StaffHosts: s.StaffHosts}, disc, log)
+		PublicHosts: s.PublicHosts, StaffHosts: s.StaffHosts, TownGroups: groups}, disc, log)
 	if err != nil {
 		return err
 	}
