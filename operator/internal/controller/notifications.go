@@ -256,11 +256,14 @@ func (r *DistrictReconciler) districtNotifications(ctx context.Context, d *wuxia
 	return again, nil
 }
 
-// notificationsState is a Town's NotificationsReady status, for the
-// District's watch.
-func notificationsState(t *wuxiaov1.Town) metav1.ConditionStatus {
+// notificationsState is a Town's NotificationsReady condition, for the
+// District's watch: its message too, since a Secret the District's channels
+// name changed when the town's verdict did (the District reads the Secrets
+// again then; it does not watch them itself), even from one problem to
+// another.
+func notificationsState(t *wuxiaov1.Town) string {
 	if c := meta.FindStatusCondition(t.Status.Conditions, wuxiaov1.ConditionNotificationsReady); c != nil {
-		return c.Status
+		return string(c.Status) + "/" + c.Reason + "/" + c.Message
 	}
 	return ""
 }
