@@ -175,6 +175,6 @@ const (
 	// the rendered channels (key api/notifications.SecretKey) that the
 	// inspection Deployment mounts as a directory at NotifyChannelsMountPath
 	// (not subPath: the kubelet updates the file in place).
-	NotifyChannelsSecretName = "wuxiao-notify-channels"
+	NotifyChannelsSecretName = "wuxiao-notify-channels" //nolint:gosec // the Secret's name, not a credential
 	NotifyChannelsMountPath  = "/etc/wuxiao/notify"
 )
