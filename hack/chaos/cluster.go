@@ -153,10 +153,19 @@ func (c *cluster) waitReady(ctx context.Context, deadline time.Duration) (time.T
 		last, lastErr = nr, err
 		select {
 		case <-ctx.Done():
-			return time.Time{}, fmt.Errorf("not Ready after %s: %v %v", deadline, last, lastErr)
+			return time.Time{}, fmt.Errorf("not Ready after %s: %v: %w", deadline, last, lastErr)
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// restarts is the restart count of a town's pod's container.
+func (c *cluster) restarts(ctx context.Context, town, name string) int32 {
+	var p corev1.Pod
+	if err := c.kube.Get(ctx, client.ObjectKey{Namespace: "town-" + town, Name: name}, &p); err != nil || len(p.Status.ContainerStatuses) == 0 {
+		return -1
+	}
+	return p.Status.ContainerStatuses[0].RestartCount
 }
 
 // containerPID is the host pid of a pod's main process (not the pause
@@ -225,21 +234,21 @@ func (c *cluster) restartOperator() error {
 ST="$1"; kc="$2"
 KUBECONFIG=$kc proc_start "$ST/pids/operator.pid" "$ST/logs/operator.log" "$WUXIAO_CACHE/bin/wuxiao-operator" \
   --archive-namespace wuxiao-system --metrics-bind-address 127.0.0.1:28080 --health-probe-bind-address 127.0.0.1:28081`
-	cmd := exec.Command("bash", "-c", script, "restart-operator", filepath.Join(c.run, "district"), os.Getenv("KUBECONFIG"))
+	cmd := exec.CommandContext(context.Background(), "bash", "-c", script, "restart-operator", filepath.Join(c.run, "district"), os.Getenv("KUBECONFIG")) //nolint:gosec // G702: our own script; the arguments are the district's paths
 	cmd.Dir = c.repoRoot
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("restarting the operator: %v: %s", err, out)
+		return fmt.Errorf("restarting the operator: %w: %s", err, out)
 	}
 	return nil
 }
 
 // inPodNetns runs a command (iptables) in the network namespace of pid.
 func inPodNetns(pid int, args ...string) error {
-	cmd := exec.Command("nsenter", append([]string{"-t", strconv.Itoa(pid), "-n"}, args...)...)
+	cmd := exec.CommandContext(context.Background(), "nsenter", append([]string{"-t", strconv.Itoa(pid), "-n"}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("nsenter %v: %v: %s", args, err, out)
+		return fmt.Errorf("nsenter %v: %w: %s", args, err, out)
 	}
 	return nil
 }

@@ -44,7 +44,11 @@ func faults() []fault {
 		{name: "pg-terminate", what: "pg_terminate_backend of every session on the victim town's database",
 			inject: pgTerminate},
 		{name: "pg-readonly-30s", what: "the victim town's database read-only for 30 s (default_transaction_read_only, sessions terminated at both ends)",
-			inject: pgReadOnly, cleanup: func(s *suite) { _ = s.setReadOnly(context.Background(), false) }},
+			inject: pgReadOnly, cleanup: func(s *suite) {
+				if s.readOnly {
+					_ = s.setReadOnly(context.Background(), false)
+				}
+			}},
 		{name: "partition-workflow-pg-30s", what: "the workflow pod cut from PostgreSQL for 30 s (iptables DROP both ways in its network namespace: half-open connections)",
 			inject: partition("workflow"), cleanup: func(s *suite) { s.unpartition() }},
 		{name: "kafka-stop-60s", what: "Kafka stopped (SIGTERM) for 60 s, then started again on its own data", shared: true,
@@ -80,10 +84,11 @@ func killService(svc string, when func(context.Context, *suite)) func(context.Co
 			return time.Time{}, "", err
 		}
 		when(ctx, s)
+		restarts := s.c.restarts(ctx, s.town, pod)
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			return time.Time{}, "", fmt.Errorf("kill %d: %w", pid, err)
 		}
-		return time.Now(), fmt.Sprintf("pod %s, pid %d; the kubelet restarts the container", pod, pid), nil
+		return time.Now(), fmt.Sprintf("pod %s, pid %d; the kubelet restarts the container (restarted %d times before: its back-off grows)", pod, pid, restarts), nil
 	}
 }
 
@@ -134,11 +139,6 @@ func apiserverFreeze(ctx context.Context, s *suite) (time.Time, string, error) {
 	return time.Now(), "", nil
 }
 
-func (s *suite) townDB() string {
-	u := strings.Replace(s.pgURL, "/postgres?", "/wuxiao_"+s.town+"?", 1)
-	return u
-}
-
 // terminate ends every session on the victim town's database (the
 // services' pools), not other databases of the shared server.
 func (s *suite) terminate(ctx context.Context) (int, error) {
@@ -172,6 +172,7 @@ func (s *suite) setReadOnly(ctx context.Context, on bool) error {
 	if _, err := conn.Exec(ctx, q); err != nil {
 		return err
 	}
+	s.readOnly = on
 	_, err = s.terminate(ctx)
 	return err
 }
@@ -294,9 +295,9 @@ func kafkaStop(ctx context.Context, s *suite) (time.Time, string, error) {
 	if syscall.Kill(pid, 0) == nil {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
-	sleep(ctx, time.Until(stopped.Add(60*time.Second)))
+	sleep(ctx, time.Until(stopped.Add(s.kafkaDown)))
 	script := `. hack/lib.sh; pidfile=$1 out=$2; shift 2; cd "$CHAOS_CWD"; proc_start "$pidfile" "$out" "$@"`
-	cmd := exec.Command("bash", append([]string{"-c", script, "restart-kafka", pidfile, filepath.Join(s.c.run, "kafka", "kafka.out")}, args...)...)
+	cmd := exec.CommandContext(context.Background(), "bash", append([]string{"-c", script, "restart-kafka", pidfile, filepath.Join(s.c.run, "kafka", "kafka.out")}, args...)...)
 	cmd.Dir = s.c.repoRoot
 	// The broker's own environment, as hack/kafka.sh gave it.
 	cmd.Env = os.Environ()
@@ -305,7 +306,7 @@ func kafkaStop(ctx context.Context, s *suite) (time.Time, string, error) {
 	}
 	cmd.Env = append(cmd.Env, "CHAOS_CWD="+cwd)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return time.Time{}, "", fmt.Errorf("starting Kafka again: %v: %s", err, out)
+		return time.Time{}, "", fmt.Errorf("starting Kafka again: %w: %s", err, out)
 	}
 	return time.Now(), "", nil
 }

@@ -518,7 +518,7 @@ func newKratosAdmin(publicURL, adminURL string) kratosAdmin {
 	return kratosAdmin{admin: mk(adminURL), public: mk(publicURL)}
 }
 
-const chaosPassword = "wuxiao-chaos-password-2026"
+const chaosPassword = "wuxiao-chaos-password-2026" //nolint:gosec // G101: the password of the suite's own test accounts
 
 // newSession creates an official with role in town/village (town roles
 // without a village) and returns a session token.

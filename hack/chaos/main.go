@@ -27,9 +27,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/signal"
 	"slices"
@@ -53,9 +53,11 @@ type suite struct {
 	discipline   map[string]string
 	trails       map[string]int
 	brokenTrails int
-	partitioned  int // pid whose network namespace has the partition rules
+	partitioned  int  // pid whose network namespace has the partition rules
+	readOnly     bool // the victim's database was left read-only
 	villageBase  int
 	warm, after  time.Duration
+	kafkaDown    time.Duration // how long kafka-stop-60s keeps the broker down
 	deadline     time.Duration
 }
 
@@ -86,7 +88,9 @@ func failures(ops []op) string {
 	return strings.Join(parts, ", ")
 }
 
-func main() {
+func main() { os.Exit(run()) }
+
+func run() int {
 	var (
 		only     = flag.String("faults", "", "comma-separated faults to run (default: all; the shared ones only with CHAOS_SHARED=1)")
 		town     = flag.String("town", "xikou", "the town the faults hit")
@@ -104,7 +108,7 @@ func main() {
 		for _, f := range all {
 			fmt.Printf("%-28s %s%s\n", f.name, f.what, map[bool]string{true: " (shared: CHAOS_SHARED=1)"}[f.shared])
 		}
-		return
+		return 0
 	}
 	shared := os.Getenv("CHAOS_SHARED") == "1"
 	var chosen []fault
@@ -123,7 +127,7 @@ func main() {
 	s, err := setup(ctx, *town)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
-		os.Exit(1)
+		return 1
 	}
 	s.warm, s.after, s.deadline = *warm, *after, *deadline
 	// Whatever happens, nothing is left broken: the partition lifted, the
@@ -151,7 +155,7 @@ func main() {
 	previous, _ := os.ReadFile(*out)
 	table := render(rows, s, string(previous))
 	fmt.Print("\n" + table)
-	if err := os.WriteFile(*out, []byte(table), 0o644); err != nil {
+	if err := os.WriteFile(*out, []byte(table), 0o600); err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
 	}
 	if *readme != "" && len(rows) > 0 {
@@ -161,9 +165,10 @@ func main() {
 	}
 	for _, r := range rows {
 		if r.err != nil || r.lost > 0 || r.twice > 0 {
-			os.Exit(1)
+			return 1
 		}
 	}
+	return 0
 }
 
 func setup(ctx context.Context, town string) (*suite, error) {
@@ -182,8 +187,8 @@ func setup(ctx context.Context, town string) (*suite, error) {
 		return nil, err
 	}
 	s := &suite{c: c, town: town, pgURL: pgURL, discipline: map[string]string{}, trails: map[string]int{},
-		run: fmt.Sprintf("%s-%04d", time.Now().UTC().Format("0102t1504"), rand.IntN(10000)), led: &ledger{},
-		villageBase: 300 + 30*rand.IntN(3)}
+		run: time.Now().UTC().Format("0102t1504") + "-" + strings.ToLower(rand.Text()[:4]), led: &ledger{},
+		villageBase: 300 + 30*(time.Now().Minute()%3), kafkaDown: time.Minute}
 	for _, t := range towns.Items {
 		// Towns of this district that are up (the e2e story's town may be
 		// gone or going).
@@ -389,5 +394,5 @@ func carry(file, table string) error {
 	if i < 0 || j < i {
 		return fmt.Errorf("%s has no %s...%s block", file, strings.TrimSpace(begin), end)
 	}
-	return os.WriteFile(file, []byte(s[:i+len(begin)]+table+s[j:]), 0o644)
+	return os.WriteFile(file, []byte(s[:i+len(begin)]+table+s[j:]), 0o600) //nolint:gosec // G703: the -readme file
 }
