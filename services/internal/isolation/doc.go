@@ -19,6 +19,15 @@
 //   - a write naming a village of town Y, by a role of town X the row lets
 //     in, is refused too (403, 404 or 422);
 //   - a request without credentials is 401.
+//   - the narrower scopes (services/internal/identity): town X's services
+//     are told that town X is in the 片组 pian-x (WUXIAO_TOWN_GROUP); a
+//     district-discipline official of pian-x gets what the row gives
+//     district-discipline, one of another group is refused everywhere; a
+//     liaison cadre (联村干部) of town X assigned to v1 gets through where
+//     the row lists village-liaison-cadre, one assigned to v2 only is
+//     refused on v1's records (and gets 200 without v1 from the town-wide
+//     lists that narrow to its villages), one of town Y is refused like
+//     town Y.
 //
 // Public routes are listed and marked public; the test checks that the
 // server registered them as public (without the authenticator), and

@@ -41,6 +41,9 @@ var (
 	inspectors = []identity.Role{identity.RoleTownDiscipline, identity.RoleDistrictDiscipline}
 	discipline = []identity.Role{identity.RoleTownDiscipline}
 	finance    = []identity.Role{identity.RoleTownFinance}
+	// wfReaders read a village's processes: the readers and the liaison
+	// cadres (联村干部) assigned to the village (principal.reaches).
+	wfReaders = roles(readers, identity.CadreRoles)
 )
 
 func roles(groups ...[]identity.Role) []identity.Role { return slices.Concat(groups...) }
@@ -59,6 +62,13 @@ type row struct {
 	// body of the request (JSON unless a rawBody), or bodyFor by role.
 	body    any
 	bodyFor func(identity.Role) any
+	// narrows: a town-wide list that answers a caller whose narrower scope
+	// (a liaison cadre's villages) leaves out v1 with 200 and none of v1's
+	// records, rather than a refusal.
+	narrows bool
+	// personal: the caller's own records (the inbox), not a village's: a
+	// liaison cadre of the town reaches them whatever its villages.
+	personal bool
 }
 
 func (r row) bodyOf(role identity.Role) any {
@@ -141,11 +151,11 @@ func matrix() []row {
 		pub(svcWorkflow, "GET /v1/public/track/{number}/flowchart.svg"),
 		{service: svcWorkflow, pattern: "POST /v1/villages/{village}/instances", path: "/v1/villages/{village}/instances",
 			bodyFor: startBody, allow: []identity.Role{identity.RoleSecretary, identity.RoleTownOfficial}},
-		{service: svcWorkflow, pattern: "GET /v1/villages/{village}/instances", path: "/v1/villages/{village}/instances", allow: readers},
-		{service: svcWorkflow, pattern: "GET /v1/villages/{village}/warnings", path: "/v1/villages/{village}/warnings", allow: readers},
+		{service: svcWorkflow, pattern: "GET /v1/villages/{village}/instances", path: "/v1/villages/{village}/instances", allow: wfReaders},
+		{service: svcWorkflow, pattern: "GET /v1/villages/{village}/warnings", path: "/v1/villages/{village}/warnings", allow: wfReaders},
 		{service: svcWorkflow, pattern: "POST /v1/villages/{village}/relatives", path: "/v1/villages/{village}/relatives", body: relative,
 			allow: []identity.Role{identity.RoleTownDiscipline, identity.RoleDistrictDiscipline}},
-		{service: svcWorkflow, pattern: "GET /v1/instances/{id}", path: "/v1/instances/<instance.read>", allow: readers},
+		{service: svcWorkflow, pattern: "GET /v1/instances/{id}", path: "/v1/instances/<instance.read>", allow: wfReaders},
 		{service: svcWorkflow, pattern: "POST /v1/instances/{id}/steps/{step}/complete", path: "/v1/instances/<instance.complete>/steps/propose/complete",
 			body: workflow.CompleteRequest{Note: "支部会议提议"}, allow: []identity.Role{identity.RoleSecretary}},
 		{service: svcWorkflow, pattern: "POST /v1/instances/{id}/evidence", path: "/v1/instances/<instance.evidence>/evidence", body: evidence,
@@ -154,14 +164,14 @@ func matrix() []row {
 			body: map[string]string{"body": "请尽快办理"}, allow: roles(villageRoles, townActors)},
 		{service: svcWorkflow, pattern: "POST /v1/instances/{id}/withdraw", path: "/v1/instances/<instance.withdraw>/withdraw",
 			body: map[string]string{"reason": "不再需要"}, allow: []identity.Role{identity.RoleSecretary, identity.RoleDirector}},
-		{service: svcWorkflow, pattern: "GET /v1/instances", path: "/v1/instances", allow: readers},
-		{service: svcWorkflow, pattern: "GET /v1/villages", path: "/v1/villages", allow: readers},
+		{service: svcWorkflow, pattern: "GET /v1/instances", path: "/v1/instances", allow: wfReaders, narrows: true},
+		{service: svcWorkflow, pattern: "GET /v1/villages", path: "/v1/villages", allow: wfReaders, narrows: true},
 		{service: svcWorkflow, pattern: "POST /v1/instances/{id}/evidence/files", path: "/v1/instances/<instance.files>/evidence/files",
 			body: evidenceUpload, allow: roles(villageRoles, townActors)},
 		{service: svcWorkflow, pattern: "GET /v1/instances/{id}/evidence/files/{file}", path: "/v1/instances/<instance.read>/evidence/files/<evidence.file>",
-			allow: readers},
-		{service: svcWorkflow, pattern: "GET /v1/instances/{id}/audit", path: "/v1/instances/<instance.read>/audit", allow: readers},
-		{service: svcWorkflow, pattern: "GET /v1/instances/{id}/flowchart.svg", path: "/v1/instances/<instance.read>/flowchart.svg", allow: readers},
+			allow: wfReaders},
+		{service: svcWorkflow, pattern: "GET /v1/instances/{id}/audit", path: "/v1/instances/<instance.read>/audit", allow: wfReaders},
+		{service: svcWorkflow, pattern: "GET /v1/instances/{id}/flowchart.svg", path: "/v1/instances/<instance.read>/flowchart.svg", allow: wfReaders},
 		// villagers' applications: public intake and pages; 代办 and the
 		// cadre's actions by the village's cadres and the town's service desk
 		pub(svcWorkflow, "POST /v1/public/villages/{village}/applications"),
@@ -173,7 +183,7 @@ func matrix() []row {
 		pub(svcWorkflow, "POST /a/{village}/{item}"),
 		{service: svcWorkflow, pattern: "POST /v1/villages/{village}/applications", path: "/v1/villages/{village}/applications",
 			body: workflow.OnBehalfRequest{ItemID: "service-certificate", ApplicantName: "李四", ApplicantPhone: "13900139000"}, allow: applicationHandlers},
-		{service: svcWorkflow, pattern: "GET /v1/instances/{id}/application", path: "/v1/instances/<application.read>/application", allow: readers},
+		{service: svcWorkflow, pattern: "GET /v1/instances/{id}/application", path: "/v1/instances/<application.read>/application", allow: wfReaders},
 		{service: svcWorkflow, pattern: "POST /v1/instances/{id}/materials-request", path: "/v1/instances/<application.request>/materials-request",
 			body: workflow.MaterialsRequestInput{Missing: []string{"户口簿"}}, allow: applicationHandlers},
 		{service: svcWorkflow, pattern: "POST /v1/instances/{id}/appointment", path: "/v1/instances/<application.appointment>/appointment",
@@ -305,9 +315,9 @@ func matrix() []row {
 		{service: svcInspection, pattern: "GET /v1/crosscheck-flags", path: "/v1/crosscheck-flags", allow: inspectors},
 		// The inbox: everyone with an office in town X or the district has
 		// one (their own messages); reading a message of nobody's is a 404.
-		{service: svcInspection, pattern: "GET /v1/inbox", path: "/v1/inbox", allow: roles(villageRoles, identity.TownRoles, districtAll)},
+		{service: svcInspection, pattern: "GET /v1/inbox", path: "/v1/inbox", allow: roles(villageRoles, identity.TownRoles, identity.CadreRoles, districtAll), personal: true},
 		{service: svcInspection, pattern: "POST /v1/inbox/{id}/read", path: "/v1/inbox/999999999/read"},
-		{service: svcInspection, pattern: "POST /v1/inbox/read-all", path: "/v1/inbox/read-all", allow: roles(villageRoles, identity.TownRoles, districtAll)},
+		{service: svcInspection, pattern: "POST /v1/inbox/read-all", path: "/v1/inbox/read-all", allow: roles(villageRoles, identity.TownRoles, identity.CadreRoles, districtAll), personal: true},
 	}
 	for _, s := range serviceNames {
 		for _, p := range operational {
@@ -391,7 +401,7 @@ func TestIsolationMatrix(t *testing.T) {
 
 	// The cells: every authenticated route x every principal, without
 	// credentials, and X's writes naming town Y's village.
-	var refused, through []request
+	var refused, through, narrowed []request
 	for _, r := range rows {
 		if r.public {
 			continue
@@ -405,7 +415,13 @@ func TestIsolationMatrix(t *testing.T) {
 		refused = append(refused, request{row: r, method: method, path: path, body: fillBody(r.bodyOf(identity.RoleTownDiscipline), v1), what: "no credentials"})
 		for _, p := range w.principals {
 			q := request{row: r, who: p, method: method, path: path, body: fillBody(r.bodyOf(p.role), v1), what: p.String()}
-			if p.town != w.townY && slices.Contains(r.allow, p.role) {
+			if p.town != w.townY && slices.Contains(r.allow, p.role) && p.role.IsLiaisonCadre() && !p.reaches(v1) && r.narrows {
+				narrowed = append(narrowed, q)
+				continue
+			}
+			// A 片组 or an assignment that leaves out v1 (town X's
+			// village) is refused like another town's staff.
+			if p.town != w.townY && slices.Contains(r.allow, p.role) && (p.reaches(v1) || (r.personal && p.role.IsLiaisonCadre())) {
 				q.through = true
 				through = append(through, q)
 				if method != "GET" && (strings.Contains(r.pattern, "{village}") || strings.Contains(fmt.Sprint(r.body), "{village}")) {
@@ -455,6 +471,14 @@ func TestIsolationMatrix(t *testing.T) {
 	}
 	t.Logf("%d allowed requests in %s", len(through), time.Since(t0).Round(time.Millisecond))
 
+	// Lists that narrow to the caller's villages: 200, nothing of v1.
+	got = w.run(t, narrowed)
+	for i, q := range narrowed {
+		if res := got[i]; res.status != http.StatusOK || strings.Contains(res.raw, v1) {
+			t.Errorf("%s %s as %s: %d, want 200 without village %s: %.300s", q.row.service, q.row.pattern, q.what, res.status, v1, res.raw)
+		}
+	}
+
 	auth := 0
 	for _, r := range rows {
 		if !r.public {
@@ -462,7 +486,7 @@ func TestIsolationMatrix(t *testing.T) {
 		}
 	}
 	t.Logf("matrix: %d routes (%d authenticated) x %d roles x 2 towns (%d principals with the district's): %d requests, %s in all",
-		routes, auth, len(identity.AllRoles), len(w.principals), len(refused)+len(through), time.Since(start).Round(time.Millisecond))
+		routes, auth, len(identity.AllRoles), len(w.principals), len(refused)+len(through)+len(narrowed), time.Since(start).Round(time.Millisecond))
 }
 
 // run sends the requests, a few at a time, and returns their responses in

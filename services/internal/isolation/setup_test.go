@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -73,18 +74,47 @@ type service struct {
 }
 
 // principal is a signed-in caller: a role of town X, of town Y, or of the
-// district (town "").
+// district (town ""); a district role may be limited to a 片组 (group), a
+// liaison cadre is assigned villages.
 type principal struct {
-	role  identity.Role
-	town  string // townX, townY or "" (district roles)
-	token string
+	role     identity.Role
+	town     string // townX, townY or "" (district roles)
+	group    string // groupX (town X's), otherGroup, or "" (the whole district)
+	villages []string
+	token    string
 }
 
 func (p principal) String() string {
+	s := string(p.role) + "@" + p.town
 	if p.town == "" {
-		return string(p.role) + "@district"
+		s = string(p.role) + "@district"
 	}
-	return string(p.role) + "@" + p.town
+	if p.group != "" {
+		s += "[片组 " + p.group + "]"
+	}
+	if len(p.villages) > 0 {
+		s += "[" + strings.Join(p.villages, ",") + "]"
+	}
+	return s
+}
+
+// The 片组: town X is in groupX (the services of town X are told so, as
+// the operator's WUXIAO_TOWN_GROUP does); otherGroup has other towns.
+const (
+	groupX     = "pian-x"
+	otherGroup = "pian-y"
+)
+
+// reaches reports whether p's narrower scope (a group, assigned villages)
+// includes village of town X; roles without one reach it by role alone.
+func (p principal) reaches(village string) bool {
+	switch {
+	case p.group != "":
+		return p.group == groupX
+	case p.role.IsLiaisonCadre():
+		return slices.Contains(p.villages, village)
+	}
+	return true
 }
 
 // world is the matrix's shared state: one instance of each service for
@@ -158,7 +188,8 @@ func newWorld(t *testing.T) *world {
 	w := &world{townX: testinfra.UniqueName("x"), townY: testinfra.UniqueName("y"), services: map[string]*service{},
 		fx:     map[string]string{},
 		client: &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}}
-	auth := identity.New(testinfra.Require(t, testinfra.EnvKratosPublicURL), identity.WithErrorWriter(httpapi.WriteStatusProblem))
+	auth := identity.New(testinfra.Require(t, testinfra.EnvKratosPublicURL), identity.WithErrorWriter(httpapi.WriteStatusProblem),
+		identity.WithTownGroup(w.townX, groupX))
 	log := slog.New(slog.DiscardHandler)
 
 	var wg sync.WaitGroup
@@ -285,6 +316,16 @@ func users(t *testing.T, w *world) []principal {
 	for _, r := range identity.DistrictRoles {
 		want = append(want, principal{role: r})
 	}
+	// The narrower scopes (after the plain roles, which w.token finds
+	// first): district discipline of town X's 片组 and of another; liaison
+	// cadres (联村干部) of town X assigned to v1, and to v2 only, and one of
+	// town Y assigned to w1.
+	want = append(want,
+		principal{role: identity.RoleDistrictDiscipline, group: groupX},
+		principal{role: identity.RoleDistrictDiscipline, group: otherGroup},
+		principal{role: identity.RoleVillageLiaisonCadre, town: w.townX, villages: []string{v1}},
+		principal{role: identity.RoleVillageLiaisonCadre, town: w.townX, villages: []string{v2}},
+		principal{role: identity.RoleVillageLiaisonCadre, town: w.townY, villages: []string{w1}})
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 6)
 	for i := range want {
@@ -300,6 +341,10 @@ func users(t *testing.T, w *world) []principal {
 				if p.town == w.townY {
 					village = w1
 				}
+			}
+			if p.group != "" || len(p.villages) > 0 {
+				p.token, _ = testinfra.KratosUserWithMetadata(t, identity.Metadata{Role: p.role, Town: p.town, Group: p.group, Villages: p.villages})
+				return
 			}
 			p.token, _ = testinfra.KratosUser(t, string(p.role), p.town, village)
 		}()
@@ -368,7 +413,7 @@ func (w *world) send(svc, method, path, token string, body any) (response, error
 
 func (w *world) token(t testing.TB, role identity.Role, town string) string {
 	for _, p := range w.principals {
-		if p.role == role && p.town == town {
+		if p.role == role && p.town == town && p.group == "" && len(p.villages) == 0 {
 			return p.token
 		}
 	}
