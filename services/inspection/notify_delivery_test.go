@@ -99,8 +99,11 @@ func TestOverdueStepDeliveredOnceThroughRestarts(t *testing.T) {
 			count(t, s.Pool, `SELECT count(*) FROM notify_messages WHERE dispatched_at IS NULL`) == 0
 	})
 	stopWorkers()
-	<-doneA
-	<-doneB
+	for _, done := range []chan error{doneA, doneB} {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	// The overdue step: once to each office address and once to the robot;
 	// the reminder (kind reminder): to the robot only.
