@@ -19,8 +19,8 @@ func (s *Service) districtRoutes(srv *httpapi.Server) {
 const whyDistrict = "only district staff and the town's discipline office read the district overview"
 
 // districtView answers the overview for the principal: district staff see
-// every town, the town's discipline office its own (canReadDistrict lets
-// no other town's staff in).
+// every town (those limited to a 片组 this town's part), the town's
+// discipline office its own (canReadDistrict lets no other town's staff in).
 func (s *Service) districtView(w http.ResponseWriter, r *http.Request) (DistrictView, bool) {
 	p, ok := need(w, r, s.canReadDistrict, whyDistrict)
 	if !ok {
@@ -31,7 +31,11 @@ func (s *Service) districtView(w http.ResponseWriter, r *http.Request) (District
 		httpapi.WriteProblem(w, r, prob)
 		return DistrictView{}, false
 	}
-	v, err := s.District(r.Context(), p.Role.IsDistrictRole(), year)
+	// Only district staff without a 片组 see every town at once: this
+	// service does not know the other towns' groups, so an official
+	// limited to one gets the town's own part (the door let them in only
+	// if this town is in their group).
+	v, err := s.District(r.Context(), p.DistrictWide(), year)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return DistrictView{}, false
@@ -46,7 +50,7 @@ func (s *Service) districtOverview(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) districtOverviewHTML(w http.ResponseWriter, r *http.Request) {
-	if p, ok := identity.FromContext(r.Context()); ok && p.Role.IsDistrictRole() && s.elsewhere() {
+	if p, ok := identity.FromContext(r.Context()); ok && p.DistrictWide() && s.elsewhere() {
 		// Staff follow a link in a browser: tell them in Chinese where the
 		// overview is, with the same status as the JSON problem.
 		var buf bytes.Buffer

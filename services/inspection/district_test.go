@@ -224,6 +224,7 @@ func TestDistrictOverviewAcrossTowns(t *testing.T) {
 	ts := apiServer(t, sA)
 	districtDisc, _ := testinfra.KratosUser(t, "district-discipline", "", "")
 	districtAdmin, _ := testinfra.KratosUser(t, "district-admin", "", "")
+	groupedDisc, _ := testinfra.KratosUserWithMetadata(t, map[string]any{"role": "district-discipline", "group": "pian-1"})
 	discB, _ := testinfra.KratosUser(t, "town-discipline", townB, "")
 	secA, _ := testinfra.KratosUser(t, "secretary", townA, a1)
 	for _, tc := range []struct {
@@ -238,6 +239,8 @@ func TestDistrictOverviewAcrossTowns(t *testing.T) {
 		{"district discipline", districtDisc, 200, []string{townA, townB}, 1 + 2, 2 + 4, 50},
 		{"district admin", districtAdmin, 200, []string{townA, townB}, 3, 6, 50},
 		{"town A's discipline office", discA, 200, []string{townA}, 1, 2, 50},
+		// a 片组's official: this service knows no other town's group
+		{"district discipline of a 片组", groupedDisc, 200, []string{townA}, 1, 2, 50},
 		{"town B's discipline office on A's instance", discB, 403, nil, 0, 0, 0},
 		{"a village secretary", secA, 403, nil, 0, 0, 0},
 		{"no session", "", 401, nil, 0, 0, 0},
