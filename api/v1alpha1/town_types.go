@@ -109,6 +109,14 @@ type TownSpec struct {
 	// +kubebuilder:validation:MaxItems=50
 	// +kubebuilder:validation:XValidation:rule="self.all(c, self.exists_one(d, d.email == c.email))",message="each liaison cadre needs an e-mail of their own (it is their login): two cadres share one"
 	LiaisonCadres []LiaisonCadre `json:"liaisonCadres,omitempty"`
+
+	// Notifications, when set, replace the District's notification
+	// channels for this town, e.g. with the town's own mailbox or DingTalk
+	// group; an empty list turns outbound delivery off for the town (the
+	// console inbox alone). Same fields and checks as the District's
+	// spec.notifications (notifications_types.go).
+	// +optional
+	Notifications *NotificationsSpec `json:"notifications,omitempty"`
 }
 
 // TownAdmin is a subject of a RoleBinding.

@@ -48,15 +48,25 @@ type channelsRender struct {
 	secrets bool
 }
 
-// renderChannels builds the channels file of District d, reading the
-// Secrets its channels name from the API server (the manager's cache holds
-// only the operator's own Secrets). A missing Secret or key, or a value that
-// makes no valid channel, is a problem for the condition NotificationsReady,
-// not an error: the caller keeps the last good file and reconciles the rest.
-func renderChannels(ctx context.Context, reader client.Reader, d *wuxiaov1.District) (channelsRender, *stalled, error) {
+// channelsOf is the channels in force for a town: its own, else its
+// District's; from names the field, for messages.
+func channelsOf(town *wuxiaov1.Town, d *wuxiaov1.District) (spec *wuxiaov1.NotificationsSpec, from string) {
+	if town.Spec.Notifications != nil {
+		return town.Spec.Notifications, "spec.notifications"
+	}
+	return d.Spec.Notifications, "District " + d.Name + " spec.notifications"
+}
+
+// renderChannels builds the channels file of ns (named by the field from),
+// reading the Secrets its channels name from the API server (the manager's
+// cache holds only the operator's own Secrets). A missing Secret or key, or
+// a value that makes no valid channel, is a problem for the condition
+// NotificationsReady, not an error: the caller keeps the last good file and
+// reconciles the rest.
+func renderChannels(ctx context.Context, reader client.Reader, ns *wuxiaov1.NotificationsSpec, from string) (channelsRender, *stalled, error) {
 	var spec []wuxiaov1.NotificationChannel
-	if d.Spec.Notifications != nil {
-		spec = d.Spec.Notifications.Channels
+	if ns != nil {
+		spec = ns.Channels
 	}
 	out := channelsRender{summary: noChannels}
 	file := notifications.Channels{Channels: []notifications.Channel{}}
@@ -100,7 +110,7 @@ func renderChannels(ctx context.Context, reader client.Reader, d *wuxiaov1.Distr
 		for _, k := range c.Kinds {
 			ch.Kinds = append(ch.Kinds, notifications.Kind(k))
 		}
-		field := fmt.Sprintf("spec.notifications.channels[%d]", i)
+		field := fmt.Sprintf("%s.channels[%d]", from, i)
 		switch {
 		case c.Email != nil:
 			e := c.Email
@@ -151,7 +161,11 @@ func renderChannels(ctx context.Context, reader client.Reader, d *wuxiaov1.Distr
 	}
 	out.doc = doc
 	if len(names) > 0 {
-		out.summary = fmt.Sprintf("%d notification channels: %s", len(names), strings.Join(names, ", "))
+		plural := "s"
+		if len(names) == 1 {
+			plural = ""
+		}
+		out.summary = fmt.Sprintf("%d notification channel%s: %s", len(names), plural, strings.Join(names, ", "))
 	}
 	return out, nil, nil
 }
@@ -178,7 +192,8 @@ func bounded(msg string) string {
 // reports the condition NotificationsReady. With a problem the Secret keeps
 // its last good content (no channels when there has never been one).
 func (r *TownReconciler) notifications(ctx context.Context, town *wuxiaov1.Town, district *wuxiaov1.District) error {
-	out, problem, err := renderChannels(ctx, r.APIReader, district)
+	spec, from := channelsOf(town, district)
+	out, problem, err := renderChannels(ctx, r.APIReader, spec, from)
 	if err != nil {
 		return err
 	}
@@ -235,7 +250,7 @@ func notificationsAgain(town *wuxiaov1.Town) time.Duration {
 // notificationsAgain); a Town's condition changing also brings the District
 // back.
 func (r *DistrictReconciler) districtNotifications(ctx context.Context, d *wuxiaov1.District) (time.Duration, error) {
-	out, problem, err := renderChannels(ctx, r.APIReader, d)
+	out, problem, err := renderChannels(ctx, r.APIReader, d.Spec.Notifications, "spec.notifications")
 	if err != nil {
 		return 0, err
 	}
@@ -294,30 +309,42 @@ func (r *TownReconciler) notificationSecretSource(mgr ctrl.Manager) (source.Sour
 	return source.Kind(c, &corev1.Secret{}, handler.TypedEnqueueRequestsFromMapFunc(r.townsNotifyingWith)), nil
 }
 
-// townsNotifyingWith enqueues the towns of every District whose channels
-// name s.
+// townsNotifyingWith enqueues the towns whose channels in force name s:
+// their own, or their District's when they have none.
 func (r *TownReconciler) townsNotifyingWith(ctx context.Context, s *corev1.Secret) []reconcile.Request {
 	districts := &wuxiaov1.DistrictList{}
+	towns := &wuxiaov1.TownList{}
 	if err := r.List(ctx, districts); err != nil {
 		return nil
 	}
-	var reqs []reconcile.Request
+	if err := r.List(ctx, towns); err != nil {
+		return nil
+	}
+	byDistrict := map[string]*wuxiaov1.NotificationsSpec{}
 	for i := range districts.Items {
-		if !namesSecret(&districts.Items[i], s.Namespace, s.Name) {
-			continue
+		byDistrict[districts.Items[i].Name] = districts.Items[i].Spec.Notifications
+	}
+	var reqs []reconcile.Request
+	for i := range towns.Items {
+		t := &towns.Items[i]
+		spec := t.Spec.Notifications
+		if spec == nil {
+			spec = byDistrict[t.Spec.District]
 		}
-		reqs = append(reqs, r.townsOfDistrict(ctx, &districts.Items[i])...)
+		if namesSecret(spec, s.Namespace, s.Name) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: t.Name}})
+		}
 	}
 	return reqs
 }
 
-// namesSecret reports whether a channel of d names the Secret ns/name.
-func namesSecret(d *wuxiaov1.District, ns, name string) bool {
-	if d.Spec.Notifications == nil {
+// namesSecret reports whether a channel of spec names the Secret ns/name.
+func namesSecret(spec *wuxiaov1.NotificationsSpec, ns, name string) bool {
+	if spec == nil {
 		return false
 	}
 	is := func(refNS, refName string) bool { return refNS == ns && refName == name }
-	for _, c := range d.Spec.Notifications.Channels {
+	for _, c := range spec.Channels {
 		if e := c.Email; e != nil && e.CredentialsSecretRef != nil && is(e.CredentialsSecretRef.Namespace, e.CredentialsSecretRef.Name) {
 			return true
 		}

@@ -255,7 +255,8 @@ func TestNotificationChannelsRendered(t *testing.T) {
 			update(t, creds, func() { creds.StringData = map[string]string{"password": "smtp-pass-" + runID} })
 			update(t, d, func() { d.Spec.Notifications.Channels[1].DingTalk.SignSecretRef.Name = "absent" })
 		}, metav1.ConditionFalse, wuxiaov1.ReasonNotificationSecretNotFound,
-			[]string{"channel robot: Secret " + archiveNS + "/absent (spec.notifications.channels[1].dingtalk.signSecretRef) does not exist"},
+			// The Town's message names the District whose field it is.
+			[]string{"channel robot: Secret " + archiveNS + "/absent (", "spec.notifications.channels[1].dingtalk.signSecretRef) does not exist"},
 			want("smtp-pass-"+runID, "https://oapi.dingtalk.com/robot/send?access_token=tok2-"+runID)},
 		{"a robot address that is no URL", func() {
 			update(t, d, func() { d.Spec.Notifications.Channels[1].DingTalk.SignSecretRef.Name = robot.Name })
@@ -329,7 +330,7 @@ func TestNotificationSecretMissingFromTheStart(t *testing.T) {
 	eventually(t, wait, func() error {
 		got := getTown(t, town)
 		return notifyCondition(got.Status.Conditions, got.Generation, metav1.ConditionFalse, wuxiaov1.ReasonNotificationSecretNotFound,
-			[]string{"channel robot: Secret " + archiveNS + "/nowhere (spec.notifications.channels[0].dingtalk.urlSecretRef) does not exist; create it"})
+			[]string{"channel robot: Secret " + archiveNS + "/nowhere (District " + d.Name + " spec.notifications.channels[0].dingtalk.urlSecretRef) does not exist; create it"})
 	})
 	got, err := renderedChannels(town)
 	must(t, err)
@@ -337,4 +338,64 @@ func TestNotificationSecretMissingFromTheStart(t *testing.T) {
 		t.Errorf("rendered %+v, want no channels", got)
 	}
 	waitWarning(t, town, wuxiaov1.ReasonNotificationSecretNotFound, "nowhere")
+}
+
+// TestTownNotificationsOverride: a Town's own spec.notifications replace
+// the District's channels for it (the District's broken one does not
+// matter to it), and removing them brings the District's back.
+func TestTownNotificationsOverride(t *testing.T) {
+	startManager(t)
+	d := fixture(t)
+	update(t, d, func() {
+		d.Spec.Notifications = &wuxiaov1.NotificationsSpec{Channels: []wuxiaov1.NotificationChannel{robotChannel("robot", "missing-robot")}}
+	})
+	own := mailChannel("town-mail")
+	town := readyTown(t, d, func(t *wuxiaov1.Town) {
+		t.Spec.Notifications = &wuxiaov1.NotificationsSpec{Channels: []wuxiaov1.NotificationChannel{own}}
+	})
+	steps := []struct {
+		name   string
+		change func()
+		status metav1.ConditionStatus
+		reason string
+		says   string
+		names  []string // the rendered channels
+	}{
+		{"the town's own channels", func() {}, metav1.ConditionTrue, wuxiaov1.ReasonNotificationsRendered,
+			"1 notification channel: town-mail (email)", []string{"town-mail"}},
+		{"none of its own: the District's", func() { update(t, town, func() { town.Spec.Notifications = nil }) },
+			metav1.ConditionFalse, wuxiaov1.ReasonNotificationSecretNotFound,
+			"channel robot: Secret " + archiveNS + "/missing-robot (District " + d.Name + " spec.notifications.channels[0].dingtalk.urlSecretRef)",
+			[]string{"town-mail"}}, // the last good ones
+		{"an empty list of its own: the inbox alone", func() {
+			update(t, town, func() { town.Spec.Notifications = &wuxiaov1.NotificationsSpec{} })
+		}, metav1.ConditionTrue, wuxiaov1.ReasonNotificationsRendered, noChannels, nil},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			st.change()
+			eventually(t, wait, func() error {
+				got := getTown(t, town)
+				if err := notifyCondition(got.Status.Conditions, got.Generation, st.status, st.reason, []string{st.says}); err != nil {
+					return err
+				}
+				file, err := renderedChannels(town)
+				if err != nil {
+					return err
+				}
+				var names []string
+				for _, c := range file.Channels {
+					names = append(names, c.Name)
+				}
+				if !reflect.DeepEqual(names, st.names) {
+					return fmt.Errorf("rendered channels %v, want %v", names, st.names)
+				}
+				return nil
+			})
+		})
+	}
+	// The District reports its own channels all along.
+	got := getDistrict(t, d)
+	must(t, notifyCondition(got.Status.Conditions, got.Generation, metav1.ConditionFalse, wuxiaov1.ReasonNotificationSecretNotFound,
+		[]string{"(spec.notifications.channels[0].dingtalk.urlSecretRef)"}))
 }
