@@ -245,3 +245,42 @@ func TestChannelsFileReloaded(t *testing.T) {
 		}
 	}
 }
+
+// TestMailRelayAuthenticates: a relay that requires AUTH gets the
+// channel's credentials (PLAIN); wrong ones fail the send, which is
+// retried, not marked sent.
+func TestMailRelayAuthenticates(t *testing.T) {
+	ctx := context.Background()
+	s := newService(t, testinfra.Postgres(t), svcTown, &testClock{})
+	s.Now = nil
+	ms := newMailServer(t, 0)
+	ms.user, ms.pass = "wuxiao", "relay-secret"
+	for _, tc := range []struct {
+		name, pass, state string
+	}{
+		{"wrong password", "nope", "pending"},
+		{"right password", "relay-secret", "sent"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			chans := notifications.Channels{Channels: []notifications.Channel{{Name: "office-" + tc.state, Type: notifications.TypeEmail,
+				Email: &notifications.EmailChannel{SMTPAddr: ms.addr, From: "wuxiao@xikou.example.cn", Username: "wuxiao", Password: tc.pass,
+					Recipients: []string{"jw@xikou.example.cn"}}}}}
+			d := deliverer(s, StaticChannels(chans))
+			d.BackoffMin, d.BackoffMax = time.Hour, time.Hour // one attempt in this test
+			notifyOf(t, s, stepEvent(t, eventsv1.TypeStepEscalated, svcVillage, "cashier", time.Now()))
+			if _, err := d.DeliverDue(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var state, lastError string
+			if err := s.Pool.QueryRow(ctx, `SELECT state, last_error FROM notify_deliveries WHERE channel = $1`, "office-"+tc.state).Scan(&state, &lastError); err != nil {
+				t.Fatal(err)
+			}
+			if state != tc.state || (tc.state == "pending") != strings.Contains(lastError, "AUTH") {
+				t.Fatalf("state %s, last error %q", state, lastError)
+			}
+		})
+	}
+	if accepted, _ := ms.count(); accepted != 1 {
+		t.Fatalf("%d e-mails accepted, want 1", accepted)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -42,6 +43,8 @@ type mailServer struct {
 	accepted  []sentMail
 	refused   int
 	failFirst int
+	// user and pass, when set, are required (AUTH PLAIN) before MAIL.
+	user, pass string
 }
 
 func newMailServer(t testing.TB, failFirst int) *mailServer {
@@ -50,6 +53,7 @@ func newMailServer(t testing.TB, failFirst int) *mailServer {
 	srv := smtp.NewServer(ms)
 	srv.Domain = "mail.test.wuxiao.invalid"
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
+	srv.AllowInsecureAuth = true // on loopback only: net/smtp sends PLAIN without TLS to 127.0.0.1 alone
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -86,11 +90,26 @@ func (ms *mailServer) count() (accepted, refused int) {
 type mailSession struct {
 	server *mailServer
 	cur    sentMail
+	authed bool
+}
+
+func (s *mailSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+func (s *mailSession) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, pass string) error {
+		if user != s.server.user || pass != s.server.pass {
+			return errors.New("invalid credentials")
+		}
+		s.authed = true
+		return nil
+	}), nil
 }
 
 func (s *mailSession) Reset()        { s.cur = sentMail{} }
 func (s *mailSession) Logout() error { return nil }
 func (s *mailSession) Mail(from string, _ *smtp.MailOptions) error {
+	if s.server.user != "" && !s.authed {
+		return smtp.ErrAuthRequired
+	}
 	s.cur.from = from
 	return nil
 }
