@@ -45,9 +45,10 @@ type inTour struct {
 		Name string `json:"name"`
 		Role string `json:"role"`
 	} `json:"team"`
-	Villages  []inTourVillage `json:"villages"`
-	Visited   int             `json:"visited"`
-	CreatedAt time.Time       `json:"createdAt"`
+	Villages      []inTourVillage `json:"villages"`
+	Visited       int             `json:"visited"`
+	CreatedAt     time.Time       `json:"createdAt"`
+	CreatedByRole string          `json:"createdByRole"`
 }
 
 type inCoverage struct {

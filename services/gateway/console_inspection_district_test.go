@@ -83,7 +83,7 @@ func TestInspectionConsoleDistrictRunsRound(t *testing.T) {
 		"owner": {"村股份经济合作社"}, "deadline": {inAMonth()}}); p.status != http.StatusSeeOther {
 		t.Fatalf("the district's finding: %d\n%.2000s", p.status, mainOf(p.body))
 	}
-	if p := d.get("/console/inspection"); !strings.Contains(p.body, "2026年第二轮村级巡察") {
+	if p := d.get("/console/inspection"); !strings.Contains(p.body, "2026年第二轮村级巡察") || !strings.Contains(p.body, "区纪委安排") {
 		t.Fatalf("the town's office does not see the district's round:\n%.2000s", mainOf(p.body))
 	}
 
