@@ -26,8 +26,11 @@
 // gateway the whole map). A group is never taken on the caller's word: a
 // service that knows no group for a town admits no grouped official to it.
 // A town service's Authenticator (WithTownGroup) refuses a grouped
-// district official outside its town's group at the door (403), so
-// handlers that only ask IsDistrictRole cannot let one through.
+// district official outside its town's group at the door (Require: 403),
+// so handlers that only ask IsDistrictRole cannot let one through; on
+// Optional (public) routes such a caller is signed in, and InTown is false.
+// District-wide views ask DistrictWide (no group): a town's service does
+// not know the other towns' groups.
 //
 // There is one Kratos per district, so a district role covers every town the
 // Kratos knows.
