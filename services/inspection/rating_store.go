@@ -15,47 +15,47 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// insertFact records a fact; it reports false when a fact with its id is
-// already there (a redelivered event).
-func insertFact(ctx context.Context, tx pgx.Tx, town string, f Fact) (bool, error) {
-	tag, err := tx.Exec(ctx, `INSERT INTO facts (id, village, town, kind, subkind, at, ref, note)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-		f.ID, f.Village, town, string(f.Kind), f.Subkind, f.At, f.Ref, f.Note)
-	if err != nil {
-		return false, err
-	}
-	return tag.RowsAffected() == 1, nil
-}
+// The statements of applying a fact (recordFact, apply_read.go): a fact
+// whose id is there already (a redelivered event) is not inserted again.
+const (
+	insertFactSQL = `INSERT INTO facts (id, village, town, kind, subkind, at, ref, note)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`
+	loadFactsSQL = `SELECT id, village, kind, subkind, at, ref, note FROM facts
+		WHERE village = $1 AND at >= $2 AND at < $3`
+	loadRatingSQL  = `SELECT doc FROM ratings WHERE village = $1 AND period = $2`
+	lockVillageSQL = `SELECT pg_advisory_xact_lock(hashtextextended('wuxiao/inspection/village/' || $1, 0))`
+)
 
 // lockVillage serialises the rating of one village: two transactions
 // applying facts of the same village would otherwise each miss the other's
 // fact and both compare with the same stored rating.
 func lockVillage(ctx context.Context, tx pgx.Tx, village string) error {
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('wuxiao/inspection/village/' || $1, 0))`, village)
+	_, err := tx.Exec(ctx, lockVillageSQL, village)
 	return err
 }
 
 // loadFacts reads a village's facts of a period.
 func loadFacts(ctx context.Context, tx pgx.Tx, village string, p Period) ([]Fact, error) {
-	rows, err := tx.Query(ctx, `SELECT id, village, kind, subkind, at, ref, note FROM facts
-		WHERE village = $1 AND at >= $2 AND at < $3`, village, p.Start(), p.End())
+	rows, err := tx.Query(ctx, loadFactsSQL, village, p.Start(), p.End())
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Fact, error) {
-		var f Fact
-		var kind string
-		err := r.Scan(&f.ID, &f.Village, &kind, &f.Subkind, &f.At, &f.Ref, &f.Note)
-		f.Kind = FactKind(kind)
-		return f, err
-	})
+	return pgx.CollectRows(rows, scanFact)
+}
+
+func scanFact(r pgx.CollectableRow) (Fact, error) {
+	var f Fact
+	var kind string
+	err := r.Scan(&f.ID, &f.Village, &kind, &f.Subkind, &f.At, &f.Ref, &f.Note)
+	f.Kind = FactKind(kind)
+	return f, err
 }
 
 // loadRating reads the stored rating of a village and period; ok is false
 // when there is none yet.
 func loadRating(ctx context.Context, q querier, village string, p Period) (r Rating, ok bool, err error) {
 	var doc []byte
-	err = q.QueryRow(ctx, `SELECT doc FROM ratings WHERE village = $1 AND period = $2`, village, p.String()).Scan(&doc)
+	err = q.QueryRow(ctx, loadRatingSQL, village, p.String()).Scan(&doc)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Rating{}, false, nil
 	}

@@ -104,25 +104,14 @@ func (s *Service) ApplyFact(ctx context.Context, tx pgx.Tx, f Fact) (Applied, er
 	case f.At.IsZero():
 		return Applied{}, fmt.Errorf("fact %s has no time", f.ID)
 	}
-	if err := lockVillage(ctx, tx, f.Village); err != nil {
-		return Applied{}, err
-	}
-	fresh, err := insertFact(ctx, tx, s.Town, f)
-	if err != nil || !fresh {
+	period := s.Rules.PeriodOf(f.At)
+	read, err := recordFact(ctx, tx, s.Town, f, period) // lock, insert, facts, rating: one round trip (apply_read.go)
+	if err != nil || !read.fresh {
 		return Applied{}, err
 	}
 	now := s.now()
-	period := s.Rules.PeriodOf(f.At)
-	facts, err := loadFacts(ctx, tx, f.Village, period)
-	if err != nil {
-		return Applied{}, err
-	}
-	next := Rate(s.Rules, f.Village, period, facts)
-	previous, _, err := loadRating(ctx, tx, f.Village, period)
-	if err != nil {
-		return Applied{}, err
-	}
-	out := Applied{New: true, Rating: next, Change: Diff(previous, next)}
+	next := Rate(s.Rules, f.Village, period, read.facts)
+	out := Applied{New: true, Rating: next, Change: Diff(read.previous, next)}
 	if err := saveRating(ctx, tx, next, now); err != nil {
 		return Applied{}, err
 	}

@@ -78,6 +78,10 @@ type ConsumerOptions struct {
 	// LagInterval is how often the group's lag is read from Kafka for the
 	// wuxiao_events_consumer_lag gauge [15s].
 	LagInterval time.Duration
+	// BatchSize is the most messages applied in one transaction: those the
+	// reader already holds when one is fetched, never waiting for more
+	// (consumer_batch.go); 1 applies one at a time [100].
+	BatchSize int
 }
 
 // Consumer applies the events of some topics to the service's database,
@@ -127,6 +131,9 @@ func NewConsumer(pool *pgxpool.Pool, brokers []string, groupID string, topics []
 	}
 	if opts.LagInterval <= 0 {
 		opts.LagInterval = 15 * time.Second
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 100
 	}
 	c := &Consumer{pool: pool, brokers: brokers, group: groupID, topics: topics, handler: handler, opts: opts,
 		tracer: opts.tracer(), log: opts.logger().With("component", "event-consumer", "consumer", groupID)}
@@ -236,12 +243,13 @@ func (c *Consumer) Run(ctx context.Context) error {
 			continue
 		}
 		fetchFailures = 0
-		if err := c.process(ctx, dlq, m); err != nil {
+		batch := c.nextBatch(ctx, r, m)
+		if err := c.processBatch(ctx, dlq, batch); err != nil {
 			return nil // only ctx ends processing
 		}
 		// The database already holds the outcome: a failed commit means a
 		// redelivery, which the inbox turns into a no-op.
-		if err := r.CommitMessages(ctx, m); err != nil {
+		if err := r.CommitMessages(ctx, batch...); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -261,6 +269,13 @@ const (
 // process finishes with m (applied, skipped or dead-lettered); it returns
 // an error only when ctx ended first.
 func (c *Consumer) process(ctx context.Context, dlq *kafka.Writer, m kafka.Message) error {
+	return c.processAfter(ctx, dlq, m, nil)
+}
+
+// processAfter is process for a message whose handler already failed with
+// failed in a batch (consumer_batch.go), which counts as its first attempt;
+// nil for none.
+func (c *Consumer) processAfter(ctx context.Context, dlq *kafka.Writer, m kafka.Message, failed error) error {
 	pctx := Extract(ctx, m)
 	attrs := append(messagingAttrs(m.Topic, string(m.Key), "process"),
 		attribute.String("messaging.consumer.group.name", c.group),
@@ -308,7 +323,13 @@ func (c *Consumer) process(ctx context.Context, dlq *kafka.Writer, m kafka.Messa
 	attempt := 0
 	infra := 0
 	for {
-		outcome, herr, err := c.apply(pctx, ev, position(m))
+		var outcome string
+		var herr, err error
+		if failed != nil {
+			herr, failed = failed, nil
+		} else {
+			outcome, herr, err = c.apply(pctx, ev, position(m))
+		}
 		if err == nil && herr == nil {
 			c.consumed.Add(ctx, 1, c.attrs(m.Topic, attribute.String("outcome", outcome)))
 			if outcome == outcomeApplied {
