@@ -216,9 +216,9 @@ func readApplicationForm(r *http.Request) (*applicationForm, error) {
 	if ct != "multipart/form-data" || err != nil || params["boundary"] == "" {
 		return f, errAppFormMalformed
 	}
-	// A large buffer under the multipart reader: it reads the body in
-	// 64 KiB system calls instead of 4 KiB ones (multipart.NewReader keeps
-	// a *bufio.Reader that is large enough).
+	// A large buffer under the multipart reader (which reads through its
+	// own 4 KiB one): the body is read in 64 KiB system calls instead of
+	// 4 KiB ones.
 	body := &countingReader{r: r.Body}
 	br := bufio.NewReaderSize(body, 64<<10)
 	mr := multipart.NewReader(br, params["boundary"])
@@ -235,10 +235,10 @@ func readApplicationForm(r *http.Request) (*applicationForm, error) {
 		}
 		name := part.FormName()
 		if strings.HasPrefix(name, "material-") {
-			// Sized once from what the body has left (buffered or not)
-			// rather than grown by doubling (a photo would be copied a
-			// dozen times).
-			left := r.ContentLength - body.n + int64(br.Buffered())
+			// Sized once from what the body has left (read or not, in
+			// either buffer) rather than grown by doubling (a photo would
+			// be copied a dozen times).
+			left := r.ContentLength - body.n + int64(br.Buffered()) + multipartBuffer
 			data, err := readAllHint(io.LimitReader(part, MaxApplicationFileBytes+1), left, MaxApplicationFileBytes+1)
 			if err != nil {
 				return f, formError(err)
@@ -268,6 +268,9 @@ func readApplicationForm(r *http.Request) (*applicationForm, error) {
 		f.Fields[name] = string(v)
 	}
 }
+
+// multipartBuffer is the size of mime/multipart's own read buffer.
+const multipartBuffer = 4096
 
 // countingReader counts the bytes read through it.
 type countingReader struct {

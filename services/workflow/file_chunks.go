@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -20,7 +21,7 @@ const fileChunkSize = 8000
 
 // fileChunks is a file cut into file_chunks rows, for CopyFrom.
 type fileChunks struct {
-	id   string
+	id   [16]byte // binary: a string would be parsed again for every row
 	data []byte
 	n    int // the next chunk
 }
@@ -41,8 +42,12 @@ func (c *fileChunks) Err() error { return nil }
 func insertFileData(ctx context.Context, tx interface {
 	CopyFrom(context.Context, pgx.Identifier, []string, pgx.CopyFromSource) (int64, error)
 }, id string, data []byte) error {
+	uid, err := uuid.Parse(id)
+	if err != nil {
+		return fmt.Errorf("storing file %q: %w", id, err)
+	}
 	want := int64((len(data) + fileChunkSize - 1) / fileChunkSize)
-	n, err := tx.CopyFrom(ctx, pgx.Identifier{"file_chunks"}, []string{"file_id", "n", "data"}, &fileChunks{id: id, data: data})
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{"file_chunks"}, []string{"file_id", "n", "data"}, &fileChunks{id: uid, data: data})
 	if err != nil {
 		return fmt.Errorf("storing file %s: %w", id, err)
 	}
