@@ -11,6 +11,7 @@ import (
 	"hash/fnv"
 	"io/fs"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,9 +44,7 @@ func Open(ctx context.Context, url, schema string, opts ...Option) (*pgxpool.Poo
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = schema
 	cfg.ConnConfig.RuntimeParams["application_name"] = "wuxiao-" + schema
-	if cfg.MaxConnIdleTime == 0 {
-		cfg.MaxConnIdleTime = 5 * time.Minute
-	}
+	idlePool(cfg, url)
 	for _, o := range opts {
 		o(cfg)
 	}
@@ -76,6 +75,32 @@ func Open(ctx context.Context, url, schema string, opts ...Option) (*pgxpool.Poo
 		return nil, fmt.Errorf("connecting to PostgreSQL %s: %w", cfg.ConnConfig.Host, err)
 	}
 	return pool, nil
+}
+
+// Idle connections go back to the server (issue 18: a district at rest
+// holds at most half of PostgreSQL's connections). pgxpool keeps an idle
+// connection 30 minutes and looks every minute; a pool then holds, at
+// rest, every connection its busiest moment opened. With these it holds
+// what its periodic work uses (the health probe and the timers, every
+// 15 s, keep one), and the others close within IdleConnTimeout +
+// IdleCheckPeriod after the work that opened them. Settings in the URL
+// (pool_max_conn_idle_time, pool_health_check_period, pool_min_conns)
+// win.
+const (
+	IdleConnTimeout = 30 * time.Second
+	IdleCheckPeriod = 10 * time.Second
+)
+
+func idlePool(cfg *pgxpool.Config, url string) {
+	if !strings.Contains(url, "pool_max_conn_idle_time") {
+		cfg.MaxConnIdleTime = IdleConnTimeout
+	}
+	if !strings.Contains(url, "pool_health_check_period") {
+		cfg.HealthCheckPeriod = IdleCheckPeriod
+	}
+	if !strings.Contains(url, "pool_min_conns") {
+		cfg.MinConns = 0 // pgxpool's default; stated, since it is what lets a pool empty
+	}
 }
 
 // WithMaxConns caps the pool (the migration init container needs one
