@@ -343,6 +343,11 @@ func (d *Deliverer) DeliverOne(ctx context.Context) (bool, error) {
 		sendErr = d.send(sctx, ch, del)
 		cancel()
 	}
+	if sendErr != nil && ctx.Err() != nil {
+		// Stopped mid-send (shutdown): not the channel's failure. The
+		// rollback frees the row for the next worker, attempt uncounted.
+		return false, ctx.Err()
+	}
 	// Record the outcome even when ctx ended during the send: a send the
 	// server accepted must be marked, or it is sent again.
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
