@@ -125,7 +125,7 @@ func insertMaterialFiles(ctx context.Context, tx pgx.Tx, instanceID, stepID stri
 			f.ID, instanceID, stepID, f.Kind, f.Name, f.ContentType, f.Size, f.SHA256, f.AddedBy, f.AddedAt); err != nil {
 			return err
 		}
-		if err := insertFileData(ctx, tx, f.ID, f.Data); err != nil {
+		if err := insertFileData(ctx, tx.Conn(), f.ID, f.Data); err != nil {
 			return err
 		}
 	}

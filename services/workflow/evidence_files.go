@@ -328,7 +328,7 @@ func (s *Service) AddEvidenceFile(ctx context.Context, actor Actor, id string, i
 			f.ID, f.InstanceID, f.StepID, f.Kind, f.Name, f.ContentType, f.Size, f.SHA256, f.UploadedBy, f.UploadedAt); err != nil {
 			return err
 		}
-		if err := insertFileData(ctx, tx, f.ID, in.Data); err != nil { // file_chunks.go
+		if err := insertFileData(ctx, tx.Conn(), f.ID, in.Data); err != nil { // file_chunks.go
 			return err
 		}
 		ev := Evidence{ID: fid, StepID: in.StepID, Kind: in.Kind, Name: name, URL: f.URL, SHA256: f.SHA256, Size: f.Size,

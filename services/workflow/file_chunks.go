@@ -2,7 +2,9 @@ package workflow
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"io"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -19,39 +21,76 @@ import (
 // fit would be refused rather than compressed or moved out of line).
 const fileChunkSize = 8000
 
-// fileChunks is a file cut into file_chunks rows, for CopyFrom.
-type fileChunks struct {
-	id   [16]byte // binary: a string would be parsed again for every row
-	data []byte
-	n    int // the next chunk
+// chunksCopy is a file as the binary COPY stream of its file_chunks rows
+// (PostgreSQL's documented format: a signature and header, each row as
+// its field count and length-prefixed fields, a trailer). Read straight
+// into the connection's buffer: the bytes are copied once, where pgx's
+// CopyFrom encodes every row into a buffer of its own and passes it
+// through a pipe.
+type chunksCopy struct {
+	id      [16]byte
+	data    []byte
+	next    int    // the next chunk
+	pending []byte // framing not yet read: the header, a row's fields before its bytes, the trailer
+	body    []byte // the current chunk's bytes not yet read
+	row     [2 + 4 + 16 + 4 + 4 + 4]byte
+	done    bool
 }
 
-func (c *fileChunks) Next() bool { return c.n*fileChunkSize < len(c.data) }
+var (
+	copySignature = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00") // signature, flags 0, no header extension
+	copyTrailer   = []byte{0xff, 0xff}                                             // field count -1
+)
 
-func (c *fileChunks) Values() ([]any, error) {
-	from := c.n * fileChunkSize
-	row := []any{c.id, c.n, c.data[from:min(from+fileChunkSize, len(c.data))]}
-	c.n++
-	return row, nil
+func (c *chunksCopy) Read(p []byte) (int, error) {
+	total := 0
+	for len(p) > 0 {
+		switch {
+		case len(c.pending) > 0:
+			k := copy(p, c.pending)
+			c.pending, p, total = c.pending[k:], p[k:], total+k
+		case len(c.body) > 0:
+			k := copy(p, c.body)
+			c.body, p, total = c.body[k:], p[k:], total+k
+		case c.done:
+			if total == 0 {
+				return 0, io.EOF
+			}
+			return total, nil
+		case c.next*fileChunkSize >= len(c.data):
+			c.pending, c.done = copyTrailer, true
+		default:
+			from := c.next * fileChunkSize
+			c.body = c.data[from:min(from+fileChunkSize, len(c.data))]
+			r := c.row[:0]
+			r = binary.BigEndian.AppendUint16(r, 3)
+			r = binary.BigEndian.AppendUint32(r, 16)
+			r = append(r, c.id[:]...)
+			r = binary.BigEndian.AppendUint32(r, 4)
+			r = binary.BigEndian.AppendUint32(r, uint32(c.next))
+			r = binary.BigEndian.AppendUint32(r, uint32(len(c.body)))
+			c.pending = r
+			c.next++
+		}
+	}
+	return total, nil
 }
-
-func (c *fileChunks) Err() error { return nil }
 
 // insertFileData stores the bytes of the evidence file id (its
-// evidence_files row is written in the same transaction with data NULL).
-func insertFileData(ctx context.Context, tx interface {
-	CopyFrom(context.Context, pgx.Identifier, []string, pgx.CopyFromSource) (int64, error)
-}, id string, data []byte) error {
+// evidence_files row is written in the same transaction with data NULL)
+// on conn, in its transaction.
+func insertFileData(ctx context.Context, conn *pgx.Conn, id string, data []byte) error {
 	uid, err := uuid.Parse(id)
 	if err != nil {
 		return fmt.Errorf("storing file %q: %w", id, err)
 	}
 	want := int64((len(data) + fileChunkSize - 1) / fileChunkSize)
-	n, err := tx.CopyFrom(ctx, pgx.Identifier{"file_chunks"}, []string{"file_id", "n", "data"}, &fileChunks{id: uid, data: data})
+	tag, err := conn.PgConn().CopyFrom(ctx, &chunksCopy{id: uid, data: data, pending: copySignature},
+		`COPY file_chunks (file_id, n, data) FROM STDIN WITH (FORMAT binary)`)
 	if err != nil {
 		return fmt.Errorf("storing file %s: %w", id, err)
 	}
-	if n != want {
+	if n := tag.RowsAffected(); n != want {
 		return fmt.Errorf("storing file %s: %d of %d chunks written", id, n, want)
 	}
 	return nil

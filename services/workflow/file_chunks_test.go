@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"testing"
+	"testing/iotest"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -28,7 +30,7 @@ func TestFileChunksRoundTrip(t *testing.T) {
 				data[i] = byte(rng.UintN(256))
 			}
 			id := uuid.NewString()
-			if err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error { return insertFileData(ctx, tx, id, data) }); err != nil {
+			if err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error { return insertFileData(ctx, tx.Conn(), id, data) }); err != nil {
 				t.Fatal(err)
 			}
 			var rows, widest int
@@ -53,5 +55,30 @@ func TestFileChunksRoundTrip(t *testing.T) {
 	}
 	if _, err := readFileData(ctx, s.Pool, uuid.NewString(), nil, 10); err == nil {
 		t.Error("a file without chunks read as if present")
+	}
+}
+
+// TestChunksCopyReadSizes: the COPY stream is the same whatever the
+// reader's buffer (the connection reads 64 KiB at a time; a byte at a
+// time must give the same rows), and ends with io.EOF after the trailer.
+func TestChunksCopyReadSizes(t *testing.T) {
+	for _, size := range []int{1, fileChunkSize, fileChunkSize + 1, 5*fileChunkSize + 17} {
+		data := bytes.Repeat([]byte{0xA5}, size)
+		stream := func(r io.Reader) []byte {
+			b, err := io.ReadAll(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		whole := stream(&chunksCopy{data: data, pending: copySignature})
+		bytewise := stream(iotest.OneByteReader(&chunksCopy{data: data, pending: copySignature}))
+		rows := (size + fileChunkSize - 1) / fileChunkSize
+		if want := 19 + rows*34 + size + 2; len(whole) != want || !bytes.Equal(whole, bytewise) {
+			t.Errorf("size %d: %d bytes (%d a byte at a time), want %d", size, len(whole), len(bytewise), want)
+		}
+		if !bytes.HasPrefix(whole, []byte("PGCOPY\n\xff\r\n\x00")) || !bytes.HasSuffix(whole, []byte{0xff, 0xff}) {
+			t.Errorf("size %d: no COPY signature or trailer", size)
+		}
 	}
 }
