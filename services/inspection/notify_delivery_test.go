@@ -284,3 +284,62 @@ func TestMailRelayAuthenticates(t *testing.T) {
 		t.Fatalf("%d e-mails accepted, want 1", accepted)
 	}
 }
+
+// TestNoDuplicatesAcrossRestarts: 40 messages, each to two mailboxes and
+// the robot; the worker is stopped after a few sends and replaced by two
+// workers, twice. Every (message, recipient) arrives exactly once.
+func TestNoDuplicatesAcrossRestarts(t *testing.T) {
+	ctx := context.Background()
+	s := newService(t, testinfra.Postgres(t), svcTown, &testClock{})
+	s.Now = nil
+	ms := newMailServer(t, 0)
+	rb := newRobot(t, "SEC-test-secret", 0)
+	chans := StaticChannels(testChannels(ms, rb))
+	const n = 40
+	for range n {
+		notifyOf(t, s, stepEvent(t, eventsv1.TypeStepEscalated, svcVillage, "cashier", time.Now()))
+	}
+	sends := func() int { a, _ := ms.count(); r, _, _ := rb.count(); return a + r }
+	for round, stopAt := range []int{10, 50} {
+		var stops []func()
+		var dones []chan error
+		for range round + 1 { // one worker, then two (replicas)
+			wctx, stop := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- deliverer(s, chans).Run(wctx) }()
+			stops, dones = append(stops, stop), append(dones, done)
+		}
+		eventually(t, "some sends", func() bool { return sends() >= stopAt })
+		for i, stop := range stops {
+			stop()
+			if err := <-dones[i]; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := deliverer(s, chans).DeliverDue(ctx); err != nil { // the rest
+		t.Fatal(err)
+	}
+	perMessage := map[string]int{}
+	for to, mails := range ms.mails() {
+		for _, m := range mails {
+			msg, err := mail.ReadMessage(strings.NewReader(string(m.data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			perMessage[to+" "+msg.Header.Get("Message-ID")]++
+		}
+	}
+	for k, c := range perMessage {
+		if c != 1 {
+			t.Errorf("%s arrived %d times", k, c)
+		}
+	}
+	received, _, _ := rb.count()
+	if len(perMessage) != 2*n || received != n {
+		t.Fatalf("%d distinct e-mails (want %d), %d robot posts (want %d)", len(perMessage), 2*n, received, n)
+	}
+	if c := count(t, s.Pool, `SELECT count(*) FROM notify_deliveries WHERE state = 'sent'`); c != 3*n {
+		t.Fatalf("%d deliveries sent, want %d", c, 3*n)
+	}
+}
