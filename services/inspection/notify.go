@@ -196,7 +196,7 @@ func (s *Service) messageFor(ctx context.Context, q querier, ev eventsv1.Event) 
 		}
 		what, link, kind := "通知书", noticeLink(d.Number), notifications.KindNotice
 		if ev.Type == eventsv1.TypeOrderAnswered {
-			what, link, kind = "督查令", "/console/inspection/orders", notifications.KindOrder
+			what, link, kind = "督查令", orderLink(d.Number), notifications.KindOrder
 		}
 		late := ""
 		if d.Late {
@@ -216,7 +216,7 @@ func (s *Service) messageFor(ctx context.Context, q querier, ev eventsv1.Event) 
 		}
 		what, link, kind := "通知书", noticeLink(d.Number), notifications.KindNotice
 		if ev.Type == eventsv1.TypeOrderReturned || ev.Type == eventsv1.TypeOrderAccepted {
-			what, link, kind = "督查令", "/console/inspection/orders", notifications.KindOrder
+			what, link, kind = "督查令", orderLink(d.Number), notifications.KindOrder
 		}
 		m.Kind, m.Roles, m.Link = kind, villageLeaders, link
 		if ev.Type == eventsv1.TypeNoticeAccepted || ev.Type == eventsv1.TypeOrderAccepted {
@@ -251,7 +251,7 @@ func (s *Service) messageFor(ctx context.Context, q querier, ev eventsv1.Event) 
 		m.Kind, m.Roles = notifications.KindOrder, villageLeaders
 		m.Title = fmt.Sprintf("收到%s督查令 %s", Colour(d.Colour).Name(), d.Number)
 		m.Body = fmt.Sprintf("%s收到%s督查令（%s），请于%s前答复整改情况。", name, Colour(d.Colour).Name(), d.Number, day(lastDay(d.Deadline)))
-		m.Link = "/console/inspection/orders"
+		m.Link = orderLink(d.Number)
 	case eventsv1.TypeOrderEscalated:
 		var d eventsv1.OrderEscalated
 		if err := decode(&d); err != nil {
@@ -268,7 +268,7 @@ func (s *Service) messageFor(ctx context.Context, q querier, ev eventsv1.Event) 
 		m.Kind, m.Roles = notifications.KindEscalation, escalated
 		m.Title = fmt.Sprintf("督查令逾期未答复：%s", d.Number)
 		m.Body = fmt.Sprintf("%s未在期限（%s）内答复%s督查令 %s，%s。", name, day(lastDay(d.Deadline)), Colour(d.Colour).Name(), d.Number, next)
-		m.Link = "/console/inspection/orders"
+		m.Link = orderLink(d.Number)
 	case eventsv1.TypeRectificationOverdue:
 		var d eventsv1.RectificationOverdue
 		if err := decode(&d); err != nil {
@@ -329,6 +329,15 @@ func noticeLink(number string) string {
 		return "/console/notices"
 	}
 	return "/console/notices/" + url.PathEscape(number)
+}
+
+// orderLink is the order's own console page, which the village officials it
+// addresses may open too (the orders list is discipline's only).
+func orderLink(number string) string {
+	if number == "" {
+		return "/console/notices"
+	}
+	return "/console/inspection/orders/" + url.PathEscape(number)
 }
 
 func clip(s string, n int) string {
