@@ -182,20 +182,6 @@ func writeFacts(b *strings.Builder, inst *Instance) {
 	}
 }
 
-// postedAt is when the open posting of inst's step went up (zero: none).
-func postedAt(ctx context.Context, tx pgx.Tx, inst *Instance, step string) (time.Time, error) {
-	open, err := openPostings(ctx, tx, inst.ID)
-	if err != nil {
-		return time.Time{}, err
-	}
-	for _, p := range open {
-		if p.StepID == step {
-			return p.StartAt, nil
-		}
-	}
-	return time.Time{}, nil
-}
-
 // syncPostings brings inst's postings in line with where it stands after
 // a change at now: a posting whose step is no longer the current one (or
 // whose process ended) comes down, and a current step that requires a

@@ -99,8 +99,8 @@ func beginStep(ctx context.Context, conn *pgx.Conn, id, actorID string) (stepRea
 		}
 		return err
 	})
-	// isRelative's question, with the payee's ID hash from the row (no
-	// payee or no hash: no match).
+	// Whether the actor is a recorded relative of the payee, by the
+	// payee's ID hash from the row (no payee or no hash: no match).
 	b.Queue(`SELECT EXISTS (SELECT FROM relatives r JOIN instances i ON r.village = i.village
 		WHERE i.id = $1 AND r.cadre_id = $2 AND r.relative_id_hash = i.doc->'payee'->>'idHash')`, id, actorID).
 		QueryRow(func(row pgx.Row) error { return row.Scan(&r.relative) })

@@ -133,26 +133,6 @@ func readAudit(ctx context.Context, pool *pgxpool.Pool, instanceID string) ([]Au
 	})
 }
 
-func villageThresholds(ctx context.Context, tx pgx.Tx, code string) (Thresholds, error) {
-	t := DefaultThresholds
-	err := tx.QueryRow(ctx, `SELECT representatives_resolution_above_yuan, town_approval_above_yuan FROM villages WHERE code = $1`, code).
-		Scan(&t.RepresentativesResolutionAboveYuan, &t.TownApprovalAboveYuan)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return DefaultThresholds, nil
-	}
-	return t, err
-}
-
-func isRelative(ctx context.Context, tx pgx.Tx, village, cadreID string, payee *Payee) (bool, error) {
-	if payee == nil || payee.IDHash == "" {
-		return false, nil
-	}
-	var n int
-	err := tx.QueryRow(ctx, `SELECT count(*) FROM relatives WHERE village = $1 AND cadre_id = $2 AND relative_id_hash = $3`,
-		village, cadreID, payee.IDHash).Scan(&n)
-	return n > 0, err
-}
-
 type timerRow struct {
 	ID int64
 	Timer
