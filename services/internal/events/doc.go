@@ -34,7 +34,10 @@
 // the producer's span) and, in one transaction, inserts (consumer, ce_id)
 // into the inbox table and calls the Handler: a row already there means the
 // event was processed before, and it is skipped. Only after that transaction
-// commits is the Kafka offset committed. Handler errors are retried with
+// commits is the Kafka offset committed. The messages a fetch brought (up to
+// ConsumerOptions.BatchSize) share one transaction, one inbox statement and
+// one offset commit; when a handler in it fails, the batch is rolled back
+// and its messages go one at a time (consumer_batch.go). Handler errors are retried with
 // backoff; after MaxAttempts (or at once for Permanent errors, or for a
 // message that is not a valid event) the message goes to the topic's
 // dead-letter topic (eventsv1.DeadLetterTopic) with x-wuxiao-error,
