@@ -154,5 +154,5 @@ func villageName(ctx context.Context, pool *pgxpool.Pool, code string) (string, 
 	return name, err
 }
 
-// villageThresholdsSQL is villageThresholds' query.
+// villageThresholdsSQL reads the village's amount thresholds (none: the defaults).
 const villageThresholdsSQL = `SELECT representatives_resolution_above_yuan, town_approval_above_yuan FROM villages WHERE code = $1`
