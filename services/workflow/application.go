@@ -530,9 +530,12 @@ func (s *Service) fileApplication(ctx context.Context, village string, started *
 			Title: inst.Title, StartedBy: inst.StartedBy, StartedAt: now}); err != nil {
 			return err
 		}
+		// The next step's name and role tell its holders they have a new
+		// task (the inspection service's notifications).
+		nextName, nextRole := s.stepWho(inst, inst.Current)
 		if err := s.publishTo(ctx, w, inst, eventsv1.TypeStepCompleted, eventsv1.StepCompleted{InstanceRef: ref(inst),
 			StepID: first.ID, StepName: first.Name, ActorID: ApplicantActorID, ActorRole: applicant.Role, CompletedAt: now,
-			NextStep: inst.Current}); err != nil {
+			NextStep: inst.Current, NextStepName: nextName, NextRole: nextRole}); err != nil {
 			return err
 		}
 		if len(warnings) > 0 {

@@ -189,6 +189,11 @@ func TestApplicationRunAtMostOnce(t *testing.T) {
 			t.Errorf("%q reached the events or the audit chain", secret)
 		}
 	}
+	// The first step's event names who holds the next one, so that its
+	// holders are told of a new task.
+	if !strings.Contains(outbox, `"nextRole":"`) {
+		t.Error("the application's step.completed event names no next role")
+	}
 	// The place to come is public (the portal's 办理进度 shows it).
 	if !strings.Contains(outbox, "村便民服务中心") {
 		t.Error("the appointment event does not say where to come")
