@@ -203,11 +203,17 @@ func typeForStatus(status int) string {
 }
 
 // WriteError writes err as a problem: a *Problem (anywhere in err's chain)
-// as it is, anything else as a 500 whose cause is logged but never shown.
+// as it is, a database that cannot take the request now (read-only,
+// restarting, unreachable) as a 503 with Retry-After, anything else as a
+// 500 whose cause is logged but never shown.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	var p *Problem
 	if errors.As(err, &p) {
 		WriteProblem(w, r, p)
+		return
+	}
+	if databaseUnavailable(err) {
+		writeUnavailable(w, r, err)
 		return
 	}
 	Logger(r.Context()).ErrorContext(r.Context(), "request failed", "error", err.Error())

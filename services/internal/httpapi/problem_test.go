@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func TestProblemJSON(t *testing.T) {
@@ -126,6 +129,13 @@ func TestWriteError(t *testing.T) {
 		{"problem", Conflict("step already done"), 409, TypeConflict, false},
 		{"wrapped problem", fmt.Errorf("advancing: %w", Forbidden("not your village")), 403, TypeForbidden, false},
 		{"plain error", errors.New("pq: password authentication failed"), 500, TypeInternal, true},
+		{"read-only database", fmt.Errorf("recording step: %w", &pgconn.PgError{Code: "25006", Message: "cannot execute INSERT in a read-only transaction; password"}), 503, TypeUnavailable, false},
+		{"session terminated", &pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"}, 503, TypeUnavailable, false},
+		{"connection failure", &pgconn.PgError{Code: "08006"}, 503, TypeUnavailable, false},
+		{"too many connections", &pgconn.PgError{Code: "53300"}, 503, TypeUnavailable, false},
+		{"cannot dial", fmt.Errorf("acquiring: %w", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}), 503, TypeUnavailable, false},
+		{"constraint violation", &pgconn.PgError{Code: "23505", Message: "duplicate key; password authentication failed"}, 500, TypeInternal, true},
+		{"read timeout", &net.OpError{Op: "read", Net: "tcp", Err: errors.New("i/o timeout; password authentication failed")}, 500, TypeInternal, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,6 +153,9 @@ func TestWriteError(t *testing.T) {
 			}
 			if got := strings.Contains(f.logs.String(), "password authentication failed"); got != tt.logged {
 				t.Errorf("cause logged = %v, want %v:\n%s", got, tt.logged, f.logs)
+			}
+			if tt.status == 503 && rec.Header().Get("Retry-After") != "5" {
+				t.Errorf("Retry-After = %q, want 5", rec.Header().Get("Retry-After"))
 			}
 		})
 	}
