@@ -82,7 +82,7 @@
 //	unsupported-media-type  415  Content-Type is not application/json
 //	internal                500  a bug or an unexpected failure; details only in the log
 //	unavailable             503  the database cannot take the request now (read-only, restarting,
-//	                             unreachable); nothing changed; Retry-After, "retry_after_seconds"
+//	                             unreachable); Retry-After, "retry_after_seconds"
 //	not-ready               503  /readyz: a dependency check fails; "failing", "checks"
 //	shutting-down           503  /readyz and /healthz once shutdown has begun
 //

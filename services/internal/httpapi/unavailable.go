@@ -11,8 +11,10 @@ import (
 )
 
 // TypeUnavailable is a 503 for a request that failed because the database
-// could not take it right now (read-only, restarting, unreachable): the
-// request changed nothing and may be sent again.
+// could not take it right now (read-only, restarting, unreachable). The
+// request's transaction was not committed in every case but a session cut
+// during COMMIT, so clients retry; the services' own checks (versions,
+// idempotency keys, 409s) answer a retry of what was recorded after all.
 const TypeUnavailable = ProblemBase + "unavailable"
 
 // unavailableRetryAfter is what a client is told to wait before retrying.
@@ -22,7 +24,7 @@ const unavailableRetryAfter = 5 * time.Second
 // the request now.
 func Unavailable() *Problem {
 	return (&Problem{Type: TypeUnavailable, Title: "Service unavailable", Status: http.StatusServiceUnavailable,
-		Detail: "The service's database cannot take the request right now; nothing was changed. Try again shortly."}).
+		Detail: "The service's database cannot take requests right now. Try again shortly."}).
 		With("retry_after_seconds", RetryAfterSeconds(unavailableRetryAfter))
 }
 
@@ -30,9 +32,7 @@ func Unavailable() *Problem {
 // the request for a passing reason rather than because of the request:
 // a read-only database (25006), a connection exception (class 08), an
 // operator intervention such as a shutdown or a terminated session (class
-// 57), too many connections (53300), or a failure to connect at all. A
-// transaction cut short this way is rolled back by the server, so the
-// request changed nothing.
+// 57), too many connections (53300), or a failure to connect at all.
 func databaseUnavailable(err error) bool {
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
