@@ -49,14 +49,7 @@ func Enqueue(ctx context.Context, tx pgx.Tx, topic string, ev eventsv1.Event) er
 	if topic == "" {
 		return fmt.Errorf("event %s: no topic", ev.ID)
 	}
-	ctx, span := tracerFor(ctx).Start(ctx, "create "+topic,
-		trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(messagingAttrs(topic, ev.Key(), "create")...),
-		trace.WithAttributes(
-			attribute.String("messaging.message.id", ev.ID),
-			attribute.String("cloudevents.event_type", ev.Type),
-			attribute.String("cloudevents.event_source", ev.Source),
-		))
+	ctx, span := startCreate(ctx, topic, ev)
 	defer span.End()
 	err := enqueue(ctx, tx, topic, ev)
 	if err != nil {
@@ -64,6 +57,19 @@ func Enqueue(ctx context.Context, tx pgx.Tx, topic string, ev eventsv1.Event) er
 		span.SetStatus(codes.Error, err.Error())
 	}
 	return err
+}
+
+// startCreate starts the producer's "create" span of ev on topic (the
+// OpenTelemetry messaging conventions), for Enqueue and QueueEnqueue.
+func startCreate(ctx context.Context, topic string, ev eventsv1.Event) (context.Context, trace.Span) {
+	return tracerFor(ctx).Start(ctx, "create "+topic,
+		trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(messagingAttrs(topic, ev.Key(), "create")...),
+		trace.WithAttributes(
+			attribute.String("messaging.message.id", ev.ID),
+			attribute.String("cloudevents.event_type", ev.Type),
+			attribute.String("cloudevents.event_source", ev.Source),
+		))
 }
 
 // enqueueSQL writes an outbox row and notifies the relay. The empty

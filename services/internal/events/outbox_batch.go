@@ -6,8 +6,6 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 )
@@ -23,14 +21,7 @@ func QueueEnqueue(ctx context.Context, b *pgx.Batch, topic string, ev eventsv1.E
 	if topic == "" {
 		return fmt.Errorf("event %s: no topic", ev.ID)
 	}
-	ctx, span := tracerFor(ctx).Start(ctx, "create "+topic,
-		trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(messagingAttrs(topic, ev.Key(), "create")...),
-		trace.WithAttributes(
-			attribute.String("messaging.message.id", ev.ID),
-			attribute.String("cloudevents.event_type", ev.Type),
-			attribute.String("cloudevents.event_source", ev.Source),
-		))
+	ctx, span := startCreate(ctx, topic, ev)
 	defer span.End()
 	msg, err := Encode(ctx, topic, ev)
 	if err != nil {
