@@ -14,12 +14,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -288,25 +285,8 @@ func notificationsState(t *wuxiaov1.Town) string {
 // (read from the API server when a town is reconciled), and enqueues the
 // towns of the Districts whose channels name one.
 func (r *TownReconciler) notificationSecretSource(mgr ctrl.Manager) (source.Source, error) {
-	c, err := cache.New(mgr.GetConfig(), cache.Options{
-		HTTPClient: mgr.GetHTTPClient(), Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
-		ByObject: map[client.Object]cache.ByObject{&corev1.Secret{}: {
-			Label: labels.SelectorFromSet(labels.Set{wuxiaov1.NotificationsLabel: "true"}),
-			Transform: func(o any) (any, error) {
-				if s, ok := o.(*corev1.Secret); ok {
-					s.Data, s.StringData, s.ManagedFields = nil, nil, nil
-				}
-				return o, nil
-			},
-		}},
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := mgr.Add(ownCache{c}); err != nil {
-		return nil, err
-	}
-	return source.Kind(c, &corev1.Secret{}, handler.TypedEnqueueRequestsFromMapFunc(r.townsNotifyingWith)), nil
+	return labelledSource(mgr, &corev1.Secret{}, wuxiaov1.NotificationsLabel,
+		func(s *corev1.Secret) { s.Data, s.StringData = nil, nil }, r.townsNotifyingWith)
 }
 
 // townsNotifyingWith enqueues the towns whose channels in force name s:

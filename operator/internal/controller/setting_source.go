@@ -44,13 +44,26 @@ var (
 // cache keeps no data: the setting is read from the API server when a town
 // is reconciled.
 func (r *TownReconciler) settingSource(mgr ctrl.Manager, s townSetting) (source.Source, error) {
+	return labelledSource(mgr, &corev1.ConfigMap{}, s.label, func(cm *corev1.ConfigMap) { cm.Data, cm.BinaryData = nil, nil },
+		func(ctx context.Context, cm *corev1.ConfigMap) []reconcile.Request { return r.townsUsing(ctx, cm, s) })
+}
+
+// labelledSource watches the objects of obj's kind labelled label=true in a cache of
+// their own, started by the manager, which keeps them without their data
+// (dropData) or managed fields: only their names and labels are needed to
+// find the towns to reconcile (towns), which read the data from the API
+// server. Secrets and ConfigMaps the operator does not own never enter the
+// manager's cache this way.
+func labelledSource[T client.Object](mgr ctrl.Manager, obj T, label string, dropData func(T),
+	towns handler.TypedMapFunc[T, reconcile.Request]) (source.Source, error) {
 	c, err := cache.New(mgr.GetConfig(), cache.Options{
 		HTTPClient: mgr.GetHTTPClient(), Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
-		ByObject: map[client.Object]cache.ByObject{&corev1.ConfigMap{}: {
-			Label: labels.SelectorFromSet(labels.Set{s.label: "true"}),
+		ByObject: map[client.Object]cache.ByObject{obj: {
+			Label: labels.SelectorFromSet(labels.Set{label: "true"}),
 			Transform: func(o any) (any, error) {
-				if cm, ok := o.(*corev1.ConfigMap); ok {
-					cm.Data, cm.BinaryData, cm.ManagedFields = nil, nil, nil
+				if t, ok := o.(T); ok {
+					dropData(t)
+					t.SetManagedFields(nil)
 				}
 				return o, nil
 			},
@@ -62,8 +75,7 @@ func (r *TownReconciler) settingSource(mgr ctrl.Manager, s townSetting) (source.
 	if err := mgr.Add(ownCache{c}); err != nil {
 		return nil, err
 	}
-	return source.Kind(c, &corev1.ConfigMap{}, handler.TypedEnqueueRequestsFromMapFunc(
-		func(ctx context.Context, cm *corev1.ConfigMap) []reconcile.Request { return r.townsUsing(ctx, cm, s) })), nil
+	return source.Kind(c, obj, handler.TypedEnqueueRequestsFromMapFunc(towns)), nil
 }
 
 // ownCache makes the manager start the cache with its own caches, before
