@@ -79,6 +79,11 @@ func Start() (*Env, error) {
 		ControlPlaneStartTimeout: 2 * time.Minute,
 		ControlPlaneStopTimeout:  time.Minute,
 	}
+	// One API server serves a whole package's tests, and each town's four
+	// Services take a cluster IP that outlives the test (envtest runs no
+	// garbage collector): envtest's default range (/24, 254 addresses)
+	// ran full once the package had grown to some sixty towns.
+	e.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.0.0.0/16")
 	cfg, err := e.Start()
 	if err != nil {
 		return nil, fmt.Errorf("starting envtest (binaries in %s): %w", dir, err)
