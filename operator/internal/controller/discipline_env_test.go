@@ -72,10 +72,12 @@ func TestDisciplineNamesReachInspection(t *testing.T) {
 
 	// The District names its commission: every town's inspection follows;
 	// the town with its own prefix keeps it.
-	got := &wuxiaov1.District{}
-	must(t, k8s.Get(ctx, client.ObjectKeyFromObject(d), got))
-	got.Spec.Discipline = &wuxiaov1.DisciplineSpec{IssuingAuthority: "中共宁波市奉化区纪律检查委员会", DocumentPrefix: "奉区纪"}
-	must(t, k8s.Update(ctx, got))
+	// update retries when the operator wrote the District's status between
+	// the read and the write.
+	got := d.DeepCopy()
+	update(t, got, func() {
+		got.Spec.Discipline = &wuxiaov1.DisciplineSpec{IssuingAuthority: "中共宁波市奉化区纪律检查委员会", DocumentPrefix: "奉区纪"}
+	})
 	expect(plain.Name, map[string]string{settings.EnvDistrictIssuer: "中共宁波市奉化区纪律检查委员会", settings.EnvDocumentPrefix: "奉区纪"})
 	expect(sub.Name, map[string]string{settings.EnvDistrictIssuer: "中共宁波市奉化区纪律检查委员会", settings.EnvDocumentPrefix: "锦纪"})
 }

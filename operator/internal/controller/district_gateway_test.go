@@ -580,10 +580,11 @@ func TestGatewayValidation(t *testing.T) {
 	}
 	// Valid: hosts in both lists, TLS with hosts.
 	o := getDistrict(t, d)
-	o.Spec.Gateway.PublicHosts = []wuxiaov1.GatewayHost{"jiandu.example.cn", "qr.example.cn"}
-	o.Spec.Gateway.StaffHosts = []wuxiaov1.GatewayHost{"ganbu.example.cn"}
-	o.Spec.Gateway.Ingress = &wuxiaov1.GatewayIngressSpec{IngressClassName: "nginx", TLSSecretName: "jiandu-tls"}
-	must(t, k8s.Update(ctx, o))
+	update(t, o, func() {
+		o.Spec.Gateway.PublicHosts = []wuxiaov1.GatewayHost{"jiandu.example.cn", "qr.example.cn"}
+		o.Spec.Gateway.StaffHosts = []wuxiaov1.GatewayHost{"ganbu.example.cn"}
+		o.Spec.Gateway.Ingress = &wuxiaov1.GatewayIngressSpec{IngressClassName: "nginx", TLSSecretName: "jiandu-tls"}
+	})
 
 	// A District without a gateway section gets the default namespace:
 	// make dev and existing manifests need no edit.

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/wuxiao/wuxiao/api/notifications"
@@ -101,9 +102,12 @@ func TestNotificationChannelsValidated(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			must(t, k8s.Get(ctx, client.ObjectKeyFromObject(d), d))
-			d.Spec.Notifications = &wuxiaov1.NotificationsSpec{Channels: tc.channels()}
-			err := k8s.Update(ctx, d)
+			// Retried when the operator wrote the District's status in between.
+			err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				must(t, k8s.Get(ctx, client.ObjectKeyFromObject(d), d))
+				d.Spec.Notifications = &wuxiaov1.NotificationsSpec{Channels: tc.channels()}
+				return k8s.Update(ctx, d)
+			})
 			if tc.msg == "" {
 				must(t, err)
 				return
