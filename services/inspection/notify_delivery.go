@@ -339,7 +339,11 @@ func (d *Deliverer) DeliverOne(ctx context.Context) (bool, error) {
 	if !ok {
 		sendErr = fmt.Errorf("channel %q is no longer configured", del.channel)
 	} else {
-		sctx, cancel := context.WithTimeout(ctx, d.sendTimeout())
+		// A send once begun is finished, not cut by a stop: a request cut
+		// after the server took it would be rolled back here and sent
+		// again by the next worker (TestNoDuplicatesAcrossRestarts saw a
+		// second robot post). The stop waits at most the send timeout.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.sendTimeout())
 		sendErr = d.send(sctx, ch, del)
 		cancel()
 	}
