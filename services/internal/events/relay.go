@@ -304,6 +304,7 @@ func (r *Relay) session(ctx context.Context) (held bool, err error) {
 				r.opts.Retention.Seconds()); err != nil {
 				return true, fmt.Errorf("deleting old outbox rows: %w", err)
 			}
+			mark("relay.cleanup")
 			nextCleanup = time.Now().Add(time.Minute)
 		}
 		if err := r.wait(ctx, conn); err != nil {
@@ -315,10 +316,15 @@ func (r *Relay) session(ctx context.Context) (held bool, err error) {
 // wait returns on a notification or after PollInterval.
 func (r *Relay) wait(ctx context.Context, conn *pgx.Conn) error {
 	wctx, cancel := context.WithTimeout(ctx, r.opts.PollInterval)
-	_, err := conn.WaitForNotification(wctx)
+	n, err := conn.WaitForNotification(wctx)
 	cancel()
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if n != nil {
+		mark("relay.notified")
+	} else {
+		mark("relay.polled")
 	}
 	if err != nil && !pgconn.Timeout(err) {
 		return fmt.Errorf("waiting for notifications: %w", err)
@@ -386,6 +392,7 @@ func (r *Relay) publish(ctx context.Context, conn *pgx.Conn, w *kafka.Writer) (m
 	if len(batch) == 0 {
 		return false, nil, nil
 	}
+	mark("relay.read")
 	more = more || len(batch) == limit || r.isolate > 0
 	if r.isolate > 0 {
 		r.isolate--
@@ -408,6 +415,7 @@ func (r *Relay) publish(ctx context.Context, conn *pgx.Conn, w *kafka.Writer) (m
 	// The session stays alive (within its lease) while Kafka takes its time.
 	perr := whileAlive(context.WithoutCancel(ctx), conn, r.opts.LockLease, func() { werr = w.WriteMessages(wctx, msgs...) })
 	cancel()
+	mark("relay.sent")
 	if werr != nil {
 		span.RecordError(werr)
 		span.SetStatus(codes.Error, summarize(werr))
@@ -444,6 +452,7 @@ func (r *Relay) publish(ctx context.Context, conn *pgx.Conn, w *kafka.Writer) (m
 			// consumers tolerate (at least once).
 			return false, nil, fmt.Errorf("marking %d outbox rows published: %w", len(ok), err)
 		}
+		mark("relay.marked")
 		byTopic := map[string]int64{}
 		for _, row := range okRows {
 			byTopic[row.msg.Topic]++
