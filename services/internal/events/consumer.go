@@ -82,6 +82,10 @@ type ConsumerOptions struct {
 	// reader already holds when one is fetched, never waiting for more
 	// (consumer_batch.go); 1 applies one at a time [100].
 	BatchSize int
+	// Batch, when set, applies a batch's events in one call instead of the
+	// handler once per event (consumer_batch.go); the handler still applies
+	// them one at a time when a batch fails [none].
+	Batch BatchHandler
 }
 
 // Consumer applies the events of some topics to the service's database,
