@@ -247,6 +247,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			continue
 		}
 		fetchFailures = 0
+		mark("consumer.fetched")
 		batch := c.nextBatch(ctx, r, m)
 		if err := c.processBatch(ctx, dlq, batch); err != nil {
 			return nil // only ctx ends processing
@@ -260,6 +261,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			c.log.Warn("committing offset failed; the message will be redelivered and skipped",
 				"topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
 		}
+		mark("consumer.offset")
 	}
 }
 
@@ -444,6 +446,7 @@ func (c *Consumer) applyFirst(ctx context.Context, ev eventsv1.Event) (outcome s
 		}
 		return "", true, nil, fmt.Errorf("recording event in the inbox: %w", err)
 	}
+	mark("consumer.begun")
 	if herr = c.callHandler(ctx, tx, ev); herr != nil {
 		_ = tx.Rollback(ctx)
 		if retriable(herr) {
@@ -459,6 +462,7 @@ func (c *Consumer) applyFirst(ctx context.Context, ev eventsv1.Event) (outcome s
 		// row and skips the event.
 		return "", true, nil, err
 	}
+	mark("consumer.committed")
 	return outcomeApplied, true, nil, nil
 }
 

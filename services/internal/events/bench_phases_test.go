@@ -1,0 +1,158 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"runtime/metrics"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/store"
+	"github.com/wuxiao/wuxiao/services/internal/testinfra"
+)
+
+// phaseLog collects the phases (probe points) each event went through,
+// with their times since the event was sent. Events go one at a time, so
+// a point belongs to the event in flight; the relay's mark and the
+// consumer's commits of one event land in the next one's list (they
+// overlap it), which is worth seeing too.
+type phaseLog struct {
+	mu     sync.Mutex
+	start  time.Time
+	points []phasePoint
+}
+
+type phasePoint struct {
+	name string
+	at   time.Duration
+}
+
+func (l *phaseLog) record(name string) {
+	now := time.Now()
+	l.mu.Lock()
+	l.points = append(l.points, phasePoint{name, now.Sub(l.start)})
+	l.mu.Unlock()
+}
+
+// next starts the list of the event sent at start and returns the last one's.
+func (l *phaseLog) next(start time.Time) []phasePoint {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	prev := l.points
+	l.start, l.points = start, nil
+	return prev
+}
+
+// BenchmarkLatencyPhases is BenchmarkLatency's outbox path with each
+// event's phases timed (relay woken, row read, produced, marked; consumer
+// fetched, BEGIN + inbox row, handler, COMMIT, offset commit) and GC
+// cycles counted: p50 and p99 of each phase, and the slowest events in
+// full (-v). The probes cost a little, so the figures for the target come
+// from BenchmarkLatency.
+func BenchmarkLatencyPhases(b *testing.B) {
+	pool := openDB(b)
+	brokers := testinfra.KafkaBrokers(b)
+	topic := testinfra.Topic(b, 3)
+	log := &phaseLog{}
+	got := make(chan time.Time, 1)
+	handler := func(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) error {
+		log.record("handler")
+		got <- time.Now()
+		return nil
+	}
+	probe = log.record
+	b.Cleanup(func() { probe = nil }) // after the relay and consumer stopped (cleanups run last first)
+	background(b, NewRelay(pool, brokers, RelayOptions{Telemetry: Telemetry{Logger: testLogger(b)}}).Run)
+	background(b, NewConsumer(pool, brokers, testinfra.UniqueName("g-"), []string{topic}, handler,
+		ConsumerOptions{Telemetry: Telemetry{Logger: testLogger(b)}}).Run)
+	gcs := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	send := func(i int) time.Time {
+		start := time.Now()
+		log.next(start)
+		if err := store.InTx(context.Background(), pool, func(tx pgx.Tx) error {
+			return Enqueue(context.Background(), tx, topic, testEvent(villages[i%len(villages)], i))
+		}); err != nil {
+			b.Fatal(err)
+		}
+		log.record("producer.committed")
+		return start
+	}
+	send(0)
+	<-got
+	type event struct {
+		total  time.Duration
+		points []phasePoint
+		gc     uint64
+	}
+	evs := make([]event, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		metrics.Read(gcs)
+		gc0 := gcs[0].Value.Uint64()
+		start := send(i)
+		end := <-got
+		metrics.Read(gcs)
+		if i > 0 {
+			evs[i-1].points = log.next(start) // what came after the handler
+		}
+		evs = append(evs, event{total: end.Sub(start), gc: gcs[0].Value.Uint64() - gc0})
+	}
+	b.StopTimer()
+	time.Sleep(50 * time.Millisecond)
+	evs[len(evs)-1].points = log.next(time.Now())
+
+	// Each phase's duration: from the previous point of the event's path.
+	path := []string{"producer.committed", "relay.read", "relay.sent", "consumer.fetched", "consumer.begun", "handler"}
+	durs := map[string][]time.Duration{}
+	at := func(ps []phasePoint, name string) (time.Duration, bool) {
+		for _, p := range ps {
+			if p.name == name {
+				return p.at, true
+			}
+		}
+		return 0, false
+	}
+	for _, ev := range evs {
+		prev := time.Duration(0)
+		for _, name := range path {
+			t, ok := at(ev.points, name)
+			if !ok {
+				continue
+			}
+			durs[name] = append(durs[name], t-prev)
+			prev = t
+		}
+	}
+	if b.N == 1 {
+		return // go test's first round, to size b.N
+	}
+	q := func(d []time.Duration, f float64) float64 {
+		slices.Sort(d)
+		return float64(d[int(f*float64(len(d)-1))].Microseconds()) / 1000
+	}
+	for _, name := range path {
+		if d := durs[name]; len(d) > 0 {
+			b.Logf("%-20s p50 %7.2f ms  p99 %7.2f ms  (%d events)", "→ "+name, q(d, 0.5), q(d, 0.99), len(d))
+		}
+	}
+	totals := make([]time.Duration, len(evs))
+	for i, ev := range evs {
+		totals[i] = ev.total
+	}
+	b.ReportMetric(q(totals, 0.5), "p50-ms")
+	b.ReportMetric(q(slices.Clone(totals), 0.99), "p99-ms")
+	slices.SortFunc(evs, func(a, b event) int { return int(b.total - a.total) })
+	for _, ev := range evs[:min(5, len(evs))] {
+		var sb strings.Builder
+		for _, p := range ev.points {
+			fmt.Fprintf(&sb, " %s@%.2f", p.name, float64(p.at.Microseconds())/1000)
+		}
+		b.Logf("slow event: %.2f ms, %d GC cycles:%s", float64(ev.total.Microseconds())/1000, ev.gc, sb.String())
+	}
+}
