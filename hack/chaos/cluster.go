@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -47,6 +48,7 @@ func newCluster(root string) (*cluster, error) {
 	cfg.QPS, cfg.Burst = 50, 100
 	s := runtime.NewScheme()
 	_ = corev1.AddToScheme(s)
+	_ = appsv1.AddToScheme(s)
 	_ = wuxiaov1.AddToScheme(s)
 	kube, err := client.New(cfg, client.Options{Scheme: s})
 	if err != nil {

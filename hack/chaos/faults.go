@@ -25,6 +25,14 @@ type fault struct {
 	shared  bool   // stops infrastructure other tests use: only with CHAOS_SHARED=1
 	inject  func(ctx context.Context, s *suite) (heal time.Time, note string, err error)
 	cleanup func(s *suite)
+	// await, when set, is what recovery waits for besides the district
+	// being Ready (the 30 villages Ready; the rollout through every wave),
+	// within longer (the suite's deadline plus, e.g., the soaks).
+	await  func(ctx context.Context, s *suite) error
+	longer func(s *suite) time.Duration
+	// verify, when set, checks the fault's own books once the load's are
+	// read; its summary goes to the row's note.
+	verify func(ctx context.Context, s *suite, b *books) (string, error)
 }
 
 func faults() []fault {
@@ -38,7 +46,11 @@ func faults() []fault {
 		{name: "delete-pod-workflow", what: "the workflow pod deleted with --grace-period=0 --force while a step request is in flight: a new pod, a new address",
 			inject: deletePod("workflow", midStep)},
 		{name: "operator-30-villages", what: "the host operator SIGKILLed 2 s into provisioning 30 new villages, restarted 5 s later",
-			inject: operatorMidProvisioning, cleanup: func(s *suite) { s.ensureOperator() }},
+			inject: operatorMidProvisioning, cleanup: func(s *suite) { s.ensureOperator() },
+			await: awaitVillages, verify: verifyVillages},
+		{name: "operator-mid-rollout", what: "a new service version (the same build under a new tag) rolled out town by town with a short soak; the host operator SIGKILLed while the first wave's pods are being replaced, restarted 5 s later; the version put back afterwards",
+			inject: operatorMidRollout, cleanup: func(s *suite) { s.ensureOperator(); s.rollBack() },
+			await: awaitRollout, longer: rolloutTime, verify: verifyRollout},
 		{name: "apiserver-30s", what: "kube-apiserver frozen (SIGSTOP) for 30 s, then SIGCONT",
 			inject: apiserverFreeze, cleanup: func(s *suite) { _ = signalDaemon(s, "cluster", "kube-apiserver", syscall.SIGCONT) }},
 		{name: "pg-terminate", what: "pg_terminate_backend of every session on the victim town's database",
@@ -55,6 +67,8 @@ func faults() []fault {
 			inject: partition("inspection"), cleanup: func(s *suite) { s.unpartition() }},
 		{name: "partition-complaint-pg-30s", what: "the complaint pod cut from PostgreSQL for 30 s while reports are filed",
 			inject: partition("complaint"), cleanup: func(s *suite) { s.unpartition() }},
+		{name: "partition-disclosure-pg-30s", what: "the disclosure pod cut from PostgreSQL for 30 s (its portal's LISTEN session and its consumer's connections half-open) while portals are read and steps disclosed",
+			inject: partition("disclosure"), cleanup: func(s *suite) { s.unpartition() }},
 		{name: "kafka-stop-60s", what: "Kafka stopped (SIGTERM) for 60 s, then started again on its own data", shared: true,
 			inject: kafkaStop},
 		{name: "pg-restart", what: "the PostgreSQL server restarted (pg_ctl restart -m fast)", shared: true,
@@ -256,6 +270,28 @@ func operatorMidProvisioning(ctx context.Context, s *suite) (time.Time, string, 
 		return time.Time{}, "", err
 	}
 	return killed, fmt.Sprintf("%d of 30 villages Ready when killed", ready), nil
+}
+
+// awaitVillages: recovery of operator-30-villages includes the 30 new
+// villages Ready.
+func awaitVillages(ctx context.Context, s *suite) error {
+	for s.readyVillages(ctx) < chaosVillages {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%d of %d new villages Ready: %w", s.readyVillages(context.Background()), chaosVillages, ctx.Err())
+		}
+		sleep(ctx, 500*time.Millisecond)
+	}
+	return nil
+}
+
+// verifyVillages counts the new villages' identities and QR ConfigMaps
+// (books.go), then deletes the villages again.
+func verifyVillages(ctx context.Context, s *suite, b *books) (string, error) {
+	summary, err := s.checkVillages(ctx, b)
+	if derr := s.deleteVillages(ctx); derr != nil && err == nil {
+		err = derr
+	}
+	return summary, err
 }
 
 // ensureOperator starts the host operator if it is not running.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"maps"
 	"math/bits"
 	"net"
 	"net/http"
@@ -84,8 +85,9 @@ type ledger struct {
 	// per phase and stream: the last failure and the first success after
 	// a given time, for the recovery figure
 	reads, readFails atomic.Int64
-	oks              map[string][]time.Time // stream (town/kind) -> successes
-	watch            chan op                // accepted writes, while a fault waits for one
+	readWhy          map[string]map[string]int // phase -> "town read reason" -> failed portal reads
+	oks              map[string][]time.Time    // stream (town/kind) -> successes
+	watch            chan op                   // accepted writes, while a fault waits for one
 }
 
 func (l *ledger) add(o op) {
@@ -153,6 +155,28 @@ func (l *ledger) firstOK(streams []string, t time.Time) map[string]time.Time {
 		}
 	}
 	return out
+}
+
+// readFailed counts a failed portal read by its reason (a 503 the portal
+// may answer while it cannot reach its database; a 500 or no answer it
+// should not).
+func (l *ledger) readFailed(phase, town, why string) {
+	l.readFails.Add(1)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.readWhy == nil {
+		l.readWhy = map[string]map[string]int{}
+	}
+	if l.readWhy[phase] == nil {
+		l.readWhy[phase] = map[string]int{}
+	}
+	l.readWhy[phase][town+" read "+why]++
+}
+
+func (l *ledger) readFailures(phase string) map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.readWhy[phase])
 }
 
 func (l *ledger) of(phase string) []op {
@@ -473,7 +497,7 @@ func (g *loadgen) portal(ctx context.Context, town string) {
 		}
 		g.led.reads.Add(1)
 		if err != nil || a.status != http.StatusOK {
-			g.led.readFails.Add(1)
+			g.led.readFailed(g.curPhase(), town, failure(a, err))
 		} else {
 			g.led.ok(town+"/read", time.Now())
 		}

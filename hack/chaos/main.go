@@ -59,6 +59,8 @@ type suite struct {
 	warm, after  time.Duration
 	kafkaDown    time.Duration // how long kafka-stop-60s keeps the broker down
 	deadline     time.Duration
+	rolloutSoak  time.Duration // the District's soak during operator-mid-rollout
+	ro           *rolloutRun   // operator-mid-rollout's rollout, until put back
 }
 
 type row struct {
@@ -72,9 +74,13 @@ type row struct {
 	err                            error
 }
 
-// failures sums up the requests that failed (no answer, 5xx, refusals).
-func failures(ops []op) string {
+// failures sums up the requests that failed (no answer, 5xx, refusals),
+// the portal reads' failures among them.
+func failures(ops []op, reads map[string]int) string {
 	n := map[string]int{}
+	for k, v := range reads {
+		n[k] += v
+	}
 	for _, o := range ops {
 		if o.outcome != accepted {
 			n[fmt.Sprintf("%s %s %s", o.town, o.kind, o.why)]++
@@ -99,6 +105,7 @@ func run() int {
 		warm     = flag.Duration("warm", 10*time.Second, "load before each fault")
 		after    = flag.Duration("after", 10*time.Second, "load after recovery")
 		deadline = flag.Duration("deadline", 5*time.Minute, "recovery and drain deadline (generous: the figure is what is measured)")
+		soak     = flag.Duration("rollout-soak", 30*time.Second, "the District's rollout soak during operator-mid-rollout (instead of its 5m: two waves soak, one twice)")
 		list     = flag.Bool("list", false, "list the faults and exit")
 		readme   = flag.String("readme", "README.md", "the file whose <!-- chaos:begin/end --> block gets the table (empty: none)")
 	)
@@ -129,7 +136,7 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
 		return 1
 	}
-	s.warm, s.after, s.deadline = *warm, *after, *deadline
+	s.warm, s.after, s.deadline, s.rolloutSoak = *warm, *after, *deadline, *soak
 	// Whatever happens, nothing is left broken: the partition lifted, the
 	// database writable, the API server running, the operator running.
 	defer func() {
@@ -247,13 +254,16 @@ func (s *suite) phase(ctx context.Context, f fault, workers int) (r row) {
 	for _, t := range s.towns {
 		streams = append(streams, t+"/start", t+"/step", t+"/complaint", t+"/read")
 	}
-	rctx, cancel := context.WithTimeout(ctx, s.deadline)
-	readyAt, err := s.c.waitReady(rctx, s.deadline)
-	if err == nil && f.name == "operator-30-villages" {
-		for s.readyVillages(rctx) < chaosVillages && rctx.Err() == nil {
-			sleep(rctx, 500*time.Millisecond)
+	deadline := s.deadline
+	if f.longer != nil {
+		deadline += f.longer(s)
+	}
+	rctx, cancel := context.WithTimeout(ctx, deadline)
+	readyAt, err := s.c.waitReady(rctx, deadline)
+	if err == nil && f.await != nil {
+		if err = f.await(rctx, s); err == nil {
+			readyAt, err = s.c.waitReady(rctx, deadline)
 		}
-		readyAt, err = s.c.waitReady(rctx, s.deadline)
 	}
 	var last time.Time
 	for err == nil {
@@ -265,7 +275,7 @@ func (s *suite) phase(ctx context.Context, f fault, workers int) (r row) {
 			break
 		}
 		if rctx.Err() != nil {
-			err = fmt.Errorf("no success after the fault within %s: %d of %d streams", s.deadline, len(first), len(streams))
+			err = fmt.Errorf("no success after the fault within %s: %d of %d streams", deadline, len(first), len(streams))
 			break
 		}
 		sleep(rctx, 200*time.Millisecond)
@@ -297,18 +307,15 @@ func (s *suite) phase(ctx context.Context, f fault, workers int) (r row) {
 		r.err = fmt.Errorf("books: %w", err)
 		return r
 	}
-	if f.name == "operator-30-villages" {
-		summary, err := s.checkVillages(ctx, b)
-		if err != nil {
+	if f.verify != nil {
+		summary, err := f.verify(ctx, s, b)
+		if err != nil && r.err == nil {
 			r.err = err
 		}
 		r.note = strings.TrimPrefix(r.note+"; "+summary, "; ")
-		if err := s.deleteVillages(ctx); err != nil && r.err == nil {
-			r.err = err
-		}
 	}
 	r.accepted, r.lost, r.twice, r.unknown = b.accepted, b.lost, b.twice, b.unknown
-	r.failures = failures(s.led.of(f.name))
+	r.failures = failures(s.led.of(f.name), s.led.readFailures(f.name))
 	trails := 0
 	for _, n := range s.trails {
 		trails += n
