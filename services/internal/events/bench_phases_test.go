@@ -216,7 +216,8 @@ func measurePhases(b *testing.B, log *phaseLog, send func(int) time.Time, got <-
 	b.ReportMetric(q(totals, 0.5), "p50-ms")
 	b.ReportMetric(q(slices.Clone(totals), 0.99), "p99-ms")
 	slices.SortFunc(evs, func(a, b event) int { return int(b.total - a.total) })
-	for _, ev := range evs[:min(5, len(evs))] {
+	// The five slowest and, for comparison, the median one.
+	for _, ev := range append(evs[:min(5, len(evs)):min(5, len(evs))], evs[len(evs)/2]) {
 		var sb strings.Builder
 		for _, p := range ev.points {
 			fmt.Fprintf(&sb, " %s@%.2f", p.name, float64(p.at.Microseconds())/1000)
