@@ -125,6 +125,16 @@ func ComplaintFact(ev eventsv1.Event) (Fact, bool, error) {
 
 // HandleComplaintEvent is the events.Handler of the complaint stream.
 func (s *Service) HandleComplaintEvent(ctx context.Context, tx pgx.Tx, ev eventsv1.Event) error {
+	f, ok, err := s.complaintFact(ev)
+	if err != nil || !ok {
+		return err
+	}
+	_, err = s.ApplyFact(ctx, tx, f)
+	return err
+}
+
+// complaintFact is ComplaintFact for this town's stream.
+func (s *Service) complaintFact(ev eventsv1.Event) (Fact, bool, error) {
 	f, ok, err := ComplaintFact(ev)
 	if err == nil && ok {
 		err = s.ownTown(ev)
@@ -132,13 +142,9 @@ func (s *Service) HandleComplaintEvent(ctx context.Context, tx pgx.Tx, ev events
 	if err != nil {
 		// Retrying cannot fix a malformed event or an outcome this version
 		// does not know: straight to the dead-letter topic, unrecorded.
-		return events.Permanent(err)
+		return Fact{}, false, events.Permanent(err)
 	}
-	if !ok {
-		return nil
-	}
-	_, err = s.ApplyFact(ctx, tx, f)
-	return err
+	return f, ok, nil
 }
 
 var _ events.Handler = (*Service)(nil).HandleComplaintEvent

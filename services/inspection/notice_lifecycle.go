@@ -176,7 +176,7 @@ func steps(ctx context.Context, q rowsQuerier, kind, ref string) ([]Step, error)
 }
 
 // recordStep appends a step of a notice or an order.
-func (s *Service) recordStep(ctx context.Context, tx pgx.Tx, kind, ref, village string, p identity.Principal, action, note string, ev []AnswerEvidence, at time.Time) error {
+func (s *Service) recordStep(ctx context.Context, tx execer, kind, ref, village string, p identity.Principal, action, note string, ev []AnswerEvidence, at time.Time) error {
 	if ev == nil {
 		ev = []AnswerEvidence{}
 	}
@@ -193,8 +193,9 @@ func (s *Service) recordStep(ctx context.Context, tx pgx.Tx, kind, ref, village 
 // system is the actor of the service's own steps (drafting, escalation).
 var system = identity.Principal{IdentityID: "system"}
 
-// insertDraft stores a drafted notice, records its step and announces it.
-func (s *Service) insertDraft(ctx context.Context, tx pgx.Tx, n *Notice, changeID string, now time.Time) (string, error) {
+// insertDraft stores a drafted notice, records its step and announces it,
+// through w (apply_write.go).
+func (s *Service) insertDraft(ctx context.Context, w applyWriter, n *Notice, changeID string, now time.Time) (string, error) {
 	html, err := n.HTML()
 	if err != nil {
 		return "", err
@@ -204,15 +205,15 @@ func (s *Service) insertDraft(ctx context.Context, tx pgx.Tx, n *Notice, changeI
 		return "", err
 	}
 	id := uuid.NewString()
-	if _, err := tx.Exec(ctx, `INSERT INTO notices (id, kind, village, town, period, grade, points, change_id, doc, html, status, drafted_at)
+	if _, err := w.Exec(ctx, `INSERT INTO notices (id, kind, village, town, period, grade, points, change_id, doc, html, status, drafted_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'draft', $11)`,
 		id, string(n.Kind), n.Village, n.Town, n.Period.String(), string(n.Grade), n.Points, changeID, doc, html, now); err != nil {
 		return "", err
 	}
-	if err := s.recordStep(ctx, tx, "notice", id, n.Village, system, "drafted", "", nil, now); err != nil {
+	if err := s.recordStep(ctx, w, "notice", id, n.Village, system, "drafted", "", nil, now); err != nil {
 		return "", err
 	}
-	return id, s.publish(ctx, tx, uuid.NewString(), eventsv1.TypeNoticeDrafted, n.Village, id, eventsv1.NoticeDrafted{
+	return id, s.publishTo(ctx, w, uuid.NewString(), eventsv1.TypeNoticeDrafted, n.Village, id, eventsv1.NoticeDrafted{
 		ID: id, Kind: string(n.Kind), Village: n.Village, Period: n.Period.String(), Grade: string(n.Grade), Points: n.Points, DraftedAt: now})
 }
 

@@ -14,15 +14,22 @@ import (
 	"github.com/wuxiao/wuxiao/services/internal/identity"
 )
 
-// insertMessage records m unless a message of its event exists: false then.
-func insertMessage(ctx context.Context, q querier, m *Message) (bool, error) {
+// insertMessageSQL records a message unless one of its event exists
+// (messageArgs); a consumer's batch queues it (apply_write.go).
+const insertMessageSQL = `INSERT INTO notify_messages (event_id, event_type, kind, title, body, link, roles, town, village, created_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT (event_id) DO NOTHING RETURNING id`
+
+func messageArgs(m *Message) []any {
 	roles := make([]string, len(m.Roles))
 	for i, r := range m.Roles {
 		roles[i] = string(r)
 	}
-	err := q.QueryRow(ctx, `INSERT INTO notify_messages (event_id, event_type, kind, title, body, link, roles, town, village, created_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT (event_id) DO NOTHING RETURNING id`,
-		m.EventID, m.EventType, string(m.Kind), m.Title, m.Body, m.Link, roles, m.Town, m.Village, m.CreatedAt).Scan(&m.ID)
+	return []any{m.EventID, m.EventType, string(m.Kind), m.Title, m.Body, m.Link, roles, m.Town, m.Village, m.CreatedAt}
+}
+
+// insertMessage records m unless a message of its event exists: false then.
+func insertMessage(ctx context.Context, q querier, m *Message) (bool, error) {
+	err := q.QueryRow(ctx, insertMessageSQL, messageArgs(m)...).Scan(&m.ID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}

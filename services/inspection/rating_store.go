@@ -68,19 +68,42 @@ func loadRating(ctx context.Context, q querier, village string, p Period) (r Rat
 	return r, true, nil
 }
 
-func saveRating(ctx context.Context, tx pgx.Tx, r Rating, now time.Time) error {
-	doc, err := json.Marshal(r)
+func saveRating(ctx context.Context, tx execer, r Rating, now time.Time) error {
+	sql, args, err := saveRatingsArgs([]ratingSave{{r, now}})
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO ratings (village, period, points, grade, computed_at, doc) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (village, period) DO UPDATE SET points = EXCLUDED.points, grade = EXCLUDED.grade,
-			computed_at = EXCLUDED.computed_at, doc = EXCLUDED.doc`,
-		r.Village, r.Period.String(), r.Points, string(r.Grade), now, doc)
+	_, err = tx.Exec(ctx, sql, args...)
 	return err
 }
 
-func insertGradeChange(ctx context.Context, tx pgx.Tx, id string, ch *GradeChange, now time.Time) error {
+// ratingSave is a rating to store and when it was computed.
+type ratingSave struct {
+	r  Rating
+	at time.Time
+}
+
+// saveRatingsArgs is the statement storing ratings (one per village and
+// period) and its arguments.
+func saveRatingsArgs(rs []ratingSave) (string, []any, error) {
+	villages, periods, grades, docs := make([]string, len(rs)), make([]string, len(rs)), make([]string, len(rs)), make([]string, len(rs))
+	points, ats := make([]int, len(rs)), make([]time.Time, len(rs))
+	for i, x := range rs {
+		doc, err := json.Marshal(x.r)
+		if err != nil {
+			return "", nil, err
+		}
+		villages[i], periods[i], points[i], grades[i], ats[i], docs[i] = x.r.Village, x.r.Period.String(), x.r.Points, string(x.r.Grade), x.at, string(doc)
+	}
+	return saveRatingsSQL, []any{villages, periods, points, grades, ats, docs}, nil
+}
+
+const saveRatingsSQL = `INSERT INTO ratings (village, period, points, grade, computed_at, doc)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::jsonb[])
+	ON CONFLICT (village, period) DO UPDATE SET points = EXCLUDED.points, grade = EXCLUDED.grade,
+		computed_at = EXCLUDED.computed_at, doc = EXCLUDED.doc`
+
+func insertGradeChange(ctx context.Context, tx execer, id string, ch *GradeChange, now time.Time) error {
 	because, err := json.Marshal(ch.Because)
 	if err != nil {
 		return err

@@ -151,9 +151,13 @@ func (s *Service) requireRegistered(ctx context.Context, q querier, field string
 
 // villageName is the village's registered name (else VillageNames', else
 // its code), to address notices.
+// villageNameSQL reads a village's name; a consumer's batch answers it
+// from the names it read at once (apply_write.go).
+const villageNameSQL = `SELECT name FROM villages WHERE code = $1 AND town = $2`
+
 func (s *Service) villageName(ctx context.Context, q querier, code string) (string, error) {
 	var name string
-	err := q.QueryRow(ctx, `SELECT name FROM villages WHERE code = $1 AND town = $2`, code, s.Town).Scan(&name)
+	err := q.QueryRow(ctx, villageNameSQL, code, s.Town).Scan(&name)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return "", err
 	}

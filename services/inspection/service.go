@@ -2,7 +2,6 @@ package inspection
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -94,15 +93,8 @@ type Applied struct {
 // stored with its HTML and announced (eventsv1.TypeNoticeDrafted), for the
 // town's discipline office to sign or dismiss (notice_lifecycle.go).
 func (s *Service) ApplyFact(ctx context.Context, tx pgx.Tx, f Fact) (Applied, error) {
-	switch {
-	case f.ID == "":
-		return Applied{}, errors.New("fact has no id")
-	case f.Village == "":
-		return Applied{}, fmt.Errorf("fact %s has no village", f.ID)
-	case f.Kind == "":
-		return Applied{}, fmt.Errorf("fact %s has no kind", f.ID)
-	case f.At.IsZero():
-		return Applied{}, fmt.Errorf("fact %s has no time", f.ID)
+	if err := f.check(); err != nil {
+		return Applied{}, err
 	}
 	period := s.Rules.PeriodOf(f.At)
 	read, err := recordFact(ctx, tx, s.Town, f, period) // lock, insert, facts, rating: one round trip (apply_read.go)
@@ -111,23 +103,47 @@ func (s *Service) ApplyFact(ctx context.Context, tx pgx.Tx, f Fact) (Applied, er
 	}
 	now := s.now()
 	next := Rate(s.Rules, f.Village, period, read.facts)
-	out := Applied{New: true, Rating: next, Change: Diff(read.previous, next)}
 	if err := saveRating(ctx, tx, next, now); err != nil {
 		return Applied{}, err
 	}
-	if out.Change == nil {
+	return s.recordChange(ctx, txWriter{s, tx}, f, next, Diff(read.previous, next), now)
+}
+
+// check refuses a fact ApplyFact cannot record.
+func (f Fact) check() error {
+	switch {
+	case f.ID == "":
+		return errors.New("fact has no id")
+	case f.Village == "":
+		return fmt.Errorf("fact %s has no village", f.ID)
+	case f.Kind == "":
+		return fmt.Errorf("fact %s has no kind", f.ID)
+	case f.At.IsZero():
+		return fmt.Errorf("fact %s has no time", f.ID)
+	}
+	return nil
+}
+
+// recordChange records, through w, the change of grade ch (nil: none)
+// that the new fact f brought when it rated its village next: the change
+// and its event, and for a fall to C or D the notice's draft and its
+// event. Both ApplyFact and a consumer's batch (apply_batch.go) write
+// with it, so that they write the same.
+func (s *Service) recordChange(ctx context.Context, w applyWriter, f Fact, next Rating, ch *GradeChange, now time.Time) (Applied, error) {
+	out := Applied{New: true, Rating: next, Change: ch}
+	if ch == nil {
 		return out, nil
 	}
-	ch := out.Change
+	period := next.Period
 	changeID := uuid.NewString()
-	if err := insertGradeChange(ctx, tx, changeID, ch, now); err != nil {
+	if err := insertGradeChange(ctx, w, changeID, ch, now); err != nil {
 		return Applied{}, err
 	}
 	because := make([]eventsv1.RatingFactRef, len(ch.Because))
 	for i, c := range ch.Because {
 		because[i] = eventsv1.RatingFactRef{FactID: c.Fact.ID, Kind: string(c.Fact.Kind), Subkind: c.Fact.Subkind, Points: c.Points, Ref: c.Fact.Ref}
 	}
-	if err := s.publish(ctx, tx, changeID, eventsv1.TypeRatingChanged, ch.Village, period.String(), eventsv1.RatingChanged{
+	if err := s.publishTo(ctx, w, changeID, eventsv1.TypeRatingChanged, ch.Village, period.String(), eventsv1.RatingChanged{
 		Village: ch.Village, Period: period.String(), From: string(ch.From), To: string(ch.To),
 		FromPoints: ch.FromPoints, Points: ch.ToPoints, At: ch.At, Because: because}); err != nil {
 		return Applied{}, err
@@ -136,7 +152,7 @@ func (s *Service) ApplyFact(ctx context.Context, tx pgx.Tx, f Fact) (Applied, er
 		traceGradeChange(ctx, f, ch, "")
 		return out, nil
 	}
-	name, err := s.villageName(ctx, tx, f.Village)
+	name, err := s.villageName(ctx, w, f.Village)
 	if err != nil {
 		return Applied{}, err
 	}
@@ -146,7 +162,7 @@ func (s *Service) ApplyFact(ctx context.Context, tx pgx.Tx, f Fact) (Applied, er
 	}
 	n.Issuers = s.issuers()
 	n.Text = n.plainText()
-	id, err := s.insertDraft(ctx, tx, n, changeID, now) // notice_lifecycle.go: signed or dismissed by the office
+	id, err := s.insertDraft(ctx, w, n, changeID, now) // notice_lifecycle.go: signed or dismissed by the office
 	if err != nil {
 		return Applied{}, err
 	}
@@ -158,18 +174,7 @@ func (s *Service) ApplyFact(ctx context.Context, tx pgx.Tx, f Fact) (Applied, er
 }
 
 func (s *Service) publish(ctx context.Context, tx pgx.Tx, id, typ, village, subject string, data any) error {
-	raw, err := json.Marshal(data)
-	if err != nil {
-		return err
-	}
-	ev := eventsv1.Event{
-		ID: id, Source: "/towns/" + s.Town + "/inspection", Type: typ, Subject: subject,
-		Time: s.now().UTC(), Town: s.Town, Village: village, Data: raw,
-	}
-	if err := events.Enqueue(ctx, tx, s.topic(), ev); err != nil {
-		return err
-	}
-	return s.HandleNotifyEvent(ctx, tx, ev) // its message, if it concerns people (notify.go)
+	return s.publishTo(ctx, txWriter{s, tx}, id, typ, village, subject, data)
 }
 
 // HandleWorkflowEvent is the events.Handler of the workflow stream: a
@@ -179,24 +184,34 @@ func (s *Service) HandleWorkflowEvent(ctx context.Context, tx pgx.Tx, ev eventsv
 	if ev.Type == eventsv1.TypeAuditAnchored {
 		return s.handleAuditAnchor(ctx, tx, ev) // anchors_store.go
 	}
+	f, ok, err := s.workflowFact(ev)
+	if err != nil || !ok {
+		return err
+	}
+	_, err = s.ApplyFact(ctx, tx, f)
+	return err
+}
+
+// workflowFact is the fact a workflow event brings: a violation warning's
+// (ok false for other events).
+func (s *Service) workflowFact(ev eventsv1.Event) (f Fact, ok bool, err error) {
 	if ev.Type != eventsv1.TypeWarningRaised {
-		return nil
+		return Fact{}, false, nil
 	}
 	if err := s.ownTown(ev); err != nil {
-		return err
+		return Fact{}, false, err
 	}
 	var w eventsv1.WarningRaised
 	if err := ev.Decode(&w); err != nil {
-		return events.Permanent(err)
+		return Fact{}, false, events.Permanent(err)
 	}
 	if ev.Village == "" {
-		return events.Permanent(fmt.Errorf("warning %s has no village", ev.ID))
+		return Fact{}, false, events.Permanent(fmt.Errorf("warning %s has no village", ev.ID))
 	}
 	if w.RaisedAt.IsZero() {
 		w.RaisedAt = ev.Time
 	}
-	_, err := s.ApplyFact(ctx, tx, WarningFact(ev.ID, ev.Village, w))
-	return err
+	return WarningFact(ev.ID, ev.Village, w), true, nil
 }
 
 // ownTown refuses (Permanent: dead-lettered) an event about another town:

@@ -130,6 +130,9 @@ const scope = "github.com/wuxiao/wuxiao/services/internal/platform"
 type Consume struct {
 	Stream  string
 	Handler events.Handler
+	// Batch, if set, applies a fetch's events together
+	// (events.ConsumerOptions.Batch).
+	Batch events.BatchHandler
 }
 
 // Run creates the topics (the service's stream, the streams it consumes, the
@@ -172,7 +175,7 @@ func (p *Platform) Run(ctx context.Context, stream string, consume []Consume, lo
 	g.Go(func() error { return quiet(ctx, "event relay", relay.Run(ctx)) })
 	for _, c := range consume {
 		consumer := events.NewConsumer(p.Pool, brokers, "wuxiao-"+p.Base.Service+"-"+town, []string{eventsv1.Topic(town, c.Stream)},
-			c.Handler, events.ConsumerOptions{Telemetry: tel})
+			c.Handler, events.ConsumerOptions{Telemetry: tel, Batch: c.Batch})
 		g.Go(func() error { return quiet(ctx, c.Stream+" consumer", consumer.Run(ctx)) })
 	}
 	for _, loop := range loops {

@@ -160,9 +160,11 @@ func run(ctx context.Context, base *config.Base, townName string) error {
 			"districtViewTown", district.viewTown)
 	}
 	// Workflow steps and complaint escalations also notify people (in the
-	// same transaction as the rating, once per event).
-	return p.Run(ctx, eventsv1.StreamInspection, []platform.Consume{{Stream: eventsv1.StreamWorkflow, Handler: svc.Notifying(svc.HandleWorkflowEvent)},
-		{Stream: eventsv1.StreamComplaint, Handler: svc.Notifying(svc.HandleComplaintEvent)},
+	// same transaction as the rating, once per event). A fetch's events
+	// are applied together (services/inspection/apply_batch.go).
+	return p.Run(ctx, eventsv1.StreamInspection, []platform.Consume{
+		{Stream: eventsv1.StreamWorkflow, Handler: svc.Notifying(svc.HandleWorkflowEvent), Batch: svc.WorkflowBatch(true)},
+		{Stream: eventsv1.StreamComplaint, Handler: svc.Notifying(svc.HandleComplaintEvent), Batch: svc.ComplaintBatch(true)},
 		// Subsidy payments are cross-checked against relatives and deaths.
 		{Stream: eventsv1.StreamDisclosure, Handler: svc.HandleDisclosureEvent},
 		// The operator's villages make the town's registry.
