@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -29,8 +30,18 @@ type reqState struct {
 	route   string
 	traceID string
 	quiet   bool
-	log     *slog.Logger
-	rec     *recorder
+	// base is the server's logger; log, built from it on first use, adds
+	// the request and trace ids (most requests never log but the access
+	// line, which carries them itself).
+	base *slog.Logger
+	log  atomic.Pointer[slog.Logger]
+	rec  *recorder
+	// recorder is rec, allocated with the state.
+	recorder recorder
+	// The route r is for (see match).
+	matched, registered, private bool
+	handler                      http.Handler
+	pattern                      string
 	// trustedProxies are the server's (see ClientIP).
 	trustedProxies []netip.Prefix
 }
@@ -63,9 +74,23 @@ func Route(ctx context.Context) string {
 // the request being served, or slog.Default() outside a request.
 func Logger(ctx context.Context) *slog.Logger {
 	if st := stateFrom(ctx); st != nil {
-		return st.log
+		return st.logger()
 	}
 	return slog.Default()
+}
+
+func (st *reqState) logger() *slog.Logger {
+	if l := st.log.Load(); l != nil {
+		return l
+	}
+	l := st.base.With("request_id", st.id)
+	if st.traceID != "" {
+		l = l.With("trace_id", st.traceID)
+	}
+	if !st.log.CompareAndSwap(nil, l) {
+		return st.log.Load()
+	}
+	return l
 }
 
 // validRequestID accepts a caller's id only if it is short printable ASCII
@@ -88,8 +113,9 @@ func newRequestID() string {
 	return hex.EncodeToString(b)
 }
 
-// outer assigns the request id and writes the access log line. It runs
-// outside the OpenTelemetry handler so its duration covers the whole request.
+// outer assigns the request id, runs next inside the server span (see
+// serveInstrumented) and writes the access log line, its duration covering
+// the whole request.
 func (s *Server) outer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -98,10 +124,16 @@ func (s *Server) outer(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set(RequestIDHeader, id)
-		rec := &recorder{ResponseWriter: w}
-		st := &reqState{id: id, rec: rec, log: s.log.With("request_id", id), quiet: quietPaths[r.URL.Path],
-			trustedProxies: s.trustedProxies}
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+		st := &reqState{id: id, base: s.log, quiet: quietPaths[r.URL.Path], trustedProxies: s.trustedProxies}
+		st.recorder.ResponseWriter = w
+		rec := &st.recorder
+		st.rec = rec
+		ctx := context.WithValue(r.Context(), stateKey{}, st)
+		if st.quiet {
+			next.ServeHTTP(rec, r.WithContext(ctx))
+		} else {
+			s.serveInstrumented(ctx, rec, r, st, next) // instrument.go
+		}
 
 		status := rec.status
 		if status == 0 {
@@ -159,8 +191,9 @@ func (s *Server) inner(next http.Handler) http.Handler {
 		span := trace.SpanFromContext(r.Context())
 		if sc := span.SpanContext(); sc.HasTraceID() && st != nil {
 			st.traceID = sc.TraceID().String()
-			st.log = st.log.With("trace_id", st.traceID)
-			span.SetAttributes(attribute.String("wuxiao.request_id", st.id))
+			if span.IsRecording() {
+				span.SetAttributes(attribute.String("wuxiao.request_id", st.id))
+			}
 		}
 		defer func() {
 			v := recover()
@@ -188,8 +221,12 @@ func (s *Server) inner(next http.Handler) http.Handler {
 // route hands matched requests to the mux and turns the mux's plain-text
 // 404 and 405 answers into problems.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
-	h, pattern := s.mux.Handler(r)
-	if !s.isRoute(pattern) {
+	st := stateFrom(r.Context())
+	if st == nil {
+		st = &reqState{}
+	}
+	st.match(s, r) // instrument did it already unless the path is quiet
+	if h := st.handler; !st.registered {
 		// Not a registered route (404, 405 or a path-cleaning redirect):
 		// call the mux's handler directly so r.Pattern stays empty and
 		// arbitrary paths never become route labels.

@@ -16,7 +16,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
@@ -51,12 +50,13 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	metrics http.Handler // served by ServeMetrics only
+	inst    *instrumentation
 
 	mu             sync.Mutex
 	routes         map[string]bool
 	auth           func(http.Handler) http.Handler
 	privateRoutes  []string
-	private        map[string]bool // privateRoutes, for publicEndpoint
+	private        map[string]bool // privateRoutes, for reqState.match
 	checks         []readinessCheck
 	lastCheckState map[string]string
 	drainDelay     time.Duration
@@ -106,20 +106,12 @@ func New(base config.Base, logger *slog.Logger, tel *telemetry.Telemetry) *Serve
 	if serverName == "" {
 		serverName = "wuxiao"
 	}
-	otelOpts := []otelhttp.Option{
-		otelhttp.WithFilter(func(r *http.Request) bool { return !quietPaths[r.URL.Path] }),
-		otelhttp.WithServerName(serverName),
-		otelhttp.WithPublicEndpointFn(s.publicEndpoint),
-	}
 	metrics := promhttp.HandlerFor(prometheus.NewRegistry(), promhttp.HandlerOpts{})
 	if tel != nil {
-		otelOpts = append(otelOpts,
-			otelhttp.WithTracerProvider(tel.TracerProvider),
-			otelhttp.WithMeterProvider(tel.MeterProvider),
-			otelhttp.WithPropagators(tel.Propagator))
 		metrics = tel.MetricsHandler()
 	}
-	s.handler = s.outer(otelhttp.NewHandler(s.inner(http.HandlerFunc(s.route)), "http.server", otelOpts...))
+	s.inst = newInstrumentation(serverName, tel)
+	s.handler = s.outer(s.inner(http.HandlerFunc(s.route)))
 
 	s.Handle("GET "+HealthzPath, Public(http.HandlerFunc(s.healthz)))
 	s.Handle("GET "+ReadyzPath, Public(http.HandlerFunc(s.readyz)))
@@ -134,24 +126,29 @@ func New(base config.Base, logger *slog.Logger, tel *telemetry.Telemetry) *Serve
 
 type publicHandler struct{ http.Handler }
 
-// publicEndpoint reports whether r is for anything but an authenticated
-// route: a public route or no route at all. Its server span then starts a
-// trace of its own, linked to the context the client sent but not its
-// child, so that nobody on the Internet picks a trace id the services' work
-// joins (a complaint's whole lifecycle continues its intake's trace) or
-// turns its recording off with an unsampled traceparent. Authenticated
-// callers (staff, services) keep their trace.
-func (s *Server) publicEndpoint(r *http.Request) bool {
-	_, pattern := s.mux.Handler(r)
+// match finds the route r is for, once for the span (publicEndpoint) and
+// the router (route). A public route or no route at all (404, 405) is the
+// Internet's: its server span then starts a trace of its own, linked to
+// the context the client sent but not its child, so that nobody on the
+// Internet picks a trace id the services' work joins (a complaint's whole
+// lifecycle continues its intake's trace) or turns its recording off with
+// an unsampled traceparent. Authenticated callers (staff, services) keep
+// their trace.
+func (st *reqState) match(s *Server, r *http.Request) {
+	if st.matched {
+		return
+	}
+	st.handler, st.pattern = s.mux.Handler(r)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return !s.private[pattern]
+	st.registered, st.private = s.routes[st.pattern], s.private[st.pattern]
+	s.mu.Unlock()
+	st.matched = true
 }
 
 // Public marks a route as open to anyone: the authenticator is not applied.
 // Every other route requires the authenticator set by WithAuthenticator.
 // A public route's span is a new trace root linked to the caller's
-// traceparent (see publicEndpoint).
+// traceparent (see reqState.match).
 func Public(h http.Handler) http.Handler { return publicHandler{h} }
 
 // WithAuthenticator sets the middleware applied to every route not wrapped
@@ -241,12 +238,6 @@ func (s *Server) Routes() []RouteInfo {
 	}
 	slices.SortFunc(out, func(a, b RouteInfo) int { return strings.Compare(a.Pattern, b.Pattern) })
 	return out
-}
-
-func (s *Server) isRoute(pattern string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.routes[pattern]
 }
 
 // Handler is the server's complete handler (for httptest).
