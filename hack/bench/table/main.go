@@ -101,16 +101,23 @@ func atLeast(target string, x, limit float64, measured, unit string) row {
 
 func rows(r results, scale *scaleFile) []row {
 	var out []row
-	// Events: outbox → relay → inbox vs bare kafka-go, one run.
+	// Events: outbox → relay → inbox vs bare kafka-go: side by side (the
+	// paths' turns) when run, else one path after the other.
 	for _, q := range []string{"p50", "p99"} {
 		t := fmt.Sprintf("Events latency %s ≤ 1.3× bare kafka-go", q)
-		o, ok1 := r.get("BenchmarkLatency/outbox", q+"-ms")
-		k, ok2 := r.get("BenchmarkLatency/bare-kafka-go", q+"-ms")
+		o, ok1 := r.get("BenchmarkLatency/turns", "outbox-"+q+"-ms")
+		k, ok2 := r.get("BenchmarkLatency/turns", "bare-"+q+"-ms")
+		how := " (side by side)"
+		if !ok1 || !ok2 {
+			o, ok1 = r.get("BenchmarkLatency/outbox", q+"-ms")
+			k, ok2 = r.get("BenchmarkLatency/bare-kafka-go", q+"-ms")
+			how = ""
+		}
 		if !ok1 || !ok2 || k == 0 {
 			out = append(out, row{t, missing, "", ""})
 			continue
 		}
-		out = append(out, atMost(t, o/k, 1.3, fmt.Sprintf("%.2f ms vs %.2f ms", o, k), "×"))
+		out = append(out, atMost(t, o/k, 1.3, fmt.Sprintf("%.2f ms vs %.2f ms%s", o, k, how), "×"))
 	}
 	// Workflow.
 	if p99, ok := r.get("BenchmarkStepTransition", "p99-ms"); ok {
