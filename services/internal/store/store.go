@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -27,9 +28,19 @@ var identPattern = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 // Option adjusts the pool's configuration.
 type Option func(*pgxpool.Config)
 
-// WithTracer traces every query (e.g. telemetry.PgxTracer()).
+// WithTracer traces every query (e.g. telemetry.PgxTracer()). Several
+// tracers are combined (multitracer), after the pool's own (rest.go).
 func WithTracer(t pgx.QueryTracer) Option {
-	return func(c *pgxpool.Config) { c.ConnConfig.Tracer = t }
+	return func(c *pgxpool.Config) {
+		switch prev := c.ConnConfig.Tracer.(type) {
+		case nil:
+			c.ConnConfig.Tracer = t
+		case *multitracer.Tracer:
+			c.ConnConfig.Tracer = multitracer.New(append(prev.QueryTracers, t)...)
+		default:
+			c.ConnConfig.Tracer = multitracer.New(prev, t)
+		}
+	}
 }
 
 // Open connects to url with search_path set to schema (created if missing)
@@ -45,6 +56,7 @@ func Open(ctx context.Context, url, schema string, opts ...Option) (*pgxpool.Poo
 	cfg.ConnConfig.RuntimeParams["search_path"] = schema
 	cfg.ConnConfig.RuntimeParams["application_name"] = "wuxiao-" + schema
 	idlePool(cfg, url)
+	cfg.ConnConfig.Tracer = restTracer{}
 	for _, o := range opts {
 		o(cfg)
 	}
