@@ -1,6 +1,7 @@
 package disclosure
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -57,13 +58,23 @@ const (
 	versionRecheck   = PortalMaxAge
 	listenBackoffMin = 200 * time.Millisecond
 	listenBackoffMax = 15 * time.Second
+	// listenIdle: a listener with no page request for this long ends its
+	// session (issue 18: a district at rest holds at most half of
+	// PostgreSQL's connections); the next request reads its version from
+	// the database, as without a listener, and starts it again.
+	listenIdle = 20 * time.Second
 )
+
+// errIdle ends a listening session nobody asked anything of for listenIdle.
+var errIdle = errors.New("no page requests for a while")
 
 // ListenPortal keeps the portal's version map current from PostgreSQL
 // notifications until ctx ends, reconnecting with backoff when its session
 // is lost (a platform.Run loop; it returns nil when ctx ends). Without it,
 // or while it is not listening, every page request reads its village's
-// version from the database. One listener per Service.
+// version from the database. One listener per Service. It listens from
+// its start and as long as pages are asked for; listenIdle after the last
+// request it gives its session back, and the next request starts it again.
 func (s *Service) ListenPortal(ctx context.Context) error {
 	return s.listenPortal(ctx, listenOptions{})
 }
@@ -72,6 +83,8 @@ type listenOptions struct {
 	// beforeConnect runs before every connection attempt (tests hold
 	// reconnection with it).
 	beforeConnect func(context.Context) error
+	// idle replaces listenIdle (tests).
+	idle time.Duration
 }
 
 func (s *Service) listenPortal(ctx context.Context, o listenOptions) error {
@@ -80,12 +93,31 @@ func (s *Service) listenPortal(ctx context.Context, o listenOptions) error {
 		return errors.New("the portal listener of this service is already running")
 	}
 	defer book.running.Store(false)
+	book.idle = cmp.Or(o.idle, listenIdle)
+	book.lastDemand.Store(time.Now().UnixNano()) // a replica that just started is about to serve
 	backoff := listenBackoffMin
 	for {
+		if !book.wanted(time.Now()) {
+			select { // a wakeup from before the last session is stale
+			case <-book.demanded:
+			default:
+			}
+			if !book.wanted(time.Now()) {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-book.demanded:
+				}
+			}
+		}
 		listened, err := s.listenOnce(ctx, book, o)
 		book.deaf()
 		if ctx.Err() != nil {
 			return nil
+		}
+		if errors.Is(err, errIdle) {
+			backoff = listenBackoffMin
+			continue
 		}
 		if listened {
 			backoff = listenBackoffMin
@@ -160,6 +192,9 @@ func (s *Service) listenOnce(ctx context.Context, book *versionBook, o listenOpt
 			return true, fmt.Errorf("heartbeat: %w", err)
 		}
 		book.alive(start)
+		if !book.wanted(time.Now()) {
+			return true, errIdle
+		}
 	}
 }
 
@@ -169,6 +204,7 @@ func (s *Service) listenOnce(ctx context.Context, book *versionBook, o listenOpt
 func (s *Service) currentVersion(ctx context.Context, village string) (villageVersion, error) {
 	book := s.cache().versions
 	now := time.Now()
+	book.want(now)
 	if v, ok := book.lookup(village, now); ok {
 		return v, nil
 	}
@@ -185,6 +221,11 @@ func (s *Service) currentVersion(ctx context.Context, village string) (villageVe
 type versionBook struct {
 	running atomic.Bool  // a listener runs
 	dbReads atomic.Int64 // versions read from the database
+	// lastDemand is when (Unix ns, to the second) a page last asked for a
+	// version; demanded wakes a listener that gave its session back.
+	lastDemand atomic.Int64
+	demanded   chan struct{}
+	idle       time.Duration // listenIdle; read by the listener only
 
 	mu         sync.RWMutex
 	listening  bool
@@ -204,7 +245,27 @@ type bookEntry struct {
 }
 
 func newVersionBook() *versionBook {
-	return &versionBook{villages: map[string]bookEntry{}, changed: make(chan struct{})}
+	return &versionBook{villages: map[string]bookEntry{}, changed: make(chan struct{}), demanded: make(chan struct{}, 1)}
+}
+
+// want records a page request at now, and wakes a listener at rest. The
+// time is stored at most once a second: requests on many cores do not all
+// write one cache line.
+func (b *versionBook) want(now time.Time) {
+	n := now.UnixNano()
+	if n-b.lastDemand.Load() < int64(time.Second) {
+		return
+	}
+	b.lastDemand.Store(n)
+	select {
+	case b.demanded <- struct{}{}:
+	default:
+	}
+}
+
+// wanted reports whether a page asked for a version within listenIdle.
+func (b *versionBook) wanted(now time.Time) bool {
+	return now.UnixNano()-b.lastDemand.Load() < int64(b.idle)
 }
 
 func (b *versionBook) broadcastLocked() {

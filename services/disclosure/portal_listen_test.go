@@ -453,3 +453,53 @@ func BenchmarkPortalNotify(b *testing.B) {
 	b.ReportMetric(float64(waits[len(waits)*99/100].Microseconds()), "p99-wait-µs")
 	b.ReportMetric(float64(waits[len(waits)-1].Microseconds()), "max-wait-µs")
 }
+
+// TestPortalListenerAtRest: with no page asked for, the listener gives its
+// session back (issue 18: no standing session at rest); the next request
+// reads its version from the database and starts it again, and the one
+// after is served from the map.
+func TestPortalListenerAtRest(t *testing.T) {
+	s := portalService(t, newService(t, testTown))
+	ts := serve(t, s)
+	book := s.cache().versions
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.listenPortal(ctx, listenOptions{idle: time.Second}) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("listener: %v", err)
+		}
+	}()
+	awaitBook(t, s, "listening", func(b *versionBook) bool { return b.listening })
+	book.mu.RLock()
+	pid := book.pid
+	book.mu.RUnlock()
+	awaitBook(t, s, "the session given back", func(b *versionBook) bool { return !b.listening })
+	var n int
+	for deadline := time.Now().Add(awaitLimit); ; time.Sleep(20 * time.Millisecond) {
+		if err := s.Pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE pid = $1`, pid).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if n != 0 {
+		t.Fatalf("the listening session (pid %d) still exists at rest", pid)
+	}
+	// The first read is not kept (nobody listened during it), the second
+	// is, the third comes from the map.
+	for i, want := range []int64{1, 1, 0} {
+		before := book.dbReads.Load()
+		if p := get(t, ts, "/v/"+emptyVillage); p.status != http.StatusOK {
+			t.Fatalf("GET: %d", p.status)
+		}
+		if got := book.dbReads.Load() - before; got != want {
+			t.Fatalf("GET %d after rest: %d database reads, want %d", i+1, got, want)
+		}
+		if i == 0 {
+			awaitBook(t, s, "listening again", func(b *versionBook) bool { return b.listening })
+		}
+	}
+}
