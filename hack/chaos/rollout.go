@@ -442,6 +442,9 @@ func (s *suite) rollBack() {
 		return
 	}
 	s.untagImages(ctx, ro.repo, ro.to)
+	// Every pod was replaced twice: the load's addresses are looked up
+	// afresh (the next fault may be the API server's).
+	s.c.pods.Clear()
 	fmt.Printf("chaos: District %s back on %s in %s, rollout policy restored\n", ro.district, ro.from, ro.backDuration.Round(time.Second))
 	s.ro = nil
 }
