@@ -40,69 +40,8 @@ const benchClients = 64
 //
 //	go test ./services/gateway -run '^$' -bench PortalThroughGateway -benchtime 5000x
 func BenchmarkPortalThroughGateway(b *testing.B) {
-	ctx := context.Background()
-	pool, err := store.Open(ctx, testinfra.Postgres(b), "disclosure")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(pool.Close)
-	for _, m := range []func(context.Context, *pgxpool.Pool) error{events.Migrate, disclosure.Migrate} {
-		if err := m(ctx, pool); err != nil {
-			b.Fatal(err)
-		}
-	}
-	cat, err := disclosure.LoadCatalog(testinfra.CatalogFile(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := &disclosure.Service{Pool: pool, Town: "xikou", IDHashKey: []byte("bench-id-hash-key-0123456789abcdef"),
-		Log: slog.New(slog.DiscardHandler), TownCode: "330213100000", Catalog: cat}
-	for i := range 60 {
-		kind, category := disclosure.KindIncome, disclosure.CategoryOtherIncome
-		if i%3 == 0 {
-			kind, category = disclosure.KindSpending, disclosure.CategoryManagementExpenses
-		}
-		if _, err := s.RecordEntry(ctx, "finance-1", disclosure.EntryInput{Village: xikouVillage, Kind: kind, Category: category,
-			AmountFen: int64(1000 + 37*i), Date: fmt.Sprintf("2026-%02d-%02d", 1+i%2, 1+i%28), Description: fmt.Sprintf("第%d笔收支", i+1)}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	listenCtx, stopListening := context.WithCancel(ctx)
-	listened := make(chan error, 1)
-	go func() { listened <- s.ListenPortal(listenCtx) }()
-	defer func() {
-		stopListening()
-		if err := <-listened; err != nil {
-			b.Error(err)
-		}
-	}()
-	auth := identity.New(testinfra.Require(b, testinfra.EnvKratosPublicURL), identity.WithErrorWriter(httpapi.WriteStatusProblem))
-	dsrv := httpapi.New(config.Base{Service: "disclosure", Town: "xikou", MaxBodyBytes: 64 << 10}, slog.New(slog.DiscardHandler), nil).
-		WithAuthenticator(auth.Require)
-	s.Routes(dsrv)
-	direct := httptest.NewServer(dsrv.Handler())
-	defer direct.Close()
-
-	backends := NewStaticBackends()
-	if err := backends.AddTown(Town{Name: "xikou", Code: "330213100000"}, map[string]string{ServiceDisclosure: direct.URL}); err != nil {
-		b.Fatal(err)
-	}
-	g, err := New(Config{District: "fenghua", DistrictName: "奉化区", KratosPublicURL: "http://127.0.0.1:1"}, backends, slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
-	gsrv := httpapi.New(config.Base{Service: "gateway"}, slog.New(slog.DiscardHandler), nil)
-	g.Register(gsrv)
-	gw := httptest.NewServer(gsrv.Handler())
-	defer gw.Close()
-
-	path := "/v/" + xikouVillage + "?year=2026"
-	time.Sleep(500 * time.Millisecond) // the portal listener starts
-	want := benchGet(b, direct.URL+path)
-	if through := benchGet(b, gw.URL+path); through != want {
-		b.Fatalf("the page through the gateway differs from the page asked directly")
-	}
-
+	f := newPortalBench(b)
+	direct, gw, path, want := f.direct, f.gateway, f.path, f.body
 	// The machine is shared: rounds alternate between the two, and the
 	// median of the rounds' ratios is the figure.
 	// "proxy" asks the gateway with Cache-Control: no-cache, which
@@ -112,9 +51,9 @@ func BenchmarkPortalThroughGateway(b *testing.B) {
 	var directRates, gatewayRates, proxyRates, ratios, proxyRatios []float64
 	b.ResetTimer()
 	for range rounds {
-		d := loadTest(b, direct.URL+path, len(want), "")
-		g := loadTest(b, gw.URL+path, len(want), "")
-		p := loadTest(b, gw.URL+path, len(want), "no-cache")
+		d := loadTest(b, direct+path, len(want), "")
+		g := loadTest(b, gw+path, len(want), "")
+		p := loadTest(b, gw+path, len(want), "no-cache")
 		directRates, gatewayRates, proxyRates = append(directRates, d), append(gatewayRates, g), append(proxyRates, p)
 		ratios, proxyRatios = append(ratios, g/d), append(proxyRatios, p/d)
 	}
@@ -184,4 +123,80 @@ func loadTest(b *testing.B, url string, wantLen int, cacheControl string) float6
 		b.Fatal(f)
 	}
 	return float64(b.N) / elapsed.Seconds()
+}
+
+// portalBench is a real disclosure service (its HTTP stack, PostgreSQL,
+// the portal cache kept fresh by its listener) with a village's wallet
+// page (60 ledger entries), asked once, and a gateway routing its town to
+// it.
+type portalBench struct {
+	direct, gateway string // base URLs
+	path            string // the wallet page
+	body            string // the page as served
+}
+
+func newPortalBench(b *testing.B) portalBench {
+	ctx := context.Background()
+	pool, err := store.Open(ctx, testinfra.Postgres(b), "disclosure")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(pool.Close)
+	for _, m := range []func(context.Context, *pgxpool.Pool) error{events.Migrate, disclosure.Migrate} {
+		if err := m(ctx, pool); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cat, err := disclosure.LoadCatalog(testinfra.CatalogFile(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &disclosure.Service{Pool: pool, Town: "xikou", IDHashKey: []byte("bench-id-hash-key-0123456789abcdef"),
+		Log: slog.New(slog.DiscardHandler), TownCode: "330213100000", Catalog: cat}
+	for i := range 60 {
+		kind, category := disclosure.KindIncome, disclosure.CategoryOtherIncome
+		if i%3 == 0 {
+			kind, category = disclosure.KindSpending, disclosure.CategoryManagementExpenses
+		}
+		if _, err := s.RecordEntry(ctx, "finance-1", disclosure.EntryInput{Village: xikouVillage, Kind: kind, Category: category,
+			AmountFen: int64(1000 + 37*i), Date: fmt.Sprintf("2026-%02d-%02d", 1+i%2, 1+i%28), Description: fmt.Sprintf("第%d笔收支", i+1)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	listenCtx, stopListening := context.WithCancel(ctx)
+	listened := make(chan error, 1)
+	go func() { listened <- s.ListenPortal(listenCtx) }()
+	b.Cleanup(func() {
+		stopListening()
+		if err := <-listened; err != nil {
+			b.Error(err)
+		}
+	})
+	auth := identity.New(testinfra.Require(b, testinfra.EnvKratosPublicURL), identity.WithErrorWriter(httpapi.WriteStatusProblem))
+	dsrv := httpapi.New(config.Base{Service: "disclosure", Town: "xikou", MaxBodyBytes: 64 << 10}, slog.New(slog.DiscardHandler), nil).
+		WithAuthenticator(auth.Require)
+	s.Routes(dsrv)
+	direct := httptest.NewServer(dsrv.Handler())
+	b.Cleanup(direct.Close)
+
+	backends := NewStaticBackends()
+	if err := backends.AddTown(Town{Name: "xikou", Code: "330213100000"}, map[string]string{ServiceDisclosure: direct.URL}); err != nil {
+		b.Fatal(err)
+	}
+	g, err := New(Config{District: "fenghua", DistrictName: "奉化区", KratosPublicURL: "http://127.0.0.1:1"}, backends, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	gsrv := httpapi.New(config.Base{Service: "gateway"}, slog.New(slog.DiscardHandler), nil)
+	g.Register(gsrv)
+	gw := httptest.NewServer(gsrv.Handler())
+	b.Cleanup(gw.Close)
+
+	path := "/v/" + xikouVillage + "?year=2026"
+	time.Sleep(500 * time.Millisecond) // the portal listener starts
+	want := benchGet(b, direct.URL+path)
+	if through := benchGet(b, gw.URL+path); through != want {
+		b.Fatalf("the page through the gateway differs from the page asked directly")
+	}
+	return portalBench{direct: direct.URL, gateway: gw.URL, path: path, body: want}
 }
