@@ -76,6 +76,8 @@ func benchmarkApplications(b *testing.B, applicants int) {
 	var mu sync.Mutex
 	var lat []time.Duration
 	b.SetBytes(int64(len(body)))
+	serverCPU := backendsCPU(b, s.Pool)
+	selfCPU := processCPU()
 	b.ResetTimer()
 	start := time.Now()
 	// Exactly applicants goroutines share the b.N submissions.
@@ -110,6 +112,14 @@ func benchmarkApplications(b *testing.B, applicants int) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
+	selfCPU = processCPU() - selfCPU
+	if serverCPU >= 0 {
+		if after := backendsCPU(b, s.Pool); after >= 0 {
+			serverCPU = after - serverCPU
+		} else {
+			serverCPU = -1
+		}
+	}
 	if len(lat) == 0 {
 		return
 	}
@@ -117,4 +127,11 @@ func benchmarkApplications(b *testing.B, applicants int) {
 	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "applications/s")
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	// CPU per application, which the machine's load moves much less than
+	// the latencies: this process's (the client's share included) and
+	// PostgreSQL's backends' (when the server runs on this machine).
+	b.ReportMetric(float64(selfCPU.Microseconds())/1000/float64(len(lat)), "go-cpu-ms/op")
+	if serverCPU >= 0 {
+		b.ReportMetric(float64(serverCPU.Microseconds())/1000/float64(len(lat)), "pg-cpu-ms/op")
+	}
 }

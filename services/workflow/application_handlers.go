@@ -77,6 +77,7 @@ type applicationGuard struct {
 	clients, villages, codes, lookups *ratelimit.Limiter
 	slots                             chan struct{}
 	challenger                        *pow.Challenger
+	known                             knownVillages
 }
 
 func newApplicationGuard(l ApplicationLimits) *applicationGuard {
@@ -369,7 +370,7 @@ func writeApplicationErr(w http.ResponseWriter, r *http.Request, err error) {
 // publicApply is POST /v1/public/villages/{village}/applications.
 func (s *Service) publicApply(w http.ResponseWriter, r *http.Request) {
 	village := r.PathValue("village")
-	if here, err := s.villageHere(r.Context(), village); err != nil || !here {
+	if here, err := s.appGuard.known.here(r.Context(), s, village); err != nil || !here {
 		if err == nil {
 			err = domainerr.Refuse(404, "unknown-village", "Unknown village", "village %s is not a village of this town", village)
 		}

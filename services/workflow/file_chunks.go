@@ -80,13 +80,20 @@ func (c *chunksCopy) Read(p []byte) (int, error) {
 // evidence_files row is written in the same transaction with data NULL)
 // on conn, in its transaction.
 func insertFileData(ctx context.Context, conn *pgx.Conn, id string, data []byte) error {
+	return copyFileData(ctx, conn, "", id, data)
+}
+
+// copyFileData is insertFileData's COPY sent after the statements before
+// (simple-query statements without parameters, such as "BEGIN;"), in the
+// same round trip.
+func copyFileData(ctx context.Context, conn *pgx.Conn, before, id string, data []byte) error {
 	uid, err := uuid.Parse(id)
 	if err != nil {
 		return fmt.Errorf("storing file %q: %w", id, err)
 	}
 	want := int64((len(data) + fileChunkSize - 1) / fileChunkSize)
 	tag, err := conn.PgConn().CopyFrom(ctx, &chunksCopy{id: uid, data: data, pending: copySignature},
-		`COPY file_chunks (file_id, n, data) FROM STDIN WITH (FORMAT binary)`)
+		before+`COPY file_chunks (file_id, n, data) FROM STDIN WITH (FORMAT binary)`)
 	if err != nil {
 		return fmt.Errorf("storing file %s: %w", id, err)
 	}
