@@ -1,26 +1,28 @@
 package events
 
-// The relay lock's lease. The relay lock is a session advisory lock: it
-// lasts as long as the holder's PostgreSQL session. A holder whose node
-// dies (or whose network silently drops) leaves a session the server only
-// ends when TCP says the peer is gone, by default after hours (2 h of
-// keepalive idle, then retransmission timeouts), and the town's outbox
-// stalls that long. The relay's own session therefore carries a lease:
+// The relay lock's lease. The relay lock is a transaction advisory lock
+// taken by each publishing cycle (relay_session.go): it lasts as long as
+// the cycle's transaction. A holder whose node dies (or whose network
+// silently drops) in the middle of a cycle leaves a transaction the server
+// would only end when TCP says the peer is gone, by default after hours
+// (2 h of keepalive idle, then retransmission timeouts), and the town's
+// outbox would stall that long. The relay's session therefore carries a
+// lease:
 //
 //   - server side, the session is ended when its client is silent longer
-//     than the lease (idle_session_timeout, and
-//     idle_in_transaction_session_timeout), when data it sent stays
-//     unacknowledged that long (tcp_user_timeout) and when TCP keepalive
-//     probes go unanswered (tcp_keepalives_*): the lock is released and a
-//     waiting replica takes over;
+//     than the lease (idle_in_transaction_session_timeout, and
+//     idle_session_timeout), when data it sent stays unacknowledged that
+//     long (tcp_user_timeout) and when TCP keepalive probes go unanswered
+//     (tcp_keepalives_*): the lock is released and another replica's
+//     cycle takes it;
 //   - client side, the holder pings while it does something else (a Kafka
 //     write, a backoff), so a live holder is never silent that long, and
 //     gives up its session when an answer of the server takes longer than
 //     the lease (stallConn), so that a holder cut off from the server stops
 //     before the server lets another replica in, or soon after.
 //
-// The lease must exceed the poll interval with room to spare: a holder
-// waits that long for notifications between queries.
+// The lease must exceed the poll interval with room to spare: an active
+// relay waits that long for notifications between cycles.
 
 import (
 	"context"

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/attribute"
@@ -23,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
+	"github.com/wuxiao/wuxiao/services/internal/store"
 )
 
 // RelayOptions tune a Relay; zero values take the defaults in brackets.
@@ -32,9 +32,13 @@ type RelayOptions struct {
 	Name string
 	// BatchSize is the most rows sent in one produce call [100].
 	BatchSize int
-	// PollInterval bounds the wait for a notification, in case one is
-	// missed (e.g. rows committed while the relay was reconnecting) [1s].
+	// PollInterval is how long an active relay waits for a notification
+	// before it looks again; it goes back to rest after 2 × PollInterval
+	// without work (relay_session.go) [5s].
 	PollInterval time.Duration
+	// RestPoll is how often a relay at rest looks for rows other processes
+	// committed [PollInterval].
+	RestPoll time.Duration
 	// BackoffMin and BackoffMax bound the capped exponential wait after a
 	// failed publish or a lost database session [100ms, 30s].
 	BackoffMin, BackoffMax time.Duration
@@ -56,7 +60,8 @@ type RelayOptions struct {
 }
 
 // Relay publishes the outbox of one schema to Kafka. Run it in every
-// replica: an advisory lock lets one publish while the others wait.
+// replica: an advisory lock lets one publish at a time; at rest it holds
+// no database session (relay_session.go).
 type Relay struct {
 	pool    *pgxpool.Pool
 	brokers []string
@@ -77,6 +82,10 @@ type Relay struct {
 	// row to quarantine, and the others still go in seq order. Used only
 	// by the session holding the lock.
 	isolate int
+	// leading is true while a cycle of this relay holds the lock.
+	leading atomic.Bool
+	// nextCleanup is when published rows past Retention are deleted next.
+	nextCleanup time.Time
 }
 
 // batchBytes is both the writer's batch limit and the relay's budget per
@@ -93,7 +102,10 @@ func NewRelay(pool *pgxpool.Pool, brokers []string, opts RelayOptions) *Relay {
 		opts.BatchSize = 100
 	}
 	if opts.PollInterval <= 0 {
-		opts.PollInterval = time.Second
+		opts.PollInterval = 5 * time.Second
+	}
+	if opts.RestPoll <= 0 {
+		opts.RestPoll = opts.PollInterval
 	}
 	if opts.BackoffMin <= 0 {
 		opts.BackoffMin = 100 * time.Millisecond
@@ -126,7 +138,7 @@ func NewRelay(pool *pgxpool.Pool, brokers []string, opts RelayOptions) *Relay {
 	r.lag, errs[3] = m.Float64ObservableGauge("wuxiao.events.outbox.oldest_age",
 		metric.WithDescription("Age of the oldest unpublished outbox event (reported by the active relay)"), metric.WithUnit("s"))
 	r.holder, errs[4] = m.Int64ObservableGauge("wuxiao.events.relay.active",
-		metric.WithDescription("1 while this replica holds the relay lock"))
+		metric.WithDescription("1 while this replica's relay is active: it holds its session because it has outbox work, taking the relay lock per publishing cycle"))
 	r.quarantined, errs[5] = m.Int64Counter("wuxiao.events.outbox.quarantined",
 		metric.WithDescription("Outbox events Kafka refused as too large, set aside on the dead-letter topic (alert on any)"), metric.WithUnit("{event}"))
 	if err := errors.Join(errs[:]...); err != nil {
@@ -135,7 +147,9 @@ func NewRelay(pool *pgxpool.Pool, brokers []string, opts RelayOptions) *Relay {
 	return r
 }
 
-// Active reports whether this relay currently holds the lock.
+// Active reports whether this relay holds its session: it has work, or
+// had some within 2 × PollInterval (its cycles take the lock in turn with
+// other active replicas').
 func (r *Relay) Active() bool { return r.active.Load() }
 
 // Run publishes until ctx ends, then returns nil. Database and Kafka
@@ -184,8 +198,9 @@ func (r *Relay) observe(ctx context.Context, o metric.Observer) error {
 	o.ObserveInt64(r.holder, 1)
 	var n int64
 	var age float64
-	// A scrape must not hang on a database in trouble.
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// A scrape must not hang on a database in trouble, nor keep a pool
+	// connection open (store.Background).
+	ctx, cancel := context.WithTimeout(store.Background(ctx), 5*time.Second)
 	defer cancel()
 	err := r.pool.QueryRow(ctx, `SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
 		FROM outbox WHERE published_at IS NULL AND quarantined_at IS NULL`).Scan(&n, &age)
@@ -202,141 +217,6 @@ func lockKey(schema string) int64 {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte("wuxiao/events/relay/" + schema))
 	return int64(h.Sum64() >> 1)
-}
-
-// session connects, waits for the relay lock and publishes while it holds
-// it. Every query runs on the connection that holds the lock: if that
-// connection dies, the lock is gone and so is this session, so two relays
-// never publish at once (which could reorder a key's events). The session
-// is under the lock's lease (lease.go): the server ends it when this
-// relay is silent longer than LockLease, so a holder that vanished does
-// not keep the lock for hours.
-func (r *Relay) session(ctx context.Context) (held bool, err error) {
-	cfg := r.pool.Config().ConnConfig.Copy()
-	stall := leaseConfig(cfg, r.opts.LockLease)
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return false, fmt.Errorf("connecting: %w", err)
-	}
-	defer func() {
-		// Closing the session releases the lock and the LISTEN.
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = conn.Close(cctx)
-	}()
-	var schema string
-	if err := conn.QueryRow(ctx, "SELECT coalesce(current_schema(), '')").Scan(&schema); err != nil {
-		return false, err
-	}
-	if schema == "" {
-		return false, errors.New("the pool's schema does not exist (run the migrations)")
-	}
-	r.log.Debug("waiting for the relay lock", "schema", schema)
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockKey(schema)); err != nil {
-		return false, fmt.Errorf("taking the relay lock: %w", err)
-	}
-	stall.arm()
-	r.active.Store(true)
-	defer r.active.Store(false)
-	r.log.Info("outbox relay active", "schema", schema, "lease", r.opts.LockLease.String())
-	// LISTEN only now: a waiting replica would hold back the server's
-	// notification queue.
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel(schema)}.Sanitize()); err != nil {
-		return true, err
-	}
-
-	transport := &kafka.Transport{DialTimeout: 5 * time.Second}
-	defer transport.CloseIdleConnections()
-	w := &kafka.Writer{
-		Addr:         kafka.TCP(r.brokers...),
-		Transport:    transport,
-		Balancer:     &kafka.Murmur2Balancer{}, // the Java client's partitioner: same key, same partition
-		RequiredAcks: kafka.RequireAll,
-		BatchSize:    r.opts.BatchSize,
-		BatchBytes:   batchBytes,
-		// WriteMessages is synchronous and given the whole batch at once:
-		// waiting for more messages would only add latency (1ms here cost
-		// 1.6ms per event under load, a timer's real resolution). A call's
-		// messages for one partition still form one batch: kafka-go's
-		// partition writer holds its lock while it adds them, so the timer
-		// cannot cut the batch in between (see publish).
-		BatchTimeout:    time.Nanosecond,
-		MaxAttempts:     3,
-		WriteBackoffMin: 50 * time.Millisecond,
-		WriteBackoffMax: 500 * time.Millisecond,
-		WriteTimeout:    r.opts.WriteTimeout,
-		ReadTimeout:     r.opts.WriteTimeout,
-	}
-	// Close waits for batches in flight, so the next holder of the lock
-	// cannot overtake them.
-	defer w.Close()
-
-	failures := 0
-	r.isolate = 0
-	nextCleanup := time.Now()
-	for {
-		more, kerr, err := r.publish(ctx, conn, w)
-		if err != nil {
-			return true, err
-		}
-		if kerr != nil {
-			failures++
-			d := backoff(failures, r.opts.BackoffMin, r.opts.BackoffMax)
-			r.log.Warn("publishing outbox events failed; they stay in the outbox", "err", summarize(kerr), "attempt", failures, "retry_in", d)
-			ok, err := sleepAlive(ctx, conn, r.opts.LockLease, d)
-			if !ok {
-				return true, ctx.Err()
-			}
-			if err != nil {
-				return true, fmt.Errorf("keeping the relay session alive: %w", err)
-			}
-			continue
-		}
-		if failures > 0 {
-			r.log.Info("publishing outbox events again", "after_failures", failures)
-			failures = 0
-		}
-		if more {
-			continue
-		}
-		if r.opts.Retention > 0 && time.Now().After(nextCleanup) {
-			if _, err := conn.Exec(ctx, `DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)`,
-				r.opts.Retention.Seconds()); err != nil {
-				return true, fmt.Errorf("deleting old outbox rows: %w", err)
-			}
-			mark("relay.cleanup")
-			nextCleanup = time.Now().Add(time.Minute)
-		}
-		if err := r.wait(ctx, conn); err != nil {
-			return true, err
-		}
-	}
-}
-
-// wait returns on a notification or after PollInterval.
-func (r *Relay) wait(ctx context.Context, conn *pgx.Conn) error {
-	wctx, cancel := context.WithTimeout(ctx, r.opts.PollInterval)
-	n, err := conn.WaitForNotification(wctx)
-	cancel()
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if n != nil {
-		mark("relay.notified")
-	} else {
-		mark("relay.polled")
-	}
-	if err != nil && !pgconn.Timeout(err) {
-		return fmt.Errorf("waiting for notifications: %w", err)
-	}
-	// Drop notifications already buffered: the next query sees their rows.
-	done, cancel := context.WithCancel(ctx)
-	cancel()
-	for {
-		if n, _ := conn.WaitForNotification(done); n == nil {
-			return nil
-		}
-	}
 }
 
 type outboxRow struct {
