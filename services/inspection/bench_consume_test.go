@@ -1,16 +1,21 @@
 package inspection
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/wuxiao/wuxiao/services/internal/events"
@@ -29,16 +34,23 @@ import (
 //
 //	go test ./services/inspection -run '^$' -bench ConsumeWarnings -benchtime 20000x
 //
-// Two consumers, one after the other on the same machine: "batched" (the
-// default: the messages a fetch brought applied in one transaction, offsets
-// committed after it; the target's row) and "one-at-a-time" (BatchSize 1:
-// a transaction and an offset commit per event, as before issue 18).
+// Three consumers, one after the other on the same machine: "batched"
+// (as the service runs: the messages a fetch brought applied in one
+// transaction by the batch handler, WorkflowBatch, apply_batch.go; the
+// target's row), "batched-per-event" (one transaction per fetch, the
+// handler called per event: before the batch handler) and "one-at-a-time"
+// (BatchSize 1: a transaction and an offset commit per event, as before
+// issue 18). Besides events/s each reports the CPU an event cost the test
+// process (consumer, Kafka client) and the consumer's PostgreSQL backends
+// (from /proc: the server runs on this machine), which bound what 2 cores
+// can do whatever else runs.
 func BenchmarkConsumeWarnings(b *testing.B) {
-	b.Run("batched", func(b *testing.B) { benchmarkConsume(b, 0) })
-	b.Run("one-at-a-time", func(b *testing.B) { benchmarkConsume(b, 1) })
+	b.Run("batched", func(b *testing.B) { benchmarkConsume(b, 0, true) })
+	b.Run("batched-per-event", func(b *testing.B) { benchmarkConsume(b, 0, false) })
+	b.Run("one-at-a-time", func(b *testing.B) { benchmarkConsume(b, 1, false) })
 }
 
-func benchmarkConsume(b *testing.B, batchSize int) {
+func benchmarkConsume(b *testing.B, batchSize int, batchHandler bool) {
 	clk := &testClock{}
 	clk.Set(time.Date(2026, 12, 31, 9, 0, 0, 0, Shanghai))
 	s := newService(b, testinfra.Postgres(b), svcTown, clk)
@@ -81,14 +93,31 @@ func benchmarkConsume(b *testing.B, batchSize int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	group := testinfra.UniqueName("bench-")
-	consumer := events.NewConsumer(s.Pool, brokers, group, []string{topic}, s.HandleWorkflowEvent,
-		events.ConsumerOptions{Telemetry: events.Telemetry{Logger: benchLogger()}, BatchSize: batchSize})
+	opts := events.ConsumerOptions{Telemetry: events.Telemetry{Logger: benchLogger()}, BatchSize: batchSize}
+	if batchHandler {
+		opts.Batch = s.WorkflowBatch(false)
+	}
+	consumer := events.NewConsumer(s.Pool, brokers, group, []string{topic}, s.HandleWorkflowEvent, opts)
+	// Progress is read on a connection of its own, whose backend's CPU is
+	// not counted.
+	wcfg := s.Pool.Config().ConnConfig.Copy()
+	wcfg.RuntimeParams["application_name"] = "bench-watch"
+	watch, err := pgx.ConnectConfig(ctx, wcfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer watch.Close(context.Background())
+	backends := map[int32]time.Duration{} // the consumer's backends' CPU at start
 	b.ResetTimer()
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), processCPU()
 	done := make(chan error, 1)
 	go func() { done <- consumer.Run(ctx) }()
 	for {
-		n := count(b, s.Pool, `SELECT count(*) FROM inbox WHERE consumer = $1`, group)
+		backendsCPU(b, watch, s.Pool, backends, false)
+		var n int
+		if err := watch.QueryRow(ctx, `SELECT count(*) FROM inbox WHERE consumer = $1`, group).Scan(&n); err != nil {
+			b.Fatal(err)
+		}
 		if n >= b.N {
 			break
 		}
@@ -98,7 +127,8 @@ func benchmarkConsume(b *testing.B, batchSize int) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	elapsed := time.Since(t0)
+	elapsed, clientCPU := time.Since(t0), processCPU()-cpu0
+	serverCPU := backendsCPU(b, watch, s.Pool, backends, true)
 	b.StopTimer()
 	cancel()
 	if err := <-done; err != nil {
@@ -108,6 +138,10 @@ func benchmarkConsume(b *testing.B, batchSize int) {
 		b.Fatalf("%d facts for %d events", n, b.N)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(clientCPU.Microseconds())/float64(b.N), "client-cpu-us/event")
+	if serverCPU >= 0 {
+		b.ReportMetric(float64(serverCPU.Microseconds())/float64(b.N), "server-cpu-us/event")
+	}
 	b.ReportMetric(float64(count(b, s.Pool, `SELECT count(*) FROM notices`)), "notices")
 	b.ReportMetric(float64(count(b, s.Pool, `SELECT count(*) FROM grade_changes`)), "grade-changes")
 }
@@ -168,6 +202,57 @@ func BenchmarkRerateDistrictFromPostgres(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(facts)), "facts/op")
 	b.ReportMetric(float64(districtVillages)*float64(b.N)/b.Elapsed().Seconds(), "villages/s")
+}
+
+// processCPU is the CPU time this process used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// backendsCPU samples the CPU time of pool's PostgreSQL backends (by
+// application name, read on watch) from /proc, remembering in seen each
+// backend's time when first sampled; at the end it returns what they used
+// since (-1 when /proc has not got them: a server elsewhere). Sampled
+// while the run goes, a backend opened and closed between two samples is
+// missed; the consumer's stay open.
+func backendsCPU(b *testing.B, watch *pgx.Conn, pool *pgxpool.Pool, seen map[int32]time.Duration, end bool) time.Duration {
+	rows, err := watch.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1`,
+		pool.Config().ConnConfig.RuntimeParams["application_name"])
+	if err != nil {
+		b.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total time.Duration
+	for _, pid := range pids {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return -1
+		}
+		// Fields after the command's closing parenthesis: utime and stime
+		// are the 12th and 13th, in clock ticks (100 per second on Linux).
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) < 13 {
+			return -1
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		now := time.Duration(u+st) * 10 * time.Millisecond
+		if _, ok := seen[pid]; !ok {
+			seen[pid] = now
+			if end {
+				seen[pid] = 0 // opened during the run
+			}
+		}
+		total += now - seen[pid]
+	}
+	return total
 }
 
 func benchLogger() *slog.Logger {
