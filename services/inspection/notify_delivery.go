@@ -136,6 +136,10 @@ func (c *ChannelSource) Watch(interval time.Duration) func(context.Context) erro
 	}
 }
 
+// idlePolls × Poll bounds the wait between a Deliverer's polls that find
+// nothing (8 s by default).
+const idlePolls = 8
+
 // Deliverer sends the messages through the channels. Run one in every
 // replica; rows locked by one are skipped by the others.
 type Deliverer struct {
@@ -148,7 +152,8 @@ type Deliverer struct {
 	BackoffMin, BackoffMax time.Duration
 	// Workers send at once [2]; each holds a database connection while it sends.
 	Workers int
-	// Poll is the wait when nothing is due [1s].
+	// Poll is the wait after a poll that found nothing due, doubling
+	// while nothing is, up to idlePolls × Poll [1s].
 	Poll time.Duration
 	// SendTimeout bounds one send [30s].
 	SendTimeout time.Duration
@@ -213,20 +218,30 @@ func (d *Deliverer) backoff(n int) time.Duration {
 
 // Run fans out and sends until ctx ends. Failures are logged and retried.
 func (d *Deliverer) Run(ctx context.Context) error {
+	// Polls are background work (store.Background): at rest each gives its
+	// connection back to the server, and the wait between polls grows from
+	// Poll to idlePolls × Poll while nothing is found, so that a town at rest
+	// opens a short-lived connection every few seconds at most instead of
+	// holding one (issue 18). Work found: back to Poll.
+	ctx = store.Background(ctx)
 	var wg sync.WaitGroup
 	for range d.workers() {
 		wg.Go(func() {
+			wait := d.poll()
 			for ctx.Err() == nil {
 				worked, err := d.step(ctx)
 				if err != nil && ctx.Err() == nil {
 					d.Service.log().ErrorContext(ctx, "delivering notifications", "error", err.Error())
 				}
-				if !worked || err != nil {
-					select {
-					case <-ctx.Done():
-					case <-time.After(d.poll()):
-					}
+				if worked && err == nil {
+					wait = d.poll()
+					continue
 				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(wait):
+				}
+				wait = min(2*wait, idlePolls*d.poll())
 			}
 		})
 	}

@@ -472,8 +472,11 @@ func (s *Service) FireTimers(ctx context.Context, limit int) (int, error) {
 	return fired, fmtErr("firing timers", err)
 }
 
-// RunTimers fires due timers every interval until ctx ends.
+// RunTimers fires due timers every interval until ctx ends. Its database
+// uses are background work: at rest the connection goes back to the
+// server after each run (store.Background; issue 18).
 func (s *Service) RunTimers(ctx context.Context, interval time.Duration) error {
+	ctx = store.Background(ctx)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
