@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/wuxiao/wuxiao/services/internal/store"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -40,7 +42,8 @@ type Health struct {
 	up      metric.Int64ObservableGauge
 
 	mu   sync.Mutex
-	last map[string]bool // dependency -> last probe succeeded
+	last map[string]bool      // dependency -> last probe succeeded
+	at   map[string]time.Time // dependency -> when the last probe ended
 }
 
 // Dependency label values.
@@ -60,7 +63,7 @@ func NewHealth(pool *pgxpool.Pool, brokers []string, opts HealthOptions) *Health
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Health{pool: pool, brokers: brokers, opts: opts, last: map[string]bool{},
+	return &Health{pool: pool, brokers: brokers, opts: opts, last: map[string]bool{}, at: map[string]time.Time{},
 		log: opts.Logger.With("component", "dependency-health")}
 }
 
@@ -111,6 +114,7 @@ func (h *Health) check(ctx context.Context, dep string, probe func(context.Conte
 	h.mu.Lock()
 	was, seen := h.last[dep]
 	h.last[dep] = err == nil
+	h.at[dep] = time.Now()
 	h.mu.Unlock()
 	switch {
 	case err != nil && (was || !seen):
@@ -134,8 +138,29 @@ func (h *Health) observe(_ context.Context, o metric.Observer) error {
 }
 
 // probePostgres is a round trip on a pooled connection (an empty query,
-// which the pgx tracer does not turn into a span every interval).
-func (h *Health) probePostgres(ctx context.Context) error { return h.pool.Ping(ctx) }
+// which the pgx tracer does not turn into a span every interval), as
+// background work: at rest the connection goes back to the server at once
+// (store.Background; issue 18).
+func (h *Health) probePostgres(ctx context.Context) error { return h.pool.Ping(store.Background(ctx)) }
+
+// PostgresReady is the readiness check of the database: the outcome of the
+// background probe while it is fresh (younger than Interval + Timeout),
+// else a probe now. The kubelet's probes thus open no connection of their
+// own at rest, and still fail within one interval of the database going
+// away.
+func (h *Health) PostgresReady(ctx context.Context) error {
+	h.mu.Lock()
+	ok, seen := h.last[DependencyPostgres]
+	fresh := time.Since(h.at[DependencyPostgres]) < h.opts.Interval+h.opts.Timeout
+	h.mu.Unlock()
+	if seen && fresh {
+		if ok {
+			return nil
+		}
+		return errors.New("the last probe of PostgreSQL got no answer")
+	}
+	return h.probePostgres(ctx)
+}
 
 // probeKafka asks every broker at once for the cluster's metadata, each on
 // a connection of its own (a shared kafka.Transport would answer from its

@@ -32,6 +32,8 @@ type Platform struct {
 	Pool   *pgxpool.Pool
 	Auth   *identity.Authenticator
 	Server *httpapi.Server
+
+	health *Health
 }
 
 // Open sets up telemetry, opens the service's schema (traced, with pool
@@ -49,7 +51,9 @@ func Open(ctx context.Context, base *config.Base, schema string, migrate func(co
 	if err != nil {
 		return nil, err
 	}
-	if p.Pool, err = store.Open(ctx, base.DatabaseURL, schema, store.WithTracer(p.Tel.PgxTracer())); err != nil {
+	// WakeTracer: the process's commits of outbox rows wake its relay,
+	// which holds no session at rest (issue 18).
+	if p.Pool, err = store.Open(ctx, base.DatabaseURL, schema, store.WithTracer(p.Tel.PgxTracer()), store.WithTracer(events.WakeTracer())); err != nil {
 		p.Close(ctx)
 		return nil, err
 	}
@@ -63,7 +67,10 @@ func Open(ctx context.Context, base *config.Base, schema string, migrate func(co
 	p.Auth = identity.New(base.KratosPublicURL, identity.WithLogger(p.Log), identity.WithErrorWriter(httpapi.WriteStatusProblem),
 		identity.WithTownGroup(base.Town, base.TownGroup))
 	p.Server = httpapi.New(*base, p.Log, p.Tel).WithAuthenticator(p.Auth.Require)
-	p.Server.AddReadinessCheck("postgres", p.Pool.Ping)
+	p.health = NewHealth(p.Pool, base.KafkaBrokers, HealthOptions{Meter: p.Tel.Meter(scope), Logger: p.Log})
+	// The kubelet asks every 10 s: the answer is the background probe's
+	// (every 15 s), so that readiness keeps no connection open at rest.
+	p.Server.AddReadinessCheck("postgres", p.health.PostgresReady)
 	return p, nil
 }
 
@@ -169,8 +176,7 @@ func (p *Platform) Run(ctx context.Context, stream string, consume []Consume, lo
 	tel := events.Telemetry{Logger: p.Log}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.Server.Run(ctx) })
-	health := NewHealth(p.Pool, brokers, HealthOptions{Meter: p.Tel.Meter(scope), Logger: p.Log})
-	g.Go(func() error { return health.Run(ctx) })
+	g.Go(func() error { return p.health.Run(ctx) })
 	relay := events.NewRelay(p.Pool, brokers, events.RelayOptions{Telemetry: tel, Topics: published})
 	g.Go(func() error { return quiet(ctx, "event relay", relay.Run(ctx)) })
 	for _, c := range consume {
@@ -203,8 +209,11 @@ func quiet(ctx context.Context, what string, err error) error {
 // Every returns a loop for Run that calls fn at each tick of interval (the
 // first after one interval) until ctx ends. fn logs its own failures: a
 // periodic job retries at the next tick instead of stopping the service.
+// Its database uses are background work (store.Background): at rest a
+// connection opened for it goes back to the server at once.
 func Every(interval time.Duration, fn func(context.Context)) func(context.Context) error {
 	return func(ctx context.Context) error {
+		ctx = store.Background(ctx)
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
