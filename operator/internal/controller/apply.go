@@ -107,6 +107,13 @@ func (l *createdLog) record(rec events.EventRecorder, owner runtime.Object) {
 // reports an object someone else holds), and returns the live object. A
 // creation is only counted when ctx carries a createdLog.
 func applyOwned[T client.Object](ctx context.Context, c client.Client, scheme *runtime.Scheme, rec events.EventRecorder, owner client.Object, names childNames, desired T, sync func(have, want T)) (T, error) {
+	live, _, err := applyOwnedOp(ctx, c, scheme, rec, owner, names, desired, sync)
+	return live, err
+}
+
+// applyOwnedOp is applyOwned that also says whether the object was created,
+// updated or left alone.
+func applyOwnedOp[T client.Object](ctx context.Context, c client.Client, scheme *runtime.Scheme, rec events.EventRecorder, owner client.Object, names childNames, desired T, sync func(have, want T)) (T, controllerutil.OperationResult, error) {
 	live, op, err := ensure(ctx, c, scheme, owner, desired, sync)
 	kind := strings.TrimPrefix(fmt.Sprintf("%T", desired), "*")
 	kind = kind[strings.LastIndex(kind, ".")+1:]
@@ -130,7 +137,7 @@ func applyOwned[T client.Object](ctx context.Context, c client.Client, scheme *r
 		rec.Eventf(owner, desired, corev1.EventTypeNormal, "Updated", "Update", "brought %s back to the desired state", what)
 		log.FromContext(ctx).Info("updated generated object", "kind", kind, "name", name)
 	}
-	return live, err
+	return live, op, err
 }
 
 // applyChild ensures one child object of a town (events name it by kind

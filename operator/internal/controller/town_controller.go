@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -139,124 +140,107 @@ func (r *TownReconciler) reconcile(ctx context.Context, town *wuxiaov1.Town) (ct
 // reconcileChildren brings the town's objects to the spec and returns when
 // the rollout gate wants to look again (0: no need).
 func (r *TownReconciler) reconcileChildren(ctx context.Context, town *wuxiaov1.Town) (time.Duration, error) {
-	// The namespace and the admins' rights come first: they need nothing else,
-	// and town IT staff can start preparing villages while the rest waits.
-	if err := r.ensureNamespace(ctx, town); err != nil {
+	// The namespace comes first: everything else lives in it.
+	fresh, err := r.ensureNamespace(ctx, town)
+	if err != nil {
 		return 0, err
 	}
 	town.Status.Namespace = town.NamespaceName()
-	if _, err := applyChild(ctx, r, town, resources.VillageAdminRole(town), func(have, want *rbacv1.Role) { derive(&have.Rules, want.Rules) }); err != nil {
-		return 0, err
-	}
-	if _, err := applyChild(ctx, r, town, resources.TownAdminBinding(town), func(have, want *rbacv1.RoleBinding) {
-		derive(&have.Subjects, want.Subjects)
-		if len(want.Subjects) == 0 {
-			have.Subjects = nil
+	// The rest is independent steps, run concurrently (a new town's first
+	// reconcile is some 35 API round trips, a database and a dozen topics:
+	// one after the other they made its services, and the villages waiting
+	// for its catalog, wait for all of them). Errors are reported in the
+	// order below, as when the steps ran in sequence. The steps write
+	// disjoint fields of town.Status; only configure touches the
+	// conditions.
+	s := newSteps(townStepLimit)
+	failed := func(err error) (time.Duration, error) {
+		if serr := s.Wait(); serr != nil {
+			return 0, serr
 		}
-	}); err != nil {
 		return 0, err
 	}
+	// The admins' rights need nothing else: town IT staff can start
+	// preparing villages while the rest waits.
+	s.Go(func() error {
+		_, err := applyChild(ctx, r, town, resources.VillageAdminRole(town), func(have, want *rbacv1.Role) { derive(&have.Rules, want.Rules) })
+		return err
+	})
+	s.Go(func() error {
+		_, err := applyChild(ctx, r, town, resources.TownAdminBinding(town), func(have, want *rbacv1.RoleBinding) {
+			derive(&have.Subjects, want.Subjects)
+			if len(want.Subjects) == 0 {
+				have.Subjects = nil
+			}
+		})
+		return err
+	})
 	if err := r.countVillages(ctx, town); err != nil {
-		return 0, err
+		return failed(err)
 	}
 
 	district := &wuxiaov1.District{}
 	if err := r.Get(ctx, types.NamespacedName{Name: town.Spec.District}, district); err != nil {
 		if apierrors.IsNotFound(err) {
-			return 0, stall(wuxiaov1.ReasonDistrictNotFound, "District %q does not exist: create it, or correct spec.district", town.Spec.District)
+			return failed(stall(wuxiaov1.ReasonDistrictNotFound, "District %q does not exist: create it, or correct spec.district", town.Spec.District))
 		}
-		return 0, err
+		return failed(err)
 	}
 	if !strings.HasPrefix(town.Spec.Code, district.Spec.Code[:6]) {
-		return 0, stall(wuxiaov1.ReasonCodeMismatch, "code %s does not start with the 6 digits of District %s (%s): a town's code begins with its district's",
-			town.Spec.Code, district.Name, district.Spec.Code[:6])
+		return failed(stall(wuxiaov1.ReasonCodeMismatch, "code %s does not start with the 6 digits of District %s (%s): a town's code begins with its district's",
+			town.Spec.Code, district.Name, district.Spec.Code[:6]))
 	}
 	// What the services need before they can start: their keys, the
-	// database, the topics.
-	if err := r.ensureKeys(ctx, town); err != nil {
-		return 0, err
-	}
-	if err := r.ensureDatabase(ctx, town, district); err != nil {
-		return 0, err
-	}
-	if err := r.ensureTopics(ctx, town, district); err != nil {
-		return 0, err
-	}
-	if err := r.ensureCadreIdentities(ctx, town, district); err != nil { // town_cadres.go
-		return 0, err
-	}
-	catalog, err := r.resolveCatalog(ctx, town, district)
-	if err != nil {
-		town.Status.Catalog = ""
-		return 0, err
-	}
-	town.Status.Catalog = catalog.Name + "@" + catalog.Spec.Version
-	ratingRules, err := r.ratingRules(ctx, town, district)
-	if err != nil {
-		return 0, err
-	}
-	if err := r.calendar(ctx, town, district); err != nil { // calendar.go
-		return 0, err
-	}
-	if err := r.notifications(ctx, town, district); err != nil { // notifications.go
-		return 0, err
-	}
-
-	version, holdReason, err := r.rolloutVersion(ctx, town, district)
-	if err != nil {
-		return 0, err
-	}
-	town.Status.Version = version
-	viewTown, err := r.districtViewTown(ctx, district)
-	if err != nil {
-		return 0, err
-	}
-	in := resources.TownInput{Town: town, District: district, Catalog: catalog, Version: version, DistrictViewTown: viewTown}
-	in.RatingRules = ratingRules
-	cm, hash, err := resources.CatalogConfigMap(in)
-	if err != nil {
-		return 0, err
-	}
-	if _, err := applyChild(ctx, r, town, cm, func(have, want *corev1.ConfigMap) { derive(&have.Data, want.Data) }); err != nil {
-		return 0, err
-	}
-
-	var statuses []wuxiaov1.ServiceStatus
-	var deps []*appsv1.Deployment
+	// database, the topics, the identities; then their configuration.
+	r.ensureKeys(ctx, s, town)
+	s.Go(func() error { return r.ensureDatabase(ctx, town, district, fresh) })
+	s.Go(func() error { return r.ensureTopics(ctx, town, district) })
+	s.Go(func() error { return r.ensureCadreIdentities(ctx, town, district) }) // town_cadres.go
+	var cfg townConfig
+	s.Go(func() (err error) {
+		cfg, err = r.configure(ctx, town, district)
+		return err
+	})
+	// The services' Services, PodDisruptionBudgets and NetworkPolicies
+	// depend on nothing above; their pods come with the Deployments below.
 	for _, svc := range wuxiaov1.AllServices {
-		dep := resources.Deployment(in, svc, hash)
-		live, err := applyChild(ctx, r, town, dep, func(have, want *appsv1.Deployment) {
-			derive(&have.Spec, want.Spec)
-			// DeepDerivative accepts a longer live list: a setting removed
-			// from the District (the last in the list) would stay. The
-			// environment is the operator's alone, so it must match exactly.
-			setIfDifferent(&have.Spec.Template.Spec.Containers[0].Env, want.Spec.Template.Spec.Containers[0].Env)
-			// Likewise the init container holding the migration role: no
-			// other may join it, and its environment is exact.
-			hi, wi := &have.Spec.Template.Spec.InitContainers, want.Spec.Template.Spec.InitContainers
-			if len(*hi) != len(wi) {
-				*hi = wi
-			}
-			for i := range wi {
-				setIfDifferent(&(*hi)[i].Env, wi[i].Env)
-			}
+		s.Go(func() error {
+			_, err := applyChild(ctx, r, town, resources.Service(town, svc), syncService)
+			return err
 		})
-		if err != nil {
-			return 0, err
-		}
-		statuses = append(statuses, serviceStatus(svc, version, live))
-		deps = append(deps, live)
-		if _, err := applyChild(ctx, r, town, resources.Service(town, svc), syncService); err != nil {
-			return 0, err
-		}
-		if _, err := applyChild(ctx, r, town, resources.PodDisruptionBudget(town, svc), func(have, want *policyv1.PodDisruptionBudget) { derive(&have.Spec, want.Spec) }); err != nil {
-			return 0, err
-		}
+		s.Go(func() error {
+			_, err := applyChild(ctx, r, town, resources.PodDisruptionBudget(town, svc), func(have, want *policyv1.PodDisruptionBudget) { derive(&have.Spec, want.Spec) })
+			return err
+		})
 		// Exact rules both ways: a peer added by hand, or one the District no
 		// longer names, would widen what the pods may reach.
-		if _, err := applyChild(ctx, r, town, resources.NetworkPolicy(district, town, svc, r.OperatorNamespace), syncNetworkPolicy); err != nil {
-			return 0, err
-		}
+		s.Go(func() error {
+			_, err := applyChild(ctx, r, town, resources.NetworkPolicy(district, town, svc, r.OperatorNamespace), syncNetworkPolicy)
+			return err
+		})
+	}
+	if err := s.Wait(); err != nil {
+		return 0, err
+	}
+
+	// The Deployments last: their pods start once what they need exists,
+	// and a Deployment rolls only when its catalog ConfigMap is current.
+	in, version := cfg.in, cfg.in.Version
+	statuses := make([]wuxiaov1.ServiceStatus, len(wuxiaov1.AllServices))
+	deps := make([]*appsv1.Deployment, len(wuxiaov1.AllServices))
+	ds := newSteps(townStepLimit)
+	for i, svc := range wuxiaov1.AllServices {
+		ds.Go(func() error {
+			live, err := applyChild(ctx, r, town, resources.Deployment(in, svc, cfg.hash), syncDeployment)
+			if err != nil {
+				return err
+			}
+			statuses[i], deps[i] = serviceStatus(svc, version, live), live
+			return nil
+		})
+	}
+	if err := ds.Wait(); err != nil {
+		return 0, err
 	}
 	town.Status.Services = statuses
 
@@ -270,8 +254,8 @@ func (r *TownReconciler) reconcileChildren(ctx context.Context, town *wuxiaov1.T
 	case len(notReady) > 0:
 		markProgressing(&town.Status.Conditions, town.Generation, wuxiaov1.ReasonServicesNotReady,
 			"waiting for services to become ready (ready/desired replicas): "+strings.Join(notReady, ", "))
-	case holdReason != "":
-		markProgressing(&town.Status.Conditions, town.Generation, wuxiaov1.ReasonWaitingForWave, holdReason)
+	case cfg.holdReason != "":
+		markProgressing(&town.Status.Conditions, town.Generation, wuxiaov1.ReasonWaitingForWave, cfg.holdReason)
 	default:
 		markReady(&town.Status.Conditions, town.Generation, fmt.Sprintf("all %d services are ready at %s", len(statuses), version))
 	}
@@ -279,9 +263,79 @@ func (r *TownReconciler) reconcileChildren(ctx context.Context, town *wuxiaov1.T
 	return r.rolloutGate(ctx, town, district, version, deps, len(notReady) == 0), nil
 }
 
-func (r *TownReconciler) ensureNamespace(ctx context.Context, town *wuxiaov1.Town) error {
+// townConfig is what configure decided for the town's Deployments.
+type townConfig struct {
+	in         resources.TownInput
+	hash       string // of the catalog ConfigMap
+	holdReason string // why the town holds at an older version ("": it does not)
+}
+
+// configure resolves the town's catalog, rating rules, calendar,
+// notification channels and version, and writes the catalog ConfigMap the
+// Deployments mount. One step, in this order: each may set a condition of
+// the town, and none of the steps running beside it does.
+func (r *TownReconciler) configure(ctx context.Context, town *wuxiaov1.Town, district *wuxiaov1.District) (townConfig, error) {
+	catalog, err := r.resolveCatalog(ctx, town, district)
+	if err != nil {
+		town.Status.Catalog = ""
+		return townConfig{}, err
+	}
+	town.Status.Catalog = catalog.Name + "@" + catalog.Spec.Version
+	ratingRules, err := r.ratingRules(ctx, town, district)
+	if err != nil {
+		return townConfig{}, err
+	}
+	if err := r.calendar(ctx, town, district); err != nil { // calendar.go
+		return townConfig{}, err
+	}
+	if err := r.notifications(ctx, town, district); err != nil { // notifications.go
+		return townConfig{}, err
+	}
+	version, holdReason, err := r.rolloutVersion(ctx, town, district)
+	if err != nil {
+		return townConfig{}, err
+	}
+	town.Status.Version = version
+	viewTown, err := r.districtViewTown(ctx, district)
+	if err != nil {
+		return townConfig{}, err
+	}
+	in := resources.TownInput{Town: town, District: district, Catalog: catalog, Version: version, DistrictViewTown: viewTown}
+	in.RatingRules = ratingRules
+	cm, hash, err := resources.CatalogConfigMap(in)
+	if err != nil {
+		return townConfig{}, err
+	}
+	if _, err := applyChild(ctx, r, town, cm, func(have, want *corev1.ConfigMap) { derive(&have.Data, want.Data) }); err != nil {
+		return townConfig{}, err
+	}
+	return townConfig{in: in, hash: hash, holdReason: holdReason}, nil
+}
+
+// syncDeployment says which fields of a town's Deployment the operator owns.
+func syncDeployment(have, want *appsv1.Deployment) {
+	derive(&have.Spec, want.Spec)
+	// DeepDerivative accepts a longer live list: a setting removed
+	// from the District (the last in the list) would stay. The
+	// environment is the operator's alone, so it must match exactly.
+	setIfDifferent(&have.Spec.Template.Spec.Containers[0].Env, want.Spec.Template.Spec.Containers[0].Env)
+	// Likewise the init container holding the migration role: no
+	// other may join it, and its environment is exact.
+	hi, wi := &have.Spec.Template.Spec.InitContainers, want.Spec.Template.Spec.InitContainers
+	if len(*hi) != len(wi) {
+		*hi = wi
+	}
+	for i := range wi {
+		setIfDifferent(&(*hi)[i].Env, wi[i].Env)
+	}
+}
+
+// ensureNamespace applies the town's namespace and reports whether it was
+// created just now: then nothing can exist in it yet, and the steps may
+// trust the cache's "not found" without asking the API server.
+func (r *TownReconciler) ensureNamespace(ctx context.Context, town *wuxiaov1.Town) (bool, error) {
 	want := resources.Namespace(town)
-	_, err := applyChild(ctx, r, town, want, func(have, want *corev1.Namespace) {
+	_, op, err := applyOwnedOp(ctx, r.Client, r.Scheme, r.Recorder, town, childNames{}, want, func(have, want *corev1.Namespace) {
 		if _, ok := want.Labels[resources.DeletableLabel]; !ok {
 			delete(have.Labels, resources.DeletableLabel)
 		}
@@ -289,9 +343,9 @@ func (r *TownReconciler) ensureNamespace(ctx context.Context, town *wuxiaov1.Tow
 	if apierrors.IsAlreadyExists(err) {
 		// The cache only holds namespaces the operator manages: this one is
 		// someone else's, and the operator will not take it over.
-		return stall(wuxiaov1.ReasonNamespaceTaken, "namespace %s already exists and is not managed by Wuxiao: delete or rename it, or rename the Town", want.Name)
+		return false, stall(wuxiaov1.ReasonNamespaceTaken, "namespace %s already exists and is not managed by Wuxiao: delete or rename it, or rename the Town", want.Name)
 	}
-	return err
+	return op == controllerutil.OperationResultCreated, err
 }
 
 // resolveCatalog returns the Town's PowerCatalog if it exists and is valid.

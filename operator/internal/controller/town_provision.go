@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -14,26 +15,26 @@ import (
 	"github.com/wuxiao/wuxiao/operator/internal/resources"
 )
 
-// ensureKeys creates the town's service keys once. An existing key is never
-// replaced: a new ID hash key would make every stored hash unmatchable, a
-// new audit key every audit entry unverifiable.
-func (r *TownReconciler) ensureKeys(ctx context.Context, town *wuxiaov1.Town) error {
+// ensureKeys creates the town's service keys once, each a step of s. An
+// existing key is never replaced: a new ID hash key would make every
+// stored hash unmatchable, a new audit key every audit entry unverifiable.
+func (r *TownReconciler) ensureKeys(ctx context.Context, s *steps, town *wuxiaov1.Town) {
 	for _, name := range []string{resources.IDHashKeySecretName, resources.ChallengeKeySecretName, resources.AuditKeySecretName} {
-		want := resources.Secret(town, name, map[string][]byte{resources.SecretKeyKey: []byte(provision.RandomHex(32))})
-		if _, err := applyChild(ctx, r, town, want, func(have, want *corev1.Secret) {
-			// Only a missing or unusable key is filled in; the services
-			// need at least 32 characters.
-			if len(have.Data[resources.SecretKeyKey]) < 32 {
-				if have.Data == nil {
-					have.Data = map[string][]byte{}
+		s.Go(func() error {
+			want := resources.Secret(town, name, map[string][]byte{resources.SecretKeyKey: []byte(provision.RandomHex(32))})
+			_, err := applyChild(ctx, r, town, want, func(have, want *corev1.Secret) {
+				// Only a missing or unusable key is filled in; the services
+				// need at least 32 characters.
+				if len(have.Data[resources.SecretKeyKey]) < 32 {
+					if have.Data == nil {
+						have.Data = map[string][]byte{}
+					}
+					have.Data[resources.SecretKeyKey] = want.Data[resources.SecretKeyKey]
 				}
-				have.Data[resources.SecretKeyKey] = want.Data[resources.SecretKeyKey]
-			}
-		}); err != nil {
+			})
 			return err
-		}
+		})
 	}
-	return nil
 }
 
 // dbRole is one login role of a town's database with the Secret holding
@@ -42,6 +43,7 @@ type dbRole struct {
 	secret string
 	role   provision.Role
 	url    string
+	uid    types.UID // of the Secret its password was read from
 }
 
 // ensureDatabase gives the town its own database on the district's
@@ -53,8 +55,10 @@ type dbRole struct {
 // something is missing or differs: a Secret (a new password is set), a
 // role, the database, a password that no longer matches, a connection
 // limit the replicas changed. Deleting a Town keeps its database:
-// citizens' records are never dropped by the operator.
-func (r *TownReconciler) ensureDatabase(ctx context.Context, town *wuxiaov1.Town, district *wuxiaov1.District) error {
+// citizens' records are never dropped by the operator. fresh says the
+// town's namespace was created in this reconcile, so none of its Secrets
+// can exist yet.
+func (r *TownReconciler) ensureDatabase(ctx context.Context, town *wuxiaov1.Town, district *wuxiaov1.District, fresh bool) error {
 	ps := district.Spec.Postgres
 	pg := provision.Postgres{Host: ps.Host, Port: ps.Port, AdminUser: ps.AdminUser, SSLMode: ps.SSLMode}
 	roles := []*dbRole{{secret: resources.DatabaseSecretName,
@@ -63,39 +67,14 @@ func (r *TownReconciler) ensureDatabase(ctx context.Context, town *wuxiaov1.Town
 		roles = append(roles, &dbRole{secret: resources.DatabaseSecretFor(svc),
 			role: provision.Role{Name: provision.ServiceRole(town.Name, string(svc)), ConnLimit: resources.ServiceConnLimit(town, svc)}})
 	}
-	stale := false
-	for i, dr := range roles {
-		key := types.NamespacedName{Namespace: town.NamespaceName(), Name: dr.secret}
-		secret := &corev1.Secret{}
-		err := r.Get(ctx, key, secret)
-		if apierrors.IsNotFound(err) {
-			// The cache may lag behind a Secret written a moment ago; a new
-			// password would needlessly change the role's.
-			err = r.APIReader.Get(ctx, key, secret)
-		}
-		if err != nil && !apierrors.IsNotFound(err) {
-			return err
-		}
-		dr.role.Password = string(secret.Data[resources.DatabasePasswordKey])
-		if dr.role.Password == "" {
-			dr.role.Password = provision.NewPassword()
-			stale = true
-		}
+	urlOf := func(i int, dr *dbRole) string {
 		if i == 0 {
-			dr.url = pg.TownURL(town.Name, dr.role.Password)
-		} else {
-			svc := wuxiaov1.AllServices[i-1]
-			dr.url = pg.ServiceURL(town.Name, string(svc), dr.role.Password, resources.PoolMaxConns(svc))
+			return pg.TownURL(town.Name, dr.role.Password)
 		}
-		if !stale && string(secret.Data[resources.DatabaseSecretKey]) != dr.url {
-			stale = true
-		}
-		if !stale {
-			limit, err := provision.CheckRole(ctx, dr.url)
-			stale = err != nil || limit != dr.role.ConnLimit
-		}
+		svc := wuxiaov1.AllServices[i-1]
+		return pg.ServiceURL(town.Name, string(svc), dr.role.Password, resources.PoolMaxConns(svc))
 	}
-	if stale {
+	provisionRoles := func() error {
 		admin, err := r.adminPassword(ctx, district)
 		if err != nil {
 			return err
@@ -109,12 +88,89 @@ func (r *TownReconciler) ensureDatabase(ctx context.Context, town *wuxiaov1.Town
 			return &unavailable{wuxiaov1.ReasonDatabaseUnavailable, fmt.Sprintf("cannot provision database %s on PostgreSQL %s (District %s spec.postgres): %v",
 				provision.TownDatabase(town.Name), pg.Addr(), district.Name, err)}
 		}
+		return nil
 	}
-	for _, dr := range roles {
-		want := resources.Secret(town, dr.secret, map[string][]byte{
-			resources.DatabaseSecretKey: []byte(dr.url), resources.DatabasePasswordKey: []byte(dr.role.Password)})
-		if _, err := applyChild(ctx, r, town, want, func(have, want *corev1.Secret) { have.Data = want.Data }); err != nil {
+	stale := false
+	for i, dr := range roles {
+		key := types.NamespacedName{Namespace: town.NamespaceName(), Name: dr.secret}
+		secret := &corev1.Secret{}
+		err := r.Get(ctx, key, secret)
+		if apierrors.IsNotFound(err) && !fresh {
+			// The cache may lag behind a Secret written a moment ago; a new
+			// password would needlessly change the role's.
+			err = r.APIReader.Get(ctx, key, secret)
+		}
+		if err != nil && !apierrors.IsNotFound(err) {
 			return err
+		}
+		dr.uid = secret.UID
+		dr.role.Password = string(secret.Data[resources.DatabasePasswordKey])
+		if dr.role.Password == "" {
+			dr.role.Password = provision.NewPassword()
+			stale = true
+		}
+		dr.url = urlOf(i, dr)
+		if string(secret.Data[resources.DatabaseSecretKey]) != dr.url {
+			stale = true
+		}
+	}
+	// Each role signs in with its URL, one at a time: a connection each,
+	// and the district's PostgreSQL is shared by every town's services.
+	for _, dr := range roles {
+		if stale {
+			break
+		}
+		limit, err := provision.CheckRole(ctx, dr.url)
+		stale = err != nil || limit != dr.role.ConnLimit
+	}
+	if stale {
+		if err := provisionRoles(); err != nil {
+			return err
+		}
+	}
+	dbSecret := func(dr *dbRole) *corev1.Secret {
+		return resources.Secret(town, dr.secret, map[string][]byte{
+			resources.DatabaseSecretKey: []byte(dr.url), resources.DatabasePasswordKey: []byte(dr.role.Password)})
+	}
+	recreated := make([]*corev1.Secret, len(roles))
+	idx := make([]int, len(roles))
+	for i := range idx {
+		idx[i] = i
+	}
+	if err := each(len(roles), idx, func(i int) error {
+		dr := roles[i]
+		live, err := applyChild(ctx, r, town, dbSecret(dr), func(have, want *corev1.Secret) { have.Data = want.Data })
+		if err != nil {
+			return err
+		}
+		if dr.uid != "" && live.UID != dr.uid {
+			// Deleted after its password was read above (this reconcile was
+			// already under way): it came back with the lost password,
+			// which a lost Secret must not keep.
+			recreated[i] = live
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if slices.ContainsFunc(recreated, func(s *corev1.Secret) bool { return s != nil }) {
+		for i, dr := range roles {
+			if recreated[i] != nil {
+				dr.role.Password = provision.NewPassword()
+				dr.url = urlOf(i, dr)
+			}
+		}
+		if err := provisionRoles(); err != nil {
+			return err
+		}
+		for i, live := range recreated {
+			if live == nil {
+				continue
+			}
+			live.Data = dbSecret(roles[i]).Data
+			if err := r.Update(ctx, live); err != nil {
+				return err
+			}
 		}
 	}
 	town.Status.Database = provision.TownDatabase(town.Name)
