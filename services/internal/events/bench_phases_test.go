@@ -65,7 +65,7 @@ func BenchmarkLatencyPhases(b *testing.B) {
 }
 
 func benchmarkOutboxPhases(b *testing.B) {
-	pool := openDB(b)
+	pool := openDB(b, store.WithTracer(WakeTracer())) // as setupOutbox
 	brokers := testinfra.KafkaBrokers(b)
 	topic := testinfra.Topic(b, 3)
 	log := &phaseLog{}

@@ -130,7 +130,9 @@ func commitPipelined(ctx context.Context, pool *pgxpool.Pool, topic string, ev e
 // their own; send commits event i with commit and returns when it started,
 // got receives the time the handler was called.
 func setupOutbox(b *testing.B, commit func(ctx context.Context, pool *pgxpool.Pool, topic string, ev eventsv1.Event) error) (send func(int) time.Time, got <-chan time.Time) {
-	pool := openDB(b)
+	// As the services' pools (platform.Open): the process's commits of
+	// outbox rows wake its relay at once.
+	pool := openDB(b, store.WithTracer(WakeTracer()))
 	brokers := testinfra.KafkaBrokers(b)
 	topic := testinfra.Topic(b, 3)
 	ch := make(chan time.Time, 1)

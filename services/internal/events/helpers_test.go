@@ -56,10 +56,10 @@ func testLogger(t testing.TB) *slog.Logger {
 
 // openDB gives the test a fresh database with the events tables and a
 // "received" table that test handlers write to (their "business effect").
-func openDB(t testing.TB) *pgxpool.Pool {
+func openDB(t testing.TB, opts ...store.Option) *pgxpool.Pool {
 	t.Helper()
 	ctx := context.Background()
-	pool, err := store.Open(ctx, testinfra.Postgres(t), "svc")
+	pool, err := store.Open(ctx, testinfra.Postgres(t), "svc", opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
