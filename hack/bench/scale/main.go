@@ -112,6 +112,7 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up on a run after this long, reporting how far it got")
 	flag.DurationVar(&o.steady, "steady", 15*time.Second, "after convergence, watch the operator this long for steady-state requests (0: skip)")
 	flag.StringVar(&o.logDir, "logdir", "", "directory for the operator's logs and kubeconfigs (default: a new temporary directory)")
+	flag.IntVar(&officialsPerVillage, "officials", 0, "officials per village, each a real Kratos identity the operator provisions (operator runs only: the baseline does not provision identities)")
 	flag.Parse()
 	// envtest logs through controller-runtime; its messages are not ours.
 	ctrllog.SetLogger(logr.Discard())
@@ -127,6 +128,10 @@ func main() {
 	if *mode != "both" && *mode != "operator" && *mode != "baseline" {
 		fatal(fmt.Errorf("-mode must be both, operator or baseline"))
 	}
+	if officialsPerVillage > 0 && *mode != "operator" {
+		fatal(fmt.Errorf("-officials needs -mode operator: the baseline does not provision identities, so a ratio would compare different work"))
+	}
+	officialsRun = strconv.FormatInt(time.Now().Unix(), 36)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 

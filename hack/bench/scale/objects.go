@@ -172,7 +172,7 @@ func newTown(i int) *wx.Town {
 }
 
 func newVillage(i, j int) *wx.Village {
-	return &wx.Village{
+	v := &wx.Village{
 		ObjectMeta: metav1.ObjectMeta{Namespace: wx.TownNamespace(townName(i)), Name: villageName(j)},
 		Spec: wx.VillageSpec{
 			Code:        villageCode(i, j),
@@ -180,7 +180,26 @@ func newVillage(i, j int) *wx.Village {
 			DisplayName: fmt.Sprintf("基准村%03d", j+1),
 		},
 	}
+	for k := range officialsPerVillage {
+		v.Spec.Officials = append(v.Spec.Officials, wx.Official{
+			ID: fmt.Sprintf("official-%d", k+1), Name: fmt.Sprintf("干部%d", k+1), Role: officialRoles[k%len(officialRoles)],
+			// Unique per run: the shared Kratos keeps identities from earlier runs,
+			// which the operator would adopt (an update) instead of create.
+			Email: fmt.Sprintf("o%d.%s.%s@bench.wuxiao.invalid", k+1, v.Spec.Code, officialsRun),
+		})
+	}
+	return v
 }
+
+// officialsPerVillage officials are listed in each village (-officials):
+// the operator then provisions a real Kratos identity and a first sign-in
+// code for each. The baseline program does not (see README), so runs with
+// officials are operator-only. officialsRun keeps their logins unique.
+var (
+	officialsPerVillage int
+	officialsRun        string
+	officialRoles       = []wx.OfficialRole{wx.RoleDirector, wx.RoleAccountant, wx.RoleSecretary, wx.RoleLiaisonOfficer}
+)
 
 // The objects below are what the baseline program creates for a town: the
 // same kinds and counts the operator generates (namespace, Role, RoleBinding,
