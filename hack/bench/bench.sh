@@ -3,7 +3,7 @@
 # of them: target, measured, ratio, met. See hack/bench/README.md.
 #
 #   make bench
-#   BENCH_ONLY=events,portal make bench      # some of them (events, portal, workflow, inspection)
+#   BENCH_ONLY=events,portal make bench      # some of them (events, portal, portal-gateway, workflow, inspection)
 #   BENCH_SCALE=path/to/scale.json make bench # operator rows from that file
 #                                             # (default: the newest $WUXIAO_CACHE/bench/scale-*.json, if any)
 #
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 . hack/lib.sh
 export GOTOOLCHAIN=local
 
-only="${BENCH_ONLY:-events,portal,workflow,inspection}"
+only="${BENCH_ONLY:-events,portal,portal-gateway,workflow,inspection}"
 stamp="$(date +%Y%m%d-%H%M%S)"
 outdir="$WUXIAO_CACHE/bench/bench-$stamp"
 mkdir -p "$outdir"
@@ -35,6 +35,7 @@ fi
 benches=(
   "events ./services/internal/events/ ^BenchmarkLatency$ 300x"
   "portal ./services/disclosure/ ^BenchmarkPortalVsFileServer$ 10000x"
+  "portal-gateway ./services/gateway/ ^BenchmarkPortalGatewayVsFileServer$ 10000x"
   "workflow ./services/workflow/ ^BenchmarkStepTransition$ 2000x"
   "inspection ./services/inspection/ ^BenchmarkConsumeWarnings$ 20000x"
 )

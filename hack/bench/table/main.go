@@ -153,6 +153,21 @@ func rows(r results, scale *scaleFile) []row {
 	} else {
 		out = append(out, row{"Portal page ≥ 0.9× http.FileServer", missing, "", ""})
 	}
+	// Portal through the gateway (its page cache included, as villagers
+	// get it).
+	if x, ok := r.get("BenchmarkPortalGatewayVsFileServer", "ratio"); ok {
+		g, _ := r.get("BenchmarkPortalGatewayVsFileServer", "gateway-req/s")
+		f, _ := r.get("BenchmarkPortalGatewayVsFileServer", "fileserver-req/s")
+		out = append(out, atLeast("Portal page through the gateway ≥ 0.8× http.FileServer (req/s)", x, 0.8, fmt.Sprintf("%.0f vs %.0f req/s", g, f), "×"))
+		if c, ok := r.get("BenchmarkPortalGatewayVsFileServer", "cpu-ratio"); ok {
+			gc, _ := r.get("BenchmarkPortalGatewayVsFileServer", "gateway-cpu-us/req")
+			fc, _ := r.get("BenchmarkPortalGatewayVsFileServer", "fileserver-cpu-us/req")
+			out = append(out, atLeast("Portal page through the gateway ≥ 0.8× http.FileServer (CPU per request)", c, 0.8,
+				fmt.Sprintf("%.0f vs %.0f µs/req", gc, fc), "×"))
+		}
+	} else {
+		out = append(out, row{"Portal page through the gateway ≥ 0.8× http.FileServer", missing, "", ""})
+	}
 	// Inspection.
 	if n, ok := r.get("BenchmarkConsumeWarnings/batched", "events/s"); ok {
 		measured := fmt.Sprintf("%.0f events/s", n)
