@@ -425,8 +425,8 @@ func TestDeadLetter(t *testing.T) {
 	mu.Unlock()
 }
 
-// Two replicas run a relay on the same schema: one publishes at a time (a
-// cycle holds the lock), and the other goes on alone when the first stops.
+// Two replicas run a relay on the same schema: one publishes at a time (it
+// holds the lock), and the other goes on alone when the first stops.
 func TestSingleActiveRelay(t *testing.T) {
 	pool := openDB(t)
 	brokers := testinfra.KafkaBrokers(t)

@@ -1,20 +1,20 @@
 package events
 
-// The relay lock's lease. The relay lock is a transaction advisory lock
-// taken by each publishing cycle (relay_session.go): it lasts as long as
-// the cycle's transaction. A holder whose node dies (or whose network
-// silently drops) in the middle of a cycle leaves a transaction the server
-// would only end when TCP says the peer is gone, by default after hours
-// (2 h of keepalive idle, then retransmission timeouts), and the town's
-// outbox would stall that long. The relay's session therefore carries a
-// lease:
+// The relay lock's lease. The relay lock is a session advisory lock, taken
+// when a relay becomes active and released when it goes back to rest
+// (relay_session.go): it lasts as long as the holder's PostgreSQL session.
+// A holder whose node dies (or whose network silently drops) leaves a
+// session the server only ends when TCP says the peer is gone, by default
+// after hours (2 h of keepalive idle, then retransmission timeouts), and the
+// town's outbox stalls that long. The relay's own session therefore
+// carries a lease:
 //
 //   - server side, the session is ended when its client is silent longer
-//     than the lease (idle_in_transaction_session_timeout, and
-//     idle_session_timeout), when data it sent stays unacknowledged that
-//     long (tcp_user_timeout) and when TCP keepalive probes go unanswered
-//     (tcp_keepalives_*): the lock is released and another replica's
-//     cycle takes it;
+//     than the lease (idle_session_timeout, and
+//     idle_in_transaction_session_timeout), when data it sent stays
+//     unacknowledged that long (tcp_user_timeout) and when TCP keepalive
+//     probes go unanswered (tcp_keepalives_*): the lock is released and a
+//     replica standing by (or woken later) takes it;
 //   - client side, the holder pings while it does something else (a Kafka
 //     write, a backoff), so a live holder is never silent that long, and
 //     gives up its session when an answer of the server takes longer than
@@ -22,7 +22,7 @@ package events
 //     before the server lets another replica in, or soon after.
 //
 // The lease must exceed the poll interval with room to spare: an active
-// relay waits that long for notifications between cycles.
+// relay waits that long for notifications between queries.
 
 import (
 	"context"

@@ -37,7 +37,9 @@ type RelayOptions struct {
 	// without work (relay_session.go) [5s].
 	PollInterval time.Duration
 	// RestPoll is how often a relay at rest looks for rows other processes
-	// committed [PollInterval].
+	// committed (a replica that died before publishing them; its own
+	// process's commits wake it at once): each look costs a short-lived
+	// connection at rest [3 × PollInterval].
 	RestPoll time.Duration
 	// BackoffMin and BackoffMax bound the capped exponential wait after a
 	// failed publish or a lost database session [100ms, 30s].
@@ -82,7 +84,7 @@ type Relay struct {
 	// row to quarantine, and the others still go in seq order. Used only
 	// by the session holding the lock.
 	isolate int
-	// leading is true while a cycle of this relay holds the lock.
+	// leading is true while this relay holds the lock.
 	leading atomic.Bool
 	// nextCleanup is when published rows past Retention are deleted next.
 	nextCleanup time.Time
@@ -105,7 +107,7 @@ func NewRelay(pool *pgxpool.Pool, brokers []string, opts RelayOptions) *Relay {
 		opts.PollInterval = 5 * time.Second
 	}
 	if opts.RestPoll <= 0 {
-		opts.RestPoll = opts.PollInterval
+		opts.RestPoll = 3 * opts.PollInterval
 	}
 	if opts.BackoffMin <= 0 {
 		opts.BackoffMin = 100 * time.Millisecond
@@ -138,7 +140,7 @@ func NewRelay(pool *pgxpool.Pool, brokers []string, opts RelayOptions) *Relay {
 	r.lag, errs[3] = m.Float64ObservableGauge("wuxiao.events.outbox.oldest_age",
 		metric.WithDescription("Age of the oldest unpublished outbox event (reported by the active relay)"), metric.WithUnit("s"))
 	r.holder, errs[4] = m.Int64ObservableGauge("wuxiao.events.relay.active",
-		metric.WithDescription("1 while this replica's relay is active: it holds its session because it has outbox work, taking the relay lock per publishing cycle"))
+		metric.WithDescription("1 while this replica's relay is active: it holds its session because it has outbox work (publishing if it holds the relay lock, else standing by); 0 at rest"))
 	r.quarantined, errs[5] = m.Int64Counter("wuxiao.events.outbox.quarantined",
 		metric.WithDescription("Outbox events Kafka refused as too large, set aside on the dead-letter topic (alert on any)"), metric.WithUnit("{event}"))
 	if err := errors.Join(errs[:]...); err != nil {
@@ -148,8 +150,8 @@ func NewRelay(pool *pgxpool.Pool, brokers []string, opts RelayOptions) *Relay {
 }
 
 // Active reports whether this relay holds its session: it has work, or
-// had some within 2 × PollInterval (its cycles take the lock in turn with
-// other active replicas').
+// had some within 2 × PollInterval; it publishes if it also holds the lock,
+// else it stands by.
 func (r *Relay) Active() bool { return r.active.Load() }
 
 // Run publishes until ctx ends, then returns nil. Database and Kafka

@@ -2,7 +2,7 @@ package events
 
 // The relay's session and leadership (issue 18: a district at rest holds at
 // most half of PostgreSQL's connections; a session per replica, held for
-// as long as it runs, was 4 of a town's 9).
+// as long as it ran, was 4 of a town's 9).
 //
 // A relay holds a database session only while there is work:
 //
@@ -11,26 +11,21 @@ package events
 //     committed (a replica that died before publishing, a writer without
 //     the wakeup) with one query on the pool, marked store.Background so
 //     that the pool gives that connection back at once.
-//   - woken, it opens its session (under the lease, lease.go) and LISTENs,
-//     so that other replicas' commits wake it too while it is active, and
-//     publishes in cycles. It goes back to rest after 2 × PollInterval
-//     without anything to publish.
+//   - woken, it opens its session (under the lease, lease.go), LISTENs, so
+//     that other replicas' commits wake it too, and tries the relay lock
+//     (pg_try_advisory_lock, never waited for). The holder publishes as
+//     before, every query on the session that holds the lock, so that two
+//     relays never publish at once (which could reorder a key's events); a
+//     replica that finds the lock taken stands by, trying again at each
+//     notification or PollInterval, in case the holder goes to rest.
+//   - 2 × PollInterval without work it closes its session, which releases
+//     the lock and the LISTEN, and is at rest again.
 //
-// Leadership is per cycle: a cycle is one transaction that takes the relay
-// lock with pg_try_advisory_xact_lock, reads the oldest unpublished rows,
-// sends them to Kafka and marks them, and commits, which releases the
-// lock. Only one replica publishes at a time, and a cycle starts after the
-// previous one's marks committed, so a key's events go out in order; a
-// replica that finds the lock taken waits for a notification (the holder's
-// next cycle will see its rows anyway). The lease still bounds a holder cut
-// off from the database: its session has idle_in_transaction_session_timeout
-// = LockLease, so the server ends a stalled cycle and its lock, and the
-// client side gives up a read that stalls that long (stallConn). The lock
-// is never waited for, so the stall detector is armed from the start.
-//
-// A replica of the previous version holds the same lock for its whole
-// session (pg_advisory_lock): while it runs, the cycles here find the lock
-// taken and leave the publishing to it.
+// Under load nothing changes on the publishing path: one holder keeps the
+// lock and its session while work keeps coming. The lease bounds a holder
+// cut off from the database as before (the server ends its silent session,
+// the stall detector ends it on the client's side); since the lock is
+// never waited for, the stall detector is armed from the start.
 
 import (
 	"cmp"
@@ -96,9 +91,9 @@ func (r *Relay) rest(ctx context.Context, woken <-chan struct{}) error {
 	}
 }
 
-// activeSession connects and publishes in cycles until nothing was to be
-// published for 2 × PollInterval (then it returns nil) or the session
-// fails.
+// activeSession connects, takes the lock if it is free and publishes (or
+// stands by) until nothing was to be published for 2 × PollInterval (then
+// it returns nil) or the session fails.
 func (r *Relay) activeSession(ctx context.Context, woken <-chan struct{}) (held bool, err error) {
 	cfg := r.pool.Config().ConnConfig.Copy()
 	stall := leaseConfig(cfg, r.opts.LockLease)
@@ -110,7 +105,7 @@ func (r *Relay) activeSession(ctx context.Context, woken <-chan struct{}) (held 
 		return false, fmt.Errorf("connecting: %w", err)
 	}
 	defer func() {
-		// Closing the session ends the LISTEN (and a cycle, if one was cut).
+		// Closing the session releases the lock and the LISTEN.
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = conn.Close(cctx)
@@ -151,8 +146,8 @@ func (r *Relay) activeSession(ctx context.Context, woken <-chan struct{}) (held 
 		WriteTimeout:    r.opts.WriteTimeout,
 		ReadTimeout:     r.opts.WriteTimeout,
 	}
-	// Close waits for batches in flight, so that a later cycle (here or in
-	// another replica) cannot overtake them.
+	// Close waits for batches in flight, so that the next holder of the
+	// lock cannot overtake them.
 	defer w.Close()
 
 	key := lockKey(schema)
@@ -160,43 +155,56 @@ func (r *Relay) activeSession(ctx context.Context, woken <-chan struct{}) (held 
 	r.isolate = 0
 	hold := 2 * r.opts.PollInterval
 	lastWork := time.Now()
+	leader := false
+	defer r.leading.Store(false)
 	for {
-		got, more, kerr, err := r.cycle(ctx, conn, w, key)
-		if err != nil {
-			return true, err
-		}
-		if kerr != nil {
-			failures++
-			lastWork = time.Now()
-			d := backoff(failures, r.opts.BackoffMin, r.opts.BackoffMax)
-			r.log.Warn("publishing outbox events failed; they stay in the outbox", "err", summarize(kerr), "attempt", failures, "retry_in", d)
-			ok, err := sleepAlive(ctx, conn, r.opts.LockLease, d)
-			if !ok {
-				return true, ctx.Err()
+		if !leader {
+			if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&leader); err != nil {
+				return true, fmt.Errorf("taking the relay lock: %w", err)
 			}
+			if leader {
+				r.leading.Store(true)
+				r.log.Debug("outbox relay holds the lock", "schema", schema)
+			}
+		}
+		if leader {
+			more, kerr, err := r.publish(ctx, conn, w)
 			if err != nil {
-				return true, fmt.Errorf("keeping the relay session alive: %w", err)
+				return true, err
 			}
-			continue
-		}
-		if got && failures > 0 {
-			r.log.Info("publishing outbox events again", "after_failures", failures)
-			failures = 0
-		}
-		if more {
-			lastWork = time.Now()
-			continue
-		}
-		if got && r.opts.Retention > 0 && time.Now().After(r.nextCleanup) {
-			if _, err := conn.Exec(ctx, `DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)`,
-				r.opts.Retention.Seconds()); err != nil {
-				return true, fmt.Errorf("deleting old outbox rows: %w", err)
+			if kerr != nil {
+				failures++
+				lastWork = time.Now()
+				d := backoff(failures, r.opts.BackoffMin, r.opts.BackoffMax)
+				r.log.Warn("publishing outbox events failed; they stay in the outbox", "err", summarize(kerr), "attempt", failures, "retry_in", d)
+				ok, err := sleepAlive(ctx, conn, r.opts.LockLease, d)
+				if !ok {
+					return true, ctx.Err()
+				}
+				if err != nil {
+					return true, fmt.Errorf("keeping the relay session alive: %w", err)
+				}
+				continue
 			}
-			mark("relay.cleanup")
-			r.nextCleanup = time.Now().Add(time.Minute)
+			if failures > 0 {
+				r.log.Info("publishing outbox events again", "after_failures", failures)
+				failures = 0
+			}
+			if more {
+				lastWork = time.Now()
+				continue
+			}
+			if r.opts.Retention > 0 && time.Now().After(r.nextCleanup) {
+				if _, err := conn.Exec(ctx, `DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)`,
+					r.opts.Retention.Seconds()); err != nil {
+					return true, fmt.Errorf("deleting old outbox rows: %w", err)
+				}
+				mark("relay.cleanup")
+				r.nextCleanup = time.Now().Add(time.Minute)
+			}
 		}
 		if time.Since(lastWork) >= hold {
-			return true, nil // at rest again
+			return true, nil // at rest again: closing the session releases the lock
 		}
 		notified, err := r.wait(ctx, conn, woken)
 		if err != nil {
@@ -206,34 +214,6 @@ func (r *Relay) activeSession(ctx context.Context, woken <-chan struct{}) (held 
 			lastWork = time.Now()
 		}
 	}
-}
-
-// cycle is one publishing transaction under the relay lock: got says
-// whether the lock was free; more, kerr and err are publish's.
-func (r *Relay) cycle(ctx context.Context, conn *pgx.Conn, w *kafka.Writer, key int64) (got, more bool, kerr, err error) {
-	if _, err := conn.Exec(ctx, "BEGIN"); err != nil {
-		return false, false, nil, fmt.Errorf("beginning a relay cycle: %w", err)
-	}
-	// COMMIT also after a failure: what publish marked (rows Kafka
-	// acknowledged, also when stopping) stays marked; after a failed
-	// statement the server rolls back instead.
-	dbctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	defer func() {
-		if _, cerr := conn.Exec(dbctx, "COMMIT"); cerr != nil && err == nil {
-			err = fmt.Errorf("ending a relay cycle: %w", cerr)
-		}
-	}()
-	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", key).Scan(&got); err != nil {
-		return false, false, nil, fmt.Errorf("taking the relay lock: %w", err)
-	}
-	if !got {
-		return false, false, nil, nil
-	}
-	r.leading.Store(true)
-	defer r.leading.Store(false)
-	more, kerr, err = r.publish(ctx, conn, w)
-	return true, more, kerr, err
 }
 
 // wait returns on a notification (notified), a wakeup from this process
@@ -270,7 +250,7 @@ func (r *Relay) wait(ctx context.Context, conn *pgx.Conn, woken <-chan struct{})
 	default:
 		return false, fmt.Errorf("waiting for notifications: %w", err)
 	}
-	// Drop notifications already buffered: the next cycle sees their rows.
+	// Drop notifications already buffered: the next query sees their rows.
 	done, dcancel := context.WithCancel(ctx)
 	dcancel()
 	for {
