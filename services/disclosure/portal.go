@@ -211,7 +211,11 @@ func (s *Service) portalVillage(w http.ResponseWriter, r *http.Request) (string,
 		s.writeNotFound(w, "", "没有这个村", "村代码应为 12 位数字，请重新扫描村务公开二维码。")
 		return "", villageVersion{}, false
 	}
-	v, err := s.currentVersion(r.Context(), village)
+	// A database cut off (a partition, half-open connections) must not hold
+	// a villager's page until TCP gives up: a 503 after a few seconds.
+	ctx, cancel := context.WithTimeout(r.Context(), portalDatabaseWait)
+	v, err := s.currentVersion(ctx, village)
+	cancel()
 	if err != nil {
 		s.writeError(w, r, village, err)
 		return "", v, false
@@ -240,7 +244,11 @@ func (s *Service) servePage(w http.ResponseWriter, r *http.Request, key string, 
 	s.serveCached(w, r, pageKey{village: village, page: key}, v, build) // portal_cache.go
 }
 
+// portalDatabaseWait bounds a page's wait for the village's version.
+const portalDatabaseWait = 5 * time.Second
+
 // writeError shows an error as a page: bad input 400, a missing record 404,
+// a database that cannot answer now 503 with Retry-After (as the APIs do),
 // anything else 500 (logged; the page says nothing of the cause).
 func (s *Service) writeError(w http.ResponseWriter, r *http.Request, village string, err error) {
 	var bad errBadRequest
@@ -252,6 +260,12 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, village str
 		s.writeNotFound(w, village, nf.title, nf.detail)
 	case errors.Is(err, ErrNotFound):
 		s.writeNotFound(w, village, "没有找到", "没有找到您要的内容。")
+	case httpapi.DatabaseUnavailable(err) || errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil:
+		if s.Log != nil {
+			s.Log.WarnContext(r.Context(), "portal page: database unavailable", "path", r.URL.Path, "error", err)
+		}
+		w.Header().Set("Retry-After", "5")
+		s.writeMessage(w, village, http.StatusServiceUnavailable, "系统繁忙", "页面暂时无法显示，请稍后再试。")
 	default:
 		if s.Log != nil {
 			s.Log.ErrorContext(r.Context(), "portal page failed", "path", r.URL.Path, "error", err)

@@ -212,7 +212,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		WriteProblem(w, r, p)
 		return
 	}
-	if databaseUnavailable(err) {
+	if DatabaseUnavailable(err) {
 		writeUnavailable(w, r, err)
 		return
 	}

@@ -28,12 +28,12 @@ func Unavailable() *Problem {
 		With("retry_after_seconds", RetryAfterSeconds(unavailableRetryAfter))
 }
 
-// databaseUnavailable reports whether err says the database refused or lost
+// DatabaseUnavailable reports whether err says the database refused or lost
 // the request for a passing reason rather than because of the request:
 // a read-only database (25006), a connection exception (class 08), an
 // operator intervention such as a shutdown or a terminated session (class
 // 57), too many connections (53300), or a failure to connect at all.
-func databaseUnavailable(err error) bool {
+func DatabaseUnavailable(err error) bool {
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
 		return pg.Code == "25006" || pg.Code == "53300" ||
