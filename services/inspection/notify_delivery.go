@@ -137,8 +137,8 @@ func (c *ChannelSource) Watch(interval time.Duration) func(context.Context) erro
 }
 
 // idlePolls × Poll bounds the wait between a Deliverer's polls that find
-// nothing (8 s by default).
-const idlePolls = 8
+// nothing (16 s by default, about the workflow timers' 15 s).
+const idlePolls = 16
 
 // Deliverer sends the messages through the channels. Run one in every
 // replica; rows locked by one are skipped by the others.
