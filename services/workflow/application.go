@@ -297,11 +297,16 @@ func checkUploads(item *wuxiaov1.PowerItem, files []MaterialUpload) []FieldProbl
 }
 
 // cleanUploads removes the files' metadata (a photo's GPS position, a
-// PDF's author): what is stored is the cleaned file.
-func cleanUploads(files []MaterialUpload) ([]MaterialUpload, error) {
+// PDF's author): what is stored is the cleaned file, in memory lent by bufs
+// (nil: fresh).
+func cleanUploads(files []MaterialUpload, bufs *uploadBuffers) ([]MaterialUpload, error) {
 	out := make([]MaterialUpload, len(files))
 	for i, f := range files {
-		clean, err := media.Clean(f.Data)
+		var dst []byte
+		if k := media.Sniff(f.Data); k == media.JPEG || k == media.PNG {
+			dst = bufs.get(len(f.Data))
+		}
+		clean, err := media.CleanInto(dst, f.Data)
 		if err != nil {
 			return nil, &ApplicationInvalid{Problems: []FieldProblem{{"files", fmt.Sprintf(
 				"“%s”的文件无法去除其中的拍摄位置、作者等信息，请换一个文件（例如截图后上传，或将PDF另存为新文件）", f.Material)}}}
@@ -385,6 +390,12 @@ func (s *Service) mayHandleApplications(a Actor, village string) error {
 // nil, else on the villager's behalf by filer (代办). The process starts
 // and its first step, the villager's, is recorded as the applicant's.
 func (s *Service) Apply(ctx context.Context, village string, in ApplyInput, filer *Actor) (*ApplyReceipt, error) {
+	return s.apply(ctx, village, in, filer, nil)
+}
+
+// apply is Apply with the cleaned files in memory lent by bufs (nil:
+// fresh), which the caller releases once it returns.
+func (s *Service) apply(ctx context.Context, village string, in ApplyInput, filer *Actor, bufs *uploadBuffers) (*ApplyReceipt, error) {
 	item, err := s.Engine.Catalog.ApplicationItem(in.ItemID)
 	if err != nil {
 		return nil, err
@@ -399,7 +410,7 @@ func (s *Service) Apply(ctx context.Context, village string, in ApplyInput, file
 	if err := in.validate(item, filer == nil); err != nil {
 		return nil, err
 	}
-	files, err := cleanUploads(in.Files)
+	files, err := cleanUploads(in.Files, bufs)
 	if err != nil {
 		return nil, err
 	}
@@ -696,7 +707,7 @@ func (s *Service) Supplement(ctx context.Context, number, code, note string, fil
 		if ps := checkUploads(item, files); len(ps) > 0 {
 			return &ApplicationInvalid{Problems: ps}
 		}
-		clean, err := cleanUploads(files)
+		clean, err := cleanUploads(files, nil)
 		if err != nil {
 			return err
 		}

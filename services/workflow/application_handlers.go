@@ -201,8 +201,9 @@ var (
 // has no files). Files are in parts named material-<i> (the item's i-th
 // material, see numberFiles) or material-other; empty file inputs are
 // skipped. A file over
-// the limit is kept one byte too long, for checkUploads to say so.
-func readApplicationForm(r *http.Request) (*applicationForm, error) {
+// the limit is kept one byte too long, for checkUploads to say so. The
+// files' bytes are in memory lent by bufs (nil: fresh).
+func readApplicationForm(r *http.Request, bufs *uploadBuffers) (*applicationForm, error) {
 	f := &applicationForm{Fields: map[string]string{}}
 	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct == "application/x-www-form-urlencoded" {
@@ -240,7 +241,7 @@ func readApplicationForm(r *http.Request) (*applicationForm, error) {
 			// either buffer) rather than grown by doubling (a photo would
 			// be copied a dozen times).
 			left := r.ContentLength - body.n + int64(br.Buffered()) + multipartBuffer
-			data, err := readAllHint(io.LimitReader(part, MaxApplicationFileBytes+1), left, MaxApplicationFileBytes+1)
+			data, err := readAllHint(io.LimitReader(part, MaxApplicationFileBytes+1), bufs, left, MaxApplicationFileBytes+1)
 			if err != nil {
 				return f, formError(err)
 			}
@@ -286,10 +287,11 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 // readAllHint is io.ReadAll of r, which ends within limit bytes, into a
-// buffer of hint bytes (at most limit), grown only if the hint was short.
-func readAllHint(r io.Reader, hint, limit int64) ([]byte, error) {
+// buffer of hint bytes (at most limit) lent by bufs, grown only if the
+// hint was short.
+func readAllHint(r io.Reader, bufs *uploadBuffers, hint, limit int64) ([]byte, error) {
 	// One byte more than the data, for the read that sees the end.
-	b := make([]byte, 0, max(min(hint, limit), 511)+1)
+	b := bufs.get(int(max(min(hint, limit), 511) + 1))
 	for {
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
@@ -398,7 +400,18 @@ func (s *Service) intake(r *http.Request, village, itemID string) (*ApplyReceipt
 		return nil, nil, domainerr.Refuse(503, "busy", "Busy", "系统繁忙，请稍后再试")
 	}
 	defer release()
-	form, err := readApplicationForm(r)
+	bufs := &uploadBuffers{}
+	form, err := readApplicationForm(r, bufs)
+	// The files' memory goes back when the application is filed or
+	// refused; the pages use the form's fields after, never the bytes.
+	defer func() {
+		if form != nil {
+			for i := range form.Files {
+				form.Files[i].Data = nil
+			}
+		}
+		bufs.release()
+	}()
 	if err != nil {
 		return nil, form, err
 	}
@@ -423,7 +436,7 @@ func (s *Service) intake(r *http.Request, village, itemID string) (*ApplyReceipt
 	if err := s.appGuard.admitApplication(r, village, now, token, nonce); err != nil {
 		return nil, form, err
 	}
-	receipt, err := s.Apply(r.Context(), village, in, nil)
+	receipt, err := s.apply(r.Context(), village, in, nil, bufs)
 	return receipt, form, err
 }
 
@@ -452,7 +465,7 @@ func (s *Service) supplementFrom(r *http.Request, number string) (*Application, 
 		return nil, domainerr.Refuse(503, "busy", "Busy", "系统繁忙，请稍后再试")
 	}
 	defer release()
-	form, err := readApplicationForm(r)
+	form, err := readApplicationForm(r, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -346,7 +346,7 @@ func (s *Service) supplementPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	form, err := readApplicationForm(r)
+	form, err := readApplicationForm(r, nil)
 	if err != nil {
 		lookup := lookupPageData{pageBase: b}
 		status := s.pageProblems(r, err, &lookup.pageBase)

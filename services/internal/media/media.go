@@ -74,11 +74,19 @@ func Sniff(head []byte) Kind {
 // Clean returns data without its metadata (data itself when there is
 // nothing to clean), or an *Error.
 func Clean(data []byte) ([]byte, error) {
-	switch Sniff(data) {
+	return CleanInto(nil, data)
+}
+
+// CleanInto is Clean writing a cleaned JPEG or PNG into dst's memory (from
+// dst[:0], grown when it is short), for a caller that reuses its buffers:
+// a fresh one costs zeroing as many bytes again. The result is in dst's
+// memory, a new slice, or data itself.
+func CleanInto(dst, data []byte) ([]byte, error) {
+	switch k := Sniff(data); k {
 	case JPEG, PNG:
-		var out bytes.Buffer
+		out := bytes.NewBuffer(dst[:0])
 		out.Grow(len(data))
-		if err := filter(&out, bytes.NewReader(data), Sniff(data)); err != nil {
+		if err := filter(out, bytes.NewReader(data), k); err != nil {
 			return nil, err
 		}
 		return out.Bytes(), nil

@@ -151,6 +151,16 @@ func TestClean(t *testing.T) {
 			if err != nil || !bytes.Equal(streamed, out) {
 				t.Errorf("NewReader: %d bytes, %v; Clean: %d bytes", len(streamed), err, len(out))
 			}
+			// Into a reused buffer (its old bytes in the way): the same,
+			// in that buffer's memory for a picture.
+			dst := bytes.Repeat([]byte{0xFF}, len(tc.in)+64)
+			into, err := CleanInto(dst, tc.in)
+			if err != nil || !bytes.Equal(into, out) {
+				t.Errorf("CleanInto: %d bytes, %v; Clean: %d bytes", len(into), err, len(out))
+			}
+			if k := Sniff(tc.in); (k == JPEG || k == PNG) && &into[0] != &dst[0] {
+				t.Error("CleanInto did not write into the buffer it was given")
+			}
 			// Cleaning is idempotent.
 			again, err := Clean(out)
 			if err != nil || !bytes.Equal(again, out) {
