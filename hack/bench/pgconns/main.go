@@ -48,6 +48,7 @@ func main() {
 	type key struct{ db, app, user string }
 	peak := map[key]int{}
 	dbPeak := map[string]int{}
+	dbSum := map[string]int{} // for the mean: short-lived connections (a probe's, a poll's) show there
 	samples := 0
 	for end := time.Now().Add(*dur); ; {
 		rows, err := conn.Query(ctx, `SELECT coalesce(datname, ''), coalesce(application_name, ''), coalesce(usename, ''), count(*)
@@ -73,6 +74,7 @@ func main() {
 		}
 		for db, n := range perDB {
 			dbPeak[db] = max(dbPeak[db], n)
+			dbSum[db] += n
 		}
 		samples++
 		if time.Now().After(end) {
@@ -96,11 +98,12 @@ func main() {
 	for _, k := range keys {
 		fmt.Printf("| %s | %s | %s | %d |\n", k.db, k.app, k.user, peak[k])
 	}
-	townDBs, townSum, other := 0, 0, 0
+	townDBs, townSum, other, townSamples := 0, 0, 0, 0
 	for db, n := range dbPeak {
 		if isTown(db) {
 			townDBs++
 			townSum += n
+			townSamples += dbSum[db]
 		} else {
 			other += n
 		}
@@ -117,7 +120,8 @@ func main() {
 	if projected <= allowed {
 		met = "met"
 	}
-	fmt.Printf("measured: %d town(s), %.1f connections per town, %d outside the towns\n", townDBs, perTown, other)
+	fmt.Printf("measured: %d town(s), %.1f connections per town at their highest (%.2f on average over the samples), %d outside the towns\n",
+		townDBs, perTown, float64(townSamples)/float64(townDBs*samples), other)
 	fmt.Printf("projected: %d towns × %.1f + %d = %.0f of max_connections %d (%.0f%%; limit %.0f%%): %s\n",
 		*towns, perTown, other, projected, *maxConns, 100*projected/float64(*maxConns), 100**limit, met)
 }
