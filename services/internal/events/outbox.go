@@ -72,12 +72,15 @@ func startCreate(ctx context.Context, topic string, ev eventsv1.Event) (context.
 		))
 }
 
-// enqueueSQL writes an outbox row and notifies the relay. The empty
-// payload lets PostgreSQL fold the notifications of one transaction into
-// one.
+// enqueueSQL writes an outbox row and notifies the relay. The payload is
+// the row's seq: a relay that has read the row already (woken in-process
+// by the same commit, see wakeup.go) lets the notification go instead of
+// querying the outbox again for nothing, once per event (Relay.wait). A
+// transaction of n rows sends n notifications (an empty payload would fold
+// them into one); the relay takes them in one wait.
 const enqueueSQL = `WITH ins AS (
-	INSERT INTO outbox (event_id, topic, key, headers, payload) VALUES ($1, $2, $3, $4, $5) RETURNING 1)
-	SELECT pg_notify(` + channelExpr + `, '') FROM ins`
+	INSERT INTO outbox (event_id, topic, key, headers, payload) VALUES ($1, $2, $3, $4, $5) RETURNING seq)
+	SELECT pg_notify(` + channelExpr + `, seq::text) FROM ins`
 
 func enqueue(ctx context.Context, tx pgx.Tx, topic string, ev eventsv1.Event) error {
 	msg, err := Encode(ctx, topic, ev)

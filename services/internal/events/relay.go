@@ -10,6 +10,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -86,6 +87,12 @@ type Relay struct {
 	isolate int
 	// leading is true while this relay holds the lock.
 	leading atomic.Bool
+	// read holds the seqs of the rows this relay read lately (the last
+	// readMemory), so that their notifications, which may come after the
+	// relay was woken in-process and published them, wake it no more
+	// (wait). A seq it does not know (a row committed after a read with a
+	// higher seq, another replica's) wakes it as any notification did.
+	read readSeqs
 	// nextCleanup is when published rows past Retention are deleted next.
 	nextCleanup time.Time
 }
@@ -275,6 +282,9 @@ func (r *Relay) publish(ctx context.Context, conn *pgx.Conn, w *kafka.Writer) (m
 		return false, nil, nil
 	}
 	mark("relay.read")
+	for _, row := range batch {
+		r.read.add(row.seq)
+	}
 	more = more || len(batch) == limit || r.isolate > 0
 	if r.isolate > 0 {
 		r.isolate--
@@ -487,4 +497,43 @@ func summarize(err error) string {
 		}
 	}
 	return err.Error()
+}
+
+// readMemory is how many recently read seqs a relay remembers.
+const readMemory = 4096
+
+// readSeqs remembers the last readMemory seqs added (used by the session's
+// goroutine only).
+type readSeqs struct {
+	set  map[int64]struct{}
+	ring []int64
+	next int
+}
+
+func (s *readSeqs) add(seq int64) {
+	if s.set == nil {
+		s.set = make(map[int64]struct{}, readMemory)
+		s.ring = make([]int64, 0, readMemory)
+	}
+	if _, ok := s.set[seq]; ok {
+		return
+	}
+	if len(s.ring) < readMemory {
+		s.ring = append(s.ring, seq)
+	} else {
+		delete(s.set, s.ring[s.next])
+		s.ring[s.next] = seq
+		s.next = (s.next + 1) % readMemory
+	}
+	s.set[seq] = struct{}{}
+}
+
+// has reports whether payload, a notification's, names a seq read lately.
+func (s *readSeqs) has(payload string) bool {
+	seq, err := strconv.ParseInt(payload, 10, 64)
+	if err != nil {
+		return false
+	}
+	_, ok := s.set[seq]
+	return ok
 }

@@ -234,13 +234,22 @@ func (r *Relay) wait(ctx context.Context, conn *pgx.Conn, woken <-chan struct{})
 		}
 	}()
 	n, err := conn.WaitForNotification(wctx)
+	for n != nil && r.read.has(n.Payload) {
+		// The notification of a row this relay read already (its commit
+		// woke it in-process first): not a reason to query again.
+		mark("relay.skipped")
+		n, err = conn.WaitForNotification(wctx)
+	}
 	cancel()
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
-	if n != nil {
+	switch {
+	case n != nil:
 		mark("relay.notified")
-	} else {
+	case byWake.Load():
+		mark("relay.woken")
+	default:
 		mark("relay.polled")
 	}
 	switch {
@@ -250,13 +259,20 @@ func (r *Relay) wait(ctx context.Context, conn *pgx.Conn, woken <-chan struct{})
 	default:
 		return false, fmt.Errorf("waiting for notifications: %w", err)
 	}
-	// Drop notifications already buffered: the next query sees their rows.
+	// Drop notifications already buffered, and a wakeup from this process
+	// pending meanwhile: the next query sees their rows (else it would
+	// query again for nothing, once per event: the in-process wakeup and
+	// the notification of one commit come one after the other).
 	done, dcancel := context.WithCancel(ctx)
 	dcancel()
 	for {
 		if n, _ := conn.WaitForNotification(done); n == nil {
 			break
 		}
+	}
+	select {
+	case <-woken:
+	default:
 	}
 	return n != nil || byWake.Load(), nil
 }
