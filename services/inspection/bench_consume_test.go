@@ -44,13 +44,18 @@ import (
 // process (consumer, Kafka client) and the consumer's PostgreSQL backends
 // (from /proc: the server runs on this machine), which bound what 2 cores
 // can do whatever else runs.
+//
+// "batched-2-replicas" is "batched" with two consumers in the group, each
+// with its own pool, as the operator deploys a town's service by default
+// (2 replicas): Kafka gives each some of the topic's 3 partitions.
 func BenchmarkConsumeWarnings(b *testing.B) {
-	b.Run("batched", func(b *testing.B) { benchmarkConsume(b, 0, true) })
-	b.Run("batched-per-event", func(b *testing.B) { benchmarkConsume(b, 0, false) })
-	b.Run("one-at-a-time", func(b *testing.B) { benchmarkConsume(b, 1, false) })
+	b.Run("batched", func(b *testing.B) { benchmarkConsume(b, 0, true, 1) })
+	b.Run("batched-2-replicas", func(b *testing.B) { benchmarkConsume(b, 0, true, 2) })
+	b.Run("batched-per-event", func(b *testing.B) { benchmarkConsume(b, 0, false, 1) })
+	b.Run("one-at-a-time", func(b *testing.B) { benchmarkConsume(b, 1, false, 1) })
 }
 
-func benchmarkConsume(b *testing.B, batchSize int, batchHandler bool) {
+func benchmarkConsume(b *testing.B, batchSize int, batchHandler bool, replicas int) {
 	clk := &testClock{}
 	clk.Set(time.Date(2026, 12, 31, 9, 0, 0, 0, Shanghai))
 	s := newService(b, testinfra.Postgres(b), svcTown, clk)
@@ -94,10 +99,23 @@ func benchmarkConsume(b *testing.B, batchSize int, batchHandler bool) {
 	defer cancel()
 	group := testinfra.UniqueName("bench-")
 	opts := events.ConsumerOptions{Telemetry: events.Telemetry{Logger: benchLogger()}, BatchSize: batchSize}
-	if batchHandler {
-		opts.Batch = s.WorkflowBatch(false)
+	consumers := make([]*events.Consumer, replicas)
+	for i := range consumers {
+		r := s
+		if i > 0 { // another replica: a pool of its own
+			pool, err := store.Open(ctx, s.Pool.Config().ConnString(), "inspection")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer pool.Close()
+			r = &Service{Rules: s.Rules, Notices: s.Notices, Pool: pool, Town: s.Town, TownName: s.TownName,
+				VillageNames: s.VillageNames, Log: s.Log, Now: s.Now}
+		}
+		if batchHandler {
+			opts.Batch = r.WorkflowBatch(false)
+		}
+		consumers[i] = events.NewConsumer(r.Pool, brokers, group, []string{topic}, r.HandleWorkflowEvent, opts)
 	}
-	consumer := events.NewConsumer(s.Pool, brokers, group, []string{topic}, s.HandleWorkflowEvent, opts)
 	// Progress is read on a connection of its own, whose backend's CPU is
 	// not counted.
 	wcfg := s.Pool.Config().ConnConfig.Copy()
@@ -110,8 +128,10 @@ func benchmarkConsume(b *testing.B, batchSize int, batchHandler bool) {
 	backends := map[int32]time.Duration{} // the consumer's backends' CPU at start
 	b.ResetTimer()
 	t0, cpu0 := time.Now(), processCPU()
-	done := make(chan error, 1)
-	go func() { done <- consumer.Run(ctx) }()
+	done := make(chan error, replicas)
+	for _, c := range consumers {
+		go func() { done <- c.Run(ctx) }()
+	}
 	for {
 		backendsCPU(b, watch, s.Pool, backends, false)
 		var n int
@@ -131,8 +151,10 @@ func benchmarkConsume(b *testing.B, batchSize int, batchHandler bool) {
 	serverCPU := backendsCPU(b, watch, s.Pool, backends, true)
 	b.StopTimer()
 	cancel()
-	if err := <-done; err != nil {
-		b.Fatalf("consumer: %v", err)
+	for range replicas {
+		if err := <-done; err != nil {
+			b.Fatalf("consumer: %v", err)
+		}
 	}
 	if n := count(b, s.Pool, `SELECT count(*) FROM facts`); n != b.N {
 		b.Fatalf("%d facts for %d events", n, b.N)
