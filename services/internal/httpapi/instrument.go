@@ -112,14 +112,17 @@ func (s *Server) serveInstrumented(ctx context.Context, w http.ResponseWriter, r
 	if recording {
 		span.SetAttributes(in.requestAttrs(r)...)
 	}
+	rc := r.WithContext(ctx)
+	// The counting body goes on the handler's copy only: net/http looks
+	// at the original request's body when the handler answers before
+	// reading it, and drains a body it does not know (up to 256 KiB) before
+	// it sends the answer, so a refusal would wait for an upload that may
+	// never come (TestReportPageRefusesBeforeReading).
 	var body *countingBody
 	if r.Body != nil && r.Body != http.NoBody {
 		body = &countingBody{ReadCloser: r.Body}
-		prev := r.Body
-		r.Body = body
-		defer func() { r.Body = prev }()
+		rc.Body = body
 	}
-	rc := r.WithContext(ctx)
 	next.ServeHTTP(w, rc)
 
 	status, written := st.rec.status, st.rec.bytes
