@@ -16,6 +16,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/wuxiao/wuxiao/services/internal/store"
 )
 
 // meterName is this package as the instrumentation scope of its metrics.
@@ -118,7 +120,9 @@ func (s *Service) Instrument(mp metric.MeterProvider) error {
 // observe reads the gauges in one query over the complaints_due index
 // (open complaints only).
 func (s *Service) observe(ctx context.Context, o metric.Observer, open, overdue metric.Int64ObservableGauge) error {
-	ctx, cancel := context.WithTimeout(ctx, scrapeTimeout)
+	// A scrape (every 15-30 s) is background work: at rest it must not
+	// keep a connection open for good (store.Background).
+	ctx, cancel := context.WithTimeout(store.Background(ctx), scrapeTimeout)
 	defer cancel()
 	openBy, overdueBy := map[Status]int64{}, map[Status]int64{}
 	for _, st := range openStages {

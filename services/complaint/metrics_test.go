@@ -10,6 +10,7 @@ import (
 
 	"github.com/wuxiao/wuxiao/services/internal/httpapi/httpapitest"
 	"github.com/wuxiao/wuxiao/services/internal/telemetry/metricstest"
+	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
 
 func refusals(channel, reason string) map[string]string {
@@ -242,5 +243,18 @@ func TestComplaintSLAMetrics(t *testing.T) {
 	} {
 		st.act(t)
 		metricstest.Check(t, st.name, scrape(), st.want)
+	}
+}
+
+// A scrape at rest gives its connection back to the server afterwards
+// (store.Background): scraped every 15-30 s, a pool would otherwise keep a
+// connection open for good in every replica.
+func TestMetricsScrapeHoldsNoConnection(t *testing.T) {
+	_, a, scrape := instrumented(t, RateLimitConfig{ClientBurst: 100, VillageBurst: 100, FloodThreshold: 100})
+	opened, held := testinfra.AtRest(t, a.Service.Pool, func() {
+		metricstest.Check(t, "at rest", scrape(), []metricstest.Want{{Name: "wuxiao_complaint_open", Labels: stage(StatusReceived), Value: 0}})
+	})
+	if opened != 1 || held != 0 {
+		t.Errorf("a scrape at rest opened %d connections and left %d open, want 1 and 0", opened, held)
 	}
 }

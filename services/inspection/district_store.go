@@ -55,7 +55,7 @@ func (s *Service) ownDistrictTown(ctx context.Context, period Period, year int) 
 	if err != nil {
 		return DistrictTown{}, err
 	}
-	visited, err := s.visitedVillages(ctx, year)
+	visited, err := s.visitedVillages(ctx, s.Pool, year)
 	if err != nil {
 		return DistrictTown{}, err
 	}

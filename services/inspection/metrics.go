@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/wuxiao/wuxiao/services/internal/store"
 	"github.com/wuxiao/wuxiao/services/internal/tz"
 )
 
@@ -83,6 +84,14 @@ func (s *Service) Instrument(mp metric.MeterProvider) error {
 func (s *Service) observe(ctx context.Context, o metric.Observer, in instruments) error {
 	ctx, cancel := context.WithTimeout(ctx, scrapeTimeout)
 	defer cancel()
+	// A scrape (every 15-30 s) is background work: at rest it must not
+	// keep a connection open for good (store.Background), and its five
+	// reads share one connection instead of opening one each.
+	conn, err := s.Pool.Acquire(store.Background(ctx))
+	if err != nil {
+		return fmt.Errorf("reading metrics: %w", err)
+	}
+	defer conn.Release()
 
 	// Every change between two grades and every kind of notice has a
 	// series, 0 until it happens.
@@ -94,7 +103,7 @@ func (s *Service) observe(ctx context.Context, o metric.Observer, in instruments
 			}
 		}
 	}
-	if err := countRows(ctx, s, `SELECT from_grade, to_grade, count(*) FROM grade_changes GROUP BY 1, 2`, func(r pgx.Rows) error {
+	if err := countRows(ctx, conn, `SELECT from_grade, to_grade, count(*) FROM grade_changes GROUP BY 1, 2`, func(r pgx.Rows) error {
 		var from, to string
 		var n int64
 		err := r.Scan(&from, &to, &n)
@@ -107,7 +116,7 @@ func (s *Service) observe(ctx context.Context, o metric.Observer, in instruments
 		o.ObserveInt64(in.gradeChanges, n, metric.WithAttributes(attrFrom.String(k[0]), attrTo.String(k[1])))
 	}
 	notices := map[string]int64{string(NoticeWarning): 0, string(NoticeRectification): 0}
-	if err := countRows(ctx, s, `SELECT kind, count(*) FROM notices WHERE number IS NOT NULL GROUP BY kind`, func(r pgx.Rows) error {
+	if err := countRows(ctx, conn, `SELECT kind, count(*) FROM notices WHERE number IS NOT NULL GROUP BY kind`, func(r pgx.Rows) error {
 		var kind string
 		var n int64
 		err := r.Scan(&kind, &n)
@@ -125,7 +134,7 @@ func (s *Service) observe(ctx context.Context, o metric.Observer, in instruments
 	now := s.now()
 	period := s.Rules.PeriodOf(now)
 	rated := map[string]townGrade{}
-	if err := countRows(ctx, s, `SELECT village, grade, points FROM ratings WHERE period = $1`, func(r pgx.Rows) error {
+	if err := countRows(ctx, conn, `SELECT village, grade, points FROM ratings WHERE period = $1`, func(r pgx.Rows) error {
 		var v string
 		var g townGrade
 		err := r.Scan(&v, &g.grade, &g.points)
@@ -134,11 +143,11 @@ func (s *Service) observe(ctx context.Context, o metric.Observer, in instruments
 	}, period.String()); err != nil {
 		return fmt.Errorf("reading ratings: %w", err)
 	}
-	known, err := s.KnownVillages(ctx)
+	known, err := s.knownVillages(ctx, conn)
 	if err != nil {
 		return fmt.Errorf("reading villages: %w", err)
 	}
-	visited, err := s.visitedVillages(ctx, now.In(tz.Shanghai).Year())
+	visited, err := s.visitedVillages(ctx, conn, now.In(tz.Shanghai).Year())
 	if err != nil {
 		return fmt.Errorf("reading visits: %w", err)
 	}
@@ -157,8 +166,8 @@ func (s *Service) observe(ctx context.Context, o metric.Observer, in instruments
 }
 
 // countRows runs query and calls scan for each row.
-func countRows(ctx context.Context, s *Service, query string, scan func(pgx.Rows) error, args ...any) error {
-	rows, err := s.Pool.Query(ctx, query, args...)
+func countRows(ctx context.Context, q rowsQuerier, query string, scan func(pgx.Rows) error, args ...any) error {
+	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
 		return err
 	}

@@ -143,3 +143,23 @@ func TestInspectionMetrics(t *testing.T) {
 		{Name: "wuxiao_inspection_villages_known", Labels: nil, Value: 4},
 	})
 }
+
+// A scrape at rest reads its five series on one connection, which goes
+// back to the server afterwards (store.Background): scraped every 15-30 s,
+// a pool would otherwise keep a connection open for good in every replica
+// (make dev measured 1-2 per service at rest).
+func TestMetricsScrapeHoldsNoConnection(t *testing.T) {
+	clk := &testClock{}
+	clk.Set(time.Date(2026, 4, 10, 9, 0, 0, 0, Shanghai))
+	s := newService(t, testinfra.Postgres(t), svcTown, clk)
+	mp, scrape := metricstest.Endpoint(t, svcTown, "fenghua")
+	if err := s.Instrument(mp); err != nil {
+		t.Fatal(err)
+	}
+	opened, held := testinfra.AtRest(t, s.Pool, func() {
+		metricstest.Check(t, "at rest", scrape(), []metricstest.Want{{Name: "wuxiao_inspection_coverage_ratio", Labels: nil, Value: 0}})
+	})
+	if opened != 1 || held != 0 {
+		t.Errorf("a scrape at rest opened %d connections and left %d open, want 1 and 0", opened, held)
+	}
+}

@@ -34,11 +34,21 @@ func (s *Service) registerVillages(ctx context.Context, tx pgx.Tx, codes []strin
 // has announced villages (registry.go), only the announced ones; never the
 // archived ones.
 func (s *Service) KnownVillages(ctx context.Context) (map[string]string, error) {
-	closed, err := s.registryClosed(ctx, s.Pool)
+	return s.knownVillages(ctx, s.Pool)
+}
+
+// poolQuerier is a pool, a connection or a transaction.
+type poolQuerier interface {
+	querier
+	rowsQuerier
+}
+
+func (s *Service) knownVillages(ctx context.Context, q poolQuerier) (map[string]string, error) {
+	closed, err := s.registryClosed(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT code, name FROM villages WHERE town = $1 AND (generation IS NOT NULL OR NOT $2) AND archived_at IS NULL`, s.Town, closed)
+	rows, err := q.Query(ctx, `SELECT code, name FROM villages WHERE town = $1 AND (generation IS NOT NULL OR NOT $2) AND archived_at IS NULL`, s.Town, closed)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +63,7 @@ func (s *Service) KnownVillages(ctx context.Context) (map[string]string, error) 
 	// An archived village leaves the universe (its records stay), even when
 	// configured in VillageNames.
 	archived := map[string]bool{}
-	rows, err = s.Pool.Query(ctx, `SELECT code FROM villages WHERE town = $1 AND archived_at IS NOT NULL`, s.Town)
+	rows, err = q.Query(ctx, `SELECT code FROM villages WHERE town = $1 AND archived_at IS NOT NULL`, s.Town)
 	if err != nil {
 		return nil, err
 	}
@@ -200,8 +210,8 @@ func (s *Service) RecordVisit(ctx context.Context, by identity.Principal, tourID
 
 // visitedVillages returns the villages visited (in year, or ever when 0),
 // with the last day each was visited.
-func (s *Service) visitedVillages(ctx context.Context, year int) (map[string]string, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT v.village, to_char(max(v.visited_on), 'YYYY-MM-DD') FROM tour_villages v JOIN tours t ON t.id = v.tour_id
+func (s *Service) visitedVillages(ctx context.Context, q rowsQuerier, year int) (map[string]string, error) {
+	rows, err := q.Query(ctx, `SELECT v.village, to_char(max(v.visited_on), 'YYYY-MM-DD') FROM tour_villages v JOIN tours t ON t.id = v.tour_id
 		WHERE t.town = $1 AND v.visited_on IS NOT NULL AND ($2 = 0 OR extract(year FROM v.visited_on) = $2)
 		GROUP BY v.village`, s.Town, year)
 	if err != nil {
@@ -223,7 +233,7 @@ func (s *Service) CoverageFor(ctx context.Context, year int) (CoverageReport, er
 	if err != nil {
 		return CoverageReport{}, err
 	}
-	visited, err := s.visitedVillages(ctx, year)
+	visited, err := s.visitedVillages(ctx, s.Pool, year)
 	if err != nil {
 		return CoverageReport{}, err
 	}

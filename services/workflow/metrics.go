@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
+	"github.com/wuxiao/wuxiao/services/internal/store"
 )
 
 // meterName is this package as the instrumentation scope of its metrics.
@@ -123,6 +124,14 @@ func (s *Service) categoryOf(itemID string) string {
 func (s *Service) observe(ctx context.Context, o metric.Observer, open, overdue, backlog metric.Int64ObservableGauge, backlogAge metric.Float64ObservableGauge) error {
 	ctx, cancel := context.WithTimeout(ctx, scrapeTimeout)
 	defer cancel()
+	// A scrape (every 15-30 s) is background work: at rest it must not
+	// keep a connection open for good (store.Background), and its two
+	// reads share one connection instead of opening one each.
+	conn, err := s.Pool.Acquire(store.Background(ctx))
+	if err != nil {
+		return fmt.Errorf("reading metrics: %w", err)
+	}
+	defer conn.Release()
 	now := s.now()
 	openBy, overdueBy := map[string]int64{}, map[string]int64{}
 	for _, c := range s.categories() {
@@ -131,7 +140,7 @@ func (s *Service) observe(ctx context.Context, o metric.Observer, open, overdue,
 	// A step is overdue when the escalation deadline of its current visit
 	// (the latest of that step: a revisit schedules a later one) has
 	// passed; a fired escalation is still overdue until the step is done.
-	rows, err := s.Pool.Query(ctx, `SELECT i.item_id, count(*),
+	rows, err := conn.Query(ctx, `SELECT i.item_id, count(*),
 			count(*) FILTER (WHERE (SELECT max(t.fire_at) FROM timers t WHERE t.instance_id = i.id
 				AND t.step_id = i.current_step AND t.kind = 'escalation') <= $1)
 		FROM instances i WHERE i.status = 'running' GROUP BY i.item_id`, now)
@@ -159,7 +168,7 @@ func (s *Service) observe(ctx context.Context, o metric.Observer, open, overdue,
 
 	due := map[string]int64{TimerReminder: 0, TimerEscalation: 0}
 	var oldest *time.Time
-	rows, err = s.Pool.Query(ctx, `SELECT kind, count(*), min(fire_at) FROM timers
+	rows, err = conn.Query(ctx, `SELECT kind, count(*), min(fire_at) FROM timers
 		WHERE fired_at IS NULL AND NOT cancelled AND fire_at <= $1 GROUP BY kind`, now)
 	if err != nil {
 		return fmt.Errorf("reading due timers: %w", err)

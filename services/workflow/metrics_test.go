@@ -144,3 +144,22 @@ func TestWorkflowMetrics(t *testing.T) {
 		}
 	}
 }
+
+// A scrape at rest reads its series on one connection, which goes back to
+// the server afterwards (store.Background): scraped every 15-30 s, a pool
+// would otherwise keep a connection open for good in every replica.
+func TestMetricsScrapeHoldsNoConnection(t *testing.T) {
+	clk := &clock{}
+	clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, tz.Shanghai))
+	s := replica(t, testinfra.Postgres(t), clk)
+	mp, scrape := metricstest.Endpoint(t, town, "fenghua")
+	if err := s.Instrument(mp); err != nil {
+		t.Fatal(err)
+	}
+	opened, held := testinfra.AtRest(t, s.Pool, func() {
+		metricstest.Check(t, "at rest", scrape(), []metricstest.Want{{Name: "wuxiao_workflow_timer_backlog_age_seconds", Labels: nil, Value: 0}})
+	})
+	if opened != 1 || held != 0 {
+		t.Errorf("a scrape at rest opened %d connections and left %d open, want 1 and 0", opened, held)
+	}
+}
