@@ -5,6 +5,7 @@ package qrcodetest
 
 import (
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -20,11 +21,23 @@ func Decode(img image.Image) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	res, err := gozxingqr.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil {
-		return "", fmt.Errorf("QR code does not decode: %w", err)
+	// gozxing's default finder-pattern search misses some codes whose data
+	// modules look like finder patterns (a test flaked on random one-time
+	// codes); a phone's scanner tries harder, and so does this, then reads
+	// the image as the pure code it is.
+	var errs []error
+	for _, hints := range []map[gozxing.DecodeHintType]any{
+		nil,
+		{gozxing.DecodeHintType_TRY_HARDER: true},
+		{gozxing.DecodeHintType_PURE_BARCODE: true},
+	} {
+		res, err := gozxingqr.NewQRCodeReader().Decode(bmp, hints)
+		if err == nil {
+			return res.GetText(), nil
+		}
+		errs = append(errs, err)
 	}
-	return res.GetText(), nil
+	return "", fmt.Errorf("QR code does not decode: %w", errors.Join(errs...))
 }
 
 // DecodeSVG reads a QR code drawn as qrcode.Code.SVG draws it (unit
