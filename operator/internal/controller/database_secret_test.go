@@ -27,7 +27,7 @@ type deletedAfterRead struct {
 func (c *deletedAfterRead) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 	err := c.Client.Get(ctx, key, obj, opts...)
 	if err == nil && key == c.key {
-		c.once.Do(func() { c.err = c.Client.Delete(ctx, obj.DeepCopyObject().(client.Object)) })
+		c.once.Do(func() { c.err = c.Delete(ctx, obj.DeepCopyObject().(client.Object)) })
 	}
 	return err
 }

@@ -59,7 +59,7 @@ func TestStepsReportInStartOrder(t *testing.T) {
 					return tc.fail[i]
 				})
 			}
-			if err := s.Wait(); err != tc.want {
+			if err := s.Wait(); !errors.Is(err, tc.want) {
 				t.Errorf("Wait() = %v, want %v", err, tc.want)
 			}
 			for i, ok := range ran {

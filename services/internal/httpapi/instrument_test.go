@@ -190,7 +190,7 @@ func metricSummary(t *testing.T, rm metricdata.ResourceMetrics) []string {
 func spanAttrs(kvs []attribute.KeyValue) map[string]string {
 	m := map[string]string{}
 	for _, kv := range kvs {
-		m[string(kv.Key)] = kv.Value.Emit()
+		m[string(kv.Key)] = kv.Value.String()
 	}
 	return m
 }
