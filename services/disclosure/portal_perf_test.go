@@ -4,12 +4,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi/httpapitest"
+	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
 
 // perfBurst is how many requests one server gets before the next one's
@@ -71,12 +71,12 @@ func BenchmarkPortalVsFileServer(b *testing.B) {
 		rates := make([]float64, len(targets))
 		for j := range targets {
 			i := (j + turn) % len(targets)
-			start, cpu0 := time.Now(), processCPU(b)
+			start, cpu0 := time.Now(), testinfra.ProcessCPU()
 			if _, _, err := load(clients[i], targets[i].url, "", want, n); err != nil {
 				b.Fatal(err)
 			}
 			d := time.Since(start)
-			cpu[i] += processCPU(b) - cpu0
+			cpu[i] += testinfra.ProcessCPU() - cpu0
 			spent[i] += d
 			served[i] += n
 			rates[i] = float64(n) / d.Seconds()
@@ -105,15 +105,6 @@ func BenchmarkPortalVsFileServer(b *testing.B) {
 	slices.Sort(turns)
 	b.Logf("portal ÷ fileserver per turn (%d turns): p25 %.2f, median %.2f, p75 %.2f",
 		len(turns), turns[len(turns)/4], turns[len(turns)/2], turns[len(turns)*3/4])
-}
-
-// processCPU is the CPU time (user + system) this process used so far.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkPortalServeWarm is the portal handler alone on a warm page, no

@@ -10,9 +10,10 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
 
 // perfBurst is how many requests one server gets before the next one's
@@ -78,12 +79,12 @@ func BenchmarkPortalGatewayVsFileServer(b *testing.B) {
 		rates := make([]float64, len(targets))
 		for j := range targets {
 			i := (j + k) % len(targets)
-			start, cpu0 := time.Now(), processCPU(b)
+			start, cpu0 := time.Now(), testinfra.ProcessCPU()
 			if err := turn(clients[i], targets[i].url, targets[i].cacheControl, len(f.body), n); err != nil {
 				b.Fatal(err)
 			}
 			d := time.Since(start)
-			cpu[i] += processCPU(b) - cpu0
+			cpu[i] += testinfra.ProcessCPU() - cpu0
 			spent[i] += d
 			served[i] += n
 			rates[i] = float64(n) / d.Seconds()
@@ -141,13 +142,4 @@ func turn(client *http.Client, url, cacheControl string, wantLen, n int) error {
 		return fmt.Errorf("%v", f)
 	}
 	return nil
-}
-
-// processCPU is the CPU time (user + system) this process used so far.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

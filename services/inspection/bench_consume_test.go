@@ -1,16 +1,12 @@
 package inspection
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"slices"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -127,7 +123,7 @@ func benchmarkConsume(b *testing.B, batchSize int, batchHandler bool, replicas i
 	defer watch.Close(context.Background())
 	backends := map[int32]time.Duration{} // the consumer's backends' CPU at start
 	b.ResetTimer()
-	t0, cpu0 := time.Now(), processCPU()
+	t0, cpu0 := time.Now(), testinfra.ProcessCPU()
 	done := make(chan error, replicas)
 	for _, c := range consumers {
 		go func() { done <- c.Run(ctx) }()
@@ -147,7 +143,7 @@ func benchmarkConsume(b *testing.B, batchSize int, batchHandler bool, replicas i
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	elapsed, clientCPU := time.Since(t0), processCPU()-cpu0
+	elapsed, clientCPU := time.Since(t0), testinfra.ProcessCPU()-cpu0
 	serverCPU := backendsCPU(b, watch, s.Pool, backends, true)
 	b.StopTimer()
 	cancel()
@@ -226,46 +222,19 @@ func BenchmarkRerateDistrictFromPostgres(b *testing.B) {
 	b.ReportMetric(float64(districtVillages)*float64(b.N)/b.Elapsed().Seconds(), "villages/s")
 }
 
-// processCPU is the CPU time this process used so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // backendsCPU samples the CPU time of pool's PostgreSQL backends (by
-// application name, read on watch) from /proc, remembering in seen each
-// backend's time when first sampled; at the end it returns what they used
-// since (-1 when /proc has not got them: a server elsewhere). Sampled
-// while the run goes, a backend opened and closed between two samples is
-// missed; the consumer's stay open.
+// application name, read on watch), remembering in seen each backend's
+// time when first sampled; at the end it returns what they used since (-1
+// when /proc has not got them: a server elsewhere). Sampled while the run
+// goes, a backend opened and closed between two samples is missed; the
+// consumer's stay open.
 func backendsCPU(b *testing.B, watch *pgx.Conn, pool *pgxpool.Pool, seen map[int32]time.Duration, end bool) time.Duration {
-	rows, err := watch.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1`,
-		pool.Config().ConnConfig.RuntimeParams["application_name"])
-	if err != nil {
-		b.Fatal(err)
-	}
-	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-	if err != nil {
-		b.Fatal(err)
+	cpu, ok := testinfra.BackendCPU(b, watch, pool.Config().ConnConfig.RuntimeParams["application_name"])
+	if !ok {
+		return -1
 	}
 	var total time.Duration
-	for _, pid := range pids {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			return -1
-		}
-		// Fields after the command's closing parenthesis: utime and stime
-		// are the 12th and 13th, in clock ticks (100 per second on Linux).
-		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		if len(f) < 13 {
-			return -1
-		}
-		u, _ := strconv.ParseInt(f[11], 10, 64)
-		st, _ := strconv.ParseInt(f[12], 10, 64)
-		now := time.Duration(u+st) * 10 * time.Millisecond
+	for pid, now := range cpu {
 		if _, ok := seen[pid]; !ok {
 			seen[pid] = now
 			if end {

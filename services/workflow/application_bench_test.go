@@ -77,7 +77,7 @@ func benchmarkApplications(b *testing.B, applicants int) {
 	var lat []time.Duration
 	b.SetBytes(int64(len(body)))
 	serverCPU := backendsCPU(b, s.Pool)
-	selfCPU := processCPU()
+	selfCPU := testinfra.ProcessCPU()
 	b.ResetTimer()
 	start := time.Now()
 	// Exactly applicants goroutines share the b.N submissions.
@@ -112,7 +112,7 @@ func benchmarkApplications(b *testing.B, applicants int) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
-	selfCPU = processCPU() - selfCPU
+	selfCPU = testinfra.ProcessCPU() - selfCPU
 	if serverCPU >= 0 {
 		if after := backendsCPU(b, s.Pool); after >= 0 {
 			serverCPU = after - serverCPU

@@ -1,19 +1,12 @@
 package workflow
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wuxiao/wuxiao/services/internal/store"
@@ -139,14 +132,14 @@ func BenchmarkStepTransition(b *testing.B) {
 		return nil
 	})
 	serverCPU := backendsCPU(b, pool)
-	clientCPU := processCPU()
+	clientCPU := testinfra.ProcessCPU()
 	start := time.Now()
 	run(b.N, func(c *cadreState) error {
 		_, err := step(c)
 		return err
 	})
 	elapsed := time.Since(start)
-	clientCPU = processCPU() - clientCPU
+	clientCPU = testinfra.ProcessCPU() - clientCPU
 	if serverCPU >= 0 {
 		if after := backendsCPU(b, pool); after >= 0 {
 			serverCPU = after - serverCPU
@@ -176,43 +169,16 @@ func BenchmarkStepTransition(b *testing.B) {
 	b.Logf("%d steps side by side with %d INSERT+COMMITs, then %d steps alone in %s (%d cadres)", len(steps), len(commits), b.N, elapsed.Round(time.Millisecond), benchCadres)
 }
 
-// processCPU is the CPU time this process used so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // backendsCPU is the CPU time the PostgreSQL backends of pool's open
-// connections used so far, from /proc (the server on this machine), or -1
-// when it cannot be read.
+// connections used so far, or -1 when it cannot be read.
 func backendsCPU(b *testing.B, pool *pgxpool.Pool) time.Duration {
-	rows, err := pool.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1`,
-		pool.Config().ConnConfig.RuntimeParams["application_name"])
-	if err != nil {
-		b.Fatal(err)
-	}
-	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-	if err != nil {
-		b.Fatal(err)
+	cpu, ok := testinfra.BackendCPU(b, pool, pool.Config().ConnConfig.RuntimeParams["application_name"])
+	if !ok {
+		return -1
 	}
 	var total time.Duration
-	for _, pid := range pids {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			return -1
-		}
-		// Fields after the command's closing parenthesis: utime and stime
-		// are the 12th and 13th, in clock ticks (100 per second on Linux).
-		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		if len(f) < 13 {
-			return -1
-		}
-		u, _ := strconv.ParseInt(f[11], 10, 64)
-		st, _ := strconv.ParseInt(f[12], 10, 64)
-		total += time.Duration(u+st) * 10 * time.Millisecond
+	for _, t := range cpu {
+		total += t
 	}
 	return total
 }
