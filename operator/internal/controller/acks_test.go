@@ -229,6 +229,17 @@ func TestVillageArchiveWaitsForKafka(t *testing.T) {
 	must(t, k8s.Get(ctx, client.ObjectKeyFromObject(d), dist))
 	brokers := dist.Spec.Kafka.BootstrapServers
 	update(t, dist, func() { dist.Spec.Kafka.BootstrapServers = []string{"127.0.0.1:1"} })
+	// The Village's reconcile reads the District from the operator's cache:
+	// delete only once the operator has seen the change (CI once saw the
+	// archival published to the old address and the Village gone).
+	eventually(t, wait, func() error {
+		g := &wuxiaov1.District{}
+		must(t, k8s.Get(ctx, client.ObjectKeyFromObject(d), g))
+		if g.Status.ObservedGeneration != dist.Generation {
+			return fmt.Errorf("District generation %d observed %d", dist.Generation, g.Status.ObservedGeneration)
+		}
+		return nil
+	})
 	must(t, k8s.Delete(ctx, getVillage(t, v)))
 	eventually(t, wait, func() error {
 		g := getVillage(t, v)
