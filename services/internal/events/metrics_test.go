@@ -80,6 +80,16 @@ func TestPipelineMetrics(t *testing.T) {
 		return okP && pending == 0 && age == 0 && published == events,
 			fmt.Sprintf("pending %v (%v), oldest age %v, published %v", pending, okP, age, published)
 	})
+	// At rest (no relay holds the lock) the backlog still has its series:
+	// dashboards and WuxiaoOutboxStuck read it whatever the relays do.
+	eventually(t, "the outbox at rest on /metrics", func() (bool, string) {
+		page = metricstest.Scrape(t, metrics)
+		active, okR := page.Value("wuxiao_events_relay_active")
+		pending, okP := page.Value("wuxiao_events_outbox_pending")
+		_, okA := page.Value("wuxiao_events_outbox_oldest_age_seconds")
+		return okR && active == 0 && okP && pending == 0 && okA,
+			fmt.Sprintf("active %v (%v), pending %v (%v), oldest age there: %v", active, okR, pending, okP, okA)
+	})
 
 	// A consumer blocked in its handler: the events wait, the lag shows them.
 	group := testinfra.UniqueName("g-")

@@ -199,12 +199,16 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
+// observe reports the outbox's backlog from every replica, resting or not
+// (the dashboards and WuxiaoOutboxStuck take the max over replicas): a
+// relay at rest holds no lock, and a backlog reported only by the holder
+// would have no series at all while every replica rests.
 func (r *Relay) observe(ctx context.Context, o metric.Observer) error {
-	if !r.active.Load() {
-		o.ObserveInt64(r.holder, 0)
-		return nil
+	var active int64
+	if r.active.Load() {
+		active = 1
 	}
-	o.ObserveInt64(r.holder, 1)
+	o.ObserveInt64(r.holder, active)
 	var n int64
 	var age float64
 	// A scrape must not hang on a database in trouble, nor keep a pool
