@@ -12,7 +12,6 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
-	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
 
 // TestBatchHandlerAppliesEachOnce: a consumer with a BatchHandler hands it
@@ -24,26 +23,10 @@ import (
 // first). A malformed message is dead-lettered too, and every other event
 // is applied once, in order.
 func TestBatchHandlerAppliesEachOnce(t *testing.T) {
-	pool := openDB(t)
-	brokers := testinfra.KafkaBrokers(t)
-	topic := testinfra.Topic(t, 1)
-	testinfra.CreateTopics(t, brokers, 1, eventsv1.DeadLetterTopic(topic))
-	group := testinfra.UniqueName("batchh-")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-
-	const n = 300
-	evs := make([]eventsv1.Event, n)
-	for i := range evs {
-		evs[i] = testEvent(villages[i%len(villages)], i)
-	}
-	seen := evs[7] // applied before "the crash"
-	if _, err := pool.Exec(ctx, `INSERT INTO inbox (consumer, event_id, outcome) VALUES ($1, $2, 'applied')`, group, seen.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(ctx, `INSERT INTO received (event_id, village, n) VALUES ($1, $2, 7)`, seen.ID, seen.Village); err != nil {
-		t.Fatal(err)
-	}
+	pool, brokers, topic, group, evs := batchScene(ctx, t, "batchh-")
+	const n = batchSceneEvents
 	poison := evs[150]
 	var msgs []kafka.Message
 	for i, ev := range evs {

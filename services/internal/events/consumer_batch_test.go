@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/segmentio/kafka-go"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
@@ -25,26 +26,10 @@ import (
 // delivery of everything (as after a crash before the offsets moved)
 // changes nothing.
 func TestBatchedConsumerAppliesEachOnce(t *testing.T) {
-	pool := openDB(t)
-	brokers := testinfra.KafkaBrokers(t)
-	topic := testinfra.Topic(t, 1)
-	testinfra.CreateTopics(t, brokers, 1, eventsv1.DeadLetterTopic(topic))
-	group := testinfra.UniqueName("batch-")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-
-	const n = 300
-	evs := make([]eventsv1.Event, n)
-	for i := range evs {
-		evs[i] = testEvent(villages[i%len(villages)], i)
-	}
-	seen := evs[7] // applied before "the crash"
-	if _, err := pool.Exec(ctx, `INSERT INTO inbox (consumer, event_id, outcome) VALUES ($1, $2, 'applied')`, group, seen.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(ctx, `INSERT INTO received (event_id, village, n) VALUES ($1, $2, 7)`, seen.ID, seen.Village); err != nil {
-		t.Fatal(err)
-	}
+	pool, brokers, topic, group, evs := batchScene(ctx, t, "batch-")
+	const n = batchSceneEvents
 	flaky := evs[150]
 	var msgs []kafka.Message
 	add := func(ev eventsv1.Event) {
@@ -129,4 +114,32 @@ func TestBatchedConsumerAppliesEachOnce(t *testing.T) {
 	if c := calls.Load() - before; c != 1 {
 		t.Errorf("the redelivery called the handler %d times, want once (the marker)", c)
 	}
+}
+
+// batchSceneEvents is how many events the batched consumer tests send.
+const batchSceneEvents = 300
+
+// batchScene sets the batched consumer tests' scene: a topic with its
+// dead-letter topic, a group named after prefix, batchSceneEvents events
+// over the test villages, evs[7] applied before "the crash": its inbox row
+// and its effect are there.
+func batchScene(ctx context.Context, t *testing.T, prefix string) (pool *pgxpool.Pool, brokers []string, topic, group string, evs []eventsv1.Event) {
+	t.Helper()
+	pool = openDB(t)
+	brokers = testinfra.KafkaBrokers(t)
+	topic = testinfra.Topic(t, 1)
+	testinfra.CreateTopics(t, brokers, 1, eventsv1.DeadLetterTopic(topic))
+	group = testinfra.UniqueName(prefix)
+	evs = make([]eventsv1.Event, batchSceneEvents)
+	for i := range evs {
+		evs[i] = testEvent(villages[i%len(villages)], i)
+	}
+	seen := evs[7]
+	if _, err := pool.Exec(ctx, `INSERT INTO inbox (consumer, event_id, outcome) VALUES ($1, $2, 'applied')`, group, seen.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO received (event_id, village, n) VALUES ($1, $2, 7)`, seen.ID, seen.Village); err != nil {
+		t.Fatal(err)
+	}
+	return pool, brokers, topic, group, evs
 }
