@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,36 +90,11 @@ func loadTest(b *testing.B, url string, wantLen int, cacheControl string) float6
 	tr := &http.Transport{MaxIdleConns: benchClients, MaxIdleConnsPerHost: benchClients, MaxConnsPerHost: benchClients}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
-	var next atomic.Int64
-	var failure atomic.Value
-	var wg sync.WaitGroup
 	start := time.Now()
-	for range benchClients {
-		wg.Go(func() {
-			for next.Add(1) <= int64(b.N) {
-				req, _ := http.NewRequest(http.MethodGet, url, nil)
-				if cacheControl != "" {
-					req.Header.Set("Cache-Control", cacheControl)
-				}
-				res, err := client.Do(req)
-				if err != nil {
-					failure.Store(err.Error())
-					return
-				}
-				n, _ := io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-				if int(n) != wantLen || res.StatusCode != http.StatusOK {
-					failure.Store(fmt.Sprintf("status %d, %d bytes", res.StatusCode, n))
-					return
-				}
-			}
-		})
+	if err := turn(client, url, cacheControl, wantLen, b.N); err != nil {
+		b.Fatal(err)
 	}
-	wg.Wait()
 	elapsed := time.Since(start)
-	if f := failure.Load(); f != nil {
-		b.Fatal(f)
-	}
 	return float64(b.N) / elapsed.Seconds()
 }
 
