@@ -45,7 +45,7 @@ func CacheOptions() cache.Options {
 	managed := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{wuxiaov1.ManagedByLabel: wuxiaov1.ManagedByValue})}
 	by := map[client.Object]cache.ByObject{}
 	for _, o := range []client.Object{
-		&corev1.Namespace{}, &corev1.ConfigMap{}, &corev1.Secret{}, &corev1.Service{}, &appsv1.Deployment{},
+		&corev1.Namespace{}, &corev1.Secret{}, &corev1.Service{}, &appsv1.Deployment{},
 		&policyv1.PodDisruptionBudget{}, &networkingv1.NetworkPolicy{}, &rbacv1.Role{}, &rbacv1.RoleBinding{},
 		// The district gateway's.
 		&corev1.ServiceAccount{}, &rbacv1.ClusterRole{}, &rbacv1.ClusterRoleBinding{}, &networkingv1.Ingress{},
@@ -56,7 +56,9 @@ func CacheOptions() cache.Options {
 	// record are cached without their data, which the operator never reads
 	// back: only a digest of it (qrUpToDate compares the digest of what it
 	// would write). At 20,000 villages the images alone would be 260 MiB of
-	// cache.
+	// cache. ByObject is keyed by pointer: a second &corev1.ConfigMap{} key
+	// would be a second entry for the same kind, and which one the cache
+	// used would change from run to run (TestCacheOptionsOneEntryPerKind).
 	by[&corev1.ConfigMap{}] = cache.ByObject{Label: managed.Label, Transform: stripVillageConfigMapData}
 	// Nothing reads managedFields, a good part of every cached object.
 	return cache.Options{ByObject: by, DefaultTransform: cache.TransformStripManagedFields()}

@@ -9,7 +9,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 	"github.com/wuxiao/wuxiao/operator/internal/resources"
@@ -50,6 +53,56 @@ func TestQRConfigMapCachedWithoutData(t *testing.T) {
 		return nil
 	})
 	checkQR(t, getVillage(t, v), "https://jiandu.example.cn/v/"+v.Spec.Code)
+
+	// What a cache built with the operator's options holds: the digest,
+	// not the images.
+	opts := CacheOptions()
+	opts.Scheme = NewScheme()
+	c, err := cache.New(operatorConfig, opts)
+	must(t, err)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { _ = c.Start(cctx) }()
+	if !c.WaitForCacheSync(cctx) {
+		t.Fatal("the cache did not start")
+	}
+	cached := &corev1.ConfigMap{}
+	must(t, c.Get(ctx, key, cached)) // waits for the ConfigMap informer's sync
+	if cached.Data != nil || cached.BinaryData != nil || cached.Annotations[CachedDataDigestAnnotation] == "" {
+		t.Errorf("the cache keeps the QR ConfigMap's data (%d keys, %d binary keys, digest %q)",
+			len(cached.Data), len(cached.BinaryData), cached.Annotations[CachedDataDigestAnnotation])
+	}
+}
+
+// TestCacheOptionsOneEntryPerKind: ByObject is keyed by pointer, so two
+// entries for one kind are possible and the cache would use either (a
+// ConfigMap entry without the transform kept every QR image: 112 MiB of
+// heap at 8,888 villages).
+func TestCacheOptionsOneEntryPerKind(t *testing.T) {
+	scheme := NewScheme()
+	seen := map[schema.GroupVersionKind]int{}
+	var cm cache.ByObject
+	for o, by := range CacheOptions().ByObject {
+		gvk, err := apiutil.GVKForObject(o, scheme)
+		must(t, err)
+		seen[gvk]++
+		if gvk.Kind == "ConfigMap" {
+			cm = by
+		}
+	}
+	for gvk, n := range seen {
+		if n > 1 {
+			t.Errorf("%d cache entries for %s", n, gvk)
+		}
+	}
+	if cm.Transform == nil {
+		t.Fatal("the ConfigMap entry has no transform")
+	}
+	out, err := cm.Transform(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{wuxiaov1.VillageLabel: "v"}}, Data: map[string]string{"qr.svg": "<svg/>"}})
+	must(t, err)
+	if out.(*corev1.ConfigMap).Data != nil {
+		t.Error("the ConfigMap entry's transform keeps a village ConfigMap's data")
+	}
 }
 
 // TestStripVillageConfigMapData: which ConfigMaps the cache strips, and
