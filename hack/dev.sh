@@ -71,14 +71,16 @@ for p in /auth/login /console; do
 done
 
 # A village secretary's first sign-in: the link and one-time code the
-# operator left for town IT staff in the town's Secret (as hack/e2e uses
-# them, in a browser through the gateway).
+# operator left for town IT staff in the village's Secret of the town's
+# recovery namespace (as hack/e2e uses them, in a browser through the
+# gateway).
 first=${picks[0]:-}
 login_info="  (no village found)"
 if [ -n "$first" ]; then
   read -r ns code _ <<< "$first"
   sid=$(kubectl -n "$ns" get villages -o "jsonpath={.items[?(@.spec.code==\"$code\")].spec.officials[?(@.role==\"secretary\")].id}")
-  raw=$(kubectl -n "$ns" get secret wuxiao-official-recovery -o "go-template={{index .data \"$code.$sid\" | base64decode}}" 2>/dev/null || true)
+  rns="recovery-${ns#town-}"
+  raw=$(kubectl -n "$rns" get secret "village-$code" -o "go-template={{index .data \"$sid\" | base64decode}}" 2>/dev/null || true)
   field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" <<< "$raw"; }
   if [ -n "$raw" ] && [ "$raw" != "<no value>" ]; then
     link=$(field link)
@@ -88,7 +90,7 @@ if [ -n "$first" ]; then
   next time sign in at http://$GATEWAY/auth/login. A used code is gone: town IT makes a new one
   (the Kratos admin API: createRecoveryCodeForIdentity)"
   else
-    login_info="  the recovery code of $code.$sid was already used or handed over (kubectl -n $ns get secret wuxiao-official-recovery)"
+    login_info="  the recovery code of $sid in village $code was already used or handed over (kubectl -n $rns get secret village-$code)"
   fi
 fi
 

@@ -259,7 +259,7 @@ type DistrictViewSpec struct {
 	// exist (yet) leaves the district without an overview.
 	// +optional
 	// +kubebuilder:validation:MaxLength=58
-	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="districtView.town must be the name of a Town (a DNS label of at most 58 characters), e.g. jinping"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="districtView.town must be the name of a Town (a DNS label of at most 54 characters), e.g. jinping"
 	Town string `json:"town,omitempty"`
 }
 

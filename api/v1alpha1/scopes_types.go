@@ -53,7 +53,8 @@ type LiaisonCadre struct {
 	// +kubebuilder:validation:MaxLength=64
 	Name string `json:"name"`
 	// Email is the cadre's login, in lower case; their first sign-in code is
-	// handed over as for village officials (the town's recovery Secret).
+	// handed over as for village officials (Secret liaison-cadres of the
+	// town's recovery namespace, recovery-<town>).
 	// +kubebuilder:validation:MaxLength=254
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[^@\\\\s]+@[^@\\\\s]+\\\\.[^@\\\\s]+$') && self == self.lowerAscii()",message="liaison cadre email must look like name@example.org, in lower case (it is their login)"
 	Email string `json:"email"`

@@ -242,7 +242,8 @@ type TownStatus struct {
 	Topics []string `json:"topics,omitempty"`
 	// LiaisonCadres are the Kratos identities of the liaison cadres,
 	// current and former. First sign-in codes are in the Secret
-	// wuxiao-official-recovery (keys liaison.<cadre id>), never here.
+	// liaison-cadres of the town's recovery namespace (recovery-<town>,
+	// keys: cadre ids), never here.
 	// +optional
 	// +listType=map
 	// +listMapKey=cadre
@@ -262,7 +263,7 @@ type TownStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
-// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 58 && self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="a Town's name must be a DNS label of at most 58 characters: its namespace is town-<name>"
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 54 && self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="a Town's name must be a DNS label of at most 54 characters: its namespaces are town-<name> and recovery-<name>"
 type Town struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -276,6 +277,16 @@ func (t *Town) NamespaceName() string { return TownNamespace(t.Name) }
 
 // TownNamespace is the namespace of the town with the given name.
 func TownNamespace(town string) string { return "town-" + town }
+
+// RecoveryNamespaceName is the namespace of the town's first sign-in codes
+// (one Secret per village, one for the liaison cadres): the town's admins
+// may read every Secret there and none in the town's namespace, where the
+// services' keys are.
+func (t *Town) RecoveryNamespaceName() string { return TownRecoveryNamespace(t.Name) }
+
+// TownRecoveryNamespace is RecoveryNamespaceName of the town with the given
+// name.
+func TownRecoveryNamespace(town string) string { return "recovery-" + town }
 
 // DeletionPrevented reports whether deletion of the town must be refused.
 func (t *Town) DeletionPrevented() bool {

@@ -166,8 +166,9 @@ type VillageStatus struct {
 	// +listType=map
 	// +listMapKey=official
 	Identities []OfficialIdentity `json:"identities,omitempty"`
-	// RecoverySecret names the Secret in the town's namespace holding each
-	// new official's first-login recovery code and link.
+	// RecoverySecret is <namespace>/<name> of the Secret holding each new
+	// official's first-login recovery code and link (keys: official ids):
+	// village-<code> in the town's recovery namespace, recovery-<town>.
 	// +optional
 	RecoverySecret string `json:"recoverySecret,omitempty"`
 	// QRConfigMap names the ConfigMap in the town's namespace holding the

@@ -236,8 +236,8 @@ func TestTowns(t *testing.T) {
 	for _, tw := range towns {
 		kinds[tw.Spec.Kind]++
 		waves[tw.Spec.RolloutWave]++
-		if !dnsLabel.MatchString(tw.Name) || len(tw.Name) > 58 {
-			t.Errorf("town name %q is not a DNS label of at most 58 characters", tw.Name)
+		if !dnsLabel.MatchString(tw.Name) || len(tw.Name) > 54 {
+			t.Errorf("town name %q is not a DNS label of at most 54 characters", tw.Name)
 		}
 		if tw.Spec.District != district.Name {
 			t.Errorf("town %s: district %q, want %q", tw.Name, tw.Spec.District, district.Name)

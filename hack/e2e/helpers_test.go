@@ -167,12 +167,12 @@ func signInVillage(t *testing.T, ctx context.Context, town string, v wuxiaov1.Vi
 		t.Fatalf("village %s is not Ready", v.Name)
 	}
 	var sec corev1.Secret
-	if err := env.kube.Get(ctx, client.ObjectKey{Namespace: "town-" + town, Name: "wuxiao-official-recovery"}, &sec); err != nil {
+	if err := env.kube.Get(ctx, recoverySecret(town, v.Spec.Code), &sec); err != nil {
 		t.Fatal(err)
 	}
 	out := village{name: v.Name, code: v.Spec.Code, tokens: map[string]string{}, logins: map[string]string{}}
 	for _, o := range v.Spec.Officials {
-		raw, ok := sec.Data[v.Spec.Code+"."+o.ID]
+		raw, ok := sec.Data[o.ID]
 		if !ok {
 			continue // handed over already (the operator drops delivered codes)
 		}
@@ -196,9 +196,16 @@ func signInVillage(t *testing.T, ctx context.Context, town string, v wuxiaov1.Vi
 	return out
 }
 
+// recoverySecret is where the operator leaves the first sign-in codes of a
+// village's officials for town IT staff: Secret village-<code> of the
+// town's recovery namespace, keyed by official id.
+func recoverySecret(town, code string) client.ObjectKey {
+	return client.ObjectKey{Namespace: wuxiaov1.TownRecoveryNamespace(town), Name: "village-" + code}
+}
+
 // signInOfficial signs in an official the operator created, the way the
 // official would: with the one-time recovery code that town IT staff hand
-// over (from the town's wuxiao-official-recovery Secret), which yields a
+// over (from the village's recovery Secret), which yields a
 // session cookie. A code already used (an earlier run) falls back to a
 // password set through the admin API.
 func (k kratosAdmin) signInOfficial(t *testing.T, ctx context.Context, login, code, link string) string {

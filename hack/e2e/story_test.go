@@ -335,20 +335,21 @@ func get(t *testing.T, u string) (int, []byte) {
 // cadresSignIn: every official the operator created for the village signs
 // in for the first time as a person would, through the gateway in a phone
 // browser, with what town IT hands over (link and one-time code from the
-// town's Secret wuxiao-official-recovery). The session cookie the browser
+// village's Secret in the town's recovery namespace). The session cookie the browser
 // got is then the official's session for the rest of the story.
 func (st *story) cadresSignIn(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	var sec corev1.Secret
-	if err := env.kube.Get(ctx, client.ObjectKey{Namespace: "town-" + st.town, Name: "wuxiao-official-recovery"}, &sec); err != nil {
+	key := recoverySecret(st.town, st.village.Spec.Code)
+	if err := env.kube.Get(ctx, key, &sec); err != nil {
 		t.Fatal(err)
 	}
 	st.cadres = village{name: st.village.Name, code: st.village.Spec.Code, tokens: map[string]string{}, logins: map[string]string{}}
 	for _, o := range st.village.Spec.Officials {
-		raw, ok := sec.Data[st.village.Spec.Code+"."+o.ID]
+		raw, ok := sec.Data[o.ID]
 		if !ok {
-			t.Fatalf("no hand-over entry for %s in town-%s/wuxiao-official-recovery (keys: %v)", o.ID, st.town, slices.Sorted(maps.Keys(sec.Data)))
+			t.Fatalf("no hand-over entry for %s in %s (keys: %v)", o.ID, key, slices.Sorted(maps.Keys(sec.Data)))
 		}
 		var rec struct {
 			Login string `json:"login"`

@@ -32,7 +32,7 @@ import (
 // return_to values are resolved against it) and the page after logout
 // <origin>/auth/login.
 //
-// The operator's first-login hand-over (Secret wuxiao-official-recovery)
+// The operator's first-login hand-over (the Secrets of recovery-<town>)
 // carries a one-time code and the recovery link Kratos made for it,
 // <origin>/auth/recovery?flow=<id>: the official opens the link, enters the
 // code, is signed in and sent to /auth/settings to set a password, then to

@@ -97,7 +97,7 @@ func (e authEnv) official(t *testing.T, password string) (id, email string) {
 	return id, email
 }
 
-// recoveryLink is what the operator writes into wuxiao-official-recovery
+// recoveryLink is what the operator writes into a village's recovery Secret
 // for a new official: Kratos' one-time code and its recovery link.
 func (e authEnv) recoveryLink(t *testing.T, id, expiresIn string) (code, link string) {
 	t.Helper()

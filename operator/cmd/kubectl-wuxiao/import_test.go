@@ -255,14 +255,15 @@ func TestTownITOnboardsVillages(t *testing.T) {
 	pages, err := posterstest.Decode(data)
 	must(t, err)
 	secret := &corev1.Secret{}
-	must(t, k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: recoverySecret}, secret))
 	v201 := villages(t, ns)[prefix+"201"]
+	recoveryKey := client.ObjectKey{Namespace: it.town.RecoveryNamespaceName(), Name: "village-" + v201.Spec.Code}
+	must(t, k8s.Get(context.Background(), recoveryKey, secret))
 	if len(pages) != len(v201.Spec.Officials) {
 		t.Fatalf("handover: %d pages for %d officials", len(pages), len(v201.Spec.Officials))
 	}
 	for i, o := range v201.Spec.Officials {
 		var e recoveryEntry
-		must(t, json.Unmarshal(secret.Data[v201.Spec.Code+"."+o.ID], &e))
+		must(t, json.Unmarshal(secret.Data[o.ID], &e))
 		if e.Code == "" || !strings.Contains(pages[i].Text, o.Name) || !strings.Contains(pages[i].Text, e.Code) || !strings.Contains(pages[i].Text, e.Login) {
 			t.Errorf("handover page %d lacks %s, the code or %s: %q", i+1, o.Name, e.Login, pages[i].Text)
 		}
@@ -279,14 +280,14 @@ func TestTownITOnboardsVillages(t *testing.T) {
 	// in no output and no event.
 	o := v201.Spec.Officials[0]
 	var prev recoveryEntry
-	must(t, json.Unmarshal(secret.Data[v201.Spec.Code+"."+o.ID], &prev))
+	must(t, json.Unmarshal(secret.Data[o.ID], &prev))
 	stdout, stderr, err = kw(t, it.cfg, "officials", "reissue", "--town", it.town.Name, "--village", v201.Spec.Code, "--official", o.ID)
 	if err != nil || !strings.Contains(stdout, "已为 "+o.Name+"（"+o.ID+"） 重新签发") {
 		t.Fatalf("reissue: %v\n%s\n%s", err, stdout, stderr)
 	}
-	must(t, k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: recoverySecret}, secret))
+	must(t, k8s.Get(context.Background(), recoveryKey, secret))
 	var fresh recoveryEntry
-	must(t, json.Unmarshal(secret.Data[v201.Spec.Code+"."+o.ID], &fresh))
+	must(t, json.Unmarshal(secret.Data[o.ID], &fresh))
 	if fresh.Code == "" || fresh.Link == prev.Link || strings.Contains(stdout+stderr, fresh.Code) {
 		t.Errorf("reissued entry %+v (old link %s) or printed", fresh.Link, prev.Link)
 	}

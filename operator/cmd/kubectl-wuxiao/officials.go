@@ -19,16 +19,15 @@ import (
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 	"github.com/wuxiao/wuxiao/operator/internal/posters"
+	"github.com/wuxiao/wuxiao/operator/internal/resources"
 	"github.com/wuxiao/wuxiao/operator/internal/villagefile"
 )
 
-// recoverySecret is the Secret of the town's namespace where the operator
-// leaves each new official's first sign-in code (resources.RecoverySecretName;
-// a town admin may get it and no other Secret).
-const recoverySecret = "wuxiao-official-recovery"
-
-// recoveryEntry is one official's entry of that Secret, under the key
-// <village code>.<official id> (controller.RecoveryEntry).
+// recoveryEntry is one official's entry of the Secret where the operator
+// leaves a village's first sign-in codes, under the official's id
+// (controller.RecoveryEntry): village-<code> of the town's recovery
+// namespace, recovery-<town>, whose Secrets a town admin may read, and no
+// others.
 type recoveryEntry struct {
 	Login     string    `json:"login"`
 	Code      string    `json:"code"`
@@ -232,8 +231,9 @@ func (a *app) handover(ctx context.Context, town, village string, only []string,
 		return err
 	}
 	secret := &corev1.Secret{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: recoverySecret}, secret); err != nil && !apierrors.IsNotFound(err) {
-		return explain(err, "读取首次登录验证码（Secret "+recoverySecret+"）", ns)
+	key := client.ObjectKey{Namespace: wuxiaov1.TownRecoveryNamespace(town), Name: resources.VillageRecoverySecretName(v.Spec.Code)}
+	if err := c.Get(ctx, key, secret); err != nil && !apierrors.IsNotFound(err) {
+		return explain(err, "读取首次登录验证码（Secret "+key.String()+"）", key.Namespace)
 	}
 	now := time.Now()
 	var sheets []posters.Handover
@@ -247,7 +247,7 @@ func (a *app) handover(ctx context.Context, town, village string, only []string,
 			s.Login = o.Phone + "@" + v.Spec.Code + ".officials.wuxiao.invalid"
 		}
 		var e recoveryEntry
-		raw, ok := secret.Data[v.Spec.Code+"."+o.ID]
+		raw, ok := secret.Data[o.ID]
 		switch {
 		case !ok:
 			s.Note = "操作员还没有为这位干部签发验证码（村未就绪？kubectl wuxiao status 查看），或已签发后又被清除。"

@@ -100,12 +100,15 @@ func explain(err error, what, namespace string) error {
 	}
 	switch {
 	case apierrors.IsForbidden(err):
-		where := "集群"
+		where, role := "集群", "wuxiao-village-admin"
 		if namespace != "" {
 			where = "命名空间 " + namespace
 		}
-		return fmt.Errorf("没有权限%s（%s）。镇管理员的权限来自 Town 的 spec.admins：请平台管理员把你的用户或组加入该镇的 spec.admins，操作员会在 %s 中授予角色 wuxiao-village-admin。服务器的回答：%v",
-			what, where, where, reason(err))
+		if strings.HasPrefix(namespace, "recovery-") {
+			role = "wuxiao-recovery-reader"
+		}
+		return fmt.Errorf("没有权限%s（%s）。镇管理员的权限来自 Town 的 spec.admins：请平台管理员把你的用户或组加入该镇的 spec.admins，操作员会在 %s 中授予角色 %s。服务器的回答：%v",
+			what, where, where, role, reason(err))
 	case apierrors.IsUnauthorized(err):
 		return fmt.Errorf("API 服务器不认识你的凭据（%s）：kubeconfig 中的证书或令牌过期了？%v", what, reason(err))
 	case apierrors.IsNotFound(err) && namespace != "":

@@ -37,9 +37,8 @@ type identitySync struct {
 	k      *provision.Kratos
 	people []person
 	known  map[string]identityRecord
-	// recoveryKey is the person's key in the town's recovery Secret.
-	recoveryKey func(key string) string
-	// writeRecovery adds (non-nil) and removes (nil) recovery entries.
+	// writeRecovery adds (non-nil) and removes (nil) recovery entries, keyed
+	// by the people's keys.
 	writeRecovery func(map[string]*RecoveryEntry) error
 	// sameTenant: an identity with this metadata was made for this very
 	// spec (this village, this town's cadres), so it may be adopted.
@@ -62,7 +61,7 @@ func syncIdentities(ctx context.Context, s identitySync) ([]identityRecord, erro
 		err := s.writeRecovery(recovery)
 		if err != nil {
 			done = slices.DeleteFunc(done, func(id identityRecord) bool {
-				e, ok := recovery[s.recoveryKey(id.key)]
+				e, ok := recovery[id.key]
 				return ok && e != nil
 			})
 		}
@@ -136,7 +135,7 @@ func syncIdentities(ctx context.Context, s identitySync) ([]identityRecord, erro
 			if err != nil {
 				return fail(err)
 			}
-			recovery[s.recoveryKey(p.key)] = &RecoveryEntry{Login: p.traits.Email, Code: code, Link: link, ExpiresAt: expires.UTC()}
+			recovery[p.key] = &RecoveryEntry{Login: p.traits.Email, Code: code, Link: link, ExpiresAt: expires.UTC()}
 		}
 		out = append(out, identityRecord{key: p.key, identityID: id, active: true, digest: digest})
 		delete(known, p.key)
@@ -148,7 +147,7 @@ func syncIdentities(ctx context.Context, s identitySync) ([]identityRecord, erro
 				return fail(err)
 			}
 			cur.active, cur.digest = false, ""
-			recovery[s.recoveryKey(key)] = nil
+			recovery[key] = nil
 		}
 		out = append(out, cur)
 		delete(known, key)

@@ -24,10 +24,12 @@ import (
 	"github.com/segmentio/kafka-go"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	eventsv1 "github.com/wuxiao/wuxiao/api/events/v1"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
@@ -385,11 +387,12 @@ func TestVillageOfficialsQRAndRegistration(t *testing.T) {
 			t.Errorf("official %s: traits %v", o.ID, traits)
 		}
 	}
-	// First-login codes are in the town's recovery Secret, never in status.
-	rec := getSecret(t, town.NamespaceName(), resources.RecoverySecretName)
+	// First-login codes are in the village's Secret of the town's recovery
+	// namespace, never in status.
+	rec := getSecret(t, town.RecoveryNamespaceName(), resources.VillageRecoverySecretName(v.Spec.Code))
 	for _, o := range got.Spec.Officials {
 		var e RecoveryEntry
-		if err := json.Unmarshal(rec.Data[v.Spec.Code+"."+o.ID], &e); err != nil || e.Code == "" || e.Link == "" || e.Login != OfficialLogin(got, o) {
+		if err := json.Unmarshal(rec.Data[o.ID], &e); err != nil || e.Code == "" || e.Link == "" || e.Login != OfficialLogin(got, o) {
 			t.Errorf("recovery entry of %s: %+v (%v)", o.ID, e, err)
 		}
 		status, _ := json.Marshal(got.Status)
@@ -397,7 +400,7 @@ func TestVillageOfficialsQRAndRegistration(t *testing.T) {
 			t.Errorf("the recovery code of %s is in the Village's status", o.ID)
 		}
 	}
-	if got.Status.RecoverySecret != resources.RecoverySecretName {
+	if got.Status.RecoverySecret != town.RecoveryNamespaceName()+"/"+rec.Name {
 		t.Errorf("status.recoverySecret %q", got.Status.RecoverySecret)
 	}
 
@@ -433,6 +436,9 @@ func TestVillageOfficialsQRAndRegistration(t *testing.T) {
 				return errors.New("status still lists li-na as active")
 			}
 		}
+		if _, ok := getSecret(t, rec.Namespace, rec.Name).Data["li-na"]; ok {
+			return errors.New("li-na's first sign-in code is still in " + rec.Name)
+		}
 		return nil
 	})
 	if s := identityOf(t, ids["zhang-wei"].IdentityID).GetState(); s != "active" {
@@ -457,8 +463,51 @@ func TestVillageOfficialsQRAndRegistration(t *testing.T) {
 		if s := identityOf(t, ids["zhang-wei"].IdentityID).GetState(); s != "inactive" {
 			return fmt.Errorf("identity of an archived village's official is %s", s)
 		}
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(rec), &corev1.Secret{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("the archived village's Secret %s/%s is not deleted (%w)", rec.Namespace, rec.Name, err)
+		}
 		return nil
 	})
+}
+
+// TestLegacyRecoverySecretMoved: the codes of a town's former single
+// recovery Secret move to the recovery namespace, one Secret per village and
+// one for the liaison cadres, without replacing a code issued there since;
+// the former Secret is deleted.
+func TestLegacyRecoverySecretMoved(t *testing.T) {
+	startManager(t)
+	ctx := context.Background()
+	d := fixture(t)
+	town := readyTown(t, d)
+	entry := func(code string) []byte {
+		b, _ := json.Marshal(RecoveryEntry{Login: code + "@example.cn", Code: code, Link: "https://id.example.cn/r?" + code})
+		return b
+	}
+	newer := resources.RecoverySecret(town, resources.VillageRecoverySecretName("330213101201"), map[string][]byte{"zhang-wei": entry("newer")})
+	must(t, k8s.Create(ctx, newer))
+	legacy := resources.Secret(town, resources.LegacyRecoverySecretName, map[string][]byte{
+		"330213101201.zhang-wei": entry("old-zhang"), "330213101201.li-na": entry("li-na"),
+		"330213101202.wang": entry("wang"), "liaison.chen": entry("chen"),
+	})
+	must(t, controllerutil.SetControllerReference(town, legacy, k8s.Scheme()))
+	must(t, k8s.Create(ctx, legacy))
+	eventually(t, wait, func() error {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(legacy), &corev1.Secret{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("the legacy Secret is not deleted (%w)", err)
+		}
+		return nil
+	})
+	for _, c := range []struct{ secret, key, code string }{
+		{resources.VillageRecoverySecretName("330213101201"), "zhang-wei", "newer"},
+		{resources.VillageRecoverySecretName("330213101201"), "li-na", "li-na"},
+		{resources.VillageRecoverySecretName("330213101202"), "wang", "wang"},
+		{resources.LiaisonRecoverySecretName, "chen", "chen"},
+	} {
+		var e RecoveryEntry
+		if err := json.Unmarshal(getSecret(t, town.RecoveryNamespaceName(), c.secret).Data[c.key], &e); err != nil || e.Code != c.code {
+			t.Errorf("%s[%s] = %+v (%v), want code %s", c.secret, c.key, e, err, c.code)
+		}
+	}
 }
 
 func checkQR(t *testing.T, v *wuxiaov1.Village, want string) {

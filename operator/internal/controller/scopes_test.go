@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -164,7 +166,7 @@ func TestTownGroupReachesServicesAndGateway(t *testing.T) {
 
 // A town's liaison cadres (联村干部) get identities like village officials:
 // metadata_public {role: village-liaison-cadre, town, villages}, the first
-// sign-in code in the town's recovery Secret (not in status); a change of
+// sign-in code in the town's liaison-cadres recovery Secret (not in status); a change of
 // their villages rewrites the identity; a cadre taken off the list is
 // deactivated, not deleted.
 func TestLiaisonCadreIdentities(t *testing.T) {
@@ -215,9 +217,9 @@ func TestLiaisonCadreIdentities(t *testing.T) {
 	if traits["email"] != strings.ToLower(email) || traits["name"] != "王芳" || traits["phone"] != "13800000009" {
 		t.Fatalf("traits %v", traits)
 	}
-	rec := getSecret(t, town.NamespaceName(), resources.RecoverySecretName)
+	rec := getSecret(t, town.RecoveryNamespaceName(), resources.LiaisonRecoverySecretName)
 	var e RecoveryEntry
-	if err := json.Unmarshal(rec.Data["liaison.wang-fang"], &e); err != nil || e.Code == "" || e.Login != strings.ToLower(email) {
+	if err := json.Unmarshal(rec.Data["wang-fang"], &e); err != nil || e.Code == "" || e.Login != strings.ToLower(email) {
 		t.Fatalf("recovery entry %+v (%v)", e, err)
 	}
 	status, _ := json.Marshal(st)
@@ -254,8 +256,10 @@ func TestLiaisonCadreIdentities(t *testing.T) {
 		if _, state := metaOf(cur.IdentityID); state != "inactive" {
 			return fmt.Errorf("identity state %s", state)
 		}
-		if _, ok := getSecret(t, town.NamespaceName(), resources.RecoverySecretName).Data["liaison.wang-fang"]; ok {
-			return fmt.Errorf("the recovery entry is still there")
+		// Its only entry: the Secret goes too.
+		err = k8s.Get(ctx, client.ObjectKeyFromObject(rec), &corev1.Secret{})
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("Secret %s/%s with the cadre's recovery entry is not deleted (%w)", rec.Namespace, rec.Name, err)
 		}
 		return nil
 	})

@@ -7,18 +7,15 @@ import (
 	"github.com/wuxiao/wuxiao/api/identity"
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
 	"github.com/wuxiao/wuxiao/operator/internal/provision"
+	"github.com/wuxiao/wuxiao/operator/internal/resources"
 )
-
-// cadreRecoveryKey is a liaison cadre's key in the town's recovery Secret
-// (officials' keys start with their village's 12-digit code).
-func cadreRecoveryKey(cadre string) string { return "liaison." + cadre }
 
 // ensureCadreIdentities gives every liaison cadre (联村干部) of the Town's
 // spec an active identity whose metadata_public is {role:
 // village-liaison-cadre, town, villages}, and deactivates those of cadres
 // no longer listed, as for village officials (syncIdentities). Their
-// first sign-in codes go to the town's recovery Secret under
-// liaison.<cadre id>.
+// first sign-in codes go to the Secret liaison-cadres of the town's
+// recovery namespace, keyed by cadre id.
 func (r *TownReconciler) ensureCadreIdentities(ctx context.Context, town *wuxiaov1.Town, district *wuxiaov1.District) error {
 	if len(town.Spec.LiaisonCadres) == 0 && len(town.Status.LiaisonCadres) == 0 {
 		return nil // no cadres ever: no call to Kratos
@@ -36,9 +33,8 @@ func (r *TownReconciler) ensureCadreIdentities(ctx context.Context, town *wuxiao
 	}
 	recs, err := syncIdentities(ctx, identitySync{
 		k: kratosFor(district.Spec.Kratos.AdminURL), people: people, known: known,
-		recoveryKey: cadreRecoveryKey,
 		writeRecovery: func(e map[string]*RecoveryEntry) error {
-			return writeRecovery(ctx, r.Client, r.Scheme, town, e)
+			return writeRecovery(ctx, r.Client, town, resources.LiaisonRecoverySecretName, e)
 		},
 		sameTenant: func(m identity.Metadata) bool {
 			return m.Role == identity.RoleVillageLiaisonCadre && m.Town == town.Name

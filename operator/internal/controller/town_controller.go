@@ -71,7 +71,7 @@ type TownReconciler struct {
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
 
 // Reconcile brings one Town to its spec.
 func (r *TownReconciler) Reconcile(ctx context.Context, req reconcile.Request) (ctrl.Result, error) {
@@ -167,14 +167,10 @@ func (r *TownReconciler) reconcileChildren(ctx context.Context, town *wuxiaov1.T
 		return err
 	})
 	s.Go(func() error {
-		_, err := applyChild(ctx, r, town, resources.TownAdminBinding(town), func(have, want *rbacv1.RoleBinding) {
-			derive(&have.Subjects, want.Subjects)
-			if len(want.Subjects) == 0 {
-				have.Subjects = nil
-			}
-		})
+		_, err := applyChild(ctx, r, town, resources.TownAdminBinding(town), syncAdminBinding)
 		return err
 	})
+	s.Go(func() error { return r.ensureRecovery(ctx, town) }) // town_recovery.go
 	if err := r.countVillages(ctx, town); err != nil {
 		return failed(err)
 	}
@@ -335,11 +331,7 @@ func syncDeployment(have, want *appsv1.Deployment) {
 // trust the cache's "not found" without asking the API server.
 func (r *TownReconciler) ensureNamespace(ctx context.Context, town *wuxiaov1.Town) (bool, error) {
 	want := resources.Namespace(town)
-	_, op, err := applyOwnedOp(ctx, r.Client, r.Scheme, r.Recorder, town, childNames{}, want, func(have, want *corev1.Namespace) {
-		if _, ok := want.Labels[resources.DeletableLabel]; !ok {
-			delete(have.Labels, resources.DeletableLabel)
-		}
-	})
+	_, op, err := applyOwnedOp(ctx, r.Client, r.Scheme, r.Recorder, town, childNames{}, want, syncDeletable)
 	if apierrors.IsAlreadyExists(err) {
 		// The cache only holds namespaces the operator manages: this one is
 		// someone else's, and the operator will not take it over.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -104,6 +105,38 @@ func TestTownProvisionsNamespaceRBACCatalogAndServices(t *testing.T) {
 	must(t, k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: resources.TownAdminBindingName}, rb))
 	if len(rb.Subjects) != 1 || rb.Subjects[0].Name != town.Spec.Admins[0].Name || rb.RoleRef.Name != resources.VillageAdminRoleName {
 		t.Errorf("rolebinding %+v", rb)
+	}
+	// The recovery namespace: protected and owned like the town's; the
+	// admins read the first sign-in codes there, and no Secret of the
+	// town's namespace (the services' keys).
+	recovery := &corev1.Namespace{}
+	must(t, k8s.Get(ctx, types.NamespacedName{Name: town.RecoveryNamespaceName()}, recovery))
+	if recovery.Labels[wuxiaov1.TownLabel] != town.Name || recovery.Labels[resources.DeletableLabel] != "true" || !metav1.IsControlledBy(recovery, town) {
+		t.Errorf("recovery namespace %s: labels %v, owners %v", recovery.Name, recovery.Labels, recovery.OwnerReferences)
+	}
+	admin := town.Spec.Admins[0].Name
+	for _, c := range []struct {
+		verb, ns, name string
+		want           bool
+	}{
+		{"get", town.RecoveryNamespaceName(), resources.VillageRecoverySecretName("330213101001"), true},
+		{"list", town.RecoveryNamespaceName(), "", true},
+		{"get", ns, resources.DatabaseSecretName, false},
+		{"get", ns, resources.LegacyRecoverySecretName, false},
+		{"list", ns, "", false},
+		{"delete", town.RecoveryNamespaceName(), resources.LiaisonRecoverySecretName, false},
+	} {
+		eventually(t, wait, func() error { // RBAC reaches the authorizer's cache a moment after the write
+			sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+				User: "it-staff", Groups: []string{admin, "system:authenticated"},
+				ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: c.verb, Resource: "secrets", Namespace: c.ns, Name: c.name},
+			}}
+			must(t, k8s.Create(ctx, sar))
+			if sar.Status.Allowed != c.want {
+				return fmt.Errorf("town admin %s secret %s/%s: allowed %v, want %v", c.verb, c.ns, c.name, sar.Status.Allowed, c.want)
+			}
+			return nil
+		})
 	}
 	cm := &corev1.ConfigMap{}
 	must(t, k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: resources.CatalogConfigMapName}, cm))

@@ -77,8 +77,8 @@ func TestImmutableFieldsAndUpdateRules(t *testing.T) {
 	}
 	// A name that would make an over-long namespace is refused at creation.
 	long := newTown(d)
-	long.Name = fmt.Sprintf("%059d", 0)
-	if err := k8s.Create(ctx, long); !apierrors.IsInvalid(err) || !contains(err.Error(), "at most 58 characters") {
+	long.Name = fmt.Sprintf("%055d", 0)
+	if err := k8s.Create(ctx, long); !apierrors.IsInvalid(err) || !contains(err.Error(), "at most 54 characters") {
 		t.Fatalf("long town name: %v", err)
 	}
 }

@@ -54,7 +54,7 @@ type VillageReconciler struct {
 // +kubebuilder:rbac:groups=wuxiao.io,resources=villages/finalizers,verbs=update
 // +kubebuilder:rbac:groups=wuxiao.io,resources=towns;districts;powercatalogs,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
 
 // ArchivedLabel marks a deleted village's archive record.
 const ArchivedLabel = "wuxiao.io/archived"
@@ -285,6 +285,12 @@ func (r *VillageReconciler) archive(ctx context.Context, v *wuxiaov1.Village) (c
 	if err := r.deactivateAll(ctx, v); err != nil {
 		return r.archiveFailed(ctx, v, fmt.Errorf("cannot deactivate the officials' identities: %w; the Village stays until they are", err))
 	}
+	// Their first sign-in codes, handed over or not, go with them.
+	if ns, name, ok := strings.Cut(v.Status.RecoverySecret, "/"); ok {
+		if err := r.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}); client.IgnoreNotFound(err) != nil {
+			return r.archiveFailed(ctx, v, fmt.Errorf("cannot delete the officials' sign-in codes (Secret %s): %w; the Village stays until it can", v.Status.RecoverySecret, err))
+		}
+	}
 	snapshot := v.DeepCopy()
 	snapshot.ManagedFields = nil
 	doc, err := json.MarshalIndent(ArchiveRecord{ArchivedAt: time.Now().UTC(), Village: snapshot}, "", "  ")
@@ -389,7 +395,7 @@ func (r *VillageReconciler) villageRequests(ctx context.Context, opts ...client.
 // ReissueAnnotation, set on a Village to a comma-separated list of official
 // ids (kubectl wuxiao officials reissue), asks the operator for a new
 // one-time first sign-in code for each: the previous code stops working,
-// the new one replaces it in the town's recovery Secret, and the operator
+// the new one replaces it in the village's recovery Secret, and the operator
 // removes the annotation and records the time in ReissuedAtAnnotation (and
 // a Normal event naming the officials, never a code or link).
 const ReissueAnnotation = "wuxiao.io/reissue-recovery"
@@ -404,7 +410,8 @@ func (r *VillageReconciler) reissue(ctx context.Context, v *wuxiaov1.Village, to
 		return nil
 	}
 	secret := &corev1.Secret{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: town.NamespaceName(), Name: resources.RecoverySecretName}, secret); client.IgnoreNotFound(err) != nil {
+	secretName := resources.VillageRecoverySecretName(v.Spec.Code)
+	if err := r.Get(ctx, types.NamespacedName{Namespace: town.RecoveryNamespaceName(), Name: secretName}, secret); client.IgnoreNotFound(err) != nil {
 		return err
 	}
 	k := kratosFor(district.Spec.Kratos.AdminURL)
@@ -420,11 +427,10 @@ func (r *VillageReconciler) reissue(ctx context.Context, v *wuxiaov1.Village, to
 			refused = append(refused, id)
 			continue
 		}
-		key := recoveryKey(v, id)
 		// The previous code first: a failure leaves it as it was, and the
 		// request is retried.
 		var old RecoveryEntry
-		if raw, ok := secret.Data[key]; ok && json.Unmarshal(raw, &old) == nil && old.Link != "" {
+		if raw, ok := secret.Data[id]; ok && json.Unmarshal(raw, &old) == nil && old.Link != "" {
 			if err := burnRecoveryFlow(ctx, district.Spec.Kratos.PublicURL, old.Link); err != nil {
 				return &unavailable{wuxiaov1.ReasonIdentityUnavailable, fmt.Sprintf("official %s: invalidating the previous sign-in code: %v", id, err)}
 			}
@@ -434,7 +440,7 @@ func (r *VillageReconciler) reissue(ctx context.Context, v *wuxiaov1.Village, to
 			return &unavailable{wuxiaov1.ReasonIdentityUnavailable, err.Error()}
 		}
 		entry := &RecoveryEntry{Login: OfficialLogin(v, v.Spec.Officials[o]), Code: code, Link: link, ExpiresAt: expires.UTC()}
-		if err := r.writeRecovery(ctx, town, map[string]*RecoveryEntry{key: entry}); err != nil {
+		if err := r.writeRecovery(ctx, town, v, map[string]*RecoveryEntry{id: entry}); err != nil {
 			return err
 		}
 		done = append(done, id)
@@ -450,7 +456,7 @@ func (r *VillageReconciler) reissue(ctx context.Context, v *wuxiaov1.Village, to
 	}
 	if len(done) > 0 {
 		r.Recorder.Eventf(v, nil, corev1.EventTypeNormal, "RecoveryReissued", "Reissue",
-			"new one-time sign-in codes for %s in Secret %s; the previous ones no longer work", strings.Join(done, ", "), resources.RecoverySecretName)
+			"new one-time sign-in codes for %s in Secret %s; the previous ones no longer work", strings.Join(done, ", "), town.RecoveryNamespaceName()+"/"+secretName)
 	}
 	if len(refused) > 0 {
 		r.Recorder.Eventf(v, nil, corev1.EventTypeWarning, "RecoveryNotReissued", "Reissue",

@@ -16,7 +16,6 @@ import (
 	"github.com/google/uuid"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -49,9 +48,9 @@ func OfficialLogin(v *wuxiaov1.Village, o wuxiaov1.Official) string {
 	return o.Phone + "@" + v.Spec.Code + ".officials.wuxiao.invalid"
 }
 
-// RecoveryEntry is what the recovery Secret holds per new official (key
-// <village code>.<official id>): what town IT staff hand over for the first
-// sign-in. It never appears in status.
+// RecoveryEntry is what a recovery Secret holds per new official or liaison
+// cadre (key: their id; resources.RecoverySecret): what town IT staff hand
+// over for the first sign-in. It never appears in status.
 type RecoveryEntry struct {
 	Login     string    `json:"login"`
 	Code      string    `json:"code"`
@@ -62,8 +61,6 @@ type RecoveryEntry struct {
 // ReasonIdentityConflict (Stalled): an official's login belongs to a
 // Kratos identity the operator may not adopt (see ensureIdentities).
 const ReasonIdentityConflict = "IdentityConflict"
-
-func recoveryKey(v *wuxiaov1.Village, official string) string { return v.Spec.Code + "." + official }
 
 // ensureIdentities gives every official of the spec an active identity
 // whose metadata_public carries {role, town, village}, and deactivates the
@@ -84,8 +81,7 @@ func (r *VillageReconciler) ensureIdentities(ctx context.Context, v *wuxiaov1.Vi
 	}
 	recs, err := syncIdentities(ctx, identitySync{
 		k: kratosFor(district.Spec.Kratos.AdminURL), people: people, known: known,
-		recoveryKey:   func(official string) string { return recoveryKey(v, official) },
-		writeRecovery: func(e map[string]*RecoveryEntry) error { return r.writeRecovery(ctx, town, e) },
+		writeRecovery: func(e map[string]*RecoveryEntry) error { return r.writeRecovery(ctx, town, v, e) },
 		sameTenant:    func(m identity.Metadata) bool { return m.Town == town.Name && m.Village == v.Spec.Code },
 	})
 	v.Status.Identities = nil
@@ -97,7 +93,9 @@ func (r *VillageReconciler) ensureIdentities(ctx context.Context, v *wuxiaov1.Vi
 		return err
 	}
 	if len(v.Spec.Officials) > 0 {
-		v.Status.RecoverySecret = resources.RecoverySecretName
+		v.Status.RecoverySecret = town.RecoveryNamespaceName() + "/" + resources.VillageRecoverySecretName(v.Spec.Code)
+	} else {
+		v.Status.RecoverySecret = ""
 	}
 	return nil
 }
@@ -110,15 +108,15 @@ func identityDigest(t provision.OfficialTraits, m provision.OfficialMetadata) st
 
 func isNotFound(err error) bool { return errors.Is(err, provision.ErrIdentityNotFound) }
 
-// writeRecovery adds and removes entries of the town's recovery Secret.
-func (r *VillageReconciler) writeRecovery(ctx context.Context, town *wuxiaov1.Town, entries map[string]*RecoveryEntry) error {
-	return writeRecovery(ctx, r.Client, r.Scheme, town, entries)
+// writeRecovery adds and removes entries of the village's recovery Secret.
+func (r *VillageReconciler) writeRecovery(ctx context.Context, town *wuxiaov1.Town, v *wuxiaov1.Village, entries map[string]*RecoveryEntry) error {
+	return writeRecovery(ctx, r.Client, town, resources.VillageRecoverySecretName(v.Spec.Code), entries)
 }
 
-// writeRecovery adds (non-nil) and removes (nil) entries of the town's
-// recovery Secret: the village officials' and the liaison cadres' first
-// sign-in codes.
-func writeRecovery(ctx context.Context, c client.Client, scheme *runtime.Scheme, town *wuxiaov1.Town, entries map[string]*RecoveryEntry) error {
+// writeRecovery adds (non-nil) and removes (nil) entries of the Secret name
+// in the town's recovery namespace (resources.RecoverySecret). Removals
+// alone never create it; a Secret left empty is deleted.
+func writeRecovery(ctx context.Context, c client.Client, town *wuxiaov1.Town, name string, entries map[string]*RecoveryEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -132,7 +130,23 @@ func writeRecovery(ctx context.Context, c client.Client, scheme *runtime.Scheme,
 			data[key] = b
 		}
 	}
-	_, _, err := ensure(ctx, c, scheme, town, resources.Secret(town, resources.RecoverySecretName, data), func(have, want *corev1.Secret) {
+	want := resources.RecoverySecret(town, name, data)
+	if len(data) == 0 {
+		have := &corev1.Secret{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(want), have); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		for key := range entries {
+			delete(have.Data, key)
+		}
+		if len(have.Data) == 0 {
+			return client.IgnoreNotFound(c.Delete(ctx, have, client.Preconditions{UID: &have.UID, ResourceVersion: &have.ResourceVersion}))
+		}
+		return c.Update(ctx, have)
+	}
+	// No owner: the Secret lives in another namespace than its Village, and
+	// goes with the recovery namespace when the Town is deleted.
+	_, _, err := ensure(ctx, c, nil, nil, want, func(have, want *corev1.Secret) {
 		if have.Data == nil {
 			have.Data = map[string][]byte{}
 		}

@@ -53,7 +53,7 @@ func (p Postgres) url(user, password, database string) string {
 }
 
 // TownDatabase is the name of a town's database and of the role owning it:
-// wuxiao_<town>. Town names are DNS labels of up to 58 characters, so the
+// wuxiao_<town>. Town names are DNS labels of up to 54 characters, so the
 // name may exceed PostgreSQL's 63 bytes, which it would silently truncate
 // (and two long names could collide): those get a hash suffix instead.
 func TownDatabase(town string) string {

@@ -53,12 +53,8 @@ const (
 	// AuditKeySecretName keys the workflow's audit chain (workflow and
 	// inspection, which verifies it: WUXIAO_AUDIT_KEY); generated once, never
 	// rotated by the operator.
-	AuditKeySecretName = settings.AuditKeySecretName
-	SecretKeyKey       = settings.SecretKeyKey
-	// RecoverySecretName holds the first-login recovery codes of the town's
-	// new officials, for town IT staff to hand over (they may read this
-	// Secret and no other).
-	RecoverySecretName    = "wuxiao-official-recovery"
+	AuditKeySecretName    = settings.AuditKeySecretName
+	SecretKeyKey          = settings.SecretKeyKey
 	DeletableLabel        = "wuxiao.io/deletable"
 	CatalogHashAnnotation = "wuxiao.io/catalog-hash"
 	// VersionLabel on a Deployment records the service version it runs; the
@@ -145,12 +141,67 @@ func serviceLabels(town string, svc wuxiaov1.ServiceName) map[string]string {
 
 // Namespace is the town's namespace. It carries DeletableLabel only while the
 // Town allows deletion; an admission policy refuses deleting it otherwise.
-func Namespace(t *wuxiaov1.Town) *corev1.Namespace {
+func Namespace(t *wuxiaov1.Town) *corev1.Namespace { return townNamespace(t, t.NamespaceName()) }
+
+// RecoveryNamespace holds the town's first sign-in codes, for its admins to
+// hand over (RecoveryReaderRole); protected from deletion like Namespace.
+func RecoveryNamespace(t *wuxiaov1.Town) *corev1.Namespace {
+	return townNamespace(t, t.RecoveryNamespaceName())
+}
+
+func townNamespace(t *wuxiaov1.Town, name string) *corev1.Namespace {
 	l := TownLabels(t.Name)
 	if !t.DeletionPrevented() {
 		l[DeletableLabel] = "true"
 	}
-	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: t.NamespaceName(), Labels: l}}
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l}}
+}
+
+// The first sign-in codes of a town's new officials and liaison cadres, for
+// its admins to hand over, are Secrets of its recovery namespace: one per
+// village (VillageRecoverySecretName, keys: official ids) and one for the
+// liaison cadres (keys: cadre ids). One Secret per village keeps each write
+// the size of one village: a single Secret of the whole town was rewritten
+// whole for every village onboarded (quadratic in villages) and would pass
+// the API server's 1 MiB limit near 3,000 officials.
+const (
+	LiaisonRecoverySecretName = "liaison-cadres"
+	RecoveryReaderRoleName    = "wuxiao-recovery-reader"
+	// LegacyRecoverySecretName is the Secret of the town's namespace that
+	// held every code before; the operator moves its entries to the
+	// recovery namespace and deletes it.
+	LegacyRecoverySecretName = "wuxiao-official-recovery"
+)
+
+// VillageRecoverySecretName is the Secret of the village with the given code
+// in its town's recovery namespace.
+func VillageRecoverySecretName(code string) string { return "village-" + code }
+
+// RecoverySecret is a Secret of the town's recovery namespace.
+func RecoverySecret(t *wuxiaov1.Town, name string, data map[string][]byte) *corev1.Secret {
+	s := Secret(t, name, data)
+	s.Namespace = t.RecoveryNamespaceName()
+	return s
+}
+
+// RecoveryReaderRole lets the town's admins read the codes in the recovery
+// namespace, where nothing else is.
+func RecoveryReaderRole(t *wuxiaov1.Town) *rbacv1.Role {
+	return &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: RecoveryReaderRoleName, Namespace: t.RecoveryNamespaceName(), Labels: TownLabels(t.Name)},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "list", "watch"}},
+		},
+	}
+}
+
+// RecoveryReaderBinding binds the Town's admins to RecoveryReaderRole.
+func RecoveryReaderBinding(t *wuxiaov1.Town) *rbacv1.RoleBinding {
+	return &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: TownAdminBindingName, Namespace: t.RecoveryNamespaceName(), Labels: TownLabels(t.Name)},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: RecoveryReaderRoleName},
+		Subjects:   adminSubjects(t),
+	}
 }
 
 // VillageAdminRole lets its subjects manage Village objects in the town's
@@ -165,13 +216,20 @@ func VillageAdminRole(t *wuxiaov1.Town) *rbacv1.Role {
 				Verbs: []string{"get"}},
 			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch"}},
 			{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"get", "list", "watch"}},
-			{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{RecoverySecretName}, Verbs: []string{"get"}},
 		},
 	}
 }
 
 // TownAdminBinding binds the Town's admins to VillageAdminRole.
 func TownAdminBinding(t *wuxiaov1.Town) *rbacv1.RoleBinding {
+	return &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: TownAdminBindingName, Namespace: t.NamespaceName(), Labels: TownLabels(t.Name)},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: VillageAdminRoleName},
+		Subjects:   adminSubjects(t),
+	}
+}
+
+func adminSubjects(t *wuxiaov1.Town) []rbacv1.Subject {
 	subjects := make([]rbacv1.Subject, 0, len(t.Spec.Admins))
 	for _, a := range t.Spec.Admins {
 		s := rbacv1.Subject{Kind: a.Kind, Name: a.Name, Namespace: a.Namespace}
@@ -181,11 +239,7 @@ func TownAdminBinding(t *wuxiaov1.Town) *rbacv1.RoleBinding {
 		}
 		subjects = append(subjects, s)
 	}
-	return &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: TownAdminBindingName, Namespace: t.NamespaceName(), Labels: TownLabels(t.Name)},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: VillageAdminRoleName},
-		Subjects:   subjects,
-	}
+	return subjects
 }
 
 // CatalogConfigMap holds the town's resolved catalog as JSON, and returns its

@@ -242,7 +242,7 @@ func SignInBrowser(t testing.TB, p *Page, gatewayURL, email, password string) {
 }
 
 // FirstSignInBrowser is an official's first sign-in as town IT hands it
-// over (the operator's Secret wuxiao-official-recovery holds both): it opens
+// over (the operator's recovery Secrets hold both): it opens
 // link (Kratos' recovery link, <gateway>/auth/recovery?flow=...), enters the
 // one-time code, sets password on the settings page it is sent to, and
 // fails the test unless the browser then holds a session for link's origin
