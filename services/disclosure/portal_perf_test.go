@@ -3,9 +3,7 @@ package disclosure
 import (
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"testing"
-	"time"
 
 	"github.com/wuxiao/wuxiao/services/internal/httpapi"
 	"github.com/wuxiao/wuxiao/services/internal/httpapi/httpapitest"
@@ -61,34 +59,24 @@ func BenchmarkPortalVsFileServer(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	spent := make([]time.Duration, len(targets))
-	cpu := make([]time.Duration, len(targets))
-	served := make([]int, len(targets))
-	var bursts [][]float64 // per turn: each server's rate
-	b.ResetTimer()
-	for turn := 0; served[0] < b.N; turn++ {
-		n := min(perfBurst, b.N-served[0])
-		rates := make([]float64, len(targets))
-		for j := range targets {
-			i := (j + turn) % len(targets)
-			start, cpu0 := time.Now(), testinfra.ProcessCPU()
-			if _, _, err := load(clients[i], targets[i].url, "", want, n); err != nil {
-				b.Fatal(err)
-			}
-			d := time.Since(start)
-			cpu[i] += testinfra.ProcessCPU() - cpu0
-			spent[i] += d
-			served[i] += n
-			rates[i] = float64(n) / d.Seconds()
+	serve := make([]func(int) error, len(targets))
+	for i, t := range targets {
+		serve[i] = func(n int) error {
+			_, _, err := load(clients[i], t.url, "", want, n)
+			return err
 		}
-		bursts = append(bursts, rates)
 	}
+	b.ResetTimer()
+	res, err := testinfra.RotatingTurns(b.N, perfBurst, serve...)
 	b.StopTimer()
-	rate := func(i int) float64 { return float64(served[i]) / spent[i].Seconds() }
+	if err != nil {
+		b.Fatal(err)
+	}
+	rate := res.Rate
 	b.ReportMetric(rate(0)/rate(1), "ratio")
 	b.ReportMetric(rate(0)/rate(2), "ratio-same-stack")
 	// CPU per request, clients included (the same for every server).
-	perReq := func(i int) float64 { return cpu[i].Seconds() / float64(served[i]) }
+	perReq := res.CPUPerRequest
 	b.ReportMetric(perReq(1)/perReq(0), "cpu-ratio")
 	b.ReportMetric(perReq(2)/perReq(0), "cpu-ratio-same-stack")
 	for i, t := range targets {
@@ -98,11 +86,7 @@ func BenchmarkPortalVsFileServer(b *testing.B) {
 		b.ReportMetric(rate(i), t.name+"-req/s")
 	}
 	b.ReportMetric(float64(want), "page-bytes")
-	var turns []float64
-	for _, r := range bursts {
-		turns = append(turns, r[0]/r[1])
-	}
-	slices.Sort(turns)
+	turns := res.TurnRatios(0, 1)
 	b.Logf("portal ÷ fileserver per turn (%d turns): p25 %.2f, median %.2f, p75 %.2f",
 		len(turns), turns[len(turns)/4], turns[len(turns)/2], turns[len(turns)*3/4])
 }

@@ -7,11 +7,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/wuxiao/wuxiao/services/internal/testinfra"
 )
@@ -69,31 +67,17 @@ func BenchmarkPortalGatewayVsFileServer(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	spent := make([]time.Duration, len(targets))
-	cpu := make([]time.Duration, len(targets))
-	served := make([]int, len(targets))
-	var turns []float64 // gateway ÷ fileserver per turn
-	b.ResetTimer()
-	for k := 0; served[0] < b.N; k++ {
-		n := min(perfBurst, b.N-served[0])
-		rates := make([]float64, len(targets))
-		for j := range targets {
-			i := (j + k) % len(targets)
-			start, cpu0 := time.Now(), testinfra.ProcessCPU()
-			if err := turn(clients[i], targets[i].url, targets[i].cacheControl, len(f.body), n); err != nil {
-				b.Fatal(err)
-			}
-			d := time.Since(start)
-			cpu[i] += testinfra.ProcessCPU() - cpu0
-			spent[i] += d
-			served[i] += n
-			rates[i] = float64(n) / d.Seconds()
-		}
-		turns = append(turns, rates[0]/rates[1])
+	serve := make([]func(int) error, len(targets))
+	for i, t := range targets {
+		serve[i] = func(n int) error { return turn(clients[i], t.url, t.cacheControl, len(f.body), n) }
 	}
+	b.ResetTimer()
+	res, err := testinfra.RotatingTurns(b.N, perfBurst, serve...)
 	b.StopTimer()
-	rate := func(i int) float64 { return float64(served[i]) / spent[i].Seconds() }
-	perReq := func(i int) float64 { return cpu[i].Seconds() / float64(served[i]) }
+	if err != nil {
+		b.Fatal(err)
+	}
+	rate, perReq := res.Rate, res.CPUPerRequest
 	b.ReportMetric(rate(0)/rate(1), "ratio")
 	b.ReportMetric(perReq(1)/perReq(0), "cpu-ratio")
 	b.ReportMetric(rate(2)/rate(1), "proxy-ratio")
@@ -105,7 +89,7 @@ func BenchmarkPortalGatewayVsFileServer(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(f.body)), "page-bytes")
 	b.ReportMetric(0, "ns/op") // b.N is each server's requests, not the run's
-	slices.Sort(turns)
+	turns := res.TurnRatios(0, 1)
 	b.Logf("gateway ÷ fileserver per turn (%d turns): p25 %.2f, median %.2f, p75 %.2f",
 		len(turns), turns[len(turns)/4], turns[len(turns)/2], turns[len(turns)*3/4])
 }
