@@ -132,6 +132,9 @@ type Authenticator struct {
 	flight singleflight.Group
 	mu     sync.Mutex
 	cache  map[[32]byte]cacheEntry
+	// notReadyUntil: Kratos said it was not ready (kratosReady) and is
+	// not asked again before then.
+	notReadyUntil time.Time
 }
 
 type cacheEntry struct {
@@ -404,9 +407,21 @@ func (a *Authenticator) whoami(ctx context.Context, c credentials) (Principal, t
 		}
 		// 401: no, invalid, expired or revoked session, or inactive
 		// identity. 403: the session's assurance level is insufficient.
+		// But Kratos (v1.3, session.Handler.whoami) also answers 401 when
+		// it cannot read its database: a valid session would be told to
+		// sign in again while PostgreSQL restarts. A 401 counts only while
+		// Kratos says it is ready (its readiness pings the database).
+		if resp.StatusCode == http.StatusUnauthorized && !a.kratosReady(ctx) {
+			a.log.Error("identity: Kratos answered 401 while not ready (its database?)", "err", err)
+			return Principal{}, time.Time{}, &authError{http.StatusServiceUnavailable, "Identity service unavailable",
+				"the sign-in service cannot reach its database; try again shortly"}
+		}
 		return Principal{}, time.Time{}, &authError{http.StatusUnauthorized, "Authentication required",
 			"the session is invalid, expired or revoked: sign in again"}
 	}
+	a.mu.Lock()
+	a.notReadyUntil = time.Time{} // it answered from its database
+	a.mu.Unlock()
 	if s == nil || s.Identity == nil {
 		a.log.Error("identity: Kratos returned a session without an identity")
 		return Principal{}, time.Time{}, &authError{http.StatusServiceUnavailable, "Identity service unavailable",
@@ -440,6 +455,29 @@ func (a *Authenticator) whoami(ctx context.Context, c credentials) (Principal, t
 		p.Name, _ = traits[apiidentity.TraitName].(string)
 	}
 	return p, exp, nil
+}
+
+// kratosReady asks Kratos' readiness endpoint (GET /health/ready: its
+// database reachable, its migrations applied). Only a 401 pays for it;
+// concurrent ones share one call, and a "not ready" holds for a second.
+func (a *Authenticator) kratosReady(ctx context.Context) bool {
+	a.mu.Lock()
+	notReady := a.now().Before(a.notReadyUntil)
+	a.mu.Unlock()
+	if notReady {
+		return false
+	}
+	v, _, _ := a.flight.Do("kratos ready", func() (any, error) {
+		_, resp, err := a.api.MetadataAPI.IsReady(ctx).Execute()
+		ready := err == nil && resp != nil && resp.StatusCode == http.StatusOK
+		if !ready {
+			a.mu.Lock()
+			a.notReadyUntil = a.now().Add(time.Second)
+			a.mu.Unlock()
+		}
+		return ready, nil
+	})
+	return v.(bool)
 }
 
 // parseMetadata reads metadata_public strictly: role, town, village and

@@ -3,8 +3,11 @@ package identity
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
@@ -580,4 +583,152 @@ func TestRequireGroupAndLiaisonScopes(t *testing.T) {
 		!slices.Equal(p.principal.Villages, []string{villageA}) || !p.principal.CanReadVillage(townA, villageA) || p.principal.CanReadVillage(townA, villageC) {
 		t.Fatalf("cadre: %d, principal %+v", w.Code, p.principal)
 	}
+}
+
+// TestKratosDatabaseOutageIsServiceUnavailable: Kratos answers whoami with
+// 401 when it cannot read its database, which would send everyone signed
+// in back to the sign-in page while PostgreSQL restarts (hack/chaos
+// pg-restart). A private Kratos reaches its database through a proxy the
+// test cuts: a valid session is then 503 (try again), not 401, and works
+// again when the database is back.
+func TestKratosDatabaseOutageIsServiceUnavailable(t *testing.T) {
+	dsn, err := url.Parse(testinfra.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := newCuttableProxy(t, dsn.Host)
+	dsn.Host = db.addr
+	publicURL, adminURL := testinfra.PrivateKratos(t, "http://127.0.0.1:1", "WUXIAO_KRATOS_DSN="+dsn.String())
+
+	admin, pub := testinfra.KratosClient(adminURL), testinfra.KratosClient(publicURL)
+	email, password := testinfra.UniqueName("outage-")+"@test.wuxiao.invalid", testinfra.UniqueName("pw-")
+	body := kratos.NewCreateIdentityBody("default", map[string]any{"email": email, "name": "停库测试"})
+	body.SetMetadataPublic(map[string]any{"role": string(RoleDirector), "town": townA, "village": villageA})
+	body.SetCredentials(kratos.IdentityWithCredentials{Password: &kratos.IdentityWithCredentialsPassword{
+		Config: &kratos.IdentityWithCredentialsPasswordConfig{Password: &password}}})
+	if _, _, err := admin.IdentityAPI.CreateIdentity(ctx(t)).CreateIdentityBody(*body).Execute(); err != nil {
+		t.Fatal(err)
+	}
+	flow, _, err := pub.FrontendAPI.CreateNativeLoginFlow(ctx(t)).Execute()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, _, err := pub.FrontendAPI.UpdateLoginFlow(ctx(t)).Flow(flow.Id).UpdateLoginFlowBody(
+		kratos.UpdateLoginFlowWithPasswordMethodAsUpdateLoginFlowBody(kratos.NewUpdateLoginFlowWithPasswordMethod(email, "password", password))).Execute()
+	if err != nil || done.SessionToken == nil {
+		t.Fatalf("signing in: %v", err)
+	}
+	token := *done.SessionToken
+
+	log, logs := newLogger()
+	a := New(publicURL, WithCacheTTL(0), WithLogger(log))
+	if w := get(t, a.Require(&probe{}), cred{bearer: token}); w.Code != http.StatusNoContent {
+		t.Fatalf("before the outage: %d %s", w.Code, w.Body)
+	}
+
+	db.cut()
+	// What Kratos itself says, the reason for the check.
+	if _, resp, err := pub.FrontendAPI.ToSession(ctx(t)).XSessionToken(token).Execute(); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Logf("Kratos without its database answered whoami with %v (%v): the 401 this test guards against may be gone", resp, err)
+	}
+	for name, mw := range map[string]func(http.Handler) http.Handler{"Require": a.Require, "Optional": a.Optional} {
+		p := &probe{}
+		wantProblem(t, get(t, mw(p), cred{bearer: token}), http.StatusServiceUnavailable)
+		if p.calls != 0 {
+			t.Fatalf("%s: handler ran during the outage", name)
+		}
+	}
+	if !strings.Contains(logs.String(), "not ready") {
+		t.Errorf("outage not logged: %q", logs.String())
+	}
+	// A session that does not exist is still refused as such, once Kratos
+	// is ready: the check only turns 401s into 503s while it is not.
+	db.restore()
+	eventuallyStatus(t, a, token, http.StatusNoContent)
+	wantProblem(t, get(t, a.Require(&probe{}), cred{bearer: "ory_st_" + testinfra.UniqueName("bogus")}), http.StatusUnauthorized)
+}
+
+// eventuallyStatus waits until a request with token gets status (Kratos
+// reconnects to its database on its own schedule).
+func eventuallyStatus(t *testing.T, a *Authenticator, token string, status int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		w := get(t, a.Require(&probe{}), cred{bearer: token})
+		if w.Code == status {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status %d, want %d: %s", w.Code, status, w.Body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// cuttableProxy forwards TCP connections to a backend until cut: then it
+// closes every connection and refuses new ones, until restored.
+type cuttableProxy struct {
+	t       *testing.T
+	addr    string
+	backend string
+	mu      sync.Mutex
+	ln      net.Listener
+	conns   []net.Conn
+}
+
+func newCuttableProxy(t *testing.T, backend string) *cuttableProxy {
+	p := &cuttableProxy{t: t, backend: backend}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.addr = ln.Addr().String()
+	p.serve(ln)
+	t.Cleanup(p.cut)
+	return p
+}
+
+func (p *cuttableProxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			b, err := net.Dial("tcp", p.backend)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, b)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(b, c); b.Close() }()
+			go func() { _, _ = io.Copy(c, b); c.Close() }()
+		}
+	}()
+}
+
+func (p *cuttableProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *cuttableProxy) restore() {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.serve(ln)
 }
