@@ -406,9 +406,24 @@ func (s *suite) checkVillages(ctx context.Context, b *books) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	nIDs, nQR := 0, 0
+	// Each official's first sign-in code, in the village's Secret of the
+	// town's recovery namespace: a missing one is a hand-over lost.
+	var secrets corev1.SecretList
+	if err := s.c.kube.List(ctx, &secrets, client.InNamespace(wuxiaov1.TownRecoveryNamespace(s.town))); err != nil {
+		return "", err
+	}
+	codes := map[string]int{}
+	for _, sec := range secrets.Items {
+		if code, ok := strings.CutPrefix(sec.Name, "village-"); ok {
+			codes[code] = len(sec.Data)
+		}
+	}
+	nIDs, nQR, nCodes := 0, 0, 0
 	for _, code := range s.villageCodes() {
-		nIDs, nQR = nIDs+ids[code], nQR+qr[code]
+		nIDs, nQR, nCodes = nIDs+ids[code], nQR+qr[code], nCodes+codes[code]
+		if n := codes[code]; n < 2 {
+			b.lose("village %s: %d of 2 first sign-in codes", code, n)
+		}
 		switch n := qr[code]; {
 		case n == 0:
 			b.lose("village %s: no QR ConfigMap", code)
@@ -422,7 +437,7 @@ func (s *suite) checkVillages(ctx context.Context, b *books) (string, error) {
 			b.double("village %s: %d identities for 2 officials", code, n)
 		}
 	}
-	return fmt.Sprintf("after: %d/%d Ready, %d identities for %d officials, %d QR ConfigMaps", ready, chaosVillages, nIDs, 2*chaosVillages, nQR), nil
+	return fmt.Sprintf("after: %d/%d Ready, %d identities and %d first sign-in codes for %d officials, %d QR ConfigMaps", ready, chaosVillages, nIDs, nCodes, 2*chaosVillages, nQR), nil
 }
 
 // deleteVillages removes the suite's villages and waits until they are
