@@ -163,7 +163,7 @@ func (r *TownReconciler) reconcileChildren(ctx context.Context, town *wuxiaov1.T
 	// The admins' rights need nothing else: town IT staff can start
 	// preparing villages while the rest waits.
 	s.Go(func() error {
-		_, err := applyChild(ctx, r, town, resources.VillageAdminRole(town), func(have, want *rbacv1.Role) { derive(&have.Rules, want.Rules) })
+		_, err := applyChild(ctx, r, town, resources.VillageAdminRole(town), syncRules)
 		return err
 	})
 	s.Go(func() error {

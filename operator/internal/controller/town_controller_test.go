@@ -138,6 +138,30 @@ func TestTownProvisionsNamespaceRBACCatalogAndServices(t *testing.T) {
 			return nil
 		})
 	}
+	// An admin removed from spec.admins loses the codes at once (the last
+	// one too: a shorter list is not "derived" from the longer).
+	readsCodes := func(group string, want bool) {
+		t.Helper()
+		eventually(t, wait, func() error {
+			sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+				User: "it-staff", Groups: []string{group, "system:authenticated"},
+				ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "get", Resource: "secrets", Namespace: town.RecoveryNamespaceName(), Name: "village-330213101001"},
+			}}
+			must(t, k8s.Create(ctx, sar))
+			if sar.Status.Allowed != want {
+				return fmt.Errorf("group %s may read the codes: %v, want %v", group, sar.Status.Allowed, want)
+			}
+			return nil
+		})
+	}
+	update(t, town, func() {
+		town.Spec.Admins = []wuxiaov1.TownAdmin{{Kind: "Group", Name: admin + "-new"}, {Kind: "Group", Name: admin + "-second"}}
+	})
+	readsCodes(admin+"-second", true)
+	update(t, town, func() { town.Spec.Admins = town.Spec.Admins[:1] })
+	readsCodes(admin+"-second", false)
+	readsCodes(admin, false)
+	readsCodes(admin+"-new", true)
 	cm := &corev1.ConfigMap{}
 	must(t, k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: resources.CatalogConfigMapName}, cm))
 	if !contains(cm.Data[resources.CatalogFileKey], `"funds-expenditure"`) {

@@ -28,7 +28,7 @@ func (r *TownReconciler) ensureRecovery(ctx context.Context, town *wuxiaov1.Town
 	if err != nil {
 		return err
 	}
-	if _, err := applyChild(ctx, r, town, resources.RecoveryReaderRole(town), func(have, want *rbacv1.Role) { derive(&have.Rules, want.Rules) }); err != nil {
+	if _, err := applyChild(ctx, r, town, resources.RecoveryReaderRole(town), syncRules); err != nil {
 		return err
 	}
 	if _, err := applyChild(ctx, r, town, resources.RecoveryReaderBinding(town), syncAdminBinding); err != nil {
@@ -44,13 +44,20 @@ func syncDeletable(have, want *corev1.Namespace) {
 	}
 }
 
-// syncAdminBinding makes a binding's subjects the Town's admins, exactly.
+// syncAdminBinding makes a binding's subjects the Town's admins, exactly:
+// derive would keep an admin removed from the end of spec.admins (a want
+// that is a prefix of what is there counts as derived), and their access.
 func syncAdminBinding(have, want *rbacv1.RoleBinding) {
-	derive(&have.Subjects, want.Subjects)
+	setIfDifferent(&have.Subjects, want.Subjects)
 	if len(want.Subjects) == 0 {
 		have.Subjects = nil
 	}
 }
+
+// syncRules makes a Role's rules exactly the operator's (a rule dropped
+// from the operator's Role, such as the town namespace's former recovery
+// Secret, is removed from the live one).
+func syncRules(have, want *rbacv1.Role) { setIfDifferent(&have.Rules, want.Rules) }
 
 // moveLegacyRecovery moves the entries of the Secret that held all of a
 // town's codes in its own namespace (resources.LegacyRecoverySecretName;

@@ -286,10 +286,8 @@ func (r *VillageReconciler) archive(ctx context.Context, v *wuxiaov1.Village) (c
 		return r.archiveFailed(ctx, v, fmt.Errorf("cannot deactivate the officials' identities: %w; the Village stays until they are", err))
 	}
 	// Their first sign-in codes, handed over or not, go with them.
-	if ns, name, ok := strings.Cut(v.Status.RecoverySecret, "/"); ok {
-		if err := r.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}); client.IgnoreNotFound(err) != nil {
-			return r.archiveFailed(ctx, v, fmt.Errorf("cannot delete the officials' sign-in codes (Secret %s): %w; the Village stays until it can", v.Status.RecoverySecret, err))
-		}
+	if err := r.deleteRecovery(ctx, v); err != nil {
+		return r.archiveFailed(ctx, v, fmt.Errorf("cannot delete the officials' sign-in codes: %w; the Village stays until it can", err))
 	}
 	snapshot := v.DeepCopy()
 	snapshot.ManagedFields = nil
@@ -316,6 +314,28 @@ func (r *VillageReconciler) archive(ctx context.Context, v *wuxiaov1.Village) (c
 	r.Recorder.Eventf(v, nil, corev1.EventTypeNormal, "Archived", "Archive", "archived as ConfigMap %s/%s", cm.Namespace, cm.Name)
 	controllerutil.RemoveFinalizer(v, wuxiaov1.ArchiveFinalizer)
 	return ctrl.Result{}, r.Update(ctx, v)
+}
+
+// deleteRecovery deletes the archived village's recovery Secret, named by
+// its town and code (not by status, which a village provisioned before the
+// recovery namespaces names otherwise), unless another Village of the town
+// claims the same code: the Secret is then that village's.
+func (r *VillageReconciler) deleteRecovery(ctx context.Context, v *wuxiaov1.Village) error {
+	town, ok := strings.CutPrefix(v.Namespace, "town-")
+	if !ok {
+		return nil
+	}
+	same := &wuxiaov1.VillageList{}
+	if err := r.List(ctx, same, client.InNamespace(v.Namespace), client.MatchingFields{villageCodeIndex: v.Spec.Code}); err != nil {
+		return err
+	}
+	for i := range same.Items {
+		if o := &same.Items[i]; o.UID != v.UID && o.DeletionTimestamp.IsZero() {
+			return nil
+		}
+	}
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: wuxiaov1.TownRecoveryNamespace(town), Name: resources.VillageRecoverySecretName(v.Spec.Code)}}
+	return client.IgnoreNotFound(r.Delete(ctx, s))
 }
 
 // archiveFailed reports a failed archiving step through archiveErrors and
