@@ -3,8 +3,6 @@ package identity
 import (
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -596,8 +594,8 @@ func TestKratosDatabaseOutageIsServiceUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := newCuttableProxy(t, dsn.Host)
-	dsn.Host = db.addr
+	db := testinfra.NewProxy(t, dsn.Host)
+	dsn.Host = db.Addr
 	publicURL, adminURL := testinfra.PrivateKratos(t, "http://127.0.0.1:1", "WUXIAO_KRATOS_DSN="+dsn.String())
 
 	admin, pub := testinfra.KratosClient(adminURL), testinfra.KratosClient(publicURL)
@@ -626,7 +624,7 @@ func TestKratosDatabaseOutageIsServiceUnavailable(t *testing.T) {
 		t.Fatalf("before the outage: %d %s", w.Code, w.Body)
 	}
 
-	db.cut()
+	db.Cut()
 	// What Kratos itself says, the reason for the check.
 	if _, resp, err := pub.FrontendAPI.ToSession(ctx(t)).XSessionToken(token).Execute(); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Logf("Kratos without its database answered whoami with %v (%v): the 401 this test guards against may be gone", resp, err)
@@ -643,7 +641,7 @@ func TestKratosDatabaseOutageIsServiceUnavailable(t *testing.T) {
 	}
 	// A session that does not exist is still refused as such, once Kratos
 	// is ready: the check only turns 401s into 503s while it is not.
-	db.restore()
+	db.Restore()
 	eventuallyStatus(t, a, token, http.StatusNoContent)
 	wantProblem(t, get(t, a.Require(&probe{}), cred{bearer: "ory_st_" + testinfra.UniqueName("bogus")}), http.StatusUnauthorized)
 }
@@ -663,72 +661,4 @@ func eventuallyStatus(t *testing.T, a *Authenticator, token string, status int) 
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// cuttableProxy forwards TCP connections to a backend until cut: then it
-// closes every connection and refuses new ones, until restored.
-type cuttableProxy struct {
-	t       *testing.T
-	addr    string
-	backend string
-	mu      sync.Mutex
-	ln      net.Listener
-	conns   []net.Conn
-}
-
-func newCuttableProxy(t *testing.T, backend string) *cuttableProxy {
-	p := &cuttableProxy{t: t, backend: backend}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.addr = ln.Addr().String()
-	p.serve(ln)
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *cuttableProxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			b, err := net.Dial("tcp", p.backend)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, b)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(b, c); b.Close() }()
-			go func() { _, _ = io.Copy(c, b); c.Close() }()
-		}
-	}()
-}
-
-func (p *cuttableProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *cuttableProxy) restore() {
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.serve(ln)
 }

@@ -2,9 +2,6 @@ package platform_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"strconv"
@@ -113,14 +110,14 @@ func TestDependencyHealthOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := newProxy(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
-	scrape := runHealth(t, lazyPool(t, proxy.addr), brokers, 2*time.Second)
+	proxy := testinfra.NewProxy(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
+	scrape := runHealth(t, lazyPool(t, proxy.Addr), brokers, 2*time.Second)
 
 	waitUp(t, scrape, "1", "1")
-	proxy.cut()
+	proxy.Cut()
 	stopKafka()
 	waitUp(t, scrape, "0", "0")
-	proxy.restore()
+	proxy.Restore()
 	startKafka()
 	waitUp(t, scrape, "1", "1")
 }
@@ -187,66 +184,4 @@ func (b *blackhole) drop() {
 		_ = c.Close()
 	}
 	b.conns = nil
-}
-
-// proxy forwards TCP connections to target while open; cut closes its
-// listener and every forwarded connection, restore listens again on the
-// same address.
-type proxy struct {
-	t      *testing.T
-	addr   string
-	target string
-	mu     sync.Mutex
-	l      net.Listener
-	conns  []net.Conn
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	p := &proxy{t: t, target: target, addr: testinfra.FreeAddr(t)}
-	p.restore()
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *proxy) restore() {
-	l, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		p.t.Fatal(fmt.Errorf("proxy: %w", err))
-	}
-	p.mu.Lock()
-	p.l = l
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", p.target)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(u, c); _ = u.Close() }()
-			go func() { _, _ = io.Copy(c, u); _ = c.Close() }()
-		}
-	}()
-}
-
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.l != nil {
-		if err := p.l.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-			p.t.Error(err)
-		}
-		p.l = nil
-	}
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.conns = nil
 }
