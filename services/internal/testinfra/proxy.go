@@ -1,6 +1,7 @@
 package testinfra
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -32,7 +33,7 @@ func NewProxy(t testing.TB, target string) *Proxy {
 
 // Restore listens on the proxy's address again.
 func (p *Proxy) Restore() {
-	l, err := net.Listen("tcp", p.Addr)
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", p.Addr)
 	if err != nil {
 		p.t.Fatalf("proxy: %v", err)
 	}
@@ -45,7 +46,7 @@ func (p *Proxy) Restore() {
 			if err != nil {
 				return
 			}
-			u, err := net.Dial("tcp", p.target)
+			u, err := (&net.Dialer{}).DialContext(context.Background(), "tcp", p.target)
 			if err != nil {
 				_ = c.Close()
 				continue
