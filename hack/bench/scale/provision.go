@@ -33,7 +33,7 @@ import (
 // its QR code (rendered by api/qrcode, as the operator does) in a
 // ConfigMap, its registration event on the town's tenant topic, and the
 // archive finalizer. The baseline does each the cheapest way: one
-// PostgreSQL connection per town, one long-lived Kafka writer for every
+// PostgreSQL connection per town, one long-lived Kafka writer per town for every
 // registration. Identities are not provisioned by either run: the
 // benchmark's villages list no officials.
 //
@@ -43,10 +43,10 @@ import (
 type baseProvision struct {
 	pgURL   string // admin, database postgres
 	brokers []string
-	writer  *kafka.Writer
 
-	mu     sync.Mutex
-	topics map[string]chan struct{} // town -> closed once its topics exist
+	mu      sync.Mutex
+	topics  map[string]chan struct{} // town -> closed once its topics exist
+	writers map[string]*kafka.Writer // town -> its tenant topic's writer
 }
 
 func newBaseProvision() (*baseProvision, error) {
@@ -59,16 +59,34 @@ func newBaseProvision() (*baseProvision, error) {
 		return nil, fmt.Errorf("WUXIAO_TEST_POSTGRES_URL: %w", err)
 	}
 	u.Path = "/postgres"
-	bs := strings.Split(brokers, ",")
-	return &baseProvision{
-		pgURL: u.String(), brokers: bs, topics: map[string]chan struct{}{},
-		// Batched as the operator's writers are (provision.writerFor).
-		writer: &kafka.Writer{Addr: kafka.TCP(bs...), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchSize: 100, BatchTimeout: 5 * time.Millisecond,
-			Transport: &kafka.Transport{DialTimeout: 5 * time.Second}},
-	}, nil
+	return &baseProvision{pgURL: u.String(), brokers: strings.Split(brokers, ","), topics: map[string]chan struct{}{}, writers: map[string]*kafka.Writer{}}, nil
 }
 
-func (p *baseProvision) close() { _ = p.writer.Close() }
+func (p *baseProvision) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, w := range p.writers {
+		_ = w.Close()
+	}
+}
+
+// writer is the town's tenant topic's writer, made once its topics exist
+// and configured as the operator's (provision.writerFor): its metadata
+// covers that topic only. One writer for every topic, made before the
+// towns' topics existed, cached "unknown topic" and stalled registrations
+// for its metadata TTL (6 s) once the runs began creating topics.
+func (p *baseProvision) writer(town string) *kafka.Writer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	w := p.writers[town]
+	if w == nil {
+		topic := eventsv1.Topic(town, eventsv1.StreamTenant)
+		w = &kafka.Writer{Addr: kafka.TCP(p.brokers...), Topic: topic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchSize: 100, BatchTimeout: 5 * time.Millisecond,
+			Transport: &kafka.Transport{DialTimeout: 5 * time.Second, MetadataTopics: []string{topic}}}
+		p.writers[town] = w
+	}
+	return w
+}
 
 func (p *baseProvision) topicsDone(town string) chan struct{} {
 	p.mu.Lock()
@@ -172,11 +190,7 @@ func (p *baseProvision) database(ctx context.Context, town string, passwords []s
 // topic; existing ones stay) and waits until each partition has a leader,
 // as the operator's provision.EnsureTopics does.
 func (p *baseProvision) townTopics(ctx context.Context, town string) error {
-	var topics []string
-	for _, s := range eventsv1.Streams {
-		t := eventsv1.Topic(town, s)
-		topics = append(topics, t, eventsv1.DeadLetterTopic(t))
-	}
+	topics := townTopicNames(town)
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	client := func() (*kafka.Client, func()) {
@@ -222,6 +236,17 @@ func (p *baseProvision) townTopics(ctx context.Context, town string) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// townTopicNames lists a town's topics as provision.TownTopics does: each
+// stream's and its dead-letter topic.
+func townTopicNames(town string) []string {
+	var topics []string
+	for _, s := range eventsv1.Streams {
+		t := eventsv1.Topic(town, s)
+		topics = append(topics, t, eventsv1.DeadLetterTopic(t))
+	}
+	return topics
 }
 
 // calendarConfigMap stands for the town's working-day calendar ConfigMap
@@ -280,7 +305,7 @@ func (p *baseProvision) register(ctx context.Context, v *wx.Village, portalURL s
 	ev := eventsv1.Event{ID: randomHex(16), Source: "/towns/" + town + "/bench-baseline", Type: eventsv1.TypeVillageRegistered,
 		Subject: v.Spec.Code, Time: time.Now().UTC(), Town: town, Village: v.Spec.Code, Data: data}
 	h := func(k, v string) kafka.Header { return kafka.Header{Key: k, Value: []byte(v)} }
-	return p.writer.WriteMessages(ctx, kafka.Message{Topic: eventsv1.Topic(town, eventsv1.StreamTenant), Key: []byte(ev.Key()), Value: ev.Data,
+	return p.writer(town).WriteMessages(ctx, kafka.Message{Key: []byte(ev.Key()), Value: ev.Data,
 		Headers: []kafka.Header{h("ce_specversion", eventsv1.SpecVersion), h("ce_id", ev.ID), h("ce_source", ev.Source),
 			h("ce_type", ev.Type), h("ce_time", ev.Time.Format(time.RFC3339Nano)), h("ce_town", ev.Town),
 			h("content-type", eventsv1.ContentType), h("ce_subject", ev.Subject), h("ce_village", ev.Village)}})

@@ -252,6 +252,9 @@ func (r *runResult) finishTimes(tr *tracker, cr *creator, t0 time.Time) {
 // Ready.
 func runOperator(parent context.Context, o options, l layout, label string) (*runResult, error) {
 	res := &runResult{}
+	if err := resetTowns(parent, l); err != nil {
+		return nil, err
+	}
 	e, err := startEnv(parent)
 	if err != nil {
 		return nil, err
@@ -406,6 +409,9 @@ func condTrue(cs []metav1.Condition) bool {
 // what the operator would create and write the statuses it would write.
 func runBaseline(parent context.Context, o options, l layout, label string) (*runResult, error) {
 	res := &runResult{}
+	if err := resetTowns(parent, l); err != nil {
+		return nil, err
+	}
 	e, err := startEnv(parent)
 	if err != nil {
 		return nil, err
@@ -543,8 +549,11 @@ func (b *baseline) afterTown(ctx context.Context, i int, t *wx.Town) error {
 // villageStatus gives the village what the operator gives it (QR
 // ConfigMap, registration event, archive finalizer: provision.go), then
 // writes its status. Each step is done once; a retry resumes after it.
+// The registration needs the town's topics: while they are being created
+// the rest is queued again once they exist, instead of holding a worker
+// (the operator's village reconcile likewise returns and is brought back
+// by the Town's status).
 func (b *baseline) villageStatus(ctx context.Context, v *wx.Village) error {
-	now := metav1.Now()
 	town := v.Namespace[len("town-"):]
 	portal := portalBaseURL + "/v/" + v.Spec.Code
 	if v.Status.QRConfigMap == "" {
@@ -557,6 +566,26 @@ func (b *baseline) villageStatus(ctx context.Context, v *wx.Village) error {
 		}
 		v.Status.QRConfigMap = cm.Name
 	}
+	rest := job{what: "registration and status of village " + v.Namespace + "/" + v.Name, do: func(ctx context.Context) error { return b.villageReady(ctx, v, town, portal) }}
+	select {
+	case <-b.prov.topicsDone(town):
+		return rest.do(ctx)
+	default:
+		go func() {
+			select {
+			case <-b.prov.topicsDone(town):
+				b.cr.pool.push(rest)
+			case <-ctx.Done():
+			}
+		}()
+		return nil
+	}
+}
+
+// villageReady registers the village on its town's tenant topic, adds the
+// archive finalizer and writes its status.
+func (b *baseline) villageReady(ctx context.Context, v *wx.Village, town, portal string) error {
+	now := metav1.Now()
 	if v.Status.RegisteredGeneration == 0 {
 		if err := b.prov.register(ctx, v, portal); err != nil {
 			return err
