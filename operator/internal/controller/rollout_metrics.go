@@ -76,25 +76,30 @@ func (s *PodMetricsScraper) Requests(ctx context.Context, town *wuxiaov1.Town, v
 		hc = scrapeClient
 	}
 	out := map[wuxiaov1.ServiceName]PodRequests{}
-	var errs []error
 	for _, svc := range wuxiaov1.AllServices {
-		pods := &corev1.PodList{}
-		if err := s.Reader.List(ctx, pods, client.InNamespace(town.NamespaceName()), client.MatchingLabels(resources.SelectorLabels(town.Name, svc))); err != nil {
-			return nil, err
-		}
 		out[svc] = PodRequests{}
-		for i := range pods.Items {
-			p := &pods.Items[i]
-			if p.Labels[resources.VersionLabel] != version || !p.DeletionTimestamp.IsZero() || p.Status.PodIP == "" || !podReady(p) {
-				continue
-			}
-			c, err := scrapeRequests(ctx, hc, "http://"+net.JoinHostPort(p.Status.PodIP, strconv.Itoa(port))+"/metrics")
-			if err != nil {
-				errs = append(errs, fmt.Errorf("pod %s: %w", p.Name, err))
-				continue
-			}
-			out[svc][string(p.UID)] = c
+	}
+	// One list for the town's pods at version (a read from etcd each: one
+	// per service made the gate's first look at a town some 400 ms on a
+	// busy API server, hack/bench/scale).
+	pods := &corev1.PodList{}
+	if err := s.Reader.List(ctx, pods, client.InNamespace(town.NamespaceName()),
+		client.MatchingLabels{wuxiaov1.TownLabel: town.Name, resources.VersionLabel: version}); err != nil {
+		return nil, err
+	}
+	var errs []error
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		byService, ok := out[wuxiaov1.ServiceName(p.Labels[wuxiaov1.ServiceLabel])]
+		if !ok || !p.DeletionTimestamp.IsZero() || p.Status.PodIP == "" || !podReady(p) {
+			continue
 		}
+		c, err := scrapeRequests(ctx, hc, "http://"+net.JoinHostPort(p.Status.PodIP, strconv.Itoa(port))+"/metrics")
+		if err != nil {
+			errs = append(errs, fmt.Errorf("pod %s: %w", p.Name, err))
+			continue
+		}
+		byService[string(p.UID)] = c
 	}
 	return out, errors.Join(errs...)
 }

@@ -53,6 +53,9 @@ type TownReconciler struct {
 	// Options.OperatorNamespace).
 	OperatorNamespace string
 	soaks             soakBaselines
+	// checks remembers what the town's last reconciles verified on
+	// PostgreSQL and Kafka (recent_checks.go).
+	checks recentChecks
 }
 
 // +kubebuilder:rbac:groups=wuxiao.io,resources=towns,verbs=get;list;watch
@@ -79,6 +82,8 @@ func (r *TownReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 	if err := r.Get(ctx, req.NamespacedName, town); err != nil {
 		if apierrors.IsNotFound(err) {
 			forgetTownMetrics(req.Name)
+			r.checks.forget(req.Name, checkRoles)
+			r.checks.forget(req.Name, checkTopics)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}

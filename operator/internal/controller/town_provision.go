@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -116,14 +118,24 @@ func (r *TownReconciler) ensureDatabase(ctx context.Context, town *wuxiaov1.Town
 	}
 	// Each role signs in with its URL, one at a time: a connection each,
 	// and the district's PostgreSQL is shared by every town's services.
+	// Not again while a recent reconcile did with the same URLs and limits.
+	rolesDigest := func() [32]byte {
+		var parts []string
+		for _, dr := range roles {
+			parts = append(parts, dr.url, strconv.Itoa(int(dr.role.ConnLimit)))
+		}
+		return digest(parts...)
+	}
+	checked := !stale && r.checks.fresh(town.Name, checkRoles, rolesDigest(), time.Now())
 	for _, dr := range roles {
-		if stale {
+		if stale || checked {
 			break
 		}
 		limit, err := provision.CheckRole(ctx, dr.url)
 		stale = err != nil || limit != dr.role.ConnLimit
 	}
 	if stale {
+		r.checks.forget(town.Name, checkRoles)
 		if err := provisionRoles(); err != nil {
 			return err
 		}
@@ -160,9 +172,11 @@ func (r *TownReconciler) ensureDatabase(ctx context.Context, town *wuxiaov1.Town
 				dr.url = urlOf(i, dr)
 			}
 		}
+		r.checks.forget(town.Name, checkRoles) // the roles change below
 		if err := provisionRoles(); err != nil {
 			return err
 		}
+		checked = false // the roles were just set: what they are now is verified
 		for i, live := range recreated {
 			if live == nil {
 				continue
@@ -172,6 +186,9 @@ func (r *TownReconciler) ensureDatabase(ctx context.Context, town *wuxiaov1.Town
 				return err
 			}
 		}
+	}
+	if !checked {
+		r.checks.record(town.Name, checkRoles, rolesDigest(), time.Now())
 	}
 	town.Status.Database = provision.TownDatabase(town.Name)
 	return nil
@@ -206,8 +223,20 @@ func (r *TownReconciler) ensureTopics(ctx context.Context, town *wuxiaov1.Town, 
 	if rf == 0 {
 		rf = 1
 	}
-	ready, err := provision.EnsureTopics(ctx, k.BootstrapServers, partitions, rf, provision.TownTopics(town.Name))
+	topics := provision.TownTopics(town.Name)
+	// One metadata request (a connection) per reconcile, unless a recent
+	// reconcile found every topic with a leader on the same servers.
+	d := digest(append([]string{strings.Join(k.BootstrapServers, ","), strconv.Itoa(partitions), strconv.Itoa(rf)}, topics...)...)
+	if slices.Equal(town.Status.Topics, topics) && r.checks.fresh(town.Name, checkTopics, d, time.Now()) {
+		return nil
+	}
+	ready, err := provision.EnsureTopics(ctx, k.BootstrapServers, partitions, rf, topics)
 	town.Status.Topics = ready
+	if err == nil && len(ready) == len(topics) {
+		r.checks.record(town.Name, checkTopics, d, time.Now())
+	} else {
+		r.checks.forget(town.Name, checkTopics)
+	}
 	if err != nil {
 		return &unavailable{wuxiaov1.ReasonKafkaUnavailable, fmt.Sprintf("cannot provision the town's topics on Kafka %s (District %s spec.kafka): %v",
 			strings.Join(k.BootstrapServers, ","), district.Name, err)}

@@ -96,8 +96,8 @@ func confValue(t *testing.T, file, pattern string) int32 {
 }
 
 // operatorConnections: the operator checks one role at a time per Town
-// reconcile, and reconciles controller.TownWorkers (2) towns at once.
-const operatorConnections = 2
+// reconcile, and reconciles controller.TownWorkers (16) towns at once.
+const operatorConnections = 16
 
 // The pools as the operator configures them keep a district of 12 towns at
 // default replicas, with their migration init containers, Kratos' pool and
