@@ -9,6 +9,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
@@ -21,6 +22,12 @@ import (
 // codes of a former single Secret there.
 func (r *TownReconciler) ensureRecovery(ctx context.Context, town *wuxiaov1.Town) error {
 	want := resources.RecoveryNamespace(town)
+	if errs := validation.IsDNS1123Label(want.Name); len(errs) > 0 {
+		// New Towns are held to 54 characters by the CRD; one created
+		// before that limit cannot have this namespace.
+		return stall(wuxiaov1.ReasonInvalidSpec, "the Town's name has %d characters: its recovery namespace %s, where its officials' first sign-in codes are handed over, cannot exist (%s); a Town's name may have at most 54: recreate the Town under a shorter name",
+			len(town.Name), want.Name, strings.Join(errs, "; "))
+	}
 	_, _, err := applyOwnedOp(ctx, r.Client, r.Scheme, r.Recorder, town, childNames{}, want, syncDeletable)
 	if apierrors.IsAlreadyExists(err) {
 		return stall(wuxiaov1.ReasonNamespaceTaken, "namespace %s already exists and is not managed by Wuxiao: delete or rename it, or rename the Town", want.Name)
