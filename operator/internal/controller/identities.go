@@ -57,6 +57,10 @@ func syncIdentities(ctx context.Context, s identitySync) ([]identityRecord, erro
 	// record keeps what was done, so the next attempt does not redo it. New
 	// identities count as done only once their recovery code is stored;
 	// otherwise the next attempt adopts them again and makes a new code.
+	// Likewise a person no longer listed counts as deactivated only once
+	// their code is deleted: otherwise the next attempt deactivates them
+	// again (Kratos keeps them inactive) and deletes it then, instead of
+	// leaving a former official's code readable in the recovery Secret.
 	record := func(done []identityRecord) ([]identityRecord, error) {
 		err := s.writeRecovery(recovery)
 		if err != nil {
@@ -64,6 +68,11 @@ func syncIdentities(ctx context.Context, s identitySync) ([]identityRecord, erro
 				e, ok := recovery[id.key]
 				return ok && e != nil
 			})
+			for i := range done {
+				if e, ok := recovery[done[i].key]; ok && e == nil {
+					done[i].active = true
+				}
+			}
 		}
 		return mergeRecords(done, known), err
 	}
