@@ -483,11 +483,23 @@ func TestLegacyRecoverySecretMoved(t *testing.T) {
 		b, _ := json.Marshal(RecoveryEntry{Login: code + "@example.cn", Code: code, Link: "https://id.example.cn/r?" + code})
 		return b
 	}
-	newer := resources.RecoverySecret(town, resources.VillageRecoverySecretName("330213101201"), map[string][]byte{"zhang-wei": entry("newer")})
-	must(t, k8s.Create(ctx, newer))
+	// Village 201 is live, with officials zhang-wei (whose code was issued
+	// since, in the new Secret) and li-na (whose code is only in the legacy
+	// Secret, as after an upgrade); 202 was archived; cadre chen is no
+	// longer listed. The village is in the operator's cache before the
+	// legacy Secret appears, as after an upgrade.
+	live := newVillage(town, "legacy-live", "201")
+	must(t, k8s.Create(ctx, live))
+	waitVillage(t, live, metav1.ConditionTrue, wuxiaov1.ReasonReconciled, "")
+	archived := town.Spec.Code[:9] + "202"
+	var newer RecoveryEntry
+	current := getSecret(t, town.RecoveryNamespaceName(), resources.VillageRecoverySecretName(live.Spec.Code))
+	must(t, json.Unmarshal(current.Data["zhang-wei"], &newer))
+	delete(current.Data, "li-na")
+	must(t, k8s.Update(ctx, current))
 	legacy := resources.Secret(town, resources.LegacyRecoverySecretName, map[string][]byte{
-		"330213101201.zhang-wei": entry("old-zhang"), "330213101201.li-na": entry("li-na"),
-		"330213101202.wang": entry("wang"), "liaison.chen": entry("chen"),
+		live.Spec.Code + ".zhang-wei": entry("old-zhang"), live.Spec.Code + ".li-na": entry("li-na"),
+		live.Spec.Code + ".removed": entry("removed"), archived + ".wang": entry("wang"), "liaison.chen": entry("chen"),
 	})
 	must(t, controllerutil.SetControllerReference(town, legacy, k8s.Scheme()))
 	must(t, k8s.Create(ctx, legacy))
@@ -497,15 +509,20 @@ func TestLegacyRecoverySecretMoved(t *testing.T) {
 		}
 		return nil
 	})
-	for _, c := range []struct{ secret, key, code string }{
-		{resources.VillageRecoverySecretName("330213101201"), "zhang-wei", "newer"},
-		{resources.VillageRecoverySecretName("330213101201"), "li-na", "li-na"},
-		{resources.VillageRecoverySecretName("330213101202"), "wang", "wang"},
-		{resources.LiaisonRecoverySecretName, "chen", "chen"},
-	} {
+	moved := getSecret(t, town.RecoveryNamespaceName(), resources.VillageRecoverySecretName(live.Spec.Code))
+	for key, code := range map[string]string{"zhang-wei": newer.Code, "li-na": "li-na"} {
 		var e RecoveryEntry
-		if err := json.Unmarshal(getSecret(t, town.RecoveryNamespaceName(), c.secret).Data[c.key], &e); err != nil || e.Code != c.code {
-			t.Errorf("%s[%s] = %+v (%v), want code %s", c.secret, c.key, e, err, c.code)
+		if err := json.Unmarshal(moved.Data[key], &e); err != nil || e.Code != code {
+			t.Errorf("%s[%s] = %+v (%v), want code %s", moved.Name, key, e, err, code)
+		}
+	}
+	if _, ok := moved.Data["removed"]; ok {
+		t.Error("the code of an official no longer listed was moved")
+	}
+	for _, name := range []string{resources.VillageRecoverySecretName(archived), resources.LiaisonRecoverySecretName} {
+		err := k8s.Get(ctx, types.NamespacedName{Namespace: town.RecoveryNamespaceName(), Name: name}, &corev1.Secret{})
+		if !apierrors.IsNotFound(err) {
+			t.Errorf("Secret %s (%v): the codes of an archived village or a former cadre were moved", name, err)
 		}
 	}
 }

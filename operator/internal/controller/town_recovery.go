@@ -75,11 +75,23 @@ func (r *TownReconciler) moveLegacyRecovery(ctx context.Context, town *wuxiaov1.
 	if err := r.Get(ctx, types.NamespacedName{Namespace: town.NamespaceName(), Name: resources.LegacyRecoverySecretName}, old); err != nil {
 		return client.IgnoreNotFound(err)
 	}
+	current, err := r.currentPeople(ctx, town)
+	if err != nil {
+		return err
+	}
 	groups := map[string]map[string][]byte{}
+	dead := 0
 	for key, raw := range old.Data {
 		owner, id, ok := strings.Cut(key, ".")
 		if !ok {
 			continue // not an entry the operator wrote
+		}
+		if !current[owner][id] {
+			// An archived village's official, a removed one or a former
+			// cadre: their identity is deactivated and their code is of
+			// no use; moving it would only keep it readable.
+			dead++
+			continue
 		}
 		name := resources.VillageRecoverySecretName(owner)
 		if owner == "liaison" {
@@ -109,6 +121,34 @@ func (r *TownReconciler) moveLegacyRecovery(ctx context.Context, town *wuxiaov1.
 		return err
 	}
 	r.Recorder.Eventf(town, nil, corev1.EventTypeNormal, "RecoveryMoved", "Move",
-		"%d first sign-in codes moved from Secret %s/%s to %d Secrets of namespace %s", len(old.Data), old.Namespace, old.Name, len(groups), town.RecoveryNamespaceName())
+		"%d first sign-in codes moved from Secret %s/%s to %d Secrets of namespace %s; %d of people no longer listed dropped",
+		len(old.Data)-dead, old.Namespace, old.Name, len(groups), town.RecoveryNamespaceName(), dead)
 	return nil
+}
+
+// currentPeople lists who may hold a first sign-in code in the town, as
+// the legacy Secret keyed them: village code (or "liaison") -> person id ->
+// listed. A Village being deleted counts as archived.
+func (r *TownReconciler) currentPeople(ctx context.Context, town *wuxiaov1.Town) (map[string]map[string]bool, error) {
+	villages := &wuxiaov1.VillageList{}
+	if err := r.List(ctx, villages, client.InNamespace(town.NamespaceName())); err != nil {
+		return nil, err
+	}
+	out := map[string]map[string]bool{"liaison": {}}
+	for _, c := range town.Spec.LiaisonCadres {
+		out["liaison"][c.ID] = true
+	}
+	for i := range villages.Items {
+		v := &villages.Items[i]
+		if !v.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if out[v.Spec.Code] == nil {
+			out[v.Spec.Code] = map[string]bool{}
+		}
+		for _, o := range v.Spec.Officials {
+			out[v.Spec.Code][o.ID] = true
+		}
+	}
+	return out, nil
 }
