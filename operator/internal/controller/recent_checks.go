@@ -16,8 +16,11 @@ import (
 // dozen times while its villages onboard: ~1.2 s of the 7 s that 12 towns
 // with 347 villages took (hack/bench/scale). A changed URL, password,
 // limit, server or topic list is checked at once; drift made behind the
-// operator's back (a role altered by hand, a topic deleted) is found
-// within this interval, or at once after an operator restart.
+// operator's back (a role altered by hand, a topic deleted) is found by
+// the town's first reconcile after this interval (a town with rating
+// rules, a calendar or notification channels reconciles at least every
+// RatingRulesResync; any other on a change), or at once after an
+// operator restart.
 const RecheckInterval = 5 * time.Minute
 
 // Kinds of recentChecks.

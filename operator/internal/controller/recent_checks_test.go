@@ -2,10 +2,14 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	wuxiaov1 "github.com/wuxiao/wuxiao/api/v1alpha1"
@@ -110,4 +114,37 @@ func TestTownRolesSignInOncePerInterval(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// The topics' memo skips a look only while what it verified still holds:
+// a status that lost its topics is filled again, and other servers are
+// asked (here: nothing listens, so KafkaUnavailable, never a silent skip).
+// On the real Kafka; no API server needed.
+func TestTownTopicsMemo(t *testing.T) {
+	ctx := context.Background()
+	brokers := strings.Split(requireEnv(t, "WUXIAO_TEST_KAFKA_BROKERS"), ",")
+	d := &wuxiaov1.District{Spec: wuxiaov1.DistrictSpec{Kafka: wuxiaov1.KafkaSpec{BootstrapServers: brokers, Partitions: 1, ReplicationFactor: 1}}}
+	town := &wuxiaov1.Town{ObjectMeta: metav1.ObjectMeta{Name: "topics-" + runID}}
+	t.Cleanup(func() { dropTown(t, d, town.Name) })
+	r := &TownReconciler{}
+	all := provision.TownTopics(town.Name)
+
+	must(t, r.ensureTopics(ctx, town, d))
+	if !slices.Equal(town.Status.Topics, all) {
+		t.Fatalf("status.topics %v, want %v", town.Status.Topics, all)
+	}
+	town.Status.Topics = nil // a status patch lost, or a Town recreated
+	must(t, r.ensureTopics(ctx, town, d))
+	if !slices.Equal(town.Status.Topics, all) {
+		t.Errorf("status.topics %v after it was emptied: the memo skipped the look", town.Status.Topics)
+	}
+	moved := d.DeepCopy()
+	moved.Spec.Kafka.BootstrapServers = []string{"127.0.0.1:1"} // nothing listens
+	var u *unavailable
+	if err := r.ensureTopics(ctx, town, moved); !errors.As(err, &u) || u.reason != wuxiaov1.ReasonKafkaUnavailable {
+		t.Errorf("other servers: err = %v, want KafkaUnavailable", err)
+	}
+	if _, ok := r.checks.m.Load(town.Name + "/" + checkTopics); ok {
+		t.Error("a failed look left the memo of the earlier servers")
+	}
 }

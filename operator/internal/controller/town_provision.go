@@ -176,7 +176,7 @@ func (r *TownReconciler) ensureDatabase(ctx context.Context, town *wuxiaov1.Town
 		if err := provisionRoles(); err != nil {
 			return err
 		}
-		checked = false // the roles were just set: what they are now is verified
+		checked = false // recorded below as ALTER ROLE just set them
 		for i, live := range recreated {
 			if live == nil {
 				continue
@@ -188,6 +188,9 @@ func (r *TownReconciler) ensureDatabase(ctx context.Context, town *wuxiaov1.Town
 		}
 	}
 	if !checked {
+		// Signed in with these URLs, or just set with them by ALTER ROLE. A
+		// sign-in that fails for another reason (pg_hba, the network) is no
+		// role's to fix: the services' readiness reports it.
 		r.checks.record(town.Name, checkRoles, rolesDigest(), time.Now())
 	}
 	town.Status.Database = provision.TownDatabase(town.Name)
