@@ -193,11 +193,7 @@ func (p *baseProvision) townTopics(ctx context.Context, town string) error {
 	topics := townTopicNames(town)
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	client := func() (*kafka.Client, func()) {
-		t := &kafka.Transport{DialTimeout: 5 * time.Second, MetadataTopics: topics}
-		return &kafka.Client{Addr: kafka.TCP(p.brokers...), Transport: t, Timeout: 10 * time.Second}, t.CloseIdleConnections
-	}
-	c, done := client()
+	c, done := topicClient(p.brokers, topics, 10*time.Second)
 	defer done()
 	configs := make([]kafka.TopicConfig, len(topics))
 	for i, t := range topics {
@@ -212,27 +208,47 @@ func (p *baseProvision) townTopics(ctx context.Context, town string) error {
 			return fmt.Errorf("baseline: topic %s: %w", t, err)
 		}
 	}
-	for {
-		c, done := client()
-		m, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
-		done()
-		if err != nil {
-			return fmt.Errorf("baseline: topic metadata: %w", err)
-		}
-		ok := len(m.Topics) == len(topics)
-		for _, t := range m.Topics {
+	err = pollTopics(ctx, p.brokers, topics, func(m []kafka.Topic) bool {
+		ok := len(m) == len(topics)
+		for _, t := range m {
 			ok = ok && t.Error == nil && len(t.Partitions) > 0
 			for _, pt := range t.Partitions {
 				ok = ok && pt.Error == nil && pt.Leader.Host != ""
 			}
 		}
-		if ok {
-			close(p.topicsDone(town))
+		return ok
+	})
+	if err != nil {
+		return fmt.Errorf("baseline: topics of %s not ready: %w", town, err)
+	}
+	close(p.topicsDone(town))
+	return nil
+}
+
+// topicClient is a Kafka client whose metadata covers topics only. A fresh
+// one per look: a transport caches metadata, and would keep listing a
+// topic as it was.
+func topicClient(brokers, topics []string, timeout time.Duration) (*kafka.Client, func()) {
+	t := &kafka.Transport{DialTimeout: 5 * time.Second, MetadataTopics: topics}
+	return &kafka.Client{Addr: kafka.TCP(brokers...), Transport: t, Timeout: timeout}, t.CloseIdleConnections
+}
+
+// pollTopics reads the topics' metadata every 100 ms until settled says
+// they are as wanted, or ctx ends.
+func pollTopics(ctx context.Context, brokers, topics []string, settled func([]kafka.Topic) bool) error {
+	for {
+		c, done := topicClient(brokers, topics, 10*time.Second)
+		m, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+		done()
+		if err != nil {
+			return fmt.Errorf("topic metadata: %w", err)
+		}
+		if settled(m.Topics) {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("baseline: topics of %s not ready: %w", town, ctx.Err())
+			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

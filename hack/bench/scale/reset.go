@@ -87,11 +87,7 @@ func deleteTopics(ctx context.Context, towns []string) error {
 	for _, t := range towns {
 		topics = append(topics, townTopicNames(t)...)
 	}
-	client := func() (*kafka.Client, func()) {
-		tr := &kafka.Transport{DialTimeout: 5 * time.Second, MetadataTopics: topics}
-		return &kafka.Client{Addr: kafka.TCP(brokers...), Transport: tr, Timeout: 30 * time.Second}, tr.CloseIdleConnections
-	}
-	c, done := client()
+	c, done := topicClient(brokers, topics, 30*time.Second)
 	res, err := c.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
 	done()
 	if err != nil {
@@ -102,26 +98,16 @@ func deleteTopics(ctx context.Context, towns []string) error {
 			return fmt.Errorf("reset: deleting topic %s: %w", t, err)
 		}
 	}
-	for {
-		c, done := client()
-		m, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
-		done()
-		if err != nil {
-			return fmt.Errorf("reset: topic metadata: %w", err)
-		}
-		left := 0
-		for _, t := range m.Topics {
+	err = pollTopics(ctx, brokers, topics, func(m []kafka.Topic) bool {
+		for _, t := range m {
 			if !errors.Is(t.Error, kafka.UnknownTopicOrPartition) {
-				left++
+				return false
 			}
 		}
-		if left == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("reset: %d topics still listed after deletion: %w", left, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("reset: topics still listed after deletion: %w", err)
 	}
+	return nil
 }
