@@ -90,8 +90,7 @@ func TestCalendarHandedToWorkflow(t *testing.T) {
 	ctx := context.Background()
 	cm := calendarConfigMap(fmt.Sprintf("calendar-%d", seq.Add(1)), localHoliday)
 	must(t, k8s.Create(ctx, cm))
-	d := fixture(t)
-	update(t, d, func() {
+	d := fixture(t, func(d *wuxiaov1.District) {
 		d.Spec.CalendarRef = &wuxiaov1.ConfigMapKeyRef{Namespace: cm.Namespace, Name: cm.Name, Key: calendarKey}
 	})
 	town := readyTown(t, d)

@@ -326,8 +326,7 @@ func TestNotificationChannelsRendered(t *testing.T) {
 // condition says which Secret to create.
 func TestNotificationSecretMissingFromTheStart(t *testing.T) {
 	startManager(t)
-	d := fixture(t)
-	update(t, d, func() {
+	d := fixture(t, func(d *wuxiaov1.District) {
 		d.Spec.Notifications = &wuxiaov1.NotificationsSpec{Channels: []wuxiaov1.NotificationChannel{robotChannel("robot", "nowhere")}}
 	})
 	town := readyTown(t, d)
@@ -349,8 +348,7 @@ func TestNotificationSecretMissingFromTheStart(t *testing.T) {
 // matter to it), and removing them brings the District's back.
 func TestTownNotificationsOverride(t *testing.T) {
 	startManager(t)
-	d := fixture(t)
-	update(t, d, func() {
+	d := fixture(t, func(d *wuxiaov1.District) {
 		d.Spec.Notifications = &wuxiaov1.NotificationsSpec{Channels: []wuxiaov1.NotificationChannel{robotChannel("robot", "missing-robot")}}
 	})
 	own := mailChannel("town-mail")

@@ -296,9 +296,8 @@ func rolePasswordIs(t *testing.T, role, password string) bool {
 func TestTownStalledWhenPostgresUnreachable(t *testing.T) {
 	startManager(t)
 	ctx := context.Background()
-	d := fixture(t)
 	// Nothing listens on port 1.
-	update(t, d, func() { d.Spec.Postgres.Host, d.Spec.Postgres.Port = "127.0.0.1", 1 })
+	d := fixture(t, func(d *wuxiaov1.District) { d.Spec.Postgres.Host, d.Spec.Postgres.Port = "127.0.0.1", 1 })
 	town := newTown(d)
 	must(t, k8s.Create(ctx, town))
 	eventually(t, wait, func() error {

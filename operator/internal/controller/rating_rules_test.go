@@ -76,8 +76,7 @@ func TestDistrictSettingsReachTheServices(t *testing.T) {
 	ctx := context.Background()
 	cm := rulesConfigMap(fmt.Sprintf("rules-%d", seq.Add(1)), severeConflicts)
 	must(t, k8s.Create(ctx, cm))
-	d := fixture(t)
-	update(t, d, func() {
+	d := fixture(t, func(d *wuxiaov1.District) {
 		d.Spec.Network.TrustedProxies = []wuxiaov1.TrustedProxy{"198.18.0.1/32", "10.0.0.7", "fd00::/8"}
 		d.Spec.RatingRulesRef = &wuxiaov1.ConfigMapKeyRef{Namespace: cm.Namespace, Name: cm.Name, Key: rulesKey}
 	})
@@ -257,8 +256,7 @@ func isStalled(conds []metav1.Condition) bool {
 // town service's environment, and a variable added by hand is removed.
 func TestRemovedSettingLeavesTheServices(t *testing.T) {
 	startManager(t)
-	d := fixture(t)
-	update(t, d, func() { d.Spec.Network.TrustedProxies = []wuxiaov1.TrustedProxy{"198.18.0.1/32"} })
+	d := fixture(t, func(d *wuxiaov1.District) { d.Spec.Network.TrustedProxies = []wuxiaov1.TrustedProxy{"198.18.0.1/32"} })
 	town := readyTown(t, d)
 	eventually(t, wait, func() error {
 		for _, svc := range wuxiaov1.AllServices {

@@ -137,8 +137,7 @@ func TestRolloutGateHaltsOnErrorsAndClearsOnNewVersion(t *testing.T) {
 	fakes, port := startFakePods(t, len(wuxiaov1.AllServices))
 	startManagerWith(t, Options{ArchiveNamespace: archiveNS, ArchiveAckTimeout: 2 * time.Second,
 		RolloutMetrics: &PodMetricsScraper{Port: port}})
-	d := fixture(t)
-	update(t, d, func() { d.Spec.Rollout.SoakTime = &metav1.Duration{Duration: 2 * time.Second} })
+	d := fixture(t, func(d *wuxiaov1.District) { d.Spec.Rollout.SoakTime = &metav1.Duration{Duration: 2 * time.Second} })
 	pilot := readyTown(t, d)
 	later := readyTown(t, d, func(town *wuxiaov1.Town) { town.Spec.RolloutWave = 1 })
 
@@ -246,8 +245,7 @@ func TestRolloutGateHaltsOnErrorsAndClearsOnNewVersion(t *testing.T) {
 // version; unpausing lets the rollout go on.
 func TestRolloutPausedHoldsEveryWave(t *testing.T) {
 	startManager(t)
-	d := fixture(t)
-	update(t, d, func() { d.Spec.Rollout.SoakTime = &metav1.Duration{} })
+	d := fixture(t, func(d *wuxiaov1.District) { d.Spec.Rollout.SoakTime = &metav1.Duration{} })
 	pilot := readyTown(t, d)
 	update(t, d, func() {
 		d.Spec.Rollout.Paused = true
@@ -399,8 +397,7 @@ func TestRolloutGateFailsWhenMetricsCannotBeRead(t *testing.T) {
 	t.Cleanup(func() { gateGrace = grace })
 	startManagerWith(t, Options{ArchiveNamespace: archiveNS, ArchiveAckTimeout: 2 * time.Second,
 		RolloutMetrics: &PodMetricsScraper{Port: closed}})
-	d := fixture(t)
-	update(t, d, func() { d.Spec.Rollout.SoakTime = &metav1.Duration{Duration: time.Second} })
+	d := fixture(t, func(d *wuxiaov1.District) { d.Spec.Rollout.SoakTime = &metav1.Duration{Duration: time.Second} })
 	pilot := readyTown(t, d)
 	createServicePod(t, pilot, wuxiaov1.ServiceWorkflow, "v0.2.0", "127.0.0.1")
 	update(t, d, func() { d.Spec.Services.Version = "v0.2.0" })

@@ -125,10 +125,11 @@ func TestTownFailedStepWithConcurrentApply(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			d := fixture(t)
-			kafkaUp, pg := d.Spec.Kafka.BootstrapServers, d.Spec.Postgres
+			var kafkaUp []string
+			var pg wuxiaov1.PostgresSpec
 			// Nothing listens on ports 1 and 2.
-			update(t, d, func() {
+			d := fixture(t, func(d *wuxiaov1.District) {
+				kafkaUp, pg = d.Spec.Kafka.BootstrapServers, d.Spec.Postgres
 				d.Spec.Kafka.BootstrapServers = []string{"127.0.0.1:1"}
 				if tc.postgresDown {
 					d.Spec.Postgres.Host, d.Spec.Postgres.Port = "127.0.0.1", 2

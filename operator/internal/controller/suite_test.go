@@ -236,7 +236,11 @@ var seq atomic.Int32
 
 // fixture creates a District, a valid PowerCatalog and the admin Secret under
 // unique names, and returns the District.
-func fixture(t *testing.T) *wuxiaov1.District {
+// fixture creates a District on the real infrastructure, changed by opts
+// before it is created: a change made by update right after would race
+// the manager's cache, whose first town reconcile may still see the old
+// spec.
+func fixture(t *testing.T, opts ...func(*wuxiaov1.District)) *wuxiaov1.District {
 	t.Helper()
 	ctx := context.Background()
 	n := seq.Add(1)
@@ -260,6 +264,9 @@ func fixture(t *testing.T) *wuxiaov1.District {
 			CatalogRef:    cat.Name,
 			PortalBaseURL: "https://jiandu.example.cn",
 		},
+	}
+	for _, o := range opts {
+		o(d)
 	}
 	must(t, k8s.Create(ctx, d))
 	return d
