@@ -44,6 +44,9 @@ var (
 	// ClusterRole (config/rbac/role.yaml), so a missing RBAC marker fails
 	// the tests as it would fail in a cluster.
 	operatorConfig *rest.Config
+	// managerCache is the running manager's cache (tests run one at a
+	// time), which update waits on.
+	managerCache client.Reader
 )
 
 func leastPrivilege() (*rest.Config, error) {
@@ -202,7 +205,9 @@ func startManagerWith(t *testing.T, opts Options) *requestCounter {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
+	managerCache = mgr.GetCache()
 	t.Cleanup(func() {
+		managerCache = nil
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("manager: %v", err)
@@ -399,4 +404,34 @@ func update(t *testing.T, obj client.Object, change func()) {
 		change()
 		return k8s.Update(context.Background(), obj)
 	}))
+	waitCached(t, obj)
+}
+
+// waitCached waits until the running manager's cache holds obj as written
+// or later. Without it, a test that changes a District and creates a Town
+// at once races the cache: the first reconcile may still see the old spec
+// (and, say, create the database a test expects unreachable).
+func waitCached(t *testing.T, obj client.Object) {
+	t.Helper()
+	if managerCache == nil {
+		return
+	}
+	gvk, err := k8s.GroupVersionKindFor(obj)
+	must(t, err)
+	if gvk.Group != wuxiaov1.GroupVersion.Group {
+		return
+	}
+	written, err := strconv.ParseInt(obj.GetResourceVersion(), 10, 64)
+	must(t, err)
+	cached := obj.DeepCopyObject().(client.Object)
+	eventually(t, 10*time.Second, func() error {
+		if err := managerCache.Get(context.Background(), client.ObjectKeyFromObject(obj), cached); err != nil {
+			return err
+		}
+		// etcd's resource versions are integers: a test may compare them.
+		if rv, _ := strconv.ParseInt(cached.GetResourceVersion(), 10, 64); rv < written {
+			return fmt.Errorf("the manager's cache has %s %s at resourceVersion %d, written %d", gvk.Kind, obj.GetName(), rv, written)
+		}
+		return nil
+	})
 }
