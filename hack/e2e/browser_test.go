@@ -70,7 +70,8 @@ func newPage(t *testing.T) *page {
 	p := &page{t: t, urls: map[network.RequestID]string{}}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath(t)), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(412, 915), chromedp.Flag("lang", "zh-CN"))
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(412, 915), chromedp.Flag("lang", "zh-CN"),
+		chromedp.Env("TMPDIR="+t.TempDir())) // Chromium's singleton socket directory, left when it is ended
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(p.listen))
 	t.Cleanup(func() { cancel(); cancelAlloc() })

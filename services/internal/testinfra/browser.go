@@ -99,6 +99,9 @@ func Browser(t testing.TB) *Page {
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
 		chromedp.UserDataDir(t.TempDir()),
+		// Chromium's singleton socket directory goes to TMPDIR, and is
+		// left there when the browser is ended: the test's own, removed.
+		chromedp.Env("TMPDIR="+t.TempDir()),
 		chromedp.WindowSize(PhoneWidth, PhoneHeight),
 		chromedp.Flag("lang", "zh-CN"),
 		chromedp.Flag("hide-scrollbars", true),
