@@ -10,8 +10,10 @@
 #   BENCH_ARGS="-mode operator -steady 30s" make bench-scale
 #   BENCH_OPERATOR_ARGS="--kube-api-qps=-1" make bench-scale   # flags for the operator
 #
-# Results: $WUXIAO_CACHE/bench/scale-<date>.json; the operator's logs next to
-# it in logs-<date>/.
+# Results: $WUXIAO_CACHE/bench/scale-<date>.json; the operator's logs and heap
+# profiles next to it in logs-<date>/ (the newest 20 are kept). The binaries
+# are built once into $WUXIAO_CACHE/bin/bench-scale/, not copied per run: the
+# profiles carry their symbols (go tool pprof needs no binary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . hack/lib.sh
@@ -23,7 +25,11 @@ stamp="$(date +%Y%m%d-%H%M%S)"
 outdir="$WUXIAO_CACHE/bench"
 out="$outdir/scale-$stamp.json"
 logdir="$outdir/logs-$stamp"
-mkdir -p "$logdir"
+bindir="$WUXIAO_CACHE/bin/bench-scale"
+mkdir -p "$logdir" "$bindir"
+# Older runs' logs (each was 166 MiB with its binaries, before they moved).
+# shellcheck disable=SC2012 # names are logs-<date>, no odd characters
+ls -1d "$outdir"/logs-* 2>/dev/null | sort | head -n -20 | while read -r old; do rm -rf "$old"; done
 
 start=$(now)
 log "bench-scale: kube-apiserver and etcd"
@@ -36,16 +42,16 @@ hack/infra.sh up
 . "${WUXIAO_RUN:-$WUXIAO_CACHE/run}/infra.env"
 
 log "bench-scale: building the operator"
-go build -o "$logdir/wuxiao-operator" ./operator/cmd/wuxiao-operator
+go build -o "$bindir/wuxiao-operator" ./operator/cmd/wuxiao-operator
 log "bench-scale: building the benchmark"
-go build -o "$logdir/bench-scale" ./hack/bench/scale
+go build -o "$bindir/bench-scale" ./hack/bench/scale
 
 log "bench-scale: scenarios $scenarios (timeout $timeout each run); results -> $out"
 rc=0
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
-"$logdir/bench-scale" \
+"$bindir/bench-scale" \
   -scenarios "$scenarios" \
-  -operator-bin "$logdir/wuxiao-operator" \
+  -operator-bin "$bindir/wuxiao-operator" \
   -timeout "$timeout" \
   -logdir "$logdir" \
   -out "$out" \
