@@ -210,10 +210,30 @@ func (d *Discovery) rebuild(ctx context.Context) {
 		return
 	}
 	t := buildTable(d.district, towns.Items, eps.Items, d.dialHost, d.log)
-	old := d.table.Swap(t)
+	old := d.table.Load()
+	keepTurns(old, t)
+	d.table.Store(t) // rebuild runs on one goroutine (Run's loop)
 	if len(old.towns) != len(t.towns) || len(old.pools) != len(t.pools) {
 		d.log.Info("gateway: routing table changed", "towns", len(t.towns), "services_with_ready_pods", len(t.pools),
 			"took_ms", float64(time.Since(start).Microseconds())/1000)
+	}
+}
+
+// keepTurns carries each pool's round robin over from the table before:
+// the same pods keep the same pool, changed ones its position. A rebuild
+// follows any Town or EndpointSlice change (a Town's status is patched
+// every few seconds while its villages onboard), and a fresh pool starts
+// at its first pod, which would then get more than its share.
+func keepTurns(old, t *routingTable) {
+	for key, p := range t.pools {
+		op := old.pools[key]
+		switch {
+		case op == nil:
+		case slices.Equal(op.urls, p.urls):
+			t.pools[key] = op
+		default:
+			p.next.Store(op.next.Load())
+		}
 	}
 }
 

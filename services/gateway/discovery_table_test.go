@@ -97,3 +97,41 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// A rebuilt table keeps each pool's turn: a rebuild (any Town or slice
+// change) between two requests must not send the next one to the first pod
+// again.
+func TestRebuildKeepsRoundRobin(t *testing.T) {
+	towns := []wuxiaov1.Town{tableTown("xikou", "fenghua", "330213100000")}
+	http := map[string]int32{"http": 8080}
+	pods := func(addrs ...string) []discoveryv1.EndpointSlice {
+		var eps []tableEndpoint
+		for _, a := range addrs {
+			eps = append(eps, tableEndpoint{addr: a})
+		}
+		return []discoveryv1.EndpointSlice{tableSlice("town-xikou", ServiceDisclosure, http, eps...)}
+	}
+	key := "xikou/" + ServiceDisclosure
+	cases := []struct {
+		name          string
+		before, after []discoveryv1.EndpointSlice
+		want          string // the pod of the request after the rebuild
+	}{
+		{"same pods", pods("10.0.0.1", "10.0.0.2"), pods("10.0.0.1", "10.0.0.2"), "10.0.0.2:8080"},
+		{"a pod added", pods("10.0.0.1", "10.0.0.2"), pods("10.0.0.1", "10.0.0.2", "10.0.0.3"), "10.0.0.2:8080"},
+		{"a new pool starts at its first pod", nil, pods("10.0.0.1", "10.0.0.2"), "10.0.0.1:8080"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			old := buildTable("fenghua", towns, tc.before, "", slog.Default())
+			if p := old.pools[key]; p != nil {
+				p.pick() // one request before the rebuild
+			}
+			rebuilt := buildTable("fenghua", towns, tc.after, "", slog.Default())
+			keepTurns(old, rebuilt)
+			if got := rebuilt.pools[key].pick().Host; got != tc.want {
+				t.Errorf("request after the rebuild to %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
