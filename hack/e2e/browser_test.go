@@ -65,13 +65,25 @@ type page struct {
 	urls   map[network.RequestID]string
 }
 
+// socketDir is a temporary directory removed when the test ends, with a
+// short path: t.TempDir() is named after the (sub)test, and a Unix socket's
+// path may have at most 107 bytes (Chromium: "Socket path too long").
+func socketDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
+}
+
 func newPage(t *testing.T) *page {
 	t.Helper()
 	p := &page{t: t, urls: map[network.RequestID]string{}}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath(t)), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(412, 915), chromedp.Flag("lang", "zh-CN"),
-		chromedp.Env("TMPDIR="+t.TempDir())) // Chromium's singleton socket directory, left when it is ended
+		chromedp.Env("TMPDIR="+socketDir(t))) // Chromium's singleton socket directory, left when it is ended
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(p.listen))
 	t.Cleanup(func() { cancel(); cancelAlloc() })

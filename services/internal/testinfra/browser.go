@@ -80,6 +80,18 @@ type Page struct {
 	urls       map[network.RequestID]string
 }
 
+// socketDir is a temporary directory removed when the test ends, with a
+// short path: t.TempDir() is named after the test, and a Unix socket's path
+// may have at most 107 bytes (Chromium: "Socket path too long").
+func socketDir(t testing.TB) string {
+	dir, err := os.MkdirTemp("", "chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
+}
+
 // The phone the public pages are shown on: a common Android size, in CSS
 // pixels.
 const PhoneWidth, PhoneHeight = 412, 915
@@ -100,8 +112,8 @@ func Browser(t testing.TB) *Page {
 		chromedp.DisableGPU,
 		chromedp.UserDataDir(t.TempDir()),
 		// Chromium's singleton socket directory goes to TMPDIR, and is
-		// left there when the browser is ended: the test's own, removed.
-		chromedp.Env("TMPDIR="+t.TempDir()),
+		// left there when the browser is ended: one of the test's own.
+		chromedp.Env("TMPDIR="+socketDir(t)),
 		chromedp.WindowSize(PhoneWidth, PhoneHeight),
 		chromedp.Flag("lang", "zh-CN"),
 		chromedp.Flag("hide-scrollbars", true),
